@@ -1,0 +1,137 @@
+//! The event ABI between forkwatch's eBPF probe and user space.
+//!
+//! Defined once and compiled into both sides, so a record the probe writes is read with
+//! exactly the layout it was written with.
+#![no_std]
+
+/// Length of `task_struct.comm`, including the terminating NUL.
+pub const COMM_LEN: usize = 16;
+/// Bytes of the exec'd file name kept, including its NUL.
+pub const FILENAME_CAP: usize = 512;
+/// Bytes of the NUL-separated argv area kept. A power of two so the probe can bound reads
+/// with a mask the verifier understands.
+pub const ARGS_CAP: usize = 8192;
+/// Default size of the ring buffer (bytes, a power-of-two multiple of the page size).
+pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
+
+/// Event kinds, as written in [`RawEvent::kind`].
+pub mod kind {
+    pub const FORK: u32 = 1;
+    pub const THREAD_START: u32 = 2;
+    pub const EXEC: u32 = 3;
+    pub const EXIT: u32 = 4;
+    pub const THREAD_EXIT: u32 = 5;
+    pub const UID: u32 = 6;
+    pub const GID: u32 = 7;
+}
+
+/// Bits of [`RawEvent::flags`].
+pub mod flags {
+    /// The argv area was longer than [`ARGS_CAP`](super::ARGS_CAP) and was cut.
+    pub const ARGS_TRUNCATED: u32 = 1;
+    /// The file name was longer than [`FILENAME_CAP`](super::FILENAME_CAP) and was cut.
+    pub const FILENAME_TRUNCATED: u32 = 2;
+    /// The process is a kernel thread (PF_KTHREAD).
+    pub const KERNEL_THREAD: u32 = 4;
+}
+
+/// One event as the probe writes it into the ring buffer. An exec record is followed by
+/// `filename_len` bytes of file name (NUL included) and `args_len` bytes of argv.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawEvent {
+    /// CLOCK_BOOTTIME of the event, in nanoseconds.
+    pub ts_ns: u64,
+    /// CLOCK_BOOTTIME at which the process (its thread group leader) started.
+    pub start_ns: u64,
+    /// cgroup v2 id of the task that ran the event.
+    pub cgroup_id: u64,
+    pub kind: u32,
+    /// Thread group id: the process id users see.
+    pub pid: u32,
+    /// Id of the thread concerned.
+    pub tid: u32,
+    /// Process id of the real parent.
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    /// Exit only: the raw wait status (as `waitpid` would report it).
+    pub exit_status: u32,
+    pub flags: u32,
+    /// Exec only: bytes of file name that follow the record, NUL included.
+    pub filename_len: u16,
+    /// Exec only: bytes of argv that follow the file name.
+    pub args_len: u16,
+    pub comm: [u8; COMM_LEN],
+    pub _pad: u32,
+}
+
+/// The probe's per-CPU scratch space for assembling an exec record, which is too big for
+/// the BPF stack.
+#[repr(C)]
+pub struct ExecRecord {
+    pub event: RawEvent,
+    pub data: [u8; FILENAME_CAP + ARGS_CAP],
+}
+
+/// Offsets of the kernel structure members the probe reads, looked up in the running
+/// kernel's BTF at start-up (Rust eBPF has no CO-RE relocations) and handed to the probe as
+/// a read-only global before it is loaded.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_flags: u32,
+    pub task_real_parent: u32,
+    pub task_group_leader: u32,
+    pub task_start_boottime: u32,
+    pub task_comm: u32,
+    pub task_real_cred: u32,
+    pub task_exit_code: u32,
+    pub task_signal: u32,
+    pub task_mm: u32,
+    pub cred_uid: u32,
+    pub cred_euid: u32,
+    pub cred_gid: u32,
+    pub cred_egid: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub signal_flags: u32,
+    pub signal_group_exit_code: u32,
+    pub binprm_filename: u32,
+    /// Offset of `ret` in a `syscalls/sys_exit_*` tracepoint record.
+    pub syscall_ret: u32,
+}
+
+impl KernelOffsets {
+    pub const ZERO: Self = Self {
+        task_pid: 0,
+        task_tgid: 0,
+        task_flags: 0,
+        task_real_parent: 0,
+        task_group_leader: 0,
+        task_start_boottime: 0,
+        task_comm: 0,
+        task_real_cred: 0,
+        task_exit_code: 0,
+        task_signal: 0,
+        task_mm: 0,
+        cred_uid: 0,
+        cred_euid: 0,
+        cred_gid: 0,
+        cred_egid: 0,
+        mm_arg_start: 0,
+        mm_arg_end: 0,
+        signal_flags: 0,
+        signal_group_exit_code: 0,
+        binprm_filename: 0,
+        syscall_ret: 0,
+    };
+}
+
+// SAFETY: plain `repr(C)` integers with explicit padding, valid for any bit pattern.
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for KernelOffsets {}

@@ -1,0 +1,245 @@
+//! forkwatch's kernel probe: process lifetime events into one ring buffer.
+//!
+//! One ring buffer shared by all CPUs keeps events in the order they were reserved, and a
+//! fork is reserved before the child can run, so a child never appears before its fork.
+//! Every record that cannot be queued is counted in `LOST`.
+#![no_std]
+#![no_main]
+
+use core::ptr;
+
+use aya_ebpf::{
+    helpers::generated::{
+        bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns,
+        bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
+    },
+    macros::{btf_tracepoint, map, tracepoint},
+    maps::{PerCpuArray, RingBuf},
+    programs::{BtfTracePointContext, TracePointContext},
+};
+use forkwatch_abi::{
+    ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, FILENAME_CAP, KernelOffsets, RawEvent,
+    flags, kind,
+};
+
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
+
+/// Records that could not be queued because the ring buffer was full.
+#[map]
+static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+#[map]
+static EXEC_SCRATCH: PerCpuArray<ExecRecord> = PerCpuArray::with_max_entries(1, 0);
+
+/// Filled in by user space from the running kernel's BTF before load.
+#[unsafe(no_mangle)]
+static OFFSETS: KernelOffsets = KernelOffsets::ZERO;
+
+/// `PF_KTHREAD` from include/linux/sched.h.
+const PF_KTHREAD: u32 = 0x0020_0000;
+/// `SIGNAL_GROUP_EXIT` from include/linux/sched/signal.h.
+const SIGNAL_GROUP_EXIT: u32 = 0x0000_0004;
+
+macro_rules! offset {
+    ($field:ident) => {
+        // SAFETY: a read of a global the loader filled in; volatile so the compiler does not
+        // fold the zero it was compiled with.
+        unsafe { ptr::read_volatile(&OFFSETS.$field) as usize }
+    };
+}
+
+/// Reads a `T` at `base + off` from kernel memory; zero if the read faults.
+#[inline(always)]
+fn read<T: Copy>(base: *const u8, off: usize) -> T {
+    let mut value = core::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: bpf_probe_read_kernel checks the source address and fills `value` or fails.
+    unsafe {
+        bpf_probe_read_kernel(
+            value.as_mut_ptr().cast(),
+            size_of::<T>() as u32,
+            base.wrapping_add(off).cast(),
+        );
+        value.assume_init()
+    }
+}
+
+fn count_lost() {
+    if let Some(lost) = LOST.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot; programs on one CPU do not nest (the kernel skips nested runs
+        // and counts them as recursion misses, which user space adds to the loss).
+        unsafe { *lost += 1 };
+    }
+}
+
+/// The fields every event carries, read from `task` (the task the event concerns).
+#[inline(always)]
+fn describe(task: *const u8, event_kind: u32) -> RawEvent {
+    let leader: *const u8 = read(task, offset!(task_group_leader));
+    let parent: *const u8 = read(task, offset!(task_real_parent));
+    let cred: *const u8 = read(task, offset!(task_real_cred));
+    let task_flags: u32 = read(task, offset!(task_flags));
+    RawEvent {
+        // SAFETY: helpers without arguments.
+        ts_ns: unsafe { bpf_ktime_get_boot_ns() },
+        start_ns: read(leader, offset!(task_start_boottime)),
+        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+        kind: event_kind,
+        pid: read(task, offset!(task_tgid)),
+        tid: read(task, offset!(task_pid)),
+        ppid: read(parent, offset!(task_tgid)),
+        uid: read(cred, offset!(cred_uid)),
+        euid: read(cred, offset!(cred_euid)),
+        gid: read(cred, offset!(cred_gid)),
+        egid: read(cred, offset!(cred_egid)),
+        exit_status: 0,
+        flags: if task_flags & PF_KTHREAD != 0 {
+            flags::KERNEL_THREAD
+        } else {
+            0
+        },
+        filename_len: 0,
+        args_len: 0,
+        comm: read::<[u8; COMM_LEN]>(task, offset!(task_comm)),
+        _pad: 0,
+    }
+}
+
+#[inline(always)]
+fn emit(event: &RawEvent) {
+    if EVENTS.output::<RawEvent>(event, 0).is_err() {
+        count_lost();
+    }
+}
+
+fn current_task() -> *const u8 {
+    // SAFETY: helper without arguments.
+    unsafe { bpf_get_current_task() as *const u8 }
+}
+
+/// sched_process_fork(parent, child): a new process, or a new thread of one.
+#[btf_tracepoint(function = "sched_process_fork")]
+pub fn fork(ctx: BtfTracePointContext) -> i32 {
+    let child: *const u8 = ctx.arg(1);
+    let mut event = describe(child, kind::FORK);
+    if event.tid != event.pid {
+        event.kind = kind::THREAD_START;
+    }
+    emit(&event);
+    0
+}
+
+/// sched_process_exit(task, group_dead): a thread ended; the last one ends the process.
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn exit(ctx: BtfTracePointContext) -> i32 {
+    let task: *const u8 = ctx.arg(0);
+    let group_dead: u64 = ctx.arg(1);
+    if group_dead & 0xff == 0 {
+        emit(&describe(task, kind::THREAD_EXIT));
+        return 0;
+    }
+    let mut event = describe(task, kind::EXIT);
+    // What wait(2) will report: the group's code once a group exit began, else the task's.
+    let signal: *const u8 = read(task, offset!(task_signal));
+    let signal_flags: u32 = read(signal, offset!(signal_flags));
+    event.exit_status = if signal_flags & SIGNAL_GROUP_EXIT != 0 {
+        read(signal, offset!(signal_group_exit_code))
+    } else {
+        read(task, offset!(task_exit_code))
+    };
+    emit(&event);
+    0
+}
+
+/// sched_process_exec(task, old_pid, bprm): the new program, its argv and credentials.
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn exec(ctx: BtfTracePointContext) -> i32 {
+    let task: *const u8 = ctx.arg(0);
+    let bprm: *const u8 = ctx.arg(2);
+    let Some(record) = EXEC_SCRATCH.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: `record` points at this CPU's scratch slot, which no other program uses.
+    let record = unsafe { &mut *record };
+    record.event = describe(task, kind::EXEC);
+
+    let data = record.data.as_mut_ptr();
+    let filename: *const u8 = read(bprm, offset!(binprm_filename));
+    // SAFETY: the helper writes at most FILENAME_CAP bytes into the scratch slot.
+    let read_len =
+        unsafe { bpf_probe_read_kernel_str(data.cast(), FILENAME_CAP as u32, filename.cast()) };
+    let mut filename_len = if read_len > 0 { read_len as usize } else { 0 };
+    if filename_len >= FILENAME_CAP {
+        filename_len = FILENAME_CAP;
+        record.event.flags |= flags::FILENAME_TRUNCATED;
+    }
+
+    let mm: *const u8 = read(task, offset!(task_mm));
+    let arg_start: u64 = read(mm, offset!(mm_arg_start));
+    let arg_end: u64 = read(mm, offset!(mm_arg_end));
+    let mut args_len = arg_end.saturating_sub(arg_start) as usize;
+    if args_len > ARGS_CAP {
+        args_len = ARGS_CAP;
+        record.event.flags |= flags::ARGS_TRUNCATED;
+    }
+    // Masks restate the bounds above in a form the verifier tracks.
+    let filename_len = filename_len & (2 * FILENAME_CAP - 1);
+    let mut args_len = args_len & (2 * ARGS_CAP - 1);
+    if filename_len > FILENAME_CAP || args_len > ARGS_CAP {
+        return 0;
+    }
+    // SAFETY: filename_len + args_len <= FILENAME_CAP + ARGS_CAP, the size of `data`.
+    let copied = unsafe {
+        bpf_probe_read_user(
+            data.add(filename_len).cast(),
+            args_len as u32,
+            arg_start as *const _,
+        )
+    };
+    if copied != 0 {
+        args_len = 0;
+    }
+    record.event.filename_len = filename_len as u16;
+    record.event.args_len = args_len as u16;
+
+    let size = size_of::<RawEvent>() + filename_len + args_len;
+    // SAFETY: `size` is within the scratch slot, bounded as shown above.
+    let bytes = unsafe { core::slice::from_raw_parts(ptr::from_ref(record).cast::<u8>(), size) };
+    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
+        count_lost();
+    }
+    0
+}
+
+/// A successful setuid, setreuid or setresuid: the new ids.
+#[tracepoint]
+pub fn uid_change(ctx: TracePointContext) -> u32 {
+    credentials_changed(&ctx, kind::UID)
+}
+
+/// A successful setgid, setregid or setresgid: the new ids.
+#[tracepoint]
+pub fn gid_change(ctx: TracePointContext) -> u32 {
+    credentials_changed(&ctx, kind::GID)
+}
+
+#[inline(always)]
+fn credentials_changed(ctx: &TracePointContext, event_kind: u32) -> u32 {
+    let ret_offset = offset!(syscall_ret);
+    // SAFETY: the offset of `ret` comes from the tracepoint's format file.
+    let ret: i64 = unsafe { ctx.read_at(ret_offset) }.unwrap_or(-1);
+    if ret == 0 {
+        emit(&describe(current_task(), event_kind));
+    }
+    0
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

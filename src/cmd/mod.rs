@@ -1,0 +1,2 @@
+//! The headless subcommands.
+pub mod events;

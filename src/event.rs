@@ -1,0 +1,652 @@
+//! The process event every source produces (probe, proc connector, /proc poller, replay)
+//! and every consumer reads (model, UI, JSON output, recording, relay).
+
+use std::{borrow::Cow, fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize, de, ser::SerializeMap};
+
+/// A process's command name (`task_struct.comm`): at most 15 bytes, kept inline so events
+/// need no allocation for it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Comm([u8; 16]);
+
+impl Comm {
+    pub fn from_bytes(raw: &[u8]) -> Self {
+        let len = raw
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(raw.len())
+            .min(15);
+        let mut comm = [0; 16];
+        comm[..len].copy_from_slice(&raw[..len]);
+        Self(comm)
+    }
+
+    pub fn as_str(&self) -> Cow<'_, str> {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(16);
+        String::from_utf8_lossy(&self.0[..len])
+    }
+}
+
+impl From<&str> for Comm {
+    fn from(s: &str) -> Self {
+        Self::from_bytes(s.as_bytes())
+    }
+}
+
+impl fmt::Display for Comm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+impl fmt::Debug for Comm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+/// Real and effective user and group ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Creds {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+}
+
+/// How a process ended, decoded from its wait status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitStatus {
+    /// It called exit: the code it passed (0-255).
+    Code(i32),
+    /// A signal killed it.
+    Signal { signal: i32, core_dumped: bool },
+}
+
+impl ExitStatus {
+    /// Decodes a raw wait status as `waitpid` reports it.
+    pub fn from_wait_status(status: u32) -> Self {
+        match status & 0x7f {
+            0 => Self::Code(((status >> 8) & 0xff) as i32),
+            signal => Self::Signal {
+                signal: signal as i32,
+                core_dumped: status & 0x80 != 0,
+            },
+        }
+    }
+
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Self::Code(code) => Some(code),
+            Self::Signal { .. } => None,
+        }
+    }
+
+    pub fn signal(self) -> Option<i32> {
+        match self {
+            Self::Code(_) => None,
+            Self::Signal { signal, .. } => Some(signal),
+        }
+    }
+
+    /// The status a shell reports: the code, or 128 + the signal.
+    pub fn shell_status(self) -> i32 {
+        match self {
+            Self::Code(code) => code,
+            Self::Signal { signal, .. } => 128 + signal,
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Code(code) => write!(f, "exit {code}"),
+            Self::Signal {
+                signal,
+                core_dumped,
+            } => {
+                write!(f, "killed by {}", signal_name(signal))?;
+                if core_dumped {
+                    f.write_str(" (core dumped)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `SIGKILL`, `SIGRTMIN+3` (counted from the SIGRTMIN that libc reports), or the number.
+pub fn signal_name(signal: i32) -> String {
+    const NAMES: [&str; 32] = [
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    let rtmin = libc::SIGRTMIN();
+    match signal {
+        1..32 => NAMES[signal as usize].to_owned(),
+        _ if signal == rtmin => "SIGRTMIN".to_owned(),
+        _ if signal > rtmin && signal <= libc::SIGRTMAX() => format!("SIGRTMIN+{}", signal - rtmin),
+        _ => format!("signal {signal}"),
+    }
+}
+
+/// What happened. The names are the `kind` values of the JSON output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A new process: `pid` is the child, `ppid` its parent.
+    Fork,
+    /// A new thread `tid` in process `pid`.
+    ThreadStart,
+    /// Process `pid` now runs `filename` with `argv`; the event's credentials are those
+    /// after the exec (a set-uid binary changes them).
+    Exec {
+        filename: String,
+        argv: Vec<String>,
+        /// The argv was longer than the probe keeps and was cut.
+        argv_truncated: bool,
+    },
+    /// The last thread of process `pid` ended.
+    Exit(ExitStatus),
+    /// Thread `tid` of process `pid` ended; the process lives on.
+    ThreadExit,
+    /// A successful set*uid call; the event's credentials are the new ones.
+    Uid,
+    /// A successful set*gid call; the event's credentials are the new ones.
+    Gid,
+    /// `count` events could not be delivered since the previous report.
+    Lost { count: u64 },
+}
+
+/// The kinds of event, as a small set (`--kinds`, pin masks, relay rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum KindName {
+    Fork,
+    ThreadStart,
+    Exec,
+    Exit,
+    ThreadExit,
+    Uid,
+    Gid,
+    Lost,
+}
+
+impl KindName {
+    pub const ALL: [KindName; 8] = [
+        Self::Fork,
+        Self::ThreadStart,
+        Self::Exec,
+        Self::Exit,
+        Self::ThreadExit,
+        Self::Uid,
+        Self::Gid,
+        Self::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fork => "fork",
+            Self::ThreadStart => "thread_start",
+            Self::Exec => "exec",
+            Self::Exit => "exit",
+            Self::ThreadExit => "thread_exit",
+            Self::Uid => "uid",
+            Self::Gid => "gid",
+            Self::Lost => "lost",
+        }
+    }
+}
+
+impl fmt::Display for KindName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KindName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown event kind `{s}` (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// A set of event kinds, parsed from a comma-separated list such as `fork,exec,exit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KindSet(u16);
+
+impl KindSet {
+    pub const ALL: Self = Self(0xff);
+    pub const NONE: Self = Self(0);
+
+    pub fn contains(self, kind: KindName) -> bool {
+        self.0 & (1 << kind as u8) != 0
+    }
+
+    pub fn with(self, kind: KindName) -> Self {
+        Self(self.0 | 1 << kind as u8)
+    }
+
+    pub fn without(self, kind: KindName) -> Self {
+        Self(self.0 & !(1 << kind as u8))
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = KindName> {
+        KindName::ALL.into_iter().filter(move |&k| self.contains(k))
+    }
+}
+
+impl Default for KindSet {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl FromStr for KindSet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut set = Self::NONE;
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            set = set.with(name.parse()?);
+        }
+        if set == Self::NONE {
+            return Err("the list of event kinds is empty".into());
+        }
+        Ok(set)
+    }
+}
+
+impl fmt::Display for KindSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self.iter().map(KindName::as_str).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// One process event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// CLOCK_BOOTTIME when it happened, in nanoseconds.
+    pub ts_ns: u64,
+    /// The process (thread group) it concerns.
+    pub pid: u32,
+    /// The thread it concerns (equal to `pid` for the main thread).
+    pub tid: u32,
+    /// The process's parent.
+    pub ppid: u32,
+    /// CLOCK_BOOTTIME when the process started: with `pid`, what identifies the process.
+    pub start_ns: u64,
+    pub comm: Comm,
+    /// Credentials at the time of the event, where the source knows them.
+    pub creds: Option<Creds>,
+    /// The cgroup v2 id of the task that caused the event, where the source knows it.
+    pub cgroup_id: Option<u64>,
+    pub kernel_thread: bool,
+    pub kind: Kind,
+}
+
+impl Event {
+    pub fn kind_name(&self) -> KindName {
+        match self.kind {
+            Kind::Fork => KindName::Fork,
+            Kind::ThreadStart => KindName::ThreadStart,
+            Kind::Exec { .. } => KindName::Exec,
+            Kind::Exit(_) => KindName::Exit,
+            Kind::ThreadExit => KindName::ThreadExit,
+            Kind::Uid => KindName::Uid,
+            Kind::Gid => KindName::Gid,
+            Kind::Lost { .. } => KindName::Lost,
+        }
+    }
+
+    /// A loss report at `ts_ns`.
+    pub fn lost(ts_ns: u64, count: u64) -> Self {
+        Self {
+            ts_ns,
+            pid: 0,
+            tid: 0,
+            ppid: 0,
+            start_ns: 0,
+            comm: Comm::default(),
+            creds: None,
+            cgroup_id: None,
+            kernel_thread: false,
+            kind: Kind::Lost { count },
+        }
+    }
+
+    /// How long the process had run, for exit events.
+    pub fn run_ns(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Exit(_) if self.start_ns > 0 => Some(self.ts_ns.saturating_sub(self.start_ns)),
+            _ => None,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
+    }
+}
+
+/// The JSON form: one flat object, `kind` first, then the fields every event has, then the
+/// kind's own fields. `exit_code` and `signal` are both present on exits, one of them null.
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", self.kind_name().as_str())?;
+        m.serialize_entry("ts_ns", &self.ts_ns)?;
+        m.serialize_entry("pid", &self.pid)?;
+        m.serialize_entry("tid", &self.tid)?;
+        m.serialize_entry("ppid", &self.ppid)?;
+        m.serialize_entry("start_ns", &self.start_ns)?;
+        m.serialize_entry("comm", &self.comm.as_str())?;
+        m.serialize_entry("uid", &self.creds.map(|c| c.uid))?;
+        m.serialize_entry("euid", &self.creds.map(|c| c.euid))?;
+        m.serialize_entry("gid", &self.creds.map(|c| c.gid))?;
+        m.serialize_entry("egid", &self.creds.map(|c| c.egid))?;
+        m.serialize_entry("cgroup_id", &self.cgroup_id)?;
+        m.serialize_entry("kernel_thread", &self.kernel_thread)?;
+        match &self.kind {
+            Kind::Exec {
+                filename,
+                argv,
+                argv_truncated,
+            } => {
+                m.serialize_entry("filename", filename)?;
+                m.serialize_entry("argv", argv)?;
+                m.serialize_entry("argv_truncated", argv_truncated)?;
+            }
+            Kind::Exit(status) => {
+                m.serialize_entry("exit_code", &status.code())?;
+                m.serialize_entry("signal", &status.signal())?;
+                let core = matches!(
+                    status,
+                    ExitStatus::Signal {
+                        core_dumped: true,
+                        ..
+                    }
+                );
+                m.serialize_entry("core_dumped", &core)?;
+                m.serialize_entry("run_ns", &self.run_ns())?;
+            }
+            Kind::Lost { count } => m.serialize_entry("count", count)?,
+            Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid | Kind::Gid => {}
+        }
+        m.end()
+    }
+}
+
+/// The fields of the JSON form, for reading it back.
+#[derive(Deserialize)]
+struct JsonEvent {
+    kind: String,
+    ts_ns: u64,
+    pid: u32,
+    tid: u32,
+    ppid: u32,
+    #[serde(default)]
+    start_ns: u64,
+    #[serde(default)]
+    comm: String,
+    uid: Option<u32>,
+    euid: Option<u32>,
+    gid: Option<u32>,
+    egid: Option<u32>,
+    cgroup_id: Option<u64>,
+    #[serde(default)]
+    kernel_thread: bool,
+    filename: Option<String>,
+    argv: Option<Vec<String>>,
+    #[serde(default)]
+    argv_truncated: bool,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    #[serde(default)]
+    core_dumped: bool,
+    count: Option<u64>,
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let j = JsonEvent::deserialize(d)?;
+        let kind = match j.kind.parse::<KindName>().map_err(de::Error::custom)? {
+            KindName::Fork => Kind::Fork,
+            KindName::ThreadStart => Kind::ThreadStart,
+            KindName::Exec => Kind::Exec {
+                filename: j.filename.unwrap_or_default(),
+                argv: j.argv.unwrap_or_default(),
+                argv_truncated: j.argv_truncated,
+            },
+            KindName::Exit => Kind::Exit(match (j.exit_code, j.signal) {
+                (Some(code), None) => ExitStatus::Code(code),
+                (None, Some(signal)) => ExitStatus::Signal {
+                    signal,
+                    core_dumped: j.core_dumped,
+                },
+                _ => {
+                    return Err(de::Error::custom(
+                        "an exit has exactly one of exit_code and signal",
+                    ));
+                }
+            }),
+            KindName::ThreadExit => Kind::ThreadExit,
+            KindName::Uid => Kind::Uid,
+            KindName::Gid => Kind::Gid,
+            KindName::Lost => Kind::Lost {
+                count: j.count.ok_or_else(|| de::Error::missing_field("count"))?,
+            },
+        };
+        let creds = match (j.uid, j.euid, j.gid, j.egid) {
+            (Some(uid), Some(euid), Some(gid), Some(egid)) => Some(Creds {
+                uid,
+                euid,
+                gid,
+                egid,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            ts_ns: j.ts_ns,
+            pid: j.pid,
+            tid: j.tid,
+            ppid: j.ppid,
+            start_ns: j.start_ns,
+            comm: Comm::from(j.comm.as_str()),
+            creds,
+            cgroup_id: j.cgroup_id,
+            kernel_thread: j.kernel_thread,
+            kind,
+        })
+    }
+}
+
+/// Shell-style quoting of an argv for display: words with spaces or quotes are quoted.
+pub fn quote_argv(argv: &[String]) -> String {
+    let mut out = String::new();
+    for (i, arg) in argv.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let plain = !arg.is_empty()
+            && arg
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"'\"\\$`!*?;&|<>(){}[]#~".contains(&b));
+        if plain {
+            out.push_str(arg);
+        } else {
+            out.push('\'');
+            out.push_str(&arg.replace('\'', r"'\''"));
+            out.push('\'');
+        }
+    }
+    out
+}
+
+/// A duration in the largest unit that keeps it short: `850us`, `12.3ms`, `4.0s`, `3m12s`.
+pub fn short_duration(ns: u64) -> String {
+    match ns {
+        0..1_000_000 => format!("{}us", ns / 1_000),
+        1_000_000..1_000_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
+        1_000_000_000..60_000_000_000 => format!("{:.1}s", ns as f64 / 1e9),
+        60_000_000_000..3_600_000_000_000 => {
+            format!("{}m{:02}s", ns / 60_000_000_000, ns / 1_000_000_000 % 60)
+        }
+        _ => format!(
+            "{}h{:02}m",
+            ns / 3_600_000_000_000,
+            ns / 60_000_000_000 % 60
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec() -> Event {
+        Event {
+            ts_ns: 5_000,
+            pid: 42,
+            tid: 42,
+            ppid: 1,
+            start_ns: 4_000,
+            comm: "ls".into(),
+            creds: Some(Creds {
+                uid: 1000,
+                euid: 0,
+                gid: 1000,
+                egid: 1000,
+            }),
+            cgroup_id: Some(7),
+            kernel_thread: false,
+            kind: Kind::Exec {
+                filename: "/bin/ls".into(),
+                argv: vec!["ls".into(), "-l".into()],
+                argv_truncated: false,
+            },
+        }
+    }
+
+    #[test]
+    fn wait_status_decodes_codes_and_signals() {
+        assert_eq!(ExitStatus::from_wait_status(7 << 8), ExitStatus::Code(7));
+        assert_eq!(
+            ExitStatus::from_wait_status(9),
+            ExitStatus::Signal {
+                signal: 9,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_wait_status(0x80 | 11),
+            ExitStatus::Signal {
+                signal: 11,
+                core_dumped: true
+            }
+        );
+        assert_eq!(ExitStatus::from_wait_status(15).shell_status(), 143);
+    }
+
+    #[test]
+    fn json_has_the_documented_fields_and_reads_back() {
+        let e = exec();
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["kind"], "exec");
+        assert_eq!(v["argv"][1], "-l");
+        assert_eq!(v["euid"], 0);
+        assert_eq!(serde_json::from_str::<Event>(&e.to_json()).unwrap(), e);
+
+        let mut exit = exec();
+        exit.kind = Kind::Exit(ExitStatus::Signal {
+            signal: 9,
+            core_dumped: false,
+        });
+        let v: serde_json::Value = serde_json::from_str(&exit.to_json()).unwrap();
+        assert_eq!(v["signal"], 9);
+        assert!(v["exit_code"].is_null());
+        assert_eq!(v["run_ns"], 1_000);
+        assert_eq!(
+            serde_json::from_str::<Event>(&exit.to_json()).unwrap(),
+            exit
+        );
+
+        let lost = Event::lost(9, 3);
+        assert_eq!(
+            serde_json::from_str::<Event>(&lost.to_json()).unwrap(),
+            lost
+        );
+    }
+
+    #[test]
+    fn kind_lists_parse_and_reject_unknown_names() {
+        let set: KindSet = "fork, exec,exit".parse().unwrap();
+        assert!(set.contains(KindName::Exec));
+        assert!(!set.contains(KindName::Uid));
+        assert_eq!(set.to_string(), "fork,exec,exit");
+        let err = "fork,spawn".parse::<KindSet>().unwrap_err();
+        assert!(
+            err.contains("spawn") && err.contains("thread_start"),
+            "{err}"
+        );
+        assert!("".parse::<KindSet>().is_err());
+    }
+
+    #[test]
+    fn comm_is_cut_at_nul_and_15_bytes() {
+        assert_eq!(Comm::from_bytes(b"bash\0junk").to_string(), "bash");
+        assert_eq!(
+            Comm::from("a-very-long-command-name").to_string(),
+            "a-very-long-com"
+        );
+    }
+
+    #[test]
+    fn argv_quoting_and_durations_read_like_a_shell() {
+        let argv = vec!["sh".into(), "-c".into(), "echo 'hi'".into(), "".into()];
+        assert_eq!(quote_argv(&argv), r"sh -c 'echo '\''hi'\''' ''");
+        assert_eq!(short_duration(850_000), "850us");
+        assert_eq!(short_duration(12_340_000), "12.3ms");
+        assert_eq!(short_duration(192_000_000_000), "3m12s");
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+    }
+}

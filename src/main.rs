@@ -1,0 +1,44 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use forkwatch::{
+    cli::{Cli, Command},
+    cmd, logging,
+    probe::ProbeOptions,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log.as_deref());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("forkwatch-tui: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("forkwatch-tui: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let probe_options = ProbeOptions {
+        ring_bytes: cli
+            .buffer_mib
+            .checked_mul(1 << 20)
+            .ok_or_else(|| anyhow::anyhow!("--buffer-mib {} is too large", cli.buffer_mib))?,
+    };
+    match cli.command {
+        Some(Command::Events(args)) => cmd::events::run(args, probe_options).await,
+        None => anyhow::bail!("the terminal UI is not built yet; try `forkwatch-tui events`"),
+    }
+}

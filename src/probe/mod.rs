@@ -1,0 +1,430 @@
+//! Loads the eBPF probe and turns its ring buffer into [`Event`]s.
+
+mod btf;
+mod privileges;
+
+use std::{
+    os::fd::{AsFd, AsRawFd},
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{MapData, PerCpuArray, RingBuf},
+    programs::{BtfTracePoint, ProgramError, TracePoint},
+};
+use forkwatch_abi::{COMM_LEN, KernelOffsets, RawEvent, flags, kind};
+use tokio::io::{Interest, unix::AsyncFd};
+
+pub use btf::Btf;
+pub use privileges::{has_bpf_privileges, missing_privileges_message};
+
+use crate::{
+    clock,
+    event::{Comm, Creds, Event, ExitStatus, Kind},
+};
+
+static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
+
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// The set*id syscalls whose success changes a process's real or effective ids. The fs*id
+/// variants are left out: they return the old id, not a status, and change neither.
+const UID_SYSCALLS: [&str; 3] = ["setuid", "setreuid", "setresuid"];
+const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
+
+/// How often the loss counters are read while events flow.
+const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// Ring buffer size in bytes: a power of two, at least one page.
+    pub ring_bytes: u32,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            ring_bytes: forkwatch_abi::DEFAULT_RING_BYTES,
+        }
+    }
+}
+
+/// The loaded, attached probe. Dropping it detaches everything.
+pub struct Probe {
+    ebpf: Ebpf,
+    ring: AsyncFd<RingBuf<MapData>>,
+    lost: PerCpuArray<MapData, u64>,
+    /// Loss already reported: ring-buffer drops plus the kernel's recursion misses.
+    lost_reported: u64,
+    last_loss_check: Instant,
+}
+
+impl Probe {
+    /// Checks privileges and kernel support, loads and attaches every program. Each failure
+    /// is one line that says what is missing. Must run inside a tokio runtime.
+    pub fn load(options: &ProbeOptions) -> Result<Self> {
+        if !has_bpf_privileges() {
+            bail!("{}", missing_privileges_message());
+        }
+        let ring_bytes = options.ring_bytes;
+        if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
+            bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
+        }
+        let kernel_btf = Btf::from_sys_fs()?;
+        let params = kernel_btf.tracepoint_params("sched_process_exit")?;
+        if !matches!(params.get(1).map(String::as_str), Some("bool" | "_Bool")) {
+            bail!(
+                "this kernel's sched_process_exit tracepoint has no group_dead argument \
+                 (found {params:?}); forkwatch's probe needs Linux 6.16 or later"
+            );
+        }
+        mount_tracefs()?;
+        let offsets = kernel_offsets(&kernel_btf)?;
+        tracing::info!(?offsets, "kernel offsets from BTF");
+
+        let aya_btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&aya_btf))
+            .override_global("OFFSETS", &offsets, true)
+            .map_max_entries("EVENTS", ring_bytes)
+            .load(PROBE)
+            .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
+
+        for (program, tracepoint) in [
+            ("fork", "sched_process_fork"),
+            ("exec", "sched_process_exec"),
+            ("exit", "sched_process_exit"),
+        ] {
+            let prog: &mut BtfTracePoint = program_mut(&mut ebpf, program)?;
+            prog.load(tracepoint, &aya_btf)
+                .map_err(|e| refused(program, &format!("tp_btf/{tracepoint}"), e))?;
+            prog.attach()
+                .map_err(|e| refused(program, &format!("tp_btf/{tracepoint}"), e))?;
+        }
+        for (program, syscalls) in [("uid_change", UID_SYSCALLS), ("gid_change", GID_SYSCALLS)] {
+            let prog: &mut TracePoint = program_mut(&mut ebpf, program)?;
+            prog.load()
+                .map_err(|e| refused(program, "syscalls/sys_exit_set*id", e))?;
+            for syscall in syscalls {
+                let tracepoint = format!("sys_exit_{syscall}");
+                prog.attach("syscalls", &tracepoint)
+                    .map_err(|e| refused(program, &format!("syscalls/{tracepoint}"), e))?;
+            }
+        }
+
+        let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("probe has no EVENTS map")?)?;
+        // SAFETY: the ring buffer owns its fd, which stays open as long as the AsyncFd.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|e| anyhow!("cannot watch the ring buffer: {}", e.into_parts().1))?;
+        let lost = PerCpuArray::try_from(ebpf.take_map("LOST").context("probe has no LOST map")?)?;
+        let mut probe = Self {
+            ebpf,
+            ring,
+            lost,
+            lost_reported: 0,
+            last_loss_check: Instant::now(),
+        };
+        // Counts from before the programs were attached belong to no one.
+        probe.lost_reported = probe.lost_total();
+        Ok(probe)
+    }
+
+    /// Waits until the probe has events, then appends all it has to `out`, followed by a
+    /// loss report if anything was lost since the last one.
+    pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
+        let mut guard = self.ring.readable_mut().await?;
+        guard.clear_ready();
+        drop(guard);
+        self.drain(out);
+        Ok(())
+    }
+
+    /// Appends every event the ring buffer holds now, without waiting, and reports loss if
+    /// the check is due.
+    pub fn drain(&mut self, out: &mut Vec<Event>) {
+        let ring = self.ring.get_mut();
+        while let Some(item) = ring.next() {
+            match decode(&item) {
+                Some(event) => out.push(event),
+                None => tracing::warn!(len = item.len(), "undecodable probe record"),
+            }
+        }
+        if self.last_loss_check.elapsed() >= LOSS_CHECK_INTERVAL {
+            self.report_loss(out);
+        }
+    }
+
+    /// Drains what is left and reports all loss: for the last batch before stopping.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        self.drain(out);
+        self.report_loss(out);
+    }
+
+    fn report_loss(&mut self, out: &mut Vec<Event>) {
+        self.last_loss_check = Instant::now();
+        let total = self.lost_total();
+        if total > self.lost_reported {
+            out.push(Event::lost(
+                clock::boottime_ns(),
+                total - self.lost_reported,
+            ));
+            self.lost_reported = total;
+        }
+    }
+
+    /// Ring-buffer drops counted by the probe, plus the runs the kernel skipped because a
+    /// program was already running on that CPU (recursion misses).
+    fn lost_total(&self) -> u64 {
+        let dropped: u64 = self
+            .lost
+            .get(&0, 0)
+            .map(|per_cpu| per_cpu.iter().sum())
+            .unwrap_or(0);
+        let skipped: u64 = self
+            .ebpf
+            .programs()
+            .filter_map(|(_, prog)| prog.fd().ok())
+            .map(|fd| recursion_misses(fd.as_fd().as_raw_fd()))
+            .sum();
+        dropped + skipped
+    }
+}
+
+fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    let prog = ebpf
+        .program_mut(name)
+        .with_context(|| format!("probe has no program {name}"))?;
+    Ok(prog.try_into()?)
+}
+
+/// One line saying which program the kernel refused and why; the verifier log goes to
+/// the log file.
+fn refused(program: &str, attach_point: &str, err: ProgramError) -> anyhow::Error {
+    let reason = match &err {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let log = verifier_log.to_string();
+            tracing::error!(program, %io_error, "verifier log:\n{log}");
+            let last = log
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty() && !l.starts_with("processed"))
+                .unwrap_or("");
+            if last.is_empty() {
+                io_error.to_string()
+            } else {
+                format!("{io_error}: {}", last.trim())
+            }
+        }
+        ProgramError::SyscallError(e) => e.io_error.to_string(),
+        other => other.to_string(),
+    };
+    anyhow!("the kernel refused BPF program `{program}` ({attach_point}): {reason}")
+}
+
+/// Mounts tracefs if it is not mounted: the syscall tracepoints are found through it.
+fn mount_tracefs() -> Result<()> {
+    if Path::new(TRACEFS).join("events").is_dir() {
+        return Ok(());
+    }
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tracefs", "nodev", TRACEFS])
+        .stderr(std::process::Stdio::piped())
+        .output();
+    match status {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => bail!(
+            "tracefs is not mounted at {TRACEFS} and mounting it failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => bail!("tracefs is not mounted at {TRACEFS} and `mount` could not run: {e}"),
+    }
+}
+
+/// Offset of `ret` in the set*id syscall exit tracepoints, from their format files.
+fn syscall_ret_offset() -> Result<u32> {
+    let mut found = None;
+    for syscall in UID_SYSCALLS.iter().chain(&GID_SYSCALLS) {
+        let path = format!("{TRACEFS}/events/syscalls/sys_exit_{syscall}/format");
+        let format = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {path} (a kernel with CONFIG_FTRACE_SYSCALLS is needed)")
+        })?;
+        let offset = format
+            .lines()
+            .find(|l| l.contains(" ret;"))
+            .and_then(|l| l.split("offset:").nth(1))
+            .and_then(|rest| rest.split(';').next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .with_context(|| format!("no `ret` field in {path}"))?;
+        if found.is_some_and(|f| f != offset) {
+            bail!("the set*id tracepoints disagree on where `ret` is");
+        }
+        found = Some(offset);
+    }
+    found.context("no set*id tracepoints")
+}
+
+/// Member offsets of the kernel structures the probe reads.
+fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets> {
+    let task = |m| btf.member_offset("task_struct", m);
+    let cred = |m| btf.member_offset("cred", m);
+    let mm = |m| btf.member_offset("mm_struct", m);
+    let signal = |m| btf.member_offset("signal_struct", m);
+    Ok(KernelOffsets {
+        task_pid: task("pid")?,
+        task_tgid: task("tgid")?,
+        task_flags: task("flags")?,
+        task_real_parent: task("real_parent")?,
+        task_group_leader: task("group_leader")?,
+        task_start_boottime: task("start_boottime")?,
+        task_comm: task("comm")?,
+        task_real_cred: task("real_cred")?,
+        task_exit_code: task("exit_code")?,
+        task_signal: task("signal")?,
+        task_mm: task("mm")?,
+        cred_uid: cred("uid")?,
+        cred_euid: cred("euid")?,
+        cred_gid: cred("gid")?,
+        cred_egid: cred("egid")?,
+        mm_arg_start: mm("arg_start")?,
+        mm_arg_end: mm("arg_end")?,
+        signal_flags: signal("flags")?,
+        signal_group_exit_code: signal("group_exit_code")?,
+        binprm_filename: btf.member_offset("linux_binprm", "filename")?,
+        syscall_ret: syscall_ret_offset()?,
+    })
+}
+
+/// `recursion_misses` of a loaded program (BPF_OBJ_GET_INFO_BY_FD), 0 if unavailable.
+fn recursion_misses(prog_fd: i32) -> u64 {
+    use aya_obj::generated::{bpf_attr, bpf_cmd, bpf_prog_info};
+    // SAFETY: both are plain C structs for which all-zero is valid.
+    let mut info: bpf_prog_info = unsafe { std::mem::zeroed() };
+    let mut attr: bpf_attr = unsafe { std::mem::zeroed() };
+    attr.info.bpf_fd = prog_fd as u32;
+    attr.info.info_len = size_of::<bpf_prog_info>() as u32;
+    attr.info.info = std::ptr::from_mut(&mut info) as u64;
+    // SAFETY: `attr` describes `info`, which outlives the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            bpf_cmd::BPF_OBJ_GET_INFO_BY_FD as libc::c_int,
+            &mut attr,
+            size_of::<bpf_attr>(),
+        )
+    };
+    if ret == 0 { info.recursion_misses } else { 0 }
+}
+
+/// Decodes one ring-buffer record; `None` if it is malformed.
+fn decode(bytes: &[u8]) -> Option<Event> {
+    let header = bytes.get(..size_of::<RawEvent>())?;
+    // SAFETY: RawEvent is plain integers, valid for any bytes; the read is unaligned-safe.
+    let raw: RawEvent = unsafe { std::ptr::read_unaligned(header.as_ptr().cast()) };
+    let kind = match raw.kind {
+        kind::FORK => Kind::Fork,
+        kind::THREAD_START => Kind::ThreadStart,
+        kind::EXIT => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status)),
+        kind::THREAD_EXIT => Kind::ThreadExit,
+        kind::UID => Kind::Uid,
+        kind::GID => Kind::Gid,
+        kind::EXEC => {
+            let rest = &bytes[size_of::<RawEvent>()..];
+            let filename_len = raw.filename_len as usize;
+            let filename = rest.get(..filename_len)?;
+            let args = rest.get(filename_len..filename_len + raw.args_len as usize)?;
+            let filename = filename.split(|&b| b == 0).next().unwrap_or_default();
+            let args = args.strip_suffix(&[0]).unwrap_or(args);
+            Kind::Exec {
+                filename: String::from_utf8_lossy(filename).into_owned(),
+                argv: if args.is_empty() {
+                    Vec::new()
+                } else {
+                    args.split(|&b| b == 0)
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect()
+                },
+                argv_truncated: raw.flags & flags::ARGS_TRUNCATED != 0,
+            }
+        }
+        _ => return None,
+    };
+    Some(Event {
+        ts_ns: raw.ts_ns,
+        pid: raw.pid,
+        tid: raw.tid,
+        ppid: raw.ppid,
+        start_ns: raw.start_ns,
+        comm: Comm::from_bytes(&raw.comm[..COMM_LEN]),
+        creds: Some(Creds {
+            uid: raw.uid,
+            euid: raw.euid,
+            gid: raw.gid,
+            egid: raw.egid,
+        }),
+        cgroup_id: Some(raw.cgroup_id),
+        kernel_thread: raw.flags & flags::KERNEL_THREAD != 0,
+        kind,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(raw: RawEvent, tail: &[u8]) -> Vec<u8> {
+        // SAFETY: viewing a plain repr(C) struct as bytes.
+        let head = unsafe {
+            std::slice::from_raw_parts(std::ptr::from_ref(&raw).cast::<u8>(), size_of::<RawEvent>())
+        };
+        [head, tail].concat()
+    }
+
+    #[test]
+    fn decodes_exec_with_filename_and_argv() {
+        let raw = RawEvent {
+            kind: kind::EXEC,
+            pid: 10,
+            tid: 10,
+            filename_len: 8,
+            args_len: 10,
+            comm: *b"ls\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            flags: flags::ARGS_TRUNCATED,
+            ..Default::default()
+        };
+        let event = decode(&record(raw, b"/bin/ls\0ls\0-la\0/x\0")).unwrap();
+        assert_eq!(
+            event.kind,
+            Kind::Exec {
+                filename: "/bin/ls".into(),
+                argv: vec!["ls".into(), "-la".into(), "/x".into()],
+                argv_truncated: true
+            }
+        );
+        assert_eq!(event.comm.to_string(), "ls");
+    }
+
+    #[test]
+    fn rejects_short_and_unknown_records() {
+        let raw = RawEvent {
+            kind: kind::EXEC,
+            filename_len: 100,
+            ..Default::default()
+        };
+        assert!(decode(&record(raw, b"short")).is_none());
+        assert!(decode(&[0; 8]).is_none());
+        let raw = RawEvent {
+            kind: 99,
+            ..Default::default()
+        };
+        assert!(decode(&record(raw, b"")).is_none());
+    }
+}
