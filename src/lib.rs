@@ -6,3 +6,4 @@ pub mod event;
 pub mod logging;
 pub mod output;
 pub mod probe;
+pub mod source;

@@ -9,13 +9,17 @@ use crate::{
     cli::EventsArgs,
     clock::WallClock,
     output::EventWriter,
-    probe::{Probe, ProbeOptions},
+    probe::ProbeOptions,
+    source::Source,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
-    let mut probe = Probe::load(&probe_options)?;
+    let mut source = Source::open_live(&probe_options)?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
-    eprintln!("forkwatch-tui: watching with eBPF; stop with Ctrl-C");
+    eprintln!(
+        "forkwatch-tui: watching with {}; stop with Ctrl-C",
+        source.name()
+    );
 
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -25,7 +29,10 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
     let mut batch = Vec::with_capacity(4096);
     let ended = loop {
         tokio::select! {
-            ready = probe.next_batch(&mut batch) => ready?,
+            more = source.next_batch(&mut batch) => if !more? {
+                write_batch(&mut writer, &mut batch)?;
+                break true;
+            },
             _ = interrupt.recv() => break false,
             _ = terminate.recv() => break false,
             () = &mut deadline => break false,
@@ -36,7 +43,7 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
     };
     // What the kernel queued before the stop is still written.
     if !ended {
-        probe.finish(&mut batch);
+        source.finish(&mut batch);
         write_batch(&mut writer, &mut batch)?;
     }
     eprintln!("forkwatch-tui: {}", writer.tally.summary());

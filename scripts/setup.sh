@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what building forkwatch needs and is missing on a fresh machine:
+#   - the nightly toolchain's rust-src (the probe is built with -Z build-std=core);
+#   - bpf-linker, built against the LLVM inside that nightly rustc (no system LLVM needed);
+#   - tracefs, mounted if it is not.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+
+BPF_LINKER_VERSION=0.13.0
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+command -v rustup >/dev/null || { say "rustup is missing: install Rust with rustup first"; exit 1; }
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    say "installing the nightly toolchain"
+    rustup toolchain install nightly --profile minimal
+fi
+if ! rustup component list --installed --toolchain nightly | grep -q '^rust-src'; then
+    say "adding rust-src to the nightly toolchain"
+    rustup component add rust-src --toolchain nightly
+fi
+
+# bpf-linker links against the nightly sysroot's libLLVM; `rustup run nightly` puts that
+# library on the loader path, so that is how it is checked.
+if ! rustup run nightly bpf-linker --version 2>/dev/null | grep -q "$BPF_LINKER_VERSION"; then
+    sysroot=$(rustc +nightly --print sysroot)
+    llvm=$(ls "$sysroot"/lib/libLLVM.so.* 2>/dev/null | head -n 1)
+    [ -n "$llvm" ] || { say "no libLLVM in $sysroot/lib: cannot build bpf-linker"; exit 1; }
+    major=$(basename "$llvm" | sed -E 's/^libLLVM\.so\.([0-9]+).*/\1/')
+    prefix=${XDG_CACHE_HOME:-$HOME/.cache}/forkwatch/llvm-$major
+    mkdir -p "$prefix/lib"
+    # A copy, not a link: the library's file name changes whenever nightly is updated.
+    cp -f "$llvm" "$prefix/lib/libLLVM.so"
+    say "building bpf-linker $BPF_LINKER_VERSION against LLVM $major from $sysroot (about a minute)"
+    LLVM_PREFIX=$prefix cargo install bpf-linker --version "$BPF_LINKER_VERSION" --locked \
+        --no-default-features --features "llvm-$major"
+fi
+
+if [ "$(id -u)" -eq 0 ] && ! mountpoint -q /sys/kernel/tracing; then
+    say "mounting tracefs at /sys/kernel/tracing"
+    mount -t tracefs nodev /sys/kernel/tracing
+fi

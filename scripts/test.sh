@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every check and test: formatting, clippy, and the test suite, which loads the real probe
+# into the running kernel (so it runs as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+    exec sudo --preserve-env=PATH,HOME,CARGO_HOME,RUSTUP_HOME "$0" "$@"
+fi
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
