@@ -16,6 +16,27 @@ pub fn boottime_ns() -> u64 {
     now_ns(libc::CLOCK_BOOTTIME)
 }
 
+/// Clock ticks per second (USER_HZ), the unit of start times in /proc/<pid>/stat.
+pub fn ticks_per_second() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *TICKS.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        t if t > 0 => t as u64,
+        _ => 100,
+    })
+}
+
+/// A process start time in clock ticks, the resolution /proc gives it in. Two processes
+/// are the same if they have the same pid and the same start tick.
+pub fn start_ticks(start_ns: u64) -> u64 {
+    start_ns / (1_000_000_000 / ticks_per_second())
+}
+
+/// A start time read from /proc (in ticks) as CLOCK_BOOTTIME nanoseconds.
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    ticks * (1_000_000_000 / ticks_per_second())
+}
+
 /// Converts event times to local wall-clock time.
 #[derive(Clone, Copy, Debug)]
 pub struct WallClock {
@@ -77,5 +98,12 @@ mod tests {
             clock.time_of_day(boottime_ns()).len(),
             "00:00:00.000000".len()
         );
+    }
+
+    #[test]
+    fn start_ticks_round_trip() {
+        let ns = ticks_to_ns(75_982) + 5_883_768;
+        assert_eq!(start_ticks(ns), 75_982);
+        assert_eq!(start_ticks(ticks_to_ns(12)), 12);
     }
 }

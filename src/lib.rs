@@ -6,4 +6,5 @@ pub mod event;
 pub mod logging;
 pub mod output;
 pub mod probe;
+pub mod snapshot;
 pub mod source;

@@ -6,11 +6,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
-    cli::EventsArgs,
-    clock::WallClock,
-    output::EventWriter,
-    probe::ProbeOptions,
-    source::Source,
+    cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
