@@ -4,6 +4,7 @@ pub mod clock;
 pub mod cmd;
 pub mod event;
 pub mod logging;
+pub mod model;
 pub mod output;
 pub mod probe;
 pub mod snapshot;
