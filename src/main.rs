@@ -9,7 +9,10 @@ use forkwatch::{
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log.as_deref());
+    if let Err(e) = logging::init(cli.log.as_deref()) {
+        eprintln!("forkwatch-tui: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

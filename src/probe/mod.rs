@@ -235,18 +235,24 @@ fn mount_tracefs() -> Result<()> {
     if Path::new(TRACEFS).join("events").is_dir() {
         return Ok(());
     }
-    let status = std::process::Command::new("mount")
-        .args(["-t", "tracefs", "nodev", TRACEFS])
-        .stderr(std::process::Stdio::piped())
-        .output();
-    match status {
-        Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => bail!(
-            "tracefs is not mounted at {TRACEFS} and mounting it failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => bail!("tracefs is not mounted at {TRACEFS} and `mount` could not run: {e}"),
+    let target = std::ffi::CString::new(TRACEFS).expect("no NUL in the path");
+    // SAFETY: all arguments are NUL-terminated strings that outlive the call.
+    let ret = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if ret != 0 {
+        bail!(
+            "tracefs is not mounted at {TRACEFS} and mounting it failed: {} (mount it with `mount -t tracefs nodev {TRACEFS}`)",
+            std::io::Error::last_os_error()
+        );
     }
+    Ok(())
 }
 
 /// Offset of `ret` in the set*id syscall exit tracepoints, from their format files.
