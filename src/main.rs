@@ -39,6 +39,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .buffer_mib
             .checked_mul(1 << 20)
             .ok_or_else(|| anyhow::anyhow!("--buffer-mib {} is too large", cli.buffer_mib))?,
+        ..ProbeOptions::default()
     };
     match cli.command {
         Some(Command::Events(args)) => cmd::events::run(args, probe_options).await,

@@ -283,7 +283,11 @@ async fn children_never_appear_before_their_fork() {
 #[tokio::test]
 async fn a_full_ring_buffer_is_counted_as_lost() {
     // One page of ring buffer holds a few dozen records.
-    let mut probe = Probe::load(&ProbeOptions { ring_bytes: 4096 }).unwrap();
+    let mut probe = Probe::load(&ProbeOptions {
+        ring_bytes: 4096,
+        ..ProbeOptions::default()
+    })
+    .unwrap();
     let mut children: Vec<_> = (0..200)
         .map(|_| Command::new("/bin/true").spawn().unwrap())
         .collect();

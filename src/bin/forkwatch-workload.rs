@@ -1,8 +1,9 @@
 //! Generates process events on purpose, for forkwatch's benchmarks and tests:
 //!
-//! - `storm [--workers N] [--seconds S]`: N worker processes fork and reap children that exit
-//!   at once, as fast as they can, for S seconds; prints one JSON line with the workers'
-//!   pids and how many children each made.
+//! - `storm [--workers N] [--seconds S] [--pin 1]`: N worker processes fork and reap children
+//!   that exit at once, as fast as they can, for S seconds; prints one JSON line with the
+//!   workers' pids and how many children each made. With `--pin 1` worker i and its children
+//!   stay on CPU i, so a fork never waits for another CPU to wake up.
 //! - `threads N`: starts N threads that end at once, then exits 0.
 //! - `setuid ID` / `setgid ID`: calls setuid(2) / setgid(2), then exits 0 (1 if it failed).
 //! - `exit CODE`: exits with CODE.
@@ -16,7 +17,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] | threads N | setuid ID | setgid ID | exit CODE"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | exit CODE"
     );
     ExitCode::from(2)
 }
@@ -28,16 +29,18 @@ fn main() -> ExitCode {
         Some("storm") => {
             let mut workers = 2;
             let mut seconds = 5.0;
+            let mut pin = false;
             let mut rest = args[1..].iter();
             while let Some(flag) = rest.next() {
                 let value = rest.next().and_then(|v| v.parse::<f64>().ok());
                 match (flag.as_str(), value) {
                     ("--workers", Some(v)) if v >= 1.0 => workers = v as usize,
                     ("--seconds", Some(v)) if v > 0.0 => seconds = v,
+                    ("--pin", Some(v)) => pin = v != 0.0,
                     _ => return usage(),
                 }
             }
-            storm(workers, Duration::from_secs_f64(seconds))
+            storm(workers, Duration::from_secs_f64(seconds), pin)
         }
         Some("threads") => match number(1) {
             Some(n) => {
@@ -75,9 +78,10 @@ fn main() -> ExitCode {
 }
 
 /// Forks `workers` processes that each fork+reap children until `duration` has passed.
-fn storm(workers: usize, duration: Duration) -> ExitCode {
+fn storm(workers: usize, duration: Duration, pin: bool) -> ExitCode {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut running = Vec::new();
-    for _ in 0..workers {
+    for worker in 0..workers {
         let mut fds = [0; 2];
         // SAFETY: pipe writes two fds into `fds`.
         if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
@@ -94,6 +98,9 @@ fn storm(workers: usize, duration: Duration) -> ExitCode {
             }
             0 => {
                 drop(read);
+                if pin {
+                    pin_to_cpu(worker % cpus);
+                }
                 let made = fork_until(Instant::now() + duration);
                 let _ = std::fs::File::from(write).write_all(&made.to_le_bytes());
                 // SAFETY: ends the worker without running the parent's exit handlers.
@@ -123,6 +130,16 @@ fn storm(workers: usize, duration: Duration) -> ExitCode {
         duration.as_secs_f64()
     );
     ExitCode::SUCCESS
+}
+
+/// Keeps this process (and the children it forks) on one CPU.
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity only touch it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
 }
 
 /// Forks children that exit at once, reaping each, until `deadline`; returns how many.

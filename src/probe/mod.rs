@@ -42,12 +42,17 @@ const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 pub struct ProbeOptions {
     /// Ring buffer size in bytes: a power of two, at least one page.
     pub ring_bytes: u32,
+    /// The probe wakes this reader at most once per this interval; records written in
+    /// between are read by polling again about two intervals after each batch. Zero wakes
+    /// it for every record: lowest latency, highest cost under load.
+    pub wakeup_gap: Duration,
 }
 
 impl Default for ProbeOptions {
     fn default() -> Self {
         Self {
             ring_bytes: forkwatch_abi::DEFAULT_RING_BYTES,
+            wakeup_gap: Duration::from_micros(500),
         }
     }
 }
@@ -60,6 +65,10 @@ pub struct Probe {
     /// Loss already reported: ring-buffer drops plus the kernel's recursion misses.
     lost_reported: u64,
     last_loss_check: Instant,
+    /// How long after a batch to look again for records that did not wake us.
+    repoll_after: Duration,
+    /// When to look again; set after a batch that found records.
+    repoll_at: Option<tokio::time::Instant>,
 }
 
 impl Probe {
@@ -83,12 +92,14 @@ impl Probe {
         }
         mount_tracefs()?;
         let offsets = kernel_offsets(&kernel_btf)?;
+        let wakeup_gap_ns = u64::try_from(options.wakeup_gap.as_nanos()).unwrap_or(u64::MAX);
         tracing::info!(?offsets, "kernel offsets from BTF");
 
         let aya_btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&aya_btf))
             .override_global("OFFSETS", &offsets, true)
+            .override_global("WAKEUP_GAP_NS", &wakeup_gap_ns, true)
             .map_max_entries("EVENTS", ring_bytes)
             .load(PROBE)
             .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
@@ -126,6 +137,8 @@ impl Probe {
             lost,
             lost_reported: 0,
             last_loss_check: Instant::now(),
+            repoll_after: options.wakeup_gap * 2,
+            repoll_at: None,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
@@ -135,10 +148,18 @@ impl Probe {
     /// Waits until the probe has events, then appends all it has to `out`, followed by a
     /// loss report if anything was lost since the last one.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
-        let mut guard = self.ring.readable_mut().await?;
-        guard.clear_ready();
-        drop(guard);
+        let before = out.len();
+        match self.repoll_at {
+            Some(at) => tokio::select! {
+                ready = self.ring.readable_mut() => ready?.clear_ready(),
+                () = tokio::time::sleep_until(at) => {}
+            },
+            None => self.ring.readable_mut().await?.clear_ready(),
+        }
         self.drain(out);
+        // Records that arrive within the wakeup gap after this batch do not wake us.
+        self.repoll_at = (out.len() > before && !self.repoll_after.is_zero())
+            .then(|| tokio::time::Instant::now() + self.repoll_after);
         Ok(())
     }
 
