@@ -28,8 +28,15 @@ async fn collect_until(probe: &mut Probe, done: impl Fn(&[Event]) -> bool) -> Ve
         .await
         .is_err()
     {
+        let lost: u64 = events
+            .iter()
+            .map(|e| match e.kind {
+                Kind::Lost { count } => count,
+                _ => 0,
+            })
+            .sum();
         panic!(
-            "the expected events did not arrive; got {} events",
+            "the expected events did not arrive in 30 s: got {} events, {lost} reported lost",
             events.len()
         );
     }

@@ -9,7 +9,7 @@
 use core::ptr;
 
 use aya_ebpf::{
-    bindings::BPF_RB_NO_WAKEUP,
+    bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::generated::{
         bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns,
         bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
@@ -40,7 +40,7 @@ static OFFSETS: KernelOffsets = KernelOffsets::ZERO;
 /// A record wakes the reader only if the last wakeup was at least this long ago (set by
 /// user space). Each wakeup is an interrupt, a VM exit on virtual machines, and cost more
 /// than the rest of the program; user space picks up the records written in between by
-/// polling again shortly after each batch. 0 wakes the reader for every record.
+/// polling again shortly after each wakeup. 0 wakes the reader for every record.
 #[unsafe(no_mangle)]
 static WAKEUP_GAP_NS: u64 = 0;
 
@@ -118,8 +118,10 @@ fn describe(task: *const u8, event_kind: u32) -> RawEvent {
     }
 }
 
-/// Ring-buffer flags for a record written at `now`: the kernel's adaptive wakeup (only if
-/// the reader has caught up) at most once per WAKEUP_GAP_NS, no wakeup otherwise.
+/// Ring-buffer flags for a record written at `now`: a forced wakeup at most once per
+/// WAKEUP_GAP_NS, none otherwise. Forced, not the kernel's adaptive wakeup: that one skips
+/// the wakeup when the reader has not caught up, assuming it is busy reading, but a reader
+/// can be idle and behind, waiting for the records that were written without a wakeup.
 #[inline(always)]
 fn wakeup_flags(now: u64) -> u64 {
     // SAFETY: volatile accesses to globals; see LAST_WAKEUP_NS on races.
@@ -128,7 +130,7 @@ fn wakeup_flags(now: u64) -> u64 {
         let last = ptr::addr_of_mut!(LAST_WAKEUP_NS);
         if now.wrapping_sub(ptr::read_volatile(last)) >= gap {
             ptr::write_volatile(last, now);
-            0
+            BPF_RB_FORCE_WAKEUP as u64
         } else {
             BPF_RB_NO_WAKEUP as u64
         }

@@ -43,8 +43,8 @@ pub struct ProbeOptions {
     /// Ring buffer size in bytes: a power of two, at least one page.
     pub ring_bytes: u32,
     /// The probe wakes this reader at most once per this interval; records written in
-    /// between are read by polling again about two intervals after each batch. Zero wakes
-    /// it for every record: lowest latency, highest cost under load.
+    /// between are read by polling again two intervals after each wakeup. Zero wakes it
+    /// for every record: lowest latency, highest cost under load.
     pub wakeup_gap: Duration,
 }
 
@@ -149,16 +149,24 @@ impl Probe {
     /// loss report if anything was lost since the last one.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
         let before = out.len();
-        match self.repoll_at {
+        let woken = match self.repoll_at {
             Some(at) => tokio::select! {
-                ready = self.ring.readable_mut() => ready?.clear_ready(),
-                () = tokio::time::sleep_until(at) => {}
+                ready = self.ring.readable_mut() => {
+                    ready?.clear_ready();
+                    true
+                }
+                () = tokio::time::sleep_until(at) => false,
             },
-            None => self.ring.readable_mut().await?.clear_ready(),
-        }
+            None => {
+                self.ring.readable_mut().await?.clear_ready();
+                true
+            }
+        };
         self.drain(out);
-        // Records that arrive within the wakeup gap after this batch do not wake us.
-        self.repoll_at = (out.len() > before && !self.repoll_after.is_zero())
+        // Records written within the wakeup gap after a wakeup do not wake us: look again
+        // after every wakeup (even one whose record an earlier poll already took) and after
+        // every poll that found something, until a poll finds nothing.
+        self.repoll_at = ((woken || out.len() > before) && !self.repoll_after.is_zero())
             .then(|| tokio::time::Instant::now() + self.repoll_after);
         Ok(())
     }
