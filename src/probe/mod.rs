@@ -75,45 +75,13 @@ impl Probe {
     /// Checks privileges and kernel support, loads and attaches every program. Each failure
     /// is one line that says what is missing. Must run inside a tokio runtime.
     pub fn load(options: &ProbeOptions) -> Result<Self> {
-        if !has_bpf_privileges() {
-            bail!("{}", missing_privileges_message());
-        }
-        let ring_bytes = options.ring_bytes;
-        if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
-            bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
-        }
-        let kernel_btf = Btf::from_sys_fs()?;
-        let params = kernel_btf.tracepoint_params("sched_process_exit")?;
-        if !matches!(params.get(1).map(String::as_str), Some("bool" | "_Bool")) {
-            bail!(
-                "this kernel's sched_process_exit tracepoint has no group_dead argument \
-                 (found {params:?}); forkwatch's probe needs Linux 6.16 or later"
-            );
-        }
-        mount_tracefs()?;
-        let offsets = kernel_offsets(&kernel_btf)?;
-        let wakeup_gap_ns = u64::try_from(options.wakeup_gap.as_nanos()).unwrap_or(u64::MAX);
-        tracing::info!(?offsets, "kernel offsets from BTF");
-
-        let aya_btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&aya_btf))
-            .override_global("OFFSETS", &offsets, true)
-            .override_global("WAKEUP_GAP_NS", &wakeup_gap_ns, true)
-            .map_max_entries("EVENTS", ring_bytes)
-            .load(PROBE)
-            .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
-
+        let (mut ebpf, btf) = load_object(options)?;
         for (program, tracepoint) in [
             ("fork", "sched_process_fork"),
             ("exec", "sched_process_exec"),
             ("exit", "sched_process_exit"),
         ] {
-            let prog: &mut BtfTracePoint = program_mut(&mut ebpf, program)?;
-            prog.load(tracepoint, &aya_btf)
-                .map_err(|e| refused(program, &format!("tp_btf/{tracepoint}"), e))?;
-            prog.attach()
-                .map_err(|e| refused(program, &format!("tp_btf/{tracepoint}"), e))?;
+            attach_btf_tracepoint(&mut ebpf, program, tracepoint, &btf)?;
         }
         for (program, syscalls) in [("uid_change", UID_SYSCALLS), ("gid_change", GID_SYSCALLS)] {
             let prog: &mut TracePoint = program_mut(&mut ebpf, program)?;
@@ -222,6 +190,55 @@ impl Probe {
     }
 }
 
+/// Checks privileges and kernel support and creates the probe's maps, with the kernel's
+/// member offsets filled in; no program is loaded yet.
+fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf)> {
+    if !has_bpf_privileges() {
+        bail!("{}", missing_privileges_message());
+    }
+    let ring_bytes = options.ring_bytes;
+    if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
+        bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
+    }
+    let kernel_btf = Btf::from_sys_fs()?;
+    let params = kernel_btf.tracepoint_params("sched_process_exit")?;
+    if !matches!(params.get(1).map(String::as_str), Some("bool" | "_Bool")) {
+        bail!(
+            "this kernel's sched_process_exit tracepoint has no group_dead argument \
+             (found {params:?}); forkwatch's probe needs Linux 6.16 or later"
+        );
+    }
+    mount_tracefs()?;
+    let offsets = kernel_offsets(&kernel_btf)?;
+    let wakeup_gap_ns = u64::try_from(options.wakeup_gap.as_nanos()).unwrap_or(u64::MAX);
+    tracing::info!(?offsets, "kernel offsets from BTF");
+
+    let btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
+    let ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .override_global("OFFSETS", &offsets, true)
+        .override_global("WAKEUP_GAP_NS", &wakeup_gap_ns, true)
+        .map_max_entries("EVENTS", ring_bytes)
+        .load(PROBE)
+        .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
+    Ok((ebpf, btf))
+}
+
+fn attach_btf_tracepoint(
+    ebpf: &mut Ebpf,
+    program: &str,
+    tracepoint: &str,
+    btf: &aya::Btf,
+) -> Result<()> {
+    let prog: &mut BtfTracePoint = program_mut(ebpf, program)?;
+    let attach_point = format!("tp_btf/{tracepoint}");
+    prog.load(tracepoint, btf)
+        .map_err(|e| refused(program, &attach_point, e))?;
+    prog.attach()
+        .map_err(|e| refused(program, &attach_point, e))?;
+    Ok(())
+}
+
 fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
@@ -242,15 +259,24 @@ fn refused(program: &str, attach_point: &str, err: ProgramError) -> anyhow::Erro
         } => {
             let log = verifier_log.to_string();
             tracing::error!(program, %io_error, "verifier log:\n{log}");
-            let last = log
+            // The verifier explains itself in its last lines before the statistics; the
+            // instruction dump and source lines around them are for the log file.
+            let explanation: Vec<&str> = log
                 .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty() && !l.starts_with("processed"))
-                .unwrap_or("");
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with(|c: char| c.is_ascii_digit() || c == ';')
+                        && !["processed ", "stack depth", "verification time"]
+                            .iter()
+                            .any(|p| l.starts_with(p))
+                })
+                .collect();
+            let last = explanation[explanation.len().saturating_sub(2)..].join("; ");
             if last.is_empty() {
                 io_error.to_string()
             } else {
-                format!("{io_error}: {}", last.trim())
+                format!("{io_error}: {last}")
             }
         }
         ProgramError::SyscallError(e) => e.io_error.to_string(),
@@ -445,6 +471,24 @@ mod tests {
             }
         );
         assert_eq!(event.comm.to_string(), "ls");
+    }
+
+    #[test]
+    fn a_program_the_verifier_refuses_is_named_in_one_line() {
+        let (mut ebpf, btf) = load_object(&ProbeOptions::default()).unwrap();
+        // The exec program reads a third tracepoint argument; sched_process_fork has two.
+        let err = attach_btf_tracepoint(&mut ebpf, "exec", "sched_process_fork", &btf)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("the kernel refused BPF program `exec` (tp_btf/sched_process_fork): "),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        // The verifier's own explanation follows the errno.
+        let explanation = err.split("(os error ").nth(1).unwrap();
+        let explanation = explanation.split_once("): ").map(|(_, e)| e).unwrap_or("");
+        assert!(explanation.contains("argument"), "{err}");
     }
 
     #[test]
