@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::event::KindSet;
+use crate::{backend::procfs, event::KindSet, source::BackendChoice};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -20,7 +20,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
 
-    /// Size of the kernel ring buffer the probe writes into, in MiB (a power of two).
+    /// Size of the kernel buffer events wait in until they are read, in MiB: the eBPF
+    /// probe's ring buffer (a power of two), or the proc connector socket's receive buffer.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 16)]
     pub buffer_mib: u32,
 }
@@ -33,6 +34,9 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct EventsArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -52,6 +56,37 @@ pub struct OutputArgs {
     /// (comma-separated). Loss reports are always printed.
     #[arg(long, value_name = "LIST")]
     pub kinds: Option<KindSet>,
+}
+
+/// Where live events come from: shared by every command that reads them.
+#[derive(Args, Debug, Clone)]
+pub struct LiveArgs {
+    /// Where events come from: auto picks ebpf, else netlink (the kernel's proc connector),
+    /// else procfs (polling /proc, works for anyone), and says why.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+
+    /// How often the procfs backend reads /proc, in seconds. Processes that live shorter
+    /// than this are not seen.
+    #[arg(long, value_name = "SECS", value_parser = parse_interval,
+          default_value = "0.1")]
+    pub poll_interval: std::time::Duration,
+}
+
+impl Default for LiveArgs {
+    fn default() -> Self {
+        Self {
+            backend: BackendChoice::Auto,
+            poll_interval: procfs::DEFAULT_INTERVAL,
+        }
+    }
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match parse_seconds(s)? {
+        d if d.is_zero() => Err("the poll interval must be longer than zero".into()),
+        d => Ok(d),
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {

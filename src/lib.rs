@@ -1,4 +1,5 @@
 //! forkwatch: a live view of a Linux machine's process lifetimes.
+pub mod backend;
 pub mod cli;
 pub mod clock;
 pub mod cmd;

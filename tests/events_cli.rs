@@ -128,19 +128,25 @@ fn assert_one_line(stderr: &str, expected: &str) {
     );
 }
 
+/// Without privileges `--backend auto` falls back (tests/backends.rs); asking for eBPF by
+/// name is refused.
 #[test]
-fn without_privileges_it_says_so_in_one_line() {
+fn without_privileges_the_ebpf_backend_says_so_in_one_line() {
     let (err, code) = failure(Command::new("setpriv").args([
         "--reuid=65534",
         "--regid=65534",
         "--clear-groups",
         BIN,
         "events",
+        "--backend",
+        "ebpf",
     ]));
     assert_eq!(code, Some(1));
     assert_one_line(&err, "needs root, or CAP_BPF and CAP_PERFMON");
+    assert!(err.contains("the eBPF backend cannot run: "), "{err}");
 
-    let (err, code) = failure(Command::new("unshare").args(["-Ur", BIN, "events"]));
+    let (err, code) =
+        failure(Command::new("unshare").args(["-Ur", BIN, "events", "--backend", "ebpf"]));
     assert_eq!(code, Some(1));
     assert_one_line(&err, "runs in a user namespace");
 }
@@ -150,7 +156,7 @@ fn unmountable_tracefs_is_one_line() {
     // In a private mount namespace tracefs is hidden, and without CAP_SYS_ADMIN (but with
     // CAP_BPF and CAP_PERFMON) it cannot be mounted again.
     let script = format!(
-        "mount -t tmpfs none /sys/kernel/tracing && exec setpriv --bounding-set=-sys_admin --inh-caps=-all {BIN} events"
+        "mount -t tmpfs none /sys/kernel/tracing && exec setpriv --bounding-set=-sys_admin --inh-caps=-all {BIN} events --backend ebpf"
     );
     let (err, code) = failure(Command::new("unshare").args(["-m", "sh", "-c", &script]));
     assert_eq!(code, Some(1));

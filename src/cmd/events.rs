@@ -10,12 +10,15 @@ use crate::{
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
-    let mut source = Source::open_live(&probe_options)?;
+    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
-        source.name()
+        selection.summary()
     );
+    for notice in selection.notices() {
+        eprintln!("forkwatch-tui: {notice}");
+    }
 
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;

@@ -19,7 +19,7 @@ use forkwatch_abi::{COMM_LEN, KernelOffsets, RawEvent, flags, kind};
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
-pub use privileges::{has_bpf_privileges, missing_privileges_message};
+pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_privileges_message};
 
 use crate::{
     clock,
@@ -46,6 +46,17 @@ pub struct ProbeOptions {
     /// between are read by polling again two intervals after each wakeup. Zero wakes it
     /// for every record: lowest latency, highest cost under load.
     pub wakeup_gap: Duration,
+}
+
+impl ProbeOptions {
+    /// Refuses a ring buffer size the kernel would refuse.
+    pub fn check(&self) -> Result<()> {
+        let ring_bytes = self.ring_bytes;
+        if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
+            bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
+        }
+        Ok(())
+    }
 }
 
 impl Default for ProbeOptions {
@@ -196,10 +207,8 @@ fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf)> {
     if !has_bpf_privileges() {
         bail!("{}", missing_privileges_message());
     }
+    options.check()?;
     let ring_bytes = options.ring_bytes;
-    if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
-        bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
-    }
     let kernel_btf = Btf::from_sys_fs()?;
     let params = kernel_btf.tracepoint_params("sched_process_exit")?;
     if !matches!(params.get(1).map(String::as_str), Some("bool" | "_Bool")) {

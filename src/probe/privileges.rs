@@ -20,7 +20,7 @@ fn effective_caps() -> u64 {
 
 /// Capabilities only count for BPF in the initial user namespace: inside a rootless
 /// container CapEff can show them all while the kernel still refuses.
-fn in_initial_user_namespace() -> bool {
+pub fn in_initial_user_namespace() -> bool {
     std::fs::read_link("/proc/self/ns/user").is_ok_and(|ns| ns.as_os_str() == INIT_USER_NS)
 }
 
