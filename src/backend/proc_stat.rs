@@ -1,7 +1,7 @@
 //! The few fields of `/proc/<pid>/stat` the backends read for every event or every poll,
 //! parsed without allocating (the snapshot's full read costs three files per process).
 
-use std::{fs::File, io::Read};
+use std::{fs::File, os::unix::fs::FileExt};
 
 use crate::{clock, event::Comm};
 
@@ -74,14 +74,28 @@ fn number(bytes: &[u8]) -> Option<u64> {
     std::str::from_utf8(bytes).ok()?.trim_end().parse().ok()
 }
 
-/// Reads and parses `/proc/<pid>/stat`; `None` if the process is gone. One `read` gets
-/// it all: the line is a few hundred bytes and /proc hands it over whole.
+/// Reads and parses `/proc/<pid>/stat`; `None` if the process is gone.
 pub fn read(pid: u32) -> Option<Stat> {
-    let mut buf = [0; 1024];
-    let len = File::open(format!("/proc/{pid}/stat"))
-        .and_then(|mut file| file.read(&mut buf))
-        .ok()?;
-    parse(&buf[..len])
+    StatFile::open(pid)?.read()
+}
+
+/// `/proc/<pid>/stat`, kept open: a read then costs one `pread` instead of a path lookup,
+/// an open and a close (less than half the CPU time), and the file stays bound to its
+/// process: once that process is gone, reads fail even if its pid names another one.
+pub struct StatFile(File);
+
+impl StatFile {
+    pub fn open(pid: u32) -> Option<Self> {
+        File::open(format!("/proc/{pid}/stat")).ok().map(Self)
+    }
+
+    /// The current contents; `None` once the process is gone. One read gets them all: the
+    /// line is a few hundred bytes and /proc hands it over whole.
+    pub fn read(&self) -> Option<Stat> {
+        let mut buf = [0; 1024];
+        let len = self.0.read_at(&mut buf, 0).ok()?;
+        parse(&buf[..len])
+    }
 }
 
 #[cfg(test)]
@@ -115,5 +129,18 @@ mod tests {
         assert_eq!(stat.comm, info.comm);
         assert!(stat.exec_marks_known(), "root sees its own code address");
         assert!(read(2).unwrap().kernel_thread());
+    }
+
+    #[test]
+    fn a_kept_file_fails_once_its_process_is_gone() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let file = StatFile::open(child.id()).unwrap();
+        assert_eq!(file.read().unwrap().ppid, std::process::id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(file.read().is_none());
     }
 }

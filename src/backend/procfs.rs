@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use tokio::time::{Interval, MissedTickBehavior};
 
-use super::proc_stat::{self, Stat};
+use super::proc_stat::{self, Stat, StatFile};
 use crate::{
     clock,
     event::{Comm, Creds, Event, ExitStatus, Kind},
@@ -21,6 +21,9 @@ use crate::{
 };
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// File descriptors left for everything else when stat files are kept open.
+const FDS_LEFT_FREE: u64 = 512;
 
 /// What the poller remembers about a process between polls.
 struct Known {
@@ -33,19 +36,16 @@ struct Known {
     exec_marks: (u64, u64),
     /// Seen as a zombie: its exit is reported, /proc keeps it until its parent reaps it.
     exited: bool,
+    /// Its stat file kept open, while the file descriptor budget lasts.
+    stat_file: Option<StatFile>,
 }
 
 impl Known {
-    fn new(info: ProcessInfo, stat: &Stat) -> Self {
-        Self {
-            start_ticks: stat.start_ticks,
-            ppid: info.ppid,
-            comm: info.comm,
-            argv: info.argv,
-            creds: info.creds,
-            kernel_thread: info.kernel_thread,
-            exec_marks: stat.exec_marks,
-            exited: stat.exited(),
+    /// Its stat now; `None` if it is gone, even if its pid names another process now.
+    fn stat(&self, pid: u32) -> Option<Stat> {
+        match &self.stat_file {
+            Some(file) => file.read(),
+            None => proc_stat::read(pid).filter(|s| s.start_ticks == self.start_ticks),
         }
     }
 
@@ -70,6 +70,9 @@ pub struct Procfs {
     interval: Interval,
     period: Duration,
     known: HashMap<u32, Known>,
+    /// How many stat files may be kept open, and how many are.
+    file_budget: usize,
+    files_kept: usize,
     /// Reused between polls so that a poll allocates nothing for processes it already knows.
     pids: Vec<u32>,
     seen: HashSet<u32>,
@@ -86,6 +89,8 @@ impl Procfs {
             interval: tokio::time::interval(interval),
             period: interval,
             known: HashMap::new(),
+            file_budget: raise_fd_limit().saturating_sub(FDS_LEFT_FREE) as usize,
+            files_kept: 0,
             pids: Vec::new(),
             seen: HashSet::new(),
         };
@@ -97,8 +102,8 @@ impl Procfs {
             .context("cannot read /proc (is procfs mounted?)")?;
         for i in 0..poller.pids.len() {
             let pid = poller.pids[i];
-            if let Some((known, _)) = poller.read_new(pid) {
-                poller.known.insert(pid, known);
+            if let Some(known) = poller.read_new(pid, None) {
+                poller.remember(pid, known);
             }
         }
         Ok(poller)
@@ -128,51 +133,45 @@ impl Procfs {
         let mut born = Vec::new();
         for i in 0..self.pids.len() {
             let pid = self.pids[i];
+            let Some(known) = self.known.get_mut(&pid) else {
+                born.push(pid);
+                continue;
+            };
+            let Some(stat) = known.stat(pid) else {
+                // It ended, and its pid may already name a new process.
+                let old = self.forget(pid);
+                if !old.exited {
+                    out.push(old.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
+                }
+                born.push(pid);
+                continue;
+            };
             self.seen.insert(pid);
-            let stat = self.known.get(&pid).and_then(|known| {
-                let stat = proc_stat::read(pid)?;
-                Some((known.start_ticks == stat.start_ticks).then_some(stat))
-            });
-            match stat {
-                // Same process as before.
-                Some(Some(stat)) => {
-                    let known = self.known.get_mut(&pid).expect("looked up above");
-                    if known.exited {
-                        continue;
-                    }
-                    known.ppid = stat.ppid;
-                    if stat.exited() {
-                        known.exited = true;
-                        out.push(known.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
-                    } else if stat.comm != known.comm
-                        || (stat.exec_marks_known() && stat.exec_marks != known.exec_marks)
-                    {
-                        execs.push(pid);
-                    }
-                }
-                // The pid now belongs to another process: the one we knew has ended.
-                Some(None) => {
-                    let old = self.known.remove(&pid).expect("looked up above");
-                    if !old.exited {
-                        out.push(old.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
-                    }
-                    born.push(pid);
-                }
-                // Gone between the listing and the read: handled with the vanished below.
-                None if self.known.contains_key(&pid) => {
-                    self.seen.remove(&pid);
-                }
-                None => born.push(pid),
+            if known.exited {
+                continue;
+            }
+            known.ppid = stat.ppid;
+            if stat.exited() {
+                known.exited = true;
+                out.push(known.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
+            } else if stat.comm != known.comm
+                || (stat.exec_marks_known() && stat.exec_marks != known.exec_marks)
+            {
+                execs.push(pid);
             }
         }
-        let seen = &self.seen;
-        self.known.retain(|&pid, known| {
-            let stays = seen.contains(&pid);
-            if !stays && !known.exited {
-                out.push(known.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
+        let vanished: Vec<u32> = self
+            .known
+            .keys()
+            .filter(|pid| !self.seen.contains(pid))
+            .copied()
+            .collect();
+        for pid in vanished {
+            let old = self.forget(pid);
+            if !old.exited {
+                out.push(old.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
             }
-            stays
-        });
+        }
 
         for pid in execs {
             self.report_exec(pid, now, out);
@@ -183,15 +182,17 @@ impl Procfs {
 
     /// A known process shows another program: re-read its argv and credentials.
     fn report_exec(&mut self, pid: u32, now: u64, out: &mut Vec<Event>) {
-        let Some((fresh, stat)) = self.read_new(pid) else {
-            return;
-        };
-        let known = self.known.get_mut(&pid).expect("execs are known processes");
-        if stat.start_ticks != known.start_ticks {
-            return;
+        let mut known = self.known.remove(&pid).expect("execs are known processes");
+        // The kept file stays valid: an exec keeps the process.
+        match self.read_new(pid, known.stat_file.take()) {
+            Some(fresh) if fresh.start_ticks == known.start_ticks => {
+                out.push(fresh.event(pid, now, exec_kind(pid, &fresh.argv)));
+                known = fresh;
+            }
+            // Gone since: the next poll reports the exit.
+            _ => {}
         }
-        *known = fresh;
-        out.push(known.event(pid, now, exec_kind(pid, &known.argv)));
+        self.known.insert(pid, known);
     }
 
     /// Reports new processes as forks, and as execs too when they run something other than
@@ -199,7 +200,7 @@ impl Procfs {
     fn report_born(&mut self, born: Vec<u32>, now: u64, out: &mut Vec<Event>) {
         let mut fresh: HashMap<u32, Known> = born
             .into_iter()
-            .filter_map(|pid| Some((pid, self.read_new(pid)?.0)))
+            .filter_map(|pid| Some((pid, self.read_new(pid, None)?)))
             .collect();
         let mut order: Vec<u32> = fresh.keys().copied().collect();
         order.sort_unstable_by_key(|pid| (fresh[pid].start_ticks, *pid));
@@ -237,18 +238,50 @@ impl Procfs {
         if execed && !child.kernel_thread {
             out.push(child.event(pid, now, exec_kind(pid, &child.argv)));
         }
-        self.known.insert(pid, child);
+        self.remember(pid, child);
     }
 
-    /// Reads a process the poller does not know yet; `None` if it is gone.
-    fn read_new(&mut self, pid: u32) -> Option<(Known, Stat)> {
-        let stat = proc_stat::read(pid)?;
-        let info = snapshot::read_process(pid)?;
+    /// Reads a process in full (argv, credentials); `None` if it is gone. `stat_file` is
+    /// its kept file if it has one; otherwise one is opened while the budget lasts.
+    fn read_new(&mut self, pid: u32, stat_file: Option<StatFile>) -> Option<Known> {
+        let stat_file = stat_file.or_else(|| {
+            (self.files_kept < self.file_budget)
+                .then(|| StatFile::open(pid))
+                .flatten()
+        });
+        let stat = match &stat_file {
+            Some(file) => file.read()?,
+            None => proc_stat::read(pid)?,
+        };
+        let info: ProcessInfo = snapshot::read_process(pid)?;
         // The pid was reused between the two reads.
         if clock::start_ticks(info.start_ns) != stat.start_ticks {
             return None;
         }
-        Some((Known::new(info, &stat), stat))
+        Some(Known {
+            start_ticks: stat.start_ticks,
+            ppid: info.ppid,
+            comm: info.comm,
+            argv: info.argv,
+            creds: info.creds,
+            kernel_thread: info.kernel_thread,
+            exec_marks: stat.exec_marks,
+            exited: stat.exited(),
+            stat_file,
+        })
+    }
+
+    fn remember(&mut self, pid: u32, known: Known) {
+        self.files_kept += usize::from(known.stat_file.is_some());
+        if let Some(old) = self.known.insert(pid, known) {
+            self.files_kept -= usize::from(old.stat_file.is_some());
+        }
+    }
+
+    fn forget(&mut self, pid: u32) -> Known {
+        let known = self.known.remove(&pid).expect("forget a known process");
+        self.files_kept -= usize::from(known.stat_file.is_some());
+        known
     }
 
     fn list_pids(&mut self) -> std::io::Result<()> {
@@ -260,6 +293,29 @@ impl Procfs {
         }
         Ok(())
     }
+}
+
+/// Raises this process's soft limit on open files to the hard limit (any process may) and
+/// returns it: the poller keeps a file open per process.
+fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: get/setrlimit on a struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            ..limit
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            limit = raised;
+        }
+    }
+    limit.rlim_cur
 }
 
 /// An exec as /proc shows it afterwards, with the argv the process has now.
