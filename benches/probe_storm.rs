@@ -1,4 +1,6 @@
 //! The probe under a fork storm (run as root: `cargo bench --bench probe_storm`).
+//! `-- --backend netlink` runs the same storm against the proc connector instead, and
+//! `--rounds N` sets the rounds per configuration (default 3).
 //!
 //! Two workers fork and reap children as fast as they can for 5 s, alternately without
 //! forkwatch and with `forkwatch-tui events --json` writing to a file. Prints:
@@ -22,7 +24,6 @@ use std::{
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 const SECONDS: &str = "5";
-const ROUNDS: usize = 3;
 
 struct Storm {
     workers: Vec<u32>,
@@ -72,10 +73,10 @@ struct Watched {
     cpu_secs: f64,
 }
 
-fn watched(kinds: Option<&str>) -> Watched {
+fn watched(backend: &str, kinds: Option<&str>) -> Watched {
     let output = tempfile_path();
     let mut cmd = Command::new(BIN);
-    cmd.args(["events", "--json"]);
+    cmd.args(["events", "--json", "--backend", backend]);
     if let Some(kinds) = kinds {
         cmd.args(["--kinds", kinds]);
     }
@@ -160,10 +161,20 @@ fn rate(s: &Storm) -> f64 {
     s.forks as f64 / s.seconds
 }
 
+/// The value after `flag` on the command line.
+fn option(flag: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    let backend = option("--backend").unwrap_or_else(|| "ebpf".to_owned());
+    let rounds: usize = option("--rounds").map_or(3, |r| r.parse().expect("--rounds N"));
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("probe_storm: run as root (it loads the probe)");
@@ -178,11 +189,11 @@ fn main() {
     ] {
         let mut base_rates = Vec::new();
         let mut watched_rates = Vec::new();
-        println!("== {label}, {ROUNDS} rounds of {SECONDS} s, 2 workers");
-        for round in 1..=ROUNDS {
+        println!("== {label} --backend {backend}, {rounds} rounds of {SECONDS} s, 2 workers");
+        for round in 1..=rounds {
             let base = storm();
             base_rates.push(rate(&base));
-            let w = watched(kinds);
+            let w = watched(&backend, kinds);
             watched_rates.push(rate(&w.storm));
             let complete = w.forks_seen == w.storm.forks && w.exits_seen == w.storm.forks;
             println!(
