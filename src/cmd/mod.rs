@@ -1,2 +1,3 @@
 //! The headless subcommands.
 pub mod events;
+pub mod relay;
