@@ -487,3 +487,57 @@ fn bad_signals_and_targets_are_one_line_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_pid_match_follows_the_process_not_its_pid() {
+    let sig = signal();
+    let mut receiver = Receiver::spawn(sig);
+    let mut matched = Command::new("sleep").arg("60").spawn().unwrap();
+    let process = snapshot::read_process(matched.id()).unwrap();
+    let pid = process.pid;
+    let mut relays = Relays::default();
+    let spec = format!(
+        "to={}:pid={pid}:kinds=fork,exec,exit:layout=kmonitor",
+        receiver.pid()
+    );
+    let mut notices = Vec::new();
+    relays.add(spec.parse().unwrap(), &mut notices).unwrap();
+    matched.kill().unwrap();
+    matched.wait().unwrap();
+
+    let own = |kind: Kind, start_ns: u64| Event {
+        start_ns,
+        kind,
+        ..fork_event(pid, 1)
+    };
+    let exec = || Kind::Exec {
+        filename: "/bin/true".into(),
+        argv: Vec::new(),
+        argv_truncated: false,
+    };
+    let exit = || Kind::Exit(forkwatch::event::ExitStatus::Code(0));
+    let events = [
+        fork_event(9001, pid),                              // its fork: relayed
+        own(exec(), process.start_ns + 1_000), // the same process (same start tick): relayed
+        own(exec(), process.start_ns + 60 * 1_000_000_000), // another process with its pid
+        fork_event(9002, 9001),                // someone else's fork
+        own(exit(), process.start_ns),         // its exit: relayed, and the match ends
+        fork_event(9003, pid),                 // a fork by the pid's next holder
+        own(exec(), process.start_ns),
+    ];
+    for event in &events {
+        relays.handle(event, &mut notices);
+    }
+    assert!(
+        matches!(notices.as_slice(), [Notice::MatchEnded { pid: p, .. }] if *p == pid),
+        "{notices:?}"
+    );
+    assert!(!relays.is_live());
+    let got: Vec<(i32, i32)> = (0..3)
+        .map(|_| receiver.next(GUARD).unwrap())
+        .map(|r| (r.value, r.pid))
+        .collect();
+    assert_eq!(got, [(0x08, 9001), (0x20, pid as i32), (0x40, pid as i32)]);
+    assert_eq!(relays.rules()[0].matched(), 3);
+    assert_only_sentinel_left(&mut receiver);
+}
