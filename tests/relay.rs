@@ -517,12 +517,16 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
     };
     let exit = || Kind::Exit(forkwatch::event::ExitStatus::Code(0));
     let events = [
-        fork_event(9001, pid),                              // its fork: relayed
-        own(exec(), process.start_ns + 1_000), // the same process (same start tick): relayed
-        own(exec(), process.start_ns + 60 * 1_000_000_000), // another process with its pid
-        fork_event(9002, 9001),                // someone else's fork
-        own(exit(), process.start_ns),         // its exit: relayed, and the match ends
-        fork_event(9003, pid),                 // a fork by the pid's next holder
+        // Its fork, and an exec of the same process (the same start tick): relayed.
+        fork_event(9001, pid),
+        own(exec(), process.start_ns + 1_000),
+        // Another process that had its pid, and someone else's fork: not relayed.
+        own(exec(), process.start_ns + 60 * 1_000_000_000),
+        fork_event(9002, 9001),
+        // Its exit: relayed, and the match ends.
+        own(exit(), process.start_ns),
+        // The pid's next holder: not relayed.
+        fork_event(9003, pid),
         own(exec(), process.start_ns),
     ];
     for event in &events {
