@@ -3,8 +3,10 @@
 //! Needs root (it loads the probe).
 //!
 //! ```sh
-//! sudo cargo bench --bench relay_latency -- [SECONDS]   # default 5
+//! sudo cargo bench --bench relay_latency -- [SECONDS [WAKEUP_GAP_US]]
 //! ```
+//!
+//! 5 seconds by default, with the probe's wakeup gap that the `relay` command uses.
 
 #[allow(dead_code)]
 #[path = "../tests/common/receiver.rs"]
@@ -18,7 +20,7 @@ use std::{
 use forkwatch::{
     event::Kind,
     probe::ProbeOptions,
-    relay::{Relays, RtSignal},
+    relay::{self, Relays, RtSignal},
     source::Source,
 };
 use receiver::{Received, Receiver};
@@ -28,11 +30,17 @@ const RATE_PER_SECOND: u64 = 1_000;
 const WARM_UP: Duration = Duration::from_millis(300);
 
 fn main() -> ExitCode {
-    let seconds: f64 = std::env::args()
+    let args: Vec<String> = std::env::args()
         .skip(1)
-        .find(|a| !a.starts_with("--"))
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let seconds: f64 = args
+        .first()
         .map_or(5.0, |a| a.parse().expect("SECONDS is a number"));
     let duration = Duration::from_secs_f64(seconds);
+    let wakeup_gap = args.get(1).map_or(relay::WAKEUP_GAP, |a| {
+        Duration::from_micros(a.parse().expect("WAKEUP_GAP_US is a number"))
+    });
 
     // Both are forked before any thread exists.
     let signal = RtSignal::default();
@@ -43,7 +51,11 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .unwrap();
-    match runtime.block_on(measure(duration, receiver, &forker, signal)) {
+    let probe_options = ProbeOptions {
+        wakeup_gap,
+        ..ProbeOptions::default()
+    };
+    match runtime.block_on(measure(duration, &probe_options, receiver, &forker, signal)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("relay_latency: {e:#}");
@@ -54,11 +66,12 @@ fn main() -> ExitCode {
 
 async fn measure(
     duration: Duration,
+    probe_options: &ProbeOptions,
     mut receiver: Receiver,
     forker: &Forker,
     signal: RtSignal,
 ) -> anyhow::Result<()> {
-    let mut source = Source::open_live(&ProbeOptions::default())?;
+    let mut source = Source::open_live(probe_options)?;
     let mut relays = Relays::default();
     let spec = format!(
         "to={}:pid={}:kinds=fork:signal={signal}",
@@ -110,11 +123,12 @@ async fn measure(
     anyhow::ensure!(!latencies.is_empty(), "no signal was relayed");
     println!(
         "relay latency, kernel event to sigwaitinfo return, {} forks at {RATE_PER_SECOND}/s over {:.1}s \
-         (first {}ms not counted): p50 {}us, p99 {}us, max {}us; {} relayed, {} received, \
-         {undelivered} undelivered, {lost} events lost",
+         (first {}ms not counted, probe wakeup gap {}us): p50 {}us, p99 {}us, max {}us; \
+         {} relayed, {} received, {undelivered} undelivered, {lost} events lost",
         latencies.len(),
         duration.as_secs_f64(),
         WARM_UP.as_millis(),
+        probe_options.wakeup_gap.as_micros(),
         at(0.50),
         at(0.99),
         at(1.0),

@@ -8,7 +8,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::{
     cli::RelayArgs,
     probe::ProbeOptions,
-    relay::{Notice, Relays, Rule, RuleFields},
+    relay::{self, Notice, Relays, Rule, RuleFields},
     source::Source,
 };
 
@@ -22,7 +22,10 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
     }
     .build()
     .map_err(|e| anyhow!(e))?;
-    let mut source = Source::open_live(&probe_options)?;
+    let mut source = Source::open_live(&ProbeOptions {
+        wakeup_gap: relay::WAKEUP_GAP,
+        ..probe_options
+    })?;
     // Opened once the source runs, so an exit of the process to match cannot fall between
     // the check that it exists and the first event.
     let mut relays = Relays::default();

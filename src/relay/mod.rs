@@ -11,7 +11,7 @@ mod signal;
 mod spec;
 mod target;
 
-use std::{fmt, future::poll_fn, task::Poll};
+use std::{fmt, future::poll_fn, task::Poll, time::Duration};
 
 use anyhow::{Result, bail};
 
@@ -27,6 +27,12 @@ use crate::{
 };
 use layout::siginfo;
 use target::Delivery;
+
+/// The probe's wakeup gap ([`crate::probe::ProbeOptions::wakeup_gap`]) while relaying: an
+/// event that falls within the gap waits for the reader's next poll, two gaps later, and
+/// a relayed signal should arrive well within a millisecond. It still caps wake-ups at
+/// 10,000 a second in a fork storm.
+pub const WAKEUP_GAP: Duration = Duration::from_micros(100);
 
 /// Names a rule for as long as it exists; never reused within one [`Relays`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
