@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
-use tokio::signal::unix::{SignalKind, signal};
 
+use super::StopSignals;
 use crate::{
     cli::RelayArgs,
     probe::ProbeOptions,
@@ -13,6 +13,7 @@ use crate::{
 };
 
 pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    let mut stop = StopSignals::catch()?;
     let spec = RuleFields {
         to: &args.to,
         pid: args.pid.as_deref(),
@@ -38,20 +39,17 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
         source.name()
     );
 
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
     let mut batch = Vec::with_capacity(4096);
     while relays.is_live() {
-        let stop = tokio::select! {
+        let stopping = tokio::select! {
             more = source.next_batch(&mut batch) => !more?,
             () = relays.target_exited() => {
                 relays.drop_exited(&mut notices);
                 false
             }
-            _ = interrupt.recv() => true,
-            _ = terminate.recv() => true,
+            () = stop.recv() => true,
         };
-        if stop {
+        if stopping {
             // What the kernel queued before the stop is still relayed.
             source.finish(&mut batch);
         }
@@ -59,7 +57,7 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
             relays.handle(&event, &mut notices);
         }
         print(&mut notices);
-        if stop {
+        if stopping {
             break;
         }
     }
