@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Print process events as they happen, one per line.
     Events(EventsArgs),
+    /// Forward matching events as real-time signals to other processes, until interrupted
+    /// or until no target is left.
+    Relay(RelayArgs),
 }
 
 #[derive(Args, Debug)]
@@ -43,6 +46,41 @@ pub struct EventsArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub duration: Option<std::time::Duration>,
+}
+
+/// The flags of `relay`: the parts of one relay rule, each checked by
+/// [`crate::relay::RuleFields::build`] (so a bad value is a one-line error, as for `--relay`).
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+
+    /// The processes to signal: comma-separated pids (not pid 1, not kernel threads).
+    /// Each should block the signal and read it with sigwaitinfo, or handle it.
+    #[arg(long, value_name = "PID[,PID...]")]
+    pub to: String,
+
+    /// The real-time signal: RTMIN+N, RTMAX-N or a number in SIGRTMIN..SIGRTMAX as the C
+    /// library reports them (34..64 with glibc). [default: RTMIN+1]
+    #[arg(long, value_name = "SIG")]
+    pub signal: Option<String>,
+
+    /// The kinds to relay: fork, thread_start, exec, exit, thread_exit, uid, gid
+    /// (comma-separated). [default: fork with relayfork, every kind with kmonitor]
+    #[arg(long, value_name = "LIST")]
+    pub kinds: Option<String>,
+
+    /// Relay only the events of this process: its own, and the forks it makes. The run
+    /// ends when it exits.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<String>,
+
+    /// What the siginfo carries. relayfork: si_pid = the parent of the process concerned,
+    /// si_value = that process. kmonitor: si_pid = the process concerned, si_uid = its uid,
+    /// si_int = the event bit (thread_start 0x01, thread_exit 0x04, fork 0x08, exec 0x20,
+    /// exit 0x40, uid 0x80, gid 0x100). [default: relayfork]
+    #[arg(long, value_name = "LAYOUT")]
+    pub layout: Option<String>,
 }
 
 /// How events are printed: shared by every command that prints them.

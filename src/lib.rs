@@ -7,5 +7,6 @@ pub mod event;
 pub mod logging;
 pub mod output;
 pub mod probe;
+pub mod relay;
 pub mod snapshot;
 pub mod source;

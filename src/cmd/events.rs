@@ -3,13 +3,14 @@
 use std::{io, process::ExitCode, time::Duration};
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{SignalKind, signal};
 
+use super::StopSignals;
 use crate::{
     cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
     eprintln!(
@@ -20,8 +21,6 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
         eprintln!("forkwatch-tui: {notice}");
     }
 
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
     let deadline = tokio::time::sleep(args.duration.unwrap_or(Duration::MAX));
     tokio::pin!(deadline);
 
@@ -32,8 +31,7 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
                 write_batch(&mut writer, &mut batch)?;
                 break true;
             },
-            _ = interrupt.recv() => break false,
-            _ = terminate.recv() => break false,
+            () = stop.recv() => break false,
             () = &mut deadline => break false,
         }
         if write_batch(&mut writer, &mut batch)? {
