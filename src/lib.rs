@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod event;
 pub mod logging;
 pub mod output;
+pub mod pidfd;
 pub mod probe;
 pub mod relay;
 pub mod snapshot;

@@ -2,16 +2,11 @@
 //! belong to someone else, but the pidfd still means the process that exited, so a reused
 //! pid never gets a signal.
 
-use std::{
-    io,
-    os::fd::{AsRawFd, FromRawFd, OwnedFd},
-    task::{Context, Poll},
-};
+use std::task::{Context, Poll};
 
 use anyhow::{Result, anyhow, bail};
-use tokio::io::{Interest, unix::AsyncFd};
 
-use crate::{event::Comm, snapshot};
+use crate::{event::Comm, pidfd::PidFd, snapshot};
 
 use super::signal::RtSignal;
 
@@ -21,7 +16,7 @@ pub struct Target {
     pid: u32,
     comm: Comm,
     /// `None` once the process has exited and was dropped from its rule.
-    pidfd: Option<AsyncFd<OwnedFd>>,
+    pidfd: Option<PidFd>,
     sent: u64,
     undelivered: u64,
 }
@@ -47,7 +42,7 @@ impl Target {
         if pid == 1 {
             bail!("pid 1 is init: it cannot be a relay target");
         }
-        let pidfd = pidfd_open(pid)?;
+        let pidfd = PidFd::open(pid)?;
         let Some(process) = snapshot::read_process(pid) else {
             bail!("no process with pid {pid}");
         };
@@ -59,7 +54,7 @@ impl Target {
         }
         // Signal 0 checks permission and that the pidfd's process, the one just read from
         // /proc, is still there.
-        send(pidfd.as_raw_fd(), 0, None).map_err(|e| match e.raw_os_error() {
+        pidfd.send_signal(0, None).map_err(|e| match e.raw_os_error() {
             Some(libc::EPERM) => anyhow!(
                 "not allowed to signal pid {pid} ({}, uid {}): relay to your own processes, or run as root",
                 process.comm,
@@ -68,9 +63,6 @@ impl Target {
             Some(libc::ESRCH) => anyhow!("no process with pid {pid}"),
             _ => anyhow!("cannot signal pid {pid}: {e}"),
         })?;
-        // SAFETY: the AsyncFd owns the pidfd, which stays open and the same as long as it.
-        let pidfd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
-            .map_err(|e| anyhow!("cannot watch pid {pid} for its exit: {}", e.into_parts().1))?;
         Ok(Self {
             pid,
             comm: process.comm,
@@ -109,7 +101,7 @@ impl Target {
         let Some(pidfd) = &self.pidfd else {
             return Delivery::Gone;
         };
-        match send(pidfd.get_ref().as_raw_fd(), info.si_signo, Some(info)) {
+        match pidfd.send_signal(info.si_signo, Some(info)) {
             Ok(()) => {
                 self.sent += 1;
                 Delivery::Sent
@@ -156,9 +148,7 @@ impl Target {
 
     /// Whether the process has exited (its pidfd is readable), without waiting.
     pub(super) fn has_exited(&self) -> bool {
-        self.pidfd
-            .as_ref()
-            .is_some_and(|fd| is_readable(fd.get_ref().as_raw_fd()))
+        self.pidfd.as_ref().is_some_and(PidFd::has_exited)
     }
 
     /// Drops the pidfd if the process has exited; true if it did.
@@ -170,65 +160,11 @@ impl Target {
         exited
     }
 
-    /// Ready once the process has exited. Wake-ups that turn out not to be an exit are
-    /// cleared, so the caller never spins.
+    /// Ready once the process has exited; pending forever once it was dropped.
     pub(super) fn poll_exit(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(fd) = &self.pidfd else {
-            return Poll::Pending;
-        };
-        match fd.poll_read_ready(cx) {
-            Poll::Ready(Ok(mut guard)) => {
-                if is_readable(fd.get_ref().as_raw_fd()) {
-                    Poll::Ready(())
-                } else {
-                    guard.clear_ready();
-                    Poll::Pending
-                }
-            }
-            Poll::Ready(Err(_)) => Poll::Ready(()),
-            Poll::Pending => Poll::Pending,
+        match &self.pidfd {
+            Some(pidfd) => pidfd.poll_exit(cx),
+            None => Poll::Pending,
         }
     }
-}
-
-fn pidfd_open(pid: u32) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        let e = io::Error::last_os_error();
-        return Err(match e.raw_os_error() {
-            Some(libc::ESRCH) => anyhow!("no process with pid {pid}"),
-            // Only thread-group leaders have a pidfd without PIDFD_THREAD.
-            Some(libc::EINVAL) => {
-                anyhow!("pid {pid} is a thread, not a process: name its process instead")
-            }
-            _ => anyhow!("cannot open pid {pid}: {e}"),
-        });
-    }
-    // SAFETY: the fd was just returned by the kernel and is owned by no one else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
-}
-
-/// pidfd_send_signal with a caller-filled siginfo (or none, for signal 0).
-fn send(pidfd: libc::c_int, signal: libc::c_int, info: Option<&libc::siginfo_t>) -> io::Result<()> {
-    let info = info.map_or(std::ptr::null(), |i| i as *const libc::siginfo_t);
-    // SAFETY: `info` is null or points to a siginfo that lives through the call.
-    let ret = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, signal, info, 0) };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// A pidfd is readable once its process has exited.
-fn is_readable(fd: libc::c_int) -> bool {
-    let mut pollfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, no waiting.
-    let n = unsafe { libc::poll(&mut pollfd, 1, 0) };
-    n > 0 && pollfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
 }
