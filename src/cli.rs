@@ -33,6 +33,21 @@ pub enum Command {
     /// Forward matching events as real-time signals to other processes, until interrupted
     /// or until no target is left.
     Relay(RelayArgs),
+    /// Wait until every listed process has exited (any process, not only children) and
+    /// print how each ended. Exits like the shell's wait: with the status of the last pid
+    /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
+    /// how it ended could not be seen (the procfs backend, or lost events).
+    Wait(WaitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// The processes to wait for.
+    #[arg(value_name = "PID", required = true)]
+    pub pids: Vec<u32>,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 #[derive(Args, Debug)]

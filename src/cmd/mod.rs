@@ -1,6 +1,7 @@
 //! The headless subcommands.
 pub mod events;
 pub mod relay;
+pub mod wait;
 
 use anyhow::Result;
 use tokio::signal::unix::{Signal, SignalKind, signal};
