@@ -1,4 +1,5 @@
 //! forkwatch: a live view of a Linux machine's process lifetimes.
+pub mod backend;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
@@ -6,6 +7,8 @@ pub mod event;
 pub mod logging;
 pub mod model;
 pub mod output;
+pub mod pidfd;
 pub mod probe;
+pub mod relay;
 pub mod snapshot;
 pub mod source;

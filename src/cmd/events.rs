@@ -3,22 +3,24 @@
 use std::{io, process::ExitCode, time::Duration};
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{SignalKind, signal};
 
+use super::StopSignals;
 use crate::{
     cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
-    let mut source = Source::open_live(&probe_options)?;
+    let mut stop = StopSignals::catch()?;
+    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
-        source.name()
+        selection.summary()
     );
+    for notice in selection.notices() {
+        eprintln!("forkwatch-tui: {notice}");
+    }
 
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
     let deadline = tokio::time::sleep(args.duration.unwrap_or(Duration::MAX));
     tokio::pin!(deadline);
 
@@ -29,8 +31,7 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
                 write_batch(&mut writer, &mut batch)?;
                 break true;
             },
-            _ = interrupt.recv() => break false,
-            _ = terminate.recv() => break false,
+            () = stop.recv() => break false,
             () = &mut deadline => break false,
         }
         if write_batch(&mut writer, &mut batch)? {
