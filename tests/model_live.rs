@@ -118,6 +118,6 @@ fn the_model_follows_a_real_process_tree() {
 fn exit_status(process: &Process) -> ExitStatus {
     process
         .exit
-        .and_then(|exit| exit.status)
-        .unwrap_or_else(|| panic!("{:?} has an exit status", process.program.argv))
+        .unwrap_or_else(|| panic!("{:?} has exited", process.program.argv))
+        .status
 }

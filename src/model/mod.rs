@@ -155,9 +155,10 @@ impl Program {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exit {
     pub ts_ns: u64,
-    /// `None` when the process was found gone without its exit event (after lost events,
-    /// or a zombie in the /proc snapshot).
-    pub status: Option<ExitStatus>,
+    /// [`ExitStatus::Unknown`] when the source cannot know it (the /proc poller), or the
+    /// process was found gone without its exit event (after lost events, or a zombie in
+    /// the /proc snapshot).
+    pub status: ExitStatus,
 }
 
 /// A process's own events, oldest first: the first [`EVENT_LOG_HEAD`] and the latest ones,
@@ -545,7 +546,7 @@ impl Model {
                 p.creds = event.creds.or(p.creds);
             }
             Kind::Exit(status) => {
-                self.exited(slot, event.ts_ns, Some(*status), &mut applied);
+                self.exited(slot, event.ts_ns, *status, &mut applied);
             }
             Kind::ThreadStart | Kind::ThreadExit | Kind::Lost { .. } => {}
         }
@@ -925,17 +926,11 @@ impl Model {
     }
 
     /// Marks a process exited and moves its live children to their reaper.
-    fn exited(
-        &mut self,
-        slot: Slot,
-        ts_ns: u64,
-        status: Option<ExitStatus>,
-        applied: &mut Applied,
-    ) {
+    fn exited(&mut self, slot: Slot, ts_ns: u64, status: ExitStatus, applied: &mut Applied) {
         let p = self.process_mut(slot);
         if let Some(exit) = &mut p.exit {
             // Found gone before its exit event came: the event knows better.
-            if exit.status.is_none() && status.is_some() {
+            if exit.status == ExitStatus::Unknown && status != ExitStatus::Unknown {
                 *exit = Exit { ts_ns, status };
             }
             return;
@@ -1095,7 +1090,7 @@ impl Model {
             key: Some(self.node(slot).process.key),
             ..Applied::default()
         };
-        self.exited(slot, self.now_ns, None, &mut applied);
+        self.exited(slot, self.now_ns, ExitStatus::Unknown, &mut applied);
         applied
     }
 

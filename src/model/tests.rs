@@ -126,8 +126,8 @@ fn drawn(model: &Model, options: &TreeOptions) -> Vec<String> {
             let p = model.get(row.key).unwrap();
             let mut line = format!("{}{} {}", "  ".repeat(row.depth.into()), p.key.pid, p.comm);
             match p.exit.map(|e| e.status) {
-                Some(Some(status)) => line += &format!(" ({status})"),
-                Some(None) => line += " (gone)",
+                Some(ExitStatus::Unknown) => line += " (gone)",
+                Some(status) => line += &format!(" ({status})"),
                 None => {}
             }
             line
@@ -509,7 +509,7 @@ fn exited_processes_linger_then_stay_in_the_history() {
         b_then.exit,
         Some(Exit {
             ts_ns: 1500 * MS,
-            status: Some(ExitStatus::Code(9))
+            status: ExitStatus::Code(9)
         })
     );
     assert_eq!(b_then.run_ns(), Some(400 * MS));
@@ -648,7 +648,7 @@ fn lost_events_are_counted_and_reconcile_resyncs() {
     assert!(!applied.exited);
     assert_eq!(
         model.get(a.key()).unwrap().exit.unwrap().status,
-        Some(ExitStatus::Code(4))
+        ExitStatus::Code(4)
     );
 }
 
