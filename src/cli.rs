@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{
+    Args, CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind, parser::ValueSource,
+};
 
 use crate::{backend::procfs, event::KindSet, source::BackendChoice};
 
@@ -16,6 +18,10 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Where the terminal UI's events come from (without a subcommand).
+    #[command(flatten)]
+    pub live: LiveArgs,
+
     /// Write the log here instead of $XDG_STATE_HOME/forkwatch/forkwatch.log.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -24,6 +30,28 @@ pub struct Cli {
     /// probe's ring buffer (a power of two), or the proc connector socket's receive buffer.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 16)]
     pub buffer_mib: u32,
+}
+
+impl Cli {
+    /// Parses the command line, exiting with clap's message if it is wrong. The terminal
+    /// UI's `--backend` and `--poll-interval` go before any subcommand and a subcommand's
+    /// after it; given before a subcommand they would be ignored, so that is an error.
+    pub fn parse_args() -> Self {
+        let mut command = Self::command();
+        let matches = command.get_matches_mut();
+        if let Some((name, _)) = matches.subcommand() {
+            for (id, flag) in [
+                ("backend", "--backend"),
+                ("poll_interval", "--poll-interval"),
+            ] {
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    let message = format!("{flag} goes after the subcommand: {name} {flag} ...");
+                    command.error(ErrorKind::ArgumentConflict, message).exit();
+                }
+            }
+        }
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Subcommand, Debug)]

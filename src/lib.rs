@@ -12,3 +12,4 @@ pub mod probe;
 pub mod relay;
 pub mod snapshot;
 pub mod source;
+pub mod ui;

@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use forkwatch::{
     cli::{Cli, Command},
     cmd, logging,
@@ -8,7 +7,7 @@ use forkwatch::{
 };
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     if let Err(e) = logging::init(cli.log.as_deref()) {
         eprintln!("forkwatch-tui: {e:#}");
         return ExitCode::FAILURE;
@@ -45,6 +44,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Events(args)) => cmd::events::run(args, probe_options).await,
         Some(Command::Relay(args)) => cmd::relay::run(args, probe_options).await,
         Some(Command::Wait(args)) => cmd::wait::run(args, probe_options).await,
-        None => anyhow::bail!("the terminal UI is not built yet; try `forkwatch-tui events`"),
+        None => forkwatch::ui::run(&cli.live, probe_options).await,
     }
 }

@@ -91,6 +91,11 @@ impl TreeView {
         &self.rows
     }
 
+    /// The rows last built by [`TreeView::rows`].
+    pub fn current(&self) -> &[Row] {
+        &self.rows
+    }
+
     /// Where a process is among the rows last built.
     pub fn position(&self, key: ProcessKey) -> Option<usize> {
         self.rows.iter().position(|r| r.key == key)

@@ -1,0 +1,138 @@
+//! The details pane: everything the model knows about the selected process.
+
+use ratatui::{
+    buffer::Buffer,
+    layout::Rect,
+    style::{Color, Modifier, Style, Stylize},
+    text::{Line, Span},
+    widgets::{Block, Paragraph, Widget},
+};
+
+use super::{app::App, format};
+use crate::{
+    event::{quote_argv, short_duration},
+    output::text_line,
+};
+
+/// Width of the labels on the left.
+const LABEL: usize = 9;
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered().title(" Details ");
+    let inner = block.inner(area);
+    block.render(area, buf);
+    Paragraph::new(lines(app, inner.width as usize)).render(inner, buf);
+}
+
+/// The pane's lines, wrapped to `width`.
+fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
+    let Some(p) = app.selected_process() else {
+        return vec![Line::from("no process selected".dark_gray())];
+    };
+    let mut out = vec![Line::from(vec![
+        p.comm.to_string().bold(),
+        format!("  pid {}  ppid {}", p.key.pid, p.ppid).into(),
+    ])];
+    let mut field = |label: &str, value: String, style: Style| {
+        let wrapped = format::wrap(&value, width.saturating_sub(LABEL).max(1));
+        for (i, text) in wrapped.into_iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            out.push(Line::from(vec![
+                Span::styled(format!("{label:<LABEL$}"), Style::new().fg(Color::Cyan)),
+                Span::styled(text, style),
+            ]));
+        }
+    };
+
+    let now = app.now_ns();
+    let state = match p.exit {
+        Some(exit) => format!(
+            "exited after {}: {}",
+            short_duration(exit.ts_ns.saturating_sub(p.start_ns)),
+            exit.status
+        ),
+        None => {
+            let threads = match p.threads {
+                1 => "1 thread".to_owned(),
+                n => format!("{n} threads"),
+            };
+            let kind = if p.kernel_thread {
+                "kernel thread, "
+            } else {
+                ""
+            };
+            format!(
+                "running for {}, {kind}{threads}",
+                format::age(now.saturating_sub(p.start_ns))
+            )
+        }
+    };
+    let state_style = match p.exit {
+        Some(_) => Style::new().add_modifier(Modifier::DIM),
+        None => Style::new(),
+    };
+    field("state", state, state_style);
+    let argv = if p.program.argv.is_empty() {
+        "(unknown)".to_owned()
+    } else {
+        let mut argv = quote_argv(&p.program.argv);
+        if p.program.argv_truncated {
+            argv.push_str(" [truncated]");
+        }
+        argv
+    };
+    field("argv", argv, Style::new());
+    if let Some(file) = &p.program.filename {
+        field("file", file.clone(), Style::new());
+    }
+    field("started", app.clock.time_of_day(p.start_ns), Style::new());
+    if let Some(creds) = p.creds {
+        field("user", ids(app, creds.uid, creds.euid, true), Style::new());
+        field(
+            "group",
+            ids(app, creds.gid, creds.egid, false),
+            Style::new(),
+        );
+    }
+    if let Some(cgroup) = p.cgroup_id {
+        field("cgroup", cgroup.to_string(), Style::new());
+    }
+    let parents: Vec<String> = app
+        .model
+        .ancestry(p.key)
+        .iter()
+        .map(|a| format!("{} {}", a.comm, a.key.pid))
+        .collect();
+    if !parents.is_empty() {
+        field("parents", parents.join(" ← "), Style::new());
+    }
+    let history = p.history();
+    let events = match history.omitted {
+        0 if history.events.is_empty() => "none seen since it was found in /proc".to_owned(),
+        0 => format!("{}", history.events.len()),
+        n => format!(
+            "{} ({n} between the first and the latest left out)",
+            history.events.len()
+        ),
+    };
+    field("events", events, Style::new());
+    for event in &history.events {
+        for text in format::wrap(&text_line(event, &app.clock), width) {
+            out.push(Line::from(text));
+        }
+    }
+    out
+}
+
+/// `1000 alice, effective 0 root`; group ids have no names here.
+fn ids(app: &App, real: u32, effective: u32, users: bool) -> String {
+    let named = |id: u32| match app.users.name(id).filter(|_| users) {
+        Some(name) => format!("{id} {name}"),
+        None => id.to_string(),
+    };
+    if real == effective {
+        named(real)
+    } else {
+        format!("{}, effective {}", named(real), named(effective))
+    }
+}

@@ -1,0 +1,161 @@
+//! Dialogs: whatever takes the keyboard for a while and draws over the screen (the key
+//! help, the search prompt). A new one implements [`Dialog`] in its own module and is
+//! opened with `App::open`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::{
+    buffer::Buffer,
+    layout::Rect,
+    style::{Modifier, Style, Stylize},
+    text::{Line, Span},
+    widgets::{Block, Clear, Paragraph, Widget},
+};
+
+use super::{
+    app::{App, SearchText},
+    keys::BINDINGS,
+    render::centered,
+};
+
+/// A dialog: it gets every key (but Ctrl-C, which quits) while it is open.
+pub trait Dialog {
+    /// Handles a key, changing the application as it must; false closes the dialog.
+    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool;
+
+    /// Draws the dialog over the screen `area`.
+    fn render(&self, app: &App, area: Rect, buf: &mut Buffer);
+}
+
+/// The key help: the bindings table, as it is.
+pub struct Help;
+
+impl Dialog for Help {
+    /// Any key closes it.
+    fn key(&mut self, _key: KeyEvent, _app: &mut App) -> bool {
+        false
+    }
+
+    fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
+        let key = Style::new().add_modifier(Modifier::BOLD);
+        let mut lines: Vec<Line> = BINDINGS
+            .iter()
+            .map(|b| {
+                Line::from(vec![
+                    Span::styled(format!(" {:<12}", b.label), key),
+                    b.help.into(),
+                ])
+            })
+            .collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<12}", "mouse"), key),
+            "click selects, wheel scrolls".into(),
+        ]));
+        let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
+        let popup = centered(area, width, lines.len() as u16 + 2);
+        Clear.render(popup, buf);
+        Paragraph::new(lines)
+            .block(
+                Block::bordered()
+                    .title(" Keys ")
+                    .title_bottom(" any key closes "),
+            )
+            .render(popup, buf);
+    }
+}
+
+/// What a prompt's text is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptPurpose {
+    /// `/`: search, jumping to the first match as the text is typed.
+    Search,
+    /// `f` without a search: filter the tree as the text is typed.
+    Filter,
+}
+
+/// A line of text typed at the bottom of the screen. It takes effect as it is typed;
+/// Enter keeps it, Esc puts back what was there before.
+pub struct Prompt {
+    purpose: PromptPurpose,
+    text: String,
+    /// The search or filter before the prompt opened.
+    before: Option<String>,
+    /// The row selected when the prompt opened: a search looks from there.
+    origin: usize,
+}
+
+impl Prompt {
+    pub fn new(purpose: PromptPurpose, app: &App) -> Self {
+        let before = match purpose {
+            PromptPurpose::Search => app.search.as_ref().map(|s| s.text.clone()),
+            PromptPurpose::Filter => app.options.filter.clone(),
+        };
+        Self {
+            purpose,
+            text: String::new(),
+            before,
+            origin: app.cursor.index,
+        }
+    }
+
+    /// Makes `text` the search or the filter.
+    fn take_effect(&self, text: &str, app: &mut App) {
+        match self.purpose {
+            PromptPurpose::Search => {
+                app.search = SearchText::new(text);
+                let len = app.rows().len();
+                let first = (0..len)
+                    .map(|step| (self.origin + step) % len)
+                    .find(|&i| app.row_matches(i));
+                app.select(first.unwrap_or(self.origin));
+                if first.is_none() && !text.is_empty() {
+                    app.say(format!("no match for `{text}`"));
+                }
+            }
+            PromptPurpose::Filter => {
+                app.options.filter = (!text.is_empty()).then(|| text.to_owned());
+            }
+        }
+    }
+}
+
+impl Dialog for Prompt {
+    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+        match key.code {
+            KeyCode::Enter => return false,
+            KeyCode::Esc => {
+                let before = self.before.take().unwrap_or_default();
+                self.take_effect(&before, app);
+                return false;
+            }
+            KeyCode::Backspace => {
+                self.text.pop();
+            }
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                self.text.push(c);
+            }
+            _ => return true,
+        }
+        self.take_effect(&self.text, app);
+        true
+    }
+
+    fn render(&self, app: &App, _area: Rect, buf: &mut Buffer) {
+        let line = app.layout.status;
+        let prefix = match self.purpose {
+            PromptPurpose::Search => "/",
+            PromptPurpose::Filter => "filter: ",
+        };
+        Clear.render(line, buf);
+        Line::from(vec![
+            prefix.bold(),
+            self.text.as_str().into(),
+            "█".into(),
+            "   Enter keeps, Esc cancels".dark_gray(),
+        ])
+        .render(line, buf);
+    }
+}

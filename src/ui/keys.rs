@@ -1,0 +1,197 @@
+//! The keys of the tree view, in one table: [`action`] looks keys up in it and the help
+//! dialog lists it, so the two cannot disagree. Dialogs read their own keys (see
+//! `dialog`); Ctrl-C quits from anywhere.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key does in the tree view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// Folds or unfolds the selected subtree.
+    Fold,
+    /// Folds the selected subtree, or selects its parent if it is folded or has none.
+    FoldOrParent,
+    Unfold,
+    Search,
+    NextMatch,
+    PreviousMatch,
+    /// Filters the tree to the search's matches and their ancestors, or ends the filter.
+    Filter,
+    /// Shows or hides kernel threads.
+    KernelThreads,
+    Details,
+    EventLog,
+    Help,
+    /// Hides the banner, or else ends the search.
+    Dismiss,
+    Quit,
+}
+
+/// A key as a binding names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Code(KeyCode),
+}
+
+/// Keys, what the help calls them, and what they do.
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub label: &'static str,
+    pub help: &'static str,
+    pub action: Action,
+}
+
+const fn bind(
+    keys: &'static [Key],
+    label: &'static str,
+    help: &'static str,
+    action: Action,
+) -> Binding {
+    Binding {
+        keys,
+        label,
+        help,
+        action,
+    }
+}
+
+use Key::{Char, Code};
+
+pub const BINDINGS: &[Binding] = &[
+    bind(
+        &[Code(KeyCode::Up), Char('k')],
+        "↑ k",
+        "move up",
+        Action::Up,
+    ),
+    bind(
+        &[Code(KeyCode::Down), Char('j')],
+        "↓ j",
+        "move down",
+        Action::Down,
+    ),
+    bind(&[Code(KeyCode::PageUp)], "PgUp", "page up", Action::PageUp),
+    bind(
+        &[Code(KeyCode::PageDown)],
+        "PgDn",
+        "page down",
+        Action::PageDown,
+    ),
+    bind(
+        &[Code(KeyCode::Home), Char('g')],
+        "Home g",
+        "first process",
+        Action::Home,
+    ),
+    bind(
+        &[Code(KeyCode::End), Char('G')],
+        "End G",
+        "last process",
+        Action::End,
+    ),
+    bind(
+        &[Code(KeyCode::Enter), Char(' ')],
+        "Enter Space",
+        "fold or unfold the subtree",
+        Action::Fold,
+    ),
+    bind(
+        &[Code(KeyCode::Left), Char('h')],
+        "← h",
+        "fold, or go to the parent",
+        Action::FoldOrParent,
+    ),
+    bind(
+        &[Code(KeyCode::Right), Char('l')],
+        "→ l",
+        "unfold",
+        Action::Unfold,
+    ),
+    bind(&[Char('/')], "/", "search names and argv", Action::Search),
+    bind(&[Char('n')], "n", "next match", Action::NextMatch),
+    bind(&[Char('N')], "N", "previous match", Action::PreviousMatch),
+    bind(
+        &[Char('f')],
+        "f",
+        "filter to matches and their parents (again: all)",
+        Action::Filter,
+    ),
+    bind(
+        &[Char('K')],
+        "K",
+        "show or hide kernel threads",
+        Action::KernelThreads,
+    ),
+    bind(
+        &[Char('d'), Code(KeyCode::Tab)],
+        "d Tab",
+        "details of the selected process",
+        Action::Details,
+    ),
+    bind(&[Char('e')], "e", "event log", Action::EventLog),
+    bind(
+        &[Char('?'), Code(KeyCode::F(1))],
+        "? F1",
+        "this help",
+        Action::Help,
+    ),
+    bind(
+        &[Code(KeyCode::Esc)],
+        "Esc",
+        "hide the banner, end the search",
+        Action::Dismiss,
+    ),
+    bind(&[Char('q')], "q Ctrl-C", "quit", Action::Quit),
+];
+
+/// What `key` does in the tree view.
+pub fn action(key: KeyEvent) -> Option<Action> {
+    // Shift only makes capitals; other modifiers make keys of their own, unbound here.
+    if key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    {
+        return None;
+    }
+    let key = match key.code {
+        KeyCode::Char(c) => Char(c),
+        code => Code(code),
+    };
+    BINDINGS
+        .iter()
+        .find(|b| b.keys.contains(&key))
+        .map(|b| b.action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_bound_once() {
+        let keys: Vec<Key> = BINDINGS
+            .iter()
+            .flat_map(|b| b.keys.iter().copied())
+            .collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(key), "{key:?} is bound twice");
+        }
+    }
+
+    #[test]
+    fn capitals_come_with_shift_and_control_keys_are_not_letters() {
+        let shift_n = KeyEvent::new(KeyCode::Char('N'), KeyModifiers::SHIFT);
+        assert_eq!(action(shift_n), Some(Action::PreviousMatch));
+        let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
+        assert_eq!(action(ctrl_n), None);
+        let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
+        assert_eq!(action(tab), Some(Action::Details));
+    }
+}

@@ -1,0 +1,90 @@
+//! The terminal UI: `forkwatch-tui` without a subcommand.
+//!
+//! - [`app`]: the state ([`App`]), what happens to it ([`AppEvent`]) and [`update`], the
+//!   one function that changes it. Panes ([`app::Pane`]) and dialogs ([`dialog::Dialog`])
+//!   are parts of it.
+//! - `render` and the pane modules (`tree`, `details`, `log`, `status`): drawing, a pure
+//!   function of the state (`impl Widget for &App`), so screens are tested on ratatui's
+//!   `TestBackend`.
+//! - [`keys`]: the key bindings of the tree view, one table that the help shows.
+//! - [`runtime`]: the tasks that feed one channel (event source, terminal input, a timer,
+//!   signals) and the loop that owns the state and draws.
+//! - `terminal`: the real terminal, always given back.
+
+pub mod app;
+mod details;
+pub mod dialog;
+mod format;
+pub mod keys;
+mod log;
+mod render;
+pub mod runtime;
+mod status;
+mod terminal;
+mod tree;
+mod users;
+
+use std::{io::IsTerminal, process::ExitCode};
+
+use anyhow::{Context, Result, bail};
+use tokio::task::{LocalSet, spawn_local};
+
+pub use app::{App, AppEvent, SourceInfo, update};
+pub use runtime::{Screen, draw};
+pub use users::Users;
+
+use crate::{
+    cli::LiveArgs,
+    clock::{self, WallClock},
+    cmd::StopSignals,
+    model::Model,
+    probe::ProbeOptions,
+    snapshot,
+    source::Source,
+};
+
+/// Opens the live source, seeds the model from /proc, and runs the UI until it quits.
+/// Whatever fails before the UI takes the terminal is an error on the normal terminal.
+pub async fn run(live: &LiveArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        bail!(
+            "the terminal UI needs a terminal on stdin and stdout; \
+             `forkwatch-tui events` prints events instead"
+        );
+    }
+    let stop = StopSignals::catch()?;
+    // The source first, then /proc: what happens while /proc is read is queued in the
+    // source and joins the snapshot in the model.
+    let (source, selection) = Source::open_live(live, &probe_options)?;
+    let snapshot = snapshot::take().context("cannot read /proc")?;
+    let mut model = Model::default();
+    model.seed(&snapshot);
+    drop(snapshot);
+    let app = App::new(
+        model,
+        SourceInfo::live(&selection),
+        WallClock::now(),
+        clock::boottime_ns(),
+        Users::system(),
+    );
+    LocalSet::new().run_until(serve(app, source, stop)).await
+}
+
+/// Runs `app` fed by `source` on the real terminal. The source may be anything that ends
+/// up in [`Source`]: a replay too.
+pub async fn serve(mut app: App, source: Source, stop: StopSignals) -> Result<ExitCode> {
+    let (sender, mut events) = runtime::channel();
+    let mut screen = terminal::LiveScreen::enter()?;
+    spawn_local(runtime::feed_source(source, sender.clone()));
+    spawn_local(runtime::feed_input(sender.clone()));
+    spawn_local(runtime::feed_ticks(sender.clone()));
+    spawn_local(runtime::feed_stop(stop, sender.clone()));
+    let result = runtime::run(&mut screen, &mut app, &mut events, &sender).await;
+    // The terminal is given back before anything is said on it.
+    drop(screen);
+    result?;
+    match app.take_error() {
+        Some(why) => bail!(why),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -1,0 +1,183 @@
+//! Drawing: a pure function of the state. [`App::prepare`] lays the screen out first (it
+//! is part of the state: a mouse click is mapped through it); then `&App` renders as a
+//! widget.
+
+use ratatui::{
+    buffer::Buffer,
+    layout::{Position, Rect},
+    style::{Color, Style},
+    widgets::Widget,
+};
+
+use super::{
+    app::{App, Pane, Place},
+    details, format, log, status, tree,
+};
+
+/// Wide enough for side panes beside the tree; narrower, they go below it.
+const SIDE_BY_SIDE: u16 = 100;
+
+/// Where each part of the screen goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The banner with the source's notices, wrapped.
+    pub banner: Rect,
+    pub banner_lines: Vec<String>,
+    /// The tree pane, header line included.
+    pub tree: Rect,
+    pub panes: Vec<(Pane, Rect)>,
+    pub status: Rect,
+}
+
+impl Layout {
+    pub fn new(area: Rect, app: &App) -> Self {
+        let status = Rect {
+            y: area.bottom().saturating_sub(1),
+            height: area.height.min(1),
+            ..area
+        };
+        let mut main = Rect {
+            height: area.height - status.height,
+            ..area
+        };
+
+        let mut banner_lines = Vec::new();
+        if app.banner {
+            let notices = app.source.notices.iter().map(String::as_str);
+            for notice in notices.chain(["Esc hides this"]) {
+                banner_lines.extend(format::wrap(notice, area.width as usize));
+            }
+            banner_lines.truncate((main.height / 3).max(1) as usize);
+        }
+        let banner = Rect {
+            height: (banner_lines.len() as u16).min(main.height),
+            ..main
+        };
+        main.y += banner.height;
+        main.height -= banner.height;
+
+        let mut panes = Vec::new();
+        let bottom: Vec<Pane> = app.open_panes(Place::Bottom);
+        if !bottom.is_empty() {
+            let height = (main.height / 3).max(6).min(main.height / 2);
+            let row = Rect {
+                y: main.bottom() - height,
+                height,
+                ..main
+            };
+            main.height -= height;
+            let parts = split(row, bottom.len(), false);
+            panes.extend(bottom.into_iter().zip(parts));
+        }
+        let side: Vec<Pane> = app.open_panes(Place::Side);
+        if !side.is_empty() {
+            let column = if main.width >= SIDE_BY_SIDE {
+                let width = main.width * 2 / 5;
+                main.width -= width;
+                Rect {
+                    x: main.right(),
+                    width,
+                    ..main
+                }
+            } else {
+                let height = main.height / 2;
+                main.height -= height;
+                Rect {
+                    y: main.bottom(),
+                    height,
+                    ..main
+                }
+            };
+            let parts = split(column, side.len(), true);
+            panes.extend(side.into_iter().zip(parts));
+        }
+        Self {
+            banner,
+            banner_lines,
+            tree: main,
+            panes,
+            status,
+        }
+    }
+
+    /// The tree's rows, below its header line.
+    pub fn tree_body(&self) -> Rect {
+        Rect {
+            y: self.tree.y + self.tree.height.min(1),
+            height: self.tree.height.saturating_sub(1),
+            ..self.tree
+        }
+    }
+
+    /// How many rows of the tree are shown.
+    pub fn tree_height(&self) -> usize {
+        self.tree_body().height as usize
+    }
+
+    /// Which shown row of the tree is at `at`, counted from the first shown.
+    pub fn tree_row_at(&self, at: Position) -> Option<usize> {
+        let body = self.tree_body();
+        body.contains(at).then(|| (at.y - body.y) as usize)
+    }
+}
+
+/// `area` in `n` equal parts, stacked (`vertical`) or side by side; the last takes what
+/// rounding leaves.
+fn split(area: Rect, n: usize, vertical: bool) -> Vec<Rect> {
+    let n = n.max(1) as u16;
+    let len = if vertical { area.height } else { area.width };
+    (0..n)
+        .map(|i| {
+            let at = len / n * i;
+            let part = if i + 1 == n { len - at } else { len / n };
+            if vertical {
+                Rect {
+                    y: area.y + at,
+                    height: part,
+                    ..area
+                }
+            } else {
+                Rect {
+                    x: area.x + at,
+                    width: part,
+                    ..area
+                }
+            }
+        })
+        .collect()
+}
+
+/// A `width` x `height` rectangle in the middle of `area` (smaller if it does not fit).
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+impl Widget for &App {
+    /// Draws the screen laid out by the last [`App::prepare`] (for this `area`).
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let layout = &self.layout;
+        let banner_style = Style::new().fg(Color::Black).bg(Color::Yellow);
+        buf.set_style(layout.banner, banner_style);
+        for (line, y) in layout.banner_lines.iter().zip(layout.banner.y..) {
+            buf.set_stringn(area.x, y, line, area.width as usize, banner_style);
+        }
+        tree::render(self, layout.tree, buf);
+        for &(pane, rect) in &layout.panes {
+            match pane {
+                Pane::Details => details::render(self, rect, buf),
+                Pane::EventLog => log::render(self, rect, buf),
+            }
+        }
+        status::render(self, layout.status, buf);
+        if let Some(dialog) = &self.dialog {
+            dialog.render(self, area, buf);
+        }
+    }
+}

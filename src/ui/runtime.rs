@@ -1,0 +1,163 @@
+//! The loop that owns the [`App`]: every source of [`AppEvent`]s (the event source, the
+//! terminal, a timer, signals) is a task that sends into one channel; the loop applies
+//! them with [`update`], carries out what the state asks for, and draws when something
+//! changed, at most [`FRAMES_PER_SECOND`] times a second.
+
+use std::{future::poll_fn, pin::Pin, time::Duration};
+
+use anyhow::Result;
+use crossterm::event::EventStream;
+use futures_core::Stream;
+use ratatui::{Terminal, backend::Backend};
+use tokio::{
+    sync::mpsc::{self, Receiver, Sender},
+    time::{Instant, MissedTickBehavior},
+};
+
+use super::app::{App, AppEvent, Request, update};
+use crate::{cmd::StopSignals, snapshot, source::Source};
+
+pub const FRAMES_PER_SECOND: u32 = 30;
+/// How often time is told to the application: often enough for a highlight or a linger
+/// to end on time, and for the event rate to roll over each second.
+pub const TICK: Duration = Duration::from_millis(250);
+/// Events queued in the channel at most: a source that runs ahead waits (its kernel
+/// buffer holds what comes meanwhile, and counts what does not fit).
+const CHANNEL: usize = 1024;
+/// Events applied between two looks at whether a frame is due.
+const BURST: usize = 256;
+
+/// Where frames go: the real terminal, or a test backend.
+pub trait Screen {
+    fn draw(&mut self, app: &mut App) -> Result<()>;
+}
+
+impl<B: Backend> Screen for Terminal<B>
+where
+    B::Error: Send + Sync + 'static,
+{
+    fn draw(&mut self, app: &mut App) -> Result<()> {
+        draw(self, app)?;
+        Ok(())
+    }
+}
+
+/// Draws one frame of `app` on `terminal`.
+pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
+    terminal.draw(|frame| {
+        app.prepare(frame.area());
+        frame.render_widget(&*app, frame.area());
+    })?;
+    Ok(())
+}
+
+/// The channel every task sends its events into.
+pub fn channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
+    mpsc::channel(CHANNEL)
+}
+
+/// Runs the application until it quits or every sender is gone. Must run inside a
+/// `LocalSet` if a task it feeds from needs one.
+pub async fn run(
+    screen: &mut impl Screen,
+    app: &mut App,
+    events: &mut Receiver<AppEvent>,
+    sender: &Sender<AppEvent>,
+) -> Result<()> {
+    let frame = Duration::from_secs(1) / FRAMES_PER_SECOND;
+    let mut last_frame: Option<Instant> = None;
+    while !app.should_quit() {
+        let next_frame = app
+            .needs_redraw()
+            .then(|| last_frame.map_or_else(Instant::now, |last| last + frame));
+        tokio::select! {
+            biased;
+            () = tokio::time::sleep_until(next_frame.unwrap_or_else(Instant::now)),
+                if next_frame.is_some() =>
+            {
+                screen.draw(app)?;
+                last_frame = Some(Instant::now());
+            }
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                update(app, event);
+                for _ in 0..BURST {
+                    match events.try_recv() {
+                        Ok(event) => update(app, event),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        for request in app.take_requests() {
+            match request {
+                Request::Snapshot => {
+                    let sender = sender.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let snapshot = snapshot::take().map_err(|e| e.to_string());
+                        let _ = sender.blocking_send(AppEvent::Snapshot(snapshot));
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends the source's events until it ends or fails, or the application is gone.
+pub async fn feed_source(mut source: Source, sender: Sender<AppEvent>) {
+    loop {
+        let mut batch = Vec::new();
+        let event = match source.next_batch(&mut batch).await {
+            Ok(true) if batch.is_empty() => continue,
+            Ok(true) => AppEvent::Events(batch),
+            Ok(false) => {
+                if !batch.is_empty() && sender.send(AppEvent::Events(batch)).await.is_err() {
+                    return;
+                }
+                let _ = sender.send(AppEvent::SourceEnded).await;
+                return;
+            }
+            Err(e) => {
+                let _ = sender.send(AppEvent::SourceFailed(format!("{e:#}"))).await;
+                return;
+            }
+        };
+        if sender.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends keys, mouse actions and resizes.
+pub async fn feed_input(sender: Sender<AppEvent>) {
+    let mut input = EventStream::new();
+    while let Some(event) = poll_fn(|cx| Pin::new(&mut input).poll_next(cx)).await {
+        let event = match event {
+            Ok(event) => AppEvent::Input(event),
+            Err(e) => AppEvent::SourceFailed(format!("cannot read the terminal: {e}")),
+        };
+        if sender.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends the time ([`crate::clock::boottime_ns`]) every [`TICK`].
+pub async fn feed_ticks(sender: Sender<AppEvent>) {
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        let now = crate::clock::boottime_ns();
+        if sender.send(AppEvent::Tick(now)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends [`AppEvent::Stop`] on SIGINT or SIGTERM.
+pub async fn feed_stop(mut signals: StopSignals, sender: Sender<AppEvent>) {
+    signals.recv().await;
+    let _ = sender.send(AppEvent::Stop).await;
+}

@@ -1,0 +1,159 @@
+//! The status line at the bottom: a row of segments (the source, process counts, lost
+//! events, the event rate with a sparkline, the filter, a note or the help hint). A new
+//! segment is one more entry in [`segments`].
+
+use std::collections::VecDeque;
+
+use ratatui::{
+    buffer::Buffer,
+    layout::Rect,
+    style::{Color, Modifier, Style, Stylize},
+    text::{Line, Span},
+    widgets::Widget,
+};
+
+use super::{app::App, format};
+
+const SECOND: u64 = 1_000_000_000;
+/// Seconds of event rates kept.
+const RATE_SECONDS: usize = 60;
+/// Seconds the sparkline shows.
+const SPARKLINE_SECONDS: usize = 20;
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// Events per second, second by second of the clock that ticks the application.
+#[derive(Debug, Default)]
+pub struct Rates {
+    /// The second being counted (CLOCK_BOOTTIME seconds); `None` before the first tick.
+    second: Option<u64>,
+    current: u64,
+    /// Completed seconds, oldest first.
+    past: VecDeque<u64>,
+}
+
+impl Rates {
+    pub fn count(&mut self, events: usize) {
+        self.current += events as u64;
+    }
+
+    /// Completes the seconds before `now_ns`.
+    pub fn roll(&mut self, now_ns: u64) {
+        let now = now_ns / SECOND;
+        let Some(second) = self.second else {
+            self.second = Some(now);
+            return;
+        };
+        if now <= second {
+            return;
+        }
+        self.past.push_back(std::mem::take(&mut self.current));
+        // Seconds without a tick had no events counted.
+        let idle = (now - second - 1).min(RATE_SECONDS as u64);
+        self.past.extend(std::iter::repeat_n(0, idle as usize));
+        let excess = self.past.len().saturating_sub(RATE_SECONDS);
+        self.past.drain(..excess);
+        self.second = Some(now);
+    }
+
+    /// Events in the last complete second.
+    pub fn last(&self) -> u64 {
+        self.past.back().copied().unwrap_or(0)
+    }
+
+    /// The last `width` seconds as bars scaled to the busiest; blank for none.
+    pub fn sparkline(&self, width: usize) -> String {
+        let shown: Vec<u64> = self
+            .past
+            .iter()
+            .skip(self.past.len().saturating_sub(width))
+            .copied()
+            .collect();
+        let max = shown.iter().copied().max().unwrap_or(0).max(1);
+        let pad = width - shown.len();
+        let bars = shown.iter().map(|&n| match n {
+            0 => ' ',
+            n => BARS[(n * (BARS.len() as u64 - 1) / max) as usize],
+        });
+        std::iter::repeat_n(' ', pad).chain(bars).collect()
+    }
+}
+
+/// The status line's segments, left to right.
+fn segments(app: &App) -> Vec<Vec<Span<'static>>> {
+    let counts = app.model.counts();
+    let source_style = if app.source.limited {
+        Style::new().fg(Color::Yellow)
+    } else {
+        Style::new()
+    };
+    let mut source = vec![Span::styled(app.source.name.clone(), source_style)];
+    if app.source_ended {
+        source.push(" (ended)".dark_gray());
+    }
+    let mut processes = format!("{} processes", counts.alive);
+    if counts.exited > 0 {
+        processes.push_str(&format!(", {} exited", counts.exited));
+    }
+    let lost = if counts.lost > 0 {
+        Span::styled(
+            format!("{} lost", counts.lost),
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        )
+    } else {
+        Span::raw("0 lost")
+    };
+    let mut out = vec![
+        source,
+        vec![processes.into()],
+        vec![lost],
+        vec![
+            app.rates.sparkline(SPARKLINE_SECONDS).cyan(),
+            format!(" {}/s", format::rate(app.rates.last())).into(),
+        ],
+    ];
+    if let Some(filter) = &app.options.filter {
+        out.push(vec![format!("filter `{filter}`").yellow()]);
+    }
+    out.push(match &app.message {
+        Some(message) => vec![message.clone().bold()],
+        None => vec!["? help".dark_gray()],
+    });
+    out
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut spans = Vec::new();
+    for (i, segment) in segments(app).into_iter().enumerate() {
+        if i > 0 {
+            spans.push(" │ ".dark_gray());
+        }
+        spans.extend(segment);
+    }
+    Line::from(spans).render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_count_by_second_and_fill_idle_seconds() {
+        let mut rates = Rates::default();
+        rates.roll(10 * SECOND);
+        rates.count(100);
+        rates.roll(10 * SECOND + 500_000_000);
+        rates.count(50);
+        assert_eq!(rates.last(), 0, "the first second is not complete");
+        rates.roll(11 * SECOND);
+        assert_eq!(rates.last(), 150);
+        rates.count(7);
+        rates.roll(14 * SECOND);
+        assert_eq!(rates.past, [150, 7, 0, 0]);
+        assert_eq!(rates.sparkline(6), "  █▁  ");
+        rates.roll(1_000 * SECOND);
+        assert_eq!(rates.past.len(), RATE_SECONDS);
+    }
+}

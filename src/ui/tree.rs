@@ -1,0 +1,266 @@
+//! The tree pane: one row per process with its pid, user, age and command line, indented
+//! with tree guides; and the cursor, which follows the selected process as the tree
+//! changes around it.
+
+use ratatui::{
+    buffer::Buffer,
+    layout::Rect,
+    style::{Color, Modifier, Style},
+};
+
+use super::{app::App, format};
+use crate::model::{Model, Process, ProcessKey, Row};
+
+/// How long a new process stays highlighted.
+const NEW_NS: u64 = 2_000_000_000;
+
+const PID_WIDTH: usize = 7;
+const USER_WIDTH: usize = 8;
+const AGE_WIDTH: usize = 6;
+
+/// The selected row, and which row is at the top of the pane.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// The selected process; `None` until there are rows.
+    pub key: Option<ProcessKey>,
+    pub index: usize,
+    /// The first row shown.
+    pub offset: usize,
+}
+
+impl Cursor {
+    /// Finds the selected process among `rows` (rebuilt since the cursor last saw them),
+    /// keeping it on the same line of the screen. If it is no longer shown (it left the
+    /// tree, or a fold or the filter hides it), its nearest shown ancestor is selected.
+    pub fn follow(&mut self, rows: &[Row], model: &Model, height: usize) {
+        let index = match self.key {
+            _ if rows.is_empty() => 0,
+            Some(key) if rows.get(self.index).is_some_and(|r| r.key == key) => self.index,
+            Some(key) => position(rows, key)
+                .or_else(|| {
+                    model
+                        .ancestry(key)
+                        .iter()
+                        .find_map(|p| position(rows, p.key))
+                })
+                .unwrap_or(self.index.min(rows.len() - 1)),
+            None => 0,
+        };
+        if index != self.index {
+            let line = self.index.saturating_sub(self.offset);
+            self.offset = index.saturating_sub(line);
+            self.index = index;
+        }
+        self.key = rows.get(index).map(|r| r.key);
+        self.scroll(rows.len(), height);
+    }
+
+    /// Selects row `index` (the last if past the end) and scrolls it into view.
+    pub fn select(&mut self, rows: &[Row], index: usize, height: usize) {
+        self.index = index.min(rows.len().saturating_sub(1));
+        self.key = rows.get(self.index).map(|r| r.key);
+        self.scroll(rows.len(), height);
+    }
+
+    /// Keeps the selected row in view and the pane full.
+    fn scroll(&mut self, len: usize, height: usize) {
+        if height == 0 {
+            return;
+        }
+        if self.index < self.offset {
+            self.offset = self.index;
+        }
+        if self.index >= self.offset + height {
+            self.offset = self.index + 1 - height;
+        }
+        self.offset = self.offset.min(len.saturating_sub(height));
+    }
+}
+
+fn position(rows: &[Row], key: ProcessKey) -> Option<usize> {
+    rows.iter().position(|r| r.key == key)
+}
+
+/// Which columns fit before the command line, which always stays.
+#[derive(Clone, Copy, Debug)]
+struct Columns {
+    pid: bool,
+    user: bool,
+    age: bool,
+}
+
+impl Columns {
+    fn for_width(width: u16) -> Self {
+        Self {
+            pid: width >= 24,
+            age: width >= 40,
+            user: width >= 60,
+        }
+    }
+
+    /// The cells before the command, each followed by a space.
+    fn prefix(self, pid: &str, user: &str, age: &str) -> String {
+        let mut out = String::with_capacity(PID_WIDTH + USER_WIDTH + AGE_WIDTH + 3);
+        if self.pid {
+            out.push_str(&format!("{pid:>PID_WIDTH$} "));
+        }
+        if self.user {
+            let user: String = user.chars().take(USER_WIDTH).collect();
+            out.push_str(&format!("{user:<USER_WIDTH$} "));
+        }
+        if self.age {
+            out.push_str(&format!("{age:>AGE_WIDTH$} "));
+        }
+        out
+    }
+}
+
+/// The command line as the tree shows it: the argv, or the name in brackets when there
+/// is none (kernel threads, processes whose argv could not be read).
+pub fn command(process: &Process) -> String {
+    if process.program.argv.is_empty() {
+        format!("[{}]", process.comm)
+    } else {
+        process.program.argv.join(" ")
+    }
+}
+
+/// Tree guides and the connector for `row`: `│  ├─ `, with `+` for a folded subtree.
+fn guides(row: &Row) -> String {
+    let mut out = String::with_capacity(row.depth as usize * 3 + 4);
+    for level in 0..row.depth {
+        out.push_str(if row.guide(level) { "│  " } else { "   " });
+    }
+    let fold = if row.folded { '+' } else { '─' };
+    match (row.depth, row.folded) {
+        (0, false) => {}
+        (0, true) => out.push_str("+ "),
+        _ => {
+            out.push(if row.last { '└' } else { '├' });
+            out.push(fold);
+            out.push(' ');
+        }
+    }
+    out
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let columns = Columns::for_width(area.width);
+    let width = area.width as usize;
+    let header = columns.prefix("PID", "USER", "AGE") + "COMMAND";
+    let header_style = Style::new().fg(Color::Black).bg(Color::Green);
+    buf.set_style(Rect { height: 1, ..area }, header_style);
+    buf.set_stringn(area.x, area.y, header, width, header_style);
+
+    let rows = app.rows();
+    let body = app.layout.tree_body();
+    if rows.is_empty() {
+        let why = if app.options.filter.is_some() {
+            "no process matches the filter (f shows all)"
+        } else {
+            "no processes"
+        };
+        buf.set_stringn(body.x, body.y, why, width, Style::new().fg(Color::DarkGray));
+        return;
+    }
+    let now = app.now_ns();
+    let shown = rows.iter().enumerate().skip(app.cursor.offset);
+    for ((index, row), y) in shown.zip(body.y..body.bottom()) {
+        let Some(process) = app.model.get(row.key) else {
+            continue;
+        };
+        render_row(
+            app,
+            process,
+            row,
+            now,
+            columns,
+            Rect {
+                y,
+                height: 1,
+                ..body
+            },
+            buf,
+        );
+        if index == app.cursor.index {
+            let selected = Style::new().fg(Color::Black).bg(Color::Cyan);
+            buf.set_style(
+                Rect {
+                    y,
+                    height: 1,
+                    ..body
+                },
+                selected,
+            );
+        }
+    }
+}
+
+fn render_row(
+    app: &App,
+    process: &Process,
+    row: &Row,
+    now: u64,
+    columns: Columns,
+    line: Rect,
+    buf: &mut Buffer,
+) {
+    let age = match process.exit {
+        Some(exit) => format::run_time(exit.ts_ns.saturating_sub(process.start_ns)),
+        None => format::age(now.saturating_sub(process.start_ns)),
+    };
+    let user = match process.creds {
+        Some(c) => match app.users.name(c.uid) {
+            Some(name) => name.to_owned(),
+            None => c.uid.to_string(),
+        },
+        None => "?".to_owned(),
+    };
+    let pid = process.key.pid.to_string();
+
+    let mut style = Style::new();
+    if process.exit.is_some() {
+        style = style.fg(Color::DarkGray).add_modifier(Modifier::DIM);
+    } else if now.saturating_sub(process.start_ns) < NEW_NS {
+        style = style.fg(Color::Green).add_modifier(Modifier::BOLD);
+    } else if !row.matched {
+        // Shown only as the ancestor of a filter's match.
+        style = style.fg(Color::DarkGray);
+    }
+    let mut x = line.x;
+    let right = line.right();
+    let mut put = |text: &str, style: Style| {
+        if x < right {
+            x = buf
+                .set_stringn(x, line.y, text, (right - x) as usize, style)
+                .0;
+        }
+    };
+    put(&columns.prefix(&pid, &user, &age), style);
+    put(&guides(row), Style::new().fg(Color::DarkGray));
+    if let Some(exit) = process.exit {
+        let bad = exit.status != crate::event::ExitStatus::Code(0);
+        let status_style = if bad {
+            Style::new().fg(Color::Red)
+        } else {
+            style
+        };
+        put(
+            &format!("[{}] ", format::exit_label(exit.status)),
+            status_style,
+        );
+    }
+    let command_style = if app
+        .search
+        .as_ref()
+        .is_some_and(|s| s.search.matches(process))
+    {
+        style.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    } else {
+        style
+    };
+    put(&command(process), command_style);
+}
