@@ -16,6 +16,8 @@ use crate::{
 
 /// Width of the labels on the left.
 const LABEL: usize = 9;
+/// Joins words that wrapping must keep on one line (a name and its pid); drawn as a space.
+const NO_BREAK: char = '\u{a0}';
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::bordered().title(" Details ");
@@ -39,7 +41,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             let label = if i == 0 { label } else { "" };
             out.push(Line::from(vec![
                 Span::styled(format!("{label:<LABEL$}"), Style::new().fg(Color::Cyan)),
-                Span::styled(text, style),
+                Span::styled(text.replace(NO_BREAK, " "), style),
             ]));
         }
     };
@@ -101,7 +103,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         .model
         .ancestry(p.key)
         .iter()
-        .map(|a| format!("{} {}", a.comm, a.key.pid))
+        .map(|a| format!("{}{NO_BREAK}{}", a.comm, a.key.pid))
         .collect();
     if !parents.is_empty() {
         field("parents", parents.join(" ← "), Style::new());

@@ -88,3 +88,6 @@ pub async fn serve(mut app: App, source: Source, stop: StopSignals) -> Result<Ex
         None => Ok(ExitCode::SUCCESS),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -78,8 +78,8 @@ impl Rates {
     }
 }
 
-/// The status line's segments, left to right.
-fn segments(app: &App) -> Vec<Vec<Span<'static>>> {
+/// The status line's segments, left to right; without the sparkline if `compact`.
+fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     let counts = app.model.counts();
     let source_style = if app.source.limited {
         Style::new().fg(Color::Yellow)
@@ -105,15 +105,16 @@ fn segments(app: &App) -> Vec<Vec<Span<'static>>> {
     } else {
         Span::raw("0 lost")
     };
-    let mut out = vec![
-        source,
-        vec![processes.into()],
-        vec![lost],
+    let mut out = vec![source, vec![processes.into()], vec![lost]];
+    let rate = format!("{}/s", format::rate(app.rates.last()));
+    out.push(if compact {
+        vec![rate.into()]
+    } else {
         vec![
             app.rates.sparkline(SPARKLINE_SECONDS).cyan(),
-            format!(" {}/s", format::rate(app.rates.last())).into(),
-        ],
-    ];
+            format!(" {rate}").into(),
+        ]
+    });
     if let Some(filter) = &app.options.filter {
         out.push(vec![format!("filter `{filter}`").yellow()]);
     }
@@ -124,15 +125,24 @@ fn segments(app: &App) -> Vec<Vec<Span<'static>>> {
     out
 }
 
+/// Draws the segments separated by bars; the sparkline goes first when they do not fit.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let mut spans = Vec::new();
-    for (i, segment) in segments(app).into_iter().enumerate() {
-        if i > 0 {
-            spans.push(" │ ".dark_gray());
+    let line = |compact| {
+        let mut spans = Vec::new();
+        for (i, segment) in segments(app, compact).into_iter().enumerate() {
+            if i > 0 {
+                spans.push(" │ ".dark_gray());
+            }
+            spans.extend(segment);
         }
-        spans.extend(segment);
+        Line::from(spans)
+    };
+    let full = line(false);
+    if full.width() <= area.width as usize {
+        full.render(area, buf);
+    } else {
+        line(true).render(area, buf);
     }
-    Line::from(spans).render(area, buf);
 }
 
 #[cfg(test)]

@@ -128,7 +128,8 @@ pub fn command(process: &Process) -> String {
 /// Tree guides and the connector for `row`: `│  ├─ `, with `+` for a folded subtree.
 fn guides(row: &Row) -> String {
     let mut out = String::with_capacity(row.depth as usize * 3 + 4);
-    for level in 0..row.depth {
+    // Top-level processes have no connector, so depth 1 starts at the left edge.
+    for level in 1..row.depth {
         out.push_str(if row.guide(level) { "│  " } else { "   " });
     }
     let fold = if row.folded { '+' } else { '─' };
