@@ -1,0 +1,332 @@
+//! The real binary in a real terminal (tmux, each test on a server of its own): it draws
+//! a process tree started here under its parent, and gives the terminal back as it found
+//! it on `q`, on SIGTERM, and after an error at start.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+const PROMPT: &str = "fwtest$ ";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A tmux server with one 120x40 window running `sh`; killed when dropped, whatever
+/// happened.
+struct Tmux {
+    socket: String,
+    log: PathBuf,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Self {
+        let unique = format!(
+            "fw-{name}-{}-{}",
+            std::process::id(),
+            forkwatch::clock::boottime_ns()
+        );
+        let tmux = Self {
+            log: std::env::temp_dir().join(format!("{unique}.log")),
+            socket: unique,
+        };
+        let shell = format!("env PS1='{PROMPT}' sh");
+        tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &shell,
+        ]);
+        tmux.wait_for("the shell's prompt", |screen| {
+            screen.contains(PROMPT.trim_end())
+        });
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` as it is, then Enter if asked.
+    fn type_text(&self, text: &str, enter: bool) {
+        self.run(&["send-keys", "-t", "main", "-l", text]);
+        if enter {
+            self.run(&["send-keys", "-t", "main", "Enter"]);
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "main"])
+    }
+
+    /// A tmux format of the pane, e.g. `#{alternate_on}`.
+    fn pane(&self, format: &str) -> String {
+        self.run(&["display-message", "-p", "-t", "main", format])
+            .trim()
+            .to_owned()
+    }
+
+    /// Polls the screen until `ready` holds; fails after [`TIMEOUT`] showing the screen.
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} after {TIMEOUT:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the UI in the shell and waits until it has drawn its first frame.
+    fn start_ui(&self, args: &str) -> String {
+        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
+        self.wait_for("UI", |s| s.contains("PID USER") && s.contains("processes"))
+    }
+
+    /// Waits for the shell to be back, then checks the terminal is as the UI found it:
+    /// the normal screen with what was on it, a visible cursor, no mouse reporting, and
+    /// line editing and echo on.
+    fn assert_restored(&self, ui_command: &str) {
+        self.wait_for("prompt after the UI", |s| {
+            s.lines().rev().find(|l| !l.is_empty()) == Some(PROMPT.trim_end())
+        });
+        assert_eq!(
+            self.pane("#{alternate_on}"),
+            "0",
+            "still on the alternate screen"
+        );
+        assert_eq!(self.pane("#{cursor_flag}"), "1", "the cursor is hidden");
+        assert_eq!(
+            self.pane("#{mouse_any_flag}"),
+            "0",
+            "mouse reporting left on"
+        );
+        let screen = self.screen();
+        assert!(
+            screen.contains(ui_command),
+            "the shell's screen is gone:\n{screen}"
+        );
+
+        self.type_text("stty -a; echo FW_MARK_$((40 + 2))", true);
+        let screen = self.wait_for("marker", |s| s.contains("FW_MARK_42"));
+        let settings: Vec<&str> = screen.split_whitespace().collect();
+        for mode in ["icanon", "echo", "isig", "icrnl", "opost"] {
+            assert!(
+                settings.contains(&mode),
+                "{mode} is off after the UI:\n{screen}"
+            );
+        }
+    }
+
+    /// The process the pane's shell runs (the UI).
+    fn ui_pid(&self) -> u32 {
+        let shell = self.pane("#{pane_pid}");
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("the shell's children");
+        children
+            .split_whitespace()
+            .next()
+            .expect("the UI runs")
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// `sh -c 'sleep 3600.TOKEN & sleep 3601.TOKEN & wait' fwTOKEN`: a tree whose three
+/// processes all have TOKEN (digits unique to this run) in their argv.
+struct Tree {
+    shell: Child,
+    token: String,
+}
+
+impl Tree {
+    fn start() -> Self {
+        let token = format!(
+            "7{}{}",
+            std::process::id(),
+            forkwatch::clock::boottime_ns() % 1_000_000
+        );
+        let script = format!("sleep 3600.{token} & sleep 3601.{token} & wait");
+        let shell = Command::new("sh")
+            .args(["-c", &script, &format!("fw{token}")])
+            .spawn()
+            .unwrap();
+        // Ready when both sleeps run.
+        let children = format!("/proc/{0}/task/{0}/children", shell.id());
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let kids = std::fs::read_to_string(&children).unwrap_or_default();
+            let running = kids
+                .split_whitespace()
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|argv| argv.starts_with(b"sleep\0"))
+                })
+                .count();
+            if running == 2 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the sleeps did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self { shell, token }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        // Killing the shell leaves its sleeps running: they go first.
+        let children = format!("/proc/{0}/task/{0}/children", self.shell.id());
+        for pid in std::fs::read_to_string(children)
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            let _ = Command::new("kill").arg(pid).status();
+        }
+        let _ = self.shell.kill();
+        let _ = self.shell.wait();
+    }
+}
+
+/// The column where `needle` starts in `line`, in characters (every character on these
+/// screens is one column wide).
+fn column(line: &str, needle: &str) -> usize {
+    line[..line.find(needle).unwrap()].chars().count()
+}
+
+#[test]
+fn draws_a_new_process_tree_under_its_parent_and_restores_the_terminal_on_q() {
+    let tmux = Tmux::start("tree");
+    tmux.start_ui("");
+    // Started after the UI: it comes to the UI as events, not from /proc.
+    let tree = Tree::start();
+    let token = &tree.token;
+
+    // Filter on the token: the tree with its ancestors, drawn as soon as it is known.
+    tmux.type_text("f", false);
+    tmux.type_text(token, true);
+    let screen = tmux.wait_for("the filtered process tree", |s| {
+        s.contains(&format!("filter `{token}`"))
+            && s.contains(&format!("─ sleep 3600.{token}"))
+            && s.contains(&format!("─ sleep 3601.{token}"))
+    });
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{screen}"))
+    };
+    let shell = at(&format!("sh -c sleep 3600.{token}"));
+    let (first, second) = (
+        at(&format!("─ sleep 3600.{token}")),
+        at(&format!("─ sleep 3601.{token}")),
+    );
+    // The shell is under this test's process: the nearest row above it that is less
+    // indented, by one level.
+    let indent = |line: &str| column(line, "─ ");
+    let parent = lines[..shell]
+        .iter()
+        .rev()
+        .find(|l| l.contains("─ ") && indent(l) < indent(lines[shell]))
+        .unwrap_or_else(|| panic!("no parent above the shell:\n{screen}"));
+    let me = std::process::id().to_string();
+    assert_eq!(
+        parent.split_whitespace().next(),
+        Some(me.as_str()),
+        "the shell's parent is not this test:\n{screen}"
+    );
+    assert_eq!(indent(lines[shell]), indent(parent) + 3, "{screen}");
+    // Its two children below it, one level deeper again, with tree guides.
+    assert_eq!((first, second), (shell + 1, shell + 2), "{screen}");
+    assert!(lines[first].contains("├─ sleep"), "{screen}");
+    assert!(lines[second].contains("└─ sleep"), "{screen}");
+    assert_eq!(indent(lines[first]), indent(lines[shell]) + 3, "{screen}");
+    assert_eq!(indent(lines[second]), indent(lines[shell]) + 3, "{screen}");
+
+    // The details of the shell name this test among its parents.
+    tmux.type_text("/", false);
+    tmux.type_text(&format!("fw{token}"), true);
+    tmux.type_text("d", false);
+    let screen = tmux.wait_for("details", |s| s.contains("Details"));
+    let parents = screen
+        .lines()
+        .find(|l| l.contains("parents"))
+        .unwrap_or_else(|| panic!("no parents in:\n{screen}"));
+    assert!(parents.contains(&format!(" {me} ")), "{screen}");
+
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let tmux = Tmux::start("term");
+    tmux.start_ui("--backend procfs");
+    let ui = tmux.ui_pid();
+    // SAFETY: kill has no memory effects.
+    assert_eq!(unsafe { libc::kill(ui as i32, libc::SIGTERM) }, 0);
+    tmux.assert_restored(BIN);
+}
+
+#[test]
+fn an_error_at_start_is_one_line_on_the_normal_screen() {
+    let tmux = Tmux::start("error");
+    tmux.type_text(
+        &format!("{BIN} --log {} --buffer-mib 3", tmux.log.display()),
+        true,
+    );
+    tmux.assert_restored(BIN);
+    let screen = tmux.screen();
+    let said: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("forkwatch-tui:"))
+        .collect();
+    assert_eq!(
+        said,
+        ["forkwatch-tui: ring buffer size 3145728 is not a power of two of at least 4096 bytes"],
+        "{screen}"
+    );
+}
+
+#[test]
+fn without_a_terminal_it_says_so_in_one_line() {
+    let out = Command::new(BIN)
+        .args(["--backend", "procfs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "forkwatch-tui: the terminal UI needs a terminal on stdin and stdout; \
+         `forkwatch-tui events` prints events instead\n"
+    );
+    assert!(out.stdout.is_empty());
+}
