@@ -1,0 +1,193 @@
+//! Terminal UI figures, on a machine of 10,000 processes with a parallel build running:
+//! resident memory of the whole application (model with its default history, rows, event
+//! log), the cost of one 200x60 frame, and the CPU the real update-and-draw loop takes at
+//! 10,000 events per second. Applying events to the model is `cargo bench --bench model`.
+//!
+//! `cargo bench --bench ui -- [SECONDS]` prints them (SECONDS of the 10,000 events/s run,
+//! default 5); the targets are 100 MiB, 5 ms and 25% of one core.
+
+mod machine;
+
+use std::{
+    io,
+    time::{Duration, Instant},
+};
+
+use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyModifiers};
+use forkwatch::{
+    clock::{self, WallClock},
+    model::Model,
+    ui::{App, AppEvent, Screen, SourceInfo, Users, draw, runtime, update},
+};
+use machine::{Workload, rss_mib, snapshot, timed};
+use ratatui::{Terminal, TerminalOptions, Viewport, backend::CrosstermBackend, layout::Rect};
+
+const WIDTH: u16 = 200;
+const HEIGHT: u16 = 60;
+const PROCESSES: u32 = 10_000;
+/// The build's make: the snapshot's last process.
+const MAKE_PID: u32 = 300 + PROCESSES - 1;
+/// The event rate of the CPU run.
+const RATE: u64 = 10_000;
+
+/// A terminal that encodes frames as the real one does (escape sequences, only what
+/// changed) and throws them away.
+fn discarding_terminal() -> Terminal<CrosstermBackend<io::Sink>> {
+    let viewport = Viewport::Fixed(Rect::new(0, 0, WIDTH, HEIGHT));
+    Terminal::with_options(
+        CrosstermBackend::new(io::sink()),
+        TerminalOptions { viewport },
+    )
+    .expect("a terminal on a sink")
+}
+
+/// The application on the 10,000-process machine at `now`, with its event log open and
+/// the selection in the middle of the tree.
+fn machine_app(now: u64) -> App {
+    let mut model = Model::default();
+    model.seed(&snapshot(PROCESSES, now));
+    let source = SourceInfo {
+        name: "eBPF".into(),
+        ..SourceInfo::default()
+    };
+    let mut app = App::new(model, source, WallClock::now(), now, Users::system());
+    for code in [KeyCode::Char('e'), KeyCode::Char('d'), KeyCode::PageDown] {
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        update(&mut app, AppEvent::Input(Input::Key(key)));
+    }
+    app
+}
+
+/// Counts the frames the loop draws.
+struct Counted<S> {
+    screen: S,
+    frames: u64,
+}
+
+impl<S: Screen> Screen for Counted<S> {
+    fn draw(&mut self, app: &mut App) -> anyhow::Result<()> {
+        self.frames += 1;
+        self.screen.draw(app)
+    }
+}
+
+/// CPU time of the whole process, user and system, in seconds.
+fn process_cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+fn main() {
+    let seconds: u64 = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(|a| a.parse().expect("SECONDS is a number"))
+        .unwrap_or(5);
+    let now = clock::boottime_ns();
+
+    // Memory first, while nothing else has been allocated: 10,000 live processes, and
+    // enough churn to fill the tree's lingering exits, the history and the event log.
+    let before = rss_mib();
+    let mut app = machine_app(now);
+    let mut workload = Workload::new(now, 5_000);
+    for _ in 0..20 {
+        let events = workload.generate(50_000, MAKE_PID, 16);
+        update(&mut app, AppEvent::Events(events));
+    }
+    let mut terminal = discarding_terminal();
+    draw(&mut terminal, &mut app).unwrap();
+    let counts = app.model().counts();
+    println!(
+        "memory: {:.1} MiB resident ({:.1} MiB more than before the application) with {} \
+         alive, {} exited in the tree, {} in the history",
+        rss_mib(),
+        rss_mib() - before,
+        counts.alive,
+        counts.exited,
+        counts.history
+    );
+
+    // One frame with nothing changed (drawing only), and one after each event (the rows
+    // rebuilt too), as under a stream of events.
+    let frames = 200;
+    let (wall, cpu) = timed(|| {
+        for _ in 0..frames {
+            // A resize makes every frame draw in full.
+            update(&mut app, AppEvent::Input(Input::Resize(WIDTH, HEIGHT)));
+            draw(&mut terminal, &mut app).unwrap();
+        }
+    });
+    println!(
+        "frame {WIDTH}x{HEIGHT}, {} rows: {:.2} ms ({:.2} ms of CPU)",
+        counts.alive + counts.exited,
+        wall / frames as f64 * 1e3,
+        cpu / frames as f64 * 1e3
+    );
+    let events = workload.generate(frames, MAKE_PID, 16);
+    let (wall, cpu) = timed(|| {
+        for event in events {
+            update(&mut app, AppEvent::Events(vec![event]));
+            draw(&mut terminal, &mut app).unwrap();
+        }
+    });
+    println!(
+        "frame after an event (rows rebuilt): {:.2} ms ({:.2} ms of CPU)",
+        wall / frames as f64 * 1e3,
+        cpu / frames as f64 * 1e3
+    );
+    drop(app);
+
+    // The real loop: events at RATE per second in batches every 10 ms, ticks from the
+    // clock, frames on a terminal that discards them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (frames, events, cpu, wall) = runtime.block_on(async {
+        let start = clock::boottime_ns();
+        let mut app = machine_app(start);
+        let (sender, mut receiver) = runtime::channel();
+        let batch_every = Duration::from_millis(10);
+        let per_batch = (RATE / 100) as usize;
+        let feeder = sender.clone();
+        tokio::spawn(async move {
+            let mut workload = Workload::new(start, 1_000_000_000 / RATE);
+            let mut batches = tokio::time::interval(batch_every);
+            for _ in 0..seconds * 100 {
+                batches.tick().await;
+                let events = workload.generate(per_batch, MAKE_PID, 16);
+                if feeder.send(AppEvent::Events(events)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = feeder.send(AppEvent::Stop).await;
+        });
+        tokio::spawn(runtime::feed_ticks(sender.clone()));
+        let mut screen = Counted {
+            screen: discarding_terminal(),
+            frames: 0,
+        };
+        let (cpu, wall) = (process_cpu_secs(), Instant::now());
+        runtime::run(&mut screen, &mut app, &mut receiver, &sender)
+            .await
+            .unwrap();
+        let events = app.model().counts();
+        (
+            screen.frames,
+            events,
+            process_cpu_secs() - cpu,
+            wall.elapsed().as_secs_f64(),
+        )
+    });
+    println!(
+        "loop at {RATE} events/s for {wall:.1} s: {frames} frames ({:.0}/s), CPU {:.1}% of one \
+         core; {} alive, {} exited in the tree at the end",
+        frames as f64 / wall,
+        cpu / wall * 100.0,
+        events.alive,
+        events.exited,
+    );
+}
