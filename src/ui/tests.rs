@@ -446,6 +446,10 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ filter `util` │ ? help
     // Without a search, f asks for the text and filters as it is typed.
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('f'));
+    type_text(&mut app, "zz");
+    assert!(screen(&mut app, 80, 6).contains("no process matches the filter (f shows all)"));
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
     type_text(&mut app, "cron");
     assert_screen(
         &screen(&mut app, 80, 6),

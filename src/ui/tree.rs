@@ -32,9 +32,12 @@ impl Cursor {
     /// Finds the selected process among `rows` (rebuilt since the cursor last saw them),
     /// keeping it on the same line of the screen. If it is no longer shown (it left the
     /// tree, or a fold or the filter hides it), its nearest shown ancestor is selected.
+    /// With no rows (a filter that matches nothing yet), the selection waits for them.
     pub fn follow(&mut self, rows: &[Row], model: &Model, height: usize) {
+        if rows.is_empty() {
+            return;
+        }
         let index = match self.key {
-            _ if rows.is_empty() => 0,
             Some(key) if rows.get(self.index).is_some_and(|r| r.key == key) => self.index,
             Some(key) => position(rows, key)
                 .or_else(|| {
