@@ -29,6 +29,35 @@ pub struct Cli {
 pub enum Command {
     /// Print process events as they happen, one per line.
     Events(EventsArgs),
+    /// Record the process events to a file, to replay later (without root).
+    Record(RecordArgs),
+    /// Play back a recording made with `record`.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// The file to record to (replaced if it exists), e.g. session.fwrec.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<std::time::Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The recording.
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Go on after damage, from the next intact part of the file (the exit status still
+    /// says the file was damaged).
+    #[arg(long)]
+    pub skip_damage: bool,
 }
 
 #[derive(Args, Debug)]

@@ -22,9 +22,14 @@ impl Comm {
         Self(comm)
     }
 
-    pub fn as_str(&self) -> Cow<'_, str> {
+    /// The name's bytes, without the NUL padding.
+    pub fn as_bytes(&self) -> &[u8] {
         let len = self.0.iter().position(|&b| b == 0).unwrap_or(16);
-        String::from_utf8_lossy(&self.0[..len])
+        &self.0[..len]
+    }
+
+    pub fn as_str(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
     }
 }
 

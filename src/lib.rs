@@ -6,5 +6,6 @@ pub mod event;
 pub mod logging;
 pub mod output;
 pub mod probe;
+pub mod recording;
 pub mod snapshot;
 pub mod source;

@@ -6,12 +6,15 @@ use anyhow::Result;
 use crate::{
     event::Event,
     probe::{Probe, ProbeOptions},
+    recording::Replay,
 };
 
 /// A stream of process events.
 pub enum Source {
     /// The eBPF probe: complete, ordered, with loss counted in the kernel.
     Probe(Probe),
+    /// A recording played back; ends with the recording. Needs no privileges.
+    Replay(Replay),
 }
 
 impl Source {
@@ -24,6 +27,15 @@ impl Source {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Probe(_) => "eBPF",
+            Self::Replay(_) => "replay",
+        }
+    }
+
+    /// The replay's controls, if this is a replay.
+    pub fn replay_mut(&mut self) -> Option<&mut Replay> {
+        match self {
+            Self::Replay(replay) => Some(replay),
+            Self::Probe(_) => None,
         }
     }
 
@@ -32,13 +44,16 @@ impl Source {
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<bool> {
         match self {
             Self::Probe(probe) => probe.next_batch(out).await.map(|()| true),
+            Self::Replay(replay) => Ok(replay.next_batch(out).await),
         }
     }
 
     /// Appends what the source still holds, without waiting: the last batch before stopping.
+    /// A replay holds nothing that is due.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         match self {
             Self::Probe(probe) => probe.finish(out),
+            Self::Replay(_) => {}
         }
     }
 }

@@ -1,10 +1,10 @@
 //! `forkwatch-tui events`: every process event on the machine, one per line.
 
-use std::{io, process::ExitCode, time::Duration};
+use std::{io, process::ExitCode};
 
-use anyhow::{Context, Result};
-use tokio::signal::unix::{SignalKind, signal};
+use anyhow::Result;
 
+use super::{drive, write_batch};
 use crate::{
     cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
 };
@@ -16,47 +16,10 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
         source.name()
     );
-
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let deadline = tokio::time::sleep(args.duration.unwrap_or(Duration::MAX));
-    tokio::pin!(deadline);
-
-    let mut batch = Vec::with_capacity(4096);
-    let ended = loop {
-        tokio::select! {
-            more = source.next_batch(&mut batch) => if !more? {
-                write_batch(&mut writer, &mut batch)?;
-                break true;
-            },
-            _ = interrupt.recv() => break false,
-            _ = terminate.recv() => break false,
-            () = &mut deadline => break false,
-        }
-        if write_batch(&mut writer, &mut batch)? {
-            break true;
-        }
-    };
-    // What the kernel queued before the stop is still written.
-    if !ended {
-        source.finish(&mut batch);
-        write_batch(&mut writer, &mut batch)?;
-    }
+    drive(&mut source, args.duration, |batch| {
+        write_batch(&mut writer, batch)
+    })
+    .await?;
     eprintln!("forkwatch-tui: {}", writer.tally.summary());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes and clears `batch`; true if the reader went away (a closed pipe ends the run).
-fn write_batch<W: io::Write>(
-    writer: &mut EventWriter<W>,
-    batch: &mut Vec<crate::event::Event>,
-) -> Result<bool> {
-    let result = batch
-        .drain(..)
-        .try_for_each(|event| writer.write(&event))
-        .and_then(|()| writer.flush());
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
-        other => other.context("cannot write events").map(|()| false),
-    }
 }
