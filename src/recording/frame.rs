@@ -41,7 +41,8 @@ pub struct Header {
     pub stored_len: u32,
     /// Bytes after decompression.
     pub content_len: u32,
-    /// Events in an events frame, processes in a snapshot frame, 1 otherwise.
+    /// Events in an events frame; processes in a snapshot frame, and in the whole snapshot
+    /// in the info frame; 1 in the end frame.
     pub count: u32,
     /// Smallest and largest event time in the frame (CLOCK_BOOTTIME ns), for seeking
     /// without decompressing.

@@ -135,8 +135,13 @@ impl<R: Read + Seek> Reader<R> {
             });
         }
         if head[..magic_len] != MAGIC[..magic_len] {
-            let hint = if head[0] == b'{' || head[..magic_len].is_ascii() {
-                " (it is text; `events --json` output, perhaps?)"
+            let hint = if head[0] == b'{' {
+                " (it looks like JSON lines, such as `events --json` prints)"
+            } else if head[..n]
+                .iter()
+                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+            {
+                " (it is text)"
             } else {
                 ""
             };
@@ -166,34 +171,33 @@ impl<R: Read + Seek> Reader<R> {
             content: Vec::new(),
         };
         let at = reader.offset;
-        match reader.read_frame()? {
+        let processes = match reader.read_frame()? {
             Frame::Read(h) if h.kind() == Some(FrameKind::Info) => {
                 reader.info = serde_json::from_slice(&reader.content)
                     .map_err(|e| Damage::new(at, format!("unreadable info frame: {e}")))?;
+                h.count as usize
             }
             Frame::Read(_) => return Err(Damage::new(at, "the first frame is not the info").into()),
             Frame::EndOfFile => {
                 return Err(Damage::new(at, "the file ends before the recording's info").into());
             }
-        }
-        loop {
+        };
+        while reader.snapshot.len() < processes {
             let at = reader.offset;
             match reader.read_frame()? {
                 Frame::Read(h) if h.kind() == Some(FrameKind::Snapshot) => {
                     let part: Vec<ProcessInfo> = serde_json::from_slice(&reader.content)
                         .map_err(|e| Damage::new(at, format!("unreadable snapshot: {e}")))?;
-                    if part.len() != h.count as usize {
+                    if part.len() != h.count as usize
+                        || reader.snapshot.len() + part.len() > processes
+                    {
                         return Err(Damage::new(at, "snapshot frame has a wrong count").into());
                     }
                     reader.snapshot.extend(part);
                 }
-                Frame::Read(_) => {
-                    reader.seek(at).map_err(OpenError::Io)?;
-                    break;
-                }
+                Frame::Read(_) => return Err(Damage::new(at, "the snapshot is incomplete").into()),
                 Frame::EndOfFile => {
-                    reader.finished = true;
-                    break;
+                    return Err(Damage::new(at, "the file ends inside the snapshot").into());
                 }
             }
         }

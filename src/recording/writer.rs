@@ -57,7 +57,9 @@ impl<W: Write> Writer<W> {
             pushed: Tally::default(),
         };
         let times = (info.start_ns, info.start_ns);
-        writer.write_json_frame(FrameKind::Info, 1, times, info)?;
+        // The info frame's count is the snapshot's size, so a reader knows it has it all.
+        let processes = u32::try_from(snapshot.len()).map_err(io::Error::other)?;
+        writer.write_json_frame(FrameKind::Info, processes, times, info)?;
         let mut chunk = Vec::new();
         let mut in_chunk = 0;
         for (i, process) in snapshot.iter().enumerate() {
