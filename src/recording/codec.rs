@@ -179,9 +179,10 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
             if argc > r.0.len() as u64 {
                 return Err("argument count larger than the record");
             }
-            let argv = (0..argc)
-                .map(|_| r.string())
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut argv = Vec::with_capacity(argc as usize);
+            for _ in 0..argc {
+                argv.push(r.string()?);
+            }
             Kind::Exec {
                 filename,
                 argv,

@@ -287,18 +287,26 @@ impl Replay {
 
     /// Moves `n` queued events to `out`.
     fn give(&mut self, out: &mut Vec<Event>, n: usize) {
-        for event in self.queue.drain(..n) {
-            self.position_ns = self.position_ns.max(event.ts_ns);
-            out.push(event);
-        }
+        let latest = self.queue.range(..n).map(|e| e.ts_ns).max();
+        self.position_ns = self.position_ns.max(latest.unwrap_or(0));
         self.given += n as u64;
+        if n == self.queue.len() && out.is_empty() {
+            // Hand over the whole batch without moving events; `out`'s old buffer is
+            // reused for reading.
+            let mut batch = Vec::from(std::mem::take(&mut self.queue));
+            std::mem::swap(out, &mut batch);
+            self.read = batch;
+        } else {
+            out.extend(self.queue.drain(..n));
+        }
     }
 
     /// Reads frames until an event is queued; false if none is left.
     fn fill(&mut self) -> bool {
         while self.queue.is_empty() && !self.ended {
             match self.reader.next_batch(&mut self.read) {
-                Ok(true) => self.queue.extend(self.read.drain(..)),
+                // The queue is empty: take the batch whole rather than moving each event.
+                Ok(true) => self.queue = std::mem::take(&mut self.read).into(),
                 Ok(false) => self.ended = true,
                 Err(damage) => {
                     self.damage.push(damage);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fuzzes the recording reader (fuzz/fuzz_targets/reader.rs) for a while: SECONDS, the first
+# argument, defaults to 45. Installs cargo-fuzz and the nightly toolchain if missing and
+# seeds the corpus with the demo recording. A crash stops it with the input saved under
+# fuzz/artifacts/reader/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-45}
+say() { printf 'fuzz: %s\n' "$*" >&2; }
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    say "installing the nightly toolchain"
+    rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    say "installing cargo-fuzz (a few minutes)"
+    cargo install cargo-fuzz --locked
+fi
+corpus=fuzz/corpus/reader
+mkdir -p "$corpus"
+cp assets/demo.fwrec "$corpus/demo.fwrec"
+cd fuzz
+say "fuzzing the recording reader for $seconds s"
+cargo +nightly fuzz run reader "corpus/reader" -- -max_total_time="$seconds"
