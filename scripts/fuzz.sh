@@ -21,4 +21,11 @@ mkdir -p "$corpus"
 cp assets/demo.fwrec "$corpus/demo.fwrec"
 cd fuzz
 say "fuzzing the recording reader for $seconds s"
-cargo +nightly fuzz run reader "corpus/reader" -- -max_total_time="$seconds"
+mkdir -p target
+log=target/fuzz-reader.log
+if ! cargo +nightly fuzz run reader "corpus/reader" -- -max_total_time="$seconds" >"$log" 2>&1; then
+    tail -n 80 "$log" >&2
+    say "the reader failed on an input: see fuzz/artifacts/reader/ and fuzz/$log"
+    exit 1
+fi
+grep -E '^#[0-9]+[[:space:]]+DONE' "$log" >&2 || true
