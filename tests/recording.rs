@@ -15,7 +15,7 @@ use std::{
 
 use forkwatch::{
     event::{Comm, Creds, Event, Kind},
-    recording::{Info, Reader, Recorder, Writer},
+    recording::{Info, Reader, Recorder, SLOW_DISK_BACKLOG, Writer},
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -412,4 +412,48 @@ fn a_full_disk_stops_the_recording_and_keeps_what_was_written() {
     while reader.next_batch(&mut got).unwrap() {}
     assert_eq!(got, sent[..written]);
     assert!(reader.end().is_none());
+}
+
+#[test]
+fn a_stalled_disk_shows_as_backlog_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("stalled");
+    let c_path = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    // The far end opens the pipe but reads nothing until told: a disk that stopped.
+    let (go, wait_for_go) = mpsc::channel::<()>();
+    let far_end = {
+        let fifo = fifo.clone();
+        thread::spawn(move || {
+            let mut pipe = std::fs::File::open(fifo).unwrap();
+            wait_for_go.recv().unwrap();
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            bytes
+        })
+    };
+    let recorder = Recorder::create(&fifo, &info(), &[]).unwrap();
+    let sent: Vec<Event> = (0..3 * SLOW_DISK_BACKLOG as u32).map(event).collect();
+    for batch in sent.chunks(1000) {
+        recorder.record(batch);
+    }
+    // Everything was queued without waiting for the disk; most of it is still waiting.
+    assert!(
+        recorder.backlog() >= SLOW_DISK_BACKLOG,
+        "{}",
+        recorder.backlog()
+    );
+    go.send(()).unwrap();
+    let summary = recorder.finish(0).unwrap();
+    assert_eq!(recorder_events(&far_end.join().unwrap()), sent);
+    assert_eq!(summary.tally.total(), sent.len() as u64);
+}
+
+fn recorder_events(bytes: &[u8]) -> Vec<Event> {
+    let mut reader = Reader::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut got = Vec::new();
+    while reader.next_batch(&mut got).unwrap() {}
+    assert!(reader.end().is_some());
+    got
 }

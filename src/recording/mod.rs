@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use reader::{Damage, OpenError, Reader};
+pub use reader::{Damage, Extent, OpenError, Reader};
 pub use recorder::{Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
 pub use writer::{Summary, Writer};
