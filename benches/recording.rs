@@ -99,7 +99,7 @@ fn main() {
     let t0 = (Instant::now(), cpu_time());
     let mut replay = Replay::open(&path).unwrap();
     replay.set_speed(Speed::Max);
-    let mut source = Source::Replay(replay);
+    let mut source = Source::Replay(Box::new(replay));
     let mut read = 0;
     runtime.block_on(async {
         while source.next_batch(&mut batch).await.unwrap() {

@@ -9,5 +9,9 @@ fi
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+# The probe is built for the BPF target by nightly (see build.rs); lint it the same way.
+(cd ebpf && CARGO_ENCODED_RUSTFLAGS="--cfg=bpf_target_arch=\"$(uname -m)\"" \
+    cargo +nightly clippy --locked --release --target bpfel-unknown-none -Z build-std=core \
+    --target-dir ../target/ebpf-clippy -- -D warnings)
 scripts/fuzz.sh 30
 cargo test --locked

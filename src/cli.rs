@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::event::KindSet;
+use crate::{backend::procfs, event::KindSet, source::BackendChoice};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -20,7 +20,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
 
-    /// Size of the kernel ring buffer the probe writes into, in MiB (a power of two).
+    /// Size of the kernel buffer events wait in until they are read, in MiB: the eBPF
+    /// probe's ring buffer (a power of two), or the proc connector socket's receive buffer.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 16)]
     pub buffer_mib: u32,
 }
@@ -33,6 +34,14 @@ pub enum Command {
     Record(RecordArgs),
     /// Play back a recording made with `record`.
     Replay(ReplayArgs),
+    /// Forward matching events as real-time signals to other processes, until interrupted
+    /// or until no target is left.
+    Relay(RelayArgs),
+    /// Wait until every listed process has exited (any process, not only children) and
+    /// print how each ended. Exits like the shell's wait: with the status of the last pid
+    /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
+    /// how it ended could not be seen (the procfs backend, or lost events).
+    Wait(WaitArgs),
 }
 
 #[derive(Args, Debug)]
@@ -44,6 +53,9 @@ pub struct RecordArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub duration: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
 }
 
 #[derive(Args, Debug)]
@@ -61,13 +73,61 @@ pub struct ReplayArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// The processes to wait for.
+    #[arg(value_name = "PID", required = true)]
+    pub pids: Vec<u32>,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct EventsArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub duration: Option<std::time::Duration>,
+}
+
+/// The flags of `relay`: the parts of one relay rule, each checked by
+/// [`crate::relay::RuleFields::build`] (so a bad value is a one-line error, as for `--relay`).
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+
+    /// The processes to signal: comma-separated pids (not pid 1, not kernel threads).
+    /// Each should block the signal and read it with sigwaitinfo, or handle it.
+    #[arg(long, value_name = "PID[,PID...]")]
+    pub to: String,
+
+    /// The real-time signal: RTMIN+N, RTMAX-N or a number in SIGRTMIN..SIGRTMAX as the C
+    /// library reports them (34..64 with glibc). [default: RTMIN+1]
+    #[arg(long, value_name = "SIG")]
+    pub signal: Option<String>,
+
+    /// The kinds to relay: fork, thread_start, exec, exit, thread_exit, uid, gid
+    /// (comma-separated). [default: fork with relayfork, every kind with kmonitor]
+    #[arg(long, value_name = "LIST")]
+    pub kinds: Option<String>,
+
+    /// Relay only the events of this process: its own, and the forks it makes. The run
+    /// ends when it exits.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<String>,
+
+    /// What the siginfo carries. relayfork: si_pid = the parent of the process concerned,
+    /// si_value = that process. kmonitor: si_pid = the process concerned, si_uid = its uid,
+    /// si_int = the event bit (thread_start 0x01, thread_exit 0x04, fork 0x08, exec 0x20,
+    /// exit 0x40, uid 0x80, gid 0x100). [default: relayfork]
+    #[arg(long, value_name = "LAYOUT")]
+    pub layout: Option<String>,
 }
 
 /// How events are printed: shared by every command that prints them.
@@ -81,6 +141,37 @@ pub struct OutputArgs {
     /// (comma-separated). Loss reports are always printed.
     #[arg(long, value_name = "LIST")]
     pub kinds: Option<KindSet>,
+}
+
+/// Where live events come from: shared by every command that reads them.
+#[derive(Args, Debug, Clone)]
+pub struct LiveArgs {
+    /// Where events come from: auto picks ebpf, else netlink (the kernel's proc connector),
+    /// else procfs (polling /proc, works for anyone), and says why.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+
+    /// How often the procfs backend reads /proc, in seconds. Processes that live shorter
+    /// than this are not seen.
+    #[arg(long, value_name = "SECS", value_parser = parse_interval,
+          default_value = "0.1")]
+    pub poll_interval: std::time::Duration,
+}
+
+impl Default for LiveArgs {
+    fn default() -> Self {
+        Self {
+            backend: BackendChoice::Auto,
+            poll_interval: procfs::DEFAULT_INTERVAL,
+        }
+    }
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    match parse_seconds(s)? {
+        d if d.is_zero() => Err("the poll interval must be longer than zero".into()),
+        d => Ok(d),
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {

@@ -16,6 +16,13 @@ pub fn boottime_ns() -> u64 {
     now_ns(libc::CLOCK_BOOTTIME)
 }
 
+/// CLOCK_BOOTTIME minus CLOCK_MONOTONIC now (the time spent suspended): added to a
+/// CLOCK_MONOTONIC stamp, such as the proc connector's, it gives the boot-time stamp.
+pub fn monotonic_to_boottime_offset_ns() -> u64 {
+    let monotonic = now_ns(libc::CLOCK_MONOTONIC);
+    boottime_ns().saturating_sub(monotonic)
+}
+
 /// Clock ticks per second (USER_HZ), the unit of start times in /proc/<pid>/stat.
 pub fn ticks_per_second() -> u64 {
     static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();

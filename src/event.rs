@@ -79,6 +79,9 @@ pub enum ExitStatus {
     Code(i32),
     /// A signal killed it.
     Signal { signal: i32, core_dumped: bool },
+    /// It ended, but the source cannot know how: the /proc poller sees processes vanish,
+    /// and only a parent can wait for the status of a process that was not ours.
+    Unknown,
 }
 
 impl ExitStatus {
@@ -96,22 +99,23 @@ impl ExitStatus {
     pub fn code(self) -> Option<i32> {
         match self {
             Self::Code(code) => Some(code),
-            Self::Signal { .. } => None,
+            Self::Signal { .. } | Self::Unknown => None,
         }
     }
 
     pub fn signal(self) -> Option<i32> {
         match self {
-            Self::Code(_) => None,
             Self::Signal { signal, .. } => Some(signal),
+            Self::Code(_) | Self::Unknown => None,
         }
     }
 
-    /// The status a shell reports: the code, or 128 + the signal.
-    pub fn shell_status(self) -> i32 {
+    /// The status a shell reports: the code, or 128 + the signal; `None` if unknown.
+    pub fn shell_status(self) -> Option<i32> {
         match self {
-            Self::Code(code) => code,
-            Self::Signal { signal, .. } => 128 + signal,
+            Self::Code(code) => Some(code),
+            Self::Signal { signal, .. } => Some(128 + signal),
+            Self::Unknown => None,
         }
     }
 }
@@ -130,6 +134,7 @@ impl fmt::Display for ExitStatus {
                 }
                 Ok(())
             }
+            Self::Unknown => f.write_str("exit status unknown"),
         }
     }
 }
@@ -385,7 +390,8 @@ impl Event {
 }
 
 /// The JSON form: one flat object, `kind` first, then the fields every event has, then the
-/// kind's own fields. `exit_code` and `signal` are both present on exits, one of them null.
+/// kind's own fields. `exit_code` and `signal` are both present on exits: one of them null,
+/// or both when the status is unknown.
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
@@ -479,9 +485,10 @@ impl<'de> Deserialize<'de> for Event {
                     signal,
                     core_dumped: j.core_dumped,
                 },
-                _ => {
+                (None, None) => ExitStatus::Unknown,
+                (Some(_), Some(_)) => {
                     return Err(de::Error::custom(
-                        "an exit has exactly one of exit_code and signal",
+                        "an exit has at most one of exit_code and signal",
                     ));
                 }
             }),
@@ -600,7 +607,8 @@ mod tests {
                 core_dumped: true
             }
         );
-        assert_eq!(ExitStatus::from_wait_status(15).shell_status(), 143);
+        assert_eq!(ExitStatus::from_wait_status(15).shell_status(), Some(143));
+        assert_eq!(ExitStatus::Unknown.shell_status(), None);
     }
 
     #[test]
@@ -621,6 +629,15 @@ mod tests {
         assert_eq!(v["signal"], 9);
         assert!(v["exit_code"].is_null());
         assert_eq!(v["run_ns"], 1_000);
+        assert_eq!(
+            serde_json::from_str::<Event>(&exit.to_json()).unwrap(),
+            exit
+        );
+
+        exit.kind = Kind::Exit(ExitStatus::Unknown);
+        let v: serde_json::Value = serde_json::from_str(&exit.to_json()).unwrap();
+        assert!(v["exit_code"].is_null() && v["signal"].is_null());
+        assert_eq!(v["core_dumped"], false);
         assert_eq!(
             serde_json::from_str::<Event>(&exit.to_json()).unwrap(),
             exit

@@ -12,34 +12,45 @@ fn default_path() -> Option<PathBuf> {
     Some(state.join("forkwatch").join("forkwatch.log"))
 }
 
-/// Starts logging to `path` (or the default). The level comes from `FORKWATCH_LOG`
-/// (default `info`). A log that cannot be opened is reported once and then not written.
-pub fn init(path: Option<&Path>) {
-    let Some(path) = path.map(Path::to_path_buf).or_else(default_path) else {
-        return;
-    };
-    let file = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-        });
-    match file {
-        Ok(file) => {
-            let filter =
-                EnvFilter::try_from_env("FORKWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
-        }
-        Err(e) => eprintln!(
-            "forkwatch-tui: not logging: cannot open {}: {e}",
-            path.display()
-        ),
+/// Where the log goes when no `--log` is given and the usual place is not writable (a
+/// user running with HOME pointing at someone else's home).
+fn fallback_path() -> PathBuf {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    std::env::temp_dir().join(format!("forkwatch-{uid}.log"))
+}
+
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
     }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// Starts logging to `path`, or to the default place. The level comes from `FORKWATCH_LOG`
+/// (default `info`). A `--log` file that cannot be opened is an error; when the default
+/// places cannot be written the program runs without a log.
+pub fn init(path: Option<&Path>) -> anyhow::Result<()> {
+    let file = match path {
+        Some(path) => open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open the log file {}: {e}", path.display()))?,
+        None => match default_path().map(|p| open(&p)) {
+            Some(Ok(file)) => file,
+            _ => match open(&fallback_path()) {
+                Ok(file) => file,
+                Err(_) => return Ok(()),
+            },
+        },
+    };
+    let filter =
+        EnvFilter::try_from_env("FORKWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .init();
+    Ok(())
 }

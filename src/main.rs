@@ -9,7 +9,10 @@ use forkwatch::{
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log.as_deref());
+    if let Err(e) = logging::init(cli.log.as_deref()) {
+        eprintln!("forkwatch-tui: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -36,11 +39,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .buffer_mib
             .checked_mul(1 << 20)
             .ok_or_else(|| anyhow::anyhow!("--buffer-mib {} is too large", cli.buffer_mib))?,
+        ..ProbeOptions::default()
     };
     match cli.command {
         Some(Command::Events(args)) => cmd::events::run(args, probe_options).await,
         Some(Command::Record(args)) => cmd::record::run(args, probe_options).await,
         Some(Command::Replay(args)) => cmd::replay::run(args).await,
+        Some(Command::Relay(args)) => cmd::relay::run(args, probe_options).await,
+        Some(Command::Wait(args)) => cmd::wait::run(args, probe_options).await,
         None => anyhow::bail!("the terminal UI is not built yet; try `forkwatch-tui events`"),
     }
 }

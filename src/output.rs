@@ -71,6 +71,7 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
                         w.push_str(" core_dumped");
                     }
                 }
+                ExitStatus::Unknown => w.push_str(" exit_status=unknown"),
             }
             if let Some(run) = event.run_ns() {
                 let _ = write!(w, " run={}", short_duration(run));

@@ -1,9 +1,15 @@
 //! Where events come from. Every consumer (headless commands, the UI, the recorder) reads
 //! batches from a [`Source`], whichever backend is behind it.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::{
+    backend::{
+        Backend,
+        netlink::{Netlink, NetlinkOptions},
+        procfs::Procfs,
+    },
+    cli::LiveArgs,
     event::Event,
     probe::{Probe, ProbeOptions},
     recording::Replay,
@@ -11,23 +17,145 @@ use crate::{
 
 /// A stream of process events.
 pub enum Source {
-    /// The eBPF probe: complete, ordered, with loss counted in the kernel.
-    Probe(Probe),
-    /// A recording played back; ends with the recording. Needs no privileges.
-    Replay(Replay),
+    /// The eBPF probe: complete, ordered, with loss counted in the kernel. Boxed: it is
+    /// several times the size of the others.
+    Probe(Box<Probe>),
+    /// The proc connector: every announcement the kernel makes, details from /proc.
+    Netlink(Netlink),
+    /// Polling /proc: differences between polls.
+    Procfs(Procfs),
+    /// A recording played back; ends with the recording. Needs no privileges. Boxed for
+    /// its size, like the probe.
+    Replay(Box<Replay>),
+}
+
+/// `--backend`: a backend, or the best one that can run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// eBPF, else netlink, else procfs.
+    #[default]
+    Auto,
+    Ebpf,
+    Netlink,
+    Procfs,
+}
+
+/// Which backend [`Source::open_live`] chose and why, for the lines printed at start and
+/// the UI's status line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub backend: Backend,
+    /// Chosen by `--backend auto`, not asked for by name.
+    pub automatic: bool,
+    /// The better backends that could not run, best first, each with the one-line reason.
+    pub unavailable: Vec<(Backend, String)>,
+    /// The procfs poll interval, for the description of what it misses.
+    pub poll_interval: std::time::Duration,
+}
+
+impl Selection {
+    /// `procfs (polling /proc every 100ms)`, `eBPF`, ...: what is watching.
+    pub fn summary(&self) -> String {
+        match self.backend {
+            Backend::Ebpf => "eBPF".to_owned(),
+            Backend::Netlink => "netlink (the kernel's proc connector)".to_owned(),
+            Backend::Procfs => format!("procfs (polling /proc every {:?})", self.poll_interval),
+        }
+    }
+
+    /// What the chosen backend cannot see, as one line; `None` for eBPF, which sees all.
+    pub fn limits(&self) -> Option<String> {
+        match self.backend {
+            Backend::Ebpf => None,
+            Backend::Netlink => Some(
+                "netlink reads argv, names and credentials from /proc when an event arrives: \
+                 they can be missing for very short-lived processes"
+                    .to_owned(),
+            ),
+            Backend::Procfs => Some(format!(
+                "procfs misses processes that live shorter than {:?}, cannot know exit codes, \
+                 and reports no threads and no uid/gid changes",
+                self.poll_interval
+            )),
+        }
+    }
+
+    /// The lines to show when watching starts: why each better backend could not run, then
+    /// what this one misses.
+    pub fn notices(&self) -> Vec<String> {
+        self.unavailable
+            .iter()
+            .map(|(backend, why)| format!("{backend} not possible: {why}"))
+            .chain(self.limits())
+            .collect()
+    }
 }
 
 impl Source {
-    /// Opens the live source. Must run inside a tokio runtime.
-    pub fn open_live(probe_options: &ProbeOptions) -> Result<Self> {
-        Ok(Self::Probe(Probe::load(probe_options)?))
+    /// Opens the live source `args.backend` names, or with `auto` the first of eBPF,
+    /// netlink and procfs that can run. An explicitly named backend that cannot run is an
+    /// error. Must run inside a tokio runtime.
+    pub fn open_live(args: &LiveArgs, probe_options: &ProbeOptions) -> Result<(Self, Selection)> {
+        let candidates: &[Backend] = match args.backend {
+            BackendChoice::Auto => &Backend::ALL,
+            BackendChoice::Ebpf => &[Backend::Ebpf],
+            BackendChoice::Netlink => &[Backend::Netlink],
+            BackendChoice::Procfs => &[Backend::Procfs],
+        };
+        // A bad size is the user's mistake, not a reason to pass over a backend.
+        probe_options.check()?;
+        let automatic = args.backend == BackendChoice::Auto;
+        let mut unavailable = Vec::new();
+        for &backend in candidates {
+            match Self::open_backend(backend, args, probe_options) {
+                Ok(source) => {
+                    let selection = Selection {
+                        backend,
+                        automatic,
+                        unavailable,
+                        poll_interval: args.poll_interval,
+                    };
+                    tracing::info!(?selection, "event source chosen");
+                    return Ok((source, selection));
+                }
+                Err(e) if automatic => unavailable.push((backend, format!("{e:#}"))),
+                Err(e) => return Err(e.context(format!("the {backend} backend cannot run"))),
+            }
+        }
+        let reasons: Vec<String> = unavailable
+            .iter()
+            .map(|(backend, why)| format!("{backend}: {why}"))
+            .collect();
+        bail!("no event source can run ({})", reasons.join("; "))
+    }
+
+    fn open_backend(
+        backend: Backend,
+        args: &LiveArgs,
+        probe_options: &ProbeOptions,
+    ) -> Result<Self> {
+        Ok(match backend {
+            Backend::Ebpf => Self::Probe(Box::new(Probe::load(probe_options)?)),
+            Backend::Netlink => Self::Netlink(Netlink::open(&NetlinkOptions {
+                receive_buffer_bytes: probe_options.ring_bytes,
+            })?),
+            Backend::Procfs => Self::Procfs(Procfs::open(args.poll_interval)?),
+        })
     }
 
     /// A short name for status lines and messages.
     pub fn name(&self) -> &'static str {
+        self.backend().map_or("replay", Backend::name)
+    }
+
+    /// The live backend; `None` for a replay (whose recording names the backend it was
+    /// made with: `Replay::info`).
+    pub fn backend(&self) -> Option<Backend> {
         match self {
-            Self::Probe(_) => "eBPF",
-            Self::Replay(_) => "replay",
+            Self::Probe(_) => Some(Backend::Ebpf),
+            Self::Netlink(_) => Some(Backend::Netlink),
+            Self::Procfs(_) => Some(Backend::Procfs),
+            Self::Replay(_) => None,
         }
     }
 
@@ -35,7 +163,7 @@ impl Source {
     pub fn replay_mut(&mut self) -> Option<&mut Replay> {
         match self {
             Self::Replay(replay) => Some(replay),
-            Self::Probe(_) => None,
+            _ => None,
         }
     }
 
@@ -44,16 +172,19 @@ impl Source {
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<bool> {
         match self {
             Self::Probe(probe) => probe.next_batch(out).await.map(|()| true),
+            Self::Netlink(netlink) => netlink.next_batch(out).await.map(|()| true),
+            Self::Procfs(procfs) => procfs.next_batch(out).await.map(|()| true),
             Self::Replay(replay) => Ok(replay.next_batch(out).await),
         }
     }
 
     /// Appends what the source still holds, without waiting: the last batch before stopping.
-    /// A replay holds nothing that is due.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         match self {
             Self::Probe(probe) => probe.finish(out),
-            Self::Replay(_) => {}
+            Self::Netlink(netlink) => netlink.finish(out),
+            // A poller holds nothing between polls; a replay, nothing that is due.
+            Self::Procfs(_) | Self::Replay(_) => {}
         }
     }
 }

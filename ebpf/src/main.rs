@@ -9,6 +9,7 @@
 use core::ptr;
 
 use aya_ebpf::{
+    bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::generated::{
         bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns,
         bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
@@ -35,6 +36,18 @@ static EXEC_SCRATCH: PerCpuArray<ExecRecord> = PerCpuArray::with_max_entries(1, 
 /// Filled in by user space from the running kernel's BTF before load.
 #[unsafe(no_mangle)]
 static OFFSETS: KernelOffsets = KernelOffsets::ZERO;
+
+/// A record wakes the reader only if the last wakeup was at least this long ago (set by
+/// user space). Each wakeup is an interrupt, a VM exit on virtual machines, and cost more
+/// than the rest of the program; user space picks up the records written in between by
+/// polling again shortly after each wakeup. 0 wakes the reader for every record.
+#[unsafe(no_mangle)]
+static WAKEUP_GAP_NS: u64 = 0;
+
+/// When the reader was last woken (CLOCK_BOOTTIME). Shared by all CPUs; a race at worst
+/// costs one wakeup more or less, and the user-space re-poll covers a missed one.
+#[unsafe(no_mangle)]
+static mut LAST_WAKEUP_NS: u64 = 0;
 
 /// `PF_KTHREAD` from include/linux/sched.h.
 const PF_KTHREAD: u32 = 0x0020_0000;
@@ -105,9 +118,31 @@ fn describe(task: *const u8, event_kind: u32) -> RawEvent {
     }
 }
 
+/// Ring-buffer flags for a record written at `now`: a forced wakeup at most once per
+/// WAKEUP_GAP_NS, none otherwise. Forced, not the kernel's adaptive wakeup: that one skips
+/// the wakeup when the reader has not caught up, assuming it is busy reading, but a reader
+/// can be idle and behind, waiting for the records that were written without a wakeup.
+#[inline(always)]
+fn wakeup_flags(now: u64) -> u64 {
+    // SAFETY: volatile accesses to globals; see LAST_WAKEUP_NS on races.
+    unsafe {
+        let gap = ptr::read_volatile(&WAKEUP_GAP_NS);
+        let last = ptr::addr_of_mut!(LAST_WAKEUP_NS);
+        if now.wrapping_sub(ptr::read_volatile(last)) >= gap {
+            ptr::write_volatile(last, now);
+            BPF_RB_FORCE_WAKEUP as u64
+        } else {
+            BPF_RB_NO_WAKEUP as u64
+        }
+    }
+}
+
 #[inline(always)]
 fn emit(event: &RawEvent) {
-    if EVENTS.output::<RawEvent>(event, 0).is_err() {
+    if EVENTS
+        .output::<RawEvent>(event, wakeup_flags(event.ts_ns))
+        .is_err()
+    {
         count_lost();
     }
 }
@@ -205,7 +240,10 @@ pub fn exec(ctx: BtfTracePointContext) -> i32 {
     let size = size_of::<RawEvent>() + filename_len + args_len;
     // SAFETY: `size` is within the scratch slot, bounded as shown above.
     let bytes = unsafe { core::slice::from_raw_parts(ptr::from_ref(record).cast::<u8>(), size) };
-    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
+    if EVENTS
+        .output::<[u8]>(bytes, wakeup_flags(record.event.ts_ns))
+        .is_err()
+    {
         count_lost();
     }
     0

@@ -4,19 +4,23 @@ use std::{io, process::ExitCode};
 
 use anyhow::Result;
 
-use super::{drive, write_batch};
+use super::{StopSignals, drive, write_batch};
 use crate::{
     cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
-    let mut source = Source::open_live(&probe_options)?;
+    let mut stop = StopSignals::catch()?;
+    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
-        source.name()
+        selection.summary()
     );
-    drive(&mut source, args.duration, |batch| {
+    for notice in selection.notices() {
+        eprintln!("forkwatch-tui: {notice}");
+    }
+    drive(&mut source, &mut stop, args.duration, |batch| {
         write_batch(&mut writer, batch)
     })
     .await?;

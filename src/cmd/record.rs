@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use super::drive;
+use super::{StopSignals, drive};
 use crate::{
     cli::RecordArgs,
     clock,
@@ -16,7 +16,8 @@ use crate::{
 };
 
 pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
-    let mut source = Source::open_live(&probe_options)?;
+    let mut stop = StopSignals::catch()?;
+    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
     // The source is open before the snapshot is taken, so nothing falls between them.
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
@@ -25,11 +26,14 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
     let path = args.output.display();
     eprintln!(
         "forkwatch-tui: recording with {} to {path}; stop with Ctrl-C",
-        source.name()
+        selection.summary()
     );
+    for notice in selection.notices() {
+        eprintln!("forkwatch-tui: {notice}");
+    }
 
     let mut behind = false;
-    drive(&mut source, args.duration, |batch| {
+    drive(&mut source, &mut stop, args.duration, |batch| {
         recorder.record(batch);
         batch.clear();
         if let Some(error) = recorder.error() {

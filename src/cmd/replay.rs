@@ -5,7 +5,7 @@ use std::{io, process::ExitCode};
 
 use anyhow::{Result, anyhow};
 
-use super::{drive, write_batch};
+use super::{StopSignals, drive, write_batch};
 use crate::{
     cli::ReplayArgs,
     output::EventWriter,
@@ -14,6 +14,7 @@ use crate::{
 };
 
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    let mut stop = StopSignals::catch()?;
     let path = args.file.display();
     let mut replay = Replay::open(&args.file).map_err(|e| anyhow!("cannot replay {path}: {e}"))?;
     replay.set_speed(Speed::Max);
@@ -24,8 +25,11 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         &args.output,
         replay.info().wall_clock(),
     );
-    let mut source = Source::Replay(replay);
-    drive(&mut source, None, |batch| write_batch(&mut writer, batch)).await?;
+    let mut source = Source::Replay(Box::new(replay));
+    drive(&mut source, &mut stop, None, |batch| {
+        write_batch(&mut writer, batch)
+    })
+    .await?;
     eprintln!("forkwatch-tui: {}", writer.tally.summary());
 
     let Some(replay) = source.replay_mut() else {

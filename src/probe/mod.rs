@@ -19,7 +19,7 @@ use forkwatch_abi::{COMM_LEN, KernelOffsets, RawEvent, flags, kind};
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
-pub use privileges::{has_bpf_privileges, missing_privileges_message};
+pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_privileges_message};
 
 use crate::{
     clock,
@@ -42,12 +42,28 @@ const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 pub struct ProbeOptions {
     /// Ring buffer size in bytes: a power of two, at least one page.
     pub ring_bytes: u32,
+    /// The probe wakes this reader at most once per this interval; records written in
+    /// between are read by polling again two intervals after each wakeup. Zero wakes it
+    /// for every record: lowest latency, highest cost under load.
+    pub wakeup_gap: Duration,
+}
+
+impl ProbeOptions {
+    /// Refuses a ring buffer size the kernel would refuse.
+    pub fn check(&self) -> Result<()> {
+        let ring_bytes = self.ring_bytes;
+        if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
+            bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
+        }
+        Ok(())
+    }
 }
 
 impl Default for ProbeOptions {
     fn default() -> Self {
         Self {
             ring_bytes: forkwatch_abi::DEFAULT_RING_BYTES,
+            wakeup_gap: Duration::from_micros(500),
         }
     }
 }
@@ -60,49 +76,23 @@ pub struct Probe {
     /// Loss already reported: ring-buffer drops plus the kernel's recursion misses.
     lost_reported: u64,
     last_loss_check: Instant,
+    /// How long after a batch to look again for records that did not wake us.
+    repoll_after: Duration,
+    /// When to look again; set after a batch that found records.
+    repoll_at: Option<tokio::time::Instant>,
 }
 
 impl Probe {
     /// Checks privileges and kernel support, loads and attaches every program. Each failure
     /// is one line that says what is missing. Must run inside a tokio runtime.
     pub fn load(options: &ProbeOptions) -> Result<Self> {
-        if !has_bpf_privileges() {
-            bail!("{}", missing_privileges_message());
-        }
-        let ring_bytes = options.ring_bytes;
-        if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
-            bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
-        }
-        let kernel_btf = Btf::from_sys_fs()?;
-        let params = kernel_btf.tracepoint_params("sched_process_exit")?;
-        if !matches!(params.get(1).map(String::as_str), Some("bool" | "_Bool")) {
-            bail!(
-                "this kernel's sched_process_exit tracepoint has no group_dead argument \
-                 (found {params:?}); forkwatch's probe needs Linux 6.16 or later"
-            );
-        }
-        mount_tracefs()?;
-        let offsets = kernel_offsets(&kernel_btf)?;
-        tracing::info!(?offsets, "kernel offsets from BTF");
-
-        let aya_btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
-        let mut ebpf = EbpfLoader::new()
-            .btf(Some(&aya_btf))
-            .override_global("OFFSETS", &offsets, true)
-            .map_max_entries("EVENTS", ring_bytes)
-            .load(PROBE)
-            .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
-
+        let (mut ebpf, btf) = load_object(options)?;
         for (program, tracepoint) in [
             ("fork", "sched_process_fork"),
             ("exec", "sched_process_exec"),
             ("exit", "sched_process_exit"),
         ] {
-            let prog: &mut BtfTracePoint = program_mut(&mut ebpf, program)?;
-            prog.load(tracepoint, &aya_btf)
-                .map_err(|e| refused(program, &format!("tp_btf/{tracepoint}"), e))?;
-            prog.attach()
-                .map_err(|e| refused(program, &format!("tp_btf/{tracepoint}"), e))?;
+            attach_btf_tracepoint(&mut ebpf, program, tracepoint, &btf)?;
         }
         for (program, syscalls) in [("uid_change", UID_SYSCALLS), ("gid_change", GID_SYSCALLS)] {
             let prog: &mut TracePoint = program_mut(&mut ebpf, program)?;
@@ -126,6 +116,8 @@ impl Probe {
             lost,
             lost_reported: 0,
             last_loss_check: Instant::now(),
+            repoll_after: options.wakeup_gap * 2,
+            repoll_at: None,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
@@ -135,10 +127,26 @@ impl Probe {
     /// Waits until the probe has events, then appends all it has to `out`, followed by a
     /// loss report if anything was lost since the last one.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
-        let mut guard = self.ring.readable_mut().await?;
-        guard.clear_ready();
-        drop(guard);
+        let before = out.len();
+        let woken = match self.repoll_at {
+            Some(at) => tokio::select! {
+                ready = self.ring.readable_mut() => {
+                    ready?.clear_ready();
+                    true
+                }
+                () = tokio::time::sleep_until(at) => false,
+            },
+            None => {
+                self.ring.readable_mut().await?.clear_ready();
+                true
+            }
+        };
         self.drain(out);
+        // Records written within the wakeup gap after a wakeup do not wake us: look again
+        // after every wakeup (even one whose record an earlier poll already took) and after
+        // every poll that found something, until a poll finds nothing.
+        self.repoll_at = ((woken || out.len() > before) && !self.repoll_after.is_zero())
+            .then(|| tokio::time::Instant::now() + self.repoll_after);
         Ok(())
     }
 
@@ -193,6 +201,53 @@ impl Probe {
     }
 }
 
+/// Checks privileges and kernel support and creates the probe's maps, with the kernel's
+/// member offsets filled in; no program is loaded yet.
+fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf)> {
+    if !has_bpf_privileges() {
+        bail!("{}", missing_privileges_message());
+    }
+    options.check()?;
+    let ring_bytes = options.ring_bytes;
+    let kernel_btf = Btf::from_sys_fs()?;
+    let params = kernel_btf.tracepoint_params("sched_process_exit")?;
+    if !matches!(params.get(1).map(String::as_str), Some("bool" | "_Bool")) {
+        bail!(
+            "this kernel's sched_process_exit tracepoint has no group_dead argument \
+             (found {params:?}); forkwatch's probe needs Linux 6.16 or later"
+        );
+    }
+    mount_tracefs()?;
+    let offsets = kernel_offsets(&kernel_btf)?;
+    let wakeup_gap_ns = u64::try_from(options.wakeup_gap.as_nanos()).unwrap_or(u64::MAX);
+    tracing::info!(?offsets, "kernel offsets from BTF");
+
+    let btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
+    let ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .override_global("OFFSETS", &offsets, true)
+        .override_global("WAKEUP_GAP_NS", &wakeup_gap_ns, true)
+        .map_max_entries("EVENTS", ring_bytes)
+        .load(PROBE)
+        .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
+    Ok((ebpf, btf))
+}
+
+fn attach_btf_tracepoint(
+    ebpf: &mut Ebpf,
+    program: &str,
+    tracepoint: &str,
+    btf: &aya::Btf,
+) -> Result<()> {
+    let prog: &mut BtfTracePoint = program_mut(ebpf, program)?;
+    let attach_point = format!("tp_btf/{tracepoint}");
+    prog.load(tracepoint, btf)
+        .map_err(|e| refused(program, &attach_point, e))?;
+    prog.attach()
+        .map_err(|e| refused(program, &attach_point, e))?;
+    Ok(())
+}
+
 fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
@@ -213,15 +268,24 @@ fn refused(program: &str, attach_point: &str, err: ProgramError) -> anyhow::Erro
         } => {
             let log = verifier_log.to_string();
             tracing::error!(program, %io_error, "verifier log:\n{log}");
-            let last = log
+            // The verifier explains itself in its last lines before the statistics; the
+            // instruction dump and source lines around them are for the log file.
+            let explanation: Vec<&str> = log
                 .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty() && !l.starts_with("processed"))
-                .unwrap_or("");
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with(|c: char| c.is_ascii_digit() || c == ';')
+                        && !["processed ", "stack depth", "verification time"]
+                            .iter()
+                            .any(|p| l.starts_with(p))
+                })
+                .collect();
+            let last = explanation[explanation.len().saturating_sub(2)..].join("; ");
             if last.is_empty() {
                 io_error.to_string()
             } else {
-                format!("{io_error}: {}", last.trim())
+                format!("{io_error}: {last}")
             }
         }
         ProgramError::SyscallError(e) => e.io_error.to_string(),
@@ -235,18 +299,24 @@ fn mount_tracefs() -> Result<()> {
     if Path::new(TRACEFS).join("events").is_dir() {
         return Ok(());
     }
-    let status = std::process::Command::new("mount")
-        .args(["-t", "tracefs", "nodev", TRACEFS])
-        .stderr(std::process::Stdio::piped())
-        .output();
-    match status {
-        Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => bail!(
-            "tracefs is not mounted at {TRACEFS} and mounting it failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => bail!("tracefs is not mounted at {TRACEFS} and `mount` could not run: {e}"),
+    let target = std::ffi::CString::new(TRACEFS).expect("no NUL in the path");
+    // SAFETY: all arguments are NUL-terminated strings that outlive the call.
+    let ret = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if ret != 0 {
+        bail!(
+            "tracefs is not mounted at {TRACEFS} and mounting it failed: {} (mount it with `mount -t tracefs nodev {TRACEFS}`)",
+            std::io::Error::last_os_error()
+        );
     }
+    Ok(())
 }
 
 /// Offset of `ret` in the set*id syscall exit tracepoints, from their format files.
@@ -410,6 +480,24 @@ mod tests {
             }
         );
         assert_eq!(event.comm.to_string(), "ls");
+    }
+
+    #[test]
+    fn a_program_the_verifier_refuses_is_named_in_one_line() {
+        let (mut ebpf, btf) = load_object(&ProbeOptions::default()).unwrap();
+        // The exec program reads a third tracepoint argument; sched_process_fork has two.
+        let err = attach_btf_tracepoint(&mut ebpf, "exec", "sched_process_fork", &btf)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("the kernel refused BPF program `exec` (tp_btf/sched_process_fork): "),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        // The verifier's own explanation follows the errno.
+        let explanation = err.split("(os error ").nth(1).unwrap();
+        let explanation = explanation.split_once("): ").map(|(_, e)| e).unwrap_or("");
+        assert!(explanation.contains("argument"), "{err}");
     }
 
     #[test]

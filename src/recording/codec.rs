@@ -23,6 +23,7 @@ const KNOWN_FLAGS: u8 = 31;
 const EXIT_CODE: u8 = 0;
 const EXIT_SIGNAL: u8 = 1;
 const EXIT_SIGNAL_CORE: u8 = 2;
+const EXIT_UNKNOWN: u8 = 3;
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -110,7 +111,7 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
         }
         Kind::Exit(status) => {
             let (tag, value) = match *status {
-                ExitStatus::Code(code) => (EXIT_CODE, code),
+                ExitStatus::Code(code) => (EXIT_CODE, Some(code)),
                 ExitStatus::Signal {
                     signal,
                     core_dumped,
@@ -120,11 +121,14 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
                     } else {
                         EXIT_SIGNAL
                     },
-                    signal,
+                    Some(signal),
                 ),
+                ExitStatus::Unknown => (EXIT_UNKNOWN, None),
             };
             out.push(tag);
-            put_varint(out, zigzag(value.into()));
+            if let Some(value) = value {
+                put_varint(out, zigzag(value.into()));
+            }
         }
         Kind::Lost { count } => put_varint(out, *count),
         Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid | Kind::Gid => {}
@@ -191,14 +195,15 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
         }
         EXIT => {
             let how = r.byte()?;
-            let value =
-                i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range")?;
+            let mut value =
+                || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
             Kind::Exit(match how {
-                EXIT_CODE => ExitStatus::Code(value),
+                EXIT_CODE => ExitStatus::Code(value()?),
                 EXIT_SIGNAL | EXIT_SIGNAL_CORE => ExitStatus::Signal {
-                    signal: value,
+                    signal: value()?,
                     core_dumped: how == EXIT_SIGNAL_CORE,
                 },
+                EXIT_UNKNOWN => ExitStatus::Unknown,
                 _ => return Err("unknown exit status form"),
             })
         }
@@ -321,6 +326,7 @@ pub(crate) mod tests {
                     core_dumped: true,
                 }),
             ),
+            with(9_000_007_000, Kind::Exit(ExitStatus::Unknown)),
             Event {
                 start_ns: u64::MAX,
                 pid: u32::MAX,

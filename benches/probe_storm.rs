@@ -1,0 +1,235 @@
+//! The probe under a fork storm (run as root: `cargo bench --bench probe_storm`).
+//! `-- --backend netlink` runs the same storm against the proc connector instead, and
+//! `--rounds N` sets the rounds per configuration (default 3).
+//!
+//! Two workers fork and reap children as fast as they can for 5 s, alternately without
+//! forkwatch and with `forkwatch-tui events --json` writing to a file. Prints:
+//! - completeness: every fork and exit of the workers' children found in the output, and
+//!   the loss reported (default ring buffer);
+//! - overhead: the workers' fork rate with forkwatch running divided by the rate without;
+//! - the monitor's own CPU time per 10,000 events (a storm child makes two: fork and exit).
+//!
+//! Workers are pinned to one CPU each (`--pin 1`): on a VM an idle CPU wakes slowly, and an
+//! unpinned fork+wait loop measures those wake-ups more than fork itself. A run with
+//! `--kinds lost` (everything read, nothing written) separates the cost of the probe and
+//! reading from the cost of writing JSON, and the kernel's own BPF run-time statistics give
+//! the probe's cost per event directly.
+
+use std::{
+    collections::HashSet,
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
+const SECONDS: &str = "5";
+
+struct Storm {
+    workers: Vec<u32>,
+    forks: u64,
+    seconds: f64,
+}
+
+fn storm() -> Storm {
+    let out = Command::new(WORKLOAD)
+        .args([
+            "storm",
+            "--workers",
+            "2",
+            "--seconds",
+            SECONDS,
+            "--pin",
+            "1",
+        ])
+        .output()
+        .expect("run the workload");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("workload summary");
+    Storm {
+        workers: v["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_u64().unwrap() as u32)
+            .collect(),
+        forks: v["forks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum(),
+        seconds: v["seconds"].as_f64().unwrap(),
+    }
+}
+
+struct Watched {
+    storm: Storm,
+    /// (program, runs, total run time) of the probe's programs during the storm.
+    programs: Vec<(String, u64, std::time::Duration)>,
+    forks_seen: u64,
+    exits_seen: u64,
+    lost: u64,
+    lines: u64,
+    cpu_secs: f64,
+}
+
+fn watched(backend: &str, kinds: Option<&str>) -> Watched {
+    let output = tempfile_path();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["events", "--json", "--backend", backend]);
+    if let Some(kinds) = kinds {
+        cmd.args(["--kinds", kinds]);
+    }
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped below with wait4, which also gives its CPU time"
+    )]
+    let mut monitor = cmd
+        .stdout(std::fs::File::create(&output).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(monitor.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("watching"), "{line}");
+
+    let started = std::time::SystemTime::now();
+    let storm = storm();
+    let programs = probe_programs(started);
+
+    // SAFETY: signalling and reaping our own child, with rusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::kill(monitor.id() as i32, libc::SIGINT);
+        libc::wait4(monitor.id() as i32, std::ptr::null_mut(), 0, &mut usage);
+    }
+    let cpu_secs = tv(usage.ru_utime) + tv(usage.ru_stime);
+
+    let workers: HashSet<u32> = storm.workers.iter().copied().collect();
+    let (mut forks_seen, mut exits_seen, mut lost, mut lines) = (0, 0, 0, 0);
+    for line in BufReader::new(std::fs::File::open(&output).unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        lines += 1;
+        let ppid = v["ppid"].as_u64().unwrap_or(0) as u32;
+        match v["kind"].as_str().unwrap() {
+            "fork" if workers.contains(&ppid) => forks_seen += 1,
+            "exit" if workers.contains(&ppid) => exits_seen += 1,
+            "lost" => lost += v["count"].as_u64().unwrap(),
+            _ => {}
+        }
+    }
+    std::fs::remove_file(&output).unwrap();
+    Watched {
+        storm,
+        programs,
+        forks_seen,
+        exits_seen,
+        lost,
+        lines,
+        cpu_secs,
+    }
+}
+
+/// Run counts and times of the probe programs loaded since `since`.
+fn probe_programs(since: std::time::SystemTime) -> Vec<(String, u64, std::time::Duration)> {
+    const NAMES: [&str; 5] = ["fork", "exec", "exit", "uid_change", "gid_change"];
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .filter(|p| {
+            p.loaded_at()
+                .is_some_and(|t| t >= since - std::time::Duration::from_secs(5))
+        })
+        .filter_map(|p| {
+            let name = p.name_as_str()?.to_owned();
+            NAMES
+                .contains(&name.as_str())
+                .then(|| (name, p.run_count(), p.run_time()))
+        })
+        .collect()
+}
+
+fn tv(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
+}
+
+fn tempfile_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("forkwatch-bench-{}.jsonl", std::process::id()))
+}
+
+fn rate(s: &Storm) -> f64 {
+    s.forks as f64 / s.seconds
+}
+
+/// The value after `flag` on the command line.
+fn option(flag: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let backend = option("--backend").unwrap_or_else(|| "ebpf".to_owned());
+    let rounds: usize = option("--rounds").map_or(3, |r| r.parse().expect("--rounds N"));
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("probe_storm: run as root (it loads the probe)");
+        std::process::exit(1);
+    }
+    // Statistics are kept while this fd is open.
+    let _stats =
+        aya::sys::enable_stats(aya::sys::Stats::RunTime).expect("enable BPF run-time stats");
+    for (label, kinds) in [
+        ("events --json", None),
+        ("events --json --kinds lost", Some("lost")),
+    ] {
+        let mut base_rates = Vec::new();
+        let mut watched_rates = Vec::new();
+        println!("== {label} --backend {backend}, {rounds} rounds of {SECONDS} s, 2 workers");
+        for round in 1..=rounds {
+            let base = storm();
+            base_rates.push(rate(&base));
+            let w = watched(&backend, kinds);
+            watched_rates.push(rate(&w.storm));
+            let complete = w.forks_seen == w.storm.forks && w.exits_seen == w.storm.forks;
+            println!(
+                "round {round}: unwatched {:.0} forks/s; watched {:.0} forks/s; \
+                 children {} forks seen {} exits seen {} ({}); lost {}; \
+                 monitor {:.2} s CPU, {} lines written, {:.3} s per 10k storm events",
+                rate(&base),
+                rate(&w.storm),
+                w.storm.forks,
+                w.forks_seen,
+                w.exits_seen,
+                if kinds.is_some() {
+                    "not written"
+                } else if complete {
+                    "complete"
+                } else {
+                    "INCOMPLETE"
+                },
+                w.lost,
+                w.cpu_secs,
+                w.lines,
+                w.cpu_secs / (2 * w.storm.forks).max(1) as f64 * 10_000.0
+            );
+            for (name, runs, time) in &w.programs {
+                if *runs > 0 {
+                    println!(
+                        "    probe program {name}: {runs} runs, {:.0} ns per run",
+                        time.as_nanos() as f64 / *runs as f64
+                    );
+                }
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        println!(
+            "overhead ratio (watched / unwatched fork rate): {:.3}",
+            mean(&watched_rates) / mean(&base_rates)
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! Relay latency: from an event's kernel timestamp (`ts_ns`, CLOCK_BOOTTIME) to the moment
+//! the receiver's sigwaitinfo returns, at a steady 1,000 relayed forks per second.
+//! Needs root (it loads the probe).
+//!
+//! ```sh
+//! sudo cargo bench --bench relay_latency -- [SECONDS [WAKEUP_GAP_US]]
+//! ```
+//!
+//! 5 seconds by default, with the probe's wakeup gap that the `relay` command uses.
+
+#[allow(dead_code)]
+#[path = "../tests/common/receiver.rs"]
+mod receiver;
+
+use std::{
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use forkwatch::{
+    cli::LiveArgs,
+    event::Kind,
+    probe::ProbeOptions,
+    relay::{self, Relays, RtSignal},
+    source::{BackendChoice, Source},
+};
+use receiver::{Received, Receiver};
+
+const RATE_PER_SECOND: u64 = 1_000;
+/// Signals from the first moments (probe and caches warming up) are not counted.
+const WARM_UP: Duration = Duration::from_millis(300);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let seconds: f64 = args
+        .first()
+        .map_or(5.0, |a| a.parse().expect("SECONDS is a number"));
+    let duration = Duration::from_secs_f64(seconds);
+    let wakeup_gap = args.get(1).map_or(relay::WAKEUP_GAP, |a| {
+        Duration::from_micros(a.parse().expect("WAKEUP_GAP_US is a number"))
+    });
+
+    // Both are forked before any thread exists.
+    let signal = RtSignal::default();
+    let receiver = Receiver::spawn(signal.number());
+    let forker = Forker::start();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let probe_options = ProbeOptions {
+        wakeup_gap,
+        ..ProbeOptions::default()
+    };
+    match runtime.block_on(measure(duration, &probe_options, receiver, &forker, signal)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relay_latency: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn measure(
+    duration: Duration,
+    probe_options: &ProbeOptions,
+    mut receiver: Receiver,
+    forker: &Forker,
+    signal: RtSignal,
+) -> anyhow::Result<()> {
+    let live = LiveArgs {
+        backend: BackendChoice::Ebpf,
+        ..LiveArgs::default()
+    };
+    let (mut source, _) = Source::open_live(&live, probe_options)?;
+    let mut relays = Relays::default();
+    let spec = format!(
+        "to={}:pid={}:kinds=fork:signal={signal}",
+        receiver.pid(),
+        forker.pid
+    );
+    relays.add(spec.parse().map_err(anyhow::Error::msg)?, &mut Vec::new())?;
+
+    // The pipe from the receiver holds about 2,000 records: read it while relaying.
+    let reader = std::thread::spawn(move || {
+        let mut received = Vec::new();
+        while let Some(r) = receiver.next(Duration::from_secs(1)) {
+            received.push(r);
+        }
+        received
+    });
+
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    let mut relayed = Vec::new();
+    let mut notices = Vec::new();
+    while started.elapsed() < duration {
+        source.next_batch(&mut batch).await?;
+        for event in batch.drain(..) {
+            relays.handle(&event, &mut notices);
+            if matches!(event.kind, Kind::Fork) && event.ppid == forker.pid {
+                relayed.push((event.pid, event.ts_ns));
+            }
+        }
+    }
+    let rule = &relays.rules()[0];
+    let undelivered = rule.undelivered();
+    let lost = relays.lost();
+    // The receiver's reader ends a second after the last signal.
+    drop(relays);
+    forker.stop();
+    let received: Vec<Received> = reader.join().unwrap();
+
+    let warm = relayed.first().map_or(0, |&(_, ts)| ts) + WARM_UP.as_nanos() as u64;
+    let mut latencies: Vec<u64> = relayed
+        .iter()
+        .zip(&received)
+        .inspect(|((pid, _), r)| assert_eq!(*pid as i32, r.value, "signals out of order"))
+        .filter(|((_, ts), _)| *ts >= warm)
+        .map(|((_, ts), r)| r.at_ns.saturating_sub(*ts))
+        .collect();
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] / 1_000;
+    anyhow::ensure!(!latencies.is_empty(), "no signal was relayed");
+    println!(
+        "relay latency, kernel event to sigwaitinfo return, {} forks at {RATE_PER_SECOND}/s over {:.1}s \
+         (first {}ms not counted, probe wakeup gap {}us): p50 {}us, p99 {}us, max {}us; \
+         {} relayed, {} received, {undelivered} undelivered, {lost} events lost",
+        latencies.len(),
+        duration.as_secs_f64(),
+        WARM_UP.as_millis(),
+        probe_options.wakeup_gap.as_micros(),
+        at(0.50),
+        at(0.99),
+        at(1.0),
+        relayed.len(),
+        received.len(),
+    );
+    Ok(())
+}
+
+/// A forked process that forks a short-lived child every millisecond.
+struct Forker {
+    pid: u32,
+}
+
+impl Forker {
+    fn start() -> Self {
+        // SAFETY: a fork; the child runs only raw system calls and never returns.
+        let pid = unsafe { clone() };
+        if pid == 0 {
+            // SAFETY: in the new process.
+            unsafe { fork_forever() }
+        }
+        assert!(pid > 0, "cannot fork");
+        Self { pid: pid as u32 }
+    }
+
+    fn stop(&self) {
+        // SAFETY: our child, reaped here.
+        unsafe {
+            libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
+            libc::waitpid(self.pid as libc::pid_t, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// fork(2) as a raw clone3, which every architecture has.
+unsafe fn clone() -> libc::c_long {
+    // SAFETY: clone_args is plain integers; a fork needs only the exit signal.
+    unsafe {
+        let mut args: libc::clone_args = std::mem::zeroed();
+        args.exit_signal = libc::SIGCHLD as u64;
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const libc::clone_args,
+            size_of::<libc::clone_args>(),
+        )
+    }
+}
+
+unsafe fn fork_forever() -> ! {
+    unsafe {
+        libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        let period_ns = 1_000_000_000 / RATE_PER_SECOND as i64;
+        let mut next: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut next);
+        loop {
+            next.tv_nsec += period_ns;
+            if next.tv_nsec >= 1_000_000_000 {
+                next.tv_nsec -= 1_000_000_000;
+                next.tv_sec += 1;
+            }
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &next,
+                std::ptr::null_mut(),
+            );
+            match clone() {
+                0 => {
+                    libc::syscall(libc::SYS_exit_group, 0);
+                }
+                pid if pid > 0 => {
+                    libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
+                }
+                _ => {}
+            }
+        }
+    }
+}

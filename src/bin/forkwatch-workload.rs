@@ -1,0 +1,161 @@
+//! Generates process events on purpose, for forkwatch's benchmarks and tests:
+//!
+//! - `storm [--workers N] [--seconds S] [--pin 1]`: N worker processes fork and reap children
+//!   that exit at once, as fast as they can, for S seconds; prints one JSON line with the
+//!   workers' pids and how many children each made. With `--pin 1` worker i and its children
+//!   stay on CPU i, so a fork never waits for another CPU to wake up.
+//! - `threads N`: starts N threads that end at once, then exits 0.
+//! - `setuid ID` / `setgid ID`: calls setuid(2) / setgid(2), then exits 0 (1 if it failed).
+//! - `exit CODE`: exits with CODE.
+
+use std::{
+    io::{Read, Write},
+    os::fd::{FromRawFd, OwnedFd},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | exit CODE"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize| args.get(i).and_then(|a| a.parse::<u32>().ok());
+    match args.first().map(String::as_str) {
+        Some("storm") => {
+            let mut workers = 2;
+            let mut seconds = 5.0;
+            let mut pin = false;
+            let mut rest = args[1..].iter();
+            while let Some(flag) = rest.next() {
+                let value = rest.next().and_then(|v| v.parse::<f64>().ok());
+                match (flag.as_str(), value) {
+                    ("--workers", Some(v)) if v >= 1.0 => workers = v as usize,
+                    ("--seconds", Some(v)) if v > 0.0 => seconds = v,
+                    ("--pin", Some(v)) => pin = v != 0.0,
+                    _ => return usage(),
+                }
+            }
+            storm(workers, Duration::from_secs_f64(seconds), pin)
+        }
+        Some("threads") => match number(1) {
+            Some(n) => {
+                let threads: Vec<_> = (0..n).map(|_| std::thread::spawn(|| ())).collect();
+                threads.into_iter().for_each(|t| t.join().expect("thread"));
+                ExitCode::SUCCESS
+            }
+            None => usage(),
+        },
+        Some(call @ ("setuid" | "setgid")) => match number(1) {
+            Some(id) => {
+                // SAFETY: plain system calls on this process.
+                let ret = unsafe {
+                    if call == "setuid" {
+                        libc::setuid(id)
+                    } else {
+                        libc::setgid(id)
+                    }
+                };
+                if ret == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("{call}({id}): {}", std::io::Error::last_os_error());
+                    ExitCode::FAILURE
+                }
+            }
+            None => usage(),
+        },
+        Some("exit") => match number(1).and_then(|c| u8::try_from(c).ok()) {
+            Some(code) => ExitCode::from(code),
+            None => usage(),
+        },
+        _ => usage(),
+    }
+}
+
+/// Forks `workers` processes that each fork+reap children until `duration` has passed.
+fn storm(workers: usize, duration: Duration, pin: bool) -> ExitCode {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut running = Vec::new();
+    for worker in 0..workers {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two fds into `fds`.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            eprintln!("pipe: {}", std::io::Error::last_os_error());
+            return ExitCode::FAILURE;
+        }
+        // SAFETY: both fds were just created and are owned here.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: this process is single-threaded, so the child may run Rust code.
+        match unsafe { libc::fork() } {
+            -1 => {
+                eprintln!("fork: {}", std::io::Error::last_os_error());
+                return ExitCode::FAILURE;
+            }
+            0 => {
+                drop(read);
+                if pin {
+                    pin_to_cpu(worker % cpus);
+                }
+                let made = fork_until(Instant::now() + duration);
+                let _ = std::fs::File::from(write).write_all(&made.to_le_bytes());
+                // SAFETY: ends the worker without running the parent's exit handlers.
+                unsafe { libc::_exit(0) };
+            }
+            pid => {
+                drop(write);
+                running.push((pid, read));
+            }
+        }
+    }
+    let mut pids = Vec::new();
+    let mut forks = Vec::new();
+    for (pid, read) in running {
+        let mut count = [0u8; 8];
+        let made = std::fs::File::from(read)
+            .read_exact(&mut count)
+            .map(|()| u64::from_le_bytes(count))
+            .unwrap_or(0);
+        // SAFETY: reaps our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        pids.push(pid);
+        forks.push(made);
+    }
+    println!(
+        "{{\"workers\":{pids:?},\"forks\":{forks:?},\"seconds\":{}}}",
+        duration.as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Keeps this process (and the children it forks) on one CPU.
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity only touch it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Forks children that exit at once, reaping each, until `deadline`; returns how many.
+fn fork_until(deadline: Instant) -> u64 {
+    let mut made = 0;
+    while Instant::now() < deadline {
+        // SAFETY: the child only calls _exit.
+        match unsafe { libc::fork() } {
+            -1 => continue,
+            0 => unsafe { libc::_exit(0) },
+            pid => {
+                // SAFETY: reaps our own child.
+                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+                made += 1;
+            }
+        }
+    }
+    made
+}

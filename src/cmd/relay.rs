@@ -1,0 +1,101 @@
+//! `forkwatch-tui relay`: one relay rule, headless. Notices and the summary go to stderr.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+
+use super::StopSignals;
+use crate::{
+    cli::RelayArgs,
+    probe::ProbeOptions,
+    relay::{self, Notice, Relays, Rule, RuleFields},
+    source::Source,
+};
+
+pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    let mut stop = StopSignals::catch()?;
+    let spec = RuleFields {
+        to: &args.to,
+        pid: args.pid.as_deref(),
+        kinds: args.kinds.as_deref(),
+        signal: args.signal.as_deref(),
+        layout: args.layout.as_deref(),
+    }
+    .build()
+    .map_err(|e| anyhow!(e))?;
+    let probe_options = ProbeOptions {
+        wakeup_gap: relay::WAKEUP_GAP,
+        ..probe_options
+    };
+    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    // Opened once the source runs, so an exit of the process to match cannot fall between
+    // the check that it exists and the first event.
+    let mut relays = Relays::default();
+    let mut notices = Vec::new();
+    let id = relays.add(spec, &mut notices)?;
+    print(&mut notices);
+    eprintln!(
+        "forkwatch-tui: {id} ({}) relaying with {}; stop with Ctrl-C",
+        relays.rules()[0].spec(),
+        selection.summary()
+    );
+    for notice in selection.notices() {
+        eprintln!("forkwatch-tui: {notice}");
+    }
+
+    let mut batch = Vec::with_capacity(4096);
+    while relays.is_live() {
+        let stopping = tokio::select! {
+            more = source.next_batch(&mut batch) => !more?,
+            () = relays.target_exited() => {
+                relays.drop_exited(&mut notices);
+                false
+            }
+            () = stop.recv() => true,
+        };
+        if stopping {
+            // What the kernel queued before the stop is still relayed.
+            source.finish(&mut batch);
+        }
+        for event in batch.drain(..) {
+            relays.handle(&event, &mut notices);
+        }
+        print(&mut notices);
+        if stopping {
+            break;
+        }
+    }
+    for rule in relays.rules() {
+        summary(rule, relays.lost());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(notices: &mut Vec<Notice>) {
+    for notice in notices.drain(..) {
+        eprintln!("forkwatch-tui: {notice}");
+    }
+}
+
+/// `relay 1 (SPEC): 5 events relayed, 10 signals sent, 0 undelivered, 0 events lost`, then
+/// one line per target.
+fn summary(rule: &Rule, lost: u64) {
+    eprintln!(
+        "forkwatch-tui: {} ({}): {} events relayed, {} signals sent, {} undelivered, {lost} events lost",
+        rule.id(),
+        rule.spec(),
+        rule.matched(),
+        rule.sent(),
+        rule.undelivered()
+    );
+    for target in rule.targets() {
+        eprintln!(
+            "forkwatch-tui:   pid {} ({}): {} sent, {} undelivered{}",
+            target.pid(),
+            target.comm(),
+            target.sent(),
+            target.undelivered(),
+            if target.is_gone() { ", exited" } else { "" }
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! `forkwatch-tui wait PID...`: the shell's `wait`, for any process, not only children
+//! (kmonitor's `wait_on_pid`).
+//!
+//! The event source starts before any pid is checked, so an exit after the check is in its
+//! stream. A process already dead when checked (a zombie nobody reaped yet, or one whose
+//! exit the source caught) is reported at once, never waited on. Each process is also held
+//! by a pidfd: if its exit event is lost, the pidfd still says it exited.
+
+use std::{collections::HashMap, process::ExitCode, time::Duration};
+
+use anyhow::{Result, bail};
+
+use super::StopSignals;
+use crate::{
+    cli::WaitArgs,
+    clock,
+    event::{Comm, Event, ExitStatus, Kind},
+    pidfd::PidFd,
+    probe::ProbeOptions,
+    snapshot,
+    source::Source,
+};
+
+/// The exit code when a pid names no process, as the shell's `wait` gives.
+const NO_SUCH_PROCESS: u8 = 127;
+/// The exit code when a process exited but how is unknown (see `--help`).
+const STATUS_UNKNOWN: u8 = 255;
+/// How long an exit event may trail the pidfd saying the process exited, before the
+/// status is given up as unknown (the event was lost).
+const EVENT_GRACE: Duration = Duration::from_millis(500);
+
+/// One process being waited for.
+struct Waited {
+    pid: u32,
+    start_ticks: u64,
+    comm: Comm,
+    pidfd: PidFd,
+    status: Option<ExitStatus>,
+}
+
+pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    let mut stop = StopSignals::catch()?;
+    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    let mut batch = Vec::new();
+
+    let mut finished: HashMap<u32, ExitStatus> = HashMap::new();
+    let mut waited = Vec::new();
+    for &pid in &args.pids {
+        match check(pid) {
+            Ok(process) => waited.push(process),
+            Err(e) => {
+                // It may have exited since the source started: then its exit is queued.
+                source.finish(&mut batch);
+                let exit = batch.iter().rev().find_map(|e| match e.kind {
+                    Kind::Exit(status) if e.pid == pid => Some((e.comm, status)),
+                    _ => None,
+                });
+                match exit {
+                    Some((comm, status)) => {
+                        report(pid, comm, status);
+                        finished.insert(pid, status);
+                    }
+                    None => {
+                        eprintln!("forkwatch-tui: {e:#}");
+                        return Ok(ExitCode::from(NO_SUCH_PROCESS));
+                    }
+                }
+            }
+        }
+    }
+    settle(&mut waited, &batch);
+    batch.clear();
+    for process in waited.iter_mut().filter(|p| p.pidfd.has_exited()) {
+        if let Some(status) = zombie_status(process.pid) {
+            process.status.get_or_insert(status);
+        }
+    }
+    report_finished(&mut waited, &mut finished);
+
+    if !waited.is_empty() {
+        eprintln!(
+            "forkwatch-tui: waiting for {} with {}",
+            plural(waited.len(), "process", "processes"),
+            selection.summary()
+        );
+        for notice in selection.notices() {
+            eprintln!("forkwatch-tui: {notice}");
+        }
+    }
+    while !waited.is_empty() {
+        tokio::select! {
+            more = source.next_batch(&mut batch) => {
+                if !more? {
+                    bail!("the event source ended");
+                }
+            }
+            () = any_exited(&waited) => {
+                // Its exit event should be on its way; give the source a moment.
+                let grace = tokio::time::sleep(EVENT_GRACE);
+                tokio::pin!(grace);
+                loop {
+                    tokio::select! {
+                        more = source.next_batch(&mut batch) => { more?; }
+                        () = &mut grace => break,
+                    }
+                    settle(&mut waited, &batch);
+                    batch.clear();
+                    if waited.iter().all(|p| !p.pidfd.has_exited() || p.status.is_some()) {
+                        break;
+                    }
+                }
+                for process in waited.iter_mut().filter(|p| p.pidfd.has_exited()) {
+                    process.status.get_or_insert(ExitStatus::Unknown);
+                }
+            }
+            () = stop.recv() => {
+                eprintln!(
+                    "forkwatch-tui: interrupted while waiting for {}",
+                    plural(waited.len(), "process", "processes")
+                );
+                return Ok(ExitCode::from(130));
+            }
+        }
+        settle(&mut waited, &batch);
+        batch.clear();
+        report_finished(&mut waited, &mut finished);
+    }
+
+    let last = args.pids.last().expect("clap requires a pid");
+    Ok(match finished.get(last).and_then(|s| s.shell_status()) {
+        Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        None => ExitCode::from(STATUS_UNKNOWN),
+    })
+}
+
+/// Opens `pid` for waiting: it must exist and be a process.
+fn check(pid: u32) -> Result<Waited> {
+    let pidfd = PidFd::open(pid)?;
+    let Some(info) = snapshot::read_process(pid) else {
+        bail!("no process with pid {pid}");
+    };
+    Ok(Waited {
+        pid,
+        start_ticks: clock::start_ticks(info.start_ns),
+        comm: info.comm,
+        pidfd,
+        status: None,
+    })
+}
+
+/// The exit status of a zombie, from /proc (readable by root and by its owner).
+fn zombie_status(pid: u32) -> Option<ExitStatus> {
+    let stat = procfs::process::Process::new(pid as i32)
+        .ok()?
+        .stat()
+        .ok()?;
+    (stat.state == 'Z')
+        .then_some(stat.exit_code?)
+        .map(|raw| ExitStatus::from_wait_status(raw as u32))
+}
+
+/// Records the exit events in `events` that end processes being waited for.
+fn settle(waited: &mut [Waited], events: &[Event]) {
+    for event in events {
+        let Kind::Exit(status) = event.kind else {
+            continue;
+        };
+        for process in waited.iter_mut() {
+            if process.pid == event.pid && process.start_ticks == clock::start_ticks(event.start_ns)
+            {
+                process.status = Some(status);
+                process.comm = event.comm;
+            }
+        }
+    }
+}
+
+/// Prints and removes the processes whose status is known, in the order they finished.
+fn report_finished(waited: &mut Vec<Waited>, finished: &mut HashMap<u32, ExitStatus>) {
+    waited.retain(|process| match process.status {
+        Some(status) => {
+            report(process.pid, process.comm, status);
+            finished.insert(process.pid, status);
+            false
+        }
+        None => true,
+    });
+}
+
+fn report(pid: u32, comm: Comm, status: ExitStatus) {
+    println!("{pid} ({comm}): {status}");
+}
+
+/// Resolves when any waited-for process's pidfd says it exited.
+async fn any_exited(waited: &[Waited]) {
+    std::future::poll_fn(|cx| {
+        for process in waited {
+            if process.pidfd.poll_exit(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -1,0 +1,770 @@
+use super::*;
+use crate::event::{Comm, Creds, Event, ExitStatus, Kind, KindName};
+
+const MS: u64 = 1_000_000;
+
+/// A process as the tests describe it: pid, parent, start time, and the name its events
+/// carry.
+#[derive(Clone, Copy, Debug)]
+struct P {
+    pid: u32,
+    ppid: u32,
+    start: u64,
+    comm: &'static str,
+}
+
+fn p(pid: u32, ppid: u32, start_ms: u64) -> P {
+    P {
+        pid,
+        ppid,
+        start: start_ms * MS,
+        comm: "sh",
+    }
+}
+
+impl P {
+    fn key(self) -> ProcessKey {
+        ProcessKey::new(self.pid, self.start)
+    }
+
+    /// The same process, reported with another parent.
+    fn under(self, ppid: u32) -> P {
+        P { ppid, ..self }
+    }
+
+    /// The same process, reported under another name (after an exec).
+    fn named(self, comm: &'static str) -> P {
+        P { comm, ..self }
+    }
+
+    fn event(self, ts_ms: u64, kind: Kind) -> Event {
+        Event {
+            ts_ns: ts_ms * MS,
+            pid: self.pid,
+            tid: self.pid,
+            ppid: self.ppid,
+            start_ns: self.start,
+            comm: Comm::from(self.comm),
+            creds: Some(Creds::default()),
+            cgroup_id: Some(1),
+            kernel_thread: false,
+            kind,
+        }
+    }
+
+    fn fork(self) -> Event {
+        self.event(self.start / MS, Kind::Fork)
+    }
+
+    fn exec(self, ts_ms: u64, argv: &[&str]) -> Event {
+        Event {
+            comm: Comm::from(argv[0]),
+            ..self.event(
+                ts_ms,
+                Kind::Exec {
+                    filename: format!("/bin/{}", argv[0]),
+                    argv: argv.iter().map(|a| a.to_string()).collect(),
+                    argv_truncated: false,
+                },
+            )
+        }
+    }
+
+    fn exit(self, ts_ms: u64, code: i32) -> Event {
+        self.event(ts_ms, Kind::Exit(ExitStatus::Code(code)))
+    }
+
+    fn thread(self, ts_ms: u64, tid: u32, kind: Kind) -> Event {
+        // Other threads have names of their own.
+        let comm = Comm::from(if tid == self.pid { self.comm } else { "worker" });
+        Event {
+            tid,
+            comm,
+            ..self.event(ts_ms, kind)
+        }
+    }
+
+    /// As /proc shows it: start time at tick precision.
+    fn info(self, comm: &str, argv: &[&str]) -> ProcessInfo {
+        ProcessInfo {
+            pid: self.pid,
+            ppid: self.ppid,
+            start_ns: clock::ticks_to_ns(clock::start_ticks(self.start)),
+            comm: Comm::from(comm),
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            creds: Creds::default(),
+            state: 'S',
+            kernel_thread: false,
+            threads: 1,
+        }
+    }
+}
+
+const INIT: P = P {
+    pid: 1,
+    ppid: 0,
+    start: 10 * MS,
+    comm: "init",
+};
+
+fn seeded() -> Model {
+    let mut model = Model::default();
+    model.seed(&[INIT.info("init", &["/sbin/init"])]);
+    model
+}
+
+fn apply_all(model: &mut Model, events: &[Event]) -> Vec<Applied> {
+    events.iter().map(|e| model.apply(e)).collect()
+}
+
+/// The tree as text: two spaces per level, pid, name, and how it ended.
+fn drawn(model: &Model, options: &TreeOptions) -> Vec<String> {
+    TreeView::new()
+        .rows(model, options)
+        .iter()
+        .map(|row| {
+            let p = model.get(row.key).unwrap();
+            let mut line = format!("{}{} {}", "  ".repeat(row.depth.into()), p.key.pid, p.comm);
+            match p.exit.map(|e| e.status) {
+                Some(ExitStatus::Unknown) => line += " (gone)",
+                Some(status) => line += &format!(" ({status})"),
+                None => {}
+            }
+            line
+        })
+        .collect()
+}
+
+fn tree(model: &Model) -> Vec<String> {
+    drawn(
+        model,
+        &TreeOptions {
+            kernel_threads: true,
+            ..TreeOptions::default()
+        },
+    )
+}
+
+#[test]
+fn a_process_in_both_the_snapshot_and_the_stream_appears_once() {
+    let a = p(100, 1, 1003);
+    let born_and_died = p(101, 1, 1005);
+    let read_then_died = p(102, 1, 500);
+    let died_before_read = p(103, 1, 600);
+    let mut model = Model::default();
+    model.seed(&[
+        INIT.info("init", &["/sbin/init"]),
+        a.info("a", &["a"]),
+        read_then_died.info("c", &["c"]),
+    ]);
+    // Queued while /proc was read, applied after seeding.
+    apply_all(
+        &mut model,
+        &[
+            a.fork(),
+            a.exec(1010, &["a", "x"]),
+            born_and_died.fork(),
+            born_and_died.exit(1020, 0),
+            read_then_died.named("c").exit(1030, 1),
+            died_before_read.exit(1040, 2),
+        ],
+    );
+    assert_eq!(
+        tree(&model),
+        [
+            "1 init",
+            "  102 c (exit 1)",
+            "  103 sh (exit 2)",
+            "  100 a",
+            "  101 sh (exit 0)",
+        ]
+    );
+    let a_now = model.get(a.key()).unwrap();
+    assert_eq!(a_now.program.argv, ["a", "x"]);
+    assert_eq!(
+        a_now.start_ns, a.start,
+        "the event's exact start time is taken"
+    );
+    assert_eq!(
+        model.counts(),
+        Counts {
+            alive: 2,
+            exited: 3,
+            history: 0,
+            lost: 0
+        }
+    );
+    assert_eq!(model.index.len(), 5);
+}
+
+#[test]
+fn events_out_of_order_neither_duplicate_nor_revive() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    let c = p(300, 1, 1200);
+    let d = p(400, 1, 1300);
+    let applied = apply_all(
+        &mut model,
+        &[
+            b.exec(1150, &["b"]),
+            b.named("b").exit(1200, 3),
+            c.exit(1250, 0),
+            d.thread(1310, 401, Kind::ThreadStart),
+        ],
+    );
+    let started: Vec<_> = applied.iter().map(|a| a.started).collect();
+    assert_eq!(started, [true, false, true, true]);
+    // b's parent is not known yet: it waits at the top.
+    assert_eq!(
+        tree(&model),
+        [
+            "1 init",
+            "  300 sh (exit 0)",
+            "  400 worker",
+            "200 b (exit 3)"
+        ]
+    );
+    assert_eq!(model.get(d.key()).unwrap().threads, 2);
+
+    let applied = apply_all(&mut model, &[a.fork(), b.fork(), c.fork(), d.fork()]);
+    assert!(applied[0].started);
+    assert!(applied[1..].iter().all(|a| !a.started && !a.exited));
+    assert_eq!(
+        tree(&model),
+        [
+            "1 init",
+            "  100 sh",
+            "    200 b (exit 3)",
+            "  300 sh (exit 0)",
+            "  400 worker",
+        ]
+    );
+    assert_eq!(model.counts().alive, 3);
+    assert_eq!(model.index.len(), 5);
+    // The late fork sits before the exit in the process's own history.
+    let kinds: Vec<_> = model
+        .history(b.key())
+        .unwrap()
+        .events
+        .iter()
+        .map(Event::kind_name)
+        .collect();
+    assert_eq!(kinds, [KindName::Fork, KindName::Exec, KindName::Exit]);
+}
+
+#[test]
+fn a_reused_pid_is_another_process() {
+    let mut model = seeded();
+    let first = p(100, 1, 1000);
+    let second = p(100, 1, 2000);
+    apply_all(
+        &mut model,
+        &[
+            first.fork(),
+            first.exec(1001, &["first"]),
+            first.named("first").exit(1500, 0),
+            second.fork(),
+            second.exec(2001, &["second"]),
+        ],
+    );
+    assert_eq!(model.current(100), Some(second.key()));
+    assert_ne!(first.key(), second.key());
+    assert_eq!(
+        tree(&model),
+        ["1 init", "  100 first (exit 0)", "  100 second"]
+    );
+    // A late event of the first one stays with it.
+    model.apply(&first.thread(1400, 101, Kind::ThreadExit));
+    assert_eq!(model.history(first.key()).unwrap().events.len(), 4);
+    assert_eq!(model.history(second.key()).unwrap().events.len(), 2);
+    assert!(model.get(second.key()).unwrap().is_alive());
+
+    model.apply(&second.exit(3000, 0));
+    assert_eq!(model.current(100), None);
+}
+
+#[test]
+fn thread_exits_do_not_end_the_process() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    apply_all(
+        &mut model,
+        &[
+            a.fork(),
+            a.thread(1010, 101, Kind::ThreadStart),
+            a.thread(1020, 102, Kind::ThreadStart),
+        ],
+    );
+    assert_eq!(model.get(a.key()).unwrap().threads, 3);
+    // The main thread may end first; the process lives on in its other threads.
+    let applied = apply_all(
+        &mut model,
+        &[
+            a.thread(1030, 100, Kind::ThreadExit),
+            a.thread(1040, 101, Kind::ThreadExit),
+        ],
+    );
+    assert!(applied.iter().all(|a| !a.exited));
+    let a_now = model.get(a.key()).unwrap();
+    assert!(a_now.is_alive());
+    assert_eq!(a_now.threads, 1);
+    assert_eq!(
+        a_now.comm.to_string(),
+        "sh",
+        "thread names are not the process's"
+    );
+    assert_eq!(model.current(100), Some(a.key()));
+
+    let last = Event {
+        tid: 102,
+        ..a.exit(1050, 0)
+    };
+    assert!(model.apply(&last).exited);
+    assert_eq!(model.get(a.key()).unwrap().threads, 0);
+    assert_eq!(model.counts().alive, 1);
+}
+
+#[test]
+fn exec_changes_name_argv_and_credentials() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    model.apply(&a.fork());
+    let forked = model.get(a.key()).unwrap();
+    assert_eq!(forked.comm.to_string(), "sh");
+    assert_eq!(
+        forked.program.argv,
+        ["/sbin/init"],
+        "a fork runs its parent's program"
+    );
+
+    let root = Creds {
+        uid: 1000,
+        euid: 0,
+        gid: 1000,
+        egid: 1000,
+    };
+    let exec = Event {
+        creds: Some(root),
+        ..a.exec(1010, &["sudo", "-i"])
+    };
+    let applied = model.apply(&exec);
+    assert!(!applied.started && !applied.exited);
+    let a_now = model.get(a.key()).unwrap();
+    assert_eq!(a_now.comm.to_string(), "sudo");
+    assert_eq!(a_now.program.argv, ["sudo", "-i"]);
+    assert_eq!(a_now.program.filename.as_deref(), Some("/bin/sudo"));
+    assert_eq!(a_now.creds, Some(root));
+
+    let setuid = Creds {
+        uid: 0,
+        euid: 0,
+        ..root
+    };
+    model.apply(&Event {
+        creds: Some(setuid),
+        comm: Comm::from("sudo"),
+        ..a.event(1020, Kind::Uid)
+    });
+    assert_eq!(model.get(a.key()).unwrap().creds, Some(setuid));
+    let a_now = model.get(a.key()).unwrap();
+    assert!(
+        Search::new("SUDO -I").matches(a_now),
+        "argv, across arguments"
+    );
+    assert!(Search::new("sud").matches(a_now), "name");
+    assert!(!Search::new("init").matches(a_now));
+}
+
+#[test]
+fn orphans_go_to_pid_1() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    let c = p(201, 100, 1200);
+    apply_all(&mut model, &[a.fork(), b.fork(), c.fork(), c.exit(1300, 0)]);
+    let applied = model.apply(&a.exit(1400, 0));
+    assert!(applied.exited);
+    assert_eq!(
+        applied.orphans,
+        Some(Orphans {
+            children: vec![b.key()],
+            to: Some(INIT.key()),
+        })
+    );
+    // The exited child stays with its exited parent while they linger.
+    assert_eq!(
+        tree(&model),
+        [
+            "1 init",
+            "  100 sh (exit 0)",
+            "    201 sh (exit 0)",
+            "  200 sh"
+        ]
+    );
+    assert_eq!(model.get(b.key()).unwrap().ppid, 1);
+    assert!(!model.is_in_subtree(b.key(), a.key()));
+    // Its next event confirms the move: nothing to correct, nothing learned.
+    let applied = model.apply(&b.under(1).exec(1500, &["b"]));
+    assert_eq!(applied.moved, None);
+    assert!(!model.get(INIT.key()).unwrap().subreaper);
+}
+
+#[test]
+fn orphans_go_to_a_learned_subreaper() {
+    let mut model = seeded();
+    let reaper = p(50, 1, 500);
+    let a = p(100, 50, 1000);
+    let b = p(200, 100, 1100);
+    apply_all(&mut model, &[reaper.fork(), a.fork(), b.fork()]);
+    // Not known to be a subreaper yet: the model sends b to pid 1.
+    let applied = model.apply(&a.exit(1200, 0));
+    assert_eq!(applied.orphans.unwrap().to, Some(INIT.key()));
+
+    // b's next event shows where the kernel really put it.
+    let applied = model.apply(&b.under(50).exec(1300, &["b"]));
+    assert_eq!(
+        applied.moved,
+        Some(Move {
+            from: Some(INIT.key()),
+            to: Some(reaper.key()),
+        })
+    );
+    assert!(model.get(reaper.key()).unwrap().subreaper);
+    assert!(model.is_in_subtree(b.key(), reaper.key()));
+    // A report from before the move, delivered late, names the dead parent: ignored.
+    assert_eq!(
+        model.apply(&b.thread(1250, 201, Kind::ThreadStart)).moved,
+        None
+    );
+    assert_eq!(model.parent(b.key()).unwrap().key, reaper.key());
+
+    // From now on the reaper gets its descendants' orphans directly.
+    let c = p(300, 50, 1400);
+    let d = p(400, 300, 1500);
+    let e = p(500, 400, 1600);
+    apply_all(&mut model, &[c.fork(), d.fork(), e.fork()]);
+    let applied = model.apply(&d.exit(1700, 0));
+    assert_eq!(
+        applied.orphans,
+        Some(Orphans {
+            children: vec![e.key()],
+            to: Some(reaper.key()),
+        })
+    );
+    assert_eq!(model.get(e.key()).unwrap().ppid, 50);
+    assert_eq!(
+        model
+            .ancestry(e.key())
+            .iter()
+            .map(|p| p.key.pid)
+            .collect::<Vec<_>>(),
+        [50, 1]
+    );
+    // Orphans outside the reaper's subtree still go to pid 1.
+    let f = p(600, 1, 1800);
+    let g = p(700, 600, 1900);
+    apply_all(&mut model, &[f.fork(), g.fork()]);
+    assert_eq!(
+        model.apply(&f.exit(2000, 0)).orphans.unwrap().to,
+        Some(INIT.key())
+    );
+}
+
+#[test]
+fn exited_processes_linger_then_stay_in_the_history() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    apply_all(
+        &mut model,
+        &[a.fork(), b.fork(), b.exit(1500, 9), a.exit(2000, 0)],
+    );
+    let generation = model.generation();
+    model.tick(1500 * MS + DEFAULT_LINGER_NS - 1);
+    assert!(model.in_tree(b.key()));
+    assert_eq!(model.generation(), generation, "nothing left yet");
+    model.tick(1500 * MS + DEFAULT_LINGER_NS);
+    assert!(!model.in_tree(b.key()));
+    assert_ne!(model.generation(), generation);
+    assert_eq!(tree(&model), ["1 init", "  100 sh (exit 0)"]);
+    assert_eq!(
+        model.counts(),
+        Counts {
+            alive: 1,
+            exited: 1,
+            history: 1,
+            lost: 0
+        }
+    );
+
+    // Events advance time too.
+    model.apply(&p(300, 1, 7000).fork());
+    assert_eq!(tree(&model), ["1 init", "  300 sh"]);
+    assert_eq!(model.counts().history, 2);
+
+    // The details view still finds them.
+    let b_then = model.get(b.key()).unwrap();
+    assert_eq!(
+        b_then.exit,
+        Some(Exit {
+            ts_ns: 1500 * MS,
+            status: ExitStatus::Code(9)
+        })
+    );
+    assert_eq!(b_then.run_ns(), Some(400 * MS));
+    assert_eq!(model.history(b.key()).unwrap().events.len(), 2);
+    assert_eq!(
+        model
+            .ancestry(b.key())
+            .iter()
+            .map(|p| p.key.pid)
+            .collect::<Vec<_>>(),
+        [100, 1]
+    );
+    assert_eq!(model.children(a.key()).count(), 0);
+    assert_eq!(model.subtree(a.key()).count(), 0);
+}
+
+#[test]
+fn linger_is_configurable() {
+    let mut model = Model::new(Config {
+        linger_ns: 0,
+        ..Config::default()
+    });
+    let a = p(100, 1, 1000);
+    apply_all(&mut model, &[a.fork(), a.exit(1100, 0)]);
+    assert!(!model.in_tree(a.key()));
+    assert!(model.get(a.key()).is_some());
+}
+
+#[test]
+fn memory_stays_bounded_under_endless_churn() {
+    const PROCESSES: u64 = 1_000_000;
+    let mut model = seeded();
+    let server = p(2, 1, 100);
+    model.apply(&server.fork());
+    for i in 0..PROCESSES {
+        // Pids wrap as on a machine with pid_max 32768; starts 10 us apart.
+        let start = 1_000_000_000 + i * 10_000;
+        let child = P {
+            pid: 300 + (i % 32_000) as u32,
+            ppid: 2,
+            start,
+            comm: "sh",
+        };
+        let mut fork = child.fork();
+        fork.ts_ns = start;
+        let mut exit = child.exit(0, 0);
+        exit.ts_ns = start + 5_000;
+        model.apply(&fork);
+        model.apply(&exit);
+        if i % 10 == 0 {
+            let thread = server.thread(0, 3, Kind::ThreadStart);
+            model.apply(&Event {
+                ts_ns: start + 6_000,
+                ..thread
+            });
+        }
+    }
+    let counts = model.counts();
+    assert_eq!(counts.alive, 2);
+    assert!(counts.exited <= DEFAULT_MAX_LINGERING, "{counts:?}");
+    assert_eq!(counts.history, DEFAULT_HISTORY_LEN);
+    // Nothing else grows: every node is alive, lingering or in the history.
+    let held = counts.alive + counts.exited + counts.history;
+    assert_eq!(model.index.len(), held);
+    assert_eq!(model.nodes.iter().flatten().count(), held);
+    assert!(model.nodes.len() <= held + 1);
+    assert!(model.by_pid.len() <= 32_300);
+    assert!(model.node(model.slot(server.key()).unwrap()).children.len() <= DEFAULT_MAX_LINGERING);
+
+    let log = model.history(server.key()).unwrap();
+    assert_eq!(log.events.len(), DEFAULT_EVENTS_PER_PROCESS);
+    assert_eq!(
+        log.omitted,
+        PROCESSES / 10 + 1 - DEFAULT_EVENTS_PER_PROCESS as u64
+    );
+    assert_eq!(log.events[0].kind, Kind::Fork, "the first events are kept");
+    assert!(
+        model
+            .nodes
+            .iter()
+            .flatten()
+            .all(|n| n.process.log.records.len() <= DEFAULT_EVENTS_PER_PROCESS)
+    );
+}
+
+#[test]
+fn lost_events_are_counted_and_reconcile_resyncs() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    let b = p(200, 1, 1100);
+    let c = p(300, 200, 1200);
+    let d = p(400, 1, 1300);
+    let zombie = p(500, 1, 1400);
+    apply_all(&mut model, &[a.fork(), b.fork(), c.fork()]);
+    // Meanwhile a and b exited and d started, but the source lost those events.
+    model.apply(&Event::lost(2000 * MS, 5));
+    assert_eq!(model.counts().lost, 5);
+
+    let mut zombie_info = zombie.info("z", &[]);
+    zombie_info.state = 'Z';
+    let mut busy = d.info("d", &["d", "--serve"]);
+    busy.threads = 4;
+    let changes = model.reconcile(&[
+        INIT.info("init", &["/sbin/init"]),
+        c.under(1).info("c", &["c"]),
+        busy,
+        zombie_info,
+    ]);
+    let started: Vec<_> = changes
+        .iter()
+        .filter(|c| c.started)
+        .map(|c| c.key)
+        .collect();
+    let exited: Vec<_> = changes.iter().filter(|c| c.exited).map(|c| c.key).collect();
+    assert_eq!(started, [Some(d.key()), Some(zombie.key())]);
+    assert_eq!(exited.len(), 3);
+    assert!(exited.contains(&Some(a.key())) && exited.contains(&Some(b.key())));
+    assert!(exited.contains(&Some(zombie.key())));
+    assert_eq!(
+        tree(&model),
+        [
+            "1 init",
+            "  100 sh (gone)",
+            "  200 sh (gone)",
+            "  300 c",
+            "  400 d",
+            "  500 z (gone)",
+        ]
+    );
+    let d_now = model.get(d.key()).unwrap();
+    assert_eq!((d_now.threads, d_now.program.argv.len()), (4, 2));
+    assert_eq!(model.counts().alive, 3);
+
+    // a's exit event was only late: it gives the real status, and is not a second exit.
+    let applied = model.apply(&a.exit(1900, 4));
+    assert!(!applied.exited);
+    assert_eq!(
+        model.get(a.key()).unwrap().exit.unwrap().status,
+        ExitStatus::Code(4)
+    );
+}
+
+#[test]
+fn the_tree_view_orders_hides_folds_and_filters() {
+    let kthreadd = INIT.under(0);
+    let kthreadd = P { pid: 2, ..kthreadd };
+    let kworker = p(3, 2, 20);
+    let helper = p(50, 3, 3000);
+    let sshd = p(10, 1, 100);
+    let bash = p(11, 10, 200);
+    let vim = p(12, 11, 300);
+    let make = p(13, 11, 400);
+    let cc = p(14, 13, 500);
+    let twin = p(9, 13, 500);
+    let kernel = |p: P, name: &str| ProcessInfo {
+        kernel_thread: true,
+        ..p.info(name, &[])
+    };
+    let mut model = Model::default();
+    model.seed(&[
+        INIT.info("init", &["/sbin/init"]),
+        kernel(kthreadd, "kthreadd"),
+        kernel(kworker, "kworker/0:1"),
+        helper.info("modprobe", &["/sbin/modprobe", "-q", "fs-ext4"]),
+        sshd.info("sshd", &["sshd"]),
+        bash.info("bash", &["-bash"]),
+        vim.info("vim", &["vim", "notes.txt"]),
+        make.info("make", &["make", "-j2"]),
+        cc.info("cc", &["cc", "-c", "Main.c"]),
+        twin.info("cc", &["cc", "-c", "util.c"]),
+    ]);
+    let mut view = TreeView::new();
+    let mut options = TreeOptions::default();
+    let pids = |rows: &[Row]| rows.iter().map(|r| r.key.pid).collect::<Vec<_>>();
+
+    let rows = view.rows(&model, &options).to_vec();
+    assert_eq!(pids(&rows), [1, 10, 11, 12, 13, 9, 14, 50]);
+    let depths: Vec<_> = rows.iter().map(|r| r.depth).collect();
+    assert_eq!(
+        depths,
+        [0, 1, 2, 3, 3, 4, 4, 0],
+        "a hidden kernel thread's helper takes its place"
+    );
+    let last: Vec<_> = rows.iter().map(|r| r.last).collect();
+    assert_eq!(last, [false, true, true, false, true, false, true, true]);
+    let twin_row = rows[5];
+    assert!(twin_row.guide(0), "init has a sibling below");
+    assert!(!twin_row.guide(1) && !twin_row.guide(2) && !twin_row.guide(3));
+    assert!(rows[3].guide(0) && !rows[3].guide(1));
+    assert!(rows[2].has_children && !rows[3].has_children);
+
+    options.kernel_threads = true;
+    assert_eq!(
+        pids(view.rows(&model, &options)),
+        [1, 10, 11, 12, 13, 9, 14, 2, 3, 50]
+    );
+    options.kernel_threads = false;
+
+    options.folded.insert(bash.key());
+    let rows = view.rows(&model, &options).to_vec();
+    assert_eq!(pids(&rows), [1, 10, 11, 50]);
+    assert!(rows[2].folded && rows[2].has_children);
+    options.folded.clear();
+
+    options.filter = Some("MAIN".into());
+    let rows = view.rows(&model, &options).to_vec();
+    assert_eq!(pids(&rows), [1, 10, 11, 13, 14]);
+    let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
+    assert_eq!(matched, [false, false, false, false, true]);
+    options.filter = Some("kworker".into());
+    assert!(
+        view.rows(&model, &options).is_empty(),
+        "hidden kernel threads do not match"
+    );
+    options.filter = None;
+
+    // The rows follow the model.
+    assert_eq!(view.rows(&model, &options).len(), 8);
+    model.apply(&p(15, 11, 4000).fork());
+    assert_eq!(view.rows(&model, &options).len(), 9);
+    assert_eq!(view.position(p(15, 11, 4000).key()), Some(7));
+
+    // With the same filter, what changed since is matched again: a process that exec'd,
+    // a new one, and one that left the tree.
+    options.filter = Some("main".into());
+    assert_eq!(pids(view.rows(&model, &options)), [1, 10, 11, 13, 14]);
+    model.apply(&vim.exec(5000, &["vim", "Main.txt"]));
+    model.apply(&p(16, 10, 5010).exec(5020, &["cc", "main.c"]));
+    model.apply(&cc.named("cc").exit(5030, 0));
+    model.tick(5030 * MS + DEFAULT_LINGER_NS);
+    let rows = view.rows(&model, &options).to_vec();
+    assert_eq!(pids(&rows), [1, 10, 11, 12, 16]);
+    let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
+    assert_eq!(matched, [false, false, false, true, true]);
+}
+
+#[test]
+fn queries_follow_the_tree() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    let c = p(300, 200, 1200);
+    let d = p(400, 100, 1300);
+    let applied = apply_all(&mut model, &[a.fork(), b.fork(), c.fork(), d.fork()]);
+    assert!(applied.iter().all(|a| a.started && a.moved.is_none()));
+    let pids = |ps: Vec<&Process>| ps.iter().map(|p| p.key.pid).collect::<Vec<_>>();
+    assert_eq!(pids(model.subtree(a.key()).collect()), [100, 200, 300, 400]);
+    assert_eq!(pids(model.children(a.key()).collect()), [200, 400]);
+    assert_eq!(pids(model.ancestry(c.key())), [200, 100, 1]);
+    assert_eq!(pids(model.roots().collect()), [1]);
+    assert!(model.is_in_subtree(c.key(), a.key()));
+    assert!(model.is_in_subtree(a.key(), a.key()));
+    assert!(!model.is_in_subtree(a.key(), c.key()));
+    assert_eq!(model.iter().count(), 5);
+    assert_eq!(model.current(300), Some(c.key()));
+    assert_eq!(model.current(301), None);
+    assert!(model.get(p(300, 200, 5000).key()).is_none());
+}

@@ -1,0 +1,318 @@
+//! Relay: forwards matching process events to chosen processes as real-time signals, in
+//! the siginfo layouts of relay-fork (2005) and kmonitor (2004), so programs written for
+//! those interfaces can do their own process accounting from the signals alone.
+//!
+//! [`Relays`] is plain state owned by whoever owns the event stream (the UI's state, or the
+//! headless `relay` command): [`Relays::handle`] every event, select on
+//! [`Relays::target_exited`] and then call [`Relays::drop_exited`], show the [`Notice`]s.
+
+mod layout;
+mod signal;
+mod spec;
+mod target;
+
+use std::{fmt, future::poll_fn, task::Poll, time::Duration};
+
+use anyhow::{Result, bail};
+
+pub use layout::{Layout, kmonitor_bit};
+pub use signal::RtSignal;
+pub use spec::{Match, RuleFields, RuleSpec};
+pub use target::Target;
+
+use crate::{
+    clock,
+    event::{Comm, Event, Kind},
+    snapshot,
+};
+use layout::siginfo;
+use target::Delivery;
+
+/// The probe's wakeup gap ([`crate::probe::ProbeOptions::wakeup_gap`]) while relaying: an
+/// event that falls within the gap waits for the reader's next poll, two gaps later, and
+/// a relayed signal should arrive well within a millisecond. It still caps wake-ups at
+/// 10,000 a second in a fork storm.
+pub const WAKEUP_GAP: Duration = Duration::from_micros(100);
+
+/// Names a rule for as long as it exists; never reused within one [`Relays`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub u32);
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "relay {}", self.0)
+    }
+}
+
+/// Something the user should see: a change no one asked for, or a risk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A target exited and was dropped from its rule.
+    TargetGone { rule: RuleId, pid: u32, comm: Comm },
+    /// A new target neither blocks, ignores nor catches the rule's signal: unless it starts
+    /// to, the first relayed signal kills it.
+    TargetUnprepared {
+        rule: RuleId,
+        pid: u32,
+        comm: Comm,
+        signal: RtSignal,
+    },
+    /// The process a rule matches has exited: the rule relays nothing more.
+    MatchEnded { rule: RuleId, pid: u32 },
+    /// The event source lost events; any signals they called for were never sent.
+    EventsLost { count: u64 },
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TargetGone { rule, pid, comm } => {
+                write!(
+                    f,
+                    "{rule}: target pid {pid} ({comm}) exited and was dropped"
+                )
+            }
+            Self::TargetUnprepared {
+                rule,
+                pid,
+                comm,
+                signal,
+            } => write!(
+                f,
+                "{rule}: target pid {pid} ({comm}) neither blocks nor handles {signal}; \
+                 the first relayed signal will kill it unless it does"
+            ),
+            Self::MatchEnded { rule, pid } => {
+                write!(f, "{rule}: pid {pid} exited; the rule matches nothing more")
+            }
+            Self::EventsLost { count } => write!(
+                f,
+                "{count} events were lost before the relay saw them; their signals were not sent"
+            ),
+        }
+    }
+}
+
+/// Whose events a rule relays, resolved when the rule is made.
+#[derive(Debug)]
+enum Matcher {
+    Any,
+    /// The process with this pid and start time (in /proc's clock ticks); `exited` once its
+    /// exit event went by, after which the pid may belong to another process.
+    Pid {
+        pid: u32,
+        start_ticks: u64,
+        exited: bool,
+    },
+}
+
+/// A rule and what it has done so far.
+#[derive(Debug)]
+pub struct Rule {
+    id: RuleId,
+    spec: RuleSpec,
+    matcher: Matcher,
+    targets: Vec<Target>,
+    matched: u64,
+}
+
+impl Rule {
+    fn open(id: RuleId, spec: RuleSpec, notices: &mut Vec<Notice>) -> Result<Self> {
+        let matcher = match spec.matching {
+            Match::Any => Matcher::Any,
+            Match::Pid(pid) => match snapshot::read_process(pid) {
+                Some(process) => Matcher::Pid {
+                    pid,
+                    start_ticks: clock::start_ticks(process.start_ns),
+                    exited: false,
+                },
+                None => bail!("no process with pid {pid} to relay the events of"),
+            },
+        };
+        let targets = spec
+            .targets
+            .iter()
+            .map(|&pid| Target::open(pid))
+            .collect::<Result<Vec<_>>>()?;
+        for target in targets.iter().filter(|t| !t.is_prepared_for(spec.signal)) {
+            notices.push(Notice::TargetUnprepared {
+                rule: id,
+                pid: target.pid(),
+                comm: target.comm(),
+                signal: spec.signal,
+            });
+        }
+        Ok(Self {
+            id,
+            spec,
+            matcher,
+            targets,
+            matched: 0,
+        })
+    }
+
+    pub fn id(&self) -> RuleId {
+        self.id
+    }
+
+    /// What the rule was made from: its kinds, match, signal, layout and target pids.
+    pub fn spec(&self) -> &RuleSpec {
+        &self.spec
+    }
+
+    /// Every target it was made with, in order, including those that exited since
+    /// ([`Target::is_gone`]), so their counts stay visible.
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// Events that matched and were relayed (to each target still there).
+    pub fn matched(&self) -> u64 {
+        self.matched
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.targets.iter().map(Target::sent).sum()
+    }
+
+    pub fn undelivered(&self) -> u64 {
+        self.targets.iter().map(Target::undelivered).sum()
+    }
+
+    /// Whether it can still send anything: a target is left and its match can still match.
+    pub fn is_live(&self) -> bool {
+        let match_ended = matches!(self.matcher, Matcher::Pid { exited: true, .. });
+        !match_ended && self.targets.iter().any(|t| !t.is_gone())
+    }
+
+    fn matches(&mut self, event: &Event, notices: &mut Vec<Notice>) -> bool {
+        match &mut self.matcher {
+            Matcher::Any => true,
+            Matcher::Pid {
+                pid,
+                start_ticks,
+                exited,
+            } => {
+                if *exited {
+                    return false;
+                }
+                let own = event.pid == *pid && clock::start_ticks(event.start_ns) == *start_ticks;
+                // A fork's event concerns the child; the parent is the process that forked.
+                let its_fork = matches!(event.kind, Kind::Fork) && event.ppid == *pid;
+                if own && matches!(event.kind, Kind::Exit(_)) {
+                    *exited = true;
+                    notices.push(Notice::MatchEnded {
+                        rule: self.id,
+                        pid: *pid,
+                    });
+                }
+                own || its_fork
+            }
+        }
+    }
+
+    fn handle(&mut self, event: &Event, notices: &mut Vec<Notice>) {
+        if !self.matches(event, notices) || !self.spec.kinds.contains(event.kind_name()) {
+            return;
+        }
+        let Some(fields) = self.spec.layout.fields(event) else {
+            return;
+        };
+        self.matched += 1;
+        let info = siginfo(self.spec.signal, fields);
+        for target in self.targets.iter_mut().filter(|t| !t.is_gone()) {
+            if target.send(&info) == Delivery::Gone {
+                notices.push(Notice::TargetGone {
+                    rule: self.id,
+                    pid: target.pid(),
+                    comm: target.comm(),
+                });
+            }
+        }
+    }
+}
+
+/// Every relay rule, in the order they were made.
+#[derive(Debug, Default)]
+pub struct Relays {
+    rules: Vec<Rule>,
+    next_id: u32,
+    lost: u64,
+}
+
+impl Relays {
+    /// Opens the spec's targets (as pidfds) and adds the rule. Fails, adding nothing, if a
+    /// target or the process to match does not exist or cannot be a target. Warnings go
+    /// to `notices`. Must run inside a tokio runtime.
+    pub fn add(&mut self, spec: RuleSpec, notices: &mut Vec<Notice>) -> Result<RuleId> {
+        self.next_id += 1;
+        let id = RuleId(self.next_id);
+        self.rules.push(Rule::open(id, spec, notices)?);
+        Ok(id)
+    }
+
+    /// Removes a rule; its pidfds are closed.
+    pub fn remove(&mut self, id: RuleId) -> Option<Rule> {
+        let index = self.rules.iter().position(|r| r.id == id)?;
+        Some(self.rules.remove(index))
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Events the source lost while rules existed.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Whether any rule can still send a signal.
+    pub fn is_live(&self) -> bool {
+        self.rules.iter().any(Rule::is_live)
+    }
+
+    /// Relays one event to the targets of every rule it matches. Never blocks: a signal
+    /// that cannot be queued is counted as undelivered.
+    pub fn handle(&mut self, event: &Event, notices: &mut Vec<Notice>) {
+        if let Kind::Lost { count } = event.kind {
+            if !self.rules.is_empty() {
+                self.lost += count;
+                notices.push(Notice::EventsLost { count });
+            }
+            return;
+        }
+        for rule in &mut self.rules {
+            rule.handle(event, notices);
+        }
+    }
+
+    /// Resolves when a target has exited; then call [`Relays::drop_exited`]. Pending
+    /// forever while no target is left.
+    pub async fn target_exited(&self) {
+        poll_fn(|cx| {
+            let targets = self.rules.iter().flat_map(|r| &r.targets);
+            for target in targets {
+                if target.poll_exit(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Drops every target that has exited, with a notice for each.
+    pub fn drop_exited(&mut self, notices: &mut Vec<Notice>) {
+        for rule in &mut self.rules {
+            for target in &mut rule.targets {
+                if target.drop_if_exited() {
+                    notices.push(Notice::TargetGone {
+                        rule: rule.id,
+                        pid: target.pid(),
+                        comm: target.comm(),
+                    });
+                }
+            }
+        }
+    }
+}

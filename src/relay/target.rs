@@ -1,0 +1,170 @@
+//! A process that receives relayed signals, held by a pidfd: once it exits, its pid may
+//! belong to someone else, but the pidfd still means the process that exited, so a reused
+//! pid never gets a signal.
+
+use std::task::{Context, Poll};
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::{event::Comm, pidfd::PidFd, snapshot};
+
+use super::signal::RtSignal;
+
+/// One target of a rule, with what it was sent.
+#[derive(Debug)]
+pub struct Target {
+    pid: u32,
+    comm: Comm,
+    /// `None` once the process has exited and was dropped from its rule.
+    pidfd: Option<PidFd>,
+    sent: u64,
+    undelivered: u64,
+}
+
+/// What became of one signal.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Delivery {
+    Sent,
+    /// Not queued (full signal queue, or no longer allowed): counted, never waited for.
+    Undelivered,
+    /// The process has exited (ESRCH); the target is now gone.
+    Gone,
+}
+
+impl Target {
+    /// Opens `pid` as a target. Refuses pid 1, kernel threads, threads that are
+    /// not a process's main thread, this process itself and processes it may not signal.
+    /// Must run inside a tokio runtime.
+    pub fn open(pid: u32) -> Result<Self> {
+        if pid == std::process::id() {
+            bail!("pid {pid} is forkwatch itself: it cannot be a relay target");
+        }
+        if pid == 1 {
+            bail!("pid 1 is init: it cannot be a relay target");
+        }
+        let pidfd = PidFd::open(pid)?;
+        let Some(process) = snapshot::read_process(pid) else {
+            bail!("no process with pid {pid}");
+        };
+        if process.kernel_thread {
+            bail!(
+                "pid {pid} ({}) is a kernel thread: it cannot be a relay target",
+                process.comm
+            );
+        }
+        // Signal 0 checks permission and that the pidfd's process, the one just read from
+        // /proc, is still there.
+        pidfd.send_signal(0, None).map_err(|e| match e.raw_os_error() {
+            Some(libc::EPERM) => anyhow!(
+                "not allowed to signal pid {pid} ({}, uid {}): relay to your own processes, or run as root",
+                process.comm,
+                process.creds.uid
+            ),
+            Some(libc::ESRCH) => anyhow!("no process with pid {pid}"),
+            _ => anyhow!("cannot signal pid {pid}: {e}"),
+        })?;
+        Ok(Self {
+            pid,
+            comm: process.comm,
+            pidfd: Some(pidfd),
+            sent: 0,
+            undelivered: 0,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Its command name when the rule was made.
+    pub fn comm(&self) -> Comm {
+        self.comm
+    }
+
+    /// Signals the kernel queued for it.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Signals it should have had but were not queued: its signal queue was full
+    /// (RLIMIT_SIGPENDING), or it may no longer be signalled.
+    pub fn undelivered(&self) -> u64 {
+        self.undelivered
+    }
+
+    /// It exited and was dropped from its rule.
+    pub fn is_gone(&self) -> bool {
+        self.pidfd.is_none()
+    }
+
+    pub(super) fn send(&mut self, info: &libc::siginfo_t) -> Delivery {
+        let Some(pidfd) = &self.pidfd else {
+            return Delivery::Gone;
+        };
+        match pidfd.send_signal(info.si_signo, Some(info)) {
+            Ok(()) => {
+                self.sent += 1;
+                Delivery::Sent
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                self.pidfd = None;
+                Delivery::Gone
+            }
+            Err(e) => {
+                if e.raw_os_error() != Some(libc::EAGAIN) {
+                    tracing::warn!(pid = self.pid, "relayed signal not sent: {e}");
+                }
+                self.undelivered += 1;
+                Delivery::Undelivered
+            }
+        }
+    }
+
+    /// Whether `signal` cannot kill the process: it ignores or catches it, or each of its
+    /// threads blocks it or waits for it in sigwaitinfo (which unblocks what it waits for,
+    /// so /proc shows such a thread as not blocking it). Unknown counts as prepared.
+    pub(super) fn is_prepared_for(&self, signal: RtSignal) -> bool {
+        let bit = 1u64 << (signal.number() - 1);
+        let Ok(process) = procfs::process::Process::new(self.pid as i32) else {
+            return true;
+        };
+        if process
+            .status()
+            .is_ok_and(|s| (s.sigign | s.sigcgt) & bit != 0)
+        {
+            return true;
+        }
+        let Ok(tasks) = process.tasks() else {
+            return true;
+        };
+        tasks.flatten().all(|task| {
+            let blocks = task.status().map_or(true, |s| s.sigblk & bit != 0);
+            let waits =
+                std::fs::read_to_string(format!("/proc/{}/task/{}/wchan", task.pid, task.tid))
+                    .map_or(true, |wchan| wchan.starts_with("do_sigtimedwait"));
+            blocks || waits
+        })
+    }
+
+    /// Whether the process has exited (its pidfd is readable), without waiting.
+    pub(super) fn has_exited(&self) -> bool {
+        self.pidfd.as_ref().is_some_and(PidFd::has_exited)
+    }
+
+    /// Drops the pidfd if the process has exited; true if it did.
+    pub(super) fn drop_if_exited(&mut self) -> bool {
+        let exited = self.has_exited();
+        if exited {
+            self.pidfd = None;
+        }
+        exited
+    }
+
+    /// Ready once the process has exited; pending forever once it was dropped.
+    pub(super) fn poll_exit(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match &self.pidfd {
+            Some(pidfd) => pidfd.poll_exit(cx),
+            None => Poll::Pending,
+        }
+    }
+}

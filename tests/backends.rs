@@ -1,0 +1,560 @@
+//! The three live backends against the real kernel, and how `--backend auto` chooses
+//! between them. Each test starts its own uniquely named processes and looks only at the
+//! events of their pids.
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::{BufRead, BufReader},
+    os::unix::fs::{PermissionsExt, symlink},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use forkwatch::{
+    backend::{
+        netlink::{Netlink, NetlinkOptions},
+        proc_stat,
+    },
+    cli::LiveArgs,
+    clock,
+    event::{Event, ExitStatus, Kind},
+    probe::ProbeOptions,
+    source::{BackendChoice, Source},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
+
+/// A fresh directory, world-readable so that uid 65534 can run what is in it.
+fn temp_dir() -> PathBuf {
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("fwb-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Programs under names no other process on the machine has: `<tag>r` is a shell,
+/// `<tag>c` is sleep. The command name of a process is the name it was executed by.
+struct Names {
+    dir: PathBuf,
+    tag: String,
+}
+
+impl Names {
+    fn new() -> Self {
+        let dir = temp_dir();
+        let tag = format!(
+            "fw{}",
+            dir.file_name().unwrap().to_str().unwrap()[4..].replace('-', "x")
+        );
+        symlink("/bin/sh", dir.join(format!("{tag}r"))).unwrap();
+        symlink("/bin/sleep", dir.join(format!("{tag}c"))).unwrap();
+        Self { dir, tag }
+    }
+
+    fn shell(&self) -> PathBuf {
+        self.dir.join(format!("{}r", self.tag))
+    }
+
+    fn sleep(&self) -> PathBuf {
+        self.dir.join(format!("{}c", self.tag))
+    }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+fn open(backend: BackendChoice) -> Source {
+    let args = LiveArgs {
+        backend,
+        ..LiveArgs::default()
+    };
+    let (source, selection) = Source::open_live(&args, &ProbeOptions::default())
+        .expect("the backend opens (tests run as root)");
+    assert!(!selection.automatic && selection.unavailable.is_empty());
+    source
+}
+
+fn exited(events: &[Event], pid: u32) -> bool {
+    events
+        .iter()
+        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
+}
+
+fn exec_argv(event: &Event) -> Option<&[String]> {
+    match &event.kind {
+        Kind::Exec { argv, .. } => Some(argv),
+        _ => None,
+    }
+}
+
+/// Starts a shell that runs two sleeps (one in the background) and exits 3; every process
+/// lives more than a second. Checks what `backend` reports about the tree.
+async fn reports_the_tree(backend: BackendChoice) {
+    let mut source = open(backend);
+    let names = Names::new();
+    let (shell, sleep) = (path_str(&names.shell()), path_str(&names.sleep()));
+    let script = format!("{sleep} 1.3 & {sleep} 1.2; wait; exit 3");
+    let mut root = Command::new(&shell).args(["-c", &script]).spawn().unwrap();
+    let root_pid = root.id();
+    let root_ticks = proc_stat::read(root_pid).unwrap().start_ticks;
+
+    // Children are the processes the root forked; their start ticks are read from /proc
+    // while they run, to compare with the events' identity.
+    let mut events = Vec::new();
+    let mut children = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(exited(&events, root_pid) && children.keys().all(|&pid| exited(&events, pid))) {
+        let tree: Vec<Event> = events
+            .iter()
+            .filter(|e| e.pid == root_pid || children.contains_key(&e.pid))
+            .cloned()
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "{backend:?}: the tree's exits did not arrive: {tree:#?}"
+        );
+        let before = events.len();
+        let batch = source.next_batch(&mut events);
+        if tokio::time::timeout(Duration::from_secs(30), batch)
+            .await
+            .is_err()
+        {
+            panic!("{backend:?}: no events for 30 s; the tree's so far: {tree:#?}");
+        }
+        for event in &events[before..] {
+            if event.kind == Kind::Fork && event.ppid == root_pid {
+                let ticks = proc_stat::read(event.pid).map(|s| s.start_ticks);
+                children.insert(event.pid, ticks);
+            }
+        }
+    }
+    assert_eq!(root.wait().unwrap().code(), Some(3));
+
+    let procfs = backend == BackendChoice::Procfs;
+    let expected_exit = |code| {
+        if procfs {
+            ExitStatus::Unknown
+        } else {
+            ExitStatus::Code(code)
+        }
+    };
+    let expected_file = |path: &str| {
+        if backend == BackendChoice::Ebpf {
+            path.to_owned()
+        } else {
+            // The other backends read /proc/<pid>/exe, which resolves symlinks.
+            path_str(&std::fs::canonicalize(path).unwrap())
+        }
+    };
+    let check = |pid: u32, ppid: u32, argv: &[&str], code: i32, ticks: Option<u64>| {
+        let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
+        let kinds: Vec<&str> = mine.iter().map(|e| e.kind_name().as_str()).collect();
+        assert_eq!(kinds, ["fork", "exec", "exit"], "{backend:?}: {mine:#?}");
+        assert_eq!(mine[0].ppid, ppid, "{backend:?}: parent of {pid}");
+        assert_eq!(exec_argv(mine[1]).unwrap(), argv, "{backend:?}");
+        let Kind::Exec { filename, .. } = &mine[1].kind else {
+            unreachable!()
+        };
+        assert_eq!(*filename, expected_file(argv[0]), "{backend:?}");
+        assert_eq!(mine[2].kind, Kind::Exit(expected_exit(code)), "{backend:?}");
+        let name = Path::new(argv[0]).file_name().unwrap().to_str().unwrap();
+        assert_eq!(mine[1].comm.to_string(), name, "{backend:?}");
+        assert_eq!(mine[2].comm.to_string(), name, "{backend:?}");
+        // One identity from birth to exit, the one /proc gives.
+        for event in &mine {
+            assert_eq!(
+                Some(clock::start_ticks(event.start_ns)),
+                ticks.or(Some(clock::start_ticks(mine[0].start_ns))),
+                "{backend:?}: start time of {event:?}"
+            );
+        }
+    };
+    check(
+        root_pid,
+        std::process::id(),
+        &[&shell, "-c", &script],
+        3,
+        Some(root_ticks),
+    );
+    assert_eq!(
+        children.len(),
+        2,
+        "{backend:?}: two children, got {children:?}"
+    );
+    let mut durations = Vec::new();
+    for (&pid, &ticks) in &children {
+        let argv = events
+            .iter()
+            .find(|e| e.pid == pid && exec_argv(e).is_some())
+            .and_then(exec_argv)
+            .unwrap();
+        durations.push(argv[1].clone());
+        check(pid, root_pid, &[&sleep, &argv[1]], 0, ticks);
+    }
+    durations.sort();
+    assert_eq!(durations, ["1.2", "1.3"], "{backend:?}");
+    // Parents before children: the root's fork comes before its children's.
+    let position = |pid| events.iter().position(|e| e.pid == pid).unwrap();
+    assert!(
+        children
+            .keys()
+            .all(|&pid| position(root_pid) < position(pid))
+    );
+}
+
+#[tokio::test]
+async fn ebpf_reports_the_process_tree() {
+    reports_the_tree(BackendChoice::Ebpf).await;
+}
+
+#[tokio::test]
+async fn netlink_reports_the_process_tree() {
+    reports_the_tree(BackendChoice::Netlink).await;
+}
+
+#[tokio::test]
+async fn procfs_reports_the_process_tree() {
+    reports_the_tree(BackendChoice::Procfs).await;
+}
+
+/// Threads are tracked per process: the process exits once, after its threads, with the
+/// status of its last thread; a uid change carries the new ids.
+#[tokio::test]
+async fn netlink_reports_threads_inside_their_process_and_uid_changes() {
+    let mut source = open(BackendChoice::Netlink);
+    let mut threaded = Command::new(WORKLOAD)
+        .args(["threads", "3"])
+        .spawn()
+        .unwrap();
+    let mut setuid = Command::new(WORKLOAD)
+        .args(["setuid", "65534"])
+        .spawn()
+        .unwrap();
+    let (pid, uid_pid) = (threaded.id(), setuid.id());
+    let mut events = Vec::new();
+    while !(exited(&events, pid) && exited(&events, uid_pid)) {
+        tokio::time::timeout(Duration::from_secs(30), source.next_batch(&mut events))
+            .await
+            .expect("the workloads' exits arrive")
+            .unwrap();
+    }
+    assert!(threaded.wait().unwrap().success() && setuid.wait().unwrap().success());
+
+    let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
+    let tids = |kind: Kind| -> Vec<u32> {
+        let mut tids: Vec<u32> = mine
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.tid)
+            .collect();
+        tids.sort_unstable();
+        tids
+    };
+    let started = tids(Kind::ThreadStart);
+    assert_eq!(started.len(), 3, "{mine:#?}");
+    assert!(!started.contains(&pid));
+    assert_eq!(tids(Kind::ThreadExit), started);
+    let exits: Vec<_> = mine
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Exit(_)))
+        .collect();
+    assert_eq!(exits.len(), 1, "{mine:#?}");
+    assert_eq!(exits[0].kind, Kind::Exit(ExitStatus::Code(0)));
+    assert!(matches!(mine.last().unwrap().kind, Kind::Exit(_)));
+
+    let uid = events
+        .iter()
+        .find(|e| e.pid == uid_pid && e.kind == Kind::Uid)
+        .expect("a uid event");
+    let creds = uid.creds.unwrap();
+    assert_eq!((creds.uid, creds.euid, creds.gid), (65534, 65534, 0));
+}
+
+/// The CPUs this process may run on.
+fn cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    assert!(ok);
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+/// Runs `true` on every CPU, so that each CPU sends the connector a message; returns the
+/// pids.
+fn mark_every_cpu() -> Vec<u32> {
+    cpus()
+        .into_iter()
+        .map(|cpu| {
+            let mut child = Command::new("taskset")
+                .args(["-c", &cpu.to_string(), "true"])
+                .spawn()
+                .unwrap();
+            child.wait().unwrap();
+            child.id()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn netlink_counts_what_a_slow_reader_lost() {
+    // A small receive buffer: about a hundred messages.
+    let mut netlink = Netlink::open(&NetlinkOptions {
+        receive_buffer_bytes: 64 << 10,
+    })
+    .unwrap();
+    let mut events = Vec::new();
+    // Every CPU's numbering is known before the storm, so every gap is between two
+    // messages that arrive.
+    let markers = mark_every_cpu();
+    while !markers.iter().all(|&pid| exited(&events, pid)) {
+        tokio::time::timeout(Duration::from_secs(30), netlink.next_batch(&mut events))
+            .await
+            .expect("marker events")
+            .unwrap();
+    }
+    events.clear();
+
+    // 300 processes (900 messages) while the reader does not read.
+    let storm: HashSet<u32> = (0..300)
+        .map(|_| {
+            let mut child = Command::new("/bin/true").spawn().unwrap();
+            child.wait().unwrap();
+            child.id()
+        })
+        .collect();
+    netlink.finish(&mut events);
+    // The messages lost after each CPU's last arrival are counted when it sends again.
+    let mut markers = mark_every_cpu();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !markers.iter().all(|&pid| exited(&events, pid)) {
+        assert!(Instant::now() < deadline, "marker events did not arrive");
+        match tokio::time::timeout(Duration::from_secs(2), netlink.next_batch(&mut events)).await {
+            Ok(result) => result.unwrap(),
+            // A marker's message was lost too (the machine is busy): mark again.
+            Err(_) => markers = mark_every_cpu(),
+        }
+    }
+
+    let lost: u64 = events
+        .iter()
+        .map(|e| match e.kind {
+            Kind::Lost { count } => count,
+            _ => 0,
+        })
+        .sum();
+    let seen = events.iter().filter(|e| storm.contains(&e.pid)).count() as u64;
+    let sent = 3 * storm.len() as u64;
+    assert!(
+        seen < sent,
+        "the buffer did not overflow: {seen} of {sent} seen"
+    );
+    assert!(
+        lost >= sent - seen,
+        "{} storm events missing, only {lost} reported lost",
+        sent - seen
+    );
+}
+
+/// The built binary, where uid 65534 can run it: a copy if target/ is closed to it.
+struct NobodysBinary {
+    path: PathBuf,
+    copy_dir: Option<PathBuf>,
+}
+
+impl NobodysBinary {
+    fn new() -> Self {
+        let reachable = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "test",
+                "-x",
+                BIN,
+            ])
+            .status()
+            .unwrap()
+            .success();
+        if reachable {
+            return Self {
+                path: PathBuf::from(BIN),
+                copy_dir: None,
+            };
+        }
+        let dir = temp_dir();
+        let path = dir.join("forkwatch-tui");
+        std::fs::copy(BIN, &path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self {
+            path,
+            copy_dir: Some(dir),
+        }
+    }
+
+    /// `setpriv` as uid 65534, then `wrapper`, then this binary with `args`.
+    fn command(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(wrapper)
+            .arg(&self.path)
+            .args(["--log", "/dev/null"])
+            .args(args);
+        command
+    }
+}
+
+impl Drop for NobodysBinary {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.copy_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Lines of a child's output, read on a thread so that a test can wait with a timeout.
+fn lines(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+fn next_line(lines: &mpsc::Receiver<String>, what: &str) -> String {
+    lines
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("no {what} within 30 s"))
+}
+
+/// Runs `events --json` as uid 65534 (inside `wrapper`, e.g. a new user namespace) and
+/// returns the stderr lines up to the description of what the backend misses, and the
+/// JSON lines it printed for a uniquely named process started once it was watching.
+fn events_as_nobody(bin: &NobodysBinary, wrapper: &[&str]) -> (Vec<String>, Vec<Event>) {
+    let mut watcher: Child = bin
+        .command(wrapper, &["events", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = lines(watcher.stderr.take().unwrap());
+    let stdout = lines(watcher.stdout.take().unwrap());
+    let mut notices = vec![next_line(&stderr, "start-up line")];
+    assert!(
+        notices[0].starts_with("forkwatch-tui: watching with "),
+        "{notices:?}"
+    );
+    while !notices.last().unwrap().contains(" misses ")
+        && !notices.last().unwrap().contains(" reads ")
+    {
+        notices.push(next_line(&stderr, "notice"));
+    }
+
+    let names = Names::new();
+    let mut sleeper = Command::new(names.sleep()).arg("1.5").spawn().unwrap();
+    let pid = sleeper.id();
+    sleeper.wait().unwrap();
+    let mut mine = Vec::new();
+    while !exited(&mine, pid) {
+        let line = next_line(&stdout, "event of the process started meanwhile");
+        let event: Event = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if event.pid == pid {
+            mine.push(event);
+        }
+    }
+    // SAFETY: signalling our own child (setpriv execs the watcher, so it is that pid).
+    unsafe { libc::kill(watcher.id() as i32, libc::SIGINT) };
+    assert!(watcher.wait().unwrap().success());
+    let argv = vec![path_str(&names.sleep()), "1.5".to_owned()];
+    assert!(
+        mine.iter().any(|e| exec_argv(e) == Some(&argv[..])),
+        "no exec of {argv:?}: {mine:#?}"
+    );
+    (notices, mine)
+}
+
+fn line_with<'a>(lines: &'a [String], text: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l.contains(text))
+        .unwrap_or_else(|| panic!("no line with `{text}` in {lines:#?}"))
+}
+
+/// An unprivileged user gets a working stream from the best backend the kernel allows:
+/// since Linux 6.6 the proc connector accepts anyone in the initial namespaces.
+#[test]
+fn without_privileges_auto_falls_back_and_streams() {
+    let (notices, _) = events_as_nobody(&NobodysBinary::new(), &[]);
+    line_with(
+        &notices,
+        "forkwatch-tui: eBPF not possible: the eBPF probe needs root",
+    );
+    if notices[0].contains("with netlink") {
+        line_with(
+            &notices,
+            "netlink reads argv, names and credentials from /proc",
+        );
+    } else {
+        assert!(notices[0].contains("with procfs"), "{notices:#?}");
+        line_with(&notices, "forkwatch-tui: netlink not possible: ");
+    }
+}
+
+/// Where neither eBPF nor the proc connector can run (a user namespace here), procfs
+/// does, and says what it misses; asking for netlink by name is one line of error.
+#[test]
+fn where_only_procfs_can_run_it_is_used_and_says_so() {
+    let bin = NobodysBinary::new();
+    let (notices, mine) = events_as_nobody(&bin, &["unshare", "--user"]);
+    assert!(
+        notices[0].starts_with("forkwatch-tui: watching with procfs (polling /proc every 100ms)"),
+        "{notices:#?}"
+    );
+    line_with(&notices, "forkwatch-tui: eBPF not possible: ");
+    line_with(
+        &notices,
+        "forkwatch-tui: netlink not possible: the proc connector answers only processes in the initial user namespace",
+    );
+    line_with(
+        &notices,
+        "forkwatch-tui: procfs misses processes that live shorter than 100ms, cannot know exit codes",
+    );
+    let exit = mine.last().unwrap();
+    assert_eq!(exit.kind, Kind::Exit(ExitStatus::Unknown));
+
+    let out = bin
+        .command(&["unshare", "--user"], &["events", "--backend", "netlink"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "forkwatch-tui: the netlink backend cannot run: the proc connector answers only"
+        ),
+        "{err}"
+    );
+}

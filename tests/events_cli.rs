@@ -1,0 +1,180 @@
+//! `forkwatch-tui events` as a user runs it: the real binary, the real kernel.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use forkwatch::event::{Event, ExitStatus, Kind};
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+
+/// Starts `events` with `args` and returns once it says it is watching.
+fn start_events(args: &[&str]) -> (Child, BufReader<std::process::ChildStderr>) {
+    let mut child = Command::new(BIN)
+        .arg("events")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("watching with eBPF"), "unexpected: {line}");
+    (child, stderr)
+}
+
+/// Sends SIGINT and returns (stdout, the rest of stderr, exit code).
+fn interrupt(mut child: Child, mut stderr: impl Read) -> (String, String, Option<i32>) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    (out, err, child.wait().unwrap().code())
+}
+
+/// Runs a command and waits until its exit is surely in the kernel's ring buffer.
+fn run_and_reap(cmd: &mut Command) -> u32 {
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn json_lines_of_the_chosen_kinds_then_a_summary_on_ctrl_c() {
+    let (child, stderr) = start_events(&["--json", "--kinds", "fork,exit"]);
+    let pid = run_and_reap(Command::new("/bin/sh").args(["-c", "exit 3"]));
+    // The exit is queued in the kernel by now; SIGINT must still write it.
+    let (out, err, code) = interrupt(child, stderr);
+    assert_eq!(code, Some(0), "{err}");
+
+    let events: Vec<Event> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| matches!(e.kind, Kind::Fork | Kind::Exit(_) | Kind::Lost { .. })),
+        "only fork, exit (and loss reports) are printed"
+    );
+    let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
+    assert_eq!(mine.len(), 2, "{mine:#?}");
+    assert_eq!(mine[0].kind, Kind::Fork);
+    assert_eq!(mine[1].kind, Kind::Exit(ExitStatus::Code(3)));
+
+    // The raw JSON has the documented fields, with `signal` null on a normal exit.
+    let exit_line = out
+        .lines()
+        .find(|l| l.contains(&format!("\"pid\":{pid},")) && l.contains("\"kind\":\"exit\""))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(exit_line).unwrap();
+    for field in ["ts_ns", "pid", "tid", "ppid", "comm", "exit_code", "signal"] {
+        assert!(v.get(field).is_some(), "{field} missing from {exit_line}");
+    }
+    assert!(v["signal"].is_null());
+
+    let summary = err.lines().last().unwrap();
+    let forks = events.iter().filter(|e| e.kind == Kind::Fork).count();
+    assert!(
+        summary.contains(&format!("fork {forks}")) && summary.ends_with(" lost"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn text_lines_and_a_duration_that_ends_the_run() {
+    let started = Instant::now();
+    let (child, mut stderr) = start_events(&["--duration", "2"]);
+    let pid = run_and_reap(Command::new("/bin/echo").args(["forkwatch", "text test"]));
+    let output = child.wait_with_output().unwrap();
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    assert!(output.status.success(), "{err}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let out = String::from_utf8(output.stdout).unwrap();
+    let exec = out
+        .lines()
+        .find(|l| l.contains(" exec ") && l.contains(&format!("pid={pid} ")))
+        .unwrap_or_else(|| panic!("no exec line for {pid} in:\n{out}"));
+    assert!(
+        exec.ends_with("comm=echo file=/bin/echo argv: /bin/echo forkwatch 'text test'"),
+        "{exec}"
+    );
+    assert!(err.contains(" events ("), "{err}");
+}
+
+/// The whole stderr of a run that must fail, and its exit code.
+fn failure(cmd: &mut Command) -> (String, Option<i32>) {
+    let out = cmd.stdout(Stdio::null()).output().unwrap();
+    (String::from_utf8(out.stderr).unwrap(), out.status.code())
+}
+
+fn assert_one_line(stderr: &str, expected: &str) {
+    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
+    assert!(
+        stderr.starts_with("forkwatch-tui: ") && stderr.contains(expected),
+        "{stderr}"
+    );
+}
+
+/// Without privileges `--backend auto` falls back (tests/backends.rs); asking for eBPF by
+/// name is refused.
+#[test]
+fn without_privileges_the_ebpf_backend_says_so_in_one_line() {
+    let (err, code) = failure(Command::new("setpriv").args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        BIN,
+        "events",
+        "--backend",
+        "ebpf",
+    ]));
+    assert_eq!(code, Some(1));
+    assert_one_line(&err, "needs root, or CAP_BPF and CAP_PERFMON");
+    assert!(err.contains("the eBPF backend cannot run: "), "{err}");
+
+    let (err, code) =
+        failure(Command::new("unshare").args(["-Ur", BIN, "events", "--backend", "ebpf"]));
+    assert_eq!(code, Some(1));
+    assert_one_line(&err, "runs in a user namespace");
+}
+
+#[test]
+fn unmountable_tracefs_is_one_line() {
+    // In a private mount namespace tracefs is hidden, and without CAP_SYS_ADMIN (but with
+    // CAP_BPF and CAP_PERFMON) it cannot be mounted again.
+    let script = format!(
+        "mount -t tmpfs none /sys/kernel/tracing && exec setpriv --bounding-set=-sys_admin --inh-caps=-all {BIN} events --backend ebpf"
+    );
+    let (err, code) = failure(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    assert_eq!(code, Some(1));
+    assert_one_line(
+        &err,
+        "tracefs is not mounted at /sys/kernel/tracing and mounting it failed",
+    );
+}
+
+#[test]
+fn bad_arguments_are_refused_before_anything_loads() {
+    let (err, code) = failure(Command::new(BIN).args(["events", "--kinds", "fork,spawn"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown event kind `spawn`"), "{err}");
+    let (err, code) = failure(Command::new(BIN).args(["events", "--duration=-1"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a positive number of seconds"), "{err}");
+    let (err, code) = failure(Command::new(BIN).args(["--buffer-mib", "3", "events"]));
+    assert_eq!(code, Some(1));
+    assert_one_line(&err, "not a power of two");
+}

@@ -1,0 +1,326 @@
+//! The probe against the real kernel: each test starts its own processes and checks the
+//! events reported for their pids (other processes on the machine are ignored).
+
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use forkwatch::{
+    event::{Event, ExitStatus, Kind},
+    probe::{Probe, ProbeOptions},
+};
+
+const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
+
+/// Reads events until `done` says the ones wanted have arrived (a 30 s guard).
+async fn collect_until(probe: &mut Probe, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+    let mut events = Vec::new();
+    let read = async {
+        while !done(&events) {
+            probe
+                .next_batch(&mut events)
+                .await
+                .expect("ring buffer read");
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .is_err()
+    {
+        let lost: u64 = events
+            .iter()
+            .map(|e| match e.kind {
+                Kind::Lost { count } => count,
+                _ => 0,
+            })
+            .sum();
+        panic!(
+            "the expected events did not arrive in 30 s: got {} events, {lost} reported lost",
+            events.len()
+        );
+    }
+    events
+}
+
+fn of_pid(events: &[Event], pid: u32) -> Vec<&Event> {
+    events.iter().filter(|e| e.pid == pid).collect()
+}
+
+fn exited(events: &[Event], pid: u32) -> bool {
+    events
+        .iter()
+        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
+}
+
+fn load() -> Probe {
+    Probe::load(&ProbeOptions::default()).expect("the probe loads (tests run as root)")
+}
+
+#[tokio::test]
+async fn fork_exec_and_exit_code_of_a_child() {
+    let mut probe = load();
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "exit 7"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let events = collect_until(&mut probe, |e| exited(e, pid)).await;
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+
+    let mine = of_pid(&events, pid);
+    let kinds: Vec<_> = mine.iter().map(|e| e.kind_name().as_str()).collect();
+    assert_eq!(kinds, ["fork", "exec", "exit"], "{mine:#?}");
+    assert_eq!(mine[0].ppid, std::process::id());
+    assert_eq!(mine[0].tid, pid);
+    assert_eq!(
+        mine[1].kind,
+        Kind::Exec {
+            filename: "/bin/sh".into(),
+            argv: vec!["/bin/sh".into(), "-c".into(), "exit 7".into()],
+            argv_truncated: false,
+        }
+    );
+    assert_eq!(mine[1].comm.to_string(), "sh");
+    assert_eq!(mine[2].kind, Kind::Exit(ExitStatus::Code(7)));
+    // One process, one identity: every event carries the same start time.
+    assert!(mine.iter().all(|e| e.start_ns == mine[0].start_ns));
+    assert!(mine[2].run_ns().unwrap() > 0);
+    let proc_start = mine[0].start_ns;
+    assert!(proc_start <= mine[0].ts_ns);
+}
+
+#[tokio::test]
+async fn exec_keeps_a_hundred_arguments_and_flags_a_cut() {
+    let mut probe = load();
+    let args: Vec<String> = (0..100).map(|i| format!("argument-{i:03}")).collect();
+    let mut child = Command::new("/bin/true").args(&args).spawn().unwrap();
+    // 900 arguments of 20 bytes: 18 KB, more than the probe keeps.
+    let long: Vec<String> = (0..900).map(|i| format!("{i:019}")).collect();
+    let mut long_child = Command::new("/bin/true").args(&long).spawn().unwrap();
+    let (pid, long_pid) = (child.id(), long_child.id());
+    let events = collect_until(&mut probe, |e| exited(e, pid) && exited(e, long_pid)).await;
+    child.wait().unwrap();
+    long_child.wait().unwrap();
+
+    let exec = |pid| {
+        of_pid(&events, pid)
+            .into_iter()
+            .find_map(|e| match &e.kind {
+                Kind::Exec {
+                    argv,
+                    argv_truncated,
+                    ..
+                } => Some((argv.clone(), *argv_truncated)),
+                _ => None,
+            })
+            .expect("an exec event")
+    };
+    let (argv, truncated) = exec(pid);
+    assert_eq!(argv.len(), 101);
+    assert_eq!(argv[0], "/bin/true");
+    assert_eq!(argv[1..], args[..]);
+    assert!(!truncated);
+
+    let (argv, truncated) = exec(long_pid);
+    assert!(truncated, "an 18 KB argv is cut and says so");
+    assert!(
+        argv.len() > 300,
+        "at least 8 KiB is kept: {} args",
+        argv.len()
+    );
+    // Everything kept is the real prefix; only the last argument may be cut short.
+    let kept = argv.len() - 1;
+    assert_eq!(argv[1..kept], long[..kept - 1]);
+}
+
+#[tokio::test]
+async fn a_sigkill_is_reported_as_signal_9() {
+    let mut probe = load();
+    let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = child.id();
+    // Wait for the exec so the kill hits sleep, not the forked copy of the test.
+    collect_until(&mut probe, |e| {
+        e.iter()
+            .any(|e| e.pid == pid && matches!(e.kind, Kind::Exec { .. }))
+    })
+    .await;
+    child.kill().unwrap();
+    let events = collect_until(&mut probe, |e| exited(e, pid)).await;
+    child.wait().unwrap();
+    let exit = of_pid(&events, pid).pop().unwrap();
+    assert_eq!(
+        exit.kind,
+        Kind::Exit(ExitStatus::Signal {
+            signal: 9,
+            core_dumped: false
+        })
+    );
+    assert_eq!(exit.comm.to_string(), "sleep");
+}
+
+#[tokio::test]
+async fn threads_start_and_end_inside_their_process() {
+    let mut probe = load();
+    let mut child = Command::new(WORKLOAD)
+        .args(["threads", "3"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let events = collect_until(&mut probe, |e| exited(e, pid)).await;
+    assert!(child.wait().unwrap().success());
+
+    let mine = of_pid(&events, pid);
+    let started: Vec<u32> = mine
+        .iter()
+        .filter(|e| e.kind == Kind::ThreadStart)
+        .map(|e| e.tid)
+        .collect();
+    let mut ended: Vec<u32> = mine
+        .iter()
+        .filter(|e| e.kind == Kind::ThreadExit)
+        .map(|e| e.tid)
+        .collect();
+    assert_eq!(started.len(), 3, "{mine:#?}");
+    assert!(started.iter().all(|&tid| tid != pid));
+    ended.sort_unstable();
+    let mut expected = started.clone();
+    expected.sort_unstable();
+    assert_eq!(ended, expected, "each thread that started ended");
+    // The process ends once, after its threads, with its own exit code.
+    let exits: Vec<_> = mine
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Exit(_)))
+        .collect();
+    assert_eq!(exits.len(), 1);
+    assert_eq!(exits[0].kind, Kind::Exit(ExitStatus::Code(0)));
+    assert!(matches!(mine.last().unwrap().kind, Kind::Exit(_)));
+}
+
+#[tokio::test]
+async fn setuid_and_setgid_report_the_new_ids() {
+    let mut probe = load();
+    let mut uid_child = Command::new(WORKLOAD)
+        .args(["setuid", "65534"])
+        .spawn()
+        .unwrap();
+    let mut gid_child = Command::new(WORKLOAD)
+        .args(["setgid", "65534"])
+        .spawn()
+        .unwrap();
+    let (uid_pid, gid_pid) = (uid_child.id(), gid_child.id());
+    let events = collect_until(&mut probe, |e| exited(e, uid_pid) && exited(e, gid_pid)).await;
+    assert!(uid_child.wait().unwrap().success());
+    assert!(gid_child.wait().unwrap().success());
+
+    let change = |pid, kind: Kind| {
+        of_pid(&events, pid)
+            .into_iter()
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind:?} event for {pid}"))
+            .creds
+            .unwrap()
+    };
+    let after_setuid = change(uid_pid, Kind::Uid);
+    assert_eq!((after_setuid.uid, after_setuid.euid), (65534, 65534));
+    let after_setgid = change(gid_pid, Kind::Gid);
+    assert_eq!((after_setgid.gid, after_setgid.egid), (65534, 65534));
+    assert_eq!(after_setgid.uid, 0, "setgid leaves the uid alone");
+    // The exit that follows carries the new credentials too.
+    let exit = of_pid(&events, uid_pid).pop().unwrap();
+    assert_eq!(exit.creds.unwrap().uid, 65534);
+}
+
+#[tokio::test]
+async fn a_failed_setuid_is_not_reported() {
+    let mut probe = load();
+    // After dropping to 65534, setuid(0) fails with EPERM.
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--", WORKLOAD, "setuid", "0"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let events = collect_until(&mut probe, |e| exited(e, pid)).await;
+    assert!(!child.wait().unwrap().success());
+    let uid_events: Vec<_> = of_pid(&events, pid)
+        .into_iter()
+        .filter(|e| e.kind == Kind::Uid)
+        .collect();
+    // setpriv's own setresuid(65534) succeeded; the workload's setuid(0) did not.
+    assert_eq!(uid_events.len(), 1, "{uid_events:#?}");
+    assert_eq!(uid_events[0].creds.unwrap().uid, 65534);
+}
+
+#[tokio::test]
+async fn children_never_appear_before_their_fork() {
+    let mut probe = load();
+    // A tree of 3 levels with 4 children per node, all running at once on both CPUs.
+    let script = "for a in 1 2 3 4; do ( for b in 1 2 3 4; do ( for c in 1 2 3 4; do /bin/true & done; wait ) & done; wait ) & done; wait";
+    let mut root = Command::new("/bin/sh")
+        .args(["-c", script])
+        .spawn()
+        .unwrap();
+    let root_pid = root.id();
+    let events = collect_until(&mut probe, |e| exited(e, root_pid)).await;
+    root.wait().unwrap();
+
+    // Walk the stream in order; a pid belongs to the tree once its fork has been seen.
+    let mut in_tree = std::collections::HashSet::from([root_pid]);
+    let mut forks = 0;
+    for event in &events {
+        match event.kind {
+            Kind::Fork if in_tree.contains(&event.ppid) => {
+                assert!(in_tree.insert(event.pid), "pid {} forked twice", event.pid);
+                forks += 1;
+            }
+            _ if in_tree.contains(&event.ppid) && event.ppid != std::process::id() => {
+                assert!(
+                    in_tree.contains(&event.pid),
+                    "{event:?} arrived before the fork of its process"
+                );
+            }
+            _ => {}
+        }
+    }
+    // 4 + 16 subshells and 64 /bin/true: at least 84 forks (sh may fork a few more).
+    assert!(forks >= 84, "only {forks} forks seen in the tree");
+}
+
+#[tokio::test]
+async fn a_full_ring_buffer_is_counted_as_lost() {
+    // One page of ring buffer holds a few dozen records.
+    let mut probe = Probe::load(&ProbeOptions {
+        ring_bytes: 4096,
+        ..ProbeOptions::default()
+    })
+    .unwrap();
+    let mut children: Vec<_> = (0..200)
+        .map(|_| Command::new("/bin/true").spawn().unwrap())
+        .collect();
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    for child in &mut children {
+        child.wait().unwrap();
+    }
+    // Nothing was read while they ran: most records could not be queued.
+    let mut events = Vec::new();
+    probe.finish(&mut events);
+    let lost: u64 = events
+        .iter()
+        .map(|e| match e.kind {
+            Kind::Lost { count } => count,
+            _ => 0,
+        })
+        .sum();
+    let seen = events.iter().filter(|e| pids.contains(&e.pid)).count() as u64;
+    // Each child made a fork, an exec and an exit: whatever is missing was counted.
+    assert!(
+        lost > 0,
+        "a one-page buffer overflowed without a loss report"
+    );
+    assert!(
+        seen + lost >= 3 * pids.len() as u64,
+        "seen {seen} + lost {lost} < {}",
+        3 * pids.len()
+    );
+}

@@ -1,0 +1,547 @@
+//! Relay against the real kernel: real processes, real signals, read back with sigwaitinfo
+//! by separate receiver processes.
+
+#[path = "common/receiver.rs"]
+mod receiver;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use forkwatch::{
+    event::{Comm, Creds, Event, Kind},
+    relay::{Notice, Relays, RtSignal, RuleSpec},
+    snapshot,
+};
+use receiver::{Mode, Received, Receiver};
+
+/// A failure guard, not a wait: every wait below ends on a readiness signal first.
+const GUARD: Duration = Duration::from_secs(20);
+
+fn signal() -> i32 {
+    RtSignal::default().number()
+}
+
+/// `forkwatch-tui relay ...`, its stderr read line by line.
+struct RelayCommand {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl RelayCommand {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_forkwatch-tui"))
+            .arg("relay")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `text`.
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + GUARD;
+        while !self.seen.iter().any(|l| l.contains(text)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no `{text}` from relay; stderr so far: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for it to end by itself; its status and whole stderr.
+    fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "relay did not end: {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader thread ends at EOF, closing the channel.
+        self.seen.extend(self.lines.iter());
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for RelayCommand {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A shell that forks a child each time a line is written to it and prints the child's
+/// pid, then runs `finally` once its input ends.
+struct Forker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Forker {
+    fn start(finally: &str, uid: Option<u32>) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "while read line; do /bin/true & echo $!; wait; done; {finally}"
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
+        let mut child = command.spawn().unwrap();
+        Self {
+            stdin: child.stdin.take(),
+            stdout: BufReader::new(child.stdout.take().unwrap()),
+            child,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Makes it fork once; the child's pid.
+    fn fork(&mut self) -> u32 {
+        writeln!(self.stdin.as_mut().unwrap()).unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().parse().unwrap()
+    }
+
+    /// Ends its input and waits for it to exit.
+    fn end(mut self) {
+        drop(self.stdin.take());
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+/// A signal from the test itself, after everything the relay sent: RT signals of one
+/// number are queued in order, so whatever the receiver reads before it came from the relay.
+fn sentinel(receiver: &mut Receiver) -> Received {
+    let value = libc::sigval {
+        sival_ptr: usize::MAX as *mut libc::c_void,
+    };
+    // SAFETY: sigqueue to our own child.
+    assert_eq!(
+        unsafe { libc::sigqueue(receiver.pid() as libc::pid_t, signal(), value) },
+        0
+    );
+    receiver.next(GUARD).expect("no sentinel")
+}
+
+fn assert_only_sentinel_left(receiver: &mut Receiver) {
+    let next = sentinel(receiver);
+    assert_eq!(
+        (next.pid, next.value),
+        (std::process::id() as i32, -1),
+        "the relay sent more than expected: {next:?}"
+    );
+}
+
+#[test]
+fn relayfork_sends_one_signal_per_fork_with_the_parent_and_the_child() {
+    let mut receiver = Receiver::spawn(signal());
+    let mut forker = Forker::start("", None);
+    let mut relay = RelayCommand::start(&[
+        "--to",
+        &receiver.pid().to_string(),
+        "--pid",
+        &forker.pid().to_string(),
+    ]);
+    relay.wait_for("relaying with");
+
+    let children: Vec<u32> = (0..5).map(|_| forker.fork()).collect();
+    let parent = forker.pid();
+    forker.end();
+    // The forker's exit ends the rule, and with it the command.
+    let (status, stderr) = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    assert!(
+        stderr.iter().any(|l| l.contains(&format!(
+            "pid {parent} exited; the rule matches nothing more"
+        ))),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("5 events relayed, 5 signals sent, 0 undelivered")),
+        "{stderr:?}"
+    );
+
+    for &child in &children {
+        let got = receiver.next(GUARD).expect("a signal per fork");
+        assert_eq!(got.signo, signal());
+        assert_eq!(got.code, libc::SI_QUEUE);
+        assert_eq!(got.pid, parent as i32, "si_pid is the parent");
+        assert_eq!(got.value, child as i32, "si_value is the child");
+    }
+    assert_only_sentinel_left(&mut receiver);
+}
+
+#[test]
+fn kmonitor_sends_the_event_bit_the_process_and_its_uid() {
+    const NOBODY: u32 = 65534;
+    let mut receiver = Receiver::spawn(signal());
+    // It forks once, then execs true (which exits): fork, exec and exit, as uid `nobody`.
+    let mut forker = Forker::start("exec /bin/true", Some(NOBODY));
+    let mut relay = RelayCommand::start(&[
+        "--to",
+        &receiver.pid().to_string(),
+        "--pid",
+        &forker.pid().to_string(),
+        "--layout",
+        "kmonitor",
+    ]);
+    relay.wait_for("relaying with");
+
+    let child = forker.fork();
+    let pid = forker.pid();
+    forker.end();
+    let (status, stderr) = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+
+    let got: Vec<(i32, i32, u32)> = (0..3)
+        .map(|_| receiver.next(GUARD).expect("fork, exec and exit"))
+        .inspect(|r| assert_eq!((r.signo, r.code), (signal(), libc::SI_QUEUE)))
+        .map(|r| (r.value, r.pid, r.uid))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0x08, child as i32, NOBODY),
+            (0x20, pid as i32, NOBODY),
+            (0x40, pid as i32, NOBODY),
+        ]
+    );
+    assert_only_sentinel_left(&mut receiver);
+}
+
+fn fork_event(pid: u32, ppid: u32) -> Event {
+    Event {
+        ts_ns: 1,
+        pid,
+        tid: pid,
+        ppid,
+        start_ns: 1,
+        comm: Comm::from("test"),
+        creds: Some(Creds::default()),
+        cgroup_id: None,
+        kernel_thread: false,
+        kind: Kind::Fork,
+    }
+}
+
+fn rule(targets: &[u32]) -> RuleSpec {
+    let to: Vec<String> = targets.iter().map(u32::to_string).collect();
+    format!("to={}", to.join(",")).parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_target_that_exits_is_dropped_and_whoever_takes_its_pid_gets_nothing() {
+    let sig = signal();
+    let mut receiver = Receiver::spawn(sig);
+    // The exited target's pid may be taken by someone else before the test takes it.
+    let (mut relays, old_pid, holder) = (0..50)
+        .find_map(|_| {
+            let target = Receiver::hold(sig, Mode::Hold);
+            let old_pid = target.pid();
+            let mut relays = Relays::default();
+            relays
+                .add(rule(&[old_pid, receiver.pid()]), &mut Vec::new())
+                .unwrap();
+            drop(target); // killed and reaped: its pid is free
+            let holder = Receiver::hold_pid(sig, old_pid).ok()?;
+            Some((relays, old_pid, holder))
+        })
+        .expect("could not take the exited target's pid");
+    assert_eq!(holder.pid(), old_pid);
+
+    let mut notices = Vec::new();
+    relays.handle(&fork_event(4242, 4241), &mut notices);
+
+    assert!(
+        matches!(notices.as_slice(), [Notice::TargetGone { pid, .. }] if *pid == old_pid),
+        "{notices:?}"
+    );
+    assert!(!holder.pending(sig), "the pid's new holder got the signal");
+    let got = receiver.next(GUARD).expect("the live target gets it");
+    assert_eq!((got.pid, got.value), (4241, 4242));
+    let targets = relays.rules()[0].targets();
+    assert!(targets[0].is_gone() && !targets[1].is_gone());
+    assert_eq!((targets[0].sent(), targets[1].sent()), (0, 1));
+
+    // The check above can fail: a signal sent by pid would be seen pending.
+    // SAFETY: kill to our own child.
+    unsafe { libc::kill(old_pid as libc::pid_t, sig) };
+    assert!(holder.pending(sig));
+}
+
+#[tokio::test]
+async fn a_target_that_exits_is_dropped_as_soon_as_its_pidfd_says_so() {
+    let sig = signal();
+    let first = Receiver::hold(sig, Mode::Hold);
+    let second = Receiver::hold(sig, Mode::Hold);
+    let (first_pid, second_pid) = (first.pid(), second.pid());
+    let mut relays = Relays::default();
+    let mut notices = Vec::new();
+    relays
+        .add(rule(&[first_pid, second_pid]), &mut notices)
+        .unwrap();
+    assert_eq!(notices, []);
+
+    drop(first);
+    tokio::time::timeout(GUARD, relays.target_exited())
+        .await
+        .expect("the exit was not noticed");
+    relays.drop_exited(&mut notices);
+    assert!(
+        matches!(notices.as_slice(), [Notice::TargetGone { pid, .. }] if *pid == first_pid),
+        "{notices:?}"
+    );
+    assert!(relays.is_live());
+
+    drop(second);
+    tokio::time::timeout(GUARD, relays.target_exited())
+        .await
+        .expect("the exit was not noticed");
+    notices.clear();
+    relays.drop_exited(&mut notices);
+    assert!(
+        matches!(notices.as_slice(), [Notice::TargetGone { pid, .. }] if *pid == second_pid),
+        "{notices:?}"
+    );
+    assert!(!relays.is_live());
+}
+
+#[test]
+fn the_relay_command_ends_when_its_last_target_exits() {
+    let receiver = Receiver::spawn(signal());
+    let pid = receiver.pid();
+    let comm = snapshot::read_process(pid).unwrap().comm;
+    // Matches a process that does nothing, so nothing is relayed.
+    let mut quiet = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut relay =
+        RelayCommand::start(&["--to", &pid.to_string(), "--pid", &quiet.id().to_string()]);
+    relay.wait_for("relaying with");
+    drop(receiver);
+    let (status, stderr) = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.ends_with(&format!("target pid {pid} ({comm}) exited and was dropped"))),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.iter().any(|l| l.ends_with(&format!(
+            "pid {pid} ({comm}): 0 sent, 0 undelivered, exited"
+        ))),
+        "{stderr:?}"
+    );
+    quiet.kill().unwrap();
+    quiet.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_full_signal_queue_is_counted_as_undelivered_and_stalls_no_one() {
+    let sig = signal();
+    // A user of its own, so no one else's pending signals count against its queue of 3.
+    let uid = 3_000_000 + std::process::id();
+    let full = Receiver::hold(sig, Mode::HoldLimited { uid, queue: 3 });
+    let mut receiver = Receiver::spawn(sig);
+    let mut relays = Relays::default();
+    relays
+        .add(rule(&[full.pid(), receiver.pid()]), &mut Vec::new())
+        .unwrap();
+
+    let mut notices = Vec::new();
+    for child in 1..=10 {
+        relays.handle(&fork_event(child, 1), &mut notices);
+    }
+    assert_eq!(notices, []);
+    let rule = &relays.rules()[0];
+    let counts: Vec<(u64, u64)> = rule
+        .targets()
+        .iter()
+        .map(|t| (t.sent(), t.undelivered()))
+        .collect();
+    assert_eq!(counts, [(3, 7), (10, 0)]);
+    assert_eq!(
+        (rule.matched(), rule.sent(), rule.undelivered()),
+        (10, 13, 7)
+    );
+    for child in 1..=10 {
+        assert_eq!(receiver.next(GUARD).map(|r| r.value), Some(child));
+    }
+}
+
+#[tokio::test]
+async fn a_target_that_would_be_killed_by_the_signal_is_warned_about() {
+    let sig = signal();
+    let waiting = Receiver::spawn(sig);
+    let holding = Receiver::hold(sig, Mode::Hold);
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut relays = Relays::default();
+    let mut notices = Vec::new();
+    relays
+        .add(
+            rule(&[waiting.pid(), holding.pid(), sleeper.id()]),
+            &mut notices,
+        )
+        .unwrap();
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(
+        notices[0].to_string(),
+        format!(
+            "relay 1: target pid {} (sleep) neither blocks nor handles RTMIN+1; \
+             the first relayed signal will kill it unless it does",
+            sleeper.id()
+        )
+    );
+}
+
+#[test]
+fn bad_signals_and_targets_are_one_line_errors() {
+    let receiver = Receiver::spawn(signal());
+    let me = receiver.pid().to_string();
+    let kernel_thread = snapshot::take()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.kernel_thread)
+        .expect("no kernel thread");
+    let cases: [(&[&str], String); 7] = [
+        (
+            &["--to", &me, "--signal", "SIGKILL"],
+            "SIGKILL (9) is not a real-time signal".into(),
+        ),
+        (
+            &["--to", &me, "--signal", "9"],
+            "SIGKILL (9) is not a real-time signal".into(),
+        ),
+        (
+            &["--to", &me, "--signal", "33"],
+            "signal 33 is reserved by glibc".into(),
+        ),
+        (
+            &["--to", &me, "--signal", "65"],
+            "signal 65 is above SIGRTMAX (64)".into(),
+        ),
+        (
+            &["--to", "1"],
+            "pid 1 is init: it cannot be a relay target".into(),
+        ),
+        (
+            &["--to", &kernel_thread.pid.to_string()],
+            format!(
+                "pid {} ({}) is a kernel thread: it cannot be a relay target",
+                kernel_thread.pid, kernel_thread.comm
+            ),
+        ),
+        // Above this machine's pid_max (32768), so never a process.
+        (&["--to", "4000000"], "no process with pid 4000000".into()),
+    ];
+    for (args, expected) in &cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_forkwatch-tui"))
+            .arg("relay")
+            .args(*args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("forkwatch-tui: ") && stderr.contains(expected.as_str()),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pid_match_follows_the_process_not_its_pid() {
+    let sig = signal();
+    let mut receiver = Receiver::spawn(sig);
+    let mut matched = Command::new("sleep").arg("60").spawn().unwrap();
+    let process = snapshot::read_process(matched.id()).unwrap();
+    let pid = process.pid;
+    let mut relays = Relays::default();
+    let spec = format!(
+        "to={}:pid={pid}:kinds=fork,exec,exit:layout=kmonitor",
+        receiver.pid()
+    );
+    let mut notices = Vec::new();
+    relays.add(spec.parse().unwrap(), &mut notices).unwrap();
+    matched.kill().unwrap();
+    matched.wait().unwrap();
+
+    let own = |kind: Kind, start_ns: u64| Event {
+        start_ns,
+        kind,
+        ..fork_event(pid, 1)
+    };
+    let exec = || Kind::Exec {
+        filename: "/bin/true".into(),
+        argv: Vec::new(),
+        argv_truncated: false,
+    };
+    let exit = || Kind::Exit(forkwatch::event::ExitStatus::Code(0));
+    let events = [
+        // Its fork, and an exec of the same process (the same start tick): relayed.
+        fork_event(9001, pid),
+        own(exec(), process.start_ns + 1_000),
+        // Another process that had its pid, and someone else's fork: not relayed.
+        own(exec(), process.start_ns + 60 * 1_000_000_000),
+        fork_event(9002, 9001),
+        // Its exit: relayed, and the match ends.
+        own(exit(), process.start_ns),
+        // The pid's next holder: not relayed.
+        fork_event(9003, pid),
+        own(exec(), process.start_ns),
+    ];
+    for event in &events {
+        relays.handle(event, &mut notices);
+    }
+    assert!(
+        matches!(notices.as_slice(), [Notice::MatchEnded { pid: p, .. }] if *p == pid),
+        "{notices:?}"
+    );
+    assert!(!relays.is_live());
+    let got: Vec<(i32, i32)> = (0..3)
+        .map(|_| receiver.next(GUARD).unwrap())
+        .map(|r| (r.value, r.pid))
+        .collect();
+    assert_eq!(got, [(0x08, 9001), (0x20, pid as i32), (0x40, pid as i32)]);
+    assert_eq!(relays.rules()[0].matched(), 3);
+    assert_only_sentinel_left(&mut receiver);
+}
