@@ -4,7 +4,7 @@
 
 use std::io::Cursor;
 
-use forkwatch::recording::Reader;
+use forkwatch::{cli::OutputArgs, output::EventWriter, recording::Reader};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,6 +20,7 @@ fn read_everything(data: &[u8]) {
     let Ok(mut reader) = Reader::new(Cursor::new(data)) else {
         return;
     };
+    let _ = reader.info().to_string();
     let _ = reader.extent();
     let mut events = Vec::new();
     loop {
@@ -34,8 +35,14 @@ fn read_everything(data: &[u8]) {
             }
         }
     }
-    for event in &events {
-        let _ = event.to_json();
+    // Printed as `replay` prints them, in both forms.
+    for json in [false, true] {
+        let args = OutputArgs { json, kinds: None };
+        let mut out = EventWriter::new(std::io::sink(), &args, reader.info().wall_clock());
+        for event in &events {
+            out.write(event).unwrap();
+        }
+        let _ = out.tally.summary();
     }
 }
 

@@ -33,8 +33,6 @@ pub const MAGIC: [u8; 8] = *b"\x89FWREC\r\n";
 pub const FORMAT_VERSION: u32 = 1;
 /// Magic plus version.
 pub const FILE_HEADER_LEN: usize = 12;
-/// The usual file name extension.
-pub const EXTENSION: &str = "fwrec";
 
 /// Where and how a recording was made: its first frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

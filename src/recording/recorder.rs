@@ -4,7 +4,7 @@
 
 use std::{
     fs::File,
-    path::{Path, PathBuf},
+    path::Path,
     sync::{
         Arc, OnceLock,
         atomic::{AtomicUsize, Ordering},
@@ -42,7 +42,6 @@ struct Shared {
 
 /// Records a stream of events to a file.
 pub struct Recorder {
-    path: PathBuf,
     sender: mpsc::Sender<Message>,
     shared: Arc<Shared>,
     thread: thread::JoinHandle<Summary>,
@@ -67,7 +66,6 @@ impl Recorder {
                 .context("cannot start the recording thread")?
         };
         Ok(Self {
-            path: path.to_owned(),
             sender,
             shared,
             thread,
@@ -96,10 +94,6 @@ impl Recorder {
     /// The write error that stopped the recording, as one line.
     pub fn error(&self) -> Option<&str> {
         self.shared.error.get().map(String::as_str)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Writes everything queued and the end frame, stamped `end_ns`, and closes the file.
