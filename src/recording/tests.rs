@@ -352,6 +352,18 @@ mod replay {
             .collect()
     }
 
+    /// From the second event's time, playing at real time.
+    async fn plays_the_third_event_a_second_later(replay: &mut Replay) {
+        replay.play();
+        let t0 = Instant::now();
+        let mut batch = Vec::new();
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(
+            (times(&batch), t0.elapsed()),
+            (vec![3], Duration::from_secs(1))
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn plays_at_the_recorded_pace_scaled_by_the_speed() {
         let (_dir, mut replay) = open();
@@ -394,14 +406,7 @@ mod replay {
         assert!(replay.next_batch(&mut batch).await);
         assert_eq!(times(&batch), [1, 2]);
         assert_eq!(replay.position().at_ns, START_NS + 2_000_000_000);
-        replay.play();
-        let t0 = Instant::now();
-        batch.clear();
-        assert!(replay.next_batch(&mut batch).await);
-        assert_eq!(
-            (times(&batch), t0.elapsed()),
-            (vec![3], Duration::from_secs(1))
-        );
+        plays_the_third_event_a_second_later(&mut replay).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -426,14 +431,7 @@ mod replay {
         assert_eq!(times(&batch), [1, 2]);
         assert_eq!(replay.position().events, 2);
 
-        replay.play();
-        let t0 = Instant::now();
-        batch.clear();
-        assert!(replay.next_batch(&mut batch).await);
-        assert_eq!(
-            (times(&batch), t0.elapsed()),
-            (vec![3], Duration::from_secs(1))
-        );
+        plays_the_third_event_a_second_later(&mut replay).await;
         assert_eq!(replay.snapshot(), snapshot());
     }
 
