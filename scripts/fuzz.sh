@@ -12,9 +12,11 @@ if ! rustup toolchain list | grep -q '^nightly'; then
     say "installing the nightly toolchain"
     rustup toolchain install nightly --profile minimal
 fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    say "installing cargo-fuzz (a few minutes)"
-    cargo install cargo-fuzz --locked
+# Pinned: a newer cargo-fuzz may need a newer rustc than this machine's stable.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes)"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 corpus=fuzz/corpus/reader
 mkdir -p "$corpus"
