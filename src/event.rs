@@ -376,6 +376,14 @@ impl Event {
         }
     }
 
+    /// The events a loss report stands for; 0 for every other event.
+    pub fn lost_count(&self) -> u64 {
+        match self.kind {
+            Kind::Lost { count } => count,
+            _ => 0,
+        }
+    }
+
     /// How long the process had run, for exit events.
     pub fn run_ns(&self) -> Option<u64> {
         match self.kind {
