@@ -9,6 +9,7 @@ pub mod model;
 pub mod output;
 pub mod pidfd;
 pub mod probe;
+pub mod recording;
 pub mod relay;
 pub mod snapshot;
 pub mod source;

@@ -42,6 +42,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Some(Command::Events(args)) => cmd::events::run(args, probe_options).await,
+        Some(Command::Record(args)) => cmd::record::run(args, probe_options).await,
+        Some(Command::Replay(args)) => cmd::replay::run(args).await,
         Some(Command::Relay(args)) => cmd::relay::run(args, probe_options).await,
         Some(Command::Wait(args)) => cmd::wait::run(args, probe_options).await,
         None => forkwatch::ui::run(&cli.live, probe_options).await,

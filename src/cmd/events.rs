@@ -1,10 +1,10 @@
 //! `forkwatch-tui events`: every process event on the machine, one per line.
 
-use std::{io, process::ExitCode, time::Duration};
+use std::{io, process::ExitCode};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::StopSignals;
+use super::{StopSignals, drive, write_batch};
 use crate::{
     cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
 };
@@ -20,44 +20,10 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
     for notice in selection.notices() {
         eprintln!("forkwatch-tui: {notice}");
     }
-
-    let deadline = tokio::time::sleep(args.duration.unwrap_or(Duration::MAX));
-    tokio::pin!(deadline);
-
-    let mut batch = Vec::with_capacity(4096);
-    let ended = loop {
-        tokio::select! {
-            more = source.next_batch(&mut batch) => if !more? {
-                write_batch(&mut writer, &mut batch)?;
-                break true;
-            },
-            () = stop.recv() => break false,
-            () = &mut deadline => break false,
-        }
-        if write_batch(&mut writer, &mut batch)? {
-            break true;
-        }
-    };
-    // What the kernel queued before the stop is still written.
-    if !ended {
-        source.finish(&mut batch);
-        write_batch(&mut writer, &mut batch)?;
-    }
+    drive(&mut source, &mut stop, args.duration, |batch| {
+        write_batch(&mut writer, batch)
+    })
+    .await?;
     eprintln!("forkwatch-tui: {}", writer.tally.summary());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes and clears `batch`; true if the reader went away (a closed pipe ends the run).
-fn write_batch<W: io::Write>(
-    writer: &mut EventWriter<W>,
-    batch: &mut Vec<crate::event::Event>,
-) -> Result<bool> {
-    let result = batch
-        .drain(..)
-        .try_for_each(|event| writer.write(&event))
-        .and_then(|()| writer.flush());
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
-        other => other.context("cannot write events").map(|()| false),
-    }
 }
