@@ -30,6 +30,11 @@ pub struct Cli {
 pub enum Command {
     /// Print process events as they happen, one per line.
     Events(EventsArgs),
+    /// Print the events of one process's subtree as they happen, in the formats of
+    /// `events`: the process, its descendants, and those born later (orphans adopted by
+    /// pid 1 stay; processes handed to a subreaper outside the subtree leave it). Exits 0
+    /// once no process is left in it.
+    Watch(WatchArgs),
     /// Forward matching events as real-time signals to other processes, until interrupted
     /// or until no target is left.
     Relay(RelayArgs),
@@ -48,6 +53,19 @@ pub struct WaitArgs {
 
     #[command(flatten)]
     pub live: LiveArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// The root of the subtree to watch.
+    #[arg(value_name = "PID")]
+    pub pid: u32,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Args, Debug)]

@@ -1,12 +1,13 @@
 //! `forkwatch-tui events`: every process event on the machine, one per line.
 
-use std::{io, process::ExitCode, time::Duration};
+use std::{borrow::Borrow, io, process::ExitCode, time::Duration};
 
 use anyhow::{Context, Result};
 
 use super::StopSignals;
 use crate::{
-    cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
+    cli::EventsArgs, clock::WallClock, event::Event, output::EventWriter, probe::ProbeOptions,
+    source::Source,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
@@ -28,33 +29,33 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
     let ended = loop {
         tokio::select! {
             more = source.next_batch(&mut batch) => if !more? {
-                write_batch(&mut writer, &mut batch)?;
+                write_events(&mut writer, batch.drain(..))?;
                 break true;
             },
             () = stop.recv() => break false,
             () = &mut deadline => break false,
         }
-        if write_batch(&mut writer, &mut batch)? {
+        if write_events(&mut writer, batch.drain(..))? {
             break true;
         }
     };
     // What the kernel queued before the stop is still written.
     if !ended {
         source.finish(&mut batch);
-        write_batch(&mut writer, &mut batch)?;
+        write_events(&mut writer, batch.drain(..))?;
     }
     eprintln!("forkwatch-tui: {}", writer.tally.summary());
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes and clears `batch`; true if the reader went away (a closed pipe ends the run).
-fn write_batch<W: io::Write>(
+/// Writes `events`; true if the reader went away (a closed pipe ends the run).
+pub(super) fn write_events<W: io::Write, E: Borrow<Event>>(
     writer: &mut EventWriter<W>,
-    batch: &mut Vec<crate::event::Event>,
+    events: impl IntoIterator<Item = E>,
 ) -> Result<bool> {
-    let result = batch
-        .drain(..)
-        .try_for_each(|event| writer.write(&event))
+    let result = events
+        .into_iter()
+        .try_for_each(|event| writer.write(event.borrow()))
         .and_then(|()| writer.flush());
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
