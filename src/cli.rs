@@ -105,8 +105,14 @@ pub struct RelayArgs {
 
     /// Relay only the events of this process: its own, and the forks it makes. The run
     /// ends when it exits.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", conflicts_with = "subtree")]
     pub pid: Option<String>,
+
+    /// Relay only the events of this process's subtree, as `watch` sees it: the process,
+    /// its descendants and those born later (a fork matches when its child is born into
+    /// the subtree). The run ends when no process is left in it.
+    #[arg(long, value_name = "PID")]
+    pub subtree: Option<String>,
 
     /// What the siginfo carries. relayfork: si_pid = the parent of the process concerned,
     /// si_value = that process. kmonitor: si_pid = the process concerned, si_uid = its uid,
