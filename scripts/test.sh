@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every check and test: formatting, clippy, and the test suite, which loads the real probe
-# into the running kernel (so it runs as root).
+# Every check and test: formatting, clippy, 30 s of fuzzing the recording reader, and the
+# test suite, which loads the real probe into the running kernel (so it runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -13,4 +13,5 @@ cargo clippy --all-targets --locked -- -D warnings
 (cd ebpf && CARGO_ENCODED_RUSTFLAGS="--cfg=bpf_target_arch=\"$(uname -m)\"" \
     cargo +nightly clippy --locked --release --target bpfel-unknown-none -Z build-std=core \
     --target-dir ../target/ebpf-clippy -- -D warnings)
+scripts/fuzz.sh 30
 cargo test --locked

@@ -35,6 +35,10 @@ pub enum Command {
     /// pid 1 stay; processes handed to a subreaper outside the subtree leave it). Exits 0
     /// once no process is left in it.
     Watch(WatchArgs),
+    /// Record the process events to a file, to replay later (without root).
+    Record(RecordArgs),
+    /// Play back a recording made with `record`.
+    Replay(ReplayArgs),
     /// Forward matching events as real-time signals to other processes, until interrupted
     /// or until no target is left.
     Relay(RelayArgs),
@@ -43,6 +47,34 @@ pub enum Command {
     /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
     /// how it ended could not be seen (the procfs backend, or lost events).
     Wait(WaitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// The file to record to (replaced if it exists), e.g. session.fwrec.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The recording.
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Go on after damage, from the next intact part of the file (the exit status still
+    /// says the file was damaged).
+    #[arg(long)]
+    pub skip_damage: bool,
 }
 
 #[derive(Args, Debug)]

@@ -22,9 +22,14 @@ impl Comm {
         Self(comm)
     }
 
-    pub fn as_str(&self) -> Cow<'_, str> {
+    /// The name's bytes, without the NUL padding.
+    pub fn as_bytes(&self) -> &[u8] {
         let len = self.0.iter().position(|&b| b == 0).unwrap_or(16);
-        String::from_utf8_lossy(&self.0[..len])
+        &self.0[..len]
+    }
+
+    pub fn as_str(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.as_bytes())
     }
 }
 
@@ -368,6 +373,14 @@ impl Event {
             cgroup_id: None,
             kernel_thread: false,
             kind: Kind::Lost { count },
+        }
+    }
+
+    /// The events a loss report stands for; 0 for every other event.
+    pub fn lost_count(&self) -> u64 {
+        match self.kind {
+            Kind::Lost { count } => count,
+            _ => 0,
         }
     }
 

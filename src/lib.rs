@@ -10,6 +10,7 @@ pub mod output;
 pub mod pidfd;
 pub mod pins;
 pub mod probe;
+pub mod recording;
 pub mod relay;
 pub mod snapshot;
 pub mod source;

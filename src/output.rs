@@ -93,7 +93,8 @@ impl Tally {
     pub fn add(&mut self, event: &Event) {
         self.per_kind[event.kind_name() as usize] += 1;
         if let Kind::Lost { count } = event.kind {
-            self.lost += count;
+            // Saturating: a damaged or hostile recording can claim any count.
+            self.lost = self.lost.saturating_add(count);
         }
     }
 

@@ -12,6 +12,7 @@ use crate::{
     cli::LiveArgs,
     event::Event,
     probe::{Probe, ProbeOptions},
+    recording::Replay,
 };
 
 /// A stream of process events.
@@ -23,6 +24,9 @@ pub enum Source {
     Netlink(Netlink),
     /// Polling /proc: differences between polls.
     Procfs(Procfs),
+    /// A recording played back; ends with the recording. Needs no privileges. Boxed for
+    /// its size, like the probe.
+    Replay(Box<Replay>),
 }
 
 /// `--backend`: a backend, or the best one that can run.
@@ -141,14 +145,25 @@ impl Source {
 
     /// A short name for status lines and messages.
     pub fn name(&self) -> &'static str {
-        self.backend().name()
+        self.backend().map_or("replay", Backend::name)
     }
 
-    pub fn backend(&self) -> Backend {
+    /// The live backend; `None` for a replay (whose recording names the backend it was
+    /// made with: `Replay::info`).
+    pub fn backend(&self) -> Option<Backend> {
         match self {
-            Self::Probe(_) => Backend::Ebpf,
-            Self::Netlink(_) => Backend::Netlink,
-            Self::Procfs(_) => Backend::Procfs,
+            Self::Probe(_) => Some(Backend::Ebpf),
+            Self::Netlink(_) => Some(Backend::Netlink),
+            Self::Procfs(_) => Some(Backend::Procfs),
+            Self::Replay(_) => None,
+        }
+    }
+
+    /// The replay's controls, if this is a replay.
+    pub fn replay_mut(&mut self) -> Option<&mut Replay> {
+        match self {
+            Self::Replay(replay) => Some(replay),
+            _ => None,
         }
     }
 
@@ -159,6 +174,7 @@ impl Source {
             Self::Probe(probe) => probe.next_batch(out).await.map(|()| true),
             Self::Netlink(netlink) => netlink.next_batch(out).await.map(|()| true),
             Self::Procfs(procfs) => procfs.next_batch(out).await.map(|()| true),
+            Self::Replay(replay) => Ok(replay.next_batch(out).await),
         }
     }
 
@@ -167,8 +183,8 @@ impl Source {
         match self {
             Self::Probe(probe) => probe.finish(out),
             Self::Netlink(netlink) => netlink.finish(out),
-            // A poller holds nothing between polls.
-            Self::Procfs(_) => {}
+            // A poller holds nothing between polls; a replay, nothing that is due.
+            Self::Procfs(_) | Self::Replay(_) => {}
         }
     }
 }

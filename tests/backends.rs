@@ -352,13 +352,7 @@ async fn netlink_counts_what_a_slow_reader_lost() {
         }
     }
 
-    let lost: u64 = events
-        .iter()
-        .map(|e| match e.kind {
-            Kind::Lost { count } => count,
-            _ => 0,
-        })
-        .sum();
+    let lost: u64 = events.iter().map(Event::lost_count).sum();
     let seen = events.iter().filter(|e| storm.contains(&e.pid)).count() as u64;
     let sent = 3 * storm.len() as u64;
     assert!(

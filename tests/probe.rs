@@ -28,13 +28,7 @@ async fn collect_until(probe: &mut Probe, done: impl Fn(&[Event]) -> bool) -> Ve
         .await
         .is_err()
     {
-        let lost: u64 = events
-            .iter()
-            .map(|e| match e.kind {
-                Kind::Lost { count } => count,
-                _ => 0,
-            })
-            .sum();
+        let lost: u64 = events.iter().map(Event::lost_count).sum();
         panic!(
             "the expected events did not arrive in 30 s: got {} events, {lost} reported lost",
             events.len()
@@ -305,13 +299,7 @@ async fn a_full_ring_buffer_is_counted_as_lost() {
     // Nothing was read while they ran: most records could not be queued.
     let mut events = Vec::new();
     probe.finish(&mut events);
-    let lost: u64 = events
-        .iter()
-        .map(|e| match e.kind {
-            Kind::Lost { count } => count,
-            _ => 0,
-        })
-        .sum();
+    let lost: u64 = events.iter().map(Event::lost_count).sum();
     let seen = events.iter().filter(|e| pids.contains(&e.pid)).count() as u64;
     // Each child made a fork, an exec and an exit: whatever is missing was counted.
     assert!(

@@ -1,10 +1,12 @@
 //! The headless subcommands.
 pub mod events;
+pub mod record;
 pub mod relay;
+pub mod replay;
 pub mod wait;
 pub mod watch;
 
-use std::time::Duration;
+use std::{io, time::Duration};
 
 use anyhow::{Context, Result};
 use tokio::{
@@ -15,7 +17,9 @@ use tokio::{
 use crate::{
     event::{Event, Kind},
     model::{Applied, Model},
+    output::EventWriter,
     snapshot,
+    source::Source,
 };
 
 /// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is made. Make it before
@@ -40,6 +44,54 @@ impl StopSignals {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
         }
+    }
+}
+
+/// Hands every batch from `source` to `consume` until the source ends, `consume` returns
+/// true, `stop` fires, or `duration` has passed. After a stop, what the source still holds
+/// is handed over too.
+pub async fn drive(
+    source: &mut Source,
+    stop: &mut StopSignals,
+    duration: Option<Duration>,
+    mut consume: impl FnMut(&mut Vec<Event>) -> Result<bool>,
+) -> Result<()> {
+    let deadline = tokio::time::sleep(duration.unwrap_or(Duration::MAX));
+    tokio::pin!(deadline);
+    let mut batch = Vec::with_capacity(4096);
+    let ended = loop {
+        tokio::select! {
+            more = source.next_batch(&mut batch) => if !more? {
+                consume(&mut batch)?;
+                break true;
+            },
+            () = stop.recv() => break false,
+            () = &mut deadline => break false,
+        }
+        if consume(&mut batch)? {
+            break true;
+        }
+    };
+    // What the kernel queued before the stop still counts.
+    if !ended {
+        source.finish(&mut batch);
+        consume(&mut batch)?;
+    }
+    Ok(())
+}
+
+/// Writes and clears `batch`; true if the reader went away (a closed pipe ends the run).
+pub fn write_batch<W: io::Write>(
+    writer: &mut EventWriter<W>,
+    batch: &mut Vec<Event>,
+) -> Result<bool> {
+    let result = batch
+        .drain(..)
+        .try_for_each(|event| writer.write(&event))
+        .and_then(|()| writer.flush());
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
+        other => other.context("cannot write events").map(|()| false),
     }
 }
 

@@ -7,7 +7,7 @@ use std::{io, process::ExitCode};
 
 use anyhow::Result;
 
-use super::{LiveTree, StopSignals, events::write_events};
+use super::{LiveTree, StopSignals, write_batch};
 use crate::{
     cli::WatchArgs,
     clock::WallClock,
@@ -55,11 +55,12 @@ pub async fn run(args: WatchArgs, probe_options: ProbeOptions) -> Result<ExitCod
                 true
             }
         };
-        let subtree = batch.drain(..).filter(|event| {
+        // `retain` visits every event once, in order: the model sees them all.
+        batch.retain(|event| {
             let applied = tree.apply(event);
             pin.apply(&tree.model, event, &applied)
         });
-        let reader_gone = write_events(&mut writer, subtree)?;
+        let reader_gone = write_batch(&mut writer, &mut batch)?;
         if pin.is_empty() {
             eprintln!(
                 "forkwatch-tui: no process is left in the subtree of pid {}",

@@ -96,7 +96,7 @@ impl Probe {
         }
         for (program, syscalls) in [("uid_change", UID_SYSCALLS), ("gid_change", GID_SYSCALLS)] {
             let prog: &mut TracePoint = program_mut(&mut ebpf, program)?;
-            prog.load()
+            retry_interrupted(|| prog.load())
                 .map_err(|e| refused(program, "syscalls/sys_exit_set*id", e))?;
             for syscall in syscalls {
                 let tracepoint = format!("sys_exit_{syscall}");
@@ -241,11 +241,30 @@ fn attach_btf_tracepoint(
 ) -> Result<()> {
     let prog: &mut BtfTracePoint = program_mut(ebpf, program)?;
     let attach_point = format!("tp_btf/{tracepoint}");
-    prog.load(tracepoint, btf)
+    retry_interrupted(|| prog.load(tracepoint, btf))
         .map_err(|e| refused(program, &attach_point, e))?;
     prog.attach()
         .map_err(|e| refused(program, &attach_point, e))?;
     Ok(())
+}
+
+/// Loads a program, trying again when the verifier was interrupted: it gives up with
+/// EAGAIN when a signal is pending for the loading thread (libbpf retries too).
+fn retry_interrupted(
+    mut load: impl FnMut() -> Result<(), ProgramError>,
+) -> Result<(), ProgramError> {
+    let mut attempts = 5;
+    loop {
+        match load() {
+            Err(ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempts > 1 =>
+            {
+                tracing::debug!("the verifier was interrupted; loading again");
+                attempts -= 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Fuzzes the recording reader (fuzz/fuzz_targets/reader.rs) for a while: SECONDS, the first
+# argument, defaults to 45. Installs cargo-fuzz and the nightly toolchain if missing and
+# seeds the corpus with the demo recording. A crash stops it with the input saved under
+# fuzz/artifacts/reader/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-45}
+say() { printf 'fuzz: %s\n' "$*" >&2; }
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    say "installing the nightly toolchain"
+    rustup toolchain install nightly --profile minimal
+fi
+# Pinned: a newer cargo-fuzz may need a newer rustc than this machine's stable.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes)"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+corpus=fuzz/corpus/reader
+mkdir -p "$corpus"
+cp assets/demo.fwrec "$corpus/demo.fwrec"
+cd fuzz
+say "fuzzing the recording reader for $seconds s"
+mkdir -p target
+log=target/fuzz-reader.log
+if ! cargo +nightly fuzz run reader "corpus/reader" -- -max_total_time="$seconds" >"$log" 2>&1; then
+    tail -n 80 "$log" >&2
+    say "the reader failed on an input: see fuzz/artifacts/reader/ and fuzz/$log"
+    exit 1
+fi
+grep -E '^#[0-9]+[[:space:]]+DONE' "$log" >&2 || true

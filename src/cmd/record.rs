@@ -1,0 +1,58 @@
+//! `forkwatch-tui record`: the live events, with the /proc snapshot they start from, into a
+//! recording file.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use super::{StopSignals, drive};
+use crate::{
+    cli::RecordArgs,
+    clock,
+    probe::ProbeOptions,
+    recording::{Info, Recorder, SLOW_DISK_BACKLOG},
+    snapshot,
+    source::Source,
+};
+
+pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    let mut stop = StopSignals::catch()?;
+    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    // The source is open before the snapshot is taken, so nothing falls between them.
+    let start_ns = clock::boottime_ns();
+    let snapshot = snapshot::take().context("cannot read /proc")?;
+    let info = Info::here(source.name(), start_ns);
+    let recorder = Recorder::create(&args.output, &info, &snapshot)?;
+    let path = args.output.display();
+    eprintln!(
+        "forkwatch-tui: recording with {} to {path}; stop with Ctrl-C",
+        selection.summary()
+    );
+    for notice in selection.notices() {
+        eprintln!("forkwatch-tui: {notice}");
+    }
+
+    let mut behind = false;
+    drive(&mut source, &mut stop, args.duration, |batch| {
+        recorder.record(batch);
+        batch.clear();
+        if let Some(error) = recorder.error() {
+            bail!("{error}");
+        }
+        let backlog = recorder.backlog();
+        if !behind && backlog >= SLOW_DISK_BACKLOG {
+            behind = true;
+            eprintln!(
+                "forkwatch-tui: the disk is slow: {backlog} events wait in memory to be written"
+            );
+        } else if behind && backlog < SLOW_DISK_BACKLOG / 10 {
+            behind = false;
+            eprintln!("forkwatch-tui: the recording has caught up");
+        }
+        Ok(false)
+    })
+    .await?;
+    let summary = recorder.finish(clock::boottime_ns())?;
+    eprintln!("forkwatch-tui: recorded {} to {path}", summary.describe());
+    Ok(ExitCode::SUCCESS)
+}

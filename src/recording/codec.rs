@@ -1,0 +1,390 @@
+//! The binary form of events inside an events frame (docs/recording.md, "Event records").
+//! Hand-written rather than derived so the file format cannot change by accident when a
+//! Rust type does, and so decoding stays fast (varints, no field names).
+
+use crate::event::{Comm, Creds, Event, ExitStatus, Kind};
+
+const FORK: u8 = 0;
+const THREAD_START: u8 = 1;
+const EXEC: u8 = 2;
+const EXIT: u8 = 3;
+const THREAD_EXIT: u8 = 4;
+const UID: u8 = 5;
+const GID: u8 = 6;
+const LOST: u8 = 7;
+
+const HAS_CREDS: u8 = 1;
+const HAS_CGROUP: u8 = 2;
+const KERNEL_THREAD: u8 = 4;
+const TID_DIFFERS: u8 = 8;
+const ARGV_TRUNCATED: u8 = 16;
+const KNOWN_FLAGS: u8 = 31;
+
+const EXIT_CODE: u8 = 0;
+const EXIT_SIGNAL: u8 = 1;
+const EXIT_SIGNAL_CORE: u8 = 2;
+const EXIT_UNKNOWN: u8 = 3;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// Appends one event. `prev_ts` is the previous event's time in the same frame (0 for the
+/// first): times are stored as differences, which are small.
+pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
+    let tag = match event.kind {
+        Kind::Fork => FORK,
+        Kind::ThreadStart => THREAD_START,
+        Kind::Exec { .. } => EXEC,
+        Kind::Exit(_) => EXIT,
+        Kind::ThreadExit => THREAD_EXIT,
+        Kind::Uid => UID,
+        Kind::Gid => GID,
+        Kind::Lost { .. } => LOST,
+    };
+    let mut flags = 0;
+    if event.creds.is_some() {
+        flags |= HAS_CREDS;
+    }
+    if event.cgroup_id.is_some() {
+        flags |= HAS_CGROUP;
+    }
+    if event.kernel_thread {
+        flags |= KERNEL_THREAD;
+    }
+    if event.tid != event.pid {
+        flags |= TID_DIFFERS;
+    }
+    if let Kind::Exec {
+        argv_truncated: true,
+        ..
+    } = event.kind
+    {
+        flags |= ARGV_TRUNCATED;
+    }
+    out.push(tag);
+    out.push(flags);
+    put_varint(out, zigzag(event.ts_ns.wrapping_sub(*prev_ts) as i64));
+    *prev_ts = event.ts_ns;
+    put_varint(out, event.pid.into());
+    if event.tid != event.pid {
+        put_varint(out, event.tid.into());
+    }
+    put_varint(out, event.ppid.into());
+    // A process's start is usually shortly before the event, so the difference is short.
+    put_varint(out, zigzag(event.ts_ns.wrapping_sub(event.start_ns) as i64));
+    let comm = event.comm.as_bytes();
+    out.push(comm.len() as u8);
+    out.extend_from_slice(comm);
+    if let Some(c) = event.creds {
+        for id in [c.uid, c.euid, c.gid, c.egid] {
+            put_varint(out, id.into());
+        }
+    }
+    if let Some(cgroup) = event.cgroup_id {
+        put_varint(out, cgroup);
+    }
+    match &event.kind {
+        Kind::Exec { filename, argv, .. } => {
+            put_bytes(out, filename.as_bytes());
+            put_varint(out, argv.len() as u64);
+            for arg in argv {
+                put_bytes(out, arg.as_bytes());
+            }
+        }
+        Kind::Exit(status) => {
+            let (tag, value) = match *status {
+                ExitStatus::Code(code) => (EXIT_CODE, Some(code)),
+                ExitStatus::Signal {
+                    signal,
+                    core_dumped,
+                } => (
+                    if core_dumped {
+                        EXIT_SIGNAL_CORE
+                    } else {
+                        EXIT_SIGNAL
+                    },
+                    Some(signal),
+                ),
+                ExitStatus::Unknown => (EXIT_UNKNOWN, None),
+            };
+            out.push(tag);
+            if let Some(value) = value {
+                put_varint(out, zigzag(value.into()));
+            }
+        }
+        Kind::Lost { count } => put_varint(out, *count),
+        Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid | Kind::Gid => {}
+    }
+}
+
+/// Reads what [`encode`] wrote. The error names what was wrong; the caller adds where.
+pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static str> {
+    let mut r = Cursor(input);
+    let tag = r.byte()?;
+    let flags = r.byte()?;
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err("unknown event flags");
+    }
+    let ts_ns = prev_ts.wrapping_add(unzigzag(r.varint()?) as u64);
+    *prev_ts = ts_ns;
+    let pid = r.u32()?;
+    let tid = if flags & TID_DIFFERS != 0 {
+        r.u32()?
+    } else {
+        pid
+    };
+    let ppid = r.u32()?;
+    let start_ns = ts_ns.wrapping_sub(unzigzag(r.varint()?) as u64);
+    let comm_len = r.byte()? as usize;
+    if comm_len > 15 {
+        return Err("command name longer than 15 bytes");
+    }
+    let comm = Comm::from_bytes(r.take(comm_len)?);
+    let creds = if flags & HAS_CREDS != 0 {
+        Some(Creds {
+            uid: r.u32()?,
+            euid: r.u32()?,
+            gid: r.u32()?,
+            egid: r.u32()?,
+        })
+    } else {
+        None
+    };
+    let cgroup_id = if flags & HAS_CGROUP != 0 {
+        Some(r.varint()?)
+    } else {
+        None
+    };
+    let kind = match tag {
+        FORK => Kind::Fork,
+        THREAD_START => Kind::ThreadStart,
+        EXEC => {
+            let filename = r.string()?;
+            let argc = r.varint()?;
+            // Each argument takes at least one byte, which bounds the allocation.
+            if argc > r.0.len() as u64 {
+                return Err("argument count larger than the record");
+            }
+            let mut argv = Vec::with_capacity(argc as usize);
+            for _ in 0..argc {
+                argv.push(r.string()?);
+            }
+            Kind::Exec {
+                filename,
+                argv,
+                argv_truncated: flags & ARGV_TRUNCATED != 0,
+            }
+        }
+        EXIT => {
+            let how = r.byte()?;
+            let mut value =
+                || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
+            Kind::Exit(match how {
+                EXIT_CODE => ExitStatus::Code(value()?),
+                EXIT_SIGNAL | EXIT_SIGNAL_CORE => ExitStatus::Signal {
+                    signal: value()?,
+                    core_dumped: how == EXIT_SIGNAL_CORE,
+                },
+                EXIT_UNKNOWN => ExitStatus::Unknown,
+                _ => return Err("unknown exit status form"),
+            })
+        }
+        THREAD_EXIT => Kind::ThreadExit,
+        UID => Kind::Uid,
+        GID => Kind::Gid,
+        LOST => Kind::Lost { count: r.varint()? },
+        _ => return Err("unknown event kind"),
+    };
+    Ok(Event {
+        ts_ns,
+        pid,
+        tid,
+        ppid,
+        start_ns,
+        comm,
+        creds,
+        cgroup_id,
+        kernel_thread: flags & KERNEL_THREAD != 0,
+        kind,
+    })
+}
+
+struct Cursor<'a, 'b>(&'a mut &'b [u8]);
+
+impl<'b> Cursor<'_, 'b> {
+    fn byte(&mut self) -> Result<u8, &'static str> {
+        let (&b, rest) = self.0.split_first().ok_or("record cut short")?;
+        *self.0 = rest;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'b [u8], &'static str> {
+        if n > self.0.len() {
+            return Err("record cut short");
+        }
+        let (head, rest) = self.0.split_at(n);
+        *self.0 = rest;
+        Ok(head)
+    }
+
+    fn varint(&mut self) -> Result<u64, &'static str> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("number longer than 64 bits")
+    }
+
+    fn u32(&mut self) -> Result<u32, &'static str> {
+        u32::try_from(self.varint()?).map_err(|_| "id larger than 32 bits")
+    }
+
+    fn string(&mut self) -> Result<String, &'static str> {
+        let len = usize::try_from(self.varint()?).map_err(|_| "string length out of range")?;
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| "string is not UTF-8")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn every_kind() -> Vec<Event> {
+        let base = Event {
+            ts_ns: 9_000_000_000,
+            pid: 4242,
+            tid: 4242,
+            ppid: 1,
+            start_ns: 8_999_000_000,
+            comm: Comm::from("make"),
+            creds: Some(Creds {
+                uid: 1000,
+                euid: 0,
+                gid: 1000,
+                egid: 1000,
+            }),
+            cgroup_id: Some(1234),
+            kernel_thread: false,
+            kind: Kind::Fork,
+        };
+        let with = |ts_ns, kind| Event {
+            ts_ns,
+            kind,
+            ..base.clone()
+        };
+        vec![
+            base.clone(),
+            Event {
+                tid: 4243,
+                ..with(9_000_001_000, Kind::ThreadStart)
+            },
+            with(
+                9_000_002_000,
+                Kind::Exec {
+                    filename: "/usr/bin/cc".into(),
+                    argv: vec!["cc".into(), "-c".into(), "ünï cødé".into(), "".into()],
+                    argv_truncated: true,
+                },
+            ),
+            Event {
+                creds: None,
+                cgroup_id: None,
+                kernel_thread: true,
+                comm: Comm::from_bytes(b"\xffbad\xfe"),
+                ..with(8_000_000_000, Kind::ThreadExit)
+            },
+            with(9_000_003_000, Kind::Uid),
+            with(9_000_004_000, Kind::Gid),
+            with(9_000_005_000, Kind::Exit(ExitStatus::Code(-1))),
+            with(
+                9_000_006_000,
+                Kind::Exit(ExitStatus::Signal {
+                    signal: 11,
+                    core_dumped: true,
+                }),
+            ),
+            with(9_000_007_000, Kind::Exit(ExitStatus::Unknown)),
+            Event {
+                start_ns: u64::MAX,
+                pid: u32::MAX,
+                ..with(0, Kind::Exit(ExitStatus::Code(i32::MIN)))
+            },
+            Event::lost(u64::MAX, u64::MAX),
+        ]
+    }
+
+    #[test]
+    fn every_kind_and_extreme_value_round_trips() {
+        let events = every_kind();
+        let mut buf = Vec::new();
+        let mut ts = 0;
+        for e in &events {
+            encode(e, &mut ts, &mut buf);
+        }
+        let mut input = &buf[..];
+        let mut ts = 0;
+        for e in &events {
+            assert_eq!(&decode(&mut input, &mut ts).unwrap(), e);
+        }
+        assert!(input.is_empty());
+    }
+
+    #[test]
+    fn a_fork_takes_few_bytes() {
+        let events = every_kind();
+        let mut buf = Vec::new();
+        let mut ts = events[0].ts_ns - 1_000;
+        encode(&events[0], &mut ts, &mut buf);
+        assert!(buf.len() <= 24, "{} bytes", buf.len());
+    }
+
+    #[test]
+    fn cut_or_garbled_records_are_errors_not_panics() {
+        let mut buf = Vec::new();
+        let mut ts = 0;
+        encode(&every_kind()[2], &mut ts, &mut buf);
+        for len in 0..buf.len() {
+            assert!(decode(&mut &buf[..len], &mut 0).is_err(), "cut at {len}");
+        }
+        assert_eq!(
+            decode(&mut &[99, 0, 0, 0, 0, 0, 0][..], &mut 0),
+            Err("unknown event kind")
+        );
+        assert_eq!(
+            decode(&mut &[FORK, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10][..], &mut 0),
+            Err("id larger than 32 bits")
+        );
+        assert_eq!(
+            decode(
+                &mut &[
+                    FORK, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+                ][..],
+                &mut 0
+            ),
+            Err("number longer than 64 bits")
+        );
+    }
+}

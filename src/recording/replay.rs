@@ -1,0 +1,319 @@
+//! Replay: a recording as an event source. It gives out the recorded events at the pace
+//! they happened, scaled by a speed, and can pause, step, and seek. Whoever owns it (the
+//! UI's event loop) calls the controls between calls to [`Replay::next_batch`], which is
+//! cancel-safe so it can sit in a `select!` beside keys and timers.
+
+use std::{collections::VecDeque, fmt, fs::File, io, io::BufReader, path::Path, time::Duration};
+
+use tokio::time::Instant;
+
+use super::{
+    Info,
+    reader::{Damage, Extent, OpenError, Reader},
+};
+use crate::{event::Event, snapshot::ProcessInfo};
+
+/// How fast a replay runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// Recording time passes this many times as fast as real time, from
+    /// [`Speed::SLOWEST`] to [`Speed::FASTEST`].
+    Times(f64),
+    /// No waiting: every event as soon as it is read.
+    Max,
+}
+
+impl Speed {
+    pub const SLOWEST: f64 = 0.25;
+    pub const FASTEST: f64 = 64.0;
+    pub const REAL_TIME: Self = Self::Times(1.0);
+
+    /// A factor, kept within the supported range.
+    pub fn times(factor: f64) -> Self {
+        Self::Times(factor.clamp(Self::SLOWEST, Self::FASTEST))
+    }
+
+    /// Twice as fast; past the fastest factor, as fast as possible.
+    pub fn faster(self) -> Self {
+        match self {
+            Self::Times(f) if f >= Self::FASTEST => Self::Max,
+            Self::Times(f) => Self::times(f * 2.0),
+            Self::Max => Self::Max,
+        }
+    }
+
+    /// Half as fast; as fast as possible becomes the fastest factor.
+    pub fn slower(self) -> Self {
+        match self {
+            Self::Times(f) => Self::times(f / 2.0),
+            Self::Max => Self::Times(Self::FASTEST),
+        }
+    }
+}
+
+impl fmt::Display for Speed {
+    /// `1/4x`, `1/2x`, `1x`, `64x`, `max`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Times(x) if x < 1.0 => write!(f, "1/{}x", (1.0 / x).round()),
+            Self::Times(x) => write!(f, "{x}x"),
+            Self::Max => f.write_str("max"),
+        }
+    }
+}
+
+/// What [`Replay::seek`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seek {
+    /// The target is ahead: the next batch holds every event up to it.
+    Forward,
+    /// The target is behind what was given out: the replay went back to the start. The
+    /// consumer must reset its state to [`Replay::snapshot`]; the next batch then holds
+    /// every event from the start up to the target.
+    Rewound,
+}
+
+/// Where a replay is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The recording's time reached (CLOCK_BOOTTIME of the recording machine; show it
+    /// with [`Info::wall_clock`]). It moves on between events while playing.
+    pub at_ns: u64,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Events given out so far, and in the whole recording.
+    pub events: u64,
+    pub total_events: u64,
+}
+
+/// A recording played back as an event source. Needs no privileges.
+pub struct Replay {
+    reader: Reader<BufReader<File>>,
+    extent: Extent,
+    speed: Speed,
+    paused: bool,
+    /// Events read from the file and not yet given out.
+    queue: VecDeque<Event>,
+    read: Vec<Event>,
+    /// The recording time reached when `anchor` was last set, or by the last event.
+    position_ns: u64,
+    /// Recording time `.0` plays at real time `.1`; unset while paused and after a change
+    /// of speed, position or pause, so playing continues from `position_ns`.
+    anchor: Option<(u64, Instant)>,
+    given: u64,
+    step: bool,
+    seek_to: Option<u64>,
+    skip_damage: bool,
+    damage: Vec<Damage>,
+    ended: bool,
+}
+
+impl Replay {
+    /// Opens a recording, positioned at its start, playing at real time.
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
+        let mut reader = Reader::open(path)?;
+        let extent = reader.extent().map_err(OpenError::Io)?;
+        Ok(Self {
+            position_ns: reader.info().start_ns,
+            reader,
+            extent,
+            speed: Speed::REAL_TIME,
+            paused: false,
+            queue: VecDeque::new(),
+            read: Vec::new(),
+            anchor: None,
+            given: 0,
+            step: false,
+            seek_to: None,
+            skip_damage: false,
+            damage: Vec::new(),
+            ended: false,
+        })
+    }
+
+    pub fn info(&self) -> &Info {
+        self.reader.info()
+    }
+
+    /// The processes running when the recording started: the state before the first event.
+    pub fn snapshot(&self) -> &[ProcessInfo] {
+        self.reader.snapshot()
+    }
+
+    pub fn speed(&self) -> Speed {
+        self.speed
+    }
+
+    pub fn set_speed(&mut self, speed: Speed) {
+        self.hold_position();
+        self.speed = speed;
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    pub fn pause(&mut self) {
+        self.hold_position();
+        self.paused = true;
+    }
+
+    pub fn play(&mut self) {
+        self.hold_position();
+        self.paused = false;
+    }
+
+    /// Makes the next batch exactly the next event, whether paused or not.
+    pub fn step(&mut self) {
+        self.step = true;
+    }
+
+    /// Moves to recording time `to_ns` (clamped to the recording). The next batch holds
+    /// the events up to it at once, paused or not.
+    pub fn seek(&mut self, to_ns: u64) -> io::Result<Seek> {
+        let to_ns = to_ns.clamp(self.extent_start(), self.extent.end_ns);
+        let outcome = if to_ns < self.position_ns {
+            self.reader.rewind()?;
+            self.queue.clear();
+            self.given = 0;
+            self.damage.clear();
+            self.ended = false;
+            self.position_ns = self.extent_start();
+            Seek::Rewound
+        } else {
+            Seek::Forward
+        };
+        self.anchor = None;
+        self.seek_to = Some(to_ns);
+        Ok(outcome)
+    }
+
+    /// Whether damage is skipped (reading goes on at the next intact frame) rather than
+    /// ending the replay.
+    pub fn skip_damage(&mut self, skip: bool) {
+        self.skip_damage = skip;
+    }
+
+    /// Damage met so far, in file order.
+    pub fn damage(&self) -> &[Damage] {
+        &self.damage
+    }
+
+    /// Whether every event has been given out (or the rest is lost to damage).
+    pub fn has_ended(&self) -> bool {
+        self.ended && self.queue.is_empty()
+    }
+
+    /// Whether the file was closed properly; known once the replay has ended.
+    pub fn closed_properly(&self) -> bool {
+        self.reader.end().is_some()
+    }
+
+    pub fn position(&self) -> Position {
+        let mut at_ns = self.position_ns;
+        if let (Some((anchor_ns, anchor)), Speed::Times(factor), false) =
+            (self.anchor, self.speed, self.paused)
+        {
+            let played = (anchor.elapsed().as_nanos() as f64 * factor) as u64;
+            let next = self.queue.front().map_or(u64::MAX, |e| e.ts_ns);
+            at_ns = at_ns.max(anchor_ns.saturating_add(played).min(next));
+        }
+        Position {
+            at_ns: at_ns.min(self.extent.end_ns.max(self.extent_start())),
+            start_ns: self.extent_start(),
+            end_ns: self.extent.end_ns,
+            events: self.given,
+            total_events: self.extent.events,
+        }
+    }
+
+    /// Waits until events are due, then appends them to `out`. Returns false once the
+    /// recording (or its readable part) is over. While paused it waits for ever: the owner
+    /// changes that between calls.
+    pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> bool {
+        loop {
+            if let Some(target) = self.seek_to {
+                while self.fill() && self.queue.front().is_some_and(|e| e.ts_ns <= target) {
+                    self.give(out, 1);
+                }
+                self.seek_to = None;
+                self.position_ns = self.position_ns.max(target);
+                return true;
+            }
+            if !self.fill() {
+                return false;
+            }
+            if std::mem::take(&mut self.step) {
+                self.give(out, 1);
+                self.anchor = None;
+                return true;
+            }
+            if self.paused {
+                std::future::pending::<()>().await;
+            }
+            let factor = match self.speed {
+                Speed::Max => {
+                    self.give(out, self.queue.len());
+                    return true;
+                }
+                Speed::Times(factor) => factor,
+            };
+            let now = Instant::now();
+            let (anchor_ns, anchor) = *self.anchor.get_or_insert((self.position_ns, now));
+            let due = |ts: u64| {
+                anchor + Duration::from_nanos((ts.saturating_sub(anchor_ns) as f64 / factor) as u64)
+            };
+            while self.fill() && self.queue.front().is_some_and(|e| due(e.ts_ns) <= now) {
+                self.give(out, 1);
+            }
+            if !out.is_empty() {
+                return true;
+            }
+            if let Some(next) = self.queue.front() {
+                tokio::time::sleep_until(due(next.ts_ns)).await;
+            }
+        }
+    }
+
+    fn extent_start(&self) -> u64 {
+        self.reader.info().start_ns
+    }
+
+    /// Freezes the position where playing has taken it, to continue from there.
+    fn hold_position(&mut self) {
+        self.position_ns = self.position().at_ns;
+        self.anchor = None;
+    }
+
+    /// Moves `n` queued events to `out`.
+    fn give(&mut self, out: &mut Vec<Event>, n: usize) {
+        let latest = self.queue.range(..n).map(|e| e.ts_ns).max();
+        self.position_ns = self.position_ns.max(latest.unwrap_or(0));
+        self.given += n as u64;
+        if n == self.queue.len() && out.is_empty() {
+            // Hand over the whole batch without moving events; `out`'s old buffer is
+            // reused for reading.
+            let mut batch = Vec::from(std::mem::take(&mut self.queue));
+            std::mem::swap(out, &mut batch);
+            self.read = batch;
+        } else {
+            out.extend(self.queue.drain(..n));
+        }
+    }
+
+    /// Reads frames until an event is queued; false if none is left.
+    fn fill(&mut self) -> bool {
+        while self.queue.is_empty() && !self.ended {
+            match self.reader.next_batch(&mut self.read) {
+                // The queue is empty: take the batch whole rather than moving each event.
+                Ok(true) => self.queue = std::mem::take(&mut self.read).into(),
+                Ok(false) => self.ended = true,
+                Err(damage) => {
+                    self.damage.push(damage);
+                    self.ended = !self.skip_damage || self.reader.resync().is_none();
+                }
+            }
+        }
+        !self.queue.is_empty()
+    }
+}

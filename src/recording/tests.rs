@@ -1,0 +1,454 @@
+use std::{io::Cursor, time::Duration};
+
+use super::{codec::tests::every_kind, *};
+use crate::{
+    event::{Comm, Creds, Event, Kind},
+    snapshot::ProcessInfo,
+};
+
+const START_NS: u64 = 1_000_000_000;
+
+pub(crate) fn info() -> Info {
+    Info {
+        host: "testhost".into(),
+        kernel: "6.18.0-test".into(),
+        backend: "eBPF".into(),
+        wall_clock_offset_ns: 1_763_000_000_000_000_000,
+        start_ns: START_NS,
+        recorder: "test".into(),
+    }
+}
+
+fn snapshot() -> Vec<ProcessInfo> {
+    (1..=3)
+        .map(|pid| ProcessInfo {
+            pid,
+            ppid: pid - 1,
+            start_ns: 10_000_000 * u64::from(pid),
+            comm: Comm::from("init"),
+            argv: vec!["/sbin/init".into(), format!("--arg={pid}")],
+            creds: Creds::default(),
+            state: 'S',
+            kernel_thread: false,
+            threads: 1,
+        })
+        .collect()
+}
+
+/// Events of every kind, one per `step_ns` after the start.
+fn events(n: usize, step_ns: u64) -> Vec<Event> {
+    let kinds = every_kind();
+    (0..n)
+        .map(|i| {
+            let mut event = Event {
+                ts_ns: START_NS + step_ns * (i as u64 + 1),
+                pid: 100 + i as u32,
+                ..kinds[i % kinds.len()].clone()
+            };
+            if let Kind::Lost { count } = &mut event.kind {
+                *count = 3;
+            }
+            event
+        })
+        .collect()
+}
+
+/// A recording with one events frame per group. Returns the bytes and where each events
+/// frame starts and ends.
+fn recording(groups: &[Vec<Event>]) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let mut writer = Writer::new(Vec::new(), &info(), &snapshot()).unwrap();
+    let mut frames = Vec::new();
+    for group in groups {
+        let start = writer.summary().bytes as usize;
+        group.iter().for_each(|e| writer.push(e).unwrap());
+        writer.write_events().unwrap();
+        frames.push((start, writer.summary().bytes as usize));
+    }
+    writer.finish(START_NS + 10_000_000_000).unwrap();
+    (writer.into_inner(), frames)
+}
+
+/// Everything a reader gets from `bytes`, skipping damage; and the damage.
+fn read_all(bytes: &[u8]) -> Result<(Vec<Event>, Vec<Damage>), OpenError> {
+    let mut reader = Reader::new(Cursor::new(bytes))?;
+    let (mut events, mut damage) = (Vec::new(), Vec::new());
+    loop {
+        match reader.next_batch(&mut events) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(d) => {
+                damage.push(d);
+                if reader.resync().is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok((events, damage))
+}
+
+fn groups() -> Vec<Vec<Event>> {
+    let all = events(12, 1_000);
+    vec![all[..5].to_vec(), all[5..6].to_vec(), all[6..].to_vec()]
+}
+
+#[test]
+fn round_trip_keeps_info_snapshot_events_and_end() {
+    let groups = groups();
+    let (bytes, _) = recording(&groups);
+    let mut reader = Reader::new(Cursor::new(&bytes[..])).unwrap();
+    assert_eq!(reader.info(), &info());
+    assert_eq!(reader.snapshot(), snapshot());
+    assert_eq!(reader.end(), None);
+    let mut got = Vec::new();
+    while reader.next_batch(&mut got).unwrap() {}
+    assert_eq!(got, groups.concat());
+    assert_eq!(
+        reader.end(),
+        Some(&End {
+            end_ns: START_NS + 10_000_000_000,
+            events: 12 - 1,
+            lost: 3
+        })
+    );
+    assert_eq!(reader.offset(), bytes.len() as u64);
+}
+
+#[test]
+fn truncation_at_every_byte_keeps_every_complete_frame() {
+    let groups = groups();
+    let (bytes, frames) = recording(&groups);
+    let events_offset = frames[0].0;
+    for cut in 0..=bytes.len() {
+        let result = read_all(&bytes[..cut]);
+        if cut < events_offset {
+            let message = result.err().unwrap().to_string();
+            match cut {
+                0 => assert_eq!(message, "not a forkwatch recording (the file is empty)"),
+                _ => assert!(message.starts_with("damaged at byte "), "{cut}: {message}"),
+            }
+            continue;
+        }
+        let (got, damage) = result.unwrap();
+        let complete: Vec<Event> = frames
+            .iter()
+            .zip(&groups)
+            .filter(|((_, end), _)| *end <= cut)
+            .flat_map(|(_, group)| group.clone())
+            .collect();
+        assert_eq!(got, complete, "cut at {cut}");
+        let at_boundary = [frames[2].1, bytes.len()].contains(&cut)
+            || frames.iter().any(|&(start, _)| start == cut);
+        if at_boundary {
+            assert_eq!(damage, [], "cut at {cut}");
+        } else {
+            let frame_start = frames
+                .iter()
+                .map(|&(start, _)| start)
+                .chain([frames[2].1])
+                .filter(|&start| start < cut)
+                .max()
+                .unwrap();
+            assert_eq!(damage.len(), 1, "cut at {cut}");
+            assert_eq!(damage[0].offset, frame_start as u64, "cut at {cut}");
+            assert!(damage[0].problem.contains("ends inside a frame"));
+        }
+    }
+}
+
+#[test]
+fn a_changed_byte_anywhere_loses_only_its_own_frame() {
+    let groups = groups();
+    let (bytes, frames) = recording(&groups);
+    for at in frames[0].0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x20;
+        let (got, damage) = read_all(&damaged).unwrap();
+        let hit = frames
+            .iter()
+            .position(|&(start, end)| (start..end).contains(&at));
+        let expected: Vec<Event> = groups
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| Some(i) != hit)
+            .flat_map(|(_, group)| group.clone())
+            .collect();
+        assert_eq!(got, expected, "byte {at} changed");
+        let frame_start = hit.map_or(frames[2].1, |i| frames[i].0);
+        assert_eq!(damage[0].offset, frame_start as u64, "byte {at} changed");
+    }
+}
+
+#[test]
+fn damage_stops_reading_until_resync() {
+    let groups = groups();
+    let (mut bytes, frames) = recording(&groups);
+    bytes[frames[1].0 + 45] ^= 1;
+    let mut reader = Reader::new(Cursor::new(&bytes[..])).unwrap();
+    let mut got = Vec::new();
+    assert!(reader.next_batch(&mut got).unwrap());
+    let damage = reader.next_batch(&mut got).unwrap_err();
+    assert_eq!(
+        damage.to_string(),
+        format!("damaged at byte {}: checksum mismatch", frames[1].0)
+    );
+    assert_eq!(reader.next_batch(&mut got), Err(damage));
+    assert_eq!(got, groups[0]);
+    assert_eq!(reader.resync(), Some(frames[2].0 as u64));
+    assert!(reader.next_batch(&mut got).unwrap());
+    assert!(!reader.next_batch(&mut got).unwrap());
+    assert_eq!(got, [groups[0].clone(), groups[2].clone()].concat());
+    assert!(reader.end().is_some());
+}
+
+#[test]
+fn other_files_and_newer_versions_are_refused() {
+    let refuse = |bytes: &[u8]| Reader::new(Cursor::new(bytes)).err().unwrap().to_string();
+    assert_eq!(
+        refuse(b"{\"kind\":\"fork\"}\n"),
+        "not a forkwatch recording (it looks like JSON lines, such as `events --json` prints)"
+    );
+    assert_eq!(refuse(b"\x7fELF\x02\x01"), "not a forkwatch recording");
+    let (mut bytes, _) = recording(&groups());
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    assert_eq!(
+        refuse(&bytes),
+        "written by a newer forkwatch (recording format 2; this one reads up to 1): \
+         replay it with a newer forkwatch-tui"
+    );
+    assert_eq!(
+        refuse(&bytes[..5]),
+        "damaged at byte 0: the file ends inside its header"
+    );
+}
+
+#[test]
+fn unknown_optional_frames_are_skipped_and_unknown_required_ones_are_damage() {
+    let groups = groups();
+    let (bytes, frames) = recording(&groups);
+    let with_kind = |kind: u8| {
+        let mut encoder = frame::FrameEncoder::new().unwrap();
+        let mut extra = Vec::new();
+        encoder
+            .encode(frame::FrameKind::Events, 0, (0, 0), b"future", &mut extra)
+            .unwrap();
+        extra[4] = kind;
+        let crc = {
+            let mut h = crc32fast::Hasher::new();
+            h.update(&extra[..36]);
+            h.update(&extra[40..]);
+            h.finalize()
+        };
+        extra[36..40].copy_from_slice(&crc.to_le_bytes());
+        [&bytes[..frames[1].0], &extra, &bytes[frames[1].0..]].concat()
+    };
+    let (got, damage) = read_all(&with_kind(200)).unwrap();
+    assert_eq!((got, damage), (groups.concat(), vec![]));
+    let (got, damage) = read_all(&with_kind(9)).unwrap();
+    assert_eq!(got, groups.concat());
+    assert_eq!(
+        damage[0].to_string(),
+        format!("damaged at byte {}: unknown frame type 9", frames[1].0)
+    );
+}
+
+#[test]
+fn a_large_session_is_cut_into_frames_and_compressed() {
+    let all = events(20_000, 50_000);
+    let mut writer = Writer::new(Vec::new(), &info(), &snapshot()).unwrap();
+    all.iter().for_each(|e| writer.push(e).unwrap());
+    writer.finish(START_NS).unwrap();
+    let auto = writer.into_inner();
+    let (got, damage) = read_all(&auto).unwrap();
+    assert_eq!((got.len(), damage), (all.len(), vec![]));
+    let frames = auto.windows(4).filter(|w| *w == frame::MARKER).count();
+    assert!(frames >= 5, "{frames} frames");
+    assert!(auto.len() < all.len() * 10, "{} bytes", auto.len());
+}
+
+mod recorder {
+    use super::*;
+
+    #[test]
+    fn events_reach_the_file_without_finish_and_all_of_them_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.fwrec");
+        let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
+        let all = events(1000, 1_000);
+        recorder.record(&all[..400]);
+        // Written within the flush interval though nothing more arrives: what a kill -9
+        // would leave.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let on_disk = loop {
+            let (got, damage) = read_all(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(damage, []);
+            if !got.is_empty() || std::time::Instant::now() > deadline {
+                break got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(on_disk, all[..400]);
+        recorder.record(&all[400..]);
+        let summary = recorder.finish(START_NS + 5).unwrap();
+        assert_eq!(summary.bytes, std::fs::metadata(&path).unwrap().len());
+        let losses = all
+            .iter()
+            .filter(|e| matches!(e.kind, Kind::Lost { .. }))
+            .count();
+        assert_eq!(
+            (summary.tally.total(), summary.tally.lost),
+            (1000 - losses as u64, 3 * losses as u64)
+        );
+        let mut reader = Reader::open(&path).unwrap();
+        let mut got = Vec::new();
+        while reader.next_batch(&mut got).unwrap() {}
+        assert_eq!(got, all);
+        assert_eq!(reader.end().unwrap().end_ns, START_NS + 5);
+    }
+
+    #[test]
+    fn a_path_that_cannot_be_written_is_a_clear_error() {
+        let err = Recorder::create(Path::new("/dev/full"), &info(), &snapshot())
+            .err()
+            .unwrap();
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot write the recording /dev/full: No space left on device (os error 28)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing/r.fwrec");
+        let err = Recorder::create(&path, &info(), &snapshot()).err().unwrap();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "cannot create the recording {}: No such file or directory (os error 2)",
+                path.display()
+            )
+        );
+    }
+
+    use std::path::Path;
+}
+
+mod replay {
+    use tokio::time::{Instant, timeout};
+
+    use super::*;
+
+    /// A replay of events 1 s apart (three frames), starting at `START_NS`.
+    fn open() -> (tempfile::TempDir, Replay) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.fwrec");
+        let all = events(6, 1_000_000_000);
+        std::fs::write(&path, recording(&[all[..2].to_vec(), all[2..].to_vec()]).0).unwrap();
+        let replay = Replay::open(&path).unwrap();
+        (dir, replay)
+    }
+
+    fn times(batch: &[Event]) -> Vec<u64> {
+        batch
+            .iter()
+            .map(|e| (e.ts_ns - START_NS) / 1_000_000_000)
+            .collect()
+    }
+
+    /// From the second event's time, playing at real time.
+    async fn plays_the_third_event_a_second_later(replay: &mut Replay) {
+        replay.play();
+        let t0 = Instant::now();
+        let mut batch = Vec::new();
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(
+            (times(&batch), t0.elapsed()),
+            (vec![3], Duration::from_secs(1))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn plays_at_the_recorded_pace_scaled_by_the_speed() {
+        let (_dir, mut replay) = open();
+        let t0 = Instant::now();
+        let mut batch = Vec::new();
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(
+            (times(&batch), t0.elapsed()),
+            (vec![1], Duration::from_secs(1))
+        );
+        replay.set_speed(Speed::times(4.0));
+        batch.clear();
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(times(&batch), [2]);
+        assert_eq!(t0.elapsed(), Duration::from_millis(1250));
+        let position = replay.position();
+        assert_eq!(position.at_ns, START_NS + 2_000_000_000);
+        assert_eq!((position.events, position.total_events), (2, 6));
+        assert_eq!(position.end_ns, START_NS + 10_000_000_000);
+
+        replay.set_speed(Speed::Max);
+        batch.clear();
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(times(&batch), [3, 4, 5, 6]);
+        assert_eq!(t0.elapsed(), Duration::from_millis(1250));
+        assert!(!replay.next_batch(&mut batch).await);
+        assert!(replay.has_ended() && replay.closed_properly());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paused_it_waits_for_ever_but_steps_one_event() {
+        let (_dir, mut replay) = open();
+        replay.pause();
+        let mut batch = Vec::new();
+        let waited = timeout(Duration::from_secs(3600), replay.next_batch(&mut batch)).await;
+        assert!(waited.is_err() && batch.is_empty());
+        replay.step();
+        assert!(replay.next_batch(&mut batch).await);
+        replay.step();
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(times(&batch), [1, 2]);
+        assert_eq!(replay.position().at_ns, START_NS + 2_000_000_000);
+        plays_the_third_event_a_second_later(&mut replay).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn seeks_forward_at_once_and_back_from_the_start() {
+        let (_dir, mut replay) = open();
+        replay.pause();
+        let mut batch = Vec::new();
+        assert_eq!(
+            replay.seek(START_NS + 3_500_000_000).unwrap(),
+            Seek::Forward
+        );
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(times(&batch), [1, 2, 3]);
+        assert_eq!(replay.position().at_ns, START_NS + 3_500_000_000);
+
+        assert_eq!(
+            replay.seek(START_NS + 2_000_000_000).unwrap(),
+            Seek::Rewound
+        );
+        batch.clear();
+        assert!(replay.next_batch(&mut batch).await);
+        assert_eq!(times(&batch), [1, 2]);
+        assert_eq!(replay.position().events, 2);
+
+        plays_the_third_event_a_second_later(&mut replay).await;
+        assert_eq!(replay.snapshot(), snapshot());
+    }
+
+    #[test]
+    fn speeds_go_from_a_quarter_to_64_then_max() {
+        let mut speed = Speed::REAL_TIME;
+        let mut seen = vec![speed.to_string()];
+        while speed != Speed::Max {
+            speed = speed.faster();
+            seen.push(speed.to_string());
+        }
+        assert_eq!(seen, ["1x", "2x", "4x", "8x", "16x", "32x", "64x", "max"]);
+        let slowest = (0..20).fold(Speed::Max, |s, _| s.slower());
+        assert_eq!(
+            (slowest, slowest.to_string()),
+            (Speed::Times(0.25), "1/4x".into())
+        );
+        assert_eq!(Speed::times(1000.0), Speed::Times(64.0));
+    }
+}

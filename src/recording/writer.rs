@@ -1,0 +1,201 @@
+//! Writing the format: the file header, the info and snapshot frames, event frames, and the
+//! end frame. Every frame goes out with one `write_all`, so a file cut anywhere holds every
+//! frame before the cut intact.
+
+use std::io::{self, Write};
+
+use super::{
+    End, FILE_HEADER_LEN, FORMAT_VERSION, Info, MAGIC, codec,
+    frame::{FrameEncoder, FrameKind},
+};
+use crate::{event::Event, output::Tally, snapshot::ProcessInfo};
+
+/// Event frames are cut at this much uncompressed content: large enough for zstd to find
+/// the repetition between events, small enough that a frame stays a fraction of a second
+/// of a busy machine.
+pub const FRAME_CONTENT_BYTES: usize = 256 * 1024;
+/// Snapshot frames are cut at this much JSON.
+const SNAPSHOT_FRAME_BYTES: usize = 1024 * 1024;
+
+/// Writes one recording to `out`.
+pub struct Writer<W: Write> {
+    out: W,
+    frames: FrameEncoder,
+    /// The events frame being built, uncompressed.
+    content: Vec<u8>,
+    count: u32,
+    prev_ts: u64,
+    min_ts: u64,
+    max_ts: u64,
+    frame: Vec<u8>,
+    /// Bytes of complete frames in `out`: what a reader gets back.
+    written: u64,
+    /// Events in complete frames.
+    tally: Tally,
+    /// Events pushed so far (the frame being built included).
+    pushed: Tally,
+}
+
+impl<W: Write> Writer<W> {
+    /// Writes the file header, `info` and `snapshot`.
+    pub fn new(mut out: W, info: &Info, snapshot: &[ProcessInfo]) -> io::Result<Self> {
+        let mut header = [0; FILE_HEADER_LEN];
+        header[..8].copy_from_slice(&MAGIC);
+        header[8..].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.write_all(&header)?;
+        let mut writer = Self {
+            out,
+            frames: FrameEncoder::new()?,
+            content: Vec::with_capacity(FRAME_CONTENT_BYTES + 4096),
+            count: 0,
+            prev_ts: 0,
+            min_ts: u64::MAX,
+            max_ts: 0,
+            frame: Vec::new(),
+            written: FILE_HEADER_LEN as u64,
+            tally: Tally::default(),
+            pushed: Tally::default(),
+        };
+        let times = (info.start_ns, info.start_ns);
+        // The info frame's count is the snapshot's size, so a reader knows it has it all.
+        let processes = u32::try_from(snapshot.len()).map_err(io::Error::other)?;
+        writer.write_json_frame(FrameKind::Info, processes, times, info)?;
+        let mut chunk = Vec::new();
+        let mut in_chunk = 0;
+        for (i, process) in snapshot.iter().enumerate() {
+            chunk.push(if in_chunk == 0 { b'[' } else { b',' });
+            serde_json::to_writer(&mut chunk, process)?;
+            in_chunk += 1;
+            if chunk.len() >= SNAPSHOT_FRAME_BYTES || i + 1 == snapshot.len() {
+                chunk.push(b']');
+                writer.write_frame(FrameKind::Snapshot, in_chunk, times, &chunk)?;
+                chunk.clear();
+                in_chunk = 0;
+            }
+        }
+        Ok(writer)
+    }
+
+    /// Adds an event to the frame being built, and writes the frame once it is full.
+    pub fn push(&mut self, event: &Event) -> io::Result<()> {
+        codec::encode(event, &mut self.prev_ts, &mut self.content);
+        self.count += 1;
+        self.min_ts = self.min_ts.min(event.ts_ns);
+        self.max_ts = self.max_ts.max(event.ts_ns);
+        self.pushed.add(event);
+        if self.content.len() >= FRAME_CONTENT_BYTES {
+            self.write_events()?;
+        }
+        Ok(())
+    }
+
+    /// Events pushed but not yet written.
+    pub fn pending(&self) -> u32 {
+        self.count
+    }
+
+    /// Writes the frame being built, if it holds anything.
+    pub fn write_events(&mut self) -> io::Result<()> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let content = std::mem::take(&mut self.content);
+        let result = self.write_frame(
+            FrameKind::Events,
+            self.count,
+            (self.min_ts, self.max_ts),
+            &content,
+        );
+        self.content = content;
+        result?;
+        self.content.clear();
+        self.count = 0;
+        self.prev_ts = 0;
+        self.min_ts = u64::MAX;
+        self.max_ts = 0;
+        self.tally = self.pushed.clone();
+        Ok(())
+    }
+
+    /// Writes what is left and the end frame, and flushes. Nothing may be pushed after.
+    pub fn finish(&mut self, end_ns: u64) -> io::Result<()> {
+        self.write_events()?;
+        let end = End {
+            end_ns,
+            events: self.tally.total(),
+            lost: self.tally.lost,
+        };
+        self.write_json_frame(FrameKind::End, 1, (end_ns, end_ns), &end)?;
+        self.out.flush()
+    }
+
+    /// What is in the file so far: complete frames only.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            tally: self.tally.clone(),
+            bytes: self.written,
+        }
+    }
+
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn write_json_frame(
+        &mut self,
+        kind: FrameKind,
+        count: u32,
+        times: (u64, u64),
+        value: &impl serde::Serialize,
+    ) -> io::Result<()> {
+        let json = serde_json::to_vec(value)?;
+        self.write_frame(kind, count, times, &json)
+    }
+
+    fn write_frame(
+        &mut self,
+        kind: FrameKind,
+        count: u32,
+        times: (u64, u64),
+        content: &[u8],
+    ) -> io::Result<()> {
+        self.frames
+            .encode(kind, count, times, content, &mut self.frame)?;
+        self.out.write_all(&self.frame)?;
+        self.written += self.frame.len() as u64;
+        Ok(())
+    }
+}
+
+/// What a recording holds.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub tally: Tally,
+    /// The file's size.
+    pub bytes: u64,
+}
+
+impl Summary {
+    /// `1203 events (fork 400, ...), 0 lost, 45.2 KiB (38.5 bytes per event)`.
+    pub fn describe(&self) -> String {
+        let events = self.tally.total().max(1);
+        format!(
+            "{}, {} ({:.1} bytes per event)",
+            self.tally.summary(),
+            human_bytes(self.bytes),
+            self.bytes as f64 / events as f64
+        )
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
