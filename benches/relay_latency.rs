@@ -83,7 +83,11 @@ async fn measure(
         receiver.pid(),
         forker.pid
     );
-    relays.add(spec.parse().map_err(anyhow::Error::msg)?, &mut Vec::new())?;
+    relays.add(
+        spec.parse().map_err(anyhow::Error::msg)?,
+        None,
+        &mut Vec::new(),
+    )?;
 
     // The pipe from the receiver holds about 2,000 records: read it while relaying.
     let reader = std::thread::spawn(move || {
@@ -101,7 +105,7 @@ async fn measure(
     while started.elapsed() < duration {
         source.next_batch(&mut batch).await?;
         for event in batch.drain(..) {
-            relays.handle(&event, &mut notices);
+            relays.handle(&event, None, &mut notices);
             if matches!(event.kind, Kind::Fork) && event.ppid == forker.pid {
                 relayed.push((event.pid, event.ts_ns));
             }

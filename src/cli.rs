@@ -58,6 +58,11 @@ impl Cli {
 pub enum Command {
     /// Print process events as they happen, one per line.
     Events(EventsArgs),
+    /// Print the events of one process's subtree as they happen, in the formats of
+    /// `events`: the process, its descendants, and those born later (orphans adopted by
+    /// pid 1 stay; processes handed to a subreaper outside the subtree leave it). Exits 0
+    /// once no process is left in it.
+    Watch(WatchArgs),
     /// Record the process events to a file, to replay later (without root).
     Record(RecordArgs),
     /// Play back a recording made with `record`.
@@ -111,6 +116,19 @@ pub struct WaitArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// The root of the subtree to watch.
+    #[arg(value_name = "PID")]
+    pub pid: u32,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct EventsArgs {
     #[command(flatten)]
     pub live: LiveArgs,
@@ -147,8 +165,14 @@ pub struct RelayArgs {
 
     /// Relay only the events of this process: its own, and the forks it makes. The run
     /// ends when it exits.
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", conflicts_with = "subtree")]
     pub pid: Option<String>,
+
+    /// Relay only the events of this process's subtree, as `watch` sees it: the process,
+    /// its descendants and those born later (a fork matches when its child is born into
+    /// the subtree). The run ends when no process is left in it.
+    #[arg(long, value_name = "PID")]
+    pub subtree: Option<String>,
 
     /// What the siginfo carries. relayfork: si_pid = the parent of the process concerned,
     /// si_value = that process. kmonitor: si_pid = the process concerned, si_uid = its uid,

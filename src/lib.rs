@@ -8,6 +8,7 @@ pub mod logging;
 pub mod model;
 pub mod output;
 pub mod pidfd;
+pub mod pins;
 pub mod probe;
 pub mod recording;
 pub mod relay;

@@ -42,6 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Some(Command::Events(args)) => cmd::events::run(args, probe_options).await,
+        Some(Command::Watch(args)) => cmd::watch::run(args, probe_options).await,
         Some(Command::Record(args)) => cmd::record::run(args, probe_options).await,
         Some(Command::Replay(args)) => cmd::replay::run(args).await,
         Some(Command::Relay(args)) => cmd::relay::run(args, probe_options).await,

@@ -3,12 +3,16 @@
 
 #[path = "common/receiver.rs"]
 mod receiver;
+// Some of it serves tests/watch.rs only.
+#[allow(dead_code)]
+#[path = "common/running.rs"]
+mod running;
+#[path = "common/trees.rs"]
+mod trees;
 
 use std::{
     io::{BufRead, BufReader, Write},
-    process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio},
-    sync::mpsc,
-    time::{Duration, Instant},
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
 };
 
 use forkwatch::{
@@ -17,82 +21,11 @@ use forkwatch::{
     snapshot,
 };
 use receiver::{Mode, Received, Receiver};
-
-/// A failure guard, not a wait: every wait below ends on a readiness signal first.
-const GUARD: Duration = Duration::from_secs(20);
+use running::{Finished, GUARD, Running};
+use trees::{Chain, Gate};
 
 fn signal() -> i32 {
     RtSignal::default().number()
-}
-
-/// `forkwatch-tui relay ...`, its stderr read line by line.
-struct RelayCommand {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl RelayCommand {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forkwatch-tui"))
-            .arg("relay")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a stderr line containing `text`.
-    fn wait_for(&mut self, text: &str) {
-        let deadline = Instant::now() + GUARD;
-        while !self.seen.iter().any(|l| l.contains(text)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no `{text}` from relay; stderr so far: {:?}", self.seen),
-            }
-        }
-    }
-
-    /// Waits for it to end by itself; its status and whole stderr.
-    fn finish(mut self) -> (ExitStatus, Vec<String>) {
-        let deadline = Instant::now() + GUARD;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "relay did not end: {:?}",
-                self.seen
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The reader thread ends at EOF, closing the channel.
-        self.seen.extend(self.lines.iter());
-        (status, std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for RelayCommand {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A shell that forks a child each time a line is written to it and prints the child's
@@ -171,7 +104,8 @@ fn assert_only_sentinel_left(receiver: &mut Receiver) {
 fn relayfork_sends_one_signal_per_fork_with_the_parent_and_the_child() {
     let mut receiver = Receiver::spawn(signal());
     let mut forker = Forker::start("", None);
-    let mut relay = RelayCommand::start(&[
+    let mut relay = Running::start(&[
+        "relay",
         "--to",
         &receiver.pid().to_string(),
         "--pid",
@@ -183,7 +117,7 @@ fn relayfork_sends_one_signal_per_fork_with_the_parent_and_the_child() {
     let parent = forker.pid();
     forker.end();
     // The forker's exit ends the rule, and with it the command.
-    let (status, stderr) = relay.finish();
+    let Finished { status, stderr, .. } = relay.finish();
     assert!(status.success(), "{stderr:?}");
     assert!(
         stderr.iter().any(|l| l.contains(&format!(
@@ -214,7 +148,8 @@ fn kmonitor_sends_the_event_bit_the_process_and_its_uid() {
     let mut receiver = Receiver::spawn(signal());
     // It forks once, then execs true (which exits): fork, exec and exit, as uid `nobody`.
     let mut forker = Forker::start("exec /bin/true", Some(NOBODY));
-    let mut relay = RelayCommand::start(&[
+    let mut relay = Running::start(&[
+        "relay",
         "--to",
         &receiver.pid().to_string(),
         "--pid",
@@ -227,7 +162,7 @@ fn kmonitor_sends_the_event_bit_the_process_and_its_uid() {
     let child = forker.fork();
     let pid = forker.pid();
     forker.end();
-    let (status, stderr) = relay.finish();
+    let Finished { status, stderr, .. } = relay.finish();
     assert!(status.success(), "{stderr:?}");
 
     let got: Vec<(i32, i32, u32)> = (0..3)
@@ -277,7 +212,7 @@ async fn a_target_that_exits_is_dropped_and_whoever_takes_its_pid_gets_nothing()
             let old_pid = target.pid();
             let mut relays = Relays::default();
             relays
-                .add(rule(&[old_pid, receiver.pid()]), &mut Vec::new())
+                .add(rule(&[old_pid, receiver.pid()]), None, &mut Vec::new())
                 .unwrap();
             drop(target); // killed and reaped: its pid is free
             let holder = Receiver::hold_pid(sig, old_pid).ok()?;
@@ -287,7 +222,7 @@ async fn a_target_that_exits_is_dropped_and_whoever_takes_its_pid_gets_nothing()
     assert_eq!(holder.pid(), old_pid);
 
     let mut notices = Vec::new();
-    relays.handle(&fork_event(4242, 4241), &mut notices);
+    relays.handle(&fork_event(4242, 4241), None, &mut notices);
 
     assert!(
         matches!(notices.as_slice(), [Notice::TargetGone { pid, .. }] if *pid == old_pid),
@@ -315,7 +250,7 @@ async fn a_target_that_exits_is_dropped_as_soon_as_its_pidfd_says_so() {
     let mut relays = Relays::default();
     let mut notices = Vec::new();
     relays
-        .add(rule(&[first_pid, second_pid]), &mut notices)
+        .add(rule(&[first_pid, second_pid]), None, &mut notices)
         .unwrap();
     assert_eq!(notices, []);
 
@@ -350,11 +285,16 @@ fn the_relay_command_ends_when_its_last_target_exits() {
     let comm = snapshot::read_process(pid).unwrap().comm;
     // Matches a process that does nothing, so nothing is relayed.
     let mut quiet = Command::new("sleep").arg("60").spawn().unwrap();
-    let mut relay =
-        RelayCommand::start(&["--to", &pid.to_string(), "--pid", &quiet.id().to_string()]);
+    let mut relay = Running::start(&[
+        "relay",
+        "--to",
+        &pid.to_string(),
+        "--pid",
+        &quiet.id().to_string(),
+    ]);
     relay.wait_for("relaying with");
     drop(receiver);
-    let (status, stderr) = relay.finish();
+    let Finished { status, stderr, .. } = relay.finish();
     assert!(status.success(), "{stderr:?}");
     assert!(
         stderr
@@ -381,12 +321,12 @@ async fn a_full_signal_queue_is_counted_as_undelivered_and_stalls_no_one() {
     let mut receiver = Receiver::spawn(sig);
     let mut relays = Relays::default();
     relays
-        .add(rule(&[full.pid(), receiver.pid()]), &mut Vec::new())
+        .add(rule(&[full.pid(), receiver.pid()]), None, &mut Vec::new())
         .unwrap();
 
     let mut notices = Vec::new();
     for child in 1..=10 {
-        relays.handle(&fork_event(child, 1), &mut notices);
+        relays.handle(&fork_event(child, 1), None, &mut notices);
     }
     assert_eq!(notices, []);
     let rule = &relays.rules()[0];
@@ -416,6 +356,7 @@ async fn a_target_that_would_be_killed_by_the_signal_is_warned_about() {
     relays
         .add(
             rule(&[waiting.pid(), holding.pid(), sleeper.id()]),
+            None,
             &mut notices,
         )
         .unwrap();
@@ -441,7 +382,7 @@ fn bad_signals_and_targets_are_one_line_errors() {
         .into_iter()
         .find(|p| p.kernel_thread)
         .expect("no kernel thread");
-    let cases: [(&[&str], String); 7] = [
+    let cases: [(&[&str], String); 8] = [
         (
             &["--to", &me, "--signal", "SIGKILL"],
             "SIGKILL (9) is not a real-time signal".into(),
@@ -471,6 +412,10 @@ fn bad_signals_and_targets_are_one_line_errors() {
         ),
         // Above this machine's pid_max (32768), so never a process.
         (&["--to", "4000000"], "no process with pid 4000000".into()),
+        (
+            &["--to", &me, "--subtree", "4000000"],
+            "no process with pid 4000000 to relay the subtree of".into(),
+        ),
     ];
     for (args, expected) in &cases {
         let out = Command::new(env!("CARGO_BIN_EXE_forkwatch-tui"))
@@ -501,7 +446,9 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
         receiver.pid()
     );
     let mut notices = Vec::new();
-    relays.add(spec.parse().unwrap(), &mut notices).unwrap();
+    relays
+        .add(spec.parse().unwrap(), None, &mut notices)
+        .unwrap();
     matched.kill().unwrap();
     matched.wait().unwrap();
 
@@ -530,7 +477,7 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
         own(exec(), process.start_ns),
     ];
     for event in &events {
-        relays.handle(event, &mut notices);
+        relays.handle(event, None, &mut notices);
     }
     assert!(
         matches!(notices.as_slice(), [Notice::MatchEnded { pid: p, .. }] if *p == pid),
@@ -543,5 +490,56 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
         .collect();
     assert_eq!(got, [(0x08, 9001), (0x20, pid as i32), (0x40, pid as i32)]);
     assert_eq!(relays.rules()[0].matched(), 3);
+    assert_only_sentinel_left(&mut receiver);
+}
+
+#[test]
+fn a_subtree_rule_relays_each_fork_in_the_subtree_including_later_generations() {
+    let mut receiver = Receiver::spawn(signal());
+    let gate = Gate::new();
+    let outside_gate = Gate::new();
+    let tree = Chain::start(&gate, 3);
+    // Forks at the same time, outside the subtree.
+    let outside = Chain::start(&outside_gate, 3);
+    let root = tree.pid();
+    let mut relay = Running::start(&[
+        "relay",
+        "--to",
+        &receiver.pid().to_string(),
+        "--subtree",
+        &root.to_string(),
+    ]);
+    relay.wait_for("relaying with");
+
+    gate.open();
+    outside_gate.open();
+    // Each was forked by the one before: the grandchildren by processes born after the
+    // rule was made.
+    let (born, _) = tree.finish();
+    outside.finish();
+    // The rule ends when the subtree is gone, and with it the command.
+    let Finished { status, stderr, .. } = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    assert!(
+        stderr.iter().any(|l| l.ends_with(&format!(
+            "no process is left in the subtree of pid {root}; the rule matches nothing more"
+        ))),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("3 events relayed, 3 signals sent, 0 undelivered")),
+        "{stderr:?}"
+    );
+    for (child, parent) in born {
+        let got = receiver.next(GUARD).expect("a signal per fork");
+        assert_eq!((got.signo, got.code), (signal(), libc::SI_QUEUE));
+        assert_eq!(
+            (got.pid, got.value),
+            (parent as i32, child as i32),
+            "si_pid is the parent, si_value the child"
+        );
+    }
     assert_only_sentinel_left(&mut receiver);
 }

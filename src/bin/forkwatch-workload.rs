@@ -7,6 +7,8 @@
 //! - `threads N`: starts N threads that end at once, then exits 0.
 //! - `setuid ID` / `setgid ID`: calls setuid(2) / setgid(2), then exits 0 (1 if it failed).
 //! - `exit CODE`: exits with CODE.
+//! - `subreaper CMD [ARG...]`: becomes a child subreaper (PR_SET_CHILD_SUBREAPER), runs CMD,
+//!   and reaps every process handed to it; exits 0 once no child is left.
 
 use std::{
     io::{Read, Write},
@@ -17,7 +19,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | exit CODE"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | exit CODE | subreaper CMD [ARG...]"
     );
     ExitCode::from(2)
 }
@@ -73,8 +75,25 @@ fn main() -> ExitCode {
             Some(code) => ExitCode::from(code),
             None => usage(),
         },
+        Some("subreaper") if args.len() > 1 => subreaper(&args[1], &args[2..]),
         _ => usage(),
     }
+}
+
+/// Runs `command` as a child, adopting the orphans of its descendants, and reaps them all.
+fn subreaper(command: &str, args: &[String]) -> ExitCode {
+    // SAFETY: a plain prctl on this process.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
+        eprintln!("prctl: {}", std::io::Error::last_os_error());
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = std::process::Command::new(command).args(args).spawn() {
+        eprintln!("{command}: {e}");
+        return ExitCode::FAILURE;
+    }
+    // SAFETY: reaps our own children until there are none (ECHILD).
+    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0 {}
+    ExitCode::SUCCESS
 }
 
 /// Forks `workers` processes that each fork+reap children until `duration` has passed.

@@ -4,13 +4,23 @@ pub mod record;
 pub mod relay;
 pub mod replay;
 pub mod wait;
+pub mod watch;
 
 use std::{io, time::Duration};
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::{
+    signal::unix::{Signal, SignalKind, signal},
+    time::Instant,
+};
 
-use crate::{event::Event, output::EventWriter, source::Source};
+use crate::{
+    event::{Event, Kind},
+    model::{Applied, Model},
+    output::EventWriter,
+    snapshot,
+    source::Source,
+};
 
 /// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is made. Make it before
 /// anything else, certainly before saying the command is ready: a signal that arrives
@@ -82,5 +92,58 @@ pub fn write_batch<W: io::Write>(
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
         other => other.context("cannot write events").map(|()| false),
+    }
+}
+
+/// The process tree of a headless command that follows a subtree (`watch`, `relay
+/// --subtree`). Seeded from /proc once the event source runs, so that nothing born or
+/// exiting meanwhile is missed; read again from /proc after lost events, so that a member
+/// whose exit was lost does not keep the command running for ever.
+pub struct LiveTree {
+    pub model: Model,
+    /// When the next re-read is due, after lost events.
+    resync_at: Option<Instant>,
+    last_resync: Instant,
+}
+
+/// The least time between two re-reads of /proc: a loss storm must not turn into a /proc
+/// storm that slows the reader and loses more.
+const RESYNC_GAP: Duration = Duration::from_secs(1);
+
+impl LiveTree {
+    /// Takes the /proc snapshot: call it after the event source started.
+    pub fn seed() -> Result<Self> {
+        let mut model = Model::default();
+        model.seed(&snapshot::take().context("cannot read /proc")?);
+        Ok(Self {
+            model,
+            resync_at: None,
+            last_resync: Instant::now(),
+        })
+    }
+
+    /// Applies an event; a loss report schedules a re-read of /proc.
+    pub fn apply(&mut self, event: &Event) -> Applied {
+        if matches!(event.kind, Kind::Lost { .. }) && self.resync_at.is_none() {
+            self.resync_at = Some(Instant::now().max(self.last_resync + RESYNC_GAP));
+        }
+        self.model.apply(event)
+    }
+
+    /// Resolves when lost events call for a re-read ([`LiveTree::resync`]); pending while
+    /// none did.
+    pub async fn resync_due(&self) {
+        match self.resync_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Reads /proc again and says what changed ([`Model::reconcile`]).
+    pub fn resync(&mut self) -> Result<Vec<Applied>> {
+        self.resync_at = None;
+        self.last_resync = Instant::now();
+        let snapshot = snapshot::take().context("cannot read /proc")?;
+        Ok(self.model.reconcile(&snapshot))
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 
-use super::StopSignals;
+use super::{LiveTree, StopSignals};
 use crate::{
     cli::RelayArgs,
     probe::ProbeOptions,
@@ -17,6 +17,7 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
     let spec = RuleFields {
         to: &args.to,
         pid: args.pid.as_deref(),
+        subtree: args.subtree.as_deref(),
         kinds: args.kinds.as_deref(),
         signal: args.signal.as_deref(),
         layout: args.layout.as_deref(),
@@ -29,10 +30,15 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
     };
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
     // Opened once the source runs, so an exit of the process to match cannot fall between
-    // the check that it exists and the first event.
+    // the check that it exists and the first event. Only a subtree needs the tree.
+    let mut tree = spec
+        .matching
+        .needs_tree()
+        .then(LiveTree::seed)
+        .transpose()?;
     let mut relays = Relays::default();
     let mut notices = Vec::new();
-    let id = relays.add(spec, &mut notices)?;
+    let id = relays.add(spec, tree.as_ref().map(|t| &t.model), &mut notices)?;
     print(&mut notices);
     eprintln!(
         "forkwatch-tui: {id} ({}) relaying with {}; stop with Ctrl-C",
@@ -51,6 +57,14 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
                 relays.drop_exited(&mut notices);
                 false
             }
+            () = resync_due(tree.as_ref()) => {
+                if let Some(tree) = &mut tree {
+                    for change in tree.resync()? {
+                        relays.follow(&tree.model, &change, &mut notices);
+                    }
+                }
+                false
+            }
             () = stop.recv() => true,
         };
         if stopping {
@@ -58,7 +72,13 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
             source.finish(&mut batch);
         }
         for event in batch.drain(..) {
-            relays.handle(&event, &mut notices);
+            match &mut tree {
+                Some(tree) => {
+                    let applied = tree.apply(&event);
+                    relays.handle(&event, Some((&tree.model, &applied)), &mut notices);
+                }
+                None => relays.handle(&event, None, &mut notices),
+            }
         }
         print(&mut notices);
         if stopping {
@@ -69,6 +89,14 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
         summary(rule, relays.lost());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`LiveTree::resync_due`], or pending for ever without a tree.
+async fn resync_due(tree: Option<&LiveTree>) {
+    match tree {
+        Some(tree) => tree.resync_due().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn print(notices: &mut Vec<Notice>) {

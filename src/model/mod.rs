@@ -342,7 +342,10 @@ pub struct Counts {
 /// than the default SipHash on these small keys. Keys come from the kernel (pids and start
 /// times), not from input that could be chosen to collide.
 #[derive(Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
+
+/// A hash map keyed by process (or pid), with [`KeyHasher`].
+pub(crate) type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -401,7 +404,7 @@ pub struct Model {
     id: u64,
     nodes: Vec<Option<Node>>,
     free: Vec<Slot>,
-    index: HashMap<ProcessKey, Slot, BuildHasherDefault<KeyHasher>>,
+    index: KeyMap<ProcessKey, Slot>,
     /// By pid: the newest process with that pid still in the tree.
     by_pid: Vec<Slot>,
     roots: VecDeque<Slot>,
@@ -1137,5 +1140,7 @@ fn program_from_proc(info: &ProcessInfo) -> Arc<Program> {
     }
 }
 
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,8 @@
 //! [`Relays`] is plain state owned by whoever owns the event stream (the UI's state, or the
 //! headless `relay` command): [`Relays::handle`] every event, select on
 //! [`Relays::target_exited`] and then call [`Relays::drop_exited`], show the [`Notice`]s.
+//! Rules that match a subtree follow it with a [`Pin`], which needs the process tree: the
+//! owner of a [`Model`] passes it, with what applying each event changed.
 
 mod layout;
 mod signal;
@@ -13,7 +15,7 @@ mod target;
 
 use std::{fmt, future::poll_fn, task::Poll, time::Duration};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 
 pub use layout::{Layout, kmonitor_bit};
 pub use signal::RtSignal;
@@ -23,6 +25,8 @@ pub use target::Target;
 use crate::{
     clock,
     event::{Comm, Event, Kind},
+    model::{Applied, Model},
+    pins::{self, Pin},
     snapshot,
 };
 use layout::siginfo;
@@ -59,6 +63,8 @@ pub enum Notice {
     },
     /// The process a rule matches has exited: the rule relays nothing more.
     MatchEnded { rule: RuleId, pid: u32 },
+    /// No process is left in the subtree a rule matches: the rule relays nothing more.
+    SubtreeEnded { rule: RuleId, root: u32 },
     /// The event source lost events; any signals they called for were never sent.
     EventsLost { count: u64 },
 }
@@ -85,6 +91,11 @@ impl fmt::Display for Notice {
             Self::MatchEnded { rule, pid } => {
                 write!(f, "{rule}: pid {pid} exited; the rule matches nothing more")
             }
+            Self::SubtreeEnded { rule, root } => write!(
+                f,
+                "{rule}: no process is left in the subtree of pid {root}; \
+                 the rule matches nothing more"
+            ),
             Self::EventsLost { count } => write!(
                 f,
                 "{count} events were lost before the relay saw them; their signals were not sent"
@@ -104,6 +115,8 @@ enum Matcher {
         start_ticks: u64,
         exited: bool,
     },
+    /// The members of a pin on the subtree; boxed, being many times the others' size.
+    Subtree(Box<Pin>),
 }
 
 /// A rule and what it has done so far.
@@ -117,7 +130,12 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn open(id: RuleId, spec: RuleSpec, notices: &mut Vec<Notice>) -> Result<Self> {
+    fn open(
+        id: RuleId,
+        spec: RuleSpec,
+        model: Option<&Model>,
+        notices: &mut Vec<Notice>,
+    ) -> Result<Self> {
         let matcher = match spec.matching {
             Match::Any => Matcher::Any,
             Match::Pid(pid) => match snapshot::read_process(pid) {
@@ -128,6 +146,17 @@ impl Rule {
                 },
                 None => bail!("no process with pid {pid} to relay the events of"),
             },
+            Match::Subtree(root) => {
+                let Some(model) = model else {
+                    bail!("a rule that matches a subtree needs the process tree");
+                };
+                let root = pins::live_root(model, root)
+                    .map_err(|e| anyhow!("{e} to relay the subtree of"))?;
+                let mut pin = Pin::new(model, root)?;
+                // Its events are relayed, not kept.
+                pin.set_log_len(0);
+                Matcher::Subtree(Box::new(pin))
+            }
         };
         let targets = spec
             .targets
@@ -181,13 +210,48 @@ impl Rule {
 
     /// Whether it can still send anything: a target is left and its match can still match.
     pub fn is_live(&self) -> bool {
-        let match_ended = matches!(self.matcher, Matcher::Pid { exited: true, .. });
+        let match_ended = match &self.matcher {
+            Matcher::Any => false,
+            Matcher::Pid { exited, .. } => *exited,
+            Matcher::Subtree(pin) => pin.is_empty(),
+        };
         !match_ended && self.targets.iter().any(|t| !t.is_gone())
     }
 
-    fn matches(&mut self, event: &Event, notices: &mut Vec<Notice>) -> bool {
+    /// The pin of a rule that matches a subtree: its members and counts.
+    pub fn pin(&self) -> Option<&Pin> {
+        match &self.matcher {
+            Matcher::Subtree(pin) => Some(pin),
+            _ => None,
+        }
+    }
+
+    /// Updates a subtree's members from a change the model made; says when none is left.
+    fn follow(&mut self, model: &Model, applied: &Applied, notices: &mut Vec<Notice>) {
+        if let Matcher::Subtree(pin) = &mut self.matcher
+            && !pin.is_empty()
+        {
+            pin.follow(model, applied);
+            subtree_ended(self.id, pin, notices);
+        }
+    }
+
+    fn matches(
+        &mut self,
+        event: &Event,
+        tree: Option<(&Model, &Applied)>,
+        notices: &mut Vec<Notice>,
+    ) -> bool {
         match &mut self.matcher {
             Matcher::Any => true,
+            Matcher::Subtree(pin) => match tree {
+                Some((model, applied)) if !pin.is_empty() => {
+                    let concerns = pin.apply(model, event, applied);
+                    subtree_ended(self.id, pin, notices);
+                    concerns
+                }
+                _ => false,
+            },
             Matcher::Pid {
                 pid,
                 start_ticks,
@@ -211,8 +275,13 @@ impl Rule {
         }
     }
 
-    fn handle(&mut self, event: &Event, notices: &mut Vec<Notice>) {
-        if !self.matches(event, notices) || !self.spec.kinds.contains(event.kind_name()) {
+    fn handle(
+        &mut self,
+        event: &Event,
+        tree: Option<(&Model, &Applied)>,
+        notices: &mut Vec<Notice>,
+    ) {
+        if !self.matches(event, tree, notices) || !self.spec.kinds.contains(event.kind_name()) {
             return;
         }
         let Some(fields) = self.spec.layout.fields(event) else {
@@ -232,6 +301,16 @@ impl Rule {
     }
 }
 
+/// Says so if the subtree a rule matches has just lost its last live member.
+fn subtree_ended(rule: RuleId, pin: &Pin, notices: &mut Vec<Notice>) {
+    if pin.is_empty() {
+        notices.push(Notice::SubtreeEnded {
+            rule,
+            root: pin.root().pid,
+        });
+    }
+}
+
 /// Every relay rule, in the order they were made.
 #[derive(Debug, Default)]
 pub struct Relays {
@@ -242,12 +321,19 @@ pub struct Relays {
 
 impl Relays {
     /// Opens the spec's targets (as pidfds) and adds the rule. Fails, adding nothing, if a
-    /// target or the process to match does not exist or cannot be a target. Warnings go
-    /// to `notices`. Must run inside a tokio runtime.
-    pub fn add(&mut self, spec: RuleSpec, notices: &mut Vec<Notice>) -> Result<RuleId> {
+    /// target or the process to match does not exist or cannot be a target. A rule that
+    /// matches a subtree ([`Match::needs_tree`]) needs the `model` the caller keeps current,
+    /// and the same model at every [`Relays::handle`]. Warnings go to `notices`. Must run
+    /// inside a tokio runtime.
+    pub fn add(
+        &mut self,
+        spec: RuleSpec,
+        model: Option<&Model>,
+        notices: &mut Vec<Notice>,
+    ) -> Result<RuleId> {
         self.next_id += 1;
         let id = RuleId(self.next_id);
-        self.rules.push(Rule::open(id, spec, notices)?);
+        self.rules.push(Rule::open(id, spec, model, notices)?);
         Ok(id)
     }
 
@@ -272,8 +358,14 @@ impl Relays {
     }
 
     /// Relays one event to the targets of every rule it matches. Never blocks: a signal
-    /// that cannot be queued is counted as undelivered.
-    pub fn handle(&mut self, event: &Event, notices: &mut Vec<Notice>) {
+    /// that cannot be queued is counted as undelivered. `tree`: the model, after it applied
+    /// the event, and what that changed; rules that match a subtree match nothing without.
+    pub fn handle(
+        &mut self,
+        event: &Event,
+        tree: Option<(&Model, &Applied)>,
+        notices: &mut Vec<Notice>,
+    ) {
         if let Kind::Lost { count } = event.kind {
             if !self.rules.is_empty() {
                 self.lost += count;
@@ -282,7 +374,15 @@ impl Relays {
             return;
         }
         for rule in &mut self.rules {
-            rule.handle(event, notices);
+            rule.handle(event, tree, notices);
+        }
+    }
+
+    /// Updates the subtrees rules match from a change without its event: what
+    /// [`Model::reconcile`] returned after lost events.
+    pub fn follow(&mut self, model: &Model, applied: &Applied, notices: &mut Vec<Notice>) {
+        for rule in &mut self.rules {
+            rule.follow(model, applied, notices);
         }
     }
 

@@ -17,6 +17,18 @@ pub enum Match {
     /// child). The process is the one that has this pid when the rule is made; once it
     /// exits the rule matches nothing more, even if the pid comes back.
     Pid(u32),
+    /// A subtree's: the events of the members of a [`crate::pins::Pin`] on this process
+    /// (the process and its descendants, including those born later). A fork concerns the
+    /// child: it matches when the child is born into the subtree. Once no member is alive
+    /// the rule matches nothing more.
+    Subtree(u32),
+}
+
+impl Match {
+    /// Whether the rule needs the process tree ([`crate::model::Model`]) to match.
+    pub fn needs_tree(self) -> bool {
+        matches!(self, Self::Subtree(_))
+    }
 }
 
 /// A relay rule, parsed and checked but not yet opened (see [`super::Relays::add`]).
@@ -37,6 +49,7 @@ pub struct RuleSpec {
 pub struct RuleFields<'a> {
     pub to: &'a str,
     pub pid: Option<&'a str>,
+    pub subtree: Option<&'a str>,
     pub kinds: Option<&'a str>,
     pub signal: Option<&'a str>,
     pub layout: Option<&'a str>,
@@ -73,9 +86,13 @@ impl RuleFields<'_> {
         }
         Ok(RuleSpec {
             targets,
-            matching: match self.pid {
-                Some(pid) => Match::Pid(parse_pid(pid, "pid to match")?),
-                None => Match::Any,
+            matching: match (self.pid, self.subtree) {
+                (Some(_), Some(_)) => {
+                    return Err("a relay rule matches one pid or one subtree, not both".into());
+                }
+                (Some(pid), None) => Match::Pid(parse_pid(pid, "pid to match")?),
+                (None, Some(root)) => Match::Subtree(parse_pid(root, "subtree root")?),
+                (None, None) => Match::Any,
             },
             kinds,
             signal: self.signal.map(str::parse).transpose()?.unwrap_or_default(),
@@ -84,9 +101,9 @@ impl RuleFields<'_> {
     }
 }
 
-const KEYS: [&str; 5] = ["to", "pid", "kinds", "signal", "layout"];
+const KEYS: [&str; 6] = ["to", "pid", "subtree", "kinds", "signal", "layout"];
 
-/// `to=PID[,PID...][:pid=PID][:kinds=LIST][:signal=SIG][:layout=relayfork|kmonitor]`: the
+/// `to=PID[,PID...][:pid=PID|:subtree=PID][:kinds=LIST][:signal=SIG][:layout=relayfork|kmonitor]`: the
 /// same parts as the `relay` command's flags, joined by colons, in any order.
 impl FromStr for RuleSpec {
     type Err = String;
@@ -108,10 +125,11 @@ impl FromStr for RuleSpec {
                 return Err(format!("relay rule key `{key}` is given twice"));
             }
         }
-        let [to, pid, kinds, signal, layout] = values;
+        let [to, pid, subtree, kinds, signal, layout] = values;
         RuleFields {
             to: to.ok_or("a relay rule needs its targets: to=PID[,PID...]")?,
             pid,
+            subtree,
             kinds,
             signal,
             layout,
@@ -128,6 +146,7 @@ impl fmt::Display for RuleSpec {
         match self.matching {
             Match::Any => {}
             Match::Pid(pid) => write!(f, ":pid={pid}")?,
+            Match::Subtree(root) => write!(f, ":subtree={root}")?,
         }
         write!(
             f,
@@ -165,6 +184,14 @@ mod tests {
         assert_eq!(spec.to_string().parse(), Ok(spec));
         let spec: RuleSpec = "to=5:kinds=exec,exit".parse().unwrap();
         assert_eq!(spec.kinds.to_string(), "exec,exit");
+        let spec: RuleSpec = "subtree=812:to=5".parse().unwrap();
+        assert_eq!(spec.matching, Match::Subtree(812));
+        assert!(spec.matching.needs_tree());
+        assert_eq!(
+            spec.to_string(),
+            "to=5:subtree=812:kinds=fork:signal=RTMIN+1:layout=relayfork"
+        );
+        assert_eq!(spec.to_string().parse(), Ok(spec));
     }
 
     #[test]
@@ -180,15 +207,20 @@ mod tests {
         assert_eq!(err("to=5:to=6"), "relay rule key `to` is given twice");
         assert_eq!(
             err("to=5:sig=RTMIN"),
-            "unknown relay rule key `sig` (keys: to, pid, kinds, signal, layout)"
+            "unknown relay rule key `sig` (keys: to, pid, subtree, kinds, signal, layout)"
         );
         assert_eq!(
             err("to=5:fork"),
-            "relay rule part `fork` is not KEY=VALUE (keys: to, pid, kinds, signal, layout)"
+            "relay rule part `fork` is not KEY=VALUE (keys: to, pid, subtree, kinds, signal, layout)"
         );
         assert!(err("to=5:signal=9").starts_with("SIGKILL (9) is not a real-time signal"));
         assert!(err("to=5:kinds=fork,lost").starts_with("`lost` cannot be relayed"));
         assert!(err("to=5:kinds=spawn").starts_with("unknown event kind `spawn`"));
         assert_eq!(err("to=5:pid=-1"), "pid to match `-1` is not a pid");
+        assert_eq!(err("to=5:subtree=x"), "subtree root `x` is not a pid");
+        assert_eq!(
+            err("to=5:pid=7:subtree=7"),
+            "a relay rule matches one pid or one subtree, not both"
+        );
     }
 }
