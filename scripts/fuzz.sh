@@ -18,6 +18,12 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
     say "installing cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes)"
     cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
+# fuzz/ is a workspace of its own with its own lock file; like `cargo test --locked`, refuse
+# to run on a stale one rather than rewrite a committed file.
+if ! cargo +nightly metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null; then
+    say "fuzz/Cargo.lock is out of date: run 'cp Cargo.lock fuzz/ && cargo +nightly metadata --manifest-path fuzz/Cargo.toml' and commit it"
+    exit 1
+fi
 corpus=fuzz/corpus/reader
 mkdir -p "$corpus"
 cp assets/demo.fwrec "$corpus/demo.fwrec"
