@@ -17,7 +17,7 @@ use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyModifiers};
 use forkwatch::{
     clock::{self, WallClock},
     model::Model,
-    ui::{App, AppEvent, Screen, SourceInfo, Users, draw, runtime, update},
+    ui::{App, AppEvent, Screen, Session, SourceInfo, Users, draw, runtime, update},
 };
 use machine::{Workload, rss_mib, snapshot, timed};
 use ratatui::{Terminal, TerminalOptions, Viewport, backend::CrosstermBackend, layout::Rect};
@@ -171,7 +171,8 @@ fn main() {
             frames: 0,
         };
         let (cpu, wall) = (process_cpu_secs(), Instant::now());
-        runtime::run(&mut screen, &mut app, &mut receiver, &sender)
+        let mut session = Session::default();
+        runtime::run(&mut screen, &mut app, &mut receiver, &sender, &mut session)
             .await
             .unwrap();
         let events = app.model().counts();

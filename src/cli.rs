@@ -22,6 +22,11 @@ pub struct Cli {
     #[command(flatten)]
     pub live: LiveArgs,
 
+    /// Record what the terminal UI shows to this file (replaced if it exists), to replay
+    /// later with `replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
     /// Write the log here instead of $XDG_STATE_HOME/forkwatch/forkwatch.log.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -40,6 +45,11 @@ impl Cli {
         let mut command = Self::command();
         let matches = command.get_matches_mut();
         if let Some((name, _)) = matches.subcommand() {
+            if matches.value_source("record") == Some(ValueSource::CommandLine) {
+                let message = "--record is for the terminal UI; `record -o FILE` records \
+                               without it";
+                command.error(ErrorKind::ArgumentConflict, message).exit();
+            }
             for (id, flag) in [
                 ("backend", "--backend"),
                 ("poll_interval", "--poll-interval"),
@@ -65,7 +75,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Record the process events to a file, to replay later (without root).
     Record(RecordArgs),
-    /// Play back a recording made with `record`.
+    /// Play back a recording made with `record` or `--record`: in the terminal UI when
+    /// stdin and stdout are a terminal, else (or with --text, --json or --kinds) printed
+    /// as `events` prints.
     Replay(ReplayArgs),
     /// Forward matching events as real-time signals to other processes, until interrupted
     /// or until no target is left.
@@ -98,6 +110,10 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Print the events as text lines even on a terminal, instead of the terminal UI.
+    #[arg(long, conflicts_with = "json")]
+    pub text: bool,
 
     /// Go on after damage, from the next intact part of the file (the exit status still
     /// says the file was damaged).

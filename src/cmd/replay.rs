@@ -1,7 +1,11 @@
-//! `forkwatch-tui replay FILE`: a recording's events, printed like `events` prints live ones.
-//! (With the terminal UI, `replay` without `--json` will open the UI instead.)
+//! `forkwatch-tui replay FILE`: the terminal UI on a recording (see `ui::replay`) when
+//! stdin and stdout are a terminal; otherwise, or with `--text`, `--json` or `--kinds`, a
+//! recording's events printed like `events` prints live ones.
 
-use std::{io, process::ExitCode};
+use std::{
+    io::{self, IsTerminal},
+    process::ExitCode,
+};
 
 use anyhow::{Result, anyhow};
 
@@ -14,6 +18,10 @@ use crate::{
 };
 
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    let printed = args.text || args.output.json || args.output.kinds.is_some();
+    if !printed && io::stdin().is_terminal() && io::stdout().is_terminal() {
+        return crate::ui::replay::run(&args).await;
+    }
     let mut stop = StopSignals::catch()?;
     let path = args.file.display();
     let mut replay = Replay::open(&args.file).map_err(|e| anyhow!("cannot replay {path}: {e}"))?;

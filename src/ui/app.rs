@@ -12,7 +12,9 @@ use super::{
     dialog::{Dialog, Help, Prompt, PromptPurpose},
     keys::{self, Action},
     log::RecentEvents,
+    record,
     render::Layout,
+    replay,
     status::Rates,
     tree::Cursor,
     users::Users,
@@ -52,6 +54,10 @@ pub enum AppEvent {
     Tick(u64),
     /// The answer to [`Request::Snapshot`].
     Snapshot(Result<Vec<ProcessInfo>, String>),
+    /// Where a replay is, or that it went back to its start (see `replay`).
+    Replay(replay::Report),
+    /// How the recording made with `--record` goes (see `record`).
+    Recording(record::Status),
     /// SIGINT or SIGTERM: quit.
     Stop,
 }
@@ -61,6 +67,9 @@ pub enum AppEvent {
 pub enum Request {
     /// A fresh /proc snapshot, answered with [`AppEvent::Snapshot`].
     Snapshot,
+    /// Play, pause, step or seek the replay, answered with [`AppEvent::Replay`] (and the
+    /// events a seek brings at once).
+    Replay(replay::Control),
 }
 
 /// What feeds the application, for the status line and the banner.
@@ -174,9 +183,13 @@ pub struct App {
     pub(super) layout: Layout,
     /// A short note in the status line until the next key.
     pub(super) message: Option<String>,
+    /// Playing a recording back instead of watching live.
+    pub(super) replay: Option<replay::ReplayState>,
+    /// `--record`: the recording being written.
+    pub(super) recording: Option<record::Status>,
     now_ns: u64,
     resync: Resync,
-    requests: Vec<Request>,
+    pub(super) requests: Vec<Request>,
     dirty: bool,
     quit: bool,
     error: Option<String>,
@@ -211,6 +224,8 @@ impl App {
             clock,
             layout: Layout::default(),
             message: None,
+            replay: None,
+            recording: None,
             now_ns,
             resync: Resync::default(),
             requests: Vec::new(),
@@ -306,6 +321,15 @@ impl App {
         self.message = Some(message.into());
     }
 
+    /// Shows a line in the banner at the top, wrapped, until Esc: for what must be read
+    /// whole.
+    pub(super) fn notice(&mut self, line: String) {
+        if !self.source.notices.contains(&line) {
+            self.source.notices.push(line);
+        }
+        self.banner = true;
+    }
+
     fn apply(&mut self, events: Vec<Event>) {
         if let Some(held) = &mut self.resync.held {
             let room = MAX_HELD.saturating_sub(held.len());
@@ -333,7 +357,7 @@ impl App {
         self.dirty = true;
     }
 
-    fn tick(&mut self, now_ns: u64) {
+    pub(super) fn tick(&mut self, now_ns: u64) {
         let shown = self.now_ns() / SECOND;
         self.now_ns = self.now_ns.max(now_ns);
         let generation = self.model.generation();
@@ -346,14 +370,28 @@ impl App {
         self.start_resync();
     }
 
-    /// Asks for a snapshot if events were lost and the last one is old enough.
+    /// Starts again from `model` at `now_ns`, as a replay does that went back: what was
+    /// learnt from the events goes, what the user set up (selection, folds, search,
+    /// panes) stays.
+    pub(super) fn restart(&mut self, model: Model, now_ns: u64) {
+        self.model = model;
+        self.now_ns = now_ns;
+        self.rates = Rates::default();
+        self.rates.roll(now_ns);
+        self.recent = RecentEvents::default();
+        self.resync = Resync::default();
+        self.dirty = true;
+    }
+
+    /// Asks for a snapshot if events were lost and the last one is old enough. Not in a
+    /// replay: this machine's /proc is not the recorded one's.
     fn start_resync(&mut self) {
         let now = self.now_ns();
         let due = self
             .resync
             .last_ns
             .is_none_or(|last| now.saturating_sub(last) >= RESYNC_INTERVAL_NS);
-        if self.resync.wanted && self.resync.held.is_none() && due {
+        if self.resync.wanted && self.resync.held.is_none() && due && self.replay.is_none() {
             self.resync.wanted = false;
             self.resync.last_ns = Some(now);
             self.resync.held = Some(Vec::new());
@@ -478,6 +516,8 @@ impl App {
                 }
             }
             Action::Quit => self.quit = true,
+            Action::Replay(control) => self.control_replay(control),
+            Action::SeekPrompt => self.open_seek_prompt(),
         }
     }
 
@@ -581,6 +621,11 @@ pub fn update(app: &mut App, event: AppEvent) {
         AppEvent::Tick(now_ns) => app.tick(now_ns),
         AppEvent::Input(input) => app.input(input),
         AppEvent::Snapshot(snapshot) => app.resynced(snapshot),
+        AppEvent::Replay(report) => {
+            app.replay_report(report);
+            app.dirty = true;
+        }
+        AppEvent::Recording(status) => app.dirty |= app.recording_status(status),
         AppEvent::SourceEnded => {
             app.source_ended = true;
             app.dirty = true;

@@ -13,7 +13,7 @@ use ratatui::{
 
 use super::{
     app::{App, SearchText},
-    keys::BINDINGS,
+    keys::{BINDINGS, REPLAY_BINDINGS},
     render::centered,
 };
 
@@ -35,10 +35,16 @@ impl Dialog for Help {
         false
     }
 
-    fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
+    fn render(&self, app: &App, area: Rect, buf: &mut Buffer) {
         let key = Style::new().add_modifier(Modifier::BOLD);
+        let replay = if app.replay.is_some() {
+            REPLAY_BINDINGS
+        } else {
+            &[]
+        };
         let mut lines: Vec<Line> = BINDINGS
             .iter()
+            .chain(replay)
             .map(|b| {
                 Line::from(vec![
                     Span::styled(format!(" {:<12}", b.label), key),
@@ -70,10 +76,13 @@ pub enum PromptPurpose {
     Search,
     /// `f` without a search: filter the tree as the text is typed.
     Filter,
+    /// `t` in a replay: a time to seek to, on Enter.
+    Seek,
 }
 
-/// A line of text typed at the bottom of the screen. It takes effect as it is typed;
-/// Enter keeps it, Esc puts back what was there before.
+/// A line of text typed at the bottom of the screen. A search or filter takes effect as
+/// it is typed; Enter keeps it, Esc puts back what was there before. A seek happens on
+/// Enter.
 pub struct Prompt {
     purpose: PromptPurpose,
     text: String,
@@ -88,6 +97,7 @@ impl Prompt {
         let before = match purpose {
             PromptPurpose::Search => app.search.as_ref().map(|s| s.text.clone()),
             PromptPurpose::Filter => app.options.filter.clone(),
+            PromptPurpose::Seek => None,
         };
         Self {
             purpose,
@@ -114,6 +124,7 @@ impl Prompt {
             PromptPurpose::Filter => {
                 app.options.filter = (!text.is_empty()).then(|| text.to_owned());
             }
+            PromptPurpose::Seek => {}
         }
     }
 }
@@ -121,7 +132,12 @@ impl Prompt {
 impl Dialog for Prompt {
     fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
         match key.code {
-            KeyCode::Enter => return false,
+            KeyCode::Enter => {
+                if self.purpose == PromptPurpose::Seek {
+                    app.seek_to_text(&self.text);
+                }
+                return false;
+            }
             KeyCode::Esc => {
                 let before = self.before.take().unwrap_or_default();
                 self.take_effect(&before, app);
@@ -145,16 +161,20 @@ impl Dialog for Prompt {
 
     fn render(&self, app: &App, _area: Rect, buf: &mut Buffer) {
         let line = app.layout.status;
-        let prefix = match self.purpose {
-            PromptPurpose::Search => "/",
-            PromptPurpose::Filter => "filter: ",
+        let (prefix, hint) = match self.purpose {
+            PromptPurpose::Search => ("/", "   Enter keeps, Esc cancels"),
+            PromptPurpose::Filter => ("filter: ", "   Enter keeps, Esc cancels"),
+            PromptPurpose::Seek => (
+                "seek to: ",
+                "   a time of day (12:01:02) or +30s, -1m; Enter seeks, Esc cancels",
+            ),
         };
         Clear.render(line, buf);
         Line::from(vec![
             prefix.bold(),
             self.text.as_str().into(),
             "█".into(),
-            "   Enter keeps, Esc cancels".dark_gray(),
+            hint.dark_gray(),
         ])
         .render(line, buf);
     }

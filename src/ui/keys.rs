@@ -1,8 +1,11 @@
 //! The keys of the tree view, in one table: [`action`] looks keys up in it and the help
 //! dialog lists it, so the two cannot disagree. Dialogs read their own keys (see
-//! `dialog`); Ctrl-C quits from anywhere.
+//! `dialog`); Ctrl-C quits from anywhere. The keys of a replay have a table of their own
+//! ([`REPLAY_BINDINGS`]), which the help lists only in a replay.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::replay::Control;
 
 /// What a key does in the tree view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +34,10 @@ pub enum Action {
     /// Hides the banner, or else ends the search.
     Dismiss,
     Quit,
+    /// Plays, pauses, steps or seeks a replay.
+    Replay(Control),
+    /// Asks for a time to seek a replay to.
+    SeekPrompt,
 }
 
 /// A key as a binding names it.
@@ -151,6 +158,54 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[Char('q')], "q Ctrl-C", "quit", Action::Quit),
 ];
 
+/// Seeks by `{` and `}`: ten seconds of the recording.
+const JUMP_NS: i64 = 10_000_000_000;
+
+pub const REPLAY_BINDINGS: &[Binding] = &[
+    bind(
+        &[Char('s')],
+        "s",
+        "pause or play the replay",
+        Action::Replay(Control::PlayPause),
+    ),
+    bind(
+        &[Char('[')],
+        "[",
+        "slower (down to 1/4x)",
+        Action::Replay(Control::Slower),
+    ),
+    bind(
+        &[Char(']')],
+        "]",
+        "faster (up to 64x, then max)",
+        Action::Replay(Control::Faster),
+    ),
+    bind(
+        &[Char('.')],
+        ".",
+        "one event (pauses)",
+        Action::Replay(Control::Step),
+    ),
+    bind(
+        &[Char('t')],
+        "t",
+        "seek to a time: 12:01:02, +30s, -1m",
+        Action::SeekPrompt,
+    ),
+    bind(
+        &[Char('{')],
+        "{",
+        "back 10 s",
+        Action::Replay(Control::SeekBy(-JUMP_NS)),
+    ),
+    bind(
+        &[Char('}')],
+        "}",
+        "forward 10 s",
+        Action::Replay(Control::SeekBy(JUMP_NS)),
+    ),
+];
+
 /// What `key` does in the tree view.
 pub fn action(key: KeyEvent) -> Option<Action> {
     // Shift only makes capitals; other modifiers make keys of their own, unbound here.
@@ -166,6 +221,7 @@ pub fn action(key: KeyEvent) -> Option<Action> {
     };
     BINDINGS
         .iter()
+        .chain(REPLAY_BINDINGS)
         .find(|b| b.keys.contains(&key))
         .map(|b| b.action)
 }
@@ -178,6 +234,7 @@ mod tests {
     fn every_key_is_bound_once() {
         let keys: Vec<Key> = BINDINGS
             .iter()
+            .chain(REPLAY_BINDINGS)
             .flat_map(|b| b.keys.iter().copied())
             .collect();
         for (i, key) in keys.iter().enumerate() {

@@ -9,6 +9,8 @@
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
 //! - [`runtime`]: the tasks that feed one channel (event source, terminal input, a timer,
 //!   signals) and the loop that owns the state and draws.
+//! - [`replay`]: `replay FILE` in the UI: the player, its keys and status.
+//! - [`record`]: `--record FILE`: the tee that records what the live UI applies.
 //! - `terminal`: the real terminal, always given back.
 
 pub mod app;
@@ -17,22 +19,25 @@ pub mod dialog;
 mod format;
 pub mod keys;
 mod log;
+pub mod record;
 mod render;
+pub mod replay;
 pub mod runtime;
 mod status;
 mod terminal;
 mod tree;
 mod users;
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::{io::IsTerminal, path::Path, process::ExitCode};
 
 use anyhow::{Context, Result, bail};
 use tokio::task::{LocalSet, spawn_local};
 
 pub use app::{App, AppEvent, SourceInfo, update};
-pub use runtime::{Screen, draw};
+pub use runtime::{Screen, Session, draw};
 pub use users::Users;
 
+use self::{record::Recording, replay::Player};
 use crate::{
     cli::LiveArgs,
     clock::{self, WallClock},
@@ -43,9 +48,14 @@ use crate::{
     source::Source,
 };
 
-/// Opens the live source, seeds the model from /proc, and runs the UI until it quits.
-/// Whatever fails before the UI takes the terminal is an error on the normal terminal.
-pub async fn run(live: &LiveArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+/// Opens the live source, seeds the model from /proc, and runs the UI until it quits,
+/// recording to `record` if given. Whatever fails before the UI takes the terminal is an
+/// error on the normal terminal.
+pub async fn run(
+    live: &LiveArgs,
+    record: Option<&Path>,
+    probe_options: ProbeOptions,
+) -> Result<ExitCode> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!(
             "the terminal UI needs a terminal on stdin and stdout; \
@@ -56,37 +66,67 @@ pub async fn run(live: &LiveArgs, probe_options: ProbeOptions) -> Result<ExitCod
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
     let (source, selection) = Source::open_live(live, &probe_options)?;
+    let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
+    let recording = record
+        .map(|path| Recording::create(path, source.name(), start_ns, &snapshot))
+        .transpose()?;
     let mut model = Model::default();
     model.seed(&snapshot);
     drop(snapshot);
-    let app = App::new(
+    let mut app = App::new(
         model,
         SourceInfo::live(&selection),
         WallClock::now(),
         clock::boottime_ns(),
         Users::system(),
     );
-    LocalSet::new().run_until(serve(app, source, stop)).await
+    app.recording = recording.as_ref().map(Recording::status);
+    LocalSet::new()
+        .run_until(serve(app, source, stop, recording))
+        .await
 }
 
-/// Runs `app` fed by `source` on the real terminal. The source may be anything that ends
-/// up in [`Source`]: a replay too.
-pub async fn serve(mut app: App, source: Source, stop: StopSignals) -> Result<ExitCode> {
+/// Runs `app` fed by `source` on the real terminal, and writes `recording` if given. The
+/// source may be anything that ends up in [`Source`]: a replay too.
+pub async fn serve(
+    mut app: App,
+    source: Source,
+    stop: StopSignals,
+    recording: Option<Recording>,
+) -> Result<ExitCode> {
     let (sender, mut events) = runtime::channel();
+    let mut session = Session {
+        player: None,
+        recording,
+    };
+    match source {
+        // A replay's clock is its position, which the player gives.
+        Source::Replay(replay) => session.player = Some(Player::new(replay)),
+        live => {
+            spawn_local(runtime::feed_source(live, sender.clone()));
+            spawn_local(runtime::feed_ticks(sender.clone()));
+        }
+    }
     let mut screen = terminal::LiveScreen::enter()?;
-    spawn_local(runtime::feed_source(source, sender.clone()));
     spawn_local(runtime::feed_input(sender.clone()));
-    spawn_local(runtime::feed_ticks(sender.clone()));
     spawn_local(runtime::feed_stop(stop, sender.clone()));
-    let result = runtime::run(&mut screen, &mut app, &mut events, &sender).await;
+    let result = runtime::run(&mut screen, &mut app, &mut events, &sender, &mut session).await;
     // The terminal is given back before anything is said on it.
     drop(screen);
+    // The recording gets its end, whatever ended the UI.
+    let recorded = session.recording.map(Recording::finish);
     result?;
-    match app.take_error() {
-        Some(why) => bail!(why),
-        None => Ok(ExitCode::SUCCESS),
+    if let Some(recorded) = recorded {
+        eprintln!("forkwatch-tui: {}", recorded?);
     }
+    if let Some(why) = app.take_error() {
+        bail!(why);
+    }
+    if let Some(damage) = app.replay_damage() {
+        bail!(damage);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

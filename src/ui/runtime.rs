@@ -1,7 +1,8 @@
 //! The loop that owns the [`App`]: every source of [`AppEvent`]s (the event source, the
 //! terminal, a timer, signals) is a task that sends into one channel; the loop applies
 //! them with [`update`], carries out what the state asks for, and draws when something
-//! changed, at most [`FRAMES_PER_SECOND`] times a second.
+//! changed, at most [`FRAMES_PER_SECOND`] times a second. A replay is played by the loop
+//! itself and a recording written from it (see [`Session`]).
 
 use std::{future::poll_fn, pin::Pin, time::Duration};
 
@@ -14,7 +15,11 @@ use tokio::{
     time::{Instant, MissedTickBehavior},
 };
 
-use super::app::{App, AppEvent, Request, update};
+use super::{
+    app::{App, AppEvent, Request, update},
+    record::Recording,
+    replay::{self, Player},
+};
 use crate::{cmd::StopSignals, snapshot, source::Source};
 
 pub const FRAMES_PER_SECOND: u32 = 30;
@@ -56,6 +61,25 @@ pub fn channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
     mpsc::channel(CHANNEL)
 }
 
+/// What the loop drives itself, besides the channel.
+#[derive(Default)]
+pub struct Session {
+    /// A replay: played here rather than in a task, so that pause, step and seek act at
+    /// once, not after what is queued in the channel.
+    pub player: Option<Player>,
+    /// `--record`: sees every event before the state does.
+    pub recording: Option<Recording>,
+}
+
+impl Session {
+    fn apply(&mut self, app: &mut App, event: AppEvent) {
+        if let Some(status) = self.recording.as_mut().and_then(|r| r.tee(&event)) {
+            update(app, status);
+        }
+        update(app, event);
+    }
+}
+
 /// Runs the application until it quits or every sender is gone. Must run inside a
 /// `LocalSet` if a task it feeds from needs one.
 pub async fn run(
@@ -63,6 +87,7 @@ pub async fn run(
     app: &mut App,
     events: &mut Receiver<AppEvent>,
     sender: &Sender<AppEvent>,
+    session: &mut Session,
 ) -> Result<()> {
     let frame = Duration::from_secs(1) / FRAMES_PER_SECOND;
     let mut last_frame: Option<Instant> = None;
@@ -80,14 +105,15 @@ pub async fn run(
             }
             event = events.recv() => {
                 let Some(event) = event else { break };
-                update(app, event);
+                session.apply(app, event);
                 for _ in 0..BURST {
                     match events.try_recv() {
-                        Ok(event) => update(app, event),
+                        Ok(event) => session.apply(app, event),
                         Err(_) => break,
                     }
                 }
             }
+            event = replay::next(session.player.as_mut()) => session.apply(app, event),
         }
         for request in app.take_requests() {
             match request {
@@ -97,6 +123,13 @@ pub async fn run(
                         let snapshot = snapshot::take().map_err(|e| e.to_string());
                         let _ = sender.blocking_send(AppEvent::Snapshot(snapshot));
                     });
+                }
+                Request::Replay(control) => {
+                    if let Some(player) = &mut session.player {
+                        for event in player.control(control).await {
+                            session.apply(app, event);
+                        }
+                    }
                 }
             }
         }

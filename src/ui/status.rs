@@ -1,6 +1,6 @@
-//! The status line at the bottom: a row of segments (the source, process counts, lost
-//! events, the event rate with a sparkline, the filter, a note or the help hint). A new
-//! segment is one more entry in [`segments`].
+//! The status line at the bottom: a row of segments (the source, where a replay is,
+//! process counts, lost events, the event rate with a sparkline, a recording, the filter,
+//! a note or the help hint). A new segment is one more entry in [`segments`].
 
 use std::collections::VecDeque;
 
@@ -12,7 +12,7 @@ use ratatui::{
     widgets::Widget,
 };
 
-use super::{app::App, format};
+use super::{app::App, format, record, replay};
 
 const SECOND: u64 = 1_000_000_000;
 /// Seconds of event rates kept.
@@ -105,7 +105,9 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     } else {
         Span::raw("0 lost")
     };
-    let mut out = vec![source, vec![processes.into()], vec![lost]];
+    let mut out = vec![source];
+    out.extend(replay::status(app, compact));
+    out.extend([vec![processes.into()], vec![lost]]);
     let rate = format!("{}/s", format::rate(app.rates.last()));
     out.push(if compact {
         vec![rate.into()]
@@ -115,6 +117,7 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
             format!(" {rate}").into(),
         ]
     });
+    out.extend(record::status(app));
     if let Some(filter) = &app.options.filter {
         out.push(vec![format!("filter `{filter}`").yellow()]);
     }

@@ -143,29 +143,21 @@ const LD: P = P {
     uid: 1000,
 };
 
-/// The machine: init, kernel threads, sshd with alice's shell, cron; then a `make -j2`
-/// in the shell whose first compiler exits 0, whose second is killed, and whose linker
-/// has just started. The time is then 1000 s after boot.
-fn machine() -> App {
-    let mut model = Model::default();
-    model.seed(&[
+/// The machine before the make: init, kernel threads, sshd with alice's shell, cron.
+fn machine_processes() -> Vec<ProcessInfo> {
+    vec![
         info(1, 0, 1, "init", &["/sbin/init"], 0),
         info(2, 0, 1, "kthreadd", &[], 0),
         info(3, 2, 1, "kworker/0:1", &[], 0),
         info(400, 1, 10, "sshd", &["/usr/sbin/sshd", "-D"], 0),
         info(500, 1, 20, "cron", &["/usr/sbin/cron", "-f"], 0),
         info(812, 400, 500, "bash", &["-bash"], 1000),
-    ]);
-    let mut app = App::new(
-        model,
-        SourceInfo {
-            name: "eBPF".into(),
-            ..SourceInfo::default()
-        },
-        noon_clock(),
-        990 * S,
-        users(),
-    );
+    ]
+}
+
+/// A `make -j2` in alice's shell whose first compiler exits 0, whose second is killed,
+/// and whose linker starts at 999.5 s.
+fn make_events() -> Vec<Event> {
     let mut events = Vec::new();
     events.extend(MAKE.start("bash", &["make", "-j2"]));
     events.extend(CC_MAIN.start("make", &["cc", "-c", "main.c"]));
@@ -180,7 +172,24 @@ fn machine() -> App {
         },
     ));
     events.extend(LD.start("make", &["ld", "-o", "app", "main.o", "util.o"]));
-    update(&mut app, AppEvent::Events(events));
+    events
+}
+
+/// The machine during the make, when the linker has just started: 1000 s after boot.
+fn machine() -> App {
+    let mut model = Model::default();
+    model.seed(&machine_processes());
+    let mut app = App::new(
+        model,
+        SourceInfo {
+            name: "eBPF".into(),
+            ..SourceInfo::default()
+        },
+        noon_clock(),
+        990 * S,
+        users(),
+    );
+    update(&mut app, AppEvent::Events(make_events()));
     update(&mut app, AppEvent::Tick(1_000 * S));
     app
 }
@@ -905,3 +914,6 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
     assert!(app.should_quit());
     assert_eq!(app.take_error().as_deref(), Some("ring buffer gone"));
 }
+
+mod record;
+mod replay;

@@ -1,0 +1,125 @@
+//! `forkwatch-tui --record FILE`: the live UI records what it shows. The loop that owns
+//! the state hands every batch to [`Recording::tee`] before the state applies it, and the
+//! recording starts from the snapshot the state's model started from, so a replay
+//! rebuilds the same tree. A [`Recorder`] thread writes, so a slow or failing disk never
+//! holds up the UI; the state learns how the recording goes on every tick.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use ratatui::{style::Stylize, text::Span};
+
+use super::{App, AppEvent};
+use crate::{
+    clock,
+    recording::{Info, Recorder, SLOW_DISK_BACKLOG},
+    snapshot::ProcessInfo,
+};
+
+/// How the recording goes, for the status line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Events handed to the recorder.
+    pub events: u64,
+    /// Of them, those not written yet: many when the disk is slow.
+    pub backlog: usize,
+    /// The write error that stopped the recording, as one line.
+    pub error: Option<String>,
+}
+
+/// A recording being written while the UI runs.
+pub struct Recording {
+    recorder: Recorder,
+    path: PathBuf,
+    events: u64,
+}
+
+impl Recording {
+    /// Creates `path` (an error if it cannot be written) with the /proc snapshot taken at
+    /// `start_ns` that the model starts from, and names `source` as the backend.
+    pub fn create(
+        path: &Path,
+        source: &str,
+        start_ns: u64,
+        snapshot: &[ProcessInfo],
+    ) -> Result<Self> {
+        let recorder = Recorder::create(path, &Info::here(source, start_ns), snapshot)?;
+        Ok(Self {
+            recorder,
+            path: path.to_owned(),
+            events: 0,
+        })
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            events: self.events,
+            backlog: self.recorder.backlog(),
+            error: self.recorder.error().map(str::to_owned),
+        }
+    }
+
+    /// Sees `event` before the state does: records a batch of events (without waiting);
+    /// on a tick, returns how the recording goes, for the state.
+    pub fn tee(&mut self, event: &AppEvent) -> Option<AppEvent> {
+        match event {
+            AppEvent::Events(batch) => {
+                if self.recorder.error().is_none() {
+                    self.recorder.record(batch);
+                    self.events += batch.len() as u64;
+                }
+                None
+            }
+            AppEvent::Tick(_) => Some(AppEvent::Recording(self.status())),
+            _ => None,
+        }
+    }
+
+    /// Writes what waits and the end frame, and says what was recorded; the write error,
+    /// if one stopped the recording.
+    pub fn finish(self) -> Result<String> {
+        let summary = self.recorder.finish(clock::boottime_ns())?;
+        Ok(format!(
+            "recorded {} to {}",
+            summary.describe(),
+            self.path.display()
+        ))
+    }
+}
+
+impl App {
+    /// Takes the recording's status; true if the screen shows something new. A write
+    /// error is said once, in full, in the banner.
+    pub(super) fn recording_status(&mut self, status: Status) -> bool {
+        let Some(shown) = &mut self.recording else {
+            return false;
+        };
+        if *shown == status {
+            return false;
+        }
+        let failed = status.error.clone().filter(|_| shown.error.is_none());
+        *shown = status;
+        if let Some(error) = failed {
+            self.notice(error);
+        }
+        true
+    }
+}
+
+/// The status line's segment while recording: events recorded, a slow disk, or that a
+/// write error stopped it.
+pub(super) fn status(app: &App) -> Option<Vec<Span<'static>>> {
+    let status = app.recording.as_ref()?;
+    if status.error.is_some() {
+        return Some(vec!["● recording stopped: write error".red().bold()]);
+    }
+    let mut spans = vec!["●".red(), format!(" rec {} events", status.events).into()];
+    if status.backlog >= SLOW_DISK_BACKLOG {
+        spans.push(
+            format!(" slow disk: {} waiting", status.backlog)
+                .black()
+                .on_yellow(),
+        );
+    }
+    Some(spans)
+}
