@@ -1,16 +1,19 @@
 //! The process model fed by the real probe: a process tree spawned here appears with the
-//! right parents, argv and exit statuses.
+//! right parents, argv and exit statuses; and a recording made meanwhile replays into the
+//! same tree.
 
 use std::{
+    collections::BTreeMap,
     process::Command,
     time::{Duration, Instant},
 };
 
 use forkwatch::{
     clock,
-    event::{ExitStatus, Kind},
+    event::{Event, ExitStatus, Kind},
     model::{Config, Model, Process, ProcessKey},
     probe::{Probe, ProbeOptions},
+    recording::{Info, Recorder, Replay, Speed},
     snapshot,
 };
 
@@ -28,11 +31,7 @@ fn the_model_follows_a_real_process_tree() {
     runtime.block_on(async {
         // As the application does: the probe first, then /proc, then what queued meanwhile.
         let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
-        let mut model = Model::new(Config {
-            // Long enough that nothing leaves the tree while this test looks at it.
-            linger_ns: 3_600_000_000_000,
-            ..Config::default()
-        });
+        let mut model = lingering_model();
         model.seed(&snapshot::take().unwrap());
 
         let name = format!("fw-model-{}-{}", std::process::id(), clock::boottime_ns());
@@ -120,4 +119,126 @@ fn exit_status(process: &Process) -> ExitStatus {
         .exit
         .unwrap_or_else(|| panic!("{:?} has exited", process.program.argv))
         .status
+}
+
+/// Long enough that nothing leaves the tree while a test looks at it.
+fn lingering_model() -> Model {
+    Model::new(Config {
+        linger_ns: 3_600_000_000_000,
+        ..Config::default()
+    })
+}
+
+/// Reads `probe` until the exit of `pid`, handing every batch to `consume`.
+async fn until_exit_of(pid: u32, probe: &mut Probe, mut consume: impl FnMut(&[Event])) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut batch = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(left, probe.next_batch(&mut batch))
+            .await
+            .expect("the exit arrives")
+            .unwrap();
+        consume(&batch);
+        if batch
+            .iter()
+            .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
+        {
+            return;
+        }
+        batch.clear();
+    }
+}
+
+/// What the tree says of a process: its parent, argv and how it ended.
+type Seen = (Option<ProcessKey>, Vec<String>, Option<ExitStatus>);
+
+/// The subtree of `root` as `model` has it, by process.
+fn subtree(model: &Model, root: ProcessKey) -> BTreeMap<ProcessKey, Seen> {
+    model
+        .subtree(root)
+        .map(|p| {
+            let parent = model.parent(p.key).map(|parent| parent.key);
+            (
+                p.key,
+                (parent, p.program.argv.clone(), p.exit.map(|e| e.status)),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_recording_replays_into_the_tree_the_live_model_built() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tree.fwrec");
+    runtime.block_on(async {
+        // Two probes, as two programs would have: one feeds a live model, the other a
+        // recording, each started before its /proc snapshot.
+        let mut live_probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
+        let mut live = lingering_model();
+        live.seed(&snapshot::take().unwrap());
+        let mut recording_probe = Probe::load(&ProbeOptions::default()).unwrap();
+        let start_ns = clock::boottime_ns();
+        let recorder = Recorder::create(
+            &path,
+            &Info::here("eBPF", start_ns),
+            &snapshot::take().unwrap(),
+        )
+        .unwrap();
+
+        let name = format!("fw-replay-{}-{}", std::process::id(), clock::boottime_ns());
+        let mut shell = Command::new("sh")
+            .args(["-c", SCRIPT, &name])
+            .spawn()
+            .unwrap();
+        let shell_pid = shell.id();
+        assert_eq!(shell.wait().unwrap().code(), Some(3));
+        until_exit_of(shell_pid, &mut live_probe, |batch| {
+            batch.iter().for_each(|e| {
+                live.apply(e);
+            })
+        })
+        .await;
+        until_exit_of(shell_pid, &mut recording_probe, |batch| {
+            recorder.record(batch)
+        })
+        .await;
+        recorder.finish(clock::boottime_ns()).unwrap();
+
+        let mut replay = Replay::open(&path).unwrap();
+        replay.set_speed(Speed::Max);
+        let mut replayed = lingering_model();
+        replayed.seed(replay.snapshot());
+        let mut batch = Vec::new();
+        while replay.next_batch(&mut batch).await {
+            batch.drain(..).for_each(|e| {
+                replayed.apply(&e);
+            });
+        }
+        assert!(replay.damage().is_empty());
+
+        let shell_key = live
+            .iter()
+            .find(|p| p.key.pid == shell_pid && p.program.argv.last() == Some(&name))
+            .expect("the shell in the live model")
+            .key;
+        let seen = subtree(&live, shell_key);
+        // The shell, its two children and the sleep, each with a parent, argv and status.
+        assert_eq!(seen.len(), 4, "{seen:#?}");
+        assert!(
+            seen.values()
+                .all(|(parent, argv, exit)| parent.is_some() && !argv.is_empty() && exit.is_some()),
+            "{seen:#?}"
+        );
+        assert_eq!(subtree(&replayed, shell_key), seen);
+        // Above the shell too: the same chain of parents up to the top.
+        let chain = |model: &Model| -> Vec<ProcessKey> {
+            model.ancestry(shell_key).iter().map(|p| p.key).collect()
+        };
+        assert_eq!(chain(&replayed), chain(&live));
+    });
 }

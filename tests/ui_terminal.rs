@@ -1,6 +1,7 @@
 //! The real binary in a real terminal (tmux, each test on a server of its own): it draws
 //! a process tree started here under its parent, and gives the terminal back as it found
-//! it on `q`, on SIGTERM, and after an error at start.
+//! it on `q`, on SIGTERM, and after an error at start; an ordinary user replays the demo
+//! recording in it; `--record` writes a recording that ends properly on `q`.
 
 use std::{
     path::PathBuf,
@@ -329,4 +330,197 @@ fn without_a_terminal_it_says_so_in_one_line() {
          `forkwatch-tui events` prints events instead\n"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// A directory anyone can read, with this test's binary and the demo recording in it, and
+/// a log file that uid 65534 owns: what an ordinary user has after a build.
+struct Unprivileged {
+    dir: tempfile::TempDir,
+}
+
+impl Unprivileged {
+    const UID: u32 = 65_534;
+
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let open = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(dir.path(), open.clone()).unwrap();
+        std::fs::copy(BIN, dir.path().join("forkwatch-tui")).unwrap();
+        std::fs::set_permissions(dir.path().join("forkwatch-tui"), open.clone()).unwrap();
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.fwrec");
+        std::fs::copy(demo, dir.path().join("demo.fwrec")).unwrap();
+        std::fs::set_permissions(dir.path().join("demo.fwrec"), open).unwrap();
+        std::fs::write(dir.path().join("forkwatch.log"), "").unwrap();
+        std::os::unix::fs::chown(
+            dir.path().join("forkwatch.log"),
+            Some(Self::UID),
+            Some(Self::UID),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    /// `forkwatch-tui ARGS` run as uid and gid 65534 without supplementary groups.
+    fn command(&self, args: &str) -> String {
+        let dir = self.dir.path().display();
+        format!(
+            "setpriv --reuid={uid} --regid={uid} --clear-groups {dir}/forkwatch-tui \
+             --log {dir}/forkwatch.log {args}",
+            uid = Self::UID
+        )
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+#[test]
+fn an_ordinary_user_replays_the_demo_in_the_ui() {
+    let tmux = Tmux::start("replay");
+    let user = Unprivileged::new();
+    tmux.type_text(
+        &user.command(&format!("replay {}", user.path("demo.fwrec"))),
+        true,
+    );
+    // It plays to its end (half a second of a build), where it stays.
+    let screen = tmux.wait_for("the replay's end", |s| {
+        s.contains("PID USER") && s.contains("│ ended 1x ")
+    });
+    assert!(
+        screen.contains("│ recorded on vm (Linux 6.18.44-fc-v782)"),
+        "{screen}"
+    );
+    // The make tree: make, then its first compiler under it.
+    tmux.type_text("/", false);
+    tmux.type_text("make -s", true);
+    let screen = tmux.wait_for("make", |s| s.contains("[exit 0] make -s -C"));
+    let lines: Vec<&str> = screen.lines().collect();
+    let make = lines
+        .iter()
+        .position(|l| l.contains("[exit 0] make -s -C /tmp/tmp.8MxjTwABmC -j2"))
+        .unwrap();
+    assert!(
+        lines[make + 1].contains("─ [exit 0] cc -O2 -c main.c -o main.o"),
+        "{screen}"
+    );
+    assert!(
+        column(lines[make + 1], "─ ") == column(lines[make], "─ ") + 3,
+        "{screen}"
+    );
+
+    // Back to the start at a quarter of the speed (about two seconds to play), and pause
+    // at once: it stays paused before the end; then it plays on to the end.
+    tmux.type_text("[[{s", false);
+    let screen = tmux.wait_for("pause", |s| s.contains("│ paused 1/4x "));
+    assert!(!screen.contains("│ ended"), "{screen}");
+    tmux.type_text("s", false);
+    tmux.wait_for("play", |s| {
+        s.contains("│ ▶ 1/4x ") || s.contains("│ ended 1/4x ")
+    });
+    tmux.wait_for("the end again", |s| s.contains("│ ended 1/4x "));
+
+    // It runs as that user, with no capabilities.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", tmux.ui_pid())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(field("Uid:"), ["65534"; 4], "{status}");
+    assert_eq!(field("CapEff:"), ["0000000000000000"], "{status}");
+
+    tmux.type_text("q", false);
+    tmux.assert_restored("forkwatch-tui");
+}
+
+#[test]
+fn a_file_that_is_not_a_recording_is_one_line_before_the_ui() {
+    let tmux = Tmux::start("notrec");
+    let user = Unprivileged::new();
+    let text = user.path("notes.txt");
+    std::fs::write(&text, "hello\n").unwrap();
+    tmux.type_text(&user.command(&format!("replay {text}")), true);
+    tmux.assert_restored("forkwatch-tui");
+    let screen = tmux.screen();
+    let said: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("forkwatch-tui:"))
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "forkwatch-tui: cannot replay {text}: not a forkwatch recording (it is text)"
+        )],
+        "{screen}"
+    );
+}
+
+#[test]
+fn record_writes_what_the_ui_shows_and_finishes_on_quit() {
+    let tmux = Tmux::start("record");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ui.fwrec");
+    // The tree drawn before the recording starts is in it: the recording's snapshot.
+    let tree = Tree::start();
+    tmux.start_ui(&format!("--backend procfs --record {}", file.display()));
+    tmux.wait_for("the recording segment", |s| s.contains("│ ● rec "));
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+    let screen = tmux.screen();
+    let said: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("forkwatch-tui:"))
+        .collect();
+    assert_eq!(said.len(), 1, "{screen}");
+    assert!(said[0].starts_with("forkwatch-tui: recorded "), "{screen}");
+
+    // Closed properly, and its snapshot holds the tree.
+    let out = Command::new(BIN)
+        .args(["replay", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("not closed properly"), "{stderr}");
+    assert!(stderr.contains("with procfs at"), "{stderr}");
+    let reader = forkwatch::recording::Reader::open(&file).unwrap();
+    let sleep = format!("3600.{}", tree.token);
+    assert!(
+        reader
+            .snapshot()
+            .iter()
+            .any(|p| p.argv.last() == Some(&sleep)),
+        "the tree is not in the snapshot"
+    );
+}
+
+#[test]
+fn a_recording_that_cannot_be_created_is_one_line_before_the_ui() {
+    let tmux = Tmux::start("norecord");
+    tmux.type_text(
+        &format!(
+            "{BIN} --log {} --backend procfs --record /nonexistent-fw/ui.fwrec",
+            tmux.log.display()
+        ),
+        true,
+    );
+    tmux.assert_restored(BIN);
+    let screen = tmux.screen();
+    let said: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("forkwatch-tui:"))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "forkwatch-tui: cannot create the recording /nonexistent-fw/ui.fwrec: No such file \
+             or directory (os error 2)"
+        ],
+        "{screen}"
+    );
 }

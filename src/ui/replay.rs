@@ -418,6 +418,8 @@ pub struct Player {
     batch: Vec<Event>,
     /// No event is left; the recording's time may still run on to its end.
     exhausted: bool,
+    /// The last status given said the replay had ended.
+    told_end: bool,
     /// Steps asked for and not yet given: keys can come faster than the loop plays.
     steps: u32,
     /// The status that follows a batch.
@@ -436,6 +438,7 @@ impl Player {
             ticks,
             batch: Vec::new(),
             exhausted: false,
+            told_end: false,
             steps: 0,
             pending: VecDeque::new(),
             yield_due: false,
@@ -446,8 +449,10 @@ impl Player {
         Status::of(&self.replay, self.exhausted)
     }
 
-    fn report(&self) -> AppEvent {
-        AppEvent::Replay(Report::Status(self.status()))
+    fn report(&mut self) -> AppEvent {
+        let status = self.status();
+        self.told_end = status.ended;
+        AppEvent::Replay(Report::Status(status))
     }
 
     /// The next thing for the state: events that fell due (then the status), or the
@@ -464,7 +469,12 @@ impl Player {
             if self.steps > 0 {
                 self.replay.step();
             }
-            let playing = !self.replay.is_paused() && !self.status().ended;
+            let ended = self.status().ended;
+            if ended && !self.told_end {
+                // The time after the last event ran out between two calls.
+                return self.report();
+            }
+            let playing = !self.replay.is_paused() && !ended;
             tokio::select! {
                 biased;
                 more = self.replay.next_batch(&mut self.batch), if !self.exhausted => {
@@ -475,7 +485,8 @@ impl Player {
                     } else {
                         self.steps = self.steps.saturating_sub(1);
                         self.yield_due = true;
-                        self.pending.push_back(self.report());
+                        let status = self.report();
+                        self.pending.push_back(status);
                         return AppEvent::Events(std::mem::take(&mut self.batch));
                     }
                     return self.report();

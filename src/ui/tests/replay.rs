@@ -610,3 +610,29 @@ fn lost_events_in_a_replay_are_counted_without_reading_this_machines_proc() {
         assert!(r.app.model().get(MAKE.key()).is_some());
     });
 }
+
+#[test]
+fn the_end_is_told_even_when_it_comes_between_two_looks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = record(dir.path());
+    paused_runtime().block_on(async {
+        let mut r = Replaying::open(&path, "make.fwrec");
+        r.type_text("]]]]]]").await;
+        // After the last event, the recording runs on to its end, 6.5 s later: at 64x,
+        // about 0.1 s. The loop that asks may be busy meanwhile (drawing, keys).
+        r.play_until("the last event", |app| {
+            app.replay_status().unwrap().position.events == 12
+        })
+        .await;
+        let event = r.player.next().await;
+        update(&mut r.app, event);
+        assert!(!r.status().ended);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let event = tokio::time::timeout(Duration::from_secs(1), r.player.next())
+            .await
+            .expect("the end is told");
+        update(&mut r.app, event);
+        assert!(r.status().ended);
+        assert_eq!(r.at(), END);
+    });
+}
