@@ -1,7 +1,8 @@
 //! Terminal UI figures, on a machine of 10,000 processes with a parallel build running:
 //! resident memory of the whole application (model with its default history, rows, event
-//! log), the cost of one 200x60 frame, and the CPU the real update-and-draw loop takes at
-//! 10,000 events per second. Applying events to the model is `cargo bench --bench model`.
+//! log), the cost of one 200x60 frame, the CPU the real update-and-draw loop takes at
+//! 10,000 events per second, and how fast the loop plays a recording of 1,000,000 such
+//! events as fast as it can. Applying events to the model is `cargo bench --bench model`.
 //!
 //! `cargo bench --bench ui -- [SECONDS]` prints them (SECONDS of the 10,000 events/s run,
 //! default 5); the targets are 100 MiB, 5 ms and 25% of one core.
@@ -9,6 +10,7 @@
 mod machine;
 
 use std::{
+    fs::File,
     io,
     time::{Duration, Instant},
 };
@@ -17,7 +19,10 @@ use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyModifiers};
 use forkwatch::{
     clock::{self, WallClock},
     model::Model,
-    ui::{App, AppEvent, Screen, Session, SourceInfo, Users, draw, runtime, update},
+    recording::{Info, Replay, Speed, Writer},
+    ui::{
+        App, AppEvent, Screen, Session, SourceInfo, Users, draw, replay::Player, runtime, update,
+    },
 };
 use machine::{Workload, rss_mib, snapshot, timed};
 use ratatui::{Terminal, TerminalOptions, Viewport, backend::CrosstermBackend, layout::Rect};
@@ -29,6 +34,8 @@ const PROCESSES: u32 = 10_000;
 const MAKE_PID: u32 = 300 + PROCESSES - 1;
 /// The event rate of the CPU run.
 const RATE: u64 = 10_000;
+/// Events in the recording played as fast as possible.
+const REPLAYED: usize = 1_000_000;
 
 /// A terminal that encodes frames as the real one does (escape sequences, only what
 /// changed) and throws them away.
@@ -68,6 +75,22 @@ impl<S: Screen> Screen for Counted<S> {
     fn draw(&mut self, app: &mut App) -> anyhow::Result<()> {
         self.frames += 1;
         self.screen.draw(app)
+    }
+}
+
+/// Asks the loop to stop once the replay it draws has ended.
+struct StopAtEnd<S> {
+    screen: S,
+    stop: tokio::sync::mpsc::Sender<AppEvent>,
+}
+
+impl<S: Screen> Screen for StopAtEnd<S> {
+    fn draw(&mut self, app: &mut App) -> anyhow::Result<()> {
+        self.screen.draw(app)?;
+        if app.replay_status().is_some_and(|s| s.ended) {
+            let _ = self.stop.try_send(AppEvent::Stop);
+        }
+        Ok(())
     }
 }
 
@@ -190,5 +213,61 @@ fn main() {
         cpu / wall * 100.0,
         events.alive,
         events.exited,
+    );
+
+    // A recording of the machine and REPLAYED events of its build, played by the real
+    // loop as fast as it goes, drawing at most 30 frames a second.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("build.fwrec");
+    let start = clock::boottime_ns();
+    let mut writer = Writer::new(
+        File::create(&path).unwrap(),
+        &Info::here("eBPF", start),
+        &snapshot(PROCESSES, start),
+    )
+    .unwrap();
+    let mut workload = Workload::new(start, 10_000);
+    let mut recorded = 0u64;
+    for _ in 0..REPLAYED / 50_000 {
+        for event in workload.generate(50_000, MAKE_PID, 16) {
+            writer.push(&event).unwrap();
+            recorded += 1;
+        }
+    }
+    writer.finish(start + REPLAYED as u64 * 10_000).unwrap();
+    let (frames, events, cpu, wall) = runtime.block_on(async {
+        let mut replay = Replay::open(&path).unwrap();
+        replay.set_speed(Speed::Max);
+        let mut app = App::replaying("build.fwrec", &replay, false, Users::system());
+        let (sender, mut receiver) = runtime::channel();
+        let mut session = Session {
+            player: Some(Player::new(Box::new(replay))),
+            recording: None,
+        };
+        let mut screen = StopAtEnd {
+            screen: Counted {
+                screen: discarding_terminal(),
+                frames: 0,
+            },
+            stop: sender.clone(),
+        };
+        let (cpu, wall) = (process_cpu_secs(), Instant::now());
+        runtime::run(&mut screen, &mut app, &mut receiver, &sender, &mut session)
+            .await
+            .unwrap();
+        let events = app.replay_status().unwrap().position.events;
+        (
+            screen.screen.frames,
+            events,
+            process_cpu_secs() - cpu,
+            wall.elapsed().as_secs_f64(),
+        )
+    });
+    assert_eq!(events, recorded);
+    println!(
+        "replay at max speed in the loop: {events} events in {wall:.2} s = {:.0} events/s \
+         ({:.0} per CPU-second), {frames} frames",
+        events as f64 / wall,
+        events as f64 / cpu,
     );
 }
