@@ -12,6 +12,8 @@ use super::{
     dialog::{Dialog, Help, Prompt, PromptPurpose},
     keys::{self, Action},
     log::RecentEvents,
+    pins::PinsState,
+    relays::RelaysState,
     render::Layout,
     status::Rates,
     tree::Cursor,
@@ -52,6 +54,8 @@ pub enum AppEvent {
     Tick(u64),
     /// The answer to [`Request::Snapshot`].
     Snapshot(Result<Vec<ProcessInfo>, String>),
+    /// A relay target has exited ([`App::relay_target_exited`]).
+    RelayTargetExited,
     /// SIGINT or SIGTERM: quit.
     Stop,
 }
@@ -100,6 +104,10 @@ pub enum Pane {
     Details,
     /// The latest events.
     EventLog,
+    /// The pins, and the events of one.
+    Pins,
+    /// The relay rules and what they sent.
+    Relays,
 }
 
 /// Where a pane goes.
@@ -114,8 +122,8 @@ pub enum Place {
 impl Pane {
     pub fn place(self) -> Place {
         match self {
-            Self::Details => Place::Side,
-            Self::EventLog => Place::Bottom,
+            Self::Details | Self::Relays => Place::Side,
+            Self::EventLog | Self::Pins => Place::Bottom,
         }
     }
 }
@@ -160,6 +168,8 @@ pub struct App {
     pub(super) search: Option<SearchText>,
     /// Open panes, in the order they were opened.
     pub(super) panes: Vec<Pane>,
+    /// The pane that has the keys (see `focus`); `None`: the tree.
+    pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
     pub(super) dialog: Option<Box<dyn Dialog>>,
     pub(super) source: SourceInfo,
@@ -168,6 +178,8 @@ pub struct App {
     pub(super) banner: bool,
     pub(super) rates: Rates,
     pub(super) recent: RecentEvents,
+    pub(super) pins: PinsState,
+    pub(super) relays: RelaysState,
     pub(super) users: Users,
     pub(super) clock: WallClock,
     /// Where everything was laid out for the last frame drawn.
@@ -201,12 +213,15 @@ impl App {
             cursor: Cursor::default(),
             search: None,
             panes: Vec::new(),
+            focus: None,
             dialog: None,
             banner: !source.notices.is_empty(),
             source,
             source_ended: false,
             rates,
             recent: RecentEvents::default(),
+            pins: PinsState::default(),
+            relays: RelaysState::default(),
             users,
             clock,
             layout: Layout::default(),
@@ -279,6 +294,7 @@ impl App {
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
     /// selected process among them again.
     fn refresh(&mut self) {
+        self.pins.restrict(&self.model, &mut self.options);
         let rows = self.view.rows(&self.model, &self.options);
         self.cursor
             .follow(rows, &self.model, self.layout.tree_height());
@@ -316,9 +332,12 @@ impl App {
         }
         let mut lost = false;
         for event in &events {
-            self.model.apply(event);
+            let applied = self.model.apply(event);
+            self.pins.apply(&self.model, event, &applied);
+            self.relays.handle(&self.model, event, &applied);
             lost |= matches!(event.kind, Kind::Lost { .. });
         }
+        self.show_relay_notices();
         self.rates.count(
             events
                 .iter()
@@ -365,7 +384,11 @@ impl App {
         let held = self.resync.held.take().unwrap_or_default();
         match snapshot {
             Ok(snapshot) => {
-                self.model.reconcile(&snapshot);
+                for change in self.model.reconcile(&snapshot) {
+                    self.pins.follow(&self.model, &change);
+                    self.relays.follow(&self.model, &change);
+                }
+                self.show_relay_notices();
             }
             Err(e) => {
                 tracing::warn!("cannot re-sync with /proc after lost events: {e}");
@@ -404,6 +427,11 @@ impl App {
             }
             return;
         }
+        if let Some(pane) = self.focus
+            && self.pane_key(pane, key)
+        {
+            return;
+        }
         if let Some(action) = keys::action(key) {
             self.perform(action);
         }
@@ -421,6 +449,8 @@ impl App {
                     let index = index + self.cursor.offset;
                     if index < self.rows().len() {
                         self.select(index);
+                        // A click in the tree gives it the keys back.
+                        self.focus = None;
                     }
                 }
             }
@@ -431,7 +461,7 @@ impl App {
         self.dirty = true;
     }
 
-    fn perform(&mut self, action: Action) {
+    pub(super) fn perform(&mut self, action: Action) {
         let page = self.layout.tree_height().max(1) as isize;
         match action {
             Action::Up => self.move_by(-1),
@@ -469,6 +499,12 @@ impl App {
             }
             Action::Details => self.toggle_pane(Pane::Details),
             Action::EventLog => self.toggle_pane(Pane::EventLog),
+            Action::Pin => self.toggle_pin(),
+            Action::Pins => self.toggle_pins_pane(),
+            Action::PinMask => self.open_mask(),
+            Action::PinnedView => self.toggle_pinned_view(),
+            Action::Relay => self.open_relay_dialog(),
+            Action::Relays => self.toggle_list_pane(Pane::Relays),
             Action::Help => self.open(Help),
             Action::Dismiss => {
                 if self.banner {
@@ -517,7 +553,7 @@ impl App {
         }
     }
 
-    fn toggle_pane(&mut self, pane: Pane) {
+    pub(super) fn toggle_pane(&mut self, pane: Pane) {
         match self.panes.iter().position(|&p| p == pane) {
             Some(at) => {
                 self.panes.remove(at);
@@ -581,6 +617,10 @@ pub fn update(app: &mut App, event: AppEvent) {
         AppEvent::Tick(now_ns) => app.tick(now_ns),
         AppEvent::Input(input) => app.input(input),
         AppEvent::Snapshot(snapshot) => app.resynced(snapshot),
+        AppEvent::RelayTargetExited => {
+            app.drop_exited_targets();
+            app.dirty = true;
+        }
         AppEvent::SourceEnded => {
             app.source_ended = true;
             app.dirty = true;

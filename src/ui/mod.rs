@@ -6,6 +6,9 @@
 //! - `render` and the pane modules (`tree`, `details`, `log`, `status`): drawing, a pure
 //!   function of the state (`impl Widget for &App`), so screens are tested on ratatui's
 //!   `TestBackend`.
+//! - `pins` (with the `mask` dialog) and `relays` (with `relay_dialog`): pinned subtrees
+//!   and relay rules, their state in the [`App`], their panes and status segments. Panes
+//!   that list things take the keys from the tree as `focus` describes.
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
 //! - [`runtime`]: the tasks that feed one channel (event source, terminal input, a timer,
 //!   signals) and the loop that owns the state and draws.
@@ -14,9 +17,14 @@
 pub mod app;
 mod details;
 pub mod dialog;
+mod focus;
 mod format;
 pub mod keys;
 mod log;
+mod mask;
+mod pins;
+mod relay_dialog;
+mod relays;
 mod render;
 pub mod runtime;
 mod status;
