@@ -22,6 +22,10 @@ pub struct Cli {
     #[command(flatten)]
     pub live: LiveArgs,
 
+    /// What the terminal UI starts with (without a subcommand).
+    #[command(flatten)]
+    pub ui: UiArgs,
+
     /// Write the log here instead of $XDG_STATE_HOME/forkwatch/forkwatch.log.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -35,7 +39,8 @@ pub struct Cli {
 impl Cli {
     /// Parses the command line, exiting with clap's message if it is wrong. The terminal
     /// UI's `--backend` and `--poll-interval` go before any subcommand and a subcommand's
-    /// after it; given before a subcommand they would be ignored, so that is an error.
+    /// after it; given before a subcommand they would be ignored, so that is an error, as
+    /// are the UI's own `--pin` and `--relay` with a subcommand.
     pub fn parse_args() -> Self {
         let mut command = Self::command();
         let matches = command.get_matches_mut();
@@ -46,6 +51,12 @@ impl Cli {
             ] {
                 if matches.value_source(id) == Some(ValueSource::CommandLine) {
                     let message = format!("{flag} goes after the subcommand: {name} {flag} ...");
+                    command.error(ErrorKind::ArgumentConflict, message).exit();
+                }
+            }
+            for (id, flag) in [("pins", "--pin"), ("relays", "--relay")] {
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    let message = format!("{flag} is for the terminal UI, not for `{name}`");
                     command.error(ErrorKind::ArgumentConflict, message).exit();
                 }
             }
@@ -180,6 +191,20 @@ pub struct RelayArgs {
     /// exit 0x40, uid 0x80, gid 0x100). [default: relayfork]
     #[arg(long, value_name = "LAYOUT")]
     pub layout: Option<String>,
+}
+
+/// What the terminal UI starts with.
+#[derive(Args, Debug, Clone, Default)]
+pub struct UiArgs {
+    /// Start with this process's subtree pinned (repeatable).
+    #[arg(long = "pin", value_name = "PID")]
+    pub pins: Vec<u32>,
+
+    /// Start with this relay rule (repeatable): the flags of `relay` as KEY=VALUE parts
+    /// joined by colons, e.g. to=4242,4243:subtree=812:kinds=fork,exec:signal=RTMAX-2.
+    /// Rules given here make the probe wake its reader sooner, as `relay` does.
+    #[arg(long = "relay", value_name = "SPEC")]
+    pub relays: Vec<String>,
 }
 
 /// How events are printed: shared by every command that prints them.

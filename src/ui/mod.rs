@@ -34,7 +34,7 @@ mod users;
 
 use std::{io::IsTerminal, process::ExitCode};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use tokio::task::{LocalSet, spawn_local};
 
 pub use app::{App, AppEvent, SourceInfo, update};
@@ -42,18 +42,38 @@ pub use runtime::{Screen, draw};
 pub use users::Users;
 
 use crate::{
-    cli::LiveArgs,
+    cli::{LiveArgs, UiArgs},
     clock::{self, WallClock},
     cmd::StopSignals,
     model::Model,
     probe::ProbeOptions,
+    relay::{self, RuleSpec},
     snapshot,
     source::Source,
 };
 
-/// Opens the live source, seeds the model from /proc, and runs the UI until it quits.
-/// Whatever fails before the UI takes the terminal is an error on the normal terminal.
-pub async fn run(live: &LiveArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+/// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
+/// for, and runs the UI until it quits. Whatever fails before the UI takes the terminal
+/// (a bad `--relay`, an unknown `--pin`) is an error on the normal terminal.
+pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    let rules = ui
+        .relays
+        .iter()
+        .map(|spec| {
+            spec.parse::<RuleSpec>()
+                .map_err(|e| anyhow!("--relay {spec}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // As the `relay` command does, for signals well within a millisecond of their event.
+    // Rules made later in the UI find the probe as it was loaded.
+    let probe_options = if rules.is_empty() {
+        probe_options
+    } else {
+        ProbeOptions {
+            wakeup_gap: relay::WAKEUP_GAP,
+            ..probe_options
+        }
+    };
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!(
             "the terminal UI needs a terminal on stdin and stdout; \
@@ -68,13 +88,20 @@ pub async fn run(live: &LiveArgs, probe_options: ProbeOptions) -> Result<ExitCod
     let mut model = Model::default();
     model.seed(&snapshot);
     drop(snapshot);
-    let app = App::new(
+    let mut app = App::new(
         model,
         SourceInfo::live(&selection),
         WallClock::now(),
         clock::boottime_ns(),
         Users::system(),
     );
+    for &pid in &ui.pins {
+        app.pin_pid(pid)?;
+    }
+    for (rule, spec) in rules.into_iter().zip(&ui.relays) {
+        app.add_relay(rule)
+            .map_err(|e| anyhow!("--relay {spec}: {e:#}"))?;
+    }
     LocalSet::new().run_until(serve(app, source, stop)).await
 }
 
