@@ -22,10 +22,9 @@ pub struct Cli {
     #[command(flatten)]
     pub live: LiveArgs,
 
-    /// Record what the terminal UI shows to this file (replaced if it exists), to replay
-    /// later with `replay FILE`.
-    #[arg(long, value_name = "FILE")]
-    pub record: Option<PathBuf>,
+    /// What the terminal UI starts with (without a subcommand).
+    #[command(flatten)]
+    pub ui: UiArgs,
 
     /// Write the log here instead of $XDG_STATE_HOME/forkwatch/forkwatch.log.
     #[arg(long, global = true, value_name = "FILE")]
@@ -40,22 +39,28 @@ pub struct Cli {
 impl Cli {
     /// Parses the command line, exiting with clap's message if it is wrong. The terminal
     /// UI's `--backend` and `--poll-interval` go before any subcommand and a subcommand's
-    /// after it; given before a subcommand they would be ignored, so that is an error.
+    /// after it; given before a subcommand they would be ignored, so that is an error, as
+    /// are the UI's own `--pin`, `--relay` and `--record` with a subcommand.
     pub fn parse_args() -> Self {
         let mut command = Self::command();
         let matches = command.get_matches_mut();
         if let Some((name, _)) = matches.subcommand() {
-            if matches.value_source("record") == Some(ValueSource::CommandLine) {
-                let message = "--record is for the terminal UI; `record -o FILE` records \
-                               without it";
-                command.error(ErrorKind::ArgumentConflict, message).exit();
-            }
             for (id, flag) in [
                 ("backend", "--backend"),
                 ("poll_interval", "--poll-interval"),
             ] {
                 if matches.value_source(id) == Some(ValueSource::CommandLine) {
                     let message = format!("{flag} goes after the subcommand: {name} {flag} ...");
+                    command.error(ErrorKind::ArgumentConflict, message).exit();
+                }
+            }
+            for (id, flag) in [
+                ("pins", "--pin"),
+                ("relays", "--relay"),
+                ("record", "--record"),
+            ] {
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    let message = format!("{flag} is for the terminal UI, not for `{name}`");
                     command.error(ErrorKind::ArgumentConflict, message).exit();
                 }
             }
@@ -196,6 +201,25 @@ pub struct RelayArgs {
     /// exit 0x40, uid 0x80, gid 0x100). [default: relayfork]
     #[arg(long, value_name = "LAYOUT")]
     pub layout: Option<String>,
+}
+
+/// What the terminal UI starts with.
+#[derive(Args, Debug, Clone, Default)]
+pub struct UiArgs {
+    /// Start with this process's subtree pinned (repeatable).
+    #[arg(long = "pin", value_name = "PID")]
+    pub pins: Vec<u32>,
+
+    /// Start with this relay rule (repeatable): the flags of `relay` as KEY=VALUE parts
+    /// joined by colons, e.g. to=4242,4243:subtree=812:kinds=fork,exec:signal=RTMAX-2.
+    /// Rules given here make the probe wake its reader sooner, as `relay` does.
+    #[arg(long = "relay", value_name = "SPEC")]
+    pub relays: Vec<String>,
+
+    /// Record what the terminal UI shows to this file (replaced if it exists), to replay
+    /// later with `replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// How events are printed: shared by every command that prints them.

@@ -47,6 +47,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Replay(args)) => cmd::replay::run(args).await,
         Some(Command::Relay(args)) => cmd::relay::run(args, probe_options).await,
         Some(Command::Wait(args)) => cmd::wait::run(args, probe_options).await,
-        None => forkwatch::ui::run(&cli.live, cli.record.as_deref(), probe_options).await,
+        None => forkwatch::ui::run(&cli.live, &cli.ui, probe_options).await,
     }
 }

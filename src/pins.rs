@@ -175,6 +175,12 @@ impl Pin {
             .map(|(&k, _)| k)
     }
 
+    /// Every member it knows of: alive, and exited (the last [`EXITED_KEPT`]), in no
+    /// particular order. What a view of the pinned subtree shows.
+    pub fn known(&self) -> impl Iterator<Item = ProcessKey> + '_ {
+        self.members.keys().copied()
+    }
+
     /// Updates the members from an event `model` has just applied (`applied` is what
     /// [`Model::apply`] returned) and says whether the event concerns the pin and passes
     /// its mask; if so it is in the log. An event concerns the pin when its process is a

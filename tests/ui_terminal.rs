@@ -1,13 +1,25 @@
 //! The real binary in a real terminal (tmux, each test on a server of its own): it draws
-//! a process tree started here under its parent, and gives the terminal back as it found
-//! it on `q`, on SIGTERM, and after an error at start; an ordinary user replays the demo
-//! recording in it; `--record` writes a recording that ends properly on `q`.
+//! a process tree started here under its parent, shows only a pinned tree, relays a
+//! subtree's forks to a receiver as a rule made in its dialog, and gives the terminal back
+//! as it found it on `q`, on SIGTERM, and after an error at start; an ordinary user
+//! replays the demo recording in it; `--record` writes a recording that ends properly on
+//! `q`.
+
+// Some of it serves the relay tests only.
+#[allow(dead_code)]
+#[path = "common/receiver.rs"]
+mod receiver;
+#[path = "common/trees.rs"]
+mod trees;
 
 use std::{
     path::PathBuf,
     process::{Child, Command},
     time::{Duration, Instant},
 };
+
+use receiver::Receiver;
+use trees::{Chain, Gate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const PROMPT: &str = "fwtest$ ";
@@ -135,6 +147,23 @@ impl Tmux {
                 "{mode} is off after the UI:\n{screen}"
             );
         }
+    }
+
+    /// Runs the UI with `args`, which must fail at start; the lines it said, once the
+    /// terminal is checked to be as it was.
+    fn fail_at_start(&self, args: &str) -> Vec<String> {
+        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
+        self.assert_restored(BIN);
+        self.said()
+    }
+
+    /// The lines the program said on the screen.
+    fn said(&self) -> Vec<String> {
+        self.screen()
+            .lines()
+            .filter(|l| l.starts_with("forkwatch-tui:"))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The process the pane's shell runs (the UI).
@@ -300,20 +329,9 @@ fn sigterm_restores_the_terminal() {
 #[test]
 fn an_error_at_start_is_one_line_on_the_normal_screen() {
     let tmux = Tmux::start("error");
-    tmux.type_text(
-        &format!("{BIN} --log {} --buffer-mib 3", tmux.log.display()),
-        true,
-    );
-    tmux.assert_restored(BIN);
-    let screen = tmux.screen();
-    let said: Vec<&str> = screen
-        .lines()
-        .filter(|l| l.starts_with("forkwatch-tui:"))
-        .collect();
     assert_eq!(
-        said,
+        tmux.fail_at_start("--buffer-mib 3"),
         ["forkwatch-tui: ring buffer size 3145728 is not a power of two of at least 4096 bytes"],
-        "{screen}"
     );
 }
 
@@ -446,17 +464,11 @@ fn a_file_that_is_not_a_recording_is_one_line_before_the_ui() {
     std::fs::write(&text, "hello\n").unwrap();
     tmux.type_text(&user.command(&format!("replay {text}")), true);
     tmux.assert_restored("forkwatch-tui");
-    let screen = tmux.screen();
-    let said: Vec<&str> = screen
-        .lines()
-        .filter(|l| l.starts_with("forkwatch-tui:"))
-        .collect();
     assert_eq!(
-        said,
+        tmux.said(),
         [format!(
             "forkwatch-tui: cannot replay {text}: not a forkwatch recording (it is text)"
-        )],
-        "{screen}"
+        )]
     );
 }
 
@@ -471,13 +483,9 @@ fn record_writes_what_the_ui_shows_and_finishes_on_quit() {
     tmux.wait_for("the recording segment", |s| s.contains("│ ● rec "));
     tmux.type_text("q", false);
     tmux.assert_restored(BIN);
-    let screen = tmux.screen();
-    let said: Vec<&str> = screen
-        .lines()
-        .filter(|l| l.starts_with("forkwatch-tui:"))
-        .collect();
-    assert_eq!(said.len(), 1, "{screen}");
-    assert!(said[0].starts_with("forkwatch-tui: recorded "), "{screen}");
+    let said = tmux.said();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with("forkwatch-tui: recorded "), "{said:?}");
 
     // Closed properly, and its snapshot holds the tree.
     let out = Command::new(BIN)
@@ -502,25 +510,127 @@ fn record_writes_what_the_ui_shows_and_finishes_on_quit() {
 #[test]
 fn a_recording_that_cannot_be_created_is_one_line_before_the_ui() {
     let tmux = Tmux::start("norecord");
-    tmux.type_text(
-        &format!(
-            "{BIN} --log {} --backend procfs --record /nonexistent-fw/ui.fwrec",
-            tmux.log.display()
-        ),
-        true,
-    );
-    tmux.assert_restored(BIN);
-    let screen = tmux.screen();
-    let said: Vec<&str> = screen
-        .lines()
-        .filter(|l| l.starts_with("forkwatch-tui:"))
-        .collect();
     assert_eq!(
-        said,
+        tmux.fail_at_start("--backend procfs --record /nonexistent-fw/ui.fwrec"),
         [
             "forkwatch-tui: cannot create the recording /nonexistent-fw/ui.fwrec: No such file \
              or directory (os error 2)"
-        ],
+        ]
+    );
+}
+
+#[test]
+fn the_pinned_only_view_shows_a_pinned_tree_and_hides_the_rest() {
+    let tree = Tree::start();
+    let token = &tree.token;
+    // Not in the pinned tree, though its argv has the token too.
+    let mut unrelated = Command::new("sleep")
+        .arg(format!("3602.{token}"))
+        .spawn()
+        .unwrap();
+    let tmux = Tmux::start("pin");
+    tmux.start_ui(&format!("--pin {}", tree.shell.id()));
+
+    tmux.type_text("v", false);
+    let screen = tmux.wait_for("the pinned tree", |s| {
+        s.contains("only pinned shown")
+            && s.contains(&format!("─ sleep 3600.{token}"))
+            && s.contains(&format!("─ sleep 3601.{token}"))
+    });
+    assert!(
+        screen.contains(&format!("[pin] sh -c sleep 3600.{token}")),
         "{screen}"
+    );
+    assert!(!screen.contains(&format!("3602.{token}")), "{screen}");
+    // The same with a filter on the token, which the unrelated process matches: only the
+    // view of pinned subtrees hides it.
+    tmux.type_text("f", false);
+    tmux.type_text(token, true);
+    let screen = tmux.wait_for("the filtered pinned tree", |s| {
+        s.contains(&format!("filter `{token}`")) && s.contains(&format!("─ sleep 3601.{token}"))
+    });
+    assert!(!screen.contains(&format!("3602.{token}")), "{screen}");
+    tmux.type_text("v", false);
+    tmux.wait_for("the unrelated process", |s| {
+        !s.contains("only pinned shown") && s.contains(&format!("sleep 3602.{token}"))
+    });
+
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+    let _ = unrelated.kill();
+    let _ = unrelated.wait();
+}
+
+#[test]
+fn a_relay_rule_made_in_the_dialog_signals_each_fork_of_a_pinned_subtree() {
+    let signal = forkwatch::relay::RtSignal::default().number();
+    let mut receiver = Receiver::spawn(signal);
+    let gate = Gate::new();
+    let chain = Chain::start(&gate, 3);
+    let tmux = Tmux::start("relay");
+    tmux.start_ui(&format!("--pin {}", chain.pid()));
+
+    // The pins pane, with its one pin picked; r makes a rule for its subtree.
+    tmux.type_text("P", false);
+    tmux.wait_for("the pins pane", |s| s.contains("Esc tree"));
+    tmux.type_text("r", false);
+    tmux.wait_for("the relay dialog", |s| {
+        s.contains(&format!("the subtree of {}", chain.pid()))
+    });
+    tmux.type_text(&receiver.pid().to_string(), true);
+    tmux.wait_for("the rule", |s| s.contains("1 relay: 0 sent"));
+
+    // Each was forked by the one before, after the rule was made.
+    gate.open();
+    let (born, _) = chain.finish();
+    for (child, parent) in born {
+        let got = receiver.next(TIMEOUT).expect("a signal per fork");
+        assert_eq!((got.signo, got.code), (signal, libc::SI_QUEUE));
+        assert_eq!(
+            (got.pid, got.value),
+            (parent as i32, child as i32),
+            "si_pid is the parent, si_value the child"
+        );
+    }
+    tmux.type_text("R", false);
+    tmux.wait_for("the counts", |s| {
+        s.contains("1 relay: 3 sent") && s.contains("3 events relayed")
+    });
+
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+}
+
+#[test]
+fn an_unknown_pin_is_one_line_before_the_terminal_is_taken() {
+    let tmux = Tmux::start("badpin");
+    // Above pid_max: no process has it.
+    assert_eq!(
+        tmux.fail_at_start("--pin 4194304"),
+        ["forkwatch-tui: cannot pin: no process with pid 4194304"]
+    );
+}
+
+#[test]
+fn a_bad_relay_rule_is_one_line() {
+    let out = Command::new(BIN)
+        .args(["--backend", "procfs", "--relay", "to=1:signal=9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "forkwatch-tui: --relay to=1:signal=9: SIGKILL (9) is not a real-time signal; \
+         use a real-time signal: RTMIN+N, RTMAX-N or a number in 34..64\n"
+    );
+    let out = Command::new(BIN)
+        .args(["--pin", "1", "events"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--pin is for the terminal UI, not for `events`"),
+        "{stderr}"
     );
 }

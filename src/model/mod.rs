@@ -50,7 +50,7 @@ use crate::{
     snapshot::ProcessInfo,
 };
 
-pub use tree::{Row, TreeOptions, TreeView};
+pub use tree::{Only, Row, TreeOptions, TreeView};
 
 /// How long an exited process stays in the tree by default.
 pub const DEFAULT_LINGER_NS: u64 = 5_000_000_000;

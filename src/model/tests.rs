@@ -628,6 +628,27 @@ fn the_tree_view_orders_hides_folds_and_filters() {
     assert_eq!(pids(&rows), [1, 10, 11, 12, 16]);
     let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
     assert_eq!(matched, [false, false, false, true, true]);
+
+    // Restricted to a set: its members with their ancestors; with the filter too, the
+    // members that match it.
+    let main_c = p(16, 10, 5010);
+    let only = Only::new([make.key(), twin.key(), main_c.key()]);
+    options.filter = None;
+    options.only = Some(only.clone());
+    let rows = view.rows(&model, &options).to_vec();
+    assert_eq!(pids(&rows), [1, 10, 11, 13, 9, 16]);
+    let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
+    assert_eq!(matched, [false, false, false, true, true, true]);
+    options.filter = Some("main".into());
+    let rows = view.rows(&model, &options).to_vec();
+    assert_eq!(pids(&rows), [1, 10, 16]);
+    assert!(rows[2].matched && !rows[1].matched);
+    options.filter = None;
+    // Sets are told apart by identity: a new set is a new view even with the same members.
+    assert_eq!(only.clone(), only);
+    assert_ne!(Only::new([make.key()]), Only::new([make.key()]));
+    options.only = Some(Only::new([vim.key()]));
+    assert_eq!(pids(view.rows(&model, &options)), [1, 10, 11, 12]);
 }
 
 #[test]

@@ -1,8 +1,12 @@
 //! The tree in display order, as the rows a renderer draws.
 
-use std::collections::{HashSet, VecDeque};
+use std::{
+    collections::{HashSet, VecDeque},
+    hash::BuildHasherDefault,
+    sync::Arc,
+};
 
-use super::{Model, NONE, ProcessKey, Search, Slot};
+use super::{KeyHasher, Model, NONE, ProcessKey, Search, Slot};
 
 /// What the tree shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,7 +19,34 @@ pub struct TreeOptions {
     /// Show only processes whose name or argv contains this (ignoring case), and their
     /// ancestors.
     pub filter: Option<String>,
+    /// Show only these processes (those that also match the filter, if there is one), and
+    /// their ancestors.
+    pub only: Option<Only>,
 }
+
+/// A set of processes a view is restricted to, e.g. the members of pinned subtrees.
+/// Compared by identity, so the rows cache checks it at no cost however large it is: a
+/// changed set is a new `Only`.
+#[derive(Clone, Debug, Default)]
+pub struct Only(Arc<HashSet<ProcessKey, BuildHasherDefault<KeyHasher>>>);
+
+impl Only {
+    pub fn new(keys: impl IntoIterator<Item = ProcessKey>) -> Self {
+        Self(Arc::new(keys.into_iter().collect()))
+    }
+
+    pub fn contains(&self, key: ProcessKey) -> bool {
+        self.0.contains(&key)
+    }
+}
+
+impl PartialEq for Only {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Only {}
 
 /// One line of the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,8 +58,8 @@ pub struct Row {
     /// It has children to show (below it, unless folded).
     pub has_children: bool,
     pub folded: bool,
-    /// It matches the filter itself, rather than being shown as an ancestor of a match.
-    /// Always true without a filter.
+    /// It matches the filter and is in the [`Only`] set itself, rather than being shown as
+    /// an ancestor of one that does. Always true without either.
     pub matched: bool,
     /// Bit `d`: the ancestor at depth `d` has siblings below, so a guide line passes.
     guides: u64,
@@ -49,9 +80,9 @@ pub struct TreeView {
     rows: Vec<Row>,
     /// Model id, model generation and options the rows were built for.
     built_for: Option<(u64, u64, TreeOptions)>,
-    /// By slot: [`MATCHED`] and [`KEPT`].
+    /// By slot: [`FOUND`], [`MATCHED`] and [`KEPT`].
     flags: Vec<u8>,
-    /// What `flags` were computed for: model id, filter, kernel threads shown, generation.
+    /// What [`FOUND`] was computed for: model id, filter, kernel threads shown, generation.
     /// With the same filter, only processes changed since are matched again.
     matched_for: Option<(u64, String, bool, u64)>,
     /// Scratch space kept between rebuilds, so a rebuild does not allocate.
@@ -67,8 +98,12 @@ struct Frame {
     guides: u64,
 }
 
-const MATCHED: u8 = 1;
-const KEPT: u8 = 2;
+/// It matches the filter.
+const FOUND: u8 = 1;
+/// It matches the filter and the [`Only`] set (those there are).
+const MATCHED: u8 = 2;
+/// It is shown: matched, or an ancestor of a process that is.
+const KEPT: u8 = 4;
 
 impl TreeView {
     pub fn new() -> Self {
@@ -104,12 +139,12 @@ impl TreeView {
     fn rebuild(&mut self, model: &Model, options: &TreeOptions) {
         self.rows.clear();
         let hidden = |slot: Slot| !options.kernel_threads && model.node(slot).process.kernel_thread;
-        let filter = options.filter.as_deref();
-        if let Some(text) = filter {
-            self.mark_matches(model, text, options.kernel_threads, &hidden);
+        let restricted = options.filter.is_some() || options.only.is_some();
+        if restricted {
+            self.mark(model, options, &hidden);
         }
         let flags = &self.flags;
-        let shown = |slot: Slot| filter.is_none() || flags[slot as usize] & KEPT != 0;
+        let shown = |slot: Slot| !restricted || flags[slot as usize] & KEPT != 0;
 
         self.kids.clear();
         push_visible(model, &model.roots, &shown, &hidden, &mut self.kids);
@@ -128,7 +163,7 @@ impl TreeView {
                 last: frame.last,
                 has_children,
                 folded,
-                matched: filter.is_none() || flags[frame.slot as usize] & MATCHED != 0,
+                matched: !restricted || flags[frame.slot as usize] & MATCHED != 0,
                 guides: frame.guides,
             });
             if has_children && !folded {
@@ -146,8 +181,42 @@ impl TreeView {
         }
     }
 
-    /// Flags every process in the tree that matches `text`, and keeps it and its ancestors.
-    fn mark_matches(
+    /// Flags every process in the tree that matches the filter and is in the `only` set,
+    /// and keeps it and its ancestors.
+    fn mark(&mut self, model: &Model, options: &TreeOptions, hidden: &impl Fn(Slot) -> bool) {
+        self.flags.resize(model.nodes.len(), 0);
+        if let Some(text) = &options.filter {
+            self.find(model, text, options.kernel_threads, hidden);
+        }
+        let filter = options.filter.is_some();
+        for (slot, node) in model.nodes.iter().enumerate() {
+            let flags = &mut self.flags[slot];
+            let matched = node.as_ref().is_some_and(|node| {
+                node.in_tree
+                    && !hidden(slot as Slot)
+                    && (!filter || *flags & FOUND != 0)
+                    && options
+                        .only
+                        .as_ref()
+                        .is_none_or(|only| only.contains(node.process.key))
+            });
+            *flags = (*flags & FOUND) | if matched { MATCHED } else { 0 };
+        }
+        for slot in 0..self.flags.len() {
+            if self.flags[slot] & MATCHED == 0 {
+                continue;
+            }
+            let mut up = slot as Slot;
+            while up != NONE && self.flags[up as usize] & KEPT == 0 {
+                self.flags[up as usize] |= KEPT;
+                up = model.node(up).parent;
+            }
+        }
+    }
+
+    /// Flags every process in the tree that matches `text` as [`FOUND`]; with the same
+    /// text as last time, only the processes changed since are matched again.
+    fn find(
         &mut self,
         model: &Model,
         text: &str,
@@ -163,25 +232,13 @@ impl TreeView {
             _ => None,
         };
         let search = Search::new(text);
-        self.flags.resize(model.nodes.len(), 0);
         for (slot, node) in model.nodes.iter().enumerate() {
-            let flags = &mut self.flags[slot];
-            *flags &= !KEPT;
             if since.is_none_or(|since| model.touched[slot] > since) {
-                let matches = node.as_ref().is_some_and(|node| {
+                let found = node.as_ref().is_some_and(|node| {
                     node.in_tree && !hidden(slot as Slot) && search.matches(&node.process)
                 });
-                *flags = if matches { MATCHED } else { 0 };
-            }
-        }
-        for slot in 0..self.flags.len() {
-            if self.flags[slot] & MATCHED == 0 {
-                continue;
-            }
-            let mut up = slot as Slot;
-            while up != NONE && self.flags[up as usize] & KEPT == 0 {
-                self.flags[up as usize] |= KEPT;
-                up = model.node(up).parent;
+                let flags = &mut self.flags[slot];
+                *flags = (*flags & !FOUND) | if found { FOUND } else { 0 };
             }
         }
         match &mut self.matched_for {

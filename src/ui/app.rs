@@ -12,7 +12,9 @@ use super::{
     dialog::{Dialog, Help, Prompt, PromptPurpose},
     keys::{self, Action},
     log::RecentEvents,
+    pins::PinsState,
     record,
+    relays::RelaysState,
     render::Layout,
     replay,
     status::Rates,
@@ -58,6 +60,8 @@ pub enum AppEvent {
     Replay(replay::Report),
     /// How the recording made with `--record` goes (see `record`).
     Recording(record::Status),
+    /// A relay target has exited ([`App::relay_target_exited`]).
+    RelayTargetExited,
     /// SIGINT or SIGTERM: quit.
     Stop,
 }
@@ -109,6 +113,10 @@ pub enum Pane {
     Details,
     /// The latest events.
     EventLog,
+    /// The pins, and the events of one.
+    Pins,
+    /// The relay rules and what they sent.
+    Relays,
 }
 
 /// Where a pane goes.
@@ -123,8 +131,8 @@ pub enum Place {
 impl Pane {
     pub fn place(self) -> Place {
         match self {
-            Self::Details => Place::Side,
-            Self::EventLog => Place::Bottom,
+            Self::Details | Self::Relays => Place::Side,
+            Self::EventLog | Self::Pins => Place::Bottom,
         }
     }
 }
@@ -169,6 +177,8 @@ pub struct App {
     pub(super) search: Option<SearchText>,
     /// Open panes, in the order they were opened.
     pub(super) panes: Vec<Pane>,
+    /// The pane that has the keys (see `focus`); `None`: the tree.
+    pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
     pub(super) dialog: Option<Box<dyn Dialog>>,
     pub(super) source: SourceInfo,
@@ -177,6 +187,8 @@ pub struct App {
     pub(super) banner: bool,
     pub(super) rates: Rates,
     pub(super) recent: RecentEvents,
+    pub(super) pins: PinsState,
+    pub(super) relays: RelaysState,
     pub(super) users: Users,
     pub(super) clock: WallClock,
     /// Where everything was laid out for the last frame drawn.
@@ -214,12 +226,15 @@ impl App {
             cursor: Cursor::default(),
             search: None,
             panes: Vec::new(),
+            focus: None,
             dialog: None,
             banner: !source.notices.is_empty(),
             source,
             source_ended: false,
             rates,
             recent: RecentEvents::default(),
+            pins: PinsState::default(),
+            relays: RelaysState::default(),
             users,
             clock,
             layout: Layout::default(),
@@ -294,6 +309,7 @@ impl App {
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
     /// selected process among them again.
     fn refresh(&mut self) {
+        self.pins.restrict(&self.model, &mut self.options);
         let rows = self.view.rows(&self.model, &self.options);
         self.cursor
             .follow(rows, &self.model, self.layout.tree_height());
@@ -340,9 +356,12 @@ impl App {
         }
         let mut lost = false;
         for event in &events {
-            self.model.apply(event);
+            let applied = self.model.apply(event);
+            self.pins.apply(&self.model, event, &applied);
+            self.relays.handle(&self.model, event, &applied);
             lost |= matches!(event.kind, Kind::Lost { .. });
         }
+        self.show_relay_notices();
         self.rates.count(
             events
                 .iter()
@@ -403,7 +422,11 @@ impl App {
         let held = self.resync.held.take().unwrap_or_default();
         match snapshot {
             Ok(snapshot) => {
-                self.model.reconcile(&snapshot);
+                for change in self.model.reconcile(&snapshot) {
+                    self.pins.follow(&self.model, &change);
+                    self.relays.follow(&self.model, &change);
+                }
+                self.show_relay_notices();
             }
             Err(e) => {
                 tracing::warn!("cannot re-sync with /proc after lost events: {e}");
@@ -442,6 +465,11 @@ impl App {
             }
             return;
         }
+        if let Some(pane) = self.focus
+            && self.pane_key(pane, key)
+        {
+            return;
+        }
         if let Some(action) = keys::action(key) {
             self.perform(action);
         }
@@ -459,6 +487,8 @@ impl App {
                     let index = index + self.cursor.offset;
                     if index < self.rows().len() {
                         self.select(index);
+                        // A click in the tree gives it the keys back.
+                        self.focus = None;
                     }
                 }
             }
@@ -469,7 +499,7 @@ impl App {
         self.dirty = true;
     }
 
-    fn perform(&mut self, action: Action) {
+    pub(super) fn perform(&mut self, action: Action) {
         let page = self.layout.tree_height().max(1) as isize;
         match action {
             Action::Up => self.move_by(-1),
@@ -507,6 +537,15 @@ impl App {
             }
             Action::Details => self.toggle_pane(Pane::Details),
             Action::EventLog => self.toggle_pane(Pane::EventLog),
+            Action::Pin => self.toggle_pin(),
+            Action::Pins => self.toggle_pins_pane(),
+            Action::PinMask => self.open_mask(),
+            Action::PinnedView => self.toggle_pinned_view(),
+            Action::Relay if self.replay.is_some() => {
+                self.say("no relays in a replay");
+            }
+            Action::Relay => self.open_relay_dialog(),
+            Action::Relays => self.toggle_list_pane(Pane::Relays),
             Action::Help => self.open(Help),
             Action::Dismiss => {
                 if self.banner {
@@ -557,7 +596,7 @@ impl App {
         }
     }
 
-    fn toggle_pane(&mut self, pane: Pane) {
+    pub(super) fn toggle_pane(&mut self, pane: Pane) {
         match self.panes.iter().position(|&p| p == pane) {
             Some(at) => {
                 self.panes.remove(at);
@@ -626,6 +665,10 @@ pub fn update(app: &mut App, event: AppEvent) {
             app.dirty = true;
         }
         AppEvent::Recording(status) => app.dirty |= app.recording_status(status),
+        AppEvent::RelayTargetExited => {
+            app.drop_exited_targets();
+            app.dirty = true;
+        }
         AppEvent::SourceEnded => {
             app.source_ended = true;
             app.dirty = true;

@@ -30,6 +30,18 @@ pub enum Action {
     KernelThreads,
     Details,
     EventLog,
+    /// Pins or unpins the selected process's subtree (in the pins pane: the picked pin).
+    Pin,
+    /// Shows the pins pane with the keys, or hides it.
+    Pins,
+    /// Edits the current pin's event mask.
+    PinMask,
+    /// Shows only pinned subtrees, or everything.
+    PinnedView,
+    /// Makes a relay rule for the selected process or the picked pin.
+    Relay,
+    /// Shows the relays pane with the keys, or hides it.
+    Relays,
     Help,
     /// Hides the banner, or else ends the search.
     Dismiss,
@@ -143,6 +155,37 @@ pub const BINDINGS: &[Binding] = &[
         Action::Details,
     ),
     bind(&[Char('e')], "e", "event log", Action::EventLog),
+    bind(
+        &[Char('p')],
+        "p",
+        "pin or unpin the selected process's subtree",
+        Action::Pin,
+    ),
+    bind(
+        &[Char('P')],
+        "P",
+        "pins pane, with the keys (again: hide it)",
+        Action::Pins,
+    ),
+    bind(&[Char('m')], "m", "events the pin logs", Action::PinMask),
+    bind(
+        &[Char('v')],
+        "v",
+        "only pinned subtrees (again: all)",
+        Action::PinnedView,
+    ),
+    bind(
+        &[Char('r')],
+        "r",
+        "relay events of the process or pin as signals",
+        Action::Relay,
+    ),
+    bind(
+        &[Char('R')],
+        "R",
+        "relays pane, with the keys (again: hide it)",
+        Action::Relays,
+    ),
     bind(
         &[Char('?'), Code(KeyCode::F(1))],
         "? F1",

@@ -45,12 +45,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let width = inner.width as usize;
     let events = app.recent.last(inner.height as usize);
     for (event, y) in events.zip(inner.y..inner.bottom()) {
-        let style = match event.kind {
-            Kind::Lost { .. } => Style::new().fg(Color::Yellow),
-            Kind::Exit(_) => Style::new().fg(Color::DarkGray),
-            _ => Style::new(),
-        };
-        buf.set_stringn(inner.x, y, text_line(event, &app.clock), width, style);
+        buf.set_stringn(
+            inner.x,
+            y,
+            text_line(event, &app.clock),
+            width,
+            event_style(event),
+        );
+    }
+}
+
+/// How an event's line looks in a log: loss reports stand out, exits recede.
+pub fn event_style(event: &Event) -> Style {
+    match event.kind {
+        Kind::Lost { .. } => Style::new().fg(Color::Yellow),
+        Kind::Exit(_) => Style::new().fg(Color::DarkGray),
+        _ => Style::new(),
     }
 }
 

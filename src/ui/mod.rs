@@ -6,6 +6,9 @@
 //! - `render` and the pane modules (`tree`, `details`, `log`, `status`): drawing, a pure
 //!   function of the state (`impl Widget for &App`), so screens are tested on ratatui's
 //!   `TestBackend`.
+//! - `pins` (with the `mask` dialog) and `relays` (with `relay_dialog`): pinned subtrees
+//!   and relay rules, their state in the [`App`], their panes and status segments. Panes
+//!   that list things take the keys from the tree as `focus` describes.
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
 //! - [`runtime`]: the tasks that feed one channel (event source, terminal input, a timer,
 //!   signals) and the loop that owns the state and draws.
@@ -16,10 +19,15 @@
 pub mod app;
 mod details;
 pub mod dialog;
+mod focus;
 mod format;
 pub mod keys;
 mod log;
+mod mask;
+mod pins;
 pub mod record;
+mod relay_dialog;
+mod relays;
 mod render;
 pub mod replay;
 pub mod runtime;
@@ -28,9 +36,9 @@ mod terminal;
 mod tree;
 mod users;
 
-use std::{io::IsTerminal, path::Path, process::ExitCode};
+use std::{io::IsTerminal, process::ExitCode};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use tokio::task::{LocalSet, spawn_local};
 
 pub use app::{App, AppEvent, SourceInfo, update};
@@ -38,24 +46,41 @@ pub use runtime::{Screen, Session, draw};
 pub use users::Users;
 
 use self::{record::Recording, replay::Player};
+
 use crate::{
-    cli::LiveArgs,
+    cli::{LiveArgs, UiArgs},
     clock::{self, WallClock},
     cmd::StopSignals,
     model::Model,
     probe::ProbeOptions,
+    relay::{self, RuleSpec},
     snapshot,
     source::Source,
 };
 
-/// Opens the live source, seeds the model from /proc, and runs the UI until it quits,
-/// recording to `record` if given. Whatever fails before the UI takes the terminal is an
-/// error on the normal terminal.
-pub async fn run(
-    live: &LiveArgs,
-    record: Option<&Path>,
-    probe_options: ProbeOptions,
-) -> Result<ExitCode> {
+/// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
+/// for, starts the recording if asked, and runs the UI until it quits. Whatever fails
+/// before the UI takes the terminal (a bad `--relay`, an unknown `--pin`, a recording that
+/// cannot be created) is an error on the normal terminal.
+pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+    let rules = ui
+        .relays
+        .iter()
+        .map(|spec| {
+            spec.parse::<RuleSpec>()
+                .map_err(|e| anyhow!("--relay {spec}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // As the `relay` command does, for signals well within a millisecond of their event.
+    // Rules made later in the UI find the probe as it was loaded.
+    let probe_options = if rules.is_empty() {
+        probe_options
+    } else {
+        ProbeOptions {
+            wakeup_gap: relay::WAKEUP_GAP,
+            ..probe_options
+        }
+    };
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!(
             "the terminal UI needs a terminal on stdin and stdout; \
@@ -68,12 +93,8 @@ pub async fn run(
     let (source, selection) = Source::open_live(live, &probe_options)?;
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
-    let recording = record
-        .map(|path| Recording::create(path, source.name(), start_ns, &snapshot))
-        .transpose()?;
     let mut model = Model::default();
     model.seed(&snapshot);
-    drop(snapshot);
     let mut app = App::new(
         model,
         SourceInfo::live(&selection),
@@ -81,6 +102,20 @@ pub async fn run(
         clock::boottime_ns(),
         Users::system(),
     );
+    for &pid in &ui.pins {
+        app.pin_pid(pid)?;
+    }
+    for (rule, spec) in rules.into_iter().zip(&ui.relays) {
+        app.add_relay(rule)
+            .map_err(|e| anyhow!("--relay {spec}: {e:#}"))?;
+    }
+    // The snapshot the model started from: a replay starts from it too.
+    let recording = ui
+        .record
+        .as_deref()
+        .map(|path| Recording::create(path, source.name(), start_ns, &snapshot))
+        .transpose()?;
+    drop(snapshot);
     app.recording = recording.as_ref().map(Recording::status);
     LocalSet::new()
         .run_until(serve(app, source, stop, recording))

@@ -11,7 +11,7 @@ use ratatui::{
 
 use super::{
     app::{App, Pane, Place},
-    details, format, log, status, tree,
+    details, format, log, pins, relays, status, tree,
 };
 
 /// Wide enough for side panes beside the tree; narrower, they go below it.
@@ -173,6 +173,8 @@ impl Widget for &App {
             match pane {
                 Pane::Details => details::render(self, rect, buf),
                 Pane::EventLog => log::render(self, rect, buf),
+                Pane::Pins => pins::render(self, rect, buf),
+                Pane::Relays => relays::render(self, rect, buf),
             }
         }
         status::render(self, layout.status, buf);

@@ -30,7 +30,7 @@ use crate::{
     cli::ReplayArgs,
     clock::WallClock,
     cmd::StopSignals,
-    event::Event,
+    event::{Event, KindSet},
     model::{Model, ProcessKey},
     recording::{Damage, Info, Position, Replay, Seek, Speed},
     snapshot::ProcessInfo,
@@ -117,6 +117,9 @@ pub struct ReplayState {
     /// Before a rewind: the selected process, then its ancestors. The first of them in
     /// the tree again is selected.
     reselect: Vec<ProcessKey>,
+    /// After a rewind: pins whose root was not in the snapshot, to make again once the
+    /// replay has reached the target.
+    repin: Vec<(ProcessKey, KindSet)>,
 }
 
 /// Opens `args.file` in the terminal UI and runs it until it quits. A file that cannot be
@@ -165,6 +168,7 @@ impl App {
             status: Status::of(replay, false),
             skip_damage,
             reselect: Vec::new(),
+            repin: Vec::new(),
         });
         app.say(info.to_string());
         app
@@ -239,11 +243,15 @@ impl App {
                     .unwrap_or_default();
                 let mut model = Model::new(self.model.config().clone());
                 model.seed(&snapshot);
+                // Pins follow the events from the snapshot on, as if made then.
+                let pins = self.pins.take();
+                state.repin = self.pins.remake(&model, pins, false);
                 self.restart(model, start_ns);
             }
             Report::Status(status) => {
                 let before = std::mem::replace(&mut state.status, status.clone());
                 let reselect = std::mem::take(&mut state.reselect);
+                let repin = std::mem::take(&mut state.repin);
                 let path = state.path.clone();
                 if status.damaged > before.damaged {
                     let line = state.damage_line();
@@ -256,6 +264,18 @@ impl App {
                 }
                 if let Some(&key) = reselect.iter().find(|&&key| self.model.in_tree(key)) {
                     self.cursor.key = Some(key);
+                }
+                if !repin.is_empty() {
+                    let gone = self.pins.remake(&self.model, repin, true);
+                    if !gone.is_empty() {
+                        let pids: Vec<String> =
+                            gone.iter().map(|(root, _)| root.pid.to_string()).collect();
+                        let at = time_of_day(&self.clock, status.position.at_ns);
+                        self.say(format!(
+                            "unpinned {}: not in the tree at {at}",
+                            pids.join(", ")
+                        ));
+                    }
                 }
                 self.tick(status.position.at_ns);
             }

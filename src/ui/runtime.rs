@@ -103,6 +103,7 @@ pub async fn run(
                 screen.draw(app)?;
                 last_frame = Some(Instant::now());
             }
+            () = app.relay_target_exited() => update(app, AppEvent::RelayTargetExited),
             event = events.recv() => {
                 let Some(event) = event else { break };
                 session.apply(app, event);

@@ -12,7 +12,7 @@ use ratatui::{
     widgets::Widget,
 };
 
-use super::{app::App, format, record, replay};
+use super::{app::App, format, pins, record, relays, replay};
 
 const SECOND: u64 = 1_000_000_000;
 /// Seconds of event rates kept.
@@ -117,6 +117,8 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
             format!(" {rate}").into(),
         ]
     });
+    out.extend(pins::status(app));
+    out.extend(relays::status(app));
     out.extend(record::status(app));
     if let Some(filter) = &app.options.filter {
         out.push(vec![format!("filter `{filter}`").yellow()]);

@@ -559,7 +559,7 @@ fn help_lists_the_keys() {
     let mut app = machine();
     key(&mut app, KeyCode::Char('?'));
     assert_screen(
-        &screen(&mut app, 80, 26),
+        &screen(&mut app, 80, 32),
         r"
     PID USER        AGE COMMAND
       1 root     16m39s /sbin/init
@@ -580,6 +580,12 @@ fn help_lists_the_keys() {
         │ K           show or hide kernel threads                      │
         │ d Tab       details of the selected process                  │
         │ e           event log                                        │
+        │ p           pin or unpin the selected process's subtree      │
+        │ P           pins pane, with the keys (again: hide it)        │
+        │ m           events the pin logs                              │
+        │ v           only pinned subtrees (again: all)                │
+        │ r           relay events of the process or pin as signals    │
+        │ R           relays pane, with the keys (again: hide it)      │
         │ ? F1        this help                                        │
         │ Esc         hide the banner, end the search                  │
         │ q Ctrl-C    quit                                             │
@@ -592,7 +598,7 @@ eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? h
     // Any key closes it, and does nothing else.
     key(&mut app, KeyCode::Char('q'));
     assert!(!app.should_quit());
-    assert!(!screen(&mut app, 80, 26).contains("Keys"));
+    assert!(!screen(&mut app, 80, 32).contains("Keys"));
 }
 
 #[test]
@@ -915,5 +921,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
     assert_eq!(app.take_error().as_deref(), Some("ring buffer gone"));
 }
 
+mod pins;
 mod record;
+mod relays;
 mod replay;

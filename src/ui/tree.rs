@@ -164,6 +164,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if rows.is_empty() {
         let why = if app.options.filter.is_some() {
             "no process matches the filter (f shows all)"
+        } else if app.pinned_only() {
+            "no pinned process is in the tree (v shows all)"
         } else {
             "no processes"
         };
@@ -245,6 +247,12 @@ fn render_row(
     };
     put(&columns.prefix(&pid, &user, &age), style);
     put(&guides(row), Style::new().fg(Color::DarkGray));
+    if app.pins.pins.get(process.key).is_some() {
+        put(
+            "[pin] ",
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        );
+    }
     if let Some(exit) = process.exit {
         let bad = exit.status != crate::event::ExitStatus::Code(0);
         let status_style = if bad {

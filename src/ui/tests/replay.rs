@@ -572,12 +572,12 @@ fn the_help_lists_the_replay_keys_in_a_replay_only() {
     paused_runtime().block_on(async {
         let mut r = Replaying::open(&path, "make.fwrec");
         r.key(KeyCode::Char('?')).await;
-        let help = screen(&mut r.app, 80, 34);
+        let help = screen(&mut r.app, 80, 44);
         assert!(help.contains(replay_keys), "{help}");
     });
     let mut app = machine();
     key(&mut app, KeyCode::Char('?'));
-    let help = screen(&mut app, 80, 34);
+    let help = screen(&mut app, 80, 44);
     assert!(!help.contains("pause or play"), "{help}");
 }
 
@@ -634,5 +634,51 @@ fn the_end_is_told_even_when_it_comes_between_two_looks() {
         update(&mut r.app, event);
         assert!(r.status().ended);
         assert_eq!(r.at(), END);
+    });
+}
+
+#[test]
+fn pins_follow_a_seek_back_as_if_made_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = record(dir.path());
+    paused_runtime().block_on(async {
+        let mut r = Replaying::open(&path, "make.fwrec");
+        r.key(KeyCode::Char('s')).await;
+        r.key(KeyCode::Char('t')).await;
+        r.type_text("+11s").await;
+        r.key(KeyCode::Enter).await;
+        // Pin make, and util.c's compiler.
+        r.key(KeyCode::Char('/')).await;
+        r.type_text("make").await;
+        r.key(KeyCode::Enter).await;
+        r.key(KeyCode::Char('p')).await;
+        r.key(KeyCode::Char('/')).await;
+        r.type_text("util").await;
+        r.key(KeyCode::Enter).await;
+        r.key(KeyCode::Char('p')).await;
+        assert_eq!(r.app.pins.pins.len(), 2);
+
+        // Back to 990 s: make has just forked, util.c's compiler is not born yet.
+        r.key(KeyCode::Char('{')).await;
+        let said = screen(&mut r.app, 120, 3);
+        assert!(
+            said.ends_with("│ unpinned 902: not in the tree at 12:16:30.000\n"),
+            "{said}"
+        );
+        let pins = r.app.pins.pins.list();
+        assert_eq!(pins.len(), 1);
+        assert_eq!(pins[0].root(), MAKE.key());
+        // Forward: the compilers make forks join its pin.
+        r.key(KeyCode::Char('}')).await;
+        let make = r.app.pins.pins.get(MAKE.key()).unwrap();
+        for member in [CC_MAIN, CC_UTIL, LD] {
+            assert!(make.membership(member.key()).is_some());
+        }
+        assert_eq!(make.alive(), 2, "make and the linker");
+        // Relays signal live processes: not from a replay.
+        r.key(KeyCode::Char('r')).await;
+        assert!(r.app.dialog.is_none());
+        let said = screen(&mut r.app, 120, 3);
+        assert!(said.ends_with("│ no relays in a replay\n"), "{said}");
     });
 }

@@ -1,0 +1,114 @@
+//! The mask dialog (`m`): which kinds of event a pin logs, in kmonitor's spirit, one
+//! toggle per kind. Loss reports are always logged: they may have hidden the pin's events.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::{
+    buffer::Buffer,
+    layout::Rect,
+    style::{Color, Style},
+    text::Line,
+    widgets::{Block, Clear, Paragraph, Widget},
+};
+
+use super::{app::App, dialog::Dialog, pins::mask_text, render::centered};
+use crate::{
+    event::{KindName, KindSet},
+    model::ProcessKey,
+};
+
+/// The kinds a mask chooses from, as the dialog names them.
+const KINDS: [(KindName, &str); 7] = [
+    (KindName::Fork, "fork"),
+    (KindName::ThreadStart, "thread start"),
+    (KindName::Exec, "exec"),
+    (KindName::Exit, "exit"),
+    (KindName::ThreadExit, "thread exit"),
+    (KindName::Uid, "uid change"),
+    (KindName::Gid, "gid change"),
+];
+
+const KEYS: &str = " Space toggles · Enter keeps · Esc cancels ";
+
+/// Edits the mask of the pin rooted at `root`; nothing changes until Enter.
+pub struct MaskDialog {
+    root: ProcessKey,
+    name: String,
+    mask: KindSet,
+    at: usize,
+}
+
+impl MaskDialog {
+    /// `name`: the root as the title shows it.
+    pub fn new(root: ProcessKey, name: String, mask: KindSet) -> Self {
+        Self {
+            root,
+            name,
+            mask,
+            at: 0,
+        }
+    }
+
+    fn toggle(&mut self, at: usize) {
+        let kind = KINDS[at].0;
+        self.mask = if self.mask.contains(kind) {
+            self.mask.without(kind)
+        } else {
+            self.mask.with(kind)
+        };
+    }
+}
+
+impl Dialog for MaskDialog {
+    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => self.at = self.at.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => self.at = (self.at + 1).min(KINDS.len() - 1),
+            KeyCode::Char(' ' | 'x') => self.toggle(self.at),
+            KeyCode::Char(c @ '1'..='7') => {
+                self.at = c as usize - '1' as usize;
+                self.toggle(self.at);
+            }
+            KeyCode::Enter => {
+                if let Some(pin) = app.pins.pins.get_mut(self.root) {
+                    pin.set_mask(self.mask);
+                    app.say(format!(
+                        "pin {} logs {}",
+                        self.root.pid,
+                        mask_text(self.mask)
+                    ));
+                }
+                return false;
+            }
+            KeyCode::Esc => return false,
+            _ => {}
+        }
+        true
+    }
+
+    fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
+        let lines: Vec<Line> = KINDS
+            .iter()
+            .enumerate()
+            .map(|(at, &(kind, label))| {
+                let on = if self.mask.contains(kind) { 'x' } else { ' ' };
+                let line = Line::from(format!(" {} [{on}] {label}", at + 1));
+                if at == self.at {
+                    line.style(Style::new().fg(Color::Black).bg(Color::Cyan))
+                } else {
+                    line
+                }
+            })
+            .collect();
+        let title = format!(" Pin {} logs ", self.name);
+        let width = [title.chars().count(), KEYS.chars().count()]
+            .into_iter()
+            .max()
+            .unwrap_or(0) as u16
+            + 2;
+        let popup = centered(area, width, lines.len() as u16 + 2);
+        Clear.render(popup, buf);
+        Paragraph::new(lines)
+            .block(Block::bordered().title(title).title_bottom(KEYS))
+            .render(popup, buf);
+    }
+}

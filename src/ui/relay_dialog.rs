@@ -1,0 +1,387 @@
+//! The relay dialog (`r`): a relay rule for the selected process, or for the picked pin's
+//! subtree. The relay library checks every part ([`RuleFields::build`], then
+//! [`App::add_relay`] opens the targets) and what is wrong shows in place, in its words.
+//! Targets are typed, or picked from the tree with Ctrl-T.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::{
+    buffer::Buffer,
+    layout::Rect,
+    style::{Color, Modifier, Style, Stylize},
+    text::{Line, Span},
+    widgets::{Block, Clear, Paragraph, Widget},
+};
+
+use super::{
+    app::{App, Pane},
+    dialog::Dialog,
+    format,
+    keys::{self, Action},
+    render::centered,
+};
+use crate::{
+    pins::Pin,
+    relay::{Layout, RtSignal, RuleFields},
+};
+
+/// Whose events the rule relays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Whose {
+    /// The subject's own, and the forks it makes.
+    Process,
+    /// Its subtree's, including processes born into it later.
+    Subtree,
+    Every,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Whose,
+    Kinds,
+    Targets,
+    Signal,
+    Layout,
+}
+
+const FIELDS: [Field; 5] = [
+    Field::Whose,
+    Field::Kinds,
+    Field::Targets,
+    Field::Signal,
+    Field::Layout,
+];
+/// Width of the labels on the left.
+const LABEL: usize = 8;
+const WIDTH: u16 = 76;
+const KEYS: &str = " Tab next · ←→ choose · Ctrl-T picks · Enter makes it · Esc cancels ";
+
+/// `None` for a field left empty: the library's default.
+fn given(text: &str) -> Option<&str> {
+    (!text.trim().is_empty()).then_some(text)
+}
+
+/// The rule being written.
+#[derive(Clone, Debug)]
+pub struct RelayDialog {
+    /// The process it is about: its pid and how to name it.
+    subject: Option<(u32, String)>,
+    whose: Whose,
+    kinds: String,
+    targets: String,
+    signal: String,
+    layout: Layout,
+    field: Field,
+    /// What the library said was wrong, until the next change.
+    error: Option<String>,
+}
+
+impl RelayDialog {
+    /// A rule for the events of `subject` (pid, name), or of its subtree, or of every
+    /// process without one.
+    fn new(subject: Option<(u32, String)>, subtree: bool) -> Self {
+        let whose = match (&subject, subtree) {
+            (None, _) => Whose::Every,
+            (Some(_), false) => Whose::Process,
+            (Some(_), true) => Whose::Subtree,
+        };
+        Self {
+            subject,
+            whose,
+            kinds: String::new(),
+            targets: String::new(),
+            signal: String::new(),
+            layout: Layout::default(),
+            field: Field::Targets,
+            error: None,
+        }
+    }
+
+    fn text_mut(&mut self) -> Option<&mut String> {
+        match self.field {
+            Field::Kinds => Some(&mut self.kinds),
+            Field::Targets => Some(&mut self.targets),
+            Field::Signal => Some(&mut self.signal),
+            Field::Whose | Field::Layout => None,
+        }
+    }
+
+    fn add_target(&mut self, pid: u32) {
+        let targets = self.targets.trim_end();
+        self.targets = if targets.is_empty() || targets.ends_with(',') {
+            format!("{targets}{pid}")
+        } else {
+            format!("{targets},{pid}")
+        };
+    }
+
+    /// The next choice of a choice field, forwards or back.
+    fn choose(&mut self, forward: bool) {
+        match self.field {
+            Field::Whose if self.subject.is_some() => {
+                let order = [Whose::Process, Whose::Subtree, Whose::Every];
+                let at = order.iter().position(|&w| w == self.whose).unwrap_or(0);
+                let step = if forward { 1 } else { order.len() - 1 };
+                self.whose = order[(at + step) % order.len()];
+            }
+            Field::Layout => {
+                self.layout = match self.layout {
+                    Layout::RelayFork => Layout::KMonitor,
+                    Layout::KMonitor => Layout::RelayFork,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    fn step(&mut self, forward: bool) {
+        let at = FIELDS.iter().position(|&f| f == self.field).unwrap_or(0);
+        let step = if forward { 1 } else { FIELDS.len() - 1 };
+        self.field = FIELDS[(at + step) % FIELDS.len()];
+    }
+
+    /// Makes the rule; true if the dialog stays open to show what is wrong.
+    fn make(&mut self, app: &mut App) -> bool {
+        let pid = self.subject.as_ref().map(|(pid, _)| pid.to_string());
+        let fields = RuleFields {
+            to: &self.targets,
+            pid: pid.as_deref().filter(|_| self.whose == Whose::Process),
+            subtree: pid.as_deref().filter(|_| self.whose == Whose::Subtree),
+            kinds: given(&self.kinds),
+            signal: given(&self.signal),
+            layout: Some(self.layout.as_str()),
+        };
+        let spec = match fields.build() {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.error = Some(e);
+                return true;
+            }
+        };
+        let text = spec.to_string();
+        match app.add_relay(spec) {
+            // A warning about a target says more than that the rule was made.
+            Ok(id) if app.message.is_none() => app.say(format!("{id} made: {text}")),
+            Ok(_) => {}
+            Err(e) => {
+                self.error = Some(format!("{e:#}"));
+                return true;
+            }
+        }
+        false
+    }
+
+    fn value(&self, field: Field) -> Vec<Span<'static>> {
+        let focused = field == self.field;
+        let text = |text: &str, default: String| -> Vec<Span<'static>> {
+            let mut spans = vec![Span::raw(text.to_owned())];
+            if focused {
+                spans.push(Span::raw("█"));
+            }
+            if text.is_empty() && !default.is_empty() {
+                spans.push(format!("{default} (default)").dark_gray());
+            }
+            spans
+        };
+        let choice = |value: String| -> Vec<Span<'static>> {
+            if focused {
+                vec!["‹ ".cyan(), Span::raw(value), " ›".cyan()]
+            } else {
+                vec![Span::raw(value)]
+            }
+        };
+        match field {
+            Field::Whose => choice(match (&self.subject, self.whose) {
+                (Some((_, name)), Whose::Process) => {
+                    format!("{name}: its own events and its forks")
+                }
+                (Some((_, name)), Whose::Subtree) => format!("the subtree of {name}"),
+                _ => "every process".to_owned(),
+            }),
+            Field::Kinds => text(&self.kinds, self.layout.default_kinds().to_string()),
+            Field::Targets => text(&self.targets, String::new()),
+            Field::Signal => text(&self.signal, RtSignal::default().to_string()),
+            Field::Layout => choice(self.layout.to_string()),
+        }
+    }
+
+    /// What the focused field takes.
+    fn hint(&self) -> String {
+        match self.field {
+            Field::Whose => "whose events: the process's own and the forks it makes, its \
+                             subtree's (processes born into it later too), or every process's"
+                .to_owned(),
+            Field::Kinds => {
+                "comma-separated: fork, thread_start, exec, exit, thread_exit, uid, gid".to_owned()
+            }
+            Field::Targets => {
+                "the pids to signal, comma-separated; Ctrl-T picks one from the tree".to_owned()
+            }
+            Field::Signal => format!(
+                "a real-time signal: RTMIN+N, RTMAX-N or a number in {}..{}",
+                libc::SIGRTMIN(),
+                libc::SIGRTMAX()
+            ),
+            Field::Layout => "relayfork: si_pid the parent, si_value the process; \
+                              kmonitor: si_pid the process, si_int the event's bit"
+                .to_owned(),
+        }
+    }
+}
+
+impl Dialog for RelayDialog {
+    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+        let control = key.modifiers.contains(KeyModifiers::CONTROL);
+        let choice = matches!(self.field, Field::Whose | Field::Layout);
+        match key.code {
+            KeyCode::Esc => return false,
+            KeyCode::Enter => return self.make(app),
+            KeyCode::Tab | KeyCode::Down => self.step(true),
+            KeyCode::BackTab | KeyCode::Up => self.step(false),
+            KeyCode::Char('t') if control => {
+                app.open(Picker {
+                    dialog: self.clone(),
+                });
+                return false;
+            }
+            KeyCode::Left if choice => self.choose(false),
+            KeyCode::Right | KeyCode::Char(' ') if choice => self.choose(true),
+            KeyCode::Backspace => {
+                if let Some(text) = self.text_mut() {
+                    text.pop();
+                    self.error = None;
+                }
+            }
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                if let Some(text) = self.text_mut() {
+                    text.push(c);
+                    self.error = None;
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
+        let width = WIDTH.min(area.width);
+        let inner = (width as usize).saturating_sub(2);
+        let mut lines: Vec<Line> = FIELDS
+            .iter()
+            .map(|&field| {
+                let label = match field {
+                    Field::Whose => "match",
+                    Field::Kinds => "kinds",
+                    Field::Targets => "to",
+                    Field::Signal => "signal",
+                    Field::Layout => "layout",
+                };
+                let style = if field == self.field {
+                    Style::new().fg(Color::Black).bg(Color::Cyan)
+                } else {
+                    Style::new().fg(Color::Cyan)
+                };
+                let mut spans = vec![
+                    Span::styled(format!(" {label:<w$}", w = LABEL - 1), style),
+                    Span::raw(" "),
+                ];
+                spans.extend(self.value(field));
+                Line::from(spans)
+            })
+            .collect();
+        lines.push(Line::raw(""));
+        let (message, style) = match &self.error {
+            Some(error) => (error.clone(), Style::new().fg(Color::Red)),
+            None => (self.hint(), Style::new().fg(Color::DarkGray)),
+        };
+        for line in format::wrap(&message, inner.saturating_sub(2)) {
+            lines.push(Line::styled(format!(" {line}"), style));
+        }
+        let popup = centered(area, width, lines.len() as u16 + 2);
+        Clear.render(popup, buf);
+        Paragraph::new(lines)
+            .block(
+                Block::bordered()
+                    .title(" Relay rule ".add_modifier(Modifier::BOLD))
+                    .title_bottom(KEYS),
+            )
+            .render(popup, buf);
+    }
+}
+
+/// Picks a target from the tree for the relay dialog underneath: the tree's moving keys
+/// move, Enter adds the selected process, Esc goes back without one.
+struct Picker {
+    dialog: RelayDialog,
+}
+
+impl Dialog for Picker {
+    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+        match key.code {
+            KeyCode::Enter => {
+                if let Some(selected) = app.selected() {
+                    self.dialog.add_target(selected.pid);
+                }
+            }
+            KeyCode::Esc => {}
+            _ => {
+                let moves = |action| {
+                    matches!(
+                        action,
+                        Action::Up
+                            | Action::Down
+                            | Action::PageUp
+                            | Action::PageDown
+                            | Action::Home
+                            | Action::End
+                            | Action::Fold
+                            | Action::FoldOrParent
+                            | Action::Unfold
+                            | Action::NextMatch
+                            | Action::PreviousMatch
+                    )
+                };
+                if let Some(action) = keys::action(key).filter(|&a| moves(a)) {
+                    app.perform(action);
+                }
+                return true;
+            }
+        }
+        app.open(self.dialog.clone());
+        false
+    }
+
+    fn render(&self, app: &App, _area: Rect, buf: &mut Buffer) {
+        let line = app.layout.status;
+        let picks = app
+            .selected()
+            .map(|key| format!(" · Enter picks {}", app.name_of(key)))
+            .unwrap_or_default();
+        Clear.render(line, buf);
+        Line::from(vec![
+            "pick a relay target: ".bold(),
+            format!("↑↓ move{picks} · Esc back to the rule").into(),
+        ])
+        .render(line, buf);
+    }
+}
+
+impl App {
+    /// `r`: the relay dialog for the picked pin's subtree while the pins pane has the keys,
+    /// else for the selected process.
+    pub(super) fn open_relay_dialog(&mut self) {
+        let dialog = match self.current_pin().map(Pin::root) {
+            Some(root) if self.has_keys(Pane::Pins) => {
+                RelayDialog::new(Some((root.pid, self.name_of(root))), true)
+            }
+            _ => RelayDialog::new(
+                self.selected().map(|key| (key.pid, self.name_of(key))),
+                false,
+            ),
+        };
+        self.open(dialog);
+    }
+}

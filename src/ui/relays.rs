@@ -1,0 +1,246 @@
+//! Relay rules in the UI: `r` makes one (`relay_dialog`), `R` the relays pane (each rule
+//! with the signals sent and undelivered per target, dropped targets, what the rule said),
+//! and the rules' notices in the status line. Relaying itself is [`crate::relay`]'s: the
+//! application hands it every event after the model, and the loop that owns the state
+//! waits on [`App::relay_target_exited`] beside the channel.
+
+use std::collections::VecDeque;
+
+use anyhow::Result;
+use crossterm::event::KeyEvent;
+use ratatui::{
+    buffer::Buffer,
+    layout::Rect,
+    style::{Color, Modifier, Style, Stylize},
+    text::{Line, Span},
+    widgets::{Paragraph, Widget},
+};
+
+use super::{
+    app::{App, Pane},
+    focus::{self, ListKey, list_key},
+    format,
+};
+use crate::{
+    event::Event,
+    model::{Applied, Model},
+    relay::{Notice, Relays, Rule, RuleId, RuleSpec},
+};
+
+/// Notices kept for the pane.
+const NOTICES_KEPT: usize = 200;
+/// Notices the pane shows under each rule, the latest.
+const NOTICES_SHOWN: usize = 3;
+
+/// The relay rules and what they said.
+#[derive(Debug, Default)]
+pub struct RelaysState {
+    pub relays: Relays,
+    /// Oldest first.
+    notices: VecDeque<Notice>,
+    /// Said since the application last showed them.
+    fresh: Vec<Notice>,
+    /// The rule picked in the pane, by its place in the list.
+    picked: usize,
+}
+
+impl RelaysState {
+    /// Relays an event: call after the model applied it.
+    pub fn handle(&mut self, model: &Model, event: &Event, applied: &Applied) {
+        self.relays
+            .handle(event, Some((model, applied)), &mut self.fresh);
+    }
+
+    /// Follows a change of a re-sync with /proc.
+    pub fn follow(&mut self, model: &Model, applied: &Applied) {
+        self.relays.follow(model, applied, &mut self.fresh);
+    }
+}
+
+/// The rule a notice is about; `None` for lost events, which concern every rule.
+fn rule_of(notice: &Notice) -> Option<RuleId> {
+    match notice {
+        Notice::TargetGone { rule, .. }
+        | Notice::TargetUnprepared { rule, .. }
+        | Notice::MatchEnded { rule, .. }
+        | Notice::SubtreeEnded { rule, .. } => Some(*rule),
+        Notice::EventsLost { .. } => None,
+    }
+}
+
+impl App {
+    /// Opens the rule's targets and adds it (`--relay`, the relay dialog). Its warnings
+    /// are shown like every notice.
+    pub fn add_relay(&mut self, spec: RuleSpec) -> Result<RuleId> {
+        let relays = &mut self.relays;
+        let id = relays
+            .relays
+            .add(spec, Some(&self.model), &mut relays.fresh);
+        self.show_relay_notices();
+        id
+    }
+
+    /// Shows what the relays said since last time: the latest in the status line, all of
+    /// them in the pane and the log file. Never on the terminal as text: the UI draws there.
+    pub(super) fn show_relay_notices(&mut self) {
+        let fresh = std::mem::take(&mut self.relays.fresh);
+        let Some(last) = fresh.last() else {
+            return;
+        };
+        self.say(last.to_string());
+        for notice in fresh {
+            tracing::info!("{notice}");
+            self.relays.notices.push_back(notice);
+        }
+        let excess = self.relays.notices.len().saturating_sub(NOTICES_KEPT);
+        self.relays.notices.drain(..excess);
+    }
+
+    /// Resolves once a relay target has exited; then
+    /// [`super::AppEvent::RelayTargetExited`] drops it. The loop that owns the application
+    /// waits on it beside its channel.
+    pub fn relay_target_exited(&self) -> impl Future<Output = ()> + '_ {
+        self.relays.relays.target_exited()
+    }
+
+    /// Drops the targets that exited from their rules, saying so.
+    pub(super) fn drop_exited_targets(&mut self) {
+        let relays = &mut self.relays;
+        relays.relays.drop_exited(&mut relays.fresh);
+        self.show_relay_notices();
+    }
+
+    /// A key while the relays pane has the keys.
+    pub(super) fn relays_key(&mut self, key: KeyEvent) -> bool {
+        let len = self.relays.relays.rules().len();
+        match list_key(key, &mut self.relays.picked, len) {
+            ListKey::Moved | ListKey::Show => {}
+            ListKey::Remove => {
+                let rules = self.relays.relays.rules();
+                let Some(id) = rules.get(self.relays.picked).map(Rule::id) else {
+                    return true;
+                };
+                self.relays.relays.remove(id);
+                self.say(format!("{id} removed"));
+                self.relays.picked = self.relays.picked.min(len.saturating_sub(2));
+            }
+            ListKey::Other => return false,
+        }
+        true
+    }
+}
+
+/// Each rule: its spec, how many events it relayed, then each target with the signals
+/// sent and undelivered, and the rule's latest notices; last, the events lost.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let focused = app.has_keys(Pane::Relays);
+    let block = focus::block(" Relays ", focused, " ↑↓ pick · x remove · Esc tree ");
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let width = inner.width as usize;
+    let rules = app.relays.relays.rules();
+    let dim = Style::new().fg(Color::DarkGray);
+    let warning = Style::new().fg(Color::Yellow);
+    let mut lines: Vec<Line> = Vec::new();
+    let wrapped = |text: &str, indent: &str, style: Style, lines: &mut Vec<Line>| {
+        let text_width = width.saturating_sub(indent.len());
+        for part in format::wrap(text, text_width) {
+            lines.push(Line::styled(format!("{indent}{part}"), style));
+        }
+    };
+    if rules.is_empty() {
+        wrapped(
+            "no relay rules: r relays the selected process's events",
+            "",
+            dim,
+            &mut lines,
+        );
+    }
+    let picked = app.relays.picked.min(rules.len().saturating_sub(1));
+    let mut picked_at = 0;
+    for (at, rule) in rules.iter().enumerate() {
+        let style = match (at == picked, focused) {
+            (true, true) => Style::new().fg(Color::Black).bg(Color::Cyan),
+            (true, false) => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            _ => Style::new().add_modifier(Modifier::BOLD),
+        };
+        if at == picked {
+            picked_at = lines.len();
+        }
+        // The spec's parts with spaces between them, for wrapping.
+        let spec = rule.spec().to_string().replace(':', " ");
+        let mut header = format!("{}: {spec}", rule.id());
+        if !rule.is_live() {
+            header.push_str(" (ended)");
+        }
+        wrapped(&header, "", style, &mut lines);
+        lines.push(Line::raw(format!("  {} events relayed", rule.matched())));
+        for target in rule.targets() {
+            let mut text = format!(
+                "pid {} ({}): {} sent, {} undelivered",
+                target.pid(),
+                target.comm(),
+                target.sent(),
+                target.undelivered()
+            );
+            let style = if target.is_gone() {
+                text.push_str(", exited: dropped");
+                dim
+            } else if target.undelivered() > 0 {
+                warning
+            } else {
+                Style::new()
+            };
+            wrapped(&text, "  ", style, &mut lines);
+        }
+        let said: Vec<&Notice> = app
+            .relays
+            .notices
+            .iter()
+            .filter(|n| rule_of(n) == Some(rule.id()))
+            .collect();
+        for notice in &said[said.len().saturating_sub(NOTICES_SHOWN)..] {
+            wrapped(&notice.to_string(), "  ", warning, &mut lines);
+        }
+    }
+    let lost = app.relays.relays.lost();
+    if lost > 0 {
+        let text = format!("{lost} events lost: signals they called for were not sent");
+        wrapped(&text, "", warning, &mut lines);
+    }
+    // The picked rule's first line stays in view.
+    let offset = if picked_at >= inner.height as usize {
+        picked_at
+    } else {
+        0
+    };
+    Paragraph::new(lines)
+        .scroll((offset as u16, 0))
+        .render(inner, buf);
+}
+
+/// The status line's relays segment: rules, signals sent, undelivered ones in warning
+/// colours.
+pub fn status(app: &App) -> Option<Vec<Span<'static>>> {
+    let rules = app.relays.relays.rules();
+    if rules.is_empty() {
+        return None;
+    }
+    let sent: u64 = rules.iter().map(|r| r.sent()).sum();
+    let undelivered: u64 = rules.iter().map(|r| r.undelivered()).sum();
+    let relays = match rules.len() {
+        1 => "1 relay".to_owned(),
+        n => format!("{n} relays"),
+    };
+    let mut spans = vec![Span::raw(format!("{relays}: {sent} sent"))];
+    if undelivered > 0 {
+        spans.push(Span::raw(", "));
+        spans.push(
+            format!("{undelivered} undelivered")
+                .black()
+                .on_yellow()
+                .bold(),
+        );
+    }
+    Some(spans)
+}
