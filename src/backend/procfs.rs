@@ -36,6 +36,9 @@ struct Known {
     exec_marks: (u64, u64),
     /// Seen as a zombie: its exit is reported, /proc keeps it until its parent reaps it.
     exited: bool,
+    /// Read in the middle of an exec (its name or code changed while it was read, or it
+    /// shows no argv yet): what it runs is not settled.
+    settling: bool,
     /// Its stat file kept open, while the file descriptor budget lasts.
     stat_file: Option<StatFile>,
 }
@@ -76,6 +79,11 @@ pub struct Procfs {
     /// Reused between polls so that a poll allocates nothing for processes it already knows.
     pids: Vec<u32>,
     seen: HashSet<u32>,
+    /// Processes caught in the middle of an exec at the last poll (pid, start tick): they
+    /// were left for this poll, and are taken as they are if they still look unsettled.
+    settling: HashSet<(u32, u64)>,
+    /// The same, gathered during this poll.
+    settling_now: HashSet<(u32, u64)>,
 }
 
 impl Procfs {
@@ -93,6 +101,8 @@ impl Procfs {
             files_kept: 0,
             pids: Vec::new(),
             seen: HashSet::new(),
+            settling: HashSet::new(),
+            settling_now: HashSet::new(),
         };
         poller
             .interval
@@ -177,7 +187,16 @@ impl Procfs {
             self.report_exec(pid, now, out);
         }
         self.report_born(born, now, out);
+        std::mem::swap(&mut self.settling, &mut self.settling_now);
+        self.settling_now.clear();
         Ok(())
+    }
+
+    /// Whether to leave a process caught in the middle of an exec for the next poll: once,
+    /// then it is taken as it is (some programs really do clear their argv).
+    fn defer(&mut self, pid: u32, known: &Known) -> bool {
+        let id = (pid, known.start_ticks);
+        known.settling && !self.settling.contains(&id) && self.settling_now.insert(id)
     }
 
     /// A known process shows another program: re-read its argv and credentials.
@@ -185,9 +204,14 @@ impl Procfs {
         let mut known = self.known.remove(&pid).expect("execs are known processes");
         // The kept file stays valid: an exec keeps the process.
         match self.read_new(pid, known.stat_file.take()) {
-            Some(fresh) if fresh.start_ticks == known.start_ticks => {
-                out.push(fresh.event(pid, now, exec_kind(pid, &fresh.argv)));
-                known = fresh;
+            Some(mut fresh) if fresh.start_ticks == known.start_ticks => {
+                if self.defer(pid, &fresh) {
+                    // Looked at again next poll, as the change is still there.
+                    known.stat_file = fresh.stat_file.take();
+                } else {
+                    out.push(fresh.event(pid, now, exec_kind(pid, &fresh.argv)));
+                    known = fresh;
+                }
             }
             // Gone since: the next poll reports the exit.
             _ => {}
@@ -198,10 +222,15 @@ impl Procfs {
     /// Reports new processes as forks, and as execs too when they run something other than
     /// their parent, parents first.
     fn report_born(&mut self, born: Vec<u32>, now: u64, out: &mut Vec<Event>) {
-        let mut fresh: HashMap<u32, Known> = born
-            .into_iter()
-            .filter_map(|pid| Some((pid, self.read_new(pid, None)?)))
-            .collect();
+        let mut fresh: HashMap<u32, Known> = HashMap::new();
+        for pid in born {
+            // One caught in the middle of an exec is unknown until the next poll.
+            if let Some(known) = self.read_new(pid, None)
+                && !self.defer(pid, &known)
+            {
+                fresh.insert(pid, known);
+            }
+        }
         let mut order: Vec<u32> = fresh.keys().copied().collect();
         order.sort_unstable_by_key(|pid| (fresh[pid].start_ticks, *pid));
         for pid in order {
@@ -249,12 +278,29 @@ impl Procfs {
                 .then(|| StatFile::open(pid))
                 .flatten()
         });
-        let stat = match &stat_file {
-            Some(file) => file.read()?,
-            None => proc_stat::read(pid)?,
+        let read_stat = |file: &Option<StatFile>| match file {
+            Some(file) => file.read(),
+            None => proc_stat::read(pid),
         };
-        let info: ProcessInfo = snapshot::read_process(pid)?;
-        // The pid was reused between the two reads.
+        // /proc is read file by file: an exec between the reads would pair the old name
+        // with the new argv (and report the exec twice), and in the middle of an exec the
+        // argv reads empty. Read until the stat is the same on both sides of the rest and
+        // a live user process shows an argv.
+        let mut attempts = 3;
+        let (stat, info, steady) = loop {
+            let before = read_stat(&stat_file)?;
+            let info: ProcessInfo = snapshot::read_process(pid)?;
+            let after = read_stat(&stat_file)?;
+            let steady = before.comm == after.comm
+                && before.exec_marks == after.exec_marks
+                && after.comm == info.comm
+                && (!info.argv.is_empty() || info.kernel_thread || after.exited());
+            attempts -= 1;
+            if steady || attempts == 0 {
+                break (after, info, steady);
+            }
+        };
+        // The pid was reused between the reads.
         if clock::start_ticks(info.start_ns) != stat.start_ticks {
             return None;
         }
@@ -267,6 +313,7 @@ impl Procfs {
             kernel_thread: info.kernel_thread,
             exec_marks: stat.exec_marks,
             exited: stat.exited(),
+            settling: !steady,
             stat_file,
         })
     }
