@@ -29,9 +29,12 @@ struct Storm {
     workers: Vec<u32>,
     forks: u64,
     seconds: f64,
+    /// CPU time of the workers and their children.
+    cpu_secs: f64,
 }
 
 fn storm() -> Storm {
+    let before = children_cpu();
     let out = Command::new(WORKLOAD)
         .args([
             "storm",
@@ -59,7 +62,17 @@ fn storm() -> Storm {
             .map(|n| n.as_u64().unwrap())
             .sum(),
         seconds: v["seconds"].as_f64().unwrap(),
+        cpu_secs: children_cpu() - before,
     }
+}
+
+/// CPU time of this process's reaped descendants: the workload has reaped its workers, and
+/// they their children, by the time it is reaped.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 struct Watched {
@@ -189,12 +202,18 @@ fn main() {
     ] {
         let mut base_rates = Vec::new();
         let mut watched_rates = Vec::new();
+        let (mut base_cpu, mut base_forks, mut added_cpu, mut watched_forks) = (0.0, 0, 0.0, 0);
         println!("== {label} --backend {backend}, {rounds} rounds of {SECONDS} s, 2 workers");
         for round in 1..=rounds {
             let base = storm();
             base_rates.push(rate(&base));
+            base_cpu += base.cpu_secs;
+            base_forks += base.forks;
             let w = watched(&backend, kinds);
             watched_rates.push(rate(&w.storm));
+            let probe_secs: f64 = w.programs.iter().map(|p| p.2.as_secs_f64()).sum();
+            added_cpu += probe_secs + w.cpu_secs;
+            watched_forks += w.storm.forks;
             let complete = w.forks_seen == w.storm.forks && w.exits_seen == w.storm.forks;
             println!(
                 "round {round}: unwatched {:.0} forks/s; watched {:.0} forks/s; \
@@ -230,6 +249,18 @@ fn main() {
         println!(
             "overhead ratio (watched / unwatched fork rate): {:.3}",
             mean(&watched_rates) / mean(&base_rates)
+        );
+        // The rates swing by 10-20% between rounds on a shared VM; CPU time per fork does
+        // not. With both CPUs saturated, every CPU-second forkwatch takes is one the
+        // workers lose, so this is the ratio the rates would show without the noise.
+        let storm_per_fork = base_cpu / base_forks.max(1) as f64;
+        let added_per_fork = added_cpu / watched_forks.max(1) as f64;
+        println!(
+            "CPU per fork: storm {:.1} us, probe and monitor {:.1} us; \
+             CPU-accounted ratio {:.3}",
+            storm_per_fork * 1e6,
+            added_per_fork * 1e6,
+            storm_per_fork / (storm_per_fork + added_per_fork)
         );
     }
 }
