@@ -150,35 +150,27 @@ fn main() {
         wall / frames as f64 * 1e3,
         cpu / frames as f64 * 1e3
     );
-    let events = workload.generate(frames, MAKE_PID, 16);
-    let (wall, cpu) = timed(|| {
-        for event in events {
-            update(&mut app, AppEvent::Events(vec![event]));
-            draw(&mut terminal, &mut app).unwrap();
-        }
-    });
-    println!(
-        "frame after an event (rows rebuilt): {:.2} ms ({:.2} ms of CPU)",
-        wall / frames as f64 * 1e3,
-        cpu / frames as f64 * 1e3
-    );
+    let mut frame_after_each_event = |app: &mut App, label: &str| {
+        let events = workload.generate(frames, MAKE_PID, 16);
+        let (wall, cpu) = timed(|| {
+            for event in events {
+                update(app, AppEvent::Events(vec![event]));
+                draw(&mut terminal, app).unwrap();
+            }
+        });
+        println!(
+            "frame after an event, {label}: {:.2} ms ({:.2} ms of CPU)",
+            wall / frames as f64 * 1e3,
+            cpu / frames as f64 * 1e3
+        );
+    };
+    frame_after_each_event(&mut app, "rows rebuilt");
     // The same with the build pinned and only pinned subtrees shown: the set of pinned
     // processes is made anew for each frame.
     app.pin_pid(MAKE_PID).expect("make is alive");
     let key = KeyEvent::new(KeyCode::Char('v'), KeyModifiers::NONE);
     update(&mut app, AppEvent::Input(Input::Key(key)));
-    let events = workload.generate(frames, MAKE_PID, 16);
-    let (wall, cpu) = timed(|| {
-        for event in events {
-            update(&mut app, AppEvent::Events(vec![event]));
-            draw(&mut terminal, &mut app).unwrap();
-        }
-    });
-    println!(
-        "frame after an event, only the pinned build shown: {:.2} ms ({:.2} ms of CPU)",
-        wall / frames as f64 * 1e3,
-        cpu / frames as f64 * 1e3
-    );
+    frame_after_each_event(&mut app, "only the pinned build shown");
     drop(app);
 
     // The real loop: events at RATE per second in batches every 10 ms, ticks from the
