@@ -71,7 +71,6 @@ impl Known {
 /// Polls /proc every `interval`.
 pub struct Procfs {
     interval: Interval,
-    period: Duration,
     known: HashMap<u32, Known>,
     /// How many stat files may be kept open, and how many are.
     file_budget: usize,
@@ -95,7 +94,6 @@ impl Procfs {
         }
         let mut poller = Self {
             interval: tokio::time::interval(interval),
-            period: interval,
             known: HashMap::new(),
             file_budget: raise_fd_limit().saturating_sub(FDS_LEFT_FREE) as usize,
             files_kept: 0,
@@ -117,10 +115,6 @@ impl Procfs {
             }
         }
         Ok(poller)
-    }
-
-    pub fn interval(&self) -> Duration {
-        self.period
     }
 
     /// Waits for the next poll that finds a change and appends its events to `out`.
@@ -201,7 +195,7 @@ impl Procfs {
 
     /// A known process shows another program: re-read its argv and credentials.
     fn report_exec(&mut self, pid: u32, now: u64, out: &mut Vec<Event>) {
-        let mut known = self.known.remove(&pid).expect("execs are known processes");
+        let mut known = self.forget(pid);
         // The kept file stays valid: an exec keeps the process.
         match self.read_new(pid, known.stat_file.take()) {
             Some(mut fresh) if fresh.start_ticks == known.start_ticks => {
@@ -216,7 +210,7 @@ impl Procfs {
             // Gone since: the next poll reports the exit.
             _ => {}
         }
-        self.known.insert(pid, known);
+        self.remember(pid, known);
     }
 
     /// Reports new processes as forks, and as execs too when they run something other than
@@ -377,6 +371,46 @@ fn exec_kind(pid: u32, argv: &[String]) -> Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn files_open(poller: &Procfs) -> usize {
+        poller
+            .known
+            .values()
+            .filter(|k| k.stat_file.is_some())
+            .count()
+    }
+
+    /// An exec re-reads the process, which may open its stat file then: the count of kept
+    /// files, which bounds how many are opened, must follow.
+    #[tokio::test]
+    async fn kept_stat_files_are_counted_across_an_exec() {
+        use std::io::Write;
+        let mut poller = Procfs::open(Duration::from_secs(1)).unwrap();
+        // Learned while no file may be kept: it has none.
+        let budget = poller.file_budget;
+        poller.file_budget = 0;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "read line; exec sleep 30"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut out = Vec::new();
+        while !poller.known.contains_key(&pid) {
+            poller.poll(&mut out).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(poller.known[&pid].stat_file.is_none());
+        poller.file_budget = budget;
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        while poller.known[&pid].comm.as_str() != "sleep" {
+            std::thread::sleep(Duration::from_millis(20));
+            poller.poll(&mut out).unwrap();
+        }
+        assert_eq!(poller.files_kept, files_open(&poller));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 
     #[tokio::test]
     async fn a_zero_interval_is_refused() {
