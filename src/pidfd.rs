@@ -3,7 +3,6 @@
 //! stranger, and it becomes readable when the process exits, child of ours or not.
 
 use std::{
-    future::poll_fn,
     io,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     task::{Context, Poll},
@@ -19,8 +18,12 @@ impl PidFd {
     /// Opens process `pid`. Errors say, in one line, why there is no such process. Must
     /// run inside a tokio runtime.
     pub fn open(pid: u32) -> Result<Self> {
+        // The syscall reads 0 and pids past pid_t as something else (EINVAL, a thread).
+        let Ok(raw @ 1..) = libc::pid_t::try_from(pid) else {
+            return Err(anyhow!("no process with pid {pid}"));
+        };
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
         if fd < 0 {
             let e = io::Error::last_os_error();
             return Err(match e.raw_os_error() {
@@ -69,11 +72,6 @@ impl PidFd {
         }
     }
 
-    /// Resolves when the process has exited.
-    pub async fn exited(&self) {
-        poll_fn(|cx| self.poll_exit(cx)).await
-    }
-
     /// pidfd_send_signal with a caller-filled siginfo, or none (signal 0 checks that the
     /// process is there and may be signalled).
     pub fn send_signal(&self, signal: i32, info: Option<&libc::siginfo_t>) -> io::Result<()> {
@@ -92,6 +90,19 @@ impl PidFd {
             Err(io::Error::last_os_error())
         } else {
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pid_0_and_pids_past_pid_t_name_no_process() {
+        for pid in [0, 1 << 31, u32::MAX] {
+            let err = PidFd::open(pid).unwrap_err();
+            assert_eq!(err.to_string(), format!("no process with pid {pid}"));
         }
     }
 }
