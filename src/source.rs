@@ -102,8 +102,11 @@ impl Source {
             BackendChoice::Netlink => &[Backend::Netlink],
             BackendChoice::Procfs => &[Backend::Procfs],
         };
-        // A bad size is the user's mistake, not a reason to pass over a backend.
-        probe_options.check()?;
+        // A bad size is the user's mistake, not a reason to pass over a backend; only the
+        // probe's ring buffer has to be a power of two.
+        if candidates.contains(&Backend::Ebpf) {
+            probe_options.check()?;
+        }
         let automatic = args.backend == BackendChoice::Auto;
         let mut unavailable = Vec::new();
         for &backend in candidates {

@@ -331,7 +331,9 @@ fn an_error_at_start_is_one_line_on_the_normal_screen() {
     let tmux = Tmux::start("error");
     assert_eq!(
         tmux.fail_at_start("--buffer-mib 3"),
-        ["forkwatch-tui: ring buffer size 3145728 is not a power of two of at least 4096 bytes"],
+        [
+            "forkwatch-tui: --buffer-mib: the eBPF ring buffer must be a power of two of at least 4096 bytes, not 3145728"
+        ],
     );
 }
 

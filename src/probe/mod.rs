@@ -53,7 +53,10 @@ impl ProbeOptions {
     pub fn check(&self) -> Result<()> {
         let ring_bytes = self.ring_bytes;
         if ring_bytes < 4096 || !ring_bytes.is_power_of_two() {
-            bail!("ring buffer size {ring_bytes} is not a power of two of at least 4096 bytes");
+            bail!(
+                "--buffer-mib: the eBPF ring buffer must be a power of two of at least \
+                 4096 bytes, not {ring_bytes}"
+            );
         }
         Ok(())
     }
@@ -145,11 +148,17 @@ impl Probe {
             }
         };
         self.drain(out);
+        let found = out.len() > before;
         // Records written within the wakeup gap after a wakeup do not wake us: look again
         // after every wakeup (even one whose record an earlier poll already took) and after
         // every poll that found something, until a poll finds nothing.
-        self.repoll_at = ((woken || out.len() > before) && !self.repoll_after.is_zero())
+        self.repoll_at = ((woken || found) && !self.repoll_after.is_zero())
             .then(|| tokio::time::Instant::now() + self.repoll_after);
+        // The last look after a burst: what the burst lost is told now, not whenever the
+        // next record comes.
+        if !woken && !found {
+            self.report_loss(out);
+        }
         Ok(())
     }
 
