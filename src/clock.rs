@@ -65,7 +65,7 @@ impl WallClock {
         self.offset_ns
     }
 
-    /// Seconds since the Unix epoch of a boot-time stamp.
+    /// Nanoseconds since the Unix epoch of a boot-time stamp.
     pub fn unix_ns(&self, boot_ns: u64) -> i128 {
         boot_ns as i128 + self.offset_ns
     }

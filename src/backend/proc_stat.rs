@@ -17,7 +17,6 @@ pub struct Stat {
     pub flags: u32,
     /// Start time in clock ticks since boot: with the pid, the process's identity.
     pub start_ticks: u64,
-    pub threads: u32,
     /// Where the program's code and stack start. Both change on every exec (ASLR; a fork
     /// keeps them), so a change means an exec. /proc shows 0 or 1 instead when it hides
     /// them from us (another user's process, seen without privileges) and 0 for zombies.
@@ -55,8 +54,7 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
     let state = *field(0)?.first()?;
     let ppid = number(field(0)?)?;
     let flags = number(field(4)?)?;
-    let threads = number(field(10)?)?;
-    let start_ticks = number(field(1)?)?;
+    let start_ticks = number(field(12)?)?;
     let start_code = number(field(3)?)?;
     let start_stack = number(field(1)?)?;
     Some(Stat {
@@ -65,7 +63,6 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
         state,
         flags: flags as u32,
         start_ticks,
-        threads: threads as u32,
         exec_marks: (start_code, start_stack),
     })
 }
@@ -112,7 +109,6 @@ mod tests {
         assert_eq!(stat.comm.to_string(), "a b) c)");
         assert_eq!(stat.state, b'S');
         assert_eq!(stat.ppid, 1);
-        assert_eq!(stat.threads, 3);
         assert_eq!(stat.start_ticks, 98765);
         assert_eq!(stat.exec_marks, (94000000000000, 140730000000000));
         assert!(stat.exec_marks_known() && !stat.kernel_thread() && !stat.exited());
