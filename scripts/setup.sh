@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building forkwatch needs and is missing on a fresh machine:
-#   - the nightly toolchain's rust-src (the probe is built with -Z build-std=core);
+#   - the nightly toolchain's rust-src and clippy;
+#   - tmux and a C++ compiler for the tests and the fuzzer (with apt-get, as root);
 #   - bpf-linker, built against the LLVM inside that nightly rustc (no system LLVM needed);
 #   - tracefs, mounted if it is not.
 # Safe to run again: each step is skipped when already done.
@@ -15,9 +16,28 @@ if ! rustup toolchain list | grep -q '^nightly'; then
     say "installing the nightly toolchain"
     rustup toolchain install nightly --profile minimal
 fi
-if ! rustup component list --installed --toolchain nightly | grep -q '^rust-src'; then
-    say "adding rust-src to the nightly toolchain"
-    rustup component add rust-src --toolchain nightly
+# rust-src: the probe is built with -Z build-std=core; clippy: the test command lints the
+# probe with nightly.
+for component in rust-src clippy; do
+    if ! rustup component list --installed --toolchain nightly | grep -q "^$component"; then
+        say "adding $component to the nightly toolchain"
+        rustup component add "$component" --toolchain nightly
+    fi
+done
+
+# The tests drive the terminal UI in tmux, and cargo-fuzz builds libFuzzer with a C++
+# compiler.
+missing=()
+command -v tmux >/dev/null || missing+=(tmux)
+command -v c++ >/dev/null || missing+=(g++)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        say "installing ${missing[*]}"
+        apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
+            || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
+    else
+        say "missing ${missing[*]}: the tests need them (install them, or run this as root on Debian)"
+    fi
 fi
 
 # bpf-linker links against the nightly sysroot's libLLVM; `rustup run nightly` puts that
