@@ -519,9 +519,14 @@ impl Model {
         let alive = self.node(slot).process.is_alive();
         match &event.kind {
             Kind::Fork => {
-                // A fork that comes after another event of its child fills in the program.
-                let parent = self.node(slot).parent;
-                if parent != NONE && self.node(slot).process.program.argv.is_empty() {
+                // A fork that comes after another event of its child fills in the program,
+                // from the parent the fork names: the tree parent may be a reaper, and a
+                // process in the history has no tree parent.
+                let node = self.node(slot);
+                if node.in_tree
+                    && node.process.program.argv.is_empty()
+                    && let Some(parent) = self.named_parent(event.ppid, key.start_ticks)
+                {
                     let program = self.node(parent).process.program.clone();
                     self.process_mut(slot).program = program;
                     self.touch(slot);
@@ -745,15 +750,18 @@ impl Model {
         self.link(slot, parent);
     }
 
+    /// The process in the tree (alive or lingering) with pid `ppid` that can be the parent
+    /// of a process started at `start_ticks`.
+    fn named_parent(&self, ppid: u32, start_ticks: u64) -> Option<Slot> {
+        let slot = *self.by_pid.get(ppid as usize)?;
+        (slot != NONE && self.node(slot).process.key.start_ticks <= start_ticks).then_some(slot)
+    }
+
     /// The live process with pid `ppid` that can be the parent of a process started at
     /// `start_ticks`.
     fn live_parent(&self, ppid: u32, start_ticks: u64) -> Option<Slot> {
-        let slot = *self.by_pid.get(ppid as usize)?;
-        if slot == NONE {
-            return None;
-        }
-        let p = &self.node(slot).process;
-        (p.is_alive() && p.key.start_ticks <= start_ticks).then_some(slot)
+        self.named_parent(ppid, start_ticks)
+            .filter(|&slot| self.node(slot).process.is_alive())
     }
 
     /// Where the kernel sends the live children of `dead`: its nearest live subreaper

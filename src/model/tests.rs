@@ -295,6 +295,41 @@ fn orphans_go_to_pid_1() {
 }
 
 #[test]
+fn a_late_fork_takes_the_program_of_the_parent_it_names() {
+    let mut model = Model::new(Config {
+        linger_ns: 1000 * MS,
+        ..Config::default()
+    });
+    model.seed(&[INIT.info("init", &["/sbin/init"])]);
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    let c = p(300, 100, 1200);
+    apply_all(
+        &mut model,
+        &[
+            a.fork(),
+            a.exec(1001, &["make"]),
+            a.named("make").exit(1300, 0),
+        ],
+    );
+    // b and c are first seen after a exited: the kernel gave them to pid 1.
+    apply_all(
+        &mut model,
+        &[b.thread(1400, 201, Kind::ThreadStart), c.exit(1400, 0)],
+    );
+    assert_eq!(model.parent(b.key()).unwrap().key, INIT.key());
+    // b's fork comes late: its program is a's, not its reaper's.
+    model.apply(&b.fork());
+    assert_eq!(model.get(b.key()).unwrap().program.argv, ["make"]);
+    assert_eq!(model.parent(b.key()).unwrap().key, INIT.key());
+    // c's fork comes after c left the tree: the history keeps what it knew.
+    model.tick(2500 * MS);
+    assert!(!model.in_tree(c.key()));
+    model.apply(&c.fork());
+    assert!(model.get(c.key()).unwrap().program.argv.is_empty());
+}
+
+#[test]
 fn orphans_go_to_a_learned_subreaper() {
     let mut model = seeded();
     let reaper = p(50, 1, 500);
