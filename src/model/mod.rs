@@ -821,19 +821,16 @@ impl Model {
 
     /// A process first seen through `event`, placed under its parent.
     fn create_from_event(&mut self, key: ProcessKey, event: &Event) -> Slot {
-        let parent = match self.by_pid.get(event.ppid as usize) {
-            Some(&p) if p != NONE && self.node(p).process.key.start_ticks <= key.start_ticks => {
-                // The parent exited before this (late) event: the kernel has moved the child.
-                if self.node(p).process.is_alive() {
-                    p
-                } else {
-                    self.reaper_for(p)
-                }
-            }
-            _ => NONE,
+        let named = self.named_parent(event.ppid, key.start_ticks);
+        let parent = match named {
+            Some(p) if self.node(p).process.is_alive() => p,
+            // The parent exited before this (late) event: the kernel has moved the child.
+            Some(p) => self.reaper_for(p),
+            None => NONE,
         };
-        let program = match (&event.kind, parent) {
-            (Kind::Fork, p) if p != NONE => self.node(p).process.program.clone(),
+        // A fork's child runs the program of the process that forked it, not its reaper's.
+        let program = match (&event.kind, named) {
+            (Kind::Fork, Some(p)) => self.node(p).process.program.clone(),
             _ => Program::unknown(),
         };
         let process = Process {

@@ -295,6 +295,27 @@ fn orphans_go_to_pid_1() {
 }
 
 #[test]
+fn a_fork_after_its_parent_exited_runs_the_parent_program_under_the_reaper() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    apply_all(
+        &mut model,
+        &[
+            a.fork(),
+            a.exec(1001, &["make"]),
+            a.named("make").exit(1300, 0),
+        ],
+    );
+    let applied = model.apply(&b.named("make").fork());
+    assert!(applied.started);
+    let child = model.get(b.key()).unwrap();
+    assert_eq!(child.program.argv, ["make"]);
+    assert_eq!(child.ppid, 1);
+    assert_eq!(model.parent(b.key()).unwrap().key, INIT.key());
+}
+
+#[test]
 fn a_late_fork_takes_the_program_of_the_parent_it_names() {
     let mut model = Model::new(Config {
         linger_ns: 1000 * MS,

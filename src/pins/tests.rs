@@ -288,11 +288,16 @@ fn a_fork_that_arrives_after_its_parent_exited_still_joins() {
     let root = p(100, 1, 1000);
     let child = p(200, 100, 1100);
     let late = p(300, 200, 1200);
-    apply_all(&mut model, &[root.fork(), child.fork()]);
+    apply_all(
+        &mut model,
+        &[root.fork(), child.fork(), child.exec(1150, &["make"])],
+    );
     let mut pin = pinned(&model, root);
     let seen = feed(&mut model, &mut pin, &[child.exit(1300, 0), late.fork()]);
     assert_eq!(seen, [(200, Exit), (300, Fork)]);
     assert!(pin.contains(late.key()));
+    // It runs what its parent ran, not what pid 1 runs.
+    assert_eq!(model.get(late.key()).unwrap().program.argv, ["make"]);
 }
 
 #[test]
