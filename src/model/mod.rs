@@ -618,11 +618,6 @@ impl Model {
         kids.into_iter().flatten().map(|&s| &self.node(s).process)
     }
 
-    /// The top-level processes (pid 1, kthreadd, and any whose parent is unknown).
-    pub fn roots(&self) -> impl Iterator<Item = &Process> {
-        self.roots.iter().map(|&s| &self.node(s).process)
-    }
-
     /// The process and all its descendants in the tree, in display order.
     pub fn subtree(&self, key: ProcessKey) -> impl Iterator<Item = &Process> {
         let mut stack: Vec<Slot> = match self.slot(key) {
@@ -634,17 +629,6 @@ impl Model {
             stack.extend(self.node(slot).children.iter().rev());
             Some(&self.node(slot).process)
         })
-    }
-
-    /// Whether `key` is `root` or one of its descendants in the tree. Walks up from `key`:
-    /// as long as the tree is deep, not as big.
-    pub fn is_in_subtree(&self, key: ProcessKey, root: ProcessKey) -> bool {
-        match (self.slot(key), self.slot(root)) {
-            (Some(slot), Some(root)) => {
-                self.node(slot).in_tree && self.node(root).in_tree && self.descends(slot, root)
-            }
-            _ => false,
-        }
     }
 
     /// Every process in the tree, alive or lingering, in no particular order.
