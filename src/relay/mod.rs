@@ -215,14 +215,6 @@ impl Rule {
         !match_ended && self.targets.iter().any(|t| !t.is_gone())
     }
 
-    /// The pin of a rule that matches a subtree: its members and counts.
-    pub fn pin(&self) -> Option<&Pin> {
-        match &self.matcher {
-            Matcher::Subtree(pin) => Some(pin),
-            _ => None,
-        }
-    }
-
     /// Updates a subtree's members from a change the model made; says when none is left.
     fn follow(&mut self, model: &Model, applied: &Applied, notices: &mut Vec<Notice>) {
         if let Matcher::Subtree(pin) = &mut self.matcher
