@@ -167,14 +167,6 @@ impl Pin {
         self.membership(key) == Some(Membership::Alive)
     }
 
-    /// The live members, in no particular order.
-    pub fn members(&self) -> impl Iterator<Item = ProcessKey> + '_ {
-        self.members
-            .iter()
-            .filter(|(_, m)| **m == Membership::Alive)
-            .map(|(&k, _)| k)
-    }
-
     /// Every member it knows of: alive, and exited (the last [`EXITED_KEPT`]), in no
     /// particular order. What a view of the pinned subtree shows.
     pub fn known(&self) -> impl Iterator<Item = ProcessKey> + '_ {
@@ -424,12 +416,6 @@ impl Pins {
 
     pub fn is_empty(&self) -> bool {
         self.pins.is_empty()
-    }
-
-    /// Whether `key` belongs to any pin (alive, or exited and remembered): what a view of
-    /// pinned subtrees shows.
-    pub fn is_pinned(&self, key: ProcessKey) -> bool {
-        self.pins.iter().any(|p| p.membership(key).is_some())
     }
 
     /// [`Pin::apply`] for every pin; true if the event is in any pin's log.

@@ -519,9 +519,14 @@ impl Model {
         let alive = self.node(slot).process.is_alive();
         match &event.kind {
             Kind::Fork => {
-                // A fork that comes after another event of its child fills in the program.
-                let parent = self.node(slot).parent;
-                if parent != NONE && self.node(slot).process.program.argv.is_empty() {
+                // A fork that comes after another event of its child fills in the program,
+                // from the parent the fork names: the tree parent may be a reaper, and a
+                // process in the history has no tree parent.
+                let node = self.node(slot);
+                if node.in_tree
+                    && node.process.program.argv.is_empty()
+                    && let Some(parent) = self.named_parent(event.ppid, key.start_ticks)
+                {
                     let program = self.node(parent).process.program.clone();
                     self.process_mut(slot).program = program;
                     self.touch(slot);
@@ -613,11 +618,6 @@ impl Model {
         kids.into_iter().flatten().map(|&s| &self.node(s).process)
     }
 
-    /// The top-level processes (pid 1, kthreadd, and any whose parent is unknown).
-    pub fn roots(&self) -> impl Iterator<Item = &Process> {
-        self.roots.iter().map(|&s| &self.node(s).process)
-    }
-
     /// The process and all its descendants in the tree, in display order.
     pub fn subtree(&self, key: ProcessKey) -> impl Iterator<Item = &Process> {
         let mut stack: Vec<Slot> = match self.slot(key) {
@@ -629,17 +629,6 @@ impl Model {
             stack.extend(self.node(slot).children.iter().rev());
             Some(&self.node(slot).process)
         })
-    }
-
-    /// Whether `key` is `root` or one of its descendants in the tree. Walks up from `key`:
-    /// as long as the tree is deep, not as big.
-    pub fn is_in_subtree(&self, key: ProcessKey, root: ProcessKey) -> bool {
-        match (self.slot(key), self.slot(root)) {
-            (Some(slot), Some(root)) => {
-                self.node(slot).in_tree && self.node(root).in_tree && self.descends(slot, root)
-            }
-            _ => false,
-        }
     }
 
     /// Every process in the tree, alive or lingering, in no particular order.
@@ -745,15 +734,18 @@ impl Model {
         self.link(slot, parent);
     }
 
+    /// The process in the tree (alive or lingering) with pid `ppid` that can be the parent
+    /// of a process started at `start_ticks`.
+    fn named_parent(&self, ppid: u32, start_ticks: u64) -> Option<Slot> {
+        let slot = *self.by_pid.get(ppid as usize)?;
+        (slot != NONE && self.node(slot).process.key.start_ticks <= start_ticks).then_some(slot)
+    }
+
     /// The live process with pid `ppid` that can be the parent of a process started at
     /// `start_ticks`.
     fn live_parent(&self, ppid: u32, start_ticks: u64) -> Option<Slot> {
-        let slot = *self.by_pid.get(ppid as usize)?;
-        if slot == NONE {
-            return None;
-        }
-        let p = &self.node(slot).process;
-        (p.is_alive() && p.key.start_ticks <= start_ticks).then_some(slot)
+        self.named_parent(ppid, start_ticks)
+            .filter(|&slot| self.node(slot).process.is_alive())
     }
 
     /// Where the kernel sends the live children of `dead`: its nearest live subreaper
@@ -813,19 +805,16 @@ impl Model {
 
     /// A process first seen through `event`, placed under its parent.
     fn create_from_event(&mut self, key: ProcessKey, event: &Event) -> Slot {
-        let parent = match self.by_pid.get(event.ppid as usize) {
-            Some(&p) if p != NONE && self.node(p).process.key.start_ticks <= key.start_ticks => {
-                // The parent exited before this (late) event: the kernel has moved the child.
-                if self.node(p).process.is_alive() {
-                    p
-                } else {
-                    self.reaper_for(p)
-                }
-            }
-            _ => NONE,
+        let named = self.named_parent(event.ppid, key.start_ticks);
+        let parent = match named {
+            Some(p) if self.node(p).process.is_alive() => p,
+            // The parent exited before this (late) event: the kernel has moved the child.
+            Some(p) => self.reaper_for(p),
+            None => NONE,
         };
-        let program = match (&event.kind, parent) {
-            (Kind::Fork, p) if p != NONE => self.node(p).process.program.clone(),
+        // A fork's child runs the program of the process that forked it, not its reaper's.
+        let program = match (&event.kind, named) {
+            (Kind::Fork, Some(p)) => self.node(p).process.program.clone(),
             _ => Program::unknown(),
         };
         let process = Process {

@@ -19,6 +19,11 @@ fn drawn(model: &Model, options: &TreeOptions) -> Vec<String> {
         .collect()
 }
 
+/// Whether `key` is `root` or one of its descendants in the tree.
+fn in_subtree(model: &Model, key: ProcessKey, root: ProcessKey) -> bool {
+    model.subtree(root).any(|p| p.key == key)
+}
+
 fn tree(model: &Model) -> Vec<String> {
     drawn(
         model,
@@ -287,11 +292,67 @@ fn orphans_go_to_pid_1() {
         ]
     );
     assert_eq!(model.get(b.key()).unwrap().ppid, 1);
-    assert!(!model.is_in_subtree(b.key(), a.key()));
+    assert!(!in_subtree(&model, b.key(), a.key()));
     // Its next event confirms the move: nothing to correct, nothing learned.
     let applied = model.apply(&b.under(1).exec(1500, &["b"]));
     assert_eq!(applied.moved, None);
     assert!(!model.get(INIT.key()).unwrap().subreaper);
+}
+
+#[test]
+fn a_fork_after_its_parent_exited_runs_the_parent_program_under_the_reaper() {
+    let mut model = seeded();
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    apply_all(
+        &mut model,
+        &[
+            a.fork(),
+            a.exec(1001, &["make"]),
+            a.named("make").exit(1300, 0),
+        ],
+    );
+    let applied = model.apply(&b.named("make").fork());
+    assert!(applied.started);
+    let child = model.get(b.key()).unwrap();
+    assert_eq!(child.program.argv, ["make"]);
+    assert_eq!(child.ppid, 1);
+    assert_eq!(model.parent(b.key()).unwrap().key, INIT.key());
+}
+
+#[test]
+fn a_late_fork_takes_the_program_of_the_parent_it_names() {
+    let mut model = Model::new(Config {
+        linger_ns: 1000 * MS,
+        ..Config::default()
+    });
+    model.seed(&[INIT.info("init", &["/sbin/init"])]);
+    let a = p(100, 1, 1000);
+    let b = p(200, 100, 1100);
+    let c = p(300, 100, 1200);
+    apply_all(
+        &mut model,
+        &[
+            a.fork(),
+            a.exec(1001, &["make"]),
+            a.named("make").exit(1300, 0),
+        ],
+    );
+    // b and c are first seen after a exited: the kernel gave them to pid 1.
+    apply_all(
+        &mut model,
+        &[b.thread(1400, 201, Kind::ThreadStart), c.exit(1400, 0)],
+    );
+    assert_eq!(model.parent(b.key()).unwrap().key, INIT.key());
+    // b's fork comes late: its program is a's, not its reaper's.
+    model.apply(&b.fork());
+    assert_eq!(model.get(b.key()).unwrap().program.argv, ["make"]);
+    assert_eq!(model.parent(b.key()).unwrap().key, INIT.key());
+    // c's fork comes after c left the tree: the history keeps what it knew.
+    model.tick(2500 * MS);
+    assert!(!model.in_tree(c.key()));
+    model.apply(&c.fork());
+    assert!(model.get(c.key()).unwrap().program.argv.is_empty());
 }
 
 #[test]
@@ -315,7 +376,7 @@ fn orphans_go_to_a_learned_subreaper() {
         })
     );
     assert!(model.get(reaper.key()).unwrap().subreaper);
-    assert!(model.is_in_subtree(b.key(), reaper.key()));
+    assert!(in_subtree(&model, b.key(), reaper.key()));
     // A report from before the move, delivered late, names the dead parent: ignored.
     assert_eq!(
         model.apply(&b.thread(1250, 201, Kind::ThreadStart)).moved,
@@ -664,10 +725,11 @@ fn queries_follow_the_tree() {
     assert_eq!(pids(model.subtree(a.key()).collect()), [100, 200, 300, 400]);
     assert_eq!(pids(model.children(a.key()).collect()), [200, 400]);
     assert_eq!(pids(model.ancestry(c.key())), [200, 100, 1]);
-    assert_eq!(pids(model.roots().collect()), [1]);
-    assert!(model.is_in_subtree(c.key(), a.key()));
-    assert!(model.is_in_subtree(a.key(), a.key()));
-    assert!(!model.is_in_subtree(a.key(), c.key()));
+    let roots = model.iter().filter(|p| model.parent(p.key).is_none());
+    assert_eq!(pids(roots.collect()), [1]);
+    assert!(in_subtree(&model, c.key(), a.key()));
+    assert!(in_subtree(&model, a.key(), a.key()));
+    assert!(!in_subtree(&model, a.key(), c.key()));
     assert_eq!(model.iter().count(), 5);
     assert_eq!(model.current(300), Some(c.key()));
     assert_eq!(model.current(301), None);

@@ -23,9 +23,8 @@ pub use spec::{Match, RuleFields, RuleSpec};
 pub use target::Target;
 
 use crate::{
-    clock,
     event::{Comm, Event, Kind},
-    model::{Applied, Model},
+    model::{Applied, Model, ProcessKey},
     pins::{self, Pin},
     snapshot,
 };
@@ -108,11 +107,10 @@ impl fmt::Display for Notice {
 #[derive(Debug)]
 enum Matcher {
     Any,
-    /// The process with this pid and start time (in /proc's clock ticks); `exited` once its
-    /// exit event went by, after which the pid may belong to another process.
+    /// This process; `exited` once its exit event went by, after which the pid may belong
+    /// to another process.
     Pid {
-        pid: u32,
-        start_ticks: u64,
+        key: ProcessKey,
         exited: bool,
     },
     /// The members of a pin on the subtree; boxed, being many times the others' size.
@@ -140,8 +138,7 @@ impl Rule {
             Match::Any => Matcher::Any,
             Match::Pid(pid) => match snapshot::read_process(pid) {
                 Some(process) => Matcher::Pid {
-                    pid,
-                    start_ticks: clock::start_ticks(process.start_ns),
+                    key: ProcessKey::new(pid, process.start_ns),
                     exited: false,
                 },
                 None => bail!("no process with pid {pid} to relay the events of"),
@@ -218,14 +215,6 @@ impl Rule {
         !match_ended && self.targets.iter().any(|t| !t.is_gone())
     }
 
-    /// The pin of a rule that matches a subtree: its members and counts.
-    pub fn pin(&self) -> Option<&Pin> {
-        match &self.matcher {
-            Matcher::Subtree(pin) => Some(pin),
-            _ => None,
-        }
-    }
-
     /// Updates a subtree's members from a change the model made; says when none is left.
     fn follow(&mut self, model: &Model, applied: &Applied, notices: &mut Vec<Notice>) {
         if let Matcher::Subtree(pin) = &mut self.matcher
@@ -252,22 +241,18 @@ impl Rule {
                 }
                 _ => false,
             },
-            Matcher::Pid {
-                pid,
-                start_ticks,
-                exited,
-            } => {
+            Matcher::Pid { key, exited } => {
                 if *exited {
                     return false;
                 }
-                let own = event.pid == *pid && clock::start_ticks(event.start_ns) == *start_ticks;
+                let own = ProcessKey::of(event) == *key;
                 // A fork's event concerns the child; the parent is the process that forked.
-                let its_fork = matches!(event.kind, Kind::Fork) && event.ppid == *pid;
+                let its_fork = matches!(event.kind, Kind::Fork) && event.ppid == key.pid;
                 if own && matches!(event.kind, Kind::Exit(_)) {
                     *exited = true;
                     notices.push(Notice::MatchEnded {
                         rule: self.id,
-                        pid: *pid,
+                        pid: key.pid,
                     });
                 }
                 own || its_fork
