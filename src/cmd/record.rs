@@ -33,7 +33,7 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
     }
 
     let mut behind = false;
-    drive(&mut source, &mut stop, args.duration, |batch| {
+    let driven = drive(&mut source, &mut stop, args.duration, |batch| {
         recorder.record(batch);
         batch.clear();
         if let Some(error) = recorder.error() {
@@ -51,8 +51,13 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
         }
         Ok(false)
     })
-    .await?;
-    let summary = recorder.finish(clock::boottime_ns())?;
-    eprintln!("forkwatch-tui: recorded {} to {path}", summary.describe());
+    .await;
+    // Also when the source failed: the events before the failure belong in the file.
+    let finished = recorder.finish(clock::boottime_ns());
+    if let Ok(summary) = &finished {
+        eprintln!("forkwatch-tui: recorded {} to {path}", summary.describe());
+    }
+    driven?;
+    finished?;
     Ok(ExitCode::SUCCESS)
 }

@@ -161,7 +161,16 @@ fn write_loop(
                 }
                 return writer.summary();
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return writer.summary(),
+            // The recorder was dropped without `finish`: what waits still goes to the file,
+            // but no end frame, as the recording was not closed.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if shared.error.get().is_none()
+                    && let Err(error) = writer.write_events()
+                {
+                    fail(&writer, error);
+                }
+                return writer.summary();
+            }
         };
         if let Err(error) = result {
             fail(&writer, error);

@@ -278,16 +278,7 @@ mod recorder {
         recorder.record(&all[..400]);
         // Written within the flush interval though nothing more arrives: what a kill -9
         // would leave.
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let on_disk = loop {
-            let (got, damage) = read_all(&std::fs::read(&path).unwrap()).unwrap();
-            assert_eq!(damage, []);
-            if !got.is_empty() || std::time::Instant::now() > deadline {
-                break got;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert_eq!(on_disk, all[..400]);
+        assert_eq!(first_events_on_disk(&path), all[..400]);
         recorder.record(&all[400..]);
         let summary = recorder.finish(START_NS + 5).unwrap();
         assert_eq!(summary.bytes, std::fs::metadata(&path).unwrap().len());
@@ -304,6 +295,36 @@ mod recorder {
         while reader.next_batch(&mut got).unwrap() {}
         assert_eq!(got, all);
         assert_eq!(reader.end().unwrap().end_ns, START_NS + 5);
+    }
+
+    /// Dropped without `finish` (an early return, a panic), the recorder's thread still
+    /// writes the events it holds; the file is then not closed properly.
+    #[test]
+    fn a_dropped_recorder_writes_the_events_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.fwrec");
+        let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
+        let all = events(400, 1_000);
+        recorder.record(&all);
+        drop(recorder);
+        assert_eq!(first_events_on_disk(&path), all);
+        let mut reader = Reader::open(&path).unwrap();
+        while reader.next_batch(&mut Vec::new()).unwrap() {}
+        assert_eq!(reader.end(), None);
+    }
+
+    /// The events of the first complete frames to reach `path`, polled as the recorder's
+    /// thread writes them (it tells no one); empty after 30 s.
+    fn first_events_on_disk(path: &Path) -> Vec<Event> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (got, damage) = read_all(&std::fs::read(path).unwrap()).unwrap();
+            assert_eq!(damage, []);
+            if !got.is_empty() || std::time::Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     #[test]
