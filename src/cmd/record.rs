@@ -34,8 +34,7 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
 
     let mut behind = false;
     let driven = drive(&mut source, &mut stop, args.duration, |batch| {
-        recorder.record(batch);
-        batch.clear();
+        recorder.record(std::mem::take(batch));
         if let Some(error) = recorder.error() {
             bail!("{error}");
         }

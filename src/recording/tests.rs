@@ -275,11 +275,11 @@ mod recorder {
         let path = dir.path().join("r.fwrec");
         let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
         let all = events(1000, 1_000);
-        recorder.record(&all[..400]);
+        recorder.record(all[..400].to_vec());
         // Written within the flush interval though nothing more arrives: what a kill -9
         // would leave.
         assert_eq!(first_events_on_disk(&path), all[..400]);
-        recorder.record(&all[400..]);
+        recorder.record(all[400..].to_vec());
         let summary = recorder.finish(START_NS + 5).unwrap();
         assert_eq!(summary.bytes, std::fs::metadata(&path).unwrap().len());
         let losses = all
@@ -305,7 +305,7 @@ mod recorder {
         let path = dir.path().join("r.fwrec");
         let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
         let all = events(400, 1_000);
-        recorder.record(&all);
+        recorder.record(all.clone());
         drop(recorder);
         assert_eq!(first_events_on_disk(&path), all);
         let mut reader = Reader::open(&path).unwrap();
