@@ -456,6 +456,48 @@ mod replay {
         assert_eq!(replay.snapshot(), snapshot());
     }
 
+    /// Every batch `replay` gives out (paused) until it has nothing more to give.
+    async fn batches_while_paused(replay: &mut Replay) -> Vec<Vec<Event>> {
+        let mut batches = Vec::new();
+        loop {
+            let mut batch = Vec::new();
+            match timeout(Duration::from_secs(3600), replay.next_batch(&mut batch)).await {
+                Ok(more) => {
+                    assert!(more);
+                    batches.push(batch);
+                }
+                Err(_) => return batches,
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_seek_comes_in_bounded_batches() {
+        use super::super::replay::SEEK_BATCH;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.fwrec");
+        let all = events(2 * SEEK_BATCH + 10, 1_000);
+        std::fs::write(&path, recording(std::slice::from_ref(&all)).0).unwrap();
+        let mut replay = Replay::open(&path).unwrap();
+        replay.pause();
+
+        let far = all[2 * SEEK_BATCH + 4].ts_ns;
+        assert_eq!(replay.seek(far).unwrap(), Seek::Forward);
+        let batches = batches_while_paused(&mut replay).await;
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [SEEK_BATCH, SEEK_BATCH, 5]);
+        assert_eq!(batches.concat(), all[..2 * SEEK_BATCH + 5]);
+        assert_eq!(replay.position().at_ns, far);
+
+        let back = all[SEEK_BATCH + 2].ts_ns;
+        assert_eq!(replay.seek(back).unwrap(), Seek::Rewound);
+        let batches = batches_while_paused(&mut replay).await;
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [SEEK_BATCH, 3]);
+        assert_eq!(batches.concat(), all[..SEEK_BATCH + 3]);
+        assert_eq!(replay.position().at_ns, back);
+    }
+
     #[test]
     fn speeds_go_from_a_quarter_to_64_then_max() {
         let mut speed = Speed::REAL_TIME;
