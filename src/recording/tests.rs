@@ -1,4 +1,9 @@
-use std::{io::Cursor, time::Duration};
+use std::{
+    cell::Cell,
+    io::{self, BufReader, Cursor, Read, SeekFrom},
+    rc::Rc,
+    time::Duration,
+};
 
 use super::{codec::tests::every_kind, *};
 use crate::{
@@ -264,6 +269,49 @@ fn a_large_session_is_cut_into_frames_and_compressed() {
     let frames = auto.windows(4).filter(|w| *w == frame::MARKER).count();
     assert!(frames >= 5, "{frames} frames");
     assert!(auto.len() < all.len() * 10, "{} bytes", auto.len());
+}
+
+/// An in-memory file that counts the bytes read from it.
+struct CountingInput {
+    inner: Cursor<Vec<u8>>,
+    read: Rc<Cell<usize>>,
+}
+
+impl Read for CountingInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n);
+        Ok(n)
+    }
+}
+
+impl io::Seek for CountingInput {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+#[test]
+fn the_extent_comes_from_one_pass_over_the_file() {
+    let all = events(20_000, 50_000);
+    let mut writer = Writer::new(Vec::new(), &info(), &snapshot()).unwrap();
+    all.iter().for_each(|e| writer.push(e).unwrap());
+    writer.finish(START_NS + 1).unwrap();
+    let bytes = writer.into_inner();
+    let len = bytes.len();
+    let read = Rc::default();
+    let input = CountingInput {
+        inner: Cursor::new(bytes),
+        read: Rc::clone(&read),
+    };
+    let mut reader = Reader::new(BufReader::with_capacity(256 * 1024, input)).unwrap();
+    read.set(0);
+    let extent = reader.extent().unwrap();
+    assert_eq!(
+        (extent.events, extent.end_ns),
+        (all.len() as u64, all.last().unwrap().ts_ns)
+    );
+    assert!(read.get() <= len, "{} bytes read of {len}", read.get());
 }
 
 mod recorder {
