@@ -221,6 +221,7 @@ impl<R: Read + Seek> Reader<R> {
     }
 
     /// Offset of the next frame to read.
+    #[cfg(test)]
     pub fn offset(&self) -> u64 {
         self.offset
     }
