@@ -204,7 +204,7 @@ fn a_recording_replays_into_the_tree_the_live_model_built() {
         })
         .await;
         until_exit_of(shell_pid, &mut recording_probe, |batch| {
-            recorder.record(batch)
+            recorder.record(batch.to_vec())
         })
         .await;
         recorder.finish(clock::boottime_ns()).unwrap();

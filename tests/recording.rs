@@ -391,7 +391,7 @@ fn a_full_disk_stops_the_recording_and_keeps_what_was_written() {
                 e
             })
             .collect();
-        recorder.record(&batch);
+        recorder.record(batch);
         thread::sleep(Duration::from_millis(5));
     }
     let error = recorder.finish(0).unwrap_err().to_string();
@@ -436,7 +436,7 @@ fn a_stalled_disk_shows_as_backlog_and_loses_nothing() {
     let recorder = Recorder::create(&fifo, &info(), &[]).unwrap();
     let sent: Vec<Event> = (0..3 * SLOW_DISK_BACKLOG as u32).map(event).collect();
     for batch in sent.chunks(1000) {
-        recorder.record(batch);
+        recorder.record(batch.to_vec());
     }
     // Everything was queued without waiting for the disk; most of it is still waiting.
     assert!(

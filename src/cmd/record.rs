@@ -33,9 +33,8 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
     }
 
     let mut behind = false;
-    drive(&mut source, &mut stop, args.duration, |batch| {
-        recorder.record(batch);
-        batch.clear();
+    let driven = drive(&mut source, &mut stop, args.duration, |batch| {
+        recorder.record(std::mem::take(batch));
         if let Some(error) = recorder.error() {
             bail!("{error}");
         }
@@ -51,8 +50,13 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
         }
         Ok(false)
     })
-    .await?;
-    let summary = recorder.finish(clock::boottime_ns())?;
-    eprintln!("forkwatch-tui: recorded {} to {path}", summary.describe());
+    .await;
+    // Also when the source failed: the events before the failure belong in the file.
+    let finished = recorder.finish(clock::boottime_ns());
+    if let Ok(summary) = &finished {
+        eprintln!("forkwatch-tui: recorded {} to {path}", summary.describe());
+    }
+    driven?;
+    finished?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,6 @@
-//! The binary form of events inside an events frame (docs/recording.md, "Event records").
-//! Hand-written rather than derived so the file format cannot change by accident when a
-//! Rust type does, and so decoding stays fast (varints, no field names).
+//! The binary form of events inside an events frame (docs/recording.md, "Events frames
+//! (type 3)"). Hand-written rather than derived so the file format cannot change by accident
+//! when a Rust type does, and so decoding stays fast (varints, no field names).
 
 use crate::event::{Comm, Creds, Event, ExitStatus, Kind};
 

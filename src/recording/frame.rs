@@ -95,10 +95,15 @@ impl Header {
 
     /// Whether `payload` is what this header's checksum was computed over.
     pub fn checks(&self, payload: &[u8]) -> bool {
+        self.crc_of(payload) == self.crc
+    }
+
+    /// The checksum of this header (all but its `crc` field) followed by `payload`.
+    fn crc_of(&self, payload: &[u8]) -> u32 {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&self.bytes_before_crc());
         crc.update(payload);
-        crc.finalize() == self.crc
+        crc.finalize()
     }
 }
 
@@ -150,12 +155,8 @@ impl FrameEncoder {
             max_ts,
             crc: 0,
         };
-        let before_crc = header.bytes_before_crc();
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&before_crc);
-        crc.update(&payload);
-        header.crc = crc.finalize();
-        out[..HEADER_LEN - 4].copy_from_slice(&before_crc);
+        header.crc = header.crc_of(&payload);
+        out[..HEADER_LEN - 4].copy_from_slice(&header.bytes_before_crc());
         out[HEADER_LEN - 4..].copy_from_slice(&header.crc.to_le_bytes());
         out.extend_from_slice(&payload);
         Ok(())

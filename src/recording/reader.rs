@@ -221,6 +221,7 @@ impl<R: Read + Seek> Reader<R> {
     }
 
     /// Offset of the next frame to read.
+    #[cfg(test)]
     pub fn offset(&self) -> u64 {
         self.offset
     }
@@ -315,10 +316,11 @@ impl<R: Read + Seek> Reader<R> {
             events: 0,
             end_ns: self.info.start_ns,
         };
-        let mut pos = self.events_offset;
+        // Forward from header to header: a buffered input keeps what it read of the file
+        // when the skip lands inside its buffer, where a seek would throw it away.
+        self.seek(self.events_offset)?;
         loop {
             let mut bytes = [0; frame::HEADER_LEN];
-            self.seek(pos)?;
             if read_full(&mut self.input, &mut bytes)? < frame::HEADER_LEN {
                 break;
             }
@@ -336,7 +338,7 @@ impl<R: Read + Seek> Reader<R> {
                 }
                 _ => {}
             }
-            pos += (frame::HEADER_LEN as u64) + u64::from(header.stored_len);
+            self.input.seek_relative(i64::from(header.stored_len))?;
         }
         self.seek(resume)?;
         Ok(extent)

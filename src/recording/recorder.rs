@@ -72,9 +72,9 @@ impl Recorder {
         })
     }
 
-    /// Queues a copy of `batch` for writing. Never blocks; after a write error it does
-    /// nothing (see [`Recorder::error`]).
-    pub fn record(&self, batch: &[Event]) {
+    /// Queues `batch` for writing. Never blocks; after a write error it does nothing (see
+    /// [`Recorder::error`]).
+    pub fn record(&self, batch: Vec<Event>) {
         if batch.is_empty() || self.shared.error.get().is_some() {
             return;
         }
@@ -82,7 +82,7 @@ impl Recorder {
             .backlog
             .fetch_add(batch.len(), Ordering::Relaxed);
         // The thread only ends after `finish`, which consumes self.
-        let _ = self.sender.send(Message::Events(batch.to_vec()));
+        let _ = self.sender.send(Message::Events(batch));
     }
 
     /// Events queued but not yet written: large when the disk is slow (see
@@ -161,7 +161,16 @@ fn write_loop(
                 }
                 return writer.summary();
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return writer.summary(),
+            // The recorder was dropped without `finish`: what waits still goes to the file,
+            // but no end frame, as the recording was not closed.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if shared.error.get().is_none()
+                    && let Err(error) = writer.write_events()
+                {
+                    fail(&writer, error);
+                }
+                return writer.summary();
+            }
         };
         if let Err(error) = result {
             fail(&writer, error);

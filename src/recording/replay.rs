@@ -62,14 +62,18 @@ impl fmt::Display for Speed {
     }
 }
 
+/// A seek gives out at most this many events per batch, so that a seek through a long
+/// recording neither holds it all in memory nor keeps its consumer busy for long.
+pub const SEEK_BATCH: usize = 65_536;
+
 /// What [`Replay::seek`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Seek {
-    /// The target is ahead: the next batch holds every event up to it.
+    /// The target is ahead: the next batches hold every event up to it, at once.
     Forward,
     /// The target is behind what was given out: the replay went back to the start. The
-    /// consumer must reset its state to [`Replay::snapshot`]; the next batch then holds
-    /// every event from the start up to the target.
+    /// consumer must reset its state to [`Replay::snapshot`]; the next batches then hold
+    /// every event from the start up to the target, at once.
     Rewound,
 }
 
@@ -168,8 +172,8 @@ impl Replay {
         self.step = true;
     }
 
-    /// Moves to recording time `to_ns` (clamped to the recording). The next batch holds
-    /// the events up to it at once, paused or not.
+    /// Moves to recording time `to_ns` (clamped to the recording). The next batches hold
+    /// the events up to it at once (at most [`SEEK_BATCH`] each), paused or not.
     pub fn seek(&mut self, to_ns: u64) -> io::Result<Seek> {
         let to_ns = to_ns.clamp(self.extent_start(), self.extent.end_ns);
         let outcome = if to_ns < self.position_ns {
@@ -233,8 +237,20 @@ impl Replay {
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> bool {
         loop {
             if let Some(target) = self.seek_to {
-                while self.fill() && self.queue.front().is_some_and(|e| e.ts_ns <= target) {
-                    self.give(out, 1);
+                let mut room = SEEK_BATCH;
+                while room > 0 && self.fill() {
+                    let due = (self.queue.iter().take(room))
+                        .take_while(|e| e.ts_ns <= target)
+                        .count();
+                    if due == 0 {
+                        break;
+                    }
+                    self.give(out, due);
+                    room -= due;
+                }
+                if room == 0 {
+                    // The seek goes on at the next call.
+                    return true;
                 }
                 self.seek_to = None;
                 self.position_ns = self.position_ns.max(target);

@@ -1,4 +1,9 @@
-use std::{io::Cursor, time::Duration};
+use std::{
+    cell::Cell,
+    io::{self, BufReader, Cursor, Read, SeekFrom},
+    rc::Rc,
+    time::Duration,
+};
 
 use super::{codec::tests::every_kind, *};
 use crate::{
@@ -266,6 +271,49 @@ fn a_large_session_is_cut_into_frames_and_compressed() {
     assert!(auto.len() < all.len() * 10, "{} bytes", auto.len());
 }
 
+/// An in-memory file that counts the bytes read from it.
+struct CountingInput {
+    inner: Cursor<Vec<u8>>,
+    read: Rc<Cell<usize>>,
+}
+
+impl Read for CountingInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n);
+        Ok(n)
+    }
+}
+
+impl io::Seek for CountingInput {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
+#[test]
+fn the_extent_comes_from_one_pass_over_the_file() {
+    let all = events(20_000, 50_000);
+    let mut writer = Writer::new(Vec::new(), &info(), &snapshot()).unwrap();
+    all.iter().for_each(|e| writer.push(e).unwrap());
+    writer.finish(START_NS + 1).unwrap();
+    let bytes = writer.into_inner();
+    let len = bytes.len();
+    let read = Rc::default();
+    let input = CountingInput {
+        inner: Cursor::new(bytes),
+        read: Rc::clone(&read),
+    };
+    let mut reader = Reader::new(BufReader::with_capacity(256 * 1024, input)).unwrap();
+    read.set(0);
+    let extent = reader.extent().unwrap();
+    assert_eq!(
+        (extent.events, extent.end_ns),
+        (all.len() as u64, all.last().unwrap().ts_ns)
+    );
+    assert!(read.get() <= len, "{} bytes read of {len}", read.get());
+}
+
 mod recorder {
     use super::*;
 
@@ -275,20 +323,11 @@ mod recorder {
         let path = dir.path().join("r.fwrec");
         let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
         let all = events(1000, 1_000);
-        recorder.record(&all[..400]);
+        recorder.record(all[..400].to_vec());
         // Written within the flush interval though nothing more arrives: what a kill -9
         // would leave.
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let on_disk = loop {
-            let (got, damage) = read_all(&std::fs::read(&path).unwrap()).unwrap();
-            assert_eq!(damage, []);
-            if !got.is_empty() || std::time::Instant::now() > deadline {
-                break got;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert_eq!(on_disk, all[..400]);
-        recorder.record(&all[400..]);
+        assert_eq!(first_events_on_disk(&path), all[..400]);
+        recorder.record(all[400..].to_vec());
         let summary = recorder.finish(START_NS + 5).unwrap();
         assert_eq!(summary.bytes, std::fs::metadata(&path).unwrap().len());
         let losses = all
@@ -304,6 +343,36 @@ mod recorder {
         while reader.next_batch(&mut got).unwrap() {}
         assert_eq!(got, all);
         assert_eq!(reader.end().unwrap().end_ns, START_NS + 5);
+    }
+
+    /// Dropped without `finish` (an early return, a panic), the recorder's thread still
+    /// writes the events it holds; the file is then not closed properly.
+    #[test]
+    fn a_dropped_recorder_writes_the_events_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.fwrec");
+        let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
+        let all = events(400, 1_000);
+        recorder.record(all.clone());
+        drop(recorder);
+        assert_eq!(first_events_on_disk(&path), all);
+        let mut reader = Reader::open(&path).unwrap();
+        while reader.next_batch(&mut Vec::new()).unwrap() {}
+        assert_eq!(reader.end(), None);
+    }
+
+    /// The events of the first complete frames to reach `path`, polled as the recorder's
+    /// thread writes them (it tells no one); empty after 30 s.
+    fn first_events_on_disk(path: &Path) -> Vec<Event> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (got, damage) = read_all(&std::fs::read(path).unwrap()).unwrap();
+            assert_eq!(damage, []);
+            if !got.is_empty() || std::time::Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     #[test]
@@ -433,6 +502,48 @@ mod replay {
 
         plays_the_third_event_a_second_later(&mut replay).await;
         assert_eq!(replay.snapshot(), snapshot());
+    }
+
+    /// Every batch `replay` gives out (paused) until it has nothing more to give.
+    async fn batches_while_paused(replay: &mut Replay) -> Vec<Vec<Event>> {
+        let mut batches = Vec::new();
+        loop {
+            let mut batch = Vec::new();
+            match timeout(Duration::from_secs(3600), replay.next_batch(&mut batch)).await {
+                Ok(more) => {
+                    assert!(more);
+                    batches.push(batch);
+                }
+                Err(_) => return batches,
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_seek_comes_in_bounded_batches() {
+        use super::super::replay::SEEK_BATCH;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.fwrec");
+        let all = events(2 * SEEK_BATCH + 10, 1_000);
+        std::fs::write(&path, recording(std::slice::from_ref(&all)).0).unwrap();
+        let mut replay = Replay::open(&path).unwrap();
+        replay.pause();
+
+        let far = all[2 * SEEK_BATCH + 4].ts_ns;
+        assert_eq!(replay.seek(far).unwrap(), Seek::Forward);
+        let batches = batches_while_paused(&mut replay).await;
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [SEEK_BATCH, SEEK_BATCH, 5]);
+        assert_eq!(batches.concat(), all[..2 * SEEK_BATCH + 5]);
+        assert_eq!(replay.position().at_ns, far);
+
+        let back = all[SEEK_BATCH + 2].ts_ns;
+        assert_eq!(replay.seek(back).unwrap(), Seek::Rewound);
+        let batches = batches_while_paused(&mut replay).await;
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [SEEK_BATCH, 3]);
+        assert_eq!(batches.concat(), all[..SEEK_BATCH + 3]);
+        assert_eq!(replay.position().at_ns, back);
     }
 
     #[test]

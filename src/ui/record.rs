@@ -65,7 +65,7 @@ impl Recording {
         match event {
             AppEvent::Events(batch) => {
                 if self.recorder.error().is_none() {
-                    self.recorder.record(batch);
+                    self.recorder.record(batch.clone());
                     self.events += batch.len() as u64;
                 }
                 None
