@@ -823,6 +823,30 @@ procfs │ 8 processes, 2 exited │ 0 lost │ 0/s │ ? help
 }
 
 #[test]
+fn a_banner_on_a_screen_of_no_to_two_rows_keeps_out_of_the_status_line() {
+    let mut app = machine();
+    app.source = SourceInfo {
+        name: "procfs".into(),
+        notices: vec!["watching with procfs (polling /proc every 100ms)".into()],
+        limited: true,
+    };
+    app.banner = true;
+    // A pty with no size yet has no rows: nothing to draw, and no panic.
+    assert_screen(&screen(&mut app, 60, 0), "");
+    assert_screen(
+        &screen(&mut app, 60, 1),
+        "procfs │ 8 processes, 2 exited │ 0 lost │ 0/s │ ? help\n",
+    );
+    assert_screen(
+        &screen(&mut app, 60, 2),
+        r"
+watching with procfs (polling /proc every 100ms)
+procfs │ 8 processes, 2 exited │ 0 lost │ 0/s │ ? help
+",
+    );
+}
+
+#[test]
 fn status_line_shows_rate_and_lost_events_in_warning_colour() {
     let mut app = machine();
     // After the 10 events of the make at 990 s: 2, 4, 6 and 8 events in the seconds
