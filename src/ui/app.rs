@@ -479,9 +479,11 @@ impl App {
         if self.dialog.is_some() {
             return;
         }
-        self.refresh();
+        // Only clicks and the wheel need the rows: with any-motion tracking every pointer
+        // move comes here, and must not rebuild the tree.
         match mouse.kind {
             MouseEventKind::Down(MouseButton::Left) => {
+                self.refresh();
                 let at = Position::new(mouse.column, mouse.row);
                 if let Some(index) = self.layout.tree_row_at(at) {
                     let index = index + self.cursor.offset;
@@ -492,8 +494,14 @@ impl App {
                     }
                 }
             }
-            MouseEventKind::ScrollDown => self.move_by(WHEEL_ROWS),
-            MouseEventKind::ScrollUp => self.move_by(-WHEEL_ROWS),
+            MouseEventKind::ScrollDown => {
+                self.refresh();
+                self.move_by(WHEEL_ROWS);
+            }
+            MouseEventKind::ScrollUp => {
+                self.refresh();
+                self.move_by(-WHEEL_ROWS);
+            }
             _ => return,
         }
         self.dirty = true;

@@ -772,6 +772,18 @@ fn mouse_click_selects_and_wheel_scrolls() {
 }
 
 #[test]
+fn pointer_moves_do_not_rebuild_the_tree() {
+    let mut app = machine();
+    draw_at(&mut app, 80, 12);
+    let rows = app.rows().len();
+    update(&mut app, AppEvent::Events(pins::births()));
+    mouse(&mut app, MouseEventKind::Moved, 5, 5);
+    assert_eq!(app.rows().len(), rows, "a move left the rows as they were");
+    mouse(&mut app, MouseEventKind::ScrollDown, 5, 5);
+    assert_eq!(app.rows().len(), rows + 2, "the wheel sees the two births");
+}
+
+#[test]
 fn paging_and_ends() {
     let mut app = machine();
     screen(&mut app, 80, 6);
