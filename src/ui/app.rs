@@ -310,9 +310,9 @@ impl App {
     /// selected process among them again.
     fn refresh(&mut self) {
         self.pins.restrict(&self.model, &mut self.options);
-        let rows = self.view.rows(&self.model, &self.options);
+        self.view.rows(&self.model, &self.options);
         self.cursor
-            .follow(rows, &self.model, self.layout.tree_height());
+            .follow(&self.view, &self.model, self.layout.tree_height());
     }
 
     pub(super) fn rows(&self) -> &[Row] {
