@@ -81,7 +81,9 @@ pub enum Request {
 pub struct SourceInfo {
     /// Its name in the status line: `eBPF`, `netlink`, `procfs`.
     pub name: String,
-    /// Lines shown in a banner at start: what it misses and why better ones could not run.
+    /// Lines of the banner at the top: at start, what the source misses and why better
+    /// ones could not run; later, what must be read whole (`App::notice`), such as a
+    /// recording's write error or the damage a replay met.
     pub notices: Vec<String>,
     /// It sees less than the eBPF probe: its name is shown in the warning colour.
     pub limited: bool,
