@@ -81,7 +81,9 @@ pub enum Request {
 pub struct SourceInfo {
     /// Its name in the status line: `eBPF`, `netlink`, `procfs`.
     pub name: String,
-    /// Lines shown in a banner at start: what it misses and why better ones could not run.
+    /// Lines of the banner at the top: at start, what the source misses and why better
+    /// ones could not run; later, what must be read whole (`App::notice`), such as a
+    /// recording's write error or the damage a replay met.
     pub notices: Vec<String>,
     /// It sees less than the eBPF probe: its name is shown in the warning colour.
     pub limited: bool,
@@ -310,9 +312,9 @@ impl App {
     /// selected process among them again.
     fn refresh(&mut self) {
         self.pins.restrict(&self.model, &mut self.options);
-        let rows = self.view.rows(&self.model, &self.options);
+        self.view.rows(&self.model, &self.options);
         self.cursor
-            .follow(rows, &self.model, self.layout.tree_height());
+            .follow(&self.view, &self.model, self.layout.tree_height());
     }
 
     pub(super) fn rows(&self) -> &[Row] {
@@ -479,9 +481,11 @@ impl App {
         if self.dialog.is_some() {
             return;
         }
-        self.refresh();
+        // Only clicks and the wheel need the rows: with any-motion tracking every pointer
+        // move comes here, and must not rebuild the tree.
         match mouse.kind {
             MouseEventKind::Down(MouseButton::Left) => {
+                self.refresh();
                 let at = Position::new(mouse.column, mouse.row);
                 if let Some(index) = self.layout.tree_row_at(at) {
                     let index = index + self.cursor.offset;
@@ -492,8 +496,14 @@ impl App {
                     }
                 }
             }
-            MouseEventKind::ScrollDown => self.move_by(WHEEL_ROWS),
-            MouseEventKind::ScrollUp => self.move_by(-WHEEL_ROWS),
+            MouseEventKind::ScrollDown => {
+                self.refresh();
+                self.move_by(WHEEL_ROWS);
+            }
+            MouseEventKind::ScrollUp => {
+                self.refresh();
+                self.move_by(-WHEEL_ROWS);
+            }
             _ => return,
         }
         self.dirty = true;

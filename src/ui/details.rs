@@ -47,12 +47,8 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     };
 
     let now = app.now_ns();
-    let state = match p.exit {
-        Some(exit) => format!(
-            "exited after {}: {}",
-            short_duration(exit.ts_ns.saturating_sub(p.start_ns)),
-            exit.status
-        ),
+    let state = match p.exit.zip(p.run_ns()) {
+        Some((exit, run)) => format!("exited after {}: {}", short_duration(run), exit.status),
         None => {
             let threads = match p.threads {
                 1 => "1 thread".to_owned(),

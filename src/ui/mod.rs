@@ -143,18 +143,20 @@ pub async fn serve(
             spawn_local(runtime::feed_ticks(sender.clone()));
         }
     }
-    let mut screen = terminal::LiveScreen::enter()?;
-    spawn_local(runtime::feed_input(sender.clone()));
-    spawn_local(runtime::feed_stop(stop, sender.clone()));
-    let result = runtime::run(&mut screen, &mut app, &mut events, &sender, &mut session).await;
-    // The terminal is given back before anything is said on it.
-    drop(screen);
-    // The recording gets its end, whatever ended the UI.
-    let recorded = session.recording.map(Recording::finish);
-    result?;
-    if let Some(recorded) = recorded {
-        eprintln!("forkwatch-tui: {}", recorded?);
-    }
+    let ended = match terminal::LiveScreen::enter() {
+        Ok(mut screen) => {
+            spawn_local(runtime::feed_input(sender.clone()));
+            spawn_local(runtime::feed_stop(stop, sender.clone()));
+            let ended =
+                runtime::run(&mut screen, &mut app, &mut events, &sender, &mut session).await;
+            // The terminal is given back before anything is said on it.
+            drop(screen);
+            ended
+        }
+        Err(e) => Err(e),
+    };
+    // The recording gets its end, even if the terminal could not be taken.
+    record::end_recording(ended, session.recording)?;
     if let Some(why) = app.take_error() {
         bail!(why);
     }

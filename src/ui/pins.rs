@@ -233,7 +233,12 @@ impl App {
     pub(super) fn pins_key(&mut self, key: KeyEvent) -> bool {
         match list_key(key, &mut self.pins.picked, self.pins.pins.len()) {
             ListKey::Moved => {}
-            ListKey::Remove => self.toggle_pin(),
+            // With no pin to remove, x does nothing: it must not pin the selected process.
+            ListKey::Remove => {
+                if self.current_pin().is_some() {
+                    self.toggle_pin();
+                }
+            }
             ListKey::Show => {
                 if let Some(root) = self.current_pin().map(Pin::root) {
                     match self.view.position(root) {

@@ -87,6 +87,26 @@ impl Recording {
     }
 }
 
+/// Ends `recording`, if there is one, whatever ended the UI (`ended`, the loop's outcome),
+/// and says how it went on stderr: the terminal must be given back by then. Then the
+/// loop's error; with none, the recording's.
+pub(super) fn end_recording(ended: Result<()>, recording: Option<Recording>) -> Result<()> {
+    let Some(recording) = recording else {
+        return ended;
+    };
+    match (recording.finish(), ended) {
+        (Ok(summary), ended) => {
+            eprintln!("forkwatch-tui: {summary}");
+            ended
+        }
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(failed)) => {
+            eprintln!("forkwatch-tui: {e:#}");
+            Err(failed)
+        }
+    }
+}
+
 impl App {
     /// Takes the recording's status; true if the screen shows something new. A write
     /// error is said once, in full, in the banner.

@@ -114,7 +114,7 @@ impl App {
     pub(super) fn relays_key(&mut self, key: KeyEvent) -> bool {
         let len = self.relays.relays.rules().len();
         match list_key(key, &mut self.relays.picked, len) {
-            ListKey::Moved | ListKey::Show => {}
+            ListKey::Moved => {}
             ListKey::Remove => {
                 let rules = self.relays.relays.rules();
                 let Some(id) = rules.get(self.relays.picked).map(Rule::id) else {
@@ -124,7 +124,8 @@ impl App {
                 self.say(format!("{id} removed"));
                 self.relays.picked = self.relays.picked.min(len.saturating_sub(2));
             }
-            ListKey::Other => return false,
+            // A rule has no one process to show: Enter does what it does in the tree.
+            ListKey::Show | ListKey::Other => return false,
         }
         true
     }

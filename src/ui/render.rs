@@ -47,7 +47,8 @@ impl Layout {
             for notice in notices.chain(["Esc hides this"]) {
                 banner_lines.extend(format::wrap(notice, area.width as usize));
             }
-            banner_lines.truncate((main.height / 3).max(1) as usize);
+            // A third of the screen, at least a line; none on a screen with no room.
+            banner_lines.truncate((main.height / 3).max(1).min(main.height) as usize);
         }
         let banner = Rect {
             height: (banner_lines.len() as u16).min(main.height),
@@ -165,7 +166,8 @@ impl Widget for &App {
         let layout = &self.layout;
         let banner_style = Style::new().fg(Color::Black).bg(Color::Yellow);
         buf.set_style(layout.banner, banner_style);
-        for (line, y) in layout.banner_lines.iter().zip(layout.banner.y..) {
+        let rows = layout.banner.y..layout.banner.bottom();
+        for (line, y) in layout.banner_lines.iter().zip(rows) {
             buf.set_stringn(area.x, y, line, area.width as usize, banner_style);
         }
         tree::render(self, layout.tree, buf);

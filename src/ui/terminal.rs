@@ -79,6 +79,12 @@ impl LiveScreen {
 
 impl Drop for LiveScreen {
     fn drop(&mut self) {
+        // A draw that failed midway leaves its frame, synchronized update begun, in the
+        // buffer: end the update and send it while the alternate screen is still there,
+        // not onto the normal screen when the buffer goes.
+        let backend = self.terminal.backend_mut();
+        let _ = queue!(backend, EndSynchronizedUpdate);
+        let _ = backend.flush();
         restore();
     }
 }

@@ -772,6 +772,18 @@ fn mouse_click_selects_and_wheel_scrolls() {
 }
 
 #[test]
+fn pointer_moves_do_not_rebuild_the_tree() {
+    let mut app = machine();
+    draw_at(&mut app, 80, 12);
+    let rows = app.rows().len();
+    update(&mut app, AppEvent::Events(pins::births()));
+    mouse(&mut app, MouseEventKind::Moved, 5, 5);
+    assert_eq!(app.rows().len(), rows, "a move left the rows as they were");
+    mouse(&mut app, MouseEventKind::ScrollDown, 5, 5);
+    assert_eq!(app.rows().len(), rows + 2, "the wheel sees the two births");
+}
+
+#[test]
 fn paging_and_ends() {
     let mut app = machine();
     screen(&mut app, 80, 6);
@@ -820,6 +832,30 @@ procfs │ 8 processes, 2 exited │ 0 lost │ 0/s │ ? help
     assert_eq!(style_at(&buf, "procfs │").fg, Some(Color::Yellow));
     key(&mut app, KeyCode::Esc);
     assert!(!screen(&mut app, 60, 12).contains("not possible"));
+}
+
+#[test]
+fn a_banner_on_a_screen_of_no_to_two_rows_keeps_out_of_the_status_line() {
+    let mut app = machine();
+    app.source = SourceInfo {
+        name: "procfs".into(),
+        notices: vec!["watching with procfs (polling /proc every 100ms)".into()],
+        limited: true,
+    };
+    app.banner = true;
+    // A pty with no size yet has no rows: nothing to draw, and no panic.
+    assert_screen(&screen(&mut app, 60, 0), "");
+    assert_screen(
+        &screen(&mut app, 60, 1),
+        "procfs │ 8 processes, 2 exited │ 0 lost │ 0/s │ ? help\n",
+    );
+    assert_screen(
+        &screen(&mut app, 60, 2),
+        r"
+watching with procfs (polling /proc every 100ms)
+procfs │ 8 processes, 2 exited │ 0 lost │ 0/s │ ? help
+",
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::model::{Model, Process, ProcessKey, Row};
+use crate::model::{Model, Process, ProcessKey, Row, TreeView};
 
 /// How long a new process stays highlighted.
 const NEW_NS: u64 = 2_000_000_000;
@@ -33,18 +33,20 @@ impl Cursor {
     /// keeping it on the same line of the screen. If it is no longer shown (it left the
     /// tree, or a fold or the filter hides it), its nearest shown ancestor is selected.
     /// With no rows (a filter that matches nothing yet), the selection waits for them.
-    pub fn follow(&mut self, rows: &[Row], model: &Model, height: usize) {
+    pub fn follow(&mut self, view: &TreeView, model: &Model, height: usize) {
+        let rows = view.current();
         if rows.is_empty() {
             return;
         }
         let index = match self.key {
             Some(key) if rows.get(self.index).is_some_and(|r| r.key == key) => self.index,
-            Some(key) => position(rows, key)
+            Some(key) => view
+                .position(key)
                 .or_else(|| {
                     model
                         .ancestry(key)
                         .iter()
-                        .find_map(|p| position(rows, p.key))
+                        .find_map(|p| view.position(p.key))
                 })
                 .unwrap_or(self.index.min(rows.len() - 1)),
             None => 0,
@@ -78,10 +80,6 @@ impl Cursor {
         }
         self.offset = self.offset.min(len.saturating_sub(height));
     }
-}
-
-fn position(rows: &[Row], key: ProcessKey) -> Option<usize> {
-    rows.iter().position(|r| r.key == key)
 }
 
 /// Which columns fit before the command line, which always stays.
@@ -214,8 +212,8 @@ fn render_row(
     line: Rect,
     buf: &mut Buffer,
 ) {
-    let age = match process.exit {
-        Some(exit) => format::run_time(exit.ts_ns.saturating_sub(process.start_ns)),
+    let age = match process.run_ns() {
+        Some(run) => format::run_time(run),
         None => format::age(now.saturating_sub(process.start_ns)),
     };
     let user = match process.creds {

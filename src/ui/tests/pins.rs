@@ -342,3 +342,19 @@ fn pin_keys() {
     assert!(!app.pinned_only(), "no pin is left to show");
     assert!(screen(&mut app, 80, 20).contains("nothing is pinned"));
 }
+
+#[test]
+fn x_in_an_empty_pins_pane_pins_nothing() {
+    let mut app = machine();
+    key(&mut app, KeyCode::End);
+    key(&mut app, KeyCode::Char('P'));
+    assert_eq!(app.focus, Some(Pane::Pins));
+    key(&mut app, KeyCode::Char('x'));
+    assert!(app.pins.pins.is_empty(), "x removes; it never pins");
+    key(&mut app, KeyCode::Delete);
+    assert!(app.pins.pins.is_empty(), "nor does Delete");
+    assert!(screen(&mut app, 80, 20).contains("nothing is pinned"));
+    // p still pins the selected process from the pane.
+    key(&mut app, KeyCode::Char('p'));
+    assert!(app.pins.pins.get(ProcessKey::new(500, 20 * S)).is_some());
+}

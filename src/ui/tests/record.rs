@@ -11,7 +11,7 @@ use std::{
 use super::*;
 use crate::{
     recording::{Reader, SLOW_DISK_BACKLOG},
-    ui::record::{Recording, Status},
+    ui::record::{Recording, Status, end_recording},
 };
 
 /// The machine while recording.
@@ -78,6 +78,22 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ ● recording stopped: wri
     assert_eq!(style_at(&buf, "● recording stopped").fg, Some(Color::Red));
     key(&mut app, KeyCode::Esc);
     assert!(!screen(&mut app, 100, 10).contains("cannot write"));
+}
+
+#[test]
+fn a_ui_that_fails_still_ends_its_recording_and_gives_its_own_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("failed.fwrec");
+    let recording = Recording::create(&path, "eBPF", 990 * S, &machine_processes()).unwrap();
+    let failed = anyhow::anyhow!("cannot set the terminal up: no such device");
+    let error = end_recording(Err(failed), Some(recording)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot set the terminal up: no such device"
+    );
+    let mut reader = Reader::open(&path).unwrap();
+    while reader.next_batch(&mut Vec::new()).unwrap() {}
+    assert!(reader.end().is_some(), "closed with its end frame");
 }
 
 #[test]

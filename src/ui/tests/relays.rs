@@ -357,3 +357,21 @@ async fn relay_keys() {
         "match   the subtree of 500 (cron)"
     );
 }
+
+#[test]
+fn enter_in_the_relays_pane_folds_the_tree_as_in_the_tree() {
+    let mut app = machine();
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Down);
+    }
+    assert_eq!(app.selected(), Some(MAKE.key()));
+    key(&mut app, KeyCode::Char('R'));
+    assert_eq!(app.focus, Some(super::super::app::Pane::Relays));
+    key(&mut app, KeyCode::Enter);
+    let folded = screen(&mut app, 80, 24);
+    assert!(folded.contains("make -j2"), "{folded}");
+    assert!(
+        !folded.contains("cc -c main.c"),
+        "make's subtree is folded: {folded}"
+    );
+}
