@@ -2,16 +2,15 @@
 //! between them. Each test starts its own uniquely named processes and looks only at the
 //! events of their pids.
 
+#[path = "common/lines.rs"]
+mod lines;
+
 use std::{
     collections::{HashMap, HashSet},
-    io::{BufRead, BufReader},
     os::unix::fs::{PermissionsExt, symlink},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{
-        atomic::{AtomicU32, Ordering},
-        mpsc,
-    },
+    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
@@ -26,6 +25,7 @@ use forkwatch::{
     probe::ProbeOptions,
     source::{BackendChoice, Source},
 };
+use lines::{lines, next_line};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
@@ -421,25 +421,6 @@ impl Drop for NobodysBinary {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-}
-
-/// Lines of a child's output, read on a thread so that a test can wait with a timeout.
-fn lines(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (send, receive) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines().map_while(Result::ok) {
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receive
-}
-
-fn next_line(lines: &mpsc::Receiver<String>, what: &str) -> String {
-    lines
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("no {what} within 30 s"))
 }
 
 /// Runs `events --json` as uid 65534 (inside `wrapper`, e.g. a new user namespace) and
