@@ -2,6 +2,8 @@
 
 #[path = "common/lines.rs"]
 mod lines;
+#[path = "common/nobody.rs"]
+mod nobody;
 // Only its gate serves here.
 #[allow(dead_code)]
 #[path = "common/trees.rs"]
@@ -14,6 +16,7 @@ use std::{
 };
 
 use lines::{lines, next_line};
+use nobody::Nobody;
 use trees::Gate;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -167,14 +170,15 @@ fn exit_at(gate: &Gate, code: u8) -> Child {
 
 #[test]
 fn an_unprivileged_user_can_wait_too() {
+    let nobody = Nobody::with(&[BIN]);
     let mut target = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .args(["/bin/sh", "-c", "sleep 1; exit 6"])
         .spawn()
         .unwrap();
     let out = finish_within_30s(
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        nobody
+            .command(&[], "forkwatch-tui")
             .args(["wait", &target.id().to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
