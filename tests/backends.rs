@@ -2,16 +2,17 @@
 //! between them. Each test starts its own uniquely named processes and looks only at the
 //! events of their pids.
 
+#[path = "common/lines.rs"]
+mod lines;
+#[path = "common/nobody.rs"]
+mod nobody;
+
 use std::{
     collections::{HashMap, HashSet},
-    io::{BufRead, BufReader},
     os::unix::fs::{PermissionsExt, symlink},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{
-        atomic::{AtomicU32, Ordering},
-        mpsc,
-    },
+    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
@@ -26,6 +27,8 @@ use forkwatch::{
     probe::ProbeOptions,
     source::{BackendChoice, Source},
 };
+use lines::{lines, next_line};
+use nobody::Nobody;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
@@ -366,88 +369,13 @@ async fn netlink_counts_what_a_slow_reader_lost() {
     );
 }
 
-/// The built binary, where uid 65534 can run it: a copy if target/ is closed to it.
-struct NobodysBinary {
-    path: PathBuf,
-    copy_dir: Option<PathBuf>,
-}
-
-impl NobodysBinary {
-    fn new() -> Self {
-        let reachable = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "test",
-                "-x",
-                BIN,
-            ])
-            .status()
-            .unwrap()
-            .success();
-        if reachable {
-            return Self {
-                path: PathBuf::from(BIN),
-                copy_dir: None,
-            };
-        }
-        let dir = temp_dir();
-        let path = dir.join("forkwatch-tui");
-        std::fs::copy(BIN, &path).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Self {
-            path,
-            copy_dir: Some(dir),
-        }
-    }
-
-    /// `setpriv` as uid 65534, then `wrapper`, then this binary with `args`.
-    fn command(&self, wrapper: &[&str], args: &[&str]) -> Command {
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .args(wrapper)
-            .arg(&self.path)
-            .args(["--log", "/dev/null"])
-            .args(args);
-        command
-    }
-}
-
-impl Drop for NobodysBinary {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.copy_dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-/// Lines of a child's output, read on a thread so that a test can wait with a timeout.
-fn lines(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (send, receive) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines().map_while(Result::ok) {
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receive
-}
-
-fn next_line(lines: &mpsc::Receiver<String>, what: &str) -> String {
-    lines
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("no {what} within 30 s"))
-}
-
 /// Runs `events --json` as uid 65534 (inside `wrapper`, e.g. a new user namespace) and
 /// returns the stderr lines up to the description of what the backend misses, and the
 /// JSON lines it printed for a uniquely named process started once it was watching.
-fn events_as_nobody(bin: &NobodysBinary, wrapper: &[&str]) -> (Vec<String>, Vec<Event>) {
-    let mut watcher: Child = bin
-        .command(wrapper, &["events", "--json"])
+fn events_as_nobody(nobody: &Nobody, wrapper: &[&str]) -> (Vec<String>, Vec<Event>) {
+    let mut watcher: Child = nobody
+        .command(wrapper, "forkwatch-tui")
+        .args(["--log", "/dev/null", "events", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -499,7 +427,7 @@ fn line_with<'a>(lines: &'a [String], text: &str) -> &'a str {
 /// since Linux 6.6 the proc connector accepts anyone in the initial namespaces.
 #[test]
 fn without_privileges_auto_falls_back_and_streams() {
-    let (notices, _) = events_as_nobody(&NobodysBinary::new(), &[]);
+    let (notices, _) = events_as_nobody(&Nobody::with(&[BIN]), &[]);
     line_with(
         &notices,
         "forkwatch-tui: eBPF not possible: the eBPF probe needs root",
@@ -519,8 +447,8 @@ fn without_privileges_auto_falls_back_and_streams() {
 /// does, and says what it misses; asking for netlink by name is one line of error.
 #[test]
 fn where_only_procfs_can_run_it_is_used_and_says_so() {
-    let bin = NobodysBinary::new();
-    let (notices, mine) = events_as_nobody(&bin, &["unshare", "--user"]);
+    let nobody = Nobody::with(&[BIN]);
+    let (notices, mine) = events_as_nobody(&nobody, &["unshare", "--user"]);
     assert!(
         notices[0].starts_with("forkwatch-tui: watching with procfs (polling /proc every 100ms)"),
         "{notices:#?}"
@@ -537,8 +465,9 @@ fn where_only_procfs_can_run_it_is_used_and_says_so() {
     let exit = mine.last().unwrap();
     assert_eq!(exit.kind, Kind::Exit(ExitStatus::Unknown));
 
-    let out = bin
-        .command(&["unshare", "--user"], &["events", "--backend", "netlink"])
+    let out = nobody
+        .command(&["unshare", "--user"], "forkwatch-tui")
+        .args(["--log", "/dev/null", "events", "--backend", "netlink"])
         .stdout(Stdio::null())
         .output()
         .unwrap();

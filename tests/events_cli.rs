@@ -1,5 +1,8 @@
 //! `forkwatch-tui events` as a user runs it: the real binary, the real kernel.
 
+#[path = "common/nobody.rs"]
+mod nobody;
+
 use std::{
     io::{BufRead, BufReader, Read},
     process::{Child, Command, Stdio},
@@ -7,6 +10,7 @@ use std::{
 };
 
 use forkwatch::event::{Event, ExitStatus, Kind};
+use nobody::Nobody;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 
@@ -132,15 +136,13 @@ fn assert_one_line(stderr: &str, expected: &str) {
 /// name is refused.
 #[test]
 fn without_privileges_the_ebpf_backend_says_so_in_one_line() {
-    let (err, code) = failure(Command::new("setpriv").args([
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        BIN,
-        "events",
-        "--backend",
-        "ebpf",
-    ]));
+    let nobody = Nobody::with(&[BIN]);
+    let (err, code) =
+        failure(
+            nobody
+                .command(&[], "forkwatch-tui")
+                .args(["events", "--backend", "ebpf"]),
+        );
     assert_eq!(code, Some(1));
     assert_one_line(&err, "needs root, or CAP_BPF and CAP_PERFMON");
     assert!(err.contains("the eBPF backend cannot run: "), "{err}");

@@ -1,6 +1,9 @@
 //! The probe against the real kernel: each test starts its own processes and checks the
 //! events reported for their pids (other processes on the machine are ignored).
 
+#[path = "common/nobody.rs"]
+mod nobody;
+
 use std::{
     process::{Command, Stdio},
     time::Duration,
@@ -10,6 +13,7 @@ use forkwatch::{
     event::{Event, ExitStatus, Kind},
     probe::{Probe, ProbeOptions},
 };
+use nobody::Nobody;
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 
@@ -229,14 +233,23 @@ async fn setuid_and_setgid_report_the_new_ids() {
 async fn a_failed_setuid_is_not_reported() {
     let mut probe = load();
     // After dropping to 65534, setuid(0) fails with EPERM.
-    let mut child = Command::new("setpriv")
-        .args(["--reuid=65534", "--", WORKLOAD, "setuid", "0"])
-        .stderr(Stdio::null())
+    let nobody = Nobody::with(&[WORKLOAD]);
+    let child = nobody
+        .command(&[], "forkwatch-workload")
+        .args(["setuid", "0"])
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = child.id();
     let events = collect_until(&mut probe, |e| exited(e, pid)).await;
-    assert!(!child.wait().unwrap().success());
+    // The workload itself ran and was refused (not setpriv failing to run it).
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "setuid(0): Operation not permitted (os error 1)\n"
+    );
     let uid_events: Vec<_> = of_pid(&events, pid)
         .into_iter()
         .filter(|e| e.kind == Kind::Uid)

@@ -5,6 +5,8 @@
 //! replays the demo recording in it; `--record` writes a recording that ends properly on
 //! `q`.
 
+#[path = "common/nobody.rs"]
+mod nobody;
 // Some of it serves the relay tests only.
 #[allow(dead_code)]
 #[path = "common/receiver.rs"]
@@ -18,6 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use nobody::Nobody;
 use receiver::Receiver;
 use trees::{Chain, Gate};
 
@@ -352,47 +355,39 @@ fn without_a_terminal_it_says_so_in_one_line() {
     assert!(out.stdout.is_empty());
 }
 
-/// A directory anyone can read, with this test's binary and the demo recording in it, and
-/// a log file that uid 65534 owns: what an ordinary user has after a build.
+/// This test's binary and the demo recording where an ordinary user can read them, and a
+/// log file that uid 65534 owns: what that user has after a build.
 struct Unprivileged {
-    dir: tempfile::TempDir,
+    nobody: Nobody,
 }
 
 impl Unprivileged {
-    const UID: u32 = 65_534;
-
     fn new() -> Self {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let open = std::fs::Permissions::from_mode(0o755);
-        std::fs::set_permissions(dir.path(), open.clone()).unwrap();
-        std::fs::copy(BIN, dir.path().join("forkwatch-tui")).unwrap();
-        std::fs::set_permissions(dir.path().join("forkwatch-tui"), open.clone()).unwrap();
-        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.fwrec");
-        std::fs::copy(demo, dir.path().join("demo.fwrec")).unwrap();
-        std::fs::set_permissions(dir.path().join("demo.fwrec"), open).unwrap();
-        std::fs::write(dir.path().join("forkwatch.log"), "").unwrap();
-        std::os::unix::fs::chown(
-            dir.path().join("forkwatch.log"),
-            Some(Self::UID),
-            Some(Self::UID),
-        )
-        .unwrap();
-        Self { dir }
+        let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.fwrec");
+        let nobody = Nobody::with(&[BIN, demo]);
+        let log = nobody.path("forkwatch.log");
+        std::fs::write(&log, "").unwrap();
+        std::os::unix::fs::chown(&log, Some(nobody::UID), Some(nobody::UID)).unwrap();
+        Self { nobody }
     }
 
-    /// `forkwatch-tui ARGS` run as uid and gid 65534 without supplementary groups.
+    /// `forkwatch-tui ARGS` run as uid and gid 65534 without supplementary groups, as a
+    /// line for the shell.
     fn command(&self, args: &str) -> String {
-        let dir = self.dir.path().display();
-        format!(
-            "setpriv --reuid={uid} --regid={uid} --clear-groups {dir}/forkwatch-tui \
-             --log {dir}/forkwatch.log {args}",
-            uid = Self::UID
-        )
+        let mut command = self.nobody.command(&[], "forkwatch-tui");
+        command
+            .arg("--log")
+            .arg(self.nobody.path("forkwatch.log"))
+            .args(args.split_whitespace());
+        std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|word| word.to_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
+        self.nobody.path(name).display().to_string()
     }
 }
 

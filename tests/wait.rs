@@ -1,10 +1,23 @@
 //! `forkwatch-tui wait`: the real binary waiting for processes that are not its children.
 
+#[path = "common/lines.rs"]
+mod lines;
+#[path = "common/nobody.rs"]
+mod nobody;
+// Only its gate serves here.
+#[allow(dead_code)]
+#[path = "common/trees.rs"]
+mod trees;
+
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Output, Stdio},
+    process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},
 };
+
+use lines::{lines, next_line};
+use nobody::Nobody;
+use trees::Gate;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 
@@ -110,19 +123,35 @@ fn a_process_already_dead_when_checked_is_reported_not_waited_on() {
 
 #[test]
 fn several_pids_are_each_reported_and_the_last_listed_gives_the_status() {
-    let mut slow = Command::new("/bin/sh")
-        .args(["-c", "sleep 1.5; exit 3"])
+    // Both wait at a gate until `wait` watches them, so that they end in the order chosen
+    // here however long `wait` takes to start.
+    let (slow_gate, fast_gate) = (Gate::new(), Gate::new());
+    let mut slow = exit_at(&slow_gate, 3);
+    let mut fast = exit_at(&fast_gate, 4);
+    let mut waiter = Command::new(BIN)
+        .args(["wait", &slow.id().to_string(), &fast.id().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut fast = Command::new("/bin/sh")
-        .args(["-c", "sleep 0.5; exit 4"])
-        .spawn()
-        .unwrap();
-    let out = wait_for(&[slow.id(), fast.id()], &[]);
+    let notices = lines(waiter.stderr.take().unwrap());
+    let reports = lines(waiter.stdout.take().unwrap());
+    let ready = next_line(&notices, "start-up line");
+    assert!(ready.contains("waiting for 2 processes"), "{ready}");
+    fast_gate.open();
+    // The slow one ends only once the fast one is reported.
+    let first = next_line(&reports, "report of the fast one");
+    slow_gate.open();
+    let out = finish_within_30s(waiter);
+    // The reader ends at EOF, closing the channel.
+    let reported: String = std::iter::once(first)
+        .chain(reports.iter())
+        .map(|line| line + "\n")
+        .collect();
     // Like the shell's `wait A B`: the status of B, the last one named.
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(
-        stdout(&out),
+        reported,
         format!("{} (sh): exit 4\n{} (sh): exit 3\n", fast.id(), slow.id()),
         "reported in the order they ended"
     );
@@ -130,16 +159,26 @@ fn several_pids_are_each_reported_and_the_last_listed_gives_the_status() {
     fast.wait().unwrap();
 }
 
+/// A shell that exits `code` once its gate opens.
+fn exit_at(gate: &Gate, code: u8) -> Child {
+    Command::new("/bin/sh")
+        .args(["-c", &format!(r#"read go < "$1"; exit {code}"#), "sh"])
+        .arg(gate.path())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn an_unprivileged_user_can_wait_too() {
+    let nobody = Nobody::with(&[BIN]);
     let mut target = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .args(["/bin/sh", "-c", "sleep 1; exit 6"])
         .spawn()
         .unwrap();
     let out = finish_within_30s(
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        nobody
+            .command(&[], "forkwatch-tui")
             .args(["wait", &target.id().to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
