@@ -17,9 +17,7 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
         selection.summary()
     );
-    for notice in selection.notices() {
-        eprintln!("forkwatch-tui: {notice}");
-    }
+    super::print_notices(&selection);
     drive(&mut source, &mut stop, args.duration, |batch| {
         write_batch(&mut writer, batch)
     })

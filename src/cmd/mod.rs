@@ -19,7 +19,7 @@ use crate::{
     model::{Applied, Model},
     output::EventWriter,
     snapshot,
-    source::Source,
+    source::{Selection, Source},
 };
 
 /// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is made. Make it before
@@ -145,5 +145,12 @@ impl LiveTree {
         self.last_resync = Instant::now();
         let snapshot = snapshot::take().context("cannot read /proc")?;
         Ok(self.model.reconcile(&snapshot))
+    }
+}
+
+/// Prints, a line each, why the backends better than the chosen one could not run.
+fn print_notices(selection: &Selection) {
+    for notice in selection.notices() {
+        eprintln!("forkwatch-tui: {notice}");
     }
 }

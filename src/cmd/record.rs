@@ -28,9 +28,7 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
         "forkwatch-tui: recording with {} to {path}; stop with Ctrl-C",
         selection.summary()
     );
-    for notice in selection.notices() {
-        eprintln!("forkwatch-tui: {notice}");
-    }
+    super::print_notices(&selection);
 
     let mut behind = false;
     let driven = drive(&mut source, &mut stop, args.duration, |batch| {

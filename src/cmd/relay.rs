@@ -45,9 +45,7 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
         relays.rules()[0].spec(),
         selection.summary()
     );
-    for notice in selection.notices() {
-        eprintln!("forkwatch-tui: {notice}");
-    }
+    super::print_notices(&selection);
 
     let mut batch = Vec::with_capacity(4096);
     while relays.is_live() {

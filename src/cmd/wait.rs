@@ -83,9 +83,7 @@ pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode
             plural(waited.len(), "process", "processes"),
             selection.summary()
         );
-        for notice in selection.notices() {
-            eprintln!("forkwatch-tui: {notice}");
-        }
+        super::print_notices(&selection);
     }
     while !waited.is_empty() {
         tokio::select! {

@@ -35,9 +35,7 @@ pub async fn run(args: WatchArgs, probe_options: ProbeOptions) -> Result<ExitCod
         args.pid,
         selection.summary()
     );
-    for notice in selection.notices() {
-        eprintln!("forkwatch-tui: {notice}");
-    }
+    super::print_notices(&selection);
 
     let mut batch = Vec::with_capacity(4096);
     loop {
