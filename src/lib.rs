@@ -14,4 +14,5 @@ pub mod recording;
 pub mod relay;
 pub mod snapshot;
 pub mod source;
+pub mod text;
 pub mod ui;

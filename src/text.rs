@@ -1,0 +1,140 @@
+//! Terminal-safe text: the one function every string from a process, the kernel, /proc, the
+//! user database or a recording goes through before it reaches a terminal or a text line.
+//!
+//! Any unprivileged user controls argv, command names, file names and cgroup names, and
+//! whoever wrote a recording controls all of it. Passed through, an ESC starts a control
+//! sequence in root's terminal (OSC 52 writes the clipboard, CSI erases lines), a CR or LF
+//! forges a line that looks like a real event, and bidi controls reorder what is shown. So
+//! those characters are shown escaped, visibly, and everything else as it is:
+//!
+//! | what | shown as |
+//! | --- | --- |
+//! | ESC, LF, CR, TAB, NUL, BEL, backspace | `\e` `\n` `\r` `\t` `\0` `\a` `\b` |
+//! | other C0 controls and DEL | `\x01` ... `\x1f`, `\x7f` |
+//! | bytes that are not UTF-8 | `\xNN`, one per byte |
+//! | C1 controls (U+0080-U+009F) | `\u{9b}` |
+//! | bidi, zero-width and other invisible format characters, line and paragraph separators | `\u{202e}` |
+//!
+//! A backslash stays a backslash: a literal `\e` typed into an argument is shown as it is,
+//! and it cannot do harm. JSON output does not use this: it is valid JSON with JSON's own
+//! escaping.
+
+use std::{borrow::Cow, fmt::Write as _};
+
+/// `bytes` as terminal-safe text: borrowed when there is nothing to escape.
+pub fn escape(bytes: &[u8]) -> Cow<'_, str> {
+    if is_plain(bytes) {
+        // SAFETY-free fast path: printable ASCII is UTF-8.
+        return Cow::Borrowed(std::str::from_utf8(bytes).expect("printable ASCII is UTF-8"));
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    push_escaped_slow(&mut out, bytes);
+    Cow::Owned(out)
+}
+
+/// [`escape`] for text that is already a `str` (it may still hold control characters).
+pub fn escape_str(s: &str) -> Cow<'_, str> {
+    escape(s.as_bytes())
+}
+
+/// Appends `bytes` to `out` as [`escape`] shows them, without a temporary string: for the
+/// paths that write every event (text output).
+pub fn push_escaped(out: &mut String, bytes: &[u8]) {
+    if is_plain(bytes) {
+        out.push_str(std::str::from_utf8(bytes).expect("printable ASCII is UTF-8"));
+    } else {
+        push_escaped_slow(out, bytes);
+    }
+}
+
+/// Whether the bytes need no escaping: printable ASCII only (and no NUL). The common case,
+/// checked first so that ordinary argv costs one scan.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
+}
+
+fn push_escaped_slow(out: &mut String, bytes: &[u8]) {
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_char(out, c);
+        }
+        for &b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
+fn push_char(out: &mut String, c: char) {
+    match c {
+        '\x1b' => out.push_str("\\e"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\0' => out.push_str("\\0"),
+        '\x07' => out.push_str("\\a"),
+        '\x08' => out.push_str("\\b"),
+        '\x00'..='\x1f' | '\x7f' => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if is_hidden(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+/// C1 controls and the format characters that reorder, hide or break what a terminal shows.
+fn is_hidden(c: char) -> bool {
+    matches!(c,
+        '\u{80}'..='\u{9f}'          // C1 controls (U+009B is CSI)
+        | '\u{ad}'                   // soft hyphen
+        | '\u{61c}'                  // Arabic letter mark (bidi)
+        | '\u{180e}'                 // Mongolian vowel separator
+        | '\u{200b}'..='\u{200f}'    // zero-width spaces and joiners, LRM, RLM
+        | '\u{2028}'..='\u{202e}'    // line and paragraph separators, bidi embeddings
+        | '\u{2060}'..='\u{206f}'    // word joiner, invisible operators, bidi isolates
+        | '\u{feff}'                 // zero-width no-break space (BOM)
+        | '\u{fff9}'..='\u{fffb}' // interlinear annotation
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_borrowed_and_unchanged() {
+        assert!(matches!(escape(b"make -j8"), Cow::Borrowed("make -j8")));
+        assert_eq!(escape("ünï cødé 日本".as_bytes()), "ünï cødé 日本");
+        assert_eq!(escape(br"C:\temp \e"), r"C:\temp \e");
+    }
+
+    #[test]
+    fn controls_bad_bytes_and_bidi_are_escaped_visibly() {
+        let hostile = "a\x1b]52;c;aGk=\x07b\r\nexit pid=1\x7f\u{9b}2J\u{202e}cba\u{feff}";
+        assert_eq!(
+            escape_str(hostile),
+            r"a\e]52;c;aGk=\ab\r\nexit pid=1\x7f\u{9b}2J\u{202e}cba\u{feff}"
+        );
+        assert_eq!(escape(b"\xff\xfe ok \xc3"), r"\xff\xfe ok \xc3");
+        assert_eq!(escape(b"\x01\x1f\0\t\x08"), r"\x01\x1f\0\t\b");
+        let mut out = String::from("argv: ");
+        push_escaped(&mut out, b"\x9b");
+        assert_eq!(out, r"argv: \x9b");
+    }
+
+    #[test]
+    fn escaped_text_holds_no_control_or_format_character() {
+        let every_byte: Vec<u8> = (0..=255).collect();
+        let all_hidden: String = ('\u{0}'..='\u{ffff}').filter(|&c| is_hidden(c)).collect();
+        for input in [&every_byte[..], all_hidden.as_bytes()] {
+            let shown = escape(input);
+            assert!(
+                shown
+                    .chars()
+                    .all(|c| !c.is_control() && !is_hidden(c) && c != '\u{fffd}'),
+                "{shown}"
+            );
+        }
+    }
+}
