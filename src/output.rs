@@ -8,10 +8,13 @@ use std::{
 use crate::{
     cli::OutputArgs,
     clock::WallClock,
-    event::{Event, ExitStatus, Kind, KindName, KindSet, quote_argv, short_duration, signal_name},
+    event::{Event, ExitStatus, Kind, KindName, KindSet, short_duration, signal_name},
+    text,
 };
 
-/// One line of text for an event, starting with its local time of day.
+/// One line of text for an event, starting with its local time of day. Everything that came
+/// from a process is [escaped](text::escape), so an event is always exactly one line and
+/// never a control sequence.
 pub fn text_line(event: &Event, clock: &WallClock) -> String {
     let time = clock.time_of_day(event.ts_ns);
     if let Kind::Lost { count } = event.kind {
@@ -33,29 +36,44 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
     }
     if let Some(c) = event.creds {
         match event.kind {
-            Kind::Exec { .. } | Kind::Uid => {
+            Kind::Exec { .. } | Kind::Uid { .. } => {
                 let _ = write!(w, " uid={}", c.uid);
-                if c.euid != c.uid || matches!(event.kind, Kind::Uid) {
+                if c.euid != c.uid || matches!(event.kind, Kind::Uid { .. }) {
                     let _ = write!(w, " euid={}", c.euid);
                 }
             }
-            Kind::Gid => {
+            Kind::Gid { .. } => {
                 let _ = write!(w, " gid={} egid={}", c.gid, c.egid);
             }
             _ => {}
         }
     }
-    let _ = write!(w, " comm={}", event.comm);
+    w.push_str(" comm=");
+    text::push_escaped(w, event.comm.as_bytes());
     match &event.kind {
         Kind::Exec {
             filename,
             argv,
             argv_truncated,
+            filename_truncated,
+            argv_unreadable,
         } => {
-            let _ = write!(w, " file={filename} argv: {}", quote_argv(argv));
+            w.push_str(" file=");
+            text::push_escaped(w, filename.as_bytes());
+            if *filename_truncated {
+                w.push_str(" [file name truncated]");
+            }
+            if *argv_unreadable {
+                w.push_str(" argv unreadable");
+            } else {
+                let _ = write!(w, " argv: {}", argv.quoted());
+            }
             if *argv_truncated {
                 w.push_str(" [argv truncated]");
             }
+        }
+        Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => {
+            w.push_str(" inferred");
         }
         Kind::Exit(status) => {
             match status {
@@ -169,7 +187,7 @@ impl<W: Write> EventWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Comm, Creds};
+    use crate::event::{Argv, Comm, Creds};
 
     fn event(kind: Kind) -> Event {
         Event {
@@ -197,8 +215,10 @@ mod tests {
         let exec = text_line(
             &event(Kind::Exec {
                 filename: "/usr/bin/make".into(),
-                argv: vec!["make".into(), "-j 2".into()],
+                argv: Argv::from_args(["make", "-j 2"]),
                 argv_truncated: true,
+                filename_truncated: false,
+                argv_unreadable: false,
             }),
             &clock,
         );

@@ -1,18 +1,22 @@
 //! The machine's processes as /proc shows them at one moment: what the live view and a
 //! recording start from before events keep them current.
+//!
+//! Everything is read as bytes and with a byte bound: a command line is whatever its
+//! process put there (not always UTF-8, and up to the stack limit in size), and it is kept
+//! exactly, up to [`MAX_ARGV_BYTES`].
+
+use std::{fs::File, io::Read};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    clock,
-    event::{Comm, Creds},
+    backend::proc_stat,
+    event::{Argv, Comm, Creds, MAX_ARGV_BYTES},
 };
 
-/// `PF_KTHREAD` in /proc/<pid>/stat's flags.
-const PF_KTHREAD: u32 = 0x0020_0000;
-
-/// One process in a snapshot.
+/// One process in a snapshot. Its JSON form (in recordings) is in [`wire`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "wire::ProcessInfo", try_from = "wire::ProcessInfo")]
 pub struct ProcessInfo {
     pub pid: u32,
     pub ppid: u32,
@@ -20,7 +24,9 @@ pub struct ProcessInfo {
     pub start_ns: u64,
     pub comm: Comm,
     /// Empty for kernel threads and for processes whose argv could not be read.
-    pub argv: Vec<String>,
+    pub argv: Argv,
+    /// The command line was longer than [`MAX_ARGV_BYTES`] and was cut.
+    pub argv_truncated: bool,
     pub creds: Creds,
     /// The state letter of /proc/<pid>/stat: R, S, D, Z, T, ...
     pub state: char,
@@ -30,29 +36,81 @@ pub struct ProcessInfo {
 
 /// Reads one process; `None` if it is gone (or was never there).
 pub fn read_process(pid: u32) -> Option<ProcessInfo> {
-    let process = procfs::process::Process::new(pid as i32).ok()?;
-    let stat = process.stat().ok()?;
-    let status = process.status().ok()?;
-    let kernel_thread = stat.flags & PF_KTHREAD != 0;
+    let stat = proc_stat::read(pid)?;
+    let status = read_status(pid)?;
+    let kernel_thread = stat.kernel_thread();
+    let (argv, argv_truncated) = if kernel_thread {
+        (Argv::default(), false)
+    } else {
+        read_cmdline(pid).unwrap_or_default()
+    };
     Some(ProcessInfo {
         pid,
-        ppid: stat.ppid.max(0) as u32,
-        start_ns: clock::ticks_to_ns(stat.starttime),
-        comm: Comm::from(stat.comm.as_str()),
-        argv: if kernel_thread {
-            Vec::new()
-        } else {
-            process.cmdline().unwrap_or_default()
-        },
-        creds: Creds {
-            uid: status.ruid,
-            euid: status.euid,
-            gid: status.rgid,
-            egid: status.egid,
-        },
-        state: stat.state,
+        ppid: stat.ppid,
+        start_ns: stat.start_ns(),
+        comm: stat.comm,
+        argv,
+        argv_truncated,
+        creds: status.creds,
+        state: char::from(stat.state),
         kernel_thread,
-        threads: stat.num_threads.max(0) as u32,
+        threads: status.threads,
+    })
+}
+
+/// `/proc/<pid>/cmdline`, at most [`MAX_ARGV_BYTES`] of it, and whether it was cut. `None`
+/// if it cannot be read (the process is gone).
+pub fn read_cmdline(pid: u32) -> Option<(Argv, bool)> {
+    let file = File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut area = Vec::new();
+    file.take(MAX_ARGV_BYTES as u64 + 1)
+        .read_to_end(&mut area)
+        .ok()?;
+    let truncated = area.len() > MAX_ARGV_BYTES;
+    area.truncate(MAX_ARGV_BYTES);
+    Some((Argv::from_area(&area), truncated))
+}
+
+/// What the snapshot takes from /proc/<pid>/status.
+struct Status {
+    creds: Creds,
+    threads: u32,
+}
+
+/// Reads the ids and the thread count from `/proc/<pid>/status` (a few hundred bytes of
+/// `Name:\tvalue` lines; 16 KiB bounds the read).
+fn read_status(pid: u32) -> Option<Status> {
+    let file = File::open(format!("/proc/{pid}/status")).ok()?;
+    let mut text = Vec::new();
+    file.take(16 * 1024).read_to_end(&mut text).ok()?;
+    let (mut uids, mut gids, mut threads) = (None, None, None);
+    for line in text.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        let mut numbers = std::str::from_utf8(value)
+            .unwrap_or_default()
+            .split_ascii_whitespace()
+            .map(|n| n.parse::<u32>().ok());
+        let mut next = || numbers.next().flatten();
+        match name {
+            // Real, effective, saved, file system: the first two.
+            b"Uid" => uids = next().zip(next()),
+            b"Gid" => gids = next().zip(next()),
+            b"Threads" => threads = next(),
+            _ => {}
+        }
+    }
+    let ((uid, euid), (gid, egid)) = (uids?, gids?);
+    Some(Status {
+        creds: Creds {
+            uid,
+            euid,
+            gid,
+            egid,
+        },
+        threads: threads.unwrap_or(1),
     })
 }
 
@@ -64,6 +122,88 @@ pub fn take() -> std::io::Result<Vec<ProcessInfo>> {
         .collect();
     pids.sort_unstable();
     Ok(pids.into_iter().filter_map(read_process).collect())
+}
+
+/// The JSON form of a process in a recording's snapshot frames (docs/recording.md):
+/// `comm` and `argv` as text, with their exact bytes beside them in base64 when they are
+/// not valid UTF-8 (`comm_base64`, `argv_base64`), as in the JSON of events.
+mod wire {
+    use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+    use serde::{Deserialize, Serialize};
+
+    use crate::event::{Argv, Comm, Creds};
+
+    #[derive(Serialize, Deserialize)]
+    pub struct ProcessInfo {
+        pid: u32,
+        ppid: u32,
+        start_ns: u64,
+        comm: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comm_base64: Option<String>,
+        argv: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        argv_base64: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        argv_truncated: bool,
+        creds: Creds,
+        state: char,
+        kernel_thread: bool,
+        threads: u32,
+    }
+
+    impl From<super::ProcessInfo> for ProcessInfo {
+        fn from(p: super::ProcessInfo) -> Self {
+            let comm = p.comm.as_bytes();
+            Self {
+                pid: p.pid,
+                ppid: p.ppid,
+                start_ns: p.start_ns,
+                comm: p.comm.as_str().into_owned(),
+                comm_base64: std::str::from_utf8(comm)
+                    .is_err()
+                    .then(|| BASE64.encode(comm)),
+                argv: p.argv.lossy().map(|a| a.into_owned()).collect(),
+                argv_base64: (!p.argv.is_utf8())
+                    .then(|| p.argv.iter().map(|a| BASE64.encode(a)).collect()),
+                argv_truncated: p.argv_truncated,
+                creds: p.creds,
+                state: p.state,
+                kernel_thread: p.kernel_thread,
+                threads: p.threads,
+            }
+        }
+    }
+
+    impl TryFrom<ProcessInfo> for super::ProcessInfo {
+        type Error = base64::DecodeError;
+
+        fn try_from(w: ProcessInfo) -> Result<Self, Self::Error> {
+            let comm = match &w.comm_base64 {
+                Some(b) => Comm::from_bytes(&BASE64.decode(b)?),
+                None => Comm::from(w.comm.as_str()),
+            };
+            let argv = match &w.argv_base64 {
+                Some(exact) => exact
+                    .iter()
+                    .map(|a| BASE64.decode(a))
+                    .collect::<Result<Argv, _>>()?,
+                None => Argv::from_args(&w.argv),
+            };
+            Ok(Self {
+                pid: w.pid,
+                ppid: w.ppid,
+                start_ns: w.start_ns,
+                comm,
+                argv,
+                argv_truncated: w.argv_truncated,
+                creds: w.creds,
+                state: w.state,
+                kernel_thread: w.kernel_thread,
+                threads: w.threads,
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -85,10 +225,50 @@ mod tests {
         assert_eq!(found.ppid, me);
         assert_eq!(found.argv, ["sleep", "30"]);
         assert_eq!(found.comm.to_string(), "sleep");
+        assert!(!found.argv_truncated);
         assert!(!found.kernel_thread);
         let kthreadd = snapshot.iter().find(|p| p.pid == 2).unwrap();
         assert!(kthreadd.kernel_thread && kthreadd.argv.is_empty());
         let parent = snapshot.iter().find(|p| p.pid == me).unwrap();
         assert!(parent.start_ns <= found.start_ns);
+    }
+}
+
+#[cfg(test)]
+mod bytes_tests {
+    use std::os::unix::{ffi::OsStrExt, process::CommandExt};
+
+    use super::*;
+
+    /// A command line that is not UTF-8 and one longer than the cap: kept exactly, cut at
+    /// the cap, and both come back from the recording's JSON form.
+    #[test]
+    fn command_lines_are_bytes_kept_exactly_up_to_the_cap() {
+        let mut odd = std::process::Command::new("sleep");
+        odd.arg0("\u{1b}]52;c;aGk=\u{7}").arg("30");
+        let mut odd = odd.spawn().unwrap();
+        let huge = "x".repeat(MAX_ARGV_BYTES);
+        let mut long = std::process::Command::new("sh")
+            .args(["-c", "sleep 30", &huge])
+            .spawn()
+            .unwrap();
+        let mut bad = std::process::Command::new("sleep");
+        bad.arg0(std::ffi::OsStr::from_bytes(b"\xff\xfe")).arg("30");
+        let mut bad = bad.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let read = |pid| read_process(pid).unwrap();
+        let (odd_info, long_info, bad_info) = (read(odd.id()), read(long.id()), read(bad.id()));
+        for child in [&mut odd, &mut long, &mut bad] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        assert_eq!(odd_info.argv, ["\u{1b}]52;c;aGk=\u{7}", "30"]);
+        assert!(long_info.argv_truncated);
+        assert_eq!(long_info.argv.byte_len(), MAX_ARGV_BYTES + 1);
+        assert_eq!(bad_info.argv.first(), Some(&b"\xff\xfe"[..]));
+        for info in [odd_info, long_info, bad_info] {
+            let json = serde_json::to_string(&info).unwrap();
+            assert_eq!(serde_json::from_str::<ProcessInfo>(&json).unwrap(), info);
+        }
     }
 }

@@ -71,7 +71,10 @@ fn the_model_follows_a_real_process_tree() {
 
         // Exited children stay under their exited parent while they linger.
         let children: Vec<&Process> = model.children(shell_key).collect();
-        let argv: Vec<&[String]> = children.iter().map(|p| &p.program.argv[..]).collect();
+        let argv: Vec<Vec<String>> = children
+            .iter()
+            .map(|p| p.program.argv.to_strings())
+            .collect();
         let a_name = format!("{name}-a");
         let b_name = format!("{name}-b");
         assert_eq!(
@@ -104,7 +107,12 @@ fn the_model_follows_a_real_process_tree() {
         // Each process is in the model once, however the snapshot and the stream overlapped.
         let named = model
             .iter()
-            .filter(|p| p.program.argv.iter().any(|arg| arg.starts_with(&name)))
+            .filter(|p| {
+                p.program
+                    .argv
+                    .iter()
+                    .any(|arg| arg.starts_with(name.as_bytes()))
+            })
             .count();
         assert_eq!(named, 3);
         let history = model.history(sleep.key).unwrap();
@@ -161,7 +169,11 @@ fn subtree(model: &Model, root: ProcessKey) -> BTreeMap<ProcessKey, Seen> {
             let parent = model.parent(p.key).map(|parent| parent.key);
             (
                 p.key,
-                (parent, p.program.argv.clone(), p.exit.map(|e| e.status)),
+                (
+                    parent,
+                    p.program.argv.to_strings(),
+                    p.exit.map(|e| e.status),
+                ),
             )
         })
         .collect()
@@ -223,7 +235,9 @@ fn a_recording_replays_into_the_tree_the_live_model_built() {
 
         let shell_key = live
             .iter()
-            .find(|p| p.key.pid == shell_pid && p.program.argv.last() == Some(&name))
+            .find(|p| {
+                p.key.pid == shell_pid && p.program.argv.iter().last() == Some(name.as_bytes())
+            })
             .expect("the shell in the live model")
             .key;
         let seen = subtree(&live, shell_key);

@@ -10,7 +10,7 @@ use std::{
 };
 
 use forkwatch::{
-    event::{Event, ExitStatus, Kind},
+    event::{Argv, Event, ExitStatus, Kind},
     probe::{Probe, ProbeOptions},
 };
 use nobody::Nobody;
@@ -75,8 +75,10 @@ async fn fork_exec_and_exit_code_of_a_child() {
         mine[1].kind,
         Kind::Exec {
             filename: "/bin/sh".into(),
-            argv: vec!["/bin/sh".into(), "-c".into(), "exit 7".into()],
+            argv: Argv::from_args(["/bin/sh", "-c", "exit 7"]),
             argv_truncated: false,
+            filename_truncated: false,
+            argv_unreadable: false,
         }
     );
     assert_eq!(mine[1].comm.to_string(), "sh");
@@ -109,7 +111,7 @@ async fn exec_keeps_a_hundred_arguments_and_flags_a_cut() {
                     argv,
                     argv_truncated,
                     ..
-                } => Some((argv.clone(), *argv_truncated)),
+                } => Some((argv.to_strings(), *argv_truncated)),
                 _ => None,
             })
             .expect("an exec event")
@@ -219,9 +221,9 @@ async fn setuid_and_setgid_report_the_new_ids() {
             .creds
             .unwrap()
     };
-    let after_setuid = change(uid_pid, Kind::Uid);
+    let after_setuid = change(uid_pid, Kind::Uid { inferred: false });
     assert_eq!((after_setuid.uid, after_setuid.euid), (65534, 65534));
-    let after_setgid = change(gid_pid, Kind::Gid);
+    let after_setgid = change(gid_pid, Kind::Gid { inferred: false });
     assert_eq!((after_setgid.gid, after_setgid.egid), (65534, 65534));
     assert_eq!(after_setgid.uid, 0, "setgid leaves the uid alone");
     // The exit that follows carries the new credentials too.
@@ -252,7 +254,7 @@ async fn a_failed_setuid_is_not_reported() {
     );
     let uid_events: Vec<_> = of_pid(&events, pid)
         .into_iter()
-        .filter(|e| e.kind == Kind::Uid)
+        .filter(|e| e.kind == Kind::Uid { inferred: false })
         .collect();
     // setpriv's own setresuid(65534) succeeded; the workload's setuid(0) did not.
     assert_eq!(uid_events.len(), 1, "{uid_events:#?}");

@@ -14,7 +14,7 @@ use std::{
 };
 
 use forkwatch::{
-    event::{Comm, Creds, Event, Kind},
+    event::{Argv, Comm, Creds, Event, Kind},
     recording::{Info, Reader, Recorder, SLOW_DISK_BACKLOG, Writer},
 };
 
@@ -196,8 +196,10 @@ fn event(i: u32) -> Event {
         kernel_thread: false,
         kind: Kind::Exec {
             filename: "/bin/job".into(),
-            argv: vec!["job".into(), format!("#{i}")],
+            argv: Argv::from_args(["job".to_owned(), format!("#{i}")]),
             argv_truncated: false,
+            filename_truncated: false,
+            argv_unreadable: false,
         },
     }
 }
@@ -297,7 +299,7 @@ fn other_files_and_newer_versions_are_refused_in_one_line() {
         refused(&bytes),
         format!(
             "forkwatch-tui: cannot replay {file}: written by a newer forkwatch (recording \
-             format 7; this one reads up to 1): replay it with a newer forkwatch-tui\n"
+             format 7; this one reads up to 2): replay it with a newer forkwatch-tui\n"
         )
     );
 }
@@ -384,8 +386,10 @@ fn a_full_disk_stops_the_recording_and_keeps_what_was_written() {
                 let mut e = event(sent.len() as u32);
                 e.kind = Kind::Exec {
                     filename: "/bin/job".into(),
-                    argv: vec![noise()],
+                    argv: Argv::from_args([noise()]),
                     argv_truncated: false,
+                    filename_truncated: false,
+                    argv_unreadable: false,
                 };
                 sent.push(e.clone());
                 e

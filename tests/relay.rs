@@ -16,7 +16,7 @@ use std::{
 };
 
 use forkwatch::{
-    event::{Comm, Creds, Event, Kind},
+    event::{Argv, Comm, Creds, Event, Kind},
     relay::{Notice, Relays, RtSignal, RuleSpec},
     snapshot,
 };
@@ -459,8 +459,10 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
     };
     let exec = || Kind::Exec {
         filename: "/bin/true".into(),
-        argv: Vec::new(),
+        argv: Argv::default(),
         argv_truncated: false,
+        filename_truncated: false,
+        argv_unreadable: false,
     };
     let exit = || Kind::Exit(forkwatch::event::ExitStatus::Code(0));
     let events = [

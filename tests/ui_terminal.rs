@@ -499,7 +499,7 @@ fn record_writes_what_the_ui_shows_and_finishes_on_quit() {
         reader
             .snapshot()
             .iter()
-            .any(|p| p.argv.last() == Some(&sleep)),
+            .any(|p| p.argv.iter().last() == Some(sleep.as_bytes())),
         "the tree is not in the snapshot"
     );
 }

@@ -33,6 +33,9 @@ pub mod flags {
     pub const FILENAME_TRUNCATED: u32 = 2;
     /// The process is a kernel thread (PF_KTHREAD).
     pub const KERNEL_THREAD: u32 = 4;
+    /// The argv could not be read from the process's memory: `args_len` is 0, but the argv
+    /// is unknown, not empty.
+    pub const ARGS_UNREADABLE: u32 = 8;
 }
 
 /// One event as the probe writes it into the ring buffer. An exec record is followed by

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use forkwatch::{
     clock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
     snapshot::ProcessInfo,
 };
 
@@ -103,10 +103,12 @@ impl Workload {
                     let file = format!("src/module_{pid}/file_{n}.c");
                     self.out.push(e(Kind::Exec {
                         filename: "/usr/bin/cc".into(),
-                        argv: ["cc", "-O2", "-g", "-Wall", "-c", &file, "-o", "out.o"]
-                            .map(String::from)
-                            .to_vec(),
+                        argv: Argv::from_args([
+                            "cc", "-O2", "-g", "-Wall", "-c", &file, "-o", "out.o",
+                        ]),
                         argv_truncated: false,
+                        filename_truncated: false,
+                        argv_unreadable: false,
                     }));
                 }
                 2 | 3 => self.out.push(Event {
@@ -130,8 +132,10 @@ impl Workload {
                         "as",
                         Kind::Exec {
                             filename: "/usr/bin/as".into(),
-                            argv: ["as", "-o", "out.o", "-"].map(String::from).to_vec(),
+                            argv: Argv::from_args(["as", "-o", "out.o", "-"]),
                             argv_truncated: false,
+                            filename_truncated: false,
+                            argv_unreadable: false,
                         },
                     ));
                     self.out.push(event(
@@ -163,7 +167,8 @@ pub fn snapshot(users: u32, now: u64) -> Vec<ProcessInfo> {
         ppid,
         start_ns: tick(start),
         comm: Comm::from(comm),
-        argv,
+        argv: Argv::from_args(argv),
+        argv_truncated: false,
         creds: Creds::default(),
         state: 'S',
         kernel_thread: false,

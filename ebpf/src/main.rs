@@ -234,6 +234,7 @@ pub fn exec(ctx: BtfTracePointContext) -> i32 {
     if copied != 0 {
         args_len = 0;
         record.event.flags &= !flags::ARGS_TRUNCATED;
+        record.event.flags |= flags::ARGS_UNREADABLE;
     }
     record.event.filename_len = filename_len as u16;
     record.event.args_len = args_len as u16;

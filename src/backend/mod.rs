@@ -2,7 +2,9 @@
 //! proc connector (netlink) and polling /proc. Which one runs is chosen in
 //! [`crate::source::Source::open_live`].
 
-use std::fmt;
+use std::{fmt, os::unix::ffi::OsStrExt};
+
+use crate::event::ByteString;
 
 pub mod netlink;
 pub mod proc_stat;
@@ -34,9 +36,9 @@ impl Backend {
 
 /// The program a process runs, as `/proc/<pid>/exe` shows it: symlinks resolved, and empty
 /// where /proc hides it from us (another user's process) or the process is gone.
-fn exe_path(pid: u32) -> String {
+fn exe_path(pid: u32) -> ByteString {
     std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|path| path.to_string_lossy().into_owned())
+        .map(|path| ByteString::new(path.as_os_str().as_bytes()))
         .unwrap_or_default()
 }
 

@@ -30,7 +30,7 @@ use tokio::io::{Interest, unix::AsyncFd};
 use super::proc_stat;
 use crate::{
     clock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
     snapshot::{self, ProcessInfo},
 };
 
@@ -305,19 +305,22 @@ impl Netlink {
         let process = self.known(tgid, ts_ns);
         // An exec ends every other thread; the one that called it goes on as the leader.
         process.threads = vec![tgid];
-        let mut argv = Vec::new();
+        // Gone by now (or its pid reused): the argv is unknown, which is not an empty one.
+        let (mut argv, mut argv_truncated, mut argv_unreadable) = (Argv::default(), false, true);
         if let Some(info) = info
             && clock::start_ticks(info.start_ns) == clock::start_ticks(process.start_ns)
         {
             process.comm = info.comm;
             process.creds = Some(info.creds);
             process.ppid = info.ppid;
-            argv = info.argv;
+            (argv, argv_truncated, argv_unreadable) = (info.argv, info.argv_truncated, false);
         }
         let kind = Kind::Exec {
             filename,
             argv,
-            argv_truncated: false,
+            argv_truncated,
+            filename_truncated: false,
+            argv_unreadable,
         };
         out.push(process.event(ts_ns, tgid, tid, kind));
     }
@@ -353,14 +356,14 @@ impl Netlink {
                 euid: effective,
                 ..creds
             };
-            (creds, Kind::Uid)
+            (creds, Kind::Uid { inferred: false })
         } else {
             let creds = Creds {
                 gid: real,
                 egid: effective,
                 ..creds
             };
-            (creds, Kind::Gid)
+            (creds, Kind::Gid { inferred: false })
         };
         process.creds = Some(creds);
         out.push(process.event(ts_ns, tgid, tid, kind));

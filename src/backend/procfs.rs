@@ -16,7 +16,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use super::proc_stat::{self, Stat, StatFile};
 use crate::{
     clock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
     snapshot::{self, ProcessInfo},
 };
 
@@ -30,7 +30,8 @@ struct Known {
     start_ticks: u64,
     ppid: u32,
     comm: Comm,
-    argv: Vec<String>,
+    argv: Argv,
+    argv_truncated: bool,
     creds: Creds,
     kernel_thread: bool,
     exec_marks: (u64, u64),
@@ -203,7 +204,7 @@ impl Procfs {
                     // Looked at again next poll, as the change is still there.
                     known.stat_file = fresh.stat_file.take();
                 } else {
-                    out.push(fresh.event(pid, now, exec_kind(pid, &fresh.argv)));
+                    out.push(fresh.event(pid, now, exec_kind(pid, &fresh)));
                     known = fresh;
                 }
             }
@@ -259,7 +260,7 @@ impl Procfs {
         }
         out.push(fork);
         if execed && !child.kernel_thread {
-            out.push(child.event(pid, now, exec_kind(pid, &child.argv)));
+            out.push(child.event(pid, now, exec_kind(pid, &child)));
         }
         self.remember(pid, child);
     }
@@ -303,6 +304,7 @@ impl Procfs {
             ppid: info.ppid,
             comm: info.comm,
             argv: info.argv,
+            argv_truncated: info.argv_truncated,
             creds: info.creds,
             kernel_thread: info.kernel_thread,
             exec_marks: stat.exec_marks,
@@ -360,11 +362,13 @@ fn raise_fd_limit() -> u64 {
 }
 
 /// An exec as /proc shows it afterwards, with the argv the process has now.
-fn exec_kind(pid: u32, argv: &[String]) -> Kind {
+fn exec_kind(pid: u32, known: &Known) -> Kind {
     Kind::Exec {
         filename: super::exe_path(pid),
-        argv: argv.to_vec(),
-        argv_truncated: false,
+        argv: known.argv.clone(),
+        argv_truncated: known.argv_truncated,
+        filename_truncated: false,
+        argv_unreadable: false,
     }
 }
 

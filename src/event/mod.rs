@@ -1,9 +1,16 @@
 //! The process event every source produces (probe, proc connector, /proc poller, replay)
 //! and every consumer reads (model, UI, JSON output, recording, relay).
 
+mod argv;
+mod json;
+
 use std::{borrow::Cow, fmt, str::FromStr};
 
-use serde::{Deserialize, Serialize, de, ser::SerializeMap};
+use serde::{Deserialize, Serialize};
+
+pub use argv::{Argv, ByteString, MAX_ARGV_BYTES};
+
+use crate::text;
 
 /// A process's command name (`task_struct.comm`): at most 15 bytes, kept inline so events
 /// need no allocation for it.
@@ -28,8 +35,15 @@ impl Comm {
         &self.0[..len]
     }
 
+    /// As text, undecodable bytes replaced by U+FFFD: for JSON and searching, not for a
+    /// terminal.
     pub fn as_str(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(self.as_bytes())
+    }
+
+    /// As a terminal may show it: [escaped](text::escape).
+    pub fn escaped(&self) -> Cow<'_, str> {
+        text::escape(self.as_bytes())
     }
 }
 
@@ -39,9 +53,10 @@ impl From<&str> for Comm {
     }
 }
 
+/// Shown [escaped](text::escape): safe to print anywhere.
 impl fmt::Display for Comm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.as_str())
+        f.write_str(&self.escaped())
     }
 }
 
@@ -59,7 +74,7 @@ impl<'de> Deserialize<'de> for Comm {
 
 impl fmt::Debug for Comm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.as_str())
+        write!(f, "\"{}\"", self.escaped())
     }
 }
 
@@ -194,19 +209,26 @@ pub enum Kind {
     /// Process `pid` now runs `filename` with `argv`; the event's credentials are those
     /// after the exec (a set-uid binary changes them).
     Exec {
-        filename: String,
-        argv: Vec<String>,
-        /// The argv was longer than the probe keeps and was cut.
+        filename: ByteString,
+        argv: Argv,
+        /// The argv was longer than the source keeps and was cut.
         argv_truncated: bool,
+        /// The file name was longer than the probe keeps and was cut.
+        filename_truncated: bool,
+        /// The argv could not be read (the source says so rather than give an empty one).
+        argv_unreadable: bool,
     },
     /// The last thread of process `pid` ended.
     Exit(ExitStatus),
     /// Thread `tid` of process `pid` ended; the process lives on.
     ThreadExit,
-    /// A successful set*uid call; the event's credentials are the new ones.
-    Uid,
-    /// A successful set*gid call; the event's credentials are the new ones.
-    Gid,
+    /// A successful set*uid call; the event's credentials are the new ones. `inferred`: no
+    /// set*uid call was seen, but the process's next event showed other ids (a 32-bit
+    /// `int $0x80` setuid, which no syscall tracepoint reports); the event's time is when
+    /// that was noticed.
+    Uid { inferred: bool },
+    /// A successful set*gid call, as [`Kind::Uid`] for group ids.
+    Gid { inferred: bool },
     /// `count` events could not be delivered since the previous report.
     Lost { count: u64 },
 }
@@ -354,8 +376,8 @@ impl Event {
             Kind::Exec { .. } => KindName::Exec,
             Kind::Exit(_) => KindName::Exit,
             Kind::ThreadExit => KindName::ThreadExit,
-            Kind::Uid => KindName::Uid,
-            Kind::Gid => KindName::Gid,
+            Kind::Uid { .. } => KindName::Uid,
+            Kind::Gid { .. } => KindName::Gid,
             Kind::Lost { .. } => KindName::Lost,
         }
     }
@@ -395,162 +417,15 @@ impl Event {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("events always serialize")
     }
-}
 
-/// The JSON form: one flat object, `kind` first, then the fields every event has, then the
-/// kind's own fields. `exit_code` and `signal` are both present on exits: one of them null,
-/// or both when the status is unknown.
-impl Serialize for Event {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("kind", self.kind_name().as_str())?;
-        m.serialize_entry("ts_ns", &self.ts_ns)?;
-        m.serialize_entry("pid", &self.pid)?;
-        m.serialize_entry("tid", &self.tid)?;
-        m.serialize_entry("ppid", &self.ppid)?;
-        m.serialize_entry("start_ns", &self.start_ns)?;
-        m.serialize_entry("comm", &self.comm.as_str())?;
-        m.serialize_entry("uid", &self.creds.map(|c| c.uid))?;
-        m.serialize_entry("euid", &self.creds.map(|c| c.euid))?;
-        m.serialize_entry("gid", &self.creds.map(|c| c.gid))?;
-        m.serialize_entry("egid", &self.creds.map(|c| c.egid))?;
-        m.serialize_entry("cgroup_id", &self.cgroup_id)?;
-        m.serialize_entry("kernel_thread", &self.kernel_thread)?;
-        match &self.kind {
-            Kind::Exec {
-                filename,
-                argv,
-                argv_truncated,
-            } => {
-                m.serialize_entry("filename", filename)?;
-                m.serialize_entry("argv", argv)?;
-                m.serialize_entry("argv_truncated", argv_truncated)?;
+    /// Bytes the event holds, inline and on the heap: what byte budgets count.
+    pub fn byte_size(&self) -> usize {
+        size_of::<Self>()
+            + match &self.kind {
+                Kind::Exec { filename, argv, .. } => filename.len() + argv.byte_len(),
+                _ => 0,
             }
-            Kind::Exit(status) => {
-                m.serialize_entry("exit_code", &status.code())?;
-                m.serialize_entry("signal", &status.signal())?;
-                let core = matches!(
-                    status,
-                    ExitStatus::Signal {
-                        core_dumped: true,
-                        ..
-                    }
-                );
-                m.serialize_entry("core_dumped", &core)?;
-                m.serialize_entry("run_ns", &self.run_ns())?;
-            }
-            Kind::Lost { count } => m.serialize_entry("count", count)?,
-            Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid | Kind::Gid => {}
-        }
-        m.end()
     }
-}
-
-/// The fields of the JSON form, for reading it back.
-#[derive(Deserialize)]
-struct JsonEvent {
-    kind: String,
-    ts_ns: u64,
-    pid: u32,
-    tid: u32,
-    ppid: u32,
-    #[serde(default)]
-    start_ns: u64,
-    #[serde(default)]
-    comm: String,
-    uid: Option<u32>,
-    euid: Option<u32>,
-    gid: Option<u32>,
-    egid: Option<u32>,
-    cgroup_id: Option<u64>,
-    #[serde(default)]
-    kernel_thread: bool,
-    filename: Option<String>,
-    argv: Option<Vec<String>>,
-    #[serde(default)]
-    argv_truncated: bool,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-    #[serde(default)]
-    core_dumped: bool,
-    count: Option<u64>,
-}
-
-impl<'de> Deserialize<'de> for Event {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let j = JsonEvent::deserialize(d)?;
-        let kind = match j.kind.parse::<KindName>().map_err(de::Error::custom)? {
-            KindName::Fork => Kind::Fork,
-            KindName::ThreadStart => Kind::ThreadStart,
-            KindName::Exec => Kind::Exec {
-                filename: j.filename.unwrap_or_default(),
-                argv: j.argv.unwrap_or_default(),
-                argv_truncated: j.argv_truncated,
-            },
-            KindName::Exit => Kind::Exit(match (j.exit_code, j.signal) {
-                (Some(code), None) => ExitStatus::Code(code),
-                (None, Some(signal)) => ExitStatus::Signal {
-                    signal,
-                    core_dumped: j.core_dumped,
-                },
-                (None, None) => ExitStatus::Unknown,
-                (Some(_), Some(_)) => {
-                    return Err(de::Error::custom(
-                        "an exit has at most one of exit_code and signal",
-                    ));
-                }
-            }),
-            KindName::ThreadExit => Kind::ThreadExit,
-            KindName::Uid => Kind::Uid,
-            KindName::Gid => Kind::Gid,
-            KindName::Lost => Kind::Lost {
-                count: j.count.ok_or_else(|| de::Error::missing_field("count"))?,
-            },
-        };
-        let creds = match (j.uid, j.euid, j.gid, j.egid) {
-            (Some(uid), Some(euid), Some(gid), Some(egid)) => Some(Creds {
-                uid,
-                euid,
-                gid,
-                egid,
-            }),
-            _ => None,
-        };
-        Ok(Self {
-            ts_ns: j.ts_ns,
-            pid: j.pid,
-            tid: j.tid,
-            ppid: j.ppid,
-            start_ns: j.start_ns,
-            comm: Comm::from(j.comm.as_str()),
-            creds,
-            cgroup_id: j.cgroup_id,
-            kernel_thread: j.kernel_thread,
-            kind,
-        })
-    }
-}
-
-/// Shell-style quoting of an argv for display: words with spaces or quotes are quoted.
-pub fn quote_argv(argv: &[String]) -> String {
-    let mut out = String::new();
-    for (i, arg) in argv.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let plain = !arg.is_empty()
-            && arg
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"'\"\\$`!*?;&|<>(){}[]#~".contains(&b));
-        if plain {
-            out.push_str(arg);
-        } else {
-            out.push('\'');
-            out.push_str(&arg.replace('\'', r"'\''"));
-            out.push('\'');
-        }
-    }
-    out
 }
 
 /// A duration in the largest unit that keeps it short: `850us`, `12.3ms`, `4.0s`, `3m12s`.
@@ -592,8 +467,10 @@ mod tests {
             kernel_thread: false,
             kind: Kind::Exec {
                 filename: "/bin/ls".into(),
-                argv: vec!["ls".into(), "-l".into()],
+                argv: Argv::from_args(["ls", "-l"]),
                 argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
             },
         }
     }
@@ -679,12 +556,11 @@ mod tests {
             Comm::from("a-very-long-command-name").to_string(),
             "a-very-long-com"
         );
+        assert_eq!(Comm::from_bytes(b"\x1b[2J\xff").to_string(), r"\e[2J\xff");
     }
 
     #[test]
-    fn argv_quoting_and_durations_read_like_a_shell() {
-        let argv = vec!["sh".into(), "-c".into(), "echo 'hi'".into(), "".into()];
-        assert_eq!(quote_argv(&argv), r"sh -c 'echo '\''hi'\''' ''");
+    fn durations_and_signals_read_like_a_shell() {
         assert_eq!(short_duration(850_000), "850us");
         assert_eq!(short_duration(12_340_000), "12.3ms");
         assert_eq!(short_duration(192_000_000_000), "3m12s");

@@ -46,7 +46,7 @@ use std::{
 
 use crate::{
     clock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind},
     snapshot::ProcessInfo,
 };
 
@@ -116,18 +116,18 @@ impl Default for Config {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Program {
     /// The file exec'd; `None` when the program is known only from /proc or not at all.
-    pub filename: Option<String>,
+    pub filename: Option<ByteString>,
     /// Empty when unknown (kernel threads, or a process first seen by its exit).
-    pub argv: Vec<String>,
+    pub argv: Argv,
     pub argv_truncated: bool,
     /// The argv joined by spaces and lowercased, for [`Search`].
     search: String,
 }
 
 impl Program {
-    fn new(filename: Option<String>, argv: Vec<String>, argv_truncated: bool) -> Self {
-        let mut search = String::with_capacity(argv.iter().map(|a| a.len() + 1).sum());
-        for (i, arg) in argv.iter().enumerate() {
+    fn new(filename: Option<ByteString>, argv: Argv, argv_truncated: bool) -> Self {
+        let mut search = String::with_capacity(argv.byte_len());
+        for (i, arg) in argv.lossy().enumerate() {
             if i > 0 {
                 search.push(' ');
             }
@@ -186,10 +186,17 @@ impl EventLog {
             return;
         }
         let kind = match &event.kind {
-            Kind::Exec { argv_truncated, .. } => Kind::Exec {
-                filename: String::new(),
-                argv: Vec::new(),
+            Kind::Exec {
+                argv_truncated,
+                filename_truncated,
+                argv_unreadable,
+                ..
+            } => Kind::Exec {
+                filename: ByteString::default(),
+                argv: Argv::default(),
                 argv_truncated: *argv_truncated,
+                filename_truncated: *filename_truncated,
+                argv_unreadable: *argv_unreadable,
             },
             kind => kind.clone(),
         };
@@ -212,11 +219,21 @@ impl EventLog {
             .records
             .iter()
             .map(|(event, program)| match (&event.kind, program) {
-                (Kind::Exec { argv_truncated, .. }, Some(program)) => Event {
+                (
+                    Kind::Exec {
+                        argv_truncated,
+                        filename_truncated,
+                        argv_unreadable,
+                        ..
+                    },
+                    Some(program),
+                ) => Event {
                     kind: Kind::Exec {
                         filename: program.filename.clone().unwrap_or_default(),
                         argv: program.argv.clone(),
                         argv_truncated: *argv_truncated,
+                        filename_truncated: *filename_truncated,
+                        argv_unreadable: *argv_unreadable,
                     },
                     ..event.clone()
                 },
@@ -541,6 +558,7 @@ impl Model {
                 filename,
                 argv,
                 argv_truncated,
+                ..
             } => {
                 let program = Program::new(Some(filename.clone()), argv.clone(), *argv_truncated);
                 let p = self.process_mut(slot);
@@ -549,7 +567,7 @@ impl Model {
                 p.creds = event.creds.or(p.creds);
                 self.touch(slot);
             }
-            Kind::Uid | Kind::Gid => {
+            Kind::Uid { .. } | Kind::Gid { .. } => {
                 let p = self.process_mut(slot);
                 p.creds = event.creds.or(p.creds);
             }
@@ -1125,7 +1143,7 @@ fn program_from_proc(info: &ProcessInfo) -> Arc<Program> {
     if info.argv.is_empty() {
         Program::unknown()
     } else {
-        Arc::new(Program::new(None, info.argv.clone(), false))
+        Arc::new(Program::new(None, info.argv.clone(), info.argv_truncated))
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{Applied, Model, ProcessKey};
 use crate::{
     clock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
     snapshot::ProcessInfo,
 };
 
@@ -69,9 +69,11 @@ impl P {
             ..self.event(
                 ts_ms,
                 Kind::Exec {
-                    filename: format!("/bin/{}", argv[0]),
-                    argv: argv.iter().map(|a| a.to_string()).collect(),
+                    filename: format!("/bin/{}", argv[0]).into(),
+                    argv: Argv::from_args(argv),
                     argv_truncated: false,
+                    filename_truncated: false,
+                    argv_unreadable: false,
                 },
             )
         }
@@ -98,7 +100,8 @@ impl P {
             ppid: self.ppid,
             start_ns: clock::ticks_to_ns(clock::start_ticks(self.start)),
             comm: Comm::from(comm),
-            argv: argv.iter().map(|a| a.to_string()).collect(),
+            argv: Argv::from_args(argv),
+            argv_truncated: false,
             creds: Creds::default(),
             state: 'S',
             kernel_thread: false,

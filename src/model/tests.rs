@@ -242,7 +242,7 @@ fn exec_changes_name_argv_and_credentials() {
     let a_now = model.get(a.key()).unwrap();
     assert_eq!(a_now.comm.to_string(), "sudo");
     assert_eq!(a_now.program.argv, ["sudo", "-i"]);
-    assert_eq!(a_now.program.filename.as_deref(), Some("/bin/sudo"));
+    assert_eq!(a_now.program.filename, Some("/bin/sudo".into()));
     assert_eq!(a_now.creds, Some(root));
 
     let setuid = Creds {
@@ -253,7 +253,7 @@ fn exec_changes_name_argv_and_credentials() {
     model.apply(&Event {
         creds: Some(setuid),
         comm: Comm::from("sudo"),
-        ..a.event(1020, Kind::Uid)
+        ..a.event(1020, Kind::Uid { inferred: false })
     });
     assert_eq!(model.get(a.key()).unwrap().creds, Some(setuid));
     let a_now = model.get(a.key()).unwrap();

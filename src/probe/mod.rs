@@ -23,7 +23,7 @@ pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_priv
 
 use crate::{
     clock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind},
 };
 
 static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
@@ -437,25 +437,20 @@ fn decode(bytes: &[u8]) -> Option<Event> {
         kind::THREAD_START => Kind::ThreadStart,
         kind::EXIT => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status)),
         kind::THREAD_EXIT => Kind::ThreadExit,
-        kind::UID => Kind::Uid,
-        kind::GID => Kind::Gid,
+        kind::UID => Kind::Uid { inferred: false },
+        kind::GID => Kind::Gid { inferred: false },
         kind::EXEC => {
             let rest = &bytes[size_of::<RawEvent>()..];
             let filename_len = raw.filename_len as usize;
             let filename = rest.get(..filename_len)?;
             let args = rest.get(filename_len..filename_len + raw.args_len as usize)?;
             let filename = filename.split(|&b| b == 0).next().unwrap_or_default();
-            let args = args.strip_suffix(&[0]).unwrap_or(args);
             Kind::Exec {
-                filename: String::from_utf8_lossy(filename).into_owned(),
-                argv: if args.is_empty() {
-                    Vec::new()
-                } else {
-                    args.split(|&b| b == 0)
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .collect()
-                },
+                filename: ByteString::new(filename),
+                argv: Argv::from_area(args),
                 argv_truncated: raw.flags & flags::ARGS_TRUNCATED != 0,
+                filename_truncated: raw.flags & flags::FILENAME_TRUNCATED != 0,
+                argv_unreadable: raw.flags & flags::ARGS_UNREADABLE != 0,
             }
         }
         _ => return None,
@@ -508,8 +503,10 @@ mod tests {
             event.kind,
             Kind::Exec {
                 filename: "/bin/ls".into(),
-                argv: vec!["ls".into(), "-la".into(), "/x".into()],
-                argv_truncated: true
+                argv: Argv::from_args(["ls", "-la", "/x"]),
+                argv_truncated: true,
+                filename_truncated: false,
+                argv_unreadable: false,
             }
         );
         assert_eq!(event.comm.to_string(), "ls");

@@ -2,7 +2,7 @@
 //! (type 3)"). Hand-written rather than derived so the file format cannot change by accident
 //! when a Rust type does, and so decoding stays fast (varints, no field names).
 
-use crate::event::{Comm, Creds, Event, ExitStatus, Kind};
+use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind};
 
 const FORK: u8 = 0;
 const THREAD_START: u8 = 1;
@@ -18,7 +18,12 @@ const HAS_CGROUP: u8 = 2;
 const KERNEL_THREAD: u8 = 4;
 const TID_DIFFERS: u8 = 8;
 const ARGV_TRUNCATED: u8 = 16;
-const KNOWN_FLAGS: u8 = 31;
+/// Format version 2 on: the file name was cut.
+const FILENAME_TRUNCATED: u8 = 32;
+/// Format version 2 on: the argv could not be read.
+const ARGV_UNREADABLE: u8 = 64;
+/// Format version 2 on: a uid or gid change inferred from other ids on a later event.
+const INFERRED: u8 = 128;
 
 const EXIT_CODE: u8 = 0;
 const EXIT_SIGNAL: u8 = 1;
@@ -55,8 +60,8 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
         Kind::Exec { .. } => EXEC,
         Kind::Exit(_) => EXIT,
         Kind::ThreadExit => THREAD_EXIT,
-        Kind::Uid => UID,
-        Kind::Gid => GID,
+        Kind::Uid { .. } => UID,
+        Kind::Gid { .. } => GID,
         Kind::Lost { .. } => LOST,
     };
     let mut flags = 0;
@@ -72,12 +77,25 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
     if event.tid != event.pid {
         flags |= TID_DIFFERS;
     }
-    if let Kind::Exec {
-        argv_truncated: true,
-        ..
-    } = event.kind
-    {
-        flags |= ARGV_TRUNCATED;
+    match event.kind {
+        Kind::Exec {
+            argv_truncated,
+            filename_truncated,
+            argv_unreadable,
+            ..
+        } => {
+            for (set, flag) in [
+                (argv_truncated, ARGV_TRUNCATED),
+                (filename_truncated, FILENAME_TRUNCATED),
+                (argv_unreadable, ARGV_UNREADABLE),
+            ] {
+                if set {
+                    flags |= flag;
+                }
+            }
+        }
+        Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => flags |= INFERRED,
+        _ => {}
     }
     out.push(tag);
     out.push(flags);
@@ -105,8 +123,8 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
         Kind::Exec { filename, argv, .. } => {
             put_bytes(out, filename.as_bytes());
             put_varint(out, argv.len() as u64);
-            for arg in argv {
-                put_bytes(out, arg.as_bytes());
+            for arg in argv.iter() {
+                put_bytes(out, arg);
             }
         }
         Kind::Exit(status) => {
@@ -131,7 +149,8 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
             }
         }
         Kind::Lost { count } => put_varint(out, *count),
-        Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid | Kind::Gid => {}
+        Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid { .. } | Kind::Gid { .. } => {
+        }
     }
 }
 
@@ -140,9 +159,6 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
     let mut r = Cursor(input);
     let tag = r.byte()?;
     let flags = r.byte()?;
-    if flags & !KNOWN_FLAGS != 0 {
-        return Err("unknown event flags");
-    }
     let ts_ns = prev_ts.wrapping_add(unzigzag(r.varint()?) as u64);
     *prev_ts = ts_ns;
     let pid = r.u32()?;
@@ -177,20 +193,27 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
         FORK => Kind::Fork,
         THREAD_START => Kind::ThreadStart,
         EXEC => {
-            let filename = r.string()?;
+            let filename = ByteString::new(r.bytes()?);
             let argc = r.varint()?;
             // Each argument takes at least one byte, which bounds the allocation.
             if argc > r.0.len() as u64 {
                 return Err("argument count larger than the record");
             }
-            let mut argv = Vec::with_capacity(argc as usize);
+            let mut area = Vec::new();
             for _ in 0..argc {
-                argv.push(r.string()?);
+                let arg = r.bytes()?;
+                if arg.contains(&0) {
+                    return Err("argument holds a NUL byte");
+                }
+                area.extend_from_slice(arg);
+                area.push(0);
             }
             Kind::Exec {
                 filename,
-                argv,
+                argv: Argv::from_area(&area),
                 argv_truncated: flags & ARGV_TRUNCATED != 0,
+                filename_truncated: flags & FILENAME_TRUNCATED != 0,
+                argv_unreadable: flags & ARGV_UNREADABLE != 0,
             }
         }
         EXIT => {
@@ -208,8 +231,12 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
             })
         }
         THREAD_EXIT => Kind::ThreadExit,
-        UID => Kind::Uid,
-        GID => Kind::Gid,
+        UID => Kind::Uid {
+            inferred: flags & INFERRED != 0,
+        },
+        GID => Kind::Gid {
+            inferred: flags & INFERRED != 0,
+        },
         LOST => Kind::Lost { count: r.varint()? },
         _ => return Err("unknown event kind"),
     };
@@ -261,10 +288,10 @@ impl<'b> Cursor<'_, 'b> {
         u32::try_from(self.varint()?).map_err(|_| "id larger than 32 bits")
     }
 
-    fn string(&mut self) -> Result<String, &'static str> {
+    /// A varint length and that many bytes: a file name or an argument, not always UTF-8.
+    fn bytes(&mut self) -> Result<&'b [u8], &'static str> {
         let len = usize::try_from(self.varint()?).map_err(|_| "string length out of range")?;
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| "string is not UTF-8")
+        self.take(len)
     }
 }
 
@@ -305,8 +332,20 @@ pub(crate) mod tests {
                 9_000_002_000,
                 Kind::Exec {
                     filename: "/usr/bin/cc".into(),
-                    argv: vec!["cc".into(), "-c".into(), "ünï cødé".into(), "".into()],
+                    argv: Argv::from_args(["cc", "-c", "ünï cødé", ""]),
                     argv_truncated: true,
+                    filename_truncated: false,
+                    argv_unreadable: false,
+                },
+            ),
+            with(
+                9_000_002_500,
+                Kind::Exec {
+                    filename: ByteString::new(b"/tmp/\xfe\x1b"),
+                    argv: Argv::from_args([&b"\xff"[..], b"", b"\x1b]52;c;aGk=\x07"]),
+                    argv_truncated: false,
+                    filename_truncated: true,
+                    argv_unreadable: true,
                 },
             ),
             Event {
@@ -316,8 +355,10 @@ pub(crate) mod tests {
                 comm: Comm::from_bytes(b"\xffbad\xfe"),
                 ..with(8_000_000_000, Kind::ThreadExit)
             },
-            with(9_000_003_000, Kind::Uid),
-            with(9_000_004_000, Kind::Gid),
+            with(9_000_003_000, Kind::Uid { inferred: false }),
+            with(9_000_004_000, Kind::Gid { inferred: false }),
+            with(9_000_004_500, Kind::Uid { inferred: true }),
+            with(9_000_004_600, Kind::Gid { inferred: true }),
             with(9_000_005_000, Kind::Exit(ExitStatus::Code(-1))),
             with(
                 9_000_006_000,

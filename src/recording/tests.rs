@@ -7,7 +7,7 @@ use std::{
 
 use super::{codec::tests::every_kind, *};
 use crate::{
-    event::{Comm, Creds, Event, Kind},
+    event::{Argv, Comm, Creds, Event, Kind},
     snapshot::ProcessInfo,
 };
 
@@ -31,7 +31,8 @@ fn snapshot() -> Vec<ProcessInfo> {
             ppid: pid - 1,
             start_ns: 10_000_000 * u64::from(pid),
             comm: Comm::from("init"),
-            argv: vec!["/sbin/init".into(), format!("--arg={pid}")],
+            argv: Argv::from_args(["/sbin/init".to_owned(), format!("--arg={pid}")]),
+            argv_truncated: false,
             creds: Creds::default(),
             state: 'S',
             kernel_thread: false,
@@ -93,7 +94,7 @@ fn read_all(bytes: &[u8]) -> Result<(Vec<Event>, Vec<Damage>), OpenError> {
 }
 
 fn groups() -> Vec<Vec<Event>> {
-    let all = events(12, 1_000);
+    let all = events(15, 1_000);
     vec![all[..5].to_vec(), all[5..6].to_vec(), all[6..].to_vec()]
 }
 
@@ -112,7 +113,7 @@ fn round_trip_keeps_info_snapshot_events_and_end() {
         reader.end(),
         Some(&End {
             end_ns: START_NS + 10_000_000_000,
-            events: 12 - 1,
+            events: 15 - 1,
             lost: 3
         })
     );
@@ -215,10 +216,10 @@ fn other_files_and_newer_versions_are_refused() {
     );
     assert_eq!(refuse(b"\x7fELF\x02\x01"), "not a forkwatch recording");
     let (mut bytes, _) = recording(&groups());
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     assert_eq!(
         refuse(&bytes),
-        "written by a newer forkwatch (recording format 2; this one reads up to 1): \
+        "written by a newer forkwatch (recording format 3; this one reads up to 2): \
          replay it with a newer forkwatch-tui"
     );
     assert_eq!(

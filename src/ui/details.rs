@@ -9,10 +9,7 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::{
-    event::{quote_argv, short_duration},
-    output::text_line,
-};
+use crate::{event::short_duration, output::text_line, text};
 
 /// Width of the labels on the left.
 const LABEL: usize = 9;
@@ -73,7 +70,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let argv = if p.program.argv.is_empty() {
         "(unknown)".to_owned()
     } else {
-        let mut argv = quote_argv(&p.program.argv);
+        let mut argv = p.program.argv.quoted();
         if p.program.argv_truncated {
             argv.push_str(" [truncated]");
         }
@@ -81,7 +78,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     };
     field("argv", argv, Style::new());
     if let Some(file) = &p.program.filename {
-        field("file", file.clone(), Style::new());
+        field("file", file.to_string(), Style::new());
     }
     field("started", app.clock.time_of_day(p.start_ns), Style::new());
     if let Some(creds) = p.creds {
@@ -125,7 +122,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
 /// `1000 alice, effective 0 root`; group ids have no names here.
 fn ids(app: &App, real: u32, effective: u32, users: bool) -> String {
     let named = |id: u32| match app.users.name(id).filter(|_| users) {
-        Some(name) => format!("{id} {name}"),
+        Some(name) => format!("{id} {}", text::escape_str(name)),
         None => id.to_string(),
     };
     if real == effective {

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     clock::WallClock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
     model::{Model, ProcessKey},
     snapshot::ProcessInfo,
 };
@@ -60,7 +60,8 @@ fn info(pid: u32, ppid: u32, start_s: u64, comm: &str, argv: &[&str], uid: u32) 
         ppid,
         start_ns: start_s * S,
         comm: Comm::from(comm),
-        argv: argv.iter().map(|a| a.to_string()).collect(),
+        argv: Argv::from_args(argv),
+        argv_truncated: false,
         creds: creds(uid),
         state: 'S',
         kernel_thread: argv.is_empty(),
@@ -105,9 +106,11 @@ impl P {
                 self.start_ms + 1,
                 argv[0],
                 Kind::Exec {
-                    filename: format!("/usr/bin/{}", argv[0]),
-                    argv: argv.iter().map(|a| a.to_string()).collect(),
+                    filename: format!("/usr/bin/{}", argv[0]).into(),
+                    argv: Argv::from_args(argv),
                     argv_truncated: false,
+                    filename_truncated: false,
+                    argv_unreadable: false,
                 },
             ),
         ]

@@ -122,7 +122,7 @@ pub fn command(process: &Process) -> String {
     if process.program.argv.is_empty() {
         format!("[{}]", process.comm)
     } else {
-        process.program.argv.join(" ")
+        process.program.argv.joined()
     }
 }
 

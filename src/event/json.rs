@@ -1,0 +1,250 @@
+//! The JSON form of an event (README "JSON fields"), and reading it back.
+//!
+//! Strings from a process are bytes. `comm`, `filename` and `argv` are JSON strings with
+//! undecodable bytes replaced by U+FFFD, so that every consumer can read them; when one of
+//! them is not valid UTF-8, the exact bytes come beside it, base64-encoded (RFC 4648 with
+//! padding): `comm_base64`, `filename_base64`, and `argv_base64` (one string per argument,
+//! every argument). Those fields are absent when the text is exact.
+
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use serde::{Deserialize, Serialize, de, ser::SerializeMap};
+
+use super::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName};
+
+/// The JSON form: one flat object, `kind` first, then the fields every event has, then the
+/// kind's own fields. `exit_code` and `signal` are both present on exits: one of them null,
+/// or both when the status is unknown.
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", self.kind_name().as_str())?;
+        m.serialize_entry("ts_ns", &self.ts_ns)?;
+        m.serialize_entry("pid", &self.pid)?;
+        m.serialize_entry("tid", &self.tid)?;
+        m.serialize_entry("ppid", &self.ppid)?;
+        m.serialize_entry("start_ns", &self.start_ns)?;
+        m.serialize_entry("comm", &self.comm.as_str())?;
+        if std::str::from_utf8(self.comm.as_bytes()).is_err() {
+            m.serialize_entry("comm_base64", &BASE64.encode(self.comm.as_bytes()))?;
+        }
+        m.serialize_entry("uid", &self.creds.map(|c| c.uid))?;
+        m.serialize_entry("euid", &self.creds.map(|c| c.euid))?;
+        m.serialize_entry("gid", &self.creds.map(|c| c.gid))?;
+        m.serialize_entry("egid", &self.creds.map(|c| c.egid))?;
+        m.serialize_entry("cgroup_id", &self.cgroup_id)?;
+        m.serialize_entry("kernel_thread", &self.kernel_thread)?;
+        match &self.kind {
+            Kind::Exec {
+                filename,
+                argv,
+                argv_truncated,
+                filename_truncated,
+                argv_unreadable,
+            } => {
+                m.serialize_entry("filename", filename)?;
+                if !filename.is_utf8() {
+                    m.serialize_entry("filename_base64", &BASE64.encode(filename.as_bytes()))?;
+                }
+                m.serialize_entry("filename_truncated", filename_truncated)?;
+                m.serialize_entry("argv", argv)?;
+                if !argv.is_utf8() {
+                    let exact: Vec<String> = argv.iter().map(|a| BASE64.encode(a)).collect();
+                    m.serialize_entry("argv_base64", &exact)?;
+                }
+                m.serialize_entry("argv_truncated", argv_truncated)?;
+                m.serialize_entry("argv_unreadable", argv_unreadable)?;
+            }
+            Kind::Exit(status) => {
+                m.serialize_entry("exit_code", &status.code())?;
+                m.serialize_entry("signal", &status.signal())?;
+                let core = matches!(
+                    status,
+                    ExitStatus::Signal {
+                        core_dumped: true,
+                        ..
+                    }
+                );
+                m.serialize_entry("core_dumped", &core)?;
+                m.serialize_entry("run_ns", &self.run_ns())?;
+            }
+            Kind::Uid { inferred } | Kind::Gid { inferred } => {
+                m.serialize_entry("inferred", inferred)?;
+            }
+            Kind::Lost { count } => m.serialize_entry("count", count)?,
+            Kind::Fork | Kind::ThreadStart | Kind::ThreadExit => {}
+        }
+        m.end()
+    }
+}
+
+/// The fields of the JSON form, for reading it back.
+#[derive(Deserialize)]
+struct JsonEvent {
+    kind: String,
+    ts_ns: u64,
+    pid: u32,
+    tid: u32,
+    ppid: u32,
+    #[serde(default)]
+    start_ns: u64,
+    #[serde(default)]
+    comm: String,
+    comm_base64: Option<String>,
+    uid: Option<u32>,
+    euid: Option<u32>,
+    gid: Option<u32>,
+    egid: Option<u32>,
+    cgroup_id: Option<u64>,
+    #[serde(default)]
+    kernel_thread: bool,
+    filename: Option<String>,
+    filename_base64: Option<String>,
+    #[serde(default)]
+    filename_truncated: bool,
+    argv: Option<Vec<String>>,
+    argv_base64: Option<Vec<String>>,
+    #[serde(default)]
+    argv_truncated: bool,
+    #[serde(default)]
+    argv_unreadable: bool,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    #[serde(default)]
+    core_dumped: bool,
+    #[serde(default)]
+    inferred: bool,
+    count: Option<u64>,
+}
+
+/// The exact bytes: the base64 form where there is one, else the text.
+fn exact<E: de::Error>(text: &str, base64: Option<&str>) -> Result<Vec<u8>, E> {
+    match base64 {
+        Some(b) => BASE64.decode(b).map_err(E::custom),
+        None => Ok(text.as_bytes().to_vec()),
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let j = JsonEvent::deserialize(d)?;
+        let kind = match j.kind.parse::<KindName>().map_err(de::Error::custom)? {
+            KindName::Fork => Kind::Fork,
+            KindName::ThreadStart => Kind::ThreadStart,
+            KindName::Exec => {
+                let filename = exact(
+                    j.filename.as_deref().unwrap_or_default(),
+                    j.filename_base64.as_deref(),
+                )?;
+                let argv = match (j.argv_base64, j.argv) {
+                    (Some(exact), _) => exact
+                        .iter()
+                        .map(|a| BASE64.decode(a).map_err(de::Error::custom))
+                        .collect::<Result<Argv, _>>()?,
+                    (None, argv) => Argv::from_args(argv.unwrap_or_default()),
+                };
+                Kind::Exec {
+                    filename: ByteString::from(filename),
+                    argv,
+                    argv_truncated: j.argv_truncated,
+                    filename_truncated: j.filename_truncated,
+                    argv_unreadable: j.argv_unreadable,
+                }
+            }
+            KindName::Exit => Kind::Exit(match (j.exit_code, j.signal) {
+                (Some(code), None) => ExitStatus::Code(code),
+                (None, Some(signal)) => ExitStatus::Signal {
+                    signal,
+                    core_dumped: j.core_dumped,
+                },
+                (None, None) => ExitStatus::Unknown,
+                (Some(_), Some(_)) => {
+                    return Err(de::Error::custom(
+                        "an exit has at most one of exit_code and signal",
+                    ));
+                }
+            }),
+            KindName::ThreadExit => Kind::ThreadExit,
+            KindName::Uid => Kind::Uid {
+                inferred: j.inferred,
+            },
+            KindName::Gid => Kind::Gid {
+                inferred: j.inferred,
+            },
+            KindName::Lost => Kind::Lost {
+                count: j.count.ok_or_else(|| de::Error::missing_field("count"))?,
+            },
+        };
+        let creds = match (j.uid, j.euid, j.gid, j.egid) {
+            (Some(uid), Some(euid), Some(gid), Some(egid)) => Some(Creds {
+                uid,
+                euid,
+                gid,
+                egid,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            ts_ns: j.ts_ns,
+            pid: j.pid,
+            tid: j.tid,
+            ppid: j.ppid,
+            start_ns: j.start_ns,
+            comm: Comm::from_bytes(&exact::<D::Error>(&j.comm, j.comm_base64.as_deref())?),
+            creds,
+            cgroup_id: j.cgroup_id,
+            kernel_thread: j.kernel_thread,
+            kind,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_come_back_exactly() {
+        let event = Event {
+            ts_ns: 5,
+            pid: 42,
+            tid: 42,
+            ppid: 1,
+            start_ns: 4,
+            comm: Comm::from_bytes(b"\xffcat"),
+            creds: None,
+            cgroup_id: None,
+            kernel_thread: false,
+            kind: Kind::Exec {
+                filename: ByteString::new(b"/tmp/\xfe"),
+                argv: Argv::from_args([&b"\xff"[..], b"plain"]),
+                argv_truncated: false,
+                filename_truncated: true,
+                argv_unreadable: false,
+            },
+        };
+        let json = event.to_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["argv"][0], "\u{fffd}");
+        assert_eq!(v["argv_base64"][0], "/w==");
+        assert_eq!(v["argv_base64"][1], "cGxhaW4=");
+        assert_eq!(v["filename_base64"], "L3RtcC/+");
+        assert_eq!(v["comm_base64"], "/2NhdA==");
+        assert_eq!(v["filename_truncated"], true);
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+
+        let plain = Event {
+            comm: Comm::from("cat"),
+            kind: Kind::Exec {
+                filename: "/bin/cat".into(),
+                argv: Argv::from_args(["cat"]),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+            ..event
+        };
+        let json = plain.to_json();
+        assert!(!json.contains("base64"), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), plain);
+    }
+}
