@@ -23,6 +23,7 @@ pub use spec::{Match, RuleFields, RuleSpec};
 pub use target::Target;
 
 use crate::{
+    clock,
     event::{Comm, Event, Kind},
     model::{Applied, Model, ProcessKey},
     pins::{self, Pin},
@@ -107,11 +108,11 @@ impl fmt::Display for Notice {
 #[derive(Debug)]
 enum Matcher {
     Any,
-    /// This process; `exited` once its exit event went by, after which the pid may belong
-    /// to another process.
+    /// This process; `ended` once it is known to have exited, after which the pid may
+    /// belong to another process.
     Pid {
         key: ProcessKey,
-        exited: bool,
+        ended: bool,
     },
     /// The members of a pin on the subtree; boxed, being many times the others' size.
     Subtree(Box<Pin>),
@@ -139,7 +140,7 @@ impl Rule {
             Match::Pid(pid) => match snapshot::read_process(pid) {
                 Some(process) => Matcher::Pid {
                     key: ProcessKey::new(pid, process.start_ns),
-                    exited: false,
+                    ended: false,
                 },
                 None => bail!("no process with pid {pid} to relay the events of"),
             },
@@ -209,19 +210,30 @@ impl Rule {
     pub fn is_live(&self) -> bool {
         let match_ended = match &self.matcher {
             Matcher::Any => false,
-            Matcher::Pid { exited, .. } => *exited,
+            Matcher::Pid { ended, .. } => *ended,
             Matcher::Subtree(pin) => pin.is_empty(),
         };
         !match_ended && self.targets.iter().any(|t| !t.is_gone())
     }
 
     /// Updates a subtree's members from a change the model made; says when none is left.
+    /// A process matched that a re-sync found gone has ended, its exit event lost.
     fn follow(&mut self, model: &Model, applied: &Applied, notices: &mut Vec<Notice>) {
-        if let Matcher::Subtree(pin) = &mut self.matcher
-            && !pin.is_empty()
-        {
-            pin.follow(model, applied);
-            subtree_ended(self.id, pin, notices);
+        match &mut self.matcher {
+            Matcher::Subtree(pin) if !pin.is_empty() => {
+                pin.follow(model, applied);
+                subtree_ended(self.id, pin, notices);
+            }
+            Matcher::Pid { key, ended }
+                if !*ended && applied.exited && applied.key == Some(*key) =>
+            {
+                *ended = true;
+                notices.push(Notice::MatchEnded {
+                    rule: self.id,
+                    pid: key.pid,
+                });
+            }
+            _ => {}
         }
     }
 
@@ -241,15 +253,23 @@ impl Rule {
                 }
                 _ => false,
             },
-            Matcher::Pid { key, exited } => {
-                if *exited {
+            Matcher::Pid { key, ended } => {
+                if *ended {
                     return false;
                 }
-                let own = ProcessKey::of(event) == *key;
-                // A fork's event concerns the child; the parent is the process that forked.
-                let its_fork = matches!(event.kind, Kind::Fork) && event.ppid == key.pid;
-                if own && matches!(event.kind, Kind::Exit(_)) {
-                    *exited = true;
+                let process = ProcessKey::of(event);
+                let own = process == *key;
+                // A pid is given again only once its process is reaped: a later process
+                // with its pid means it has exited, even if its exit event was lost.
+                let replaced = event.pid == key.pid && process.start_ticks > key.start_ticks;
+                // A fork's event concerns the child; its parent is whoever had the pid the
+                // fork names when the child was born: this process, if the child is not
+                // older than it and no later process had its pid by then (`ended`).
+                let its_fork = matches!(event.kind, Kind::Fork)
+                    && event.ppid == key.pid
+                    && clock::start_ticks(event.start_ns) >= key.start_ticks;
+                if replaced || (own && matches!(event.kind, Kind::Exit(_))) {
+                    *ended = true;
                     notices.push(Notice::MatchEnded {
                         rule: self.id,
                         pid: key.pid,
@@ -401,3 +421,6 @@ impl Relays {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -3,19 +3,13 @@
 //! processes that block the signal; the events are the fixed ones of these tests, and the
 //! signals they call for are really sent.
 
-// Some of it serves the integration tests only.
-#[allow(dead_code)]
-#[path = "../../../tests/common/receiver.rs"]
-mod receiver;
-
 use std::time::Duration;
 
-use receiver::Receiver;
 use tokio::sync::mpsc::Sender;
 
 use super::*;
 use crate::{
-    relay::RtSignal,
+    relay::{RtSignal, tests::receiver::Receiver},
     ui::runtime::{self, Screen},
 };
 
