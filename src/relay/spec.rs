@@ -33,7 +33,8 @@ impl Match {
     }
 }
 
-/// A relay rule, parsed and checked but not yet opened (see [`super::Relays::add`]).
+/// A relay rule, parsed and checked but not yet opened (see [`super::Relays::add`]); its
+/// pids become processes then, or when they are picked ([`super::Picks`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSpec {
     /// The pids to signal, in the order they are signalled.
