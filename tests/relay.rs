@@ -465,17 +465,24 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
         argv_unreadable: false,
     };
     let exit = || Kind::Exit(forkwatch::event::ExitStatus::Code(0));
+    let fork_at = |child: u32, ppid: u32, start_ns: u64| Event {
+        start_ns,
+        ..fork_event(child, ppid)
+    };
+    let before = process.start_ns - 1_000_000_000;
     let events = [
         // Its fork, and an exec of the same process (the same start tick): relayed.
-        fork_event(9001, pid),
+        fork_at(9001, pid, process.start_ns + 500_000_000),
         own(exec(), process.start_ns + 1_000),
-        // Another process that had its pid, and someone else's fork: not relayed.
-        own(exec(), process.start_ns + 60 * 1_000_000_000),
-        fork_event(9002, 9001),
+        // A process that had its pid before it, late: its exec and its fork, older than
+        // the process matched; and someone else's fork: not relayed.
+        own(exec(), before),
+        fork_at(9002, pid, before),
+        fork_at(9003, 9001, process.start_ns + 600_000_000),
         // Its exit: relayed, and the match ends.
         own(exit(), process.start_ns),
         // The pid's next holder: not relayed.
-        fork_event(9003, pid),
+        fork_at(9004, pid, process.start_ns + 60_000_000_000),
         own(exec(), process.start_ns),
     ];
     for event in &events {

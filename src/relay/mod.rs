@@ -20,13 +20,13 @@ use anyhow::{Result, anyhow, bail};
 pub use layout::{Layout, kmonitor_bit};
 pub use signal::RtSignal;
 pub use spec::{Match, RuleFields, RuleSpec};
-pub use target::Target;
+pub use target::{Picked, Picks, Target};
 
 use crate::{
+    clock,
     event::{Comm, Event, Kind},
     model::{Applied, Model, ProcessKey},
     pins::{self, Pin},
-    snapshot,
 };
 use layout::siginfo;
 use target::Delivery;
@@ -107,11 +107,11 @@ impl fmt::Display for Notice {
 #[derive(Debug)]
 enum Matcher {
     Any,
-    /// This process; `exited` once its exit event went by, after which the pid may belong
-    /// to another process.
+    /// This process; `ended` once it is known to have exited, after which the pid may
+    /// belong to another process.
     Pid {
         key: ProcessKey,
-        exited: bool,
+        ended: bool,
     },
     /// The members of a pin on the subtree; boxed, being many times the others' size.
     Subtree(Box<Pin>),
@@ -131,24 +131,32 @@ impl Rule {
     fn open(
         id: RuleId,
         spec: RuleSpec,
+        picks: &Picks,
         model: Option<&Model>,
         notices: &mut Vec<Notice>,
     ) -> Result<Self> {
         let matcher = match spec.matching {
             Match::Any => Matcher::Any,
-            Match::Pid(pid) => match snapshot::read_process(pid) {
-                Some(process) => Matcher::Pid {
-                    key: ProcessKey::new(pid, process.start_ns),
-                    exited: false,
-                },
-                None => bail!("no process with pid {pid} to relay the events of"),
-            },
+            Match::Pid(pid) => {
+                let key = match picks.matched(pid) {
+                    Some(picked) => picked.still_there().map(|_| picked.key)?,
+                    None => {
+                        Picked::now(pid)
+                            .map_err(|e| anyhow!("{e} to relay the events of"))?
+                            .key
+                    }
+                };
+                Matcher::Pid { key, ended: false }
+            }
             Match::Subtree(root) => {
                 let Some(model) = model else {
                     bail!("a rule that matches a subtree needs the process tree");
                 };
-                let root = pins::live_root(model, root)
-                    .map_err(|e| anyhow!("{e} to relay the subtree of"))?;
+                let root = match picks.matched(root) {
+                    Some(picked) => live_in(model, picked)?,
+                    None => pins::live_root(model, root)
+                        .map_err(|e| anyhow!("{e} to relay the subtree of"))?,
+                };
                 let mut pin = Pin::new(model, root)?;
                 // Its events are relayed, not kept.
                 pin.set_log_len(0);
@@ -158,7 +166,7 @@ impl Rule {
         let targets = spec
             .targets
             .iter()
-            .map(|&pid| Target::open(pid))
+            .map(|&pid| Target::open(picks.target(pid)?))
             .collect::<Result<Vec<_>>>()?;
         for target in targets.iter().filter(|t| !t.is_prepared_for(spec.signal)) {
             notices.push(Notice::TargetUnprepared {
@@ -209,19 +217,30 @@ impl Rule {
     pub fn is_live(&self) -> bool {
         let match_ended = match &self.matcher {
             Matcher::Any => false,
-            Matcher::Pid { exited, .. } => *exited,
+            Matcher::Pid { ended, .. } => *ended,
             Matcher::Subtree(pin) => pin.is_empty(),
         };
         !match_ended && self.targets.iter().any(|t| !t.is_gone())
     }
 
     /// Updates a subtree's members from a change the model made; says when none is left.
+    /// A process matched that a re-sync found gone has ended, its exit event lost.
     fn follow(&mut self, model: &Model, applied: &Applied, notices: &mut Vec<Notice>) {
-        if let Matcher::Subtree(pin) = &mut self.matcher
-            && !pin.is_empty()
-        {
-            pin.follow(model, applied);
-            subtree_ended(self.id, pin, notices);
+        match &mut self.matcher {
+            Matcher::Subtree(pin) if !pin.is_empty() => {
+                pin.follow(model, applied);
+                subtree_ended(self.id, pin, notices);
+            }
+            Matcher::Pid { key, ended }
+                if !*ended && applied.exited && applied.key == Some(*key) =>
+            {
+                *ended = true;
+                notices.push(Notice::MatchEnded {
+                    rule: self.id,
+                    pid: key.pid,
+                });
+            }
+            _ => {}
         }
     }
 
@@ -241,15 +260,23 @@ impl Rule {
                 }
                 _ => false,
             },
-            Matcher::Pid { key, exited } => {
-                if *exited {
+            Matcher::Pid { key, ended } => {
+                if *ended {
                     return false;
                 }
-                let own = ProcessKey::of(event) == *key;
-                // A fork's event concerns the child; the parent is the process that forked.
-                let its_fork = matches!(event.kind, Kind::Fork) && event.ppid == key.pid;
-                if own && matches!(event.kind, Kind::Exit(_)) {
-                    *exited = true;
+                let process = ProcessKey::of(event);
+                let own = process == *key;
+                // A pid is given again only once its process is reaped: a later process
+                // with its pid means it has exited, even if its exit event was lost.
+                let replaced = event.pid == key.pid && process.start_ticks > key.start_ticks;
+                // A fork's event concerns the child; its parent is whoever had the pid the
+                // fork names when the child was born: this process, if the child is not
+                // older than it and no later process had its pid by then (`ended`).
+                let its_fork = matches!(event.kind, Kind::Fork)
+                    && event.ppid == key.pid
+                    && clock::start_ticks(event.start_ns) >= key.start_ticks;
+                if replaced || (own && matches!(event.kind, Kind::Exit(_))) {
+                    *ended = true;
                     notices.push(Notice::MatchEnded {
                         rule: self.id,
                         pid: key.pid,
@@ -296,6 +323,14 @@ fn subtree_ended(rule: RuleId, pin: &Pin, notices: &mut Vec<Notice>) {
     }
 }
 
+/// The picked process, if the model has it alive still.
+fn live_in(model: &Model, picked: Picked) -> Result<ProcessKey> {
+    match model.current(picked.key.pid) {
+        Some(key) if key == picked.key => Ok(key),
+        now => Err(picked.gone(now.and_then(|key| model.get(key)).map(|p| (p.key, p.comm)))),
+    }
+}
+
 /// Every relay rule, in the order they were made.
 #[derive(Debug, Default)]
 pub struct Relays {
@@ -305,20 +340,34 @@ pub struct Relays {
 }
 
 impl Relays {
-    /// Opens the spec's targets (as pidfds) and adds the rule. Fails, adding nothing, if a
-    /// target or the process to match does not exist or cannot be a target. A rule that
-    /// matches a subtree ([`Match::needs_tree`]) needs the `model` the caller keeps current,
-    /// and the same model at every [`Relays::handle`]. Warnings go to `notices`. Must run
-    /// inside a tokio runtime.
+    /// Opens the spec's targets (as pidfds) and adds the rule, its pids resolved now: the
+    /// live processes that have them. Fails, adding nothing, if a target or the process to
+    /// match does not exist or cannot be a target. A rule that matches a subtree
+    /// ([`Match::needs_tree`]) needs the `model` the caller keeps current, and the same
+    /// model at every [`Relays::handle`]. Warnings go to `notices`. Must run inside a tokio
+    /// runtime.
     pub fn add(
         &mut self,
         spec: RuleSpec,
         model: Option<&Model>,
         notices: &mut Vec<Notice>,
     ) -> Result<RuleId> {
+        self.add_picked(spec, &Picks::default(), model, notices)
+    }
+
+    /// [`Relays::add`], with the processes `picks` holds as they were picked: one that has
+    /// exited since, or whose pid now names another process, is refused.
+    pub fn add_picked(
+        &mut self,
+        spec: RuleSpec,
+        picks: &Picks,
+        model: Option<&Model>,
+        notices: &mut Vec<Notice>,
+    ) -> Result<RuleId> {
         self.next_id += 1;
         let id = RuleId(self.next_id);
-        self.rules.push(Rule::open(id, spec, model, notices)?);
+        self.rules
+            .push(Rule::open(id, spec, picks, model, notices)?);
         Ok(id)
     }
 
@@ -401,3 +450,6 @@ impl Relays {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -14,8 +14,10 @@ pub enum Match {
     #[default]
     Any,
     /// One process's: its own events, and the forks it makes (whose event concerns the
-    /// child). The process is the one that has this pid when the rule is made; once it
-    /// exits the rule matches nothing more, even if the pid comes back.
+    /// child, named by its pid and not older than it). The process is the one that has
+    /// this pid when it is picked or the rule is made; once it exits (or a later process
+    /// shows up with its pid, its exit lost) the rule matches nothing more, even if the
+    /// pid comes back.
     Pid(u32),
     /// A subtree's: the events of the members of a [`crate::pins::Pin`] on this process
     /// (the process and its descendants, including those born later). A fork concerns the
@@ -31,7 +33,8 @@ impl Match {
     }
 }
 
-/// A relay rule, parsed and checked but not yet opened (see [`super::Relays::add`]).
+/// A relay rule, parsed and checked but not yet opened (see [`super::Relays::add`]); its
+/// pids become processes then, or when they are picked ([`super::Picks`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSpec {
     /// The pids to signal, in the order they are signalled.

@@ -1,7 +1,8 @@
 //! The relay dialog (`r`): a relay rule for the selected process, or for the picked pin's
 //! subtree. The relay library checks every part ([`RuleFields::build`], then
 //! [`App::add_relay`] opens the targets) and what is wrong shows in place, in its words.
-//! Targets are typed, or picked from the tree with Ctrl-T.
+//! Targets are typed, or picked from the tree with Ctrl-T; each is held as the process that
+//! had its pid at that moment, and refused when the rule is made if it has exited since.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{
@@ -20,8 +21,9 @@ use super::{
     render::centered,
 };
 use crate::{
+    model::{Process, ProcessKey},
     pins::Pin,
-    relay::{Layout, RtSignal, RuleFields},
+    relay::{Layout, Picked, Picks, RtSignal, RuleFields},
 };
 
 /// Whose events the rule relays.
@@ -63,11 +65,14 @@ fn given(text: &str) -> Option<&str> {
 /// The rule being written.
 #[derive(Clone, Debug)]
 pub struct RelayDialog {
-    /// The process it is about: its pid and how to name it.
-    subject: Option<(u32, String)>,
+    /// The process it is about, as it was when the dialog opened, and how to name it.
+    subject: Option<(Picked, String)>,
     whose: Whose,
     kinds: String,
     targets: String,
+    /// Each pid of `targets`, held as the process that had it when it was picked or typed
+    /// (`None`: no live process had it then).
+    held: Vec<(u32, Option<Picked>)>,
     signal: String,
     layout: Layout,
     field: Field,
@@ -76,9 +81,9 @@ pub struct RelayDialog {
 }
 
 impl RelayDialog {
-    /// A rule for the events of `subject` (pid, name), or of its subtree, or of every
+    /// A rule for the events of `subject` (process, name), or of its subtree, or of every
     /// process without one.
-    fn new(subject: Option<(u32, String)>, subtree: bool) -> Self {
+    fn new(subject: Option<(Picked, String)>, subtree: bool) -> Self {
         let whose = match (&subject, subtree) {
             (None, _) => Whose::Every,
             (Some(_), false) => Whose::Process,
@@ -89,6 +94,7 @@ impl RelayDialog {
             whose,
             kinds: String::new(),
             targets: String::new(),
+            held: Vec::new(),
             signal: String::new(),
             layout: Layout::default(),
             field: Field::Targets,
@@ -105,13 +111,37 @@ impl RelayDialog {
         }
     }
 
-    fn add_target(&mut self, pid: u32) {
+    fn add_target(&mut self, picked: Picked) {
+        let pid = picked.key.pid;
         let targets = self.targets.trim_end();
         self.targets = if targets.is_empty() || targets.ends_with(',') {
             format!("{targets}{pid}")
         } else {
             format!("{targets},{pid}")
         };
+        self.held.retain(|&(held, _)| held != pid);
+        self.held.push((pid, Some(picked)));
+        self.hold_targets();
+    }
+
+    /// Holds each pid of the targets text as the process that has it now, unless it was
+    /// there before: then it stays the process it was.
+    fn hold_targets(&mut self) {
+        let before = std::mem::take(&mut self.held);
+        let pids = self
+            .targets
+            .split(',')
+            .filter_map(|p| p.trim().parse().ok());
+        for pid in pids {
+            if self.held.iter().any(|&(held, _)| held == pid) {
+                continue;
+            }
+            let process = match before.iter().find(|&&(held, _)| held == pid) {
+                Some(&(_, process)) => process,
+                None => Picked::now(pid).ok(),
+            };
+            self.held.push((pid, process));
+        }
     }
 
     /// The next choice of a choice field, forwards or back.
@@ -141,7 +171,7 @@ impl RelayDialog {
 
     /// Makes the rule; true if the dialog stays open to show what is wrong.
     fn make(&mut self, app: &mut App) -> bool {
-        let pid = self.subject.as_ref().map(|(pid, _)| pid.to_string());
+        let pid = self.subject.as_ref().map(|(p, _)| p.key.pid.to_string());
         let fields = RuleFields {
             to: &self.targets,
             pid: pid.as_deref().filter(|_| self.whose == Whose::Process),
@@ -157,8 +187,22 @@ impl RelayDialog {
                 return true;
             }
         };
+        let mut targets = Vec::new();
+        for &pid in &spec.targets {
+            match self.held.iter().find(|&&(held, _)| held == pid) {
+                Some(&(_, Some(picked))) => targets.push(picked),
+                _ => {
+                    self.error = Some(format!("no process had pid {pid} when it was typed"));
+                    return true;
+                }
+            }
+        }
+        let picks = Picks {
+            targets,
+            matched: self.subject.as_ref().map(|&(picked, _)| picked),
+        };
         let text = spec.to_string();
-        match app.add_relay(spec) {
+        match app.add_picked_relay(spec, &picks) {
             // A warning about a target says more than that the rule was made.
             Ok(id) if app.message.is_none() => app.say(format!("{id} made: {text}")),
             Ok(_) => {}
@@ -249,6 +293,7 @@ impl Dialog for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.pop();
                     self.error = None;
+                    self.hold_targets();
                 }
             }
             KeyCode::Char(c)
@@ -259,6 +304,7 @@ impl Dialog for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.push(c);
                     self.error = None;
+                    self.hold_targets();
                 }
             }
             _ => {}
@@ -322,8 +368,16 @@ impl Dialog for Picker {
     fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
         match key.code {
             KeyCode::Enter => {
-                if let Some(selected) = app.selected() {
-                    self.dialog.add_target(selected.pid);
+                if let Some(key) = app.selected() {
+                    let picked = picked(app, key);
+                    if app.model().get(key).is_some_and(Process::is_alive) {
+                        self.dialog.add_target(picked);
+                    } else {
+                        self.dialog.error = Some(format!(
+                            "pid {} ({}) has exited: it cannot be a relay target",
+                            key.pid, picked.comm
+                        ));
+                    }
                 }
             }
             KeyCode::Esc => {}
@@ -375,13 +429,22 @@ impl App {
     pub(super) fn open_relay_dialog(&mut self) {
         let dialog = match self.current_pin().map(Pin::root) {
             Some(root) if self.has_keys(Pane::Pins) => {
-                RelayDialog::new(Some((root.pid, self.name_of(root))), true)
+                RelayDialog::new(Some((picked(self, root), self.name_of(root))), true)
             }
             _ => RelayDialog::new(
-                self.selected().map(|key| (key.pid, self.name_of(key))),
+                self.selected()
+                    .map(|key| (picked(self, key), self.name_of(key))),
                 false,
             ),
         };
         self.open(dialog);
+    }
+}
+
+/// The process `key` as picked now: its name as the model has it.
+fn picked(app: &App, key: ProcessKey) -> Picked {
+    Picked {
+        key,
+        comm: app.model().get(key).map(|p| p.comm).unwrap_or_default(),
     }
 }

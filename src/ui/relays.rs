@@ -24,7 +24,7 @@ use super::{
 use crate::{
     event::Event,
     model::{Applied, Model},
-    relay::{Notice, Relays, Rule, RuleId, RuleSpec},
+    relay::{Notice, Picks, Relays, Rule, RuleId, RuleSpec},
 };
 
 /// Notices kept for the pane.
@@ -69,13 +69,19 @@ fn rule_of(notice: &Notice) -> Option<RuleId> {
 }
 
 impl App {
-    /// Opens the rule's targets and adds it (`--relay`, the relay dialog). Its warnings
-    /// are shown like every notice.
+    /// Opens the rule's targets and adds it (`--relay`), its pids resolved now. Its
+    /// warnings are shown like every notice.
     pub fn add_relay(&mut self, spec: RuleSpec) -> Result<RuleId> {
+        self.add_picked_relay(spec, &Picks::default())
+    }
+
+    /// [`App::add_relay`] with processes picked earlier (the relay dialog), each refused
+    /// if it has exited since or its pid now names another process.
+    pub(super) fn add_picked_relay(&mut self, spec: RuleSpec, picks: &Picks) -> Result<RuleId> {
         let relays = &mut self.relays;
         let id = relays
             .relays
-            .add(spec, Some(&self.model), &mut relays.fresh);
+            .add_picked(spec, picks, Some(&self.model), &mut relays.fresh);
         self.show_relay_notices();
         id
     }

@@ -3,19 +3,17 @@
 //! processes that block the signal; the events are the fixed ones of these tests, and the
 //! signals they call for are really sent.
 
-// Some of it serves the integration tests only.
-#[allow(dead_code)]
-#[path = "../../../tests/common/receiver.rs"]
-mod receiver;
-
 use std::time::Duration;
 
-use receiver::Receiver;
 use tokio::sync::mpsc::Sender;
 
 use super::*;
 use crate::{
-    relay::RtSignal,
+    relay::{
+        RtSignal,
+        tests::{receiver::Receiver, wait_past_start_tick},
+    },
+    snapshot,
     ui::runtime::{self, Screen},
 };
 
@@ -313,14 +311,27 @@ async fn relay_keys() {
         ),
         "{picking}"
     );
+    // It has exited: refused.
     key(&mut app, KeyCode::Enter);
+    let lines = dialog_lines(&mut app);
+    assert_eq!(lines[2], "to      █");
+    assert_eq!(
+        lines[5..],
+        ["pid 901 (cc) has exited: it cannot be a relay target"]
+    );
     ctrl(&mut app, 't');
     key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    ctrl(&mut app, 't');
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char('k'));
+    }
     key(&mut app, KeyCode::Enter);
     ctrl(&mut app, 't');
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Esc);
-    assert_eq!(dialog_lines(&mut app)[2], "to      901,902█");
+    assert_eq!(dialog_lines(&mut app)[2], "to      903,900█");
     // ←→ and Space choose; the layout's default kinds follow it.
     key(&mut app, KeyCode::Char('x'));
     key(&mut app, KeyCode::Backspace);
@@ -356,6 +367,131 @@ async fn relay_keys() {
         dialog_lines(&mut app)[0],
         "match   the subtree of 500 (cron)"
     );
+}
+
+/// Opens the relay dialog for every process's events, at its targets.
+fn open_for_every_process(app: &mut App) {
+    key(app, KeyCode::Char('r'));
+    key(app, KeyCode::Up);
+    key(app, KeyCode::Up);
+    key(app, KeyCode::Left);
+    key(app, KeyCode::Down);
+    key(app, KeyCode::Down);
+    assert_eq!(
+        dialog_lines(app)[..3],
+        [
+            "match   every process",
+            "kinds   fork (default)",
+            "to      █"
+        ]
+    );
+}
+
+/// A real process as the model's events tell it: a child of init, named `receiver`.
+fn as_events_tell(pid: u32) -> P {
+    let start_ns = snapshot::read_process(pid)
+        .expect("no such process")
+        .start_ns;
+    P {
+        pid,
+        ppid: 1,
+        start_ms: start_ns / MS,
+        uid: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_typed_target_that_exits_before_the_rule_is_made_is_refused() {
+    let target = target();
+    let pid = target.pid();
+    let mut app = machine();
+    open_for_every_process(&mut app);
+    type_text(&mut app, &pid.to_string());
+    drop(target);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        dialog_lines(&mut app)[2..],
+        [
+            format!("to      {pid}█"),
+            "signal  RTMIN+1 (default)".to_owned(),
+            "layout  relayfork".to_owned(),
+            format!("pid {pid} (receiver) exited since it was picked"),
+        ]
+    );
+    assert!(app.dialog.is_some());
+    assert!(app.relays.relays.rules().is_empty());
+}
+
+#[tokio::test]
+async fn a_target_picked_in_the_tree_whose_pid_is_taken_again_is_refused() {
+    let first = target();
+    let pid = first.pid();
+    let mut app = machine();
+    let picked = as_events_tell(pid);
+    update(
+        &mut app,
+        AppEvent::Events(picked.start("init", &["receiver"]).to_vec()),
+    );
+    open_for_every_process(&mut app);
+    // It started last: the tree's last row.
+    ctrl(&mut app, 't');
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.selected(), Some(picked.key()));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(dialog_lines(&mut app)[2], format!("to      {pid}█"));
+
+    // It exits, and another process takes its pid; the model sees both.
+    drop(first);
+    wait_past_start_tick(picked.key());
+    let second = Receiver::hold_pid(signal(), pid).expect("the pid was taken first");
+    let next = as_events_tell(second.pid());
+    let mut events = vec![picked.exit(next.start_ms, "receiver", ExitStatus::Unknown)];
+    events.extend(next.start("init", &["receiver"]));
+    update(&mut app, AppEvent::Events(events));
+    assert_eq!(app.model().current(pid), Some(next.key()));
+
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        dialog_lines(&mut app)[5..],
+        [format!(
+            "pid {pid} is now another process (receiver): the one picked exited"
+        )]
+    );
+    assert!(app.relays.relays.rules().is_empty());
+    assert!(
+        !second.pending(signal()),
+        "the pid's new holder got a signal"
+    );
+}
+
+#[tokio::test]
+async fn a_subtree_whose_root_exits_before_the_rule_is_made_is_refused() {
+    let target = target();
+    let mut app = machine();
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Char('r'));
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Right);
+    assert_eq!(
+        dialog_lines(&mut app)[0],
+        "match   ‹ the subtree of 900 (make) ›"
+    );
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    type_text(&mut app, &target.pid().to_string());
+    update(
+        &mut app,
+        AppEvent::Events(vec![MAKE.exit(1_000_100, "make", ExitStatus::Code(0))]),
+    );
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        dialog_lines(&mut app)[5..],
+        ["pid 900 (make) exited since it was picked"]
+    );
+    assert!(app.relays.relays.rules().is_empty());
 }
 
 #[test]
