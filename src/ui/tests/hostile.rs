@@ -3,14 +3,9 @@
 //! pane; a relay target with such a name; a recording that names its host, kernel and
 //! backend so; and what was typed. All of it appears visibly escaped.
 
-// Some of it serves the integration tests only.
-#[allow(dead_code)]
-#[path = "../../../tests/common/receiver.rs"]
-mod receiver;
-
 use std::fs::File;
 
-use receiver::{Mode, Receiver};
+use super::relays::receiver::{Mode, Receiver};
 
 use super::*;
 use crate::{
