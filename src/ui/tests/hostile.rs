@@ -5,13 +5,8 @@
 
 use std::fs::File;
 
-use super::relays::receiver::{Mode, Receiver};
-
 use super::*;
-use crate::{
-    recording::{Info, Replay, Writer},
-    relay::RtSignal,
-};
+use crate::recording::{Info, Replay, Writer};
 
 /// 15 bytes, as long as a command name can be: an OSC 52 clipboard write, BEL, CR, LF, a
 /// C1 CSI and a right-to-left override.
@@ -149,29 +144,29 @@ eBPF │ 6 processes, 1 exited │ 0 lost │           █          0/s │ 1 p
     );
 }
 
-/// A relay target, a real process, named [`COMM`] as it forks: the name comes from /proc.
+/// A relay target, a real process: a copy of sleep whose file name is [`COMM`], so that
+/// the kernel names it so; the relay reads the name from /proc. Sleep does not handle the
+/// signal: the rule's warning names it too.
 #[tokio::test]
 async fn the_relays_pane_names_a_hostile_target_escaped() {
-    let name = std::ffi::CString::new(COMM).unwrap();
-    // SAFETY: names this thread, and so the process forked from it, with C strings.
-    let target = unsafe {
-        let mut before = [0 as libc::c_char; 16];
-        libc::prctl(libc::PR_GET_NAME, before.as_mut_ptr());
-        libc::prctl(libc::PR_SET_NAME, name.as_ptr());
-        let target = Receiver::hold(RtSignal::default().number(), Mode::Hold);
-        libc::prctl(libc::PR_SET_NAME, before.as_ptr());
-        target
-    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(COMM);
+    std::fs::copy("/bin/sleep", &path).unwrap();
+    let mut target = std::process::Command::new(&path).arg("60").spawn().unwrap();
+    let pid = target.id();
     let mut app = hostile_machine();
-    let spec = format!("to={}:kinds=exit", target.pid());
-    app.add_relay(spec.parse().unwrap()).unwrap();
+    let added = app.add_relay(format!("to={pid}:kinds=exit").parse().unwrap());
     key(&mut app, KeyCode::Char('R'));
-    let shown = screen(&mut app, 200, 8);
-    let line = format!(
-        "│  pid {} ({COMM_SHOWN}): 0 sent, 0 undelivered ",
-        target.pid()
-    );
-    assert!(shown.contains(&line), "no `{line}` in\n{shown}");
+    let shown = screen(&mut app, 200, 10);
+    target.kill().unwrap();
+    target.wait().unwrap();
+    added.unwrap();
+    for line in [
+        format!("│  pid {pid} ({COMM_SHOWN}): 0 sent, 0 undelivered "),
+        format!("relay 1: target pid {pid} ({COMM_SHOWN}) neither blocks nor"),
+    ] {
+        assert!(shown.contains(&line), "no `{line}` in\n{shown}");
+    }
 }
 
 #[test]

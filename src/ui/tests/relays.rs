@@ -6,7 +6,7 @@
 // Some of it serves the integration tests only.
 #[allow(dead_code)]
 #[path = "../../../tests/common/receiver.rs"]
-pub(super) mod receiver;
+mod receiver;
 
 use std::time::Duration;
 
