@@ -4,12 +4,13 @@ use forkwatch::{
     cli::{Cli, Command},
     cmd, logging,
     probe::ProbeOptions,
+    text,
 };
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
     if let Err(e) = logging::init(cli.log.as_deref()) {
-        eprintln!("forkwatch-tui: {e:#}");
+        eprintln!("forkwatch-tui: {}", text::escape_str(&format!("{e:#}")));
         return ExitCode::FAILURE;
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -25,8 +26,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("forkwatch-tui: {e:#}");
+            // An error may quote a file name, a command name or a recording's contents.
+            let e = format!("{e:#}");
+            let e = text::escape_str(&e);
+            tracing::error!("{e}");
+            eprintln!("forkwatch-tui: {e}");
             ExitCode::FAILURE
         }
     }

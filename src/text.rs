@@ -19,7 +19,7 @@
 //! and it cannot do harm. JSON output does not use this: it is valid JSON with JSON's own
 //! escaping.
 
-use std::{borrow::Cow, fmt::Write as _};
+use std::{borrow::Cow, fmt::Write as _, os::unix::ffi::OsStrExt, path::Path};
 
 /// `bytes` as terminal-safe text: borrowed when there is nothing to escape.
 pub fn escape(bytes: &[u8]) -> Cow<'_, str> {
@@ -35,6 +35,12 @@ pub fn escape(bytes: &[u8]) -> Cow<'_, str> {
 /// [`escape`] for text that is already a `str` (it may still hold control characters).
 pub fn escape_str(s: &str) -> Cow<'_, str> {
     escape(s.as_bytes())
+}
+
+/// A path as [`escape`] shows its bytes: a file name is whatever bytes its maker chose,
+/// and [`Path::display`] would pass its control characters through.
+pub fn escape_path(path: &Path) -> Cow<'_, str> {
+    escape(path.as_os_str().as_bytes())
 }
 
 /// Appends `bytes` to `out` as [`escape`] shows them, without a temporary string: for the
@@ -121,6 +127,11 @@ mod tests {
         let mut out = String::from("argv: ");
         push_escaped(&mut out, b"\x9b");
         assert_eq!(out, r"argv: \x9b");
+        let path = std::ffi::OsStr::from_bytes(b"/tmp/\x1b]52;c;aGk=\x07\n\xff.fwrec");
+        assert_eq!(
+            escape_path(Path::new(path)),
+            r"/tmp/\e]52;c;aGk=\a\n\xff.fwrec"
+        );
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! - `exit CODE`: exits with CODE.
 //! - `subreaper CMD [ARG...]`: becomes a child subreaper (PR_SET_CHILD_SUBREAPER), runs CMD,
 //!   and reaps every process handed to it; exits 0 once no child is left.
+//! - `name NAME [ARG...]`: takes NAME as its command name (PR_SET_NAME, which an exec's file
+//!   name cannot give: any 15 bytes), forks a child that exits at once, prints `named`, and
+//!   exits 0 when its stdin ends. The ARGs are not used: they make an argv of the caller's
+//!   choosing.
 
 use std::{
     io::{Read, Write},
@@ -19,7 +23,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | exit CODE | subreaper CMD [ARG...]"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...]"
     );
     ExitCode::from(2)
 }
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
             None => usage(),
         },
         Some("subreaper") if args.len() > 1 => subreaper(&args[1], &args[2..]),
+        Some("name") if args.len() > 1 => take_name(&args[1]),
         _ => usage(),
     }
 }
@@ -93,6 +98,34 @@ fn subreaper(command: &str, args: &[String]) -> ExitCode {
     }
     // SAFETY: reaps our own children until there are none (ECHILD).
     while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0 {}
+    ExitCode::SUCCESS
+}
+
+/// Takes `name` as this process's command name, forks a child under it, says so, and
+/// lives until stdin ends.
+fn take_name(name: &str) -> ExitCode {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return usage();
+    };
+    // SAFETY: a plain prctl on this thread, with a C string the kernel copies.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+        eprintln!("prctl: {}", std::io::Error::last_os_error());
+        return ExitCode::FAILURE;
+    }
+    // SAFETY: this process is single-threaded; the child only calls _exit.
+    match unsafe { libc::fork() } {
+        -1 => {
+            eprintln!("fork: {}", std::io::Error::last_os_error());
+            return ExitCode::FAILURE;
+        }
+        0 => unsafe { libc::_exit(0) },
+        // SAFETY: reaps our own child.
+        pid => unsafe {
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        },
+    }
+    println!("named");
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
     ExitCode::SUCCESS
 }
 

@@ -20,6 +20,7 @@ use crate::{
     output::EventWriter,
     snapshot,
     source::{Selection, Source},
+    text,
 };
 
 /// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is made. Make it before
@@ -148,9 +149,10 @@ impl LiveTree {
     }
 }
 
-/// Prints, a line each, why the backends better than the chosen one could not run.
+/// Prints, a line each, why the backends better than the chosen one could not run (escaped:
+/// the reasons quote the kernel's errors).
 fn print_notices(selection: &Selection) {
     for notice in selection.notices() {
-        eprintln!("forkwatch-tui: {notice}");
+        eprintln!("forkwatch-tui: {}", text::escape_str(&notice));
     }
 }

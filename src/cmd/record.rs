@@ -13,6 +13,7 @@ use crate::{
     recording::{Info, Recorder, SLOW_DISK_BACKLOG},
     snapshot,
     source::Source,
+    text,
 };
 
 pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
@@ -23,7 +24,7 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
     let snapshot = snapshot::take().context("cannot read /proc")?;
     let info = Info::here(source.name(), start_ns);
     let recorder = Recorder::create(&args.output, &info, &snapshot)?;
-    let path = args.output.display();
+    let path = text::escape_path(&args.output);
     eprintln!(
         "forkwatch-tui: recording with {} to {path}; stop with Ctrl-C",
         selection.summary()

@@ -15,6 +15,7 @@ use crate::{
     output::EventWriter,
     recording::{Replay, Speed},
     source::Source,
+    text,
 };
 
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
@@ -23,7 +24,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         return crate::ui::replay::run(&args).await;
     }
     let mut stop = StopSignals::catch()?;
-    let path = args.file.display();
+    let path = text::escape_path(&args.file);
     let mut replay = Replay::open(&args.file).map_err(|e| anyhow!("cannot replay {path}: {e}"))?;
     replay.set_speed(Speed::Max);
     replay.skip_damage(args.skip_damage);

@@ -24,7 +24,7 @@ pub use recorder::{Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
 pub use writer::{Summary, Writer};
 
-use crate::clock::WallClock;
+use crate::{clock::WallClock, text};
 
 /// The first bytes of every recording. The high byte and the CR LF catch transfers that
 /// mangle binary files.
@@ -82,14 +82,15 @@ impl Info {
 }
 
 impl fmt::Display for Info {
-    /// `recorded on HOST (Linux 6.18.0) with eBPF at 12:01:02`.
+    /// `recorded on HOST (Linux 6.18.0) with eBPF at 12:01:02`, the names
+    /// [escaped](text::escape): whoever wrote the file chose them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "recorded on {} (Linux {}) with {} at {}",
-            self.host,
-            self.kernel,
-            self.backend,
+            text::escape_str(&self.host),
+            text::escape_str(&self.kernel),
+            text::escape_str(&self.backend),
             &self.wall_clock().time_of_day(self.start_ns)[..8]
         )
     }

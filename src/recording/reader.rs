@@ -13,7 +13,7 @@ use super::{
     End, FILE_HEADER_LEN, FORMAT_VERSION, Info, MAGIC, codec,
     frame::{self, FrameDecoder, FrameKind, Header},
 };
-use crate::{event::Event, snapshot::ProcessInfo};
+use crate::{event::Event, snapshot::ProcessInfo, text};
 
 /// Where a recording stops being readable, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,8 +40,10 @@ impl Damage {
 }
 
 impl fmt::Display for Damage {
+    /// The problem [escaped](text::escape): a decoder's message may quote the file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "damaged at byte {}: {}", self.offset, self.problem)
+        let problem = text::escape_str(&self.problem);
+        write!(f, "damaged at byte {}: {problem}", self.offset)
     }
 }
 

@@ -229,6 +229,31 @@ fn other_files_and_newer_versions_are_refused() {
 }
 
 #[test]
+fn names_and_problems_from_a_file_are_shown_escaped() {
+    let info = Info {
+        host: "evil\x1b]52;c;aGk=\x07".into(),
+        kernel: "6.18\r\nexit pid=1".into(),
+        backend: "eBPF\u{202e}".into(),
+        ..info()
+    };
+    let shown = info.to_string();
+    assert!(
+        shown.starts_with(
+            r"recorded on evil\e]52;c;aGk=\a (Linux 6.18\r\nexit pid=1) with eBPF\u{202e} at "
+        ),
+        "{shown}"
+    );
+    let damage = Damage {
+        offset: 7,
+        problem: "unknown variant `\x1b[2J\u{9b}`".into(),
+    };
+    assert_eq!(
+        damage.to_string(),
+        r"damaged at byte 7: unknown variant `\e[2J\u{9b}`"
+    );
+}
+
+#[test]
 fn unknown_optional_frames_are_skipped_and_unknown_required_ones_are_damage() {
     let groups = groups();
     let (bytes, frames) = recording(&groups);

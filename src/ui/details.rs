@@ -9,7 +9,7 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::{event::short_duration, output::text_line, text};
+use crate::{event::short_duration, output::text_line};
 
 /// Width of the labels on the left.
 const LABEL: usize = 9;
@@ -122,7 +122,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
 /// `1000 alice, effective 0 root`; group ids have no names here.
 fn ids(app: &App, real: u32, effective: u32, users: bool) -> String {
     let named = |id: u32| match app.users.name(id).filter(|_| users) {
-        Some(name) => format!("{id} {}", text::escape_str(name)),
+        Some(name) => format!("{id} {name}"),
         None => id.to_string(),
     };
     if real == effective {

@@ -16,6 +16,7 @@ use super::{
     keys::{BINDINGS, REPLAY_BINDINGS},
     render::centered,
 };
+use crate::text;
 
 /// A dialog: it gets every key (but Ctrl-C, which quits) while it is open.
 pub trait Dialog {
@@ -172,7 +173,7 @@ impl Dialog for Prompt {
         Clear.render(line, buf);
         Line::from(vec![
             prefix.bold(),
-            self.text.as_str().into(),
+            text::escape_str(&self.text).into_owned().into(),
             "█".into(),
             hint.dark_gray(),
         ])

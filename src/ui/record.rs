@@ -14,6 +14,7 @@ use crate::{
     clock,
     recording::{Info, Recorder, SLOW_DISK_BACKLOG},
     snapshot::ProcessInfo,
+    text,
 };
 
 /// How the recording goes, for the status line.
@@ -82,7 +83,7 @@ impl Recording {
         Ok(format!(
             "recorded {} to {}",
             summary.describe(),
-            self.path.display()
+            text::escape_path(&self.path)
         ))
     }
 }

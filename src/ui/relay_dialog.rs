@@ -217,7 +217,7 @@ impl RelayDialog {
     fn value(&self, field: Field) -> Vec<Span<'static>> {
         let focused = field == self.field;
         let text = |text: &str, default: String| -> Vec<Span<'static>> {
-            let mut spans = vec![Span::raw(text.to_owned())];
+            let mut spans = vec![Span::raw(crate::text::escape_str(text).into_owned())];
             if focused {
                 spans.push(Span::raw("█"));
             }
@@ -340,7 +340,10 @@ impl Dialog for RelayDialog {
             .collect();
         lines.push(Line::raw(""));
         let (message, style) = match &self.error {
-            Some(error) => (error.clone(), Style::new().fg(Color::Red)),
+            Some(error) => (
+                crate::text::escape_str(error).into_owned(),
+                Style::new().fg(Color::Red),
+            ),
             None => (self.hint(), Style::new().fg(Color::DarkGray)),
         };
         for line in format::wrap(&message, inner.saturating_sub(2)) {

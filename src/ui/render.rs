@@ -13,6 +13,7 @@ use super::{
     app::{App, Pane, Place},
     details, format, log, pins, relays, status, tree,
 };
+use crate::text;
 
 /// Wide enough for side panes beside the tree; narrower, they go below it.
 const SIDE_BY_SIDE: u16 = 100;
@@ -43,9 +44,10 @@ impl Layout {
 
         let mut banner_lines = Vec::new();
         if app.banner {
-            let notices = app.source.notices.iter().map(String::as_str);
-            for notice in notices.chain(["Esc hides this"]) {
-                banner_lines.extend(format::wrap(notice, area.width as usize));
+            // Notices quote errors, recordings and file names: escaped, whatever said them.
+            let notices = app.source.notices.iter().map(|n| text::escape_str(n));
+            for notice in notices.chain(["Esc hides this".into()]) {
+                banner_lines.extend(format::wrap(&notice, area.width as usize));
             }
             // A third of the screen, at least a line; none on a screen with no room.
             banner_lines.truncate((main.height / 3).max(1).min(main.height) as usize);

@@ -35,6 +35,7 @@ use crate::{
     recording::{Damage, Info, Position, Replay, Seek, Speed},
     snapshot::ProcessInfo,
     source::Source,
+    text,
 };
 
 const SECOND: u64 = 1_000_000_000;
@@ -127,7 +128,7 @@ pub struct ReplayState {
 /// after the UI, said once more with a non-zero exit, as the headless replay does.
 pub async fn run(args: &ReplayArgs) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
-    let path = args.file.display().to_string();
+    let path = text::escape_path(&args.file).into_owned();
     let mut replay = Replay::open(&args.file).map_err(|e| anyhow!("cannot replay {path}: {e}"))?;
     replay.skip_damage(args.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
@@ -153,7 +154,7 @@ impl App {
         model.seed(replay.snapshot());
         let limited = info.backend != Backend::Ebpf.name();
         let name = if limited {
-            format!("replay ({})", info.backend)
+            format!("replay ({})", text::escape_str(&info.backend))
         } else {
             "replay".to_owned()
         };

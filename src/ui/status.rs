@@ -13,6 +13,7 @@ use ratatui::{
 };
 
 use super::{app::App, format, pins, record, relays, replay};
+use crate::text;
 
 const SECOND: u64 = 1_000_000_000;
 /// Seconds of event rates kept.
@@ -78,7 +79,8 @@ impl Rates {
     }
 }
 
-/// The status line's segments, left to right; without the sparkline if `compact`.
+/// The status line's segments, left to right; without the sparkline if `compact`. Text
+/// that may quote a process, a recording or what was typed is [escaped](text::escape).
 fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     let counts = app.model.counts();
     let source_style = if app.source.limited {
@@ -86,7 +88,8 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     } else {
         Style::new()
     };
-    let mut source = vec![Span::styled(app.source.name.clone(), source_style)];
+    let name = text::escape_str(&app.source.name).into_owned();
+    let mut source = vec![Span::styled(name, source_style)];
     if app.source_ended {
         source.push(" (ended)".dark_gray());
     }
@@ -121,10 +124,12 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     out.extend(relays::status(app));
     out.extend(record::status(app));
     if let Some(filter) = &app.options.filter {
-        out.push(vec![format!("filter `{filter}`").yellow()]);
+        out.push(vec![
+            format!("filter `{}`", text::escape_str(filter)).yellow(),
+        ]);
     }
     out.push(match &app.message {
-        Some(message) => vec![message.clone().bold()],
+        Some(message) => vec![text::escape_str(message).into_owned().bold()],
         None => vec!["? help".dark_gray()],
     });
     out

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use crate::text;
+
 /// The user names met so far. Lookups happen before a frame is drawn
 /// ([`Users::resolve`]), so that drawing itself only reads.
 pub struct Users {
@@ -23,13 +25,17 @@ impl Users {
         }
     }
 
-    /// Looks `uid` up unless it was already.
+    /// Looks `uid` up unless it was already. The name is kept [escaped](text::escape): a
+    /// user database (LDAP, a file an administrator edited) may hold any bytes.
     pub fn resolve(&mut self, uid: u32) {
         let lookup = self.lookup;
-        self.names.entry(uid).or_insert_with(|| lookup(uid));
+        self.names
+            .entry(uid)
+            .or_insert_with(|| lookup(uid).map(|name| text::escape_str(&name).into_owned()));
     }
 
-    /// The name of a resolved uid; `None` if it has no name or was not resolved.
+    /// The name of a resolved uid, terminal-safe; `None` if it has no name or was not
+    /// resolved.
     pub fn name(&self, uid: u32) -> Option<&str> {
         self.names.get(&uid)?.as_deref()
     }
@@ -48,7 +54,8 @@ fn passwd_name(uid: u32) -> Option<String> {
     }
     // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string inside `buf`.
     let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    Some(name.to_string_lossy().into_owned())
+    // From the bytes, so that undecodable ones show as `\xNN`; escaping again is a no-op.
+    Some(text::escape(name.to_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -67,5 +74,9 @@ mod tests {
         users.resolve(8);
         assert_eq!(users.name(7), Some("seven"));
         assert_eq!(users.name(8), None);
+
+        let mut users = Users::with_lookup(|_| Some("ev\x1bil\u{202e}".to_owned()));
+        users.resolve(9);
+        assert_eq!(users.name(9), Some(r"ev\eil\u{202e}"));
     }
 }
