@@ -3,8 +3,8 @@
 //!
 //! The announcements carry pids only. Start time, command name, argv and credentials are
 //! read from /proc when an event arrives, so for a process that is already gone by then
-//! they can be missing (argv empty) or come from what the backend learnt earlier (the
-//! parent's, for a fork). A process's identity (pid, start time) stays consistent: a
+//! they can be missing (the argv marked unreadable) or come from what the backend learnt
+//! earlier (the parent's, for a fork). A process's identity (pid, start time) stays consistent: a
 //! process keeps the start time its fork (or the start-up snapshot) gave it until its exit.
 //!
 //! The kernel drops announcements when the socket's buffer is full and says so only once
@@ -313,7 +313,10 @@ impl Netlink {
             process.comm = info.comm;
             process.creds = Some(info.creds);
             process.ppid = info.ppid;
-            (argv, argv_truncated, argv_unreadable) = (info.argv, info.argv_truncated, false);
+            // An exec has at least one argument: /proc shows none once the process has
+            // ended (a zombie has no memory left to read), so none means unknown.
+            argv_unreadable = info.argv.is_empty();
+            (argv, argv_truncated) = (info.argv, info.argv_truncated);
         }
         let kind = Kind::Exec {
             filename,

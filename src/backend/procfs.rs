@@ -361,14 +361,16 @@ fn raise_fd_limit() -> u64 {
     limit.rlim_cur
 }
 
-/// An exec as /proc shows it afterwards, with the argv the process has now.
+/// An exec as /proc shows it afterwards, with the argv the process has now. An exec has
+/// at least one argument: a user process whose cmdline reads empty could not be read (it
+/// ended, or is in the middle of another exec), which is not an empty argv.
 fn exec_kind(pid: u32, known: &Known) -> Kind {
     Kind::Exec {
         filename: super::exe_path(pid),
         argv: known.argv.clone(),
         argv_truncated: known.argv_truncated,
         filename_truncated: false,
-        argv_unreadable: false,
+        argv_unreadable: known.argv.is_empty() && !known.kernel_thread,
     }
 }
 
