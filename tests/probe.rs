@@ -374,3 +374,28 @@ async fn a_full_ring_buffer_is_counted_as_lost() {
         3 * pids.len()
     );
 }
+
+/// The last read before stopping takes what was queued when it was called and stops at
+/// the first record written after, even while a storm keeps writing.
+#[tokio::test]
+async fn the_last_read_stops_at_records_written_after_it_began() {
+    let mut probe = load();
+    let mut storm = Command::new(WORKLOAD)
+        .args(["storm", "--workers", "2", "--seconds", "3"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // A backlog to drain while the storm goes on.
+    std::thread::sleep(Duration::from_millis(1000));
+    let called = forkwatch::clock::boottime_ns();
+    let mut events = Vec::new();
+    probe.finish(&mut events);
+    storm.wait().unwrap();
+    let records: Vec<&Event> = events.iter().filter(|e| e.lost_count() == 0).collect();
+    let later = records.iter().filter(|e| e.ts_ns > called).count();
+    assert!(records.len() > 1000, "only {} records", records.len());
+    assert!(
+        later <= 1,
+        "{later} records written after the call were read"
+    );
+}

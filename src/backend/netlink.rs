@@ -56,7 +56,7 @@ const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Messages read per batch before handing them on, so a storm does not hold up consumers.
-const MAX_BATCH: usize = 4096;
+pub const MAX_BATCH: usize = 4096;
 
 #[derive(Clone, Debug)]
 pub struct NetlinkOptions {
@@ -142,6 +142,8 @@ pub struct Netlink {
     received: Vec<Message>,
     loss: LossCounter,
     processes: HashMap<u32, Process>,
+    /// The last read stopped at [`MAX_BATCH`]: announcements are waiting.
+    backlog: bool,
 }
 
 impl Netlink {
@@ -162,6 +164,7 @@ impl Netlink {
             received: early,
             loss: LossCounter::default(),
             processes: HashMap::new(),
+            backlog: false,
         };
         // After subscribing, so that no process falls between the snapshot and the events.
         let snapshot =
@@ -173,9 +176,14 @@ impl Netlink {
         Ok(netlink)
     }
 
-    /// Waits for announcements and appends their events to `out`, then a loss report if
-    /// any were lost.
+    /// Waits for announcements and appends the events of a batch of them (at most
+    /// [`MAX_BATCH`]) to `out`, then a loss report if any were lost. When more are left,
+    /// the next call yields to the runtime once before reading on, so a socket that refills
+    /// as fast as it is read still lets the caller's other work run in between.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
+        if self.backlog {
+            tokio::task::yield_now().await;
+        }
         let mut overflows = 0;
         while self.received.is_empty() && overflows == 0 {
             let mut guard = self.socket.readable().await?;
@@ -184,22 +192,28 @@ impl Netlink {
             if received.drained {
                 guard.clear_ready();
             }
+            self.backlog = !received.drained;
             overflows += received.overflows;
         }
         self.process(overflows, out);
         Ok(())
     }
 
-    /// Appends what the socket holds now, without waiting, and reports all loss: the last
-    /// batch before stopping.
+    /// Appends what the socket held when called, without waiting, and reports all loss:
+    /// the last batch before stopping. It stops after the first batch that holds an
+    /// announcement stamped after the call, so a storm cannot keep it going: what it reads
+    /// is bounded by the socket's buffer.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
+        let until = clock::boottime_ns().saturating_sub(clock::monotonic_to_boottime_offset_ns());
         let fd = self.socket.get_ref().as_raw_fd();
         let mut overflows = 0;
         loop {
             match receive(fd, &mut self.received, MAX_BATCH) {
                 Ok(received) => {
                     overflows += received.overflows;
-                    if received.drained {
+                    let later = self.received.iter().any(|m| m.timestamp_ns > until);
+                    self.backlog = !received.drained;
+                    if received.drained || later {
                         break;
                     }
                 }

@@ -38,6 +38,21 @@ const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
 /// How often the loss counters are read while events flow.
 const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The most records and record bytes one batch takes from the ring buffer: enough that a
+/// batch costs little per event, few enough that a consumer gets control back within
+/// milliseconds whatever the event rate.
+pub const BATCH_RECORDS: usize = 4096;
+pub const BATCH_BYTES: usize = 1 << 20;
+
+/// Why a drain stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drained {
+    /// The ring buffer was empty.
+    Empty,
+    /// A bound was reached: more may be waiting.
+    Bounded,
+}
+
 #[derive(Clone, Debug)]
 pub struct ProbeOptions {
     /// Ring buffer size in bytes: a power of two, at least one page.
@@ -88,6 +103,8 @@ pub struct Probe {
     repoll_after: Duration,
     /// When to look again; set after a batch that found records.
     repoll_at: Option<tokio::time::Instant>,
+    /// The last read stopped at a bound: records are waiting, and no wakeup will say so.
+    backlog: bool,
 }
 
 impl Probe {
@@ -126,30 +143,40 @@ impl Probe {
             last_loss_check: Instant::now(),
             repoll_after: options.wakeup_gap * 2,
             repoll_at: None,
+            backlog: false,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
         Ok(probe)
     }
 
-    /// Waits until the probe has events, then appends all it has to `out`, followed by a
-    /// loss report if anything was lost since the last one.
+    /// Waits until the probe has events, then appends a batch of them to `out` (at most
+    /// [`BATCH_RECORDS`] records and [`BATCH_BYTES`] bytes), followed by a loss report if
+    /// anything was lost since the last one. When more are left, the next call yields to
+    /// the runtime once instead of waiting, so a ring buffer that refills as fast as it is
+    /// read still lets the caller's other work (keys, signals, writing) run in between.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
         let before = out.len();
-        let woken = match self.repoll_at {
-            Some(at) => tokio::select! {
-                ready = self.ring.readable_mut() => {
-                    ready?.clear_ready();
+        let woken = if self.backlog {
+            tokio::task::yield_now().await;
+            true
+        } else {
+            match self.repoll_at {
+                Some(at) => tokio::select! {
+                    ready = self.ring.readable_mut() => {
+                        ready?.clear_ready();
+                        true
+                    }
+                    () = tokio::time::sleep_until(at) => false,
+                },
+                None => {
+                    self.ring.readable_mut().await?.clear_ready();
                     true
                 }
-                () = tokio::time::sleep_until(at) => false,
-            },
-            None => {
-                self.ring.readable_mut().await?.clear_ready();
-                true
             }
         };
-        self.drain(out);
+        let drained = self.drain_until(out, u64::MAX, BATCH_RECORDS, BATCH_BYTES);
+        self.backlog = drained == Drained::Bounded;
         let found = out.len() > before;
         // Records written within the wakeup gap after a wakeup do not wake us: look again
         // after every wakeup (even one whose record an earlier poll already took) and after
@@ -164,24 +191,52 @@ impl Probe {
         Ok(())
     }
 
-    /// Appends every event the ring buffer holds now, without waiting, and reports loss if
-    /// the check is due.
-    pub fn drain(&mut self, out: &mut Vec<Event>) {
+    /// Appends the events the ring buffer holds now, without waiting, until it is empty, a
+    /// record written after `until_ns` is met, or `max_records` records or `max_bytes`
+    /// bytes were read; then reports loss if the check is due.
+    fn drain_until(
+        &mut self,
+        out: &mut Vec<Event>,
+        until_ns: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Drained {
         let ring = self.ring.get_mut();
-        while let Some(item) = ring.next() {
+        let (mut records, mut bytes) = (0, 0);
+        let drained = loop {
+            if records >= max_records || bytes >= max_bytes {
+                break Drained::Bounded;
+            }
+            let Some(item) = ring.next() else {
+                break Drained::Empty;
+            };
+            records += 1;
+            bytes += item.len();
             match decode(&item) {
-                Some(event) => out.push(event),
+                Some(event) => {
+                    let later = event.ts_ns > until_ns;
+                    out.push(event);
+                    if later {
+                        break Drained::Bounded;
+                    }
+                }
                 None => tracing::warn!(len = item.len(), "undecodable probe record"),
             }
-        }
+        };
         if self.last_loss_check.elapsed() >= LOSS_CHECK_INTERVAL {
             self.report_loss(out);
         }
+        drained
     }
 
-    /// Drains what is left and reports all loss: for the last batch before stopping.
+    /// Drains what the ring buffer held when called and reports all loss: for the last
+    /// batch before stopping. It stops at the first record stamped after the call, so a
+    /// storm that refills the buffer as fast as it is read cannot keep it going: what it
+    /// reads is bounded by the buffer's size.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        self.drain(out);
+        let now = clock::boottime_ns();
+        let drained = self.drain_until(out, now, usize::MAX, usize::MAX);
+        self.backlog = drained == Drained::Bounded;
         self.report_loss(out);
     }
 
