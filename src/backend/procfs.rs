@@ -3,7 +3,7 @@
 //! there when it looks: a process shorter than the interval is missed, the time of an
 //! event is the time of the poll that noticed it, and how a process ended is unknown
 //! (only a parent can wait for another process's status). It reports no thread events and
-//! no uid/gid changes.
+//! sees no uid/gid change as such: [`super::ids`] infers those an exec shows.
 
 use std::{
     collections::{HashMap, HashSet},
