@@ -255,7 +255,7 @@ fn main() {
         let (sender, mut receiver) = runtime::channel();
         let mut session = Session {
             player: Some(Player::new(Box::new(replay))),
-            recording: None,
+            ..Session::default()
         };
         let mut screen = StopAtEnd {
             screen: Counted {

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use crate::{
     backend::{
         Backend,
+        ids::IdWatch,
         netlink::{Netlink, NetlinkOptions},
         procfs::Procfs,
     },
@@ -16,14 +17,19 @@ use crate::{
 };
 
 /// A stream of process events.
+///
+/// The probe's and the poller's batches pass through an [`IdWatch`], which adds the uid
+/// and gid changes they cannot see but their later events show. The proc connector needs
+/// none: it announces every set*id, 32-bit calls included, and the ids its events carry
+/// are read from /proc later, when they may be newer than the event.
 pub enum Source {
     /// The eBPF probe: complete, ordered, with loss counted in the kernel. Boxed: it is
     /// several times the size of the others.
-    Probe(Box<Probe>),
+    Probe(Box<Probe>, IdWatch),
     /// The proc connector: every announcement the kernel makes, details from /proc.
     Netlink(Netlink),
     /// Polling /proc: differences between polls.
-    Procfs(Procfs),
+    Procfs(Procfs, IdWatch),
     /// A recording played back; ends with the recording. Needs no privileges. Boxed for
     /// its size, like the probe.
     Replay(Box<Replay>),
@@ -74,7 +80,7 @@ impl Selection {
             ),
             Backend::Procfs => Some(format!(
                 "procfs misses processes that live shorter than {:?}, cannot know exit codes, \
-                 and reports no threads and no uid/gid changes",
+                 reports no threads, and uid/gid changes only as an exec shows them",
                 self.poll_interval
             )),
         }
@@ -138,11 +144,11 @@ impl Source {
         probe_options: &ProbeOptions,
     ) -> Result<Self> {
         Ok(match backend {
-            Backend::Ebpf => Self::Probe(Box::new(Probe::load(probe_options)?)),
+            Backend::Ebpf => Self::Probe(Box::new(Probe::load(probe_options)?), IdWatch::default()),
             Backend::Netlink => Self::Netlink(Netlink::open(&NetlinkOptions {
                 receive_buffer_bytes: probe_options.ring_bytes,
             })?),
-            Backend::Procfs => Self::Procfs(Procfs::open(args.poll_interval)?),
+            Backend::Procfs => Self::Procfs(Procfs::open(args.poll_interval)?, IdWatch::default()),
         })
     }
 
@@ -155,9 +161,9 @@ impl Source {
     /// made with: `Replay::info`).
     pub fn backend(&self) -> Option<Backend> {
         match self {
-            Self::Probe(_) => Some(Backend::Ebpf),
+            Self::Probe(..) => Some(Backend::Ebpf),
             Self::Netlink(_) => Some(Backend::Netlink),
-            Self::Procfs(_) => Some(Backend::Procfs),
+            Self::Procfs(..) => Some(Backend::Procfs),
             Self::Replay(_) => None,
         }
     }
@@ -173,21 +179,33 @@ impl Source {
     /// Waits for events and appends them to `out`. Returns false once the source has
     /// nothing more to give (a live source never ends by itself).
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<bool> {
+        let from = out.len();
         match self {
-            Self::Probe(probe) => probe.next_batch(out).await.map(|()| true),
-            Self::Netlink(netlink) => netlink.next_batch(out).await.map(|()| true),
-            Self::Procfs(procfs) => procfs.next_batch(out).await.map(|()| true),
-            Self::Replay(replay) => Ok(replay.next_batch(out).await),
+            Self::Probe(probe, ids) => {
+                probe.next_batch(out).await?;
+                ids.infer(out, from);
+            }
+            Self::Netlink(netlink) => netlink.next_batch(out).await?,
+            Self::Procfs(procfs, ids) => {
+                procfs.next_batch(out).await?;
+                ids.infer(out, from);
+            }
+            Self::Replay(replay) => return Ok(replay.next_batch(out).await),
         }
+        Ok(true)
     }
 
     /// Appends what the source still holds, without waiting: the last batch before stopping.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         match self {
-            Self::Probe(probe) => probe.finish(out),
+            Self::Probe(probe, ids) => {
+                let from = out.len();
+                probe.finish(out);
+                ids.infer(out, from);
+            }
             Self::Netlink(netlink) => netlink.finish(out),
             // A poller holds nothing between polls; a replay, nothing that is due.
-            Self::Procfs(_) | Self::Replay(_) => {}
+            Self::Procfs(..) | Self::Replay(_) => {}
         }
     }
 }

@@ -1,5 +1,7 @@
 //! `forkwatch-tui events` as a user runs it: the real binary, the real kernel.
 
+#[path = "common/long_path.rs"]
+mod long_path;
 #[path = "common/nobody.rs"]
 mod nobody;
 
@@ -10,6 +12,8 @@ use std::{
 };
 
 use forkwatch::event::{Event, ExitStatus, Kind};
+use forkwatch_abi::FILENAME_CAP;
+use long_path::LongPath;
 use nobody::Nobody;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -116,6 +120,25 @@ fn text_lines_and_a_duration_that_ends_the_run() {
         "{exec}"
     );
     assert!(err.contains(" events ("), "{err}");
+}
+
+/// A file name longer than the probe keeps shows cut, and says so.
+#[test]
+fn a_cut_file_name_says_so() {
+    let (child, stderr) = start_events(&["--kinds", "exec"]);
+    let long = LongPath::to_true(FILENAME_CAP + 200);
+    let pid = run_and_reap(&mut Command::new(&long.path));
+    let (out, err, code) = interrupt(child, stderr);
+    assert_eq!(code, Some(0), "{err}");
+    let exec = out
+        .lines()
+        .find(|l| l.contains(&format!(" pid={pid} ")))
+        .unwrap_or_else(|| panic!("no exec line for {pid} in:\n{out}"));
+    let kept = std::str::from_utf8(&long.bytes()[..FILENAME_CAP - 1]).unwrap();
+    assert!(
+        exec.contains(&format!(" file={kept} [file name truncated] argv: ")),
+        "{exec}"
+    );
 }
 
 /// The whole stderr of a run that must fail, and its exit code.

@@ -1,6 +1,8 @@
 //! The probe against the real kernel: each test starts its own processes and checks the
 //! events reported for their pids (other processes on the machine are ignored).
 
+#[path = "common/long_path.rs"]
+mod long_path;
 #[path = "common/nobody.rs"]
 mod nobody;
 
@@ -13,6 +15,8 @@ use forkwatch::{
     event::{Argv, Event, ExitStatus, Kind},
     probe::{Probe, ProbeOptions},
 };
+use forkwatch_abi::FILENAME_CAP;
+use long_path::LongPath;
 use nobody::Nobody;
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
@@ -132,6 +136,49 @@ async fn exec_keeps_a_hundred_arguments_and_flags_a_cut() {
     // Everything kept is the real prefix; only the last argument may be cut short.
     let kept = argv.len() - 1;
     assert_eq!(argv[1..kept], long[..kept - 1]);
+}
+
+/// A file name longer than the probe keeps is cut and says so; one that just fits (the
+/// cap with its NUL) is whole and does not.
+#[tokio::test]
+async fn a_file_name_over_the_cap_is_flagged() {
+    let mut probe = load();
+    let fits = LongPath::to_true(FILENAME_CAP - 1);
+    let long = LongPath::to_true(FILENAME_CAP + 200);
+    let mut fits_child = Command::new(&fits.path).spawn().unwrap();
+    let mut long_child = Command::new(&long.path).spawn().unwrap();
+    let (fits_pid, long_pid) = (fits_child.id(), long_child.id());
+    let events = collect_until(&mut probe, |e| exited(e, fits_pid) && exited(e, long_pid)).await;
+    assert!(fits_child.wait().unwrap().success() && long_child.wait().unwrap().success());
+
+    let exec = |pid| {
+        of_pid(&events, pid)
+            .into_iter()
+            .find_map(|e| match &e.kind {
+                Kind::Exec {
+                    filename,
+                    argv,
+                    filename_truncated,
+                    ..
+                } => Some((
+                    filename.as_bytes().to_vec(),
+                    argv.clone(),
+                    *filename_truncated,
+                )),
+                _ => None,
+            })
+            .expect("an exec event")
+    };
+    let (filename, argv, truncated) = exec(fits_pid);
+    assert_eq!(filename, fits.bytes());
+    assert!(!truncated, "a name of {} bytes fits", FILENAME_CAP - 1);
+
+    let (filename, argv_long, truncated) = exec(long_pid);
+    assert!(truncated, "a name of {} bytes is cut", FILENAME_CAP + 200);
+    assert_eq!(filename, long.bytes()[..FILENAME_CAP - 1]);
+    // The argv, which has its own cap, keeps the whole path.
+    assert_eq!(argv_long.first(), Some(long.bytes()));
+    assert_eq!(argv.first(), Some(fits.bytes()));
 }
 
 #[tokio::test]
@@ -325,5 +372,30 @@ async fn a_full_ring_buffer_is_counted_as_lost() {
         seen + lost >= 3 * pids.len() as u64,
         "seen {seen} + lost {lost} < {}",
         3 * pids.len()
+    );
+}
+
+/// The last read before stopping takes what was queued when it was called and stops at
+/// the first record written after, even while a storm keeps writing.
+#[tokio::test]
+async fn the_last_read_stops_at_records_written_after_it_began() {
+    let mut probe = load();
+    let mut storm = Command::new(WORKLOAD)
+        .args(["storm", "--workers", "2", "--seconds", "3"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // A backlog to drain while the storm goes on.
+    std::thread::sleep(Duration::from_millis(1000));
+    let called = forkwatch::clock::boottime_ns();
+    let mut events = Vec::new();
+    probe.finish(&mut events);
+    storm.wait().unwrap();
+    let records: Vec<&Event> = events.iter().filter(|e| e.lost_count() == 0).collect();
+    let later = records.iter().filter(|e| e.ts_ns > called).count();
+    assert!(records.len() > 1000, "only {} records", records.len());
+    assert!(
+        later <= 1,
+        "{later} records written after the call were read"
     );
 }

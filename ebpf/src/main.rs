@@ -206,13 +206,23 @@ pub fn exec(ctx: BtfTracePointContext) -> i32 {
     let mut filename_len = if read_len > 0 { read_len as usize } else { 0 };
     if filename_len >= FILENAME_CAP {
         filename_len = FILENAME_CAP;
-        record.event.flags |= flags::FILENAME_TRUNCATED;
+        // A name of exactly FILENAME_CAP - 1 bytes fills the buffer too: it was cut only
+        // if more than a NUL follows what was kept.
+        let next: u8 = read(filename, FILENAME_CAP - 1);
+        if next != 0 {
+            record.event.flags |= flags::FILENAME_TRUNCATED;
+        }
     }
 
     let mm: *const u8 = read(task, offset!(task_mm));
     let arg_start: u64 = read(mm, offset!(mm_arg_start));
     let arg_end: u64 = read(mm, offset!(mm_arg_end));
     let mut args_len = arg_end.saturating_sub(arg_start) as usize;
+    // An exec always has at least one argument (the kernel adds an empty one to an empty
+    // argv): an empty area means the bounds could not be read, not an empty argv.
+    if args_len == 0 {
+        record.event.flags |= flags::ARGS_UNREADABLE;
+    }
     if args_len > ARGS_CAP {
         args_len = ARGS_CAP;
         record.event.flags |= flags::ARGS_TRUNCATED;

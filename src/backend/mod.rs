@@ -6,6 +6,7 @@ use std::{fmt, os::unix::ffi::OsStrExt};
 
 use crate::event::ByteString;
 
+pub mod ids;
 pub mod netlink;
 pub mod proc_stat;
 pub mod procfs;

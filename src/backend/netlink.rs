@@ -3,8 +3,8 @@
 //!
 //! The announcements carry pids only. Start time, command name, argv and credentials are
 //! read from /proc when an event arrives, so for a process that is already gone by then
-//! they can be missing (argv empty) or come from what the backend learnt earlier (the
-//! parent's, for a fork). A process's identity (pid, start time) stays consistent: a
+//! they can be missing (the argv marked unreadable) or come from what the backend learnt
+//! earlier (the parent's, for a fork). A process's identity (pid, start time) stays consistent: a
 //! process keeps the start time its fork (or the start-up snapshot) gave it until its exit.
 //!
 //! The kernel drops announcements when the socket's buffer is full and says so only once
@@ -16,6 +16,8 @@
 //! (prctl) updates the name used for later events. Session, ptrace and core-dump
 //! announcements have no event of their own and are not reported (an exit already says
 //! whether it dumped core).
+
+mod loss;
 
 use std::{
     collections::HashMap,
@@ -33,6 +35,7 @@ use crate::{
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
     snapshot::{self, ProcessInfo},
 };
+use loss::LossCounter;
 
 const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
@@ -56,7 +59,7 @@ const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Messages read per batch before handing them on, so a storm does not hold up consumers.
-const MAX_BATCH: usize = 4096;
+pub const MAX_BATCH: usize = 4096;
 
 #[derive(Clone, Debug)]
 pub struct NetlinkOptions {
@@ -142,6 +145,8 @@ pub struct Netlink {
     received: Vec<Message>,
     loss: LossCounter,
     processes: HashMap<u32, Process>,
+    /// The last read stopped at [`MAX_BATCH`]: announcements are waiting.
+    backlog: bool,
 }
 
 impl Netlink {
@@ -162,6 +167,7 @@ impl Netlink {
             received: early,
             loss: LossCounter::default(),
             processes: HashMap::new(),
+            backlog: false,
         };
         // After subscribing, so that no process falls between the snapshot and the events.
         let snapshot =
@@ -173,9 +179,14 @@ impl Netlink {
         Ok(netlink)
     }
 
-    /// Waits for announcements and appends their events to `out`, then a loss report if
-    /// any were lost.
+    /// Waits for announcements and appends the events of a batch of them (at most
+    /// [`MAX_BATCH`]) to `out`, then a loss report if any were lost. When more are left,
+    /// the next call yields to the runtime once before reading on, so a socket that refills
+    /// as fast as it is read still lets the caller's other work run in between.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
+        if self.backlog {
+            tokio::task::yield_now().await;
+        }
         let mut overflows = 0;
         while self.received.is_empty() && overflows == 0 {
             let mut guard = self.socket.readable().await?;
@@ -184,22 +195,28 @@ impl Netlink {
             if received.drained {
                 guard.clear_ready();
             }
+            self.backlog = !received.drained;
             overflows += received.overflows;
         }
         self.process(overflows, out);
         Ok(())
     }
 
-    /// Appends what the socket holds now, without waiting, and reports all loss: the last
-    /// batch before stopping.
+    /// Appends what the socket held when called, without waiting, and reports all loss:
+    /// the last batch before stopping. It stops after the first batch that holds an
+    /// announcement stamped after the call, so a storm cannot keep it going: what it reads
+    /// is bounded by the socket's buffer.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
+        let until = clock::boottime_ns().saturating_sub(clock::monotonic_to_boottime_offset_ns());
         let fd = self.socket.get_ref().as_raw_fd();
         let mut overflows = 0;
         loop {
             match receive(fd, &mut self.received, MAX_BATCH) {
                 Ok(received) => {
                     overflows += received.overflows;
-                    if received.drained {
+                    let later = self.received.iter().any(|m| m.timestamp_ns > until);
+                    self.backlog = !received.drained;
+                    if received.drained || later {
                         break;
                     }
                 }
@@ -313,7 +330,10 @@ impl Netlink {
             process.comm = info.comm;
             process.creds = Some(info.creds);
             process.ppid = info.ppid;
-            (argv, argv_truncated, argv_unreadable) = (info.argv, info.argv_truncated, false);
+            // An exec has at least one argument: /proc shows none once the process has
+            // ended (a zombie has no memory left to read), so none means unknown.
+            argv_unreadable = info.argv.is_empty();
+            (argv, argv_truncated) = (info.argv, info.argv_truncated);
         }
         let kind = Kind::Exec {
             filename,
@@ -388,56 +408,6 @@ impl Netlink {
                 },
             }
         })
-    }
-}
-
-/// Counts lost messages from the gaps in each CPU's sequence numbers. A count is exact for
-/// messages lost between two that arrived; messages lost after a CPU's last arrival are
-/// counted only when that CPU sends again.
-#[derive(Default, Debug)]
-struct LossCounter {
-    /// Per CPU, the sequence number its next message should have.
-    next_seq: Vec<Option<u32>>,
-    /// Lost messages counted and not yet reported.
-    unreported: u64,
-    /// ENOBUFS that no gap explained yet were each reported as one lost message; the gap
-    /// that shows them later must not count them again.
-    credit: u64,
-}
-
-impl LossCounter {
-    /// Notes a message; true if messages before it on its CPU are missing.
-    fn check(&mut self, cpu: u32, seq: u32) -> bool {
-        let cpu = cpu as usize;
-        if cpu >= 1 << 16 {
-            return false;
-        }
-        if self.next_seq.len() <= cpu {
-            self.next_seq.resize(cpu + 1, None);
-        }
-        let expected = self.next_seq[cpu].replace(seq.wrapping_add(1));
-        let gap = expected.map_or(0, |e| seq.wrapping_sub(e));
-        // A "gap" of more than half the number space is a message from the past, which a
-        // per-CPU stream does not produce: count afresh from here rather than report it.
-        if gap == 0 || gap > u32::MAX / 2 {
-            return false;
-        }
-        let gap = u64::from(gap);
-        let credited = gap.min(self.credit);
-        self.credit -= credited;
-        self.unreported += gap - credited;
-        true
-    }
-
-    /// The kernel said it dropped messages (ENOBUFS) and no gap showed which: at least one.
-    fn overflowed(&mut self) {
-        self.unreported += 1;
-        self.credit += 1;
-    }
-
-    /// The count to report now, if any.
-    fn take(&mut self) -> Option<u64> {
-        (self.unreported > 0).then(|| std::mem::take(&mut self.unreported))
     }
 }
 
@@ -679,37 +649,6 @@ fn missing_privileges_message() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gaps_in_each_cpus_numbers_are_counted_once() {
-        let mut loss = LossCounter::default();
-        assert!(!loss.check(0, 10));
-        assert!(!loss.check(1, 500));
-        assert!(!loss.check(0, 11));
-        assert_eq!(loss.take(), None);
-        assert!(loss.check(0, 15), "12, 13 and 14 are missing");
-        assert!(loss.check(1, 501 + 7));
-        assert_eq!(loss.take(), Some(3 + 7));
-        assert_eq!(loss.take(), None);
-        // Numbers wrap around.
-        assert!(!loss.check(2, u32::MAX));
-        assert!(loss.check(2, 1));
-        assert_eq!(loss.take(), Some(1));
-    }
-
-    #[test]
-    fn an_overflow_counts_one_until_a_gap_shows_how_many() {
-        let mut loss = LossCounter::default();
-        loss.check(0, 1);
-        loss.overflowed();
-        assert_eq!(loss.take(), Some(1), "at least one");
-        loss.check(0, 1 + 1 + 5);
-        assert_eq!(
-            loss.take(),
-            Some(4),
-            "the one already reported is not counted again"
-        );
-    }
 
     #[test]
     fn parses_connector_messages_and_skips_others() {

@@ -3,7 +3,7 @@
 //! there when it looks: a process shorter than the interval is missed, the time of an
 //! event is the time of the poll that noticed it, and how a process ended is unknown
 //! (only a parent can wait for another process's status). It reports no thread events and
-//! no uid/gid changes.
+//! sees no uid/gid change as such: [`super::ids`] infers those an exec shows.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -361,14 +361,16 @@ fn raise_fd_limit() -> u64 {
     limit.rlim_cur
 }
 
-/// An exec as /proc shows it afterwards, with the argv the process has now.
+/// An exec as /proc shows it afterwards, with the argv the process has now. An exec has
+/// at least one argument: a user process whose cmdline reads empty could not be read (it
+/// ended, or is in the middle of another exec), which is not an empty argv.
 fn exec_kind(pid: u32, known: &Known) -> Kind {
     Kind::Exec {
         filename: super::exe_path(pid),
         argv: known.argv.clone(),
         argv_truncated: known.argv_truncated,
         filename_truncated: false,
-        argv_unreadable: false,
+        argv_unreadable: known.argv.is_empty() && !known.kernel_thread,
     }
 }
 

@@ -6,6 +6,8 @@
 //!   stay on CPU i, so a fork never waits for another CPU to wake up.
 //! - `threads N`: starts N threads that end at once, then exits 0.
 //! - `setuid ID` / `setgid ID`: calls setuid(2) / setgid(2), then exits 0 (1 if it failed).
+//! - `setuid32 ID CMD [ARG...]` (x86_64): calls the 32-bit setuid (`int $0x80`, syscall 213
+//!   `setuid32`), which no syscall tracepoint reports, then executes CMD.
 //! - `exit CODE`: exits with CODE.
 //! - `subreaper CMD [ARG...]`: becomes a child subreaper (PR_SET_CHILD_SUBREAPER), runs CMD,
 //!   and reaps every process handed to it; exits 0 once no child is left.
@@ -23,7 +25,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...]"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...]"
     );
     ExitCode::from(2)
 }
@@ -75,6 +77,11 @@ fn main() -> ExitCode {
             }
             None => usage(),
         },
+        #[cfg(target_arch = "x86_64")]
+        Some("setuid32") if args.len() > 2 => match number(1) {
+            Some(id) => setuid32_then_exec(id, &args[2], &args[3..]),
+            None => usage(),
+        },
         Some("exit") => match number(1).and_then(|c| u8::try_from(c).ok()) {
             Some(code) => ExitCode::from(code),
             None => usage(),
@@ -83,6 +90,39 @@ fn main() -> ExitCode {
         Some("name") if args.len() > 1 => take_name(&args[1]),
         _ => usage(),
     }
+}
+
+/// Changes the uid through the 32-bit system call entry, then executes `command`.
+#[cfg(target_arch = "x86_64")]
+fn setuid32_then_exec(uid: u32, command: &str, args: &[String]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    const SETUID32: u64 = 213;
+    let ret: u64;
+    // SAFETY: the i386 setuid32 call takes its argument in ebx and returns in eax; LLVM
+    // keeps rbx for itself, so the argument is swapped in and out around the call. The
+    // kernel clears r8-r11 on the way back from `int $0x80`.
+    unsafe {
+        std::arch::asm!(
+            "xchg {arg}, rbx",
+            "int 0x80",
+            "xchg {arg}, rbx",
+            arg = inout(reg) u64::from(uid) => _,
+            inlateout("rax") SETUID32 => ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+        );
+    }
+    // A negative errno in eax on failure.
+    let ret = ret as u32 as i32;
+    if ret != 0 {
+        eprintln!(
+            "setuid32({uid}): {}",
+            std::io::Error::from_raw_os_error(-ret)
+        );
+        return ExitCode::FAILURE;
+    }
+    let err = std::process::Command::new(command).args(args).exec();
+    eprintln!("{command}: {err}");
+    ExitCode::FAILURE
 }
 
 /// Runs `command` as a child, adopting the orphans of its descendants, and reaps them all.

@@ -2,6 +2,7 @@
 
 mod btf;
 mod privileges;
+mod record;
 
 use std::{
     os::fd::{AsFd, AsRawFd},
@@ -15,16 +16,15 @@ use aya::{
     maps::{MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, ProgramError, TracePoint},
 };
-use forkwatch_abi::{COMM_LEN, KernelOffsets, RawEvent, flags, kind};
+use forkwatch_abi::KernelOffsets;
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
 pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_privileges_message};
 
-use crate::{
-    clock,
-    event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind},
-};
+use record::decode;
+
+use crate::{clock, event::Event};
 
 static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
 
@@ -37,6 +37,21 @@ const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
 
 /// How often the loss counters are read while events flow.
 const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The most records and record bytes one batch takes from the ring buffer: enough that a
+/// batch costs little per event, few enough that a consumer gets control back within
+/// milliseconds whatever the event rate.
+pub const BATCH_RECORDS: usize = 4096;
+pub const BATCH_BYTES: usize = 1 << 20;
+
+/// Why a drain stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drained {
+    /// The ring buffer was empty.
+    Empty,
+    /// A bound was reached: more may be waiting.
+    Bounded,
+}
 
 #[derive(Clone, Debug)]
 pub struct ProbeOptions {
@@ -88,6 +103,8 @@ pub struct Probe {
     repoll_after: Duration,
     /// When to look again; set after a batch that found records.
     repoll_at: Option<tokio::time::Instant>,
+    /// The last read stopped at a bound: records are waiting, and no wakeup will say so.
+    backlog: bool,
 }
 
 impl Probe {
@@ -126,30 +143,40 @@ impl Probe {
             last_loss_check: Instant::now(),
             repoll_after: options.wakeup_gap * 2,
             repoll_at: None,
+            backlog: false,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
         Ok(probe)
     }
 
-    /// Waits until the probe has events, then appends all it has to `out`, followed by a
-    /// loss report if anything was lost since the last one.
+    /// Waits until the probe has events, then appends a batch of them to `out` (at most
+    /// [`BATCH_RECORDS`] records and [`BATCH_BYTES`] bytes), followed by a loss report if
+    /// anything was lost since the last one. When more are left, the next call yields to
+    /// the runtime once instead of waiting, so a ring buffer that refills as fast as it is
+    /// read still lets the caller's other work (keys, signals, writing) run in between.
     pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
         let before = out.len();
-        let woken = match self.repoll_at {
-            Some(at) => tokio::select! {
-                ready = self.ring.readable_mut() => {
-                    ready?.clear_ready();
+        let woken = if self.backlog {
+            tokio::task::yield_now().await;
+            true
+        } else {
+            match self.repoll_at {
+                Some(at) => tokio::select! {
+                    ready = self.ring.readable_mut() => {
+                        ready?.clear_ready();
+                        true
+                    }
+                    () = tokio::time::sleep_until(at) => false,
+                },
+                None => {
+                    self.ring.readable_mut().await?.clear_ready();
                     true
                 }
-                () = tokio::time::sleep_until(at) => false,
-            },
-            None => {
-                self.ring.readable_mut().await?.clear_ready();
-                true
             }
         };
-        self.drain(out);
+        let drained = self.drain_until(out, u64::MAX, BATCH_RECORDS, BATCH_BYTES);
+        self.backlog = drained == Drained::Bounded;
         let found = out.len() > before;
         // Records written within the wakeup gap after a wakeup do not wake us: look again
         // after every wakeup (even one whose record an earlier poll already took) and after
@@ -164,24 +191,52 @@ impl Probe {
         Ok(())
     }
 
-    /// Appends every event the ring buffer holds now, without waiting, and reports loss if
-    /// the check is due.
-    pub fn drain(&mut self, out: &mut Vec<Event>) {
+    /// Appends the events the ring buffer holds now, without waiting, until it is empty, a
+    /// record written after `until_ns` is met, or `max_records` records or `max_bytes`
+    /// bytes were read; then reports loss if the check is due.
+    fn drain_until(
+        &mut self,
+        out: &mut Vec<Event>,
+        until_ns: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Drained {
         let ring = self.ring.get_mut();
-        while let Some(item) = ring.next() {
+        let (mut records, mut bytes) = (0, 0);
+        let drained = loop {
+            if records >= max_records || bytes >= max_bytes {
+                break Drained::Bounded;
+            }
+            let Some(item) = ring.next() else {
+                break Drained::Empty;
+            };
+            records += 1;
+            bytes += item.len();
             match decode(&item) {
-                Some(event) => out.push(event),
+                Some(event) => {
+                    let later = event.ts_ns > until_ns;
+                    out.push(event);
+                    if later {
+                        break Drained::Bounded;
+                    }
+                }
                 None => tracing::warn!(len = item.len(), "undecodable probe record"),
             }
-        }
+        };
         if self.last_loss_check.elapsed() >= LOSS_CHECK_INTERVAL {
             self.report_loss(out);
         }
+        drained
     }
 
-    /// Drains what is left and reports all loss: for the last batch before stopping.
+    /// Drains what the ring buffer held when called and reports all loss: for the last
+    /// batch before stopping. It stops at the first record stamped after the call, so a
+    /// storm that refills the buffer as fast as it is read cannot keep it going: what it
+    /// reads is bounded by the buffer's size.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        self.drain(out);
+        let now = clock::boottime_ns();
+        let drained = self.drain_until(out, now, usize::MAX, usize::MAX);
+        self.backlog = drained == Drained::Bounded;
         self.report_loss(out);
     }
 
@@ -427,90 +482,9 @@ fn recursion_misses(prog_fd: i32) -> u64 {
     if ret == 0 { info.recursion_misses } else { 0 }
 }
 
-/// Decodes one ring-buffer record; `None` if it is malformed.
-fn decode(bytes: &[u8]) -> Option<Event> {
-    let header = bytes.get(..size_of::<RawEvent>())?;
-    // SAFETY: RawEvent is plain integers, valid for any bytes; the read is unaligned-safe.
-    let raw: RawEvent = unsafe { std::ptr::read_unaligned(header.as_ptr().cast()) };
-    let kind = match raw.kind {
-        kind::FORK => Kind::Fork,
-        kind::THREAD_START => Kind::ThreadStart,
-        kind::EXIT => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status)),
-        kind::THREAD_EXIT => Kind::ThreadExit,
-        kind::UID => Kind::Uid { inferred: false },
-        kind::GID => Kind::Gid { inferred: false },
-        kind::EXEC => {
-            let rest = &bytes[size_of::<RawEvent>()..];
-            let filename_len = raw.filename_len as usize;
-            let filename = rest.get(..filename_len)?;
-            let args = rest.get(filename_len..filename_len + raw.args_len as usize)?;
-            let filename = filename.split(|&b| b == 0).next().unwrap_or_default();
-            Kind::Exec {
-                filename: ByteString::new(filename),
-                argv: Argv::from_area(args),
-                argv_truncated: raw.flags & flags::ARGS_TRUNCATED != 0,
-                filename_truncated: raw.flags & flags::FILENAME_TRUNCATED != 0,
-                argv_unreadable: raw.flags & flags::ARGS_UNREADABLE != 0,
-            }
-        }
-        _ => return None,
-    };
-    Some(Event {
-        ts_ns: raw.ts_ns,
-        pid: raw.pid,
-        tid: raw.tid,
-        ppid: raw.ppid,
-        start_ns: raw.start_ns,
-        comm: Comm::from_bytes(&raw.comm[..COMM_LEN]),
-        creds: Some(Creds {
-            uid: raw.uid,
-            euid: raw.euid,
-            gid: raw.gid,
-            egid: raw.egid,
-        }),
-        cgroup_id: Some(raw.cgroup_id),
-        kernel_thread: raw.flags & flags::KERNEL_THREAD != 0,
-        kind,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(raw: RawEvent, tail: &[u8]) -> Vec<u8> {
-        // SAFETY: viewing a plain repr(C) struct as bytes.
-        let head = unsafe {
-            std::slice::from_raw_parts(std::ptr::from_ref(&raw).cast::<u8>(), size_of::<RawEvent>())
-        };
-        [head, tail].concat()
-    }
-
-    #[test]
-    fn decodes_exec_with_filename_and_argv() {
-        let raw = RawEvent {
-            kind: kind::EXEC,
-            pid: 10,
-            tid: 10,
-            filename_len: 8,
-            args_len: 10,
-            comm: *b"ls\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
-            flags: flags::ARGS_TRUNCATED,
-            ..Default::default()
-        };
-        let event = decode(&record(raw, b"/bin/ls\0ls\0-la\0/x\0")).unwrap();
-        assert_eq!(
-            event.kind,
-            Kind::Exec {
-                filename: "/bin/ls".into(),
-                argv: Argv::from_args(["ls", "-la", "/x"]),
-                argv_truncated: true,
-                filename_truncated: false,
-                argv_unreadable: false,
-            }
-        );
-        assert_eq!(event.comm.to_string(), "ls");
-    }
 
     #[test]
     fn a_program_the_verifier_refuses_is_named_in_one_line() {
@@ -528,21 +502,5 @@ mod tests {
         let explanation = err.split("(os error ").nth(1).unwrap();
         let explanation = explanation.split_once("): ").map(|(_, e)| e).unwrap_or("");
         assert!(explanation.contains("argument"), "{err}");
-    }
-
-    #[test]
-    fn rejects_short_and_unknown_records() {
-        let raw = RawEvent {
-            kind: kind::EXEC,
-            filename_len: 100,
-            ..Default::default()
-        };
-        assert!(decode(&record(raw, b"short")).is_none());
-        assert!(decode(&[0; 8]).is_none());
-        let raw = RawEvent {
-            kind: 99,
-            ..Default::default()
-        };
-        assert!(decode(&record(raw, b"")).is_none());
     }
 }

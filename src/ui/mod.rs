@@ -132,14 +132,16 @@ pub async fn serve(
 ) -> Result<ExitCode> {
     let (sender, mut events) = runtime::channel();
     let mut session = Session {
-        player: None,
         recording,
+        ..Session::default()
     };
     match source {
         // A replay's clock is its position, which the player gives.
         Source::Replay(replay) => session.player = Some(Player::new(replay)),
         live => {
-            spawn_local(runtime::feed_source(live, sender.clone()));
+            let (source_sender, source_events) = runtime::source_channel();
+            session.source = Some(source_events);
+            spawn_local(runtime::feed_source(live, source_sender));
             spawn_local(runtime::feed_ticks(sender.clone()));
         }
     }

@@ -26,9 +26,12 @@ pub const FRAMES_PER_SECOND: u32 = 30;
 /// How often time is told to the application: often enough for a highlight or a linger
 /// to end on time, and for the event rate to roll over each second.
 pub const TICK: Duration = Duration::from_millis(250);
-/// Events queued in the channel at most: a source that runs ahead waits (its kernel
-/// buffer holds what comes meanwhile, and counts what does not fit).
+/// Messages queued in the channel of keys, ticks and signals at most.
 const CHANNEL: usize = 1024;
+/// Batches of the event source queued at most: a source that runs ahead waits (its kernel
+/// buffer holds what comes meanwhile, and counts what does not fit), and a key never waits
+/// behind more than what the loop takes in one turn.
+const SOURCE_CHANNEL: usize = 4;
 /// Events applied between two looks at whether a frame is due.
 const BURST: usize = 256;
 
@@ -56,9 +59,16 @@ pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(),
     Ok(())
 }
 
-/// The channel every task sends its events into.
+/// The channel the tasks other than the event source send into.
 pub fn channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
     mpsc::channel(CHANNEL)
+}
+
+/// The channel of the live event source ([`feed_source`]), read by the loop only when the
+/// other channel is empty: a source that always has more cannot hold up keys, ticks or
+/// signals.
+pub fn source_channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
+    mpsc::channel(SOURCE_CHANNEL)
 }
 
 /// What the loop drives itself, besides the channel.
@@ -69,6 +79,8 @@ pub struct Session {
     pub player: Option<Player>,
     /// `--record`: sees every event before the state does.
     pub recording: Option<Recording>,
+    /// The live event source's channel ([`source_channel`]); `None` once it closed.
+    pub source: Option<Receiver<AppEvent>>,
 }
 
 impl Session {
@@ -114,6 +126,10 @@ pub async fn run(
                     }
                 }
             }
+            event = next_from(session.source.as_mut()) => match event {
+                Some(event) => session.apply(app, event),
+                None => session.source = None,
+            },
             event = replay::next(session.player.as_mut()) => session.apply(app, event),
         }
         for request in app.take_requests() {
@@ -136,6 +152,14 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The next message of `source`; `None` once it closed, pending for ever without one.
+async fn next_from(source: Option<&mut Receiver<AppEvent>>) -> Option<AppEvent> {
+    match source {
+        Some(source) => source.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sends the source's events until it ends or fails, or the application is gone.
@@ -194,4 +218,75 @@ pub async fn feed_ticks(sender: Sender<AppEvent>) {
 pub async fn feed_stop(mut signals: StopSignals, sender: Sender<AppEvent>) {
     signals.recv().await;
     let _ = sender.send(AppEvent::Stop).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::{
+        clock::WallClock,
+        event::{Comm, Event, Kind},
+        model::Model,
+        ui::{app::SourceInfo, users::Users},
+    };
+
+    fn fork(pid: u32) -> AppEvent {
+        AppEvent::Events(vec![Event {
+            ts_ns: u64::from(pid),
+            pid,
+            tid: pid,
+            ppid: 1,
+            start_ns: u64::from(pid),
+            comm: Comm::from("storm"),
+            creds: None,
+            cgroup_id: None,
+            kernel_thread: false,
+            kind: Kind::Fork,
+        }])
+    }
+
+    /// A source that always has more never holds up a key: `q` is taken before the
+    /// batches queued ahead of it, and the loop ends while the source still sends.
+    #[tokio::test]
+    async fn a_key_gets_through_a_source_that_always_has_more() {
+        let mut app = App::new(
+            Model::default(),
+            SourceInfo::default(),
+            WallClock::now(),
+            0,
+            Users::system(),
+        );
+        let (sender, mut events) = channel();
+        let (source_sender, source_events) = source_channel();
+        for pid in 1000..1000 + SOURCE_CHANNEL as u32 {
+            source_sender.send(fork(pid)).await.unwrap();
+        }
+        let q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        sender.send(AppEvent::Input(Input::Key(q))).await.unwrap();
+        let storm = tokio::spawn(async move {
+            let mut pid = 2000;
+            while source_sender.send(fork(pid)).await.is_ok() {
+                pid += 1;
+            }
+        });
+        let mut session = Session {
+            source: Some(source_events),
+            ..Session::default()
+        };
+        let mut screen = Terminal::new(TestBackend::new(80, 10)).unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            run(&mut screen, &mut app, &mut events, &sender, &mut session),
+        )
+        .await
+        .expect("the loop did not end on q")
+        .unwrap();
+        assert!(app.should_quit());
+        assert_eq!(app.model.counts().alive, 0, "batches were taken before q");
+        assert!(!storm.is_finished(), "the source stopped sending");
+        storm.abort();
+    }
 }
