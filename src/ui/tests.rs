@@ -960,6 +960,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
     assert_eq!(app.take_error().as_deref(), Some("ring buffer gone"));
 }
 
+mod memory;
 mod pins;
 mod record;
 mod relays;
