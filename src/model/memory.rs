@@ -10,13 +10,18 @@
 
 use std::sync::{Arc, atomic::Ordering};
 
-use super::{Model, Node, Program, Slot};
-use crate::event::Event;
+use super::{EventLog, Model, Node, Program, Slot};
+use crate::event::{Event, Kind};
 
 /// Bytes the exited processes may hold together by default: about 65,000 with short
 /// command lines (1 KiB each: the count limits come first), or 3,900 with 8,000 empty
 /// arguments each (17 KiB: the argv and its search copy).
 pub const DEFAULT_EXITED_BYTES: usize = 64 << 20;
+
+/// What the programs of one process's event log may hold: its execs' argv and file names
+/// (the one it runs included), 16 programs of ordinary size, 3 at the caps. Past it the
+/// oldest execs in the log lose theirs and are flagged as cut.
+pub const LOG_PROGRAM_BYTES: usize = 64 << 10;
 
 /// A process's share of the model's tables besides its node: its index entry, its place
 /// in the lingering queue and the history, its change stamp.
@@ -24,7 +29,7 @@ const TABLE_BYTES: usize = 64;
 
 impl Program {
     /// Bytes it holds, its reference counts included.
-    fn byte_size(&self) -> usize {
+    pub(super) fn byte_size(&self) -> usize {
         2 * size_of::<usize>()
             + size_of::<Self>()
             + self.filename.as_ref().map_or(0, |f| f.len())
@@ -36,6 +41,35 @@ impl Program {
     /// unknown, which every model shares) is not counted.
     fn counted(&self) -> bool {
         self.filename.is_some() || !self.argv.is_empty()
+    }
+}
+
+impl EventLog {
+    /// Lets go of the programs of the oldest execs in the log, the newest's kept, while
+    /// they hold more than [`LOG_PROGRAM_BYTES`]: each exec's argv and file name are
+    /// shown cut to nothing.
+    pub(super) fn keep_programs_within(&mut self) {
+        let Some(newest) = self.records.iter().rposition(|(_, p)| p.is_some()) else {
+            return;
+        };
+        for (event, program) in &mut self.records[..newest] {
+            if self.program_bytes <= LOG_PROGRAM_BYTES {
+                return;
+            }
+            let Some(program) = program.take() else {
+                continue;
+            };
+            self.program_bytes -= program.byte_size();
+            if let Kind::Exec {
+                argv_truncated,
+                filename_truncated,
+                ..
+            } = &mut event.kind
+            {
+                *argv_truncated = true;
+                *filename_truncated = true;
+            }
+        }
     }
 }
 
@@ -182,6 +216,55 @@ mod tests {
             program.search.len()
         );
         assert!(program.search.capacity() <= MAX_ARGV_BYTES);
+    }
+
+    #[test]
+    fn a_log_keeps_the_programs_of_its_latest_execs_within_its_bytes() {
+        let mut model = Model::default();
+        let a = p(100, 1, 1000);
+        model.apply(&a.fork());
+        // Ordinary execs keep their programs.
+        for i in 0..10 {
+            model.apply(&a.exec(1001 + i, &["sh", "-c", "exec next"]));
+        }
+        let log = &model.get(a.key()).unwrap().log;
+        assert_eq!(log.records.iter().filter(|(_, p)| p.is_some()).count(), 10);
+        // Execs at the argv cap: the oldest programs go, the records stay, flagged.
+        for i in 0..10 {
+            model.apply(&exec_with(a, 1100 + i, empty_args(MAX_ARGV_BYTES)));
+        }
+        let process = model.get(a.key()).unwrap();
+        let log = &process.log;
+        let kept: usize = log
+            .records
+            .iter()
+            .filter_map(|(_, p)| p.as_ref())
+            .map(|p| p.byte_size())
+            .sum();
+        assert_eq!(kept, log.program_bytes);
+        assert!(kept <= LOG_PROGRAM_BYTES, "{kept}");
+        assert!(Arc::ptr_eq(
+            log.records.last().unwrap().1.as_ref().unwrap(),
+            &process.program
+        ));
+        let history = process.history();
+        assert_eq!(history.events.len(), 16);
+        let shown: Vec<(bool, bool)> = history
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                Kind::Exec {
+                    argv,
+                    argv_truncated,
+                    ..
+                } => Some((argv.is_empty(), *argv_truncated)),
+                _ => None,
+            })
+            .collect();
+        // The first execs (kept by the log's head) and some of the latest lost theirs.
+        assert!(shown.contains(&(true, true)), "{shown:?}");
+        assert_eq!(shown.last(), Some(&(false, false)));
+        assert!(shown.iter().all(|&(empty, cut)| !empty || cut));
     }
 
     #[test]

@@ -30,7 +30,8 @@
 //!   history (the oldest are forgotten), and each process keeps at most
 //!   [`Config::events_per_process`] of its events (the first few and the latest). A
 //!   program keeps at most [`MAX_ARGV_BYTES`] of argv and [`MAX_FILENAME_BYTES`] of file
-//!   name, whatever the source. Exited processes, in the tree and in the history, hold at
+//!   name, whatever the source, and a process's log the programs of its execs within
+//!   [`LOG_PROGRAM_BYTES`]. Exited processes, in the tree and in the history, hold at
 //!   most [`Config::exited_bytes`] together (see `memory`): past it the oldest are
 //!   forgotten first, and [`Counts::dropped_for_memory`] says how many.
 //! - **Loss.** Loss reports are counted; after a loss, [`Model::reconcile`] with a fresh
@@ -57,7 +58,7 @@ use crate::{
     snapshot::ProcessInfo,
 };
 
-pub use memory::DEFAULT_EXITED_BYTES;
+pub use memory::{DEFAULT_EXITED_BYTES, LOG_PROGRAM_BYTES};
 pub use tree::{Only, Row, TreeOptions, TreeView};
 
 /// How long an exited process stays in the tree by default.
@@ -165,11 +166,7 @@ impl Program {
         }
         // Undecodable bytes and some lowercase letters take more room than they did.
         if search.len() > MAX_ARGV_BYTES {
-            let end = (0..=MAX_ARGV_BYTES)
-                .rev()
-                .find(|&i| search.is_char_boundary(i))
-                .unwrap_or(0);
-            search.truncate(end);
+            search.truncate(search.floor_char_boundary(MAX_ARGV_BYTES));
             search.shrink_to_fit();
         }
         Self {
@@ -214,6 +211,8 @@ struct EventLog {
     /// Events with an exec's filename and argv left out: they are in `program`.
     records: Vec<(Event, Option<Arc<Program>>)>,
     omitted: u64,
+    /// What the programs of its records hold (see `memory`).
+    program_bytes: usize,
 }
 
 impl EventLog {
@@ -246,8 +245,13 @@ impl EventLog {
             .map_or(0, |i| i + 1);
         self.records.insert(at, (record, program.cloned()));
         if self.records.len() > cap {
-            self.records.remove(EVENT_LOG_HEAD.min(cap - 1));
+            let (_, program) = self.records.remove(EVENT_LOG_HEAD.min(cap - 1));
+            self.program_bytes -= program.map_or(0, |p| p.byte_size());
             self.omitted += 1;
+        }
+        if let Some(program) = program {
+            self.program_bytes += program.byte_size();
+            self.keep_programs_within();
         }
     }
 
