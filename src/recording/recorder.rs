@@ -58,6 +58,7 @@ pub struct Recorder {
     sender: mpsc::Sender<Message>,
     shared: Arc<Shared>,
     thread: thread::JoinHandle<Summary>,
+    /// The most bytes that may wait: [`QUEUE_BYTES`].
     queue_bytes: usize,
     /// Events not queued since the last that were, and the time of the last of them: the
     /// `lost` event that stands for them.
@@ -94,12 +95,6 @@ impl Recorder {
             unqueued_ts: AtomicU64::new(0),
             unqueued_total: AtomicU64::new(0),
         })
-    }
-
-    /// Holds at most `bytes` of events in the queue instead of [`QUEUE_BYTES`].
-    pub fn with_queue_bytes(mut self, bytes: usize) -> Self {
-        self.queue_bytes = bytes;
-        self
     }
 
     /// Queues `batch` for writing. Never blocks: a batch that does not fit in the queue
@@ -306,9 +301,8 @@ mod tests {
                 bytes
             })
         };
-        let recorder = Recorder::create(&fifo, &info(), &[])
-            .unwrap()
-            .with_queue_bytes(1 << 20);
+        let mut recorder = Recorder::create(&fifo, &info(), &[]).unwrap();
+        recorder.queue_bytes = 1 << 20;
         // 10 MiB of events, in batches of 100, and a loss report among them.
         let mut sent = execs(10_000);
         sent[5_000] = Event::lost(6_000, 7);
