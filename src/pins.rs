@@ -34,6 +34,9 @@ use crate::{
 
 /// Events kept in a pin's log by default; the oldest make room.
 pub const DEFAULT_LOG_LEN: usize = 1_000;
+/// Bytes a pin's log may hold ([`Event::byte_size`]); the oldest make room: 1,000
+/// ordinary events fit, or 80 with argv and file name at their caps.
+pub const LOG_BYTES: usize = 1 << 20;
 /// Exited members a pin remembers at most (the oldest are forgotten), so that a pin on a
 /// build that runs for hours stays small.
 pub const EXITED_KEPT: usize = 10_000;
@@ -75,6 +78,7 @@ pub struct Pin {
     counts: PinCounts,
     log: VecDeque<Event>,
     log_len: usize,
+    log_bytes: usize,
     log_omitted: u64,
 }
 
@@ -102,6 +106,7 @@ impl Pin {
             counts: PinCounts::default(),
             log: VecDeque::new(),
             log_len: DEFAULT_LOG_LEN,
+            log_bytes: 0,
             log_omitted: 0,
         };
         pin.join_subtree(model, root);
@@ -137,7 +142,8 @@ impl Pin {
         self.log.iter()
     }
 
-    /// Events that passed the mask but were dropped from the log to keep it bounded.
+    /// Events that passed the mask but were dropped from the log to keep it within its
+    /// length and [`LOG_BYTES`].
     pub fn log_omitted(&self) -> u64 {
         self.log_omitted
     }
@@ -194,7 +200,11 @@ impl Pin {
             return false;
         }
         if self.log_len > 0 {
-            self.log.push_back(event.clone());
+            let mut event = event.clone();
+            // A replayed exec can carry more than any live source gives.
+            event.cap();
+            self.log_bytes += event.byte_size();
+            self.log.push_back(event);
             self.trim_log();
         } else {
             self.log_omitted += 1;
@@ -353,8 +363,11 @@ impl Pin {
     }
 
     fn trim_log(&mut self) {
-        while self.log.len() > self.log_len {
-            self.log.pop_front();
+        while self.log.len() > self.log_len || self.log_bytes > LOG_BYTES {
+            let Some(old) = self.log.pop_front() else {
+                break;
+            };
+            self.log_bytes -= old.byte_size();
             self.log_omitted += 1;
         }
     }

@@ -13,10 +13,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use big_argv::BigArgv;
 use forkwatch::{
-    event::{Argv, Comm, Creds, Event, Kind},
+    event::{Argv, Comm, Creds, Event, Kind, MAX_ARGV_BYTES},
     recording::{Info, Reader, Recorder, SLOW_DISK_BACKLOG, Writer},
 };
+
+#[path = "common/big_argv.rs"]
+mod big_argv;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 /// Only a guard against hanging: readiness is awaited, not slept for.
@@ -460,4 +464,35 @@ fn recorder_events(bytes: &[u8]) -> Vec<Event> {
     while reader.next_batch(&mut got).unwrap() {}
     assert!(reader.end().is_some());
     got
+}
+
+#[test]
+fn a_process_with_megabytes_of_argv_stops_neither_record_nor_replay() {
+    let big = BigArgv::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.fwrec");
+    let file = path.to_str().unwrap();
+    let (status, _, stderr) = start(&["record", "-o", file]).interrupt();
+    assert!(status.success(), "{stderr}");
+
+    // In the snapshot, cut as every source cuts it, and flagged.
+    let reader = Reader::open(&path).unwrap();
+    let shell = reader
+        .snapshot()
+        .iter()
+        .find(|p| p.pid == big.pid())
+        .cloned()
+        .expect("the big shell is in the snapshot");
+    assert!(shell.argv_truncated);
+    assert_eq!(shell.argv.byte_len(), MAX_ARGV_BYTES + 1);
+    let name = format!("fwbig{}", big.token);
+    let first: Vec<&[u8]> = shell.argv.iter().take(4).collect();
+    assert_eq!(first, [&b"sh"[..], b"-c", b"sleep 600; :", name.as_bytes()]);
+
+    let out = run(&["replay", file, "--text"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -15,6 +15,8 @@
 //!   name cannot give: any 15 bytes), forks a child that exits at once, prints `named`, and
 //!   exits 0 when its stdin ends. The ARGs are not used: they make an argv of the caller's
 //!   choosing.
+//! - `execs COUNT ARGS`: runs `/bin/true` COUNT times, each with ARGS empty arguments, two
+//!   at a time; exits 0 once all have ended.
 
 use std::{
     io::{Read, Write},
@@ -25,7 +27,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...]"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...] | execs COUNT ARGS"
     );
     ExitCode::from(2)
 }
@@ -88,6 +90,10 @@ fn main() -> ExitCode {
         },
         Some("subreaper") if args.len() > 1 => subreaper(&args[1], &args[2..]),
         Some("name") if args.len() > 1 => take_name(&args[1]),
+        Some("execs") => match (number(1), number(2)) {
+            (Some(count), Some(empty)) => execs(count, empty as usize),
+            _ => usage(),
+        },
         _ => usage(),
     }
 }
@@ -166,6 +172,45 @@ fn take_name(name: &str) -> ExitCode {
     }
     println!("named");
     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    ExitCode::SUCCESS
+}
+
+/// Runs `/bin/true` with `empty` empty arguments `count` times, two at a time. The argv is
+/// built once and handed to posix_spawn, so the exec storm costs little but the kernel's.
+fn execs(count: u32, empty: usize) -> ExitCode {
+    let path = c"/bin/true";
+    let mut argv: Vec<*mut libc::c_char> = vec![path.as_ptr().cast_mut()];
+    argv.extend(std::iter::repeat_n(c"".as_ptr().cast_mut(), empty));
+    argv.push(std::ptr::null_mut());
+    let envp: [*mut libc::c_char; 1] = [std::ptr::null_mut()];
+    let mut running = 0;
+    for _ in 0..count {
+        if running == 2 {
+            // SAFETY: reaps one of our own children.
+            unsafe { libc::wait(std::ptr::null_mut()) };
+            running -= 1;
+        }
+        let mut pid = 0;
+        // SAFETY: every pointer is valid and NUL-terminated for the call; argv and envp
+        // end with a null pointer.
+        let rc = unsafe {
+            libc::posix_spawn(
+                &mut pid,
+                path.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                argv.as_ptr(),
+                envp.as_ptr(),
+            )
+        };
+        if rc != 0 {
+            eprintln!("posix_spawn: {}", std::io::Error::from_raw_os_error(rc));
+            return ExitCode::FAILURE;
+        }
+        running += 1;
+    }
+    // SAFETY: reaps our own children until there are none (ECHILD).
+    while unsafe { libc::wait(std::ptr::null_mut()) } > 0 {}
     ExitCode::SUCCESS
 }
 

@@ -140,7 +140,10 @@ impl LiveTree {
         }
     }
 
-    /// Reads /proc again and says what changed ([`Model::reconcile`]).
+    /// Reads /proc again and says what changed ([`Model::reconcile`]). Nothing is held
+    /// back meanwhile: events wait in the kernel (the probe's ring buffer, the socket's
+    /// receive buffer), whose size bounds them and whose overflow is counted lost, and the
+    /// snapshot keeps at most `MAX_ARGV_BYTES` of argv per process.
     pub fn resync(&mut self) -> Result<Vec<Applied>> {
         self.resync_at = None;
         self.last_resync = Instant::now();

@@ -10,7 +10,7 @@ use crate::{
     cli::RecordArgs,
     clock,
     probe::ProbeOptions,
-    recording::{Info, Recorder, SLOW_DISK_BACKLOG},
+    recording::{Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
     snapshot,
     source::Source,
     text,
@@ -32,6 +32,7 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
     super::print_notices(&selection);
 
     let mut behind = false;
+    let mut unqueued = 0;
     let driven = drive(&mut source, &mut stop, args.duration, |batch| {
         recorder.record(std::mem::take(batch));
         if let Some(error) = recorder.error() {
@@ -47,6 +48,14 @@ pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCo
             behind = false;
             eprintln!("forkwatch-tui: the recording has caught up");
         }
+        if recorder.unqueued() > unqueued && unqueued == 0 {
+            eprintln!(
+                "forkwatch-tui: the disk is too slow: events that do not fit in the {} MiB \
+                 queue are recorded as lost",
+                QUEUE_BYTES >> 20
+            );
+        }
+        unqueued = recorder.unqueued();
         Ok(false)
     })
     .await;

@@ -14,6 +14,9 @@ use crate::text;
 /// the probe can copy in the kernel, so that every backend and the /proc snapshot agree on
 /// what a process's argv is, and what bounds one process's memory.
 pub const MAX_ARGV_BYTES: usize = forkwatch_abi::ARGS_CAP;
+/// The longest file name any source keeps, in bytes: PATH_MAX, the longest path the kernel
+/// accepts (the probe keeps less).
+pub const MAX_FILENAME_BYTES: usize = 4096;
 
 /// A command line: each argument followed by a NUL, in one buffer, as the kernel keeps it
 /// in a process's memory and /proc/PID/cmdline shows it. One allocation for the whole argv:
@@ -73,6 +76,12 @@ impl Argv {
     /// Bytes held, for byte budgets.
     pub fn byte_len(&self) -> usize {
         self.0.len()
+    }
+
+    /// The command line cut to its first `max` bytes (plus a closing NUL), as the sources
+    /// cut it; `None` if it is no longer than that.
+    pub fn cut(&self, max: usize) -> Option<Self> {
+        (self.0.len() > max + 1).then(|| Self::from_area(&self.0[..max]))
     }
 
     /// Whether every argument is valid UTF-8 (JSON then needs no lossless form).
@@ -198,6 +207,11 @@ impl ByteString {
         self.0.len()
     }
 
+    /// Its first `max` bytes; `None` if it is no longer than that.
+    pub fn cut(&self, max: usize) -> Option<Self> {
+        (self.0.len() > max).then(|| Self::new(&self.0[..max]))
+    }
+
     pub fn is_utf8(&self) -> bool {
         std::str::from_utf8(&self.0).is_ok()
     }
@@ -277,6 +291,19 @@ mod tests {
         assert_eq!(Argv::from_area(b"").iter().count(), 0);
         let empties = Argv::from_args(std::iter::repeat_n("", 8000));
         assert_eq!((empties.len(), empties.byte_len()), (8000, 8000));
+    }
+
+    #[test]
+    fn cutting_keeps_the_first_bytes_and_a_closing_nul() {
+        let argv = Argv::from_args(["sleep", "600"]);
+        assert_eq!(argv.cut(10), None, "10 bytes and the closing NUL fit");
+        assert_eq!(argv.cut(8).unwrap(), ["sleep", "60"]);
+        assert_eq!(argv.cut(8).unwrap().byte_len(), 9);
+        assert_eq!(argv.cut(6).unwrap(), ["sleep"]);
+        assert_eq!(argv.cut(6).unwrap().byte_len(), 6);
+        let file = ByteString::from("/usr/bin/sleep");
+        assert_eq!(file.cut(14), None);
+        assert_eq!(file.cut(4).unwrap(), "/usr");
     }
 
     #[test]

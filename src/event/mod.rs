@@ -8,7 +8,7 @@ use std::{borrow::Cow, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-pub use argv::{Argv, ByteString, MAX_ARGV_BYTES};
+pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
 
 use crate::text;
 
@@ -426,6 +426,29 @@ impl Event {
                 _ => 0,
             }
     }
+
+    /// Cuts an exec's argv to [`MAX_ARGV_BYTES`] and its file name to
+    /// [`MAX_FILENAME_BYTES`], flagging what was cut: no live source gives more, but a
+    /// recording can, and whatever keeps events must not hold more than that per event.
+    pub fn cap(&mut self) {
+        if let Kind::Exec {
+            filename,
+            argv,
+            argv_truncated,
+            filename_truncated,
+            ..
+        } = &mut self.kind
+        {
+            if let Some(cut) = argv.cut(MAX_ARGV_BYTES) {
+                *argv = cut;
+                *argv_truncated = true;
+            }
+            if let Some(cut) = filename.cut(MAX_FILENAME_BYTES) {
+                *filename = cut;
+                *filename_truncated = true;
+            }
+        }
+    }
 }
 
 /// A duration in the largest unit that keeps it short: `850us`, `12.3ms`, `4.0s`, `3m12s`.
@@ -532,6 +555,42 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Event>(&lost.to_json()).unwrap(),
             lost
+        );
+    }
+
+    #[test]
+    fn capping_cuts_what_no_live_source_gives_and_byte_size_counts_the_heap() {
+        let mut e = exec();
+        let small = e.byte_size();
+        assert_eq!(
+            small,
+            size_of::<Event>() + "/bin/ls".len() + "ls\0-l\0".len()
+        );
+        e.cap();
+        assert_eq!(e, exec(), "within the caps nothing changes");
+        if let Kind::Exec { filename, argv, .. } = &mut e.kind {
+            *filename = vec![b'/'; MAX_FILENAME_BYTES + 1].into();
+            *argv = Argv::from_area(&vec![b'x'; 16 << 20]);
+        }
+        e.cap();
+        let Kind::Exec {
+            filename,
+            argv,
+            argv_truncated,
+            filename_truncated,
+            ..
+        } = &e.kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (filename.len(), argv.byte_len()),
+            (MAX_FILENAME_BYTES, MAX_ARGV_BYTES + 1)
+        );
+        assert!(*argv_truncated && *filename_truncated);
+        assert_eq!(
+            e.byte_size(),
+            size_of::<Event>() + MAX_FILENAME_BYTES + MAX_ARGV_BYTES + 1
         );
     }
 

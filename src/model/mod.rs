@@ -28,11 +28,17 @@
 //! - **Memory** is bounded whatever the churn: at most [`Config::max_lingering`] exited
 //!   processes stay in the tree (the oldest leave early), [`Config::history_len`] in the
 //!   history (the oldest are forgotten), and each process keeps at most
-//!   [`Config::events_per_process`] of its events (the first few and the latest).
+//!   [`Config::events_per_process`] of its events (the first few and the latest). A
+//!   program keeps at most [`MAX_ARGV_BYTES`] of argv and [`MAX_FILENAME_BYTES`] of file
+//!   name, whatever the source, and a process's log the programs of its execs within
+//!   [`LOG_PROGRAM_BYTES`]. Exited processes, in the tree and in the history, hold at
+//!   most [`Config::exited_bytes`] together (see `memory`): past it the oldest are
+//!   forgotten first, and [`Counts::dropped_for_memory`] says how many.
 //! - **Loss.** Loss reports are counted; after a loss, [`Model::reconcile`] with a fresh
 //!   /proc snapshot marks processes that are gone as exited with an unknown status and adds
 //!   the ones that are missing.
 
+mod memory;
 mod tree;
 
 use std::{
@@ -40,16 +46,19 @@ use std::{
     hash::{BuildHasherDefault, Hasher},
     sync::{
         Arc, LazyLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
 };
 
 use crate::{
     clock,
-    event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind},
+    event::{
+        Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES,
+    },
     snapshot::ProcessInfo,
 };
 
+pub use memory::{DEFAULT_EXITED_BYTES, LOG_PROGRAM_BYTES};
 pub use tree::{Only, Row, TreeOptions, TreeView};
 
 /// How long an exited process stays in the tree by default.
@@ -98,6 +107,9 @@ pub struct Config {
     pub history_len: usize,
     /// Events kept per process.
     pub events_per_process: usize,
+    /// Bytes the exited processes (in the tree and in the history) may hold together; the
+    /// oldest are forgotten first past it.
+    pub exited_bytes: usize,
 }
 
 impl Default for Config {
@@ -107,25 +119,40 @@ impl Default for Config {
             max_lingering: DEFAULT_MAX_LINGERING,
             history_len: DEFAULT_HISTORY_LEN,
             events_per_process: DEFAULT_EVENTS_PER_PROCESS,
+            exited_bytes: DEFAULT_EXITED_BYTES,
         }
     }
 }
 
 /// The program a process runs. Shared between a parent and the children it forks until
 /// they exec.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Program {
     /// The file exec'd; `None` when the program is known only from /proc or not at all.
     pub filename: Option<ByteString>,
     /// Empty when unknown (kernel threads, or a process first seen by its exit).
     pub argv: Argv,
+    /// The argv was cut: by the source, or here at [`MAX_ARGV_BYTES`].
     pub argv_truncated: bool,
-    /// The argv joined by spaces and lowercased, for [`Search`].
+    /// The file name was cut here at [`MAX_FILENAME_BYTES`] (an exec's own flag says
+    /// whether the source cut it).
+    pub filename_truncated: bool,
+    /// The argv joined by spaces and lowercased, for [`Search`]; at most
+    /// [`MAX_ARGV_BYTES`].
     search: String,
+    /// Exited processes that hold it, for the byte budget (see `memory`).
+    holders: AtomicU32,
 }
 
 impl Program {
+    /// A program as a source reported it, cut to what one program may hold.
     fn new(filename: Option<ByteString>, argv: Argv, argv_truncated: bool) -> Self {
+        let cut_file = filename.as_ref().and_then(|f| f.cut(MAX_FILENAME_BYTES));
+        let filename_truncated = cut_file.is_some();
+        let filename = cut_file.or(filename);
+        let cut_argv = argv.cut(MAX_ARGV_BYTES);
+        let argv_truncated = argv_truncated || cut_argv.is_some();
+        let argv = cut_argv.unwrap_or(argv);
         let mut search = String::with_capacity(argv.byte_len());
         for (i, arg) in argv.lossy().enumerate() {
             if i > 0 {
@@ -137,11 +164,18 @@ impl Program {
                 search.extend(arg.chars().flat_map(char::to_lowercase));
             }
         }
+        // Undecodable bytes and some lowercase letters take more room than they did.
+        if search.len() > MAX_ARGV_BYTES {
+            search.truncate(search.floor_char_boundary(MAX_ARGV_BYTES));
+            search.shrink_to_fit();
+        }
         Self {
             filename,
             argv,
             argv_truncated,
+            filename_truncated,
             search,
+            holders: AtomicU32::new(0),
         }
     }
 
@@ -177,6 +211,8 @@ struct EventLog {
     /// Events with an exec's filename and argv left out: they are in `program`.
     records: Vec<(Event, Option<Arc<Program>>)>,
     omitted: u64,
+    /// What the programs of its records hold (see `memory`).
+    program_bytes: usize,
 }
 
 impl EventLog {
@@ -209,8 +245,13 @@ impl EventLog {
             .map_or(0, |i| i + 1);
         self.records.insert(at, (record, program.cloned()));
         if self.records.len() > cap {
-            self.records.remove(EVENT_LOG_HEAD.min(cap - 1));
+            let (_, program) = self.records.remove(EVENT_LOG_HEAD.min(cap - 1));
+            self.program_bytes -= program.map_or(0, |p| p.byte_size());
             self.omitted += 1;
+        }
+        if let Some(program) = program {
+            self.program_bytes += program.byte_size();
+            self.keep_programs_within();
         }
     }
 
@@ -231,8 +272,8 @@ impl EventLog {
                     kind: Kind::Exec {
                         filename: program.filename.clone().unwrap_or_default(),
                         argv: program.argv.clone(),
-                        argv_truncated: *argv_truncated,
-                        filename_truncated: *filename_truncated,
+                        argv_truncated: *argv_truncated || program.argv_truncated,
+                        filename_truncated: *filename_truncated || program.filename_truncated,
                         argv_unreadable: *argv_unreadable,
                     },
                     ..event.clone()
@@ -353,6 +394,10 @@ pub struct Counts {
     pub history: usize,
     /// Events the source reported lost.
     pub lost: u64,
+    /// Exited processes forgotten early to keep within [`Config::exited_bytes`]: out of
+    /// the tree before their linger ended, or out of the history before
+    /// [`Config::history_len`] newer ones came.
+    pub dropped_for_memory: u64,
 }
 
 /// Hashes process keys with the multiply-rotate hash of rustc's own tables, far cheaper
@@ -405,6 +450,8 @@ struct Node {
     in_tree: bool,
     /// The parent it had when it left the tree, for its ancestry.
     former_parent: Option<ProcessKey>,
+    /// Once exited: the bytes of its own counted against [`Config::exited_bytes`].
+    held: usize,
 }
 
 impl Node {
@@ -429,6 +476,9 @@ pub struct Model {
     lingering: VecDeque<(u64, Slot)>,
     /// Processes that left the tree, oldest first.
     history: VecDeque<Slot>,
+    /// What the exited processes hold (see `memory`).
+    exited_bytes: usize,
+    dropped_for_memory: u64,
     now_ns: u64,
     lost: u64,
     alive: usize,
@@ -457,6 +507,8 @@ impl Model {
             roots: VecDeque::new(),
             lingering: VecDeque::new(),
             history: VecDeque::new(),
+            exited_bytes: 0,
+            dropped_for_memory: 0,
             now_ns: 0,
             lost: 0,
             alive: 0,
@@ -485,6 +537,7 @@ impl Model {
             exited: self.lingering.len(),
             history: self.history.len(),
             lost: self.lost,
+            dropped_for_memory: self.dropped_for_memory,
         }
     }
 
@@ -534,6 +587,10 @@ impl Model {
             }
         };
         let alive = self.node(slot).process.is_alive();
+        // What an exited process holds is counted again once the event changed it.
+        if !alive {
+            self.release(slot);
+        }
         match &event.kind {
             Kind::Fork => {
                 // A fork that comes after another event of its child fills in the program,
@@ -580,6 +637,9 @@ impl Model {
         let p = self.process_mut(slot);
         let program = matches!(event.kind, Kind::Exec { .. }).then_some(&p.program);
         p.log.push(event, program, cap);
+        if !p.is_alive() {
+            self.retain(slot);
+        }
         self.expire();
         applied
     }
@@ -792,6 +852,7 @@ impl Model {
             ppid_ns,
             in_tree: true,
             former_parent: None,
+            held: 0,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -977,10 +1038,16 @@ impl Model {
         self.lingering.push_back((leaves, slot));
     }
 
-    /// Moves exited processes whose linger is over (or that are too many) to the history.
+    /// Moves exited processes whose linger is over (or that are too many, or hold too
+    /// much) to the history.
     fn expire(&mut self) {
+        // The history is older: it goes first.
+        self.forget_old();
         while let Some(&(leaves, slot)) = self.lingering.front() {
-            if leaves > self.now_ns && self.lingering.len() <= self.config.max_lingering {
+            if leaves > self.now_ns
+                && self.lingering.len() <= self.config.max_lingering
+                && self.exited_bytes <= self.config.exited_bytes
+            {
                 break;
             }
             self.lingering.pop_front();
@@ -1006,10 +1073,24 @@ impl Model {
             self.by_pid[pid] = NONE;
         }
         self.history.push_back(slot);
-        while self.history.len() > self.config.history_len {
+        self.forget_old();
+    }
+
+    /// Forgets the oldest processes of the history while there are too many, or the
+    /// exited ones hold too much.
+    fn forget_old(&mut self) {
+        loop {
+            let too_many = self.history.len() > self.config.history_len;
+            if !too_many && self.exited_bytes <= self.config.exited_bytes {
+                break;
+            }
             let Some(old) = self.history.pop_front() else {
                 break;
             };
+            if !too_many {
+                self.dropped_for_memory += 1;
+            }
+            self.release(old);
             let node = self.nodes[old as usize]
                 .take()
                 .expect("history slots hold a node");
@@ -1101,6 +1182,9 @@ impl Model {
             ..Applied::default()
         };
         self.exited(slot, self.now_ns, ExitStatus::Unknown, &mut applied);
+        if applied.exited {
+            self.retain(slot);
+        }
         applied
     }
 

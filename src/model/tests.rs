@@ -80,7 +80,8 @@ fn a_process_in_both_the_snapshot_and_the_stream_appears_once() {
             alive: 2,
             exited: 3,
             history: 0,
-            lost: 0
+            lost: 0,
+            dropped_for_memory: 0
         }
     );
     assert_eq!(model.index.len(), 5);
@@ -439,7 +440,8 @@ fn exited_processes_linger_then_stay_in_the_history() {
             alive: 1,
             exited: 1,
             history: 1,
-            lost: 0
+            lost: 0,
+            dropped_for_memory: 0
         }
     );
 

@@ -357,6 +357,53 @@ fn the_log_and_the_exited_members_stay_bounded() {
 }
 
 #[test]
+fn the_log_keeps_within_its_bytes_the_oldest_leaving_first() {
+    let mut model = seeded();
+    let root = p(100, 1, 1000);
+    apply_all(&mut model, &[root.fork()]);
+    let mut pin = pinned(&model, root);
+    // Execs of 8,000 empty arguments: the byte budget, not the length, bounds the log.
+    let empties = vec![""; 8000];
+    let children: Vec<P> = (0..300)
+        .map(|i| p(1000 + i, 100, 2000 + u64::from(i)))
+        .collect();
+    for child in &children {
+        let ms = child.start / MS;
+        feed(
+            &mut model,
+            &mut pin,
+            &[child.fork(), child.exec(ms, &empties), child.exit(ms, 0)],
+        );
+    }
+    let bytes: usize = pin.log().map(Event::byte_size).sum();
+    assert!(bytes <= LOG_BYTES, "{bytes}");
+    assert!(pin.log().len() < DEFAULT_LOG_LEN);
+    assert!(pin.log().len() > 3 * 100, "only the execs are big");
+    assert_eq!(
+        pin.log_omitted(),
+        3 * children.len() as u64 - pin.log().len() as u64
+    );
+    let last = pin.log().last().unwrap();
+    assert_eq!(
+        (last.pid, last.kind_name()),
+        (1299, Exit),
+        "the newest stay"
+    );
+    assert_eq!(pin.log_bytes, bytes);
+
+    // A replayed exec of 16 MiB is kept cut, as a live source would have given it.
+    let big = p(2000, 100, 5000);
+    let mut exec = big.exec(5001, &["x"]);
+    if let Kind::Exec { argv, .. } = &mut exec.kind {
+        *argv = crate::event::Argv::from_area(&vec![b'x'; 16 << 20]);
+    }
+    feed(&mut model, &mut pin, &[big.fork(), exec]);
+    let kept = pin.log().last().unwrap();
+    assert!(kept.byte_size() < 2 * crate::event::MAX_ARGV_BYTES);
+    assert!(pin.log().len() > 2, "one event does not empty the log");
+}
+
+#[test]
 fn reconcile_after_lost_events_finds_exits_and_births() {
     let mut model = seeded();
     let root = p(100, 1, 1000);

@@ -1,13 +1,15 @@
 //! The tee: whoever reads a [`Source`](crate::source::Source) hands each batch to
 //! [`Recorder::record`], which only queues it; a thread of the recorder's own compresses and
-//! writes, so a slow or failing disk never holds up the live stream.
+//! writes, so a slow or failing disk never holds up the live stream. The queue holds at
+//! most [`QUEUE_BYTES`]: a batch that does not fit is not queued but counted, and goes into
+//! the recording as a `lost` event in its place, so a replay counts it as lost.
 
 use std::{
     fs::File,
     path::Path,
     sync::{
         Arc, OnceLock,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         mpsc,
     },
     thread,
@@ -17,7 +19,10 @@ use std::{
 use anyhow::{Context, Result, anyhow};
 
 use super::{Info, Summary, Writer};
-use crate::{event::Event, snapshot::ProcessInfo};
+use crate::{
+    event::{Event, Kind},
+    snapshot::ProcessInfo,
+};
 
 /// Events wait at most this long in memory before they are written: what a kill -9 or a
 /// crash can take with it.
@@ -25,10 +30,16 @@ const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A backlog of this many events means the disk is not keeping up.
 pub const SLOW_DISK_BACKLOG: usize = 100_000;
+/// Bytes the events waiting to be written may hold ([`Event::byte_size`]) by default:
+/// 500,000 ordinary events, five times [`SLOW_DISK_BACKLOG`].
+pub const QUEUE_BYTES: usize = 64 << 20;
 
 enum Message {
-    Events(Vec<Event>),
-    Finish { end_ns: u64 },
+    /// Events and their bytes.
+    Events(Vec<Event>, usize),
+    Finish {
+        end_ns: u64,
+    },
 }
 
 /// What the writing thread tells its owner.
@@ -36,6 +47,8 @@ enum Message {
 struct Shared {
     /// Events handed to `record` and not yet encoded.
     backlog: AtomicUsize,
+    /// Their bytes.
+    backlog_bytes: AtomicUsize,
     /// The first write error, as the one line to show.
     error: OnceLock<String>,
 }
@@ -45,6 +58,14 @@ pub struct Recorder {
     sender: mpsc::Sender<Message>,
     shared: Arc<Shared>,
     thread: thread::JoinHandle<Summary>,
+    /// The most bytes that may wait: [`QUEUE_BYTES`].
+    queue_bytes: usize,
+    /// Events not queued since the last that were, and the time of the last of them: the
+    /// `lost` event that stands for them.
+    unqueued: AtomicU64,
+    unqueued_ts: AtomicU64,
+    /// Every event not queued, for the status line.
+    unqueued_total: AtomicU64,
 }
 
 impl Recorder {
@@ -69,20 +90,58 @@ impl Recorder {
             sender,
             shared,
             thread,
+            queue_bytes: QUEUE_BYTES,
+            unqueued: AtomicU64::new(0),
+            unqueued_ts: AtomicU64::new(0),
+            unqueued_total: AtomicU64::new(0),
         })
     }
 
-    /// Queues `batch` for writing. Never blocks; after a write error it does nothing (see
-    /// [`Recorder::error`]).
-    pub fn record(&self, batch: Vec<Event>) {
+    /// Queues `batch` for writing. Never blocks: a batch that does not fit in the queue
+    /// (unless it is empty) is counted instead, and recorded as a `lost` event before the
+    /// next batch that fits. After a write error it does nothing (see [`Recorder::error`]).
+    pub fn record(&self, mut batch: Vec<Event>) {
         if batch.is_empty() || self.shared.error.get().is_some() {
             return;
         }
+        let bytes: usize = batch.iter().map(Event::byte_size).sum();
+        let waiting = self.shared.backlog_bytes.load(Ordering::Relaxed);
+        if waiting > 0 && waiting + bytes > self.queue_bytes {
+            let count: u64 = batch
+                .iter()
+                .map(|e| match e.kind {
+                    Kind::Lost { count } => count,
+                    _ => 1,
+                })
+                .sum();
+            self.unqueued.fetch_add(count, Ordering::Relaxed);
+            self.unqueued_total.fetch_add(count, Ordering::Relaxed);
+            let last_ts = batch.iter().map(|e| e.ts_ns).max().unwrap_or(0);
+            self.unqueued_ts.fetch_max(last_ts, Ordering::Relaxed);
+            return;
+        }
+        let unqueued = self.unqueued.swap(0, Ordering::Relaxed);
+        if unqueued > 0 {
+            let ts_ns = self.unqueued_ts.swap(0, Ordering::Relaxed);
+            batch.insert(0, Event::lost(ts_ns, unqueued));
+        }
+        self.send(batch, bytes);
+    }
+
+    fn send(&self, batch: Vec<Event>, bytes: usize) {
         self.shared
             .backlog
             .fetch_add(batch.len(), Ordering::Relaxed);
+        self.shared
+            .backlog_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
         // The thread only ends after `finish`, which consumes self.
-        let _ = self.sender.send(Message::Events(batch));
+        let _ = self.sender.send(Message::Events(batch, bytes));
+    }
+
+    /// Events that did not fit in the queue, recorded as lost: many when the disk is slow.
+    pub fn unqueued(&self) -> u64 {
+        self.unqueued_total.load(Ordering::Relaxed)
     }
 
     /// Events queued but not yet written: large when the disk is slow (see
@@ -98,6 +157,11 @@ impl Recorder {
 
     /// Writes everything queued and the end frame, stamped `end_ns`, and closes the file.
     pub fn finish(self, end_ns: u64) -> Result<Summary> {
+        let unqueued = self.unqueued.swap(0, Ordering::Relaxed);
+        if unqueued > 0 {
+            let ts_ns = self.unqueued_ts.load(Ordering::Relaxed);
+            self.send(vec![Event::lost(ts_ns, unqueued)], 0);
+        }
         let _ = self.sender.send(Message::Finish { end_ns });
         let summary = self
             .thread
@@ -136,8 +200,9 @@ fn write_loop(
                 .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         };
         let result = match message {
-            Ok(Message::Events(batch)) => {
+            Ok(Message::Events(batch, bytes)) => {
                 shared.backlog.fetch_sub(batch.len(), Ordering::Relaxed);
+                shared.backlog_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 if shared.error.get().is_some() {
                     continue;
                 }
@@ -176,5 +241,107 @@ fn write_loop(
             fail(&writer, error);
             deadline = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{ffi::CString, io::Read, os::unix::ffi::OsStrExt};
+
+    use super::*;
+    use crate::{
+        event::Argv,
+        recording::{Reader, tests::info},
+    };
+
+    /// Execs whose argv (1,000 letters) does not compress, so a stalled disk holds few.
+    fn execs(n: usize) -> Vec<Event> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..n)
+            .map(|i| {
+                let noise: Vec<u8> = (0..1000)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        b'a' + (seed % 26) as u8
+                    })
+                    .collect();
+                Event {
+                    pid: i as u32,
+                    kind: Kind::Exec {
+                        filename: "/bin/job".into(),
+                        argv: Argv::from_args([noise]),
+                        argv_truncated: false,
+                        filename_truncated: false,
+                        argv_unreadable: false,
+                    },
+                    ..Event::lost(1_000 + i as u64, 0)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_does_not_fit_in_the_queue_is_recorded_as_lost_in_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("stalled");
+        let c_path = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        // The far end reads nothing until told: a disk that stopped.
+        let (go, wait_for_go) = mpsc::channel::<()>();
+        let far_end = {
+            let fifo = fifo.clone();
+            thread::spawn(move || {
+                let mut pipe = File::open(fifo).unwrap();
+                wait_for_go.recv().unwrap();
+                let mut bytes = Vec::new();
+                pipe.read_to_end(&mut bytes).unwrap();
+                bytes
+            })
+        };
+        let mut recorder = Recorder::create(&fifo, &info(), &[]).unwrap();
+        recorder.queue_bytes = 1 << 20;
+        // 10 MiB of events, in batches of 100, and a loss report among them.
+        let mut sent = execs(10_000);
+        sent[5_000] = Event::lost(6_000, 7);
+        for batch in sent.chunks(100) {
+            recorder.record(batch.to_vec());
+        }
+        let unqueued = recorder.unqueued();
+        assert!(unqueued > 5_000, "{unqueued}");
+        go.send(()).unwrap();
+        let summary = recorder.finish(20_000).unwrap();
+
+        let mut reader = Reader::new(std::io::Cursor::new(far_end.join().unwrap())).unwrap();
+        let mut got = Vec::new();
+        while reader.next_batch(&mut got).unwrap() {}
+        // Each event written is the next one sent, or a report that stands for exactly
+        // the next ones sent that were not queued.
+        let stands_for = |e: &Event| match e.kind {
+            Kind::Lost { count } => count,
+            _ => 1,
+        };
+        let (mut next, mut reported) = (0, 0);
+        for event in &got {
+            if event == &sent[next] {
+                next += 1;
+                continue;
+            }
+            let mut count = event.lost_count();
+            assert!(count > 0, "{event:?} is not the next event sent");
+            reported += count;
+            while count > 0 {
+                count -= stands_for(&sent[next]);
+                next += 1;
+            }
+        }
+        assert_eq!(next, sent.len());
+        assert_eq!(reported, unqueued);
+        assert_eq!(
+            summary.tally.total() + summary.tally.lost,
+            sent.len() as u64 + 6
+        );
     }
 }

@@ -2,20 +2,43 @@
 //! end frame. Every frame goes out with one `write_all`, so a file cut anywhere holds every
 //! frame before the cut intact.
 
-use std::io::{self, Write};
+use std::{
+    borrow::Cow,
+    io::{self, Write},
+};
 
 use super::{
     End, FILE_HEADER_LEN, FORMAT_VERSION, Info, MAGIC, codec,
     frame::{FrameEncoder, FrameKind},
 };
-use crate::{event::Event, output::Tally, snapshot::ProcessInfo};
+use crate::{
+    event::{Event, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
+    output::Tally,
+    snapshot::ProcessInfo,
+};
 
 /// Event frames are cut at this much uncompressed content: large enough for zstd to find
 /// the repetition between events, small enough that a frame stays a fraction of a second
 /// of a busy machine.
 pub const FRAME_CONTENT_BYTES: usize = 256 * 1024;
-/// Snapshot frames are cut at this much JSON.
+/// Snapshot frames are cut before they pass this much JSON (a frame holds one process at
+/// least, which [`MAX_ARGV_BYTES`] keeps far below it).
 const SNAPSHOT_FRAME_BYTES: usize = 1024 * 1024;
+
+/// The most an event from a live source holds ([`Event::cap`]).
+const MAX_EVENT_BYTES: usize = size_of::<Event>() + MAX_ARGV_BYTES + 1 + MAX_FILENAME_BYTES;
+
+/// The process as a live snapshot gives it: its argv cut at [`MAX_ARGV_BYTES`].
+fn capped(process: &ProcessInfo) -> Cow<'_, ProcessInfo> {
+    match process.argv.cut(MAX_ARGV_BYTES) {
+        Some(argv) => Cow::Owned(ProcessInfo {
+            argv,
+            argv_truncated: true,
+            ..process.clone()
+        }),
+        None => Cow::Borrowed(process),
+    }
+}
 
 /// Writes one recording to `out`.
 pub struct Writer<W: Write> {
@@ -62,23 +85,37 @@ impl<W: Write> Writer<W> {
         writer.write_json_frame(FrameKind::Info, processes, times, info)?;
         let mut chunk = Vec::new();
         let mut in_chunk = 0;
-        for (i, process) in snapshot.iter().enumerate() {
-            chunk.push(if in_chunk == 0 { b'[' } else { b',' });
-            serde_json::to_writer(&mut chunk, process)?;
-            in_chunk += 1;
-            if chunk.len() >= SNAPSHOT_FRAME_BYTES || i + 1 == snapshot.len() {
+        let mut json = Vec::new();
+        for process in snapshot {
+            json.clear();
+            serde_json::to_writer(&mut json, &capped(process))?;
+            if in_chunk > 0 && chunk.len() + json.len() >= SNAPSHOT_FRAME_BYTES {
                 chunk.push(b']');
                 writer.write_frame(FrameKind::Snapshot, in_chunk, times, &chunk)?;
                 chunk.clear();
                 in_chunk = 0;
             }
+            chunk.push(if in_chunk == 0 { b'[' } else { b',' });
+            chunk.extend_from_slice(&json);
+            in_chunk += 1;
+        }
+        if in_chunk > 0 {
+            chunk.push(b']');
+            writer.write_frame(FrameKind::Snapshot, in_chunk, times, &chunk)?;
         }
         Ok(writer)
     }
 
-    /// Adds an event to the frame being built, and writes the frame once it is full.
+    /// Adds an event to the frame being built, and writes the frame once it is full. An
+    /// exec with more argv or file name than any live source gives is cut as they cut it.
     pub fn push(&mut self, event: &Event) -> io::Result<()> {
-        codec::encode(event, &mut self.prev_ts, &mut self.content);
+        if event.byte_size() > MAX_EVENT_BYTES {
+            let mut cut = event.clone();
+            cut.cap();
+            codec::encode(&cut, &mut self.prev_ts, &mut self.content);
+        } else {
+            codec::encode(event, &mut self.prev_ts, &mut self.content);
+        }
         self.count += 1;
         self.min_ts = self.min_ts.min(event.ts_ns);
         self.max_ts = self.max_ts.max(event.ts_ns);
@@ -197,5 +234,100 @@ fn human_bytes(n: u64) -> String {
         0..1024 => format!("{n} bytes"),
         1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
         _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::{
+        event::{Argv, Comm, Creds, Kind},
+        recording::{
+            Reader,
+            frame::{HEADER_LEN, Header},
+            tests::info,
+        },
+    };
+
+    fn process(pid: u32, argv: Argv) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            ppid: 1,
+            start_ns: 1_000,
+            comm: Comm::from("sleep"),
+            argv,
+            argv_truncated: false,
+            creds: Creds::default(),
+            state: 'S',
+            kernel_thread: false,
+            threads: 1,
+        }
+    }
+
+    /// The content length of each snapshot frame in a recording.
+    fn snapshot_frames(bytes: &[u8]) -> Vec<u32> {
+        let mut at = FILE_HEADER_LEN;
+        let mut frames = Vec::new();
+        while at < bytes.len() {
+            let header = Header::parse(bytes[at..at + HEADER_LEN].try_into().unwrap()).unwrap();
+            if header.kind() == Some(FrameKind::Snapshot) {
+                frames.push(header.content_len);
+            }
+            at += HEADER_LEN + header.stored_len as usize;
+        }
+        frames
+    }
+
+    #[test]
+    fn the_snapshot_is_cut_into_frames_by_size_and_a_huge_argv_cannot_stop_it() {
+        // Control bytes take six bytes each in JSON: 50 KiB per process.
+        let mut snapshot: Vec<ProcessInfo> = (2..300)
+            .map(|pid| process(pid, Argv::from_area(&[1; MAX_ARGV_BYTES])))
+            .collect();
+        // A process with 16 MiB of argv, as no live snapshot gives but a caller could.
+        snapshot.insert(100, process(5000, Argv::from_area(&vec![b'x'; 16 << 20])));
+        let mut writer = Writer::new(Vec::new(), &info(), &snapshot).unwrap();
+        writer.finish(2_000).unwrap();
+        let bytes = writer.into_inner();
+
+        let frames = snapshot_frames(&bytes);
+        assert!(frames.len() >= 14, "{frames:?}");
+        assert!(
+            frames.iter().all(|&n| n as usize <= SNAPSHOT_FRAME_BYTES),
+            "{frames:?}"
+        );
+        let read = Reader::new(Cursor::new(&bytes[..])).unwrap();
+        let got = read.snapshot();
+        assert_eq!(got.len(), snapshot.len());
+        let big = &got[100];
+        assert_eq!(big.pid, 5000);
+        assert!(big.argv_truncated);
+        assert_eq!(big.argv.byte_len(), MAX_ARGV_BYTES + 1);
+        assert_eq!(got[101], snapshot[101]);
+    }
+
+    #[test]
+    fn an_exec_beyond_what_sources_give_is_recorded_cut() {
+        let mut writer = Writer::new(Vec::new(), &info(), &[]).unwrap();
+        let exec = Event {
+            kind: Kind::Exec {
+                filename: vec![b'/'; 1 << 20].into(),
+                argv: Argv::from_area(&vec![b'x'; 16 << 20]),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+            ..Event::lost(1_500, 0)
+        };
+        writer.push(&exec).unwrap();
+        writer.finish(2_000).unwrap();
+        let mut reader = Reader::new(Cursor::new(writer.into_inner())).unwrap();
+        let mut got = Vec::new();
+        while reader.next_batch(&mut got).unwrap() {}
+        let mut expected = exec;
+        expected.cap();
+        assert_eq!(got, [expected]);
     }
 }

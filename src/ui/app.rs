@@ -32,9 +32,9 @@ use crate::{
 const SECOND: u64 = 1_000_000_000;
 /// Re-syncing with /proc after lost events happens at most this often.
 const RESYNC_INTERVAL_NS: u64 = SECOND;
-/// Events held while a re-sync snapshot is taken, at most; beyond, they are counted lost
-/// (and cause another re-sync).
-const MAX_HELD: usize = 1 << 20;
+/// Bytes the events held while a re-sync snapshot is taken may hold
+/// ([`Event::byte_size`]); beyond, they are counted lost (and cause another re-sync).
+const MAX_HELD_BYTES: usize = 32 << 20;
 /// Rows the mouse wheel moves.
 const WHEEL_ROWS: isize = 3;
 
@@ -164,6 +164,7 @@ struct Resync {
     wanted: bool,
     /// A snapshot is being taken; events wait here.
     held: Option<Vec<Event>>,
+    held_bytes: usize,
     /// Events that did not fit in `held`.
     dropped: u64,
     /// When the last snapshot was asked for.
@@ -350,10 +351,19 @@ impl App {
 
     fn apply(&mut self, events: Vec<Event>) {
         if let Some(held) = &mut self.resync.held {
-            let room = MAX_HELD.saturating_sub(held.len());
-            let dropped = events.len().saturating_sub(room);
-            held.extend(events.into_iter().take(room));
-            self.resync.dropped += dropped as u64;
+            for event in events {
+                let bytes = event.byte_size();
+                if self.resync.held_bytes + bytes <= MAX_HELD_BYTES {
+                    self.resync.held_bytes += bytes;
+                    held.push(event);
+                } else {
+                    // A loss report that does not fit still counts what it stands for.
+                    self.resync.dropped += match event.kind {
+                        Kind::Lost { count } => count,
+                        _ => 1,
+                    };
+                }
+            }
             return;
         }
         let mut lost = false;
@@ -421,7 +431,8 @@ impl App {
     }
 
     fn resynced(&mut self, snapshot: Result<Vec<ProcessInfo>, String>) {
-        let held = self.resync.held.take().unwrap_or_default();
+        let mut held = self.resync.held.take().unwrap_or_default();
+        self.resync.held_bytes = 0;
         match snapshot {
             Ok(snapshot) => {
                 for change in self.model.reconcile(&snapshot) {
@@ -435,11 +446,13 @@ impl App {
                 self.say(format!("cannot re-read /proc: {e}"));
             }
         }
+        // With the held events: a loss among them asks for the next re-sync, whose
+        // held events the report must not wait with.
         let dropped = std::mem::take(&mut self.resync.dropped);
-        self.apply(held);
         if dropped > 0 {
-            self.apply(vec![Event::lost(self.now_ns(), dropped)]);
+            held.push(Event::lost(self.now_ns(), dropped));
         }
+        self.apply(held);
         self.dirty = true;
     }
 

@@ -24,6 +24,8 @@ pub struct Status {
     pub events: u64,
     /// Of them, those not written yet: many when the disk is slow.
     pub backlog: usize,
+    /// Of them, those that did not fit in the recorder's queue: recorded as lost.
+    pub unqueued: u64,
     /// The write error that stopped the recording, as one line.
     pub error: Option<String>,
 }
@@ -56,6 +58,7 @@ impl Recording {
         Status {
             events: self.events,
             backlog: self.recorder.backlog(),
+            unqueued: self.recorder.unqueued(),
             error: self.recorder.error().map(str::to_owned),
         }
     }
@@ -127,8 +130,8 @@ impl App {
     }
 }
 
-/// The status line's segment while recording: events recorded, a slow disk, or that a
-/// write error stopped it.
+/// The status line's segment while recording: events recorded, a slow disk, events it
+/// had to record as lost, or that a write error stopped it.
 pub(super) fn status(app: &App) -> Option<Vec<Span<'static>>> {
     let status = app.recording.as_ref()?;
     if status.error.is_some() {
@@ -138,6 +141,13 @@ pub(super) fn status(app: &App) -> Option<Vec<Span<'static>>> {
     if status.backlog >= SLOW_DISK_BACKLOG {
         spans.push(
             format!(" slow disk: {} waiting", status.backlog)
+                .black()
+                .on_yellow(),
+        );
+    }
+    if status.unqueued > 0 {
+        spans.push(
+            format!(" {} recorded as lost: disk too slow", status.unqueued)
                 .black()
                 .on_yellow(),
         );

@@ -97,6 +97,13 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     if counts.exited > 0 {
         processes.push_str(&format!(", {} exited", counts.exited));
     }
+    // Exited processes the model's byte budget forgot early: their details are gone.
+    if counts.dropped_for_memory > 0 {
+        processes.push_str(&format!(
+            ", {} dropped for memory",
+            counts.dropped_for_memory
+        ));
+    }
     let lost = if counts.lost > 0 {
         Span::styled(
             format!("{} lost", counts.lost),

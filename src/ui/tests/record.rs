@@ -28,6 +28,7 @@ fn the_status_line_shows_the_recording_a_slow_disk_and_a_write_error() {
         AppEvent::Recording(Status {
             events,
             backlog,
+            unqueued: 0,
             error: error.map(str::to_owned),
         })
     };
@@ -54,6 +55,28 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ ● rec 250000 events slow
 ",
     );
     assert_eq!(style_at(&buf, "slow disk").bg, Some(Color::Yellow));
+
+    // Events that did not fit in the recorder's queue.
+    update(
+        &mut app,
+        AppEvent::Recording(Status {
+            events: 900_000,
+            backlog: 0,
+            unqueued: 4_321,
+            error: None,
+        }),
+    );
+    let buf = draw_at(&mut app, 120, 3);
+    assert!(
+        text(&buf)
+            .ends_with("│ ● rec 900000 events 4321 recorded as lost: disk too slow │ ? help\n"),
+        "{}",
+        text(&buf)
+    );
+    assert_eq!(
+        style_at(&buf, "4321 recorded as lost").bg,
+        Some(Color::Yellow)
+    );
 
     // The error in full in the banner, until Esc; the segment says the recording stopped.
     let error = "cannot write to the recording /mnt/small/s.fwrec: No space left on device \
