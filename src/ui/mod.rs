@@ -52,6 +52,7 @@ use crate::{
     clock::{self, WallClock},
     cmd::StopSignals,
     model::Model,
+    privileges,
     probe::ProbeOptions,
     relay::{self, RuleSpec},
     snapshot,
@@ -91,6 +92,13 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
     let (source, selection) = Source::open_live(live, &probe_options)?;
+    let file = ui
+        .record
+        .as_deref()
+        .map(|path| crate::cmd::create_recording(path).map(|file| (file, path)))
+        .transpose()?;
+    // Relay rules can be made at any time, for targets of any user.
+    privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
     let mut model = Model::default();
@@ -110,10 +118,8 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
             .map_err(|e| anyhow!("--relay {spec}: {e:#}"))?;
     }
     // The snapshot the model started from: a replay starts from it too.
-    let recording = ui
-        .record
-        .as_deref()
-        .map(|path| Recording::create(path, source.name(), start_ns, &snapshot))
+    let recording = file
+        .map(|(file, path)| Recording::create(file, path, source.name(), start_ns, &snapshot))
         .transpose()?;
     drop(snapshot);
     app.recording = recording.as_ref().map(Recording::status);

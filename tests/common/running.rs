@@ -29,8 +29,14 @@ pub struct Finished {
 impl Running {
     /// `forkwatch-tui ARGS...`.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forkwatch-tui"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_forkwatch-tui"));
+        command.args(args);
+        Self::spawn(command)
+    }
+
+    /// `command` (the binary, set up by the caller: its environment, say).
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
