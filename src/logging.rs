@@ -34,19 +34,13 @@ fn open(path: &Path) -> anyhow::Result<std::fs::File> {
 
 /// Starts logging to `path`, or to the default place. The level comes from `FORKWATCH_LOG`
 /// (default `info`). A `--log` file that cannot be opened is an error; when the default
-/// place cannot be, the program says so and runs without a log.
+/// place cannot be (a user whose HOME is someone else's), the program runs without a log.
 pub fn init(path: Option<&Path>) -> anyhow::Result<()> {
     let file = match path {
         Some(path) => open(path)?,
         None => match default_path().map(|path| open(&path)) {
             Some(Ok(file)) => file,
-            Some(Err(e)) => {
-                eprintln!(
-                    "forkwatch-tui: {e:#}; running without a log (--log FILE puts it elsewhere)"
-                );
-                return Ok(());
-            }
-            None => return Ok(()),
+            _ => return Ok(()),
         },
     };
     let filter =

@@ -11,6 +11,7 @@
 //!   very file that was looked at is opened through `/proc/self/fd`, so a swap between the
 //!   look and the open changes nothing.
 //! - Permissions are never widened: group and others lose what they had, nothing is added.
+//! - The null device is the one exception: writing to it keeps nothing (`--log /dev/null`).
 //!
 //! Callers get a [`File`], so a writer that takes one can later be given standard output
 //! instead (`-o -`).
@@ -77,22 +78,32 @@ fn reopen(path: &Path, existing: Existing) -> io::Result<File> {
         .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
         .open(path)?;
     let metadata = handle.metadata()?;
-    check(&metadata)?;
+    let null = is_null_device(&metadata);
+    if !null {
+        check(&metadata)?;
+    }
     // The magic link names the inode `handle` holds, whatever `path` names by now.
     let file = OpenOptions::new()
         .write(existing == Existing::Replace)
         .append(existing == Existing::Append)
-        .truncate(existing == Existing::Replace)
+        .truncate(existing == Existing::Replace && !null)
         .custom_flags(libc::O_NOCTTY)
         .open(format!(
             "/proc/self/fd/{}",
             std::os::fd::AsRawFd::as_raw_fd(&handle)
         ))?;
+    if null {
+        return Ok(file);
+    }
     let mode = metadata.mode() & 0o7777;
     if mode & !0o600 != 0 {
         file.set_permissions(Permissions::from_mode(mode & 0o600))?;
     }
     Ok(file)
+}
+
+fn is_null_device(metadata: &Metadata) -> bool {
+    metadata.file_type().is_char_device() && metadata.rdev() == libc::makedev(1, 3)
 }
 
 /// Refuses anything but a regular file of ours with one name, saying why.
@@ -202,6 +213,22 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
         assert_eq!(std::fs::read(&stranger).unwrap(), b"theirs");
         assert!(!dir.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn the_null_device_is_written_as_it_is() {
+        let before = mode(Path::new("/dev/null"));
+        append(Path::new("/dev/null"))
+            .unwrap()
+            .write_all(b"gone")
+            .unwrap();
+        create(Path::new("/dev/null"))
+            .unwrap()
+            .write_all(b"gone")
+            .unwrap();
+        assert_eq!(mode(Path::new("/dev/null")), before);
+        let refused = create(Path::new("/dev/zero")).err().unwrap();
+        assert_eq!(refused.to_string(), "it is a device, not a regular file");
     }
 
     #[test]

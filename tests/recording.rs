@@ -369,11 +369,13 @@ fn unwritable_paths_are_one_clear_line() {
             path.display()
         )
     );
+    // Not a regular file: refused before a byte is written.
     let out = run(&["record", "-o", "/dev/full", "--duration", "5"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "forkwatch-tui: cannot write the recording /dev/full: No space left on device (os error 28)\n"
+        "forkwatch-tui: cannot create the recording /dev/full: it is a device, not a regular \
+         file\n"
     );
 }
 

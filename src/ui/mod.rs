@@ -92,13 +92,6 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
     let (source, selection) = Source::open_live(live, &probe_options)?;
-    let file = ui
-        .record
-        .as_deref()
-        .map(|path| crate::cmd::create_recording(path).map(|file| (file, path)))
-        .transpose()?;
-    // Relay rules can be made at any time, for targets of any user.
-    privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
     let mut model = Model::default();
@@ -117,6 +110,15 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
         app.add_relay(rule)
             .map_err(|e| anyhow!("--relay {spec}: {e:#}"))?;
     }
+    // Once the pins and rules asked for are made: a mistake in them leaves a file alone.
+    let file = ui
+        .record
+        .as_deref()
+        .map(|path| crate::cmd::create_recording(path).map(|file| (file, path)))
+        .transpose()?;
+    // Relay rules can be made at any time, for targets of any user. Before the recorder's
+    // thread starts, so that it has no more.
+    privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     // The snapshot the model started from: a replay starts from it too.
     let recording = file
         .map(|(file, path)| Recording::create(file, path, source.name(), start_ns, &snapshot))
