@@ -1,8 +1,8 @@
 //! What the real binary keeps of root once it runs, read from /proc for every thread of
 //! it: each live command only the capabilities it still uses (the UI and `relay` CAP_KILL
-//! and CAP_SYS_PTRACE, the netlink and procfs backends CAP_SYS_PTRACE, the probe nothing),
-//! as nobody or the user who ran sudo, with no_new_privs; a replay none at all, as that
-//! user, before it opens the file.
+//! and CAP_SYS_PTRACE, the netlink and procfs backends CAP_SYS_PTRACE, the probe nothing,
+//! `watch` CAP_SYS_PTRACE under hidepid), as nobody or the user who ran sudo, with
+//! no_new_privs; a replay none at all, as that user, before it opens the file.
 
 // Of these two only the directory and the waiting for readiness serve here.
 #[allow(dead_code)]
@@ -134,6 +134,20 @@ fn watch_and_wait_with_the_probe_keep_nothing() {
     check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), reread);
     let wait = as_root(&["wait", &sleeper.pid()]);
     check_running(wait, "waiting for 1 process", (NOBODY, NOBODY), 0);
+}
+
+#[test]
+fn watch_keeps_ptrace_read_access_where_proc_hides_other_users_processes() {
+    let sleeper = Sleeper::start();
+    // A /proc of its own, mounted with hidepid, in a mount namespace of its own.
+    let mut watch = Command::new("unshare");
+    watch
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t proc -o hidepid=invisible proc /proc && exec "$0" "$@""#)
+        .args([BIN, "watch", &sleeper.pid()])
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID");
+    check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), SYS_PTRACE);
 }
 
 #[test]
