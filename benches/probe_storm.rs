@@ -87,7 +87,8 @@ struct Watched {
 }
 
 fn watched(backend: &str, kinds: Option<&str>) -> Watched {
-    let output = tempfile_path();
+    // A name no one could know beforehand: a fixed one under /tmp could be anyone's.
+    let output = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = Command::new(BIN);
     cmd.args(["events", "--json", "--backend", backend]);
     if let Some(kinds) = kinds {
@@ -95,7 +96,7 @@ fn watched(backend: &str, kinds: Option<&str>) -> Watched {
     }
     #[expect(clippy::zombie_processes, reason = "reaped below with waitpid")]
     let mut monitor = cmd
-        .stdout(std::fs::File::create(&output).unwrap())
+        .stdout(output.reopen().unwrap())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -122,7 +123,7 @@ fn watched(backend: &str, kinds: Option<&str>) -> Watched {
 
     let workers: HashSet<u32> = storm.workers.iter().copied().collect();
     let (mut forks_seen, mut exits_seen, mut lost, mut lines) = (0, 0, 0, 0);
-    for line in BufReader::new(std::fs::File::open(&output).unwrap()).lines() {
+    for line in BufReader::new(output.reopen().unwrap()).lines() {
         let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
         lines += 1;
         let ppid = v["ppid"].as_u64().unwrap_or(0) as u32;
@@ -133,7 +134,6 @@ fn watched(backend: &str, kinds: Option<&str>) -> Watched {
             _ => {}
         }
     }
-    std::fs::remove_file(&output).unwrap();
     Watched {
         storm,
         programs,
@@ -175,10 +175,6 @@ fn cpu_of(pid: u32) -> f64 {
 
 fn tv(t: libc::timeval) -> f64 {
     t.tv_sec as f64 + t.tv_usec as f64 / 1e6
-}
-
-fn tempfile_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("forkwatch-bench-{}.jsonl", std::process::id()))
 }
 
 fn rate(s: &Storm) -> f64 {

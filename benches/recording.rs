@@ -17,6 +17,7 @@ use forkwatch::{
     cli::OutputArgs,
     event::Event,
     output::EventWriter,
+    private_file,
     recording::{Reader, Recorder, Replay, Speed},
     source::Source,
 };
@@ -62,7 +63,13 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.fwrec");
     let t0 = (Instant::now(), cpu_time());
-    let recorder = Recorder::create(&path, &info, &snapshot).unwrap();
+    let recorder = Recorder::new(
+        private_file::create(&path).unwrap(),
+        &path,
+        &info,
+        &snapshot,
+    )
+    .unwrap();
     let mut event_path = Duration::ZERO;
     for batch in events.chunks(256) {
         // The copy is the caller's: a live source hands over its batch.

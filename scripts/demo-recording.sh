@@ -20,10 +20,13 @@ demo: $(OBJS)
 MAKE
 out=assets/demo.fwrec
 mkdir -p assets
-target/release/forkwatch-tui record -o "$out" 2>"$work/record.log" &
+# Recorded in the private work directory (the recording is the root's, mode 0600), then
+# copied out readable by all: it is meant to be replayed without root.
+target/release/forkwatch-tui record -o "$work/demo.fwrec" 2>"$work/record.log" &
 recorder=$!
 until grep -q 'stop with Ctrl-C' "$work/record.log"; do sleep 0.1; done
 make -s -C "$work" -j2
 kill -INT "$recorder"
 wait "$recorder"
 cat "$work/record.log" >&2
+cat "$work/demo.fwrec" >"$out"

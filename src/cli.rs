@@ -96,7 +96,8 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// The file to record to (replaced if it exists), e.g. session.fwrec.
+    /// The file to record to, e.g. session.fwrec: created mode 0600, or replaced if it is a
+    /// regular file of the user forkwatch runs as (never through a symbolic link).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 

@@ -9,6 +9,8 @@ pub mod model;
 pub mod output;
 pub mod pidfd;
 pub mod pins;
+pub mod private_file;
+pub mod privileges;
 pub mod probe;
 pub mod recording;
 pub mod relay;

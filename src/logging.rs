@@ -1,8 +1,14 @@
 //! The log goes to a file, never to the terminal the UI draws on.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fs::DirBuilder,
+    os::unix::{ffi::OsStrExt, fs::DirBuilderExt},
+    path::{Path, PathBuf},
+};
 
 use tracing_subscriber::EnvFilter;
+
+use crate::{private_file, text};
 
 /// `$XDG_STATE_HOME/forkwatch/forkwatch.log`, or `~/.local/state/forkwatch/forkwatch.log`.
 fn default_path() -> Option<PathBuf> {
@@ -12,37 +18,29 @@ fn default_path() -> Option<PathBuf> {
     Some(state.join("forkwatch").join("forkwatch.log"))
 }
 
-/// Where the log goes when no `--log` is given and the usual place is not writable (a
-/// user running with HOME pointing at someone else's home).
-fn fallback_path() -> PathBuf {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
-    std::env::temp_dir().join(format!("forkwatch-{uid}.log"))
-}
-
-fn open(path: &Path) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+/// Opens the log at `path` for appending ([`private_file::append`]), making the
+/// directories it needs, each private (0700).
+fn open(path: &Path) -> anyhow::Result<std::fs::File> {
+    let shown = text::escape(path.as_os_str().as_bytes());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| anyhow::anyhow!("cannot make the log's directory for {shown}: {e}"))?;
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    private_file::append(path).map_err(|e| anyhow::anyhow!("cannot open the log file {shown}: {e}"))
 }
 
 /// Starts logging to `path`, or to the default place. The level comes from `FORKWATCH_LOG`
 /// (default `info`). A `--log` file that cannot be opened is an error; when the default
-/// places cannot be written the program runs without a log.
+/// place cannot be (a user whose HOME is someone else's), the program runs without a log.
 pub fn init(path: Option<&Path>) -> anyhow::Result<()> {
     let file = match path {
-        Some(path) => open(path)
-            .map_err(|e| anyhow::anyhow!("cannot open the log file {}: {e}", path.display()))?,
-        None => match default_path().map(|p| open(&p)) {
+        Some(path) => open(path)?,
+        None => match default_path().map(|path| open(&path)) {
             Some(Ok(file)) => file,
-            _ => match open(&fallback_path()) {
-                Ok(file) => file,
-                Err(_) => return Ok(()),
-            },
+            _ => return Ok(()),
         },
     };
     let filter =

@@ -12,7 +12,6 @@ use std::{
     os::unix::fs::{PermissionsExt, symlink},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
@@ -33,20 +32,18 @@ use nobody::Nobody;
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 
-/// A fresh directory, world-readable so that uid 65534 can run what is in it.
-fn temp_dir() -> PathBuf {
-    static COUNT: AtomicU32 = AtomicU32::new(0);
-    let n = COUNT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("fwb-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+/// A fresh directory of a name no one could know beforehand, world-readable so that uid
+/// 65534 can run what is in it.
+fn temp_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("fwb-").tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
 }
 
 /// Programs under names no other process on the machine has: `<tag>r` is a shell,
 /// `<tag>c` is sleep. The command name of a process is the name it was executed by.
 struct Names {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     tag: String,
 }
 
@@ -55,25 +52,19 @@ impl Names {
         let dir = temp_dir();
         let tag = format!(
             "fw{}",
-            dir.file_name().unwrap().to_str().unwrap()[4..].replace('-', "x")
+            dir.path().file_name().unwrap().to_str().unwrap()[4..].replace('-', "x")
         );
-        symlink("/bin/sh", dir.join(format!("{tag}r"))).unwrap();
-        symlink("/bin/sleep", dir.join(format!("{tag}c"))).unwrap();
+        symlink("/bin/sh", dir.path().join(format!("{tag}r"))).unwrap();
+        symlink("/bin/sleep", dir.path().join(format!("{tag}c"))).unwrap();
         Self { dir, tag }
     }
 
     fn shell(&self) -> PathBuf {
-        self.dir.join(format!("{}r", self.tag))
+        self.dir.path().join(format!("{}r", self.tag))
     }
 
     fn sleep(&self) -> PathBuf {
-        self.dir.join(format!("{}c", self.tag))
-    }
-}
-
-impl Drop for Names {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.dir.path().join(format!("{}c", self.tag))
     }
 }
 

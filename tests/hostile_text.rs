@@ -8,6 +8,8 @@
 mod lines;
 #[path = "common/running.rs"]
 mod running;
+// Some of it serves the UI's own tests only.
+#[allow(dead_code)]
 #[path = "common/tmux.rs"]
 mod tmux;
 // Only its gate serves here.
@@ -323,7 +325,7 @@ fn record_and_replay_show_names_paths_and_events_escaped() {
 #[test]
 fn the_ui_shows_a_hostile_process_escaped_and_the_clipboard_stays_empty() {
     // Wide enough for the path in the tree however deep the test runs in it.
-    let tmux = Tmux::start("hostile", 240, 50);
+    let tmux = Tmux::start_sized("hostile", 240, 50);
     let mut hostile = Hostile::start();
     let pid = hostile.pid();
     let log = hostile.dir.path().join("ui.log");

@@ -12,6 +12,7 @@ use forkwatch::{
     clock,
     event::{Event, ExitStatus, Kind},
     model::{Config, Model, Process, ProcessKey},
+    private_file,
     probe::{Probe, ProbeOptions},
     recording::{Info, Recorder, Replay, Speed},
     snapshot,
@@ -195,7 +196,8 @@ fn a_recording_replays_into_the_tree_the_live_model_built() {
         live.seed(&snapshot::take().unwrap());
         let mut recording_probe = Probe::load(&ProbeOptions::default()).unwrap();
         let start_ns = clock::boottime_ns();
-        let recorder = Recorder::create(
+        let recorder = Recorder::new(
+            private_file::create(&path).unwrap(),
             &path,
             &Info::here("eBPF", start_ns),
             &snapshot::take().unwrap(),

@@ -1,6 +1,11 @@
 //! Recording and replay through the real binary and the real kernel, and write errors on
 //! real (small or read-only) file systems.
 
+// Only its open directory serves here.
+#[allow(dead_code)]
+#[path = "common/nobody.rs"]
+mod nobody;
+
 use std::{
     collections::HashSet,
     ffi::CString,
@@ -14,8 +19,11 @@ use std::{
 };
 
 use big_argv::BigArgv;
+use nobody::Nobody;
+
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind, MAX_ARGV_BYTES},
+    private_file,
     recording::{Info, Reader, Recorder, SLOW_DISK_BACKLOG, Writer},
 };
 
@@ -115,10 +123,16 @@ fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
+/// Gives `path`, in a [`Nobody`] directory, to nobody: a replay started as root without
+/// sudo reads as nobody, never as root.
+fn hand_to_nobody(path: &Path) {
+    std::os::unix::fs::chown(path, Some(nobody::UID), Some(nobody::UID)).unwrap();
+}
+
 #[test]
 fn a_replay_shows_the_same_events_as_the_live_stream() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("live.fwrec");
+    let dir = Nobody::with(&[]);
+    let file = dir.path("live.fwrec");
     let live = start(&["events", "--json"]);
     let recording = start(&["record", "-o", file.to_str().unwrap()]);
 
@@ -137,6 +151,7 @@ fn a_replay_shows_the_same_events_as_the_live_stream() {
     let (status, _, record_err) = recording.interrupt();
     assert!(status.success(), "{record_err}");
     assert!(record_err.contains("recorded "), "{record_err}");
+    hand_to_nobody(&file);
 
     let replay = run(&["replay", file.to_str().unwrap(), "--json"]);
     let stderr = String::from_utf8_lossy(&replay.stderr);
@@ -240,9 +255,10 @@ fn argv_numbers(stdout: &[u8]) -> Vec<String> {
 
 #[test]
 fn a_damaged_file_replays_up_to_the_damage_and_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("damaged.fwrec");
+    let dir = Nobody::with(&[]);
+    let path = dir.path("damaged.fwrec");
     let starts = three_frames(&path);
+    hand_to_nobody(&path);
     let original = std::fs::read(&path).unwrap();
     let mut bytes = original.clone();
     bytes[starts[1] as usize + 50] ^= 0xff;
@@ -282,11 +298,12 @@ fn a_damaged_file_replays_up_to_the_damage_and_fails() {
 
 #[test]
 fn other_files_and_newer_versions_are_refused_in_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("x.fwrec");
+    let dir = Nobody::with(&[]);
+    let path = dir.path("x.fwrec");
     let file = path.to_str().unwrap();
     let refused = |contents: &[u8]| {
         std::fs::write(&path, contents).unwrap();
+        hand_to_nobody(&path);
         let out = run(&["replay", file, "--json"]);
         assert_eq!(out.status.code(), Some(1));
         assert!(out.stdout.is_empty());
@@ -356,11 +373,13 @@ fn unwritable_paths_are_one_clear_line() {
             path.display()
         )
     );
+    // Not a regular file: refused before a byte is written.
     let out = run(&["record", "-o", "/dev/full", "--duration", "5"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "forkwatch-tui: cannot write the recording /dev/full: No space left on device (os error 28)\n"
+        "forkwatch-tui: cannot create the recording /dev/full: it is a device, not a regular \
+         file\n"
     );
 }
 
@@ -368,7 +387,8 @@ fn unwritable_paths_are_one_clear_line() {
 fn a_full_disk_stops_the_recording_and_keeps_what_was_written() {
     let small = Tmpfs::mount("size=1m", 0);
     let path = small.path.join("r.fwrec");
-    let recorder = Recorder::create(&path, &info(), &[]).unwrap();
+    let recorder =
+        Recorder::new(private_file::create(&path).unwrap(), &path, &info(), &[]).unwrap();
     // Arguments that do not compress fill the disk quickly.
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut noise = || {
@@ -441,7 +461,13 @@ fn a_stalled_disk_shows_as_backlog_and_loses_nothing() {
             bytes
         })
     };
-    let recorder = Recorder::create(&fifo, &info(), &[]).unwrap();
+    let recorder = Recorder::new(
+        std::fs::File::options().write(true).open(&fifo).unwrap(),
+        &fifo,
+        &info(),
+        &[],
+    )
+    .unwrap();
     let sent: Vec<Event> = (0..3 * SLOW_DISK_BACKLOG as u32).map(event).collect();
     for batch in sent.chunks(1000) {
         recorder.record(batch.to_vec());

@@ -11,187 +11,24 @@ mod nobody;
 #[allow(dead_code)]
 #[path = "common/receiver.rs"]
 mod receiver;
+// Some of it serves the tests of hostile text only.
+#[allow(dead_code)]
+#[path = "common/tmux.rs"]
+mod tmux;
 #[path = "common/trees.rs"]
 mod trees;
 
 use std::{
-    path::PathBuf,
     process::{Child, Command},
     time::{Duration, Instant},
 };
 
 use nobody::Nobody;
 use receiver::Receiver;
+use tmux::{TIMEOUT, Tmux};
 use trees::{Chain, Gate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
-const PROMPT: &str = "fwtest$ ";
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A tmux server with one 120x40 window running `sh`; killed when dropped, whatever
-/// happened.
-struct Tmux {
-    socket: String,
-    log: PathBuf,
-}
-
-impl Tmux {
-    fn start(name: &str) -> Self {
-        let unique = format!(
-            "fw-{name}-{}-{}",
-            std::process::id(),
-            forkwatch::clock::boottime_ns()
-        );
-        let tmux = Self {
-            log: std::env::temp_dir().join(format!("{unique}.log")),
-            socket: unique,
-        };
-        let shell = format!("env PS1='{PROMPT}' sh");
-        tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "main",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &shell,
-        ]);
-        tmux.wait_for("the shell's prompt", |screen| {
-            screen.contains(PROMPT.trim_end())
-        });
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        assert!(out.status.success(), "tmux {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `text` as it is, then Enter if asked.
-    fn type_text(&self, text: &str, enter: bool) {
-        self.run(&["send-keys", "-t", "main", "-l", text]);
-        if enter {
-            self.run(&["send-keys", "-t", "main", "Enter"]);
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "main"])
-    }
-
-    /// A tmux format of the pane, e.g. `#{alternate_on}`.
-    fn pane(&self, format: &str) -> String {
-        self.run(&["display-message", "-p", "-t", "main", format])
-            .trim()
-            .to_owned()
-    }
-
-    /// Polls the screen until `ready` holds; fails after [`TIMEOUT`] showing the screen.
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what} after {TIMEOUT:?}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Starts the UI in the shell and waits until it has drawn its first frame.
-    fn start_ui(&self, args: &str) -> String {
-        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
-        self.wait_for("UI", |s| s.contains("PID USER") && s.contains("processes"))
-    }
-
-    /// Waits for the shell to be back, then checks the terminal is as the UI found it:
-    /// the normal screen with what was on it, a visible cursor, no mouse reporting, and
-    /// line editing and echo on.
-    fn assert_restored(&self, ui_command: &str) {
-        self.wait_for("prompt after the UI", |s| {
-            s.lines().rev().find(|l| !l.is_empty()) == Some(PROMPT.trim_end())
-        });
-        assert_eq!(
-            self.pane("#{alternate_on}"),
-            "0",
-            "still on the alternate screen"
-        );
-        assert_eq!(self.pane("#{cursor_flag}"), "1", "the cursor is hidden");
-        assert_eq!(
-            self.pane("#{mouse_any_flag}"),
-            "0",
-            "mouse reporting left on"
-        );
-        let screen = self.screen();
-        assert!(
-            screen.contains(ui_command),
-            "the shell's screen is gone:\n{screen}"
-        );
-
-        self.type_text("stty -a; echo FW_MARK_$((40 + 2))", true);
-        let screen = self.wait_for("marker", |s| s.contains("FW_MARK_42"));
-        let settings: Vec<&str> = screen.split_whitespace().collect();
-        for mode in ["icanon", "echo", "isig", "icrnl", "opost"] {
-            assert!(
-                settings.contains(&mode),
-                "{mode} is off after the UI:\n{screen}"
-            );
-        }
-    }
-
-    /// Runs the UI with `args`, which must fail at start; the lines it said, once the
-    /// terminal is checked to be as it was.
-    fn fail_at_start(&self, args: &str) -> Vec<String> {
-        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
-        self.assert_restored(BIN);
-        self.said()
-    }
-
-    /// The lines the program said on the screen.
-    fn said(&self) -> Vec<String> {
-        self.screen()
-            .lines()
-            .filter(|l| l.starts_with("forkwatch-tui:"))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// The process the pane's shell runs (the UI).
-    fn ui_pid(&self) -> u32 {
-        let shell = self.pane("#{pane_pid}");
-        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-            .expect("the shell's children");
-        children
-            .split_whitespace()
-            .next()
-            .expect("the UI runs")
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
 /// `sh -c 'sleep 3600.TOKEN & sleep 3601.TOKEN & wait' fwTOKEN`: a tree whose three
 /// processes all have TOKEN (digits unique to this run) in their argv.
 struct Tree {
@@ -484,16 +321,11 @@ fn record_writes_what_the_ui_shows_and_finishes_on_quit() {
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].starts_with("forkwatch-tui: recorded "), "{said:?}");
 
-    // Closed properly, and its snapshot holds the tree.
-    let out = Command::new(BIN)
-        .args(["replay", file.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("not closed properly"), "{stderr}");
-    assert!(stderr.contains("with procfs at"), "{stderr}");
-    let reader = forkwatch::recording::Reader::open(&file).unwrap();
+    // Closed properly, made with procfs, and its snapshot holds the tree.
+    let mut reader = forkwatch::recording::Reader::open(&file).unwrap();
+    assert_eq!(reader.info().backend, "procfs");
+    while reader.next_batch(&mut Vec::new()).unwrap() {}
+    assert!(reader.end().is_some(), "not closed properly");
     let sleep = format!("3600.{}", tree.token);
     assert!(
         reader

@@ -6,12 +6,14 @@ use anyhow::Result;
 
 use super::{StopSignals, drive, write_batch};
 use crate::{
-    cli::EventsArgs, clock::WallClock, output::EventWriter, probe::ProbeOptions, source::Source,
+    cli::EventsArgs, clock::WallClock, output::EventWriter, privileges, probe::ProbeOptions,
+    source::Source,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    privileges::keep_only(privileges::to_read(selection.backend))?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",

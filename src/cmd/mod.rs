@@ -6,7 +6,7 @@ pub mod replay;
 pub mod wait;
 pub mod watch;
 
-use std::{io, time::Duration};
+use std::{fs::File, io, os::unix::ffi::OsStrExt, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 use tokio::{
@@ -18,7 +18,7 @@ use crate::{
     event::{Event, Kind},
     model::{Applied, Model},
     output::EventWriter,
-    snapshot,
+    private_file, snapshot,
     source::{Selection, Source},
     text,
 };
@@ -150,6 +150,16 @@ impl LiveTree {
         let snapshot = snapshot::take().context("cannot read /proc")?;
         Ok(self.model.reconcile(&snapshot))
     }
+}
+
+/// Creates the recording file `path` ([`private_file::create`]), or says in one line why not.
+pub fn create_recording(path: &Path) -> Result<File> {
+    private_file::create(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the recording {}: {e}",
+            text::escape(path.as_os_str().as_bytes())
+        )
+    })
 }
 
 /// Prints, a line each, why the backends better than the chosen one could not run (escaped:

@@ -7,6 +7,7 @@ use anyhow::{Result, anyhow};
 use super::{LiveTree, StopSignals};
 use crate::{
     cli::RelayArgs,
+    privileges,
     probe::ProbeOptions,
     relay::{self, Notice, Relays, Rule, RuleFields},
     source::Source,
@@ -29,6 +30,8 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
         ..probe_options
     };
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    // Targets are signalled and checked (their wait channels) whoever they belong to.
+    privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     // Opened once the source runs, so an exit of the process to match cannot fall between
     // the check that it exists and the first event. Only a subtree needs the tree.
     let mut tree = spec

@@ -4,6 +4,7 @@
 
 use std::{
     io::{self, IsTerminal},
+    path::Path,
     process::ExitCode,
 };
 
@@ -13,19 +14,22 @@ use super::{StopSignals, drive, write_batch};
 use crate::{
     cli::ReplayArgs,
     output::EventWriter,
-    recording::{Replay, Speed},
+    privileges,
+    recording::{OpenError, Replay, Speed},
     source::Source,
     text,
 };
 
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    // Whoever wrote the file controls all of it: it is opened and read without privileges.
+    privileges::give_up_all()?;
     let printed = args.text || args.output.json || args.output.kinds.is_some();
     if !printed && io::stdin().is_terminal() && io::stdout().is_terminal() {
         return crate::ui::replay::run(&args).await;
     }
     let mut stop = StopSignals::catch()?;
     let path = text::escape_path(&args.file);
-    let mut replay = Replay::open(&args.file).map_err(|e| anyhow!("cannot replay {path}: {e}"))?;
+    let mut replay = open(&args.file)?;
     replay.set_speed(Speed::Max);
     replay.skip_damage(args.skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
@@ -62,4 +66,21 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the recording at `path`, or says in one line why not; when it may not be read,
+/// also who tried (the replay runs as the user who ran sudo, or nobody).
+pub fn open(path: &Path) -> Result<Replay> {
+    Replay::open(path).map_err(|e| {
+        let denied = matches!(&e, OpenError::Io(e) if e.kind() == io::ErrorKind::PermissionDenied);
+        let who = if denied {
+            format!(
+                "; a replay reads it as uid {}, never as root",
+                rustix::process::geteuid().as_raw()
+            )
+        } else {
+            String::new()
+        };
+        anyhow!("cannot replay {}: {e}{who}", text::escape_path(path))
+    })
 }

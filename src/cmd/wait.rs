@@ -16,6 +16,7 @@ use crate::{
     clock,
     event::{Comm, Event, ExitStatus, Kind},
     pidfd::PidFd,
+    privileges,
     probe::ProbeOptions,
     snapshot,
     source::Source,
@@ -76,6 +77,8 @@ pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode
         }
     }
     report_finished(&mut waited, &mut finished);
+    // A zombie's exit code, read above, was the last look at another user's process.
+    privileges::keep_only(privileges::to_read(selection.backend))?;
 
     if !waited.is_empty() {
         eprintln!(

@@ -13,6 +13,7 @@ use crate::{
     clock::WallClock,
     output::EventWriter,
     pins::{self, Pin},
+    privileges,
     probe::ProbeOptions,
     source::Source,
 };
@@ -22,6 +23,7 @@ pub async fn run(args: WatchArgs, probe_options: ProbeOptions) -> Result<ExitCod
     // The source first, then /proc, then the pid: a process born or exiting meanwhile is in
     // the snapshot, or its events are queued in the source.
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    privileges::keep_only(privileges::to_read(selection.backend) | privileges::to_reread_proc())?;
     let mut tree = LiveTree::seed()?;
     let root = pins::live_root(&tree.model, args.pid)?;
     let mut pin = Pin::new(&tree.model, root)?;

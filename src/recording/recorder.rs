@@ -69,11 +69,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Creates (or truncates) `path` and writes the info and snapshot frames before
-    /// returning, so a path that cannot be written is an error here.
-    pub fn create(path: &Path, info: &Info, snapshot: &[ProcessInfo]) -> Result<Self> {
-        let file = File::create(path)
-            .with_context(|| format!("cannot create the recording {}", path.display()))?;
+    /// Records to `file` (made by [`crate::private_file::create`]), called `path` in
+    /// messages. Writes the info and snapshot frames before returning, so a file that
+    /// cannot be written is an error here.
+    pub fn new(file: File, path: &Path, info: &Info, snapshot: &[ProcessInfo]) -> Result<Self> {
         let writer = Writer::new(file, info, snapshot)
             .with_context(|| format!("cannot write the recording {}", path.display()))?;
         let (sender, receiver) = mpsc::channel();
@@ -301,7 +300,8 @@ mod tests {
                 bytes
             })
         };
-        let mut recorder = Recorder::create(&fifo, &info(), &[]).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        let mut recorder = Recorder::new(file, &fifo, &info(), &[]).unwrap();
         recorder.queue_bytes = 1 << 20;
         // 10 MiB of events, in batches of 100, and a loss report among them.
         let mut sent = execs(10_000);

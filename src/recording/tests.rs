@@ -342,12 +342,19 @@ fn the_extent_comes_from_one_pass_over_the_file() {
 
 mod recorder {
     use super::*;
+    use crate::private_file;
 
     #[test]
     fn events_reach_the_file_without_finish_and_all_of_them_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.fwrec");
-        let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
+        let recorder = Recorder::new(
+            private_file::create(&path).unwrap(),
+            &path,
+            &info(),
+            &snapshot(),
+        )
+        .unwrap();
         let all = events(1000, 1_000);
         recorder.record(all[..400].to_vec());
         // Written within the flush interval though nothing more arrives: what a kill -9
@@ -377,7 +384,13 @@ mod recorder {
     fn a_dropped_recorder_writes_the_events_it_holds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.fwrec");
-        let recorder = Recorder::create(&path, &info(), &snapshot()).unwrap();
+        let recorder = Recorder::new(
+            private_file::create(&path).unwrap(),
+            &path,
+            &info(),
+            &snapshot(),
+        )
+        .unwrap();
         let all = events(400, 1_000);
         recorder.record(all.clone());
         drop(recorder);
@@ -402,23 +415,17 @@ mod recorder {
     }
 
     #[test]
-    fn a_path_that_cannot_be_written_is_a_clear_error() {
-        let err = Recorder::create(Path::new("/dev/full"), &info(), &snapshot())
+    fn a_file_that_cannot_be_written_is_a_clear_error() {
+        let full = std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let err = Recorder::new(full, Path::new("/dev/full"), &info(), &snapshot())
             .err()
             .unwrap();
         assert_eq!(
             format!("{err:#}"),
             "cannot write the recording /dev/full: No space left on device (os error 28)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("missing/r.fwrec");
-        let err = Recorder::create(&path, &info(), &snapshot()).err().unwrap();
-        assert_eq!(
-            format!("{err:#}"),
-            format!(
-                "cannot create the recording {}: No such file or directory (os error 2)",
-                path.display()
-            )
         );
     }
 

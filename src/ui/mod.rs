@@ -52,6 +52,7 @@ use crate::{
     clock::{self, WallClock},
     cmd::StopSignals,
     model::Model,
+    privileges,
     probe::ProbeOptions,
     relay::{self, RuleSpec},
     snapshot,
@@ -109,11 +110,18 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
         app.add_relay(rule)
             .map_err(|e| anyhow!("--relay {spec}: {e:#}"))?;
     }
-    // The snapshot the model started from: a replay starts from it too.
-    let recording = ui
+    // Once the pins and rules asked for are made: a mistake in them leaves a file alone.
+    let file = ui
         .record
         .as_deref()
-        .map(|path| Recording::create(path, source.name(), start_ns, &snapshot))
+        .map(|path| crate::cmd::create_recording(path).map(|file| (file, path)))
+        .transpose()?;
+    // Relay rules can be made at any time, for targets of any user. Before the recorder's
+    // thread starts, so that it has no more.
+    privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
+    // The snapshot the model started from: a replay starts from it too.
+    let recording = file
+        .map(|(file, path)| Recording::create(file, path, source.name(), start_ns, &snapshot))
         .transpose()?;
     drop(snapshot);
     app.recording = recording.as_ref().map(Recording::status);

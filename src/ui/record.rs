@@ -4,7 +4,10 @@
 //! rebuilds the same tree. A [`Recorder`] thread writes, so a slow or failing disk never
 //! holds up the UI; the state learns how the recording goes on every tick.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+};
 
 use anyhow::Result;
 use ratatui::{style::Stylize, text::Span};
@@ -38,15 +41,17 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Creates `path` (an error if it cannot be written) with the /proc snapshot taken at
-    /// `start_ns` that the model starts from, and names `source` as the backend.
+    /// Starts recording to `file` (made by [`crate::private_file::create`] at `path`; an
+    /// error if it cannot be written) with the /proc snapshot taken at `start_ns` that the
+    /// model starts from, and names `source` as the backend.
     pub fn create(
+        file: File,
         path: &Path,
         source: &str,
         start_ns: u64,
         snapshot: &[ProcessInfo],
     ) -> Result<Self> {
-        let recorder = Recorder::create(path, &Info::here(source, start_ns), snapshot)?;
+        let recorder = Recorder::new(file, path, &Info::here(source, start_ns), snapshot)?;
         Ok(Self {
             recorder,
             path: path.to_owned(),

@@ -12,7 +12,7 @@
 
 use std::{collections::VecDeque, iter, process::ExitCode};
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use ratatui::{style::Stylize, text::Span};
 use tokio::{
     task::LocalSet,
@@ -129,7 +129,7 @@ pub struct ReplayState {
 pub async fn run(args: &ReplayArgs) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
     let path = text::escape_path(&args.file).into_owned();
-    let mut replay = Replay::open(&args.file).map_err(|e| anyhow!("cannot replay {path}: {e}"))?;
+    let mut replay = crate::cmd::replay::open(&args.file)?;
     replay.skip_damage(args.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;

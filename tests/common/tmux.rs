@@ -1,28 +1,44 @@
-//! A real terminal for a test: a tmux server of its own with one window running `sh`,
-//! killed when dropped. It takes OSC 52 clipboard writes into its paste buffers
-//! (`set-clipboard on`), so a control sequence that reached the terminal shows there.
+//! The real binary in a real terminal: a tmux server of its own with one window (120x40
+//! unless asked) running `sh`, typed into and read from. It takes OSC 52 clipboard writes
+//! into its paste buffers (`set-clipboard on`), so a control sequence that reached the
+//! terminal shows there.
 
 use std::{
+    path::PathBuf,
     process::Command,
     time::{Duration, Instant},
 };
 
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 pub const PROMPT: &str = "fwtest$ ";
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A tmux server with one window running `sh`; killed when dropped, whatever happened.
 pub struct Tmux {
     socket: String,
+    /// The UI's log, in a directory of its own: a fixed name under /tmp could be anyone's.
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
 }
 
 impl Tmux {
+    /// A 120x40 window at the shell's prompt.
+    pub fn start(name: &str) -> Self {
+        Self::start_sized(name, 120, 40)
+    }
+
     /// A `width` x `height` window at the shell's prompt.
-    pub fn start(name: &str, width: u16, height: u16) -> Self {
+    pub fn start_sized(name: &str, width: u16, height: u16) -> Self {
+        let unique = format!(
+            "fw-{name}-{}-{}",
+            std::process::id(),
+            forkwatch::clock::boottime_ns()
+        );
+        let log_dir = tempfile::tempdir().unwrap();
         let tmux = Self {
-            socket: format!(
-                "fw-{name}-{}-{}",
-                std::process::id(),
-                forkwatch::clock::boottime_ns()
-            ),
+            log: log_dir.path().join("ui.log"),
+            socket: unique,
+            _log_dir: log_dir,
         };
         let shell = format!("env PS1='{PROMPT}' sh");
         let (width, height) = (width.to_string(), height.to_string());
@@ -69,13 +85,20 @@ impl Tmux {
         self.run(&["send-keys", "-t", "main", key]);
     }
 
+    /// The paste buffers: empty unless something wrote the clipboard.
+    pub fn buffers(&self) -> String {
+        self.run(&["list-buffers"])
+    }
+
     pub fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "main"])
     }
 
-    /// The paste buffers: empty unless something wrote the clipboard.
-    pub fn buffers(&self) -> String {
-        self.run(&["list-buffers"])
+    /// A tmux format of the pane, e.g. `#{alternate_on}`.
+    pub fn pane(&self, format: &str) -> String {
+        self.run(&["display-message", "-p", "-t", "main", format])
+            .trim()
+            .to_owned()
     }
 
     /// Polls the screen until `ready` holds; fails after [`TIMEOUT`] showing the screen.
@@ -92,6 +115,77 @@ impl Tmux {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Starts the UI in the shell and waits until it has drawn its first frame.
+    pub fn start_ui(&self, args: &str) -> String {
+        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
+        self.wait_for("UI", |s| s.contains("PID USER") && s.contains("processes"))
+    }
+
+    /// Waits for the shell to be back, then checks the terminal is as the UI found it:
+    /// the normal screen with what was on it, a visible cursor, no mouse reporting, and
+    /// line editing and echo on.
+    pub fn assert_restored(&self, ui_command: &str) {
+        self.wait_for("prompt after the UI", |s| {
+            s.lines().rev().find(|l| !l.is_empty()) == Some(PROMPT.trim_end())
+        });
+        assert_eq!(
+            self.pane("#{alternate_on}"),
+            "0",
+            "still on the alternate screen"
+        );
+        assert_eq!(self.pane("#{cursor_flag}"), "1", "the cursor is hidden");
+        assert_eq!(
+            self.pane("#{mouse_any_flag}"),
+            "0",
+            "mouse reporting left on"
+        );
+        let screen = self.screen();
+        assert!(
+            screen.contains(ui_command),
+            "the shell's screen is gone:\n{screen}"
+        );
+
+        self.type_text("stty -a; echo FW_MARK_$((40 + 2))", true);
+        let screen = self.wait_for("marker", |s| s.contains("FW_MARK_42"));
+        let settings: Vec<&str> = screen.split_whitespace().collect();
+        for mode in ["icanon", "echo", "isig", "icrnl", "opost"] {
+            assert!(
+                settings.contains(&mode),
+                "{mode} is off after the UI:\n{screen}"
+            );
+        }
+    }
+
+    /// Runs the UI with `args`, which must fail at start; the lines it said, once the
+    /// terminal is checked to be as it was.
+    pub fn fail_at_start(&self, args: &str) -> Vec<String> {
+        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
+        self.assert_restored(BIN);
+        self.said()
+    }
+
+    /// The lines the program said on the screen.
+    pub fn said(&self) -> Vec<String> {
+        self.screen()
+            .lines()
+            .filter(|l| l.starts_with("forkwatch-tui:"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The process the pane's shell runs (the UI).
+    pub fn ui_pid(&self) -> u32 {
+        let shell = self.pane("#{pane_pid}");
+        let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .expect("the shell's children");
+        children
+            .split_whitespace()
+            .next()
+            .expect("the UI runs")
+            .parse()
+            .unwrap()
     }
 }
 

@@ -7,25 +7,27 @@ use std::{
     os::unix::{ffi::OsStrExt, fs::OpenOptionsExt},
     path::PathBuf,
     process::{Child, ChildStdout, Command, ExitStatus, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
 /// A fifo a shell reads a line from (`read go < GATE`) before it goes on.
 pub struct Gate {
     path: PathBuf,
+    /// Holds the fifo: a fixed name under /tmp could be anyone's.
+    _dir: tempfile::TempDir,
 }
 
 impl Gate {
     pub fn new() -> Self {
-        static COUNT: AtomicU32 = AtomicU32::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("fw-gate-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::Builder::new()
+            .prefix("fw-gate-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("gate");
         let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
         // SAFETY: a valid C string.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        Self { path }
+        Self { path, _dir: dir }
     }
 
     pub fn path(&self) -> &str {
@@ -51,12 +53,6 @@ impl Gate {
             }
         };
         fifo.write_all(b"go\n").unwrap();
-    }
-}
-
-impl Drop for Gate {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -10,6 +10,7 @@ use std::{
 
 use super::*;
 use crate::{
+    private_file,
     recording::{Reader, SLOW_DISK_BACKLOG},
     ui::record::{Recording, Status, end_recording},
 };
@@ -107,7 +108,14 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ ● recording stopped: wri
 fn a_ui_that_fails_still_ends_its_recording_and_gives_its_own_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("failed.fwrec");
-    let recording = Recording::create(&path, "eBPF", 990 * S, &machine_processes()).unwrap();
+    let recording = Recording::create(
+        private_file::create(&path).unwrap(),
+        &path,
+        "eBPF",
+        990 * S,
+        &machine_processes(),
+    )
+    .unwrap();
     let failed = anyhow::anyhow!("cannot set the terminal up: no such device");
     let error = end_recording(Err(failed), Some(recording)).unwrap_err();
     assert_eq!(
@@ -123,7 +131,14 @@ fn a_ui_that_fails_still_ends_its_recording_and_gives_its_own_error() {
 fn the_tee_records_what_the_state_applies_from_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.fwrec");
-    let mut recording = Recording::create(&path, "eBPF", 990 * S, &machine_processes()).unwrap();
+    let mut recording = Recording::create(
+        private_file::create(&path).unwrap(),
+        &path,
+        "eBPF",
+        990 * S,
+        &machine_processes(),
+    )
+    .unwrap();
     let mut app = recording_machine();
     for event in [AppEvent::Events(make_events()), AppEvent::Tick(1_000 * S)] {
         if let Some(status) = recording.tee(&event) {
@@ -166,7 +181,14 @@ fn a_write_error_stops_the_recording_and_is_said_in_full() {
             drop(pipe);
         })
     };
-    let mut recording = Recording::create(&fifo, "eBPF", 990 * S, &machine_processes()).unwrap();
+    let mut recording = Recording::create(
+        std::fs::File::options().write(true).open(&fifo).unwrap(),
+        &fifo,
+        "eBPF",
+        990 * S,
+        &machine_processes(),
+    )
+    .unwrap();
     gone.send(()).unwrap();
     far_end.join().unwrap();
     let mut app = recording_machine();

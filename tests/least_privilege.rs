@@ -1,0 +1,272 @@
+//! What the real binary keeps of root once it runs, read from /proc for every thread of
+//! it: each live command only the capabilities it still uses (the UI and `relay` CAP_KILL
+//! and CAP_SYS_PTRACE, the netlink and procfs backends CAP_SYS_PTRACE, the probe nothing,
+//! `watch` CAP_SYS_PTRACE under hidepid), as nobody or the user who ran sudo, with
+//! no_new_privs; a replay none at all, as that user, before it opens the file.
+
+// Of these two only the directory and the waiting for readiness serve here.
+#[allow(dead_code)]
+#[path = "common/nobody.rs"]
+mod nobody;
+#[allow(dead_code)]
+#[path = "common/running.rs"]
+mod running;
+// Some of it serves the UI's own tests only.
+#[allow(dead_code)]
+#[path = "common/tmux.rs"]
+mod tmux;
+
+use std::{
+    io::Read,
+    os::{fd::FromRawFd, unix::fs::PermissionsExt},
+    process::{Child, Command, Stdio},
+};
+
+use forkwatch::privileges;
+use nobody::Nobody;
+use running::Running;
+use tmux::Tmux;
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.fwrec");
+const NOBODY: u32 = 65_534;
+/// A user who ran sudo, in these tests: ids no account has, so they come from nowhere else.
+const SUDO_UID: u32 = 4321;
+const SUDO_GID: u32 = 4322;
+
+const KILL: u64 = 1 << 5;
+const SYS_PTRACE: u64 = 1 << 19;
+
+/// Checks every thread of `pid`: all four uids `uid`, all four gids `gid`, no
+/// supplementary groups, exactly `caps` effective, permitted and in the bounding set, none
+/// inheritable or ambient, and no_new_privs. Returns the number of threads.
+fn assert_privileges(pid: u32, (uid, gid): (u32, u32), caps: u64) -> usize {
+    let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| task.unwrap().path())
+        .collect();
+    for task in &tasks {
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        let field = |name: &str| -> Vec<&str> {
+            let line = status
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .unwrap_or_else(|| panic!("no {name} in {status}"));
+            line.split_whitespace().collect()
+        };
+        let set = |name: &str| u64::from_str_radix(field(name)[0], 16).unwrap();
+        let context = format!("{}:\n{status}", task.display());
+        assert_eq!(field("Uid"), [uid.to_string().as_str(); 4], "{context}");
+        assert_eq!(field("Gid"), [gid.to_string().as_str(); 4], "{context}");
+        assert_eq!(field("Groups"), [""; 0], "{context}");
+        for name in ["CapEff", "CapPrm", "CapBnd"] {
+            assert_eq!(set(name), caps, "{name} of {context}");
+        }
+        for name in ["CapInh", "CapAmb"] {
+            assert_eq!(set(name), 0, "{name} of {context}");
+        }
+        assert_eq!(field("NoNewPrivs"), ["1"], "{context}");
+    }
+    tasks.len()
+}
+
+/// `forkwatch-tui ARGS...` started as root without sudo.
+fn as_root(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID");
+    command
+}
+
+/// A process of root's to watch, wait for and relay to.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start() -> Self {
+        Self(Command::new("sleep").arg("1000").spawn().unwrap())
+    }
+
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `command`, waits for `ready` on its stderr, and checks its privileges.
+fn check_running(command: Command, ready: &str, ids: (u32, u32), caps: u64) -> usize {
+    let mut running = Running::spawn(command);
+    running.wait_for(ready);
+    assert_privileges(running.pid(), ids, caps)
+}
+
+#[test]
+fn events_with_the_probe_keep_nothing() {
+    check_running(
+        as_root(&["events"]),
+        "stop with Ctrl-C",
+        (NOBODY, NOBODY),
+        0,
+    );
+}
+
+#[test]
+fn the_netlink_and_procfs_backends_keep_ptrace_read_access() {
+    for backend in ["netlink", "procfs"] {
+        let command = as_root(&["events", "--backend", backend]);
+        check_running(command, "stop with Ctrl-C", (NOBODY, NOBODY), SYS_PTRACE);
+    }
+}
+
+#[test]
+fn watch_and_wait_with_the_probe_keep_nothing() {
+    let sleeper = Sleeper::start();
+    // Unless /proc hides other users' processes (hidepid): then watch keeps CAP_SYS_PTRACE.
+    let reread = privileges::to_reread_proc().bits();
+    let watch = as_root(&["watch", &sleeper.pid()]);
+    check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), reread);
+    let wait = as_root(&["wait", &sleeper.pid()]);
+    check_running(wait, "waiting for 1 process", (NOBODY, NOBODY), 0);
+}
+
+#[test]
+fn watch_keeps_ptrace_read_access_where_proc_hides_other_users_processes() {
+    let sleeper = Sleeper::start();
+    // A /proc of its own, mounted with hidepid, in a mount namespace of its own.
+    let mut watch = Command::new("unshare");
+    watch
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t proc -o hidepid=invisible proc /proc && exec "$0" "$@""#)
+        .args([BIN, "watch", &sleeper.pid()])
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID");
+    check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), SYS_PTRACE);
+}
+
+#[test]
+fn relay_keeps_kill_and_ptrace_read_access() {
+    let sleeper = Sleeper::start();
+    let relay = as_root(&["relay", "--to", &sleeper.pid()]);
+    check_running(
+        relay,
+        "stop with Ctrl-C",
+        (NOBODY, NOBODY),
+        KILL | SYS_PTRACE,
+    );
+}
+
+#[test]
+fn record_keeps_nothing_in_its_writing_thread_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.fwrec");
+    let record = as_root(&["record", "-o", file.to_str().unwrap()]);
+    let threads = check_running(record, "stop with Ctrl-C", (NOBODY, NOBODY), 0);
+    assert!(threads >= 2, "the recorder's thread is checked too");
+}
+
+#[test]
+fn with_sudo_a_live_command_becomes_the_user_who_ran_it() {
+    let mut events = as_root(&["events"]);
+    events
+        .env("SUDO_UID", SUDO_UID.to_string())
+        .env("SUDO_GID", SUDO_GID.to_string());
+    check_running(events, "stop with Ctrl-C", (SUDO_UID, SUDO_GID), 0);
+}
+
+#[test]
+fn the_ui_keeps_kill_and_ptrace_read_access_in_every_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start("caps");
+    tmux.type_text(
+        &format!(
+            "env -u SUDO_UID -u SUDO_GID {BIN} --log {} --record {}",
+            dir.path().join("ui.log").display(),
+            dir.path().join("ui.fwrec").display()
+        ),
+        true,
+    );
+    tmux.wait_for("UI", |s| s.contains("PID USER") && s.contains("● rec"));
+    let threads = assert_privileges(tmux.ui_pid(), (NOBODY, NOBODY), KILL | SYS_PTRACE);
+    assert!(threads >= 2, "the recorder's thread is checked too");
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+}
+
+#[test]
+fn a_replay_started_with_sudo_runs_as_the_user_with_no_capabilities() {
+    let dir = Nobody::with(&[DEMO]);
+    let tmux = Tmux::start("sudo-replay");
+    tmux.type_text(
+        &format!(
+            "SUDO_UID={SUDO_UID} SUDO_GID={SUDO_GID} {BIN} --log {} replay {}",
+            dir.path("ui.log").display(),
+            dir.path("demo.fwrec").display()
+        ),
+        true,
+    );
+    // It stays at the end of the recording until told to quit.
+    tmux.wait_for("the replay's end", |s| s.contains("│ ended 1x "));
+    assert_privileges(tmux.ui_pid(), (SUDO_UID, SUDO_GID), 0);
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+}
+
+#[test]
+fn a_replay_started_as_root_runs_as_nobody_with_no_capabilities() {
+    let dir = Nobody::with(&[DEMO]);
+    // A pipe that takes one page and is read one byte: the replay is held writing, after
+    // it opened and read the file, until it is killed.
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills the two fds; fcntl works on the one just made.
+    unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        assert!(libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 4096) > 0);
+    }
+    // SAFETY: both fds are fresh and owned here from now on.
+    let (mut read_end, write_end) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    let mut replay = as_root(&["replay", dir.path("demo.fwrec").to_str().unwrap(), "--json"])
+        .stdin(Stdio::null())
+        .stdout(write_end)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = [0];
+    assert_eq!(read_end.read(&mut first).unwrap(), 1, "the replay printed");
+    assert_privileges(replay.id(), (NOBODY, NOBODY), 0);
+    replay.kill().unwrap();
+    replay.wait().unwrap();
+}
+
+#[test]
+fn a_recording_the_user_cannot_read_is_one_line() {
+    let dir = Nobody::with(&[DEMO]);
+    let file = dir.path("demo.fwrec");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = as_root(&["replay", file.to_str().unwrap(), "--text"])
+        .env("SUDO_UID", SUDO_UID.to_string())
+        .env("SUDO_GID", SUDO_GID.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "forkwatch-tui: cannot replay {}: Permission denied (os error 13); a replay reads \
+             it as uid {SUDO_UID}, never as root\n",
+            file.display()
+        )
+    );
+}

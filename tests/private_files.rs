@@ -1,0 +1,207 @@
+//! Files forkwatch writes as root, made by the real binary: `record -o`, the UI's
+//! `--record` and `--log` refuse a symbolic link and another user's file (leaving both
+//! untouched) in one line before anything else happens, create new files mode 0600 under
+//! umask 022, and replace an own file without widening its permissions.
+
+// Some of it serves the UI's own tests only.
+#[allow(dead_code)]
+#[path = "common/tmux.rs"]
+mod tmux;
+
+use std::{
+    os::unix::{
+        fs::{PermissionsExt, symlink},
+        process::CommandExt,
+    },
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use tmux::Tmux;
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+const NOBODY: u32 = 65_534;
+
+/// `forkwatch-tui ARGS...` under umask 022, as a shell would start it.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args);
+    // SAFETY: umask is async-signal-safe and touches no memory.
+    unsafe {
+        command.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        })
+    };
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    command(args).output().unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A directory with the files an attacker would leave: `link` to `target` (which must
+/// stay as it is), and `theirs`, a file of nobody's.
+struct Traps {
+    dir: tempfile::TempDir,
+}
+
+impl Traps {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("target"), "keep me\n").unwrap();
+        symlink(dir.path().join("target"), dir.path().join("link")).unwrap();
+        std::fs::write(dir.path().join("theirs"), "theirs\n").unwrap();
+        std::os::unix::fs::chown(dir.path().join("theirs"), Some(NOBODY), Some(NOBODY)).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn path_str(&self, name: &str) -> String {
+        self.path(name).to_str().unwrap().to_owned()
+    }
+
+    /// The target and the other user's file are as they were.
+    fn assert_untouched(&self) {
+        assert_eq!(
+            std::fs::read_to_string(self.path("target")).unwrap(),
+            "keep me\n"
+        );
+        assert_eq!(mode(&self.path("target")), 0o644);
+        assert!(
+            std::fs::symlink_metadata(self.path("link"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(self.path("theirs")).unwrap(),
+            "theirs\n"
+        );
+    }
+}
+
+const LINK_REFUSED: &str = "it is a symbolic link, which forkwatch does not follow";
+const THEIRS_REFUSED: &str =
+    "it belongs to uid 65534, and forkwatch (uid 0) replaces only its own files";
+
+#[test]
+fn record_refuses_a_link_and_another_users_file_and_makes_new_files_0600() {
+    let traps = Traps::new();
+    for (name, why) in [("link", LINK_REFUSED), ("theirs", THEIRS_REFUSED)] {
+        let path = traps.path_str(name);
+        let out = run(&["record", "-o", &path, "--duration", "1"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr_lines(&out),
+            [format!(
+                "forkwatch-tui: cannot create the recording {path}: {why}"
+            )]
+        );
+    }
+    traps.assert_untouched();
+
+    let new = traps.path("new.fwrec");
+    let out = run(&["record", "-o", new.to_str().unwrap(), "--duration", "1"]);
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert_eq!(mode(&new), 0o600);
+    assert!(
+        std::fs::read(&new)
+            .unwrap()
+            .starts_with(&forkwatch::recording::MAGIC)
+    );
+
+    // An own file is replaced; what group and others could do with it they no longer can.
+    let own = traps.path("own.fwrec");
+    std::fs::write(&own, "old contents\n").unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&["record", "-o", own.to_str().unwrap(), "--duration", "1"]);
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(
+        std::fs::read(&own)
+            .unwrap()
+            .starts_with(&forkwatch::recording::MAGIC)
+    );
+    assert_eq!(mode(&own), 0o600);
+}
+
+#[test]
+fn the_log_refuses_a_link_and_another_users_file_and_is_made_0600_in_a_0700_directory() {
+    let traps = Traps::new();
+    for (name, why) in [("link", LINK_REFUSED), ("theirs", THEIRS_REFUSED)] {
+        let path = traps.path_str(name);
+        // Refused before the command does anything: its own error never comes.
+        let out = run(&["--log", &path, "replay", "/nonexistent-fw.fwrec"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr_lines(&out),
+            [format!(
+                "forkwatch-tui: cannot open the log file {path}: {why}"
+            )]
+        );
+    }
+    traps.assert_untouched();
+
+    // The default place, under a state directory that does not exist yet.
+    let state = traps.path("state");
+    let out = command(&["replay", "/nonexistent-fw.fwrec"])
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", stderr_lines(&out));
+    let log = state.join("forkwatch/forkwatch.log");
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join("forkwatch")), 0o700);
+    assert_eq!(mode(&log), 0o600);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("privileges given up"), "{text}");
+
+    // An own log with 0644 is appended to and loses the group's and others' read.
+    let own = traps.path("own.log");
+    std::fs::write(&own, "earlier run\n").unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run(&[
+        "--log",
+        own.to_str().unwrap(),
+        "replay",
+        "/nonexistent-fw.fwrec",
+    ]);
+    let text = std::fs::read_to_string(&own).unwrap();
+    assert!(
+        text.starts_with("earlier run\n") && text.len() > 12,
+        "{text}"
+    );
+    assert_eq!(mode(&own), 0o600);
+}
+
+#[test]
+fn the_uis_recording_is_refused_in_one_line_before_the_terminal_is_taken() {
+    let traps = Traps::new();
+    let tmux = Tmux::start("record-link");
+    let link = traps.path_str("link");
+    assert_eq!(
+        tmux.fail_at_start(&format!("--record {link}")),
+        [format!(
+            "forkwatch-tui: cannot create the recording {link}: {LINK_REFUSED}"
+        )]
+    );
+    traps.assert_untouched();
+}
