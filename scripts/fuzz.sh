@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the recording reader (fuzz/fuzz_targets/reader.rs) for a while: SECONDS, the first
-# argument, defaults to 45. Installs cargo-fuzz and the nightly toolchain if missing and
-# seeds the corpus with the demo recording. A crash stops it with the input saved under
+# Fuzzes the recording reader and the model it feeds (fuzz/fuzz_targets/reader.rs) for a
+# while: SECONDS, the first argument, defaults to 45. Installs cargo-fuzz and the nightly
+# toolchain if missing and seeds the corpus with the demo recording. A crash, or an input
+# that takes more memory than RSS_LIMIT_MB, stops it with the input saved under
 # fuzz/artifacts/reader/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,11 @@ cd fuzz
 say "fuzzing the recording reader for $seconds s"
 mkdir -p target
 log=target/fuzz-reader.log
-if ! cargo +nightly fuzz run reader "corpus/reader" -- -max_total_time="$seconds" >"$log" 2>&1; then
+# An input of the corpus's size (at most a few tens of KiB) may take 4 KiB per byte plus
+# 128 MiB (docs/recording.md, "Bounds"); the rest is the sanitizer's and libFuzzer's own.
+RSS_LIMIT_MB=1024
+if ! cargo +nightly fuzz run reader "corpus/reader" -- -max_total_time="$seconds" \
+    -rss_limit_mb="$RSS_LIMIT_MB" >"$log" 2>&1; then
     tail -n 80 "$log" >&2
     say "the reader failed on an input: see fuzz/artifacts/reader/ and fuzz/$log"
     exit 1

@@ -128,8 +128,14 @@ pub fn take() -> std::io::Result<Vec<ProcessInfo>> {
 /// `comm` and `argv` as text, with their exact bytes beside them in base64 when they are
 /// not valid UTF-8 (`comm_base64`, `argv_base64`), as in the JSON of events.
 mod wire {
+    use std::fmt;
+
     use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-    use serde::{Deserialize, Serialize};
+    use serde::{
+        Deserialize, Deserializer, Serialize, Serializer,
+        de::{self, DeserializeSeed, SeqAccess, Visitor},
+        ser::SerializeSeq,
+    };
 
     use crate::event::{Argv, Comm, Creds};
 
@@ -141,9 +147,9 @@ mod wire {
         comm: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comm_base64: Option<String>,
-        argv: Vec<String>,
+        argv: Args<false>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        argv_base64: Option<Vec<String>>,
+        argv_base64: Option<Args<true>>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         argv_truncated: bool,
         creds: Creds,
@@ -163,9 +169,8 @@ mod wire {
                 comm_base64: std::str::from_utf8(comm)
                     .is_err()
                     .then(|| BASE64.encode(comm)),
-                argv: p.argv.lossy().map(|a| a.into_owned()).collect(),
-                argv_base64: (!p.argv.is_utf8())
-                    .then(|| p.argv.iter().map(|a| BASE64.encode(a)).collect()),
+                argv_base64: (!p.argv.is_utf8()).then(|| Args(p.argv.clone())),
+                argv: Args(p.argv),
                 argv_truncated: p.argv_truncated,
                 creds: p.creds,
                 state: p.state,
@@ -183,13 +188,7 @@ mod wire {
                 Some(b) => Comm::from_bytes(&BASE64.decode(b)?),
                 None => Comm::from(w.comm.as_str()),
             };
-            let argv = match &w.argv_base64 {
-                Some(exact) => exact
-                    .iter()
-                    .map(|a| BASE64.decode(a))
-                    .collect::<Result<Argv, _>>()?,
-                None => Argv::from_args(&w.argv),
-            };
+            let argv = w.argv_base64.map_or(w.argv.0, |exact| exact.0);
             Ok(Self {
                 pid: w.pid,
                 ppid: w.ppid,
@@ -202,6 +201,77 @@ mod wire {
                 kernel_thread: w.kernel_thread,
                 threads: w.threads,
             })
+        }
+    }
+
+    /// Arguments in JSON: an array of strings, text (undecodable bytes replaced) or,
+    /// `EXACT`, base64 of the exact bytes. Read straight into one buffer, so that an
+    /// array of millions of empty strings in someone's recording costs a byte each, not a
+    /// `String` each.
+    pub struct Args<const EXACT: bool>(pub Argv);
+
+    impl<const EXACT: bool> Serialize for Args<EXACT> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+            for arg in self.0.iter() {
+                if EXACT {
+                    seq.serialize_element(&BASE64.encode(arg))?;
+                } else {
+                    seq.serialize_element(&String::from_utf8_lossy(arg))?;
+                }
+            }
+            seq.end()
+        }
+    }
+
+    impl<'de, const EXACT: bool> Deserialize<'de> for Args<EXACT> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_seq(ArgsVisitor::<EXACT>)
+        }
+    }
+
+    struct ArgsVisitor<const EXACT: bool>;
+
+    impl<'de, const EXACT: bool> Visitor<'de> for ArgsVisitor<EXACT> {
+        type Value = Args<EXACT>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of strings")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Args<EXACT>, A::Error> {
+            let mut area = Vec::new();
+            while seq.next_element_seed(Arg::<EXACT>(&mut area))?.is_some() {}
+            Ok(Args(Argv::from_area(&area)))
+        }
+    }
+
+    /// One argument, appended to the buffer with its NUL.
+    struct Arg<'a, const EXACT: bool>(&'a mut Vec<u8>);
+
+    impl<'de, const EXACT: bool> DeserializeSeed<'de> for Arg<'_, EXACT> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+
+    impl<const EXACT: bool> Visitor<'_> for Arg<'_, EXACT> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(if EXACT { "base64" } else { "a string" })
+        }
+
+        fn visit_str<E: de::Error>(self, arg: &str) -> Result<(), E> {
+            if EXACT {
+                BASE64.decode_vec(arg, self.0).map_err(E::custom)?;
+            } else {
+                self.0.extend_from_slice(arg.as_bytes());
+            }
+            self.0.push(0);
+            Ok(())
         }
     }
 }

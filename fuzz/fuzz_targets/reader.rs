@@ -1,10 +1,17 @@
-//! Any bytes given to the recording reader: it must refuse or report damage, never panic,
-//! hang or allocate without bound, and resyncing must always make progress.
+//! Any bytes given to the recording reader, and what it yields given to the process model
+//! as a replay feeds it: the reader must refuse or report damage, never panic, hang or
+//! allocate without bound (scripts/fuzz.sh sets the memory limit), resyncing must always
+//! make progress, and the model must take whatever a file can hold.
 #![no_main]
 
 use std::io::Cursor;
 
-use forkwatch::{cli::OutputArgs, output::EventWriter, recording::Reader};
+use forkwatch::{
+    cli::OutputArgs,
+    model::{Model, TreeOptions, TreeView},
+    output::EventWriter,
+    recording::Reader,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +28,7 @@ fn read_everything(data: &[u8]) {
         return;
     };
     let _ = reader.info().to_string();
-    let _ = reader.extent();
+    let extent = reader.extent();
     let mut events = Vec::new();
     loop {
         match reader.next_batch(&mut events) {
@@ -29,7 +36,11 @@ fn read_everything(data: &[u8]) {
             Ok(false) => break,
             Err(damage) => {
                 assert!(damage.offset < data.len() as u64);
-                if reader.resync().is_none() {
+                let resync = reader.resync();
+                if let Some(unchecked) = resync.unchecked {
+                    assert!(unchecked.offset < data.len() as u64);
+                }
+                if resync.at.is_none() {
                     break;
                 }
             }
@@ -43,6 +54,25 @@ fn read_everything(data: &[u8]) {
             out.write(event).unwrap();
         }
         let _ = out.tally.summary();
+    }
+    // Applied as the replay UI applies them: from the snapshot, twice, as a seek back
+    // starts again from it.
+    for _ in 0..2 {
+        let mut model = Model::default();
+        model.seed(reader.snapshot());
+        for event in &events {
+            model.apply(event);
+        }
+        if let Ok(extent) = &extent {
+            model.tick(extent.end_ns);
+        }
+        // What a frame of the UI reads, without drawing it.
+        let _ = model.counts();
+        let rows = TreeView::new().rows(&model, &TreeOptions::default()).to_vec();
+        for row in rows.iter().take(64) {
+            let _ = model.get(row.key).map(|p| (p.history(), p.run_ns()));
+            let _ = model.ancestry(row.key);
+        }
     }
 }
 

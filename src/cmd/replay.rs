@@ -52,6 +52,10 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         for damage in earlier {
             eprintln!("forkwatch-tui: {path} is {damage}");
         }
+        let untold = replay.damaged() - replay.damage().len() as u64;
+        if untold > 0 {
+            eprintln!("forkwatch-tui: {path} is damaged at {untold} more places before the last");
+        }
         let rest = if args.skip_damage {
             "the intact parts were replayed"
         } else {

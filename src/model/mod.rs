@@ -430,7 +430,7 @@ impl Hasher for KeyHasher {
 }
 
 /// The highest pid_max a kernel accepts.
-const PID_MAX_LIMIT: u32 = 4 << 20;
+pub(crate) const PID_MAX_LIMIT: u32 = 4 << 20;
 
 /// An index into the model's node table.
 type Slot = u32;
@@ -568,7 +568,7 @@ impl Model {
         self.generation += 1;
         self.tick(event.ts_ns);
         if let Kind::Lost { count } = event.kind {
-            self.lost += count;
+            self.lost = self.lost.saturating_add(count);
             return Applied::default();
         }
         let key = ProcessKey::of(event);
@@ -606,7 +606,10 @@ impl Model {
                     self.touch(slot);
                 }
             }
-            Kind::ThreadStart if alive => self.process_mut(slot).threads += 1,
+            Kind::ThreadStart if alive => {
+                let p = self.process_mut(slot);
+                p.threads = p.threads.saturating_add(1);
+            }
             Kind::ThreadExit if alive => {
                 let p = self.process_mut(slot);
                 p.threads = p.threads.saturating_sub(1).max(1);

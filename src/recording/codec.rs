@@ -25,6 +25,10 @@ const ARGV_UNREADABLE: u8 = 64;
 /// Format version 2 on: a uid or gid change inferred from other ids on a later event.
 const INFERRED: u8 = 128;
 
+/// The fewest bytes a record takes: kind, flags, and one byte each for the time, pid,
+/// ppid, process start and command name's length.
+pub const MIN_RECORD_LEN: usize = 7;
+
 const EXIT_CODE: u8 = 0;
 const EXIT_SIGNAL: u8 = 1;
 const EXIT_SIGNAL_CORE: u8 = 2;

@@ -8,6 +8,7 @@
 //! - [`Reader`] reads a recording back, reporting damage with its byte offset.
 //! - [`Replay`] is an event source that plays a recording at a chosen speed.
 
+mod budget;
 mod codec;
 mod frame;
 mod reader;
@@ -19,7 +20,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use reader::{Damage, Extent, OpenError, Reader};
+pub use reader::{Damage, Extent, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
 pub use writer::{Summary, Writer};

@@ -7,13 +7,25 @@ use std::{
     fs::File,
     io::{self, BufReader, Read, Seek, SeekFrom},
     path::Path,
+    sync::Arc,
 };
 
 use super::{
-    End, FILE_HEADER_LEN, FORMAT_VERSION, Info, MAGIC, codec,
+    End, FILE_HEADER_LEN, FORMAT_VERSION, Info, MAGIC,
+    budget::{self, Budget},
+    codec,
     frame::{self, FrameDecoder, FrameKind, Header},
 };
-use crate::{event::Event, snapshot::ProcessInfo, text};
+use crate::{
+    event::{Argv, Event, Kind, MAX_ARGV_BYTES},
+    snapshot::ProcessInfo,
+    text,
+};
+
+mod resync;
+
+pub use resync::Resync;
+use resync::Window;
 
 /// Where a recording stops being readable, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,8 +116,14 @@ pub struct Reader<R> {
     input: R,
     /// Offset of the next frame.
     offset: u64,
+    version: u32,
+    /// The file's size when last measured, which the budget is proportional to.
+    file_len: u64,
+    budget: Budget,
+    window: Window,
     info: Info,
-    snapshot: Vec<ProcessInfo>,
+    /// Shared with whoever starts again from it (a replay's seek back), not copied.
+    snapshot: Arc<[ProcessInfo]>,
     /// Offset of the first frame after the snapshot.
     events_offset: u64,
     end: Option<End>,
@@ -159,11 +177,19 @@ impl<R: Read + Seek> Reader<R> {
         if version == 0 {
             return Err(Damage::new(8, "format version 0 does not exist").into());
         }
+        let file_len = input.seek(SeekFrom::End(0)).map_err(OpenError::Io)?;
+        input
+            .seek(SeekFrom::Start(FILE_HEADER_LEN as u64))
+            .map_err(OpenError::Io)?;
         let mut reader = Self {
             input,
             offset: FILE_HEADER_LEN as u64,
+            version,
+            file_len,
+            budget: Budget::default(),
+            window: Window::default(),
             info: Info::default(),
-            snapshot: Vec::new(),
+            snapshot: Arc::default(),
             events_offset: 0,
             end: None,
             finished: false,
@@ -172,39 +198,59 @@ impl<R: Read + Seek> Reader<R> {
             payload: Vec::new(),
             content: Vec::new(),
         };
-        let at = reader.offset;
-        let processes = match reader.read_frame()? {
+        reader.read_info_and_snapshot()?;
+        reader.events_offset = reader.offset;
+        Ok(reader)
+    }
+
+    /// Reads the info frame and the snapshot frames its count says there are.
+    fn read_info_and_snapshot(&mut self) -> Result<(), OpenError> {
+        let at = self.offset;
+        let processes = match self.read_frame()? {
             Frame::Read(h) if h.kind() == Some(FrameKind::Info) => {
-                reader.info = serde_json::from_slice(&reader.content)
+                self.info = serde_json::from_slice(&self.content)
                     .map_err(|e| Damage::new(at, format!("unreadable info frame: {e}")))?;
-                h.count as usize
+                let count = budget::snapshot_count(h.count);
+                let count = count.and_then(|count| {
+                    self.charge(|b, len| b.charge_records(count as u64, len))
+                        .map(|()| count)
+                });
+                count.map_err(|problem| Damage::new(at, problem))?
             }
             Frame::Read(_) => return Err(Damage::new(at, "the first frame is not the info").into()),
             Frame::EndOfFile => {
                 return Err(Damage::new(at, "the file ends before the recording's info").into());
             }
         };
-        while reader.snapshot.len() < processes {
-            let at = reader.offset;
-            match reader.read_frame()? {
+        let mut snapshot = Vec::new();
+        while snapshot.len() < processes {
+            let at = self.offset;
+            let damaged = |problem| OpenError::from(Damage::new(at, problem));
+            match self.read_frame()? {
                 Frame::Read(h) if h.kind() == Some(FrameKind::Snapshot) => {
-                    let part: Vec<ProcessInfo> = serde_json::from_slice(&reader.content)
-                        .map_err(|e| Damage::new(at, format!("unreadable snapshot: {e}")))?;
-                    if part.len() != h.count as usize
-                        || reader.snapshot.len() + part.len() > processes
-                    {
-                        return Err(Damage::new(at, "snapshot frame has a wrong count").into());
+                    let mut part: Vec<ProcessInfo> = serde_json::from_slice(&self.content)
+                        .map_err(|e| damaged(format!("unreadable snapshot: {e}")))?;
+                    if part.len() != h.count as usize || snapshot.len() + part.len() > processes {
+                        return Err(damaged("snapshot frame has a wrong count".into()));
                     }
-                    reader.snapshot.extend(part);
+                    for process in &mut part {
+                        keep_argv_within_cap(
+                            self.version,
+                            &mut process.argv,
+                            &mut process.argv_truncated,
+                        )
+                        .map_err(damaged)?;
+                    }
+                    snapshot.extend(part);
                 }
-                Frame::Read(_) => return Err(Damage::new(at, "the snapshot is incomplete").into()),
+                Frame::Read(_) => return Err(damaged("the snapshot is incomplete".into())),
                 Frame::EndOfFile => {
-                    return Err(Damage::new(at, "the file ends inside the snapshot").into());
+                    return Err(damaged("the file ends inside the snapshot".into()));
                 }
             }
         }
-        reader.events_offset = reader.offset;
-        Ok(reader)
+        self.snapshot = snapshot.into();
+        Ok(())
     }
 
     pub fn info(&self) -> &Info {
@@ -214,6 +260,11 @@ impl<R: Read + Seek> Reader<R> {
     /// The processes running when the recording started.
     pub fn snapshot(&self) -> &[ProcessInfo] {
         &self.snapshot
+    }
+
+    /// The same, shared rather than copied.
+    pub fn shared_snapshot(&self) -> Arc<[ProcessInfo]> {
+        Arc::clone(&self.snapshot)
     }
 
     /// The end frame: known once reading got there, absent if the recording was not
@@ -269,44 +320,14 @@ impl<R: Read + Seek> Reader<R> {
         Ok(false)
     }
 
-    /// After damage, finds the next intact frame and continues from it. Returns its
-    /// offset, or `None` if nothing intact follows (reading is then over).
-    pub fn resync(&mut self) -> Option<u64> {
-        let damage = self.damage.take()?;
-        let mut pos = damage.offset + 1;
-        let mut chunk = vec![0; 64 * 1024];
-        loop {
-            let n = self
-                .seek(pos)
-                .and_then(|()| read_full(&mut self.input, &mut chunk))
-                .unwrap_or(0);
-            if n < frame::MARKER.len() {
-                self.finished = true;
-                return None;
-            }
-            let candidates: Vec<u64> = chunk[..n]
-                .windows(frame::MARKER.len())
-                .enumerate()
-                .filter(|(_, w)| *w == frame::MARKER)
-                .map(|(i, _)| pos + i as u64)
-                .collect();
-            for candidate in candidates {
-                if self.seek(candidate).is_ok()
-                    && matches!(self.read_frame(), Ok(Frame::Read(h)) if h.kind() != Some(FrameKind::Info))
-                    && self.seek(candidate).is_ok()
-                {
-                    return Some(candidate);
-                }
-            }
-            pos += (n - (frame::MARKER.len() - 1)) as u64;
-        }
-    }
-
     /// Goes back to the first event.
     pub fn rewind(&mut self) -> io::Result<()> {
         self.damage = None;
         self.end = None;
         self.finished = false;
+        // A new pass, with a new budget; the file may have grown since the last.
+        self.budget = Budget::default();
+        self.window = Window::default();
         self.seek(self.events_offset)
     }
 
@@ -331,7 +352,7 @@ impl<R: Read + Seek> Reader<R> {
             };
             match header.kind() {
                 Some(FrameKind::Events) => {
-                    extent.events += u64::from(header.count);
+                    extent.events = extent.events.saturating_add(header.count.into());
                     extent.end_ns = extent.end_ns.max(header.max_ts);
                 }
                 Some(FrameKind::End) => {
@@ -347,23 +368,56 @@ impl<R: Read + Seek> Reader<R> {
     }
 
     fn decode_events(&mut self, header: &Header, out: &mut Vec<Event>) -> Result<(), String> {
+        let count = header.count as usize;
+        let len = self.content.len();
+        if count > len / codec::MIN_RECORD_LEN {
+            return Err(format!("the frame claims {count} events in {len} bytes"));
+        }
+        self.charge(|b, file_len| b.charge_records(count as u64, file_len))?;
         let before = out.len();
-        let mut input = &self.content[..];
-        let mut prev_ts = 0;
-        while !input.is_empty() {
-            match codec::decode(&mut input, &mut prev_ts) {
-                Ok(event) => out.push(event),
-                Err(problem) => {
-                    out.truncate(before);
-                    return Err(format!("undecodable event: {problem}"));
-                }
+        match self.decode_records(count, out) {
+            Ok(lost) => {
+                self.budget.set_lost(lost);
+                Ok(())
+            }
+            Err(problem) => {
+                out.truncate(before);
+                Err(problem)
             }
         }
-        if out.len() - before != header.count as usize {
-            out.truncate(before);
-            return Err("events frame holds a different number of events than it says".into());
+    }
+
+    /// Appends the `count` events of `self.content` to `out`; returns the loss counts' sum
+    /// with theirs.
+    fn decode_records(&self, count: usize, out: &mut Vec<Event>) -> Result<u64, String> {
+        let different = || "events frame holds a different number of events than it says";
+        let mut input = &self.content[..];
+        let mut prev_ts = 0;
+        let mut lost = self.budget.lost();
+        for _ in 0..count {
+            if input.is_empty() {
+                return Err(different().into());
+            }
+            let mut event = codec::decode(&mut input, &mut prev_ts)
+                .map_err(|problem| format!("undecodable event: {problem}"))?;
+            match &mut event.kind {
+                Kind::Exec {
+                    argv,
+                    argv_truncated,
+                    ..
+                } => keep_argv_within_cap(self.version, argv, argv_truncated)?,
+                Kind::Lost { count } => {
+                    lost = (lost.checked_add(*count))
+                        .ok_or("the loss counts add up to more than 2^64 events")?;
+                }
+                _ => {}
+            }
+            out.push(event);
         }
-        Ok(())
+        if !input.is_empty() {
+            return Err(different().into());
+        }
+        Ok(lost)
     }
 
     /// Reads the frame at `self.offset` into `self.content` and moves past it; on damage
@@ -378,6 +432,11 @@ impl<R: Read + Seek> Reader<R> {
             _ => {}
         }
         let header = Header::parse(&bytes).map_err(|problem| Damage::new(at, problem))?;
+        let end = at + frame::HEADER_LEN as u64 + u64::from(header.stored_len);
+        // Nothing is allocated for a payload the file cannot hold.
+        if end > self.file_len && end > self.measure().map_err(unreadable)? {
+            return Err(Damage::truncated(at));
+        }
         self.payload.resize(header.stored_len as usize, 0);
         if read_full(&mut self.input, &mut self.payload).map_err(unreadable)? < self.payload.len() {
             return Err(Damage::truncated(at));
@@ -385,6 +444,8 @@ impl<R: Read + Seek> Reader<R> {
         if !header.checks(&self.payload) {
             return Err(Damage::new(at, "checksum mismatch"));
         }
+        self.charge(|b, len| b.charge_content(header.content_len.into(), len))
+            .map_err(|problem| Damage::new(at, problem))?;
         self.decoder
             .decode(&header, &self.payload, &mut self.content)
             .map_err(|problem| Damage::new(at, problem))?;
@@ -392,11 +453,56 @@ impl<R: Read + Seek> Reader<R> {
         Ok(Frame::Read(header))
     }
 
+    /// Charges the budget. The file may have grown since it was measured (a recording
+    /// still being written), so it is measured again before that is damage.
+    fn charge(
+        &mut self,
+        charge: impl Fn(&mut Budget, u64) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if charge(&mut self.budget, self.file_len).is_ok() {
+            return Ok(());
+        }
+        // On failure the old size stands.
+        let _ = self.measure();
+        charge(&mut self.budget, self.file_len)
+    }
+
+    /// The file's size now; the position stays.
+    fn measure(&mut self) -> io::Result<u64> {
+        let here = self.input.stream_position()?;
+        let len = self.input.seek(SeekFrom::End(0))?;
+        self.input.seek(SeekFrom::Start(here))?;
+        self.file_len = len;
+        Ok(len)
+    }
+
     fn seek(&mut self, offset: u64) -> io::Result<()> {
-        self.input.seek(SeekFrom::Start(offset))?;
+        // Relative: a buffered input keeps what it holds when the target is in it, so the
+        // many short moves of a search after damage read nothing twice.
+        let here = self.input.stream_position()?;
+        self.input.seek_relative(offset as i64 - here as i64)?;
         self.offset = offset;
         Ok(())
     }
+}
+
+/// An argv longer than any source records is damage in a version 2 file. Version 1
+/// recorders kept whole /proc command lines, so there it is cut where version 2 would
+/// have cut it.
+fn keep_argv_within_cap(version: u32, argv: &mut Argv, truncated: &mut bool) -> Result<(), String> {
+    // Every argument ends with a NUL, a cut one too.
+    if argv.byte_len() <= MAX_ARGV_BYTES + 1 {
+        return Ok(());
+    }
+    if version >= 2 {
+        return Err(format!(
+            "a command line of {} bytes, more than the {MAX_ARGV_BYTES} any source records",
+            argv.byte_len()
+        ));
+    }
+    *argv = Argv::from_area(&argv.as_bytes()[..MAX_ARGV_BYTES]);
+    *truncated = true;
+    Ok(())
 }
 
 /// Reads until `buf` is full or the input ends; returns how much was read.

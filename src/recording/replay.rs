@@ -3,7 +3,9 @@
 //! UI's event loop) calls the controls between calls to [`Replay::next_batch`], which is
 //! cancel-safe so it can sit in a `select!` beside keys and timers.
 
-use std::{collections::VecDeque, fmt, fs::File, io, io::BufReader, path::Path, time::Duration};
+use std::{
+    collections::VecDeque, fmt, fs::File, io, io::BufReader, path::Path, sync::Arc, time::Duration,
+};
 
 use tokio::time::Instant;
 
@@ -66,6 +68,9 @@ impl fmt::Display for Speed {
 /// recording neither holds it all in memory nor keeps its consumer busy for long.
 pub const SEEK_BATCH: usize = 65_536;
 
+/// Further than any recording's time goes (a year).
+const NEVER: Duration = Duration::from_secs(365 * 86_400);
+
 /// What [`Replay::seek`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Seek {
@@ -108,9 +113,15 @@ pub struct Replay {
     step: bool,
     seek_to: Option<u64>,
     skip_damage: bool,
+    /// The first damaged places met and the last, at most [`DAMAGE_KEPT`].
     damage: Vec<Damage>,
+    /// Damaged places met in all.
+    damaged: u64,
     ended: bool,
 }
+
+/// Damaged places a replay keeps to report: a crafted file can hold one every few bytes.
+const DAMAGE_KEPT: usize = 100;
 
 impl Replay {
     /// Opens a recording, positioned at its start, playing at real time.
@@ -131,6 +142,7 @@ impl Replay {
             seek_to: None,
             skip_damage: false,
             damage: Vec::new(),
+            damaged: 0,
             ended: false,
         })
     }
@@ -142,6 +154,11 @@ impl Replay {
     /// The processes running when the recording started: the state before the first event.
     pub fn snapshot(&self) -> &[ProcessInfo] {
         self.reader.snapshot()
+    }
+
+    /// The same, shared rather than copied: a seek back starts again from it.
+    pub fn shared_snapshot(&self) -> Arc<[ProcessInfo]> {
+        self.reader.shared_snapshot()
     }
 
     pub fn speed(&self) -> Speed {
@@ -181,6 +198,7 @@ impl Replay {
             self.queue.clear();
             self.given = 0;
             self.damage.clear();
+            self.damaged = 0;
             self.ended = false;
             self.position_ns = self.extent_start();
             Seek::Rewound
@@ -198,9 +216,15 @@ impl Replay {
         self.skip_damage = skip;
     }
 
-    /// Damage met so far, in file order.
+    /// Damage met so far, in file order: the first places and the last, at most
+    /// [`DAMAGE_KEPT`] of the [`damaged`](Self::damaged) ones.
     pub fn damage(&self) -> &[Damage] {
         &self.damage
+    }
+
+    /// How many damaged places were met.
+    pub fn damaged(&self) -> u64 {
+        self.damaged
     }
 
     /// Whether every event has been given out (or the rest is lost to damage).
@@ -277,7 +301,10 @@ impl Replay {
             let now = Instant::now();
             let (anchor_ns, anchor) = *self.anchor.get_or_insert((self.position_ns, now));
             let due = |ts: u64| {
-                anchor + Duration::from_nanos((ts.saturating_sub(anchor_ns) as f64 / factor) as u64)
+                let wait =
+                    Duration::from_nanos((ts.saturating_sub(anchor_ns) as f64 / factor) as u64);
+                // An event centuries ahead (a crafted time) is due never, not a panic.
+                anchor.checked_add(wait).unwrap_or(anchor + NEVER)
             };
             while self.fill() && self.queue.front().is_some_and(|e| due(e.ts_ns) <= now) {
                 self.give(out, 1);
@@ -325,11 +352,28 @@ impl Replay {
                 Ok(true) => self.queue = std::mem::take(&mut self.read).into(),
                 Ok(false) => self.ended = true,
                 Err(damage) => {
-                    self.damage.push(damage);
-                    self.ended = !self.skip_damage || self.reader.resync().is_none();
+                    self.note_damage(damage);
+                    if !self.skip_damage {
+                        self.ended = true;
+                        continue;
+                    }
+                    let resync = self.reader.resync();
+                    if let Some(unchecked) = resync.unchecked {
+                        self.note_damage(unchecked);
+                    }
+                    self.ended = resync.at.is_none();
                 }
             }
         }
         !self.queue.is_empty()
+    }
+
+    fn note_damage(&mut self, damage: Damage) {
+        self.damaged += 1;
+        if self.damage.len() < DAMAGE_KEPT {
+            self.damage.push(damage);
+        } else if let Some(last) = self.damage.last_mut() {
+            *last = damage;
+        }
     }
 }

@@ -84,7 +84,7 @@ fn read_all(bytes: &[u8]) -> Result<(Vec<Event>, Vec<Damage>), OpenError> {
             Ok(false) => break,
             Err(d) => {
                 damage.push(d);
-                if reader.resync().is_none() {
+                if reader.resync().at.is_none() {
                     break;
                 }
             }
@@ -200,7 +200,7 @@ fn damage_stops_reading_until_resync() {
     );
     assert_eq!(reader.next_batch(&mut got), Err(damage));
     assert_eq!(got, groups[0]);
-    assert_eq!(reader.resync(), Some(frames[2].0 as u64));
+    assert_eq!(reader.resync().at, Some(frames[2].0 as u64));
     assert!(reader.next_batch(&mut got).unwrap());
     assert!(!reader.next_batch(&mut got).unwrap());
     assert_eq!(got, [groups[0].clone(), groups[2].clone()].concat());

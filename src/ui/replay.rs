@@ -10,7 +10,7 @@
 //!   ([`Report::Rewound`]), then applies the events up to the target at once.
 //! - The keys ([`Control`], bound in `keys`) are asked of the player as requests.
 
-use std::{collections::VecDeque, iter, process::ExitCode};
+use std::{collections::VecDeque, iter, process::ExitCode, sync::Arc};
 
 use anyhow::Result;
 use ratatui::{style::Stylize, text::Span};
@@ -66,7 +66,7 @@ pub struct Status {
     pub ended: bool,
     /// The last damage met, and how many damaged places were met.
     pub damage: Option<Damage>,
-    pub damaged: usize,
+    pub damaged: u64,
     /// Whether the file ends with its end frame; known once ended.
     pub closed_properly: bool,
 }
@@ -90,7 +90,7 @@ impl Status {
             paused: replay.is_paused(),
             ended,
             damage: damage.last().cloned(),
-            damaged: damage.len(),
+            damaged: replay.damaged(),
             closed_properly: replay.closed_properly(),
         }
     }
@@ -104,7 +104,7 @@ pub enum Report {
     /// The replay went back to its start: the model starts again from the snapshot, at
     /// `start_ns`. The events up to the target follow at once.
     Rewound {
-        snapshot: Vec<ProcessInfo>,
+        snapshot: Arc<[ProcessInfo]>,
         start_ns: u64,
     },
 }
@@ -242,7 +242,10 @@ impl App {
                             .collect()
                     })
                     .unwrap_or_default();
-                let mut model = Model::new(self.model.config().clone());
+                let config = self.model.config().clone();
+                // The old model goes first: a replay holds one model, even when seeking.
+                self.model = Model::new(config.clone());
+                let mut model = Model::new(config);
                 model.seed(&snapshot);
                 // Pins follow the events from the snapshot on, as if made then.
                 let pins = self.pins.take();
@@ -559,7 +562,7 @@ impl Player {
             Ok(Seek::Rewound) => {
                 self.exhausted = false;
                 out.push(AppEvent::Replay(Report::Rewound {
-                    snapshot: self.replay.snapshot().to_vec(),
+                    snapshot: self.replay.shared_snapshot(),
                     start_ns: self.replay.info().start_ns,
                 }));
             }
