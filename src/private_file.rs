@@ -5,8 +5,8 @@
 //!   every command line, secrets passed as arguments included.
 //! - Nothing is followed at the last component of the path: a symbolic link put there by
 //!   another user is refused, not written through (to /etc/shadow, say).
-//! - An existing file is written only if it is a regular file, owned by the user forkwatch
-//!   runs as, with no other name (hard link) that could be anywhere. It is looked at
+//! - An existing file is written only if it is a regular file, owned by the user it is
+//!   written for ([`Owner`]), with no other name (hard link) that could be anywhere. It is looked at
 //!   without being opened (`O_PATH`: opening a fifo or a device can act on it), then the
 //!   very file that was looked at is opened through `/proc/self/fd`, so a swap between the
 //!   look and the open changes nothing.
@@ -32,24 +32,64 @@ enum Existing {
     Append,
 }
 
+/// Whom a file is written for: the user forkwatch runs as, or the user a root forkwatch
+/// acts for (who ran sudo), who then owns a new file as if they had written it and may
+/// have it replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    uid: u32,
+    gid: u32,
+}
+
+impl Owner {
+    /// The user forkwatch runs as.
+    pub fn me() -> Self {
+        // SAFETY: geteuid and getegid cannot fail.
+        unsafe {
+            Self {
+                uid: libc::geteuid(),
+                gid: libc::getegid(),
+            }
+        }
+    }
+
+    pub fn new(uid: u32, gid: u32) -> Self {
+        Self { uid, gid }
+    }
+
+    fn is_me(self) -> bool {
+        self.uid == Self::me().uid
+    }
+}
+
 /// Creates `path`, or empties the file there if it may be replaced.
 pub fn create(path: &Path) -> io::Result<File> {
-    open(path, Existing::Replace)
+    open(path, Existing::Replace, Owner::me())
+}
+
+/// [`create`] for `owner`: a new file is theirs, an existing one must be.
+pub fn create_for(path: &Path, owner: Owner) -> io::Result<File> {
+    open(path, Existing::Replace, owner)
 }
 
 /// Creates `path`, or opens the file there for appending if it may be written.
 pub fn append(path: &Path) -> io::Result<File> {
-    open(path, Existing::Append)
+    open(path, Existing::Append, Owner::me())
 }
 
-fn open(path: &Path, existing: Existing) -> io::Result<File> {
+fn open(path: &Path, existing: Existing, owner: Owner) -> io::Result<File> {
     // A file removed between the two tries below is created on the next round.
     for _ in 0..3 {
         match create_new(path, existing) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Ok(file) if !owner.is_me() => {
+                // Through the descriptor: the very file created, whatever the path names now.
+                std::os::unix::fs::fchown(&file, Some(owner.uid), Some(owner.gid))?;
+                return Ok(file);
+            }
             created => return created,
         }
-        match reopen(path, existing) {
+        match reopen(path, existing, owner) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             reopened => return reopened,
         }
@@ -72,7 +112,7 @@ fn create_new(path: &Path, existing: Existing) -> io::Result<File> {
 }
 
 /// The file already at `path`, if it may be written.
-fn reopen(path: &Path, existing: Existing) -> io::Result<File> {
+fn reopen(path: &Path, existing: Existing, owner: Owner) -> io::Result<File> {
     let handle = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
@@ -80,7 +120,7 @@ fn reopen(path: &Path, existing: Existing) -> io::Result<File> {
     let metadata = handle.metadata()?;
     let null = is_null_device(&metadata);
     if !null {
-        check(&metadata)?;
+        check(&metadata, owner)?;
     }
     // The magic link names the inode `handle` holds, whatever `path` names by now.
     let file = OpenOptions::new()
@@ -106,8 +146,8 @@ fn is_null_device(metadata: &Metadata) -> bool {
     metadata.file_type().is_char_device() && metadata.rdev() == libc::makedev(1, 3)
 }
 
-/// Refuses anything but a regular file of ours with one name, saying why.
-fn check(metadata: &Metadata) -> io::Result<()> {
+/// Refuses anything but a regular file of `owner`'s with one name, saying why.
+fn check(metadata: &Metadata, owner: Owner) -> io::Result<()> {
     let kind = metadata.file_type();
     let refuse = |why: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
     if kind.is_symlink() {
@@ -125,13 +165,16 @@ fn check(metadata: &Metadata) -> io::Result<()> {
         };
         return refuse(format!("it is {what}, not a regular file"));
     }
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if metadata.uid() != euid {
-        return refuse(format!(
-            "it belongs to uid {}, and forkwatch (uid {euid}) replaces only its own files",
-            metadata.uid()
-        ));
+    if metadata.uid() != owner.uid {
+        let whose = if owner.is_me() {
+            format!("forkwatch (uid {}) replaces only its own files", owner.uid)
+        } else {
+            format!(
+                "forkwatch, writing for uid {} (who ran sudo), replaces only their files",
+                owner.uid
+            )
+        };
+        return refuse(format!("it belongs to uid {}, and {whose}", metadata.uid()));
     }
     if metadata.nlink() > 1 {
         return refuse(format!(
@@ -213,6 +256,33 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
         assert_eq!(std::fs::read(&stranger).unwrap(), b"theirs");
         assert!(!dir.path().join("nowhere").exists());
+    }
+
+    /// A root forkwatch run with sudo writes a recording for the user who ran it.
+    #[test]
+    fn a_file_for_another_user_is_theirs_and_only_theirs_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("for-them");
+        let them = Owner::new(65_534, 65_533);
+        create_for(&path, them).unwrap().write_all(b"x").unwrap();
+        let made = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(
+            (made.uid(), made.gid(), mode(&path)),
+            (65_534, 65_533, 0o600)
+        );
+        create_for(&path, them)
+            .unwrap()
+            .write_all(b"again")
+            .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"again");
+        let mine = dir.path().join("mine");
+        std::fs::write(&mine, b"root's").unwrap();
+        assert_eq!(
+            create_for(&mine, them).err().unwrap().to_string(),
+            "it belongs to uid 0, and forkwatch, writing for uid 65534 (who ran sudo), \
+             replaces only their files"
+        );
+        assert_eq!(std::fs::read(&mine).unwrap(), b"root's");
     }
 
     #[test]

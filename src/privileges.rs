@@ -133,9 +133,12 @@ fn shrink_bounding_set(keep: CapabilitySet) -> Result<()> {
     Ok(())
 }
 
-/// The user who ran sudo (`SUDO_UID`, `SUDO_GID`), or nobody when there is none or it was
-/// root (uid 0 is what is being given up).
-pub fn unprivileged_account() -> (Uid, Gid) {
+/// The user who ran sudo (`SUDO_UID`, `SUDO_GID`), if a root forkwatch acts for one (not
+/// for root: uid 0 is what is being given up).
+pub fn sudo_user() -> Option<(Uid, Gid)> {
+    if !rustix::process::geteuid().is_root() {
+        return None;
+    }
     let id = |name: &str| {
         std::env::var(name)
             .ok()?
@@ -144,13 +147,16 @@ pub fn unprivileged_account() -> (Uid, Gid) {
             // -1 means "unchanged" to setresuid.
             .filter(|&id| id != 0 && id != u32::MAX)
     };
-    match id("SUDO_UID") {
-        Some(uid) => (
-            Uid::from_raw(uid),
-            Gid::from_raw(id("SUDO_GID").unwrap_or(NOBODY)),
-        ),
-        None => (Uid::from_raw(NOBODY), Gid::from_raw(NOBODY)),
-    }
+    let uid = id("SUDO_UID")?;
+    Some((
+        Uid::from_raw(uid),
+        Gid::from_raw(id("SUDO_GID").unwrap_or(NOBODY)),
+    ))
+}
+
+/// The user who ran sudo, or nobody when there is none.
+pub fn unprivileged_account() -> (Uid, Gid) {
+    sudo_user().unwrap_or((Uid::from_raw(NOBODY), Gid::from_raw(NOBODY)))
 }
 
 /// Becomes `uid` and `gid` with no supplementary groups, keeping the permitted

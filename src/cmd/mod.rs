@@ -18,7 +18,7 @@ use crate::{
     event::{Event, Kind},
     model::{Applied, Model},
     output::EventWriter,
-    private_file, snapshot,
+    private_file, privileges, snapshot,
     source::{Selection, Source},
     text,
 };
@@ -152,9 +152,14 @@ impl LiveTree {
     }
 }
 
-/// Creates the recording file `path` ([`private_file::create`]), or says in one line why not.
+/// Creates the recording file `path` ([`private_file`]), or says in one line why not. Under
+/// sudo it is made for the user who ran sudo: they asked for it, and a replay reads it as
+/// them.
 pub fn create_recording(path: &Path) -> Result<File> {
-    private_file::create(path).map_err(|e| {
+    let owner = privileges::sudo_user().map_or_else(private_file::Owner::me, |(uid, gid)| {
+        private_file::Owner::new(uid.as_raw(), gid.as_raw())
+    });
+    private_file::create_for(path, owner).map_err(|e| {
         anyhow::anyhow!(
             "cannot create the recording {}: {e}",
             text::escape(path.as_os_str().as_bytes())

@@ -3,6 +3,7 @@
 //! recording's events printed like `events` prints live ones.
 
 use std::{
+    fs::File,
     io::{self, IsTerminal},
     path::Path,
     process::ExitCode,
@@ -21,8 +22,6 @@ use crate::{
 };
 
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
-    // Whoever wrote the file controls all of it: it is opened and read without privileges.
-    privileges::give_up_all()?;
     let printed = args.text || args.output.json || args.output.kinds.is_some();
     if !printed && io::stdin().is_terminal() && io::stdout().is_terminal() {
         return crate::ui::replay::run(&args).await;
@@ -72,19 +71,34 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the recording at `path`, or says in one line why not; when it may not be read,
-/// also who tried (the replay runs as the user who ran sudo, or nobody).
+/// Opens the recording at `path` and gives up every privilege before a byte of it is read:
+/// whoever wrote it controls all of it. Run with sudo, it is opened as the user who ran
+/// sudo, so sudo cannot read for them what they could not read themselves; run by root
+/// itself, it is opened as root (a root shell's own recordings are root's) and read as
+/// nobody. Says in one line why it cannot be opened; when it may not be read, also who
+/// tried.
 pub fn open(path: &Path) -> Result<Replay> {
-    Replay::open(path).map_err(|e| {
-        let denied = matches!(&e, OpenError::Io(e) if e.kind() == io::ErrorKind::PermissionDenied);
-        let who = if denied {
-            format!(
-                "; a replay reads it as uid {}, never as root",
-                rustix::process::geteuid().as_raw()
-            )
-        } else {
-            String::new()
-        };
-        anyhow!("cannot replay {}: {e}{who}", text::escape_path(path))
-    })
+    let file = if privileges::sudo_user().is_some() {
+        privileges::give_up_all()?;
+        File::open(path)
+    } else {
+        let file = File::open(path);
+        privileges::give_up_all()?;
+        file
+    };
+    file.map_err(OpenError::Io)
+        .and_then(Replay::from_file)
+        .map_err(|e| {
+            let denied =
+                matches!(&e, OpenError::Io(e) if e.kind() == io::ErrorKind::PermissionDenied);
+            let who = if denied {
+                format!(
+                    "; a replay reads it as uid {}, never as root",
+                    rustix::process::geteuid().as_raw()
+                )
+            } else {
+                String::new()
+            };
+            anyhow!("cannot replay {}: {e}{who}", text::escape_path(path))
+        })
 }

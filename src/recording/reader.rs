@@ -136,10 +136,11 @@ pub struct Reader<R> {
 
 impl Reader<BufReader<File>> {
     pub fn open(path: &Path) -> Result<Self, OpenError> {
-        Self::new(BufReader::with_capacity(
-            256 * 1024,
-            File::open(path).map_err(OpenError::Io)?,
-        ))
+        Self::from_file(File::open(path).map_err(OpenError::Io)?)
+    }
+
+    pub fn from_file(file: File) -> Result<Self, OpenError> {
+        Self::new(BufReader::with_capacity(256 * 1024, file))
     }
 }
 

@@ -126,7 +126,12 @@ const DAMAGE_KEPT: usize = 100;
 impl Replay {
     /// Opens a recording, positioned at its start, playing at real time.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
-        let mut reader = Reader::open(path)?;
+        Self::from_file(File::open(path).map_err(OpenError::Io)?)
+    }
+
+    /// [`Replay::open`] for a file already open.
+    pub fn from_file(file: File) -> Result<Self, OpenError> {
+        let mut reader = Reader::from_file(file)?;
         let extent = reader.extent().map_err(OpenError::Io)?;
         Ok(Self {
             position_ns: reader.info().start_ns,
