@@ -14,6 +14,15 @@
 //! id), its exit forgets them, and lost events forget all: memory is bounded by the
 //! threads alive, and an event missed is never taken for a change.
 //!
+//! A loss reaches the stream only when the source reads its counters, which it does now
+//! and then: events read after a drop can come before the report. So before it infers a
+//! change, the stage asks the source whether anything was lost meanwhile ([`CountsLoss`]);
+//! if so the report goes before the event and nothing is inferred. That costs system calls,
+//! but only for an event that shows other ids, which is rare. And a report says when the
+//! counters were read, not where in the stream the loss was: any event stamped before
+//! that time may have been written before the loss, so such an event does not count as
+//! its thread's last ids. A later one was written after every loss counted by then.
+//!
 //! An exec may change the effective ids (a set-uid or set-gid program) but never the real
 //! ones, so an exec shows an inferred change only of real ids. An effective id changed
 //! silently just before an exec is thus taken for the exec's doing: the two cannot be told
@@ -28,6 +37,22 @@ use crate::{
 #[derive(Default)]
 pub struct IdWatch {
     last: KeyMap<u32, Creds>,
+    /// When the counters of the last loss report were read: events stamped until then may
+    /// come from before the loss.
+    blind_until_ns: u64,
+}
+
+/// A source whose events pass through an [`IdWatch`]: it tells of losses on demand.
+pub trait CountsLoss {
+    /// A loss report for what was lost since the source's last one, read now, stamped after
+    /// the read; `None` if nothing was.
+    fn lost_now(&mut self) -> Option<Event>;
+}
+
+/// What goes before an event.
+enum Insert {
+    Inferred(Silent),
+    Lost(Event),
 }
 
 /// Which of a thread's ids changed without an event saying so.
@@ -39,14 +64,32 @@ struct Silent {
 
 impl IdWatch {
     /// Notes the events from `from` on, and inserts an inferred `uid` and/or `gid` event
-    /// before each one that shows ids its thread changed silently. One hash lookup per
-    /// event; the events are moved only when something is inserted.
-    pub fn infer(&mut self, events: &mut Vec<Event>, from: usize) {
+    /// before each one that shows ids its thread changed silently, or `source`'s loss
+    /// report if events were lost meanwhile. One hash lookup per event; the events are
+    /// moved only when something is inserted.
+    pub fn infer(&mut self, events: &mut Vec<Event>, from: usize, source: &mut impl CountsLoss) {
         let mut found = Vec::new();
+        // Where the batch's last loss report is, looked for at the first change.
+        let mut last_report = None;
         for (i, event) in events.iter().enumerate().skip(from) {
             let silent = self.note(event);
-            if silent.uid || silent.gid {
-                found.push((i, silent));
+            if !(silent.uid || silent.gid) {
+                continue;
+            }
+            // A report further on counts losses from before this event was read.
+            let later = *last_report.get_or_insert_with(|| {
+                events[from..]
+                    .iter()
+                    .rposition(|e| matches!(e.kind, Kind::Lost { .. }))
+                    .map(|at| from + at)
+            });
+            if let Some(at) = later.filter(|&at| at > i) {
+                self.forget(events[at].ts_ns);
+            } else if let Some(report) = source.lost_now() {
+                self.forget(report.ts_ns);
+                found.push((i, Insert::Lost(report)));
+            } else {
+                found.push((i, Insert::Inferred(silent)));
             }
         }
         if found.is_empty() {
@@ -56,27 +99,41 @@ impl IdWatch {
         events.reserve(tail.len() + 2 * found.len());
         let mut found = found.into_iter().peekable();
         for (i, event) in (from..).zip(tail) {
-            if let Some((_, silent)) = found.next_if(|&(at, _)| at == i) {
-                if silent.uid {
-                    events.push(inferred(&event, Kind::Uid { inferred: true }));
+            match found.next_if(|(at, _)| *at == i) {
+                Some((_, Insert::Inferred(silent))) => {
+                    if silent.uid {
+                        events.push(inferred(&event, Kind::Uid { inferred: true }));
+                    }
+                    if silent.gid {
+                        events.push(inferred(&event, Kind::Gid { inferred: true }));
+                    }
                 }
-                if silent.gid {
-                    events.push(inferred(&event, Kind::Gid { inferred: true }));
-                }
+                Some((_, Insert::Lost(report))) => events.push(report),
+                None => {}
             }
             events.push(event);
         }
     }
 
+    /// Forgets every thread's ids after a loss whose counters were read at `read_ns`.
+    fn forget(&mut self, read_ns: u64) {
+        self.last.clear();
+        self.blind_until_ns = self.blind_until_ns.max(read_ns);
+    }
+
     /// Takes `event`'s ids as its thread's last ones; says which changed silently.
     fn note(&mut self, event: &Event) -> Silent {
         if let Kind::Lost { .. } = event.kind {
-            self.last.clear();
+            self.forget(event.ts_ns);
             return Silent::default();
         }
         let Some(now) = event.creds else {
             return Silent::default();
         };
+        if event.ts_ns <= self.blind_until_ns {
+            self.last.remove(&event.tid);
+            return Silent::default();
+        }
         let before = match event.kind {
             Kind::Fork | Kind::ThreadStart => {
                 self.last.insert(event.tid, now);
@@ -165,10 +222,24 @@ mod tests {
         }
     }
 
-    /// (time, thread, kind name, inferred) of each event, after inference.
-    fn infer(events: Vec<Event>) -> Vec<(u64, u32, &'static str, bool)> {
-        let mut events = events;
-        IdWatch::default().infer(&mut events, 0);
+    /// A source's loss counters: `lost` events lost and not yet reported, reported at
+    /// `now` when asked.
+    #[derive(Default)]
+    struct Counters {
+        lost: u64,
+        now: u64,
+        asked: u32,
+    }
+
+    impl CountsLoss for Counters {
+        fn lost_now(&mut self) -> Option<Event> {
+            self.asked += 1;
+            (self.lost > 0).then(|| Event::lost(self.now, std::mem::take(&mut self.lost)))
+        }
+    }
+
+    /// (time, thread, kind name, inferred) of each event.
+    fn summary(events: &[Event]) -> Vec<(u64, u32, &'static str, bool)> {
         events
             .iter()
             .map(|e| {
@@ -181,6 +252,13 @@ mod tests {
             .collect()
     }
 
+    /// [`summary`] after inference, from a source that lost nothing.
+    fn infer(events: Vec<Event>) -> Vec<(u64, u32, &'static str, bool)> {
+        let mut events = events;
+        IdWatch::default().infer(&mut events, 0, &mut Counters::default());
+        summary(&events)
+    }
+
     #[test]
     fn a_silent_uid_change_is_inferred_before_the_event_that_shows_it() {
         let events = vec![
@@ -189,7 +267,7 @@ mod tests {
             event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
         ];
         let mut inferred = events.clone();
-        IdWatch::default().infer(&mut inferred, 0);
+        IdWatch::default().infer(&mut inferred, 0, &mut Counters::default());
         assert_eq!(inferred.len(), 4);
         assert_eq!(inferred[1].kind, Kind::Uid { inferred: true });
         assert_eq!(inferred[1].creds, Some(NOBODY));
@@ -280,7 +358,7 @@ mod tests {
             event(6, 100, ROOT, Kind::Exit(ExitStatus::Code(0))),
         ];
         let before = events.len();
-        watch.infer(&mut events, 0);
+        watch.infer(&mut events, 0, &mut Counters::default());
         assert_eq!(events.len(), before, "{events:#?}");
         assert!(watch.last.is_empty(), "exits forget");
         // A reused id whose exit was never seen: the fork sets its ids afresh.
@@ -289,7 +367,7 @@ mod tests {
             event(8, 200, ROOT, Kind::Fork),
             event(9, 200, ROOT, Kind::Exit(ExitStatus::Code(0))),
         ];
-        watch.infer(&mut events, 0);
+        watch.infer(&mut events, 0, &mut Counters::default());
         assert_eq!(events.len(), 3, "{events:#?}");
     }
 
@@ -297,10 +375,87 @@ mod tests {
     fn only_the_new_events_are_looked_at() {
         let mut watch = IdWatch::default();
         let mut events = vec![event(1, 100, ROOT, Kind::Fork)];
-        watch.infer(&mut events, 0);
+        watch.infer(&mut events, 0, &mut Counters::default());
         events.push(event(2, 100, NOBODY, Kind::ThreadExit));
-        watch.infer(&mut events, 1);
+        watch.infer(&mut events, 1, &mut Counters::default());
         let kinds: Vec<_> = events.iter().map(|e| e.kind_name().as_str()).collect();
         assert_eq!(kinds, ["fork", "uid", "thread_exit"]);
+    }
+
+    /// A loss not reported yet when a thread shows other ids: the source is asked, its
+    /// report goes before the event, and nothing is inferred.
+    #[test]
+    fn a_loss_is_asked_for_before_a_change_is_inferred() {
+        let mut watch = IdWatch::default();
+        let mut source = Counters {
+            lost: 3,
+            now: 10,
+            asked: 0,
+        };
+        let mut events = vec![
+            event(1, 100, ROOT, Kind::Fork),
+            event(2, 100, ROOT, exec()),
+            // Its uid event was lost.
+            event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
+        ];
+        watch.infer(&mut events, 0, &mut source);
+        assert_eq!(
+            summary(&events),
+            [
+                (1, 100, "fork", false),
+                (2, 100, "exec", false),
+                (10, 0, "lost", false),
+                (3, 100, "exit", false)
+            ]
+        );
+        assert_eq!(events[2].lost_count(), 3);
+        assert_eq!(source.asked, 1, "asked only when ids differ");
+        // With nothing lost, a change is a change.
+        events.push(event(11, 200, ROOT, Kind::Fork));
+        events.push(event(12, 200, NOBODY, Kind::ThreadExit));
+        watch.infer(&mut events, 4, &mut source);
+        assert_eq!(source.asked, 2);
+        assert_eq!(summary(&events[5..6]), [(12, 200, "uid", true)]);
+    }
+
+    /// A report further on in the same batch counts losses from before the events ahead
+    /// of it were read: they show no change.
+    #[test]
+    fn a_report_later_in_the_batch_is_a_loss_already() {
+        let mut source = Counters::default();
+        let mut events = vec![
+            event(1, 100, ROOT, Kind::Fork),
+            event(2, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
+            event(3, 101, ROOT, Kind::Fork),
+            Event::lost(9, 1),
+        ];
+        IdWatch::default().infer(&mut events, 0, &mut source);
+        assert_eq!(events.len(), 4, "{events:#?}");
+        assert_eq!(source.asked, 0);
+    }
+
+    /// Events read after a report but stamped before its counters were read may have been
+    /// written before the loss: they are no thread's last ids.
+    #[test]
+    fn events_stamped_before_a_report_start_nothing() {
+        let mut watch = IdWatch::default();
+        let mut events = vec![Event::lost(10, 1)];
+        watch.infer(&mut events, 0, &mut Counters::default());
+        events.extend([
+            event(5, 100, ROOT, Kind::Fork),
+            // Written after the loss, which may have been this thread's uid event.
+            event(11, 100, NOBODY, exec()),
+            event(12, 100, ROOT, Kind::ThreadExit),
+        ]);
+        watch.infer(&mut events, 1, &mut Counters::default());
+        assert_eq!(
+            summary(&events[1..]),
+            [
+                (5, 100, "fork", false),
+                (11, 100, "exec", false),
+                (12, 100, "uid", true),
+                (12, 100, "thread_exit", false)
+            ]
+        );
     }
 }

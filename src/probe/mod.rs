@@ -24,7 +24,7 @@ pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_priv
 
 use record::decode;
 
-use crate::{clock, event::Event};
+use crate::{backend::ids::CountsLoss, clock, event::Event};
 
 static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
 
@@ -241,15 +241,7 @@ impl Probe {
     }
 
     fn report_loss(&mut self, out: &mut Vec<Event>) {
-        self.last_loss_check = Instant::now();
-        let total = self.lost_total();
-        if total > self.lost_reported {
-            out.push(Event::lost(
-                clock::boottime_ns(),
-                total - self.lost_reported,
-            ));
-            self.lost_reported = total;
-        }
+        out.extend(self.lost_now());
     }
 
     /// Ring-buffer drops counted by the probe, plus the runs the kernel skipped because a
@@ -267,6 +259,16 @@ impl Probe {
             .map(|fd| recursion_misses(fd.as_fd().as_raw_fd()))
             .sum();
         dropped + skipped
+    }
+}
+
+impl CountsLoss for Probe {
+    fn lost_now(&mut self) -> Option<Event> {
+        self.last_loss_check = Instant::now();
+        let total = self.lost_total();
+        let count = total.checked_sub(self.lost_reported).filter(|&n| n > 0)?;
+        self.lost_reported = total;
+        Some(Event::lost(clock::boottime_ns(), count))
     }
 }
 
