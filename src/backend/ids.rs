@@ -11,8 +11,18 @@
 //! Ids are kept per thread: a thread can change its own with a raw system call (glibc's
 //! setuid changes every thread, each with a call of its own). A thread's first event sets
 //! its ids, a fork or thread start sets them afresh (a new task, perhaps under a reused
-//! id), its exit forgets them, and lost events forget all: memory is bounded by the
-//! threads alive, and an event missed is never taken for a change.
+//! id), its exit forgets them, and lost events forget all, so that an event missed is
+//! never taken for a change.
+//!
+//! One thread leaves without an exit: a thread other than the leader that calls exec goes
+//! on under the leader's id, and its own id is kept until a new task reuses it. Any user
+//! can leave such ids behind, up to pid_max of them (4M on big machines). So the stage
+//! follows at most [`MAX_THREADS`] threads and starts afresh, logged, when more come: a
+//! cap costs one comparison and holds for every backend, where learning the old id (the
+//! exec tracepoint has it) would need a place in the events of every backend for what is
+//! only bookkeeping. Starting afresh forgets, it never invents a change: the price is
+//! changes not inferred, on a machine with more threads alive than the cap, or for a user
+//! who fills it on purpose (as one could by causing a loss).
 //!
 //! A loss reaches the stream only when the source reads its counters, which it does now
 //! and then: events read after a drop can come before the report. So before it infers a
@@ -33,13 +43,29 @@ use crate::{
     model::KeyMap,
 };
 
+/// The most threads whose ids are kept: more than are alive on nearly any machine (the
+/// kernel's default limit is one thread per 128 KiB of memory: 192k with 24 GiB), and
+/// about 11 MiB of table when full.
+pub const MAX_THREADS: usize = 1 << 18;
+
 /// The ids each thread showed in its last event.
-#[derive(Default)]
 pub struct IdWatch {
     last: KeyMap<u32, Creds>,
+    /// [`MAX_THREADS`]; smaller in tests.
+    max_threads: usize,
     /// When the counters of the last loss report were read: events stamped until then may
     /// come from before the loss.
     blind_until_ns: u64,
+}
+
+impl Default for IdWatch {
+    fn default() -> Self {
+        Self {
+            last: KeyMap::default(),
+            max_threads: MAX_THREADS,
+            blind_until_ns: 0,
+        }
+    }
 }
 
 /// A source whose events pass through an [`IdWatch`]: it tells of losses on demand.
@@ -121,6 +147,21 @@ impl IdWatch {
         self.blind_until_ns = self.blind_until_ns.max(read_ns);
     }
 
+    /// Keeps `creds` as thread `tid`'s last ids, starting afresh past the cap; returns the
+    /// ids it had.
+    fn keep(&mut self, tid: u32, creds: Creds) -> Option<Creds> {
+        let before = self.last.insert(tid, creds);
+        if self.last.len() > self.max_threads {
+            tracing::warn!(
+                "following the ids of more than {} threads: starting afresh (changes made \
+                 before a thread's next event are not inferred)",
+                self.max_threads
+            );
+            self.last.clear();
+        }
+        before
+    }
+
     /// Takes `event`'s ids as its thread's last ones; says which changed silently.
     fn note(&mut self, event: &Event) -> Silent {
         if let Kind::Lost { .. } = event.kind {
@@ -136,11 +177,11 @@ impl IdWatch {
         }
         let before = match event.kind {
             Kind::Fork | Kind::ThreadStart => {
-                self.last.insert(event.tid, now);
+                self.keep(event.tid, now);
                 return Silent::default();
             }
             Kind::Exit(_) | Kind::ThreadExit => self.last.remove(&event.tid),
-            _ => self.last.insert(event.tid, now),
+            _ => self.keep(event.tid, now),
         };
         let Some(before) = before else {
             return Silent::default();
@@ -457,5 +498,39 @@ mod tests {
                 (12, 100, "thread_exit", false)
             ]
         );
+    }
+
+    /// A thread other than the leader that calls exec leaves its id behind; ids left
+    /// behind never hold more than the cap.
+    #[test]
+    fn threads_followed_are_capped() {
+        let mut watch = IdWatch {
+            max_threads: 4,
+            ..IdWatch::default()
+        };
+        for round in 0..10 {
+            let thread = 101 + round;
+            let mut events = vec![
+                event(1, 100, ROOT, Kind::Fork),
+                event(2, thread, ROOT, Kind::ThreadStart),
+                // The leader ends; the thread goes on under the leader's id.
+                event(3, 100, ROOT, Kind::ThreadExit),
+                event(4, 100, ROOT, exec()),
+                event(5, 100, ROOT, Kind::Exit(ExitStatus::Code(0))),
+            ];
+            watch.infer(&mut events, 0, &mut Counters::default());
+            assert!(watch.last.len() <= 4, "{} threads kept", watch.last.len());
+        }
+        // Past the cap every thread starts afresh: forgotten, not changed.
+        let mut watch = IdWatch {
+            max_threads: 4,
+            ..IdWatch::default()
+        };
+        let mut events: Vec<_> = (200..205)
+            .map(|tid| event(1, tid, ROOT, Kind::Fork))
+            .collect();
+        events.push(event(2, 200, NOBODY, Kind::ThreadExit));
+        watch.infer(&mut events, 0, &mut Counters::default());
+        assert_eq!(events.len(), 6, "{events:#?}");
     }
 }
