@@ -33,6 +33,7 @@ use super::proc_stat;
 use crate::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
+    probe::FINISH_MARGIN,
     snapshot::{self, ProcessInfo},
 };
 use loss::LossCounter;
@@ -204,10 +205,12 @@ impl Netlink {
 
     /// Appends what the socket held when called, without waiting, and reports all loss:
     /// the last batch before stopping. It stops after the first batch that holds an
-    /// announcement stamped after the call, so a storm cannot keep it going: what it reads
-    /// is bounded by the socket's buffer.
+    /// announcement stamped [`FINISH_MARGIN`] after the call (why a margin: there), so a
+    /// storm cannot keep it going: it reads at most the socket's buffer and what the margin
+    /// brings.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        let until = clock::boottime_ns().saturating_sub(clock::monotonic_to_boottime_offset_ns());
+        let now = clock::boottime_ns().saturating_sub(clock::monotonic_to_boottime_offset_ns());
+        let until = now.saturating_add(FINISH_MARGIN.as_nanos() as u64);
         let fd = self.socket.get_ref().as_raw_fd();
         let mut overflows = 0;
         loop {

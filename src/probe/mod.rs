@@ -38,6 +38,15 @@ const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
 /// How often the loss counters are read while events flow.
 const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long after it was called the last read goes on. A record is stamped before it is
+/// queued, and queued records keep the order they were queued in, so a record stamped
+/// before the call on one CPU can come after one stamped after it on another: stopping at
+/// the first record stamped after the call would leave it unread and not counted lost.
+/// Stamping and queueing are microseconds apart; the margin covers a CPU interrupted in
+/// between, a virtual one that its host holds included. The proc connector stamps and
+/// queues the same way.
+pub const FINISH_MARGIN: Duration = Duration::from_millis(10);
+
 /// The most records and record bytes one batch takes from the ring buffer: enough that a
 /// batch costs little per event, few enough that a consumer gets control back within
 /// milliseconds whatever the event rate.
@@ -230,12 +239,12 @@ impl Probe {
     }
 
     /// Drains what the ring buffer held when called and reports all loss: for the last
-    /// batch before stopping. It stops at the first record stamped after the call, so a
-    /// storm that refills the buffer as fast as it is read cannot keep it going: what it
-    /// reads is bounded by the buffer's size.
+    /// batch before stopping. It stops at the first record stamped [`FINISH_MARGIN`] after
+    /// the call, so a storm that refills the buffer as fast as it is read cannot keep it
+    /// going: it reads at most the buffer and what the margin brings.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        let now = clock::boottime_ns();
-        let drained = self.drain_until(out, now, usize::MAX, usize::MAX);
+        let until = clock::boottime_ns().saturating_add(FINISH_MARGIN.as_nanos() as u64);
+        let drained = self.drain_until(out, until, usize::MAX, usize::MAX);
         self.backlog = drained == Drained::Bounded;
         self.report_loss(out);
     }
