@@ -183,12 +183,12 @@ impl Source {
         match self {
             Self::Probe(probe, ids) => {
                 probe.next_batch(out).await?;
-                ids.infer(out, from);
+                ids.infer(out, from, &mut **probe);
             }
             Self::Netlink(netlink) => netlink.next_batch(out).await?,
             Self::Procfs(procfs, ids) => {
                 procfs.next_batch(out).await?;
-                ids.infer(out, from);
+                ids.infer(out, from, procfs);
             }
             Self::Replay(replay) => return Ok(replay.next_batch(out).await),
         }
@@ -201,7 +201,7 @@ impl Source {
             Self::Probe(probe, ids) => {
                 let from = out.len();
                 probe.finish(out);
-                ids.infer(out, from);
+                ids.infer(out, from, &mut **probe);
             }
             Self::Netlink(netlink) => netlink.finish(out),
             // A poller holds nothing between polls; a replay, nothing that is due.

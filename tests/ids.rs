@@ -119,6 +119,96 @@ async fn ebpf_infers_a_32_bit_setuid_and_reports_a_native_one() {
     assert_eq!(native_uids, [(false, NOBODY, NOBODY)]);
 }
 
+/// Runs `setpriv --reuid 65534 sleep 0.03` (a setresuid the probe sees, then a while with
+/// the new uid) 25 times on each of eight threads; returns the pids.
+fn setresuid_processes() -> std::thread::JoinHandle<Vec<u32>> {
+    std::thread::spawn(|| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..25)
+                        .map(|_| {
+                            let mut child = Command::new("setpriv")
+                                .args(["--reuid", &NOBODY.to_string(), "sleep", "0.03"])
+                                .spawn()
+                                .unwrap();
+                            assert!(child.wait().unwrap().success());
+                            child.id()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    })
+}
+
+/// The pids of `pids` whose events show uid 65534 but hold no uid event: it was dropped.
+fn unannounced(events: &[Event], pids: &[u32]) -> usize {
+    pids.iter()
+        .filter(|&&pid| {
+            let mine = || events.iter().filter(move |e| e.pid == pid);
+            mine().any(|e| e.creds.is_some_and(|c| c.uid == NOBODY))
+                && !mine().any(|e| matches!(e.kind, Kind::Uid { .. }))
+        })
+        .count()
+}
+
+/// A uid event dropped from a full ring buffer is reported as lost only when the probe
+/// next reads its counters, which can be after the process's next event was read: that
+/// event must not pass for a silent change. A small ring buffer overflows while processes
+/// call setresuid, and the reader pauses between batches: longer each round, until a uid
+/// event was dropped and a later event of its process delivered (a loaded machine starts
+/// the processes more slowly).
+#[tokio::test]
+async fn ebpf_takes_no_dropped_uid_event_for_a_silent_change() {
+    let options = ProbeOptions {
+        ring_bytes: 4096,
+        ..ProbeOptions::default()
+    };
+    let args = LiveArgs {
+        backend: BackendChoice::Ebpf,
+        ..LiveArgs::default()
+    };
+    let (mut source, _) = Source::open_live(&args, &options).unwrap();
+    for pause_ms in [20, 40, 80, 160] {
+        let spawner = setresuid_processes();
+        let mut events = Vec::new();
+        while !spawner.is_finished() {
+            tokio::time::timeout(Duration::from_secs(30), source.next_batch(&mut events))
+                .await
+                .expect("events arrive")
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        }
+        let pids = spawner.join().unwrap();
+        source.finish(&mut events);
+
+        let lost: u64 = events.iter().map(Event::lost_count).sum();
+        let inferred: Vec<_> = events
+            .iter()
+            .filter(|e| pids.contains(&e.pid))
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    Kind::Uid { inferred: true } | Kind::Gid { inferred: true }
+                )
+            })
+            .collect();
+        assert!(
+            inferred.is_empty(),
+            "{lost} lost, yet inferred: {inferred:#?}"
+        );
+        if unannounced(&events, &pids) > 0 {
+            return;
+        }
+    }
+    panic!("no uid event was dropped with a later event of its process delivered");
+}
+
 /// The proc connector announces 32-bit set*id calls like any other: nothing to infer.
 #[tokio::test]
 async fn netlink_reports_a_32_bit_setuid() {

@@ -33,6 +33,7 @@ use super::proc_stat;
 use crate::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
+    probe::FINISH_MARGIN,
     snapshot::{self, ProcessInfo},
 };
 use loss::LossCounter;
@@ -59,7 +60,11 @@ const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Messages read per batch before handing them on, so a storm does not hold up consumers.
-pub const MAX_BATCH: usize = 4096;
+/// Each exec reads /proc while the runtime waits (stat, status, cmdline and the exe link:
+/// 14 us on a quiet machine, several times that under an exec storm), so 4,096 held the
+/// runtime and the UI's keys 100-300 ms; 256 hold them a few milliseconds, and handing a
+/// batch on still costs little next to reading it.
+pub const MAX_BATCH: usize = 256;
 
 #[derive(Clone, Debug)]
 pub struct NetlinkOptions {
@@ -204,10 +209,12 @@ impl Netlink {
 
     /// Appends what the socket held when called, without waiting, and reports all loss:
     /// the last batch before stopping. It stops after the first batch that holds an
-    /// announcement stamped after the call, so a storm cannot keep it going: what it reads
-    /// is bounded by the socket's buffer.
+    /// announcement stamped [`FINISH_MARGIN`] after the call (why a margin: there), so a
+    /// storm cannot keep it going: it reads at most the socket's buffer and what the margin
+    /// brings.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        let until = clock::boottime_ns().saturating_sub(clock::monotonic_to_boottime_offset_ns());
+        let now = clock::boottime_ns().saturating_sub(clock::monotonic_to_boottime_offset_ns());
+        let until = now.saturating_add(FINISH_MARGIN.as_nanos() as u64);
         let fd = self.socket.get_ref().as_raw_fd();
         let mut overflows = 0;
         loop {

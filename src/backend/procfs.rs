@@ -13,7 +13,10 @@ use std::{
 use anyhow::{Context, Result, bail};
 use tokio::time::{Interval, MissedTickBehavior};
 
-use super::proc_stat::{self, Stat, StatFile};
+use super::{
+    ids::CountsLoss,
+    proc_stat::{self, Stat, StatFile},
+};
 use crate::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
@@ -335,6 +338,14 @@ impl Procfs {
             }
         }
         Ok(())
+    }
+}
+
+/// A poller has no buffer to overflow: it loses nothing it could count (what it misses
+/// between polls, it cannot know of).
+impl CountsLoss for Procfs {
+    fn lost_now(&mut self) -> Option<Event> {
+        None
     }
 }
 

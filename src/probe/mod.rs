@@ -24,7 +24,7 @@ pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_priv
 
 use record::decode;
 
-use crate::{clock, event::Event};
+use crate::{backend::ids::CountsLoss, clock, event::Event};
 
 static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
 
@@ -37,6 +37,15 @@ const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
 
 /// How often the loss counters are read while events flow.
 const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long after it was called the last read goes on. A record is stamped before it is
+/// queued, and queued records keep the order they were queued in, so a record stamped
+/// before the call on one CPU can come after one stamped after it on another: stopping at
+/// the first record stamped after the call would leave it unread and not counted lost.
+/// Stamping and queueing are microseconds apart; the margin covers a CPU interrupted in
+/// between, a virtual one that its host holds included. The proc connector stamps and
+/// queues the same way.
+pub const FINISH_MARGIN: Duration = Duration::from_millis(10);
 
 /// The most records and record bytes one batch takes from the ring buffer: enough that a
 /// batch costs little per event, few enough that a consumer gets control back within
@@ -230,26 +239,18 @@ impl Probe {
     }
 
     /// Drains what the ring buffer held when called and reports all loss: for the last
-    /// batch before stopping. It stops at the first record stamped after the call, so a
-    /// storm that refills the buffer as fast as it is read cannot keep it going: what it
-    /// reads is bounded by the buffer's size.
+    /// batch before stopping. It stops at the first record stamped [`FINISH_MARGIN`] after
+    /// the call, so a storm that refills the buffer as fast as it is read cannot keep it
+    /// going: it reads at most the buffer and what the margin brings.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        let now = clock::boottime_ns();
-        let drained = self.drain_until(out, now, usize::MAX, usize::MAX);
+        let until = clock::boottime_ns().saturating_add(FINISH_MARGIN.as_nanos() as u64);
+        let drained = self.drain_until(out, until, usize::MAX, usize::MAX);
         self.backlog = drained == Drained::Bounded;
         self.report_loss(out);
     }
 
     fn report_loss(&mut self, out: &mut Vec<Event>) {
-        self.last_loss_check = Instant::now();
-        let total = self.lost_total();
-        if total > self.lost_reported {
-            out.push(Event::lost(
-                clock::boottime_ns(),
-                total - self.lost_reported,
-            ));
-            self.lost_reported = total;
-        }
+        out.extend(self.lost_now());
     }
 
     /// Ring-buffer drops counted by the probe, plus the runs the kernel skipped because a
@@ -267,6 +268,16 @@ impl Probe {
             .map(|fd| recursion_misses(fd.as_fd().as_raw_fd()))
             .sum();
         dropped + skipped
+    }
+}
+
+impl CountsLoss for Probe {
+    fn lost_now(&mut self) -> Option<Event> {
+        self.last_loss_check = Instant::now();
+        let total = self.lost_total();
+        let count = total.checked_sub(self.lost_reported).filter(|&n| n > 0)?;
+        self.lost_reported = total;
+        Some(Event::lost(clock::boottime_ns(), count))
     }
 }
 
