@@ -7,7 +7,10 @@
 
 #[path = "common/nobody.rs"]
 mod nobody;
-// Some of it serves the relay tests only.
+// Of these two only a receiver serves here.
+#[allow(dead_code)]
+#[path = "common/holder.rs"]
+mod holder;
 #[allow(dead_code)]
 #[path = "common/receiver.rs"]
 mod receiver;

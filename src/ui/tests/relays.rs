@@ -3,36 +3,46 @@
 //! processes that block the signal; the events are the fixed ones of these tests, and the
 //! signals they call for are really sent.
 
+#[path = "../../../tests/common/holder.rs"]
+mod holder;
+
 use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
 
 use super::*;
 use crate::{
-    relay::{
-        RtSignal,
-        tests::{receiver::Receiver, wait_past_start_tick},
-    },
+    clock,
+    relay::RtSignal,
     snapshot,
     ui::runtime::{self, Screen},
 };
+use holder::Holder;
 
 fn signal() -> i32 {
     RtSignal::default().number()
 }
 
+/// Returns once the clock is past the tick `key` started in: a process started from now
+/// on has another start time, and so another key, even with the same pid.
+fn wait_past_start_tick(key: ProcessKey) {
+    while clock::start_ticks(clock::boottime_ns()) <= key.start_ticks {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A target that blocks the default signal and keeps what it gets pending, with a pid of
 /// five digits (taken with clone3's set_tid, as root), so the screens' columns do not
 /// depend on it. Its name is `receiver`.
-fn target() -> Receiver {
+fn target() -> Holder {
     let name = c"receiver";
     // SAFETY: names this thread, and so the process forked from it, with a C string.
     unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
     let start = 10_000 + std::process::id() % 20_000;
     (start..32_000)
         .chain(10_000..start)
-        .find_map(|pid| match Receiver::hold_pid(signal(), pid) {
-            Ok(receiver) => Some(receiver),
+        .find_map(|pid| match Holder::hold_pid(signal(), pid) {
+            Ok(holder) => Some(holder),
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => None,
             Err(e) => panic!("cannot start a relay target at pid {pid} (root needed): {e}"),
         })
@@ -443,7 +453,7 @@ async fn a_target_picked_in_the_tree_whose_pid_is_taken_again_is_refused() {
     // It exits, and another process takes its pid; the model sees both.
     drop(first);
     wait_past_start_tick(picked.key());
-    let second = Receiver::hold_pid(signal(), pid).expect("the pid was taken first");
+    let second = Holder::hold_pid(signal(), pid).expect("the pid was taken first");
     let next = as_events_tell(second.pid());
     let mut events = vec![picked.exit(next.start_ms, "receiver", ExitStatus::Unknown)];
     events.extend(next.start("init", &["receiver"]));
