@@ -72,21 +72,32 @@ fn births() -> Vec<Event> {
     events
 }
 
+/// Opens the relay dialog on make (the tree's fourth row), at its targets.
+fn open_on_make(app: &mut App) {
+    for _ in 0..3 {
+        key(app, KeyCode::Down);
+    }
+    key(app, KeyCode::Char('r'));
+}
+
+/// Opens the relay dialog on make and fills it in for make's subtree, with `target` as
+/// its target.
+fn fill_in_for_makes_subtree(app: &mut App, target: &Holder) {
+    open_on_make(app);
+    // From the targets field up to the match: make's subtree.
+    key(app, KeyCode::Up);
+    key(app, KeyCode::Up);
+    key(app, KeyCode::Right);
+    key(app, KeyCode::Down);
+    key(app, KeyCode::Down);
+    type_text(app, &target.pid().to_string());
+}
+
 #[tokio::test]
 async fn the_relay_dialog_shows_what_is_wrong_in_place_then_makes_the_rule() {
     let target = target();
     let mut app = machine();
-    for _ in 0..3 {
-        key(&mut app, KeyCode::Down);
-    }
-    key(&mut app, KeyCode::Char('r'));
-    // From the targets field up to the match: make's subtree.
-    key(&mut app, KeyCode::Up);
-    key(&mut app, KeyCode::Up);
-    key(&mut app, KeyCode::Right);
-    key(&mut app, KeyCode::Down);
-    key(&mut app, KeyCode::Down);
-    type_text(&mut app, &target.pid().to_string());
+    fill_in_for_makes_subtree(&mut app, &target);
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "9");
     key(&mut app, KeyCode::Enter);
@@ -127,8 +138,16 @@ eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? h
             &[target.pid()]
         ))
     );
+}
 
-    // Two forks in the subtree are relayed, the one outside is not.
+/// Two forks in the subtree are relayed, the one outside is not.
+#[tokio::test]
+async fn a_subtree_rule_relays_the_forks_in_the_subtree() {
+    let target = target();
+    let mut app = machine();
+    fill_in_for_makes_subtree(&mut app, &target);
+    key(&mut app, KeyCode::Enter);
+    assert!(app.dialog.is_none());
     update(&mut app, AppEvent::Events(births()));
     key(&mut app, KeyCode::Char('R'));
     assert_screen(
@@ -294,13 +313,11 @@ fn dialog_lines(app: &mut App) -> Vec<String> {
         .collect()
 }
 
+/// r opens the dialog on the selected process; Ctrl-T picks targets from the tree.
 #[tokio::test]
-async fn relay_keys() {
+async fn relay_keys_open_the_dialog_and_pick_targets() {
     let mut app = machine();
-    for _ in 0..3 {
-        key(&mut app, KeyCode::Down);
-    }
-    key(&mut app, KeyCode::Char('r'));
+    open_on_make(&mut app);
     assert_eq!(
         dialog_lines(&mut app)[..5],
         [
@@ -342,7 +359,13 @@ async fn relay_keys() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Esc);
     assert_eq!(dialog_lines(&mut app)[2], "to      903,900█");
-    // ←→ and Space choose; the layout's default kinds follow it.
+}
+
+/// ←→ and Space choose; the layout's default kinds follow it.
+#[tokio::test]
+async fn relay_keys_choose_the_match_and_the_layout() {
+    let mut app = machine();
+    open_on_make(&mut app);
     key(&mut app, KeyCode::Char('x'));
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Up);
@@ -366,8 +389,12 @@ async fn relay_keys() {
     key(&mut app, KeyCode::Esc);
     assert!(app.dialog.is_none());
     assert!(app.relays.relays.rules().is_empty());
+}
 
-    // In the pins pane, r is for the picked pin's subtree.
+/// In the pins pane, r is for the picked pin's subtree.
+#[tokio::test]
+async fn relay_keys_in_the_pins_pane() {
+    let mut app = machine();
     key(&mut app, KeyCode::End);
     key(&mut app, KeyCode::Char('p'));
     key(&mut app, KeyCode::Home);
@@ -478,10 +505,7 @@ async fn a_target_picked_in_the_tree_whose_pid_is_taken_again_is_refused() {
 async fn a_subtree_whose_root_exits_before_the_rule_is_made_is_refused() {
     let target = target();
     let mut app = machine();
-    for _ in 0..3 {
-        key(&mut app, KeyCode::Down);
-    }
-    key(&mut app, KeyCode::Char('r'));
+    open_on_make(&mut app);
     key(&mut app, KeyCode::Up);
     key(&mut app, KeyCode::Up);
     key(&mut app, KeyCode::Right);
