@@ -5,6 +5,8 @@
 
 #[path = "common/big_argv.rs"]
 mod big_argv;
+#[path = "common/shell.rs"]
+mod shell;
 // Only starting the UI, typing and reading the screen serve here.
 #[allow(dead_code)]
 #[path = "common/tmux.rs"]
