@@ -8,6 +8,10 @@
 //!
 //! 5 seconds by default, with the probe's wakeup gap that the `relay` command uses.
 
+// Of these two only a receiver serves here.
+#[allow(dead_code)]
+#[path = "../tests/common/holder.rs"]
+mod holder;
 #[allow(dead_code)]
 #[path = "../tests/common/receiver.rs"]
 mod receiver;

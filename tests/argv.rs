@@ -3,6 +3,9 @@
 //! `\xNN` in text, given in base64 in JSON, kept in a recording), and an argv that could
 //! not be read is said to be unknown, never given as an empty one.
 
+#[path = "common/live.rs"]
+mod live;
+
 use std::{
     ffi::OsStr,
     io::{BufRead, BufReader, Read, Write},
@@ -17,11 +20,10 @@ use std::{
 };
 
 use forkwatch::{
-    cli::LiveArgs,
     event::{Argv, Event, Kind},
-    probe::ProbeOptions,
     source::{BackendChoice, Source},
 };
+use live::{exited, open, read_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 
@@ -57,32 +59,6 @@ fn exec_argv(events: &[Event], pid: u32) -> Argv {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no exec of {pid}: {events:#?}"))
-}
-
-fn open(backend: BackendChoice) -> Source {
-    let args = LiveArgs {
-        backend,
-        ..LiveArgs::default()
-    };
-    let (source, _) = Source::open_live(&args, &ProbeOptions::default())
-        .expect("the backend opens (tests run as root)");
-    source
-}
-
-/// Reads `source` until `done` holds for what it gave (a 30 s guard).
-async fn read_until(source: &mut Source, events: &mut Vec<Event>, done: impl Fn(&[Event]) -> bool) {
-    while !done(events) {
-        tokio::time::timeout(Duration::from_secs(30), source.next_batch(events))
-            .await
-            .expect("the expected events arrive")
-            .unwrap();
-    }
-}
-
-fn exited(events: &[Event], pid: u32) -> bool {
-    events
-        .iter()
-        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
 }
 
 /// Reads `source` until process `pid` has exited; returns its events.

@@ -29,6 +29,8 @@ use forkwatch::{
 
 #[path = "common/big_argv.rs"]
 mod big_argv;
+#[path = "common/shell.rs"]
+mod shell;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 /// Only a guard against hanging: readiness is awaited, not slept for.

@@ -1,6 +1,8 @@
 //! Relay against the real kernel: real processes, real signals, read back with sigwaitinfo
 //! by separate receiver processes.
 
+#[path = "common/holder.rs"]
+mod holder;
 #[path = "common/receiver.rs"]
 mod receiver;
 // Some of it serves tests/watch.rs only.
@@ -20,7 +22,8 @@ use forkwatch::{
     relay::{Notice, Relays, RtSignal, RuleSpec},
     snapshot,
 };
-use receiver::{Mode, Received, Receiver};
+use holder::Holder;
+use receiver::{Received, Receiver};
 use running::{Finished, GUARD, Running};
 use trees::{Chain, Gate};
 
@@ -208,14 +211,14 @@ async fn a_target_that_exits_is_dropped_and_whoever_takes_its_pid_gets_nothing()
     // The exited target's pid may be taken by someone else before the test takes it.
     let (mut relays, old_pid, holder) = (0..50)
         .find_map(|_| {
-            let target = Receiver::hold(sig, Mode::Hold);
+            let target = Holder::hold(sig);
             let old_pid = target.pid();
             let mut relays = Relays::default();
             relays
                 .add(rule(&[old_pid, receiver.pid()]), None, &mut Vec::new())
                 .unwrap();
             drop(target); // killed and reaped: its pid is free
-            let holder = Receiver::hold_pid(sig, old_pid).ok()?;
+            let holder = Holder::hold_pid(sig, old_pid).ok()?;
             Some((relays, old_pid, holder))
         })
         .expect("could not take the exited target's pid");
@@ -244,8 +247,8 @@ async fn a_target_that_exits_is_dropped_and_whoever_takes_its_pid_gets_nothing()
 #[tokio::test]
 async fn a_target_that_exits_is_dropped_as_soon_as_its_pidfd_says_so() {
     let sig = signal();
-    let first = Receiver::hold(sig, Mode::Hold);
-    let second = Receiver::hold(sig, Mode::Hold);
+    let first = Holder::hold(sig);
+    let second = Holder::hold(sig);
     let (first_pid, second_pid) = (first.pid(), second.pid());
     let mut relays = Relays::default();
     let mut notices = Vec::new();
@@ -312,12 +315,33 @@ fn the_relay_command_ends_when_its_last_target_exits() {
     quiet.wait().unwrap();
 }
 
+/// A holder, as a user of its own (`uid`) whose signal queue holds only `queue` signals
+/// (RLIMIT_SIGPENDING), so further ones fail with EAGAIN.
+fn hold_limited(signal: i32, uid: u32, queue: u64) -> Holder {
+    let prepare = || {
+        let limit = libc::rlimit {
+            rlim_cur: queue,
+            rlim_max: queue,
+        };
+        // SAFETY: in the forked process: only system calls.
+        unsafe {
+            libc::syscall(libc::SYS_setrlimit, libc::RLIMIT_SIGPENDING, &limit);
+            if libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0 {
+                libc::_exit(1);
+            }
+        }
+    };
+    Holder::fork(signal, None, prepare, |_, _| {})
+        .expect("cannot fork a holder")
+        .0
+}
+
 #[tokio::test]
 async fn a_full_signal_queue_is_counted_as_undelivered_and_stalls_no_one() {
     let sig = signal();
     // A user of its own, so no one else's pending signals count against its queue of 3.
     let uid = 3_000_000 + std::process::id();
-    let full = Receiver::hold(sig, Mode::HoldLimited { uid, queue: 3 });
+    let full = hold_limited(sig, uid, 3);
     let mut receiver = Receiver::spawn(sig);
     let mut relays = Relays::default();
     relays
@@ -349,7 +373,7 @@ async fn a_full_signal_queue_is_counted_as_undelivered_and_stalls_no_one() {
 async fn a_target_that_would_be_killed_by_the_signal_is_warned_about() {
     let sig = signal();
     let waiting = Receiver::spawn(sig);
-    let holding = Receiver::hold(sig, Mode::Hold);
+    let holding = Holder::hold(sig);
     let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
     let mut relays = Relays::default();
     let mut notices = Vec::new();

@@ -7,11 +7,16 @@
 
 #[path = "common/nobody.rs"]
 mod nobody;
-// Some of it serves the relay tests only.
+// Of these two only a receiver serves here.
+#[allow(dead_code)]
+#[path = "common/holder.rs"]
+mod holder;
 #[allow(dead_code)]
 #[path = "common/receiver.rs"]
 mod receiver;
 // Some of it serves the tests of hostile text only.
+#[path = "common/shell.rs"]
+mod shell;
 #[allow(dead_code)]
 #[path = "common/tmux.rs"]
 mod tmux;
@@ -19,20 +24,22 @@ mod tmux;
 mod trees;
 
 use std::{
-    process::{Child, Command},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use nobody::Nobody;
 use receiver::Receiver;
+use shell::Shell;
 use tmux::{TIMEOUT, Tmux};
 use trees::{Chain, Gate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 /// `sh -c 'sleep 3600.TOKEN & sleep 3601.TOKEN & wait' fwTOKEN`: a tree whose three
-/// processes all have TOKEN (digits unique to this run) in their argv.
+/// processes all have TOKEN (digits unique to this run) in their argv. Killed when
+/// dropped.
 struct Tree {
-    shell: Child,
+    shell: Shell,
     token: String,
 }
 
@@ -44,17 +51,18 @@ impl Tree {
             forkwatch::clock::boottime_ns() % 1_000_000
         );
         let script = format!("sleep 3600.{token} & sleep 3601.{token} & wait");
-        let shell = Command::new("sh")
-            .args(["-c", &script, &format!("fw{token}")])
-            .spawn()
-            .unwrap();
+        let shell = Shell::new(
+            Command::new("sh")
+                .args(["-c", &script, &format!("fw{token}")])
+                .spawn()
+                .unwrap(),
+        );
         // Ready when both sleeps run.
-        let children = format!("/proc/{0}/task/{0}/children", shell.id());
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let kids = std::fs::read_to_string(&children).unwrap_or_default();
-            let running = kids
-                .split_whitespace()
+            let running = shell
+                .children()
+                .iter()
                 .filter(|pid| {
                     std::fs::read(format!("/proc/{pid}/cmdline"))
                         .is_ok_and(|argv| argv.starts_with(b"sleep\0"))
@@ -67,21 +75,6 @@ impl Tree {
             std::thread::sleep(Duration::from_millis(10));
         }
         Self { shell, token }
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        // Killing the shell leaves its sleeps running: they go first.
-        let children = format!("/proc/{0}/task/{0}/children", self.shell.id());
-        for pid in std::fs::read_to_string(children)
-            .unwrap_or_default()
-            .split_whitespace()
-        {
-            let _ = Command::new("kill").arg(pid).status();
-        }
-        let _ = self.shell.kill();
-        let _ = self.shell.wait();
     }
 }
 
@@ -358,7 +351,7 @@ fn the_pinned_only_view_shows_a_pinned_tree_and_hides_the_rest() {
         .spawn()
         .unwrap();
     let tmux = Tmux::start("pin");
-    tmux.start_ui(&format!("--pin {}", tree.shell.id()));
+    tmux.start_ui(&format!("--pin {}", tree.shell.pid()));
 
     tmux.type_text("v", false);
     let screen = tmux.wait_for("the pinned tree", |s| {

@@ -80,81 +80,91 @@ impl Workload {
             self.now += self.step_ns;
             n += 1;
             if self.running.len() < parallel {
-                let pid = self.pid();
-                self.running.push(Job {
-                    pid,
-                    start: self.now,
-                    steps: 0,
-                });
-                self.out
-                    .push(event(pid, make_pid, self.now, self.now, "make", Kind::Fork));
-                continue;
-            }
-            let i = (n as usize * 7) % self.running.len();
-            let (pid, start, step) = {
-                let job = &mut self.running[i];
-                job.steps += 1;
-                (job.pid, job.start, job.steps)
-            };
-            let now = self.now;
-            let e = |kind| event(pid, make_pid, start, now, "cc", kind);
-            match step {
-                1 => {
-                    let file = format!("src/module_{pid}/file_{n}.c");
-                    self.out.push(e(Kind::Exec {
-                        filename: "/usr/bin/cc".into(),
-                        argv: Argv::from_args([
-                            "cc", "-O2", "-g", "-Wall", "-c", &file, "-o", "out.o",
-                        ]),
-                        argv_truncated: false,
-                        filename_truncated: false,
-                        argv_unreadable: false,
-                    }));
-                }
-                2 | 3 => self.out.push(Event {
-                    tid: pid + 10_000 * u32::from(step),
-                    ..e(Kind::ThreadStart)
-                }),
-                4 | 5 => self.out.push(Event {
-                    tid: pid + 10_000 * u32::from(step - 2),
-                    ..e(Kind::ThreadExit)
-                }),
-                6 if pid % 4 == 0 => {
-                    // A helper: fork, exec, exit.
-                    let helper = self.pid();
-                    let t = self.now;
-                    self.out.push(event(helper, pid, t, t, "cc", Kind::Fork));
-                    self.out.push(event(
-                        helper,
-                        pid,
-                        t,
-                        t + 1_000,
-                        "as",
-                        Kind::Exec {
-                            filename: "/usr/bin/as".into(),
-                            argv: Argv::from_args(["as", "-o", "out.o", "-"]),
-                            argv_truncated: false,
-                            filename_truncated: false,
-                            argv_unreadable: false,
-                        },
-                    ));
-                    self.out.push(event(
-                        helper,
-                        pid,
-                        t,
-                        t + 2_000,
-                        "as",
-                        Kind::Exit(ExitStatus::Code(0)),
-                    ));
-                }
-                6 => {}
-                _ => {
-                    self.out.push(e(Kind::Exit(ExitStatus::Code(0))));
-                    self.running.swap_remove(i);
-                }
+                self.start_job(make_pid);
+            } else {
+                self.step_job((n as usize * 7) % self.running.len(), n, make_pid);
             }
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// Make forks a job.
+    fn start_job(&mut self, make_pid: u32) {
+        let pid = self.pid();
+        self.running.push(Job {
+            pid,
+            start: self.now,
+            steps: 0,
+        });
+        self.out
+            .push(event(pid, make_pid, self.now, self.now, "make", Kind::Fork));
+    }
+
+    /// The next event of running job `i`, at the `n`th turn: its exec, two threads
+    /// started and ended, a helper (one job in four), its exit.
+    fn step_job(&mut self, i: usize, n: u64, make_pid: u32) {
+        let (pid, start, step) = {
+            let job = &mut self.running[i];
+            job.steps += 1;
+            (job.pid, job.start, job.steps)
+        };
+        let now = self.now;
+        let e = |kind| event(pid, make_pid, start, now, "cc", kind);
+        match step {
+            1 => {
+                let file = format!("src/module_{pid}/file_{n}.c");
+                self.out.push(e(Kind::Exec {
+                    filename: "/usr/bin/cc".into(),
+                    argv: Argv::from_args(["cc", "-O2", "-g", "-Wall", "-c", &file, "-o", "out.o"]),
+                    argv_truncated: false,
+                    filename_truncated: false,
+                    argv_unreadable: false,
+                }));
+            }
+            2 | 3 => self.out.push(Event {
+                tid: pid + 10_000 * u32::from(step),
+                ..e(Kind::ThreadStart)
+            }),
+            4 | 5 => self.out.push(Event {
+                tid: pid + 10_000 * u32::from(step - 2),
+                ..e(Kind::ThreadExit)
+            }),
+            6 if pid % 4 == 0 => self.run_helper(pid),
+            6 => {}
+            _ => {
+                self.out.push(e(Kind::Exit(ExitStatus::Code(0))));
+                self.running.swap_remove(i);
+            }
+        }
+    }
+
+    /// A helper of job `parent`: fork, exec, exit.
+    fn run_helper(&mut self, parent: u32) {
+        let helper = self.pid();
+        let t = self.now;
+        self.out.push(event(helper, parent, t, t, "cc", Kind::Fork));
+        self.out.push(event(
+            helper,
+            parent,
+            t,
+            t + 1_000,
+            "as",
+            Kind::Exec {
+                filename: "/usr/bin/as".into(),
+                argv: Argv::from_args(["as", "-o", "out.o", "-"]),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+        ));
+        self.out.push(event(
+            helper,
+            parent,
+            t,
+            t + 2_000,
+            "as",
+            Kind::Exit(ExitStatus::Code(0)),
+        ));
     }
 }
 

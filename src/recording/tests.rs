@@ -344,17 +344,22 @@ mod recorder {
     use super::*;
     use crate::private_file;
 
+    /// A recorder of the tests' recording, to a new file at `path`.
+    fn recorder_at(path: &Path) -> Recorder {
+        Recorder::new(
+            private_file::create(path).unwrap(),
+            path,
+            &info(),
+            &snapshot(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn events_reach_the_file_without_finish_and_all_of_them_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.fwrec");
-        let recorder = Recorder::new(
-            private_file::create(&path).unwrap(),
-            &path,
-            &info(),
-            &snapshot(),
-        )
-        .unwrap();
+        let recorder = recorder_at(&path);
         let all = events(1000, 1_000);
         recorder.record(all[..400].to_vec());
         // Written within the flush interval though nothing more arrives: what a kill -9
@@ -384,13 +389,7 @@ mod recorder {
     fn a_dropped_recorder_writes_the_events_it_holds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.fwrec");
-        let recorder = Recorder::new(
-            private_file::create(&path).unwrap(),
-            &path,
-            &info(),
-            &snapshot(),
-        )
-        .unwrap();
+        let recorder = recorder_at(&path);
         let all = events(400, 1_000);
         recorder.record(all.clone());
         drop(recorder);

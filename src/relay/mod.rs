@@ -450,6 +450,3 @@ impl Relays {
         }
     }
 }
-
-#[cfg(test)]
-pub(crate) mod tests;

@@ -1,18 +1,22 @@
 //! A sleeping process with megabytes of argv: `sh -c 'sleep 600; :' fwbigTOKEN` followed by
 //! 32 arguments of 125,000 bytes (4 MB; one argument may not pass MAX_ARG_STRLEN, 128 KiB),
-//! started with a stack limit of 64 MiB, as execve takes at most a quarter of it.
+//! started with a stack limit of 64 MiB, as execve takes at most a quarter of it. Needs
+//! `shell.rs` included beside it as `shell`.
 
 use std::{
     os::unix::process::CommandExt,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
+
+use crate::shell::Shell;
 
 /// The bytes of its argv after the first four arguments.
 pub const BIG_BYTES: usize = 32 * 125_000;
 
+/// Killed with its sleep when dropped.
 pub struct BigArgv {
-    shell: Child,
+    shell: Shell,
     /// Digits unique to this run, in its fourth argument (`fwbigTOKEN`).
     pub token: String,
 }
@@ -43,38 +47,19 @@ impl BigArgv {
                 Ok(())
             });
         }
-        let shell = command.spawn().expect("sh with 4 MB of argv starts");
+        let shell = Shell::new(command.spawn().expect("sh with 4 MB of argv starts"));
         // Ready when the shell runs its sleep.
-        let children = format!("/proc/{0}/task/{0}/children", shell.id());
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::fs::read_to_string(&children)
-            .unwrap_or_default()
-            .is_empty()
-        {
+        while shell.children().is_empty() {
             assert!(Instant::now() < deadline, "the big shell did not start");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let cmdline = std::fs::read(format!("/proc/{}/cmdline", shell.id())).unwrap();
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", shell.pid())).unwrap();
         assert!(cmdline.len() > BIG_BYTES, "{} bytes of argv", cmdline.len());
         Self { shell, token }
     }
 
     pub fn pid(&self) -> u32 {
-        self.shell.id()
-    }
-}
-
-impl Drop for BigArgv {
-    fn drop(&mut self) {
-        // Killing the shell leaves its sleep running: it goes first.
-        let children = format!("/proc/{0}/task/{0}/children", self.shell.id());
-        for pid in std::fs::read_to_string(children)
-            .unwrap_or_default()
-            .split_whitespace()
-        {
-            let _ = Command::new("kill").arg(pid).status();
-        }
-        let _ = self.shell.kill();
-        let _ = self.shell.wait();
+        self.shell.pid()
     }
 }

@@ -103,7 +103,13 @@ impl Tmux {
 
     /// Polls the screen until `ready` holds; fails after [`TIMEOUT`] showing the screen.
     pub fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
+        self.wait_within(TIMEOUT, what, ready)
+    }
+
+    /// [`Tmux::wait_for`] with a guard of its own, for what the UI takes long to show
+    /// (after a storm of events).
+    pub fn wait_within(&self, guard: Duration, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + guard;
         loop {
             let screen = self.screen();
             if ready(&screen) {
@@ -111,7 +117,7 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline,
-                "no {what} after {TIMEOUT:?}; the screen:\n{screen}"
+                "no {what} after {guard:?}; the screen:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -1,7 +1,10 @@
 //! Byte budgets on screen: exited processes the model let go of, events the event log
 //! pane let go of, and events that did not fit while a re-sync held them back.
 
-use super::*;
+use super::{
+    resync::{LATE, resyncing_machine},
+    *,
+};
 use crate::{event::MAX_ARGV_BYTES, model::Config};
 
 /// An exec of `n` empty arguments.
@@ -78,18 +81,10 @@ fn the_event_log_pane_says_how_many_it_let_go_for_memory() {
 
 #[test]
 fn events_beyond_the_held_bytes_of_a_resync_are_counted_lost() {
-    let mut app = machine();
-    update(&mut app, AppEvent::Events(vec![Event::lost(1_000 * S, 3)]));
-    assert_eq!(app.take_requests(), [Request::Snapshot]);
+    let mut app = resyncing_machine();
     // 40 MiB of execs come while /proc is read, and a loss report of 5.
-    let late = P {
-        pid: 950,
-        ppid: 812,
-        start_ms: 1_000_100,
-        uid: 1000,
-    };
     let mut batch: Vec<Event> = (0..5_000)
-        .map(|i| empties(late, 1_000_100 + i, MAX_ARGV_BYTES))
+        .map(|i| empties(LATE, 1_000_100 + i, MAX_ARGV_BYTES))
         .collect();
     batch.push(Event::lost(1_000_200 * MS, 5));
     update(&mut app, AppEvent::Events(batch));

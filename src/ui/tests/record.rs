@@ -3,7 +3,9 @@
 
 use std::{
     ffi::CString,
+    fs::File,
     os::unix::ffi::OsStrExt,
+    path::Path,
     thread,
     time::{Duration, Instant},
 };
@@ -14,6 +16,11 @@ use crate::{
     recording::{Reader, SLOW_DISK_BACKLOG},
     ui::record::{Recording, Status, end_recording},
 };
+
+/// The recording of the machine from 990 s on, into `file` (at `path`).
+fn recording_into(file: File, path: &Path) -> Recording {
+    Recording::create(file, path, "eBPF", 990 * S, &machine_processes()).unwrap()
+}
 
 /// The machine while recording.
 fn recording_machine() -> App {
@@ -108,14 +115,7 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ ● recording stopped: wri
 fn a_ui_that_fails_still_ends_its_recording_and_gives_its_own_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("failed.fwrec");
-    let recording = Recording::create(
-        private_file::create(&path).unwrap(),
-        &path,
-        "eBPF",
-        990 * S,
-        &machine_processes(),
-    )
-    .unwrap();
+    let recording = recording_into(private_file::create(&path).unwrap(), &path);
     let failed = anyhow::anyhow!("cannot set the terminal up: no such device");
     let error = end_recording(Err(failed), Some(recording)).unwrap_err();
     assert_eq!(
@@ -131,14 +131,7 @@ fn a_ui_that_fails_still_ends_its_recording_and_gives_its_own_error() {
 fn the_tee_records_what_the_state_applies_from_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.fwrec");
-    let mut recording = Recording::create(
-        private_file::create(&path).unwrap(),
-        &path,
-        "eBPF",
-        990 * S,
-        &machine_processes(),
-    )
-    .unwrap();
+    let mut recording = recording_into(private_file::create(&path).unwrap(), &path);
     let mut app = recording_machine();
     for event in [AppEvent::Events(make_events()), AppEvent::Tick(1_000 * S)] {
         if let Some(status) = recording.tee(&event) {
@@ -176,19 +169,12 @@ fn a_write_error_stops_the_recording_and_is_said_in_full() {
     let far_end = {
         let fifo = fifo.clone();
         thread::spawn(move || {
-            let pipe = std::fs::File::open(fifo).unwrap();
+            let pipe = File::open(fifo).unwrap();
             wait_to_go.recv().unwrap();
             drop(pipe);
         })
     };
-    let mut recording = Recording::create(
-        std::fs::File::options().write(true).open(&fifo).unwrap(),
-        &fifo,
-        "eBPF",
-        990 * S,
-        &machine_processes(),
-    )
-    .unwrap();
+    let mut recording = recording_into(File::options().write(true).open(&fifo).unwrap(), &fifo);
     gone.send(()).unwrap();
     far_end.join().unwrap();
     let mut app = recording_machine();

@@ -3,36 +3,46 @@
 //! processes that block the signal; the events are the fixed ones of these tests, and the
 //! signals they call for are really sent.
 
+#[path = "../../../tests/common/holder.rs"]
+mod holder;
+
 use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
 
 use super::*;
 use crate::{
-    relay::{
-        RtSignal,
-        tests::{receiver::Receiver, wait_past_start_tick},
-    },
+    clock,
+    relay::RtSignal,
     snapshot,
     ui::runtime::{self, Screen},
 };
+use holder::Holder;
 
 fn signal() -> i32 {
     RtSignal::default().number()
 }
 
+/// Returns once the clock is past the tick `key` started in: a process started from now
+/// on has another start time, and so another key, even with the same pid.
+fn wait_past_start_tick(key: ProcessKey) {
+    while clock::start_ticks(clock::boottime_ns()) <= key.start_ticks {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A target that blocks the default signal and keeps what it gets pending, with a pid of
 /// five digits (taken with clone3's set_tid, as root), so the screens' columns do not
 /// depend on it. Its name is `receiver`.
-fn target() -> Receiver {
+fn target() -> Holder {
     let name = c"receiver";
     // SAFETY: names this thread, and so the process forked from it, with a C string.
     unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
     let start = 10_000 + std::process::id() % 20_000;
     (start..32_000)
         .chain(10_000..start)
-        .find_map(|pid| match Receiver::hold_pid(signal(), pid) {
-            Ok(receiver) => Some(receiver),
+        .find_map(|pid| match Holder::hold_pid(signal(), pid) {
+            Ok(holder) => Some(holder),
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => None,
             Err(e) => panic!("cannot start a relay target at pid {pid} (root needed): {e}"),
         })
@@ -62,21 +72,32 @@ fn births() -> Vec<Event> {
     events
 }
 
+/// Opens the relay dialog on make (the tree's fourth row), at its targets.
+fn open_on_make(app: &mut App) {
+    for _ in 0..3 {
+        key(app, KeyCode::Down);
+    }
+    key(app, KeyCode::Char('r'));
+}
+
+/// Opens the relay dialog on make and fills it in for make's subtree, with `target` as
+/// its target.
+fn fill_in_for_makes_subtree(app: &mut App, target: &Holder) {
+    open_on_make(app);
+    // From the targets field up to the match: make's subtree.
+    key(app, KeyCode::Up);
+    key(app, KeyCode::Up);
+    key(app, KeyCode::Right);
+    key(app, KeyCode::Down);
+    key(app, KeyCode::Down);
+    type_text(app, &target.pid().to_string());
+}
+
 #[tokio::test]
 async fn the_relay_dialog_shows_what_is_wrong_in_place_then_makes_the_rule() {
     let target = target();
     let mut app = machine();
-    for _ in 0..3 {
-        key(&mut app, KeyCode::Down);
-    }
-    key(&mut app, KeyCode::Char('r'));
-    // From the targets field up to the match: make's subtree.
-    key(&mut app, KeyCode::Up);
-    key(&mut app, KeyCode::Up);
-    key(&mut app, KeyCode::Right);
-    key(&mut app, KeyCode::Down);
-    key(&mut app, KeyCode::Down);
-    type_text(&mut app, &target.pid().to_string());
+    fill_in_for_makes_subtree(&mut app, &target);
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "9");
     key(&mut app, KeyCode::Enter);
@@ -117,8 +138,16 @@ eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? h
             &[target.pid()]
         ))
     );
+}
 
-    // Two forks in the subtree are relayed, the one outside is not.
+/// Two forks in the subtree are relayed, the one outside is not.
+#[tokio::test]
+async fn a_subtree_rule_relays_the_forks_in_the_subtree() {
+    let target = target();
+    let mut app = machine();
+    fill_in_for_makes_subtree(&mut app, &target);
+    key(&mut app, KeyCode::Enter);
+    assert!(app.dialog.is_none());
     update(&mut app, AppEvent::Events(births()));
     key(&mut app, KeyCode::Char('R'));
     assert_screen(
@@ -284,13 +313,11 @@ fn dialog_lines(app: &mut App) -> Vec<String> {
         .collect()
 }
 
+/// r opens the dialog on the selected process; Ctrl-T picks targets from the tree.
 #[tokio::test]
-async fn relay_keys() {
+async fn relay_keys_open_the_dialog_and_pick_targets() {
     let mut app = machine();
-    for _ in 0..3 {
-        key(&mut app, KeyCode::Down);
-    }
-    key(&mut app, KeyCode::Char('r'));
+    open_on_make(&mut app);
     assert_eq!(
         dialog_lines(&mut app)[..5],
         [
@@ -332,7 +359,13 @@ async fn relay_keys() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Esc);
     assert_eq!(dialog_lines(&mut app)[2], "to      903,900█");
-    // ←→ and Space choose; the layout's default kinds follow it.
+}
+
+/// ←→ and Space choose; the layout's default kinds follow it.
+#[tokio::test]
+async fn relay_keys_choose_the_match_and_the_layout() {
+    let mut app = machine();
+    open_on_make(&mut app);
     key(&mut app, KeyCode::Char('x'));
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Up);
@@ -356,8 +389,12 @@ async fn relay_keys() {
     key(&mut app, KeyCode::Esc);
     assert!(app.dialog.is_none());
     assert!(app.relays.relays.rules().is_empty());
+}
 
-    // In the pins pane, r is for the picked pin's subtree.
+/// In the pins pane, r is for the picked pin's subtree.
+#[tokio::test]
+async fn relay_keys_in_the_pins_pane() {
+    let mut app = machine();
     key(&mut app, KeyCode::End);
     key(&mut app, KeyCode::Char('p'));
     key(&mut app, KeyCode::Home);
@@ -443,7 +480,7 @@ async fn a_target_picked_in_the_tree_whose_pid_is_taken_again_is_refused() {
     // It exits, and another process takes its pid; the model sees both.
     drop(first);
     wait_past_start_tick(picked.key());
-    let second = Receiver::hold_pid(signal(), pid).expect("the pid was taken first");
+    let second = Holder::hold_pid(signal(), pid).expect("the pid was taken first");
     let next = as_events_tell(second.pid());
     let mut events = vec![picked.exit(next.start_ms, "receiver", ExitStatus::Unknown)];
     events.extend(next.start("init", &["receiver"]));
@@ -468,10 +505,7 @@ async fn a_target_picked_in_the_tree_whose_pid_is_taken_again_is_refused() {
 async fn a_subtree_whose_root_exits_before_the_rule_is_made_is_refused() {
     let target = target();
     let mut app = machine();
-    for _ in 0..3 {
-        key(&mut app, KeyCode::Down);
-    }
-    key(&mut app, KeyCode::Char('r'));
+    open_on_make(&mut app);
     key(&mut app, KeyCode::Up);
     key(&mut app, KeyCode::Up);
     key(&mut app, KeyCode::Right);

@@ -1,24 +1,29 @@
-//! A pid match against real processes and real signals: the matched process's exit is
-//! lost and its pid goes to another process, as clone3's set_tid (root) can force.
+//! A pid match follows its process, not its pid, against real processes and real
+//! signals: the matched process's exit is lost and its pid goes to another process, as
+//! clone3's set_tid (root) can force, or a re-sync with /proc finds it gone.
 
-// Some of it serves the integration tests only. The UI's relay tests use it from here.
+// What a holder has pending is not looked at here.
 #[allow(dead_code)]
-#[path = "../../tests/common/receiver.rs"]
-pub(crate) mod receiver;
+#[path = "common/holder.rs"]
+mod holder;
+#[path = "common/receiver.rs"]
+mod receiver;
 
 use std::time::Duration;
 
-use receiver::{Mode, Receiver};
-
-use super::*;
-use crate::{
-    event::{Creds, ExitStatus},
+use forkwatch::{
+    clock,
+    event::{Comm, Creds, Event, ExitStatus, Kind},
+    model::{Model, ProcessKey},
+    relay::{Notice, Relays, RtSignal, RuleId},
     snapshot::{self, ProcessInfo},
 };
+use holder::Holder;
+use receiver::Receiver;
 
 /// Returns once the clock is past the tick `key` started in: a process started from now
 /// on has another start time, and so another key, even with the same pid.
-pub(crate) fn wait_past_start_tick(key: ProcessKey) {
+fn wait_past_start_tick(key: ProcessKey) {
     while clock::start_ticks(clock::boottime_ns()) <= key.start_ticks {
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -53,17 +58,17 @@ fn relay_forks_of(matched: u32, receiver: &Receiver, model: Option<&Model>) -> R
 
 /// A process of this test, its pid freed, then taken by another: the two as /proc showed
 /// them, with a relay of the first one's forks made while it lived.
-fn pid_taken_again(receiver: &Receiver) -> (Relays, ProcessInfo, ProcessInfo, Receiver) {
+fn pid_taken_again(receiver: &Receiver) -> (Relays, ProcessInfo, ProcessInfo, Holder) {
     let signal = RtSignal::default().number();
     // Another process may take the pid before the test does.
     (0..50)
         .find_map(|_| {
-            let matched = Receiver::hold(signal, Mode::Hold);
+            let matched = Holder::hold(signal);
             let first = snapshot::read_process(matched.pid()).unwrap();
             let relays = relay_forks_of(first.pid, receiver, None);
             drop(matched); // killed and reaped: its pid is free
             wait_past_start_tick(ProcessKey::new(first.pid, first.start_ns));
-            let holder = Receiver::hold_pid(signal, first.pid).ok()?;
+            let holder = Holder::hold_pid(signal, first.pid).ok()?;
             let second = snapshot::read_process(holder.pid()).unwrap();
             Some((relays, first, second, holder))
         })
@@ -107,7 +112,7 @@ async fn a_pid_match_whose_exit_was_lost_ends_when_its_pid_is_taken_again() {
 #[tokio::test]
 async fn a_pid_match_ends_when_a_resync_finds_its_process_gone() {
     let receiver = Receiver::spawn(RtSignal::default().number());
-    let matched = Receiver::hold(RtSignal::default().number(), Mode::Hold);
+    let matched = Holder::hold(RtSignal::default().number());
     let pid = matched.pid();
     let mut model = Model::default();
     model.seed(&snapshot::take().unwrap());
