@@ -4,6 +4,10 @@
 
 #[path = "common/lines.rs"]
 mod lines;
+// Its reading until an event came serves other tests only.
+#[allow(dead_code)]
+#[path = "common/live.rs"]
+mod live;
 
 use std::{
     future::Future,
@@ -17,12 +21,12 @@ use std::{
 
 use forkwatch::{
     backend::netlink,
-    cli::LiveArgs,
     event::{Event, Kind},
-    probe::{self, ProbeOptions},
+    probe,
     source::{BackendChoice, Source},
 };
 use lines::{lines, next_line};
+use live::exited;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
@@ -144,12 +148,6 @@ fn storm_at_least(forks: u64) -> (Vec<u32>, u64) {
     (workers, made)
 }
 
-fn exited(events: &[Event], pid: u32) -> bool {
-    events
-        .iter()
-        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
-}
-
 fn lost(events: &[Event]) -> bool {
     events.iter().any(|e| e.lost_count() > 0)
 }
@@ -163,11 +161,7 @@ fn lost(events: &[Event]) -> bool {
 /// cannot count the storm's forks, and is made again.
 async fn reads_in_bounded_batches(backend: BackendChoice, batch: usize, per_record: usize) {
     let _alone = ONE_STORM.lock().await;
-    let args = LiveArgs {
-        backend,
-        ..LiveArgs::default()
-    };
-    let (mut source, _) = Source::open_live(&args, &ProbeOptions::default()).unwrap();
+    let mut source = live::open(backend);
     for _ in 0..3 {
         if storm_in_bounded_batches(&mut source, backend, batch, batch * per_record).await {
             return;

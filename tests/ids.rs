@@ -5,6 +5,8 @@
 
 #[path = "common/lines.rs"]
 mod lines;
+#[path = "common/live.rs"]
+mod live;
 
 use std::{
     io::Write,
@@ -19,36 +21,11 @@ use forkwatch::{
     source::{BackendChoice, Source},
 };
 use lines::{lines, next_line};
+use live::{exited, open, read_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 const NOBODY: u32 = 65534;
-
-fn open(backend: BackendChoice) -> Source {
-    let args = LiveArgs {
-        backend,
-        ..LiveArgs::default()
-    };
-    let (source, _) = Source::open_live(&args, &ProbeOptions::default())
-        .expect("the backend opens (tests run as root)");
-    source
-}
-
-/// Reads `source` until `done` holds for what it gave (a 30 s guard).
-async fn read_until(source: &mut Source, events: &mut Vec<Event>, done: impl Fn(&[Event]) -> bool) {
-    while !done(events) {
-        tokio::time::timeout(Duration::from_secs(30), source.next_batch(events))
-            .await
-            .expect("the expected events arrive")
-            .unwrap();
-    }
-}
-
-fn exited(events: &[Event], pid: u32) -> bool {
-    events
-        .iter()
-        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
-}
 
 /// The uid events of `pid`, as (inferred, uid, euid), and where each is in `events`.
 fn uid_events(events: &[Event], pid: u32) -> Vec<(usize, bool, u32, u32)> {
