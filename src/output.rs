@@ -34,20 +34,7 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
             let _ = write!(w, " ppid={}", event.ppid);
         }
     }
-    if let Some(c) = event.creds {
-        match event.kind {
-            Kind::Exec { .. } | Kind::Uid { .. } => {
-                let _ = write!(w, " uid={}", c.uid);
-                if c.euid != c.uid || matches!(event.kind, Kind::Uid { .. }) {
-                    let _ = write!(w, " euid={}", c.euid);
-                }
-            }
-            Kind::Gid { .. } => {
-                let _ = write!(w, " gid={} egid={}", c.gid, c.egid);
-            }
-            _ => {}
-        }
-    }
+    push_ids(w, event);
     w.push_str(" comm=");
     text::push_escaped(w, event.comm.as_bytes());
     match &event.kind {
@@ -75,29 +62,52 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
         Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => {
             w.push_str(" inferred");
         }
-        Kind::Exit(status) => {
-            match status {
-                ExitStatus::Code(code) => {
-                    let _ = write!(w, " exit_code={code}");
-                }
-                ExitStatus::Signal {
-                    signal,
-                    core_dumped,
-                } => {
-                    let _ = write!(w, " signal={signal}({})", signal_name(*signal));
-                    if *core_dumped {
-                        w.push_str(" core_dumped");
-                    }
-                }
-                ExitStatus::Unknown => w.push_str(" exit_status=unknown"),
-            }
-            if let Some(run) = event.run_ns() {
-                let _ = write!(w, " run={}", short_duration(run));
-            }
-        }
+        Kind::Exit(status) => push_exit(w, *status, event.run_ns()),
         _ => {}
     }
     line
+}
+
+/// The ids an exec or a uid or gid change shows: the user's on execs and uid changes (the
+/// effective one when it differs, or changed), both group ids on gid changes.
+fn push_ids(w: &mut String, event: &Event) {
+    let Some(c) = event.creds else {
+        return;
+    };
+    match event.kind {
+        Kind::Exec { .. } | Kind::Uid { .. } => {
+            let _ = write!(w, " uid={}", c.uid);
+            if c.euid != c.uid || matches!(event.kind, Kind::Uid { .. }) {
+                let _ = write!(w, " euid={}", c.euid);
+            }
+        }
+        Kind::Gid { .. } => {
+            let _ = write!(w, " gid={} egid={}", c.gid, c.egid);
+        }
+        _ => {}
+    }
+}
+
+/// How a process ended, and how long it ran when its start is known.
+fn push_exit(w: &mut String, status: ExitStatus, run_ns: Option<u64>) {
+    match status {
+        ExitStatus::Code(code) => {
+            let _ = write!(w, " exit_code={code}");
+        }
+        ExitStatus::Signal {
+            signal,
+            core_dumped,
+        } => {
+            let _ = write!(w, " signal={signal}({})", signal_name(signal));
+            if core_dumped {
+                w.push_str(" core_dumped");
+            }
+        }
+        ExitStatus::Unknown => w.push_str(" exit_status=unknown"),
+    }
+    if let Some(run) = run_ns {
+        let _ = write!(w, " run={}", short_duration(run));
+    }
 }
 
 /// Counts what was printed, for the summary at the end.

@@ -58,51 +58,8 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends one event. `prev_ts` is the previous event's time in the same frame (0 for the
 /// first): times are stored as differences, which are small.
 pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
-    let tag = match event.kind {
-        Kind::Fork => FORK,
-        Kind::ThreadStart => THREAD_START,
-        Kind::Exec { .. } => EXEC,
-        Kind::Exit(_) => EXIT,
-        Kind::ThreadExit => THREAD_EXIT,
-        Kind::Uid { .. } => UID,
-        Kind::Gid { .. } => GID,
-        Kind::Lost { .. } => LOST,
-    };
-    let mut flags = 0;
-    if event.creds.is_some() {
-        flags |= HAS_CREDS;
-    }
-    if event.cgroup_id.is_some() {
-        flags |= HAS_CGROUP;
-    }
-    if event.kernel_thread {
-        flags |= KERNEL_THREAD;
-    }
-    if event.tid != event.pid {
-        flags |= TID_DIFFERS;
-    }
-    match event.kind {
-        Kind::Exec {
-            argv_truncated,
-            filename_truncated,
-            argv_unreadable,
-            ..
-        } => {
-            for (set, flag) in [
-                (argv_truncated, ARGV_TRUNCATED),
-                (filename_truncated, FILENAME_TRUNCATED),
-                (argv_unreadable, ARGV_UNREADABLE),
-            ] {
-                if set {
-                    flags |= flag;
-                }
-            }
-        }
-        Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => flags |= INFERRED,
-        _ => {}
-    }
-    out.push(tag);
-    out.push(flags);
+    out.push(kind_tag(&event.kind));
+    out.push(flags(event));
     put_varint(out, zigzag(event.ts_ns.wrapping_sub(*prev_ts) as i64));
     *prev_ts = event.ts_ns;
     put_varint(out, event.pid.into());
@@ -131,30 +88,78 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
                 put_bytes(out, arg);
             }
         }
-        Kind::Exit(status) => {
-            let (tag, value) = match *status {
-                ExitStatus::Code(code) => (EXIT_CODE, Some(code)),
-                ExitStatus::Signal {
-                    signal,
-                    core_dumped,
-                } => (
-                    if core_dumped {
-                        EXIT_SIGNAL_CORE
-                    } else {
-                        EXIT_SIGNAL
-                    },
-                    Some(signal),
-                ),
-                ExitStatus::Unknown => (EXIT_UNKNOWN, None),
-            };
-            out.push(tag);
-            if let Some(value) = value {
-                put_varint(out, zigzag(value.into()));
-            }
-        }
+        Kind::Exit(status) => encode_exit(*status, out),
         Kind::Lost { count } => put_varint(out, *count),
         Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid { .. } | Kind::Gid { .. } => {
         }
+    }
+}
+
+fn kind_tag(kind: &Kind) -> u8 {
+    match kind {
+        Kind::Fork => FORK,
+        Kind::ThreadStart => THREAD_START,
+        Kind::Exec { .. } => EXEC,
+        Kind::Exit(_) => EXIT,
+        Kind::ThreadExit => THREAD_EXIT,
+        Kind::Uid { .. } => UID,
+        Kind::Gid { .. } => GID,
+        Kind::Lost { .. } => LOST,
+    }
+}
+
+/// The record's flags byte: which optional fields follow, and the kind's own flags.
+fn flags(event: &Event) -> u8 {
+    let mut flags = 0;
+    for (set, flag) in [
+        (event.creds.is_some(), HAS_CREDS),
+        (event.cgroup_id.is_some(), HAS_CGROUP),
+        (event.kernel_thread, KERNEL_THREAD),
+        (event.tid != event.pid, TID_DIFFERS),
+    ] {
+        if set {
+            flags |= flag;
+        }
+    }
+    match event.kind {
+        Kind::Exec {
+            argv_truncated,
+            filename_truncated,
+            argv_unreadable,
+            ..
+        } => {
+            for (set, flag) in [
+                (argv_truncated, ARGV_TRUNCATED),
+                (filename_truncated, FILENAME_TRUNCATED),
+                (argv_unreadable, ARGV_UNREADABLE),
+            ] {
+                if set {
+                    flags |= flag;
+                }
+            }
+        }
+        Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => flags |= INFERRED,
+        _ => {}
+    }
+    flags
+}
+
+fn encode_exit(status: ExitStatus, out: &mut Vec<u8>) {
+    let (tag, value) = match status {
+        ExitStatus::Code(code) => (EXIT_CODE, Some(code)),
+        ExitStatus::Signal {
+            signal,
+            core_dumped: true,
+        } => (EXIT_SIGNAL_CORE, Some(signal)),
+        ExitStatus::Signal {
+            signal,
+            core_dumped: false,
+        } => (EXIT_SIGNAL, Some(signal)),
+        ExitStatus::Unknown => (EXIT_UNKNOWN, None),
+    };
+    out.push(tag);
+    if let Some(value) = value {
+        put_varint(out, zigzag(value.into()));
     }
 }
 
@@ -196,44 +201,8 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
     let kind = match tag {
         FORK => Kind::Fork,
         THREAD_START => Kind::ThreadStart,
-        EXEC => {
-            let filename = ByteString::new(r.bytes()?);
-            let argc = r.varint()?;
-            // Each argument takes at least one byte, which bounds the allocation.
-            if argc > r.0.len() as u64 {
-                return Err("argument count larger than the record");
-            }
-            let mut area = Vec::new();
-            for _ in 0..argc {
-                let arg = r.bytes()?;
-                if arg.contains(&0) {
-                    return Err("argument holds a NUL byte");
-                }
-                area.extend_from_slice(arg);
-                area.push(0);
-            }
-            Kind::Exec {
-                filename,
-                argv: Argv::from_area(&area),
-                argv_truncated: flags & ARGV_TRUNCATED != 0,
-                filename_truncated: flags & FILENAME_TRUNCATED != 0,
-                argv_unreadable: flags & ARGV_UNREADABLE != 0,
-            }
-        }
-        EXIT => {
-            let how = r.byte()?;
-            let mut value =
-                || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
-            Kind::Exit(match how {
-                EXIT_CODE => ExitStatus::Code(value()?),
-                EXIT_SIGNAL | EXIT_SIGNAL_CORE => ExitStatus::Signal {
-                    signal: value()?,
-                    core_dumped: how == EXIT_SIGNAL_CORE,
-                },
-                EXIT_UNKNOWN => ExitStatus::Unknown,
-                _ => return Err("unknown exit status form"),
-            })
-        }
+        EXEC => decode_exec(&mut r, flags)?,
+        EXIT => decode_exit(&mut r)?,
         THREAD_EXIT => Kind::ThreadExit,
         UID => Kind::Uid {
             inferred: flags & INFERRED != 0,
@@ -256,6 +225,47 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
         kernel_thread: flags & KERNEL_THREAD != 0,
         kind,
     })
+}
+
+/// An exec's own fields: its file name and arguments.
+fn decode_exec(r: &mut Cursor, flags: u8) -> Result<Kind, &'static str> {
+    let filename = ByteString::new(r.bytes()?);
+    let argc = r.varint()?;
+    // Each argument takes at least one byte, which bounds the allocation.
+    if argc > r.0.len() as u64 {
+        return Err("argument count larger than the record");
+    }
+    let mut area = Vec::new();
+    for _ in 0..argc {
+        let arg = r.bytes()?;
+        if arg.contains(&0) {
+            return Err("argument holds a NUL byte");
+        }
+        area.extend_from_slice(arg);
+        area.push(0);
+    }
+    Ok(Kind::Exec {
+        filename,
+        argv: Argv::from_area(&area),
+        argv_truncated: flags & ARGV_TRUNCATED != 0,
+        filename_truncated: flags & FILENAME_TRUNCATED != 0,
+        argv_unreadable: flags & ARGV_UNREADABLE != 0,
+    })
+}
+
+/// An exit's status: how it ended, then the code or signal.
+fn decode_exit(r: &mut Cursor) -> Result<Kind, &'static str> {
+    let how = r.byte()?;
+    let mut value = || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
+    Ok(Kind::Exit(match how {
+        EXIT_CODE => ExitStatus::Code(value()?),
+        EXIT_SIGNAL | EXIT_SIGNAL_CORE => ExitStatus::Signal {
+            signal: value()?,
+            core_dumped: how == EXIT_SIGNAL_CORE,
+        },
+        EXIT_UNKNOWN => ExitStatus::Unknown,
+        _ => return Err("unknown exit status form"),
+    }))
 }
 
 struct Cursor<'a, 'b>(&'a mut &'b [u8]);
