@@ -180,7 +180,7 @@ impl<W: Write> EventWriter<W> {
             return Ok(());
         }
         if self.json {
-            serde_json::to_writer(&mut self.out, event)?;
+            event.write_json(&mut self.out)?;
             self.out.write_all(b"\n")?;
         } else {
             writeln!(self.out, "{}", text_line(event, &self.clock))?;

@@ -16,8 +16,8 @@
 //! | bidi, zero-width and other invisible format characters, line and paragraph separators | `\u{202e}` |
 //!
 //! A backslash stays a backslash: a literal `\e` typed into an argument is shown as it is,
-//! and it cannot do harm. JSON output does not use this: it is valid JSON with JSON's own
-//! escaping.
+//! and it cannot do harm. JSON output does not use this function, it is valid JSON with
+//! JSON's own escaping; but it escapes the same characters ([`is_escaped`]), as `\u009b`.
 
 use std::{borrow::Cow, fmt::Write as _, os::unix::ffi::OsStrExt, path::Path};
 
@@ -55,7 +55,7 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
 
 /// Whether the bytes need no escaping: printable ASCII only (and no NUL). The common case,
 /// checked first so that ordinary argv costs one scan.
-fn is_plain(bytes: &[u8]) -> bool {
+pub fn is_plain(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
 }
 
@@ -70,7 +70,17 @@ fn push_escaped_slow(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Whether a character is shown escaped: a C0 control, DEL, a C1 control, or one of the
+/// format characters above. JSON output escapes the same ones.
+pub fn is_escaped(c: char) -> bool {
+    c.is_ascii_control() || is_hidden(c)
+}
+
 fn push_char(out: &mut String, c: char) {
+    if !is_escaped(c) {
+        out.push(c);
+        return;
+    }
     match c {
         '\x1b' => out.push_str("\\e"),
         '\n' => out.push_str("\\n"),
@@ -79,13 +89,12 @@ fn push_char(out: &mut String, c: char) {
         '\0' => out.push_str("\\0"),
         '\x07' => out.push_str("\\a"),
         '\x08' => out.push_str("\\b"),
-        '\x00'..='\x1f' | '\x7f' => {
+        '\x00'..='\x7f' => {
             let _ = write!(out, "\\x{:02x}", c as u32);
         }
-        c if is_hidden(c) => {
+        c => {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         }
-        c => out.push(c),
     }
 }
 

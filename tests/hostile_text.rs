@@ -1,8 +1,9 @@
 //! A process that tries to take over root's terminal: its file name, argv and command name
 //! hold an OSC 52 clipboard write, ESC, BEL, CR, LF, a C1 CSI (U+009B) and a right-to-left
-//! override (U+202E), and one argument forges an event line. `events`, `watch`, `wait`,
-//! `relay`, `record` with `replay --text`, and the UI in a real terminal show all of it
-//! visibly escaped: one line per event, nothing below 0x20 but LF, and no clipboard write.
+//! override (U+202E), and one argument forges an event line. `events` (text and JSON),
+//! `watch`, `wait`, `relay`, `record` with `replay --text`, and the UI in a real terminal
+//! show all of it visibly escaped: one line per event, nothing below 0x20 but LF, and no
+//! clipboard write.
 
 #[path = "common/lines.rs"]
 mod lines;
@@ -210,6 +211,44 @@ fn events_prints_one_escaped_line_per_event() {
     let run = events.finish();
     assert!(run.status.success(), "{:?}", run.stderr);
     assert_hostile_events(&run.stdout, &hostile);
+}
+
+/// JSON lines reach a terminal too: what the text escapes is a `\u` escape there, and the
+/// JSON still holds the exact text.
+#[test]
+fn events_json_spells_what_a_terminal_acts_on_as_escapes() {
+    let mut hostile = Hostile::start();
+    let mut events = Running::start(&["events", "--json"]);
+    events.wait_for("watching with eBPF");
+    hostile.go();
+    assert!(hostile.end().success());
+    interrupt(&events);
+    let run = events.finish();
+    assert!(run.status.success(), "{:?}", run.stderr);
+    assert_terminal_safe(&run.stdout);
+    let own: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["pid"] == hostile.pid())
+        .collect();
+    assert_eq!(own.len(), 2, "{own:#?}");
+    let path = hostile.path.to_str().unwrap();
+    assert_eq!(own[0]["kind"], "exec");
+    assert_eq!(own[0]["filename"], path);
+    assert_eq!(
+        own[0]["argv"],
+        serde_json::json!([path, "name", COMM, FORGED, hostile.token])
+    );
+    assert_eq!(
+        (&own[1]["kind"], &own[1]["comm"]),
+        (&"exit".into(), &COMM.into())
+    );
+    assert!(
+        run.stdout.contains(r"\u009b2J\u202efw-hostile"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

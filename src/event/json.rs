@@ -5,11 +5,64 @@
 //! them is not valid UTF-8, the exact bytes come beside it, base64-encoded (RFC 4648 with
 //! padding): `comm_base64`, `filename_base64`, and `argv_base64` (one string per argument,
 //! every argument). Those fields are absent when the text is exact.
+//!
+//! JSON lines go to terminals too (`events --json`), so every character the terminal
+//! sanitizer escapes ([`text::is_escaped`]: controls, DEL, C1 controls, bidi and other
+//! invisible format characters) is written as a JSON `\u` escape: `"\u009b"`, `"\u202e"`.
+//! The JSON is the same value, only spelt so that nothing in it acts on a terminal.
+
+use std::io;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde::{Deserialize, Serialize, de, ser::SerializeMap};
+use serde_json::ser::Formatter;
 
 use super::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName};
+use crate::text;
+
+impl Event {
+    /// Writes the JSON form, terminal-safe (see the module's documentation).
+    pub fn write_json<W: io::Write>(&self, out: W) -> io::Result<()> {
+        let mut json = serde_json::Serializer::with_formatter(out, TerminalSafe);
+        self.serialize(&mut json).map_err(io::Error::from)
+    }
+
+    /// The JSON form as a string, terminal-safe.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        self.write_json(&mut out)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+}
+
+/// serde_json's compact output, with a `\u` escape for every character [`text::is_escaped`]
+/// (serde_json itself escapes only U+0000-U+001F, `"` and `\`).
+struct TerminalSafe;
+
+impl Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        out: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        // Most strings are printable ASCII: one scan, written as they are.
+        if text::is_plain(fragment.as_bytes()) {
+            return out.write_all(fragment.as_bytes());
+        }
+        let mut plain_from = 0;
+        for (at, c) in fragment.char_indices() {
+            if text::is_escaped(c) {
+                out.write_all(&fragment.as_bytes()[plain_from..at])?;
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(out, "\\u{unit:04x}")?;
+                }
+                plain_from = at + c.len_utf8();
+            }
+        }
+        out.write_all(&fragment.as_bytes()[plain_from..])
+    }
+}
 
 /// The JSON form: one flat object, `kind` first, then the fields every event has, then the
 /// kind's own fields. `exit_code` and `signal` are both present on exits: one of them null,
@@ -246,5 +299,37 @@ mod tests {
         let json = plain.to_json();
         assert!(!json.contains("base64"), "{json}");
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), plain);
+    }
+
+    #[test]
+    fn what_a_terminal_would_act_on_is_spelt_as_json_escapes() {
+        let event = Event {
+            ts_ns: 5,
+            pid: 42,
+            tid: 42,
+            ppid: 1,
+            start_ns: 4,
+            comm: Comm::from("\u{9b}2J\u{202e}"),
+            creds: None,
+            cgroup_id: None,
+            kernel_thread: false,
+            kind: Kind::Exec {
+                filename: "/tmp/\u{202e}\x7f".into(),
+                argv: Argv::from_args(["\x1b]52;c;aGk=\x07", "\u{2028}\u{feff}\u{85}", "ünï"]),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+        };
+        let json = event.to_json();
+        assert!(!json.chars().any(text::is_escaped), "{json}");
+        for escape in [
+            r#""comm":"\u009b2J\u202e""#,
+            r#""filename":"/tmp/\u202e\u007f""#,
+            r#""argv":["\u001b]52;c;aGk=\u0007","\u2028\ufeff\u0085","ünï"]"#,
+        ] {
+            assert!(json.contains(escape), "no {escape} in {json}");
+        }
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
     }
 }

@@ -414,10 +414,6 @@ impl Event {
         }
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("events always serialize")
-    }
-
     /// Bytes the event holds, inline and on the heap: what byte budgets count.
     pub fn byte_size(&self) -> usize {
         size_of::<Self>()
