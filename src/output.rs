@@ -14,7 +14,8 @@ use crate::{
 
 /// One line of text for an event, starting with its local time of day. Everything that came
 /// from a process is [escaped](text::escape), so an event is always exactly one line and
-/// never a control sequence.
+/// never a control sequence, and quoted as a shell word where it is not a plain one
+/// ([`text::push_quoted`]), so that it cannot pass for other fields.
 pub fn text_line(event: &Event, clock: &WallClock) -> String {
     let time = clock.time_of_day(event.ts_ns);
     if let Kind::Lost { count } = event.kind {
@@ -36,7 +37,7 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
     }
     push_ids(w, event);
     w.push_str(" comm=");
-    text::push_escaped(w, event.comm.as_bytes());
+    text::push_quoted(w, event.comm.as_bytes());
     match &event.kind {
         Kind::Exec {
             filename,
@@ -46,7 +47,7 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
             argv_unreadable,
         } => {
             w.push_str(" file=");
-            text::push_escaped(w, filename.as_bytes());
+            text::push_quoted(w, filename.as_bytes());
             if *filename_truncated {
                 w.push_str(" [file name truncated]");
             }
@@ -250,6 +251,35 @@ mod tests {
         assert!(thread.contains("pid=300 tid=301 comm=make"), "{thread}");
         let lost = text_line(&Event::lost(5, 12), &clock);
         assert!(lost.ends_with("lost         count=12"), "{lost}");
+    }
+
+    #[test]
+    fn names_that_hold_spaces_are_quoted_and_cannot_pass_for_fields() {
+        let clock = WallClock::with_offset(0);
+        let forged = Event {
+            comm: Comm::from("x exit_code=0"),
+            ..event(Kind::Exec {
+                filename: "/tmp/a argv: sudo -i".into(),
+                argv: Argv::from_args(["a"]),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            })
+        };
+        let line = text_line(&forged, &clock);
+        assert!(
+            line.ends_with(" comm='x exit_code=0' file='/tmp/a argv: sudo -i' argv: a"),
+            "{line}"
+        );
+        let spaced = Event {
+            comm: Comm::from("x\u{a0}code=0 '"),
+            ..event(Kind::Exit(ExitStatus::Code(1)))
+        };
+        let line = text_line(&spaced, &clock);
+        assert!(
+            line.ends_with(r" comm='x\u{a0}code=0 '\''' exit_code=1 run=1.0s"),
+            "{line}"
+        );
     }
 
     #[test]

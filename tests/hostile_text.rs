@@ -164,7 +164,7 @@ fn about(out: &str, pid: u32) -> (Vec<&str>, Vec<&str>) {
 }
 
 /// The hostile process's exec and exit, and its child's fork and exit, are each one line,
-/// everything escaped.
+/// everything escaped, and the command and file names quoted as one word each.
 #[track_caller]
 fn assert_hostile_events(out: &str, hostile: &Hostile) {
     assert_event_lines(out);
@@ -173,7 +173,7 @@ fn assert_hostile_events(out: &str, hostile: &Hostile) {
     assert_eq!(own.len(), 2, "{own:#?}");
     assert!(own[0].contains(" exec "), "{}", own[0]);
     let exec = format!(
-        " comm={EXEC_COMM_SHOWN} file={path} argv: '{path}' name '{COMM_SHOWN}' {FORGED_SHOWN} {}",
+        " comm='{EXEC_COMM_SHOWN}' file='{path}' argv: '{path}' name '{COMM_SHOWN}' {FORGED_SHOWN} {}",
         hostile.token
     );
     assert!(
@@ -181,14 +181,14 @@ fn assert_hostile_events(out: &str, hostile: &Hostile) {
         "{}\ndoes not end with\n{exec}",
         own[0]
     );
-    let exit = format!(" comm={COMM_SHOWN} exit_code=0 run=");
+    let exit = format!(" comm='{COMM_SHOWN}' exit_code=0 run=");
     assert!(
         own[1].contains(" exit ") && own[1].contains(&exit),
         "{}",
         own[1]
     );
     assert_eq!(children.len(), 2, "{children:#?}");
-    let fork = format!(" comm={COMM_SHOWN}");
+    let fork = format!(" comm='{COMM_SHOWN}'");
     assert!(children[0].contains(" fork ") && children[0].ends_with(&fork));
     assert!(children[1].contains(" exit ") && children[1].contains(&exit));
     assert!(path.contains(FILE_NAME_SHOWN), "{path}");
@@ -377,7 +377,7 @@ fn the_ui_shows_a_hostile_process_escaped_and_the_clipboard_stays_empty() {
     }
     let path = hostile.path_shown();
     let screen = tmux.wait_for("the hostile process's details and its pin's log", |s| {
-        s.contains(&format!("file     {path}")) && s.contains(&format!("comm={COMM_SHOWN}"))
+        s.contains(&format!("file     {path}")) && s.contains(&format!("comm='{COMM_SHOWN}'"))
     });
     assert!(
         screen.contains(&format!("{EXEC_COMM_SHOWN}  pid {pid} ")),

@@ -112,30 +112,14 @@ impl Argv {
     }
 
     /// Shell-style quoting for display, every argument [escaped](text::escape): words with
-    /// spaces, quotes, shell characters or escapes are single-quoted.
+    /// spaces, quotes, shell characters or escapes are single-quoted ([`text::push_quoted`]).
     pub fn quoted(&self) -> String {
         let mut out = String::with_capacity(self.0.len() + 8);
         for (i, arg) in self.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
-            let plain = !arg.is_empty()
-                && arg
-                    .iter()
-                    .all(|&b| b.is_ascii_graphic() && !b"'\"\\$`!*?;&|<>(){}[]#~".contains(&b));
-            if plain {
-                // Printable ASCII: nothing to escape.
-                text::push_escaped(&mut out, arg);
-            } else {
-                out.push('\'');
-                for (j, part) in arg.split(|&b| b == b'\'').enumerate() {
-                    if j > 0 {
-                        out.push_str(r"'\''");
-                    }
-                    text::push_escaped(&mut out, part);
-                }
-                out.push('\'');
-            }
+            text::push_quoted(&mut out, arg);
         }
         out
     }

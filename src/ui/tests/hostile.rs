@@ -90,14 +90,14 @@ fn tree_details_and_event_log_show_a_hostile_process_escaped() {
                                                                         │12:16:39.000000 fork         pid=950 ppid=812 │
                                                                         │comm=bash                                     │
                                                                         │12:16:39.001000 exec         pid=950 ppid=812 │
-                                                                        │uid=1001 comm=\e]52;c;\a\r\n\u{9b}\u{202e}    │
-                                                                        │file=/tmp/\e]52;c;aGk=\a\u{202e} argv:        │
+                                                                        │uid=1001 comm='\e]52;c;\a\r\n\u{9b}\u{202e}'  │
+                                                                        │file='/tmp/\e]52;c;aGk=\a\u{202e}' argv:      │
                                                                         │'\e]52;c;aGk=\a' '\nexit pid=1 comm=init'     │
                                                                         │'\u{9b}2J'                                    │
                                                                         └──────────────────────────────────────────────┘
 ┌ Events ──────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
 │12:16:39.000000 fork         pid=950 ppid=812 comm=bash                                                               │
-│12:16:39.001000 exec         pid=950 ppid=812 uid=1001 comm=\e]52;c;\a\r\n\u{9b}\u{202e} file=/tmp/\e]52;c;aGk=\a\u{20│
+│12:16:39.001000 exec         pid=950 ppid=812 uid=1001 comm='\e]52;c;\a\r\n\u{9b}\u{202e}' file='/tmp/\e]52;c;aGk=\a\u│
 │                                                                                                                      │
 │                                                                                                                      │
 │                                                                                                                      │
@@ -136,7 +136,7 @@ fn the_pins_pane_shows_a_hostile_root_and_its_log_escaped() {
 ┌ Pins ────────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
 │    950 [exit 0] \e]52;c;aGk=\a \nexit pid=1 comm=init \u{9b}2J                        0 alive, 1 exited · every event│
 │pin 950 logged 1 event                                                                                                │
-│12:16:39.500000 exit         pid=950 ppid=812 comm=\e]52;c;\a\r\n\u{9b}\u{202e} exit_code=0 run=500.0ms               │
+│12:16:39.500000 exit         pid=950 ppid=812 comm='\e]52;c;\a\r\n\u{9b}\u{202e}' exit_code=0 run=500.0ms             │
 │                                                                                                                      │
 └ ↑↓ pick · x remove · m mask · r relay · Enter root · Esc tree ───────────────────────────────────────────────────────┘
 eBPF │ 6 processes, 1 exited │ 0 lost │           █          0/s │ 1 pin │ ? help
