@@ -37,6 +37,15 @@ impl Argv {
         Self(buf.into())
     }
 
+    /// [`from_area`](Self::from_area) for an area already in a buffer of its own: taken
+    /// without a copy when it ends with its NUL (or is empty) and has no spare capacity.
+    pub fn from_vec(mut area: Vec<u8>) -> Self {
+        if !area.is_empty() && !area.ends_with(&[0]) {
+            area.push(0);
+        }
+        Self(area.into_boxed_slice())
+    }
+
     /// An argv of these arguments (an argument holding a NUL would be split there).
     pub fn from_args<A: AsRef<[u8]>>(args: impl IntoIterator<Item = A>) -> Self {
         let mut buf = Vec::new();
@@ -273,6 +282,15 @@ mod tests {
         assert_eq!(Argv::from_area(b"\0"), [""]);
         assert!(Argv::from_area(b"").is_empty());
         assert_eq!(Argv::from_area(b"").iter().count(), 0);
+        let area = b"sh\0-c\0".to_vec();
+        let at = area.as_ptr();
+        let taken = Argv::from_vec(area);
+        assert_eq!(
+            (taken.as_bytes().as_ptr(), &taken),
+            (at, &Argv::from_area(b"sh\0-c"))
+        );
+        assert_eq!(Argv::from_vec(b"cut".to_vec()), ["cut"]);
+        assert!(Argv::from_vec(Vec::new()).is_empty());
         let empties = Argv::from_args(std::iter::repeat_n("", 8000));
         assert_eq!((empties.len(), empties.byte_len()), (8000, 8000));
     }
