@@ -46,11 +46,15 @@ impl Argv {
         Self(area.into_boxed_slice())
     }
 
-    /// An argv of these arguments (an argument holding a NUL would be split there).
+    /// An argv of these arguments, given by forkwatch itself. Panics on an argument holding
+    /// a NUL, which no process can have: bytes from elsewhere are read with their checks
+    /// (the recording codec, [`Argv`]'s JSON form).
     pub fn from_args<A: AsRef<[u8]>>(args: impl IntoIterator<Item = A>) -> Self {
         let mut buf = Vec::new();
         for arg in args {
-            buf.extend_from_slice(arg.as_ref());
+            let arg = arg.as_ref();
+            assert!(!arg.contains(&0), "an argument holds a NUL byte");
+            buf.extend_from_slice(arg);
             buf.push(0);
         }
         Self(buf.into())
@@ -134,12 +138,6 @@ impl Argv {
     }
 }
 
-impl<A: AsRef<[u8]>> FromIterator<A> for Argv {
-    fn from_iter<I: IntoIterator<Item = A>>(iter: I) -> Self {
-        Self::from_args(iter)
-    }
-}
-
 impl fmt::Debug for Argv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
@@ -168,14 +166,6 @@ impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for Argv {
 impl<S: AsRef<str>> PartialEq<Vec<S>> for Argv {
     fn eq(&self, other: &Vec<S>) -> bool {
         *self == other[..]
-    }
-}
-
-/// JSON: an array of strings, undecodable bytes as U+FFFD (events add the exact bytes
-/// beside it when there are any).
-impl Serialize for Argv {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.lossy())
     }
 }
 

@@ -3,12 +3,14 @@
 
 mod argv;
 mod json;
+mod lossless;
 
 use std::{borrow::Cow, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
 pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
+pub use lossless::ExactArgv;
 
 use crate::text;
 
