@@ -238,3 +238,40 @@ eBPF │ 7 processes │ 0 lost │ 0/s │ filter `zz\u{9b}\u{202e}` │ no mat
 ",
     );
 }
+
+/// What a search finds is what the screen shows: the escapes typed as shown find the
+/// process by its argv or its name, in any case, and the raw characters are not in what
+/// is searched.
+#[test]
+fn searching_for_the_escaped_text_as_shown_finds_the_process() {
+    for (typed, finds) in [
+        (r"\e]52;C;aGk=\a \nEXIT", true),
+        (r"\u{9b}2j", true),
+        // Only in its name.
+        (r"\a\r\n\u{9b}\u{202e}", true),
+        ("\u{202e}", false),
+        ("\x1b]52", false),
+    ] {
+        let mut app = hostile_machine();
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, typed);
+        key(&mut app, KeyCode::Enter);
+        let found = app.selected() == Some(HOSTILE.key());
+        assert_eq!(found, finds, "{typed:?}");
+    }
+    let mut app = hostile_machine();
+    key(&mut app, KeyCode::Char('f'));
+    type_text(&mut app, r"\n\u{9b}");
+    key(&mut app, KeyCode::Enter);
+    assert_screen(
+        &screen(&mut app, 100, 6),
+        r"
+    PID USER        AGE COMMAND
+      1 root     16m39s /sbin/init
+    400 root     16m30s └─ /usr/sbin/sshd -D
+    812 alice     8m20s    └─ -bash
+    950 \e[2Jmal     1s       └─ \e]52;c;aGk=\a \nexit pid=1 comm=init \u{9b}2J
+eBPF │ 7 processes │ 0 lost │           █          0/s │ filter `\n\u{9b}` │ ? help
+",
+    );
+}
