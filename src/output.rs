@@ -14,7 +14,8 @@ use crate::{
 
 /// One line of text for an event, starting with its local time of day. Everything that came
 /// from a process is [escaped](text::escape), so an event is always exactly one line and
-/// never a control sequence.
+/// never a control sequence, and quoted as a shell word where it is not a plain one
+/// ([`text::push_quoted`]), so that it cannot pass for other fields.
 pub fn text_line(event: &Event, clock: &WallClock) -> String {
     let time = clock.time_of_day(event.ts_ns);
     if let Kind::Lost { count } = event.kind {
@@ -34,22 +35,9 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
             let _ = write!(w, " ppid={}", event.ppid);
         }
     }
-    if let Some(c) = event.creds {
-        match event.kind {
-            Kind::Exec { .. } | Kind::Uid { .. } => {
-                let _ = write!(w, " uid={}", c.uid);
-                if c.euid != c.uid || matches!(event.kind, Kind::Uid { .. }) {
-                    let _ = write!(w, " euid={}", c.euid);
-                }
-            }
-            Kind::Gid { .. } => {
-                let _ = write!(w, " gid={} egid={}", c.gid, c.egid);
-            }
-            _ => {}
-        }
-    }
+    push_ids(w, event);
     w.push_str(" comm=");
-    text::push_escaped(w, event.comm.as_bytes());
+    text::push_quoted(w, event.comm.as_bytes());
     match &event.kind {
         Kind::Exec {
             filename,
@@ -59,7 +47,7 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
             argv_unreadable,
         } => {
             w.push_str(" file=");
-            text::push_escaped(w, filename.as_bytes());
+            text::push_quoted(w, filename.as_bytes());
             if *filename_truncated {
                 w.push_str(" [file name truncated]");
             }
@@ -75,29 +63,52 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
         Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => {
             w.push_str(" inferred");
         }
-        Kind::Exit(status) => {
-            match status {
-                ExitStatus::Code(code) => {
-                    let _ = write!(w, " exit_code={code}");
-                }
-                ExitStatus::Signal {
-                    signal,
-                    core_dumped,
-                } => {
-                    let _ = write!(w, " signal={signal}({})", signal_name(*signal));
-                    if *core_dumped {
-                        w.push_str(" core_dumped");
-                    }
-                }
-                ExitStatus::Unknown => w.push_str(" exit_status=unknown"),
-            }
-            if let Some(run) = event.run_ns() {
-                let _ = write!(w, " run={}", short_duration(run));
-            }
-        }
+        Kind::Exit(status) => push_exit(w, *status, event.run_ns()),
         _ => {}
     }
     line
+}
+
+/// The ids an exec or a uid or gid change shows: the user's on execs and uid changes (the
+/// effective one when it differs, or changed), both group ids on gid changes.
+fn push_ids(w: &mut String, event: &Event) {
+    let Some(c) = event.creds else {
+        return;
+    };
+    match event.kind {
+        Kind::Exec { .. } | Kind::Uid { .. } => {
+            let _ = write!(w, " uid={}", c.uid);
+            if c.euid != c.uid || matches!(event.kind, Kind::Uid { .. }) {
+                let _ = write!(w, " euid={}", c.euid);
+            }
+        }
+        Kind::Gid { .. } => {
+            let _ = write!(w, " gid={} egid={}", c.gid, c.egid);
+        }
+        _ => {}
+    }
+}
+
+/// How a process ended, and how long it ran when its start is known.
+fn push_exit(w: &mut String, status: ExitStatus, run_ns: Option<u64>) {
+    match status {
+        ExitStatus::Code(code) => {
+            let _ = write!(w, " exit_code={code}");
+        }
+        ExitStatus::Signal {
+            signal,
+            core_dumped,
+        } => {
+            let _ = write!(w, " signal={signal}({})", signal_name(signal));
+            if core_dumped {
+                w.push_str(" core_dumped");
+            }
+        }
+        ExitStatus::Unknown => w.push_str(" exit_status=unknown"),
+    }
+    if let Some(run) = run_ns {
+        let _ = write!(w, " run={}", short_duration(run));
+    }
 }
 
 /// Counts what was printed, for the summary at the end.
@@ -170,7 +181,7 @@ impl<W: Write> EventWriter<W> {
             return Ok(());
         }
         if self.json {
-            serde_json::to_writer(&mut self.out, event)?;
+            event.write_json(&mut self.out)?;
             self.out.write_all(b"\n")?;
         } else {
             writeln!(self.out, "{}", text_line(event, &self.clock))?;
@@ -240,6 +251,35 @@ mod tests {
         assert!(thread.contains("pid=300 tid=301 comm=make"), "{thread}");
         let lost = text_line(&Event::lost(5, 12), &clock);
         assert!(lost.ends_with("lost         count=12"), "{lost}");
+    }
+
+    #[test]
+    fn names_that_hold_spaces_are_quoted_and_cannot_pass_for_fields() {
+        let clock = WallClock::with_offset(0);
+        let forged = Event {
+            comm: Comm::from("x exit_code=0"),
+            ..event(Kind::Exec {
+                filename: "/tmp/a argv: sudo -i".into(),
+                argv: Argv::from_args(["a"]),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            })
+        };
+        let line = text_line(&forged, &clock);
+        assert!(
+            line.ends_with(" comm='x exit_code=0' file='/tmp/a argv: sudo -i' argv: a"),
+            "{line}"
+        );
+        let spaced = Event {
+            comm: Comm::from("x\u{a0}code=0 '"),
+            ..event(Kind::Exit(ExitStatus::Code(1)))
+        };
+        let line = text_line(&spaced, &clock);
+        assert!(
+            line.ends_with(r" comm='x\u{a0}code=0 '\''' exit_code=1 run=1.0s"),
+            "{line}"
+        );
     }
 
     #[test]

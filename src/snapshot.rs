@@ -128,16 +128,9 @@ pub fn take() -> std::io::Result<Vec<ProcessInfo>> {
 /// `comm` and `argv` as text, with their exact bytes beside them in base64 when they are
 /// not valid UTF-8 (`comm_base64`, `argv_base64`), as in the JSON of events.
 mod wire {
-    use std::fmt;
+    use serde::{Deserialize, Serialize};
 
-    use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-    use serde::{
-        Deserialize, Deserializer, Serialize, Serializer,
-        de::{self, DeserializeSeed, SeqAccess, Visitor},
-        ser::SerializeSeq,
-    };
-
-    use crate::event::{Argv, Comm, Creds};
+    use crate::event::{Argv, Comm, Creds, ExactArgv};
 
     #[derive(Serialize, Deserialize)]
     pub struct ProcessInfo {
@@ -147,9 +140,9 @@ mod wire {
         comm: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comm_base64: Option<String>,
-        argv: Args<false>,
+        argv: Argv,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        argv_base64: Option<Args<true>>,
+        argv_base64: Option<ExactArgv<'static>>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         argv_truncated: bool,
         creds: Creds,
@@ -160,17 +153,14 @@ mod wire {
 
     impl From<super::ProcessInfo> for ProcessInfo {
         fn from(p: super::ProcessInfo) -> Self {
-            let comm = p.comm.as_bytes();
             Self {
                 pid: p.pid,
                 ppid: p.ppid,
                 start_ns: p.start_ns,
                 comm: p.comm.as_str().into_owned(),
-                comm_base64: std::str::from_utf8(comm)
-                    .is_err()
-                    .then(|| BASE64.encode(comm)),
-                argv_base64: (!p.argv.is_utf8()).then(|| Args(p.argv.clone())),
-                argv: Args(p.argv),
+                comm_base64: p.comm.base64_beside(),
+                argv_base64: p.argv.base64_beside().map(ExactArgv::into_owned),
+                argv: p.argv,
                 argv_truncated: p.argv_truncated,
                 creds: p.creds,
                 state: p.state,
@@ -184,94 +174,18 @@ mod wire {
         type Error = base64::DecodeError;
 
         fn try_from(w: ProcessInfo) -> Result<Self, Self::Error> {
-            let comm = match &w.comm_base64 {
-                Some(b) => Comm::from_bytes(&BASE64.decode(b)?),
-                None => Comm::from(w.comm.as_str()),
-            };
-            let argv = w.argv_base64.map_or(w.argv.0, |exact| exact.0);
             Ok(Self {
                 pid: w.pid,
                 ppid: w.ppid,
                 start_ns: w.start_ns,
-                comm,
-                argv,
+                comm: Comm::from_json(&w.comm, w.comm_base64.as_deref())?,
+                argv: Argv::from_json(Some(w.argv), w.argv_base64),
                 argv_truncated: w.argv_truncated,
                 creds: w.creds,
                 state: w.state,
                 kernel_thread: w.kernel_thread,
                 threads: w.threads,
             })
-        }
-    }
-
-    /// Arguments in JSON: an array of strings, text (undecodable bytes replaced) or,
-    /// `EXACT`, base64 of the exact bytes. Read straight into one buffer, so that an
-    /// array of millions of empty strings in someone's recording costs a byte each, not a
-    /// `String` each.
-    pub struct Args<const EXACT: bool>(pub Argv);
-
-    impl<const EXACT: bool> Serialize for Args<EXACT> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-            for arg in self.0.iter() {
-                if EXACT {
-                    seq.serialize_element(&BASE64.encode(arg))?;
-                } else {
-                    seq.serialize_element(&String::from_utf8_lossy(arg))?;
-                }
-            }
-            seq.end()
-        }
-    }
-
-    impl<'de, const EXACT: bool> Deserialize<'de> for Args<EXACT> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_seq(ArgsVisitor::<EXACT>)
-        }
-    }
-
-    struct ArgsVisitor<const EXACT: bool>;
-
-    impl<'de, const EXACT: bool> Visitor<'de> for ArgsVisitor<EXACT> {
-        type Value = Args<EXACT>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an array of strings")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Args<EXACT>, A::Error> {
-            let mut area = Vec::new();
-            while seq.next_element_seed(Arg::<EXACT>(&mut area))?.is_some() {}
-            Ok(Args(Argv::from_area(&area)))
-        }
-    }
-
-    /// One argument, appended to the buffer with its NUL.
-    struct Arg<'a, const EXACT: bool>(&'a mut Vec<u8>);
-
-    impl<'de, const EXACT: bool> DeserializeSeed<'de> for Arg<'_, EXACT> {
-        type Value = ();
-
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-            deserializer.deserialize_str(self)
-        }
-    }
-
-    impl<const EXACT: bool> Visitor<'_> for Arg<'_, EXACT> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str(if EXACT { "base64" } else { "a string" })
-        }
-
-        fn visit_str<E: de::Error>(self, arg: &str) -> Result<(), E> {
-            if EXACT {
-                BASE64.decode_vec(arg, self.0).map_err(E::custom)?;
-            } else {
-                self.0.extend_from_slice(arg.as_bytes());
-            }
-            self.0.push(0);
-            Ok(())
         }
     }
 }

@@ -14,10 +14,14 @@
 //! | bytes that are not UTF-8 | `\xNN`, one per byte |
 //! | C1 controls (U+0080-U+009F) | `\u{9b}` |
 //! | bidi, zero-width and other invisible format characters, line and paragraph separators | `\u{202e}` |
+//! | spaces other than U+0020 (no-break, en, em, thin, ideographic, ...) | `\u{a0}` |
+//!
+//! The other spaces look like the space that separates fields and words: shown as they
+//! are, a command name `x\u{a0}exit_code=0` would pass for two fields.
 //!
 //! A backslash stays a backslash: a literal `\e` typed into an argument is shown as it is,
-//! and it cannot do harm. JSON output does not use this: it is valid JSON with JSON's own
-//! escaping.
+//! and it cannot do harm. JSON output does not use this function, it is valid JSON with
+//! JSON's own escaping; but it escapes the same characters ([`is_escaped`]), as `\u009b`.
 
 use std::{borrow::Cow, fmt::Write as _, os::unix::ffi::OsStrExt, path::Path};
 
@@ -53,9 +57,32 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Appends `word` as one shell word, [escaped](escape): as it is when it is printable ASCII
+/// without spaces, quotes or shell characters, else single-quoted (a quote inside as
+/// `'\''`). So a text line's field cannot hold what looks like another field.
+pub fn push_quoted(out: &mut String, word: &[u8]) {
+    let plain = !word.is_empty()
+        && word
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && !b"'\"\\$`!*?;&|<>(){}[]#~".contains(&b));
+    if plain {
+        // Printable ASCII: nothing to escape.
+        push_escaped(out, word);
+        return;
+    }
+    out.push('\'');
+    for (i, part) in word.split(|&b| b == b'\'').enumerate() {
+        if i > 0 {
+            out.push_str(r"'\''");
+        }
+        push_escaped(out, part);
+    }
+    out.push('\'');
+}
+
 /// Whether the bytes need no escaping: printable ASCII only (and no NUL). The common case,
 /// checked first so that ordinary argv costs one scan.
-fn is_plain(bytes: &[u8]) -> bool {
+pub fn is_plain(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
 }
 
@@ -70,7 +97,17 @@ fn push_escaped_slow(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Whether a character is shown escaped: a C0 control, DEL, a C1 control, or one of the
+/// format characters above. JSON output escapes the same ones.
+pub fn is_escaped(c: char) -> bool {
+    c.is_ascii_control() || is_hidden(c)
+}
+
 fn push_char(out: &mut String, c: char) {
+    if !is_escaped(c) {
+        out.push(c);
+        return;
+    }
     match c {
         '\x1b' => out.push_str("\\e"),
         '\n' => out.push_str("\\n"),
@@ -79,26 +116,32 @@ fn push_char(out: &mut String, c: char) {
         '\0' => out.push_str("\\0"),
         '\x07' => out.push_str("\\a"),
         '\x08' => out.push_str("\\b"),
-        '\x00'..='\x1f' | '\x7f' => {
+        '\x00'..='\x7f' => {
             let _ = write!(out, "\\x{:02x}", c as u32);
         }
-        c if is_hidden(c) => {
+        c => {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         }
-        c => out.push(c),
     }
 }
 
-/// C1 controls and the format characters that reorder, hide or break what a terminal shows.
+/// C1 controls, the format characters that reorder, hide or break what a terminal shows,
+/// and the spaces that would pass for U+0020.
 fn is_hidden(c: char) -> bool {
     matches!(c,
         '\u{80}'..='\u{9f}'          // C1 controls (U+009B is CSI)
+        | '\u{a0}'                   // no-break space
         | '\u{ad}'                   // soft hyphen
         | '\u{61c}'                  // Arabic letter mark (bidi)
+        | '\u{1680}'                 // Ogham space mark
         | '\u{180e}'                 // Mongolian vowel separator
+        | '\u{2000}'..='\u{200a}'    // en quad to hair space
         | '\u{200b}'..='\u{200f}'    // zero-width spaces and joiners, LRM, RLM
         | '\u{2028}'..='\u{202e}'    // line and paragraph separators, bidi embeddings
+        | '\u{202f}'                 // narrow no-break space
+        | '\u{205f}'                 // medium mathematical space
         | '\u{2060}'..='\u{206f}'    // word joiner, invisible operators, bidi isolates
+        | '\u{3000}'                 // ideographic space
         | '\u{feff}'                 // zero-width no-break space (BOM)
         | '\u{fff9}'..='\u{fffb}' // interlinear annotation
     )
@@ -127,6 +170,10 @@ mod tests {
         let mut out = String::from("argv: ");
         push_escaped(&mut out, b"\x9b");
         assert_eq!(out, r"argv: \x9b");
+        assert_eq!(
+            escape_str("x\u{a0}exit_code=0\u{2003}\u{202f}\u{3000}"),
+            r"x\u{a0}exit_code=0\u{2003}\u{202f}\u{3000}"
+        );
         let path = std::ffi::OsStr::from_bytes(b"/tmp/\x1b]52;c;aGk=\x07\n\xff.fwrec");
         assert_eq!(
             escape_path(Path::new(path)),

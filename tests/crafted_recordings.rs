@@ -1,8 +1,9 @@
 //! Recordings someone else wrote to hurt whoever replays them (docs/recording.md,
 //! "Bounds"): huge counts, a zstd bomb, millions of empty arguments, loss counts that
-//! overflow, a file of fake frame headers. The real binary replays each as a real file,
-//! in text and in JSON, under a memory limit and a generous guard against hanging: one
-//! line says what is wrong, the exit is non-zero, nothing panics.
+//! overflow, a file of fake frame headers, an argument holding a NUL. The real binary
+//! replays each as a real file, in text and in JSON, under a memory limit and a generous
+//! guard against hanging: one line says what is wrong, the exit is non-zero, nothing
+//! panics.
 
 use std::{
     cell::Cell,
@@ -20,6 +21,7 @@ use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
     model::Model,
     recording::{Info, Reader, Writer},
+    snapshot::ProcessInfo,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -433,5 +435,52 @@ fn searching_past_fake_headers_reads_a_bounded_multiple_of_the_file() {
         }
         assert_eq!((events.len(), damaged), (6, 1), "{} bytes read", read.get());
         assert!(read.get() <= most, "{} bytes read of {len}", read.get());
+    }
+}
+
+/// No process has an argument holding a NUL; one in a snapshot frame would be two
+/// arguments where the JSON shows one, so it is damage, in text and in base64.
+#[test]
+fn an_argument_holding_a_nul_in_the_snapshot_is_damage() {
+    let process = ProcessInfo {
+        pid: 300,
+        ppid: 1,
+        start_ns: START_NS - 1_000,
+        comm: Comm::from("job"),
+        argv: Argv::from_args([&b"job"[..], b"fwnulAxb", b"\xff"]),
+        argv_truncated: false,
+        creds: Creds::default(),
+        state: 'S',
+        kernel_thread: false,
+        threads: 1,
+    };
+    let original = Writer::new(Vec::new(), &info(), &[process])
+        .unwrap()
+        .into_inner();
+    // The file header, the info frame, then the one snapshot frame.
+    let frame_len = |at: usize| {
+        HEADER_LEN + u32::from_le_bytes(original[at + 8..at + 12].try_into().unwrap()) as usize
+    };
+    let at = 12 + frame_len(12);
+    let payload = &original[at + HEADER_LEN..at + frame_len(at)];
+    let json = String::from_utf8(zstd::bulk::decompress(payload, 1 << 20).unwrap()).unwrap();
+    // "job", "a\0b" and "\xff" again in base64.
+    for (real, crafted) in [("fwnulAxb", r"a\u0000b"), ("\"/w==\"", "\"YQBi\"")] {
+        assert!(json.contains(real), "{json}");
+        let content = json.replace(real, crafted);
+        let payload = zstd::bulk::compress(content.as_bytes(), 3).unwrap();
+        let mut bytes = original[..at + HEADER_LEN].to_vec();
+        patch_u32(&mut bytes, at + 8, payload.len() as u32);
+        patch_u32(&mut bytes, at + 12, content.len() as u32);
+        bytes.extend(payload);
+        set_crc(&mut bytes, at);
+        bytes.extend(&original[at + frame_len(at)..]);
+        let refusal = refused(&bytes);
+        assert!(
+            refusal.starts_with(&format!(
+                "forkwatch-tui: cannot replay FILE: damaged at byte {at}: "
+            )) && refusal.contains("an argument holds a NUL byte"),
+            "{refusal}"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! A process that tries to take over root's terminal: its file name, argv and command name
 //! hold an OSC 52 clipboard write, ESC, BEL, CR, LF, a C1 CSI (U+009B) and a right-to-left
-//! override (U+202E), and one argument forges an event line. `events`, `watch`, `wait`,
-//! `relay`, `record` with `replay --text`, and the UI in a real terminal show all of it
-//! visibly escaped: one line per event, nothing below 0x20 but LF, and no clipboard write.
+//! override (U+202E), and one argument forges an event line. `events` (text and JSON),
+//! `watch`, `wait`, `relay`, `record` with `replay --text`, and the UI in a real terminal
+//! show all of it visibly escaped: one line per event, nothing below 0x20 but LF, and no
+//! clipboard write.
 
 #[path = "common/lines.rs"]
 mod lines;
@@ -163,7 +164,7 @@ fn about(out: &str, pid: u32) -> (Vec<&str>, Vec<&str>) {
 }
 
 /// The hostile process's exec and exit, and its child's fork and exit, are each one line,
-/// everything escaped.
+/// everything escaped, and the command and file names quoted as one word each.
 #[track_caller]
 fn assert_hostile_events(out: &str, hostile: &Hostile) {
     assert_event_lines(out);
@@ -172,7 +173,7 @@ fn assert_hostile_events(out: &str, hostile: &Hostile) {
     assert_eq!(own.len(), 2, "{own:#?}");
     assert!(own[0].contains(" exec "), "{}", own[0]);
     let exec = format!(
-        " comm={EXEC_COMM_SHOWN} file={path} argv: '{path}' name '{COMM_SHOWN}' {FORGED_SHOWN} {}",
+        " comm='{EXEC_COMM_SHOWN}' file='{path}' argv: '{path}' name '{COMM_SHOWN}' {FORGED_SHOWN} {}",
         hostile.token
     );
     assert!(
@@ -180,14 +181,14 @@ fn assert_hostile_events(out: &str, hostile: &Hostile) {
         "{}\ndoes not end with\n{exec}",
         own[0]
     );
-    let exit = format!(" comm={COMM_SHOWN} exit_code=0 run=");
+    let exit = format!(" comm='{COMM_SHOWN}' exit_code=0 run=");
     assert!(
         own[1].contains(" exit ") && own[1].contains(&exit),
         "{}",
         own[1]
     );
     assert_eq!(children.len(), 2, "{children:#?}");
-    let fork = format!(" comm={COMM_SHOWN}");
+    let fork = format!(" comm='{COMM_SHOWN}'");
     assert!(children[0].contains(" fork ") && children[0].ends_with(&fork));
     assert!(children[1].contains(" exit ") && children[1].contains(&exit));
     assert!(path.contains(FILE_NAME_SHOWN), "{path}");
@@ -210,6 +211,44 @@ fn events_prints_one_escaped_line_per_event() {
     let run = events.finish();
     assert!(run.status.success(), "{:?}", run.stderr);
     assert_hostile_events(&run.stdout, &hostile);
+}
+
+/// JSON lines reach a terminal too: what the text escapes is a `\u` escape there, and the
+/// JSON still holds the exact text.
+#[test]
+fn events_json_spells_what_a_terminal_acts_on_as_escapes() {
+    let mut hostile = Hostile::start();
+    let mut events = Running::start(&["events", "--json"]);
+    events.wait_for("watching with eBPF");
+    hostile.go();
+    assert!(hostile.end().success());
+    interrupt(&events);
+    let run = events.finish();
+    assert!(run.status.success(), "{:?}", run.stderr);
+    assert_terminal_safe(&run.stdout);
+    let own: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["pid"] == hostile.pid())
+        .collect();
+    assert_eq!(own.len(), 2, "{own:#?}");
+    let path = hostile.path.to_str().unwrap();
+    assert_eq!(own[0]["kind"], "exec");
+    assert_eq!(own[0]["filename"], path);
+    assert_eq!(
+        own[0]["argv"],
+        serde_json::json!([path, "name", COMM, FORGED, hostile.token])
+    );
+    assert_eq!(
+        (&own[1]["kind"], &own[1]["comm"]),
+        (&"exit".into(), &COMM.into())
+    );
+    assert!(
+        run.stdout.contains(r"\u009b2J\u202efw-hostile"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -338,7 +377,7 @@ fn the_ui_shows_a_hostile_process_escaped_and_the_clipboard_stays_empty() {
     }
     let path = hostile.path_shown();
     let screen = tmux.wait_for("the hostile process's details and its pin's log", |s| {
-        s.contains(&format!("file     {path}")) && s.contains(&format!("comm={COMM_SHOWN}"))
+        s.contains(&format!("file     {path}")) && s.contains(&format!("comm='{COMM_SHOWN}'"))
     });
     assert!(
         screen.contains(&format!("{EXEC_COMM_SHOWN}  pid {pid} ")),

@@ -37,11 +37,24 @@ impl Argv {
         Self(buf.into())
     }
 
-    /// An argv of these arguments (an argument holding a NUL would be split there).
+    /// [`from_area`](Self::from_area) for an area already in a buffer of its own: taken
+    /// without a copy when it ends with its NUL (or is empty) and has no spare capacity.
+    pub fn from_vec(mut area: Vec<u8>) -> Self {
+        if !area.is_empty() && !area.ends_with(&[0]) {
+            area.push(0);
+        }
+        Self(area.into_boxed_slice())
+    }
+
+    /// An argv of these arguments, given by forkwatch itself. Panics on an argument holding
+    /// a NUL, which no process can have: bytes from elsewhere are read with their checks
+    /// (the recording codec, [`Argv`]'s JSON form).
     pub fn from_args<A: AsRef<[u8]>>(args: impl IntoIterator<Item = A>) -> Self {
         let mut buf = Vec::new();
         for arg in args {
-            buf.extend_from_slice(arg.as_ref());
+            let arg = arg.as_ref();
+            assert!(!arg.contains(&0), "an argument holds a NUL byte");
+            buf.extend_from_slice(arg);
             buf.push(0);
         }
         Self(buf.into())
@@ -112,38 +125,16 @@ impl Argv {
     }
 
     /// Shell-style quoting for display, every argument [escaped](text::escape): words with
-    /// spaces, quotes, shell characters or escapes are single-quoted.
+    /// spaces, quotes, shell characters or escapes are single-quoted ([`text::push_quoted`]).
     pub fn quoted(&self) -> String {
         let mut out = String::with_capacity(self.0.len() + 8);
         for (i, arg) in self.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
-            let plain = !arg.is_empty()
-                && arg
-                    .iter()
-                    .all(|&b| b.is_ascii_graphic() && !b"'\"\\$`!*?;&|<>(){}[]#~".contains(&b));
-            if plain {
-                // Printable ASCII: nothing to escape.
-                text::push_escaped(&mut out, arg);
-            } else {
-                out.push('\'');
-                for (j, part) in arg.split(|&b| b == b'\'').enumerate() {
-                    if j > 0 {
-                        out.push_str(r"'\''");
-                    }
-                    text::push_escaped(&mut out, part);
-                }
-                out.push('\'');
-            }
+            text::push_quoted(&mut out, arg);
         }
         out
-    }
-}
-
-impl<A: AsRef<[u8]>> FromIterator<A> for Argv {
-    fn from_iter<I: IntoIterator<Item = A>>(iter: I) -> Self {
-        Self::from_args(iter)
     }
 }
 
@@ -175,14 +166,6 @@ impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for Argv {
 impl<S: AsRef<str>> PartialEq<Vec<S>> for Argv {
     fn eq(&self, other: &Vec<S>) -> bool {
         *self == other[..]
-    }
-}
-
-/// JSON: an array of strings, undecodable bytes as U+FFFD (events add the exact bytes
-/// beside it when there are any).
-impl Serialize for Argv {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.lossy())
     }
 }
 
@@ -289,6 +272,15 @@ mod tests {
         assert_eq!(Argv::from_area(b"\0"), [""]);
         assert!(Argv::from_area(b"").is_empty());
         assert_eq!(Argv::from_area(b"").iter().count(), 0);
+        let area = b"sh\0-c\0".to_vec();
+        let at = area.as_ptr();
+        let taken = Argv::from_vec(area);
+        assert_eq!(
+            (taken.as_bytes().as_ptr(), &taken),
+            (at, &Argv::from_area(b"sh\0-c"))
+        );
+        assert_eq!(Argv::from_vec(b"cut".to_vec()), ["cut"]);
+        assert!(Argv::from_vec(Vec::new()).is_empty());
         let empties = Argv::from_args(std::iter::repeat_n("", 8000));
         assert_eq!((empties.len(), empties.byte_len()), (8000, 8000));
     }

@@ -1,15 +1,65 @@
 //! The JSON form of an event (README "JSON fields"), and reading it back.
 //!
-//! Strings from a process are bytes. `comm`, `filename` and `argv` are JSON strings with
-//! undecodable bytes replaced by U+FFFD, so that every consumer can read them; when one of
-//! them is not valid UTF-8, the exact bytes come beside it, base64-encoded (RFC 4648 with
-//! padding): `comm_base64`, `filename_base64`, and `argv_base64` (one string per argument,
-//! every argument). Those fields are absent when the text is exact.
+//! Strings from a process are bytes: `comm`, `filename` and `argv` are text, with the exact
+//! bytes beside them in `comm_base64`, `filename_base64` and `argv_base64` when the text is
+//! not them ([`super::lossless`]).
+//!
+//! JSON lines go to terminals too (`events --json`), so every character the terminal
+//! sanitizer escapes ([`text::is_escaped`]: controls, DEL, C1 controls, bidi and other
+//! invisible format characters) is written as a JSON `\u` escape: `"\u009b"`, `"\u202e"`.
+//! The JSON is the same value, only spelt so that nothing in it acts on a terminal.
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use std::io;
+
 use serde::{Deserialize, Serialize, de, ser::SerializeMap};
+use serde_json::ser::Formatter;
 
-use super::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName};
+use super::{Argv, ByteString, Comm, Creds, Event, ExactArgv, ExitStatus, Kind, KindName};
+use crate::text;
+
+impl Event {
+    /// Writes the JSON form, terminal-safe (see the module's documentation).
+    pub fn write_json<W: io::Write>(&self, out: W) -> io::Result<()> {
+        let mut json = serde_json::Serializer::with_formatter(out, TerminalSafe);
+        self.serialize(&mut json).map_err(io::Error::from)
+    }
+
+    /// The JSON form as a string, terminal-safe.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        self.write_json(&mut out)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+}
+
+/// serde_json's compact output, with a `\u` escape for every character [`text::is_escaped`]
+/// (serde_json itself escapes only U+0000-U+001F, `"` and `\`).
+struct TerminalSafe;
+
+impl Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        out: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        // Most strings are printable ASCII: one scan, written as they are.
+        if text::is_plain(fragment.as_bytes()) {
+            return out.write_all(fragment.as_bytes());
+        }
+        let mut plain_from = 0;
+        for (at, c) in fragment.char_indices() {
+            if text::is_escaped(c) {
+                out.write_all(&fragment.as_bytes()[plain_from..at])?;
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(out, "\\u{unit:04x}")?;
+                }
+                plain_from = at + c.len_utf8();
+            }
+        }
+        out.write_all(&fragment.as_bytes()[plain_from..])
+    }
+}
 
 /// The JSON form: one flat object, `kind` first, then the fields every event has, then the
 /// kind's own fields. `exit_code` and `signal` are both present on exits: one of them null,
@@ -24,8 +74,8 @@ impl Serialize for Event {
         m.serialize_entry("ppid", &self.ppid)?;
         m.serialize_entry("start_ns", &self.start_ns)?;
         m.serialize_entry("comm", &self.comm.as_str())?;
-        if std::str::from_utf8(self.comm.as_bytes()).is_err() {
-            m.serialize_entry("comm_base64", &BASE64.encode(self.comm.as_bytes()))?;
+        if let Some(exact) = self.comm.base64_beside() {
+            m.serialize_entry("comm_base64", &exact)?;
         }
         m.serialize_entry("uid", &self.creds.map(|c| c.uid))?;
         m.serialize_entry("euid", &self.creds.map(|c| c.euid))?;
@@ -42,13 +92,12 @@ impl Serialize for Event {
                 argv_unreadable,
             } => {
                 m.serialize_entry("filename", filename)?;
-                if !filename.is_utf8() {
-                    m.serialize_entry("filename_base64", &BASE64.encode(filename.as_bytes()))?;
+                if let Some(exact) = filename.base64_beside() {
+                    m.serialize_entry("filename_base64", &exact)?;
                 }
                 m.serialize_entry("filename_truncated", filename_truncated)?;
                 m.serialize_entry("argv", argv)?;
-                if !argv.is_utf8() {
-                    let exact: Vec<String> = argv.iter().map(|a| BASE64.encode(a)).collect();
+                if let Some(exact) = argv.base64_beside() {
                     m.serialize_entry("argv_base64", &exact)?;
                 }
                 m.serialize_entry("argv_truncated", argv_truncated)?;
@@ -101,8 +150,8 @@ struct JsonEvent {
     filename_base64: Option<String>,
     #[serde(default)]
     filename_truncated: bool,
-    argv: Option<Vec<String>>,
-    argv_base64: Option<Vec<String>>,
+    argv: Option<Argv>,
+    argv_base64: Option<ExactArgv<'static>>,
     #[serde(default)]
     argv_truncated: bool,
     #[serde(default)]
@@ -116,14 +165,6 @@ struct JsonEvent {
     count: Option<u64>,
 }
 
-/// The exact bytes: the base64 form where there is one, else the text.
-fn exact<E: de::Error>(text: &str, base64: Option<&str>) -> Result<Vec<u8>, E> {
-    match base64 {
-        Some(b) => BASE64.decode(b).map_err(E::custom),
-        None => Ok(text.as_bytes().to_vec()),
-    }
-}
-
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let j = JsonEvent::deserialize(d)?;
@@ -131,20 +172,14 @@ impl<'de> Deserialize<'de> for Event {
             KindName::Fork => Kind::Fork,
             KindName::ThreadStart => Kind::ThreadStart,
             KindName::Exec => {
-                let filename = exact(
+                let filename = ByteString::from_json(
                     j.filename.as_deref().unwrap_or_default(),
                     j.filename_base64.as_deref(),
-                )?;
-                let argv = match (j.argv_base64, j.argv) {
-                    (Some(exact), _) => exact
-                        .iter()
-                        .map(|a| BASE64.decode(a).map_err(de::Error::custom))
-                        .collect::<Result<Argv, _>>()?,
-                    (None, argv) => Argv::from_args(argv.unwrap_or_default()),
-                };
+                )
+                .map_err(de::Error::custom)?;
                 Kind::Exec {
-                    filename: ByteString::from(filename),
-                    argv,
+                    filename,
+                    argv: Argv::from_json(j.argv, j.argv_base64),
                     argv_truncated: j.argv_truncated,
                     filename_truncated: j.filename_truncated,
                     argv_unreadable: j.argv_unreadable,
@@ -189,7 +224,7 @@ impl<'de> Deserialize<'de> for Event {
             tid: j.tid,
             ppid: j.ppid,
             start_ns: j.start_ns,
-            comm: Comm::from_bytes(&exact::<D::Error>(&j.comm, j.comm_base64.as_deref())?),
+            comm: Comm::from_json(&j.comm, j.comm_base64.as_deref()).map_err(de::Error::custom)?,
             creds,
             cgroup_id: j.cgroup_id,
             kernel_thread: j.kernel_thread,
@@ -246,5 +281,43 @@ mod tests {
         let json = plain.to_json();
         assert!(!json.contains("base64"), "{json}");
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), plain);
+        let nul = json.replace(r#""argv":["cat"]"#, r#""argv":["c\u0000at"]"#);
+        let err = serde_json::from_str::<Event>(&nul).unwrap_err();
+        assert!(
+            err.to_string().contains("an argument holds a NUL byte"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn what_a_terminal_would_act_on_is_spelt_as_json_escapes() {
+        let event = Event {
+            ts_ns: 5,
+            pid: 42,
+            tid: 42,
+            ppid: 1,
+            start_ns: 4,
+            comm: Comm::from("\u{9b}2J\u{202e}"),
+            creds: None,
+            cgroup_id: None,
+            kernel_thread: false,
+            kind: Kind::Exec {
+                filename: "/tmp/\u{202e}\x7f".into(),
+                argv: Argv::from_args(["\x1b]52;c;aGk=\x07", "\u{2028}\u{feff}\u{85}", "ünï"]),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+        };
+        let json = event.to_json();
+        assert!(!json.chars().any(text::is_escaped), "{json}");
+        for escape in [
+            r#""comm":"\u009b2J\u202e""#,
+            r#""filename":"/tmp/\u202e\u007f""#,
+            r#""argv":["\u001b]52;c;aGk=\u0007","\u2028\ufeff\u0085","ünï"]"#,
+        ] {
+            assert!(json.contains(escape), "no {escape} in {json}");
+        }
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
     }
 }

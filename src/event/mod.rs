@@ -3,12 +3,14 @@
 
 mod argv;
 mod json;
+mod lossless;
 
 use std::{borrow::Cow, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
 pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
+pub use lossless::ExactArgv;
 
 use crate::text;
 
@@ -412,10 +414,6 @@ impl Event {
             Kind::Exit(_) if self.start_ns > 0 => Some(self.ts_ns.saturating_sub(self.start_ns)),
             _ => None,
         }
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("events always serialize")
     }
 
     /// Bytes the event holds, inline and on the heap: what byte budgets count.

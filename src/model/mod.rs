@@ -137,7 +137,8 @@ pub struct Program {
     /// The file name was cut here at [`MAX_FILENAME_BYTES`] (an exec's own flag says
     /// whether the source cut it).
     pub filename_truncated: bool,
-    /// The argv joined by spaces and lowercased, for [`Search`]; at most
+    /// The argv as the tree shows it ([`Argv::joined`], escaped) and lowercased, for
+    /// [`Search`]: what is on the screen is what a search finds; at most
     /// [`MAX_ARGV_BYTES`].
     search: String,
     /// Exited processes that hold it, for the byte budget (see `memory`).
@@ -153,18 +154,13 @@ impl Program {
         let cut_argv = argv.cut(MAX_ARGV_BYTES);
         let argv_truncated = argv_truncated || cut_argv.is_some();
         let argv = cut_argv.unwrap_or(argv);
-        let mut search = String::with_capacity(argv.byte_len());
-        for (i, arg) in argv.lossy().enumerate() {
-            if i > 0 {
-                search.push(' ');
-            }
-            if arg.is_ascii() {
-                search.extend(arg.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-            } else {
-                search.extend(arg.chars().flat_map(char::to_lowercase));
-            }
+        let mut search = argv.joined();
+        if search.is_ascii() {
+            search.make_ascii_lowercase();
+        } else {
+            search = search.to_lowercase();
         }
-        // Undecodable bytes and some lowercase letters take more room than they did.
+        // Escapes and some lowercase letters take more room than they did.
         if search.len() > MAX_ARGV_BYTES {
             search.truncate(search.floor_char_boundary(MAX_ARGV_BYTES));
             search.shrink_to_fit();
@@ -338,18 +334,28 @@ impl Search {
         }
     }
 
-    /// Whether the text is in the process's name or argv (across arguments too).
+    /// Whether the text is in the process's name or argv (across arguments too), as the
+    /// screen shows them: escaped, so that `\e]52` typed finds the process shown so.
     pub fn matches(&self, process: &Process) -> bool {
-        let comm = process.comm.as_str();
-        let mut lower = [0u8; 64];
-        let len = comm.len().min(lower.len());
-        lower[..len].copy_from_slice(&comm.as_bytes()[..len]);
-        lower[..len].make_ascii_lowercase();
-        self.finder.find(&lower[..len]).is_some()
+        self.matches_comm(&process.comm)
             || self
                 .finder
                 .find(process.program.search.as_bytes())
                 .is_some()
+    }
+
+    fn matches_comm(&self, comm: &Comm) -> bool {
+        let shown = comm.escaped();
+        // 15 bytes escaped take at most 60 (`\xNN` each): no allocation for ASCII.
+        let mut lower = [0u8; 64];
+        match lower.get_mut(..shown.len()) {
+            Some(lower) if shown.is_ascii() => {
+                lower.copy_from_slice(shown.as_bytes());
+                lower.make_ascii_lowercase();
+                self.finder.find(lower).is_some()
+            }
+            _ => self.finder.find(shown.to_lowercase().as_bytes()).is_some(),
+        }
     }
 }
 

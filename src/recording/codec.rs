@@ -24,6 +24,10 @@ const FILENAME_TRUNCATED: u8 = 32;
 const ARGV_UNREADABLE: u8 = 64;
 /// Format version 2 on: a uid or gid change inferred from other ids on a later event.
 const INFERRED: u8 = 128;
+/// The flags only an exec carries.
+const EXEC_FLAGS: u8 = ARGV_TRUNCATED | FILENAME_TRUNCATED | ARGV_UNREADABLE;
+/// The flags format version 1 has.
+const VERSION_1_FLAGS: u8 = HAS_CREDS | HAS_CGROUP | KERNEL_THREAD | TID_DIFFERS | ARGV_TRUNCATED;
 
 /// The fewest bytes a record takes: kind, flags, and one byte each for the time, pid,
 /// ppid, process start and command name's length.
@@ -58,51 +62,8 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends one event. `prev_ts` is the previous event's time in the same frame (0 for the
 /// first): times are stored as differences, which are small.
 pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
-    let tag = match event.kind {
-        Kind::Fork => FORK,
-        Kind::ThreadStart => THREAD_START,
-        Kind::Exec { .. } => EXEC,
-        Kind::Exit(_) => EXIT,
-        Kind::ThreadExit => THREAD_EXIT,
-        Kind::Uid { .. } => UID,
-        Kind::Gid { .. } => GID,
-        Kind::Lost { .. } => LOST,
-    };
-    let mut flags = 0;
-    if event.creds.is_some() {
-        flags |= HAS_CREDS;
-    }
-    if event.cgroup_id.is_some() {
-        flags |= HAS_CGROUP;
-    }
-    if event.kernel_thread {
-        flags |= KERNEL_THREAD;
-    }
-    if event.tid != event.pid {
-        flags |= TID_DIFFERS;
-    }
-    match event.kind {
-        Kind::Exec {
-            argv_truncated,
-            filename_truncated,
-            argv_unreadable,
-            ..
-        } => {
-            for (set, flag) in [
-                (argv_truncated, ARGV_TRUNCATED),
-                (filename_truncated, FILENAME_TRUNCATED),
-                (argv_unreadable, ARGV_UNREADABLE),
-            ] {
-                if set {
-                    flags |= flag;
-                }
-            }
-        }
-        Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => flags |= INFERRED,
-        _ => {}
-    }
-    out.push(tag);
-    out.push(flags);
+    out.push(kind_tag(&event.kind));
+    out.push(flags(event));
     put_varint(out, zigzag(event.ts_ns.wrapping_sub(*prev_ts) as i64));
     *prev_ts = event.ts_ns;
     put_varint(out, event.pid.into());
@@ -131,38 +92,88 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
                 put_bytes(out, arg);
             }
         }
-        Kind::Exit(status) => {
-            let (tag, value) = match *status {
-                ExitStatus::Code(code) => (EXIT_CODE, Some(code)),
-                ExitStatus::Signal {
-                    signal,
-                    core_dumped,
-                } => (
-                    if core_dumped {
-                        EXIT_SIGNAL_CORE
-                    } else {
-                        EXIT_SIGNAL
-                    },
-                    Some(signal),
-                ),
-                ExitStatus::Unknown => (EXIT_UNKNOWN, None),
-            };
-            out.push(tag);
-            if let Some(value) = value {
-                put_varint(out, zigzag(value.into()));
-            }
-        }
+        Kind::Exit(status) => encode_exit(*status, out),
         Kind::Lost { count } => put_varint(out, *count),
         Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid { .. } | Kind::Gid { .. } => {
         }
     }
 }
 
-/// Reads what [`encode`] wrote. The error names what was wrong; the caller adds where.
-pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static str> {
+fn kind_tag(kind: &Kind) -> u8 {
+    match kind {
+        Kind::Fork => FORK,
+        Kind::ThreadStart => THREAD_START,
+        Kind::Exec { .. } => EXEC,
+        Kind::Exit(_) => EXIT,
+        Kind::ThreadExit => THREAD_EXIT,
+        Kind::Uid { .. } => UID,
+        Kind::Gid { .. } => GID,
+        Kind::Lost { .. } => LOST,
+    }
+}
+
+/// The record's flags byte: which optional fields follow, and the kind's own flags.
+fn flags(event: &Event) -> u8 {
+    let mut flags = 0;
+    for (set, flag) in [
+        (event.creds.is_some(), HAS_CREDS),
+        (event.cgroup_id.is_some(), HAS_CGROUP),
+        (event.kernel_thread, KERNEL_THREAD),
+        (event.tid != event.pid, TID_DIFFERS),
+    ] {
+        if set {
+            flags |= flag;
+        }
+    }
+    match event.kind {
+        Kind::Exec {
+            argv_truncated,
+            filename_truncated,
+            argv_unreadable,
+            ..
+        } => {
+            for (set, flag) in [
+                (argv_truncated, ARGV_TRUNCATED),
+                (filename_truncated, FILENAME_TRUNCATED),
+                (argv_unreadable, ARGV_UNREADABLE),
+            ] {
+                if set {
+                    flags |= flag;
+                }
+            }
+        }
+        Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => flags |= INFERRED,
+        _ => {}
+    }
+    flags
+}
+
+fn encode_exit(status: ExitStatus, out: &mut Vec<u8>) {
+    let (tag, value) = match status {
+        ExitStatus::Code(code) => (EXIT_CODE, Some(code)),
+        ExitStatus::Signal {
+            signal,
+            core_dumped: true,
+        } => (EXIT_SIGNAL_CORE, Some(signal)),
+        ExitStatus::Signal {
+            signal,
+            core_dumped: false,
+        } => (EXIT_SIGNAL, Some(signal)),
+        ExitStatus::Unknown => (EXIT_UNKNOWN, None),
+    };
+    out.push(tag);
+    if let Some(value) = value {
+        put_varint(out, zigzag(value.into()));
+    }
+}
+
+/// Reads what [`encode`] wrote, in a file of format `version`. The error names what was
+/// wrong; the caller adds where.
+pub fn decode(input: &mut &[u8], prev_ts: &mut u64, version: u32) -> Result<Event, &'static str> {
     let mut r = Cursor(input);
     let tag = r.byte()?;
     let flags = r.byte()?;
+    check_flags(tag, flags, version)?;
     let ts_ns = prev_ts.wrapping_add(unzigzag(r.varint()?) as u64);
     *prev_ts = ts_ns;
     let pid = r.u32()?;
@@ -196,44 +207,8 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
     let kind = match tag {
         FORK => Kind::Fork,
         THREAD_START => Kind::ThreadStart,
-        EXEC => {
-            let filename = ByteString::new(r.bytes()?);
-            let argc = r.varint()?;
-            // Each argument takes at least one byte, which bounds the allocation.
-            if argc > r.0.len() as u64 {
-                return Err("argument count larger than the record");
-            }
-            let mut area = Vec::new();
-            for _ in 0..argc {
-                let arg = r.bytes()?;
-                if arg.contains(&0) {
-                    return Err("argument holds a NUL byte");
-                }
-                area.extend_from_slice(arg);
-                area.push(0);
-            }
-            Kind::Exec {
-                filename,
-                argv: Argv::from_area(&area),
-                argv_truncated: flags & ARGV_TRUNCATED != 0,
-                filename_truncated: flags & FILENAME_TRUNCATED != 0,
-                argv_unreadable: flags & ARGV_UNREADABLE != 0,
-            }
-        }
-        EXIT => {
-            let how = r.byte()?;
-            let mut value =
-                || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
-            Kind::Exit(match how {
-                EXIT_CODE => ExitStatus::Code(value()?),
-                EXIT_SIGNAL | EXIT_SIGNAL_CORE => ExitStatus::Signal {
-                    signal: value()?,
-                    core_dumped: how == EXIT_SIGNAL_CORE,
-                },
-                EXIT_UNKNOWN => ExitStatus::Unknown,
-                _ => return Err("unknown exit status form"),
-            })
-        }
+        EXEC => decode_exec(&mut r, flags)?,
+        EXIT => decode_exit(&mut r)?,
         THREAD_EXIT => Kind::ThreadExit,
         UID => Kind::Uid {
             inferred: flags & INFERRED != 0,
@@ -256,6 +231,69 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64) -> Result<Event, &'static st
         kernel_thread: flags & KERNEL_THREAD != 0,
         kind,
     })
+}
+
+/// A flag the file's version does not have, or that belongs to another kind, is damage: no
+/// writer sets one.
+fn check_flags(tag: u8, flags: u8, version: u32) -> Result<(), &'static str> {
+    if version < 2 && flags & !VERSION_1_FLAGS != 0 {
+        return Err("flags that format version 1 does not have");
+    }
+    if tag != EXEC && flags & EXEC_FLAGS != 0 {
+        return Err("an exec's flags on another kind of event");
+    }
+    if !matches!(tag, UID | GID) && flags & INFERRED != 0 {
+        return Err("the inferred flag on an event other than a uid or gid change");
+    }
+    Ok(())
+}
+
+/// An exec's own fields: its file name and arguments.
+fn decode_exec(r: &mut Cursor, flags: u8) -> Result<Kind, &'static str> {
+    let filename = ByteString::new(r.bytes()?);
+    let argc = r.varint()?;
+    // Each argument takes at least one byte, which bounds the allocation.
+    if argc > r.0.len() as u64 {
+        return Err("argument count larger than the record");
+    }
+    // A first pass checks the arguments and sizes the buffer, so that the argv is one
+    // allocation of the exact size, taken as it is.
+    let mut ahead: &[u8] = r.0;
+    let mut size = 0;
+    for _ in 0..argc {
+        let arg = Cursor(&mut ahead).bytes()?;
+        if arg.contains(&0) {
+            return Err("argument holds a NUL byte");
+        }
+        size += arg.len() + 1;
+    }
+    let mut area = Vec::with_capacity(size);
+    for _ in 0..argc {
+        area.extend_from_slice(r.bytes()?);
+        area.push(0);
+    }
+    Ok(Kind::Exec {
+        filename,
+        argv: Argv::from_vec(area),
+        argv_truncated: flags & ARGV_TRUNCATED != 0,
+        filename_truncated: flags & FILENAME_TRUNCATED != 0,
+        argv_unreadable: flags & ARGV_UNREADABLE != 0,
+    })
+}
+
+/// An exit's status: how it ended, then the code or signal.
+fn decode_exit(r: &mut Cursor) -> Result<Kind, &'static str> {
+    let how = r.byte()?;
+    let mut value = || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
+    Ok(Kind::Exit(match how {
+        EXIT_CODE => ExitStatus::Code(value()?),
+        EXIT_SIGNAL | EXIT_SIGNAL_CORE => ExitStatus::Signal {
+            signal: value()?,
+            core_dumped: how == EXIT_SIGNAL_CORE,
+        },
+        EXIT_UNKNOWN => ExitStatus::Unknown,
+        _ => return Err("unknown exit status form"),
+    }))
 }
 
 struct Cursor<'a, 'b>(&'a mut &'b [u8]);
@@ -302,6 +340,7 @@ impl<'b> Cursor<'_, 'b> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::recording::FORMAT_VERSION;
 
     pub(crate) fn every_kind() -> Vec<Event> {
         let base = Event {
@@ -392,7 +431,7 @@ pub(crate) mod tests {
         let mut input = &buf[..];
         let mut ts = 0;
         for e in &events {
-            assert_eq!(&decode(&mut input, &mut ts).unwrap(), e);
+            assert_eq!(&decode(&mut input, &mut ts, FORMAT_VERSION).unwrap(), e);
         }
         assert!(input.is_empty());
     }
@@ -412,14 +451,21 @@ pub(crate) mod tests {
         let mut ts = 0;
         encode(&every_kind()[2], &mut ts, &mut buf);
         for len in 0..buf.len() {
-            assert!(decode(&mut &buf[..len], &mut 0).is_err(), "cut at {len}");
+            assert!(
+                decode(&mut &buf[..len], &mut 0, FORMAT_VERSION).is_err(),
+                "cut at {len}"
+            );
         }
         assert_eq!(
-            decode(&mut &[99, 0, 0, 0, 0, 0, 0][..], &mut 0),
+            decode(&mut &[99, 0, 0, 0, 0, 0, 0][..], &mut 0, FORMAT_VERSION),
             Err("unknown event kind")
         );
         assert_eq!(
-            decode(&mut &[FORK, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10][..], &mut 0),
+            decode(
+                &mut &[FORK, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10][..],
+                &mut 0,
+                FORMAT_VERSION
+            ),
             Err("id larger than 32 bits")
         );
         assert_eq!(
@@ -427,9 +473,56 @@ pub(crate) mod tests {
                 &mut &[
                     FORK, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
                 ][..],
-                &mut 0
+                &mut 0,
+                FORMAT_VERSION
             ),
             Err("number longer than 64 bits")
         );
+    }
+
+    /// Flags no writer sets: of another kind, or newer than the file.
+    #[test]
+    fn flags_of_another_kind_or_a_newer_version_are_errors() {
+        let events = every_kind();
+        let encoded = |event: &Event, add: u8| {
+            let mut buf = Vec::new();
+            encode(event, &mut 0, &mut buf);
+            buf[1] |= add;
+            buf
+        };
+        let decoded =
+            |buf: Vec<u8>, version| decode(&mut &buf[..], &mut 0, version).map(|e| e.kind);
+        let (fork, exec, inferred_uid) = (&events[0], &events[3], &events[7]);
+        for flag in [ARGV_TRUNCATED, FILENAME_TRUNCATED, ARGV_UNREADABLE] {
+            for event in [fork, inferred_uid] {
+                assert_eq!(
+                    decoded(encoded(event, flag), FORMAT_VERSION),
+                    Err("an exec's flags on another kind of event")
+                );
+            }
+        }
+        for event in [fork, exec] {
+            assert_eq!(
+                decoded(encoded(event, INFERRED), FORMAT_VERSION),
+                Err("the inferred flag on an event other than a uid or gid change")
+            );
+        }
+        for event in [exec, inferred_uid] {
+            assert_eq!(
+                decoded(encoded(event, 0), 1),
+                Err("flags that format version 1 does not have")
+            );
+        }
+        let old = Event {
+            kind: Kind::Exec {
+                filename: "/bin/true".into(),
+                argv: Argv::from_args(["true", ""]),
+                argv_truncated: true,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+            ..fork.clone()
+        };
+        assert_eq!(decoded(encoded(&old, 0), 1), Ok(old.kind));
     }
 }

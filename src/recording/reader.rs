@@ -399,7 +399,7 @@ impl<R: Read + Seek> Reader<R> {
             if input.is_empty() {
                 return Err(different().into());
             }
-            let mut event = codec::decode(&mut input, &mut prev_ts)
+            let mut event = codec::decode(&mut input, &mut prev_ts, self.version)
                 .map_err(|problem| format!("undecodable event: {problem}"))?;
             match &mut event.kind {
                 Kind::Exec {

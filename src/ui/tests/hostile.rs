@@ -90,14 +90,14 @@ fn tree_details_and_event_log_show_a_hostile_process_escaped() {
                                                                         │12:16:39.000000 fork         pid=950 ppid=812 │
                                                                         │comm=bash                                     │
                                                                         │12:16:39.001000 exec         pid=950 ppid=812 │
-                                                                        │uid=1001 comm=\e]52;c;\a\r\n\u{9b}\u{202e}    │
-                                                                        │file=/tmp/\e]52;c;aGk=\a\u{202e} argv:        │
+                                                                        │uid=1001 comm='\e]52;c;\a\r\n\u{9b}\u{202e}'  │
+                                                                        │file='/tmp/\e]52;c;aGk=\a\u{202e}' argv:      │
                                                                         │'\e]52;c;aGk=\a' '\nexit pid=1 comm=init'     │
                                                                         │'\u{9b}2J'                                    │
                                                                         └──────────────────────────────────────────────┘
 ┌ Events ──────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
 │12:16:39.000000 fork         pid=950 ppid=812 comm=bash                                                               │
-│12:16:39.001000 exec         pid=950 ppid=812 uid=1001 comm=\e]52;c;\a\r\n\u{9b}\u{202e} file=/tmp/\e]52;c;aGk=\a\u{20│
+│12:16:39.001000 exec         pid=950 ppid=812 uid=1001 comm='\e]52;c;\a\r\n\u{9b}\u{202e}' file='/tmp/\e]52;c;aGk=\a\u│
 │                                                                                                                      │
 │                                                                                                                      │
 │                                                                                                                      │
@@ -136,7 +136,7 @@ fn the_pins_pane_shows_a_hostile_root_and_its_log_escaped() {
 ┌ Pins ────────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
 │    950 [exit 0] \e]52;c;aGk=\a \nexit pid=1 comm=init \u{9b}2J                        0 alive, 1 exited · every event│
 │pin 950 logged 1 event                                                                                                │
-│12:16:39.500000 exit         pid=950 ppid=812 comm=\e]52;c;\a\r\n\u{9b}\u{202e} exit_code=0 run=500.0ms               │
+│12:16:39.500000 exit         pid=950 ppid=812 comm='\e]52;c;\a\r\n\u{9b}\u{202e}' exit_code=0 run=500.0ms             │
 │                                                                                                                      │
 └ ↑↓ pick · x remove · m mask · r relay · Enter root · Esc tree ───────────────────────────────────────────────────────┘
 eBPF │ 6 processes, 1 exited │ 0 lost │           █          0/s │ 1 pin │ ? help
@@ -235,6 +235,43 @@ fn typed_text_is_shown_escaped_in_the_prompt_and_the_status_line() {
 no process matches the filter (f shows all)
 
 eBPF │ 7 processes │ 0 lost │ 0/s │ filter `zz\u{9b}\u{202e}` │ no match for `zz\u{9b}\u{202e}`
+",
+    );
+}
+
+/// What a search finds is what the screen shows: the escapes typed as shown find the
+/// process by its argv or its name, in any case, and the raw characters are not in what
+/// is searched.
+#[test]
+fn searching_for_the_escaped_text_as_shown_finds_the_process() {
+    for (typed, finds) in [
+        (r"\e]52;C;aGk=\a \nEXIT", true),
+        (r"\u{9b}2j", true),
+        // Only in its name.
+        (r"\a\r\n\u{9b}\u{202e}", true),
+        ("\u{202e}", false),
+        ("\x1b]52", false),
+    ] {
+        let mut app = hostile_machine();
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, typed);
+        key(&mut app, KeyCode::Enter);
+        let found = app.selected() == Some(HOSTILE.key());
+        assert_eq!(found, finds, "{typed:?}");
+    }
+    let mut app = hostile_machine();
+    key(&mut app, KeyCode::Char('f'));
+    type_text(&mut app, r"\n\u{9b}");
+    key(&mut app, KeyCode::Enter);
+    assert_screen(
+        &screen(&mut app, 100, 6),
+        r"
+    PID USER        AGE COMMAND
+      1 root     16m39s /sbin/init
+    400 root     16m30s └─ /usr/sbin/sshd -D
+    812 alice     8m20s    └─ -bash
+    950 \e[2Jmal     1s       └─ \e]52;c;aGk=\a \nexit pid=1 comm=init \u{9b}2J
+eBPF │ 7 processes │ 0 lost │           █          0/s │ filter `\n\u{9b}` │ ? help
 ",
     );
 }
