@@ -3,6 +3,8 @@
 //! untouched) in one line before anything else happens, create new files mode 0600 under
 //! umask 022, and replace an own file without widening its permissions.
 
+#[path = "common/accounts.rs"]
+mod accounts;
 // Some of it serves the UI's own tests only.
 #[allow(dead_code)]
 #[path = "common/tmux.rs"]
@@ -10,13 +12,14 @@ mod tmux;
 
 use std::{
     os::unix::{
-        fs::{PermissionsExt, symlink},
+        fs::{MetadataExt, PermissionsExt, symlink},
         process::CommandExt,
     },
     path::{Path, PathBuf},
     process::{Command, Output},
 };
 
+use accounts::Accounts;
 use tmux::Tmux;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -204,4 +207,59 @@ fn the_uis_recording_is_refused_in_one_line_before_the_terminal_is_taken() {
         )]
     );
     traps.assert_untouched();
+}
+
+/// Under sudo a recording is created as the user who ran sudo: where they may not write,
+/// the kernel refuses it (sudo makes no root-owned file there for them); where they may,
+/// in their home or through one of their groups, it is theirs, and a replay under sudo
+/// reads it.
+#[test]
+fn with_sudo_a_recording_is_created_as_the_user_who_ran_it() {
+    let accounts = Accounts::new();
+    let roots = accounts.path("roots");
+    std::fs::create_dir(&roots).unwrap();
+    let refused = roots.join("r.fwrec");
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .args(["--log", "/dev/null", "record", "-o"])
+        .arg(&refused)
+        .args(["--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        [format!(
+            "forkwatch-tui: cannot create the recording {}: Permission denied (os error 13); \
+             under sudo it is created as uid {}, who ran sudo",
+            refused.display(),
+            accounts::UID
+        )]
+    );
+    assert!(!refused.exists());
+
+    for dir in [accounts.home(), accounts.shared_dir()] {
+        let made = dir.join("r.fwrec");
+        let out = accounts
+            .sudo(Path::new(BIN))
+            .args(["--log", "/dev/null", "record", "-o"])
+            .arg(&made)
+            .args(["--duration", "1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", stderr_lines(&out));
+        let metadata = std::fs::symlink_metadata(&made).unwrap();
+        assert_eq!(
+            (metadata.uid(), metadata.gid(), mode(&made)),
+            (accounts::UID, accounts::GID, 0o600)
+        );
+    }
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .args(["--log", "/dev/null", "replay", "--text"])
+        .arg(accounts.home().join("r.fwrec"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(!out.stdout.is_empty());
 }
