@@ -55,6 +55,17 @@ pub fn open_for(path: &Path, existing: Existing, user: Option<&User>) -> io::Res
     privileges::files_as(user, || open(path, existing, owner))?
 }
 
+/// `e` in words; under sudo, when the kernel refused access, also as whom forkwatch tried.
+pub fn describe(e: &io::Error, user: Option<&User>) -> String {
+    match user {
+        Some(user) if e.raw_os_error() == Some(libc::EACCES) => format!(
+            "{e}; under sudo forkwatch writes it as uid {}, who ran sudo",
+            user.uid.as_raw()
+        ),
+        _ => e.to_string(),
+    }
+}
+
 fn open(path: &Path, existing: Existing, owner: u32) -> io::Result<File> {
     // A file removed between the two tries below is created on the next round.
     for _ in 0..3 {

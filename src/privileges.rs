@@ -15,7 +15,12 @@
 //! on the way as it would for them, so sudo writes nothing for them where they could not
 //! write themselves, and what is created is theirs.
 
-use std::{ffi::CString, io};
+use std::{
+    ffi::{CStr, CString, OsStr},
+    io,
+    os::unix::ffi::OsStrExt,
+    path::PathBuf,
+};
 
 use anyhow::{Context, Result, bail};
 use rustix::{
@@ -228,8 +233,18 @@ fn threads() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/task")?.count())
 }
 
-/// The name of `uid`'s account in the user database.
-fn account_name(uid: Uid) -> Option<CString> {
+/// The home directory of root in the user database, whatever the environment says.
+pub fn root_home() -> Option<PathBuf> {
+    account(Uid::ROOT).map(|account| account.home)
+}
+
+/// What the user database says of a uid.
+struct Account {
+    name: CString,
+    home: PathBuf,
+}
+
+fn account(uid: Uid) -> Option<Account> {
     let mut buf = vec![0 as libc::c_char; 4096];
     loop {
         // SAFETY: plain data, filled in by getpwuid_r.
@@ -249,18 +264,22 @@ fn account_name(uid: Uid) -> Option<CString> {
             buf.resize(buf.len() * 2, 0);
             continue;
         }
-        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() || pwd.pw_dir.is_null() {
             return None;
         }
-        // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string inside `buf`.
-        return Some(unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }.to_owned());
+        // SAFETY: getpwuid_r succeeded, so both are NUL-terminated strings inside `buf`.
+        let (name, home) = unsafe { (CStr::from_ptr(pwd.pw_name), CStr::from_ptr(pwd.pw_dir)) };
+        return Some(Account {
+            name: name.to_owned(),
+            home: PathBuf::from(OsStr::from_bytes(home.to_bytes())),
+        });
     }
 }
 
 /// The groups of `uid`'s account as logging in gives them (`getgrouplist`: `gid` and every
 /// group that lists the account's name); none for a uid with no account.
 fn group_list(uid: Uid, gid: Gid) -> Vec<Gid> {
-    let Some(name) = account_name(uid) else {
+    let Some(account) = account(uid) else {
         return Vec::new();
     };
     // The kernel holds at most NGROUPS_MAX (65536) groups.
@@ -270,7 +289,12 @@ fn group_list(uid: Uid, gid: Gid) -> Vec<Gid> {
         let mut count = groups.len() as libc::c_int;
         // SAFETY: `groups` has room for `count` ids.
         let found = unsafe {
-            libc::getgrouplist(name.as_ptr(), gid.as_raw(), groups.as_mut_ptr(), &mut count)
+            libc::getgrouplist(
+                account.name.as_ptr(),
+                gid.as_raw(),
+                groups.as_mut_ptr(),
+                &mut count,
+            )
         };
         if found >= 0 || groups.len() >= MAX {
             groups.truncate(usize::try_from(count).unwrap_or(0).min(groups.len()));
@@ -278,7 +302,7 @@ fn group_list(uid: Uid, gid: Gid) -> Vec<Gid> {
         }
         // Too few places: `count` says how many it needs.
         let needed = usize::try_from(count).unwrap_or(0);
-        groups.resize(needed.clamp(groups.len() * 2, MAX), 0);
+        groups.resize(needed.max(groups.len() * 2).min(MAX), 0);
     }
 }
 

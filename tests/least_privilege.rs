@@ -202,11 +202,15 @@ fn the_ui_keeps_kill_and_ptrace_read_access_in_every_thread() {
 #[test]
 fn a_replay_started_with_sudo_runs_as_the_user_with_no_capabilities() {
     let dir = Nobody::with(&[DEMO]);
+    // Under sudo a `--log` is opened as the user: in a directory of theirs.
+    let theirs = dir.path("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(SUDO_UID), Some(SUDO_GID)).unwrap();
     let tmux = Tmux::start("sudo-replay");
     tmux.type_text(
         &format!(
             "SUDO_UID={SUDO_UID} SUDO_GID={SUDO_GID} {BIN} --log {} replay {}",
-            dir.path("ui.log").display(),
+            theirs.join("ui.log").display(),
             dir.path("demo.fwrec").display()
         ),
         true,

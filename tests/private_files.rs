@@ -218,6 +218,7 @@ fn with_sudo_a_recording_is_created_as_the_user_who_ran_it() {
     let accounts = Accounts::new();
     let roots = accounts.path("roots");
     std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
     let refused = roots.join("r.fwrec");
     let out = accounts
         .sudo(Path::new(BIN))
@@ -231,7 +232,7 @@ fn with_sudo_a_recording_is_created_as_the_user_who_ran_it() {
         stderr_lines(&out),
         [format!(
             "forkwatch-tui: cannot create the recording {}: Permission denied (os error 13); \
-             under sudo it is created as uid {}, who ran sudo",
+             under sudo forkwatch writes it as uid {}, who ran sudo",
             refused.display(),
             accounts::UID
         )]
@@ -262,4 +263,91 @@ fn with_sudo_a_recording_is_created_as_the_user_who_ran_it() {
         .unwrap();
     assert!(out.status.success(), "{:?}", stderr_lines(&out));
     assert!(!out.stdout.is_empty());
+}
+
+/// Under sudo `--log` is opened as the user who ran sudo: a file of root's and a directory
+/// they may not write are refused, untouched; where they may write, the log and the
+/// directories made for it are theirs. The default log ignores the environment (HOME and
+/// XDG_STATE_HOME, which `sudo -E` keeps) and goes to root's home from the user database,
+/// as root's.
+#[test]
+fn with_sudo_a_log_is_the_users_where_they_say_and_roots_by_default() {
+    let accounts = Accounts::new();
+    let roots = accounts.path("roots");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let roots_log = roots.join("roots.log");
+    std::fs::write(&roots_log, "root's\n").unwrap();
+    let new = roots.join("new.log");
+    let uid = accounts::UID;
+    for (log, why) in [
+        (
+            &roots_log,
+            format!(
+                "it belongs to uid 0, and forkwatch, writing for uid {uid} (who ran sudo), \
+                 replaces only their files"
+            ),
+        ),
+        (
+            &new,
+            format!(
+                "Permission denied (os error 13); under sudo forkwatch writes it as uid {uid}, \
+                 who ran sudo"
+            ),
+        ),
+    ] {
+        let out = accounts
+            .sudo(Path::new(BIN))
+            .arg("--log")
+            .arg(log)
+            .args(["replay", "/nonexistent-fw.fwrec"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr_lines(&out),
+            [format!(
+                "forkwatch-tui: cannot open the log file {}: {why}",
+                log.display()
+            )]
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&roots_log).unwrap(), "root's\n");
+    assert!(!new.exists());
+
+    let theirs = accounts.home().join("state/forkwatch.log");
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .arg("--log")
+        .arg(&theirs)
+        .args(["replay", "/nonexistent-fw.fwrec"])
+        .output()
+        .unwrap();
+    let said = stderr_lines(&out);
+    assert!(said[0].contains("cannot replay"), "{said:?}");
+    for made in [&theirs, &accounts.home().join("state")] {
+        let metadata = std::fs::symlink_metadata(made).unwrap();
+        assert_eq!((metadata.uid(), metadata.gid()), (uid, accounts::GID));
+    }
+
+    // The environment points at a place of the user's.
+    let trap = accounts.home().join("trap");
+    std::fs::create_dir(&trap).unwrap();
+    std::os::unix::fs::chown(&trap, Some(uid), Some(accounts::GID)).unwrap();
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .env("HOME", &trap)
+        .env("XDG_STATE_HOME", &trap)
+        .args(["replay", "/nonexistent-fw.fwrec"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(&trap).unwrap().count(), 0);
+    let log = accounts
+        .root_home()
+        .join(".local/state/forkwatch/forkwatch.log");
+    let metadata = std::fs::symlink_metadata(&log).unwrap();
+    assert_eq!((metadata.uid(), mode(&log)), (0, 0o600));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("privileges given up"), "{text}");
 }

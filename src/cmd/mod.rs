@@ -158,15 +158,11 @@ impl LiveTree {
 pub fn create_recording(path: &Path) -> Result<File> {
     let user = privileges::sudo_user();
     private_file::open_for(path, private_file::Existing::Replace, user.as_ref()).map_err(|e| {
-        let path = text::escape(path.as_os_str().as_bytes());
-        match user {
-            Some(user) if e.raw_os_error() == Some(libc::EACCES) => anyhow::anyhow!(
-                "cannot create the recording {path}: {e}; under sudo it is created as uid {}, \
-                 who ran sudo",
-                user.uid.as_raw()
-            ),
-            _ => anyhow::anyhow!("cannot create the recording {path}: {e}"),
-        }
+        anyhow::anyhow!(
+            "cannot create the recording {}: {}",
+            text::escape(path.as_os_str().as_bytes()),
+            private_file::describe(&e, user.as_ref())
+        )
     })
 }
 
