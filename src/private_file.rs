@@ -33,6 +33,9 @@ use crate::privileges::{self, User};
 pub enum Existing {
     /// Emptied: a recording starts a file of its own.
     Replace,
+    /// Opened for writing as it is, for the caller to empty (`File::set_len(0)`, which
+    /// takes no privilege) when it starts writing: a run that fails before leaves it be.
+    Keep,
     /// Written at its end: the log goes on.
     Append,
 }
@@ -108,7 +111,7 @@ fn reopen(path: &Path, existing: Existing, owner: u32) -> io::Result<File> {
     }
     // The magic link names the inode `handle` holds, whatever `path` names by now.
     let file = OpenOptions::new()
-        .write(existing == Existing::Replace)
+        .write(existing != Existing::Append)
         .append(existing == Existing::Append)
         .truncate(existing == Existing::Replace && !null)
         .custom_flags(libc::O_NOCTTY)
@@ -198,6 +201,20 @@ mod tests {
         create(&path).unwrap().write_all(b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(mode(&path), 0o400);
+    }
+
+    #[test]
+    fn a_file_kept_to_be_replaced_holds_what_it_held_until_the_caller_empties_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept");
+        std::fs::write(&path, b"old contents").unwrap();
+        std::fs::set_permissions(&path, Permissions::from_mode(0o644)).unwrap();
+        let mut file = open_for(&path, Existing::Keep, None).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old contents");
+        assert_eq!(mode(&path), 0o600);
+        file.set_len(0).unwrap();
+        file.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
     }
 
     #[test]

@@ -167,7 +167,9 @@ fn record_keeps_nothing_in_its_writing_thread_either() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.fwrec");
     let record = as_root(&["record", "-o", file.to_str().unwrap()]);
-    let threads = check_running(record, "stop with Ctrl-C", (NOBODY, NOBODY), 0);
+    // Unless /proc hides other users' processes: its snapshot needs CAP_SYS_PTRACE then.
+    let reread = privileges::to_reread_proc().bits();
+    let threads = check_running(record, "stop with Ctrl-C", (NOBODY, NOBODY), reread);
     assert!(threads >= 2, "the recorder's thread is checked too");
 }
 
@@ -273,4 +275,88 @@ fn a_recording_the_user_cannot_read_is_one_line() {
             file.display()
         )
     );
+}
+
+/// `strace` of the calls that give up capabilities and open files, into `log`, then
+/// `program`.
+fn traced(log: &std::path::Path, program: &str) -> Command {
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-qq", "-e", "trace=capset,openat", "-o"])
+        .arg(log)
+        .arg(program)
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID");
+    command
+}
+
+/// From a [`traced`] log: the /proc files of processes (`/proc/PID/...`) opened before
+/// capabilities were given up, and after.
+fn proc_reads(log: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let log = std::fs::read_to_string(log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    let drop = lines
+        .iter()
+        .position(|l| l.contains("capset("))
+        .unwrap_or_else(|| panic!("no capset in:\n{log}"));
+    let reads = |lines: &[&str]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                l.split_once("\"/proc/").is_some_and(|(_, rest)| {
+                    rest.split('/').next().is_some_and(|pid| {
+                        !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+                    })
+                })
+            })
+            .map(|l| (*l).to_owned())
+            .collect()
+    };
+    (reads(&lines[..drop]), reads(&lines[drop..]))
+}
+
+/// Checks that the [`traced`] `log` shows /proc read, and only after the drop.
+fn assert_read_after_the_drop(log: &std::path::Path) {
+    let (before, after) = proc_reads(log);
+    assert!(
+        before.is_empty(),
+        "{} /proc files read before privileges were given up, the first: {:?}",
+        before.len(),
+        before.first()
+    );
+    assert!(!after.is_empty(), "the snapshot is not in the log");
+}
+
+/// /proc, which other users' processes fill, is read only once privileges are given up:
+/// `record`'s snapshot, and the UI's snapshot, pins and rules (here up to a pin that fails).
+#[test]
+fn record_and_the_ui_read_proc_only_without_privileges() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("record.strace");
+    let out = traced(&log, BIN)
+        .args(["--log", "/dev/null", "record", "--duration", "1", "-o"])
+        .arg(dir.path().join("r.fwrec"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_read_after_the_drop(&log);
+
+    let tmux = Tmux::start("proc-after-drop");
+    let log = dir.path().join("ui.strace");
+    tmux.type_text(
+        &format!(
+            "env -u SUDO_UID -u SUDO_GID strace -f -qq -e trace=capset,openat -o {} {BIN} \
+             --log /dev/null --record {} --pin 4194304",
+            log.display(),
+            dir.path().join("ui.fwrec").display()
+        ),
+        true,
+    );
+    // The command is longer than a line.
+    tmux.assert_restored("--pin 4194304");
+    assert_eq!(
+        tmux.said(),
+        ["forkwatch-tui: cannot pin: no process with pid 4194304"]
+    );
+    assert_read_after_the_drop(&log);
 }

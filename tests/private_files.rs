@@ -195,6 +195,33 @@ fn the_log_refuses_a_link_and_another_users_file_and_is_made_0600_in_a_0700_dire
     assert_eq!(mode(&own), 0o600);
 }
 
+/// The UI opens its recording before it gives up privileges, but empties it only once
+/// the pins and rules asked for are made: a mistake in them leaves an existing file as it
+/// was, and a run without one replaces all of it.
+#[test]
+fn a_bad_pin_leaves_an_existing_recording_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ui.fwrec");
+    let old = "old contents\n".repeat(300_000);
+    std::fs::write(&file, &old).unwrap();
+    let tmux = Tmux::start("record-kept");
+    assert_eq!(
+        tmux.fail_at_start(&format!("--record {} --pin 4194304", file.display())),
+        ["forkwatch-tui: cannot pin: no process with pid 4194304"]
+    );
+    assert!(std::fs::read_to_string(&file).unwrap() == old, "changed");
+
+    tmux.start_ui(&format!("--record {}", file.display()));
+    tmux.wait_for("the recording segment", |s| s.contains("│ ● rec "));
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+    let mut reader = forkwatch::recording::Reader::open(&file).unwrap();
+    while reader.next_batch(&mut Vec::new()).unwrap() {}
+    assert!(reader.end().is_some(), "not closed properly");
+    let made = std::fs::read(&file).unwrap();
+    assert!(made.len() < old.len() / 2, "{} bytes", made.len());
+}
+
 #[test]
 fn the_uis_recording_is_refused_in_one_line_before_the_terminal_is_taken() {
     let traps = Traps::new();

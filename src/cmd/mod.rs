@@ -152,12 +152,13 @@ impl LiveTree {
     }
 }
 
-/// Creates the recording file `path` ([`private_file`]), or says in one line why not. Under
-/// sudo it is created as the user who ran sudo, in their name and with their rights: they
-/// asked for it, and a replay reads it as them.
-pub fn create_recording(path: &Path) -> Result<File> {
+/// Creates the recording file `path` ([`private_file`]; what becomes of an existing one
+/// `existing` says), or says in one line why not. Under sudo it is created as the user who
+/// ran sudo, in their name and with their rights: they asked for it, and a replay reads it
+/// as them.
+pub fn create_recording(path: &Path, existing: private_file::Existing) -> Result<File> {
     let user = privileges::sudo_user();
-    private_file::open_for(path, private_file::Existing::Replace, user.as_ref()).map_err(|e| {
+    private_file::open_for(path, existing, user.as_ref()).map_err(|e| {
         anyhow::anyhow!(
             "cannot create the recording {}: {}",
             text::escape(path.as_os_str().as_bytes()),
