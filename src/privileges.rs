@@ -306,14 +306,15 @@ fn group_list(uid: Uid, gid: Gid) -> Vec<Gid> {
     }
 }
 
-/// Becomes `user`, keeping the permitted capabilities (the kernel would clear them with
+/// Becomes `user`, with their supplementary groups (the user who ran sudo may read what
+/// their groups may), keeping the permitted capabilities (the kernel would clear them with
 /// the last uid 0).
 fn become_user(user: &User) -> Result<()> {
     let (uid, gid) = (user.uid, user.gid);
     let context = || format!("cannot become uid {} gid {}", uid.as_raw(), gid.as_raw());
     thread::set_keep_capabilities(true).with_context(context)?;
     // The thread calls are right: this is the only thread (checked above).
-    thread::set_thread_groups(&[]).with_context(context)?;
+    thread::set_thread_groups(&user.groups).with_context(context)?;
     thread::set_thread_res_gid(gid, gid, gid).with_context(context)?;
     thread::set_thread_res_uid(uid, uid, uid).with_context(context)?;
     thread::set_keep_capabilities(false).with_context(context)?;

@@ -4,6 +4,10 @@
 //! `watch` CAP_SYS_PTRACE under hidepid), as nobody or the user who ran sudo, with
 //! no_new_privs; a replay none at all, as that user, before it opens the file.
 
+// The shared directory serves the file tests only.
+#[allow(dead_code)]
+#[path = "common/accounts.rs"]
+mod accounts;
 // Of these two only the directory and the waiting for readiness serve here.
 #[allow(dead_code)]
 #[path = "common/nobody.rs"]
@@ -22,6 +26,7 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
+use accounts::Accounts;
 use forkwatch::privileges;
 use nobody::Nobody;
 use running::Running;
@@ -37,10 +42,31 @@ const SUDO_GID: u32 = 4322;
 const KILL: u64 = 1 << 5;
 const SYS_PTRACE: u64 = 1 << 19;
 
-/// Checks every thread of `pid`: all four uids `uid`, all four gids `gid`, no
-/// supplementary groups, exactly `caps` effective, permitted and in the bounding set, none
-/// inheritable or ambient, and no_new_privs. Returns the number of threads.
-fn assert_privileges(pid: u32, (uid, gid): (u32, u32), caps: u64) -> usize {
+/// Whom a process runs as: all four uids `uid`, all four gids `gid`, and supplementary
+/// groups `groups`.
+#[derive(Clone, Copy)]
+struct Ids {
+    uid: u32,
+    gid: u32,
+    groups: &'static [u32],
+}
+
+const AS_NOBODY: Ids = Ids {
+    uid: NOBODY,
+    gid: NOBODY,
+    groups: &[],
+};
+/// Ids no account has: no supplementary groups.
+const AS_SUDO_USER: Ids = Ids {
+    uid: SUDO_UID,
+    gid: SUDO_GID,
+    groups: &[],
+};
+
+/// Checks every thread of `pid`: running as `ids`, exactly `caps` effective, permitted
+/// and in the bounding set, none inheritable or ambient, and no_new_privs. Returns the
+/// number of threads.
+fn assert_privileges(pid: u32, ids: Ids, caps: u64) -> usize {
     let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .map(|task| task.unwrap().path())
@@ -56,9 +82,10 @@ fn assert_privileges(pid: u32, (uid, gid): (u32, u32), caps: u64) -> usize {
         };
         let set = |name: &str| u64::from_str_radix(field(name)[0], 16).unwrap();
         let context = format!("{}:\n{status}", task.display());
-        assert_eq!(field("Uid"), [uid.to_string().as_str(); 4], "{context}");
-        assert_eq!(field("Gid"), [gid.to_string().as_str(); 4], "{context}");
-        assert_eq!(field("Groups"), [""; 0], "{context}");
+        assert_eq!(field("Uid"), [ids.uid.to_string().as_str(); 4], "{context}");
+        assert_eq!(field("Gid"), [ids.gid.to_string().as_str(); 4], "{context}");
+        let groups: Vec<String> = ids.groups.iter().map(u32::to_string).collect();
+        assert_eq!(field("Groups"), groups, "{context}");
         for name in ["CapEff", "CapPrm", "CapBnd"] {
             assert_eq!(set(name), caps, "{name} of {context}");
         }
@@ -101,7 +128,7 @@ impl Drop for Sleeper {
 }
 
 /// Starts `command`, waits for `ready` on its stderr, and checks its privileges.
-fn check_running(command: Command, ready: &str, ids: (u32, u32), caps: u64) -> usize {
+fn check_running(command: Command, ready: &str, ids: Ids, caps: u64) -> usize {
     let mut running = Running::spawn(command);
     running.wait_for(ready);
     assert_privileges(running.pid(), ids, caps)
@@ -109,19 +136,14 @@ fn check_running(command: Command, ready: &str, ids: (u32, u32), caps: u64) -> u
 
 #[test]
 fn events_with_the_probe_keep_nothing() {
-    check_running(
-        as_root(&["events"]),
-        "stop with Ctrl-C",
-        (NOBODY, NOBODY),
-        0,
-    );
+    check_running(as_root(&["events"]), "stop with Ctrl-C", AS_NOBODY, 0);
 }
 
 #[test]
 fn the_netlink_and_procfs_backends_keep_ptrace_read_access() {
     for backend in ["netlink", "procfs"] {
         let command = as_root(&["events", "--backend", backend]);
-        check_running(command, "stop with Ctrl-C", (NOBODY, NOBODY), SYS_PTRACE);
+        check_running(command, "stop with Ctrl-C", AS_NOBODY, SYS_PTRACE);
     }
 }
 
@@ -131,9 +153,9 @@ fn watch_and_wait_with_the_probe_keep_nothing() {
     // Unless /proc hides other users' processes (hidepid): then watch keeps CAP_SYS_PTRACE.
     let reread = privileges::to_reread_proc().bits();
     let watch = as_root(&["watch", &sleeper.pid()]);
-    check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), reread);
+    check_running(watch, "stop with Ctrl-C", AS_NOBODY, reread);
     let wait = as_root(&["wait", &sleeper.pid()]);
-    check_running(wait, "waiting for 1 process", (NOBODY, NOBODY), 0);
+    check_running(wait, "waiting for 1 process", AS_NOBODY, 0);
 }
 
 #[test]
@@ -147,19 +169,14 @@ fn watch_keeps_ptrace_read_access_where_proc_hides_other_users_processes() {
         .args([BIN, "watch", &sleeper.pid()])
         .env_remove("SUDO_UID")
         .env_remove("SUDO_GID");
-    check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), SYS_PTRACE);
+    check_running(watch, "stop with Ctrl-C", AS_NOBODY, SYS_PTRACE);
 }
 
 #[test]
 fn relay_keeps_kill_and_ptrace_read_access() {
     let sleeper = Sleeper::start();
     let relay = as_root(&["relay", "--to", &sleeper.pid()]);
-    check_running(
-        relay,
-        "stop with Ctrl-C",
-        (NOBODY, NOBODY),
-        KILL | SYS_PTRACE,
-    );
+    check_running(relay, "stop with Ctrl-C", AS_NOBODY, KILL | SYS_PTRACE);
 }
 
 #[test]
@@ -169,7 +186,7 @@ fn record_keeps_nothing_in_its_writing_thread_either() {
     let record = as_root(&["record", "-o", file.to_str().unwrap()]);
     // Unless /proc hides other users' processes: its snapshot needs CAP_SYS_PTRACE then.
     let reread = privileges::to_reread_proc().bits();
-    let threads = check_running(record, "stop with Ctrl-C", (NOBODY, NOBODY), reread);
+    let threads = check_running(record, "stop with Ctrl-C", AS_NOBODY, reread);
     assert!(threads >= 2, "the recorder's thread is checked too");
 }
 
@@ -179,7 +196,39 @@ fn with_sudo_a_live_command_becomes_the_user_who_ran_it() {
     events
         .env("SUDO_UID", SUDO_UID.to_string())
         .env("SUDO_GID", SUDO_GID.to_string());
-    check_running(events, "stop with Ctrl-C", (SUDO_UID, SUDO_GID), 0);
+    check_running(events, "stop with Ctrl-C", AS_SUDO_USER, 0);
+}
+
+/// The user who ran sudo keeps their supplementary groups: a live command runs with them,
+/// and a replay reads a recording that one of them may read.
+#[test]
+fn with_sudo_the_user_keeps_their_groups() {
+    let accounts = Accounts::new();
+    let as_them = Ids {
+        uid: accounts::UID,
+        gid: accounts::GID,
+        groups: &[accounts::GID, accounts::SHARED_GID],
+    };
+    let mut events = accounts.sudo(std::path::Path::new(BIN));
+    events.args(["--log", "/dev/null", "events"]);
+    check_running(events, "stop with Ctrl-C", as_them, 0);
+
+    let shared = accounts.path("shared.fwrec");
+    std::fs::copy(DEMO, &shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(0), Some(accounts::SHARED_GID)).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = accounts
+        .sudo(std::path::Path::new(BIN))
+        .args(["--log", "/dev/null", "replay", "--text"])
+        .arg(&shared)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.stdout.is_empty());
 }
 
 #[test]
@@ -195,7 +244,7 @@ fn the_ui_keeps_kill_and_ptrace_read_access_in_every_thread() {
         true,
     );
     tmux.wait_for("UI", |s| s.contains("PID USER") && s.contains("● rec"));
-    let threads = assert_privileges(tmux.ui_pid(), (NOBODY, NOBODY), KILL | SYS_PTRACE);
+    let threads = assert_privileges(tmux.ui_pid(), AS_NOBODY, KILL | SYS_PTRACE);
     assert!(threads >= 2, "the recorder's thread is checked too");
     tmux.type_text("q", false);
     tmux.assert_restored(BIN);
@@ -219,7 +268,7 @@ fn a_replay_started_with_sudo_runs_as_the_user_with_no_capabilities() {
     );
     // It stays at the end of the recording until told to quit.
     tmux.wait_for("the replay's end", |s| s.contains("│ ended 1x "));
-    assert_privileges(tmux.ui_pid(), (SUDO_UID, SUDO_GID), 0);
+    assert_privileges(tmux.ui_pid(), AS_SUDO_USER, 0);
     tmux.type_text("q", false);
     tmux.assert_restored(BIN);
 }
@@ -250,7 +299,7 @@ fn a_replay_started_as_root_runs_as_nobody_with_no_capabilities() {
         .unwrap();
     let mut first = [0];
     assert_eq!(read_end.read(&mut first).unwrap(), 1, "the replay printed");
-    assert_privileges(replay.id(), (NOBODY, NOBODY), 0);
+    assert_privileges(replay.id(), AS_NOBODY, 0);
     replay.kill().unwrap();
     replay.wait().unwrap();
 }
