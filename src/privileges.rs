@@ -7,8 +7,10 @@
 //! no_new_privs no program it could execute gains any. A root forkwatch also stops being
 //! uid 0, which without capabilities still owns every root file (/etc/shadow, most of
 //! /proc/sys) by plain owner permissions: it becomes the user who ran sudo, or nobody.
-//! Capabilities belong to threads, so this runs while the process has one thread; the
-//! threads started later (the recorder's, tokio's blocking pool) inherit what it kept.
+//! Capabilities belong to threads, so this runs while the process has one thread; every
+//! thread started later inherits what it kept: the recorder's, and tokio's blocking
+//! threads, so in the UI the /proc snapshot task that re-reads /proc after lost events
+//! (`spawn_blocking`) holds CAP_SYS_PTRACE and CAP_KILL, as the UI's own thread does.
 //!
 //! Before that, under sudo, the files the user asked for (a recording, `--log`) are opened
 //! with the user's file-system identity ([`files_as`]): the kernel checks every directory
