@@ -27,7 +27,6 @@ use std::{
 };
 
 use accounts::Accounts;
-use forkwatch::privileges;
 use nobody::Nobody;
 use running::Running;
 use tmux::Tmux;
@@ -107,6 +106,24 @@ fn as_root(args: &[&str]) -> Command {
     command
 }
 
+/// Whether the /proc these tests see is mounted with `hidepid` (other than 0 or `off`),
+/// read here from mountinfo rather than asked of forkwatch, whose answer is under test.
+fn proc_hides_pids() -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    // The last mount on /proc is the one seen. Fields: ... mount point (5th) ... " - "
+    // type source options.
+    let proc = mounts
+        .lines()
+        .rfind(|line| line.split(' ').nth(4) == Some("/proc"))
+        .expect("/proc is mounted");
+    let (_, fs) = proc.split_once(" - ").unwrap();
+    let options = fs.split(' ').nth(2).unwrap_or_default();
+    options
+        .split(',')
+        .filter_map(|option| option.strip_prefix("hidepid="))
+        .any(|value| value != "0" && value != "off")
+}
+
 /// A process of root's to watch, wait for and relay to.
 struct Sleeper(Child);
 
@@ -151,7 +168,7 @@ fn the_netlink_and_procfs_backends_keep_ptrace_read_access() {
 fn watch_and_wait_with_the_probe_keep_nothing() {
     let sleeper = Sleeper::start();
     // Unless /proc hides other users' processes (hidepid): then watch keeps CAP_SYS_PTRACE.
-    let reread = privileges::to_reread_proc().bits();
+    let reread = if proc_hides_pids() { SYS_PTRACE } else { 0 };
     let watch = as_root(&["watch", &sleeper.pid()]);
     check_running(watch, "stop with Ctrl-C", AS_NOBODY, reread);
     let wait = as_root(&["wait", &sleeper.pid()]);
@@ -185,7 +202,7 @@ fn record_keeps_nothing_in_its_writing_thread_either() {
     let file = dir.path().join("r.fwrec");
     let record = as_root(&["record", "-o", file.to_str().unwrap()]);
     // Unless /proc hides other users' processes: its snapshot needs CAP_SYS_PTRACE then.
-    let reread = privileges::to_reread_proc().bits();
+    let reread = if proc_hides_pids() { SYS_PTRACE } else { 0 };
     let threads = check_running(record, "stop with Ctrl-C", AS_NOBODY, reread);
     assert!(threads >= 2, "the recorder's thread is checked too");
 }
