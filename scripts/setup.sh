@@ -25,10 +25,11 @@ for component in rust-src clippy; do
     fi
 done
 
-# The tests drive the terminal UI in tmux, and cargo-fuzz builds libFuzzer with a C++
-# compiler.
+# The tests drive the terminal UI in tmux and watch what it reads with strace, and
+# cargo-fuzz builds libFuzzer with a C++ compiler.
 missing=()
 command -v tmux >/dev/null || missing+=(tmux)
+command -v strace >/dev/null || missing+=(strace)
 command -v c++ >/dev/null || missing+=(g++)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
     exec sudo --preserve-env=PATH,HOME,CARGO_HOME,RUSTUP_HOME "$0" "$@"
 fi
+# The tests run forkwatch as root; those about sudo say who ran it themselves. Left set,
+# every file forkwatch makes would be made as the one who ran this script.
+unset SUDO_UID SUDO_GID SUDO_USER SUDO_COMMAND
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -6,12 +6,15 @@
 //! - Nothing is followed at the last component of the path: a symbolic link put there by
 //!   another user is refused, not written through (to /etc/shadow, say).
 //! - An existing file is written only if it is a regular file, owned by the user it is
-//!   written for ([`Owner`]), with no other name (hard link) that could be anywhere. It is looked at
+//!   opened as, with no other name (hard link) that could be anywhere. It is looked at
 //!   without being opened (`O_PATH`: opening a fifo or a device can act on it), then the
 //!   very file that was looked at is opened through `/proc/self/fd`, so a swap between the
 //!   look and the open changes nothing.
 //! - Permissions are never widened: group and others lose what they had, nothing is added.
 //! - The null device is the one exception: writing to it keeps nothing (`--log /dev/null`).
+//! - Under sudo, a file the user asked for is opened as them ([`privileges::files_as`]):
+//!   where they may not write, forkwatch does not write for them (`-o /etc/ld.so.preload`
+//!   is refused by the kernel), and a new file is theirs because they made it.
 //!
 //! Callers get a [`File`], so a writer that takes one can later be given standard output
 //! instead (`-o -`).
@@ -23,70 +26,54 @@ use std::{
     path::Path,
 };
 
+use crate::privileges::{self, User};
+
 /// What opening does to a file that is already there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Existing {
+pub enum Existing {
     /// Emptied: a recording starts a file of its own.
     Replace,
+    /// Opened for writing as it is, for the caller to empty (`File::set_len(0)`, which
+    /// takes no privilege) when it starts writing: a run that fails before leaves it be.
+    Keep,
     /// Written at its end: the log goes on.
     Append,
 }
 
-/// Whom a file is written for: the user forkwatch runs as, or the user a root forkwatch
-/// acts for (who ran sudo), who then owns a new file as if they had written it and may
-/// have it replaced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Owner {
-    uid: u32,
-    gid: u32,
-}
-
-impl Owner {
-    /// The user forkwatch runs as.
-    pub fn me() -> Self {
-        // SAFETY: geteuid and getegid cannot fail.
-        unsafe {
-            Self {
-                uid: libc::geteuid(),
-                gid: libc::getegid(),
-            }
-        }
-    }
-
-    pub fn new(uid: u32, gid: u32) -> Self {
-        Self { uid, gid }
-    }
-
-    fn is_me(self) -> bool {
-        self.uid == Self::me().uid
-    }
-}
-
 /// Creates `path`, or empties the file there if it may be replaced.
 pub fn create(path: &Path) -> io::Result<File> {
-    open(path, Existing::Replace, Owner::me())
-}
-
-/// [`create`] for `owner`: a new file is theirs, an existing one must be.
-pub fn create_for(path: &Path, owner: Owner) -> io::Result<File> {
-    open(path, Existing::Replace, owner)
+    open_for(path, Existing::Replace, None)
 }
 
 /// Creates `path`, or opens the file there for appending if it may be written.
 pub fn append(path: &Path) -> io::Result<File> {
-    open(path, Existing::Append, Owner::me())
+    open_for(path, Existing::Append, None)
 }
 
-fn open(path: &Path, existing: Existing, owner: Owner) -> io::Result<File> {
+/// Opens `path` as `user` when given (the user who ran sudo, with their file-system
+/// identity: see the module), else as forkwatch runs. An existing file must belong to
+/// whom it is opened as.
+pub fn open_for(path: &Path, existing: Existing, user: Option<&User>) -> io::Result<File> {
+    let owner = user.map_or_else(|| rustix::process::geteuid().as_raw(), |u| u.uid.as_raw());
+    privileges::files_as(user, || open(path, existing, owner))?
+}
+
+/// `e` in words; under sudo, when the kernel refused access, also as whom forkwatch tried.
+pub fn describe(e: &io::Error, user: Option<&User>) -> String {
+    match user {
+        Some(user) if e.raw_os_error() == Some(libc::EACCES) => format!(
+            "{e}; under sudo forkwatch writes it as uid {}, who ran sudo",
+            user.uid.as_raw()
+        ),
+        _ => e.to_string(),
+    }
+}
+
+fn open(path: &Path, existing: Existing, owner: u32) -> io::Result<File> {
     // A file removed between the two tries below is created on the next round.
     for _ in 0..3 {
         match create_new(path, existing) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Ok(file) if !owner.is_me() => {
-                // Through the descriptor: the very file created, whatever the path names now.
-                std::os::unix::fs::fchown(&file, Some(owner.uid), Some(owner.gid))?;
-                return Ok(file);
-            }
             created => return created,
         }
         match reopen(path, existing, owner) {
@@ -112,7 +99,7 @@ fn create_new(path: &Path, existing: Existing) -> io::Result<File> {
 }
 
 /// The file already at `path`, if it may be written.
-fn reopen(path: &Path, existing: Existing, owner: Owner) -> io::Result<File> {
+fn reopen(path: &Path, existing: Existing, owner: u32) -> io::Result<File> {
     let handle = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
@@ -124,7 +111,7 @@ fn reopen(path: &Path, existing: Existing, owner: Owner) -> io::Result<File> {
     }
     // The magic link names the inode `handle` holds, whatever `path` names by now.
     let file = OpenOptions::new()
-        .write(existing == Existing::Replace)
+        .write(existing != Existing::Append)
         .append(existing == Existing::Append)
         .truncate(existing == Existing::Replace && !null)
         .custom_flags(libc::O_NOCTTY)
@@ -147,7 +134,7 @@ fn is_null_device(metadata: &Metadata) -> bool {
 }
 
 /// Refuses anything but a regular file of `owner`'s with one name, saying why.
-fn check(metadata: &Metadata, owner: Owner) -> io::Result<()> {
+fn check(metadata: &Metadata, owner: u32) -> io::Result<()> {
     let kind = metadata.file_type();
     let refuse = |why: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
     if kind.is_symlink() {
@@ -165,14 +152,11 @@ fn check(metadata: &Metadata, owner: Owner) -> io::Result<()> {
         };
         return refuse(format!("it is {what}, not a regular file"));
     }
-    if metadata.uid() != owner.uid {
-        let whose = if owner.is_me() {
-            format!("forkwatch (uid {}) replaces only its own files", owner.uid)
+    if metadata.uid() != owner {
+        let whose = if owner == rustix::process::geteuid().as_raw() {
+            format!("forkwatch (uid {owner}) replaces only its own files")
         } else {
-            format!(
-                "forkwatch, writing for uid {} (who ran sudo), replaces only their files",
-                owner.uid
-            )
+            format!("forkwatch, writing for uid {owner} (who ran sudo), replaces only their files")
         };
         return refuse(format!("it belongs to uid {}, and {whose}", metadata.uid()));
     }
@@ -220,6 +204,20 @@ mod tests {
     }
 
     #[test]
+    fn a_file_kept_to_be_replaced_holds_what_it_held_until_the_caller_empties_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept");
+        std::fs::write(&path, b"old contents").unwrap();
+        std::fs::set_permissions(&path, Permissions::from_mode(0o644)).unwrap();
+        let mut file = open_for(&path, Existing::Keep, None).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old contents");
+        assert_eq!(mode(&path), 0o600);
+        file.set_len(0).unwrap();
+        file.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
     fn links_fifos_directories_and_strangers_files_are_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("target");
@@ -256,33 +254,6 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
         assert_eq!(std::fs::read(&stranger).unwrap(), b"theirs");
         assert!(!dir.path().join("nowhere").exists());
-    }
-
-    /// A root forkwatch run with sudo writes a recording for the user who ran it.
-    #[test]
-    fn a_file_for_another_user_is_theirs_and_only_theirs_is_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("for-them");
-        let them = Owner::new(65_534, 65_533);
-        create_for(&path, them).unwrap().write_all(b"x").unwrap();
-        let made = std::fs::symlink_metadata(&path).unwrap();
-        assert_eq!(
-            (made.uid(), made.gid(), mode(&path)),
-            (65_534, 65_533, 0o600)
-        );
-        create_for(&path, them)
-            .unwrap()
-            .write_all(b"again")
-            .unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"again");
-        let mine = dir.path().join("mine");
-        std::fs::write(&mine, b"root's").unwrap();
-        assert_eq!(
-            create_for(&mine, them).err().unwrap().to_string(),
-            "it belongs to uid 0, and forkwatch, writing for uid 65534 (who ran sudo), \
-             replaces only their files"
-        );
-        assert_eq!(std::fs::read(&mine).unwrap(), b"root's");
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! `watch` CAP_SYS_PTRACE under hidepid), as nobody or the user who ran sudo, with
 //! no_new_privs; a replay none at all, as that user, before it opens the file.
 
+// The shared directory serves the file tests only.
+#[allow(dead_code)]
+#[path = "common/accounts.rs"]
+mod accounts;
 // Of these two only the directory and the waiting for readiness serve here.
 #[allow(dead_code)]
 #[path = "common/nobody.rs"]
@@ -22,7 +26,7 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
-use forkwatch::privileges;
+use accounts::Accounts;
 use nobody::Nobody;
 use running::Running;
 use tmux::Tmux;
@@ -37,10 +41,31 @@ const SUDO_GID: u32 = 4322;
 const KILL: u64 = 1 << 5;
 const SYS_PTRACE: u64 = 1 << 19;
 
-/// Checks every thread of `pid`: all four uids `uid`, all four gids `gid`, no
-/// supplementary groups, exactly `caps` effective, permitted and in the bounding set, none
-/// inheritable or ambient, and no_new_privs. Returns the number of threads.
-fn assert_privileges(pid: u32, (uid, gid): (u32, u32), caps: u64) -> usize {
+/// Whom a process runs as: all four uids `uid`, all four gids `gid`, and supplementary
+/// groups `groups`.
+#[derive(Clone, Copy)]
+struct Ids {
+    uid: u32,
+    gid: u32,
+    groups: &'static [u32],
+}
+
+const AS_NOBODY: Ids = Ids {
+    uid: NOBODY,
+    gid: NOBODY,
+    groups: &[],
+};
+/// Ids no account has: no supplementary groups.
+const AS_SUDO_USER: Ids = Ids {
+    uid: SUDO_UID,
+    gid: SUDO_GID,
+    groups: &[],
+};
+
+/// Checks every thread of `pid`: running as `ids`, exactly `caps` effective, permitted
+/// and in the bounding set, none inheritable or ambient, and no_new_privs. Returns the
+/// number of threads.
+fn assert_privileges(pid: u32, ids: Ids, caps: u64) -> usize {
     let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .map(|task| task.unwrap().path())
@@ -56,9 +81,10 @@ fn assert_privileges(pid: u32, (uid, gid): (u32, u32), caps: u64) -> usize {
         };
         let set = |name: &str| u64::from_str_radix(field(name)[0], 16).unwrap();
         let context = format!("{}:\n{status}", task.display());
-        assert_eq!(field("Uid"), [uid.to_string().as_str(); 4], "{context}");
-        assert_eq!(field("Gid"), [gid.to_string().as_str(); 4], "{context}");
-        assert_eq!(field("Groups"), [""; 0], "{context}");
+        assert_eq!(field("Uid"), [ids.uid.to_string().as_str(); 4], "{context}");
+        assert_eq!(field("Gid"), [ids.gid.to_string().as_str(); 4], "{context}");
+        let groups: Vec<String> = ids.groups.iter().map(u32::to_string).collect();
+        assert_eq!(field("Groups"), groups, "{context}");
         for name in ["CapEff", "CapPrm", "CapBnd"] {
             assert_eq!(set(name), caps, "{name} of {context}");
         }
@@ -78,6 +104,24 @@ fn as_root(args: &[&str]) -> Command {
         .env_remove("SUDO_UID")
         .env_remove("SUDO_GID");
     command
+}
+
+/// Whether the /proc these tests see is mounted with `hidepid` (other than 0 or `off`),
+/// read here from mountinfo rather than asked of forkwatch, whose answer is under test.
+fn proc_hides_pids() -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    // The last mount on /proc is the one seen. Fields: ... mount point (5th) ... " - "
+    // type source options.
+    let proc = mounts
+        .lines()
+        .rfind(|line| line.split(' ').nth(4) == Some("/proc"))
+        .expect("/proc is mounted");
+    let (_, fs) = proc.split_once(" - ").unwrap();
+    let options = fs.split(' ').nth(2).unwrap_or_default();
+    options
+        .split(',')
+        .filter_map(|option| option.strip_prefix("hidepid="))
+        .any(|value| value != "0" && value != "off")
 }
 
 /// A process of root's to watch, wait for and relay to.
@@ -101,7 +145,7 @@ impl Drop for Sleeper {
 }
 
 /// Starts `command`, waits for `ready` on its stderr, and checks its privileges.
-fn check_running(command: Command, ready: &str, ids: (u32, u32), caps: u64) -> usize {
+fn check_running(command: Command, ready: &str, ids: Ids, caps: u64) -> usize {
     let mut running = Running::spawn(command);
     running.wait_for(ready);
     assert_privileges(running.pid(), ids, caps)
@@ -109,19 +153,14 @@ fn check_running(command: Command, ready: &str, ids: (u32, u32), caps: u64) -> u
 
 #[test]
 fn events_with_the_probe_keep_nothing() {
-    check_running(
-        as_root(&["events"]),
-        "stop with Ctrl-C",
-        (NOBODY, NOBODY),
-        0,
-    );
+    check_running(as_root(&["events"]), "stop with Ctrl-C", AS_NOBODY, 0);
 }
 
 #[test]
 fn the_netlink_and_procfs_backends_keep_ptrace_read_access() {
     for backend in ["netlink", "procfs"] {
         let command = as_root(&["events", "--backend", backend]);
-        check_running(command, "stop with Ctrl-C", (NOBODY, NOBODY), SYS_PTRACE);
+        check_running(command, "stop with Ctrl-C", AS_NOBODY, SYS_PTRACE);
     }
 }
 
@@ -129,11 +168,11 @@ fn the_netlink_and_procfs_backends_keep_ptrace_read_access() {
 fn watch_and_wait_with_the_probe_keep_nothing() {
     let sleeper = Sleeper::start();
     // Unless /proc hides other users' processes (hidepid): then watch keeps CAP_SYS_PTRACE.
-    let reread = privileges::to_reread_proc().bits();
+    let reread = if proc_hides_pids() { SYS_PTRACE } else { 0 };
     let watch = as_root(&["watch", &sleeper.pid()]);
-    check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), reread);
+    check_running(watch, "stop with Ctrl-C", AS_NOBODY, reread);
     let wait = as_root(&["wait", &sleeper.pid()]);
-    check_running(wait, "waiting for 1 process", (NOBODY, NOBODY), 0);
+    check_running(wait, "waiting for 1 process", AS_NOBODY, 0);
 }
 
 #[test]
@@ -147,19 +186,14 @@ fn watch_keeps_ptrace_read_access_where_proc_hides_other_users_processes() {
         .args([BIN, "watch", &sleeper.pid()])
         .env_remove("SUDO_UID")
         .env_remove("SUDO_GID");
-    check_running(watch, "stop with Ctrl-C", (NOBODY, NOBODY), SYS_PTRACE);
+    check_running(watch, "stop with Ctrl-C", AS_NOBODY, SYS_PTRACE);
 }
 
 #[test]
 fn relay_keeps_kill_and_ptrace_read_access() {
     let sleeper = Sleeper::start();
     let relay = as_root(&["relay", "--to", &sleeper.pid()]);
-    check_running(
-        relay,
-        "stop with Ctrl-C",
-        (NOBODY, NOBODY),
-        KILL | SYS_PTRACE,
-    );
+    check_running(relay, "stop with Ctrl-C", AS_NOBODY, KILL | SYS_PTRACE);
 }
 
 #[test]
@@ -167,7 +201,9 @@ fn record_keeps_nothing_in_its_writing_thread_either() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.fwrec");
     let record = as_root(&["record", "-o", file.to_str().unwrap()]);
-    let threads = check_running(record, "stop with Ctrl-C", (NOBODY, NOBODY), 0);
+    // Unless /proc hides other users' processes: its snapshot needs CAP_SYS_PTRACE then.
+    let reread = if proc_hides_pids() { SYS_PTRACE } else { 0 };
+    let threads = check_running(record, "stop with Ctrl-C", AS_NOBODY, reread);
     assert!(threads >= 2, "the recorder's thread is checked too");
 }
 
@@ -177,7 +213,39 @@ fn with_sudo_a_live_command_becomes_the_user_who_ran_it() {
     events
         .env("SUDO_UID", SUDO_UID.to_string())
         .env("SUDO_GID", SUDO_GID.to_string());
-    check_running(events, "stop with Ctrl-C", (SUDO_UID, SUDO_GID), 0);
+    check_running(events, "stop with Ctrl-C", AS_SUDO_USER, 0);
+}
+
+/// The user who ran sudo keeps their supplementary groups: a live command runs with them,
+/// and a replay reads a recording that one of them may read.
+#[test]
+fn with_sudo_the_user_keeps_their_groups() {
+    let accounts = Accounts::new();
+    let as_them = Ids {
+        uid: accounts::UID,
+        gid: accounts::GID,
+        groups: &[accounts::GID, accounts::SHARED_GID],
+    };
+    let mut events = accounts.sudo(std::path::Path::new(BIN));
+    events.args(["--log", "/dev/null", "events"]);
+    check_running(events, "stop with Ctrl-C", as_them, 0);
+
+    let shared = accounts.path("shared.fwrec");
+    std::fs::copy(DEMO, &shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(0), Some(accounts::SHARED_GID)).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = accounts
+        .sudo(std::path::Path::new(BIN))
+        .args(["--log", "/dev/null", "replay", "--text"])
+        .arg(&shared)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.stdout.is_empty());
 }
 
 #[test]
@@ -193,7 +261,7 @@ fn the_ui_keeps_kill_and_ptrace_read_access_in_every_thread() {
         true,
     );
     tmux.wait_for("UI", |s| s.contains("PID USER") && s.contains("● rec"));
-    let threads = assert_privileges(tmux.ui_pid(), (NOBODY, NOBODY), KILL | SYS_PTRACE);
+    let threads = assert_privileges(tmux.ui_pid(), AS_NOBODY, KILL | SYS_PTRACE);
     assert!(threads >= 2, "the recorder's thread is checked too");
     tmux.type_text("q", false);
     tmux.assert_restored(BIN);
@@ -202,18 +270,22 @@ fn the_ui_keeps_kill_and_ptrace_read_access_in_every_thread() {
 #[test]
 fn a_replay_started_with_sudo_runs_as_the_user_with_no_capabilities() {
     let dir = Nobody::with(&[DEMO]);
+    // Under sudo a `--log` is opened as the user: in a directory of theirs.
+    let theirs = dir.path("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(SUDO_UID), Some(SUDO_GID)).unwrap();
     let tmux = Tmux::start("sudo-replay");
     tmux.type_text(
         &format!(
             "SUDO_UID={SUDO_UID} SUDO_GID={SUDO_GID} {BIN} --log {} replay {}",
-            dir.path("ui.log").display(),
+            theirs.join("ui.log").display(),
             dir.path("demo.fwrec").display()
         ),
         true,
     );
     // It stays at the end of the recording until told to quit.
     tmux.wait_for("the replay's end", |s| s.contains("│ ended 1x "));
-    assert_privileges(tmux.ui_pid(), (SUDO_UID, SUDO_GID), 0);
+    assert_privileges(tmux.ui_pid(), AS_SUDO_USER, 0);
     tmux.type_text("q", false);
     tmux.assert_restored(BIN);
 }
@@ -244,7 +316,7 @@ fn a_replay_started_as_root_runs_as_nobody_with_no_capabilities() {
         .unwrap();
     let mut first = [0];
     assert_eq!(read_end.read(&mut first).unwrap(), 1, "the replay printed");
-    assert_privileges(replay.id(), (NOBODY, NOBODY), 0);
+    assert_privileges(replay.id(), AS_NOBODY, 0);
     replay.kill().unwrap();
     replay.wait().unwrap();
 }
@@ -269,4 +341,88 @@ fn a_recording_the_user_cannot_read_is_one_line() {
             file.display()
         )
     );
+}
+
+/// `strace` of the calls that give up capabilities and open files, into `log`, then
+/// `program`.
+fn traced(log: &std::path::Path, program: &str) -> Command {
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-qq", "-e", "trace=capset,openat", "-o"])
+        .arg(log)
+        .arg(program)
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID");
+    command
+}
+
+/// From a [`traced`] log: the /proc files of processes (`/proc/PID/...`) opened before
+/// capabilities were given up, and after.
+fn proc_reads(log: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let log = std::fs::read_to_string(log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    let drop = lines
+        .iter()
+        .position(|l| l.contains("capset("))
+        .unwrap_or_else(|| panic!("no capset in:\n{log}"));
+    let reads = |lines: &[&str]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                l.split_once("\"/proc/").is_some_and(|(_, rest)| {
+                    rest.split('/').next().is_some_and(|pid| {
+                        !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+                    })
+                })
+            })
+            .map(|l| (*l).to_owned())
+            .collect()
+    };
+    (reads(&lines[..drop]), reads(&lines[drop..]))
+}
+
+/// Checks that the [`traced`] `log` shows /proc read, and only after the drop.
+fn assert_read_after_the_drop(log: &std::path::Path) {
+    let (before, after) = proc_reads(log);
+    assert!(
+        before.is_empty(),
+        "{} /proc files read before privileges were given up, the first: {:?}",
+        before.len(),
+        before.first()
+    );
+    assert!(!after.is_empty(), "the snapshot is not in the log");
+}
+
+/// /proc, which other users' processes fill, is read only once privileges are given up:
+/// `record`'s snapshot, and the UI's snapshot, pins and rules (here up to a pin that fails).
+#[test]
+fn record_and_the_ui_read_proc_only_without_privileges() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("record.strace");
+    let out = traced(&log, BIN)
+        .args(["--log", "/dev/null", "record", "--duration", "1", "-o"])
+        .arg(dir.path().join("r.fwrec"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_read_after_the_drop(&log);
+
+    let tmux = Tmux::start("proc-after-drop");
+    let log = dir.path().join("ui.strace");
+    tmux.type_text(
+        &format!(
+            "env -u SUDO_UID -u SUDO_GID strace -f -qq -e trace=capset,openat -o {} {BIN} \
+             --log /dev/null --record {} --pin 4194304",
+            log.display(),
+            dir.path().join("ui.fwrec").display()
+        ),
+        true,
+    );
+    // The command is longer than a line.
+    tmux.assert_restored("--pin 4194304");
+    assert_eq!(
+        tmux.said(),
+        ["forkwatch-tui: cannot pin: no process with pid 4194304"]
+    );
+    assert_read_after_the_drop(&log);
 }

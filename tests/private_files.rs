@@ -3,6 +3,8 @@
 //! untouched) in one line before anything else happens, create new files mode 0600 under
 //! umask 022, and replace an own file without widening its permissions.
 
+#[path = "common/accounts.rs"]
+mod accounts;
 // Some of it serves the UI's own tests only.
 #[allow(dead_code)]
 #[path = "common/tmux.rs"]
@@ -10,13 +12,14 @@ mod tmux;
 
 use std::{
     os::unix::{
-        fs::{PermissionsExt, symlink},
+        fs::{MetadataExt, PermissionsExt, symlink},
         process::CommandExt,
     },
     path::{Path, PathBuf},
     process::{Command, Output},
 };
 
+use accounts::Accounts;
 use tmux::Tmux;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -192,6 +195,33 @@ fn the_log_refuses_a_link_and_another_users_file_and_is_made_0600_in_a_0700_dire
     assert_eq!(mode(&own), 0o600);
 }
 
+/// The UI opens its recording before it gives up privileges, but empties it only once
+/// the pins and rules asked for are made: a mistake in them leaves an existing file as it
+/// was, and a run without one replaces all of it.
+#[test]
+fn a_bad_pin_leaves_an_existing_recording_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ui.fwrec");
+    let old = "old contents\n".repeat(300_000);
+    std::fs::write(&file, &old).unwrap();
+    let tmux = Tmux::start("record-kept");
+    assert_eq!(
+        tmux.fail_at_start(&format!("--record {} --pin 4194304", file.display())),
+        ["forkwatch-tui: cannot pin: no process with pid 4194304"]
+    );
+    assert!(std::fs::read_to_string(&file).unwrap() == old, "changed");
+
+    tmux.start_ui(&format!("--record {}", file.display()));
+    tmux.wait_for("the recording segment", |s| s.contains("│ ● rec "));
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+    let mut reader = forkwatch::recording::Reader::open(&file).unwrap();
+    while reader.next_batch(&mut Vec::new()).unwrap() {}
+    assert!(reader.end().is_some(), "not closed properly");
+    let made = std::fs::read(&file).unwrap();
+    assert!(made.len() < old.len() / 2, "{} bytes", made.len());
+}
+
 #[test]
 fn the_uis_recording_is_refused_in_one_line_before_the_terminal_is_taken() {
     let traps = Traps::new();
@@ -204,4 +234,147 @@ fn the_uis_recording_is_refused_in_one_line_before_the_terminal_is_taken() {
         )]
     );
     traps.assert_untouched();
+}
+
+/// Under sudo a recording is created as the user who ran sudo: where they may not write,
+/// the kernel refuses it (sudo makes no root-owned file there for them); where they may,
+/// in their home or through one of their groups, it is theirs, and a replay under sudo
+/// reads it.
+#[test]
+fn with_sudo_a_recording_is_created_as_the_user_who_ran_it() {
+    let accounts = Accounts::new();
+    let roots = accounts.path("roots");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refused = roots.join("r.fwrec");
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .args(["--log", "/dev/null", "record", "-o"])
+        .arg(&refused)
+        .args(["--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        [format!(
+            "forkwatch-tui: cannot create the recording {}: Permission denied (os error 13); \
+             under sudo forkwatch writes it as uid {}, who ran sudo",
+            refused.display(),
+            accounts::UID
+        )]
+    );
+    assert!(!refused.exists());
+
+    for dir in [accounts.home(), accounts.shared_dir()] {
+        let made = dir.join("r.fwrec");
+        let out = accounts
+            .sudo(Path::new(BIN))
+            .args(["--log", "/dev/null", "record", "-o"])
+            .arg(&made)
+            .args(["--duration", "1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", stderr_lines(&out));
+        let metadata = std::fs::symlink_metadata(&made).unwrap();
+        assert_eq!(
+            (metadata.uid(), metadata.gid(), mode(&made)),
+            (accounts::UID, accounts::GID, 0o600)
+        );
+    }
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .args(["--log", "/dev/null", "replay", "--text"])
+        .arg(accounts.home().join("r.fwrec"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(!out.stdout.is_empty());
+}
+
+/// Under sudo `--log` is opened as the user who ran sudo: a file of root's and a directory
+/// they may not write are refused, untouched; where they may write, the log and the
+/// directories made for it are theirs. The default log ignores the environment (HOME and
+/// XDG_STATE_HOME, which `sudo -E` keeps) and goes to root's home from the user database,
+/// as root's.
+#[test]
+fn with_sudo_a_log_is_the_users_where_they_say_and_roots_by_default() {
+    let accounts = Accounts::new();
+    let roots = accounts.path("roots");
+    std::fs::create_dir(&roots).unwrap();
+    std::fs::set_permissions(&roots, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let roots_log = roots.join("roots.log");
+    std::fs::write(&roots_log, "root's\n").unwrap();
+    let new = roots.join("new.log");
+    let uid = accounts::UID;
+    for (log, why) in [
+        (
+            &roots_log,
+            format!(
+                "it belongs to uid 0, and forkwatch, writing for uid {uid} (who ran sudo), \
+                 replaces only their files"
+            ),
+        ),
+        (
+            &new,
+            format!(
+                "Permission denied (os error 13); under sudo forkwatch writes it as uid {uid}, \
+                 who ran sudo"
+            ),
+        ),
+    ] {
+        let out = accounts
+            .sudo(Path::new(BIN))
+            .arg("--log")
+            .arg(log)
+            .args(["replay", "/nonexistent-fw.fwrec"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr_lines(&out),
+            [format!(
+                "forkwatch-tui: cannot open the log file {}: {why}",
+                log.display()
+            )]
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&roots_log).unwrap(), "root's\n");
+    assert!(!new.exists());
+
+    let theirs = accounts.home().join("state/forkwatch.log");
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .arg("--log")
+        .arg(&theirs)
+        .args(["replay", "/nonexistent-fw.fwrec"])
+        .output()
+        .unwrap();
+    let said = stderr_lines(&out);
+    assert!(said[0].contains("cannot replay"), "{said:?}");
+    for made in [&theirs, &accounts.home().join("state")] {
+        let metadata = std::fs::symlink_metadata(made).unwrap();
+        assert_eq!((metadata.uid(), metadata.gid()), (uid, accounts::GID));
+    }
+
+    // The environment points at a place of the user's.
+    let trap = accounts.home().join("trap");
+    std::fs::create_dir(&trap).unwrap();
+    std::os::unix::fs::chown(&trap, Some(uid), Some(accounts::GID)).unwrap();
+    let out = accounts
+        .sudo(Path::new(BIN))
+        .env("HOME", &trap)
+        .env("XDG_STATE_HOME", &trap)
+        .args(["replay", "/nonexistent-fw.fwrec"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(&trap).unwrap().count(), 0);
+    let log = accounts
+        .root_home()
+        .join(".local/state/forkwatch/forkwatch.log");
+    let metadata = std::fs::symlink_metadata(&log).unwrap();
+    assert_eq!((metadata.uid(), mode(&log)), (0, 0o600));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("privileges given up"), "{text}");
 }

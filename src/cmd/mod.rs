@@ -152,17 +152,17 @@ impl LiveTree {
     }
 }
 
-/// Creates the recording file `path` ([`private_file`]), or says in one line why not. Under
-/// sudo it is made for the user who ran sudo: they asked for it, and a replay reads it as
-/// them.
-pub fn create_recording(path: &Path) -> Result<File> {
-    let owner = privileges::sudo_user().map_or_else(private_file::Owner::me, |(uid, gid)| {
-        private_file::Owner::new(uid.as_raw(), gid.as_raw())
-    });
-    private_file::create_for(path, owner).map_err(|e| {
+/// Creates the recording file `path` ([`private_file`]; what becomes of an existing one
+/// `existing` says), or says in one line why not. Under sudo it is created as the user who
+/// ran sudo, in their name and with their rights: they asked for it, and a replay reads it
+/// as them.
+pub fn create_recording(path: &Path, existing: private_file::Existing) -> Result<File> {
+    let user = privileges::sudo_user();
+    private_file::open_for(path, existing, user.as_ref()).map_err(|e| {
         anyhow::anyhow!(
-            "cannot create the recording {}: {e}",
-            text::escape(path.as_os_str().as_bytes())
+            "cannot create the recording {}: {}",
+            text::escape(path.as_os_str().as_bytes()),
+            private_file::describe(&e, user.as_ref())
         )
     })
 }

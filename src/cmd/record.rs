@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use super::{StopSignals, drive};
 use crate::{
     cli::RecordArgs,
-    clock, privileges,
+    clock,
+    private_file::Existing,
+    privileges,
     probe::ProbeOptions,
     recording::{Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
     snapshot,
@@ -19,12 +21,12 @@ use crate::{
 pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
-    let file = super::create_recording(&args.output)?;
+    let file = super::create_recording(&args.output, Existing::Replace)?;
+    // Before /proc is read, and before the recorder's thread starts, so that it has no more.
+    privileges::keep_only(privileges::to_read(selection.backend) | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
-    // Before the recorder's thread starts, so that it has no more.
-    privileges::keep_only(privileges::to_read(selection.backend))?;
     let info = Info::here(source.name(), start_ns);
     let recorder = Recorder::new(file, &args.output, &info, &snapshot)?;
     let path = text::escape_path(&args.output);

@@ -52,11 +52,13 @@ use crate::{
     clock::{self, WallClock},
     cmd::StopSignals,
     model::Model,
+    private_file::Existing,
     privileges,
     probe::ProbeOptions,
     relay::{self, RuleSpec},
     snapshot,
     source::Source,
+    text,
 };
 
 /// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
@@ -92,6 +94,16 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
     let (source, selection) = Source::open_live(live, &probe_options)?;
+    // Made before privileges are given up, but emptied only once the pins and rules asked
+    // for are made: a mistake in them leaves an existing file as it was.
+    let file = ui
+        .record
+        .as_deref()
+        .map(|path| crate::cmd::create_recording(path, Existing::Keep).map(|file| (file, path)))
+        .transpose()?;
+    // Before /proc is read. Relay rules can be made at any time, for targets of any user.
+    // Before the recorder's thread starts, so that it has no more.
+    privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
     let mut model = Model::default();
@@ -110,18 +122,14 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
         app.add_relay(rule)
             .map_err(|e| anyhow!("--relay {spec}: {e:#}"))?;
     }
-    // Once the pins and rules asked for are made: a mistake in them leaves a file alone.
-    let file = ui
-        .record
-        .as_deref()
-        .map(|path| crate::cmd::create_recording(path).map(|file| (file, path)))
-        .transpose()?;
-    // Relay rules can be made at any time, for targets of any user. Before the recorder's
-    // thread starts, so that it has no more.
-    privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     // The snapshot the model started from: a replay starts from it too.
     let recording = file
-        .map(|(file, path)| Recording::create(file, path, source.name(), start_ns, &snapshot))
+        .map(|(file, path)| {
+            file.set_len(0).with_context(|| {
+                format!("cannot empty the recording {}", text::escape_path(path))
+            })?;
+            Recording::create(file, path, source.name(), start_ns, &snapshot)
+        })
         .transpose()?;
     drop(snapshot);
     app.recording = recording.as_ref().map(Recording::status);
