@@ -268,6 +268,31 @@ mod tests {
     }
 
     #[test]
+    fn a_late_exec_that_a_full_log_leaves_out_holds_nothing_there() {
+        let mut model = Model::default();
+        let a = p(100, 1, 1000);
+        model.apply(&a.fork());
+        // The log's head, then the latest, filling it.
+        for ts in (1001..1004).chain(2000..2012) {
+            model.apply(&a.thread(ts, 101, Kind::ThreadStart));
+        }
+        // Its time puts it right after the head: the one place that makes room.
+        model.apply(&a.exec(1500, &["late", "exec"]));
+        let process = model.get(a.key()).unwrap();
+        let history = process.history();
+        assert_eq!((history.events.len(), history.omitted), (16, 1));
+        assert!(
+            history
+                .events
+                .iter()
+                .all(|e| e.kind == Kind::ThreadStart || e.kind == Kind::Fork)
+        );
+        assert_eq!(process.log.program_bytes, 0);
+        // It still names the program the process runs.
+        assert_eq!(process.program.argv, Argv::from_args(["late", "exec"]));
+    }
+
+    #[test]
     fn exited_processes_are_counted_once_per_program_and_uncounted_when_forgotten() {
         let mut model = Model::new(Config {
             history_len: 2,

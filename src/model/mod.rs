@@ -244,13 +244,14 @@ impl EventLog {
             .rposition(|(e, _)| e.ts_ns <= event.ts_ns)
             .map_or(0, |i| i + 1);
         self.records.insert(at, (record, program.cloned()));
+        // Counted before a record makes room: the one that goes may be this one.
+        self.program_bytes += program.map_or(0, |p| p.byte_size());
         if self.records.len() > cap {
             let (_, program) = self.records.remove(EVENT_LOG_HEAD.min(cap - 1));
             self.program_bytes -= program.map_or(0, |p| p.byte_size());
             self.omitted += 1;
         }
-        if let Some(program) = program {
-            self.program_bytes += program.byte_size();
+        if program.is_some() {
             self.keep_programs_within();
         }
     }
