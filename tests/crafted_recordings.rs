@@ -19,7 +19,7 @@ use std::{
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
     model::Model,
-    recording::{Info, Reader, Writer},
+    recording::{Info, Input, Reader, Writer},
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -403,35 +403,73 @@ impl Seek for CountingInput {
     }
 }
 
+/// Its size is asked by seeking, as for any input that cannot tell it otherwise.
+impl Input for CountingInput {}
+
+/// Reads `bytes` to the end through a [`CountingInput`] behind a buffer as `replay` has,
+/// going on after damage; returns the events, the damaged places and the bytes read.
+fn read_counting(bytes: Vec<u8>, most: u64) -> (Vec<Event>, usize, u64) {
+    let read = Rc::default();
+    let input = CountingInput {
+        inner: Cursor::new(bytes),
+        read: Rc::clone(&read),
+        most,
+    };
+    let mut reader = Reader::new(BufReader::with_capacity(256 * 1024, input)).unwrap();
+    let mut events = Vec::new();
+    let mut damaged = 0;
+    loop {
+        match reader.next_batch(&mut events) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(_) => {
+                damaged += 1;
+                if reader.resync().at.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    (events, damaged, read.get())
+}
+
+/// Each byte once, plus what checking may spend after damage: 4 bytes per byte and
+/// 32 MiB; 1 MiB more for the buffer.
+fn read_bound(len: u64) -> u64 {
+    len + 4 * len + (32 << 20) + (1 << 20)
+}
+
 #[test]
 fn searching_past_fake_headers_reads_a_bounded_multiple_of_the_file() {
     for fakes in [1 << 20, 8 << 20, 40 << 20] {
         let (bytes, _, _) = fake_headers(fakes);
         let len = bytes.len() as u64;
-        // Each byte once, plus what checking may spend: 4 bytes per byte and 32 MiB.
-        let most = len + 4 * len + (32 << 20) + (1 << 20);
-        let read = Rc::default();
-        let input = CountingInput {
-            inner: Cursor::new(bytes),
-            read: Rc::clone(&read),
-            most,
-        };
-        let mut reader = Reader::new(BufReader::with_capacity(256 * 1024, input)).unwrap();
-        let mut events = Vec::new();
-        let mut damaged = 0;
-        loop {
-            match reader.next_batch(&mut events) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(_) => {
-                    damaged += 1;
-                    if reader.resync().at.is_none() {
-                        break;
-                    }
-                }
-            }
-        }
-        assert_eq!((events.len(), damaged), (6, 1), "{} bytes read", read.get());
-        assert!(read.get() <= most, "{} bytes read of {len}", read.get());
+        let (events, damaged, read) = read_counting(bytes, read_bound(len));
+        assert_eq!((events.len(), damaged), (6, 1), "{read} bytes read");
+        assert!(read <= read_bound(len), "{read} bytes read of {len}");
     }
+}
+
+#[test]
+fn frames_that_claim_more_than_the_file_holds_cost_no_reading_again() {
+    // An intact optional frame, then a header claiming 16 MiB that the file does not hold:
+    // damage, and the next frame intact. Each such header once made the reader ask the
+    // file's size by seeking, which threw away its buffer.
+    let empty = zstd::bulk::compress(&[], 3).unwrap();
+    let mut fake = frame(3, 1, 16 << 20, &[]);
+    patch_u32(&mut fake, 8, 16 << 20);
+    let mut pattern = frame(200, 0, 0, &empty);
+    pattern.extend_from_slice(&fake);
+    let repeats = 125_000;
+    let mut writer = writer();
+    write_frame(&mut writer, &(0..3).map(numbered).collect::<Vec<_>>());
+    let mut bytes = writer.into_inner();
+    for _ in 0..repeats {
+        bytes.extend_from_slice(&pattern);
+    }
+    let len = bytes.len() as u64;
+    assert!(len > 10 << 20, "{len}");
+    let (events, damaged, read) = read_counting(bytes, read_bound(len));
+    assert_eq!((events.len(), damaged), (3, repeats), "{read} bytes read");
+    assert!(read <= 3 * len, "{read} bytes read of {len}");
 }
