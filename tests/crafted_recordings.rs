@@ -20,6 +20,7 @@ use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
     model::Model,
     recording::{Info, Input, Reader, Writer},
+    snapshot::ProcessInfo,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -327,6 +328,49 @@ fn zstd_bombs_are_damage() {
              decompress to more than 1024 times the file's size, plus 16 MiB; {DAMAGE_STOPS}"
         )
     );
+}
+
+#[test]
+fn a_seek_back_charges_the_snapshot_again() {
+    // 20,000 processes in a file of a few KiB, then a frame of 65,536 events: together
+    // they are more than the budget (1 per byte of file plus 65,536), the frame alone not.
+    let process = ProcessInfo {
+        pid: 2,
+        ppid: 1,
+        start_ns: START_NS,
+        comm: Comm::from("sleep"),
+        argv: Argv::from_args(["sleep", "600"]),
+        argv_truncated: false,
+        creds: Creds::default(),
+        state: 'S',
+        kernel_thread: false,
+        threads: 1,
+    };
+    let snapshot = vec![process; 20_000];
+    let mut bytes = Writer::new(Vec::new(), &info(), &snapshot)
+        .unwrap()
+        .into_inner();
+    let content = vec![0; 65_536 * 7];
+    let payload = zstd::bulk::compress(&content, 19).unwrap();
+    let at = bytes.len() as u64;
+    bytes.extend(frame(3, 65_536, content.len(), &payload));
+    assert!(bytes.len() < 20_000, "{} bytes", bytes.len());
+    let mut reader = Reader::new(Cursor::new(&bytes[..])).unwrap();
+    for pass in ["first", "after a seek back"] {
+        let mut events = Vec::new();
+        let Err(damage) = reader.next_batch(&mut events) else {
+            panic!("{pass}: {} events and no damage", events.len());
+        };
+        assert_eq!(damage.offset, at, "{pass}");
+        assert!(
+            damage
+                .problem
+                .starts_with("85536 events and processes up to here"),
+            "{pass}: {damage}"
+        );
+        assert!(events.is_empty(), "{pass}");
+        reader.rewind().unwrap();
+    }
 }
 
 /// A recording whose middle is `fakes` bytes of frame headers, one every 16 bytes, each

@@ -151,6 +151,9 @@ pub struct Reader<R> {
     /// The file's size when last measured, which the budget is proportional to.
     file_len: u64,
     budget: Budget,
+    /// What reading the info and the snapshot spent: every pass starts with it, as the
+    /// snapshot stays in memory.
+    opening: Budget,
     window: Window,
     info: Info,
     /// Shared with whoever starts again from it (a replay's seek back), not copied.
@@ -216,6 +219,7 @@ impl<R: Input> Reader<R> {
             version,
             file_len,
             budget: Budget::default(),
+            opening: Budget::default(),
             window: Window::default(),
             info: Info::default(),
             snapshot: Arc::default(),
@@ -229,6 +233,7 @@ impl<R: Input> Reader<R> {
         };
         reader.read_info_and_snapshot()?;
         reader.events_offset = reader.offset;
+        reader.opening = reader.budget.clone();
         Ok(reader)
     }
 
@@ -354,8 +359,9 @@ impl<R: Input> Reader<R> {
         self.damage = None;
         self.end = None;
         self.finished = false;
-        // A new pass, with a new budget; the file may have grown since the last.
-        self.budget = Budget::default();
+        // A new pass, with a new budget that still holds the snapshot; the file may have
+        // grown since the last.
+        self.budget = self.opening.clone();
         self.window = Window::default();
         self.seek(self.events_offset)
     }
