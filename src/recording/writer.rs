@@ -12,7 +12,7 @@ use super::{
     frame::{FrameEncoder, FrameKind},
 };
 use crate::{
-    event::{Event, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
+    event::{Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
     output::Tally,
     snapshot::ProcessInfo,
 };
@@ -25,8 +25,17 @@ pub const FRAME_CONTENT_BYTES: usize = 256 * 1024;
 /// least, which [`MAX_ARGV_BYTES`] keeps far below it).
 const SNAPSHOT_FRAME_BYTES: usize = 1024 * 1024;
 
-/// The most an event from a live source holds ([`Event::cap`]).
-const MAX_EVENT_BYTES: usize = size_of::<Event>() + MAX_ARGV_BYTES + 1 + MAX_FILENAME_BYTES;
+/// Whether an exec holds more argv or more file name than a live source gives
+/// ([`Event::cap`]); each on its own, as a reader checks them.
+fn over_a_cap(event: &Event) -> bool {
+    match &event.kind {
+        // A cut argv ends with its last argument's NUL.
+        Kind::Exec { filename, argv, .. } => {
+            argv.byte_len() > MAX_ARGV_BYTES + 1 || filename.len() > MAX_FILENAME_BYTES
+        }
+        _ => false,
+    }
+}
 
 /// The process as a live snapshot gives it: its argv cut at [`MAX_ARGV_BYTES`].
 fn capped(process: &ProcessInfo) -> Cow<'_, ProcessInfo> {
@@ -109,7 +118,7 @@ impl<W: Write> Writer<W> {
     /// Adds an event to the frame being built, and writes the frame once it is full. An
     /// exec with more argv or file name than any live source gives is cut as they cut it.
     pub fn push(&mut self, event: &Event) -> io::Result<()> {
-        if event.byte_size() > MAX_EVENT_BYTES {
+        if over_a_cap(event) {
             let mut cut = event.clone();
             cut.cap();
             codec::encode(&cut, &mut self.prev_ts, &mut self.content);
@@ -243,7 +252,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        event::{Argv, Comm, Creds, Kind},
+        event::{Argv, Comm, Creds},
         recording::{
             Reader,
             frame::{HEADER_LEN, Header},
@@ -329,5 +338,52 @@ mod tests {
         let mut expected = exec;
         expected.cap();
         assert_eq!(got, [expected]);
+    }
+
+    #[test]
+    fn each_cap_is_kept_on_its_own() {
+        let exec = |filename: Vec<u8>, argv: Vec<u8>| Event {
+            kind: Kind::Exec {
+                filename: filename.into(),
+                argv: Argv::from_area(&argv),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+            ..Event::lost(1_500, 0)
+        };
+        // Over one cap, with far less than the other's room left unused.
+        let long_argv = exec(b"/bin/x".to_vec(), vec![b'x'; 10_000]);
+        let long_name = exec(vec![b'/'; MAX_FILENAME_BYTES + 100], b"x".to_vec());
+        let mut writer = Writer::new(Vec::new(), &info(), &[]).unwrap();
+        writer.push(&long_argv).unwrap();
+        writer.push(&long_name).unwrap();
+        writer.finish(2_000).unwrap();
+        let mut reader = Reader::new(Cursor::new(writer.into_inner())).unwrap();
+        let mut got = Vec::new();
+        while reader.next_batch(&mut got).unwrap() {}
+        let cut = |mut e: Event| {
+            e.cap();
+            e
+        };
+        assert_eq!(got, [cut(long_argv), cut(long_name)]);
+        let Kind::Exec {
+            argv,
+            argv_truncated,
+            filename_truncated,
+            ..
+        } = &got[0].kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(argv.byte_len(), MAX_ARGV_BYTES + 1);
+        assert!(*argv_truncated && !*filename_truncated);
+        assert!(matches!(
+            got[1].kind,
+            Kind::Exec {
+                filename_truncated: true,
+                ..
+            }
+        ));
     }
 }
