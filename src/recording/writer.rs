@@ -98,7 +98,8 @@ impl<W: Write> Writer<W> {
         for process in snapshot {
             json.clear();
             serde_json::to_writer(&mut json, &capped(process))?;
-            if in_chunk > 0 && chunk.len() + json.len() >= SNAPSHOT_FRAME_BYTES {
+            // Added, it would bring a comma, and the frame its closing bracket.
+            if in_chunk > 0 && chunk.len() + 1 + json.len() + 1 > SNAPSHOT_FRAME_BYTES {
                 chunk.push(b']');
                 writer.write_frame(FrameKind::Snapshot, in_chunk, times, &chunk)?;
                 chunk.clear();
@@ -315,6 +316,32 @@ mod tests {
         assert!(big.argv_truncated);
         assert_eq!(big.argv.byte_len(), MAX_ARGV_BYTES + 1);
         assert_eq!(got[101], snapshot[101]);
+    }
+
+    #[test]
+    fn a_snapshot_frame_holds_its_closing_bracket_within_the_size() {
+        // A process whose JSON takes `len` bytes.
+        let sized = |len: usize| {
+            let base = serde_json::to_vec(&process(2, Argv::from_area(b"x"))).unwrap();
+            let p = process(2, Argv::from_area(&vec![b'x'; len + 1 - base.len()]));
+            assert_eq!(serde_json::to_vec(&p).unwrap().len(), len);
+            p
+        };
+        // 131 of 8,000 bytes and one that makes "[", them, their commas and the last
+        // exactly the size: the "]" is one byte too many.
+        let last = SNAPSHOT_FRAME_BYTES - 132 - 131 * 8000;
+        let mut snapshot = vec![sized(8000); 131];
+        snapshot.push(sized(last));
+        let mut writer = Writer::new(Vec::new(), &info(), &snapshot).unwrap();
+        writer.finish(2_000).unwrap();
+        let bytes = writer.into_inner();
+        let frames = snapshot_frames(&bytes);
+        assert!(
+            frames.iter().all(|&n| n as usize <= SNAPSHOT_FRAME_BYTES),
+            "{frames:?}"
+        );
+        let read = Reader::new(Cursor::new(&bytes[..])).unwrap();
+        assert_eq!(read.snapshot(), snapshot);
     }
 
     #[test]
