@@ -395,8 +395,8 @@ pub struct Counts {
     pub history: usize,
     /// Events the source reported lost.
     pub lost: u64,
-    /// Exited processes forgotten early to keep within [`Config::exited_bytes`]: out of
-    /// the tree before their linger ended, or out of the history before
+    /// Exited processes forgotten to keep within [`Config::exited_bytes`], details and all:
+    /// pushed out of the tree before their linger ended, or taken from the history before
     /// [`Config::history_len`] newer ones came.
     pub dropped_for_memory: u64,
 }
@@ -1081,7 +1081,7 @@ impl Model {
     }
 
     /// Forgets the oldest processes of the history while there are too many, or the
-    /// exited ones hold too much.
+    /// exited ones hold too much (those the budget pushes out of the tree come at once).
     fn forget_old(&mut self) {
         loop {
             let too_many = self.history.len() > self.config.history_len;
