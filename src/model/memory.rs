@@ -115,6 +115,18 @@ impl Model {
         self.exited_bytes += bytes;
     }
 
+    /// Makes a change to a process: what it holds, if it has exited, is counted again
+    /// after it.
+    pub(super) fn recounted(&mut self, slot: Slot, change: impl FnOnce(&mut Self)) {
+        if !self.node(slot).process.is_alive() {
+            self.release(slot);
+        }
+        change(self);
+        if !self.node(slot).process.is_alive() {
+            self.retain(slot);
+        }
+    }
+
     /// Stops counting what an exited process holds: it is forgotten, or about to change.
     pub(super) fn release(&mut self, slot: Slot) {
         let node = self.node(slot);

@@ -587,11 +587,14 @@ impl Model {
                 self.create_from_event(key, event)
             }
         };
+        self.recounted(slot, |model| model.take_in(slot, event, &mut applied));
+        self.expire();
+        applied
+    }
+
+    /// Takes in what the event says beyond the fields every event carries; logs it.
+    fn take_in(&mut self, slot: Slot, event: &Event, applied: &mut Applied) {
         let alive = self.node(slot).process.is_alive();
-        // What an exited process holds is counted again once the event changed it.
-        if !alive {
-            self.release(slot);
-        }
         match &event.kind {
             Kind::Fork => {
                 // A fork that comes after another event of its child fills in the program,
@@ -600,7 +603,8 @@ impl Model {
                 let node = self.node(slot);
                 if node.in_tree
                     && node.process.program.argv.is_empty()
-                    && let Some(parent) = self.named_parent(event.ppid, key.start_ticks)
+                    && let Some(parent) =
+                        self.named_parent(event.ppid, node.process.key.start_ticks)
                 {
                     let program = self.node(parent).process.program.clone();
                     self.process_mut(slot).program = program;
@@ -633,7 +637,7 @@ impl Model {
                 p.creds = event.creds.or(p.creds);
             }
             Kind::Exit(status) => {
-                self.exited(slot, event.ts_ns, *status, &mut applied);
+                self.exited(slot, event.ts_ns, *status, applied);
             }
             Kind::ThreadStart | Kind::ThreadExit | Kind::Lost { .. } => {}
         }
@@ -641,11 +645,6 @@ impl Model {
         let p = self.process_mut(slot);
         let program = matches!(event.kind, Kind::Exec { .. }).then_some(&p.program);
         p.log.push(event, program, cap);
-        if !p.is_alive() {
-            self.retain(slot);
-        }
-        self.expire();
-        applied
     }
 
     /// Any process the model still holds: alive, exited in the tree, or in the history.
