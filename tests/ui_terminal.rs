@@ -12,6 +12,8 @@ mod nobody;
 #[path = "common/receiver.rs"]
 mod receiver;
 // Some of it serves the tests of hostile text only.
+#[path = "common/shell.rs"]
+mod shell;
 #[allow(dead_code)]
 #[path = "common/tmux.rs"]
 mod tmux;
@@ -19,12 +21,13 @@ mod tmux;
 mod trees;
 
 use std::{
-    process::{Child, Command},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use nobody::Nobody;
 use receiver::Receiver;
+use shell::Shell;
 use tmux::{TIMEOUT, Tmux};
 use trees::{Chain, Gate};
 
@@ -32,7 +35,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 /// `sh -c 'sleep 3600.TOKEN & sleep 3601.TOKEN & wait' fwTOKEN`: a tree whose three
 /// processes all have TOKEN (digits unique to this run) in their argv.
 struct Tree {
-    shell: Child,
+    shell: Shell,
     token: String,
 }
 
@@ -44,10 +47,12 @@ impl Tree {
             forkwatch::clock::boottime_ns() % 1_000_000
         );
         let script = format!("sleep 3600.{token} & sleep 3601.{token} & wait");
-        let shell = Command::new("sh")
-            .args(["-c", &script, &format!("fw{token}")])
-            .spawn()
-            .unwrap();
+        let shell = Shell(
+            Command::new("sh")
+                .args(["-c", &script, &format!("fw{token}")])
+                .spawn()
+                .unwrap(),
+        );
         // Ready when both sleeps run.
         let children = format!("/proc/{0}/task/{0}/children", shell.id());
         let deadline = Instant::now() + TIMEOUT;
@@ -67,21 +72,6 @@ impl Tree {
             std::thread::sleep(Duration::from_millis(10));
         }
         Self { shell, token }
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        // Killing the shell leaves its sleeps running: they go first.
-        let children = format!("/proc/{0}/task/{0}/children", self.shell.id());
-        for pid in std::fs::read_to_string(children)
-            .unwrap_or_default()
-            .split_whitespace()
-        {
-            let _ = Command::new("kill").arg(pid).status();
-        }
-        let _ = self.shell.kill();
-        let _ = self.shell.wait();
     }
 }
 

@@ -2,17 +2,22 @@
 //! 32 arguments of 125,000 bytes (4 MB; one argument may not pass MAX_ARG_STRLEN, 128 KiB),
 //! started with a stack limit of 64 MiB, as execve takes at most a quarter of it.
 
+#[path = "shell.rs"]
+mod shell;
+
 use std::{
     os::unix::process::CommandExt,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
+
+use shell::Shell;
 
 /// The bytes of its argv after the first four arguments.
 pub const BIG_BYTES: usize = 32 * 125_000;
 
 pub struct BigArgv {
-    shell: Child,
+    shell: Shell,
     /// Digits unique to this run, in its fourth argument (`fwbigTOKEN`).
     pub token: String,
 }
@@ -43,7 +48,7 @@ impl BigArgv {
                 Ok(())
             });
         }
-        let shell = command.spawn().expect("sh with 4 MB of argv starts");
+        let shell = Shell(command.spawn().expect("sh with 4 MB of argv starts"));
         // Ready when the shell runs its sleep.
         let children = format!("/proc/{0}/task/{0}/children", shell.id());
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -61,20 +66,5 @@ impl BigArgv {
 
     pub fn pid(&self) -> u32 {
         self.shell.id()
-    }
-}
-
-impl Drop for BigArgv {
-    fn drop(&mut self) {
-        // Killing the shell leaves its sleep running: it goes first.
-        let children = format!("/proc/{0}/task/{0}/children", self.shell.id());
-        for pid in std::fs::read_to_string(children)
-            .unwrap_or_default()
-            .split_whitespace()
-        {
-            let _ = Command::new("kill").arg(pid).status();
-        }
-        let _ = self.shell.kill();
-        let _ = self.shell.wait();
     }
 }
