@@ -97,8 +97,8 @@ impl Recorder {
     }
 
     /// Queues `batch` for writing. Never blocks: a batch that does not fit in the queue
-    /// (unless it is empty) is counted instead, and recorded as a `lost` event before the
-    /// next batch that fits. After a write error it does nothing (see [`Recorder::error`]).
+    /// (unless the queue is empty) is counted instead, and recorded as a `lost` event
+    /// before the next batch that fits. After a write error it does nothing (see [`Recorder::error`]).
     pub fn record(&self, mut batch: Vec<Event>) {
         if batch.is_empty() || self.shared.error.get().is_some() {
             return;
