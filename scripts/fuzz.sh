@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the recording reader and the model it feeds (fuzz/fuzz_targets/reader.rs) for a
 # while: SECONDS, the first argument, defaults to 45. Installs cargo-fuzz and the nightly
-# toolchain if missing and seeds the corpus with the demo recording. A crash, or an input
-# that takes more memory than RSS_LIMIT_MB, stops it with the input saved under
+# toolchain if missing and seeds the corpus with the demo recording and fuzz/seeds/ (files
+# that once made the reader or the model fail, so each run tries them first). A crash, or
+# an input that takes more memory than RSS_LIMIT_MB, stops it with the input saved under
 # fuzz/artifacts/reader/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ if ! cargo +nightly metadata --locked --format-version 1 --manifest-path fuzz/Ca
 fi
 corpus=fuzz/corpus/reader
 mkdir -p "$corpus"
-cp assets/demo.fwrec "$corpus/demo.fwrec"
+cp assets/demo.fwrec fuzz/seeds/*.fwrec "$corpus/"
 cd fuzz
 say "fuzzing the recording reader for $seconds s"
 mkdir -p target

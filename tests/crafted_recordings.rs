@@ -20,7 +20,7 @@ use std::{
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
     model::Model,
-    recording::{Info, Reader, Writer},
+    recording::{Info, Input, Reader, Writer},
     snapshot::ProcessInfo,
 };
 
@@ -331,6 +331,49 @@ fn zstd_bombs_are_damage() {
     );
 }
 
+#[test]
+fn a_seek_back_charges_the_snapshot_again() {
+    // 20,000 processes in a file of a few KiB, then a frame of 65,536 events: together
+    // they are more than the budget (1 per byte of file plus 65,536), the frame alone not.
+    let process = ProcessInfo {
+        pid: 2,
+        ppid: 1,
+        start_ns: START_NS,
+        comm: Comm::from("sleep"),
+        argv: Argv::from_args(["sleep", "600"]),
+        argv_truncated: false,
+        creds: Creds::default(),
+        state: 'S',
+        kernel_thread: false,
+        threads: 1,
+    };
+    let snapshot = vec![process; 20_000];
+    let mut bytes = Writer::new(Vec::new(), &info(), &snapshot)
+        .unwrap()
+        .into_inner();
+    let content = vec![0; 65_536 * 7];
+    let payload = zstd::bulk::compress(&content, 19).unwrap();
+    let at = bytes.len() as u64;
+    bytes.extend(frame(3, 65_536, content.len(), &payload));
+    assert!(bytes.len() < 20_000, "{} bytes", bytes.len());
+    let mut reader = Reader::new(Cursor::new(&bytes[..])).unwrap();
+    for pass in ["first", "after a seek back"] {
+        let mut events = Vec::new();
+        let Err(damage) = reader.next_batch(&mut events) else {
+            panic!("{pass}: {} events and no damage", events.len());
+        };
+        assert_eq!(damage.offset, at, "{pass}");
+        assert!(
+            damage
+                .problem
+                .starts_with("85536 events and processes up to here"),
+            "{pass}: {damage}"
+        );
+        assert!(events.is_empty(), "{pass}");
+        reader.rewind().unwrap();
+    }
+}
+
 /// A recording whose middle is `fakes` bytes of frame headers, one every 16 bytes, each
 /// claiming 16 MiB of payload; events #0-#2 come before them, #3-#5 after. Returns the
 /// bytes and where the fakes start and end.
@@ -405,36 +448,50 @@ impl Seek for CountingInput {
     }
 }
 
+/// Its size is asked by seeking, as for any input that cannot tell it otherwise.
+impl Input for CountingInput {}
+
+/// Reads `bytes` to the end through a [`CountingInput`] behind a buffer as `replay` has,
+/// going on after damage; returns the events, the damaged places and the bytes read.
+fn read_counting(bytes: Vec<u8>, most: u64) -> (Vec<Event>, usize, u64) {
+    let read = Rc::default();
+    let input = CountingInput {
+        inner: Cursor::new(bytes),
+        read: Rc::clone(&read),
+        most,
+    };
+    let mut reader = Reader::new(BufReader::with_capacity(256 * 1024, input)).unwrap();
+    let mut events = Vec::new();
+    let mut damaged = 0;
+    loop {
+        match reader.next_batch(&mut events) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(_) => {
+                damaged += 1;
+                if reader.resync().at.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    (events, damaged, read.get())
+}
+
+/// Each byte once, plus what checking may spend after damage: 4 bytes per byte and
+/// 32 MiB; 1 MiB more for the buffer.
+fn read_bound(len: u64) -> u64 {
+    len + 4 * len + (32 << 20) + (1 << 20)
+}
+
 #[test]
 fn searching_past_fake_headers_reads_a_bounded_multiple_of_the_file() {
     for fakes in [1 << 20, 8 << 20, 40 << 20] {
         let (bytes, _, _) = fake_headers(fakes);
         let len = bytes.len() as u64;
-        // Each byte once, plus what checking may spend: 4 bytes per byte and 32 MiB.
-        let most = len + 4 * len + (32 << 20) + (1 << 20);
-        let read = Rc::default();
-        let input = CountingInput {
-            inner: Cursor::new(bytes),
-            read: Rc::clone(&read),
-            most,
-        };
-        let mut reader = Reader::new(BufReader::with_capacity(256 * 1024, input)).unwrap();
-        let mut events = Vec::new();
-        let mut damaged = 0;
-        loop {
-            match reader.next_batch(&mut events) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(_) => {
-                    damaged += 1;
-                    if reader.resync().at.is_none() {
-                        break;
-                    }
-                }
-            }
-        }
-        assert_eq!((events.len(), damaged), (6, 1), "{} bytes read", read.get());
-        assert!(read.get() <= most, "{} bytes read of {len}", read.get());
+        let (events, damaged, read) = read_counting(bytes, read_bound(len));
+        assert_eq!((events.len(), damaged), (6, 1), "{read} bytes read");
+        assert!(read <= read_bound(len), "{read} bytes read of {len}");
     }
 }
 
@@ -483,4 +540,28 @@ fn an_argument_holding_a_nul_in_the_snapshot_is_damage() {
             "{refusal}"
         );
     }
+}
+
+#[test]
+fn frames_that_claim_more_than_the_file_holds_cost_no_reading_again() {
+    // An intact optional frame, then a header claiming 16 MiB that the file does not hold:
+    // damage, and the next frame intact. Each such header once made the reader ask the
+    // file's size by seeking, which threw away its buffer.
+    let empty = zstd::bulk::compress(&[], 3).unwrap();
+    let mut fake = frame(3, 1, 16 << 20, &[]);
+    patch_u32(&mut fake, 8, 16 << 20);
+    let mut pattern = frame(200, 0, 0, &empty);
+    pattern.extend_from_slice(&fake);
+    let repeats = 125_000;
+    let mut writer = writer();
+    write_frame(&mut writer, &(0..3).map(numbered).collect::<Vec<_>>());
+    let mut bytes = writer.into_inner();
+    for _ in 0..repeats {
+        bytes.extend_from_slice(&pattern);
+    }
+    let len = bytes.len() as u64;
+    assert!(len > 10 << 20, "{len}");
+    let (events, damaged, read) = read_counting(bytes, read_bound(len));
+    assert_eq!((events.len(), damaged), (3, repeats), "{read} bytes read");
+    assert!(read <= 3 * len, "{read} bytes read of {len}");
 }

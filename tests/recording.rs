@@ -20,6 +20,7 @@ use std::{
 
 use big_argv::BigArgv;
 use nobody::Nobody;
+use stalled_pipe::StalledPipe;
 
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind, MAX_ARGV_BYTES},
@@ -31,6 +32,8 @@ use forkwatch::{
 mod big_argv;
 #[path = "common/shell.rs"]
 mod shell;
+#[path = "common/stalled_pipe.rs"]
+mod stalled_pipe;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 /// Only a guard against hanging: readiness is awaited, not slept for.
@@ -446,30 +449,8 @@ fn a_full_disk_stops_the_recording_and_keeps_what_was_written() {
 
 #[test]
 fn a_stalled_disk_shows_as_backlog_and_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("stalled");
-    let c_path = CString::new(fifo.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-    // The far end opens the pipe but reads nothing until told: a disk that stopped.
-    let (go, wait_for_go) = mpsc::channel::<()>();
-    let far_end = {
-        let fifo = fifo.clone();
-        thread::spawn(move || {
-            let mut pipe = std::fs::File::open(fifo).unwrap();
-            wait_for_go.recv().unwrap();
-            let mut bytes = Vec::new();
-            pipe.read_to_end(&mut bytes).unwrap();
-            bytes
-        })
-    };
-    let recorder = Recorder::new(
-        std::fs::File::options().write(true).open(&fifo).unwrap(),
-        &fifo,
-        &info(),
-        &[],
-    )
-    .unwrap();
+    let pipe = StalledPipe::new();
+    let recorder = Recorder::new(pipe.open(), &pipe.path, &info(), &[]).unwrap();
     let sent: Vec<Event> = (0..3 * SLOW_DISK_BACKLOG as u32).map(event).collect();
     for batch in sent.chunks(1000) {
         recorder.record(batch.to_vec());
@@ -480,9 +461,9 @@ fn a_stalled_disk_shows_as_backlog_and_loses_nothing() {
         "{}",
         recorder.backlog()
     );
-    go.send(()).unwrap();
+    pipe.resume();
     let summary = recorder.finish(0).unwrap();
-    assert_eq!(recorder_events(&far_end.join().unwrap()), sent);
+    assert_eq!(recorder_events(&pipe.bytes()), sent);
     assert_eq!(summary.tally.total(), sent.len() as u64);
 }
 

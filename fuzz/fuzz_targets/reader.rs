@@ -1,13 +1,15 @@
 //! Any bytes given to the recording reader, and what it yields given to the process model
 //! as a replay feeds it: the reader must refuse or report damage, never panic, hang or
 //! allocate without bound (scripts/fuzz.sh sets the memory limit), resyncing must always
-//! make progress, and the model must take whatever a file can hold.
+//! make progress, a seek back must read what the first pass read, and the model must take
+//! whatever a file can hold.
 #![no_main]
 
 use std::io::Cursor;
 
 use forkwatch::{
     cli::OutputArgs,
+    event::Event,
     model::{Model, TreeOptions, TreeView},
     output::EventWriter,
     recording::Reader,
@@ -29,6 +31,48 @@ fn read_everything(data: &[u8]) {
     };
     let _ = reader.info().to_string();
     let extent = reader.extent();
+    let events = read_pass(&mut reader, data);
+    // A seek back reads the file again from the snapshot, within the same budget: what
+    // the first pass found damaged stays damaged.
+    reader.rewind().unwrap();
+    let again = read_pass(&mut reader, data);
+    assert!(
+        again == events,
+        "a seek back read other events than the first pass"
+    );
+    // Printed as `replay` prints them, in both forms.
+    for json in [false, true] {
+        let args = OutputArgs { json, kinds: None };
+        let mut out = EventWriter::new(std::io::sink(), &args, reader.info().wall_clock());
+        for event in &events {
+            out.write(event).unwrap();
+        }
+        let _ = out.tally.summary();
+    }
+    // Applied as the replay UI applies them: from the snapshot, once per pass.
+    for events in [&events, &again] {
+        let mut model = Model::default();
+        model.seed(reader.snapshot());
+        for event in events {
+            model.apply(event);
+        }
+        if let Ok(extent) = &extent {
+            model.tick(extent.end_ns);
+        }
+        // What a frame of the UI reads, without drawing it.
+        let _ = model.counts();
+        let rows = TreeView::new()
+            .rows(&model, &TreeOptions::default())
+            .to_vec();
+        for row in rows.iter().take(64) {
+            let _ = model.get(row.key).map(|p| (p.history(), p.run_ns()));
+            let _ = model.ancestry(row.key);
+        }
+    }
+}
+
+/// Reads the events from where the reader stands to the end, going on after damage.
+fn read_pass(reader: &mut Reader<Cursor<&[u8]>>, data: &[u8]) -> Vec<Event> {
     let mut events = Vec::new();
     loop {
         match reader.next_batch(&mut events) {
@@ -46,34 +90,7 @@ fn read_everything(data: &[u8]) {
             }
         }
     }
-    // Printed as `replay` prints them, in both forms.
-    for json in [false, true] {
-        let args = OutputArgs { json, kinds: None };
-        let mut out = EventWriter::new(std::io::sink(), &args, reader.info().wall_clock());
-        for event in &events {
-            out.write(event).unwrap();
-        }
-        let _ = out.tally.summary();
-    }
-    // Applied as the replay UI applies them: from the snapshot, twice, as a seek back
-    // starts again from it.
-    for _ in 0..2 {
-        let mut model = Model::default();
-        model.seed(reader.snapshot());
-        for event in &events {
-            model.apply(event);
-        }
-        if let Ok(extent) = &extent {
-            model.tick(extent.end_ns);
-        }
-        // What a frame of the UI reads, without drawing it.
-        let _ = model.counts();
-        let rows = TreeView::new().rows(&model, &TreeOptions::default()).to_vec();
-        for row in rows.iter().take(64) {
-            let _ = model.get(row.key).map(|p| (p.history(), p.run_ns()));
-            let _ = model.ancestry(row.key);
-        }
-    }
+    events
 }
 
 /// Recomputes the CRC-32 of each frame (docs/recording.md: 40-byte header, checksum at

@@ -42,41 +42,10 @@ struct Waited {
 pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
-    let mut batch = Vec::new();
-
     let mut finished: HashMap<u32, ExitStatus> = HashMap::new();
-    let mut waited = Vec::new();
-    for &pid in &args.pids {
-        match check(pid) {
-            Ok(process) => waited.push(process),
-            Err(e) => {
-                // It may have exited since the source started: then its exit is queued.
-                source.finish(&mut batch);
-                let exit = batch.iter().rev().find_map(|e| match e.kind {
-                    Kind::Exit(status) if e.pid == pid => Some((e.comm, status)),
-                    _ => None,
-                });
-                match exit {
-                    Some((comm, status)) => {
-                        report(pid, comm, status);
-                        finished.insert(pid, status);
-                    }
-                    None => {
-                        eprintln!("forkwatch-tui: {e:#}");
-                        return Ok(ExitCode::from(NO_SUCH_PROCESS));
-                    }
-                }
-            }
-        }
-    }
-    settle(&mut waited, &batch);
-    batch.clear();
-    for process in waited.iter_mut().filter(|p| p.pidfd.has_exited()) {
-        if let Some(status) = zombie_status(process.pid) {
-            process.status.get_or_insert(status);
-        }
-    }
-    report_finished(&mut waited, &mut finished);
+    let Some(waited) = check_all(&args.pids, &mut source, &mut finished) else {
+        return Ok(ExitCode::from(NO_SUCH_PROCESS));
+    };
     // A zombie's exit code, read above, was the last look at another user's process.
     privileges::keep_only(privileges::to_read(selection.backend))?;
 
@@ -88,6 +57,63 @@ pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode
         );
         super::print_notices(&selection);
     }
+    if !wait_all(waited, &mut source, &mut stop, &mut finished).await? {
+        return Ok(ExitCode::from(130));
+    }
+    let last = args.pids.last().expect("clap requires a pid");
+    Ok(match finished.get(last).and_then(|s| s.shell_status()) {
+        Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        None => ExitCode::from(STATUS_UNKNOWN),
+    })
+}
+
+/// Opens each pid for waiting, and reports those already dead (into `finished`). `None`
+/// if one names no process, which is said.
+fn check_all(
+    pids: &[u32],
+    source: &mut Source,
+    finished: &mut HashMap<u32, ExitStatus>,
+) -> Option<Vec<Waited>> {
+    let mut batch = Vec::new();
+    let mut waited = Vec::new();
+    for &pid in pids {
+        match check(pid) {
+            Ok(process) => waited.push(process),
+            Err(e) => {
+                // It may have exited since the source started: then its exit is queued.
+                source.finish(&mut batch);
+                let exit = batch.iter().rev().find_map(|e| match e.kind {
+                    Kind::Exit(status) if e.pid == pid => Some((e.comm, status)),
+                    _ => None,
+                });
+                let Some((comm, status)) = exit else {
+                    eprintln!("forkwatch-tui: {e:#}");
+                    return None;
+                };
+                report(pid, comm, status);
+                finished.insert(pid, status);
+            }
+        }
+    }
+    settle(&mut waited, &batch);
+    for process in waited.iter_mut().filter(|p| p.pidfd.has_exited()) {
+        if let Some(status) = zombie_status(process.pid) {
+            process.status.get_or_insert(status);
+        }
+    }
+    report_finished(&mut waited, finished);
+    Some(waited)
+}
+
+/// Waits until every process in `waited` has finished, reporting each; `false` if
+/// interrupted first.
+async fn wait_all(
+    mut waited: Vec<Waited>,
+    source: &mut Source,
+    stop: &mut StopSignals,
+    finished: &mut HashMap<u32, ExitStatus>,
+) -> Result<bool> {
+    let mut batch = Vec::new();
     while !waited.is_empty() {
         tokio::select! {
             more = source.next_batch(&mut batch) => {
@@ -119,19 +145,14 @@ pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode
                     "forkwatch-tui: interrupted while waiting for {}",
                     plural(waited.len(), "process", "processes")
                 );
-                return Ok(ExitCode::from(130));
+                return Ok(false);
             }
         }
         settle(&mut waited, &batch);
         batch.clear();
-        report_finished(&mut waited, &mut finished);
+        report_finished(&mut waited, finished);
     }
-
-    let last = args.pids.last().expect("clap requires a pid");
-    Ok(match finished.get(last).and_then(|s| s.shell_status()) {
-        Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
-        None => ExitCode::from(STATUS_UNKNOWN),
-    })
+    Ok(true)
 }
 
 /// Opens `pid` for waiting: it must exist and be a process.

@@ -115,6 +115,18 @@ impl Model {
         self.exited_bytes += bytes;
     }
 
+    /// Makes a change to a process: what it holds, if it has exited, is counted again
+    /// after it.
+    pub(super) fn recounted(&mut self, slot: Slot, change: impl FnOnce(&mut Self)) {
+        if !self.node(slot).process.is_alive() {
+            self.release(slot);
+        }
+        change(self);
+        if !self.node(slot).process.is_alive() {
+            self.retain(slot);
+        }
+    }
+
     /// Stops counting what an exited process holds: it is forgotten, or about to change.
     pub(super) fn release(&mut self, slot: Slot) {
         let node = self.node(slot);
@@ -265,6 +277,31 @@ mod tests {
         assert!(shown.contains(&(true, true)), "{shown:?}");
         assert_eq!(shown.last(), Some(&(false, false)));
         assert!(shown.iter().all(|&(empty, cut)| !empty || cut));
+    }
+
+    #[test]
+    fn a_late_exec_that_a_full_log_leaves_out_holds_nothing_there() {
+        let mut model = Model::default();
+        let a = p(100, 1, 1000);
+        model.apply(&a.fork());
+        // The log's head, then the latest, filling it.
+        for ts in (1001..1004).chain(2000..2012) {
+            model.apply(&a.thread(ts, 101, Kind::ThreadStart));
+        }
+        // Its time puts it right after the head: the one place that makes room.
+        model.apply(&a.exec(1500, &["late", "exec"]));
+        let process = model.get(a.key()).unwrap();
+        let history = process.history();
+        assert_eq!((history.events.len(), history.omitted), (16, 1));
+        assert!(
+            history
+                .events
+                .iter()
+                .all(|e| e.kind == Kind::ThreadStart || e.kind == Kind::Fork)
+        );
+        assert_eq!(process.log.program_bytes, 0);
+        // It still names the program the process runs.
+        assert_eq!(process.program.argv, Argv::from_args(["late", "exec"]));
     }
 
     #[test]

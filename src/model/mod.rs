@@ -240,13 +240,14 @@ impl EventLog {
             .rposition(|(e, _)| e.ts_ns <= event.ts_ns)
             .map_or(0, |i| i + 1);
         self.records.insert(at, (record, program.cloned()));
+        // Counted before a record makes room: the one that goes may be this one.
+        self.program_bytes += program.map_or(0, |p| p.byte_size());
         if self.records.len() > cap {
             let (_, program) = self.records.remove(EVENT_LOG_HEAD.min(cap - 1));
             self.program_bytes -= program.map_or(0, |p| p.byte_size());
             self.omitted += 1;
         }
-        if let Some(program) = program {
-            self.program_bytes += program.byte_size();
+        if program.is_some() {
             self.keep_programs_within();
         }
     }
@@ -400,8 +401,8 @@ pub struct Counts {
     pub history: usize,
     /// Events the source reported lost.
     pub lost: u64,
-    /// Exited processes forgotten early to keep within [`Config::exited_bytes`]: out of
-    /// the tree before their linger ended, or out of the history before
+    /// Exited processes forgotten to keep within [`Config::exited_bytes`], details and all:
+    /// pushed out of the tree before their linger ended, or taken from the history before
     /// [`Config::history_len`] newer ones came.
     pub dropped_for_memory: u64,
 }
@@ -592,11 +593,14 @@ impl Model {
                 self.create_from_event(key, event)
             }
         };
+        self.recounted(slot, |model| model.take_in(slot, event, &mut applied));
+        self.expire();
+        applied
+    }
+
+    /// Takes in what the event says beyond the fields every event carries; logs it.
+    fn take_in(&mut self, slot: Slot, event: &Event, applied: &mut Applied) {
         let alive = self.node(slot).process.is_alive();
-        // What an exited process holds is counted again once the event changed it.
-        if !alive {
-            self.release(slot);
-        }
         match &event.kind {
             Kind::Fork => {
                 // A fork that comes after another event of its child fills in the program,
@@ -605,7 +609,8 @@ impl Model {
                 let node = self.node(slot);
                 if node.in_tree
                     && node.process.program.argv.is_empty()
-                    && let Some(parent) = self.named_parent(event.ppid, key.start_ticks)
+                    && let Some(parent) =
+                        self.named_parent(event.ppid, node.process.key.start_ticks)
                 {
                     let program = self.node(parent).process.program.clone();
                     self.process_mut(slot).program = program;
@@ -638,7 +643,7 @@ impl Model {
                 p.creds = event.creds.or(p.creds);
             }
             Kind::Exit(status) => {
-                self.exited(slot, event.ts_ns, *status, &mut applied);
+                self.exited(slot, event.ts_ns, *status, applied);
             }
             Kind::ThreadStart | Kind::ThreadExit | Kind::Lost { .. } => {}
         }
@@ -646,11 +651,6 @@ impl Model {
         let p = self.process_mut(slot);
         let program = matches!(event.kind, Kind::Exec { .. }).then_some(&p.program);
         p.log.push(event, program, cap);
-        if !p.is_alive() {
-            self.retain(slot);
-        }
-        self.expire();
-        applied
     }
 
     /// Any process the model still holds: alive, exited in the tree, or in the history.
@@ -1086,7 +1086,7 @@ impl Model {
     }
 
     /// Forgets the oldest processes of the history while there are too many, or the
-    /// exited ones hold too much.
+    /// exited ones hold too much (those the budget pushes out of the tree come at once).
     fn forget_old(&mut self) {
         loop {
             let too_many = self.history.len() > self.config.history_len;

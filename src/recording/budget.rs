@@ -26,7 +26,7 @@ pub const VERIFIED_PER_SCANNED_BYTE: u64 = 4;
 pub const VERIFY_ALLOWANCE: u64 = 2 * super::frame::MAX_LEN as u64;
 
 /// What one pass has spent so far.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Budget {
     content: u64,
     records: u64,

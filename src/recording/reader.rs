@@ -5,7 +5,7 @@
 use std::{
     fmt,
     fs::File,
-    io::{self, BufReader, Read, Seek, SeekFrom},
+    io::{self, BufReader, Cursor, Read, Seek, SeekFrom},
     path::Path,
     sync::Arc,
 };
@@ -110,6 +110,37 @@ enum Frame {
     EndOfFile,
 }
 
+/// What a recording is read from.
+pub trait Input: Read + Seek {
+    /// Its size now. The default seeks to the end and back, which makes a buffered input
+    /// throw away what it holds: an input that can tell it otherwise should.
+    fn size(&mut self) -> io::Result<u64> {
+        let here = self.stream_position()?;
+        let len = self.seek(SeekFrom::End(0))?;
+        self.seek(SeekFrom::Start(here))?;
+        Ok(len)
+    }
+}
+
+impl Input for File {
+    fn size(&mut self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
+/// Asks what it reads from, whose position it leaves as it was: the buffer stays.
+impl<R: Input> Input for BufReader<R> {
+    fn size(&mut self) -> io::Result<u64> {
+        self.get_mut().size()
+    }
+}
+
+impl<T: AsRef<[u8]>> Input for Cursor<T> {
+    fn size(&mut self) -> io::Result<u64> {
+        Ok(self.get_ref().as_ref().len() as u64)
+    }
+}
+
 /// Reads a recording from the start: [`info`](Reader::info) and
 /// [`snapshot`](Reader::snapshot) right away, then events frame by frame.
 pub struct Reader<R> {
@@ -120,6 +151,9 @@ pub struct Reader<R> {
     /// The file's size when last measured, which the budget is proportional to.
     file_len: u64,
     budget: Budget,
+    /// What reading the info and the snapshot spent: every pass starts with it, as the
+    /// snapshot stays in memory.
+    opening: Budget,
     window: Window,
     info: Info,
     /// Shared with whoever starts again from it (a replay's seek back), not copied.
@@ -144,7 +178,7 @@ impl Reader<BufReader<File>> {
     }
 }
 
-impl<R: Read + Seek> Reader<R> {
+impl<R: Input> Reader<R> {
     /// Reads the file header, the info and the snapshot.
     pub fn new(mut input: R) -> Result<Self, OpenError> {
         let mut head = [0; FILE_HEADER_LEN];
@@ -178,16 +212,14 @@ impl<R: Read + Seek> Reader<R> {
         if version == 0 {
             return Err(Damage::new(8, "format version 0 does not exist").into());
         }
-        let file_len = input.seek(SeekFrom::End(0)).map_err(OpenError::Io)?;
-        input
-            .seek(SeekFrom::Start(FILE_HEADER_LEN as u64))
-            .map_err(OpenError::Io)?;
+        let file_len = input.size().map_err(OpenError::Io)?;
         let mut reader = Self {
             input,
             offset: FILE_HEADER_LEN as u64,
             version,
             file_len,
             budget: Budget::default(),
+            opening: Budget::default(),
             window: Window::default(),
             info: Info::default(),
             snapshot: Arc::default(),
@@ -201,6 +233,7 @@ impl<R: Read + Seek> Reader<R> {
         };
         reader.read_info_and_snapshot()?;
         reader.events_offset = reader.offset;
+        reader.opening = reader.budget.clone();
         Ok(reader)
     }
 
@@ -326,8 +359,9 @@ impl<R: Read + Seek> Reader<R> {
         self.damage = None;
         self.end = None;
         self.finished = false;
-        // A new pass, with a new budget; the file may have grown since the last.
-        self.budget = Budget::default();
+        // A new pass, with a new budget that still holds the snapshot; the file may have
+        // grown since the last.
+        self.budget = self.opening.clone();
         self.window = Window::default();
         self.seek(self.events_offset)
     }
@@ -468,13 +502,10 @@ impl<R: Read + Seek> Reader<R> {
         charge(&mut self.budget, self.file_len)
     }
 
-    /// The file's size now; the position stays.
+    /// The file's size now; the position, and what a buffer holds, stay.
     fn measure(&mut self) -> io::Result<u64> {
-        let here = self.input.stream_position()?;
-        let len = self.input.seek(SeekFrom::End(0))?;
-        self.input.seek(SeekFrom::Start(here))?;
-        self.file_len = len;
-        Ok(len)
+        self.file_len = self.input.size()?;
+        Ok(self.file_len)
     }
 
     fn seek(&mut self, offset: u64) -> io::Result<()> {

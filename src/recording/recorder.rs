@@ -97,8 +97,8 @@ impl Recorder {
     }
 
     /// Queues `batch` for writing. Never blocks: a batch that does not fit in the queue
-    /// (unless it is empty) is counted instead, and recorded as a `lost` event before the
-    /// next batch that fits. After a write error it does nothing (see [`Recorder::error`]).
+    /// (unless the queue is empty) is counted instead, and recorded as a `lost` event
+    /// before the next batch that fits. After a write error it does nothing (see [`Recorder::error`]).
     pub fn record(&self, mut batch: Vec<Event>) {
         if batch.is_empty() || self.shared.error.get().is_some() {
             return;
@@ -243,11 +243,14 @@ fn write_loop(
     }
 }
 
+// The tests of the binary stall a disk this way too.
+#[cfg(test)]
+#[path = "../../tests/common/stalled_pipe.rs"]
+mod stalled_pipe;
+
 #[cfg(test)]
 mod tests {
-    use std::{ffi::CString, io::Read, os::unix::ffi::OsStrExt};
-
-    use super::*;
+    use super::{stalled_pipe::StalledPipe, *};
     use crate::{
         event::Argv,
         recording::{Reader, tests::info},
@@ -283,25 +286,8 @@ mod tests {
 
     #[test]
     fn what_does_not_fit_in_the_queue_is_recorded_as_lost_in_its_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("stalled");
-        let c_path = CString::new(fifo.as_os_str().as_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        // The far end reads nothing until told: a disk that stopped.
-        let (go, wait_for_go) = mpsc::channel::<()>();
-        let far_end = {
-            let fifo = fifo.clone();
-            thread::spawn(move || {
-                let mut pipe = File::open(fifo).unwrap();
-                wait_for_go.recv().unwrap();
-                let mut bytes = Vec::new();
-                pipe.read_to_end(&mut bytes).unwrap();
-                bytes
-            })
-        };
-        let file = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-        let mut recorder = Recorder::new(file, &fifo, &info(), &[]).unwrap();
+        let pipe = StalledPipe::new();
+        let mut recorder = Recorder::new(pipe.open(), &pipe.path, &info(), &[]).unwrap();
         recorder.queue_bytes = 1 << 20;
         // 10 MiB of events, in batches of 100, and a loss report among them.
         let mut sent = execs(10_000);
@@ -311,10 +297,10 @@ mod tests {
         }
         let unqueued = recorder.unqueued();
         assert!(unqueued > 5_000, "{unqueued}");
-        go.send(()).unwrap();
+        pipe.resume();
         let summary = recorder.finish(20_000).unwrap();
 
-        let mut reader = Reader::new(std::io::Cursor::new(far_end.join().unwrap())).unwrap();
+        let mut reader = Reader::new(std::io::Cursor::new(pipe.bytes())).unwrap();
         let mut got = Vec::new();
         while reader.next_batch(&mut got).unwrap() {}
         // Each event written is the next one sent, or a report that stands for exactly

@@ -317,6 +317,8 @@ impl io::Seek for CountingInput {
     }
 }
 
+impl Input for CountingInput {}
+
 #[test]
 fn the_extent_comes_from_one_pass_over_the_file() {
     let all = events(20_000, 50_000);

@@ -12,7 +12,7 @@ use super::{
     frame::{FrameEncoder, FrameKind},
 };
 use crate::{
-    event::{Event, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
+    event::{Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
     output::Tally,
     snapshot::ProcessInfo,
 };
@@ -25,8 +25,17 @@ pub const FRAME_CONTENT_BYTES: usize = 256 * 1024;
 /// least, which [`MAX_ARGV_BYTES`] keeps far below it).
 const SNAPSHOT_FRAME_BYTES: usize = 1024 * 1024;
 
-/// The most an event from a live source holds ([`Event::cap`]).
-const MAX_EVENT_BYTES: usize = size_of::<Event>() + MAX_ARGV_BYTES + 1 + MAX_FILENAME_BYTES;
+/// Whether an exec holds more argv or more file name than a live source gives
+/// ([`Event::cap`]); each on its own, as a reader checks them.
+fn over_a_cap(event: &Event) -> bool {
+    match &event.kind {
+        // A cut argv ends with its last argument's NUL.
+        Kind::Exec { filename, argv, .. } => {
+            argv.byte_len() > MAX_ARGV_BYTES + 1 || filename.len() > MAX_FILENAME_BYTES
+        }
+        _ => false,
+    }
+}
 
 /// The process as a live snapshot gives it: its argv cut at [`MAX_ARGV_BYTES`].
 fn capped(process: &ProcessInfo) -> Cow<'_, ProcessInfo> {
@@ -89,7 +98,8 @@ impl<W: Write> Writer<W> {
         for process in snapshot {
             json.clear();
             serde_json::to_writer(&mut json, &capped(process))?;
-            if in_chunk > 0 && chunk.len() + json.len() >= SNAPSHOT_FRAME_BYTES {
+            // Added, it would bring a comma, and the frame its closing bracket.
+            if in_chunk > 0 && chunk.len() + 1 + json.len() + 1 > SNAPSHOT_FRAME_BYTES {
                 chunk.push(b']');
                 writer.write_frame(FrameKind::Snapshot, in_chunk, times, &chunk)?;
                 chunk.clear();
@@ -109,7 +119,7 @@ impl<W: Write> Writer<W> {
     /// Adds an event to the frame being built, and writes the frame once it is full. An
     /// exec with more argv or file name than any live source gives is cut as they cut it.
     pub fn push(&mut self, event: &Event) -> io::Result<()> {
-        if event.byte_size() > MAX_EVENT_BYTES {
+        if over_a_cap(event) {
             let mut cut = event.clone();
             cut.cap();
             codec::encode(&cut, &mut self.prev_ts, &mut self.content);
@@ -243,7 +253,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        event::{Argv, Comm, Creds, Kind},
+        event::{Argv, Comm, Creds},
         recording::{
             Reader,
             frame::{HEADER_LEN, Header},
@@ -309,6 +319,32 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_frame_holds_its_closing_bracket_within_the_size() {
+        // A process whose JSON takes `len` bytes.
+        let sized = |len: usize| {
+            let base = serde_json::to_vec(&process(2, Argv::from_area(b"x"))).unwrap();
+            let p = process(2, Argv::from_area(&vec![b'x'; len + 1 - base.len()]));
+            assert_eq!(serde_json::to_vec(&p).unwrap().len(), len);
+            p
+        };
+        // 131 of 8,000 bytes and one that makes "[", them, their commas and the last
+        // exactly the size: the "]" is one byte too many.
+        let last = SNAPSHOT_FRAME_BYTES - 132 - 131 * 8000;
+        let mut snapshot = vec![sized(8000); 131];
+        snapshot.push(sized(last));
+        let mut writer = Writer::new(Vec::new(), &info(), &snapshot).unwrap();
+        writer.finish(2_000).unwrap();
+        let bytes = writer.into_inner();
+        let frames = snapshot_frames(&bytes);
+        assert!(
+            frames.iter().all(|&n| n as usize <= SNAPSHOT_FRAME_BYTES),
+            "{frames:?}"
+        );
+        let read = Reader::new(Cursor::new(&bytes[..])).unwrap();
+        assert_eq!(read.snapshot(), snapshot);
+    }
+
+    #[test]
     fn an_exec_beyond_what_sources_give_is_recorded_cut() {
         let mut writer = Writer::new(Vec::new(), &info(), &[]).unwrap();
         let exec = Event {
@@ -329,5 +365,52 @@ mod tests {
         let mut expected = exec;
         expected.cap();
         assert_eq!(got, [expected]);
+    }
+
+    #[test]
+    fn each_cap_is_kept_on_its_own() {
+        let exec = |filename: Vec<u8>, argv: Vec<u8>| Event {
+            kind: Kind::Exec {
+                filename: filename.into(),
+                argv: Argv::from_area(&argv),
+                argv_truncated: false,
+                filename_truncated: false,
+                argv_unreadable: false,
+            },
+            ..Event::lost(1_500, 0)
+        };
+        // Over one cap, with far less than the other's room left unused.
+        let long_argv = exec(b"/bin/x".to_vec(), vec![b'x'; 10_000]);
+        let long_name = exec(vec![b'/'; MAX_FILENAME_BYTES + 100], b"x".to_vec());
+        let mut writer = Writer::new(Vec::new(), &info(), &[]).unwrap();
+        writer.push(&long_argv).unwrap();
+        writer.push(&long_name).unwrap();
+        writer.finish(2_000).unwrap();
+        let mut reader = Reader::new(Cursor::new(writer.into_inner())).unwrap();
+        let mut got = Vec::new();
+        while reader.next_batch(&mut got).unwrap() {}
+        let cut = |mut e: Event| {
+            e.cap();
+            e
+        };
+        assert_eq!(got, [cut(long_argv), cut(long_name)]);
+        let Kind::Exec {
+            argv,
+            argv_truncated,
+            filename_truncated,
+            ..
+        } = &got[0].kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(argv.byte_len(), MAX_ARGV_BYTES + 1);
+        assert!(*argv_truncated && !*filename_truncated);
+        assert!(matches!(
+            got[1].kind,
+            Kind::Exec {
+                filename_truncated: true,
+                ..
+            }
+        ));
     }
 }

@@ -1,10 +1,10 @@
 //! Finding the next intact frame after damage, in time linear in the file's size.
 
-use std::io::{self, Read, Seek};
+use std::io;
 
 use memchr::memmem;
 
-use super::{Damage, Reader, read_full};
+use super::{Damage, Input, Reader, read_full};
 use crate::recording::{
     budget,
     frame::{self, FrameKind, Header},
@@ -40,7 +40,7 @@ pub(super) struct Window {
 /// Bytes a [`Window`] reads at once.
 const WINDOW_LEN: usize = 64 * 1024;
 
-impl<R: Read + Seek> Reader<R> {
+impl<R: Input> Reader<R> {
     /// After damage, finds the next intact frame (one whose checksum holds) and continues
     /// from it.
     ///
