@@ -61,10 +61,7 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
 /// without spaces, quotes or shell characters, else single-quoted (a quote inside as
 /// `'\''`). So a text line's field cannot hold what looks like another field.
 pub fn push_quoted(out: &mut String, word: &[u8]) {
-    let plain = !word.is_empty()
-        && word
-            .iter()
-            .all(|&b| b.is_ascii_graphic() && !b"'\"\\$`!*?;&|<>(){}[]#~".contains(&b));
+    let plain = !word.is_empty() && word.iter().all(|&b| SHELL_WORD[usize::from(b)]);
     if plain {
         // Printable ASCII: nothing to escape.
         push_escaped(out, word);
@@ -80,10 +77,31 @@ pub fn push_quoted(out: &mut String, word: &[u8]) {
     out.push('\'');
 }
 
+/// The bytes a shell word may hold unquoted: printable ASCII but spaces, quotes and shell
+/// characters. A table, as this is asked of every byte of every argument of a text line.
+const SHELL_WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        table[b] = true;
+        b += 1;
+    }
+    let special = b"'\"\\$`!*?;&|<>(){}[]#~";
+    let mut i = 0;
+    while i < special.len() {
+        table[special[i] as usize] = false;
+        i += 1;
+    }
+    table
+};
+
 /// Whether the bytes need no escaping: printable ASCII only (and no NUL). The common case,
-/// checked first so that ordinary argv costs one scan.
+/// checked first so that ordinary argv costs one scan; written without an early exit so
+/// that the compiler checks many bytes at a time.
 pub fn is_plain(bytes: &[u8]) -> bool {
-    bytes.iter().all(|&b| (0x20..0x7f).contains(&b))
+    bytes
+        .iter()
+        .fold(true, |plain, &b| plain & (b.wrapping_sub(0x20) < 0x5f))
 }
 
 fn push_escaped_slow(out: &mut String, bytes: &[u8]) {
