@@ -255,7 +255,7 @@ impl fmt::Debug for ByteString {
 
 impl Serialize for ByteString {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.lossy())
+        super::json::TerminalSafe(&self.lossy()).serialize(s)
     }
 }
 

@@ -9,10 +9,10 @@
 //! invisible format characters) is written as a JSON `\u` escape: `"\u009b"`, `"\u202e"`.
 //! The JSON is the same value, only spelt so that nothing in it acts on a terminal.
 
-use std::io;
+use std::{fmt::Write as _, io};
 
 use serde::{Deserialize, Serialize, de, ser::SerializeMap};
-use serde_json::ser::Formatter;
+use serde_json::value::RawValue;
 
 use super::{Argv, ByteString, Comm, Creds, Event, ExactArgv, ExitStatus, Kind, KindName};
 use crate::text;
@@ -20,44 +20,42 @@ use crate::text;
 impl Event {
     /// Writes the JSON form, terminal-safe (see the module's documentation).
     pub fn write_json<W: io::Write>(&self, out: W) -> io::Result<()> {
-        let mut json = serde_json::Serializer::with_formatter(out, TerminalSafe);
-        self.serialize(&mut json).map_err(io::Error::from)
+        serde_json::to_writer(out, self).map_err(io::Error::from)
     }
 
     /// The JSON form as a string, terminal-safe.
     pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(256);
-        self.write_json(&mut out)
-            .expect("writing to memory cannot fail");
-        String::from_utf8(out).expect("JSON is UTF-8")
+        serde_json::to_string(self).expect("events always serialize")
     }
 }
 
-/// serde_json's compact output, with a `\u` escape for every character [`text::is_escaped`]
-/// (serde_json itself escapes only U+0000-U+001F, `"` and `\`).
-struct TerminalSafe;
+/// A string from a process, in JSON: serde_json's own escaping (which covers U+0000-U+001F,
+/// `"` and `\`), plus a `\u` escape for every other character [`text::is_escaped`].
+/// Only strings with DEL or a byte past ASCII need the second step, so everything else
+/// (keys, numbers, most names and arguments) is written by serde_json's fast path.
+pub(super) struct TerminalSafe<'a>(pub &'a str);
 
-impl Formatter for TerminalSafe {
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        out: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        // Most strings are printable ASCII: one scan, written as they are.
-        if text::is_plain(fragment.as_bytes()) {
-            return out.write_all(fragment.as_bytes());
+impl Serialize for TerminalSafe<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // A max over the bytes: no early exit, so many bytes are looked at at a time.
+        if self.0.bytes().fold(0, u8::max) < 0x7f {
+            return s.serialize_str(self.0);
         }
-        let mut plain_from = 0;
-        for (at, c) in fragment.char_indices() {
-            if text::is_escaped(c) {
-                out.write_all(&fragment.as_bytes()[plain_from..at])?;
+        let plain = serde_json::to_string(self.0).map_err(serde::ser::Error::custom)?;
+        let mut json = String::with_capacity(plain.len() + 16);
+        for c in plain.chars() {
+            // serde_json escaped the C0 controls; DEL and the rest are left to here.
+            if c == '\x7f' || !c.is_ascii() && text::is_escaped(c) {
                 for unit in c.encode_utf16(&mut [0; 2]) {
-                    write!(out, "\\u{unit:04x}")?;
+                    let _ = write!(json, "\\u{unit:04x}");
                 }
-                plain_from = at + c.len_utf8();
+            } else {
+                json.push(c);
             }
         }
-        out.write_all(&fragment.as_bytes()[plain_from..])
+        RawValue::from_string(json)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
     }
 }
 
@@ -73,7 +71,7 @@ impl Serialize for Event {
         m.serialize_entry("tid", &self.tid)?;
         m.serialize_entry("ppid", &self.ppid)?;
         m.serialize_entry("start_ns", &self.start_ns)?;
-        m.serialize_entry("comm", &self.comm.as_str())?;
+        m.serialize_entry("comm", &TerminalSafe(&self.comm.as_str()))?;
         if let Some(exact) = self.comm.base64_beside() {
             m.serialize_entry("comm_base64", &exact)?;
         }
