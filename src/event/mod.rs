@@ -3,6 +3,7 @@
 
 mod argv;
 mod json;
+mod key;
 mod lossless;
 
 use std::{borrow::Cow, fmt, str::FromStr};
@@ -10,6 +11,8 @@ use std::{borrow::Cow, fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 
 pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
+pub use key::ProcessKey;
+pub(crate) use key::{KeyHasher, KeyMap};
 pub use lossless::ExactArgv;
 
 use crate::text;

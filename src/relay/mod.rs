@@ -24,8 +24,8 @@ pub use target::{Picked, Picks, Target};
 
 use crate::{
     clock,
-    event::{Comm, Event, Kind},
-    model::{Applied, Model, ProcessKey},
+    event::{Comm, Event, Kind, ProcessKey},
+    model::{Applied, Model},
     pins::{self, Pin},
 };
 use layout::siginfo;

@@ -11,10 +11,7 @@ use ratatui::{
 };
 
 use super::{app::App, dialog::Dialog, pins::mask_text, render::centered};
-use crate::{
-    event::{KindName, KindSet},
-    model::ProcessKey,
-};
+use crate::event::{KindName, KindSet, ProcessKey};
 
 /// The kinds a mask chooses from, as the dialog names them.
 const KINDS: [(KindName, &str); 7] = [

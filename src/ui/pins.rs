@@ -21,8 +21,8 @@ use super::{
     tree,
 };
 use crate::{
-    event::{Event, KindName, KindSet},
-    model::{Applied, Model, Only, ProcessKey, TreeOptions},
+    event::{Event, KindName, KindSet, ProcessKey},
+    model::{Applied, Model, Only, TreeOptions},
     output::text_line,
     pins::{Pin, Pins},
 };

@@ -9,7 +9,10 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::model::{Model, Process, ProcessKey, Row, TreeView};
+use crate::{
+    event::ProcessKey,
+    model::{Model, Process, Row, TreeView},
+};
 
 /// How long a new process stays highlighted.
 const NEW_NS: u64 = 2_000_000_000;
