@@ -17,7 +17,7 @@ use std::{fmt, future::poll_fn, task::Poll, time::Duration};
 
 use anyhow::{Result, anyhow, bail};
 
-pub use layout::{Layout, kmonitor_bit};
+pub use layout::Layout;
 pub use signal::RtSignal;
 pub use spec::{Match, RuleFields, RuleSpec};
 pub use target::{Picked, Picks, Target};
