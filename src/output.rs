@@ -8,7 +8,7 @@ use std::{
 use crate::{
     cli::OutputArgs,
     clock::WallClock,
-    event::{Event, ExitStatus, Kind, KindName, KindSet, short_duration, signal_name},
+    event::{Event, ExitStatus, Kind, KindName, KindSet, duration, signal_name},
     text,
 };
 
@@ -107,7 +107,7 @@ fn push_exit(w: &mut String, status: ExitStatus, run_ns: Option<u64>) {
         ExitStatus::Unknown => w.push_str(" exit_status=unknown"),
     }
     if let Some(run) = run_ns {
-        let _ = write!(w, " run={}", short_duration(run));
+        let _ = write!(w, " run={}", duration::short(run));
     }
 }
 

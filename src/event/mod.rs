@@ -2,6 +2,7 @@
 //! and every consumer reads (model, UI, JSON output, recording, relay).
 
 mod argv;
+pub mod duration;
 mod json;
 mod key;
 mod kinds;
@@ -341,23 +342,6 @@ impl Event {
     }
 }
 
-/// A duration in the largest unit that keeps it short: `850us`, `12.3ms`, `4.0s`, `3m12s`.
-pub fn short_duration(ns: u64) -> String {
-    match ns {
-        0..1_000_000 => format!("{}us", ns / 1_000),
-        1_000_000..1_000_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
-        1_000_000_000..60_000_000_000 => format!("{:.1}s", ns as f64 / 1e9),
-        60_000_000_000..3_600_000_000_000 => {
-            format!("{}m{:02}s", ns / 60_000_000_000, ns / 1_000_000_000 % 60)
-        }
-        _ => format!(
-            "{}h{:02}m",
-            ns / 3_600_000_000_000,
-            ns / 60_000_000_000 % 60
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,9 +479,9 @@ mod tests {
 
     #[test]
     fn durations_and_signals_read_like_a_shell() {
-        assert_eq!(short_duration(850_000), "850us");
-        assert_eq!(short_duration(12_340_000), "12.3ms");
-        assert_eq!(short_duration(192_000_000_000), "3m12s");
+        assert_eq!(duration::short(850_000), "850us");
+        assert_eq!(duration::short(12_340_000), "12.3ms");
+        assert_eq!(duration::short(192_000_000_000), "3m12s");
         assert_eq!(signal_name(9), "SIGKILL");
         assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
     }

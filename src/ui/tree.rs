@@ -10,7 +10,7 @@ use ratatui::{
 
 use super::{app::App, format};
 use crate::{
-    event::ProcessKey,
+    event::{ProcessKey, duration},
     model::{Model, Process, Row, TreeView},
 };
 
@@ -216,8 +216,8 @@ fn render_row(
     buf: &mut Buffer,
 ) {
     let age = match process.run_ns() {
-        Some(run) => format::run_time(run),
-        None => format::age(now.saturating_sub(process.start_ns)),
+        Some(run) => duration::run_time(run),
+        None => duration::age(now.saturating_sub(process.start_ns)),
     };
     let user = match process.creds {
         Some(c) => match app.users.name(c.uid) {
