@@ -6,7 +6,6 @@ use std::{
 };
 
 use crate::{
-    cli::OutputArgs,
     clock::WallClock,
     event::{Event, ExitStatus, Kind, KindName, KindSet, duration, signal_name},
     text,
@@ -161,11 +160,12 @@ pub struct EventWriter<W: Write> {
 }
 
 impl<W: Write> EventWriter<W> {
-    pub fn new(out: W, args: &OutputArgs, clock: WallClock) -> Self {
+    /// `json`: JSON lines rather than text; `kinds`: what to print besides loss reports.
+    pub fn new(out: W, json: bool, kinds: KindSet, clock: WallClock) -> Self {
         Self {
             out: io::BufWriter::with_capacity(256 * 1024, out),
-            json: args.json,
-            kinds: args.kinds.unwrap_or_default(),
+            json,
+            kinds,
             clock,
             tally: Tally::default(),
         }
@@ -284,12 +284,9 @@ mod tests {
 
     #[test]
     fn writer_filters_kinds_but_never_loss_and_tallies() {
-        let args = OutputArgs {
-            json: true,
-            kinds: Some("exit".parse().unwrap()),
-        };
+        let exit = "exit".parse().unwrap();
         let mut buf = Vec::new();
-        let mut w = EventWriter::new(&mut buf, &args, WallClock::with_offset(0));
+        let mut w = EventWriter::new(&mut buf, true, exit, WallClock::with_offset(0));
         w.write(&event(Kind::Fork)).unwrap();
         w.write(&event(Kind::Exit(ExitStatus::Code(3)))).unwrap();
         w.write(&Event::lost(5, 2)).unwrap();

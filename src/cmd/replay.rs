@@ -34,7 +34,8 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
     let mut writer = EventWriter::new(
         io::stdout().lock(),
-        &args.output,
+        args.output.json,
+        args.output.kinds.unwrap_or_default(),
         replay.info().wall_clock(),
     );
     let mut source = Source::Replay(Box::new(replay));
