@@ -14,8 +14,7 @@ use std::{
 };
 
 use forkwatch::{
-    event::{Event, KindSet},
-    output::EventWriter,
+    event::{Event, EventWriter, KindSet},
     private_file,
     recording::{Reader, Recorder, Replay, Speed},
     source::Source,

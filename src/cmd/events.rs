@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::{StopSignals, drive, write_batch};
 use crate::{
-    cli::EventsArgs, clock::WallClock, output::EventWriter, privileges, probe::ProbeOptions,
+    cli::EventsArgs, clock::WallClock, event::EventWriter, privileges, probe::ProbeOptions,
     source::Source,
 };
 

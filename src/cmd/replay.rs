@@ -14,7 +14,7 @@ use anyhow::{Result, anyhow};
 use super::{StopSignals, drive, write_batch};
 use crate::{
     cli::ReplayArgs,
-    output::EventWriter,
+    event::EventWriter,
     privileges,
     recording::{OpenError, Replay, Speed},
     source::Source,

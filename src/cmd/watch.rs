@@ -11,7 +11,7 @@ use super::{LiveTree, StopSignals, write_batch};
 use crate::{
     cli::WatchArgs,
     clock::WallClock,
-    output::EventWriter,
+    event::EventWriter,
     pins::{self, Pin},
     privileges,
     probe::ProbeOptions,

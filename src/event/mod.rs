@@ -7,6 +7,7 @@ mod json;
 mod key;
 mod kinds;
 mod lossless;
+mod output;
 
 use std::{borrow::Cow, fmt};
 
@@ -17,6 +18,7 @@ pub use key::ProcessKey;
 pub(crate) use key::{KeyHasher, KeyMap};
 pub use kinds::{KindName, KindSet};
 pub use lossless::ExactArgv;
+pub use output::{EventWriter, Tally, text_line};
 
 use crate::text;
 

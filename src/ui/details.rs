@@ -9,7 +9,7 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::{event::duration, output::text_line};
+use crate::event::{duration, text_line};
 
 /// Width of the labels on the left.
 const LABEL: usize = 9;

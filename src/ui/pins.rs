@@ -21,9 +21,8 @@ use super::{
     tree,
 };
 use crate::{
-    event::{Event, KindName, KindSet, ProcessKey},
+    event::{Event, KindName, KindSet, ProcessKey, text_line},
     model::{Applied, Model, Only, TreeOptions},
-    output::text_line,
     pins::{Pin, Pins},
 };
 
