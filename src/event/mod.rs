@@ -6,8 +6,8 @@ pub mod duration;
 mod json;
 mod key;
 mod kinds;
+mod line;
 mod lossless;
-mod output;
 
 use std::{borrow::Cow, fmt};
 
@@ -18,7 +18,7 @@ pub use key::ProcessKey;
 pub(crate) use key::{KeyHasher, KeyMap};
 pub use kinds::{KindName, KindSet};
 pub use lossless::ExactArgv;
-pub use output::{EventWriter, Tally, text_line};
+pub use line::{EventWriter, Tally, text_line};
 
 use crate::text;
 
