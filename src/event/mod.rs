@@ -8,6 +8,7 @@ mod key;
 mod kinds;
 mod line;
 mod lossless;
+mod output;
 
 use std::{borrow::Cow, fmt};
 
@@ -17,8 +18,9 @@ pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
 pub use key::ProcessKey;
 pub(crate) use key::{KeyHasher, KeyMap};
 pub use kinds::{KindName, KindSet};
+pub use line::text_line;
 pub use lossless::ExactArgv;
-pub use line::{EventWriter, Tally, text_line};
+pub use output::{EventWriter, Tally};
 
 use crate::text;
 
