@@ -1,5 +1,11 @@
 //! The process event every source produces (probe, proc connector, /proc poller, replay)
-//! and every consumer reads (model, UI, JSON output, recording, relay).
+//! and every consumer reads (model, UI, JSON output, recording, relay): the lowest layer,
+//! which imports nothing of forkwatch's but the leaf utilities and the probe's ABI.
+//!
+//! Here: [`Event`] and its parts (this file; argv and byte strings in `argv`, exact bytes
+//! in `lossless`); the kinds of event, defined once in `kinds`; what identifies a process
+//! ([`ProcessKey`], `key`); how events are printed (the JSON form in `json`, the text line
+//! in `line`, the writer and tally in `output`); and how durations read ([`duration`]).
 
 mod argv;
 pub mod duration;
