@@ -14,9 +14,7 @@ use std::{
 };
 
 use forkwatch::{
-    cli::OutputArgs,
-    event::Event,
-    output::EventWriter,
+    event::{Event, EventWriter, KindSet},
     private_file,
     recording::{Reader, Recorder, Replay, Speed},
     source::Source,
@@ -125,13 +123,9 @@ fn main() {
     assert_eq!(read, n);
     report("replay source at max speed (Source::next_batch)", n, t0);
 
-    let args = OutputArgs {
-        json: true,
-        kinds: None,
-    };
     let t0 = (Instant::now(), cpu_time());
     let mut reader = Reader::open(&path).unwrap();
-    let mut writer = EventWriter::new(io::sink(), &args, info.wall_clock());
+    let mut writer = EventWriter::new(io::sink(), true, KindSet::ALL, info.wall_clock());
     while reader.next_batch(&mut batch).unwrap() {
         batch.drain(..).for_each(|e| writer.write(&e).unwrap());
     }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use forkwatch::{
     event::KindName,
-    relay::{Layout, RtSignal, kmonitor_bit},
+    relay::{Layout, RtSignal},
 };
 
 fn main() -> ExitCode {
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
             Layout::KMonitor => {
                 let kind = KindName::ALL
                     .into_iter()
-                    .find(|&k| kmonitor_bit(k) == Some(int))
+                    .find(|&k| k.kmonitor_bit() == Some(int))
                     .map_or("unknown event", KindName::as_str);
                 format!("{kind} of process {pid} (uid {uid})")
             }

@@ -6,7 +6,6 @@ pub mod cmd;
 pub mod event;
 pub mod logging;
 pub mod model;
-pub mod output;
 pub mod pidfd;
 pub mod pins;
 pub mod private_file;

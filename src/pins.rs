@@ -28,8 +28,8 @@ use std::collections::VecDeque;
 use anyhow::{Result, anyhow, bail};
 
 use crate::{
-    event::{Event, Kind, KindSet},
-    model::{Applied, KeyMap, Model, ProcessKey},
+    event::{Event, KeyMap, Kind, KindSet, ProcessKey},
+    model::{Applied, Model},
 };
 
 /// Events kept in a pin's log by default; the oldest make room.

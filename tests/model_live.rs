@@ -10,8 +10,8 @@ use std::{
 
 use forkwatch::{
     clock,
-    event::{Event, ExitStatus, Kind},
-    model::{Config, Model, Process, ProcessKey},
+    event::{Event, ExitStatus, Kind, ProcessKey},
+    model::{Config, Model, Process},
     private_file,
     probe::{Probe, ProbeOptions},
     recording::{Info, Recorder, Replay, Speed},

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use forkwatch::{
     clock,
-    event::{Comm, Creds, Event, ExitStatus, Kind},
-    model::{Model, ProcessKey},
+    event::{Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
+    model::Model,
     relay::{Notice, Relays, RtSignal, RuleId},
     snapshot::{self, ProcessInfo},
 };

@@ -8,10 +8,8 @@
 use std::io::Cursor;
 
 use forkwatch::{
-    cli::OutputArgs,
-    event::Event,
+    event::{Event, EventWriter, KindSet},
     model::{Model, TreeOptions, TreeView},
-    output::EventWriter,
     recording::Reader,
 };
 use libfuzzer_sys::fuzz_target;
@@ -42,8 +40,8 @@ fn read_everything(data: &[u8]) {
     );
     // Printed as `replay` prints them, in both forms.
     for json in [false, true] {
-        let args = OutputArgs { json, kinds: None };
-        let mut out = EventWriter::new(std::io::sink(), &args, reader.info().wall_clock());
+        let clock = reader.info().wall_clock();
+        let mut out = EventWriter::new(std::io::sink(), json, KindSet::ALL, clock);
         for event in &events {
             out.write(event).unwrap();
         }

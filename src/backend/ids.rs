@@ -38,10 +38,7 @@
 //! silently just before an exec is thus taken for the exec's doing: the two cannot be told
 //! apart from the events.
 
-use crate::{
-    event::{Creds, Event, Kind},
-    model::KeyMap,
-};
+use crate::event::{Creds, Event, KeyMap, Kind};
 
 /// The most threads whose ids are kept: more than are alive on nearly any machine (the
 /// kernel's default limit is one thread per 128 KiB of memory: 192k with 24 GiB), and

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::{StopSignals, drive, write_batch};
 use crate::{
-    cli::EventsArgs, clock::WallClock, output::EventWriter, privileges, probe::ProbeOptions,
+    cli::EventsArgs, clock::WallClock, event::EventWriter, privileges, probe::ProbeOptions,
     source::Source,
 };
 
@@ -14,7 +14,12 @@ pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCo
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
     privileges::keep_only(privileges::to_read(selection.backend))?;
-    let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
+    let mut writer = EventWriter::new(
+        io::stdout().lock(),
+        args.output.json,
+        args.output.kinds.unwrap_or_default(),
+        WallClock::now(),
+    );
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
         selection.summary()

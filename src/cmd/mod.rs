@@ -15,9 +15,8 @@ use tokio::{
 };
 
 use crate::{
-    event::{Event, Kind},
+    event::{Event, EventWriter, Kind},
     model::{Applied, Model},
-    output::EventWriter,
     private_file, privileges, snapshot,
     source::{Selection, Source},
     text,

@@ -14,7 +14,7 @@ use anyhow::{Result, anyhow};
 use super::{StopSignals, drive, write_batch};
 use crate::{
     cli::ReplayArgs,
-    output::EventWriter,
+    event::EventWriter,
     privileges,
     recording::{OpenError, Replay, Speed},
     source::Source,
@@ -34,7 +34,8 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
     let mut writer = EventWriter::new(
         io::stdout().lock(),
-        &args.output,
+        args.output.json,
+        args.output.kinds.unwrap_or_default(),
         replay.info().wall_clock(),
     );
     let mut source = Source::Replay(Box::new(replay));

@@ -11,7 +11,7 @@ use super::{LiveTree, StopSignals, write_batch};
 use crate::{
     cli::WatchArgs,
     clock::WallClock,
-    output::EventWriter,
+    event::EventWriter,
     pins::{self, Pin},
     privileges,
     probe::ProbeOptions,
@@ -31,7 +31,12 @@ pub async fn run(args: WatchArgs, probe_options: ProbeOptions) -> Result<ExitCod
     pin.set_log_len(0);
     let comm = tree.model.get(root).map(|p| p.comm).unwrap_or_default();
 
-    let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
+    let mut writer = EventWriter::new(
+        io::stdout().lock(),
+        args.output.json,
+        args.output.kinds.unwrap_or_default(),
+        WallClock::now(),
+    );
     eprintln!(
         "forkwatch-tui: watching pid {} ({comm}) and its descendants with {}; stop with Ctrl-C",
         args.pid,

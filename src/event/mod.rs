@@ -1,16 +1,32 @@
 //! The process event every source produces (probe, proc connector, /proc poller, replay)
-//! and every consumer reads (model, UI, JSON output, recording, relay).
+//! and every consumer reads (model, UI, JSON output, recording, relay): the lowest layer,
+//! which imports nothing of forkwatch's but the leaf utilities and the probe's ABI.
+//!
+//! Here: [`Event`] and its parts (this file; argv and byte strings in `argv`, exact bytes
+//! in `lossless`); the kinds of event, defined once in `kinds`; what identifies a process
+//! ([`ProcessKey`], `key`); how events are printed (the JSON form in `json`, the text line
+//! in `line`, the writer and tally in `output`); and how durations read ([`duration`]).
 
 mod argv;
+pub mod duration;
 mod json;
+mod key;
+mod kinds;
+mod line;
 mod lossless;
+mod output;
 
-use std::{borrow::Cow, fmt, str::FromStr};
+use std::{borrow::Cow, fmt};
 
 use serde::{Deserialize, Serialize};
 
 pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
+pub use key::ProcessKey;
+pub(crate) use key::{KeyHasher, KeyMap};
+pub use kinds::{KindName, KindSet};
+pub use line::text_line;
 pub use lossless::ExactArgv;
+pub use output::{EventWriter, Tally};
 
 use crate::text;
 
@@ -235,119 +251,6 @@ pub enum Kind {
     Lost { count: u64 },
 }
 
-/// The kinds of event, as a small set (`--kinds`, pin masks, relay rules).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum KindName {
-    Fork,
-    ThreadStart,
-    Exec,
-    Exit,
-    ThreadExit,
-    Uid,
-    Gid,
-    Lost,
-}
-
-impl KindName {
-    pub const ALL: [KindName; 8] = [
-        Self::Fork,
-        Self::ThreadStart,
-        Self::Exec,
-        Self::Exit,
-        Self::ThreadExit,
-        Self::Uid,
-        Self::Gid,
-        Self::Lost,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fork => "fork",
-            Self::ThreadStart => "thread_start",
-            Self::Exec => "exec",
-            Self::Exit => "exit",
-            Self::ThreadExit => "thread_exit",
-            Self::Uid => "uid",
-            Self::Gid => "gid",
-            Self::Lost => "lost",
-        }
-    }
-}
-
-impl fmt::Display for KindName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for KindName {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown event kind `{s}` (known: {})", names.join(", "))
-            })
-    }
-}
-
-/// A set of event kinds, parsed from a comma-separated list such as `fork,exec,exit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct KindSet(u16);
-
-impl KindSet {
-    pub const ALL: Self = Self(0xff);
-    pub const NONE: Self = Self(0);
-
-    pub fn contains(self, kind: KindName) -> bool {
-        self.0 & (1 << kind as u8) != 0
-    }
-
-    pub fn with(self, kind: KindName) -> Self {
-        Self(self.0 | 1 << kind as u8)
-    }
-
-    pub fn without(self, kind: KindName) -> Self {
-        Self(self.0 & !(1 << kind as u8))
-    }
-
-    pub fn iter(self) -> impl Iterator<Item = KindName> {
-        KindName::ALL.into_iter().filter(move |&k| self.contains(k))
-    }
-}
-
-impl Default for KindSet {
-    fn default() -> Self {
-        Self::ALL
-    }
-}
-
-impl FromStr for KindSet {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut set = Self::NONE;
-        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            set = set.with(name.parse()?);
-        }
-        if set == Self::NONE {
-            return Err("the list of event kinds is empty".into());
-        }
-        Ok(set)
-    }
-}
-
-impl fmt::Display for KindSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<_> = self.iter().map(KindName::as_str).collect();
-        f.write_str(&names.join(","))
-    }
-}
-
 /// One process event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -446,23 +349,6 @@ impl Event {
                 *filename_truncated = true;
             }
         }
-    }
-}
-
-/// A duration in the largest unit that keeps it short: `850us`, `12.3ms`, `4.0s`, `3m12s`.
-pub fn short_duration(ns: u64) -> String {
-    match ns {
-        0..1_000_000 => format!("{}us", ns / 1_000),
-        1_000_000..1_000_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
-        1_000_000_000..60_000_000_000 => format!("{:.1}s", ns as f64 / 1e9),
-        60_000_000_000..3_600_000_000_000 => {
-            format!("{}m{:02}s", ns / 60_000_000_000, ns / 1_000_000_000 % 60)
-        }
-        _ => format!(
-            "{}h{:02}m",
-            ns / 3_600_000_000_000,
-            ns / 60_000_000_000 % 60
-        ),
     }
 }
 
@@ -591,21 +477,6 @@ mod tests {
             size_of::<Event>() + MAX_FILENAME_BYTES + MAX_ARGV_BYTES + 1
         );
     }
-
-    #[test]
-    fn kind_lists_parse_and_reject_unknown_names() {
-        let set: KindSet = "fork, exec,exit".parse().unwrap();
-        assert!(set.contains(KindName::Exec));
-        assert!(!set.contains(KindName::Uid));
-        assert_eq!(set.to_string(), "fork,exec,exit");
-        let err = "fork,spawn".parse::<KindSet>().unwrap_err();
-        assert!(
-            err.contains("spawn") && err.contains("thread_start"),
-            "{err}"
-        );
-        assert!("".parse::<KindSet>().is_err());
-    }
-
     #[test]
     fn comm_is_cut_at_nul_and_15_bytes() {
         assert_eq!(Comm::from_bytes(b"bash\0junk").to_string(), "bash");
@@ -618,9 +489,9 @@ mod tests {
 
     #[test]
     fn durations_and_signals_read_like_a_shell() {
-        assert_eq!(short_duration(850_000), "850us");
-        assert_eq!(short_duration(12_340_000), "12.3ms");
-        assert_eq!(short_duration(192_000_000_000), "3m12s");
+        assert_eq!(duration::short(850_000), "850us");
+        assert_eq!(duration::short(12_340_000), "12.3ms");
+        assert_eq!(duration::short(192_000_000_000), "3m12s");
         assert_eq!(signal_name(9), "SIGKILL");
         assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
     }

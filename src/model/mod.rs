@@ -43,7 +43,7 @@ mod tree;
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    hash::{BuildHasherDefault, Hasher},
+    hash::BuildHasherDefault,
     sync::{
         Arc, LazyLock,
         atomic::{AtomicU32, AtomicU64, Ordering},
@@ -51,9 +51,9 @@ use std::{
 };
 
 use crate::{
-    clock,
     event::{
-        Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES,
+        Argv, ByteString, Comm, Creds, Event, ExitStatus, KeyHasher, KeyMap, Kind, MAX_ARGV_BYTES,
+        MAX_FILENAME_BYTES, ProcessKey,
     },
     snapshot::ProcessInfo,
 };
@@ -72,29 +72,6 @@ pub const DEFAULT_EVENTS_PER_PROCESS: usize = 16;
 /// How many of a process's first events its log always keeps (its fork and first execs);
 /// past the cap, the oldest of the rest make room.
 pub const EVENT_LOG_HEAD: usize = 4;
-
-/// What identifies a process: its pid and its start time in clock ticks (the precision
-/// /proc gives; events map to the same value through [`clock::start_ticks`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProcessKey {
-    pub pid: u32,
-    pub start_ticks: u64,
-}
-
-impl ProcessKey {
-    /// The key of process `pid` started at `start_ns` (CLOCK_BOOTTIME nanoseconds).
-    pub fn new(pid: u32, start_ns: u64) -> Self {
-        Self {
-            pid,
-            start_ticks: clock::start_ticks(start_ns),
-        }
-    }
-
-    /// The process an event concerns.
-    pub fn of(event: &Event) -> Self {
-        Self::new(event.pid, event.start_ns)
-    }
-}
 
 /// The model's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -405,35 +382,6 @@ pub struct Counts {
     /// pushed out of the tree before their linger ended, or taken from the history before
     /// [`Config::history_len`] newer ones came.
     pub dropped_for_memory: u64,
-}
-
-/// Hashes process keys with the multiply-rotate hash of rustc's own tables, far cheaper
-/// than the default SipHash on these small keys. Keys come from the kernel (pids and start
-/// times), not from input that could be chosen to collide.
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-/// A hash map keyed by process (or pid), with [`KeyHasher`].
-pub(crate) type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b.into());
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n.into());
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
 }
 
 /// The highest pid_max a kernel accepts.

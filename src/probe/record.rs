@@ -1,22 +1,22 @@
 //! The probe's ring-buffer records, decoded into [`Event`]s.
 
-use forkwatch_abi::{COMM_LEN, RawEvent, flags, kind};
+use forkwatch_abi::{COMM_LEN, RawEvent, flags};
 
-use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind};
+use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName};
 
 /// Decodes one ring-buffer record; `None` if it is malformed.
 pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
     let header = bytes.get(..size_of::<RawEvent>())?;
     // SAFETY: RawEvent is plain integers, valid for any bytes; the read is unaligned-safe.
     let raw: RawEvent = unsafe { std::ptr::read_unaligned(header.as_ptr().cast()) };
-    let kind = match raw.kind {
-        kind::FORK => Kind::Fork,
-        kind::THREAD_START => Kind::ThreadStart,
-        kind::EXIT => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status)),
-        kind::THREAD_EXIT => Kind::ThreadExit,
-        kind::UID => Kind::Uid { inferred: false },
-        kind::GID => Kind::Gid { inferred: false },
-        kind::EXEC => {
+    let kind = match KindName::from_probe(raw.kind)? {
+        KindName::Fork => Kind::Fork,
+        KindName::ThreadStart => Kind::ThreadStart,
+        KindName::Exit => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status)),
+        KindName::ThreadExit => Kind::ThreadExit,
+        KindName::Uid => Kind::Uid { inferred: false },
+        KindName::Gid => Kind::Gid { inferred: false },
+        KindName::Exec => {
             let rest = &bytes[size_of::<RawEvent>()..];
             let filename_len = raw.filename_len as usize;
             let filename = rest.get(..filename_len)?;
@@ -30,7 +30,8 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
                 argv_unreadable: raw.flags & flags::ARGS_UNREADABLE != 0,
             }
         }
-        _ => return None,
+        // The probe has no number for a loss report: it counts losses, not records.
+        KindName::Lost => return None,
     };
     Some(Event {
         ts_ns: raw.ts_ns,
@@ -53,6 +54,8 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
 
 #[cfg(test)]
 mod tests {
+    use forkwatch_abi::kind;
+
     use super::*;
 
     fn record(raw: RawEvent, tail: &[u8]) -> Vec<u8> {

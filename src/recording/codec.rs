@@ -1,17 +1,9 @@
 //! The binary form of events inside an events frame (docs/recording.md, "Events frames
 //! (type 3)"). Hand-written rather than derived so the file format cannot change by accident
-//! when a Rust type does, and so decoding stays fast (varints, no field names).
+//! when a Rust type does, and so decoding stays fast (varints, no field names). A record's
+//! kind tag is the kinds table's ([`KindName::codec_tag`]), whose tests pin it.
 
-use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind};
-
-const FORK: u8 = 0;
-const THREAD_START: u8 = 1;
-const EXEC: u8 = 2;
-const EXIT: u8 = 3;
-const THREAD_EXIT: u8 = 4;
-const UID: u8 = 5;
-const GID: u8 = 6;
-const LOST: u8 = 7;
+use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName};
 
 const HAS_CREDS: u8 = 1;
 const HAS_CGROUP: u8 = 2;
@@ -62,7 +54,7 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Appends one event. `prev_ts` is the previous event's time in the same frame (0 for the
 /// first): times are stored as differences, which are small.
 pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
-    out.push(kind_tag(&event.kind));
+    out.push(event.kind_name().codec_tag());
     out.push(flags(event));
     put_varint(out, zigzag(event.ts_ns.wrapping_sub(*prev_ts) as i64));
     *prev_ts = event.ts_ns;
@@ -96,19 +88,6 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
         Kind::Lost { count } => put_varint(out, *count),
         Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid { .. } | Kind::Gid { .. } => {
         }
-    }
-}
-
-fn kind_tag(kind: &Kind) -> u8 {
-    match kind {
-        Kind::Fork => FORK,
-        Kind::ThreadStart => THREAD_START,
-        Kind::Exec { .. } => EXEC,
-        Kind::Exit(_) => EXIT,
-        Kind::ThreadExit => THREAD_EXIT,
-        Kind::Uid { .. } => UID,
-        Kind::Gid { .. } => GID,
-        Kind::Lost { .. } => LOST,
     }
 }
 
@@ -171,9 +150,10 @@ fn encode_exit(status: ExitStatus, out: &mut Vec<u8>) {
 /// wrong; the caller adds where.
 pub fn decode(input: &mut &[u8], prev_ts: &mut u64, version: u32) -> Result<Event, &'static str> {
     let mut r = Cursor(input);
-    let tag = r.byte()?;
+    // An unknown kind is damage, but what is cut short is said first.
+    let name = KindName::from_codec_tag(r.byte()?);
     let flags = r.byte()?;
-    check_flags(tag, flags, version)?;
+    check_flags(name, flags, version)?;
     let ts_ns = prev_ts.wrapping_add(unzigzag(r.varint()?) as u64);
     *prev_ts = ts_ns;
     let pid = r.u32()?;
@@ -204,20 +184,19 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64, version: u32) -> Result<Even
     } else {
         None
     };
-    let kind = match tag {
-        FORK => Kind::Fork,
-        THREAD_START => Kind::ThreadStart,
-        EXEC => decode_exec(&mut r, flags)?,
-        EXIT => decode_exit(&mut r)?,
-        THREAD_EXIT => Kind::ThreadExit,
-        UID => Kind::Uid {
+    let kind = match name.ok_or("unknown event kind")? {
+        KindName::Fork => Kind::Fork,
+        KindName::ThreadStart => Kind::ThreadStart,
+        KindName::Exec => decode_exec(&mut r, flags)?,
+        KindName::Exit => decode_exit(&mut r)?,
+        KindName::ThreadExit => Kind::ThreadExit,
+        KindName::Uid => Kind::Uid {
             inferred: flags & INFERRED != 0,
         },
-        GID => Kind::Gid {
+        KindName::Gid => Kind::Gid {
             inferred: flags & INFERRED != 0,
         },
-        LOST => Kind::Lost { count: r.varint()? },
-        _ => return Err("unknown event kind"),
+        KindName::Lost => Kind::Lost { count: r.varint()? },
     };
     Ok(Event {
         ts_ns,
@@ -235,14 +214,14 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64, version: u32) -> Result<Even
 
 /// A flag the file's version does not have, or that belongs to another kind, is damage: no
 /// writer sets one.
-fn check_flags(tag: u8, flags: u8, version: u32) -> Result<(), &'static str> {
+fn check_flags(name: Option<KindName>, flags: u8, version: u32) -> Result<(), &'static str> {
     if version < 2 && flags & !VERSION_1_FLAGS != 0 {
         return Err("flags that format version 1 does not have");
     }
-    if tag != EXEC && flags & EXEC_FLAGS != 0 {
+    if name != Some(KindName::Exec) && flags & EXEC_FLAGS != 0 {
         return Err("an exec's flags on another kind of event");
     }
-    if !matches!(tag, UID | GID) && flags & INFERRED != 0 {
+    if !matches!(name, Some(KindName::Uid | KindName::Gid)) && flags & INFERRED != 0 {
         return Err("the inferred flag on an event other than a uid or gid change");
     }
     Ok(())
@@ -341,6 +320,8 @@ impl<'b> Cursor<'_, 'b> {
 pub(crate) mod tests {
     use super::*;
     use crate::recording::FORMAT_VERSION;
+
+    const FORK: u8 = KindName::Fork.codec_tag();
 
     pub(crate) fn every_kind() -> Vec<Event> {
         let base = Event {

@@ -12,8 +12,7 @@ use super::{
     frame::{FrameEncoder, FrameKind},
 };
 use crate::{
-    event::{Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
-    output::Tally,
+    event::{Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES, Tally},
     snapshot::ProcessInfo,
 };
 

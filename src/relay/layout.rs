@@ -16,7 +16,7 @@ pub enum Layout {
     #[default]
     RelayFork,
     /// si_pid = the process the event concerns, si_uid = its uid, si_int = the event's
-    /// [`kmonitor_bit`].
+    /// [`KindName::kmonitor_bit`].
     KMonitor,
 }
 
@@ -42,7 +42,7 @@ impl Layout {
 
     /// The siginfo fields for `event`, or `None` for a loss report, which concerns no process.
     pub fn fields(self, event: &Event) -> Option<Fields> {
-        let bit = kmonitor_bit(event.kind_name())?;
+        let bit = event.kind_name().kmonitor_bit()?;
         let uid = event.creds.map_or(u32::MAX, |c| c.uid);
         Some(match self {
             Self::RelayFork => Fields {
@@ -74,20 +74,6 @@ impl FromStr for Layout {
             .find(|l| l.as_str() == s)
             .ok_or_else(|| format!("unknown layout `{s}` (known: relayfork, kmonitor)"))
     }
-}
-
-/// kmonitor's event bits (si_int of the kmonitor layout); uid and gid are new.
-pub fn kmonitor_bit(kind: KindName) -> Option<i32> {
-    Some(match kind {
-        KindName::ThreadStart => 0x01,
-        KindName::ThreadExit => 0x04,
-        KindName::Fork => 0x08,
-        KindName::Exec => 0x20,
-        KindName::Exit => 0x40,
-        KindName::Uid => 0x80,
-        KindName::Gid => 0x100,
-        KindName::Lost => return None,
-    })
 }
 
 /// What a relayed signal carries besides its number.
@@ -201,7 +187,10 @@ mod tests {
             })
         );
         assert_eq!(Layout::KMonitor.fields(&Event::lost(1, 2)), None);
-        let bits: Vec<i32> = KindName::ALL.into_iter().filter_map(kmonitor_bit).collect();
+        let bits: Vec<i32> = KindName::ALL
+            .into_iter()
+            .filter_map(KindName::kmonitor_bit)
+            .collect();
         assert_eq!(bits, [0x08, 0x01, 0x20, 0x40, 0x04, 0x80, 0x100]);
     }
 

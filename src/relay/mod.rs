@@ -17,15 +17,15 @@ use std::{fmt, future::poll_fn, task::Poll, time::Duration};
 
 use anyhow::{Result, anyhow, bail};
 
-pub use layout::{Layout, kmonitor_bit};
+pub use layout::Layout;
 pub use signal::RtSignal;
 pub use spec::{Match, RuleFields, RuleSpec};
 pub use target::{Picked, Picks, Target};
 
 use crate::{
     clock,
-    event::{Comm, Event, Kind},
-    model::{Applied, Model, ProcessKey},
+    event::{Comm, Event, Kind, ProcessKey},
+    model::{Applied, Model},
     pins::{self, Pin},
 };
 use layout::siginfo;

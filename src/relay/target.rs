@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 use anyhow::{Error, Result, anyhow, bail};
 
 use crate::{
-    event::Comm,
-    model::ProcessKey,
+    event::{Comm, ProcessKey},
     pidfd::PidFd,
     snapshot::{self, ProcessInfo},
 };

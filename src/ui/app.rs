@@ -23,8 +23,8 @@ use super::{
 };
 use crate::{
     clock::WallClock,
-    event::{Event, Kind},
-    model::{Model, Process, ProcessKey, Row, Search, TreeOptions, TreeView},
+    event::{Event, Kind, ProcessKey},
+    model::{Model, Process, Row, Search, TreeOptions, TreeView},
     snapshot::ProcessInfo,
     source::Selection,
 };

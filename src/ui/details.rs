@@ -9,7 +9,7 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::{event::short_duration, output::text_line};
+use crate::event::{duration, text_line};
 
 /// Width of the labels on the left.
 const LABEL: usize = 9;
@@ -45,7 +45,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
 
     let now = app.now_ns();
     let state = match p.exit.zip(p.run_ns()) {
-        Some((exit, run)) => format!("exited after {}: {}", short_duration(run), exit.status),
+        Some((exit, run)) => format!("exited after {}: {}", duration::short(run), exit.status),
         None => {
             let threads = match p.threads {
                 1 => "1 thread".to_owned(),
@@ -58,7 +58,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             };
             format!(
                 "running for {}, {kind}{threads}",
-                format::age(now.saturating_sub(p.start_ns))
+                duration::age(now.saturating_sub(p.start_ns))
             )
         }
     };

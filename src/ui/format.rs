@@ -1,34 +1,9 @@
-//! Short texts for narrow cells: ages, exit statuses, rates, wrapped lines.
+//! Short texts for narrow cells: exit statuses, rates, wrapped lines. Durations are
+//! [`crate::event::duration`]'s.
 
 use unicode_width::UnicodeWidthChar;
 
 use crate::event::{ExitStatus, signal_name};
-
-const SECOND: u64 = 1_000_000_000;
-
-/// A live process's age, to the second: `0s`, `59s`, `3m12s`, `1h02m`, `3d04h`. Whole
-/// seconds, so that a cell changes at most once a second.
-pub fn age(ns: u64) -> String {
-    let s = ns / SECOND;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3_600 => format!("{}m{:02}s", s / 60, s % 60),
-        3_600..86_400 => format!("{}h{:02}m", s / 3_600, s / 60 % 60),
-        _ => format!("{}d{:02}h", s / 86_400, s / 3_600 % 24),
-    }
-}
-
-/// How long an exited process ran, in at most six columns: `850us`, `4.2ms`, `501ms`,
-/// `3.0s`, then as [`age`].
-pub fn run_time(ns: u64) -> String {
-    match ns {
-        0..1_000_000 => format!("{}us", ns / 1_000),
-        1_000_000..10_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
-        10_000_000..1_000_000_000 => format!("{}ms", ns / 1_000_000),
-        1_000_000_000..10_000_000_000 => format!("{:.1}s", ns as f64 / 1e9),
-        _ => age(ns),
-    }
-}
 
 /// How a process ended, for the start of its row: `exit 0`, `SIGKILL`, `SIGSEGV core`,
 /// `ended` (the source cannot know the status).
@@ -90,25 +65,6 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ages_keep_to_six_columns() {
-        assert_eq!(age(999_999_999), "0s");
-        assert_eq!(age(59 * SECOND), "59s");
-        assert_eq!(age(192 * SECOND), "3m12s");
-        assert_eq!(age(3_720 * SECOND), "1h02m");
-        assert_eq!(age((3 * 86_400 + 4 * 3_600) * SECOND), "3d04h");
-    }
-
-    #[test]
-    fn run_times_keep_to_six_columns() {
-        assert_eq!(run_time(850_000), "850us");
-        assert_eq!(run_time(4_250_000), "4.2ms");
-        assert_eq!(run_time(9_990_000), "10.0ms");
-        assert_eq!(run_time(501_400_000), "501ms");
-        assert_eq!(run_time(3_040_000_000), "3.0s");
-        assert_eq!(run_time(61 * SECOND), "1m01s");
-    }
 
     #[test]
     fn exit_labels() {

@@ -10,10 +10,7 @@ use ratatui::{
 };
 
 use super::app::App;
-use crate::{
-    event::{Event, Kind},
-    output::text_line,
-};
+use crate::event::{Event, Kind, text_line};
 
 /// Events kept for the pane: more than any screen shows.
 const KEPT: usize = 500;

@@ -11,21 +11,14 @@ use ratatui::{
 };
 
 use super::{app::App, dialog::Dialog, pins::mask_text, render::centered};
-use crate::{
-    event::{KindName, KindSet},
-    model::ProcessKey,
-};
+use crate::event::{KindName, KindSet, ProcessKey};
 
-/// The kinds a mask chooses from, as the dialog names them.
-const KINDS: [(KindName, &str); 7] = [
-    (KindName::Fork, "fork"),
-    (KindName::ThreadStart, "thread start"),
-    (KindName::Exec, "exec"),
-    (KindName::Exit, "exit"),
-    (KindName::ThreadExit, "thread exit"),
-    (KindName::Uid, "uid change"),
-    (KindName::Gid, "gid change"),
-];
+/// The kinds a mask chooses from, as the dialog names them: all but loss reports.
+fn choices() -> impl Iterator<Item = (KindName, &'static str)> {
+    KindName::ALL
+        .into_iter()
+        .filter_map(|kind| Some((kind, kind.mask_label()?)))
+}
 
 const KEYS: &str = " Space toggles · Enter keeps · Esc cancels ";
 
@@ -49,7 +42,9 @@ impl MaskDialog {
     }
 
     fn toggle(&mut self, at: usize) {
-        let kind = KINDS[at].0;
+        let Some((kind, _)) = choices().nth(at) else {
+            return;
+        };
         self.mask = if self.mask.contains(kind) {
             self.mask.without(kind)
         } else {
@@ -62,9 +57,11 @@ impl Dialog for MaskDialog {
     fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
         match key.code {
             KeyCode::Up | KeyCode::Char('k') => self.at = self.at.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => self.at = (self.at + 1).min(KINDS.len() - 1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.at = (self.at + 1).min(choices().count() - 1);
+            }
             KeyCode::Char(' ' | 'x') => self.toggle(self.at),
-            KeyCode::Char(c @ '1'..='7') => {
+            KeyCode::Char(c @ '1'..='9') if c as usize - ('1' as usize) < choices().count() => {
                 self.at = c as usize - '1' as usize;
                 self.toggle(self.at);
             }
@@ -86,10 +83,9 @@ impl Dialog for MaskDialog {
     }
 
     fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
-        let lines: Vec<Line> = KINDS
-            .iter()
+        let lines: Vec<Line> = choices()
             .enumerate()
-            .map(|(at, &(kind, label))| {
+            .map(|(at, (kind, label))| {
                 let on = if self.mask.contains(kind) { 'x' } else { ' ' };
                 let line = Line::from(format!(" {} [{on}] {label}", at + 1));
                 if at == self.at {

@@ -21,9 +21,8 @@ use super::{
     tree,
 };
 use crate::{
-    event::{Event, KindName, KindSet},
-    model::{Applied, Model, Only, ProcessKey, TreeOptions},
-    output::text_line,
+    event::{Event, KindName, KindSet, ProcessKey, text_line},
+    model::{Applied, Model, Only, TreeOptions},
     pins::{Pin, Pins},
 };
 

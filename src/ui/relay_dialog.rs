@@ -21,7 +21,8 @@ use super::{
     render::centered,
 };
 use crate::{
-    model::{Process, ProcessKey},
+    event::ProcessKey,
+    model::Process,
     pins::Pin,
     relay::{Layout, Picked, Picks, RtSignal, RuleFields},
 };

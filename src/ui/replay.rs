@@ -30,15 +30,16 @@ use crate::{
     cli::ReplayArgs,
     clock::WallClock,
     cmd::StopSignals,
-    event::{Event, KindSet},
-    model::{Model, ProcessKey},
+    event::{
+        Event, KindSet, ProcessKey,
+        duration::{self, SECOND},
+    },
+    model::Model,
     recording::{Damage, Info, Position, Replay, Seek, Speed},
     snapshot::ProcessInfo,
     source::Source,
     text,
 };
-
-const SECOND: u64 = 1_000_000_000;
 
 /// What the replay keys ask of the player.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,7 +334,14 @@ pub(super) fn status(app: &App, compact: bool) -> Option<Vec<Span<'static>>> {
     if !compact {
         let at = position.at_ns.saturating_sub(position.start_ns);
         let length = position.end_ns.saturating_sub(position.start_ns);
-        spans.push(format!(" ({} of {})", elapsed(at), elapsed(length)).dark_gray());
+        spans.push(
+            format!(
+                " ({} of {})",
+                duration::elapsed(at),
+                duration::elapsed(length)
+            )
+            .dark_gray(),
+        );
     }
     if let Some(damage) = &status.damage {
         spans.push(format!(" damaged at byte {}", damage.offset).red().bold());
@@ -348,25 +356,16 @@ fn time_of_day(clock: &WallClock, ns: u64) -> String {
     time
 }
 
-/// Time into the recording: `0.0s`, `42.5s`, then as ages are shown (`3m12s`).
-fn elapsed(ns: u64) -> String {
-    if ns < 60 * SECOND {
-        format!("{:.1}s", ns as f64 / SECOND as f64)
-    } else {
-        super::format::age(ns)
-    }
-}
-
 /// The recording time `text` names: a time of day as the replay shows it (`12:01:02`,
 /// `12:01:02.5`, `12:01`), the one nearest `from_ns`; or `from_ns` moved by an offset
 /// (`+30s`, `-1m`, `+1m30s`, `-500ms`, `+2h`; a bare number counts seconds).
 fn seek_target(text: &str, clock: &WallClock, from_ns: u64) -> Result<u64, String> {
     let bad = || format!("`{text}` is not a time: 12:01:02, +30s or -1m");
     if let Some(offset) = text.strip_prefix('+') {
-        return Ok(from_ns.saturating_add(duration_ns(offset).ok_or_else(bad)?));
+        return Ok(from_ns.saturating_add(duration::parse(offset).ok_or_else(bad)?));
     }
     if let Some(offset) = text.strip_prefix('-') {
-        return Ok(from_ns.saturating_sub(duration_ns(offset).ok_or_else(bad)?));
+        return Ok(from_ns.saturating_sub(duration::parse(offset).ok_or_else(bad)?));
     }
     const DAY: i128 = 86_400 * SECOND as i128;
     let target = i128::from(day_ns(text).ok_or_else(bad)?);
@@ -381,50 +380,13 @@ fn seek_target(text: &str, clock: &WallClock, from_ns: u64) -> Result<u64, Strin
     Ok((i128::from(from_ns) + delta).max(0) as u64)
 }
 
-/// `30s`, `1m30s`, `500ms`, `2h`, `1.5m`, `30` (seconds): nanoseconds.
-fn duration_ns(text: &str) -> Option<u64> {
-    if text.is_empty() {
-        return None;
-    }
-    let number_end = |s: &str| s.find(|c: char| !c.is_ascii_digit() && c != '.');
-    if number_end(text).is_none() {
-        return seconds(text, SECOND);
-    }
-    let mut rest = text;
-    let mut total = 0u64;
-    while !rest.is_empty() {
-        let split = number_end(rest)?;
-        let (number, after) = rest.split_at(split);
-        let unit_end = after
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
-        let scale = match unit {
-            "h" => 3_600 * SECOND,
-            "m" | "min" => 60 * SECOND,
-            "s" => SECOND,
-            "ms" => SECOND / 1_000,
-            _ => return None,
-        };
-        total = total.checked_add(seconds(number, scale)?)?;
-        rest = after;
-    }
-    Some(total)
-}
-
-/// A decimal number of `scale` nanoseconds, in nanoseconds.
-fn seconds(number: &str, scale: u64) -> Option<u64> {
-    let value: f64 = number.parse().ok()?;
-    (value.is_finite() && value >= 0.0).then(|| (value * scale as f64).round() as u64)
-}
-
 /// `HH:MM`, `HH:MM:SS`, `HH:MM:SS.ffffff`: nanoseconds after midnight.
 fn day_ns(text: &str) -> Option<u64> {
     let mut parts = text.split(':');
     let hours: u64 = parts.next()?.parse().ok()?;
     let minutes: u64 = parts.next()?.parse().ok()?;
     let seconds_ns = match parts.next() {
-        Some(s) if s.starts_with(|c: char| c.is_ascii_digit()) => seconds(s, SECOND)?,
+        Some(s) if s.starts_with(|c: char| c.is_ascii_digit()) => duration::decimal(s, SECOND)?,
         Some(_) => return None,
         None => 0,
     };
@@ -596,14 +558,14 @@ mod tests {
 
     #[test]
     fn times_and_offsets() {
-        assert_eq!(duration_ns("30s"), Some(30 * SECOND));
-        assert_eq!(duration_ns("30"), Some(30 * SECOND));
-        assert_eq!(duration_ns("1m30s"), Some(90 * SECOND));
-        assert_eq!(duration_ns("1.5m"), Some(90 * SECOND));
-        assert_eq!(duration_ns("500ms"), Some(SECOND / 2));
-        assert_eq!(duration_ns("2h"), Some(7_200 * SECOND));
+        assert_eq!(duration::parse("30s"), Some(30 * SECOND));
+        assert_eq!(duration::parse("30"), Some(30 * SECOND));
+        assert_eq!(duration::parse("1m30s"), Some(90 * SECOND));
+        assert_eq!(duration::parse("1.5m"), Some(90 * SECOND));
+        assert_eq!(duration::parse("500ms"), Some(SECOND / 2));
+        assert_eq!(duration::parse("2h"), Some(7_200 * SECOND));
         for bad in ["", "s", "10x", "1m-2s", "-3s", "nan"] {
-            assert_eq!(duration_ns(bad), None, "{bad}");
+            assert_eq!(duration::parse(bad), None, "{bad}");
         }
         assert_eq!(day_ns("01:02"), Some(3_720 * SECOND));
         assert_eq!(day_ns("01:02:03.5"), Some(3_723 * SECOND + SECOND / 2));

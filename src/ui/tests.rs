@@ -18,8 +18,8 @@ use super::{
 };
 use crate::{
     clock::WallClock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
-    model::{Model, ProcessKey},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
+    model::Model,
     snapshot::ProcessInfo,
 };
 

@@ -9,7 +9,10 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::model::{Model, Process, ProcessKey, Row, TreeView};
+use crate::{
+    event::{ProcessKey, duration},
+    model::{Model, Process, Row, TreeView},
+};
 
 /// How long a new process stays highlighted.
 const NEW_NS: u64 = 2_000_000_000;
@@ -213,8 +216,8 @@ fn render_row(
     buf: &mut Buffer,
 ) {
     let age = match process.run_ns() {
-        Some(run) => format::run_time(run),
-        None => format::age(now.saturating_sub(process.start_ns)),
+        Some(run) => duration::run_time(run),
+        None => duration::age(now.saturating_sub(process.start_ns)),
     };
     let user = match process.creds {
         Some(c) => match app.users.name(c.uid) {
