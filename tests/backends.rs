@@ -16,14 +16,12 @@ use std::{
 };
 
 use forkwatch::{
-    backend::{
-        netlink::{Netlink, NetlinkOptions},
-        proc_stat,
-    },
+    backend::netlink::{Netlink, NetlinkOptions},
     cli::LiveArgs,
     clock,
     event::{Event, ExitStatus, Kind},
     probe::ProbeOptions,
+    proc,
     source::{BackendChoice, Source},
 };
 use lines::{lines, next_line};
@@ -105,7 +103,7 @@ async fn reports_the_tree(backend: BackendChoice) {
     let script = format!("{sleep} 1.3 & {sleep} 1.2; wait; exit 3");
     let mut root = Command::new(&shell).args(["-c", &script]).spawn().unwrap();
     let root_pid = root.id();
-    let root_ticks = proc_stat::read(root_pid).unwrap().start_ticks;
+    let root_ticks = proc::stat::read(root_pid).unwrap().start_ticks;
 
     // Children are the processes the root forked; their start ticks are read from /proc
     // while they run, to compare with the events' identity.
@@ -132,7 +130,7 @@ async fn reports_the_tree(backend: BackendChoice) {
         }
         for event in &events[before..] {
             if event.kind == Kind::Fork && event.ppid == root_pid {
-                let ticks = proc_stat::read(event.pid).map(|s| s.start_ticks);
+                let ticks = proc::stat::read(event.pid).map(|s| s.start_ticks);
                 children.insert(event.pid, ticks);
             }
         }

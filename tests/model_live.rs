@@ -14,8 +14,8 @@ use forkwatch::{
     model::{Config, Model, Process, ProcessKey},
     private_file,
     probe::{Probe, ProbeOptions},
+    proc::snapshot,
     recording::{Info, Recorder, Replay, Speed},
-    snapshot,
 };
 
 /// `sh -c SCRIPT NAME`: two children named after it, one of which runs `sleep`; one exits

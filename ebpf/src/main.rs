@@ -19,8 +19,8 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use forkwatch_abi::{
-    ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, FILENAME_CAP, KernelOffsets, RawEvent,
-    flags, kind,
+    ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, FILENAME_CAP, KernelOffsets, PF_KTHREAD,
+    RawEvent, flags, kind,
 };
 
 #[map]
@@ -49,8 +49,6 @@ static WAKEUP_GAP_NS: u64 = 0;
 #[unsafe(no_mangle)]
 static mut LAST_WAKEUP_NS: u64 = 0;
 
-/// `PF_KTHREAD` from include/linux/sched.h.
-const PF_KTHREAD: u32 = 0x0020_0000;
 /// `SIGNAL_GROUP_EXIT` from include/linux/sched/signal.h.
 const SIGNAL_GROUP_EXIT: u32 = 0x0000_0004;
 

@@ -2,13 +2,10 @@
 //! proc connector (netlink) and polling /proc. Which one runs is chosen in
 //! [`crate::source::Source::open_live`].
 
-use std::{fmt, os::unix::ffi::OsStrExt};
-
-use crate::event::ByteString;
+use std::fmt;
 
 pub mod ids;
 pub mod netlink;
-pub mod proc_stat;
 pub mod procfs;
 
 /// A live event source, in the order `--backend auto` tries them.
@@ -33,14 +30,6 @@ impl Backend {
             Self::Procfs => "procfs",
         }
     }
-}
-
-/// The program a process runs, as `/proc/<pid>/exe` shows it: symlinks resolved, and empty
-/// where /proc hides it from us (another user's process) or the process is gone.
-fn exe_path(pid: u32) -> ByteString {
-    std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|path| ByteString::new(path.as_os_str().as_bytes()))
-        .unwrap_or_default()
 }
 
 impl fmt::Display for Backend {

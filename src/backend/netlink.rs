@@ -29,12 +29,14 @@ use std::{
 use anyhow::{Result, anyhow, bail};
 use tokio::io::{Interest, unix::AsyncFd};
 
-use super::proc_stat;
 use crate::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
     probe::FINISH_MARGIN,
-    snapshot::{self, ProcessInfo},
+    proc::{
+        self,
+        snapshot::{self, ProcessInfo},
+    },
 };
 use loss::LossCounter;
 
@@ -113,7 +115,9 @@ struct Process {
 impl Process {
     fn from_snapshot(info: ProcessInfo) -> Self {
         let threads = if info.threads > 1 {
-            thread_ids(info.pid)
+            proc::task::thread_ids(info.pid)
+                .filter(|tids| !tids.is_empty())
+                .unwrap_or_else(|| vec![info.pid])
         } else {
             vec![info.pid]
         };
@@ -293,7 +297,7 @@ impl Netlink {
         // still there and it is still this child; otherwise the announcement's time, which
         // the kernel takes a few microseconds after the start time (so the same clock tick
         // but when a tick boundary falls in between).
-        let stat = proc_stat::read(child)
+        let stat = proc::stat::read(child)
             .filter(|stat| clock::start_ticks(ts_ns).abs_diff(stat.start_ticks) <= 1);
         let parent = self.processes.get(&parent_tgid);
         let process = Process {
@@ -325,7 +329,7 @@ impl Netlink {
     fn exec(&mut self, m: &Message, ts_ns: u64, out: &mut Vec<Event>) {
         let (tid, tgid) = (m.word(0), m.word(1));
         let info = snapshot::read_process(tgid);
-        let filename = super::exe_path(tgid);
+        let filename = proc::exe_path(tgid);
         let process = self.known(tgid, ts_ns);
         // An exec ends every other thread; the one that called it goes on as the leader.
         process.threads = vec![tgid];
@@ -418,20 +422,6 @@ impl Netlink {
     }
 }
 
-/// The thread ids of a process, from /proc/<pid>/task.
-fn thread_ids(pid: u32) -> Vec<u32> {
-    let mut tids: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|dir| {
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    if tids.is_empty() {
-        tids.push(pid);
-    }
-    tids
-}
-
 struct Subscribed {
     fd: OwnedFd,
     /// Messages that arrived before the kernel's answer.
@@ -442,7 +432,7 @@ struct Subscribed {
 /// then waits for its answer: without one, events could only come from another listener's
 /// subscription and would stop with it.
 fn subscribe(options: &NetlinkOptions) -> Result<Subscribed> {
-    if !crate::probe::in_initial_user_namespace() {
+    if !proc::this_process::in_initial_user_namespace() {
         // The kernel would ignore the subscription without a word.
         bail!(
             "the proc connector answers only processes in the initial user namespace; this \

@@ -18,7 +18,8 @@ use crate::{
     event::{Event, Kind},
     model::{Applied, Model},
     output::EventWriter,
-    private_file, privileges, snapshot,
+    private_file, privileges,
+    proc::snapshot,
     source::{Selection, Source},
     text,
 };

@@ -12,8 +12,8 @@ use crate::{
     private_file::Existing,
     privileges,
     probe::ProbeOptions,
+    proc::snapshot,
     recording::{Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
-    snapshot,
     source::Source,
     text,
 };

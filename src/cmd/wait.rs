@@ -18,7 +18,7 @@ use crate::{
     pidfd::PidFd,
     privileges,
     probe::ProbeOptions,
-    snapshot,
+    proc::{self, snapshot},
     source::Source,
 };
 
@@ -172,13 +172,7 @@ fn check(pid: u32) -> Result<Waited> {
 
 /// The exit status of a zombie, from /proc (readable by root and by its owner).
 fn zombie_status(pid: u32) -> Option<ExitStatus> {
-    let stat = procfs::process::Process::new(pid as i32)
-        .ok()?
-        .stat()
-        .ok()?;
-    (stat.state == 'Z')
-        .then_some(stat.exit_code?)
-        .map(|raw| ExitStatus::from_wait_status(raw as u32))
+    proc::stat::zombie_wait_status(pid).map(ExitStatus::from_wait_status)
 }
 
 /// Records the exit events in `events` that end processes being waited for.

@@ -55,7 +55,7 @@ use crate::{
     event::{
         Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES,
     },
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 pub use memory::{DEFAULT_EXITED_BYTES, LOG_PROGRAM_BYTES};

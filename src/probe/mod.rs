@@ -20,7 +20,7 @@ use forkwatch_abi::KernelOffsets;
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
-pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_privileges_message};
+pub use privileges::{has_bpf_privileges, missing_privileges_message};
 
 use record::decode;
 

@@ -13,7 +13,7 @@ use super::{
     Info,
     reader::{Damage, Extent, OpenError, Reader},
 };
-use crate::{event::Event, snapshot::ProcessInfo};
+use crate::{event::Event, proc::snapshot::ProcessInfo};
 
 /// How fast a replay runs.
 #[derive(Clone, Copy, Debug, PartialEq)]

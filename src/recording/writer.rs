@@ -14,7 +14,7 @@ use super::{
 use crate::{
     event::{Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
     output::Tally,
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 /// Event frames are cut at this much uncompressed content: large enough for zstd to find

@@ -25,7 +25,7 @@ use crate::{
     clock::WallClock,
     event::{Event, Kind},
     model::{Model, Process, ProcessKey, Row, Search, TreeOptions, TreeView},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
     source::Selection,
 };
 

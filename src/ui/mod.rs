@@ -55,8 +55,8 @@ use crate::{
     private_file::Existing,
     privileges,
     probe::ProbeOptions,
+    proc::snapshot,
     relay::{self, RuleSpec},
-    snapshot,
     source::Source,
     text,
 };

@@ -32,8 +32,8 @@ use crate::{
     cmd::StopSignals,
     event::{Event, KindSet},
     model::{Model, ProcessKey},
+    proc::snapshot::ProcessInfo,
     recording::{Damage, Info, Position, Replay, Seek, Speed},
-    snapshot::ProcessInfo,
     source::Source,
     text,
 };

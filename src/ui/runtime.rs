@@ -20,7 +20,7 @@ use super::{
     record::Recording,
     replay::{self, Player},
 };
-use crate::{cmd::StopSignals, snapshot, source::Source};
+use crate::{cmd::StopSignals, proc::snapshot, source::Source};
 
 pub const FRAMES_PER_SECOND: u32 = 30;
 /// How often time is told to the application: often enough for a highlight or a linger
