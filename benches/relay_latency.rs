@@ -24,8 +24,8 @@ use std::{
 use forkwatch::{
     cli::LiveArgs,
     event::Kind,
-    probe::ProbeOptions,
     relay::{self, Relays, RtSignal},
+    source::ebpf::ProbeOptions,
     source::{BackendChoice, Source},
 };
 use receiver::{Received, Receiver};

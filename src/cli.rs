@@ -6,7 +6,10 @@ use clap::{
     Args, CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind, parser::ValueSource,
 };
 
-use crate::{backend::procfs, event::KindSet, source::BackendChoice};
+use crate::{
+    event::KindSet,
+    source::{BackendChoice, procfs},
+};
 
 #[derive(Parser, Debug)]
 #[command(

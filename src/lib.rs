@@ -1,5 +1,4 @@
 //! forkwatch: a live view of a Linux machine's process lifetimes.
-pub mod backend;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
@@ -11,7 +10,6 @@ pub mod pidfd;
 pub mod pins;
 pub mod private_file;
 pub mod privileges;
-pub mod probe;
 pub mod proc;
 pub mod recording;
 pub mod relay;

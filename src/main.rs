@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use forkwatch::{
     cli::{Cli, Command},
     cmd, logging,
-    probe::ProbeOptions,
+    source::ebpf::ProbeOptions,
     text,
 };
 

@@ -31,7 +31,7 @@ use rustix::{
     thread::{self, CapabilitySet, CapabilitySets},
 };
 
-use crate::{backend::Backend, proc};
+use crate::{proc, source::Backend};
 
 /// CAP_KILL: relay rules signal processes of any user.
 pub const SIGNAL_ANY_PROCESS: CapabilitySet = CapabilitySet::KILL;

@@ -16,12 +16,12 @@ use std::{
 };
 
 use forkwatch::{
-    backend::netlink::{Netlink, NetlinkOptions},
     cli::LiveArgs,
     clock,
     event::{Event, ExitStatus, Kind},
-    probe::ProbeOptions,
     proc,
+    source::ebpf::ProbeOptions,
+    source::netlink::{Netlink, NetlinkOptions},
     source::{BackendChoice, Source},
 };
 use lines::{lines, next_line};

@@ -17,7 +17,7 @@ use std::{
 use forkwatch::{
     cli::LiveArgs,
     event::{Event, Kind},
-    probe::ProbeOptions,
+    source::ebpf::ProbeOptions,
     source::{BackendChoice, Source},
 };
 use lines::{lines, next_line};

@@ -6,8 +6,8 @@ use anyhow::Result;
 
 use super::{StopSignals, drive, write_batch};
 use crate::{
-    cli::EventsArgs, clock::WallClock, output::EventWriter, privileges, probe::ProbeOptions,
-    source::Source,
+    cli::EventsArgs, clock::WallClock, output::EventWriter, privileges, source::Source,
+    source::ebpf::ProbeOptions,
 };
 
 pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {

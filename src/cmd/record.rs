@@ -11,10 +11,10 @@ use crate::{
     clock,
     private_file::Existing,
     privileges,
-    probe::ProbeOptions,
     proc::snapshot,
     recording::{Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
     source::Source,
+    source::ebpf::ProbeOptions,
     text,
 };
 

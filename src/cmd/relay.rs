@@ -8,9 +8,9 @@ use super::{LiveTree, StopSignals};
 use crate::{
     cli::RelayArgs,
     privileges,
-    probe::ProbeOptions,
     relay::{self, Notice, Relays, Rule, RuleFields},
     source::Source,
+    source::ebpf::ProbeOptions,
 };
 
 pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCode> {

@@ -17,9 +17,9 @@ use crate::{
     event::{Comm, Event, ExitStatus, Kind},
     pidfd::PidFd,
     privileges,
-    probe::ProbeOptions,
     proc::{self, snapshot},
     source::Source,
+    source::ebpf::ProbeOptions,
 };
 
 /// The exit code when a pid names no process, as the shell's `wait` gives.

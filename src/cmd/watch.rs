@@ -14,8 +14,8 @@ use crate::{
     output::EventWriter,
     pins::{self, Pin},
     privileges,
-    probe::ProbeOptions,
     source::Source,
+    source::ebpf::ProbeOptions,
 };
 
 pub async fn run(args: WatchArgs, probe_options: ProbeOptions) -> Result<ExitCode> {

@@ -54,10 +54,10 @@ use crate::{
     model::Model,
     private_file::Existing,
     privileges,
-    probe::ProbeOptions,
     proc::snapshot,
     relay::{self, RuleSpec},
     source::Source,
+    source::ebpf::ProbeOptions,
     text,
 };
 

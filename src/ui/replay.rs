@@ -26,7 +26,6 @@ use super::{
     runtime::TICK,
 };
 use crate::{
-    backend::Backend,
     cli::ReplayArgs,
     clock::WallClock,
     cmd::StopSignals,
@@ -34,6 +33,7 @@ use crate::{
     model::{Model, ProcessKey},
     proc::snapshot::ProcessInfo,
     recording::{Damage, Info, Position, Replay, Seek, Speed},
+    source::Backend,
     source::Source,
     text,
 };

@@ -5,7 +5,7 @@ use std::time::Duration;
 use forkwatch::{
     cli::LiveArgs,
     event::{Event, Kind},
-    probe::ProbeOptions,
+    source::ebpf::ProbeOptions,
     source::{BackendChoice, Source},
 };
 

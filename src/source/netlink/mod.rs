@@ -29,10 +29,10 @@ use std::{
 use anyhow::{Result, anyhow, bail};
 use tokio::io::{Interest, unix::AsyncFd};
 
+use super::FINISH_MARGIN;
 use crate::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
-    probe::FINISH_MARGIN,
     proc::{
         self,
         snapshot::{self, ProcessInfo},

@@ -1,20 +1,67 @@
 //! Where events come from. Every consumer (headless commands, the UI, the recorder) reads
-//! batches from a [`Source`], whichever backend is behind it.
+//! batches from a [`Source`], whichever backend is behind it:
+//!
+//! - [`ebpf`]: the eBPF probe (loading, the kernel's BTF, its records, its privileges);
+//! - [`netlink`]: the kernel's proc connector (the socket, its messages turned into
+//!   events, their loss);
+//! - [`procfs`]: polling /proc;
+//! - [`ids`]: the uid and gid changes the probe and the poller cannot see, inferred.
+//!
+//! What they read of /proc, they read through [`crate::proc`].
+
+pub mod ebpf;
+pub mod ids;
+pub mod netlink;
+pub mod procfs;
+
+use std::{fmt, time::Duration};
 
 use anyhow::{Result, bail};
 
-use crate::{
-    backend::{
-        Backend,
-        ids::IdWatch,
-        netlink::{Netlink, NetlinkOptions},
-        procfs::Procfs,
-    },
-    cli::LiveArgs,
-    event::Event,
-    probe::{Probe, ProbeOptions},
-    recording::Replay,
-};
+use crate::{cli::LiveArgs, event::Event, recording::Replay};
+use ebpf::{Probe, ProbeOptions};
+use ids::IdWatch;
+use netlink::{Netlink, NetlinkOptions};
+use procfs::Procfs;
+
+/// How long after it was called the last read of a live source goes on. A record is
+/// stamped before it is queued, and queued records keep the order they were queued in, so
+/// a record stamped before the call on one CPU can come after one stamped after it on
+/// another: stopping at the first record stamped after the call would leave it unread and
+/// not counted lost. Stamping and queueing are microseconds apart; the margin covers a CPU
+/// interrupted in between, a virtual one that its host holds included. The probe and the
+/// proc connector both stamp and queue this way.
+pub const FINISH_MARGIN: Duration = Duration::from_millis(10);
+
+/// A live event source, in the order `--backend auto` tries them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The eBPF probe: every event, in order, with loss counted in the kernel.
+    Ebpf,
+    /// The proc connector: every event the kernel announces; details read from /proc.
+    Netlink,
+    /// Polling /proc: works for anyone, misses what lives shorter than the interval.
+    Procfs,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Self::Ebpf, Self::Netlink, Self::Procfs];
+
+    /// The name users see and pass to `--backend` (lower case there).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ebpf => "eBPF",
+            Self::Netlink => "netlink",
+            Self::Procfs => "procfs",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// A stream of process events.
 ///
@@ -56,7 +103,7 @@ pub struct Selection {
     /// The better backends that could not run, best first, each with the one-line reason.
     pub unavailable: Vec<(Backend, String)>,
     /// The procfs poll interval, for the description of what it misses.
-    pub poll_interval: std::time::Duration,
+    pub poll_interval: Duration,
 }
 
 impl Selection {

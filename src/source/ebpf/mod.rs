@@ -24,7 +24,8 @@ pub use privileges::{has_bpf_privileges, missing_privileges_message};
 
 use record::decode;
 
-use crate::{backend::ids::CountsLoss, clock, event::Event};
+use super::{FINISH_MARGIN, ids::CountsLoss};
+use crate::{clock, event::Event};
 
 static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
 
@@ -37,15 +38,6 @@ const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
 
 /// How often the loss counters are read while events flow.
 const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How long after it was called the last read goes on. A record is stamped before it is
-/// queued, and queued records keep the order they were queued in, so a record stamped
-/// before the call on one CPU can come after one stamped after it on another: stopping at
-/// the first record stamped after the call would leave it unread and not counted lost.
-/// Stamping and queueing are microseconds apart; the margin covers a CPU interrupted in
-/// between, a virtual one that its host holds included. The proc connector stamps and
-/// queues the same way.
-pub const FINISH_MARGIN: Duration = Duration::from_millis(10);
 
 /// The most records and record bytes one batch takes from the ring buffer: enough that a
 /// batch costs little per event, few enough that a consumer gets control back within
