@@ -4,8 +4,9 @@
 //! The announcements carry pids only. Start time, command name, argv and credentials are
 //! read from /proc when an event arrives, so for a process that is already gone by then
 //! they can be missing (the argv marked unreadable) or come from what the backend learnt
-//! earlier (the parent's, for a fork). A process's identity (pid, start time) stays consistent: a
-//! process keeps the start time its fork (or the start-up snapshot) gave it until its exit.
+//! earlier (the parent's, for a fork). A process's identity (pid, start time) stays
+//! consistent: a process keeps the start time its fork (or the start-up snapshot) gave it
+//! until its exit.
 //!
 //! The kernel drops announcements when the socket's buffer is full and says so only once
 //! (ENOBUFS). Each CPU numbers its announcements, so every gap in a CPU's numbers is
@@ -16,6 +17,9 @@
 //! (prctl) updates the name used for later events. Session, ptrace and core-dump
 //! announcements have no event of their own and are not reported (an exit already says
 //! whether it dumped core).
+//!
+//! Here: the subscription's batches. The socket and its messages are in `wire`, the
+//! messages turned into events in `translate`, the count of lost ones in `loss`.
 
 mod loss;
 mod translate;

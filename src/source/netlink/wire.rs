@@ -19,7 +19,7 @@ const PROC_CN_MCAST_LISTEN: u32 = 1;
 const NLMSG_HDR_LEN: usize = 16;
 const CN_MSG_LEN: usize = 20;
 /// `struct proc_event`: what, cpu, timestamp_ns, then a 24-byte union.
-pub(super) const PROC_EVENT_LEN: usize = 40;
+const PROC_EVENT_LEN: usize = 40;
 
 pub(super) const PROC_EVENT_NONE: u32 = 0;
 pub(super) const PROC_EVENT_FORK: u32 = 0x1;
@@ -37,7 +37,7 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Message {
     pub(super) seq: u32,
-    pub(super) ack: u32,
+    ack: u32,
     pub(super) what: u32,
     pub(super) cpu: u32,
     pub(super) timestamp_ns: u64,
