@@ -4,6 +4,8 @@
 //! exactly the layout it was written with.
 #![no_std]
 
+pub mod names;
+
 /// Length of `task_struct.comm`, including the terminating NUL.
 pub const COMM_LEN: usize = 16;
 /// Bytes of the exec'd file name kept, including its NUL.

@@ -3,6 +3,10 @@
 //! One ring buffer shared by all CPUs keeps events in the order they were reserved, and a
 //! fork is reserved before the child can run, so a child never appears before its fork.
 //! Every record that cannot be queued is counted in `LOST`.
+//!
+//! User space finds the maps, globals and programs by name: each is named as
+//! `forkwatch_abi::names` says (the macros take only the item's own identifier, so the
+//! names are spelled out here again, and a test of the loader checks them).
 #![no_std]
 #![no_main]
 
