@@ -16,13 +16,13 @@ use std::{
 };
 
 use forkwatch::{
-    cli::LiveArgs,
     clock,
     event::{Event, ExitStatus, Kind},
     proc,
-    source::ebpf::ProbeOptions,
-    source::netlink::{Netlink, NetlinkOptions},
-    source::{BackendChoice, Source},
+    source::{
+        BackendChoice, LiveOptions, Source,
+        netlink::{Netlink, NetlinkOptions},
+    },
 };
 use lines::{lines, next_line};
 use nobody::Nobody;
@@ -71,12 +71,12 @@ fn path_str(path: &Path) -> String {
 }
 
 fn open(backend: BackendChoice) -> Source {
-    let args = LiveArgs {
+    let options = LiveOptions {
         backend,
-        ..LiveArgs::default()
+        ..LiveOptions::default()
     };
-    let (source, selection) = Source::open_live(&args, &ProbeOptions::default())
-        .expect("the backend opens (tests run as root)");
+    let (source, selection) =
+        Source::open_live(&options).expect("the backend opens (tests run as root)");
     assert!(!selection.automatic && selection.unavailable.is_empty());
     source
 }

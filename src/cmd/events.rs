@@ -6,13 +6,16 @@ use anyhow::Result;
 
 use super::{StopSignals, drive, write_batch};
 use crate::{
-    cli::EventsArgs, clock::WallClock, output::EventWriter, privileges, source::Source,
-    source::ebpf::ProbeOptions,
+    cli::EventsArgs,
+    clock::WallClock,
+    output::EventWriter,
+    privileges,
+    source::{LiveOptions, Source},
 };
 
-pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(live: LiveOptions, args: EventsArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    let (mut source, selection) = Source::open_live(&live)?;
     privileges::keep_only(privileges::to_read(selection.backend))?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
     eprintln!(

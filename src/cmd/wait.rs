@@ -18,8 +18,7 @@ use crate::{
     pidfd::PidFd,
     privileges,
     proc::{self, snapshot},
-    source::Source,
-    source::ebpf::ProbeOptions,
+    source::{LiveOptions, Source},
 };
 
 /// The exit code when a pid names no process, as the shell's `wait` gives.
@@ -39,9 +38,9 @@ struct Waited {
     status: Option<ExitStatus>,
 }
 
-pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(live: LiveOptions, args: WaitArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    let (mut source, selection) = Source::open_live(&live)?;
     let mut finished: HashMap<u32, ExitStatus> = HashMap::new();
     let Some(waited) = check_all(&args.pids, &mut source, &mut finished) else {
         return Ok(ExitCode::from(NO_SUCH_PROCESS));

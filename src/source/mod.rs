@@ -18,7 +18,7 @@ use std::{fmt, time::Duration};
 
 use anyhow::{Result, bail};
 
-use crate::{cli::LiveArgs, event::Event, recording::Replay};
+use crate::{event::Event, recording::Replay};
 use ebpf::{Probe, ProbeOptions};
 use ids::IdWatch;
 use netlink::{Netlink, NetlinkOptions};
@@ -83,7 +83,7 @@ pub enum Source {
 }
 
 /// `--backend`: a backend, or the best one that can run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackendChoice {
     /// eBPF, else netlink, else procfs.
     #[default]
@@ -91,6 +91,27 @@ pub enum BackendChoice {
     Ebpf,
     Netlink,
     Procfs,
+}
+
+/// How to open a live source ([`Source::open_live`]).
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub backend: BackendChoice,
+    /// How often the procfs backend reads /proc.
+    pub poll_interval: Duration,
+    /// The probe's ring buffer and wakeups. The ring buffer's size is the proc connector's
+    /// receive buffer too: both are the kernel buffer events wait in until they are read.
+    pub probe: ProbeOptions,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            backend: BackendChoice::Auto,
+            poll_interval: procfs::DEFAULT_INTERVAL,
+            probe: ProbeOptions::default(),
+        }
+    }
 }
 
 /// Which backend [`Source::open_live`] chose and why, for the lines printed at start and
@@ -145,11 +166,11 @@ impl Selection {
 }
 
 impl Source {
-    /// Opens the live source `args.backend` names, or with `auto` the first of eBPF,
+    /// Opens the live source `options.backend` names, or with `auto` the first of eBPF,
     /// netlink and procfs that can run. An explicitly named backend that cannot run is an
     /// error. Must run inside a tokio runtime.
-    pub fn open_live(args: &LiveArgs, probe_options: &ProbeOptions) -> Result<(Self, Selection)> {
-        let candidates: &[Backend] = match args.backend {
+    pub fn open_live(options: &LiveOptions) -> Result<(Self, Selection)> {
+        let candidates: &[Backend] = match options.backend {
             BackendChoice::Auto => &Backend::ALL,
             BackendChoice::Ebpf => &[Backend::Ebpf],
             BackendChoice::Netlink => &[Backend::Netlink],
@@ -158,18 +179,18 @@ impl Source {
         // A bad size is the user's mistake, not a reason to pass over a backend; only the
         // probe's ring buffer has to be a power of two.
         if candidates.contains(&Backend::Ebpf) {
-            probe_options.check()?;
+            options.probe.check()?;
         }
-        let automatic = args.backend == BackendChoice::Auto;
+        let automatic = options.backend == BackendChoice::Auto;
         let mut unavailable = Vec::new();
         for &backend in candidates {
-            match Self::open_backend(backend, args, probe_options) {
+            match Self::open_backend(backend, options) {
                 Ok(source) => {
                     let selection = Selection {
                         backend,
                         automatic,
                         unavailable,
-                        poll_interval: args.poll_interval,
+                        poll_interval: options.poll_interval,
                     };
                     tracing::info!(?selection, "event source chosen");
                     return Ok((source, selection));
@@ -185,17 +206,17 @@ impl Source {
         bail!("no event source can run ({})", reasons.join("; "))
     }
 
-    fn open_backend(
-        backend: Backend,
-        args: &LiveArgs,
-        probe_options: &ProbeOptions,
-    ) -> Result<Self> {
+    fn open_backend(backend: Backend, options: &LiveOptions) -> Result<Self> {
         Ok(match backend {
-            Backend::Ebpf => Self::Probe(Box::new(Probe::load(probe_options)?), IdWatch::default()),
+            Backend::Ebpf => {
+                Self::Probe(Box::new(Probe::load(&options.probe)?), IdWatch::default())
+            }
             Backend::Netlink => Self::Netlink(Netlink::open(&NetlinkOptions {
-                receive_buffer_bytes: probe_options.ring_bytes,
+                receive_buffer_bytes: options.probe.ring_bytes,
             })?),
-            Backend::Procfs => Self::Procfs(Procfs::open(args.poll_interval)?, IdWatch::default()),
+            Backend::Procfs => {
+                Self::Procfs(Procfs::open(options.poll_interval)?, IdWatch::default())
+            }
         })
     }
 

@@ -48,7 +48,7 @@ pub use users::Users;
 use self::{record::Recording, replay::Player};
 
 use crate::{
-    cli::{LiveArgs, UiArgs},
+    cli::UiArgs,
     clock::{self, WallClock},
     cmd::StopSignals,
     model::Model,
@@ -56,8 +56,7 @@ use crate::{
     privileges,
     proc::snapshot,
     relay::{self, RuleSpec},
-    source::Source,
-    source::ebpf::ProbeOptions,
+    source::{LiveOptions, Source},
     text,
 };
 
@@ -65,7 +64,7 @@ use crate::{
 /// for, starts the recording if asked, and runs the UI until it quits. Whatever fails
 /// before the UI takes the terminal (a bad `--relay`, an unknown `--pin`, a recording that
 /// cannot be created) is an error on the normal terminal.
-pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(mut live: LiveOptions, ui: &UiArgs) -> Result<ExitCode> {
     let rules = ui
         .relays
         .iter()
@@ -76,14 +75,9 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
         .collect::<Result<Vec<_>>>()?;
     // As the `relay` command does, for signals well within a millisecond of their event.
     // Rules made later in the UI find the probe as it was loaded.
-    let probe_options = if rules.is_empty() {
-        probe_options
-    } else {
-        ProbeOptions {
-            wakeup_gap: relay::WAKEUP_GAP,
-            ..probe_options
-        }
-    };
+    if !rules.is_empty() {
+        live.probe.wakeup_gap = relay::WAKEUP_GAP;
+    }
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!(
             "the terminal UI needs a terminal on stdin and stdout; \
@@ -93,7 +87,7 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
     let stop = StopSignals::catch()?;
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
-    let (source, selection) = Source::open_live(live, &probe_options)?;
+    let (source, selection) = Source::open_live(&live)?;
     // Made before privileges are given up, but emptied only once the pins and rules asked
     // for are made: a mistake in them leaves an existing file as it was.
     let file = ui
