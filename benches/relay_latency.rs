@@ -24,7 +24,7 @@ use std::{
 use forkwatch::{
     event::Kind,
     relay::{self, Relays, RtSignal},
-    source::{BackendChoice, LiveOptions, Source, ebpf::ProbeOptions},
+    source::{BackendChoice, Feed, LiveOptions, Source, ebpf::ProbeOptions},
 };
 use receiver::{Received, Receiver};
 

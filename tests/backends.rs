@@ -20,7 +20,7 @@ use forkwatch::{
     event::{Event, ExitStatus, Kind},
     proc,
     source::{
-        BackendChoice, LiveOptions, Source,
+        BackendChoice, Feed, LiveOptions, Source,
         netlink::{Netlink, NetlinkOptions},
     },
 };

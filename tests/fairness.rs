@@ -21,7 +21,7 @@ use std::{
 
 use forkwatch::{
     event::{Event, Kind},
-    source::{BackendChoice, Source, ebpf, netlink},
+    source::{BackendChoice, Feed, Source, ebpf, netlink},
 };
 use lines::{lines, next_line};
 use live::exited;

@@ -16,7 +16,7 @@ use std::{
 
 use forkwatch::{
     event::{Event, Kind},
-    source::{BackendChoice, LiveOptions, Source, ebpf::ProbeOptions},
+    source::{BackendChoice, Feed, LiveOptions, Source, ebpf::ProbeOptions},
 };
 use lines::{lines, next_line};
 use live::{exited, open, read_until};

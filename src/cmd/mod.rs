@@ -20,7 +20,7 @@ use crate::{
     output::EventWriter,
     private_file, privileges,
     proc::snapshot,
-    source::{Selection, Source},
+    source::{Feed, Selection},
     text,
 };
 
@@ -49,11 +49,11 @@ impl StopSignals {
     }
 }
 
-/// Hands every batch from `source` to `consume` until the source ends, `consume` returns
-/// true, `stop` fires, or `duration` has passed. After a stop, what the source still holds
-/// is handed over too.
+/// Hands every batch from `source` (live or a replay) to `consume` until the source ends,
+/// `consume` returns true, `stop` fires, or `duration` has passed. After a stop, what the
+/// source still holds is handed over too.
 pub async fn drive(
-    source: &mut Source,
+    source: &mut impl Feed,
     stop: &mut StopSignals,
     duration: Option<Duration>,
     mut consume: impl FnMut(&mut Vec<Event>) -> Result<bool>,

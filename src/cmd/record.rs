@@ -13,7 +13,7 @@ use crate::{
     privileges,
     proc::snapshot,
     recording::{Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
-    source::{LiveOptions, Source},
+    source::{Feed, LiveOptions, Source},
     text,
 };
 

@@ -9,7 +9,7 @@ use crate::{
     cli::RelayArgs,
     privileges,
     relay::{self, Notice, Relays, Rule, RuleFields},
-    source::{LiveOptions, Source},
+    source::{Feed, LiveOptions, Source},
 };
 
 pub async fn run(mut live: LiveOptions, args: RelayArgs) -> Result<ExitCode> {

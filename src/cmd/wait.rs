@@ -18,7 +18,7 @@ use crate::{
     pidfd::PidFd,
     privileges,
     proc::{self, snapshot},
-    source::{LiveOptions, Source},
+    source::{Feed, LiveOptions, Source},
 };
 
 /// The exit code when a pid names no process, as the shell's `wait` gives.

@@ -14,7 +14,7 @@ use crate::{
     output::EventWriter,
     pins::{self, Pin},
     privileges,
-    source::{LiveOptions, Source},
+    source::{Feed, LiveOptions, Source},
 };
 
 pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {

@@ -18,7 +18,7 @@ use std::{fmt, time::Duration};
 
 use anyhow::{Result, bail};
 
-use crate::{event::Event, recording::Replay};
+use crate::event::Event;
 use ebpf::{Probe, ProbeOptions};
 use ids::IdWatch;
 use netlink::{Netlink, NetlinkOptions};
@@ -63,7 +63,7 @@ impl fmt::Display for Backend {
     }
 }
 
-/// A stream of process events.
+/// A live stream of process events: the backend [`Source::open_live`] chose.
 ///
 /// The probe's and the poller's batches pass through an [`IdWatch`], which adds the uid
 /// and gid changes they cannot see but their later events show. The proc connector needs
@@ -77,9 +77,22 @@ pub enum Source {
     Netlink(Netlink),
     /// Polling /proc: differences between polls.
     Procfs(Procfs, IdWatch),
-    /// A recording played back; ends with the recording. Needs no privileges. Boxed for
-    /// its size, like the probe.
-    Replay(Box<Replay>),
+}
+
+/// Where a consumer's events come from, batch by batch: a live [`Source`], or a recording
+/// played back ([`Replay`](crate::recording::Replay)), so that whatever reads events
+/// reads either the same way.
+pub trait Feed {
+    /// Waits for events and appends them to `out`. Returns false once the feed has nothing
+    /// more to give (a live source never ends by itself).
+    fn next_batch(&mut self, out: &mut Vec<Event>) -> impl Future<Output = Result<bool>>;
+
+    /// Appends what the feed still holds, without waiting: the last batch before stopping.
+    fn finish(&mut self, out: &mut Vec<Event>);
+
+    /// A short name for status lines, messages and recordings: `eBPF`, `netlink`,
+    /// `procfs`, `replay`.
+    fn name(&self) -> &'static str;
 }
 
 /// `--backend`: a backend, or the best one that can run.
@@ -220,33 +233,19 @@ impl Source {
         })
     }
 
-    /// A short name for status lines and messages.
-    pub fn name(&self) -> &'static str {
-        self.backend().map_or("replay", Backend::name)
-    }
-
-    /// The live backend; `None` for a replay (whose recording names the backend it was
-    /// made with: `Replay::info`).
-    pub fn backend(&self) -> Option<Backend> {
+    /// The live backend.
+    pub fn backend(&self) -> Backend {
         match self {
-            Self::Probe(..) => Some(Backend::Ebpf),
-            Self::Netlink(_) => Some(Backend::Netlink),
-            Self::Procfs(..) => Some(Backend::Procfs),
-            Self::Replay(_) => None,
+            Self::Probe(..) => Backend::Ebpf,
+            Self::Netlink(_) => Backend::Netlink,
+            Self::Procfs(..) => Backend::Procfs,
         }
     }
+}
 
-    /// The replay's controls, if this is a replay.
-    pub fn replay_mut(&mut self) -> Option<&mut Replay> {
-        match self {
-            Self::Replay(replay) => Some(replay),
-            _ => None,
-        }
-    }
-
-    /// Waits for events and appends them to `out`. Returns false once the source has
-    /// nothing more to give (a live source never ends by itself).
-    pub async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<bool> {
+impl Feed for Source {
+    /// Waits for events and appends them to `out`; never ends by itself.
+    async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<bool> {
         let from = out.len();
         match self {
             Self::Probe(probe, ids) => {
@@ -258,13 +257,11 @@ impl Source {
                 procfs.next_batch(out).await?;
                 ids.infer(out, from, procfs);
             }
-            Self::Replay(replay) => return Ok(replay.next_batch(out).await),
         }
         Ok(true)
     }
 
-    /// Appends what the source still holds, without waiting: the last batch before stopping.
-    pub fn finish(&mut self, out: &mut Vec<Event>) {
+    fn finish(&mut self, out: &mut Vec<Event>) {
         match self {
             Self::Probe(probe, ids) => {
                 let from = out.len();
@@ -272,8 +269,12 @@ impl Source {
                 ids.infer(out, from, &mut **probe);
             }
             Self::Netlink(netlink) => netlink.finish(out),
-            // A poller holds nothing between polls; a replay, nothing that is due.
-            Self::Procfs(..) | Self::Replay(_) => {}
+            // A poller holds nothing between polls.
+            Self::Procfs(..) => {}
         }
+    }
+
+    fn name(&self) -> &'static str {
+        self.backend().name()
     }
 }

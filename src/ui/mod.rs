@@ -39,7 +39,10 @@ mod users;
 use std::{io::IsTerminal, process::ExitCode};
 
 use anyhow::{Context, Result, anyhow, bail};
-use tokio::task::{LocalSet, spawn_local};
+use tokio::{
+    sync::mpsc::{Receiver, Sender},
+    task::{LocalSet, spawn_local},
+};
 
 pub use app::{App, AppEvent, SourceInfo, update};
 pub use runtime::{Screen, Session, draw};
@@ -55,8 +58,9 @@ use crate::{
     private_file::Existing,
     privileges,
     proc::snapshot,
+    recording::Replay,
     relay::{self, RuleSpec},
-    source::{LiveOptions, Source},
+    source::{Feed, LiveOptions, Source},
     text,
 };
 
@@ -132,29 +136,43 @@ pub async fn run(mut live: LiveOptions, ui: &UiArgs) -> Result<ExitCode> {
         .await
 }
 
-/// Runs `app` fed by `source` on the real terminal, and writes `recording` if given. The
-/// source may be anything that ends up in [`Source`]: a replay too.
+/// Runs `app` fed by `source` on the real terminal, and writes `recording` if given.
 pub async fn serve(
-    mut app: App,
-    source: Source,
+    app: App,
+    source: impl Feed + 'static,
     stop: StopSignals,
     recording: Option<Recording>,
 ) -> Result<ExitCode> {
-    let (sender, mut events) = runtime::channel();
-    let mut session = Session {
+    let (sender, events) = runtime::channel();
+    let (source_sender, source_events) = runtime::source_channel();
+    spawn_local(runtime::feed_source(source, source_sender));
+    spawn_local(runtime::feed_ticks(sender.clone()));
+    let session = Session {
         recording,
+        source: Some(source_events),
         ..Session::default()
     };
-    match source {
-        // A replay's clock is its position, which the player gives.
-        Source::Replay(replay) => session.player = Some(Player::new(replay)),
-        live => {
-            let (source_sender, source_events) = runtime::source_channel();
-            session.source = Some(source_events);
-            spawn_local(runtime::feed_source(live, source_sender));
-            spawn_local(runtime::feed_ticks(sender.clone()));
-        }
-    }
+    serve_session(app, session, (sender, events), stop).await
+}
+
+/// Runs `app` on the real terminal, playing `replay` with the player's controls. A
+/// replay's clock is its position, which the player gives.
+async fn serve_replay(app: App, replay: Box<Replay>, stop: StopSignals) -> Result<ExitCode> {
+    let session = Session {
+        player: Some(Player::new(replay)),
+        ..Session::default()
+    };
+    serve_session(app, session, runtime::channel(), stop).await
+}
+
+/// Runs `app` on the real terminal with what `session` holds and what comes down
+/// `channel`, then ends the recording if there is one.
+async fn serve_session(
+    mut app: App,
+    mut session: Session,
+    (sender, mut events): (Sender<AppEvent>, Receiver<AppEvent>),
+    stop: StopSignals,
+) -> Result<ExitCode> {
     let ended = match terminal::LiveScreen::enter() {
         Ok(mut screen) => {
             spawn_local(runtime::feed_input(sender.clone()));

@@ -34,7 +34,6 @@ use crate::{
     proc::snapshot::ProcessInfo,
     recording::{Damage, Info, Position, Replay, Seek, Speed},
     source::Backend,
-    source::Source,
     text,
 };
 
@@ -139,9 +138,8 @@ pub async fn run(args: &ReplayArgs) -> Result<ExitCode> {
         Users::with_lookup(|_| None)
     };
     let app = App::replaying(&path, &replay, args.skip_damage, users);
-    let source = Source::Replay(Box::new(replay));
     LocalSet::new()
-        .run_until(super::serve(app, source, stop, None))
+        .run_until(super::serve_replay(app, Box::new(replay), stop))
         .await
 }
 

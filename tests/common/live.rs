@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use forkwatch::{
     event::{Event, Kind},
-    source::{BackendChoice, LiveOptions, Source},
+    source::{BackendChoice, Feed, LiveOptions, Source},
 };
 
 pub fn open(backend: BackendChoice) -> Source {
