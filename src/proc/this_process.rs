@@ -1,7 +1,12 @@
 //! What /proc says of forkwatch itself (`/proc/self`): its capabilities, its user
-//! namespace, its threads, and whether /proc hides other users' processes from it.
+//! namespace, its threads, whether /proc hides other users' processes from it, and the
+//! paths of its open files.
 
-use std::io;
+use std::{
+    io,
+    os::fd::{AsRawFd, BorrowedFd},
+    path::PathBuf,
+};
 
 /// The inode of the initial user namespace (PROC_USER_INIT_INO), fixed by the kernel.
 const INIT_USER_NS: &str = "user:[4026531837]";
@@ -23,6 +28,12 @@ pub fn in_initial_user_namespace() -> bool {
 /// How many threads this process has.
 pub fn threads() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/task")?.count())
+}
+
+/// The magic link of an open file descriptor, `/proc/self/fd/N`: opening it opens the
+/// inode the descriptor holds (an `O_PATH` one included), whatever its path names by now.
+pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 /// Whether /proc is mounted with `hidepid`, which hides other users' processes from a
