@@ -1,4 +1,9 @@
 //! Loads the eBPF probe and turns its ring buffer into [`Event`]s.
+//!
+//! Here: loading, attaching and reading. The kernel's member offsets come from its BTF
+//! (`btf`), records are decoded in `record`, and whether this process may load the probe
+//! at all is checked in `privileges`. The probe itself is the `ebpf` crate; the layout of
+//! its records and the names of its maps, globals and programs are in `forkwatch_abi`.
 
 mod btf;
 mod privileges;

@@ -67,6 +67,16 @@ pub(super) fn subscribe(options: &NetlinkOptions) -> Result<Subscribed> {
              process runs in a user namespace (a rootless container?)"
         );
     }
+    let fd = join_group(options)?;
+    // Our own ack number, to tell the kernel's answer to us from answers to other listeners.
+    let ack = std::process::id() ^ clock::boottime_ns() as u32;
+    ask_to_listen(&fd, ack)?;
+    let early = await_answer(&fd, ack)?;
+    Ok(Subscribed { fd, early })
+}
+
+/// Opens a proc connector socket, sized as `options` say, in the proc connector's group.
+fn join_group(options: &NetlinkOptions) -> Result<OwnedFd> {
     // SAFETY: plain socket call; the fd is owned right away.
     let raw = unsafe {
         libc::socket(
@@ -104,9 +114,11 @@ pub(super) fn subscribe(options: &NetlinkOptions) -> Result<Subscribed> {
         }
         bail!("cannot join the proc connector's netlink group: {e}");
     }
+    Ok(fd)
+}
 
-    // Our own ack number, to tell the kernel's answer to us from answers to other listeners.
-    let ack = std::process::id() ^ clock::boottime_ns() as u32;
+/// Sends the request to announce (PROC_CN_MCAST_LISTEN), numbered `ack`.
+fn ask_to_listen(fd: &OwnedFd, ack: u32) -> Result<()> {
     let mut request = [0u8; NLMSG_HDR_LEN + CN_MSG_LEN + 4];
     let len = request.len() as u32;
     request[0..4].copy_from_slice(&len.to_ne_bytes());
@@ -125,7 +137,12 @@ pub(super) fn subscribe(options: &NetlinkOptions) -> Result<Subscribed> {
             io::Error::last_os_error()
         );
     }
+    Ok(())
+}
 
+/// Waits for the kernel's answer to the request numbered `ack`; returns the messages that
+/// came before it.
+fn await_answer(fd: &OwnedFd, ack: u32) -> Result<Vec<Message>> {
     let deadline = Instant::now() + ACK_TIMEOUT;
     let mut early = Vec::new();
     loop {
@@ -144,7 +161,7 @@ pub(super) fn subscribe(options: &NetlinkOptions) -> Result<Subscribed> {
         if let Some(i) = answer {
             let err = early.remove(before + i).word(0);
             match err as i32 {
-                0 => return Ok(Subscribed { fd, early }),
+                0 => return Ok(early),
                 libc::EPERM => bail!("{}", missing_privileges_message()),
                 err => bail!(
                     "the kernel refused the proc connector subscription: {}",
