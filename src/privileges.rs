@@ -31,7 +31,7 @@ use rustix::{
     thread::{self, CapabilitySet, CapabilitySets},
 };
 
-use crate::{proc, source::Backend};
+use crate::proc;
 
 /// CAP_KILL: relay rules signal processes of any user.
 pub const SIGNAL_ANY_PROCESS: CapabilitySet = CapabilitySet::KILL;
@@ -44,15 +44,6 @@ pub const READ_ANY_PROCESS: CapabilitySet = CapabilitySet::SYS_PTRACE;
 
 /// The uid and gid of nobody: whom a root forkwatch becomes when no sudo says who ran it.
 const NOBODY: u32 = 65_534;
-
-/// What reading `backend` needs once it is open. The probe needs nothing: its ring buffer
-/// is mapped, and its loss counts are read through the map's and programs' own fds.
-pub fn to_read(backend: Backend) -> CapabilitySet {
-    match backend {
-        Backend::Ebpf => CapabilitySet::empty(),
-        Backend::Netlink | Backend::Procfs => READ_ANY_PROCESS,
-    }
-}
 
 /// What re-reading /proc for a snapshot needs: nothing (stat, status and cmdline are open
 /// to all), unless /proc is mounted with `hidepid`, which hides other users' processes.

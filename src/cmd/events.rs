@@ -16,7 +16,7 @@ use crate::{
 pub async fn run(live: LiveOptions, args: EventsArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
-    privileges::keep_only(privileges::to_read(selection.backend))?;
+    privileges::keep_only(selection.backend.privileges_to_read())?;
     let mut writer = EventWriter::new(io::stdout().lock(), &args.output, WallClock::now());
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",

@@ -46,7 +46,7 @@ pub async fn run(live: LiveOptions, args: WaitArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(NO_SUCH_PROCESS));
     };
     // A zombie's exit code, read above, was the last look at another user's process.
-    privileges::keep_only(privileges::to_read(selection.backend))?;
+    privileges::keep_only(selection.backend.privileges_to_read())?;
 
     if !waited.is_empty() {
         eprintln!(

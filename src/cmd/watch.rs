@@ -22,7 +22,7 @@ pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
     // The source first, then /proc, then the pid: a process born or exiting meanwhile is in
     // the snapshot, or its events are queued in the source.
     let (mut source, selection) = Source::open_live(&live)?;
-    privileges::keep_only(privileges::to_read(selection.backend) | privileges::to_reread_proc())?;
+    privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     let mut tree = LiveTree::seed()?;
     let root = pins::live_root(&tree.model, args.pid)?;
     let mut pin = Pin::new(&tree.model, root)?;

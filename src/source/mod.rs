@@ -17,8 +17,9 @@ pub mod procfs;
 use std::{fmt, time::Duration};
 
 use anyhow::{Result, bail};
+use rustix::thread::CapabilitySet;
 
-use crate::event::Event;
+use crate::{event::Event, privileges};
 use ebpf::{Probe, ProbeOptions};
 use ids::IdWatch;
 use netlink::{Netlink, NetlinkOptions};
@@ -53,6 +54,16 @@ impl Backend {
             Self::Ebpf => "eBPF",
             Self::Netlink => "netlink",
             Self::Procfs => "procfs",
+        }
+    }
+
+    /// What reading this backend needs once it is open ([`privileges::keep_only`]). The
+    /// probe needs nothing: its ring buffer is mapped, and its loss counts are read through
+    /// the map's and programs' own fds. The others read /proc.
+    pub fn privileges_to_read(self) -> CapabilitySet {
+        match self {
+            Self::Ebpf => CapabilitySet::empty(),
+            Self::Netlink | Self::Procfs => privileges::READ_ANY_PROCESS,
         }
     }
 }
