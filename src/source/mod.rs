@@ -1,5 +1,6 @@
 //! Where events come from. Every consumer (headless commands, the UI, the recorder) reads
-//! batches from a [`Source`], whichever backend is behind it:
+//! batches from a [`Feed`]: a live [`Source`], opened from plain [`LiveOptions`] with
+//! whichever backend can run, or a recording played back. The backends:
 //!
 //! - [`ebpf`]: the eBPF probe (loading, the kernel's BTF, its records, its privileges);
 //! - [`netlink`]: the kernel's proc connector (the socket, its messages turned into
