@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use forkwatch::backend::procfs::{DEFAULT_INTERVAL, Procfs};
+use forkwatch::source::procfs::{DEFAULT_INTERVAL, Procfs};
 
 /// CPU time of this thread, in nanoseconds.
 fn thread_cpu_ns() -> u64 {

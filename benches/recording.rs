@@ -17,7 +17,7 @@ use forkwatch::{
     event::{Event, EventWriter, KindSet},
     private_file,
     recording::{Reader, Recorder, Replay, Speed},
-    source::Source,
+    source::Feed,
 };
 
 fn main() {
@@ -112,16 +112,15 @@ fn main() {
     let t0 = (Instant::now(), cpu_time());
     let mut replay = Replay::open(&path).unwrap();
     replay.set_speed(Speed::Max);
-    let mut source = Source::Replay(Box::new(replay));
     let mut read = 0;
     runtime.block_on(async {
-        while source.next_batch(&mut batch).await.unwrap() {
+        while Feed::next_batch(&mut replay, &mut batch).await.unwrap() {
             read += batch.len();
             batch.clear();
         }
     });
     assert_eq!(read, n);
-    report("replay source at max speed (Source::next_batch)", n, t0);
+    report("replay source at max speed (Feed::next_batch)", n, t0);
 
     let t0 = (Instant::now(), cpu_time());
     let mut reader = Reader::open(&path).unwrap();

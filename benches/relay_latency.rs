@@ -22,11 +22,9 @@ use std::{
 };
 
 use forkwatch::{
-    cli::LiveArgs,
     event::Kind,
-    probe::ProbeOptions,
     relay::{self, Relays, RtSignal},
-    source::{BackendChoice, Source},
+    source::{BackendChoice, Feed, LiveOptions, Source, ebpf::ProbeOptions},
 };
 use receiver::{Received, Receiver};
 
@@ -76,11 +74,12 @@ async fn measure(
     forker: &Forker,
     signal: RtSignal,
 ) -> anyhow::Result<()> {
-    let live = LiveArgs {
+    let live = LiveOptions {
         backend: BackendChoice::Ebpf,
-        ..LiveArgs::default()
+        probe: probe_options.clone(),
+        ..LiveOptions::default()
     };
-    let (mut source, _) = Source::open_live(&live, probe_options)?;
+    let (mut source, _) = Source::open_live(&live)?;
     let mut relays = Relays::default();
     let spec = format!(
         "to={}:pid={}:kinds=fork:signal={signal}",

@@ -2,11 +2,16 @@
 
 use std::path::PathBuf;
 
+use anyhow::{Result, anyhow};
 use clap::{
-    Args, CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind, parser::ValueSource,
+    Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, builder::PossibleValue,
+    error::ErrorKind, parser::ValueSource,
 };
 
-use crate::{backend::procfs, event::KindSet, source::BackendChoice};
+use crate::{
+    event::KindSet,
+    source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,6 +71,18 @@ impl Cli {
             }
         }
         Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The probe's options: its ring buffer of `--buffer-mib`.
+    pub fn probe_options(&self) -> Result<ProbeOptions> {
+        let ring_bytes = self
+            .buffer_mib
+            .checked_mul(1 << 20)
+            .ok_or_else(|| anyhow!("--buffer-mib {} is too large", self.buffer_mib))?;
+        Ok(ProbeOptions {
+            ring_bytes,
+            ..ProbeOptions::default()
+        })
     }
 }
 
@@ -251,12 +268,30 @@ pub struct LiveArgs {
     pub poll_interval: std::time::Duration,
 }
 
-impl Default for LiveArgs {
-    fn default() -> Self {
-        Self {
-            backend: BackendChoice::Auto,
-            poll_interval: procfs::DEFAULT_INTERVAL,
+impl LiveArgs {
+    /// The options to open the live source with, the probe's (`--buffer-mib`) given.
+    pub fn options(&self, probe: ProbeOptions) -> LiveOptions {
+        LiveOptions {
+            backend: self.backend,
+            poll_interval: self.poll_interval,
+            probe,
         }
+    }
+}
+
+/// `--backend auto|ebpf|netlink|procfs`.
+impl ValueEnum for BackendChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Auto, Self::Ebpf, Self::Netlink, Self::Procfs]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Self::Auto => PossibleValue::new("auto").help("eBPF, else netlink, else procfs"),
+            Self::Ebpf => PossibleValue::new("ebpf"),
+            Self::Netlink => PossibleValue::new("netlink"),
+            Self::Procfs => PossibleValue::new("procfs"),
+        })
     }
 }
 

@@ -1,5 +1,4 @@
 //! forkwatch: a live view of a Linux machine's process lifetimes.
-pub mod backend;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
@@ -10,10 +9,9 @@ pub mod pidfd;
 pub mod pins;
 pub mod private_file;
 pub mod privileges;
-pub mod probe;
+pub mod proc;
 pub mod recording;
 pub mod relay;
-pub mod snapshot;
 pub mod source;
 pub mod text;
 pub mod ui;

@@ -5,7 +5,7 @@ use std::{
     fs::File,
     io,
     os::{
-        fd::{AsRawFd, OwnedFd},
+        fd::{AsFd, OwnedFd},
         unix::ffi::OsStrExt,
     },
     path::{Component, Path, PathBuf},
@@ -20,7 +20,7 @@ use tracing_subscriber::EnvFilter;
 use crate::{
     private_file::{self, Existing},
     privileges::{self, User},
-    text,
+    proc, text,
 };
 
 /// `$XDG_STATE_HOME/forkwatch/forkwatch.log`, or `~/.local/state/forkwatch/forkwatch.log`.
@@ -67,9 +67,7 @@ fn open(path: &Path, user: Option<&User>) -> anyhow::Result<File> {
             )
         })?;
     // Through the directory just opened, not its path again.
-    let inside = Path::new("/proc/self/fd")
-        .join(dir.as_raw_fd().to_string())
-        .join(name);
+    let inside = proc::this_process::fd_path(dir.as_fd()).join(name);
     private_file::open_for(&inside, Existing::Append, user).map_err(file_error)
 }
 

@@ -2,9 +2,7 @@ use std::process::ExitCode;
 
 use forkwatch::{
     cli::{Cli, Command},
-    cmd, logging,
-    probe::ProbeOptions,
-    text,
+    cmd, logging, text,
 };
 
 fn main() -> ExitCode {
@@ -37,20 +35,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let probe_options = ProbeOptions {
-        ring_bytes: cli
-            .buffer_mib
-            .checked_mul(1 << 20)
-            .ok_or_else(|| anyhow::anyhow!("--buffer-mib {} is too large", cli.buffer_mib))?,
-        ..ProbeOptions::default()
-    };
+    let probe = cli.probe_options()?;
     match cli.command {
-        Some(Command::Events(args)) => cmd::events::run(args, probe_options).await,
-        Some(Command::Watch(args)) => cmd::watch::run(args, probe_options).await,
-        Some(Command::Record(args)) => cmd::record::run(args, probe_options).await,
+        Some(Command::Events(args)) => cmd::events::run(args.live.options(probe), args).await,
+        Some(Command::Watch(args)) => cmd::watch::run(args.live.options(probe), args).await,
+        Some(Command::Record(args)) => cmd::record::run(args.live.options(probe), args).await,
         Some(Command::Replay(args)) => cmd::replay::run(args).await,
-        Some(Command::Relay(args)) => cmd::relay::run(args, probe_options).await,
-        Some(Command::Wait(args)) => cmd::wait::run(args, probe_options).await,
-        None => forkwatch::ui::run(&cli.live, &cli.ui, probe_options).await,
+        Some(Command::Relay(args)) => cmd::relay::run(args.live.options(probe), args).await,
+        Some(Command::Wait(args)) => cmd::wait::run(args.live.options(probe), args).await,
+        None => forkwatch::ui::run(cli.live.options(probe), &cli.ui).await,
     }
 }

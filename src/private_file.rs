@@ -22,11 +22,17 @@
 use std::{
     fs::{File, Metadata, OpenOptions, Permissions},
     io,
-    os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt},
+    os::{
+        fd::AsFd,
+        unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt},
+    },
     path::Path,
 };
 
-use crate::privileges::{self, User};
+use crate::{
+    privileges::{self, User},
+    proc,
+};
 
 /// What opening does to a file that is already there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,10 +121,7 @@ fn reopen(path: &Path, existing: Existing, owner: u32) -> io::Result<File> {
         .append(existing == Existing::Append)
         .truncate(existing == Existing::Replace && !null)
         .custom_flags(libc::O_NOCTTY)
-        .open(format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&handle)
-        ))?;
+        .open(proc::this_process::fd_path(handle.as_fd()))?;
     if null {
         return Ok(file);
     }

@@ -31,7 +31,7 @@ use rustix::{
     thread::{self, CapabilitySet, CapabilitySets},
 };
 
-use crate::backend::Backend;
+use crate::proc;
 
 /// CAP_KILL: relay rules signal processes of any user.
 pub const SIGNAL_ANY_PROCESS: CapabilitySet = CapabilitySet::KILL;
@@ -45,51 +45,21 @@ pub const READ_ANY_PROCESS: CapabilitySet = CapabilitySet::SYS_PTRACE;
 /// The uid and gid of nobody: whom a root forkwatch becomes when no sudo says who ran it.
 const NOBODY: u32 = 65_534;
 
-/// What reading `backend` needs once it is open. The probe needs nothing: its ring buffer
-/// is mapped, and its loss counts are read through the map's and programs' own fds.
-pub fn to_read(backend: Backend) -> CapabilitySet {
-    match backend {
-        Backend::Ebpf => CapabilitySet::empty(),
-        Backend::Netlink | Backend::Procfs => READ_ANY_PROCESS,
-    }
-}
-
 /// What re-reading /proc for a snapshot needs: nothing (stat, status and cmdline are open
 /// to all), unless /proc is mounted with `hidepid`, which hides other users' processes.
 pub fn to_reread_proc() -> CapabilitySet {
-    let hidden = std::fs::read_to_string("/proc/self/mountinfo")
-        .ok()
-        .and_then(|mounts| mounts.lines().rev().find_map(proc_mount_hides_pids));
-    if hidden.unwrap_or(false) {
+    if proc::this_process::proc_hides_pids().unwrap_or(false) {
         READ_ANY_PROCESS
     } else {
         CapabilitySet::empty()
     }
 }
 
-/// For the mountinfo line of a proc file system mounted on /proc, whether it hides pids.
-fn proc_mount_hides_pids(line: &str) -> Option<bool> {
-    let (mount, fs) = line.split_once(" - ")?;
-    if mount.split(' ').nth(4)? != "/proc" {
-        return None;
-    }
-    let mut fs = fs.split(' ');
-    if fs.next()? != "proc" {
-        return None;
-    }
-    let options = fs.nth(1).unwrap_or_default();
-    Some(
-        options
-            .split(',')
-            .filter_map(|o| o.strip_prefix("hidepid="))
-            .any(|value| !matches!(value, "0" | "off")),
-    )
-}
-
 /// Gives up every privilege but `keep` (what of it the process has), for good: see the
 /// module. A root process becomes [`unprivileged_account`]. Fails if another thread runs.
 pub fn keep_only(keep: CapabilitySet) -> Result<()> {
-    let threads = threads().context("cannot count this process's threads in /proc")?;
+    let threads =
+        proc::this_process::threads().context("cannot count this process's threads in /proc")?;
     if threads != 1 {
         bail!("cannot give up privileges: {threads} threads run already, and each keeps its own");
     }
@@ -191,7 +161,7 @@ pub fn files_as<T>(user: Option<&User>, act: impl FnOnce() -> T) -> io::Result<T
     let Some(user) = user else {
         return Ok(act());
     };
-    let threads = threads()?;
+    let threads = proc::this_process::threads()?;
     if threads != 1 {
         return Err(io::Error::other(format!(
             "cannot open files as uid {}: {threads} threads run already, and only this one would",
@@ -229,10 +199,6 @@ fn set_fs_id(
         ));
     }
     Ok(before as u32)
-}
-
-fn threads() -> io::Result<usize> {
-    Ok(std::fs::read_dir("/proc/self/task")?.count())
 }
 
 /// The home directory of root in the user database, whatever the environment says.
@@ -321,27 +287,4 @@ fn become_user(user: &User) -> Result<()> {
     thread::set_thread_res_uid(uid, uid, uid).with_context(context)?;
     thread::set_keep_capabilities(false).with_context(context)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hidepid_is_read_from_the_proc_mount() {
-        let line = |options: &str| {
-            format!("22 27 0:21 / /proc rw,relatime shared:12 - proc proc rw,{options}")
-        };
-        assert_eq!(proc_mount_hides_pids(&line("relatime")), Some(false));
-        assert_eq!(
-            proc_mount_hides_pids(&line("hidepid=invisible")),
-            Some(true)
-        );
-        assert_eq!(proc_mount_hides_pids(&line("hidepid=2")), Some(true));
-        assert_eq!(proc_mount_hides_pids(&line("hidepid=0")), Some(false));
-        let elsewhere = "30 27 0:21 / /mnt/proc rw - proc proc rw,hidepid=2";
-        assert_eq!(proc_mount_hides_pids(elsewhere), None);
-        let not_proc = "31 27 0:40 / /proc rw - tmpfs tmpfs rw";
-        assert_eq!(proc_mount_hides_pids(not_proc), None);
-    }
 }

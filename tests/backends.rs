@@ -16,15 +16,13 @@ use std::{
 };
 
 use forkwatch::{
-    backend::{
-        netlink::{Netlink, NetlinkOptions},
-        proc_stat,
-    },
-    cli::LiveArgs,
     clock,
     event::{Event, ExitStatus, Kind},
-    probe::ProbeOptions,
-    source::{BackendChoice, Source},
+    proc,
+    source::{
+        BackendChoice, Feed, LiveOptions, Source,
+        netlink::{Netlink, NetlinkOptions},
+    },
 };
 use lines::{lines, next_line};
 use nobody::Nobody;
@@ -73,12 +71,12 @@ fn path_str(path: &Path) -> String {
 }
 
 fn open(backend: BackendChoice) -> Source {
-    let args = LiveArgs {
+    let options = LiveOptions {
         backend,
-        ..LiveArgs::default()
+        ..LiveOptions::default()
     };
-    let (source, selection) = Source::open_live(&args, &ProbeOptions::default())
-        .expect("the backend opens (tests run as root)");
+    let (source, selection) =
+        Source::open_live(&options).expect("the backend opens (tests run as root)");
     assert!(!selection.automatic && selection.unavailable.is_empty());
     source
 }
@@ -105,7 +103,7 @@ async fn reports_the_tree(backend: BackendChoice) {
     let script = format!("{sleep} 1.3 & {sleep} 1.2; wait; exit 3");
     let mut root = Command::new(&shell).args(["-c", &script]).spawn().unwrap();
     let root_pid = root.id();
-    let root_ticks = proc_stat::read(root_pid).unwrap().start_ticks;
+    let root_ticks = proc::stat::read(root_pid).unwrap().start_ticks;
 
     // Children are the processes the root forked; their start ticks are read from /proc
     // while they run, to compare with the events' identity.
@@ -132,7 +130,7 @@ async fn reports_the_tree(backend: BackendChoice) {
         }
         for event in &events[before..] {
             if event.kind == Kind::Fork && event.ppid == root_pid {
-                let ticks = proc_stat::read(event.pid).map(|s| s.start_ticks);
+                let ticks = proc::stat::read(event.pid).map(|s| s.start_ticks);
                 children.insert(event.pid, ticks);
             }
         }

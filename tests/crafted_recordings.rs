@@ -20,8 +20,8 @@ use std::{
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
     model::Model,
+    proc::snapshot::ProcessInfo,
     recording::{Info, Input, Reader, Writer},
-    snapshot::ProcessInfo,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");

@@ -20,10 +20,8 @@ use std::{
 };
 
 use forkwatch::{
-    backend::netlink,
     event::{Event, Kind},
-    probe,
-    source::{BackendChoice, Source},
+    source::{BackendChoice, Feed, Source, ebpf, netlink},
 };
 use lines::{lines, next_line};
 use live::exited;
@@ -238,7 +236,7 @@ async fn storm_in_bounded_batches(
 
 #[tokio::test]
 async fn ebpf_reads_in_bounded_batches() {
-    reads_in_bounded_batches(BackendChoice::Ebpf, probe::BATCH_RECORDS, 1).await;
+    reads_in_bounded_batches(BackendChoice::Ebpf, ebpf::BATCH_RECORDS, 1).await;
 }
 
 /// A message may give two events: a fork whose pid was reused also ends the old process.

@@ -15,10 +15,8 @@ use std::{
 };
 
 use forkwatch::{
-    cli::LiveArgs,
     event::{Event, Kind},
-    probe::ProbeOptions,
-    source::{BackendChoice, Source},
+    source::{BackendChoice, Feed, LiveOptions, Source, ebpf::ProbeOptions},
 };
 use lines::{lines, next_line};
 use live::{exited, open, read_until};
@@ -142,15 +140,15 @@ fn unannounced(events: &[Event], pids: &[u32]) -> usize {
 /// the processes more slowly).
 #[tokio::test]
 async fn ebpf_takes_no_dropped_uid_event_for_a_silent_change() {
-    let options = ProbeOptions {
-        ring_bytes: 4096,
-        ..ProbeOptions::default()
-    };
-    let args = LiveArgs {
+    let options = LiveOptions {
         backend: BackendChoice::Ebpf,
-        ..LiveArgs::default()
+        probe: ProbeOptions {
+            ring_bytes: 4096,
+            ..ProbeOptions::default()
+        },
+        ..LiveOptions::default()
     };
-    let (mut source, _) = Source::open_live(&args, &options).unwrap();
+    let (mut source, _) = Source::open_live(&options).unwrap();
     for pause_ms in [20, 40, 80, 160] {
         let spawner = setresuid_processes();
         let mut events = Vec::new();

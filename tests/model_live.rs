@@ -13,9 +13,9 @@ use forkwatch::{
     event::{Event, ExitStatus, Kind, ProcessKey},
     model::{Config, Model, Process},
     private_file,
-    probe::{Probe, ProbeOptions},
+    proc::snapshot,
     recording::{Info, Recorder, Replay, Speed},
-    snapshot,
+    source::ebpf::{Probe, ProbeOptions},
 };
 
 /// `sh -c SCRIPT NAME`: two children named after it, one of which runs `sleep`; one exits

@@ -13,7 +13,10 @@ use std::{
 
 use forkwatch::{
     event::{Argv, Event, ExitStatus, Kind},
-    probe::{FINISH_MARGIN, Probe, ProbeOptions},
+    source::{
+        FINISH_MARGIN,
+        ebpf::{Probe, ProbeOptions},
+    },
 };
 use forkwatch_abi::FILENAME_CAP;
 use long_path::LongPath;

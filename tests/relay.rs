@@ -19,8 +19,8 @@ use std::{
 
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
+    proc::snapshot,
     relay::{Notice, Relays, RtSignal, RuleSpec},
-    snapshot,
 };
 use holder::Holder;
 use receiver::{Received, Receiver};

@@ -15,8 +15,8 @@ use forkwatch::{
     clock,
     event::{Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
     model::Model,
+    proc::snapshot::{self, ProcessInfo},
     relay::{Notice, Relays, RtSignal, RuleId},
-    snapshot::{self, ProcessInfo},
 };
 use holder::Holder;
 use receiver::Receiver;

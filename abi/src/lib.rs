@@ -4,6 +4,8 @@
 //! exactly the layout it was written with.
 #![no_std]
 
+pub mod names;
+
 /// Length of `task_struct.comm`, including the terminating NUL.
 pub const COMM_LEN: usize = 16;
 /// Bytes of the exec'd file name kept, including its NUL.
@@ -13,6 +15,10 @@ pub const FILENAME_CAP: usize = 512;
 pub const ARGS_CAP: usize = 8192;
 /// Default size of the ring buffer (bytes, a power-of-two multiple of the page size).
 pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
+
+/// `PF_KTHREAD` from include/linux/sched.h: the task flag of kernel threads. The probe
+/// reads it in `task_struct.flags`, user space in the flags field of `/proc/<pid>/stat`.
+pub const PF_KTHREAD: u32 = 0x0020_0000;
 
 /// Event kinds, as written in [`RawEvent::kind`].
 pub mod kind {

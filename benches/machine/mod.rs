@@ -6,7 +6,7 @@ use std::time::Instant;
 use forkwatch::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 pub const MS: u64 = 1_000_000;

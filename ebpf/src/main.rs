@@ -3,6 +3,10 @@
 //! One ring buffer shared by all CPUs keeps events in the order they were reserved, and a
 //! fork is reserved before the child can run, so a child never appears before its fork.
 //! Every record that cannot be queued is counted in `LOST`.
+//!
+//! User space finds the maps, globals and programs by name: each is named as
+//! `forkwatch_abi::names` says (the macros take only the item's own identifier, so the
+//! names are spelled out here again, and a test of the loader checks them).
 #![no_std]
 #![no_main]
 
@@ -19,8 +23,8 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use forkwatch_abi::{
-    ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, FILENAME_CAP, KernelOffsets, RawEvent,
-    flags, kind,
+    ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, FILENAME_CAP, KernelOffsets, PF_KTHREAD,
+    RawEvent, flags, kind,
 };
 
 #[map]
@@ -49,8 +53,6 @@ static WAKEUP_GAP_NS: u64 = 0;
 #[unsafe(no_mangle)]
 static mut LAST_WAKEUP_NS: u64 = 0;
 
-/// `PF_KTHREAD` from include/linux/sched.h.
-const PF_KTHREAD: u32 = 0x0020_0000;
 /// `SIGNAL_GROUP_EXIT` from include/linux/sched/signal.h.
 const SIGNAL_GROUP_EXIT: u32 = 0x0000_0004;
 

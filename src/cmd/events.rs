@@ -6,14 +6,17 @@ use anyhow::Result;
 
 use super::{StopSignals, drive, write_batch};
 use crate::{
-    cli::EventsArgs, clock::WallClock, event::EventWriter, privileges, probe::ProbeOptions,
-    source::Source,
+    cli::EventsArgs,
+    clock::WallClock,
+    event::EventWriter,
+    privileges,
+    source::{LiveOptions, Source},
 };
 
-pub async fn run(args: EventsArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(live: LiveOptions, args: EventsArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
-    privileges::keep_only(privileges::to_read(selection.backend))?;
+    let (mut source, selection) = Source::open_live(&live)?;
+    privileges::keep_only(selection.backend.privileges_to_read())?;
     let mut writer = EventWriter::new(
         io::stdout().lock(),
         args.output.json,

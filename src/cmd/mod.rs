@@ -17,8 +17,9 @@ use tokio::{
 use crate::{
     event::{Event, EventWriter, Kind},
     model::{Applied, Model},
-    private_file, privileges, snapshot,
-    source::{Selection, Source},
+    private_file, privileges,
+    proc::snapshot,
+    source::{Feed, Selection},
     text,
 };
 
@@ -47,11 +48,11 @@ impl StopSignals {
     }
 }
 
-/// Hands every batch from `source` to `consume` until the source ends, `consume` returns
-/// true, `stop` fires, or `duration` has passed. After a stop, what the source still holds
-/// is handed over too.
+/// Hands every batch from `source` (live or a replay) to `consume` until the source ends,
+/// `consume` returns true, `stop` fires, or `duration` has passed. After a stop, what the
+/// source still holds is handed over too.
 pub async fn drive(
-    source: &mut Source,
+    source: &mut impl Feed,
     stop: &mut StopSignals,
     duration: Option<Duration>,
     mut consume: impl FnMut(&mut Vec<Event>) -> Result<bool>,

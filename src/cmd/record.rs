@@ -11,19 +11,18 @@ use crate::{
     clock,
     private_file::Existing,
     privileges,
-    probe::ProbeOptions,
+    proc::snapshot,
     recording::{Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
-    snapshot,
-    source::Source,
+    source::{Feed, LiveOptions, Source},
     text,
 };
 
-pub async fn run(args: RecordArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(live: LiveOptions, args: RecordArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    let (mut source, selection) = Source::open_live(&live)?;
     let file = super::create_recording(&args.output, Existing::Replace)?;
     // Before /proc is read, and before the recorder's thread starts, so that it has no more.
-    privileges::keep_only(privileges::to_read(selection.backend) | privileges::to_reread_proc())?;
+    privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;

@@ -8,12 +8,11 @@ use super::{LiveTree, StopSignals};
 use crate::{
     cli::RelayArgs,
     privileges,
-    probe::ProbeOptions,
     relay::{self, Notice, Relays, Rule, RuleFields},
-    source::Source,
+    source::{Feed, LiveOptions, Source},
 };
 
-pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(mut live: LiveOptions, args: RelayArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let spec = RuleFields {
         to: &args.to,
@@ -25,11 +24,8 @@ pub async fn run(args: RelayArgs, probe_options: ProbeOptions) -> Result<ExitCod
     }
     .build()
     .map_err(|e| anyhow!(e))?;
-    let probe_options = ProbeOptions {
-        wakeup_gap: relay::WAKEUP_GAP,
-        ..probe_options
-    };
-    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    live.probe.wakeup_gap = relay::WAKEUP_GAP;
+    let (mut source, selection) = Source::open_live(&live)?;
     // Targets are signalled and checked (their wait channels) whoever they belong to.
     privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     // Opened once the source runs, so an exit of the process to match cannot fall between

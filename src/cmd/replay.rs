@@ -17,7 +17,6 @@ use crate::{
     event::EventWriter,
     privileges,
     recording::{OpenError, Replay, Speed},
-    source::Source,
     text,
 };
 
@@ -38,16 +37,12 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         args.output.kinds.unwrap_or_default(),
         replay.info().wall_clock(),
     );
-    let mut source = Source::Replay(Box::new(replay));
-    drive(&mut source, &mut stop, None, |batch| {
+    drive(&mut replay, &mut stop, None, |batch| {
         write_batch(&mut writer, batch)
     })
     .await?;
     eprintln!("forkwatch-tui: {}", writer.tally.summary());
 
-    let Some(replay) = source.replay_mut() else {
-        unreachable!("the source was made a replay above")
-    };
     if let Some((last, earlier)) = replay.damage().split_last() {
         for damage in earlier {
             eprintln!("forkwatch-tui: {path} is {damage}");

@@ -17,9 +17,8 @@ use crate::{
     event::{Comm, Event, ExitStatus, Kind},
     pidfd::PidFd,
     privileges,
-    probe::ProbeOptions,
-    snapshot,
-    source::Source,
+    proc::{self, snapshot},
+    source::{Feed, LiveOptions, Source},
 };
 
 /// The exit code when a pid names no process, as the shell's `wait` gives.
@@ -39,15 +38,15 @@ struct Waited {
     status: Option<ExitStatus>,
 }
 
-pub async fn run(args: WaitArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(live: LiveOptions, args: WaitArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
+    let (mut source, selection) = Source::open_live(&live)?;
     let mut finished: HashMap<u32, ExitStatus> = HashMap::new();
     let Some(waited) = check_all(&args.pids, &mut source, &mut finished) else {
         return Ok(ExitCode::from(NO_SUCH_PROCESS));
     };
     // A zombie's exit code, read above, was the last look at another user's process.
-    privileges::keep_only(privileges::to_read(selection.backend))?;
+    privileges::keep_only(selection.backend.privileges_to_read())?;
 
     if !waited.is_empty() {
         eprintln!(
@@ -172,13 +171,7 @@ fn check(pid: u32) -> Result<Waited> {
 
 /// The exit status of a zombie, from /proc (readable by root and by its owner).
 fn zombie_status(pid: u32) -> Option<ExitStatus> {
-    let stat = procfs::process::Process::new(pid as i32)
-        .ok()?
-        .stat()
-        .ok()?;
-    (stat.state == 'Z')
-        .then_some(stat.exit_code?)
-        .map(|raw| ExitStatus::from_wait_status(raw as u32))
+    proc::stat::zombie_wait_status(pid).map(ExitStatus::from_wait_status)
 }
 
 /// Records the exit events in `events` that end processes being waited for.

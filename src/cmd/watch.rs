@@ -14,16 +14,15 @@ use crate::{
     event::EventWriter,
     pins::{self, Pin},
     privileges,
-    probe::ProbeOptions,
-    source::Source,
+    source::{Feed, LiveOptions, Source},
 };
 
-pub async fn run(args: WatchArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     // The source first, then /proc, then the pid: a process born or exiting meanwhile is in
     // the snapshot, or its events are queued in the source.
-    let (mut source, selection) = Source::open_live(&args.live, &probe_options)?;
-    privileges::keep_only(privileges::to_read(selection.backend) | privileges::to_reread_proc())?;
+    let (mut source, selection) = Source::open_live(&live)?;
+    privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     let mut tree = LiveTree::seed()?;
     let root = pins::live_root(&tree.model, args.pid)?;
     let mut pin = Pin::new(&tree.model, root)?;

@@ -55,7 +55,7 @@ use crate::{
         Argv, ByteString, Comm, Creds, Event, ExitStatus, KeyHasher, KeyMap, Kind, MAX_ARGV_BYTES,
         MAX_FILENAME_BYTES, ProcessKey,
     },
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 pub use memory::{DEFAULT_EXITED_BYTES, LOG_PROGRAM_BYTES};

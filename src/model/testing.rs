@@ -5,7 +5,7 @@ use super::{Applied, Model, ProcessKey};
 use crate::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 pub(crate) const MS: u64 = 1_000_000;

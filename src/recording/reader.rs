@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     event::{Argv, Event, Kind, MAX_ARGV_BYTES},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
     text,
 };
 

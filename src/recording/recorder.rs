@@ -21,7 +21,7 @@ use anyhow::{Context, Result, anyhow};
 use super::{Info, Summary, Writer};
 use crate::{
     event::{Event, Kind},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 /// Events wait at most this long in memory before they are written: what a kill -9 or a

@@ -13,7 +13,7 @@ use super::{
     Info,
     reader::{Damage, Extent, OpenError, Reader},
 };
-use crate::{event::Event, snapshot::ProcessInfo};
+use crate::{event::Event, proc::snapshot::ProcessInfo, source::Feed};
 
 /// How fast a replay runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -380,5 +380,19 @@ impl Replay {
         } else if let Some(last) = self.damage.last_mut() {
             *last = damage;
         }
+    }
+}
+
+/// A replay is fed like a live source: it ends with the recording, and holds nothing that
+/// is due when stopped.
+impl Feed for Replay {
+    async fn next_batch(&mut self, out: &mut Vec<Event>) -> anyhow::Result<bool> {
+        Ok(Replay::next_batch(self, out).await)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) {}
+
+    fn name(&self) -> &'static str {
+        "replay"
     }
 }

@@ -8,7 +8,7 @@ use std::{
 use super::{codec::tests::every_kind, *};
 use crate::{
     event::{Argv, Comm, Creds, Event, Kind},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 const START_NS: u64 = 1_000_000_000;

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     event::{Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES, Tally},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 /// Event frames are cut at this much uncompressed content: large enough for zstd to find

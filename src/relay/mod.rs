@@ -31,7 +31,7 @@ use crate::{
 use layout::siginfo;
 use target::Delivery;
 
-/// The probe's wakeup gap ([`crate::probe::ProbeOptions::wakeup_gap`]) while relaying: an
+/// The probe's wakeup gap ([`crate::source::ebpf::ProbeOptions::wakeup_gap`]) while relaying: an
 /// event that falls within the gap waits for the reader's next poll, two gaps later, and
 /// a relayed signal should arrive well within a millisecond. It still caps wake-ups at
 /// 10,000 a second in a fork storm.

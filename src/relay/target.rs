@@ -10,7 +10,10 @@ use anyhow::{Error, Result, anyhow, bail};
 use crate::{
     event::{Comm, ProcessKey},
     pidfd::PidFd,
-    snapshot::{self, ProcessInfo},
+    proc::{
+        snapshot::{self, ProcessInfo},
+        status, task,
+    },
 };
 
 use super::signal::RtSignal;
@@ -204,23 +207,21 @@ impl Target {
     /// so /proc shows such a thread as not blocking it). Unknown counts as prepared.
     pub(super) fn is_prepared_for(&self, signal: RtSignal) -> bool {
         let bit = 1u64 << (signal.number() - 1);
-        let Ok(process) = procfs::process::Process::new(self.pid as i32) else {
-            return true;
-        };
-        if process
-            .status()
-            .is_ok_and(|s| (s.sigign | s.sigcgt) & bit != 0)
+        let pid = self.pid;
+        if status::read(pid)
+            .is_some_and(|s| (s.ignored.unwrap_or(0) | s.caught.unwrap_or(0)) & bit != 0)
         {
             return true;
         }
-        let Ok(tasks) = process.tasks() else {
+        let Some(tids) = task::thread_ids(pid) else {
             return true;
         };
-        tasks.flatten().all(|task| {
-            let blocks = task.status().map_or(true, |s| s.sigblk & bit != 0);
-            let waits =
-                std::fs::read_to_string(format!("/proc/{}/task/{}/wchan", task.pid, task.tid))
-                    .map_or(true, |wchan| wchan.starts_with("do_sigtimedwait"));
+        tids.into_iter().all(|tid| {
+            let blocks = status::read_thread(pid, tid)
+                .and_then(|s| s.blocked)
+                .is_none_or(|blocked| blocked & bit != 0);
+            let waits = task::wait_channel(pid, tid)
+                .is_none_or(|wchan| wchan.starts_with("do_sigtimedwait"));
             blocks || waits
         })
     }

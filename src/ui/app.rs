@@ -25,7 +25,7 @@ use crate::{
     clock::WallClock,
     event::{Event, Kind, ProcessKey},
     model::{Model, Process, Row, Search, TreeOptions, TreeView},
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
     source::Selection,
 };
 

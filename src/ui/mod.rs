@@ -39,7 +39,10 @@ mod users;
 use std::{io::IsTerminal, process::ExitCode};
 
 use anyhow::{Context, Result, anyhow, bail};
-use tokio::task::{LocalSet, spawn_local};
+use tokio::{
+    sync::mpsc::{Receiver, Sender},
+    task::{LocalSet, spawn_local},
+};
 
 pub use app::{App, AppEvent, SourceInfo, update};
 pub use runtime::{Screen, Session, draw};
@@ -48,16 +51,16 @@ pub use users::Users;
 use self::{record::Recording, replay::Player};
 
 use crate::{
-    cli::{LiveArgs, UiArgs},
+    cli::UiArgs,
     clock::{self, WallClock},
     cmd::StopSignals,
     model::Model,
     private_file::Existing,
     privileges,
-    probe::ProbeOptions,
+    proc::snapshot,
+    recording::Replay,
     relay::{self, RuleSpec},
-    snapshot,
-    source::Source,
+    source::{Feed, LiveOptions, Source},
     text,
 };
 
@@ -65,7 +68,7 @@ use crate::{
 /// for, starts the recording if asked, and runs the UI until it quits. Whatever fails
 /// before the UI takes the terminal (a bad `--relay`, an unknown `--pin`, a recording that
 /// cannot be created) is an error on the normal terminal.
-pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> Result<ExitCode> {
+pub async fn run(mut live: LiveOptions, ui: &UiArgs) -> Result<ExitCode> {
     let rules = ui
         .relays
         .iter()
@@ -76,14 +79,9 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
         .collect::<Result<Vec<_>>>()?;
     // As the `relay` command does, for signals well within a millisecond of their event.
     // Rules made later in the UI find the probe as it was loaded.
-    let probe_options = if rules.is_empty() {
-        probe_options
-    } else {
-        ProbeOptions {
-            wakeup_gap: relay::WAKEUP_GAP,
-            ..probe_options
-        }
-    };
+    if !rules.is_empty() {
+        live.probe.wakeup_gap = relay::WAKEUP_GAP;
+    }
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!(
             "the terminal UI needs a terminal on stdin and stdout; \
@@ -93,7 +91,7 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
     let stop = StopSignals::catch()?;
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
-    let (source, selection) = Source::open_live(live, &probe_options)?;
+    let (source, selection) = Source::open_live(&live)?;
     // Made before privileges are given up, but emptied only once the pins and rules asked
     // for are made: a mistake in them leaves an existing file as it was.
     let file = ui
@@ -138,29 +136,43 @@ pub async fn run(live: &LiveArgs, ui: &UiArgs, probe_options: ProbeOptions) -> R
         .await
 }
 
-/// Runs `app` fed by `source` on the real terminal, and writes `recording` if given. The
-/// source may be anything that ends up in [`Source`]: a replay too.
+/// Runs `app` fed by `source` on the real terminal, and writes `recording` if given.
 pub async fn serve(
-    mut app: App,
-    source: Source,
+    app: App,
+    source: impl Feed + 'static,
     stop: StopSignals,
     recording: Option<Recording>,
 ) -> Result<ExitCode> {
-    let (sender, mut events) = runtime::channel();
-    let mut session = Session {
+    let (sender, events) = runtime::channel();
+    let (source_sender, source_events) = runtime::source_channel();
+    spawn_local(runtime::feed_source(source, source_sender));
+    spawn_local(runtime::feed_ticks(sender.clone()));
+    let session = Session {
         recording,
+        source: Some(source_events),
         ..Session::default()
     };
-    match source {
-        // A replay's clock is its position, which the player gives.
-        Source::Replay(replay) => session.player = Some(Player::new(replay)),
-        live => {
-            let (source_sender, source_events) = runtime::source_channel();
-            session.source = Some(source_events);
-            spawn_local(runtime::feed_source(live, source_sender));
-            spawn_local(runtime::feed_ticks(sender.clone()));
-        }
-    }
+    serve_session(app, session, (sender, events), stop).await
+}
+
+/// Runs `app` on the real terminal, playing `replay` with the player's controls. A
+/// replay's clock is its position, which the player gives.
+async fn serve_replay(app: App, replay: Box<Replay>, stop: StopSignals) -> Result<ExitCode> {
+    let session = Session {
+        player: Some(Player::new(replay)),
+        ..Session::default()
+    };
+    serve_session(app, session, runtime::channel(), stop).await
+}
+
+/// Runs `app` on the real terminal with what `session` holds and what comes down
+/// `channel`, then ends the recording if there is one.
+async fn serve_session(
+    mut app: App,
+    mut session: Session,
+    (sender, mut events): (Sender<AppEvent>, Receiver<AppEvent>),
+    stop: StopSignals,
+) -> Result<ExitCode> {
     let ended = match terminal::LiveScreen::enter() {
         Ok(mut screen) => {
             spawn_local(runtime::feed_input(sender.clone()));

@@ -15,8 +15,8 @@ use ratatui::{style::Stylize, text::Span};
 use super::{App, AppEvent};
 use crate::{
     clock,
+    proc::snapshot::ProcessInfo,
     recording::{Info, Recorder, SLOW_DISK_BACKLOG},
-    snapshot::ProcessInfo,
     text,
 };
 

@@ -26,7 +26,6 @@ use super::{
     runtime::TICK,
 };
 use crate::{
-    backend::Backend,
     cli::ReplayArgs,
     clock::WallClock,
     cmd::StopSignals,
@@ -35,9 +34,9 @@ use crate::{
         duration::{self, SECOND},
     },
     model::Model,
+    proc::snapshot::ProcessInfo,
     recording::{Damage, Info, Position, Replay, Seek, Speed},
-    snapshot::ProcessInfo,
-    source::Source,
+    source::Backend,
     text,
 };
 
@@ -140,9 +139,8 @@ pub async fn run(args: &ReplayArgs) -> Result<ExitCode> {
         Users::with_lookup(|_| None)
     };
     let app = App::replaying(&path, &replay, args.skip_damage, users);
-    let source = Source::Replay(Box::new(replay));
     LocalSet::new()
-        .run_until(super::serve(app, source, stop, None))
+        .run_until(super::serve_replay(app, Box::new(replay), stop))
         .await
 }
 

@@ -20,7 +20,7 @@ use super::{
     record::Recording,
     replay::{self, Player},
 };
-use crate::{cmd::StopSignals, snapshot, source::Source};
+use crate::{cmd::StopSignals, proc::snapshot, source::Feed};
 
 pub const FRAMES_PER_SECOND: u32 = 30;
 /// How often time is told to the application: often enough for a highlight or a linger
@@ -163,7 +163,7 @@ async fn next_from(source: Option<&mut Receiver<AppEvent>>) -> Option<AppEvent> 
 }
 
 /// Sends the source's events until it ends or fails, or the application is gone.
-pub async fn feed_source(mut source: Source, sender: Sender<AppEvent>) {
+pub async fn feed_source(mut source: impl Feed, sender: Sender<AppEvent>) {
     loop {
         let mut batch = Vec::new();
         let event = match source.next_batch(&mut batch).await {

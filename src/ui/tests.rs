@@ -20,7 +20,7 @@ use crate::{
     clock::WallClock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
     model::Model,
-    snapshot::ProcessInfo,
+    proc::snapshot::ProcessInfo,
 };
 
 const MS: u64 = 1_000_000;

@@ -3,19 +3,16 @@
 use std::time::Duration;
 
 use forkwatch::{
-    cli::LiveArgs,
     event::{Event, Kind},
-    probe::ProbeOptions,
-    source::{BackendChoice, Source},
+    source::{BackendChoice, Feed, LiveOptions, Source},
 };
 
 pub fn open(backend: BackendChoice) -> Source {
-    let args = LiveArgs {
+    let options = LiveOptions {
         backend,
-        ..LiveArgs::default()
+        ..LiveOptions::default()
     };
-    let (source, _) = Source::open_live(&args, &ProbeOptions::default())
-        .expect("the backend opens (tests run as root)");
+    let (source, _) = Source::open_live(&options).expect("the backend opens (tests run as root)");
     source
 }
 

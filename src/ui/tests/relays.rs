@@ -13,8 +13,8 @@ use tokio::sync::mpsc::Sender;
 use super::*;
 use crate::{
     clock,
+    proc::snapshot,
     relay::RtSignal,
-    snapshot,
     ui::runtime::{self, Screen},
 };
 use holder::Holder;

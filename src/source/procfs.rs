@@ -13,14 +13,15 @@ use std::{
 use anyhow::{Context, Result, bail};
 use tokio::time::{Interval, MissedTickBehavior};
 
-use super::{
-    ids::CountsLoss,
-    proc_stat::{self, Stat, StatFile},
-};
+use super::ids::CountsLoss;
 use crate::{
     clock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
-    snapshot::{self, ProcessInfo},
+    proc::{
+        self,
+        snapshot::{self, ProcessInfo},
+        stat::{self, Stat, StatFile},
+    },
 };
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
@@ -52,7 +53,7 @@ impl Known {
     fn stat(&self, pid: u32) -> Option<Stat> {
         match &self.stat_file {
             Some(file) => file.read(),
-            None => proc_stat::read(pid).filter(|s| s.start_ticks == self.start_ticks),
+            None => stat::read(pid).filter(|s| s.start_ticks == self.start_ticks),
         }
     }
 
@@ -109,9 +110,7 @@ impl Procfs {
         poller
             .interval
             .set_missed_tick_behavior(MissedTickBehavior::Delay);
-        poller
-            .list_pids()
-            .context("cannot read /proc (is procfs mounted?)")?;
+        proc::list_pids(&mut poller.pids).context("cannot read /proc (is procfs mounted?)")?;
         for i in 0..poller.pids.len() {
             let pid = poller.pids[i];
             if let Some(known) = poller.read_new(pid, None) {
@@ -135,7 +134,7 @@ impl Procfs {
     /// execs of known processes, then new processes (each parent before its children).
     pub fn poll(&mut self, out: &mut Vec<Event>) -> Result<()> {
         let now = clock::boottime_ns();
-        self.list_pids().context("cannot read /proc")?;
+        proc::list_pids(&mut self.pids).context("cannot read /proc")?;
         self.seen.clear();
         let mut execs = Vec::new();
         let mut born = Vec::new();
@@ -278,7 +277,7 @@ impl Procfs {
         });
         let read_stat = |file: &Option<StatFile>| match file {
             Some(file) => file.read(),
-            None => proc_stat::read(pid),
+            None => stat::read(pid),
         };
         // /proc is read file by file: an exec between the reads would pair the old name
         // with the new argv (and report the exec twice), and in the middle of an exec the
@@ -329,16 +328,6 @@ impl Procfs {
         self.files_kept -= usize::from(known.stat_file.is_some());
         known
     }
-
-    fn list_pids(&mut self) -> std::io::Result<()> {
-        self.pids.clear();
-        for entry in std::fs::read_dir("/proc")? {
-            if let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
-                self.pids.push(pid);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A poller has no buffer to overflow: it loses nothing it could count (what it misses
@@ -377,7 +366,7 @@ fn raise_fd_limit() -> u64 {
 /// ended, or is in the middle of another exec), which is not an empty argv.
 fn exec_kind(pid: u32, known: &Known) -> Kind {
     Kind::Exec {
-        filename: super::exe_path(pid),
+        filename: proc::exe_path(pid),
         argv: known.argv.clone(),
         argv_truncated: known.argv_truncated,
         filename_truncated: false,

@@ -9,10 +9,8 @@ use std::{fs::File, io::Read};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    backend::proc_stat,
-    event::{Argv, Comm, Creds, MAX_ARGV_BYTES},
-};
+use super::{stat, status};
+use crate::event::{Argv, Comm, Creds, MAX_ARGV_BYTES};
 
 /// One process in a snapshot. Its JSON form (in recordings) is in [`wire`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,8 +34,9 @@ pub struct ProcessInfo {
 
 /// Reads one process; `None` if it is gone (or was never there).
 pub fn read_process(pid: u32) -> Option<ProcessInfo> {
-    let stat = proc_stat::read(pid)?;
-    let status = read_status(pid)?;
+    let stat = stat::read(pid)?;
+    let status = status::read(pid)?;
+    let creds = status.creds?;
     let kernel_thread = stat.kernel_thread();
     let (argv, argv_truncated) = if kernel_thread {
         (Argv::default(), false)
@@ -51,10 +50,10 @@ pub fn read_process(pid: u32) -> Option<ProcessInfo> {
         comm: stat.comm,
         argv,
         argv_truncated,
-        creds: status.creds,
+        creds,
         state: char::from(stat.state),
         kernel_thread,
-        threads: status.threads,
+        threads: status.threads.unwrap_or(1),
     })
 }
 
@@ -71,55 +70,11 @@ pub fn read_cmdline(pid: u32) -> Option<(Argv, bool)> {
     Some((Argv::from_area(&area), truncated))
 }
 
-/// What the snapshot takes from /proc/<pid>/status.
-struct Status {
-    creds: Creds,
-    threads: u32,
-}
-
-/// Reads the ids and the thread count from `/proc/<pid>/status` (a few hundred bytes of
-/// `Name:\tvalue` lines; 16 KiB bounds the read).
-fn read_status(pid: u32) -> Option<Status> {
-    let file = File::open(format!("/proc/{pid}/status")).ok()?;
-    let mut text = Vec::new();
-    file.take(16 * 1024).read_to_end(&mut text).ok()?;
-    let (mut uids, mut gids, mut threads) = (None, None, None);
-    for line in text.split(|&b| b == b'\n') {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        let mut numbers = std::str::from_utf8(value)
-            .unwrap_or_default()
-            .split_ascii_whitespace()
-            .map(|n| n.parse::<u32>().ok());
-        let mut next = || numbers.next().flatten();
-        match name {
-            // Real, effective, saved, file system: the first two.
-            b"Uid" => uids = next().zip(next()),
-            b"Gid" => gids = next().zip(next()),
-            b"Threads" => threads = next(),
-            _ => {}
-        }
-    }
-    let ((uid, euid), (gid, egid)) = (uids?, gids?);
-    Some(Status {
-        creds: Creds {
-            uid,
-            euid,
-            gid,
-            egid,
-        },
-        threads: threads.unwrap_or(1),
-    })
-}
-
 /// Every process on the machine, in pid order. Processes that exit while /proc is read
 /// are left out.
 pub fn take() -> std::io::Result<Vec<ProcessInfo>> {
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+    let mut pids = Vec::new();
+    super::list_pids(&mut pids)?;
     pids.sort_unstable();
     Ok(pids.into_iter().filter_map(read_process).collect())
 }

@@ -1,12 +1,12 @@
-//! The few fields of `/proc/<pid>/stat` the backends read for every event or every poll,
-//! parsed without allocating (the snapshot's full read costs three files per process).
+//! `/proc/<pid>/stat`: the few fields the backends read for every event or every poll,
+//! parsed without allocating (the snapshot's full read costs three files per process), and
+//! a zombie's exit status.
 
 use std::{fs::File, os::unix::fs::FileExt};
 
-use crate::{clock, event::Comm};
+use forkwatch_abi::PF_KTHREAD;
 
-/// `PF_KTHREAD` in the flags field.
-const PF_KTHREAD: u32 = 0x0020_0000;
+use crate::{clock, event::Comm};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
@@ -48,8 +48,7 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
     let open = text.iter().position(|&b| b == b'(')?;
     let close = text.iter().rposition(|&b| b == b')')?;
     let comm = Comm::from_bytes(text.get(open + 1..close)?);
-    let mut fields = text.get(close + 2..)?.split(|&b| b == b' ');
-    // Field n of proc(5) is the (n - 3)th after the command name.
+    let mut fields = fields(text)?;
     let mut field = |skip: usize| -> Option<&[u8]> { fields.nth(skip) };
     let state = *field(0)?.first()?;
     let ppid = number(field(0)?)?;
@@ -67,8 +66,31 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
     })
 }
 
+/// The fields after the command name: field n of proc(5) is the (n - 3)th of them.
+fn fields(text: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let close = text.iter().rposition(|&b| b == b')')?;
+    Some(text.get(close + 2..)?.split(|&b| b == b' '))
+}
+
 fn number(bytes: &[u8]) -> Option<u64> {
     std::str::from_utf8(bytes).ok()?.trim_end().parse().ok()
+}
+
+/// The raw wait status of a zombie (`exit_code`, field 52), as its parent's waitpid will
+/// report it; `None` if `pid` is gone or not a zombie. /proc shows it only to readers with
+/// ptrace access (root, its owner); others read 0.
+pub fn zombie_wait_status(pid: u32) -> Option<u32> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    if parse(&text)?.state != b'Z' {
+        return None;
+    }
+    let exit_code = fields(&text)?.nth(52 - 3)?;
+    let exit_code: i32 = std::str::from_utf8(exit_code)
+        .ok()?
+        .trim_end()
+        .parse()
+        .ok()?;
+    Some(exit_code as u32)
 }
 
 /// Reads and parses `/proc/<pid>/stat`; `None` if the process is gone.
@@ -119,7 +141,7 @@ mod tests {
     fn reads_this_process_like_the_snapshot_does() {
         let me = std::process::id();
         let stat = read(me).unwrap();
-        let info = crate::snapshot::read_process(me).unwrap();
+        let info = super::super::snapshot::read_process(me).unwrap();
         assert_eq!(stat.start_ns(), info.start_ns);
         assert_eq!(stat.ppid, info.ppid);
         assert_eq!(stat.comm, info.comm);
@@ -138,5 +160,22 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(file.read().is_none());
+    }
+
+    #[test]
+    fn a_zombie_shows_its_exit_status() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .unwrap();
+        let status = loop {
+            if let Some(status) = zombie_wait_status(child.id()) {
+                break status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(status, 3 << 8, "as waitpid reports an exit with code 3");
+        assert!(zombie_wait_status(std::process::id()).is_none());
+        child.wait().unwrap();
     }
 }

@@ -1,4 +1,9 @@
 //! Loads the eBPF probe and turns its ring buffer into [`Event`]s.
+//!
+//! Here: loading, attaching and reading. The kernel's member offsets come from its BTF
+//! (`btf`), records are decoded in `record`, and whether this process may load the probe
+//! at all is checked in `privileges`. The probe itself is the `ebpf` crate; the layout of
+//! its records and the names of its maps, globals and programs are in `forkwatch_abi`.
 
 mod btf;
 mod privileges;
@@ -16,15 +21,19 @@ use aya::{
     maps::{MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, ProgramError, TracePoint},
 };
-use forkwatch_abi::KernelOffsets;
+use forkwatch_abi::{
+    KernelOffsets,
+    names::{global, map, program},
+};
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
-pub use privileges::{has_bpf_privileges, in_initial_user_namespace, missing_privileges_message};
+pub use privileges::{has_bpf_privileges, missing_privileges_message};
 
 use record::decode;
 
-use crate::{backend::ids::CountsLoss, clock, event::Event};
+use super::{FINISH_MARGIN, ids::CountsLoss};
+use crate::{clock, event::Event};
 
 static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
 
@@ -37,15 +46,6 @@ const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
 
 /// How often the loss counters are read while events flow.
 const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How long after it was called the last read goes on. A record is stamped before it is
-/// queued, and queued records keep the order they were queued in, so a record stamped
-/// before the call on one CPU can come after one stamped after it on another: stopping at
-/// the first record stamped after the call would leave it unread and not counted lost.
-/// Stamping and queueing are microseconds apart; the margin covers a CPU interrupted in
-/// between, a virtual one that its host holds included. The proc connector stamps and
-/// queues the same way.
-pub const FINISH_MARGIN: Duration = Duration::from_millis(10);
 
 /// The most records and record bytes one batch takes from the ring buffer: enough that a
 /// batch costs little per event, few enough that a consumer gets control back within
@@ -122,13 +122,16 @@ impl Probe {
     pub fn load(options: &ProbeOptions) -> Result<Self> {
         let (mut ebpf, btf) = load_object(options)?;
         for (program, tracepoint) in [
-            ("fork", "sched_process_fork"),
-            ("exec", "sched_process_exec"),
-            ("exit", "sched_process_exit"),
+            (program::FORK, "sched_process_fork"),
+            (program::EXEC, "sched_process_exec"),
+            (program::EXIT, "sched_process_exit"),
         ] {
             attach_btf_tracepoint(&mut ebpf, program, tracepoint, &btf)?;
         }
-        for (program, syscalls) in [("uid_change", UID_SYSCALLS), ("gid_change", GID_SYSCALLS)] {
+        for (program, syscalls) in [
+            (program::UID_CHANGE, UID_SYSCALLS),
+            (program::GID_CHANGE, GID_SYSCALLS),
+        ] {
             let prog: &mut TracePoint = program_mut(&mut ebpf, program)?;
             retry_interrupted(|| prog.load())
                 .map_err(|e| refused(program, "syscalls/sys_exit_set*id", e))?;
@@ -139,11 +142,11 @@ impl Probe {
             }
         }
 
-        let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("probe has no EVENTS map")?)?;
+        let ring = RingBuf::try_from(take_map(&mut ebpf, map::EVENTS)?)?;
         // SAFETY: the ring buffer owns its fd, which stays open as long as the AsyncFd.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| anyhow!("cannot watch the ring buffer: {}", e.into_parts().1))?;
-        let lost = PerCpuArray::try_from(ebpf.take_map("LOST").context("probe has no LOST map")?)?;
+        let lost = PerCpuArray::try_from(take_map(&mut ebpf, map::LOST)?)?;
         let mut probe = Self {
             ebpf,
             ring,
@@ -305,9 +308,9 @@ fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf)> {
     let btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
     let ebpf = EbpfLoader::new()
         .btf(Some(&btf))
-        .override_global("OFFSETS", &offsets, true)
-        .override_global("WAKEUP_GAP_NS", &wakeup_gap_ns, true)
-        .map_max_entries("EVENTS", ring_bytes)
+        .override_global(global::OFFSETS, &offsets, true)
+        .override_global(global::WAKEUP_GAP_NS, &wakeup_gap_ns, true)
+        .map_max_entries(map::EVENTS, ring_bytes)
         .load(PROBE)
         .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
     Ok((ebpf, btf))
@@ -345,6 +348,11 @@ fn retry_interrupted(
             other => return other,
         }
     }
+}
+
+fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {
+    ebpf.take_map(name)
+        .with_context(|| format!("probe has no {name} map"))
 }
 
 fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>
@@ -497,11 +505,36 @@ fn recursion_misses(prog_fd: i32) -> u64 {
 mod tests {
     use super::*;
 
+    /// The probe spells its names out (its macros take only literals): they must be the
+    /// ones the loader looks for.
+    #[test]
+    fn the_probe_has_every_name_the_loader_looks_for() {
+        let object = aya_obj::Object::parse(PROBE).unwrap();
+        for name in [map::EVENTS, map::LOST] {
+            assert!(object.maps.contains_key(name), "no map {name}");
+        }
+        let programs = [
+            program::FORK,
+            program::EXEC,
+            program::EXIT,
+            program::UID_CHANGE,
+            program::GID_CHANGE,
+        ];
+        for name in programs {
+            assert!(object.programs.contains_key(name), "no program {name}");
+        }
+        let btf = object.btf.as_ref().expect("the probe carries BTF");
+        for name in [global::OFFSETS, global::WAKEUP_GAP_NS] {
+            btf.id_by_type_name_kind(name, aya_obj::btf::BtfKind::Var)
+                .unwrap_or_else(|e| panic!("no global {name}: {e}"));
+        }
+    }
+
     #[test]
     fn a_program_the_verifier_refuses_is_named_in_one_line() {
         let (mut ebpf, btf) = load_object(&ProbeOptions::default()).unwrap();
         // The exec program reads a third tracepoint argument; sched_process_fork has two.
-        let err = attach_btf_tracepoint(&mut ebpf, "exec", "sched_process_fork", &btf)
+        let err = attach_btf_tracepoint(&mut ebpf, program::EXEC, "sched_process_fork", &btf)
             .unwrap_err()
             .to_string();
         assert!(

@@ -1,0 +1,34 @@
+//! The names by which user space finds the probe's maps, globals and programs. The probe's
+//! attribute macros take only literal names (a map's and a program's are its identifier),
+//! so the probe spells each out again; a test of the loader checks the compiled probe has
+//! every one of them.
+
+/// Maps.
+pub mod map {
+    /// The ring buffer the records go through.
+    pub const EVENTS: &str = "EVENTS";
+    /// Per CPU, the records that could not be queued.
+    pub const LOST: &str = "LOST";
+}
+
+/// Read-only globals user space fills in before the probe is loaded.
+pub mod global {
+    /// The kernel's member offsets ([`KernelOffsets`](crate::KernelOffsets)).
+    pub const OFFSETS: &str = "OFFSETS";
+    /// The least time between two wakeups of the reader, in nanoseconds.
+    pub const WAKEUP_GAP_NS: &str = "WAKEUP_GAP_NS";
+}
+
+/// Programs.
+pub mod program {
+    /// On `sched_process_fork` (tp_btf).
+    pub const FORK: &str = "fork";
+    /// On `sched_process_exec` (tp_btf).
+    pub const EXEC: &str = "exec";
+    /// On `sched_process_exit` (tp_btf).
+    pub const EXIT: &str = "exit";
+    /// On the exit of setuid, setreuid and setresuid (syscall tracepoints).
+    pub const UID_CHANGE: &str = "uid_change";
+    /// On the exit of setgid, setregid and setresgid (syscall tracepoints).
+    pub const GID_CHANGE: &str = "gid_change";
+}

@@ -1,0 +1,292 @@
+//! Where events come from. Every consumer (headless commands, the UI, the recorder) reads
+//! batches from a [`Feed`]: a live [`Source`], opened from plain [`LiveOptions`] with
+//! whichever backend can run, or a recording played back. The backends:
+//!
+//! - [`ebpf`]: the eBPF probe (loading, the kernel's BTF, its records, its privileges);
+//! - [`netlink`]: the kernel's proc connector (the socket, its messages turned into
+//!   events, their loss);
+//! - [`procfs`]: polling /proc;
+//! - [`ids`]: the uid and gid changes the probe and the poller cannot see, inferred.
+//!
+//! What they read of /proc, they read through [`crate::proc`].
+
+pub mod ebpf;
+pub mod ids;
+pub mod netlink;
+pub mod procfs;
+
+use std::{fmt, time::Duration};
+
+use anyhow::{Result, bail};
+use rustix::thread::CapabilitySet;
+
+use crate::{event::Event, privileges};
+use ebpf::{Probe, ProbeOptions};
+use ids::IdWatch;
+use netlink::{Netlink, NetlinkOptions};
+use procfs::Procfs;
+
+/// How long after it was called the last read of a live source goes on. A record is
+/// stamped before it is queued, and queued records keep the order they were queued in, so
+/// a record stamped before the call on one CPU can come after one stamped after it on
+/// another: stopping at the first record stamped after the call would leave it unread and
+/// not counted lost. Stamping and queueing are microseconds apart; the margin covers a CPU
+/// interrupted in between, a virtual one that its host holds included. The probe and the
+/// proc connector both stamp and queue this way.
+pub const FINISH_MARGIN: Duration = Duration::from_millis(10);
+
+/// A live event source, in the order `--backend auto` tries them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The eBPF probe: every event, in order, with loss counted in the kernel.
+    Ebpf,
+    /// The proc connector: every event the kernel announces; details read from /proc.
+    Netlink,
+    /// Polling /proc: works for anyone, misses what lives shorter than the interval.
+    Procfs,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Self::Ebpf, Self::Netlink, Self::Procfs];
+
+    /// The name users see and pass to `--backend` (lower case there).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ebpf => "eBPF",
+            Self::Netlink => "netlink",
+            Self::Procfs => "procfs",
+        }
+    }
+
+    /// What reading this backend needs once it is open ([`privileges::keep_only`]). The
+    /// probe needs nothing: its ring buffer is mapped, and its loss counts are read through
+    /// the map's and programs' own fds. The others read /proc.
+    pub fn privileges_to_read(self) -> CapabilitySet {
+        match self {
+            Self::Ebpf => CapabilitySet::empty(),
+            Self::Netlink | Self::Procfs => privileges::READ_ANY_PROCESS,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A live stream of process events: the backend [`Source::open_live`] chose.
+///
+/// The probe's and the poller's batches pass through an [`IdWatch`], which adds the uid
+/// and gid changes they cannot see but their later events show. The proc connector needs
+/// none: it announces every set*id, 32-bit calls included, and the ids its events carry
+/// are read from /proc later, when they may be newer than the event.
+pub enum Source {
+    /// The eBPF probe: complete, ordered, with loss counted in the kernel. Boxed: it is
+    /// several times the size of the others.
+    Probe(Box<Probe>, IdWatch),
+    /// The proc connector: every announcement the kernel makes, details from /proc.
+    Netlink(Netlink),
+    /// Polling /proc: differences between polls.
+    Procfs(Procfs, IdWatch),
+}
+
+/// Where a consumer's events come from, batch by batch: a live [`Source`], or a recording
+/// played back ([`Replay`](crate::recording::Replay)), so that whatever reads events
+/// reads either the same way.
+pub trait Feed {
+    /// Waits for events and appends them to `out`. Returns false once the feed has nothing
+    /// more to give (a live source never ends by itself).
+    fn next_batch(&mut self, out: &mut Vec<Event>) -> impl Future<Output = Result<bool>>;
+
+    /// Appends what the feed still holds, without waiting: the last batch before stopping.
+    fn finish(&mut self, out: &mut Vec<Event>);
+
+    /// A short name for status lines, messages and recordings: `eBPF`, `netlink`,
+    /// `procfs`, `replay`.
+    fn name(&self) -> &'static str;
+}
+
+/// `--backend`: a backend, or the best one that can run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// eBPF, else netlink, else procfs.
+    #[default]
+    Auto,
+    Ebpf,
+    Netlink,
+    Procfs,
+}
+
+/// How to open a live source ([`Source::open_live`]).
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub backend: BackendChoice,
+    /// How often the procfs backend reads /proc.
+    pub poll_interval: Duration,
+    /// The probe's ring buffer and wakeups. The ring buffer's size is the proc connector's
+    /// receive buffer too: both are the kernel buffer events wait in until they are read.
+    pub probe: ProbeOptions,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            backend: BackendChoice::Auto,
+            poll_interval: procfs::DEFAULT_INTERVAL,
+            probe: ProbeOptions::default(),
+        }
+    }
+}
+
+/// Which backend [`Source::open_live`] chose and why, for the lines printed at start and
+/// the UI's status line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub backend: Backend,
+    /// Chosen by `--backend auto`, not asked for by name.
+    pub automatic: bool,
+    /// The better backends that could not run, best first, each with the one-line reason.
+    pub unavailable: Vec<(Backend, String)>,
+    /// The procfs poll interval, for the description of what it misses.
+    pub poll_interval: Duration,
+}
+
+impl Selection {
+    /// `procfs (polling /proc every 100ms)`, `eBPF`, ...: what is watching.
+    pub fn summary(&self) -> String {
+        match self.backend {
+            Backend::Ebpf => "eBPF".to_owned(),
+            Backend::Netlink => "netlink (the kernel's proc connector)".to_owned(),
+            Backend::Procfs => format!("procfs (polling /proc every {:?})", self.poll_interval),
+        }
+    }
+
+    /// What the chosen backend cannot see, as one line; `None` for eBPF, which sees all.
+    pub fn limits(&self) -> Option<String> {
+        match self.backend {
+            Backend::Ebpf => None,
+            Backend::Netlink => Some(
+                "netlink reads argv, names and credentials from /proc when an event arrives: \
+                 they can be missing for very short-lived processes"
+                    .to_owned(),
+            ),
+            Backend::Procfs => Some(format!(
+                "procfs misses processes that live shorter than {:?}, cannot know exit codes, \
+                 reports no threads, and uid/gid changes only as an exec shows them",
+                self.poll_interval
+            )),
+        }
+    }
+
+    /// The lines to show when watching starts: why each better backend could not run, then
+    /// what this one misses.
+    pub fn notices(&self) -> Vec<String> {
+        self.unavailable
+            .iter()
+            .map(|(backend, why)| format!("{backend} not possible: {why}"))
+            .chain(self.limits())
+            .collect()
+    }
+}
+
+impl Source {
+    /// Opens the live source `options.backend` names, or with `auto` the first of eBPF,
+    /// netlink and procfs that can run. An explicitly named backend that cannot run is an
+    /// error. Must run inside a tokio runtime.
+    pub fn open_live(options: &LiveOptions) -> Result<(Self, Selection)> {
+        let candidates: &[Backend] = match options.backend {
+            BackendChoice::Auto => &Backend::ALL,
+            BackendChoice::Ebpf => &[Backend::Ebpf],
+            BackendChoice::Netlink => &[Backend::Netlink],
+            BackendChoice::Procfs => &[Backend::Procfs],
+        };
+        // A bad size is the user's mistake, not a reason to pass over a backend; only the
+        // probe's ring buffer has to be a power of two.
+        if candidates.contains(&Backend::Ebpf) {
+            options.probe.check()?;
+        }
+        let automatic = options.backend == BackendChoice::Auto;
+        let mut unavailable = Vec::new();
+        for &backend in candidates {
+            match Self::open_backend(backend, options) {
+                Ok(source) => {
+                    let selection = Selection {
+                        backend,
+                        automatic,
+                        unavailable,
+                        poll_interval: options.poll_interval,
+                    };
+                    tracing::info!(?selection, "event source chosen");
+                    return Ok((source, selection));
+                }
+                Err(e) if automatic => unavailable.push((backend, format!("{e:#}"))),
+                Err(e) => return Err(e.context(format!("the {backend} backend cannot run"))),
+            }
+        }
+        let reasons: Vec<String> = unavailable
+            .iter()
+            .map(|(backend, why)| format!("{backend}: {why}"))
+            .collect();
+        bail!("no event source can run ({})", reasons.join("; "))
+    }
+
+    fn open_backend(backend: Backend, options: &LiveOptions) -> Result<Self> {
+        Ok(match backend {
+            Backend::Ebpf => {
+                Self::Probe(Box::new(Probe::load(&options.probe)?), IdWatch::default())
+            }
+            Backend::Netlink => Self::Netlink(Netlink::open(&NetlinkOptions {
+                receive_buffer_bytes: options.probe.ring_bytes,
+            })?),
+            Backend::Procfs => {
+                Self::Procfs(Procfs::open(options.poll_interval)?, IdWatch::default())
+            }
+        })
+    }
+
+    /// The live backend.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Probe(..) => Backend::Ebpf,
+            Self::Netlink(_) => Backend::Netlink,
+            Self::Procfs(..) => Backend::Procfs,
+        }
+    }
+}
+
+impl Feed for Source {
+    /// Waits for events and appends them to `out`; never ends by itself.
+    async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<bool> {
+        let from = out.len();
+        match self {
+            Self::Probe(probe, ids) => {
+                probe.next_batch(out).await?;
+                ids.infer(out, from, &mut **probe);
+            }
+            Self::Netlink(netlink) => netlink.next_batch(out).await?,
+            Self::Procfs(procfs, ids) => {
+                procfs.next_batch(out).await?;
+                ids.infer(out, from, procfs);
+            }
+        }
+        Ok(true)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Event>) {
+        match self {
+            Self::Probe(probe, ids) => {
+                let from = out.len();
+                probe.finish(out);
+                ids.infer(out, from, &mut **probe);
+            }
+            Self::Netlink(netlink) => netlink.finish(out),
+            // A poller holds nothing between polls.
+            Self::Procfs(..) => {}
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        self.backend().name()
+    }
+}
