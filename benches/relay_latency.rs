@@ -18,6 +18,7 @@ mod receiver;
 
 use std::{
     process::ExitCode,
+    slice,
     time::{Duration, Instant},
 };
 
@@ -25,8 +26,9 @@ use forkwatch::{
     cli::LiveArgs,
     event::Kind,
     probe::ProbeOptions,
-    relay::{self, Relays, RtSignal},
+    relay::{self, Targets},
     source::{BackendChoice, Source},
+    tracker::{Tracker, rules::RtSignal},
 };
 use receiver::{Received, Receiver};
 
@@ -81,15 +83,18 @@ async fn measure(
         ..LiveArgs::default()
     };
     let (mut source, _) = Source::open_live(&live, probe_options)?;
-    let mut relays = Relays::default();
+    // As the `relay` command drives them: a tracker without a process tree, and the
+    // targets that send what it asks right after each event.
+    let mut tracker = Tracker::without_tree();
+    let mut targets = Targets::default();
     let spec = format!(
         "to={}:pid={}:kinds=fork:signal={signal}",
         receiver.pid(),
         forker.pid
     );
-    relays.add(
+    targets.add_rule(
+        &mut tracker,
         spec.parse().map_err(anyhow::Error::msg)?,
-        None,
         &mut Vec::new(),
     )?;
 
@@ -109,17 +114,19 @@ async fn measure(
     while started.elapsed() < duration {
         source.next_batch(&mut batch).await?;
         for event in batch.drain(..) {
-            relays.handle(&event, None, &mut notices);
+            let outcome = tracker.apply(slice::from_ref(&event));
+            notices.extend(outcome.notices);
+            targets.perform(&mut tracker, &outcome.effects, &mut notices);
             if matches!(event.kind, Kind::Fork) && event.ppid == forker.pid {
                 relayed.push((event.pid, event.ts_ns));
             }
         }
     }
-    let rule = &relays.rules()[0];
+    let rule = &tracker.relays().rules()[0];
     let undelivered = rule.undelivered();
-    let lost = relays.lost();
+    let lost = tracker.relays().lost();
     // The receiver's reader ends a second after the last signal.
-    drop(relays);
+    drop(targets);
     forker.stop();
     let received: Vec<Received> = reader.join().unwrap();
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use forkwatch::{
     event::KindName,
-    relay::{Layout, RtSignal, kmonitor_bit},
+    tracker::rules::{Layout, RtSignal, kmonitor_bit},
 };
 
 fn main() -> ExitCode {

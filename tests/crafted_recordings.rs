@@ -19,9 +19,9 @@ use std::{
 
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
-    model::Model,
     recording::{Info, Input, Reader, Writer},
     snapshot::ProcessInfo,
+    tracker::model::Model,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");

@@ -11,11 +11,11 @@ use std::{
 use forkwatch::{
     clock,
     event::{Event, ExitStatus, Kind},
-    model::{Config, Model, Process, ProcessKey},
     private_file,
     probe::{Probe, ProbeOptions},
     recording::{Info, Recorder, Replay, Speed},
     snapshot,
+    tracker::model::{Config, Model, Process, ProcessKey},
 };
 
 /// `sh -c SCRIPT NAME`: two children named after it, one of which runs `sleep`; one exits

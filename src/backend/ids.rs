@@ -40,7 +40,7 @@
 
 use crate::{
     event::{Creds, Event, Kind},
-    model::KeyMap,
+    tracker::model::KeyMap,
 };
 
 /// The most threads whose ids are kept: more than are alive on nearly any machine (the

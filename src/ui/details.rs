@@ -93,7 +93,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         field("cgroup", cgroup.to_string(), Style::new());
     }
     let parents: Vec<String> = app
-        .model
+        .model()
         .ancestry(p.key)
         .iter()
         .map(|a| format!("{}{NO_BREAK}{}", a.comm, a.key.pid))

@@ -13,7 +13,7 @@ use ratatui::{
 use super::{app::App, dialog::Dialog, pins::mask_text, render::centered};
 use crate::{
     event::{KindName, KindSet},
-    model::ProcessKey,
+    tracker::model::ProcessKey,
 };
 
 /// The kinds a mask chooses from, as the dialog names them.
@@ -69,7 +69,7 @@ impl Dialog for MaskDialog {
                 self.toggle(self.at);
             }
             KeyCode::Enter => {
-                if let Some(pin) = app.pins.pins.get_mut(self.root) {
+                if let Some(pin) = app.tracker.pins_mut().0.get_mut(self.root) {
                     pin.set_mask(self.mask);
                     app.say(format!(
                         "pin {} logs {}",

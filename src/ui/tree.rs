@@ -8,8 +8,12 @@ use ratatui::{
     style::{Color, Modifier, Style},
 };
 
-use super::{app::App, format};
-use crate::model::{Model, Process, ProcessKey, Row, TreeView};
+use super::{
+    app::App,
+    format,
+    rows::{Row, TreeView},
+};
+use crate::tracker::model::{Model, Process, ProcessKey};
 
 /// How long a new process stays highlighted.
 const NEW_NS: u64 = 2_000_000_000;
@@ -173,7 +177,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let now = app.now_ns();
     let shown = rows.iter().enumerate().skip(app.cursor.offset);
     for ((index, row), y) in shown.zip(body.y..body.bottom()) {
-        let Some(process) = app.model.get(row.key) else {
+        let Some(process) = app.model().get(row.key) else {
             continue;
         };
         render_row(
@@ -245,7 +249,7 @@ fn render_row(
     };
     put(&columns.prefix(&pid, &user, &age), style);
     put(&guides(row), Style::new().fg(Color::DarkGray));
-    if app.pins.pins.get(process.key).is_some() {
+    if app.tracker.pins().get(process.key).is_some() {
         put(
             "[pin] ",
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),

@@ -1,4 +1,7 @@
-//! The tree in display order, as the rows a renderer draws.
+//! The tree in display order, as the rows the tree pane draws: what is shown (kernel
+//! threads, folds, the filter, a restriction to pinned subtrees), with the guide lines of
+//! each row. Rebuilt only when the model or the options changed, and then re-matching only
+//! the processes that changed since.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -6,7 +9,8 @@ use std::{
     sync::Arc,
 };
 
-use super::{KeyHasher, Model, NONE, ProcessKey, Search, Slot};
+use super::search::Search;
+use crate::tracker::model::{KeyHasher, Model, ProcessKey, Slot};
 
 /// What the tree shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -117,11 +121,11 @@ impl TreeView {
             .built_for
             .as_ref()
             .is_some_and(|(id, generation, built)| {
-                *id == model.id && *generation == model.generation && built == options
+                *id == model.id() && *generation == model.generation() && built == options
             });
         if !current {
             self.rebuild(model, options);
-            self.built_for = Some((model.id, model.generation, options.clone()));
+            self.built_for = Some((model.id(), model.generation(), options.clone()));
         }
         &self.rows
     }
@@ -138,7 +142,7 @@ impl TreeView {
 
     fn rebuild(&mut self, model: &Model, options: &TreeOptions) {
         self.rows.clear();
-        let hidden = |slot: Slot| !options.kernel_threads && model.node(slot).process.kernel_thread;
+        let hidden = |slot: Slot| !options.kernel_threads && model.process_at(slot).kernel_thread;
         let restricted = options.filter.is_some() || options.only.is_some();
         if restricted {
             self.mark(model, options, &hidden);
@@ -147,18 +151,23 @@ impl TreeView {
         let shown = |slot: Slot| !restricted || flags[slot as usize] & KEPT != 0;
 
         self.kids.clear();
-        push_visible(model, &model.roots, &shown, &hidden, &mut self.kids);
+        push_visible(model, model.top_slots(), &shown, &hidden, &mut self.kids);
         push_frames(&mut self.stack, &self.kids, 0, 0);
         while let Some(frame) = self.stack.pop() {
-            let node = model.node(frame.slot);
+            let key = model.process_at(frame.slot).key;
             self.kids.clear();
-            push_visible(model, &node.children, &shown, &hidden, &mut self.kids);
+            push_visible(
+                model,
+                model.child_slots(frame.slot),
+                &shown,
+                &hidden,
+                &mut self.kids,
+            );
             let has_children = !self.kids.is_empty();
-            let folded = has_children
-                && !options.folded.is_empty()
-                && options.folded.contains(&node.process.key);
+            let folded =
+                has_children && !options.folded.is_empty() && options.folded.contains(&key);
             self.rows.push(Row {
-                key: node.process.key,
+                key,
                 depth: frame.depth,
                 last: frame.last,
                 has_children,
@@ -184,21 +193,20 @@ impl TreeView {
     /// Flags every process in the tree that matches the filter and is in the `only` set,
     /// and keeps it and its ancestors.
     fn mark(&mut self, model: &Model, options: &TreeOptions, hidden: &impl Fn(Slot) -> bool) {
-        self.flags.resize(model.nodes.len(), 0);
+        self.flags.resize(model.slot_count(), 0);
         if let Some(text) = &options.filter {
             self.find(model, text, options.kernel_threads, hidden);
         }
         let filter = options.filter.is_some();
-        for (slot, node) in model.nodes.iter().enumerate() {
-            let flags = &mut self.flags[slot];
-            let matched = node.as_ref().is_some_and(|node| {
-                node.in_tree
-                    && !hidden(slot as Slot)
+        for (slot, flags) in self.flags.iter_mut().enumerate() {
+            let slot = slot as Slot;
+            let matched = model.in_tree_at(slot).is_some_and(|process| {
+                !hidden(slot)
                     && (!filter || *flags & FOUND != 0)
                     && options
                         .only
                         .as_ref()
-                        .is_none_or(|only| only.contains(node.process.key))
+                        .is_none_or(|only| only.contains(process.key))
             });
             *flags = (*flags & FOUND) | if matched { MATCHED } else { 0 };
         }
@@ -206,10 +214,12 @@ impl TreeView {
             if self.flags[slot] & MATCHED == 0 {
                 continue;
             }
-            let mut up = slot as Slot;
-            while up != NONE && self.flags[up as usize] & KEPT == 0 {
-                self.flags[up as usize] |= KEPT;
-                up = model.node(up).parent;
+            let mut up = Some(slot as Slot);
+            while let Some(at) = up
+                && self.flags[at as usize] & KEPT == 0
+            {
+                self.flags[at as usize] |= KEPT;
+                up = model.parent_slot(at);
             }
         }
     }
@@ -225,28 +235,26 @@ impl TreeView {
     ) {
         let since = match &self.matched_for {
             Some((id, filter, shown, generation))
-                if *id == model.id && filter == text && *shown == kernel_threads =>
+                if *id == model.id() && filter == text && *shown == kernel_threads =>
             {
                 Some(*generation)
             }
             _ => None,
         };
         let search = Search::new(text);
-        for (slot, node) in model.nodes.iter().enumerate() {
-            if since.is_none_or(|since| model.touched[slot] > since) {
-                let found = node.as_ref().is_some_and(|node| {
-                    node.in_tree && !hidden(slot as Slot) && search.matches(&node.process)
-                });
-                let flags = &mut self.flags[slot];
+        for (slot, flags) in self.flags.iter_mut().enumerate() {
+            let slot = slot as Slot;
+            if since.is_none_or(|since| model.changed_at(slot) > since) {
+                let found = model
+                    .in_tree_at(slot)
+                    .is_some_and(|process| !hidden(slot) && search.matches(process));
                 *flags = (*flags & !FOUND) | if found { FOUND } else { 0 };
             }
         }
+        let generation = model.generation();
         match &mut self.matched_for {
-            Some((_, _, _, generation)) if since.is_some() => *generation = model.generation,
-            _ => {
-                self.matched_for =
-                    Some((model.id, text.to_owned(), kernel_threads, model.generation))
-            }
+            Some((_, _, _, matched)) if since.is_some() => *matched = generation,
+            _ => self.matched_for = Some((model.id(), text.to_owned(), kernel_threads, generation)),
         }
     }
 }
@@ -265,7 +273,7 @@ fn push_visible(
             continue;
         }
         if hidden(kid) {
-            push_visible(model, &model.node(kid).children, shown, hidden, out);
+            push_visible(model, model.child_slots(kid), shown, hidden, out);
         } else {
             out.push(kid);
         }
@@ -281,5 +289,132 @@ fn push_frames(stack: &mut Vec<Frame>, kids: &[Slot], depth: u16, guides: u64) {
             last: i + 1 == kids.len(),
             guides,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        snapshot::ProcessInfo,
+        tracker::model::{
+            DEFAULT_LINGER_NS,
+            testing::{INIT, MS, P, p},
+        },
+    };
+
+    #[test]
+    fn the_tree_view_orders_hides_folds_and_filters() {
+        let kthreadd = INIT.under(0);
+        let kthreadd = P { pid: 2, ..kthreadd };
+        let kworker = p(3, 2, 20);
+        let helper = p(50, 3, 3000);
+        let sshd = p(10, 1, 100);
+        let bash = p(11, 10, 200);
+        let vim = p(12, 11, 300);
+        let make = p(13, 11, 400);
+        let cc = p(14, 13, 500);
+        let twin = p(9, 13, 500);
+        let kernel = |p: P, name: &str| ProcessInfo {
+            kernel_thread: true,
+            ..p.info(name, &[])
+        };
+        let mut model = Model::default();
+        model.seed(&[
+            INIT.info("init", &["/sbin/init"]),
+            kernel(kthreadd, "kthreadd"),
+            kernel(kworker, "kworker/0:1"),
+            helper.info("modprobe", &["/sbin/modprobe", "-q", "fs-ext4"]),
+            sshd.info("sshd", &["sshd"]),
+            bash.info("bash", &["-bash"]),
+            vim.info("vim", &["vim", "notes.txt"]),
+            make.info("make", &["make", "-j2"]),
+            cc.info("cc", &["cc", "-c", "Main.c"]),
+            twin.info("cc", &["cc", "-c", "util.c"]),
+        ]);
+        let mut view = TreeView::new();
+        let mut options = TreeOptions::default();
+        let pids = |rows: &[Row]| rows.iter().map(|r| r.key.pid).collect::<Vec<_>>();
+
+        let rows = view.rows(&model, &options).to_vec();
+        assert_eq!(pids(&rows), [1, 10, 11, 12, 13, 9, 14, 50]);
+        let depths: Vec<_> = rows.iter().map(|r| r.depth).collect();
+        assert_eq!(
+            depths,
+            [0, 1, 2, 3, 3, 4, 4, 0],
+            "a hidden kernel thread's helper takes its place"
+        );
+        let last: Vec<_> = rows.iter().map(|r| r.last).collect();
+        assert_eq!(last, [false, true, true, false, true, false, true, true]);
+        let twin_row = rows[5];
+        assert!(twin_row.guide(0), "init has a sibling below");
+        assert!(!twin_row.guide(1) && !twin_row.guide(2) && !twin_row.guide(3));
+        assert!(rows[3].guide(0) && !rows[3].guide(1));
+        assert!(rows[2].has_children && !rows[3].has_children);
+
+        options.kernel_threads = true;
+        assert_eq!(
+            pids(view.rows(&model, &options)),
+            [1, 10, 11, 12, 13, 9, 14, 2, 3, 50]
+        );
+        options.kernel_threads = false;
+
+        options.folded.insert(bash.key());
+        let rows = view.rows(&model, &options).to_vec();
+        assert_eq!(pids(&rows), [1, 10, 11, 50]);
+        assert!(rows[2].folded && rows[2].has_children);
+        options.folded.clear();
+
+        options.filter = Some("MAIN".into());
+        let rows = view.rows(&model, &options).to_vec();
+        assert_eq!(pids(&rows), [1, 10, 11, 13, 14]);
+        let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
+        assert_eq!(matched, [false, false, false, false, true]);
+        options.filter = Some("kworker".into());
+        assert!(
+            view.rows(&model, &options).is_empty(),
+            "hidden kernel threads do not match"
+        );
+        options.filter = None;
+
+        // The rows follow the model.
+        assert_eq!(view.rows(&model, &options).len(), 8);
+        model.apply(&p(15, 11, 4000).fork());
+        assert_eq!(view.rows(&model, &options).len(), 9);
+        assert_eq!(view.position(p(15, 11, 4000).key()), Some(7));
+
+        // With the same filter, what changed since is matched again: a process that exec'd,
+        // a new one, and one that left the tree.
+        options.filter = Some("main".into());
+        assert_eq!(pids(view.rows(&model, &options)), [1, 10, 11, 13, 14]);
+        model.apply(&vim.exec(5000, &["vim", "Main.txt"]));
+        model.apply(&p(16, 10, 5010).exec(5020, &["cc", "main.c"]));
+        model.apply(&cc.named("cc").exit(5030, 0));
+        model.tick(5030 * MS + DEFAULT_LINGER_NS);
+        let rows = view.rows(&model, &options).to_vec();
+        assert_eq!(pids(&rows), [1, 10, 11, 12, 16]);
+        let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
+        assert_eq!(matched, [false, false, false, true, true]);
+
+        // Restricted to a set: its members with their ancestors; with the filter too, the
+        // members that match it.
+        let main_c = p(16, 10, 5010);
+        let only = Only::new([make.key(), twin.key(), main_c.key()]);
+        options.filter = None;
+        options.only = Some(only.clone());
+        let rows = view.rows(&model, &options).to_vec();
+        assert_eq!(pids(&rows), [1, 10, 11, 13, 9, 16]);
+        let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
+        assert_eq!(matched, [false, false, false, true, true, true]);
+        options.filter = Some("main".into());
+        let rows = view.rows(&model, &options).to_vec();
+        assert_eq!(pids(&rows), [1, 10, 16]);
+        assert!(rows[2].matched && !rows[1].matched);
+        options.filter = None;
+        // Sets are told apart by identity: a new set is a new view even with the same members.
+        assert_eq!(only.clone(), only);
+        assert_ne!(Only::new([make.key()]), Only::new([make.key()]));
+        options.only = Some(Only::new([vim.key()]));
+        assert_eq!(pids(view.rows(&model, &options)), [1, 10, 11, 12]);
     }
 }
