@@ -9,6 +9,7 @@ mod machine;
 use std::{hint::black_box, slice};
 
 use forkwatch::{
+    event::Event,
     tracker::{Tracker, model::Model},
     ui::{TreeOptions, TreeView},
 };
@@ -82,8 +83,12 @@ fn main() {
         events.len() as f64 / cpu / 1e6,
     );
 
-    // The same through the tracker, with two pins: the build (every event is one of its
-    // members', and is logged) and a service that does nothing.
+    apply_with_pins(&events, now, make_pid);
+}
+
+/// The apply rate through the tracker, with two pins: the build (every event is one of its
+/// members', and is logged) and a service that does nothing.
+fn apply_with_pins(events: &[Event], now: u64, make_pid: u32) {
     let mut model = Model::default();
     model.seed(&snapshot(10_000, now));
     let mut tracker = Tracker::new(model, now);
@@ -92,7 +97,7 @@ fn main() {
         pins.add_pid(model, pid).expect("in the snapshot");
     }
     let (wall, cpu) = timed(|| {
-        for e in &events {
+        for e in events {
             black_box(tracker.apply(slice::from_ref(e)));
         }
     });

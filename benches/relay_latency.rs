@@ -83,8 +83,7 @@ async fn measure(
         ..LiveArgs::default()
     };
     let (mut source, _) = Source::open_live(&live, probe_options)?;
-    // As the `relay` command drives them: a tracker without a process tree, and the
-    // targets that send what it asks right after each event.
+    // A tracker without a process tree, as the `relay` command's for a pid.
     let mut tracker = Tracker::without_tree();
     let mut targets = Targets::default();
     let spec = format!(
@@ -107,21 +106,14 @@ async fn measure(
         received
     });
 
-    let started = Instant::now();
-    let mut batch = Vec::new();
-    let mut relayed = Vec::new();
-    let mut notices = Vec::new();
-    while started.elapsed() < duration {
-        source.next_batch(&mut batch).await?;
-        for event in batch.drain(..) {
-            let outcome = tracker.apply(slice::from_ref(&event));
-            notices.extend(outcome.notices);
-            targets.perform(&mut tracker, &outcome.effects, &mut notices);
-            if matches!(event.kind, Kind::Fork) && event.ppid == forker.pid {
-                relayed.push((event.pid, event.ts_ns));
-            }
-        }
-    }
+    let relayed = relay_for(
+        duration,
+        &mut source,
+        &mut tracker,
+        &mut targets,
+        forker.pid,
+    )
+    .await?;
     let rule = &tracker.relays().rules()[0];
     let undelivered = rule.undelivered();
     let lost = tracker.relays().lost();
@@ -156,6 +148,34 @@ async fn measure(
         received.len(),
     );
     Ok(())
+}
+
+/// Relays for `duration` as the `relay` command does: each event applied to the tracker,
+/// then the signals it calls for sent. Returns the forks of `forker` seen: the child and
+/// the event's kernel timestamp.
+async fn relay_for(
+    duration: Duration,
+    source: &mut Source,
+    tracker: &mut Tracker,
+    targets: &mut Targets,
+    forker: u32,
+) -> anyhow::Result<Vec<(u32, u64)>> {
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    let mut relayed = Vec::new();
+    let mut notices = Vec::new();
+    while started.elapsed() < duration {
+        source.next_batch(&mut batch).await?;
+        for event in batch.drain(..) {
+            let outcome = tracker.apply(slice::from_ref(&event));
+            notices.extend(outcome.notices);
+            targets.perform(tracker, &outcome.effects, &mut notices);
+            if matches!(event.kind, Kind::Fork) && event.ppid == forker {
+                relayed.push((event.pid, event.ts_ns));
+            }
+        }
+    }
+    Ok(relayed)
 }
 
 /// A forked process that forks a short-lived child every millisecond.

@@ -9,7 +9,7 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::{event::short_duration, output::text_line};
+use crate::{event::short_duration, output::text_line, tracker::model::Process};
 
 /// Width of the labels on the left.
 const LABEL: usize = 9;
@@ -43,29 +43,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         }
     };
 
-    let now = app.now_ns();
-    let state = match p.exit.zip(p.run_ns()) {
-        Some((exit, run)) => format!("exited after {}: {}", short_duration(run), exit.status),
-        None => {
-            let threads = match p.threads {
-                1 => "1 thread".to_owned(),
-                n => format!("{n} threads"),
-            };
-            let kind = if p.kernel_thread {
-                "kernel thread, "
-            } else {
-                ""
-            };
-            format!(
-                "running for {}, {kind}{threads}",
-                format::age(now.saturating_sub(p.start_ns))
-            )
-        }
-    };
-    let state_style = match p.exit {
-        Some(_) => Style::new().add_modifier(Modifier::DIM),
-        None => Style::new(),
-    };
+    let (state, state_style) = state(p, app.now_ns());
     field("state", state, state_style);
     let argv = if p.program.argv.is_empty() {
         "(unknown)".to_owned()
@@ -117,6 +95,29 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// How long it ran and how it ended, or how long it has been running, at `now_ns`.
+fn state(p: &Process, now_ns: u64) -> (String, Style) {
+    match p.exit.zip(p.run_ns()) {
+        Some((exit, run)) => (
+            format!("exited after {}: {}", short_duration(run), exit.status),
+            Style::new().add_modifier(Modifier::DIM),
+        ),
+        None => {
+            let threads = match p.threads {
+                1 => "1 thread".to_owned(),
+                n => format!("{n} threads"),
+            };
+            let kind = if p.kernel_thread {
+                "kernel thread, "
+            } else {
+                ""
+            };
+            let age = format::age(now_ns.saturating_sub(p.start_ns));
+            (format!("running for {age}, {kind}{threads}"), Style::new())
+        }
+    }
 }
 
 /// `1000 alice, effective 0 root`; group ids have no names here.

@@ -117,23 +117,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let block = focus::block(" Relays ", focused, " ↑↓ pick · x remove · Esc tree ");
     let inner = block.inner(area);
     block.render(area, buf);
-    let width = inner.width as usize;
     let rules = app.tracker.relays().rules();
-    let dim = Style::new().fg(Color::DarkGray);
-    let warning = Style::new().fg(Color::Yellow);
-    let mut lines: Vec<Line> = Vec::new();
-    let wrapped = |text: &str, indent: &str, style: Style, lines: &mut Vec<Line>| {
-        let text_width = width.saturating_sub(indent.len());
-        for part in format::wrap(text, text_width) {
-            lines.push(Line::styled(format!("{indent}{part}"), style));
-        }
+    let mut out = Wrapped {
+        width: inner.width as usize,
+        lines: Vec::new(),
     };
     if rules.is_empty() {
-        wrapped(
+        out.push(
             "no relay rules: r relays the selected process's events",
             "",
-            dim,
-            &mut lines,
+            Style::new().fg(Color::DarkGray),
         );
     }
     let picked = app.relays.picked.min(rules.len().saturating_sub(1));
@@ -145,48 +138,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             _ => Style::new().add_modifier(Modifier::BOLD),
         };
         if at == picked {
-            picked_at = lines.len();
+            picked_at = out.lines.len();
         }
-        // The spec's parts with spaces between them, for wrapping.
-        let spec = rule.spec().to_string().replace(':', " ");
-        let mut header = format!("{}: {spec}", rule.id());
-        if !rule.is_live() {
-            header.push_str(" (ended)");
-        }
-        wrapped(&header, "", style, &mut lines);
-        lines.push(Line::raw(format!("  {} events relayed", rule.matched())));
-        for target in rule.targets() {
-            let mut text = format!(
-                "pid {} ({}): {} sent, {} undelivered",
-                target.pid(),
-                target.comm(),
-                target.sent(),
-                target.undelivered()
-            );
-            let style = if target.is_gone() {
-                text.push_str(", exited: dropped");
-                dim
-            } else if target.undelivered() > 0 {
-                warning
-            } else {
-                Style::new()
-            };
-            wrapped(&text, "  ", style, &mut lines);
-        }
-        let said: Vec<&Notice> = app
-            .relays
-            .notices
-            .iter()
-            .filter(|n| rule_of(n) == Some(rule.id()))
-            .collect();
-        for notice in &said[said.len().saturating_sub(NOTICES_SHOWN)..] {
-            wrapped(&notice.to_string(), "  ", warning, &mut lines);
-        }
+        rule_lines(app, rule, style, &mut out);
     }
     let lost = app.tracker.relays().lost();
     if lost > 0 {
         let text = format!("{lost} events lost: signals they called for were not sent");
-        wrapped(&text, "", warning, &mut lines);
+        out.push(&text, "", WARNING);
     }
     // The picked rule's first line stays in view.
     let offset = if picked_at >= inner.height as usize {
@@ -194,9 +153,67 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         0
     };
-    Paragraph::new(lines)
+    Paragraph::new(out.lines)
         .scroll((offset as u16, 0))
         .render(inner, buf);
+}
+
+const WARNING: Style = Style::new().fg(Color::Yellow);
+
+/// The pane's lines, wrapped to its width.
+struct Wrapped {
+    width: usize,
+    lines: Vec<Line<'static>>,
+}
+
+impl Wrapped {
+    fn push(&mut self, text: &str, indent: &str, style: Style) {
+        let text_width = self.width.saturating_sub(indent.len());
+        for part in format::wrap(text, text_width) {
+            self.lines
+                .push(Line::styled(format!("{indent}{part}"), style));
+        }
+    }
+}
+
+/// One rule's lines, its header in `style`.
+fn rule_lines(app: &App, rule: &Rule, style: Style, out: &mut Wrapped) {
+    // The spec's parts with spaces between them, for wrapping.
+    let spec = rule.spec().to_string().replace(':', " ");
+    let mut header = format!("{}: {spec}", rule.id());
+    if !rule.is_live() {
+        header.push_str(" (ended)");
+    }
+    out.push(&header, "", style);
+    out.lines
+        .push(Line::raw(format!("  {} events relayed", rule.matched())));
+    for target in rule.targets() {
+        let mut text = format!(
+            "pid {} ({}): {} sent, {} undelivered",
+            target.pid(),
+            target.comm(),
+            target.sent(),
+            target.undelivered()
+        );
+        let style = if target.is_gone() {
+            text.push_str(", exited: dropped");
+            Style::new().fg(Color::DarkGray)
+        } else if target.undelivered() > 0 {
+            WARNING
+        } else {
+            Style::new()
+        };
+        out.push(&text, "  ", style);
+    }
+    let said: Vec<&Notice> = app
+        .relays
+        .notices
+        .iter()
+        .filter(|n| rule_of(n) == Some(rule.id()))
+        .collect();
+    for notice in &said[said.len().saturating_sub(NOTICES_SHOWN)..] {
+        out.push(&notice.to_string(), "  ", WARNING);
+    }
 }
 
 /// The status line's relays segment: rules, signals sent, undelivered ones in warning

@@ -16,7 +16,7 @@ pub struct Exit {
 }
 
 /// A process's own events, oldest first: the first [`EVENT_LOG_HEAD`] and the latest ones,
-/// within [`Config::events_per_process`].
+/// within [`Config::events_per_process`](super::Config::events_per_process).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {
     pub events: Vec<Event>,
