@@ -176,8 +176,8 @@ impl Tracker {
 
     /// Re-syncs the model with the fresh snapshot and tells every follower what it
     /// changed; then applies the events held meanwhile, which come back in
-    /// [`Outcome::released`]. `now_ns`: the time of a loss report for held events that did
-    /// not fit.
+    /// [`Outcome::released`]. Held events that did not fit are reported lost at `now_ns`,
+    /// the driver's time (or the model's, if later).
     pub fn reconcile(&mut self, snapshot: &[ProcessInfo], now_ns: u64) -> Outcome {
         let mut out = Outcome::default();
         for applied in self.model.reconcile(snapshot) {
@@ -194,7 +194,7 @@ impl Tracker {
     }
 
     fn release(&mut self, now_ns: u64, mut out: Outcome) -> Outcome {
-        let held = self.resync.release(now_ns);
+        let held = self.resync.release(now_ns.max(self.model.now_ns()));
         self.take_in(&held, &mut out);
         out.released = held;
         out

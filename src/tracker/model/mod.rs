@@ -30,7 +30,8 @@
 //!   history (the oldest are forgotten), and each process keeps at most
 //!   [`Config::events_per_process`] of its events (the first few and the latest). A
 //!   program keeps at most [`MAX_ARGV_BYTES`](crate::event::MAX_ARGV_BYTES) of argv and
-//!   [`MAX_FILENAME_BYTES`](crate::event::MAX_FILENAME_BYTES) of file name, whatever the source, and a process's log the programs of its execs within
+//!   [`MAX_FILENAME_BYTES`](crate::event::MAX_FILENAME_BYTES) of file name, whatever the
+//!   source, and a process's log the programs of its execs within
 //!   [`LOG_PROGRAM_BYTES`]. Exited processes, in the tree and in the history, hold at
 //!   most [`Config::exited_bytes`] together (see `memory`): past it the oldest are
 //!   forgotten first, and [`Counts::dropped_for_memory`] says how many.

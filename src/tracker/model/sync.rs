@@ -13,6 +13,7 @@ use super::{
 use crate::{event::ExitStatus, snapshot::ProcessInfo};
 
 impl Model {
+    /// Adds the processes of a /proc snapshot (taken after the event source was started).
     /// Processes already known are updated from it.
     pub fn seed(&mut self, snapshot: &[ProcessInfo]) {
         self.sync(snapshot, false);
