@@ -230,3 +230,52 @@ impl Tracker {
         self.relays.target_exited(target)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::model::testing::{INIT, MS, p, seeded};
+
+    const S: u64 = 1_000 * MS;
+
+    #[test]
+    fn a_loss_asks_for_a_resync_a_second_after_the_last_read_and_holds_events_meanwhile() {
+        let mut tracker = Tracker::new(seeded(), 10 * S);
+        assert_eq!(tracker.next_resync(), None, "nothing lost");
+        tracker.apply(&[Event::lost(10_500 * MS, 2)]);
+        assert_eq!(
+            tracker.next_resync(),
+            Some(11 * S),
+            "the seed counts as a read"
+        );
+        assert!(!tracker.resync_due(10_900 * MS) && tracker.resync_due(11 * S));
+
+        tracker.start_resync(11 * S);
+        assert_eq!(tracker.next_resync(), None, "one is under way");
+        let born = p(100, 1, 11_100);
+        let outcome = tracker.apply(&[born.fork()]);
+        assert!(outcome.held);
+        assert!(tracker.model().get(born.key()).is_none());
+        let outcome = tracker.reconcile(&[INIT.info("init", &["/sbin/init"])], 11_200 * MS);
+        assert_eq!(outcome.released, [born.fork()]);
+        assert!(tracker.model().get(born.key()).unwrap().is_alive());
+        assert_eq!(tracker.model().counts().lost, 2);
+
+        // Another loss: due a second after the last read began.
+        tracker.apply(&[Event::lost(11_300 * MS, 1)]);
+        assert_eq!(tracker.next_resync(), Some(12 * S));
+    }
+
+    #[test]
+    fn without_a_tree_events_reach_only_the_rules() {
+        let mut tracker = Tracker::without_tree();
+        let outcome = tracker.apply(&[p(100, 1, 1_000).fork(), Event::lost(1_000 * MS, 3)]);
+        assert!(outcome.effects.is_empty() && outcome.notices.is_empty());
+        assert_eq!(tracker.model().counts(), model::Counts::default());
+        assert_eq!(tracker.next_resync(), None, "no tree to re-sync");
+        assert_eq!(
+            tracker.subtree(1, None).unwrap_err().to_string(),
+            "a rule that matches a subtree needs the process tree"
+        );
+    }
+}
