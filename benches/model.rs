@@ -6,11 +6,12 @@
 
 mod machine;
 
-use std::hint::black_box;
+use std::{hint::black_box, slice};
 
 use forkwatch::{
-    model::{Model, TreeOptions, TreeView},
-    pins::Pins,
+    event::Event,
+    tracker::{Tracker, model::Model},
+    ui::{TreeOptions, TreeView},
 };
 use machine::{MS, Workload, rss_mib, snapshot, timed};
 
@@ -82,21 +83,25 @@ fn main() {
         events.len() as f64 / cpu / 1e6,
     );
 
-    // The same with two pins: the build (every event is one of its members', and is logged)
-    // and a service that does nothing.
+    apply_with_pins(&events, now, make_pid);
+}
+
+/// The apply rate through the tracker, with two pins: the build (every event is one of its
+/// members', and is logged) and a service that does nothing.
+fn apply_with_pins(events: &[Event], now: u64, make_pid: u32) {
     let mut model = Model::default();
     model.seed(&snapshot(10_000, now));
-    let mut pins = Pins::default();
+    let mut tracker = Tracker::new(model, now);
+    let (pins, model) = tracker.pins_mut();
     for pid in [make_pid, 300] {
-        pins.add_pid(&model, pid).expect("in the snapshot");
+        pins.add_pid(model, pid).expect("in the snapshot");
     }
     let (wall, cpu) = timed(|| {
-        for e in &events {
-            let applied = model.apply(e);
-            black_box(pins.apply(&model, e, &applied));
+        for e in events {
+            black_box(tracker.apply(slice::from_ref(e)));
         }
     });
-    let build = &pins.list()[0];
+    let build = &tracker.pins().list()[0];
     println!(
         "apply with 2 pins: {:.2} M events/s ({:.2} M events/s of CPU); the build's pin has \
          {} alive, {} joined, {} events logged",

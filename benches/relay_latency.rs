@@ -18,13 +18,15 @@ mod receiver;
 
 use std::{
     process::ExitCode,
+    slice,
     time::{Duration, Instant},
 };
 
 use forkwatch::{
     event::Kind,
-    relay::{self, Relays, RtSignal},
+    relay::{self, Targets},
     source::{BackendChoice, Feed, LiveOptions, Source, ebpf::ProbeOptions},
+    tracker::{Tracker, rules::RtSignal},
 };
 use receiver::{Received, Receiver};
 
@@ -80,15 +82,17 @@ async fn measure(
         ..LiveOptions::default()
     };
     let (mut source, _) = Source::open_live(&live)?;
-    let mut relays = Relays::default();
+    // A tracker without a process tree, as the `relay` command's for a pid.
+    let mut tracker = Tracker::without_tree();
+    let mut targets = Targets::default();
     let spec = format!(
         "to={}:pid={}:kinds=fork:signal={signal}",
         receiver.pid(),
         forker.pid
     );
-    relays.add(
+    targets.add_rule(
+        &mut tracker,
         spec.parse().map_err(anyhow::Error::msg)?,
-        None,
         &mut Vec::new(),
     )?;
 
@@ -101,24 +105,19 @@ async fn measure(
         received
     });
 
-    let started = Instant::now();
-    let mut batch = Vec::new();
-    let mut relayed = Vec::new();
-    let mut notices = Vec::new();
-    while started.elapsed() < duration {
-        source.next_batch(&mut batch).await?;
-        for event in batch.drain(..) {
-            relays.handle(&event, None, &mut notices);
-            if matches!(event.kind, Kind::Fork) && event.ppid == forker.pid {
-                relayed.push((event.pid, event.ts_ns));
-            }
-        }
-    }
-    let rule = &relays.rules()[0];
+    let relayed = relay_for(
+        duration,
+        &mut source,
+        &mut tracker,
+        &mut targets,
+        forker.pid,
+    )
+    .await?;
+    let rule = &tracker.relays().rules()[0];
     let undelivered = rule.undelivered();
-    let lost = relays.lost();
+    let lost = tracker.relays().lost();
     // The receiver's reader ends a second after the last signal.
-    drop(relays);
+    drop(targets);
     forker.stop();
     let received: Vec<Received> = reader.join().unwrap();
 
@@ -148,6 +147,34 @@ async fn measure(
         received.len(),
     );
     Ok(())
+}
+
+/// Relays for `duration` as the `relay` command does: each event applied to the tracker,
+/// then the signals it calls for sent. Returns the forks of `forker` seen: the child and
+/// the event's kernel timestamp.
+async fn relay_for(
+    duration: Duration,
+    source: &mut Source,
+    tracker: &mut Tracker,
+    targets: &mut Targets,
+    forker: u32,
+) -> anyhow::Result<Vec<(u32, u64)>> {
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    let mut relayed = Vec::new();
+    let mut notices = Vec::new();
+    while started.elapsed() < duration {
+        source.next_batch(&mut batch).await?;
+        for event in batch.drain(..) {
+            let outcome = tracker.apply(slice::from_ref(&event));
+            notices.extend(outcome.notices);
+            targets.perform(tracker, &outcome.effects, &mut notices);
+            if matches!(event.kind, Kind::Fork) && event.ppid == forker {
+                relayed.push((event.pid, event.ts_ns));
+            }
+        }
+    }
+    Ok(relayed)
 }
 
 /// A forked process that forks a short-lived child every millisecond.

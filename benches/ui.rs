@@ -19,8 +19,8 @@ use std::{
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyModifiers};
 use forkwatch::{
     clock::{self, WallClock},
-    model::Model,
     recording::{Info, Replay, Speed, Writer},
+    tracker::model::Model,
     ui::{
         App, AppEvent, Screen, Session, SourceInfo, Users, draw, replay::Player, runtime, update,
     },

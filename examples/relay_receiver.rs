@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use forkwatch::{
     event::KindName,
-    relay::{Layout, RtSignal},
+    tracker::rules::{Layout, RtSignal},
 };
 
 fn main() -> ExitCode {

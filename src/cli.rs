@@ -181,7 +181,7 @@ pub struct EventsArgs {
 }
 
 /// The flags of `relay`: the parts of one relay rule, each checked by
-/// [`crate::relay::RuleFields::build`] (so a bad value is a one-line error, as for `--relay`).
+/// [`crate::tracker::rules::RuleFields::build`] (so a bad value is a one-line error, as for `--relay`).
 #[derive(Args, Debug)]
 pub struct RelayArgs {
     #[command(flatten)]

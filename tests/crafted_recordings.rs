@@ -19,9 +19,9 @@ use std::{
 
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
-    model::Model,
     proc::snapshot::ProcessInfo,
     recording::{Info, Input, Reader, Writer},
+    tracker::model::Model,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");

@@ -11,11 +11,11 @@ use std::{
 use forkwatch::{
     clock,
     event::{Event, ExitStatus, Kind, ProcessKey},
-    model::{Config, Model, Process},
     private_file,
     proc::snapshot,
     recording::{Info, Recorder, Replay, Speed},
     source::ebpf::{Probe, ProbeOptions},
+    tracker::model::{Config, Model, Process},
 };
 
 /// `sh -c SCRIPT NAME`: two children named after it, one of which runs `sleep`; one exits

@@ -5,6 +5,10 @@
 mod holder;
 #[path = "common/receiver.rs"]
 mod receiver;
+// Some of it serves tests/relay_identity.rs only.
+#[allow(dead_code)]
+#[path = "common/relays.rs"]
+mod relays;
 // Some of it serves tests/watch.rs only.
 #[allow(dead_code)]
 #[path = "common/running.rs"]
@@ -20,10 +24,11 @@ use std::{
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind},
     proc::snapshot,
-    relay::{Notice, Relays, RtSignal, RuleSpec},
+    tracker::rules::{Notice, RtSignal, RuleSpec},
 };
 use holder::Holder;
 use receiver::{Received, Receiver};
+use relays::Relays;
 use running::{Finished, GUARD, Running};
 use trees::{Chain, Gate};
 
@@ -213,9 +218,9 @@ async fn a_target_that_exits_is_dropped_and_whoever_takes_its_pid_gets_nothing()
         .find_map(|_| {
             let target = Holder::hold(sig);
             let old_pid = target.pid();
-            let mut relays = Relays::default();
+            let mut relays = Relays::new();
             relays
-                .add(rule(&[old_pid, receiver.pid()]), None, &mut Vec::new())
+                .add(rule(&[old_pid, receiver.pid()]), &mut Vec::new())
                 .unwrap();
             drop(target); // killed and reaped: its pid is free
             let holder = Holder::hold_pid(sig, old_pid).ok()?;
@@ -225,7 +230,7 @@ async fn a_target_that_exits_is_dropped_and_whoever_takes_its_pid_gets_nothing()
     assert_eq!(holder.pid(), old_pid);
 
     let mut notices = Vec::new();
-    relays.handle(&fork_event(4242, 4241), None, &mut notices);
+    relays.handle(&fork_event(4242, 4241), &mut notices);
 
     assert!(
         matches!(notices.as_slice(), [Notice::TargetGone { pid, .. }] if *pid == old_pid),
@@ -250,10 +255,10 @@ async fn a_target_that_exits_is_dropped_as_soon_as_its_pidfd_says_so() {
     let first = Holder::hold(sig);
     let second = Holder::hold(sig);
     let (first_pid, second_pid) = (first.pid(), second.pid());
-    let mut relays = Relays::default();
+    let mut relays = Relays::new();
     let mut notices = Vec::new();
     relays
-        .add(rule(&[first_pid, second_pid]), None, &mut notices)
+        .add(rule(&[first_pid, second_pid]), &mut notices)
         .unwrap();
     assert_eq!(notices, []);
 
@@ -343,14 +348,14 @@ async fn a_full_signal_queue_is_counted_as_undelivered_and_stalls_no_one() {
     let uid = 3_000_000 + std::process::id();
     let full = hold_limited(sig, uid, 3);
     let mut receiver = Receiver::spawn(sig);
-    let mut relays = Relays::default();
+    let mut relays = Relays::new();
     relays
-        .add(rule(&[full.pid(), receiver.pid()]), None, &mut Vec::new())
+        .add(rule(&[full.pid(), receiver.pid()]), &mut Vec::new())
         .unwrap();
 
     let mut notices = Vec::new();
     for child in 1..=10 {
-        relays.handle(&fork_event(child, 1), None, &mut notices);
+        relays.handle(&fork_event(child, 1), &mut notices);
     }
     assert_eq!(notices, []);
     let rule = &relays.rules()[0];
@@ -375,12 +380,11 @@ async fn a_target_that_would_be_killed_by_the_signal_is_warned_about() {
     let waiting = Receiver::spawn(sig);
     let holding = Holder::hold(sig);
     let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
-    let mut relays = Relays::default();
+    let mut relays = Relays::new();
     let mut notices = Vec::new();
     relays
         .add(
             rule(&[waiting.pid(), holding.pid(), sleeper.id()]),
-            None,
             &mut notices,
         )
         .unwrap();
@@ -464,15 +468,13 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
     let mut matched = Command::new("sleep").arg("60").spawn().unwrap();
     let process = snapshot::read_process(matched.id()).unwrap();
     let pid = process.pid;
-    let mut relays = Relays::default();
+    let mut relays = Relays::new();
     let spec = format!(
         "to={}:pid={pid}:kinds=fork,exec,exit:layout=kmonitor",
         receiver.pid()
     );
     let mut notices = Vec::new();
-    relays
-        .add(spec.parse().unwrap(), None, &mut notices)
-        .unwrap();
+    relays.add(spec.parse().unwrap(), &mut notices).unwrap();
     matched.kill().unwrap();
     matched.wait().unwrap();
 
@@ -510,7 +512,7 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
         own(exec(), process.start_ns),
     ];
     for event in &events {
-        relays.handle(event, None, &mut notices);
+        relays.handle(event, &mut notices);
     }
     assert!(
         matches!(notices.as_slice(), [Notice::MatchEnded { pid: p, .. }] if *p == pid),

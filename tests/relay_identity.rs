@@ -8,18 +8,25 @@
 mod holder;
 #[path = "common/receiver.rs"]
 mod receiver;
+// Some of it serves tests/relay.rs only.
+#[allow(dead_code)]
+#[path = "common/relays.rs"]
+mod relays;
 
 use std::time::Duration;
 
 use forkwatch::{
     clock,
     event::{Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
-    model::Model,
     proc::snapshot::{self, ProcessInfo},
-    relay::{Notice, Relays, RtSignal, RuleId},
+    tracker::{
+        model::Model,
+        rules::{Notice, RtSignal, RuleId},
+    },
 };
 use holder::Holder;
 use receiver::Receiver;
+use relays::Relays;
 
 /// Returns once the clock is past the tick `key` started in: a process started from now
 /// on has another start time, and so another key, even with the same pid.
@@ -45,13 +52,11 @@ fn birth(pid: u32, ppid: u32, start_ns: u64) -> Event {
 }
 
 /// A relay of `matched`'s forks to `receiver`, made now.
-fn relay_forks_of(matched: u32, receiver: &Receiver, model: Option<&Model>) -> Relays {
-    let mut relays = Relays::default();
+fn relay_forks_of(matched: u32, receiver: &Receiver, model: Option<Model>) -> Relays {
+    let mut relays = model.map_or_else(Relays::new, Relays::with_tree);
     let spec = format!("to={}:pid={matched}", receiver.pid());
     let mut notices = Vec::new();
-    relays
-        .add(spec.parse().unwrap(), model, &mut notices)
-        .unwrap();
+    relays.add(spec.parse().unwrap(), &mut notices).unwrap();
     assert_eq!(notices, []);
     relays
 }
@@ -90,7 +95,7 @@ async fn a_pid_match_whose_exit_was_lost_ends_when_its_pid_is_taken_again() {
         birth(9002, pid, second.start_ns + 1_000),
     ];
     for event in &events {
-        relays.handle(event, None, &mut notices);
+        relays.handle(event, &mut notices);
     }
     assert_eq!(
         notices,
@@ -116,13 +121,11 @@ async fn a_pid_match_ends_when_a_resync_finds_its_process_gone() {
     let pid = matched.pid();
     let mut model = Model::default();
     model.seed(&snapshot::take().unwrap());
-    let mut relays = relay_forks_of(pid, &receiver, Some(&model));
+    let mut relays = relay_forks_of(pid, &receiver, Some(model));
     // Its exit event was lost: the re-sync after the loss finds it gone.
     drop(matched);
     let mut notices = Vec::new();
-    for change in model.reconcile(&snapshot::take().unwrap()) {
-        relays.follow(&model, &change, &mut notices);
-    }
+    relays.resync(&snapshot::take().unwrap(), &mut notices);
     assert_eq!(
         notices,
         [Notice::MatchEnded {
@@ -136,6 +139,6 @@ async fn a_pid_match_ends_when_a_resync_finds_its_process_gone() {
         kind: Kind::Exit(ExitStatus::Code(0)),
         ..birth(pid, 1, 0)
     };
-    relays.handle(&exit, None, &mut notices);
+    relays.handle(&exit, &mut notices);
     assert_eq!(notices.len(), 1);
 }

@@ -385,7 +385,7 @@ fn the_pinned_only_view_shows_a_pinned_tree_and_hides_the_rest() {
 
 #[test]
 fn a_relay_rule_made_in_the_dialog_signals_each_fork_of_a_pinned_subtree() {
-    let signal = forkwatch::relay::RtSignal::default().number();
+    let signal = forkwatch::tracker::rules::RtSignal::default().number();
     let mut receiver = Receiver::spawn(signal);
     let gate = Gate::new();
     let chain = Chain::start(&gate, 3);

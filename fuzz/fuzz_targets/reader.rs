@@ -9,8 +9,9 @@ use std::io::Cursor;
 
 use forkwatch::{
     event::{Event, EventWriter, KindSet},
-    model::{Model, TreeOptions, TreeView},
     recording::Reader,
+    tracker::model::Model,
+    ui::{TreeOptions, TreeView},
 };
 use libfuzzer_sys::fuzz_target;
 

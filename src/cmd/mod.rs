@@ -9,18 +9,16 @@ pub mod watch;
 use std::{fs::File, io, os::unix::ffi::OsStrExt, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
-use tokio::{
-    signal::unix::{Signal, SignalKind, signal},
-    time::Instant,
-};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::{
-    event::{Event, EventWriter, Kind},
-    model::{Applied, Model},
+    clock,
+    event::{Event, EventWriter},
     private_file, privileges,
     proc::snapshot,
     source::{Feed, Selection},
     text,
+    tracker::{Outcome, Tracker, model::Model},
 };
 
 /// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is made. Make it before
@@ -96,60 +94,37 @@ pub fn write_batch<W: io::Write>(
     }
 }
 
-/// The process tree of a headless command that follows a subtree (`watch`, `relay
-/// --subtree`). Seeded from /proc once the event source runs, so that nothing born or
-/// exiting meanwhile is missed; read again from /proc after lost events, so that a member
-/// whose exit was lost does not keep the command running for ever.
-pub struct LiveTree {
-    pub model: Model,
-    /// When the next re-read is due, after lost events.
-    resync_at: Option<Instant>,
-    last_resync: Instant,
+/// The tracker of a headless command that follows a subtree (`watch`, `relay
+/// --subtree`), its model seeded from /proc: call it once the event source runs, so that
+/// nothing born or exiting meanwhile is missed.
+pub fn seeded_tracker() -> Result<Tracker> {
+    let mut model = Model::default();
+    model.seed(&snapshot::take().context("cannot read /proc")?);
+    Ok(Tracker::new(model, clock::boottime_ns()))
 }
 
-/// The least time between two re-reads of /proc: a loss storm must not turn into a /proc
-/// storm that slows the reader and loses more.
-const RESYNC_GAP: Duration = Duration::from_secs(1);
-
-impl LiveTree {
-    /// Takes the /proc snapshot: call it after the event source started.
-    pub fn seed() -> Result<Self> {
-        let mut model = Model::default();
-        model.seed(&snapshot::take().context("cannot read /proc")?);
-        Ok(Self {
-            model,
-            resync_at: None,
-            last_resync: Instant::now(),
-        })
-    }
-
-    /// Applies an event; a loss report schedules a re-read of /proc.
-    pub fn apply(&mut self, event: &Event) -> Applied {
-        if matches!(event.kind, Kind::Lost { .. }) && self.resync_at.is_none() {
-            self.resync_at = Some(Instant::now().max(self.last_resync + RESYNC_GAP));
+/// Resolves when the tracker calls for a re-read of /proc ([`resync`]) after lost events,
+/// so that a member whose exit was lost does not keep the command running for ever;
+/// pending while none is due.
+pub async fn resync_due(tracker: &Tracker) {
+    match tracker.next_resync() {
+        Some(at) => {
+            let wait = at.saturating_sub(clock::boottime_ns());
+            tokio::time::sleep(Duration::from_nanos(wait)).await
         }
-        self.model.apply(event)
+        None => std::future::pending().await,
     }
+}
 
-    /// Resolves when lost events call for a re-read ([`LiveTree::resync`]); pending while
-    /// none did.
-    pub async fn resync_due(&self) {
-        match self.resync_at {
-            Some(at) => tokio::time::sleep_until(at).await,
-            None => std::future::pending().await,
-        }
-    }
-
-    /// Reads /proc again and says what changed ([`Model::reconcile`]). Nothing is held
-    /// back meanwhile: events wait in the kernel (the probe's ring buffer, the socket's
-    /// receive buffer), whose size bounds them and whose overflow is counted lost, and the
-    /// snapshot keeps at most `MAX_ARGV_BYTES` of argv per process.
-    pub fn resync(&mut self) -> Result<Vec<Applied>> {
-        self.resync_at = None;
-        self.last_resync = Instant::now();
-        let snapshot = snapshot::take().context("cannot read /proc")?;
-        Ok(self.model.reconcile(&snapshot))
-    }
+/// Reads /proc again and re-syncs the tracker with it ([`Tracker::reconcile`]). Nothing is
+/// held back meanwhile: events wait in the kernel (the probe's ring buffer, the socket's
+/// receive buffer), whose size bounds them and whose overflow is counted lost, and the
+/// snapshot keeps at most `MAX_ARGV_BYTES` of argv per process.
+pub fn resync(tracker: &mut Tracker) -> Result<Outcome> {
+    let now = clock::boottime_ns();
+    tracker.start_resync(now);
+    let snapshot = snapshot::take().context("cannot read /proc")?;
+    Ok(tracker.reconcile(&snapshot, now))
 }
 
 /// Creates the recording file `path` ([`private_file`]; what becomes of an existing one

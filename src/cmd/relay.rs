@@ -1,15 +1,21 @@
 //! `forkwatch-tui relay`: one relay rule, headless. Notices and the summary go to stderr.
+//! The rule is the tracker's; this drives it: opens the rule's targets, sends each signal
+//! right after its event is applied, drops targets that exit.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, slice};
 
 use anyhow::{Result, anyhow};
 
-use super::{LiveTree, StopSignals};
+use super::{StopSignals, resync, resync_due, seeded_tracker};
 use crate::{
     cli::RelayArgs,
     privileges,
-    relay::{self, Notice, Relays, Rule, RuleFields},
+    relay::{self, Targets},
     source::{Feed, LiveOptions, Source},
+    tracker::{
+        Tracker,
+        rules::{Notice, Rule, RuleFields},
+    },
 };
 
 pub async fn run(mut live: LiveOptions, args: RelayArgs) -> Result<ExitCode> {
@@ -30,36 +36,34 @@ pub async fn run(mut live: LiveOptions, args: RelayArgs) -> Result<ExitCode> {
     privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     // Opened once the source runs, so an exit of the process to match cannot fall between
     // the check that it exists and the first event. Only a subtree needs the tree.
-    let mut tree = spec
-        .matching
-        .needs_tree()
-        .then(LiveTree::seed)
-        .transpose()?;
-    let mut relays = Relays::default();
+    let mut tracker = if spec.matching.needs_tree() {
+        seeded_tracker()?
+    } else {
+        Tracker::without_tree()
+    };
+    let mut targets = Targets::default();
     let mut notices = Vec::new();
-    let id = relays.add(spec, tree.as_ref().map(|t| &t.model), &mut notices)?;
+    let id = targets.add_rule(&mut tracker, spec, &mut notices)?;
     print(&mut notices);
     eprintln!(
         "forkwatch-tui: {id} ({}) relaying with {}; stop with Ctrl-C",
-        relays.rules()[0].spec(),
+        tracker.relays().rules()[0].spec(),
         selection.summary()
     );
     super::print_notices(&selection);
 
     let mut batch = Vec::with_capacity(4096);
-    while relays.is_live() {
+    while tracker.relays().is_live() {
         let stopping = tokio::select! {
             more = source.next_batch(&mut batch) => !more?,
-            () = relays.target_exited() => {
-                relays.drop_exited(&mut notices);
+            () = targets.exited() => {
+                targets.drop_exited(&mut tracker, &mut notices);
                 false
             }
-            () = resync_due(tree.as_ref()) => {
-                if let Some(tree) = &mut tree {
-                    for change in tree.resync()? {
-                        relays.follow(&tree.model, &change, &mut notices);
-                    }
-                }
+            () = resync_due(&tracker) => {
+                let outcome = resync(&mut tracker)?;
+                notices.extend(outcome.notices);
+                targets.perform(&mut tracker, &outcome.effects, &mut notices);
                 false
             }
             () = stop.recv() => true,
@@ -68,32 +72,21 @@ pub async fn run(mut live: LiveOptions, args: RelayArgs) -> Result<ExitCode> {
             // What the kernel queued before the stop is still relayed.
             source.finish(&mut batch);
         }
+        // Each event's signals are sent before the next event is applied.
         for event in batch.drain(..) {
-            match &mut tree {
-                Some(tree) => {
-                    let applied = tree.apply(&event);
-                    relays.handle(&event, Some((&tree.model, &applied)), &mut notices);
-                }
-                None => relays.handle(&event, None, &mut notices),
-            }
+            let outcome = tracker.apply(slice::from_ref(&event));
+            notices.extend(outcome.notices);
+            targets.perform(&mut tracker, &outcome.effects, &mut notices);
         }
         print(&mut notices);
         if stopping {
             break;
         }
     }
-    for rule in relays.rules() {
-        summary(rule, relays.lost());
+    for rule in tracker.relays().rules() {
+        summary(rule, tracker.relays().lost());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// [`LiveTree::resync_due`], or pending for ever without a tree.
-async fn resync_due(tree: Option<&LiveTree>) {
-    match tree {
-        Some(tree) => tree.resync_due().await,
-        None => std::future::pending().await,
-    }
 }
 
 fn print(notices: &mut Vec<Notice>) {

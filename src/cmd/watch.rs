@@ -1,20 +1,21 @@
 //! `forkwatch-tui watch PID`: the events of one process's subtree, in the formats of
 //! `events` (kmonitor's `monitor_pid`). Who is in the subtree is a [`Pin`]'s rule: its
 //! descendants, including those born later, and orphans adopted by pid 1, but not those
-//! handed to a subreaper outside it. The run ends when no process is left in it.
+//! handed to a subreaper outside it. The run ends when no process is left in it. The pin
+//! is the tracker's; this drives it.
 
-use std::{io, process::ExitCode};
+use std::{io, process::ExitCode, slice};
 
 use anyhow::Result;
 
-use super::{LiveTree, StopSignals, write_batch};
+use super::{StopSignals, resync, resync_due, seeded_tracker, write_batch};
 use crate::{
     cli::WatchArgs,
     clock::WallClock,
     event::EventWriter,
-    pins::{self, Pin},
     privileges,
     source::{Feed, LiveOptions, Source},
+    tracker::pins::{self, Pin},
 };
 
 pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
@@ -23,12 +24,12 @@ pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
     // the snapshot, or its events are queued in the source.
     let (mut source, selection) = Source::open_live(&live)?;
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
-    let mut tree = LiveTree::seed()?;
-    let root = pins::live_root(&tree.model, args.pid)?;
-    let mut pin = Pin::new(&tree.model, root)?;
+    let mut tracker = seeded_tracker()?;
+    let (watched, model) = tracker.pins_mut();
+    let root = pins::live_root(model, args.pid)?;
     // Printed as they come, not kept.
-    pin.set_log_len(0);
-    let comm = tree.model.get(root).map(|p| p.comm).unwrap_or_default();
+    watched.add(model, root)?.set_log_len(0);
+    let comm = model.get(root).map(|p| p.comm).unwrap_or_default();
 
     let mut writer = EventWriter::new(
         io::stdout().lock(),
@@ -47,10 +48,8 @@ pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
     loop {
         let stopping = tokio::select! {
             more = source.next_batch(&mut batch) => !more?,
-            () = tree.resync_due() => {
-                for change in tree.resync()? {
-                    pin.follow(&tree.model, &change);
-                }
+            () = resync_due(&tracker) => {
+                resync(&mut tracker)?;
                 false
             }
             () = stop.recv() => {
@@ -59,19 +58,17 @@ pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
                 true
             }
         };
-        // `retain` visits every event once, in order: the model sees them all.
-        batch.retain(|event| {
-            let applied = tree.apply(event);
-            pin.apply(&tree.model, event, &applied)
-        });
+        // `retain` visits every event once, in order: the tracker sees them all.
+        batch.retain(|event| tracker.apply(slice::from_ref(event)).pinned > 0);
         let reader_gone = write_batch(&mut writer, &mut batch)?;
-        if pin.is_empty() {
+        let ended = tracker.pins().list().iter().all(Pin::is_empty);
+        if ended {
             eprintln!(
                 "forkwatch-tui: no process is left in the subtree of pid {}",
                 args.pid
             );
         }
-        if stopping || reader_gone || pin.is_empty() {
+        if stopping || reader_gone || ended {
             break;
         }
     }

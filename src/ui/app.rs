@@ -1,6 +1,10 @@
-//! The application: its state ([`App`]), what can happen to it ([`AppEvent`]), and the one
-//! function that changes it ([`update`]). Drawing only reads it (see `render`); whatever
-//! takes time or touches the outside world is asked of the loop as a [`Request`].
+//! The application: its state ([`App`]) and the one function that changes it
+//! ([`update`]), by what can happen to it ([`AppEvent`]). Drawing only reads it (see
+//! `render`). What the processes are and what follows them is the [`Tracker`]'s; the
+//! application drives it. Whatever touches the outside world is asked of the loop (see
+//! `runtime`): what takes time as a [`Request`], what does not wait (relay signals, opening
+//! relay targets) as an [`Effect`] done right after the update, its outcome handed back as
+//! [`AppEvent::Done`].
 
 use crossterm::event::{
     Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
@@ -12,11 +16,14 @@ use super::{
     dialog::{Dialog, Help, Prompt, PromptPurpose},
     keys::{self, Action},
     log::RecentEvents,
+    message::{AppEvent, Done, Effect, Request},
     pins::PinsState,
     record,
     relays::RelaysState,
     render::Layout,
     replay,
+    rows::{Row, TreeOptions, TreeView},
+    search::SearchText,
     status::Rates,
     tree::Cursor,
     users::Users,
@@ -24,57 +31,18 @@ use super::{
 use crate::{
     clock::WallClock,
     event::{Event, Kind, ProcessKey},
-    model::{Model, Process, Row, Search, TreeOptions, TreeView},
     proc::snapshot::ProcessInfo,
+    relay::Targets,
     source::Selection,
+    tracker::{
+        Outcome, Tracker,
+        model::{Model, Process},
+    },
 };
 
 const SECOND: u64 = 1_000_000_000;
-/// Re-syncing with /proc after lost events happens at most this often.
-const RESYNC_INTERVAL_NS: u64 = SECOND;
-/// Bytes the events held while a re-sync snapshot is taken may hold
-/// ([`Event::byte_size`]); beyond, they are counted lost (and cause another re-sync).
-const MAX_HELD_BYTES: usize = 32 << 20;
 /// Rows the mouse wheel moves.
 const WHEEL_ROWS: isize = 3;
-
-/// Everything that can happen to the application. Every source of them (the event
-/// source, the terminal, timers, signals) sends them down one channel to the task that
-/// owns the [`App`].
-#[derive(Debug)]
-pub enum AppEvent {
-    /// Events from the source, in the order it gave them.
-    Events(Vec<Event>),
-    /// The source has nothing more to give.
-    SourceEnded,
-    /// The source failed: the application stops and says why.
-    SourceFailed(String),
-    /// A key, a mouse action or a resize.
-    Input(Input),
-    /// Time passes: the time now, CLOCK_BOOTTIME nanoseconds. Ages, the highlight of new
-    /// processes, the event rate and the linger of exited processes follow it.
-    Tick(u64),
-    /// The answer to [`Request::Snapshot`].
-    Snapshot(Result<Vec<ProcessInfo>, String>),
-    /// Where a replay is, or that it went back to its start (see `replay`).
-    Replay(replay::Report),
-    /// How the recording made with `--record` goes (see `record`).
-    Recording(record::Status),
-    /// A relay target has exited ([`App::relay_target_exited`]).
-    RelayTargetExited,
-    /// SIGINT or SIGTERM: quit.
-    Stop,
-}
-
-/// Work the state asks of the loop that owns it, because it blocks or takes time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Request {
-    /// A fresh /proc snapshot, answered with [`AppEvent::Snapshot`].
-    Snapshot,
-    /// Play, pause, step or seek the replay, answered with [`AppEvent::Replay`] (and the
-    /// events a seek brings at once).
-    Replay(replay::Control),
-}
 
 /// What feeds the application, for the status line and the banner.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -139,41 +107,12 @@ impl Pane {
     }
 }
 
-/// The text searched for, and the search made from it.
-pub struct SearchText {
-    pub text: String,
-    pub search: Search,
-}
-
-impl SearchText {
-    /// `None` for an empty text: no search.
-    pub fn new(text: &str) -> Option<Self> {
-        (!text.is_empty()).then(|| Self {
-            text: text.to_owned(),
-            search: Search::new(text),
-        })
-    }
-}
-
-/// Re-syncing with /proc after lost events. While a snapshot is being taken, events are
-/// held back and applied after it, as at start: the snapshot then stands for the moment
-/// it was asked for, and the events after it join it without a gap.
-#[derive(Default)]
-struct Resync {
-    /// Events were lost since the last snapshot was asked for.
-    wanted: bool,
-    /// A snapshot is being taken; events wait here.
-    held: Option<Vec<Event>>,
-    held_bytes: usize,
-    /// Events that did not fit in `held`.
-    dropped: u64,
-    /// When the last snapshot was asked for.
-    last_ns: Option<u64>,
-}
-
 /// The whole state of the terminal UI.
 pub struct App {
-    pub(super) model: Model,
+    pub(super) tracker: Tracker,
+    /// The relay targets' pidfds: the loop's, used only by what it does for the state
+    /// (see `runtime`), never by [`update`].
+    pub(super) targets: Targets,
     pub(super) view: TreeView,
     pub(super) options: TreeOptions,
     pub(super) cursor: Cursor,
@@ -203,16 +142,16 @@ pub struct App {
     /// `--record`: the recording being written.
     pub(super) recording: Option<record::Status>,
     now_ns: u64,
-    resync: Resync,
     pub(super) requests: Vec<Request>,
+    effects: Vec<Effect>,
     dirty: bool,
     quit: bool,
     error: Option<String>,
 }
 
 impl App {
-    /// The application over `model` (seeded from /proc), fed by `source`, at time
-    /// `now_ns` (CLOCK_BOOTTIME), showing times of day through `clock`.
+    /// The application over `model` (seeded from /proc, or from a recording's snapshot,
+    /// at `now_ns`, CLOCK_BOOTTIME), fed by `source`, showing times of day through `clock`.
     pub fn new(
         model: Model,
         source: SourceInfo,
@@ -223,7 +162,8 @@ impl App {
         let mut rates = Rates::default();
         rates.roll(now_ns);
         Self {
-            model,
+            tracker: Tracker::new(model, now_ns),
+            targets: Targets::default(),
             view: TreeView::new(),
             options: TreeOptions::default(),
             cursor: Cursor::default(),
@@ -245,8 +185,8 @@ impl App {
             replay: None,
             recording: None,
             now_ns,
-            resync: Resync::default(),
             requests: Vec::new(),
+            effects: Vec::new(),
             dirty: true,
             quit: false,
             error: None,
@@ -254,7 +194,7 @@ impl App {
     }
 
     pub fn model(&self) -> &Model {
-        &self.model
+        self.tracker.model()
     }
 
     /// The selected process.
@@ -264,7 +204,7 @@ impl App {
 
     /// The time shown: the clock's, or the newest event's if that is later.
     pub fn now_ns(&self) -> u64 {
-        self.now_ns.max(self.model.now_ns())
+        self.now_ns.max(self.model().now_ns())
     }
 
     /// Something changed that the screen shows.
@@ -287,35 +227,40 @@ impl App {
         std::mem::take(&mut self.requests)
     }
 
+    /// What the loop should do for the state at once; each is asked once.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
     /// Brings what drawing reads up to date for a screen of `area`: the layout, the rows
-    /// of the tree, where the selection is, the user names to show. Called before each
-    /// frame; drawing itself changes nothing.
-    pub fn prepare(&mut self, area: Rect) {
+    /// of the tree, where the selection is. Called before each frame; drawing itself
+    /// changes nothing. Returns the uids whose user names the frame shows, for the loop to
+    /// look up ([`Users::resolve`]) before drawing.
+    pub fn prepare(&mut self, area: Rect) -> Vec<u32> {
         self.layout = Layout::new(area, self);
         self.refresh();
         let visible = self.view.current().iter();
-        for row in visible
+        let mut uids: Vec<u32> = visible
             .skip(self.cursor.offset)
             .take(self.layout.tree_height())
-        {
-            if let Some(creds) = self.model.get(row.key).and_then(|p| p.creds) {
-                self.users.resolve(creds.uid);
-            }
-        }
+            .filter_map(|row| self.model().get(row.key)?.creds)
+            .map(|creds| creds.uid)
+            .collect();
         if let Some(creds) = self.selected_process().and_then(|p| p.creds) {
-            self.users.resolve(creds.uid);
-            self.users.resolve(creds.euid);
+            uids.extend([creds.uid, creds.euid]);
         }
         self.dirty = false;
+        uids
     }
 
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
     /// selected process among them again.
     fn refresh(&mut self) {
-        self.pins.restrict(&self.model, &mut self.options);
-        self.view.rows(&self.model, &self.options);
+        self.pins.restrict(&self.tracker, &mut self.options);
+        let model = self.tracker.model();
+        self.view.rows(model, &self.options);
         self.cursor
-            .follow(&self.view, &self.model, self.layout.tree_height());
+            .follow(&self.view, model, self.layout.tree_height());
     }
 
     pub(super) fn rows(&self) -> &[Row] {
@@ -332,7 +277,12 @@ impl App {
     }
 
     pub(super) fn selected_process(&self) -> Option<&Process> {
-        self.model.get(self.cursor.key?)
+        self.model().get(self.cursor.key?)
+    }
+
+    /// Asks the loop for an effect, right after this update.
+    pub(super) fn ask(&mut self, effect: Effect) {
+        self.effects.push(effect);
     }
 
     /// Shows a short note in the status line until the next key.
@@ -350,39 +300,25 @@ impl App {
     }
 
     fn apply(&mut self, events: Vec<Event>) {
-        if let Some(held) = &mut self.resync.held {
-            for event in events {
-                let bytes = event.byte_size();
-                if self.resync.held_bytes + bytes <= MAX_HELD_BYTES {
-                    self.resync.held_bytes += bytes;
-                    held.push(event);
-                } else {
-                    // A loss report that does not fit still counts what it stands for.
-                    self.resync.dropped += match event.kind {
-                        Kind::Lost { count } => count,
-                        _ => 1,
-                    };
-                }
-            }
-            return;
+        let outcome = self.tracker.apply(&events);
+        if !outcome.held {
+            self.took_in(events, outcome);
         }
-        let mut lost = false;
-        for event in &events {
-            let applied = self.model.apply(event);
-            self.pins.apply(&self.model, event, &applied);
-            self.relays.handle(&self.model, event, &applied);
-            lost |= matches!(event.kind, Kind::Lost { .. });
+    }
+
+    /// Shows what the tracker applied and said, and asks for what it asked.
+    fn took_in(&mut self, events: Vec<Event>, outcome: Outcome) {
+        if !outcome.effects.is_empty() {
+            self.effects.push(Effect::Relay(outcome.effects));
         }
-        self.show_relay_notices();
-        self.rates.count(
-            events
-                .iter()
-                .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
-                .count(),
-        );
+        self.show_relay_notices(outcome.notices);
+        let lost = events
+            .iter()
+            .filter(|e| matches!(e.kind, Kind::Lost { .. }));
+        let lost = lost.count();
+        self.rates.count(events.len() - lost);
         self.recent.extend(events);
-        if lost {
-            self.resync.wanted = true;
+        if lost > 0 {
             self.start_resync();
         }
         self.dirty = true;
@@ -391,11 +327,11 @@ impl App {
     pub(super) fn tick(&mut self, now_ns: u64) {
         let shown = self.now_ns() / SECOND;
         self.now_ns = self.now_ns.max(now_ns);
-        let generation = self.model.generation();
-        self.model.tick(now_ns);
+        let generation = self.model().generation();
+        self.tracker.tick(now_ns);
         self.rates.roll(now_ns);
         // Ages and highlights change by the second.
-        if self.now_ns() / SECOND != shown || self.model.generation() != generation {
+        if self.now_ns() / SECOND != shown || self.model().generation() != generation {
             self.dirty = true;
         }
         self.start_resync();
@@ -405,54 +341,58 @@ impl App {
     /// learnt from the events goes, what the user set up (selection, folds, search,
     /// panes) stays.
     pub(super) fn restart(&mut self, model: Model, now_ns: u64) {
-        self.model = model;
+        self.tracker.restart(model);
         self.now_ns = now_ns;
         self.rates = Rates::default();
         self.rates.roll(now_ns);
         self.recent = RecentEvents::default();
-        self.resync = Resync::default();
         self.dirty = true;
     }
 
-    /// Asks for a snapshot if events were lost and the last one is old enough. Not in a
+    /// Asks for a snapshot if the tracker says a re-sync with /proc is due. Not in a
     /// replay: this machine's /proc is not the recorded one's.
     fn start_resync(&mut self) {
         let now = self.now_ns();
-        let due = self
-            .resync
-            .last_ns
-            .is_none_or(|last| now.saturating_sub(last) >= RESYNC_INTERVAL_NS);
-        if self.resync.wanted && self.resync.held.is_none() && due && self.replay.is_none() {
-            self.resync.wanted = false;
-            self.resync.last_ns = Some(now);
-            self.resync.held = Some(Vec::new());
+        if self.replay.is_none() && self.tracker.resync_due(now) {
+            self.tracker.start_resync(now);
             self.requests.push(Request::Snapshot);
         }
     }
 
     fn resynced(&mut self, snapshot: Result<Vec<ProcessInfo>, String>) {
-        let mut held = self.resync.held.take().unwrap_or_default();
-        self.resync.held_bytes = 0;
-        match snapshot {
-            Ok(snapshot) => {
-                for change in self.model.reconcile(&snapshot) {
-                    self.pins.follow(&self.model, &change);
-                    self.relays.follow(&self.model, &change);
-                }
-                self.show_relay_notices();
-            }
+        let now = self.now_ns();
+        let mut outcome = match snapshot {
+            Ok(snapshot) => self.tracker.reconcile(&snapshot, now),
             Err(e) => {
                 tracing::warn!("cannot re-sync with /proc after lost events: {e}");
                 self.say(format!("cannot re-read /proc: {e}"));
+                self.tracker.resync_failed(now)
             }
+        };
+        // With the held events: a loss among them asks for the next re-sync.
+        let held = std::mem::take(&mut outcome.released);
+        self.took_in(held, outcome);
+    }
+
+    /// What came of an [`Effect`].
+    fn done(&mut self, done: Done) {
+        match done {
+            Done::Delivered(deliveries) => {
+                let notices = deliveries
+                    .into_iter()
+                    .filter_map(|(target, delivery)| self.tracker.delivered(target, delivery))
+                    .collect();
+                self.show_relay_notices(notices);
+            }
+            Done::TargetsExited(targets) => {
+                let notices = targets
+                    .into_iter()
+                    .filter_map(|target| self.tracker.target_exited(target))
+                    .collect();
+                self.show_relay_notices(notices);
+            }
+            Done::RelayDialog(dialog, answer) => self.relay_dialog_answered(*dialog, answer),
         }
-        // With the held events: a loss among them asks for the next re-sync, whose
-        // held events the report must not wait with.
-        let dropped = std::mem::take(&mut self.resync.dropped);
-        if dropped > 0 {
-            held.push(Event::lost(self.now_ns(), dropped));
-        }
-        self.apply(held);
         self.dirty = true;
     }
 
@@ -627,52 +567,6 @@ impl App {
             None => self.panes.push(pane),
         }
     }
-
-    /// `f`: filters the tree to the search, or ends the filter; without a search, asks
-    /// what to filter by.
-    fn toggle_filter(&mut self) {
-        if self.options.filter.take().is_some() {
-            return;
-        }
-        match &self.search {
-            Some(search) => self.options.filter = Some(search.text.clone()),
-            None => self.open(Prompt::new(PromptPurpose::Filter, self)),
-        }
-    }
-
-    /// `n` and `N`: the next or previous row that matches the search, wrapping around.
-    fn jump_to_match(&mut self, forward: bool) {
-        let Some(search) = &self.search else {
-            self.say("no search: press / to search");
-            return;
-        };
-        let text = search.text.clone();
-        let len = self.rows().len();
-        let from = self.cursor.index;
-        let found = (1..=len)
-            .map(|step| {
-                if forward {
-                    (from + step) % len
-                } else {
-                    (from + len - step % len) % len
-                }
-            })
-            .find(|&i| self.row_matches(i));
-        match found {
-            Some(index) => self.select(index),
-            None => self.say(format!("no match for `{text}`")),
-        }
-    }
-
-    /// Whether row `index` matches the search.
-    pub(super) fn row_matches(&self, index: usize) -> bool {
-        let (Some(search), Some(row)) = (&self.search, self.rows().get(index)) else {
-            return false;
-        };
-        self.model
-            .get(row.key)
-            .is_some_and(|p| search.search.matches(p))
-    }
 }
 
 /// Changes the application's state by one event. Everything that happens to the
@@ -688,10 +582,8 @@ pub fn update(app: &mut App, event: AppEvent) {
             app.dirty = true;
         }
         AppEvent::Recording(status) => app.dirty |= app.recording_status(status),
-        AppEvent::RelayTargetExited => {
-            app.drop_exited_targets();
-            app.dirty = true;
-        }
+        AppEvent::RelayTargetExited => app.effects.push(Effect::CheckRelayTargets),
+        AppEvent::Done(done) => app.done(done),
         AppEvent::SourceEnded => {
             app.source_ended = true;
             app.dirty = true;

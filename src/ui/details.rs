@@ -9,7 +9,10 @@ use ratatui::{
 };
 
 use super::{app::App, format};
-use crate::event::{duration, text_line};
+use crate::{
+    event::{duration, text_line},
+    tracker::model::Process,
+};
 
 /// Width of the labels on the left.
 const LABEL: usize = 9;
@@ -43,29 +46,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         }
     };
 
-    let now = app.now_ns();
-    let state = match p.exit.zip(p.run_ns()) {
-        Some((exit, run)) => format!("exited after {}: {}", duration::short(run), exit.status),
-        None => {
-            let threads = match p.threads {
-                1 => "1 thread".to_owned(),
-                n => format!("{n} threads"),
-            };
-            let kind = if p.kernel_thread {
-                "kernel thread, "
-            } else {
-                ""
-            };
-            format!(
-                "running for {}, {kind}{threads}",
-                duration::age(now.saturating_sub(p.start_ns))
-            )
-        }
-    };
-    let state_style = match p.exit {
-        Some(_) => Style::new().add_modifier(Modifier::DIM),
-        None => Style::new(),
-    };
+    let (state, state_style) = state(p, app.now_ns());
     field("state", state, state_style);
     let argv = if p.program.argv.is_empty() {
         "(unknown)".to_owned()
@@ -93,7 +74,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         field("cgroup", cgroup.to_string(), Style::new());
     }
     let parents: Vec<String> = app
-        .model
+        .model()
         .ancestry(p.key)
         .iter()
         .map(|a| format!("{}{NO_BREAK}{}", a.comm, a.key.pid))
@@ -117,6 +98,29 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// How long it ran and how it ended, or how long it has been running, at `now_ns`.
+fn state(p: &Process, now_ns: u64) -> (String, Style) {
+    match p.exit.zip(p.run_ns()) {
+        Some((exit, run)) => (
+            format!("exited after {}: {}", duration::short(run), exit.status),
+            Style::new().add_modifier(Modifier::DIM),
+        ),
+        None => {
+            let threads = match p.threads {
+                1 => "1 thread".to_owned(),
+                n => format!("{n} threads"),
+            };
+            let kind = if p.kernel_thread {
+                "kernel thread, "
+            } else {
+                ""
+            };
+            let age = duration::age(now_ns.saturating_sub(p.start_ns));
+            (format!("running for {age}, {kind}{threads}"), Style::new())
+        }
+    }
 }
 
 /// `1000 alice, effective 0 root`; group ids have no names here.

@@ -12,9 +12,10 @@ use ratatui::{
 };
 
 use super::{
-    app::{App, SearchText},
+    app::App,
     keys::{BINDINGS, REPLAY_BINDINGS},
     render::centered,
+    search::SearchText,
 };
 use crate::text;
 

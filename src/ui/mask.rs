@@ -66,7 +66,7 @@ impl Dialog for MaskDialog {
                 self.toggle(self.at);
             }
             KeyCode::Enter => {
-                if let Some(pin) = app.pins.pins.get_mut(self.root) {
+                if let Some(pin) = app.tracker.pins_mut().0.get_mut(self.root) {
                     pin.set_mask(self.mask);
                     app.say(format!(
                         "pin {} logs {}",

@@ -1,8 +1,11 @@
 //! The terminal UI: `forkwatch-tui` without a subcommand.
 //!
-//! - [`app`]: the state ([`App`]), what happens to it ([`AppEvent`]) and [`update`], the
-//!   one function that changes it. Panes ([`app::Pane`]) and dialogs ([`dialog::Dialog`])
-//!   are parts of it.
+//! - [`app`]: the state ([`App`]) and [`update`], the one function that changes it, by
+//!   what happens to it ([`AppEvent`], in [`message`] with what the state asks of the
+//!   loop). Panes ([`app::Pane`]) and dialogs ([`dialog::Dialog`]) are parts of it. The
+//!   processes, pins and relay rules are its [`crate::tracker::Tracker`]'s.
+//! - `rows` and `search`: the tree as the rows shown (folds, kernel threads, the filter,
+//!   pinned subtrees only) and the search that ignores case.
 //! - `render` and the pane modules (`tree`, `details`, `log`, `status`): drawing, a pure
 //!   function of the state (`impl Widget for &App`), so screens are tested on ratatui's
 //!   `TestBackend`.
@@ -11,7 +14,8 @@
 //!   that list things take the keys from the tree as `focus` describes.
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
 //! - [`runtime`]: the tasks that feed one channel (event source, terminal input, a timer,
-//!   signals) and the loop that owns the state and draws.
+//!   signals) and the loop that owns the state, does what it asks (the UI's driver: relay
+//!   signals and targets, /proc snapshots, user names) and draws.
 //! - [`replay`]: `replay FILE` in the UI: the player, its keys and status.
 //! - [`record`]: `--record FILE`: the tee that records what the live UI applies.
 //! - `terminal`: the real terminal, always given back.
@@ -24,13 +28,16 @@ mod format;
 pub mod keys;
 mod log;
 mod mask;
+pub mod message;
 mod pins;
 pub mod record;
 mod relay_dialog;
 mod relays;
 mod render;
 pub mod replay;
+mod rows;
 pub mod runtime;
+mod search;
 mod status;
 mod terminal;
 mod tree;
@@ -44,8 +51,10 @@ use tokio::{
     task::{LocalSet, spawn_local},
 };
 
-pub use app::{App, AppEvent, SourceInfo, update};
-pub use runtime::{Screen, Session, draw};
+pub use app::{App, SourceInfo, update};
+pub use message::AppEvent;
+pub use rows::{TreeOptions, TreeView};
+pub use runtime::{Screen, Session, draw, step};
 pub use users::Users;
 
 use self::{record::Recording, replay::Player};
@@ -54,14 +63,14 @@ use crate::{
     cli::UiArgs,
     clock::{self, WallClock},
     cmd::StopSignals,
-    model::Model,
     private_file::Existing,
     privileges,
     proc::snapshot,
     recording::Replay,
-    relay::{self, RuleSpec},
+    relay,
     source::{Feed, LiveOptions, Source},
     text,
+    tracker::{model::Model, rules::RuleSpec},
 };
 
 /// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked

@@ -1,7 +1,8 @@
 //! Pins in the UI: `p` pins the selected process's subtree (again: unpins it), `P` the pins
 //! pane (each pin's root, members alive, mask, and its own event log), `m` the mask dialog
 //! (`mask`), `v` the tree of pinned subtrees only. Who is in a pin is
-//! [`crate::pins`]'s rule; this is what the user sees of it and does with it.
+//! [`crate::tracker::pins`]'s rule, and the pins are the tracker's; this is what the user
+//! sees of them and does with them.
 
 use anyhow::Result;
 use crossterm::event::KeyEvent;
@@ -18,18 +19,21 @@ use super::{
     focus::{self, ListKey, list_key},
     format, log,
     mask::MaskDialog,
+    rows::{Only, TreeOptions},
     tree,
 };
 use crate::{
-    event::{Event, KindName, KindSet, ProcessKey, text_line},
-    model::{Applied, Model, Only, TreeOptions},
-    pins::{Pin, Pins},
+    event::{KindName, KindSet, ProcessKey, text_line},
+    tracker::{
+        Tracker,
+        model::Model,
+        pins::{Pin, Pins},
+    },
 };
 
-/// The pins and how the UI shows them.
+/// How the UI shows the tracker's pins.
 #[derive(Debug, Default)]
 pub struct PinsState {
-    pub pins: Pins,
     /// The pin picked in the pane, by its place in the list.
     picked: usize,
     /// The tree shows only pinned subtrees.
@@ -41,34 +45,25 @@ pub struct PinsState {
 }
 
 impl PinsState {
-    /// [`Pins::apply`]: call after the model applied the event.
-    pub fn apply(&mut self, model: &Model, event: &Event, applied: &Applied) {
-        self.pins.apply(model, event, applied);
-    }
-
-    /// [`Pins::follow`]: call with each change of a re-sync with /proc.
-    pub fn follow(&mut self, model: &Model, applied: &Applied) {
-        self.pins.follow(model, applied);
-    }
-
     /// Restricts the tree to the pinned subtrees while that view is on. The set is made
     /// anew only when the model or the pins changed since it was last made.
-    pub fn restrict(&mut self, model: &Model, options: &mut TreeOptions) {
+    pub fn restrict(&mut self, tracker: &Tracker, options: &mut TreeOptions) {
         if !self.only {
             options.only = None;
             self.only_for = None;
             return;
         }
-        let now = (model.generation(), self.version);
+        let now = (tracker.model().generation(), self.version);
         if self.only_for != Some(now) || options.only.is_none() {
-            options.only = Some(Only::new(self.pins.list().iter().flat_map(Pin::known)));
+            let pinned = tracker.pins().list().iter().flat_map(Pin::known);
+            options.only = Some(Only::new(pinned));
             self.only_for = Some(now);
         }
     }
 
-    fn changed(&mut self) {
+    fn changed(&mut self, pins: &Pins) {
         self.version += 1;
-        if self.pins.is_empty() {
+        if pins.is_empty() {
             self.only = false;
         }
     }
@@ -76,14 +71,9 @@ impl PinsState {
     /// Takes every pin away, as its root and mask, to be made again with
     /// [`PinsState::remake`]: for a replay that goes back to its snapshot, where the
     /// members pins had are not yet known.
-    pub fn take(&mut self) -> Vec<(ProcessKey, KindSet)> {
-        let taken = self
-            .pins
-            .list()
-            .iter()
-            .map(|p| (p.root(), p.mask()))
-            .collect();
-        self.pins = Pins::default();
+    pub fn take(&mut self, pins: &mut Pins) -> Vec<(ProcessKey, KindSet)> {
+        let taken = pins.list().iter().map(|p| (p.root(), p.mask())).collect();
+        *pins = Pins::default();
         self.version += 1;
         taken
     }
@@ -92,13 +82,14 @@ impl PinsState {
     /// is not in its tree. With `last`, those are given up.
     pub fn remake(
         &mut self,
+        pins: &mut Pins,
         model: &Model,
         taken: Vec<(ProcessKey, KindSet)>,
         last: bool,
     ) -> Vec<(ProcessKey, KindSet)> {
         let missing = taken
             .into_iter()
-            .filter(|&(root, mask)| match self.pins.add(model, root) {
+            .filter(|&(root, mask)| match pins.add(model, root) {
                 Ok(pin) => {
                     pin.set_mask(mask);
                     false
@@ -107,7 +98,7 @@ impl PinsState {
             })
             .collect();
         if last {
-            self.changed();
+            self.changed(pins);
         } else {
             self.version += 1;
         }
@@ -130,14 +121,15 @@ pub fn mask_text(mask: KindSet) -> String {
 impl App {
     /// `--pin PID`: pins the subtree of the live process with this pid.
     pub fn pin_pid(&mut self, pid: u32) -> Result<()> {
-        self.pins.pins.add_pid(&self.model, pid)?;
-        self.pins.changed();
+        let (pins, model) = self.tracker.pins_mut();
+        pins.add_pid(model, pid)?;
+        self.pins.changed(self.tracker.pins());
         Ok(())
     }
 
     /// `pid (comm)` of a process, or its pid if the model has forgotten it.
     pub(super) fn name_of(&self, key: ProcessKey) -> String {
-        match self.model.get(key) {
+        match self.model().get(key) {
             Some(p) => format!("{} ({})", key.pid, p.comm),
             None => key.pid.to_string(),
         }
@@ -147,7 +139,7 @@ impl App {
     /// holds it.
     fn pin_at_cursor(&self) -> Option<usize> {
         let key = self.cursor.key?;
-        let list = self.pins.pins.list();
+        let list = self.tracker.pins().list();
         list.iter()
             .position(|p| p.root() == key)
             .or_else(|| list.iter().position(|p| p.membership(key).is_some()))
@@ -156,7 +148,7 @@ impl App {
     /// The pin keys act on: the one picked in the pane while the pane has the keys, else
     /// the selected process's.
     pub(super) fn current_pin(&self) -> Option<&Pin> {
-        let list = self.pins.pins.list();
+        let list = self.tracker.pins().list();
         let at = if self.has_keys(Pane::Pins) {
             Some(self.pins.picked.min(list.len().saturating_sub(1)))
         } else {
@@ -177,16 +169,17 @@ impl App {
             return;
         };
         let name = self.name_of(key);
-        match self.pins.pins.toggle(&self.model, key) {
+        let (pins, model) = self.tracker.pins_mut();
+        match pins.toggle(model, key) {
             Ok(true) => {
-                let alive = self.pins.pins.get(key).map_or(0, Pin::alive);
+                let alive = pins.get(key).map_or(0, Pin::alive);
+                self.pins.picked = pins.len() - 1;
                 self.say(format!("pinned {name}: {alive} alive in its subtree"));
-                self.pins.picked = self.pins.pins.len() - 1;
             }
             Ok(false) => self.say(format!("unpinned {name}")),
             Err(e) => self.say(format!("cannot pin {name}: {e}")),
         }
-        self.pins.changed();
+        self.pins.changed(self.tracker.pins());
     }
 
     /// `P`: the pins pane, with the keys, starting at the selected process's pin.
@@ -206,7 +199,7 @@ impl App {
                 let dialog = MaskDialog::new(pin.root(), self.name_of(pin.root()), pin.mask());
                 self.open(dialog);
             }
-            None if self.pins.pins.is_empty() => {
+            None if self.tracker.pins().is_empty() => {
                 self.say("nothing is pinned: p pins the selected process's subtree")
             }
             None => self.say("the selected process is in no pin: P picks one"),
@@ -215,7 +208,7 @@ impl App {
 
     /// `v`: only pinned subtrees in the tree, or everything again.
     pub(super) fn toggle_pinned_view(&mut self) {
-        if self.pins.pins.is_empty() {
+        if self.tracker.pins().is_empty() {
             self.say("nothing is pinned: p pins the selected process's subtree");
             return;
         }
@@ -230,7 +223,7 @@ impl App {
 
     /// A key while the pins pane has the keys.
     pub(super) fn pins_key(&mut self, key: KeyEvent) -> bool {
-        match list_key(key, &mut self.pins.picked, self.pins.pins.len()) {
+        match list_key(key, &mut self.pins.picked, self.tracker.pins().len()) {
             ListKey::Moved => {}
             // With no pin to remove, x does nothing: it must not pin the selected process.
             ListKey::Remove => {
@@ -265,7 +258,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if inner.height == 0 {
         return;
     }
-    let list = app.pins.pins.list();
+    let list = app.tracker.pins().list();
     let dim = Style::new().fg(Color::DarkGray);
     let width = inner.width as usize;
     if list.is_empty() {
@@ -325,7 +318,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 /// it did), then the counts and the mask on the right.
 fn pin_line(app: &App, pin: &Pin, line: Rect, style: Style, buf: &mut Buffer) {
     buf.set_style(line, style);
-    let root = app.model.get(pin.root());
+    let root = app.model().get(pin.root());
     let counts = pin.counts();
     let mut right = format!("{} alive", counts.alive);
     if counts.exited > 0 {
@@ -364,7 +357,7 @@ fn pin_line(app: &App, pin: &Pin, line: Rect, style: Style, buf: &mut Buffer) {
 
 /// The status line's pins segment: how many, and whether only they are shown.
 pub fn status(app: &App) -> Option<Vec<Span<'static>>> {
-    let n = app.pins.pins.len();
+    let n = app.tracker.pins().len();
     if n == 0 {
         return None;
     }

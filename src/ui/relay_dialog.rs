@@ -1,8 +1,14 @@
 //! The relay dialog (`r`): a relay rule for the selected process, or for the picked pin's
 //! subtree. The relay library checks every part ([`RuleFields::build`], then
-//! [`App::add_relay`] opens the targets) and what is wrong shows in place, in its words.
-//! Targets are typed, or picked from the tree with Ctrl-T; each is held as the process that
-//! had its pid at that moment, and refused when the rule is made if it has exited since.
+//! [`crate::relay::Targets::open`] opens the targets) and what is wrong shows in place, in
+//! its words. Targets are typed, or picked from the tree with Ctrl-T; each is held as the
+//! process that had its pid at that moment, and refused when the rule is made if it has
+//! exited since.
+//!
+//! What needs the outside world (the process that has a typed pid, opening the rule's
+//! targets) the dialog asks of the loop, handing itself over with the question
+//! ([`Effect::RelayDialog`]); it comes back with the answer right after the update
+//! ([`App::relay_dialog_answered`]), before anything is drawn.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{
@@ -18,14 +24,36 @@ use super::{
     dialog::Dialog,
     format,
     keys::{self, Action},
+    message::Effect,
     render::centered,
 };
 use crate::{
     event::ProcessKey,
-    model::Process,
-    pins::Pin,
-    relay::{Layout, Picked, Picks, RtSignal, RuleFields},
+    relay::Picks,
+    tracker::{
+        model::Process,
+        pins::Pin,
+        rules::{Layout, NewRule, Picked, RtSignal, RuleFields, RuleSpec},
+    },
 };
+
+/// What the dialog asks of the loop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// The live processes that have these typed pids now.
+    Hold(Vec<u32>),
+    /// The rule opened: its targets and the process it matches.
+    Make(RuleSpec, Picks),
+}
+
+/// What the loop answers.
+#[derive(Debug)]
+pub enum Answer {
+    /// Each pid asked, with the live process that had it (`None`: none).
+    Held(Vec<(u32, Option<Picked>)>),
+    /// The rule, opened; or why not, in one line.
+    Made(Result<NewRule, String>),
+}
 
 /// Whose events the rule relays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +92,7 @@ fn given(text: &str) -> Option<&str> {
 }
 
 /// The rule being written.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelayDialog {
     /// The process it is about, as it was when the dialog opened, and how to name it.
     subject: Option<(Picked, String)>,
@@ -122,26 +150,37 @@ impl RelayDialog {
         };
         self.held.retain(|&(held, _)| held != pid);
         self.held.push((pid, Some(picked)));
-        self.hold_targets();
     }
 
-    /// Holds each pid of the targets text as the process that has it now, unless it was
-    /// there before: then it stays the process it was.
-    fn hold_targets(&mut self) {
+    /// Keeps each pid of the targets text held as the process it was when it was typed or
+    /// picked; returns those typed since, to be held as the process that has them now.
+    fn hold_targets(&mut self) -> Vec<u32> {
         let before = std::mem::take(&mut self.held);
         let pids = self
             .targets
             .split(',')
             .filter_map(|p| p.trim().parse().ok());
+        let mut new = Vec::new();
         for pid in pids {
-            if self.held.iter().any(|&(held, _)| held == pid) {
+            if self.held.iter().any(|&(held, _)| held == pid) || new.contains(&pid) {
                 continue;
             }
-            let process = match before.iter().find(|&&(held, _)| held == pid) {
-                Some(&(_, process)) => process,
-                None => Picked::now(pid).ok(),
-            };
-            self.held.push((pid, process));
+            match before.iter().find(|&&(held, _)| held == pid) {
+                Some(&held) => self.held.push(held),
+                None => new.push(pid),
+            }
+        }
+        new
+    }
+
+    /// Back in `app` after a change to the targets text: at once if every pid is held,
+    /// else through the loop, which holds the new ones.
+    fn reopen(mut self, app: &mut App) {
+        let new = self.hold_targets();
+        if new.is_empty() {
+            app.open(self);
+        } else {
+            app.ask(Effect::RelayDialog(Box::new(self), Ask::Hold(new)));
         }
     }
 
@@ -170,7 +209,8 @@ impl RelayDialog {
         self.field = FIELDS[(at + step) % FIELDS.len()];
     }
 
-    /// Makes the rule; true if the dialog stays open to show what is wrong.
+    /// Asks the loop to open the rule; true if the dialog stays open to show what is
+    /// wrong before that.
     fn make(&mut self, app: &mut App) -> bool {
         let pid = self.subject.as_ref().map(|(p, _)| p.key.pid.to_string());
         let fields = RuleFields {
@@ -202,16 +242,8 @@ impl RelayDialog {
             targets,
             matched: self.subject.as_ref().map(|&(picked, _)| picked),
         };
-        let text = spec.to_string();
-        match app.add_picked_relay(spec, &picks) {
-            // A warning about a target says more than that the rule was made.
-            Ok(id) if app.message.is_none() => app.say(format!("{id} made: {text}")),
-            Ok(_) => {}
-            Err(e) => {
-                self.error = Some(format!("{e:#}"));
-                return true;
-            }
-        }
+        let ask = Ask::Make(spec, picks);
+        app.ask(Effect::RelayDialog(Box::new(self.clone()), ask));
         false
     }
 
@@ -294,7 +326,8 @@ impl Dialog for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.pop();
                     self.error = None;
-                    self.hold_targets();
+                    self.clone().reopen(app);
+                    return false;
                 }
             }
             KeyCode::Char(c)
@@ -305,7 +338,8 @@ impl Dialog for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.push(c);
                     self.error = None;
-                    self.hold_targets();
+                    self.clone().reopen(app);
+                    return false;
                 }
             }
             _ => {}
@@ -408,7 +442,7 @@ impl Dialog for Picker {
                 return true;
             }
         }
-        app.open(self.dialog.clone());
+        self.dialog.clone().reopen(app);
         false
     }
 
@@ -428,6 +462,30 @@ impl Dialog for Picker {
 }
 
 impl App {
+    /// The relay dialog is back from the loop with what it asked for: open again, or the
+    /// rule it made.
+    pub(super) fn relay_dialog_answered(&mut self, mut dialog: RelayDialog, answer: Answer) {
+        match answer {
+            Answer::Held(held) => {
+                dialog.held.extend(held);
+                self.open(dialog);
+            }
+            Answer::Made(Ok(rule)) => {
+                let text = rule.spec.to_string();
+                let (id, notices) = self.tracker.add_rule(rule);
+                self.show_relay_notices(notices);
+                // A warning about a target says more than that the rule was made.
+                if self.message.is_none() {
+                    self.say(format!("{id} made: {text}"));
+                }
+            }
+            Answer::Made(Err(e)) => {
+                dialog.error = Some(e);
+                self.open(dialog);
+            }
+        }
+    }
+
     /// `r`: the relay dialog for the picked pin's subtree while the pins pane has the keys,
     /// else for the selected process.
     pub(super) fn open_relay_dialog(&mut self) {

@@ -1,8 +1,9 @@
 //! Relay rules in the UI: `r` makes one (`relay_dialog`), `R` the relays pane (each rule
 //! with the signals sent and undelivered per target, dropped targets, what the rule said),
-//! and the rules' notices in the status line. Relaying itself is [`crate::relay`]'s: the
-//! application hands it every event after the model, and the loop that owns the state
-//! waits on [`App::relay_target_exited`] beside the channel.
+//! and the rules' notices in the status line. The rules are the tracker's
+//! ([`crate::tracker::rules`]); their targets' pidfds ([`crate::relay::Targets`]) are used
+//! by the loop that owns the state, which sends the signals the rules ask for and waits on
+//! [`App::relay_target_exited`] beside the channel.
 
 use std::collections::VecDeque;
 
@@ -20,41 +21,22 @@ use super::{
     app::{App, Pane},
     focus::{self, ListKey, list_key},
     format,
+    message::Effect,
 };
-use crate::{
-    event::Event,
-    model::{Applied, Model},
-    relay::{Notice, Picks, Relays, Rule, RuleId, RuleSpec},
-};
+use crate::tracker::rules::{Notice, Rule, RuleId, RuleSpec, Target};
 
 /// Notices kept for the pane.
 const NOTICES_KEPT: usize = 200;
 /// Notices the pane shows under each rule, the latest.
 const NOTICES_SHOWN: usize = 3;
 
-/// The relay rules and what they said.
+/// What the tracker's relay rules said, and how the UI shows them.
 #[derive(Debug, Default)]
 pub struct RelaysState {
-    pub relays: Relays,
     /// Oldest first.
     notices: VecDeque<Notice>,
-    /// Said since the application last showed them.
-    fresh: Vec<Notice>,
     /// The rule picked in the pane, by its place in the list.
     picked: usize,
-}
-
-impl RelaysState {
-    /// Relays an event: call after the model applied it.
-    pub fn handle(&mut self, model: &Model, event: &Event, applied: &Applied) {
-        self.relays
-            .handle(event, Some((model, applied)), &mut self.fresh);
-    }
-
-    /// Follows a change of a re-sync with /proc.
-    pub fn follow(&mut self, model: &Model, applied: &Applied) {
-        self.relays.follow(model, applied, &mut self.fresh);
-    }
 }
 
 /// The rule a notice is about; `None` for lost events, which concern every rule.
@@ -70,26 +52,21 @@ fn rule_of(notice: &Notice) -> Option<RuleId> {
 
 impl App {
     /// Opens the rule's targets and adds it (`--relay`), its pids resolved now. Its
-    /// warnings are shown like every notice.
+    /// warnings are shown like every notice. For what drives the application, before its
+    /// loop: opening targets touches the outside world, which [`super::update`] leaves to
+    /// the loop (see `relay_dialog`).
     pub fn add_relay(&mut self, spec: RuleSpec) -> Result<RuleId> {
-        self.add_picked_relay(spec, &Picks::default())
+        let mut notices = Vec::new();
+        let id = self
+            .targets
+            .add_rule(&mut self.tracker, spec, &mut notices)?;
+        self.show_relay_notices(notices);
+        Ok(id)
     }
 
-    /// [`App::add_relay`] with processes picked earlier (the relay dialog), each refused
-    /// if it has exited since or its pid now names another process.
-    pub(super) fn add_picked_relay(&mut self, spec: RuleSpec, picks: &Picks) -> Result<RuleId> {
-        let relays = &mut self.relays;
-        let id = relays
-            .relays
-            .add_picked(spec, picks, Some(&self.model), &mut relays.fresh);
-        self.show_relay_notices();
-        id
-    }
-
-    /// Shows what the relays said since last time: the latest in the status line, all of
-    /// them in the pane and the log file. Never on the terminal as text: the UI draws there.
-    pub(super) fn show_relay_notices(&mut self) {
-        let fresh = std::mem::take(&mut self.relays.fresh);
+    /// Shows what the relays said: the latest in the status line, all of them in the pane
+    /// and the log file. Never on the terminal as text: the UI draws there.
+    pub(super) fn show_relay_notices(&mut self, fresh: Vec<Notice>) {
         let Some(last) = fresh.last() else {
             return;
         };
@@ -106,27 +83,23 @@ impl App {
     /// [`super::AppEvent::RelayTargetExited`] drops it. The loop that owns the application
     /// waits on it beside its channel.
     pub fn relay_target_exited(&self) -> impl Future<Output = ()> + '_ {
-        self.relays.relays.target_exited()
-    }
-
-    /// Drops the targets that exited from their rules, saying so.
-    pub(super) fn drop_exited_targets(&mut self) {
-        let relays = &mut self.relays;
-        relays.relays.drop_exited(&mut relays.fresh);
-        self.show_relay_notices();
+        self.targets.exited()
     }
 
     /// A key while the relays pane has the keys.
     pub(super) fn relays_key(&mut self, key: KeyEvent) -> bool {
-        let len = self.relays.relays.rules().len();
+        let len = self.tracker.relays().rules().len();
         match list_key(key, &mut self.relays.picked, len) {
             ListKey::Moved => {}
             ListKey::Remove => {
-                let rules = self.relays.relays.rules();
+                let rules = self.tracker.relays().rules();
                 let Some(id) = rules.get(self.relays.picked).map(Rule::id) else {
                     return true;
                 };
-                self.relays.relays.remove(id);
+                if let Some(rule) = self.tracker.remove_rule(id) {
+                    let targets = rule.targets().iter().map(Target::id).collect();
+                    self.ask(Effect::CloseRelayTargets(targets));
+                }
                 self.say(format!("{id} removed"));
                 self.relays.picked = self.relays.picked.min(len.saturating_sub(2));
             }
@@ -144,23 +117,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let block = focus::block(" Relays ", focused, " ↑↓ pick · x remove · Esc tree ");
     let inner = block.inner(area);
     block.render(area, buf);
-    let width = inner.width as usize;
-    let rules = app.relays.relays.rules();
-    let dim = Style::new().fg(Color::DarkGray);
-    let warning = Style::new().fg(Color::Yellow);
-    let mut lines: Vec<Line> = Vec::new();
-    let wrapped = |text: &str, indent: &str, style: Style, lines: &mut Vec<Line>| {
-        let text_width = width.saturating_sub(indent.len());
-        for part in format::wrap(text, text_width) {
-            lines.push(Line::styled(format!("{indent}{part}"), style));
-        }
+    let rules = app.tracker.relays().rules();
+    let mut out = Wrapped {
+        width: inner.width as usize,
+        lines: Vec::new(),
     };
     if rules.is_empty() {
-        wrapped(
+        out.push(
             "no relay rules: r relays the selected process's events",
             "",
-            dim,
-            &mut lines,
+            Style::new().fg(Color::DarkGray),
         );
     }
     let picked = app.relays.picked.min(rules.len().saturating_sub(1));
@@ -172,48 +138,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             _ => Style::new().add_modifier(Modifier::BOLD),
         };
         if at == picked {
-            picked_at = lines.len();
+            picked_at = out.lines.len();
         }
-        // The spec's parts with spaces between them, for wrapping.
-        let spec = rule.spec().to_string().replace(':', " ");
-        let mut header = format!("{}: {spec}", rule.id());
-        if !rule.is_live() {
-            header.push_str(" (ended)");
-        }
-        wrapped(&header, "", style, &mut lines);
-        lines.push(Line::raw(format!("  {} events relayed", rule.matched())));
-        for target in rule.targets() {
-            let mut text = format!(
-                "pid {} ({}): {} sent, {} undelivered",
-                target.pid(),
-                target.comm(),
-                target.sent(),
-                target.undelivered()
-            );
-            let style = if target.is_gone() {
-                text.push_str(", exited: dropped");
-                dim
-            } else if target.undelivered() > 0 {
-                warning
-            } else {
-                Style::new()
-            };
-            wrapped(&text, "  ", style, &mut lines);
-        }
-        let said: Vec<&Notice> = app
-            .relays
-            .notices
-            .iter()
-            .filter(|n| rule_of(n) == Some(rule.id()))
-            .collect();
-        for notice in &said[said.len().saturating_sub(NOTICES_SHOWN)..] {
-            wrapped(&notice.to_string(), "  ", warning, &mut lines);
-        }
+        rule_lines(app, rule, style, &mut out);
     }
-    let lost = app.relays.relays.lost();
+    let lost = app.tracker.relays().lost();
     if lost > 0 {
         let text = format!("{lost} events lost: signals they called for were not sent");
-        wrapped(&text, "", warning, &mut lines);
+        out.push(&text, "", WARNING);
     }
     // The picked rule's first line stays in view.
     let offset = if picked_at >= inner.height as usize {
@@ -221,15 +153,73 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         0
     };
-    Paragraph::new(lines)
+    Paragraph::new(out.lines)
         .scroll((offset as u16, 0))
         .render(inner, buf);
+}
+
+const WARNING: Style = Style::new().fg(Color::Yellow);
+
+/// The pane's lines, wrapped to its width.
+struct Wrapped {
+    width: usize,
+    lines: Vec<Line<'static>>,
+}
+
+impl Wrapped {
+    fn push(&mut self, text: &str, indent: &str, style: Style) {
+        let text_width = self.width.saturating_sub(indent.len());
+        for part in format::wrap(text, text_width) {
+            self.lines
+                .push(Line::styled(format!("{indent}{part}"), style));
+        }
+    }
+}
+
+/// One rule's lines, its header in `style`.
+fn rule_lines(app: &App, rule: &Rule, style: Style, out: &mut Wrapped) {
+    // The spec's parts with spaces between them, for wrapping.
+    let spec = rule.spec().to_string().replace(':', " ");
+    let mut header = format!("{}: {spec}", rule.id());
+    if !rule.is_live() {
+        header.push_str(" (ended)");
+    }
+    out.push(&header, "", style);
+    out.lines
+        .push(Line::raw(format!("  {} events relayed", rule.matched())));
+    for target in rule.targets() {
+        let mut text = format!(
+            "pid {} ({}): {} sent, {} undelivered",
+            target.pid(),
+            target.comm(),
+            target.sent(),
+            target.undelivered()
+        );
+        let style = if target.is_gone() {
+            text.push_str(", exited: dropped");
+            Style::new().fg(Color::DarkGray)
+        } else if target.undelivered() > 0 {
+            WARNING
+        } else {
+            Style::new()
+        };
+        out.push(&text, "  ", style);
+    }
+    let said: Vec<&Notice> = app
+        .relays
+        .notices
+        .iter()
+        .filter(|n| rule_of(n) == Some(rule.id()))
+        .collect();
+    for notice in &said[said.len().saturating_sub(NOTICES_SHOWN)..] {
+        out.push(&notice.to_string(), "  ", WARNING);
+    }
 }
 
 /// The status line's relays segment: rules, signals sent, undelivered ones in warning
 /// colours.
 pub fn status(app: &App) -> Option<Vec<Span<'static>>> {
-    let rules = app.relays.relays.rules();
+    let rules = app.tracker.relays().rules();
     if rules.is_empty() {
         return None;
     }

@@ -21,8 +21,8 @@ use tokio::{
 
 use super::{
     App, AppEvent, SourceInfo, Users,
-    app::Request,
     dialog::{Prompt, PromptPurpose},
+    message::Request,
     runtime::TICK,
 };
 use crate::{
@@ -33,11 +33,11 @@ use crate::{
         Event, KindSet, ProcessKey,
         duration::{self, SECOND},
     },
-    model::Model,
     proc::snapshot::ProcessInfo,
     recording::{Damage, Info, Position, Replay, Seek, Speed},
     source::Backend,
     text,
+    tracker::model::Model,
 };
 
 /// What the replay keys ask of the player.
@@ -237,18 +237,19 @@ impl App {
                     .key
                     .map(|key| {
                         iter::once(key)
-                            .chain(self.model.ancestry(key).iter().map(|p| p.key))
+                            .chain(self.tracker.model().ancestry(key).iter().map(|p| p.key))
                             .collect()
                     })
                     .unwrap_or_default();
-                let config = self.model.config().clone();
+                let config = self.tracker.model().config().clone();
                 // The old model goes first: a replay holds one model, even when seeking.
-                self.model = Model::new(config.clone());
+                self.tracker.restart(Model::new(config.clone()));
                 let mut model = Model::new(config);
                 model.seed(&snapshot);
                 // Pins follow the events from the snapshot on, as if made then.
-                let pins = self.pins.take();
-                state.repin = self.pins.remake(&model, pins, false);
+                let (pins, _) = self.tracker.pins_mut();
+                let taken = self.pins.take(pins);
+                state.repin = self.pins.remake(pins, &model, taken, false);
                 self.restart(model, start_ns);
             }
             Report::Status(status) => {
@@ -265,11 +266,15 @@ impl App {
                          crashed); everything in it was replayed"
                     ));
                 }
-                if let Some(&key) = reselect.iter().find(|&&key| self.model.in_tree(key)) {
+                if let Some(&key) = reselect
+                    .iter()
+                    .find(|&&key| self.tracker.model().in_tree(key))
+                {
                     self.cursor.key = Some(key);
                 }
                 if !repin.is_empty() {
-                    let gone = self.pins.remake(&self.model, repin, true);
+                    let (pins, model) = self.tracker.pins_mut();
+                    let gone = self.pins.remake(pins, model, repin, true);
                     if !gone.is_empty() {
                         let pids: Vec<String> =
                             gone.iter().map(|(root, _)| root.pid.to_string()).collect();

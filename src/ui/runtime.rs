@@ -3,6 +3,12 @@
 //! them with [`update`], carries out what the state asks for, and draws when something
 //! changed, at most [`FRAMES_PER_SECOND`] times a second. A replay is played by the loop
 //! itself and a recording written from it (see [`Session`]).
+//!
+//! This is the UI's driver: what touches the outside world for the state is done here.
+//! Right after each update ([`step`]) it sends the relay signals the tracker asked for,
+//! checks which relay targets exited and answers the relay dialog; then it takes /proc
+//! snapshots and controls the replay as asked; before each frame it looks up the user
+//! names the frame shows.
 
 use std::{future::poll_fn, pin::Pin, time::Duration};
 
@@ -16,11 +22,19 @@ use tokio::{
 };
 
 use super::{
-    app::{App, AppEvent, Request, update},
+    app::{App, update},
+    message::{AppEvent, Done, Effect, Request},
     record::Recording,
+    relay_dialog::{Answer, Ask},
     replay::{self, Player},
 };
-use crate::{cmd::StopSignals, proc::snapshot, source::Feed};
+use crate::{
+    cmd::StopSignals,
+    proc::snapshot,
+    relay::{self, Targets},
+    source::Feed,
+    tracker::Tracker,
+};
 
 pub const FRAMES_PER_SECOND: u32 = 30;
 /// How often time is told to the application: often enough for a highlight or a linger
@@ -50,13 +64,64 @@ where
     }
 }
 
-/// Draws one frame of `app` on `terminal`.
+/// Draws one frame of `app` on `terminal`, with the user names it shows looked up first.
 pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
     terminal.draw(|frame| {
-        app.prepare(frame.area());
+        for uid in app.prepare(frame.area()) {
+            app.users.resolve(uid);
+        }
         frame.render_widget(&*app, frame.area());
     })?;
     Ok(())
+}
+
+/// What the loop does with each message: [`update`], then at once the effects the update
+/// asked for.
+pub fn step(app: &mut App, event: AppEvent) {
+    update(app, event);
+    perform(app);
+}
+
+/// Does what the state asked that does not wait, and hands back what came of it; what
+/// that update asks in turn too.
+fn perform(app: &mut App) {
+    loop {
+        let effects = app.take_effects();
+        if effects.is_empty() {
+            return;
+        }
+        for effect in effects {
+            let done = match effect {
+                Effect::Relay(signals) => Done::Delivered(app.targets.send(&signals)),
+                Effect::CheckRelayTargets => Done::TargetsExited(app.targets.take_exited()),
+                Effect::CloseRelayTargets(targets) => {
+                    app.targets.close(&targets);
+                    continue;
+                }
+                Effect::RelayDialog(dialog, ask) => {
+                    let answer = answer(ask, &mut app.targets, &app.tracker);
+                    Done::RelayDialog(dialog, answer)
+                }
+            };
+            update(app, AppEvent::Done(done));
+        }
+    }
+}
+
+/// What the relay dialog asked: the processes typed pids name now, or its rule opened.
+fn answer(ask: Ask, targets: &mut Targets, tracker: &Tracker) -> Answer {
+    match ask {
+        Ask::Hold(pids) => Answer::Held(
+            pids.into_iter()
+                .map(|pid| (pid, relay::pick(pid).ok()))
+                .collect(),
+        ),
+        Ask::Make(spec, picks) => Answer::Made(
+            targets
+                .open(tracker, spec, &picks)
+                .map_err(|e| format!("{e:#}")),
+        ),
+    }
 }
 
 /// The channel the tasks other than the event source send into.
@@ -86,9 +151,9 @@ pub struct Session {
 impl Session {
     fn apply(&mut self, app: &mut App, event: AppEvent) {
         if let Some(status) = self.recording.as_mut().and_then(|r| r.tee(&event)) {
-            update(app, status);
+            step(app, status);
         }
-        update(app, event);
+        step(app, event);
     }
 }
 
@@ -115,7 +180,7 @@ pub async fn run(
                 screen.draw(app)?;
                 last_frame = Some(Instant::now());
             }
-            () = app.relay_target_exited() => update(app, AppEvent::RelayTargetExited),
+            () = app.relay_target_exited() => step(app, AppEvent::RelayTargetExited),
             event = events.recv() => {
                 let Some(event) = event else { break };
                 session.apply(app, event);
@@ -229,7 +294,7 @@ mod tests {
     use crate::{
         clock::WallClock,
         event::{Comm, Event, Kind},
-        model::Model,
+        tracker::model::Model,
         ui::{app::SourceInfo, users::Users},
     };
 
@@ -285,7 +350,7 @@ mod tests {
         .expect("the loop did not end on q")
         .unwrap();
         assert!(app.should_quit());
-        assert_eq!(app.model.counts().alive, 0, "batches were taken before q");
+        assert_eq!(app.model().counts().alive, 0, "batches were taken before q");
         assert!(!storm.is_finished(), "the source stopped sending");
         storm.abort();
     }

@@ -82,7 +82,7 @@ impl Rates {
 /// The status line's segments, left to right; without the sparkline if `compact`. Text
 /// that may quote a process, a recording or what was typed is [escaped](text::escape).
 fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
-    let counts = app.model.counts();
+    let counts = app.model().counts();
     let source_style = if app.source.limited {
         Style::new().fg(Color::Yellow)
     } else {

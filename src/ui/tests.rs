@@ -12,15 +12,16 @@ use ratatui::{
 };
 
 use super::{
-    app::{App, AppEvent, Request, SourceInfo, update},
-    runtime::draw,
+    app::{App, SourceInfo},
+    message::{AppEvent, Request},
+    runtime::{draw, step},
     users::Users,
 };
 use crate::{
     clock::WallClock,
     event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
-    model::Model,
     proc::snapshot::ProcessInfo,
+    tracker::model::Model,
 };
 
 const MS: u64 = 1_000_000;
@@ -195,6 +196,12 @@ fn machine() -> App {
     update(&mut app, AppEvent::Events(make_events()));
     update(&mut app, AppEvent::Tick(1_000 * S));
     app
+}
+
+/// What the loop does with each message: [`super::update`], then at once what it asked
+/// that does not wait (relay signals, opening relay targets).
+fn update(app: &mut App, event: AppEvent) {
+    step(app, event);
 }
 
 fn key(app: &mut App, code: KeyCode) {

@@ -8,10 +8,14 @@ use ratatui::{
     style::{Color, Modifier, Style},
 };
 
-use super::{app::App, format};
+use super::{
+    app::App,
+    format,
+    rows::{Row, TreeView},
+};
 use crate::{
     event::{ProcessKey, duration},
-    model::{Model, Process, Row, TreeView},
+    tracker::model::{Model, Process},
 };
 
 /// How long a new process stays highlighted.
@@ -176,7 +180,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let now = app.now_ns();
     let shown = rows.iter().enumerate().skip(app.cursor.offset);
     for ((index, row), y) in shown.zip(body.y..body.bottom()) {
-        let Some(process) = app.model.get(row.key) else {
+        let Some(process) = app.model().get(row.key) else {
             continue;
         };
         render_row(
@@ -248,7 +252,7 @@ fn render_row(
     };
     put(&columns.prefix(&pid, &user, &age), style);
     put(&guides(row), Style::new().fg(Color::DarkGray));
-    if app.pins.pins.get(process.key).is_some() {
+    if app.tracker.pins().get(process.key).is_some() {
         put(
             "[pin] ",
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),

@@ -5,7 +5,7 @@ use super::{
     resync::{LATE, resyncing_machine},
     *,
 };
-use crate::{event::MAX_ARGV_BYTES, model::Config};
+use crate::{event::MAX_ARGV_BYTES, tracker::model::Config};
 
 /// An exec of `n` empty arguments.
 fn empties(process: P, ts_ms: u64, n: usize) -> Event {

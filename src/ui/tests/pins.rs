@@ -135,7 +135,7 @@ eBPF │ 10 processes, 2 exited │ 0 lost │          █         ▃ 4/s │ 
 eBPF │ 10 processes │ 0 lost │    █         ▃▂      0/s │ 1 pin │ ? help
 ",
     );
-    let pin = &app.pins.pins.list()[0];
+    let pin = &app.tracker.pins().list()[0];
     assert_eq!(pin.root(), MAKE.key());
     assert!(pin.contains(grandchild.key()) && !pin.contains(CRON_JOB.key()));
 }
@@ -220,7 +220,7 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ 1 pin │ ? help
 ",
     );
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.pins.pins.list()[0].mask(), KindSet::ALL);
+    assert_eq!(app.tracker.pins().list()[0].mask(), KindSet::ALL);
 
     // Only exits and the rarer kinds from now on: not fork, not exec.
     key(&mut app, KeyCode::Char('m'));
@@ -279,9 +279,9 @@ fn pin_keys() {
     // p pins, p again unpins.
     key(&mut app, KeyCode::End);
     key(&mut app, KeyCode::Char('p'));
-    assert!(app.pins.pins.get(cron).is_some());
+    assert!(app.tracker.pins().get(cron).is_some());
     key(&mut app, KeyCode::Char('p'));
-    assert!(app.pins.pins.is_empty());
+    assert!(app.tracker.pins().is_empty());
     assert_eq!(app.message.as_deref(), Some("unpinned 500 (cron)"));
 
     // Two pins: cron, then make.
@@ -335,10 +335,10 @@ fn pin_keys() {
     key(&mut app, KeyCode::Char('P'));
     key(&mut app, KeyCode::Char('x'));
     assert_eq!(app.message.as_deref(), Some("unpinned 900 (make)"));
-    assert_eq!(app.pins.pins.list().len(), 1);
+    assert_eq!(app.tracker.pins().list().len(), 1);
     assert!(app.pinned_only());
     key(&mut app, KeyCode::Delete);
-    assert!(app.pins.pins.is_empty());
+    assert!(app.tracker.pins().is_empty());
     assert!(!app.pinned_only(), "no pin is left to show");
     assert!(screen(&mut app, 80, 20).contains("nothing is pinned"));
 }
@@ -350,11 +350,16 @@ fn x_in_an_empty_pins_pane_pins_nothing() {
     key(&mut app, KeyCode::Char('P'));
     assert_eq!(app.focus, Some(Pane::Pins));
     key(&mut app, KeyCode::Char('x'));
-    assert!(app.pins.pins.is_empty(), "x removes; it never pins");
+    assert!(app.tracker.pins().is_empty(), "x removes; it never pins");
     key(&mut app, KeyCode::Delete);
-    assert!(app.pins.pins.is_empty(), "nor does Delete");
+    assert!(app.tracker.pins().is_empty(), "nor does Delete");
     assert!(screen(&mut app, 80, 20).contains("nothing is pinned"));
     // p still pins the selected process from the pane.
     key(&mut app, KeyCode::Char('p'));
-    assert!(app.pins.pins.get(ProcessKey::new(500, 20 * S)).is_some());
+    assert!(
+        app.tracker
+            .pins()
+            .get(ProcessKey::new(500, 20 * S))
+            .is_some()
+    );
 }

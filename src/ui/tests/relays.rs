@@ -14,7 +14,7 @@ use super::*;
 use crate::{
     clock,
     proc::snapshot,
-    relay::RtSignal,
+    tracker::rules::RtSignal,
     ui::runtime::{self, Screen},
 };
 use holder::Holder;
@@ -125,7 +125,7 @@ eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? h
             &[target.pid()],
         ),
     );
-    assert!(app.relays.relays.rules().is_empty());
+    assert!(app.tracker.relays().rules().is_empty());
 
     // The default signal instead: the rule is made.
     key(&mut app, KeyCode::Backspace);
@@ -244,7 +244,7 @@ eBPF │ 12 processes, 2 exited │ 5 lost │           █          0/s │ 1 
     // x removes the picked rule.
     key(&mut app, KeyCode::Char('x'));
     assert_eq!(app.message.as_deref(), Some("relay 1 removed"));
-    assert!(app.relays.relays.rules().is_empty());
+    assert!(app.tracker.relays().rules().is_empty());
     assert!(screen(&mut app, 120, 14).contains("no relay rules"));
 }
 
@@ -292,7 +292,7 @@ async fn the_loop_drops_a_target_when_it_exits_and_says_so() {
     .await
     .expect("the exit was not shown")
     .unwrap();
-    assert!(app.relays.relays.rules()[0].targets()[0].is_gone());
+    assert!(app.tracker.relays().rules()[0].targets()[0].is_gone());
 }
 
 fn ctrl(app: &mut App, c: char) {
@@ -388,7 +388,7 @@ async fn relay_keys_choose_the_match_and_the_layout() {
     // Esc makes nothing.
     key(&mut app, KeyCode::Esc);
     assert!(app.dialog.is_none());
-    assert!(app.relays.relays.rules().is_empty());
+    assert!(app.tracker.relays().rules().is_empty());
 }
 
 /// In the pins pane, r is for the picked pin's subtree.
@@ -456,7 +456,7 @@ async fn a_typed_target_that_exits_before_the_rule_is_made_is_refused() {
         ]
     );
     assert!(app.dialog.is_some());
-    assert!(app.relays.relays.rules().is_empty());
+    assert!(app.tracker.relays().rules().is_empty());
 }
 
 #[tokio::test]
@@ -494,7 +494,7 @@ async fn a_target_picked_in_the_tree_whose_pid_is_taken_again_is_refused() {
             "pid {pid} is now another process (receiver): the one picked exited"
         )]
     );
-    assert!(app.relays.relays.rules().is_empty());
+    assert!(app.tracker.relays().rules().is_empty());
     assert!(
         !second.pending(signal()),
         "the pid's new holder got a signal"
@@ -525,7 +525,7 @@ async fn a_subtree_whose_root_exits_before_the_rule_is_made_is_refused() {
         dialog_lines(&mut app)[5..],
         ["pid 900 (make) exited since it was picked"]
     );
-    assert!(app.relays.relays.rules().is_empty());
+    assert!(app.tracker.relays().rules().is_empty());
 }
 
 #[test]

@@ -12,10 +12,7 @@ use std::{
 use super::*;
 use crate::{
     recording::{Info, Replay, Writer},
-    ui::{
-        app::Request,
-        replay::{Player, Status},
-    },
+    ui::replay::{Player, Status},
 };
 
 const START: u64 = 989 * S;
@@ -656,7 +653,7 @@ fn pins_follow_a_seek_back_as_if_made_from_the_start() {
         r.type_text("util").await;
         r.key(KeyCode::Enter).await;
         r.key(KeyCode::Char('p')).await;
-        assert_eq!(r.app.pins.pins.len(), 2);
+        assert_eq!(r.app.tracker.pins().len(), 2);
 
         // Back to 990 s: make has just forked, util.c's compiler is not born yet.
         r.key(KeyCode::Char('{')).await;
@@ -665,12 +662,12 @@ fn pins_follow_a_seek_back_as_if_made_from_the_start() {
             said.ends_with("│ unpinned 902: not in the tree at 12:16:30.000\n"),
             "{said}"
         );
-        let pins = r.app.pins.pins.list();
+        let pins = r.app.tracker.pins().list();
         assert_eq!(pins.len(), 1);
         assert_eq!(pins[0].root(), MAKE.key());
         // Forward: the compilers make forks join its pin.
         r.key(KeyCode::Char('}')).await;
-        let make = r.app.pins.pins.get(MAKE.key()).unwrap();
+        let make = r.app.tracker.pins().get(MAKE.key()).unwrap();
         for member in [CC_MAIN, CC_UTIL, LD] {
             assert!(make.membership(member.key()).is_some());
         }

@@ -19,18 +19,20 @@
 //!   kernel gives orphans only to ancestors, so it was a descendant all along).
 //! - Identity is the [`ProcessKey`]: a pid reused by another process is another process.
 //!
-//! A pin updates from what [`Model::apply`] (or [`Model::reconcile`]) reports it changed,
-//! never by scanning the tree, so each event costs a few hash lookups whatever the
-//! machine's size. Call [`Pin::apply`] after the model applied the event.
+//! A pin is a [`Follower`]: it updates from what [`Model::apply`] (or [`Model::reconcile`])
+//! reports it changed, never by scanning the tree, so each event costs a few hash lookups
+//! whatever the machine's size. The [`Tracker`](super::Tracker) tells it each change after
+//! the model made it.
 
 use std::collections::VecDeque;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::{
-    event::{Event, KeyMap, Kind, KindSet, ProcessKey},
+use super::{
+    Change, Follower, Outcome,
     model::{Applied, Model},
 };
+use crate::event::{Event, KeyMap, Kind, KindSet, ProcessKey};
 
 /// Events kept in a pin's log by default; the oldest make room.
 pub const DEFAULT_LOG_LEN: usize = 1_000;
@@ -179,12 +181,12 @@ impl Pin {
         self.members.keys().copied()
     }
 
-    /// Updates the members from an event `model` has just applied (`applied` is what
-    /// [`Model::apply`] returned) and says whether the event concerns the pin and passes
-    /// its mask; if so it is in the log. An event concerns the pin when its process is a
-    /// member (a fork's process is the child: a fork concerns the pin when the child is
-    /// born into it), and loss reports concern every pin: they may have hidden its events.
-    pub fn apply(&mut self, model: &Model, event: &Event, applied: &Applied) -> bool {
+    /// Updates the members from an event the model has just applied and says whether the
+    /// event concerns the pin and passes its mask; if so it is in the log. An event
+    /// concerns the pin when its process is a member (a fork's process is the child: a fork
+    /// concerns the pin when the child is born into it), and loss reports concern every
+    /// pin: they may have hidden its events.
+    fn take_in(&mut self, model: &Model, event: &Event, applied: &Applied) -> bool {
         let concerns = match event.kind {
             Kind::Lost { .. } => true,
             _ => {
@@ -210,12 +212,6 @@ impl Pin {
             self.log_omitted += 1;
         }
         true
-    }
-
-    /// Updates the members from a change without its event: what [`Model::reconcile`]
-    /// returned after lost events.
-    pub fn follow(&mut self, model: &Model, applied: &Applied) {
-        self.update(model, applied, None);
     }
 
     /// `reported_ppid`: the parent the event named, which may have exited before the model
@@ -373,6 +369,20 @@ impl Pin {
     }
 }
 
+impl Follower for Pin {
+    /// With its event, see `take_in`; a change without one (a re-sync's) only updates the
+    /// members.
+    fn follow(&mut self, change: &Change<'_>, _: &mut Outcome) -> bool {
+        match change.event {
+            Some(event) => self.take_in(change.model, event, change.applied),
+            None => {
+                self.update(change.model, change.applied, None);
+                false
+            }
+        }
+    }
+}
+
 /// Every pin, in the order they were made; each is named by its root.
 #[derive(Clone, Debug, Default)]
 pub struct Pins {
@@ -431,25 +441,20 @@ impl Pins {
         self.pins.is_empty()
     }
 
-    /// [`Pin::apply`] for every pin; true if the event is in any pin's log.
-    pub fn apply(&mut self, model: &Model, event: &Event, applied: &Applied) -> bool {
+    fn position(&self, root: ProcessKey) -> Option<usize> {
+        self.pins.iter().position(|p| p.root == root)
+    }
+}
+
+/// Every pin follows; true if the event is in any pin's log.
+impl Follower for Pins {
+    fn follow(&mut self, change: &Change<'_>, out: &mut Outcome) -> bool {
         let mut any = false;
         // Every pin, not only up to the first that takes it: each keeps its own members.
         for pin in &mut self.pins {
-            any |= pin.apply(model, event, applied);
+            any |= pin.follow(change, out);
         }
         any
-    }
-
-    /// [`Pin::follow`] for every pin.
-    pub fn follow(&mut self, model: &Model, applied: &Applied) {
-        for pin in &mut self.pins {
-            pin.follow(model, applied);
-        }
-    }
-
-    fn position(&self, root: ProcessKey) -> Option<usize> {
-        self.pins.iter().position(|p| p.root == root)
     }
 }
 

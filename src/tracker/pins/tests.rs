@@ -1,8 +1,22 @@
 use super::*;
 use crate::{
     event::KindName,
-    model::testing::{INIT, MS, P, apply_all, p, seeded},
+    tracker::model::testing::{INIT, MS, P, apply_all, p, seeded},
 };
+
+/// Tells a pin (or every pin) what applying `event` changed, as the tracker does; whether
+/// the event concerned it.
+fn told(pin: &mut impl Follower, model: &Model, event: &Event, applied: &Applied) -> bool {
+    pin.follow(
+        &Change::of_event(model, event, applied),
+        &mut Outcome::default(),
+    )
+}
+
+/// Tells a pin a change a re-sync with /proc found, as the tracker does.
+fn resynced(pin: &mut Pin, model: &Model, applied: &Applied) {
+    pin.follow(&Change::of_resync(model, applied), &mut Outcome::default());
+}
 
 /// Applies each event to the model, then to the pin; the events that concerned the pin.
 fn feed(model: &mut Model, pin: &mut Pin, events: &[Event]) -> Vec<(u32, KindName)> {
@@ -10,7 +24,7 @@ fn feed(model: &mut Model, pin: &mut Pin, events: &[Event]) -> Vec<(u32, KindNam
         .iter()
         .filter(|event| {
             let applied = model.apply(event);
-            pin.apply(model, event, &applied)
+            told(pin, model, event, &applied)
         })
         .map(|e| (e.pid, e.kind_name()))
         .collect()
@@ -416,7 +430,7 @@ fn reconcile_after_lost_events_finds_exits_and_births() {
     let born = p(300, 100, 1200);
     let init = INIT.info("init", &["/sbin/init"]);
     for change in model.reconcile(&[init.clone(), root.info("sh", &[]), born.info("sh", &[])]) {
-        pin.follow(&model, &change);
+        resynced(&mut pin, &model, &change);
     }
     assert_eq!(alive(&pin), [100, 300]);
     assert!(matches!(
@@ -425,7 +439,7 @@ fn reconcile_after_lost_events_finds_exits_and_births() {
     ));
     // Then everything was lost: the pin is empty.
     for change in model.reconcile(&[init]) {
-        pin.follow(&model, &change);
+        resynced(&mut pin, &model, &change);
     }
     assert!(pin.is_empty());
     assert_eq!(pin.counts().exited, 3);
@@ -468,7 +482,7 @@ fn unknown_roots_are_errors_and_pins_are_named_by_their_roots() {
     let c = p(300, 200, 1200);
     let event = c.fork();
     let applied = model.apply(&event);
-    assert!(pins.apply(&model, &event, &applied));
+    assert!(told(&mut pins, &model, &event, &applied));
     for root in [a.key(), b.key()] {
         let pin = pins.get(root).unwrap();
         assert_eq!(

@@ -3,14 +3,19 @@
 //! it ran and those of the execs in its log). A program is counted once however many
 //! exited processes hold it (a parent and the children it forked share one), for as long
 //! as one of them is kept. Live processes are not counted: the machine bounds how many
-//! there are, and each program is cut to [`MAX_ARGV_BYTES`](super::MAX_ARGV_BYTES).
+//! there are, and each program is cut to [`MAX_ARGV_BYTES`](crate::event::MAX_ARGV_BYTES).
 //!
 //! Only exits and forgetting count, never the events of live processes, so the budget
 //! costs the event path nothing but a check.
 
 use std::sync::{Arc, atomic::Ordering};
 
-use super::{EventLog, Model, Node, Program, Slot};
+use super::{
+    Model,
+    arena::{Node, Slot},
+    process::EventLog,
+    program::Program,
+};
 use crate::event::{Event, Kind};
 
 /// Bytes the exited processes may hold together by default: about 65,000 with short
@@ -145,7 +150,7 @@ mod tests {
     use super::*;
     use crate::{
         event::{Argv, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
-        model::{
+        tracker::model::{
             Config, DEFAULT_HISTORY_LEN, DEFAULT_MAX_LINGERING, Model,
             testing::{MS, P, p},
         },

@@ -19,7 +19,7 @@ pub enum Match {
     /// shows up with its pid, its exit lost) the rule matches nothing more, even if the
     /// pid comes back.
     Pid(u32),
-    /// A subtree's: the events of the members of a [`crate::pins::Pin`] on this process
+    /// A subtree's: the events of the members of a [`crate::tracker::pins::Pin`] on this process
     /// (the process and its descendants, including those born later). A fork concerns the
     /// child: it matches when the child is born into the subtree. Once no member is alive
     /// the rule matches nothing more.
@@ -27,14 +27,14 @@ pub enum Match {
 }
 
 impl Match {
-    /// Whether the rule needs the process tree ([`crate::model::Model`]) to match.
+    /// Whether the rule needs the process tree ([`crate::tracker::model::Model`]) to match.
     pub fn needs_tree(self) -> bool {
         matches!(self, Self::Subtree(_))
     }
 }
 
-/// A relay rule, parsed and checked but not yet opened (see [`super::Relays::add`]); its
-/// pids become processes then, or when they are picked ([`super::Picks`]).
+/// A relay rule, parsed and checked but not yet opened (see [`crate::relay::Targets::open`]);
+/// its pids become processes then, or when they are picked ([`crate::relay::Picks`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSpec {
     /// The pids to signal, in the order they are signalled.

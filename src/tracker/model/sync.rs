@@ -1,0 +1,161 @@
+//! Joining /proc: seeding the model from a snapshot, and re-syncing with a fresh one after
+//! lost events.
+
+use std::{collections::HashSet, hash::BuildHasherDefault, sync::Arc};
+
+use super::{
+    Applied, Model, Process,
+    arena::{NONE, Slot},
+    process::EventLog,
+    program::Program,
+};
+use crate::{
+    event::{ExitStatus, KeyHasher, ProcessKey},
+    proc::snapshot::ProcessInfo,
+};
+
+impl Model {
+    /// Adds the processes of a /proc snapshot (taken after the event source was started).
+    /// Processes already known are updated from it.
+    pub fn seed(&mut self, snapshot: &[ProcessInfo]) {
+        self.sync(snapshot, false);
+    }
+
+    /// Re-syncs with a fresh /proc snapshot after lost events: live processes missing from
+    /// it are marked exited with an unknown status, missing ones are added, and parents,
+    /// names, argv, credentials and thread counts are taken from it.
+    pub fn reconcile(&mut self, snapshot: &[ProcessInfo]) -> Vec<Applied> {
+        self.sync(snapshot, true)
+    }
+
+    fn sync(&mut self, snapshot: &[ProcessInfo], mark_missing: bool) -> Vec<Applied> {
+        self.generation += 1;
+        // The snapshot is no older than its newest process.
+        self.tick(snapshot.iter().map(|p| p.start_ns).max().unwrap_or(0));
+        let mut changes = Vec::new();
+        let mut seen: HashSet<ProcessKey, BuildHasherDefault<KeyHasher>> =
+            HashSet::with_capacity_and_hasher(snapshot.len(), Default::default());
+        let mut zombies = Vec::new();
+        // Every process first, so that parents later in pid order exist when linking.
+        let slots: Vec<(Slot, bool)> = snapshot
+            .iter()
+            .map(|info| {
+                let key = ProcessKey::new(info.pid, info.start_ns);
+                seen.insert(key);
+                let (slot, new) = match self.slot(key) {
+                    Some(slot) => {
+                        self.update_from_proc(slot, info);
+                        (slot, false)
+                    }
+                    None => (self.create_from_proc(key, info), true),
+                };
+                // A zombie has exited; a zombie leader with threads left has not.
+                if matches!(info.state, 'Z' | 'X') && info.threads <= 1 {
+                    zombies.push(slot);
+                }
+                (slot, new)
+            })
+            .collect();
+
+        if mark_missing {
+            let mut gone: Vec<Slot> = self
+                .index
+                .iter()
+                .filter(|(key, _)| !seen.contains(key))
+                .map(|(_, &slot)| slot)
+                .filter(|&slot| self.node(slot).process.is_alive())
+                .collect();
+            // Youngest first, so that a subtree that is gone stays together, whatever the
+            // order of the index.
+            gone.sort_unstable_by_key(|&slot| std::cmp::Reverse(self.node(slot).process.key));
+            for slot in gone {
+                changes.push(self.exit_unknown(slot));
+            }
+        }
+
+        for (info, &(slot, new)) in snapshot.iter().zip(&slots) {
+            let key = Some(self.node(slot).process.key);
+            if new {
+                let parent = self
+                    .live_parent(info.ppid, self.node(slot).process.key.start_ticks)
+                    .filter(|&parent| !self.descends(parent, slot))
+                    .unwrap_or(NONE);
+                self.link(slot, parent);
+                changes.push(Applied {
+                    key,
+                    started: true,
+                    ..Applied::default()
+                });
+            } else {
+                let mut applied = Applied {
+                    key,
+                    ..Applied::default()
+                };
+                self.follow_ppid(slot, info.ppid, self.now_ns, &mut applied);
+                if applied.moved.is_some() {
+                    changes.push(applied);
+                }
+            }
+        }
+        for slot in zombies {
+            changes.push(self.exit_unknown(slot));
+        }
+        changes.retain(|c| c.started || c.exited || c.moved.is_some());
+        self.expire();
+        changes
+    }
+
+    fn exit_unknown(&mut self, slot: Slot) -> Applied {
+        let mut applied = Applied {
+            key: Some(self.node(slot).process.key),
+            ..Applied::default()
+        };
+        self.exited(slot, self.now_ns, ExitStatus::Unknown, &mut applied);
+        if applied.exited {
+            self.retain(slot);
+        }
+        applied
+    }
+
+    fn create_from_proc(&mut self, key: ProcessKey, info: &ProcessInfo) -> Slot {
+        let process = Process {
+            key,
+            ppid: info.ppid,
+            start_ns: info.start_ns,
+            comm: info.comm,
+            program: program_from_proc(info),
+            creds: Some(info.creds),
+            cgroup_id: None,
+            kernel_thread: info.kernel_thread,
+            threads: info.threads.max(1),
+            exit: None,
+            subreaper: false,
+            log: EventLog::default(),
+        };
+        // Linked by the caller once every process of the snapshot exists.
+        self.allocate(process, 0)
+    }
+
+    fn update_from_proc(&mut self, slot: Slot, info: &ProcessInfo) {
+        let p = self.process_mut(slot);
+        if !p.is_alive() {
+            return;
+        }
+        p.comm = info.comm;
+        p.creds = Some(info.creds);
+        p.threads = info.threads.max(1);
+        // An empty argv says nothing: a zombie's, or one /proc could not read.
+        if !info.argv.is_empty() && p.program.argv != info.argv {
+            p.program = program_from_proc(info);
+        }
+        self.touch(slot);
+    }
+}
+
+fn program_from_proc(info: &ProcessInfo) -> Arc<Program> {
+    if info.argv.is_empty() {
+        Program::unknown()
+    } else {
+        Arc::new(Program::new(None, info.argv.clone(), info.argv_truncated))
+    }
+}
