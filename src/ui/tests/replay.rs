@@ -12,7 +12,10 @@ use std::{
 use super::*;
 use crate::{
     recording::{Info, Replay, Writer},
-    ui::replay::{Player, Status},
+    ui::{
+        feed::UiFeed,
+        replay::{self, Player, Status},
+    },
 };
 
 const START: u64 = 989 * S;
@@ -81,7 +84,7 @@ impl Replaying {
     fn open(path: &Path, name: &str) -> Self {
         let replay = Replay::open(path).unwrap();
         Self {
-            app: App::replaying(name, &replay, false, users()),
+            app: replay::start(name, &replay, false, users()),
             player: Player::new(Box::new(replay)),
         }
     }
