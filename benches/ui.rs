@@ -256,7 +256,7 @@ fn main() {
         let mut app = replay::start("build.fwrec", &replay, false, Users::system());
         let (sender, mut receiver) = runtime::channel();
         let mut session = Session {
-            feed: Some(Box::new(Player::new(Box::new(replay)))),
+            feed: Some(Box::new(Player::new(replay))),
             ..Session::default()
         };
         let mut screen = StopAtEnd {

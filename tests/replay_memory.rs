@@ -199,7 +199,7 @@ fn replay_peak(bytes: &[u8]) -> (usize, String) {
         replay.set_speed(Speed::Max);
         let start_ns = replay.info().start_ns;
         let mut app = replay::start("crafted", &replay, false, Users::with_lookup(|_| None));
-        let mut player = Player::new(Box::new(replay));
+        let mut player = Player::new(replay);
         let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
         for pass in 0..2 {
             if pass == 1 {

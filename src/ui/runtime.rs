@@ -119,7 +119,7 @@ fn answer(ask: Ask, targets: &mut Targets, tracker: &Tracker) -> Answer {
     }
 }
 
-/// The channel the tasks other than the event source send into.
+/// The channel the tasks other than a live source's send into.
 pub fn channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
     mpsc::channel(CHANNEL)
 }

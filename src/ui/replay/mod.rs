@@ -57,7 +57,7 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let app = start(&path, &replay, options.skip_damage, users);
     LocalSet::new()
         .run_until(async {
-            let player = Player::new(Box::new(replay));
+            let player = Player::new(replay);
             super::serve(app, Box::new(player), super::runtime::channel(), stop, None).await
         })
         .await

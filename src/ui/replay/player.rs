@@ -92,7 +92,7 @@ pub enum Report {
 
 /// Plays a recording for the loop that owns the state (see the module documentation).
 pub struct Player {
-    replay: Box<Replay>,
+    replay: Replay,
     /// While playing, the status goes to the state this often: it is the state's clock.
     ticks: Interval,
     batch: Vec<Event>,
@@ -110,7 +110,7 @@ pub struct Player {
 
 impl Player {
     /// Must run inside a tokio runtime.
-    pub fn new(replay: Box<Replay>) -> Self {
+    pub fn new(replay: Replay) -> Self {
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
         Self {

@@ -85,7 +85,7 @@ impl Replaying {
         let replay = Replay::open(path).unwrap();
         Self {
             app: replay::start(name, &replay, false, users()),
-            player: Player::new(Box::new(replay)),
+            player: Player::new(replay),
         }
     }
 
