@@ -22,7 +22,9 @@ use forkwatch::{
     recording::{Info, Replay, Speed, Writer},
     tracker::model::Model,
     ui::{
-        App, AppEvent, Screen, Session, SourceInfo, Users, draw, replay::Player, runtime, update,
+        App, AppEvent, Screen, Session, SourceInfo, Users, draw,
+        replay::{self, Player},
+        runtime, update,
     },
 };
 use machine::{Workload, rss_mib, snapshot, timed};
@@ -251,10 +253,10 @@ fn main() {
     let (frames, events, cpu, wall) = runtime.block_on(async {
         let mut replay = Replay::open(&path).unwrap();
         replay.set_speed(Speed::Max);
-        let mut app = App::replaying("build.fwrec", &replay, false, Users::system());
+        let mut app = replay::start("build.fwrec", &replay, false, Users::system());
         let (sender, mut receiver) = runtime::channel();
         let mut session = Session {
-            player: Some(Player::new(Box::new(replay))),
+            feed: Some(Box::new(Player::new(replay))),
             ..Session::default()
         };
         let mut screen = StopAtEnd {

@@ -1,6 +1,9 @@
 //! Command-line interface.
 
-use std::path::PathBuf;
+use std::{
+    io::{self, IsTerminal},
+    path::PathBuf,
+};
 
 use anyhow::{Result, anyhow};
 use clap::{
@@ -11,6 +14,7 @@ use clap::{
 use crate::{
     event::KindSet,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
+    ui::{UiOptions, replay::ReplayOptions},
 };
 
 #[derive(Parser, Debug)]
@@ -144,6 +148,23 @@ pub struct ReplayArgs {
     pub skip_damage: bool,
 }
 
+impl ReplayArgs {
+    /// Whether the recording is shown in the terminal UI: when stdin and stdout are a
+    /// terminal, unless `--text`, `--json` or `--kinds` asks for its events printed.
+    pub fn in_ui(&self) -> bool {
+        let printed = self.text || self.output.json || self.output.kinds.is_some();
+        !printed && io::stdin().is_terminal() && io::stdout().is_terminal()
+    }
+
+    /// What the terminal UI replays.
+    pub fn ui_options(&self) -> ReplayOptions {
+        ReplayOptions {
+            file: self.file.clone(),
+            skip_damage: self.skip_damage,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct WaitArgs {
     /// The processes to wait for.
@@ -238,6 +259,17 @@ pub struct UiArgs {
     /// later with `replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+}
+
+impl UiArgs {
+    /// What the terminal UI starts with.
+    pub fn options(&self) -> UiOptions {
+        UiOptions {
+            pins: self.pins.clone(),
+            relays: self.relays.clone(),
+            record: self.record.clone(),
+        }
+    }
 }
 
 /// How events are printed: shared by every command that prints them.

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use forkwatch::{
     cli::{Cli, Command},
-    cmd, logging, text,
+    cmd, logging, text, ui,
 };
 
 fn main() -> ExitCode {
@@ -40,9 +40,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Events(args)) => cmd::events::run(args.live.options(probe), args).await,
         Some(Command::Watch(args)) => cmd::watch::run(args.live.options(probe), args).await,
         Some(Command::Record(args)) => cmd::record::run(args.live.options(probe), args).await,
+        Some(Command::Replay(args)) if args.in_ui() => ui::replay::run(&args.ui_options()).await,
         Some(Command::Replay(args)) => cmd::replay::run(args).await,
         Some(Command::Relay(args)) => cmd::relay::run(args.live.options(probe), args).await,
         Some(Command::Wait(args)) => cmd::wait::run(args.live.options(probe), args).await,
-        None => forkwatch::ui::run(cli.live.options(probe), &cli.ui).await,
+        None => ui::run(cli.live.options(probe), &cli.ui.options()).await,
     }
 }

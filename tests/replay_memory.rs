@@ -19,8 +19,9 @@ use std::{
 use forkwatch::{
     recording::{Reader, Replay, Speed},
     ui::{
-        self, App, Users,
-        replay::{Control, Player},
+        self, Users,
+        feed::UiFeed,
+        replay::{self, Control, Player},
     },
 };
 use ratatui::{Terminal, backend::TestBackend};
@@ -197,8 +198,8 @@ fn replay_peak(bytes: &[u8]) -> (usize, String) {
         let mut replay = Replay::open(&path).unwrap();
         replay.set_speed(Speed::Max);
         let start_ns = replay.info().start_ns;
-        let mut app = App::replaying("crafted", &replay, false, Users::with_lookup(|_| None));
-        let mut player = Player::new(Box::new(replay));
+        let mut app = replay::start("crafted", &replay, false, Users::with_lookup(|_| None));
+        let mut player = Player::new(replay);
         let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
         for pass in 0..2 {
             if pass == 1 {

@@ -1,13 +1,7 @@
-//! `forkwatch-tui replay FILE`: the terminal UI on a recording (see `ui::replay`) when
-//! stdin and stdout are a terminal; otherwise, or with `--text`, `--json` or `--kinds`, a
-//! recording's events printed like `events` prints live ones.
+//! `forkwatch-tui replay FILE` without the terminal UI (which `ui::replay` is, chosen by
+//! the command line): a recording's events printed like `events` prints live ones.
 
-use std::{
-    fs::File,
-    io::{self, IsTerminal},
-    path::Path,
-    process::ExitCode,
-};
+use std::{fs::File, io, path::Path, process::ExitCode};
 
 use anyhow::{Result, anyhow};
 
@@ -21,10 +15,6 @@ use crate::{
 };
 
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
-    let printed = args.text || args.output.json || args.output.kinds.is_some();
-    if !printed && io::stdin().is_terminal() && io::stdout().is_terminal() {
-        return crate::ui::replay::run(&args).await;
-    }
     let mut stop = StopSignals::catch()?;
     let path = text::escape_path(&args.file);
     let mut replay = open(&args.file)?;

@@ -14,6 +14,7 @@ use ratatui::layout::{Position, Rect};
 
 use super::{
     dialog::{Dialog, Help, Prompt, PromptPurpose},
+    feed::SourceInfo,
     keys::{self, Action},
     log::RecentEvents,
     message::{AppEvent, Done, Effect, Request},
@@ -33,7 +34,6 @@ use crate::{
     event::{Event, Kind, ProcessKey},
     proc::snapshot::ProcessInfo,
     relay::Targets,
-    source::Selection,
     tracker::{
         Outcome, Tracker,
         model::{Model, Process},
@@ -43,38 +43,6 @@ use crate::{
 const SECOND: u64 = 1_000_000_000;
 /// Rows the mouse wheel moves.
 const WHEEL_ROWS: isize = 3;
-
-/// What feeds the application, for the status line and the banner.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SourceInfo {
-    /// Its name in the status line: `eBPF`, `netlink`, `procfs`.
-    pub name: String,
-    /// Lines of the banner at the top: at start, what the source misses and why better
-    /// ones could not run; later, what must be read whole (`App::notice`), such as a
-    /// recording's write error or the damage a replay met.
-    pub notices: Vec<String>,
-    /// It sees less than the eBPF probe: its name is shown in the warning colour.
-    pub limited: bool,
-}
-
-impl SourceInfo {
-    /// A live backend as [`crate::source::Source::open_live`] chose it.
-    pub fn live(selection: &Selection) -> Self {
-        let limited = selection.limits().is_some();
-        let notices = if limited {
-            std::iter::once(format!("watching with {}", selection.summary()))
-                .chain(selection.notices())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Self {
-            name: selection.backend.name().to_owned(),
-            notices,
-            limited,
-        }
-    }
-}
 
 /// A pane beside or below the tree. Each is drawn by its own module (see `render`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,8 +105,8 @@ pub struct App {
     pub(super) layout: Layout,
     /// A short note in the status line until the next key.
     pub(super) message: Option<String>,
-    /// Playing a recording back instead of watching live.
-    pub(super) replay: Option<replay::ReplayState>,
+    /// Playing a recording back instead of watching live: the replay's part of the state.
+    pub(super) replay: Option<replay::ReplayControls>,
     /// `--record`: the recording being written.
     pub(super) recording: Option<record::Status>,
     now_ns: u64,
@@ -518,9 +486,37 @@ impl App {
                 }
             }
             Action::Quit => self.quit = true,
-            Action::Replay(control) => self.control_replay(control),
-            Action::SeekPrompt => self.open_seek_prompt(),
+            Action::Replay(_) | Action::SeekPrompt => {
+                if self
+                    .with_replay(|controls, app| controls.key(action, app))
+                    .is_none()
+                {
+                    self.say(replay::NOT_LIVE);
+                }
+            }
         }
+    }
+
+    /// Lends the replay controls the application they are part of; `None` live. Taken out
+    /// meanwhile: what they call must not ask whether this is a replay.
+    pub(super) fn with_replay<T>(
+        &mut self,
+        f: impl FnOnce(&mut replay::ReplayControls, &mut Self) -> T,
+    ) -> Option<T> {
+        let mut controls = self.replay.take()?;
+        let out = f(&mut controls, self);
+        self.replay = Some(controls);
+        Some(out)
+    }
+
+    /// Where the replay is, if this is one.
+    pub fn replay_status(&self) -> Option<&replay::Status> {
+        self.replay.as_ref().map(replay::ReplayControls::state)
+    }
+
+    /// The damage the replay met, as the one line the headless replay ends with.
+    pub fn replay_damage(&self) -> Option<String> {
+        self.replay.as_ref()?.damage_line()
     }
 
     pub(super) fn open(&mut self, dialog: impl Dialog + 'static) {
@@ -578,7 +574,12 @@ pub fn update(app: &mut App, event: AppEvent) {
         AppEvent::Input(input) => app.input(input),
         AppEvent::Snapshot(snapshot) => app.resynced(snapshot),
         AppEvent::Replay(report) => {
-            app.replay_report(report);
+            // Ticked once the controls are back: a replay does not re-read /proc.
+            if let Some(Some(now_ns)) =
+                app.with_replay(|controls, app| controls.report(report, app))
+            {
+                app.tick(now_ns);
+            }
             app.dirty = true;
         }
         AppEvent::Recording(status) => app.dirty |= app.recording_status(status),

@@ -12,10 +12,7 @@ use ratatui::{
 };
 
 use super::{
-    app::App,
-    keys::{BINDINGS, REPLAY_BINDINGS},
-    render::centered,
-    search::SearchText,
+    app::App, keys::BINDINGS, render::centered, replay::REPLAY_BINDINGS, search::SearchText,
 };
 use crate::text;
 
@@ -136,7 +133,7 @@ impl Dialog for Prompt {
         match key.code {
             KeyCode::Enter => {
                 if self.purpose == PromptPurpose::Seek {
-                    app.seek_to_text(&self.text);
+                    app.with_replay(|controls, app| controls.seek_to_text(&self.text, app));
                 }
                 return false;
             }

@@ -1,11 +1,12 @@
 //! The keys of the tree view, in one table: [`action`] looks keys up in it and the help
 //! dialog lists it, so the two cannot disagree. Dialogs read their own keys (see
 //! `dialog`); Ctrl-C quits from anywhere. The keys of a replay have a table of their own
-//! ([`REPLAY_BINDINGS`]), which the help lists only in a replay.
+//! (`replay::REPLAY_BINDINGS`), looked up with this one, which the help lists only in a
+//! replay.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::replay::Control;
+use super::replay::{Control, REPLAY_BINDINGS};
 
 /// What a key does in the tree view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub struct Binding {
     pub action: Action,
 }
 
-const fn bind(
+pub(super) const fn bind(
     keys: &'static [Key],
     label: &'static str,
     help: &'static str,
@@ -199,54 +200,6 @@ pub const BINDINGS: &[Binding] = &[
         Action::Dismiss,
     ),
     bind(&[Char('q')], "q Ctrl-C", "quit", Action::Quit),
-];
-
-/// Seeks by `{` and `}`: ten seconds of the recording.
-const JUMP_NS: i64 = 10_000_000_000;
-
-pub const REPLAY_BINDINGS: &[Binding] = &[
-    bind(
-        &[Char('s')],
-        "s",
-        "pause or play the replay",
-        Action::Replay(Control::PlayPause),
-    ),
-    bind(
-        &[Char('[')],
-        "[",
-        "slower (down to 1/4x)",
-        Action::Replay(Control::Slower),
-    ),
-    bind(
-        &[Char(']')],
-        "]",
-        "faster (up to 64x, then max)",
-        Action::Replay(Control::Faster),
-    ),
-    bind(
-        &[Char('.')],
-        ".",
-        "one event (pauses)",
-        Action::Replay(Control::Step),
-    ),
-    bind(
-        &[Char('t')],
-        "t",
-        "seek to a time: 12:01:02, +30s, -1m",
-        Action::SeekPrompt,
-    ),
-    bind(
-        &[Char('{')],
-        "{",
-        "back 10 s",
-        Action::Replay(Control::SeekBy(-JUMP_NS)),
-    ),
-    bind(
-        &[Char('}')],
-        "}",
-        "forward 10 s",
-        Action::Replay(Control::SeekBy(JUMP_NS)),
-    ),
 ];
 
 /// What `key` does in the tree view.

@@ -78,7 +78,7 @@ pub enum Done {
 pub enum Request {
     /// A fresh /proc snapshot, answered with [`AppEvent::Snapshot`].
     Snapshot,
-    /// Play, pause, step or seek the replay, answered with [`AppEvent::Replay`] (and the
-    /// events a seek brings at once).
+    /// Play, pause, step or seek the replay: handed to the feed, answered with
+    /// [`AppEvent::Replay`] (and the events a seek brings at once).
     Replay(replay::Control),
 }

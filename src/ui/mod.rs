@@ -13,16 +13,20 @@
 //!   and relay rules, their state in the [`App`], their panes and status segments. Panes
 //!   that list things take the keys from the tree as `focus` describes.
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
-//! - [`runtime`]: the tasks that feed one channel (event source, terminal input, a timer,
-//!   signals) and the loop that owns the state, does what it asks (the UI's driver: relay
-//!   signals and targets, /proc snapshots, user names) and draws.
-//! - [`replay`]: `replay FILE` in the UI: the player, its keys and status.
+//! - [`feed`]: where the loop's events come from, live or replayed, through one interface.
+//! - [`runtime`]: the tasks that feed one channel (terminal input, a timer, signals) and
+//!   the loop that owns the state, reads the feed, does what the state asks (the UI's
+//!   driver: relay signals and targets, /proc snapshots, replay controls, user names) and
+//!   draws.
+//! - [`replay`]: `replay FILE` in the UI: the player (the recording as a feed) and the
+//!   replay controls (keys, seek prompt, status segment).
 //! - [`record`]: `--record FILE`: the tee that records what the live UI applies.
 //! - `terminal`: the real terminal, always given back.
 
 pub mod app;
 mod details;
 pub mod dialog;
+pub mod feed;
 mod focus;
 mod format;
 pub mod keys;
@@ -43,7 +47,7 @@ mod terminal;
 mod tree;
 mod users;
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tokio::{
@@ -51,33 +55,46 @@ use tokio::{
     task::{LocalSet, spawn_local},
 };
 
-pub use app::{App, SourceInfo, update};
+pub use app::{App, update};
+pub use feed::SourceInfo;
 pub use message::AppEvent;
 pub use rows::{TreeOptions, TreeView};
 pub use runtime::{Screen, Session, draw, step};
 pub use users::Users;
 
-use self::{record::Recording, replay::Player};
+use self::{
+    feed::{LiveFeed, UiFeed},
+    record::Recording,
+};
 
 use crate::{
-    cli::UiArgs,
     clock::{self, WallClock},
     cmd::StopSignals,
     private_file::Existing,
     privileges,
     proc::snapshot,
-    recording::Replay,
     relay,
     source::{Feed, LiveOptions, Source},
     text,
     tracker::{model::Model, rules::RuleSpec},
 };
 
+/// What the terminal UI starts with, besides its source.
+#[derive(Clone, Debug, Default)]
+pub struct UiOptions {
+    /// Processes whose subtrees start pinned.
+    pub pins: Vec<u32>,
+    /// Relay rules to start with, as `relay`'s flags joined by colons.
+    pub relays: Vec<String>,
+    /// Record what the UI shows to this file (replaced if it exists).
+    pub record: Option<PathBuf>,
+}
+
 /// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
 /// for, starts the recording if asked, and runs the UI until it quits. Whatever fails
 /// before the UI takes the terminal (a bad `--relay`, an unknown `--pin`, a recording that
 /// cannot be created) is an error on the normal terminal.
-pub async fn run(mut live: LiveOptions, ui: &UiArgs) -> Result<ExitCode> {
+pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
     let rules = ui
         .relays
         .iter()
@@ -141,47 +158,27 @@ pub async fn run(mut live: LiveOptions, ui: &UiArgs) -> Result<ExitCode> {
     drop(snapshot);
     app.recording = recording.as_ref().map(Recording::status);
     LocalSet::new()
-        .run_until(serve(app, source, stop, recording))
+        .run_until(async {
+            let channel = runtime::channel();
+            let feed = LiveFeed::spawn(source, &channel.0);
+            serve(app, Box::new(feed), channel, stop, recording).await
+        })
         .await
 }
 
-/// Runs `app` fed by `source` on the real terminal, and writes `recording` if given.
+/// Runs `app` on the real terminal, fed by `feed` and what comes down `channel`, and
+/// writes `recording` if given; then ends the recording.
 pub async fn serve(
-    app: App,
-    source: impl Feed + 'static,
+    mut app: App,
+    feed: Box<dyn UiFeed>,
+    (sender, mut events): (Sender<AppEvent>, Receiver<AppEvent>),
     stop: StopSignals,
     recording: Option<Recording>,
 ) -> Result<ExitCode> {
-    let (sender, events) = runtime::channel();
-    let (source_sender, source_events) = runtime::source_channel();
-    spawn_local(runtime::feed_source(source, source_sender));
-    spawn_local(runtime::feed_ticks(sender.clone()));
-    let session = Session {
+    let mut session = Session {
+        feed: Some(feed),
         recording,
-        source: Some(source_events),
-        ..Session::default()
     };
-    serve_session(app, session, (sender, events), stop).await
-}
-
-/// Runs `app` on the real terminal, playing `replay` with the player's controls. A
-/// replay's clock is its position, which the player gives.
-async fn serve_replay(app: App, replay: Box<Replay>, stop: StopSignals) -> Result<ExitCode> {
-    let session = Session {
-        player: Some(Player::new(replay)),
-        ..Session::default()
-    };
-    serve_session(app, session, runtime::channel(), stop).await
-}
-
-/// Runs `app` on the real terminal with what `session` holds and what comes down
-/// `channel`, then ends the recording if there is one.
-async fn serve_session(
-    mut app: App,
-    mut session: Session,
-    (sender, mut events): (Sender<AppEvent>, Receiver<AppEvent>),
-    stop: StopSignals,
-) -> Result<ExitCode> {
     let ended = match terminal::LiveScreen::enter() {
         Ok(mut screen) => {
             spawn_local(runtime::feed_input(sender.clone()));

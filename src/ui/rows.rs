@@ -306,8 +306,18 @@ mod tests {
         },
     };
 
-    #[test]
-    fn the_tree_view_orders_hides_folds_and_filters() {
+    /// The processes of [`machine`] the test names.
+    struct Named {
+        bash: P,
+        vim: P,
+        make: P,
+        cc: P,
+        twin: P,
+    }
+
+    /// init; kthreadd with a kworker, whose helper is a user process; sshd, bash, vim and
+    /// make, which runs two compilers.
+    fn machine() -> (Model, Named) {
         let kthreadd = INIT.under(0);
         let kthreadd = P { pid: 2, ..kthreadd };
         let kworker = p(3, 2, 20);
@@ -335,11 +345,36 @@ mod tests {
             cc.info("cc", &["cc", "-c", "Main.c"]),
             twin.info("cc", &["cc", "-c", "util.c"]),
         ]);
+        let named = Named {
+            bash,
+            vim,
+            make,
+            cc,
+            twin,
+        };
+        (model, named)
+    }
+
+    fn pids(rows: &[Row]) -> Vec<u32> {
+        rows.iter().map(|r| r.key.pid).collect()
+    }
+
+    #[test]
+    fn the_tree_view_orders_hides_folds_and_filters() {
+        let (mut model, named) = machine();
         let mut view = TreeView::new();
         let mut options = TreeOptions::default();
-        let pids = |rows: &[Row]| rows.iter().map(|r| r.key.pid).collect::<Vec<_>>();
+        orders_hides_folds_and_filters(&mut view, &model, &mut options, &named);
+        follows_the_model(&mut view, &mut model, &mut options, &named);
+    }
 
-        let rows = view.rows(&model, &options).to_vec();
+    fn orders_hides_folds_and_filters(
+        view: &mut TreeView,
+        model: &Model,
+        options: &mut TreeOptions,
+        &Named { bash, .. }: &Named,
+    ) {
+        let rows = view.rows(model, options).to_vec();
         assert_eq!(pids(&rows), [1, 10, 11, 12, 13, 9, 14, 50]);
         let depths: Vec<_> = rows.iter().map(|r| r.depth).collect();
         assert_eq!(
@@ -357,44 +392,57 @@ mod tests {
 
         options.kernel_threads = true;
         assert_eq!(
-            pids(view.rows(&model, &options)),
+            pids(view.rows(model, options)),
             [1, 10, 11, 12, 13, 9, 14, 2, 3, 50]
         );
         options.kernel_threads = false;
 
         options.folded.insert(bash.key());
-        let rows = view.rows(&model, &options).to_vec();
+        let rows = view.rows(model, options).to_vec();
         assert_eq!(pids(&rows), [1, 10, 11, 50]);
         assert!(rows[2].folded && rows[2].has_children);
         options.folded.clear();
 
         options.filter = Some("MAIN".into());
-        let rows = view.rows(&model, &options).to_vec();
+        let rows = view.rows(model, options).to_vec();
         assert_eq!(pids(&rows), [1, 10, 11, 13, 14]);
         let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
         assert_eq!(matched, [false, false, false, false, true]);
         options.filter = Some("kworker".into());
         assert!(
-            view.rows(&model, &options).is_empty(),
+            view.rows(model, options).is_empty(),
             "hidden kernel threads do not match"
         );
         options.filter = None;
+    }
 
+    fn follows_the_model(
+        view: &mut TreeView,
+        model: &mut Model,
+        options: &mut TreeOptions,
+        &Named {
+            vim,
+            make,
+            cc,
+            twin,
+            ..
+        }: &Named,
+    ) {
         // The rows follow the model.
-        assert_eq!(view.rows(&model, &options).len(), 8);
+        assert_eq!(view.rows(model, options).len(), 8);
         model.apply(&p(15, 11, 4000).fork());
-        assert_eq!(view.rows(&model, &options).len(), 9);
+        assert_eq!(view.rows(model, options).len(), 9);
         assert_eq!(view.position(p(15, 11, 4000).key()), Some(7));
 
         // With the same filter, what changed since is matched again: a process that exec'd,
         // a new one, and one that left the tree.
         options.filter = Some("main".into());
-        assert_eq!(pids(view.rows(&model, &options)), [1, 10, 11, 13, 14]);
+        assert_eq!(pids(view.rows(model, options)), [1, 10, 11, 13, 14]);
         model.apply(&vim.exec(5000, &["vim", "Main.txt"]));
         model.apply(&p(16, 10, 5010).exec(5020, &["cc", "main.c"]));
         model.apply(&cc.named("cc").exit(5030, 0));
         model.tick(5030 * MS + DEFAULT_LINGER_NS);
-        let rows = view.rows(&model, &options).to_vec();
+        let rows = view.rows(model, options).to_vec();
         assert_eq!(pids(&rows), [1, 10, 11, 12, 16]);
         let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
         assert_eq!(matched, [false, false, false, true, true]);
@@ -405,12 +453,12 @@ mod tests {
         let only = Only::new([make.key(), twin.key(), main_c.key()]);
         options.filter = None;
         options.only = Some(only.clone());
-        let rows = view.rows(&model, &options).to_vec();
+        let rows = view.rows(model, options).to_vec();
         assert_eq!(pids(&rows), [1, 10, 11, 13, 9, 16]);
         let matched: Vec<_> = rows.iter().map(|r| r.matched).collect();
         assert_eq!(matched, [false, false, false, true, true, true]);
         options.filter = Some("main".into());
-        let rows = view.rows(&model, &options).to_vec();
+        let rows = view.rows(model, options).to_vec();
         assert_eq!(pids(&rows), [1, 10, 16]);
         assert!(rows[2].matched && !rows[1].matched);
         options.filter = None;
@@ -418,6 +466,6 @@ mod tests {
         assert_eq!(only.clone(), only);
         assert_ne!(Only::new([make.key()]), Only::new([make.key()]));
         options.only = Some(Only::new([vim.key()]));
-        assert_eq!(pids(view.rows(&model, &options)), [1, 10, 11, 12]);
+        assert_eq!(pids(view.rows(model, options)), [1, 10, 11, 12]);
     }
 }

@@ -1,14 +1,14 @@
-//! The loop that owns the [`App`]: every source of [`AppEvent`]s (the event source, the
-//! terminal, a timer, signals) is a task that sends into one channel; the loop applies
-//! them with [`update`], carries out what the state asks for, and draws when something
-//! changed, at most [`FRAMES_PER_SECOND`] times a second. A replay is played by the loop
-//! itself and a recording written from it (see [`Session`]).
+//! The loop that owns the [`App`]: it reads one feed of events ([`UiFeed`]: a live
+//! source or a replay), and every other source of [`AppEvent`]s (the terminal, a timer,
+//! signals) is a task that sends into one channel; the loop applies them with [`update`],
+//! carries out what the state asks for, and draws when something changed, at most
+//! [`FRAMES_PER_SECOND`] times a second. A recording is written from it (see [`Session`]).
 //!
 //! This is the UI's driver: what touches the outside world for the state is done here.
 //! Right after each update ([`step`]) it sends the relay signals the tracker asked for,
 //! checks which relay targets exited and answers the relay dialog; then it takes /proc
-//! snapshots and controls the replay as asked; before each frame it looks up the user
-//! names the frame shows.
+//! snapshots and hands the replay controls to the feed as asked; before each frame it
+//! looks up the user names the frame shows.
 
 use std::{future::poll_fn, pin::Pin, time::Duration};
 
@@ -23,16 +23,15 @@ use tokio::{
 
 use super::{
     app::{App, update},
+    feed::UiFeed,
     message::{AppEvent, Done, Effect, Request},
     record::Recording,
     relay_dialog::{Answer, Ask},
-    replay::{self, Player},
 };
 use crate::{
     cmd::StopSignals,
     proc::snapshot,
     relay::{self, Targets},
-    source::Feed,
     tracker::Tracker,
 };
 
@@ -42,10 +41,6 @@ pub const FRAMES_PER_SECOND: u32 = 30;
 pub const TICK: Duration = Duration::from_millis(250);
 /// Messages queued in the channel of keys, ticks and signals at most.
 const CHANNEL: usize = 1024;
-/// Batches of the event source queued at most: a source that runs ahead waits (its kernel
-/// buffer holds what comes meanwhile, and counts what does not fit), and a key never waits
-/// behind more than what the loop takes in one turn.
-const SOURCE_CHANNEL: usize = 4;
 /// Events applied between two looks at whether a frame is due.
 const BURST: usize = 256;
 
@@ -124,28 +119,18 @@ fn answer(ask: Ask, targets: &mut Targets, tracker: &Tracker) -> Answer {
     }
 }
 
-/// The channel the tasks other than the event source send into.
+/// The channel the tasks other than a live source's send into.
 pub fn channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
     mpsc::channel(CHANNEL)
-}
-
-/// The channel of the live event source ([`feed_source`]), read by the loop only when the
-/// other channel is empty: a source that always has more cannot hold up keys, ticks or
-/// signals.
-pub fn source_channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
-    mpsc::channel(SOURCE_CHANNEL)
 }
 
 /// What the loop drives itself, besides the channel.
 #[derive(Default)]
 pub struct Session {
-    /// A replay: played here rather than in a task, so that pause, step and seek act at
-    /// once, not after what is queued in the channel.
-    pub player: Option<Player>,
+    /// Where the events come from, live or replayed.
+    pub feed: Option<Box<dyn UiFeed>>,
     /// `--record`: sees every event before the state does.
     pub recording: Option<Recording>,
-    /// The live event source's channel ([`source_channel`]); `None` once it closed.
-    pub source: Option<Receiver<AppEvent>>,
 }
 
 impl Session {
@@ -191,11 +176,7 @@ pub async fn run(
                     }
                 }
             }
-            event = next_from(session.source.as_mut()) => match event {
-                Some(event) => session.apply(app, event),
-                None => session.source = None,
-            },
-            event = replay::next(session.player.as_mut()) => session.apply(app, event),
+            event = next_from(session.feed.as_mut()) => session.apply(app, event),
         }
         for request in app.take_requests() {
             match request {
@@ -207,8 +188,8 @@ pub async fn run(
                     });
                 }
                 Request::Replay(control) => {
-                    if let Some(player) = &mut session.player {
-                        for event in player.control(control).await {
+                    if let Some(feed) = &mut session.feed {
+                        for event in feed.control(control).await {
                             session.apply(app, event);
                         }
                     }
@@ -219,36 +200,11 @@ pub async fn run(
     Ok(())
 }
 
-/// The next message of `source`; `None` once it closed, pending for ever without one.
-async fn next_from(source: Option<&mut Receiver<AppEvent>>) -> Option<AppEvent> {
-    match source {
-        Some(source) => source.recv().await,
+/// The next message of `feed`; never, without one.
+async fn next_from(feed: Option<&mut Box<dyn UiFeed>>) -> AppEvent {
+    match feed {
+        Some(feed) => feed.next().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Sends the source's events until it ends or fails, or the application is gone.
-pub async fn feed_source(mut source: impl Feed, sender: Sender<AppEvent>) {
-    loop {
-        let mut batch = Vec::new();
-        let event = match source.next_batch(&mut batch).await {
-            Ok(true) if batch.is_empty() => continue,
-            Ok(true) => AppEvent::Events(batch),
-            Ok(false) => {
-                if !batch.is_empty() && sender.send(AppEvent::Events(batch)).await.is_err() {
-                    return;
-                }
-                let _ = sender.send(AppEvent::SourceEnded).await;
-                return;
-            }
-            Err(e) => {
-                let _ = sender.send(AppEvent::SourceFailed(format!("{e:#}"))).await;
-                return;
-            }
-        };
-        if sender.send(event).await.is_err() {
-            return;
-        }
     }
 }
 
@@ -295,7 +251,10 @@ mod tests {
         clock::WallClock,
         event::{Comm, Event, Kind},
         tracker::model::Model,
-        ui::{app::SourceInfo, users::Users},
+        ui::{
+            feed::{LiveFeed, SOURCE_CHANNEL, SourceInfo, source_channel},
+            users::Users,
+        },
     };
 
     fn fork(pid: u32) -> AppEvent {
@@ -338,7 +297,7 @@ mod tests {
             }
         });
         let mut session = Session {
-            source: Some(source_events),
+            feed: Some(Box::new(LiveFeed::from(source_events))),
             ..Session::default()
         };
         let mut screen = Terminal::new(TestBackend::new(80, 10)).unwrap();

@@ -12,7 +12,7 @@ use ratatui::{
     widgets::Widget,
 };
 
-use super::{app::App, format, pins, record, relays, replay};
+use super::{app::App, format, pins, record, relays};
 use crate::text;
 
 const SECOND: u64 = 1_000_000_000;
@@ -116,7 +116,7 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
         Span::raw("0 lost")
     };
     let mut out = vec![source];
-    out.extend(replay::status(app, compact));
+    out.extend(app.replay.as_ref().map(|r| r.status(&app.clock, compact)));
     out.extend([vec![processes.into()], vec![lost]]);
     let rate = format!("{}/s", format::rate(app.rates.last()));
     out.push(if compact {

@@ -12,7 +12,8 @@ use ratatui::{
 };
 
 use super::{
-    app::{App, SourceInfo},
+    app::App,
+    feed::SourceInfo,
     message::{AppEvent, Request},
     runtime::{draw, step},
     users::Users,

@@ -90,8 +90,12 @@ eBPF │ 10 processes, 2 exited │ 0 lost │          █         ▃ 4/s │ 
 ",
     );
 
-    // make exits: its children go to init and stay pinned, and a grandchild born after
-    // it joins. Once make's linger is over it leaves the tree; the pin stays.
+    make_exits_and_its_pin_outlives_it(&mut app);
+}
+
+/// make exits: its children go to init and stay pinned, and a grandchild born after it
+/// joins. Once make's linger is over it leaves the tree; the pin stays.
+fn make_exits_and_its_pin_outlives_it(app: &mut App) {
     let grandchild = P {
         pid: 905,
         ppid: 904,
@@ -99,15 +103,15 @@ eBPF │ 10 processes, 2 exited │ 0 lost │          █         ▃ 4/s │ 
         uid: 1000,
     };
     update(
-        &mut app,
+        app,
         AppEvent::Events(vec![
             MAKE.exit(1_001_500, "make", ExitStatus::Code(2)),
             grandchild.event(1_001_600, "cc", Kind::Fork),
         ]),
     );
-    update(&mut app, AppEvent::Tick(1_007 * S));
+    update(app, AppEvent::Tick(1_007 * S));
     assert_screen(
-        &screen(&mut app, 100, 24),
+        &screen(app, 100, 24),
         r"
     PID USER        AGE COMMAND
       1 root     16m46s /sbin/init

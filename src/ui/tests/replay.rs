@@ -12,7 +12,10 @@ use std::{
 use super::*;
 use crate::{
     recording::{Info, Replay, Writer},
-    ui::replay::{Player, Status},
+    ui::{
+        feed::UiFeed,
+        replay::{self, Player, Status},
+    },
 };
 
 const START: u64 = 989 * S;
@@ -81,8 +84,8 @@ impl Replaying {
     fn open(path: &Path, name: &str) -> Self {
         let replay = Replay::open(path).unwrap();
         Self {
-            app: App::replaying(name, &replay, false, users()),
-            player: Player::new(Box::new(replay)),
+            app: replay::start(name, &replay, false, users()),
+            player: Player::new(replay),
         }
     }
 
@@ -247,15 +250,20 @@ replay │ paused 1x 12:16:36.000 (7.0s of 21.0s) │ 9 processes │ 0 lost │
             stepped.contains("│ paused 1x 12:16:36.001 (7.0s of 21.0s) │"),
             "{stepped}"
         );
-        // Two more, asked at once: main.c's compiler exits, util.c's is killed. The event
-        // log shows them last.
-        r.key(KeyCode::Char('.')).await;
-        r.key(KeyCode::Char('.')).await;
-        r.play_until("two steps", |app| at(app) >= 998 * S).await;
-        r.key(KeyCode::Char('e')).await;
-        assert_screen(
-            &screen(&mut r.app, 120, 16),
-            r"
+        two_steps_at_once_then_play(&mut r).await;
+    });
+}
+
+/// Two more steps, asked at once: main.c's compiler exits, util.c's is killed. The event
+/// log shows them last. Then playing again goes on from there.
+async fn two_steps_at_once_then_play(r: &mut Replaying) {
+    r.key(KeyCode::Char('.')).await;
+    r.key(KeyCode::Char('.')).await;
+    r.play_until("two steps", |app| at(app) >= 998 * S).await;
+    r.key(KeyCode::Char('e')).await;
+    assert_screen(
+        &screen(&mut r.app, 120, 16),
+        r"
     PID USER        AGE COMMAND
       1 root     16m37s /sbin/init
     400 root     16m28s ├─ /usr/sbin/sshd -D
@@ -273,13 +281,12 @@ replay │ paused 1x 12:16:36.000 (7.0s of 21.0s) │ 9 processes │ 0 lost │
 └──────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘
 replay │ paused 1x 12:16:38.000 (9.0s of 21.0s) │ 7 processes, 2 exited │ 0 lost │            █      ▃▂ 1/s │ ? help
 ",
-        );
-        assert!(r.status().paused);
-        // Playing again goes on from there, at the speed it had.
-        r.key(KeyCode::Char('s')).await;
-        r.play_for(Duration::from_secs(1)).await;
-        assert_eq!(r.at(), 999 * S);
-    });
+    );
+    assert!(r.status().paused);
+    // Playing again goes on from there, at the speed it had.
+    r.key(KeyCode::Char('s')).await;
+    r.play_for(Duration::from_secs(1)).await;
+    assert_eq!(r.at(), 999 * S);
 }
 
 #[test]

@@ -1,0 +1,87 @@
+//! `forkwatch-tui replay FILE` in the terminal UI: the same application and loop, fed by
+//! a recording instead of a live source.
+//!
+//! - `player`: [`Player`], the recording as the UI's feed
+//!   ([`UiFeed`](super::feed::UiFeed)), played inside the loop so that the controls act
+//!   at once; what it tells the state ([`Report`], [`Status`]) and what the keys ask of it
+//!   ([`Control`]).
+//! - `controls`: [`ReplayControls`], the part of the application a replay adds: its keys,
+//!   the seek prompt's hook, its status segment and damage line.
+//! - `seek`: the times a replay shows and is sought to.
+
+mod controls;
+mod player;
+mod seek;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Result;
+use tokio::task::LocalSet;
+
+pub use controls::{NOT_LIVE, REPLAY_BINDINGS, ReplayControls};
+pub use player::{Control, Player, Report, Status};
+
+use super::{App, SourceInfo, Users};
+use crate::{
+    cmd::StopSignals,
+    recording::{Info, Replay},
+    source::Backend,
+    text,
+    tracker::model::Model,
+};
+
+/// How to replay a file in the terminal UI.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayOptions {
+    /// The recording.
+    pub file: PathBuf,
+    /// Go on after damage, from the next intact part of the file.
+    pub skip_damage: bool,
+}
+
+/// Opens `options.file` in the terminal UI and runs it until it quits. A file that cannot
+/// be replayed is an error before the terminal is taken. Damage met on the way is shown,
+/// and after the UI, said once more with a non-zero exit, as the headless replay does.
+pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
+    let stop = StopSignals::catch()?;
+    let path = text::escape_path(&options.file).into_owned();
+    let mut replay = crate::cmd::replay::open(&options.file)?;
+    replay.skip_damage(options.skip_damage);
+    // A uid names someone else on another machine: names only for a recording made here.
+    let here = Info::here(&replay.info().backend, 0).host == replay.info().host;
+    let users = if here {
+        Users::system()
+    } else {
+        Users::with_lookup(|_| None)
+    };
+    let app = start(&path, &replay, options.skip_damage, users);
+    LocalSet::new()
+        .run_until(async {
+            let player = Player::new(replay);
+            super::serve(app, Box::new(player), super::runtime::channel(), stop, None).await
+        })
+        .await
+}
+
+/// The application at the start of `replay` of the file `path`, with its controls: the
+/// recording's snapshot, its clock and its backend.
+pub fn start(path: &str, replay: &Replay, skip_damage: bool, users: Users) -> App {
+    let info = replay.info();
+    let mut model = Model::default();
+    model.seed(replay.snapshot());
+    let limited = info.backend != Backend::Ebpf.name();
+    let name = if limited {
+        format!("replay ({})", text::escape_str(&info.backend))
+    } else {
+        "replay".to_owned()
+    };
+    let source = SourceInfo {
+        name,
+        notices: Vec::new(),
+        limited,
+    };
+    let mut app = App::new(model, source, info.wall_clock(), info.start_ns, users);
+    app.replay = Some(ReplayControls::new(path, replay, skip_damage));
+    app.say(info.to_string());
+    app
+}
