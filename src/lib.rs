@@ -10,6 +10,7 @@ pub mod privileges;
 pub mod proc;
 pub mod recording;
 pub mod relay;
+pub mod signals;
 pub mod source;
 pub mod text;
 pub mod tracker;

@@ -62,12 +62,12 @@ use self::{record::Recording, replay::Player};
 use crate::{
     cli::UiArgs,
     clock::{self, WallClock},
-    cmd::StopSignals,
     private_file::Existing,
     privileges,
     proc::snapshot,
     recording::Replay,
     relay,
+    signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     text,
     tracker::{model::Model, rules::RuleSpec},
@@ -106,7 +106,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiArgs) -> Result<ExitCode> {
     let file = ui
         .record
         .as_deref()
-        .map(|path| crate::cmd::create_recording(path, Existing::Keep).map(|file| (file, path)))
+        .map(|path| crate::recording::create(path, Existing::Keep).map(|file| (file, path)))
         .transpose()?;
     // Before /proc is read. Relay rules can be made at any time, for targets of any user.
     // Before the recorder's thread starts, so that it has no more.

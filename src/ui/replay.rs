@@ -28,13 +28,13 @@ use super::{
 use crate::{
     cli::ReplayArgs,
     clock::WallClock,
-    cmd::StopSignals,
     event::{
         Event, KindSet, ProcessKey,
         duration::{self, SECOND},
     },
     proc::snapshot::ProcessInfo,
     recording::{Damage, Info, Position, Replay, Seek, Speed},
+    signals::StopSignals,
     source::Backend,
     text,
     tracker::model::Model,
@@ -129,7 +129,7 @@ pub struct ReplayState {
 pub async fn run(args: &ReplayArgs) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
     let path = text::escape_path(&args.file).into_owned();
-    let mut replay = crate::cmd::replay::open(&args.file)?;
+    let mut replay = crate::recording::open(&args.file)?;
     replay.skip_damage(args.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;

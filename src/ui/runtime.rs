@@ -29,9 +29,9 @@ use super::{
     replay::{self, Player},
 };
 use crate::{
-    cmd::StopSignals,
     proc::snapshot,
     relay::{self, Targets},
+    signals::StopSignals,
     source::Feed,
     tracker::Tracker,
 };
