@@ -12,7 +12,7 @@
 //! The drivers (the UI's loop, the headless `watch` and `relay`) feed it events, perform
 //! its effects and hand back what came of them: they send relay signals
 //! ([`Tracker::delivered`]), watch relay targets exit ([`Tracker::target_exited`]), open
-//! the targets of a new rule ([`crate::relay`]), and re-read /proc when a re-sync is due
+//! the targets of a new rule (the drivers' `relay` module), and re-read /proc when a re-sync is due
 //! ([`Tracker::resync_due`], [`Tracker::reconcile`]).
 
 mod follow;

@@ -63,7 +63,6 @@ use std::{
 
 use crate::event::{KeyMap, ProcessKey};
 
-pub(crate) use arena::PID_MAX_LIMIT;
 pub use arena::Slot;
 pub use changes::{Applied, Move, Orphans};
 pub use memory::{DEFAULT_EXITED_BYTES, LOG_PROGRAM_BYTES};
