@@ -42,8 +42,8 @@
 //! By concern: `arena` holds the nodes by slot, `surgery` links them into the tree,
 //! `apply` takes in events, `sync` /proc snapshots, `linger` moves exited processes to the
 //! history and out of it, `memory` counts what they hold; `program`, `process` (with its
-//! event log), `changes` (what an event changed), `query` (reading) and `hash` are the
-//! parts these share.
+//! event log), `changes` (what an event changed) and `query` (reading) are the parts
+//! these share.
 
 mod apply;
 mod arena;
