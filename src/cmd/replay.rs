@@ -4,7 +4,7 @@
 
 use std::{
     io::{self, IsTerminal},
-    path::PathBuf,
+    path::Path,
     process::ExitCode,
 };
 
@@ -23,34 +23,19 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     if !printed && io::stdin().is_terminal() && io::stdout().is_terminal() {
         return crate::ui::replay::run(&args).await;
     }
-    print(ReplayOptions {
-        file: args.file,
-        printing: args.output.printing(),
-        skip_damage: args.skip_damage,
-    })
-    .await
+    print(&args.file, args.output.printing(), args.skip_damage).await
 }
 
-/// What `replay` prints, and how.
-#[derive(Clone, Debug)]
-pub struct ReplayOptions {
-    pub file: PathBuf,
-    pub printing: Printing,
-    /// Go on after damage, from the next intact part of the file.
-    pub skip_damage: bool,
-}
-
-/// Prints a recording's events like `events` prints live ones, then what damage it has.
-pub async fn print(options: ReplayOptions) -> Result<ExitCode> {
+/// Prints the recording at `file` like `events` prints live events, then what damage it
+/// has; with `skip_damage`, goes on after damage from the next intact part of the file.
+pub async fn print(file: &Path, printing: Printing, skip_damage: bool) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let path = text::escape_path(&options.file);
-    let mut replay = recording::open(&options.file)?;
+    let path = text::escape_path(file);
+    let mut replay = recording::open(file)?;
     replay.set_speed(Speed::Max);
-    replay.skip_damage(options.skip_damage);
+    replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
-    let mut writer = options
-        .printing
-        .writer(io::stdout().lock(), replay.info().wall_clock());
+    let mut writer = printing.writer(io::stdout().lock(), replay.info().wall_clock());
     drive(&mut replay, &mut stop, None, |batch| {
         write_batch(&mut writer, batch)
     })
@@ -65,7 +50,7 @@ pub async fn print(options: ReplayOptions) -> Result<ExitCode> {
         if untold > 0 {
             eprintln!("forkwatch-tui: {path} is damaged at {untold} more places before the last");
         }
-        let rest = if options.skip_damage {
+        let rest = if skip_damage {
             "the intact parts were replayed"
         } else {
             "everything before it was replayed (--skip-damage goes on after it)"
