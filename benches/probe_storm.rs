@@ -191,6 +191,41 @@ fn option(flag: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// One round's figures, and what each probe program cost. `lines_off` when `--kinds`
+/// leaves forks and exits out of the output, so that it cannot be complete.
+fn print_round(round: usize, base: &Storm, w: &Watched, lines_off: bool) {
+    let complete = w.forks_seen == w.storm.forks && w.exits_seen == w.storm.forks;
+    println!(
+        "round {round}: unwatched {:.0} forks/s; watched {:.0} forks/s; \
+         children {} forks seen {} exits seen {} ({}); lost {}; \
+         monitor {:.3} s CPU, {} lines written, {:.2} ms per 10k storm events",
+        rate(base),
+        rate(&w.storm),
+        w.storm.forks,
+        w.forks_seen,
+        w.exits_seen,
+        if lines_off {
+            "not written"
+        } else if complete {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        },
+        w.lost,
+        w.cpu_secs,
+        w.lines,
+        w.cpu_secs / (2 * w.storm.forks).max(1) as f64 * 10_000.0 * 1e3
+    );
+    for (name, runs, time) in &w.programs {
+        if *runs > 0 {
+            println!(
+                "    probe program {name}: {runs} runs, {:.0} ns per run",
+                time.as_nanos() as f64 / *runs as f64
+            );
+        }
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -225,36 +260,7 @@ fn main() {
             added_cpu += probe_secs + w.cpu_secs;
             monitor_cpu += w.cpu_secs;
             watched_forks += w.storm.forks;
-            let complete = w.forks_seen == w.storm.forks && w.exits_seen == w.storm.forks;
-            println!(
-                "round {round}: unwatched {:.0} forks/s; watched {:.0} forks/s; \
-                 children {} forks seen {} exits seen {} ({}); lost {}; \
-                 monitor {:.3} s CPU, {} lines written, {:.2} ms per 10k storm events",
-                rate(&base),
-                rate(&w.storm),
-                w.storm.forks,
-                w.forks_seen,
-                w.exits_seen,
-                if kinds.is_some() {
-                    "not written"
-                } else if complete {
-                    "complete"
-                } else {
-                    "INCOMPLETE"
-                },
-                w.lost,
-                w.cpu_secs,
-                w.lines,
-                w.cpu_secs / (2 * w.storm.forks).max(1) as f64 * 10_000.0 * 1e3
-            );
-            for (name, runs, time) in &w.programs {
-                if *runs > 0 {
-                    println!(
-                        "    probe program {name}: {runs} runs, {:.0} ns per run",
-                        time.as_nanos() as f64 / *runs as f64
-                    );
-                }
-            }
+            print_round(round, &base, &w, kinds.is_some());
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         println!(

@@ -16,11 +16,26 @@ use std::{
 use forkwatch::{
     event::{Event, EventWriter, KindSet},
     private_file,
-    recording::{Reader, Recorder, Replay, Speed},
+    proc::snapshot::ProcessInfo,
+    recording::{Info, Reader, Recorder, Replay, Speed},
     source::Feed,
 };
 
 fn main() {
+    let (info, snapshot, sample) = demo();
+    let n: usize = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let events = repeated(&sample, n);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.fwrec");
+    record(&path, &info, &snapshot, &events);
+    read_back(&path, n, &info);
+}
+
+/// The demo recording's start and events, and what it weighs.
+fn demo() -> (Info, Vec<ProcessInfo>, Vec<Event>) {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.fwrec");
     let mut reader = Reader::open(&demo).expect("assets/demo.fwrec");
     let (info, snapshot) = (reader.info().clone(), reader.snapshot().to_vec());
@@ -34,13 +49,13 @@ fn main() {
         snapshot.len(),
         demo_bytes as f64 / sample.len() as f64
     );
+    (info, snapshot, sample)
+}
 
-    let n: usize = std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+/// `n` events: the `sample` again and again, each round later and with new pids.
+fn repeated(sample: &[Event], n: usize) -> Vec<Event> {
     let span = sample.last().unwrap().ts_ns - sample[0].ts_ns + 1;
-    let events: Vec<Event> = (0..n)
+    (0..n)
         .map(|i| {
             let mut e = sample[i % sample.len()].clone();
             let round = (i / sample.len()) as u64;
@@ -56,18 +71,15 @@ fn main() {
             }
             e
         })
-        .collect();
+        .collect()
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.fwrec");
+/// Recording `events` to `path`: its speed and its bytes.
+fn record(path: &Path, info: &Info, snapshot: &[ProcessInfo], events: &[Event]) {
+    let n = events.len();
     let t0 = (Instant::now(), cpu_time());
-    let recorder = Recorder::new(
-        private_file::create(&path).unwrap(),
-        &path,
-        &info,
-        &snapshot,
-    )
-    .unwrap();
+    let recorder =
+        Recorder::new(private_file::create(path).unwrap(), path, info, snapshot).unwrap();
     let mut event_path = Duration::ZERO;
     for batch in events.chunks(256) {
         // What the writer sustains, not what its queue holds: a batch waits while the
@@ -93,9 +105,12 @@ fn main() {
         summary.bytes,
         summary.bytes as f64 / n as f64
     );
+}
 
+/// Reading the recording at `path` back, as a reader, a replay and `replay --json`.
+fn read_back(path: &Path, n: usize, info: &Info) {
     let t0 = (Instant::now(), cpu_time());
-    let mut reader = Reader::open(&path).unwrap();
+    let mut reader = Reader::open(path).unwrap();
     let mut batch = Vec::new();
     let mut read = 0;
     while reader.next_batch(&mut batch).unwrap() {
@@ -110,7 +125,7 @@ fn main() {
         .build()
         .unwrap();
     let t0 = (Instant::now(), cpu_time());
-    let mut replay = Replay::open(&path).unwrap();
+    let mut replay = Replay::open(path).unwrap();
     replay.set_speed(Speed::Max);
     let mut read = 0;
     runtime.block_on(async {
@@ -123,7 +138,7 @@ fn main() {
     report("replay source at max speed (Feed::next_batch)", n, t0);
 
     let t0 = (Instant::now(), cpu_time());
-    let mut reader = Reader::open(&path).unwrap();
+    let mut reader = Reader::open(path).unwrap();
     let mut writer = EventWriter::new(io::sink(), true, KindSet::ALL, info.wall_clock());
     while reader.next_batch(&mut batch).unwrap() {
         batch.drain(..).for_each(|e| writer.write(&e).unwrap());

@@ -113,7 +113,19 @@ fn main() {
         .map(|a| a.parse().expect("SECONDS is a number"))
         .unwrap_or(5);
     let now = clock::boottime_ns();
+    let (app, workload, terminal) = memory(now);
+    frames(app, workload, terminal);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    live_loop(&runtime, seconds);
+    replay_at_max_speed(&runtime);
+}
 
+/// The application's resident memory on the machine, its tree and logs full. Measured
+/// first, while nothing else has been allocated.
+fn memory(now: u64) -> (App, Workload, Terminal<CrosstermBackend<io::Sink>>) {
     // Memory first, while nothing else has been allocated: 10,000 live processes, and
     // enough churn to fill the tree's lingering exits, the history and the event log.
     let before = rss_mib();
@@ -135,7 +147,16 @@ fn main() {
         counts.exited,
         counts.history
     );
+    (app, workload, terminal)
+}
 
+/// The cost of a frame: written in full, and after each event.
+fn frames(
+    mut app: App,
+    mut workload: Workload,
+    mut terminal: Terminal<CrosstermBackend<io::Sink>>,
+) {
+    let counts = app.model().counts();
     // One frame with nothing changed, written in full, and one after each event (the rows
     // rebuilt too, only changed cells written), as under a stream of events.
     let frames = 200;
@@ -176,14 +197,12 @@ fn main() {
     let key = KeyEvent::new(KeyCode::Char('v'), KeyModifiers::NONE);
     update(&mut app, AppEvent::Input(Input::Key(key)));
     frame_after_each_event(&mut app, "only the pinned build shown");
-    drop(app);
+}
 
+/// The CPU the real loop takes at RATE events per second for `seconds`.
+fn live_loop(runtime: &tokio::runtime::Runtime, seconds: u64) {
     // The real loop: events at RATE per second in batches every 10 ms, ticks from the
     // clock, frames on a terminal that discards them.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let (frames, events, cpu, wall) = runtime.block_on(async {
         let start = clock::boottime_ns();
         let mut app = machine_app(start);
@@ -229,7 +248,10 @@ fn main() {
         events.alive,
         events.exited,
     );
+}
 
+/// How fast the real loop plays a recording.
+fn replay_at_max_speed(runtime: &tokio::runtime::Runtime) {
     // A recording of the machine and REPLAYED events of its build, played by the real
     // loop as fast as it goes, drawing at most 30 frames a second.
     let dir = tempfile::tempdir().unwrap();

@@ -12,8 +12,10 @@ use clap::{
 };
 
 use crate::{
+    cmd::Printing,
     event::KindSet,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
+    tracker::rules::RuleFields,
     ui::{UiOptions, replay::ReplayOptions},
 };
 
@@ -242,6 +244,20 @@ pub struct RelayArgs {
     pub layout: Option<String>,
 }
 
+impl RelayArgs {
+    /// The rule the flags give, its parts still text.
+    pub fn rule(&self) -> RuleFields<'_> {
+        RuleFields {
+            to: &self.to,
+            pid: self.pid.as_deref(),
+            subtree: self.subtree.as_deref(),
+            kinds: self.kinds.as_deref(),
+            signal: self.signal.as_deref(),
+            layout: self.layout.as_deref(),
+        }
+    }
+}
+
 /// What the terminal UI starts with.
 #[derive(Args, Debug, Clone, Default)]
 pub struct UiArgs {
@@ -283,6 +299,16 @@ pub struct OutputArgs {
     /// (comma-separated). Loss reports are always printed.
     #[arg(long, value_name = "LIST")]
     pub kinds: Option<KindSet>,
+}
+
+impl OutputArgs {
+    /// How to print: every kind unless `--kinds` says otherwise.
+    pub fn printing(&self) -> Printing {
+        Printing {
+            json: self.json,
+            kinds: self.kinds.unwrap_or_default(),
+        }
+    }
 }
 
 /// Where live events come from: shared by every command that reads them.

@@ -1,4 +1,16 @@
 //! forkwatch: a live view of a Linux machine's process lifetimes.
+//!
+//! The modules, by layer (each imports only from its own layer or below; the table is
+//! checked by tests/architecture.rs, and README.md's "Architecture" shows how an event
+//! flows through them):
+//! - the event ([`event`]), the one reader of /proc ([`proc`]) and leaf utilities:
+//!   [`text`], [`clock`], [`pidfd`], [`signals`], [`privileges`], [`private_file`],
+//!   [`logging`];
+//! - where events come from ([`source`]) and recordings of them ([`recording`]);
+//! - the core, free of side effects ([`tracker`]);
+//! - the effects a driver performs for relay rules ([`relay`]);
+//! - the drivers: the headless commands ([`cmd`]) and the terminal UI ([`ui`]);
+//! - the command line ([`cli`]), converted into the options the drivers take.
 pub mod cli;
 pub mod clock;
 pub mod cmd;
@@ -10,6 +22,7 @@ pub mod privileges;
 pub mod proc;
 pub mod recording;
 pub mod relay;
+pub mod signals;
 pub mod source;
 pub mod text;
 pub mod tracker;

@@ -37,13 +37,23 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let probe = cli.probe_options()?;
     match cli.command {
-        Some(Command::Events(args)) => cmd::events::run(args.live.options(probe), args).await,
-        Some(Command::Watch(args)) => cmd::watch::run(args.live.options(probe), args).await,
-        Some(Command::Record(args)) => cmd::record::run(args.live.options(probe), args).await,
+        Some(Command::Events(args)) => {
+            let live = args.live.options(probe);
+            cmd::events::run(live, args.output.printing(), args.duration).await
+        }
+        Some(Command::Watch(args)) => {
+            let live = args.live.options(probe);
+            cmd::watch::run(live, args.pid, args.output.printing()).await
+        }
+        Some(Command::Record(args)) => {
+            cmd::record::run(args.live.options(probe), &args.output, args.duration).await
+        }
         Some(Command::Replay(args)) if args.in_ui() => ui::replay::run(&args.ui_options()).await,
-        Some(Command::Replay(args)) => cmd::replay::run(args).await,
-        Some(Command::Relay(args)) => cmd::relay::run(args.live.options(probe), args).await,
-        Some(Command::Wait(args)) => cmd::wait::run(args.live.options(probe), args).await,
+        Some(Command::Replay(args)) => {
+            cmd::replay::run(&args.file, args.output.printing(), args.skip_damage).await
+        }
+        Some(Command::Relay(args)) => cmd::relay::run(args.live.options(probe), args.rule()).await,
+        Some(Command::Wait(args)) => cmd::wait::run(args.live.options(probe), &args.pids).await,
         None => ui::run(cli.live.options(probe), &cli.ui.options()).await,
     }
 }

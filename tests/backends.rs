@@ -94,17 +94,13 @@ fn exec_argv(event: &Event) -> Option<Vec<String>> {
     }
 }
 
-/// Starts a shell that runs two sleeps (one in the background) and exits 3; every process
-/// lives more than a second. Checks what `backend` reports about the tree.
-async fn reports_the_tree(backend: BackendChoice) {
-    let mut source = open(backend);
-    let names = Names::new();
-    let (shell, sleep) = (path_str(&names.shell()), path_str(&names.sleep()));
-    let script = format!("{sleep} 1.3 & {sleep} 1.2; wait; exit 3");
-    let mut root = Command::new(&shell).args(["-c", &script]).spawn().unwrap();
-    let root_pid = root.id();
-    let root_ticks = proc::stat::read(root_pid).unwrap().start_ticks;
-
+/// Reads `source` until the root and every process it forked have exited: the events,
+/// and the root's children with their start ticks.
+async fn collect_tree(
+    source: &mut Source,
+    backend: BackendChoice,
+    root_pid: u32,
+) -> (Vec<Event>, HashMap<u32, Option<u64>>) {
     // Children are the processes the root forked; their start ticks are read from /proc
     // while they run, to compare with the events' identity.
     let mut events = Vec::new();
@@ -135,8 +131,20 @@ async fn reports_the_tree(backend: BackendChoice) {
             }
         }
     }
-    assert_eq!(root.wait().unwrap().code(), Some(3));
+    (events, children)
+}
 
+/// Checks the fork, exec and exit `backend` reported of `pid`: its parent, command line,
+/// program, exit code and identity (`ticks`, its start time as /proc gave it, if read).
+fn check_process(
+    backend: BackendChoice,
+    events: &[Event],
+    pid: u32,
+    ppid: u32,
+    argv: &[&str],
+    code: i32,
+    ticks: Option<u64>,
+) {
     let procfs = backend == BackendChoice::Procfs;
     let expected_exit = |code| {
         if procfs {
@@ -153,28 +161,45 @@ async fn reports_the_tree(backend: BackendChoice) {
             path_str(&std::fs::canonicalize(path).unwrap())
         }
     };
-    let check = |pid: u32, ppid: u32, argv: &[&str], code: i32, ticks: Option<u64>| {
-        let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
-        let kinds: Vec<&str> = mine.iter().map(|e| e.kind_name().as_str()).collect();
-        assert_eq!(kinds, ["fork", "exec", "exit"], "{backend:?}: {mine:#?}");
-        assert_eq!(mine[0].ppid, ppid, "{backend:?}: parent of {pid}");
-        assert_eq!(exec_argv(mine[1]).unwrap(), argv, "{backend:?}");
-        let Kind::Exec { filename, .. } = &mine[1].kind else {
-            unreachable!()
-        };
-        assert_eq!(filename.lossy(), expected_file(argv[0]), "{backend:?}");
-        assert_eq!(mine[2].kind, Kind::Exit(expected_exit(code)), "{backend:?}");
-        let name = Path::new(argv[0]).file_name().unwrap().to_str().unwrap();
-        assert_eq!(mine[1].comm.to_string(), name, "{backend:?}");
-        assert_eq!(mine[2].comm.to_string(), name, "{backend:?}");
-        // One identity from birth to exit, the one /proc gives.
-        for event in &mine {
-            assert_eq!(
-                Some(clock::start_ticks(event.start_ns)),
-                ticks.or(Some(clock::start_ticks(mine[0].start_ns))),
-                "{backend:?}: start time of {event:?}"
-            );
-        }
+    let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
+    let kinds: Vec<&str> = mine.iter().map(|e| e.kind_name().as_str()).collect();
+    assert_eq!(kinds, ["fork", "exec", "exit"], "{backend:?}: {mine:#?}");
+    assert_eq!(mine[0].ppid, ppid, "{backend:?}: parent of {pid}");
+    assert_eq!(exec_argv(mine[1]).unwrap(), argv, "{backend:?}");
+    let Kind::Exec { filename, .. } = &mine[1].kind else {
+        unreachable!()
+    };
+    assert_eq!(filename.lossy(), expected_file(argv[0]), "{backend:?}");
+    assert_eq!(mine[2].kind, Kind::Exit(expected_exit(code)), "{backend:?}");
+    let name = Path::new(argv[0]).file_name().unwrap().to_str().unwrap();
+    assert_eq!(mine[1].comm.to_string(), name, "{backend:?}");
+    assert_eq!(mine[2].comm.to_string(), name, "{backend:?}");
+    // One identity from birth to exit, the one /proc gives.
+    for event in &mine {
+        assert_eq!(
+            Some(clock::start_ticks(event.start_ns)),
+            ticks.or(Some(clock::start_ticks(mine[0].start_ns))),
+            "{backend:?}: start time of {event:?}"
+        );
+    }
+}
+
+/// Starts a shell that runs two sleeps (one in the background) and exits 3; every process
+/// lives more than a second. Checks what `backend` reports about the tree.
+async fn reports_the_tree(backend: BackendChoice) {
+    let mut source = open(backend);
+    let names = Names::new();
+    let (shell, sleep) = (path_str(&names.shell()), path_str(&names.sleep()));
+    let script = format!("{sleep} 1.3 & {sleep} 1.2; wait; exit 3");
+    let mut root = Command::new(&shell).args(["-c", &script]).spawn().unwrap();
+    let root_pid = root.id();
+    let root_ticks = proc::stat::read(root_pid).unwrap().start_ticks;
+
+    let (events, children) = collect_tree(&mut source, backend, root_pid).await;
+    assert_eq!(root.wait().unwrap().code(), Some(3));
+
+    let check = |pid, ppid, argv: &[&str], code, ticks| {
+        check_process(backend, &events, pid, ppid, argv, code, ticks)
     };
     check(
         root_pid,

@@ -44,23 +44,7 @@ fn the_model_follows_a_real_process_tree() {
         assert_eq!(shell.wait().unwrap().code(), Some(3));
 
         // The shell's exit is the last event of the tree.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut batch = Vec::new();
-        let mut shell_key = None;
-        while shell_key.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            tokio::time::timeout(left, probe.next_batch(&mut batch))
-                .await
-                .expect("the shell's exit arrives")
-                .unwrap();
-            for event in batch.drain(..) {
-                model.apply(&event);
-                if event.pid == shell_pid && matches!(event.kind, Kind::Exit(_)) {
-                    shell_key = Some(ProcessKey::of(&event));
-                }
-            }
-        }
-        let shell_key = shell_key.unwrap();
+        let shell_key = apply_until_exit(&mut probe, &mut model, shell_pid).await;
 
         let shell = model.get(shell_key).unwrap();
         assert_eq!(shell.program.argv, ["sh", "-c", SCRIPT, name.as_str()]);
@@ -106,21 +90,47 @@ fn the_model_follows_a_real_process_tree() {
         assert_eq!(ancestry[..3], [a.key, shell_key, me]);
 
         // Each process is in the model once, however the snapshot and the stream overlapped.
-        let named = model
-            .iter()
-            .filter(|p| {
-                p.program
-                    .argv
-                    .iter()
-                    .any(|arg| arg.starts_with(name.as_bytes()))
-            })
-            .count();
+        let named = processes_named(&model, &name);
         assert_eq!(named, 3);
         let history = model.history(sleep.key).unwrap();
         let kinds: Vec<_> = history.events.iter().map(|e| e.kind_name()).collect();
         use forkwatch::event::KindName::{Exec, Exit, Fork};
         assert_eq!(kinds, [Fork, Exec, Exit]);
     });
+}
+
+/// Applies the probe's events to `model` until `pid` exits: its key.
+async fn apply_until_exit(probe: &mut Probe, model: &mut Model, pid: u32) -> ProcessKey {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut batch = Vec::new();
+    let mut exited = None;
+    while exited.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(left, probe.next_batch(&mut batch))
+            .await
+            .expect("the shell's exit arrives")
+            .unwrap();
+        for event in batch.drain(..) {
+            model.apply(&event);
+            if event.pid == pid && matches!(event.kind, Kind::Exit(_)) {
+                exited = Some(ProcessKey::of(&event));
+            }
+        }
+    }
+    exited.unwrap()
+}
+
+/// How many processes in `model` have an argument that starts with `name`.
+fn processes_named(model: &Model, name: &str) -> usize {
+    model
+        .iter()
+        .filter(|p| {
+            p.program
+                .argv
+                .iter()
+                .any(|arg| arg.starts_with(name.as_bytes()))
+        })
+        .count()
 }
 
 fn exit_status(process: &Process) -> ExitStatus {

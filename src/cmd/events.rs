@@ -1,34 +1,33 @@
 //! `forkwatch-tui events`: every process event on the machine, one per line.
 
-use std::{io, process::ExitCode};
+use std::{io, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 
-use super::{StopSignals, drive, write_batch};
+use super::{Printing, drive, write_batch};
 use crate::{
-    cli::EventsArgs,
     clock::WallClock,
-    event::EventWriter,
     privileges,
+    signals::StopSignals,
     source::{LiveOptions, Source},
 };
 
-pub async fn run(live: LiveOptions, args: EventsArgs) -> Result<ExitCode> {
+/// Prints the events until stopped, or until `duration` has passed.
+pub async fn run(
+    live: LiveOptions,
+    printing: Printing,
+    duration: Option<Duration>,
+) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     privileges::keep_only(selection.backend.privileges_to_read())?;
-    let mut writer = EventWriter::new(
-        io::stdout().lock(),
-        args.output.json,
-        args.output.kinds.unwrap_or_default(),
-        WallClock::now(),
-    );
+    let mut writer = printing.writer(io::stdout().lock(), WallClock::now());
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
         selection.summary()
     );
     super::print_notices(&selection);
-    drive(&mut source, &mut stop, args.duration, |batch| {
+    drive(&mut source, &mut stop, duration, |batch| {
         write_batch(&mut writer, batch)
     })
     .await?;

@@ -1,4 +1,9 @@
-//! The headless subcommands.
+//! The headless subcommands (`events`, `watch`, `wait`, `relay`, `record`, `replay`), a
+//! module each, and what they share: the loop that hands a [`Feed`]'s batches to a
+//! command, how events are printed ([`Printing`]), the tracker of a command that follows a
+//! subtree and its re-syncs. Each takes plain options, which `cli` makes from the command
+//! line; a new command is a module here, a variant of `cli::Command` and a line in
+//! main.rs.
 pub mod events;
 pub mod record;
 pub mod relay;
@@ -6,43 +11,32 @@ pub mod replay;
 pub mod wait;
 pub mod watch;
 
-use std::{fs::File, io, os::unix::ffi::OsStrExt, path::Path, time::Duration};
+use std::{io, time::Duration};
 
 use anyhow::{Context, Result};
-use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::{
     clock,
-    event::{Event, EventWriter},
-    private_file, privileges,
+    clock::WallClock,
+    event::{Event, EventWriter, KindSet},
     proc::snapshot,
+    signals::StopSignals,
     source::{Feed, Selection},
     text,
     tracker::{Outcome, Tracker, model::Model},
 };
 
-/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment this is made. Make it before
-/// anything else, certainly before saying the command is ready: a signal that arrives
-/// before it exists kills the process and loses what the kernel had queued.
-pub struct StopSignals {
-    interrupt: Signal,
-    terminate: Signal,
+/// How a command prints events: text lines or JSON objects, of these kinds only.
+#[derive(Clone, Copy, Debug)]
+pub struct Printing {
+    pub json: bool,
+    pub kinds: KindSet,
 }
 
-impl StopSignals {
-    pub fn catch() -> Result<Self> {
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    /// Resolves when either signal arrives.
-    pub async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
+impl Printing {
+    /// The writer of events to `out`, dating them with `clock`.
+    pub fn writer<W: io::Write>(self, out: W, clock: WallClock) -> EventWriter<W> {
+        EventWriter::new(out, self.json, self.kinds, clock)
     }
 }
 
@@ -125,21 +119,6 @@ pub fn resync(tracker: &mut Tracker) -> Result<Outcome> {
     tracker.start_resync(now);
     let snapshot = snapshot::take().context("cannot read /proc")?;
     Ok(tracker.reconcile(&snapshot, now))
-}
-
-/// Creates the recording file `path` ([`private_file`]; what becomes of an existing one
-/// `existing` says), or says in one line why not. Under sudo it is created as the user who
-/// ran sudo, in their name and with their rights: they asked for it, and a replay reads it
-/// as them.
-pub fn create_recording(path: &Path, existing: private_file::Existing) -> Result<File> {
-    let user = privileges::sudo_user();
-    private_file::open_for(path, existing, user.as_ref()).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the recording {}: {}",
-            text::escape(path.as_os_str().as_bytes()),
-            private_file::describe(&e, user.as_ref())
-        )
-    })
 }
 
 /// Prints, a line each, why the backends better than the chosen one could not run (escaped:

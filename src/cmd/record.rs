@@ -1,34 +1,35 @@
 //! `forkwatch-tui record`: the live events, with the /proc snapshot they start from, into a
 //! recording file.
 
-use std::process::ExitCode;
+use std::{path::Path, process::ExitCode, time::Duration};
 
 use anyhow::{Context, Result, bail};
 
-use super::{StopSignals, drive};
+use super::drive;
 use crate::{
-    cli::RecordArgs,
     clock,
     private_file::Existing,
     privileges,
     proc::snapshot,
-    recording::{Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
+    recording::{self, Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
+    signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     text,
 };
 
-pub async fn run(live: LiveOptions, args: RecordArgs) -> Result<ExitCode> {
+/// Records to `output` until stopped, or until `duration` has passed.
+pub async fn run(live: LiveOptions, output: &Path, duration: Option<Duration>) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
-    let file = super::create_recording(&args.output, Existing::Replace)?;
+    let file = recording::create(output, Existing::Replace)?;
     // Before /proc is read, and before the recorder's thread starts, so that it has no more.
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
     let info = Info::here(source.name(), start_ns);
-    let recorder = Recorder::new(file, &args.output, &info, &snapshot)?;
-    let path = text::escape_path(&args.output);
+    let recorder = Recorder::new(file, output, &info, &snapshot)?;
+    let path = text::escape_path(output);
     eprintln!(
         "forkwatch-tui: recording with {} to {path}; stop with Ctrl-C",
         selection.summary()
@@ -37,7 +38,7 @@ pub async fn run(live: LiveOptions, args: RecordArgs) -> Result<ExitCode> {
 
     let mut behind = false;
     let mut unqueued = 0;
-    let driven = drive(&mut source, &mut stop, args.duration, |batch| {
+    let driven = drive(&mut source, &mut stop, duration, |batch| {
         recorder.record(std::mem::take(batch));
         if let Some(error) = recorder.error() {
             bail!("{error}");

@@ -6,11 +6,11 @@ use std::{process::ExitCode, slice};
 
 use anyhow::{Result, anyhow};
 
-use super::{StopSignals, resync, resync_due, seeded_tracker};
+use super::{resync, resync_due, seeded_tracker};
 use crate::{
-    cli::RelayArgs,
     privileges,
     relay::{self, Targets},
+    signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     tracker::{
         Tracker,
@@ -18,18 +18,10 @@ use crate::{
     },
 };
 
-pub async fn run(mut live: LiveOptions, args: RelayArgs) -> Result<ExitCode> {
+/// Relays by the rule `fields` until stopped or until no target is left.
+pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let spec = RuleFields {
-        to: &args.to,
-        pid: args.pid.as_deref(),
-        subtree: args.subtree.as_deref(),
-        kinds: args.kinds.as_deref(),
-        signal: args.signal.as_deref(),
-        layout: args.layout.as_deref(),
-    }
-    .build()
-    .map_err(|e| anyhow!(e))?;
+    let spec = fields.build().map_err(|e| anyhow!(e))?;
     live.probe.wakeup_gap = relay::WAKEUP_GAP;
     let (mut source, selection) = Source::open_live(&live)?;
     // Targets are signalled and checked (their wait channels) whoever they belong to.

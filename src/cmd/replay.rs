@@ -1,32 +1,27 @@
 //! `forkwatch-tui replay FILE` without the terminal UI (which `ui::replay` is, chosen by
 //! the command line): a recording's events printed like `events` prints live ones.
 
-use std::{fs::File, io, path::Path, process::ExitCode};
+use std::{io, path::Path, process::ExitCode};
 
 use anyhow::{Result, anyhow};
 
-use super::{StopSignals, drive, write_batch};
+use super::{Printing, drive, write_batch};
 use crate::{
-    cli::ReplayArgs,
-    event::EventWriter,
-    privileges,
-    recording::{OpenError, Replay, Speed},
+    recording::{self, Speed},
+    signals::StopSignals,
     text,
 };
 
-pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+/// Prints the recording at `file` like `events` prints live events, then what damage it
+/// has; with `skip_damage`, goes on after damage from the next intact part of the file.
+pub async fn run(file: &Path, printing: Printing, skip_damage: bool) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let path = text::escape_path(&args.file);
-    let mut replay = open(&args.file)?;
+    let path = text::escape_path(file);
+    let mut replay = recording::open(file)?;
     replay.set_speed(Speed::Max);
-    replay.skip_damage(args.skip_damage);
+    replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
-    let mut writer = EventWriter::new(
-        io::stdout().lock(),
-        args.output.json,
-        args.output.kinds.unwrap_or_default(),
-        replay.info().wall_clock(),
-    );
+    let mut writer = printing.writer(io::stdout().lock(), replay.info().wall_clock());
     drive(&mut replay, &mut stop, None, |batch| {
         write_batch(&mut writer, batch)
     })
@@ -41,7 +36,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         if untold > 0 {
             eprintln!("forkwatch-tui: {path} is damaged at {untold} more places before the last");
         }
-        let rest = if args.skip_damage {
+        let rest = if skip_damage {
             "the intact parts were replayed"
         } else {
             "everything before it was replayed (--skip-damage goes on after it)"
@@ -55,36 +50,4 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Opens the recording at `path` and gives up every privilege before a byte of it is read:
-/// whoever wrote it controls all of it. Run with sudo, it is opened as the user who ran
-/// sudo, so sudo cannot read for them what they could not read themselves; run by root
-/// itself, it is opened as root (a root shell's own recordings are root's) and read as
-/// nobody. Says in one line why it cannot be opened; when it may not be read, also who
-/// tried.
-pub fn open(path: &Path) -> Result<Replay> {
-    let file = if privileges::sudo_user().is_some() {
-        privileges::give_up_all()?;
-        File::open(path)
-    } else {
-        let file = File::open(path);
-        privileges::give_up_all()?;
-        file
-    };
-    file.map_err(OpenError::Io)
-        .and_then(Replay::from_file)
-        .map_err(|e| {
-            let denied =
-                matches!(&e, OpenError::Io(e) if e.kind() == io::ErrorKind::PermissionDenied);
-            let who = if denied {
-                format!(
-                    "; a replay reads it as uid {}, never as root",
-                    rustix::process::geteuid().as_raw()
-                )
-            } else {
-                String::new()
-            };
-            anyhow!("cannot replay {}: {e}{who}", text::escape_path(path))
-        })
 }

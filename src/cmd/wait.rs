@@ -10,14 +10,13 @@ use std::{collections::HashMap, process::ExitCode, time::Duration};
 
 use anyhow::{Result, bail};
 
-use super::StopSignals;
 use crate::{
-    cli::WaitArgs,
     clock,
     event::{Comm, Event, ExitStatus, Kind},
     pidfd::PidFd,
     privileges,
     proc::{self, snapshot},
+    signals::StopSignals,
     source::{Feed, LiveOptions, Source},
 };
 
@@ -38,11 +37,12 @@ struct Waited {
     status: Option<ExitStatus>,
 }
 
-pub async fn run(live: LiveOptions, args: WaitArgs) -> Result<ExitCode> {
+/// Waits for every one of `pids` to exit; exits as the last one did.
+pub async fn run(live: LiveOptions, pids: &[u32]) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     let mut finished: HashMap<u32, ExitStatus> = HashMap::new();
-    let Some(waited) = check_all(&args.pids, &mut source, &mut finished) else {
+    let Some(waited) = check_all(pids, &mut source, &mut finished) else {
         return Ok(ExitCode::from(NO_SUCH_PROCESS));
     };
     // A zombie's exit code, read above, was the last look at another user's process.
@@ -59,7 +59,7 @@ pub async fn run(live: LiveOptions, args: WaitArgs) -> Result<ExitCode> {
     if !wait_all(waited, &mut source, &mut stop, &mut finished).await? {
         return Ok(ExitCode::from(130));
     }
-    let last = args.pids.last().expect("clap requires a pid");
+    let last = pids.last().expect("the command line requires a pid");
     Ok(match finished.get(last).and_then(|s| s.shell_status()) {
         Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
         None => ExitCode::from(STATUS_UNKNOWN),

@@ -8,17 +8,17 @@ use std::{io, process::ExitCode, slice};
 
 use anyhow::Result;
 
-use super::{StopSignals, resync, resync_due, seeded_tracker, write_batch};
+use super::{Printing, resync, resync_due, seeded_tracker, write_batch};
 use crate::{
-    cli::WatchArgs,
     clock::WallClock,
-    event::EventWriter,
     privileges,
+    signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     tracker::pins::{self, Pin},
 };
 
-pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
+/// Prints the events of `pid`'s subtree until stopped or until none of it is left.
+pub async fn run(live: LiveOptions, pid: u32, printing: Printing) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     // The source first, then /proc, then the pid: a process born or exiting meanwhile is in
     // the snapshot, or its events are queued in the source.
@@ -26,20 +26,15 @@ pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     let mut tracker = seeded_tracker()?;
     let (watched, model) = tracker.pins_mut();
-    let root = pins::live_root(model, args.pid)?;
+    let root = pins::live_root(model, pid)?;
     // Printed as they come, not kept.
     watched.add(model, root)?.set_log_len(0);
     let comm = model.get(root).map(|p| p.comm).unwrap_or_default();
 
-    let mut writer = EventWriter::new(
-        io::stdout().lock(),
-        args.output.json,
-        args.output.kinds.unwrap_or_default(),
-        WallClock::now(),
-    );
+    let mut writer = printing.writer(io::stdout().lock(), WallClock::now());
     eprintln!(
         "forkwatch-tui: watching pid {} ({comm}) and its descendants with {}; stop with Ctrl-C",
-        args.pid,
+        pid,
         selection.summary()
     );
     super::print_notices(&selection);
@@ -65,7 +60,7 @@ pub async fn run(live: LiveOptions, args: WatchArgs) -> Result<ExitCode> {
         if ended {
             eprintln!(
                 "forkwatch-tui: no process is left in the subtree of pid {}",
-                args.pid
+                pid
             );
         }
         if stopping || reader_gone || ended {

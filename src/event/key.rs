@@ -10,6 +10,10 @@ use std::{
 use super::Event;
 use crate::clock;
 
+/// The highest pid_max a kernel accepts: no pid is above it, and no machine has more
+/// processes.
+pub const PID_MAX_LIMIT: u32 = 4 << 20;
+
 /// What identifies a process: its pid and its start time in clock ticks (the precision
 /// /proc gives; events map to the same value through [`clock::start_ticks`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

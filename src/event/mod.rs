@@ -21,8 +21,8 @@ use std::{borrow::Cow, fmt};
 use serde::{Deserialize, Serialize};
 
 pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
-pub use key::ProcessKey;
 pub(crate) use key::{KeyHasher, KeyMap};
+pub use key::{PID_MAX_LIMIT, ProcessKey};
 pub use kinds::{KindName, KindSet};
 pub use line::text_line;
 pub use lossless::ExactArgv;

@@ -9,7 +9,7 @@
 //! arguments) decompressed to 271 times its size, and a fork storm held one event per
 //! 8 bytes of file.
 
-use crate::tracker::model::PID_MAX_LIMIT;
+use crate::event::PID_MAX_LIMIT;
 
 /// Decompressed bytes a pass may produce per byte of file...
 pub const CONTENT_PER_FILE_BYTE: u64 = 1024;

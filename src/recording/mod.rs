@@ -7,9 +7,11 @@
 //! - [`Writer`] is the format itself, on any `io::Write`.
 //! - [`Reader`] reads a recording back, reporting damage with its byte offset.
 //! - [`Replay`] is an event source that plays a recording at a chosen speed.
+//! - [`create`] and [`open`] make and open recording files with the right privileges.
 
 mod budget;
 mod codec;
+mod file;
 mod frame;
 mod reader;
 mod recorder;
@@ -20,6 +22,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use file::{create, open};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};

@@ -1,6 +1,7 @@
 //! Reading a recording back. Every frame is checked before it is used; the first damaged
 //! one stops the reading with its byte offset, and [`Reader::resync`] can go on from the
-//! next intact frame, which works because each frame decodes on its own.
+//! next intact frame, which works because each frame decodes on its own (the search for
+//! it is in `resync`).
 
 use std::{
     fmt,

@@ -92,8 +92,8 @@ pub enum Source {
 }
 
 /// Where a consumer's events come from, batch by batch: a live [`Source`], or a recording
-/// played back ([`Replay`](crate::recording::Replay)), so that whatever reads events
-/// reads either the same way.
+/// played back (`recording::Replay`, which imports this trait to implement it), so that
+/// whatever reads events reads either the same way.
 pub trait Feed {
     /// Waits for events and appends them to `out`. Returns false once the feed has nothing
     /// more to give (a live source never ends by itself).

@@ -12,8 +12,9 @@
 //! The drivers (the UI's loop, the headless `watch` and `relay`) feed it events, perform
 //! its effects and hand back what came of them: they send relay signals
 //! ([`Tracker::delivered`]), watch relay targets exit ([`Tracker::target_exited`]), open
-//! the targets of a new rule ([`crate::relay`]), and re-read /proc when a re-sync is due
-//! ([`Tracker::resync_due`], [`Tracker::reconcile`]).
+//! the targets of a new rule (the `relay` module, above this one), and re-read /proc when
+//! a re-sync is due ([`Tracker::resync_due`], [`Tracker::reconcile`]). Here: the tracker;
+//! how followers are told of changes in `follow`; the re-sync policy in `resync`.
 
 mod follow;
 pub mod model;

@@ -69,11 +69,11 @@ use self::{
 
 use crate::{
     clock::{self, WallClock},
-    cmd::StopSignals,
     private_file::Existing,
     privileges,
     proc::snapshot,
     relay,
+    signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     text,
     tracker::{model::Model, rules::RuleSpec},
@@ -123,7 +123,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
     let file = ui
         .record
         .as_deref()
-        .map(|path| crate::cmd::create_recording(path, Existing::Keep).map(|file| (file, path)))
+        .map(|path| crate::recording::create(path, Existing::Keep).map(|file| (file, path)))
         .transpose()?;
     // Before /proc is read. Relay rules can be made at any time, for targets of any user.
     // Before the recorder's thread starts, so that it has no more.

@@ -29,9 +29,9 @@ use super::{
     relay_dialog::{Answer, Ask},
 };
 use crate::{
-    cmd::StopSignals,
     proc::snapshot,
     relay::{self, Targets},
+    signals::StopSignals,
     tracker::Tracker,
 };
 

@@ -5,9 +5,7 @@
 use std::collections::VecDeque;
 
 use super::{Model, Process, ProcessKey};
-
-/// The highest pid_max a kernel accepts.
-pub(crate) const PID_MAX_LIMIT: u32 = 4 << 20;
+use crate::event::PID_MAX_LIMIT;
 
 /// A process's place in the model's node table: the same for as long as the model holds
 /// the process, then given to another.

@@ -42,8 +42,8 @@
 //! By concern: `arena` holds the nodes by slot, `surgery` links them into the tree,
 //! `apply` takes in events, `sync` /proc snapshots, `linger` moves exited processes to the
 //! history and out of it, `memory` counts what they hold; `program`, `process` (with its
-//! event log), `changes` (what an event changed), `query` (reading) and `hash` are the
-//! parts these share.
+//! event log), `changes` (what an event changed) and `query` (reading) are the parts
+//! these share.
 
 mod apply;
 mod arena;
@@ -63,7 +63,6 @@ use std::{
 
 use crate::event::{KeyMap, ProcessKey};
 
-pub(crate) use arena::PID_MAX_LIMIT;
 pub use arena::Slot;
 pub use changes::{Applied, Move, Orphans};
 pub use memory::{DEFAULT_EXITED_BYTES, LOG_PROGRAM_BYTES};

@@ -4,10 +4,10 @@
 //!
 //! [`Relays`] is plain state in the [`Tracker`](super::Tracker), a [`Follower`] of the
 //! model: for each event a rule matches it asks for a signal to each of its targets
-//! ([`Effect::Signal`]). The driver ([`crate::relay`]) opens the targets (their pidfds, the
-//! /proc checks) before a rule is made, sends the signals, and tells what came of each
-//! ([`Relays::delivered`]) and which target exited ([`Relays::target_exited`]). Rules that
-//! match a subtree follow it with a [`Pin`].
+//! ([`Effect::Signal`]). The driver (the `relay` module, above this one) opens the
+//! targets (their pidfds, the /proc checks) before a rule is made, sends the signals, and
+//! tells what came of each ([`Relays::delivered`]) and which target exited
+//! ([`Relays::target_exited`]). Rules that match a subtree follow it with a [`Pin`].
 
 mod layout;
 mod signal;

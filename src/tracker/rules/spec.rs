@@ -33,8 +33,8 @@ impl Match {
     }
 }
 
-/// A relay rule, parsed and checked but not yet opened (see [`crate::relay::Targets::open`]);
-/// its pids become processes then, or when they are picked ([`crate::relay::Picks`]).
+/// A relay rule, parsed and checked but not yet opened (by the driver's `relay::Targets`);
+/// its pids become processes then, or when they are picked in the UI's relay dialog.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSpec {
     /// The pids to signal, in the order they are signalled.

@@ -1,6 +1,6 @@
 //! The processes a rule names, as the rule keeps them: a target's pid, name and what it was
 //! sent, a picked process's identity. Opening them (pidfds, /proc) and sending are the
-//! driver's ([`crate::relay`]); a target is known here by the [`TargetId`] the driver gave
+//! driver's (the `relay` module, above this one); a target is known here by the [`TargetId`] the driver gave
 //! it when it opened its pidfd.
 
 use anyhow::{Error, anyhow};

@@ -23,8 +23,8 @@ pub use player::{Control, Player, Report, Status};
 
 use super::{App, SourceInfo, Users};
 use crate::{
-    cmd::StopSignals,
-    recording::{Info, Replay},
+    recording::{self, Info, Replay},
+    signals::StopSignals,
     source::Backend,
     text,
     tracker::model::Model,
@@ -45,7 +45,7 @@ pub struct ReplayOptions {
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
     let path = text::escape_path(&options.file).into_owned();
-    let mut replay = crate::cmd::replay::open(&options.file)?;
+    let mut replay = recording::open(&options.file)?;
     replay.skip_damage(options.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;

@@ -1,0 +1,56 @@
+//! Opening recording files: created for the user who asked for them, opened for reading
+//! with every privilege given up. The terminal UI and the commands both record and replay.
+
+use std::{fs::File, io, os::unix::ffi::OsStrExt, path::Path};
+
+use anyhow::{Result, anyhow};
+
+use super::{OpenError, Replay};
+use crate::{private_file, privileges, text};
+
+/// Creates the recording file `path` ([`private_file`]; what becomes of an existing one
+/// `existing` says), or says in one line why not. Under sudo it is created as the user who
+/// ran sudo, in their name and with their rights: they asked for it, and a replay reads it
+/// as them.
+pub fn create(path: &Path, existing: private_file::Existing) -> Result<File> {
+    let user = privileges::sudo_user();
+    private_file::open_for(path, existing, user.as_ref()).map_err(|e| {
+        anyhow!(
+            "cannot create the recording {}: {}",
+            text::escape(path.as_os_str().as_bytes()),
+            private_file::describe(&e, user.as_ref())
+        )
+    })
+}
+
+/// Opens the recording at `path` and gives up every privilege before a byte of it is read:
+/// whoever wrote it controls all of it. Run with sudo, it is opened as the user who ran
+/// sudo, so sudo cannot read for them what they could not read themselves; run by root
+/// itself, it is opened as root (a root shell's own recordings are root's) and read as
+/// nobody. Says in one line why it cannot be opened; when it may not be read, also who
+/// tried.
+pub fn open(path: &Path) -> Result<Replay> {
+    let file = if privileges::sudo_user().is_some() {
+        privileges::give_up_all()?;
+        File::open(path)
+    } else {
+        let file = File::open(path);
+        privileges::give_up_all()?;
+        file
+    };
+    file.map_err(OpenError::Io)
+        .and_then(Replay::from_file)
+        .map_err(|e| {
+            let denied =
+                matches!(&e, OpenError::Io(e) if e.kind() == io::ErrorKind::PermissionDenied);
+            let who = if denied {
+                format!(
+                    "; a replay reads it as uid {}, never as root",
+                    rustix::process::geteuid().as_raw()
+                )
+            } else {
+                String::new()
+            };
+            anyhow!("cannot replay {}: {e}{who}", text::escape_path(path))
+        })
+}
