@@ -13,19 +13,20 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 
 use super::{
+    component::{Ask, Component, Handled, Happened, View},
     dialog::{Dialog, Help, Prompt, PromptPurpose},
     keys::{self, Action},
-    log::RecentEvents,
+    mask::MaskDialog,
     message::{AppEvent, Done, Effect, Request},
-    pins::PinsState,
+    panes::{PANES, Pane, Place, events::RecentEvents, tree::Cursor},
+    pins::{NOTHING_PINNED, PinsState, name_of, pin_at},
     record,
-    relays::RelaysState,
+    relays::RelayNotices,
     render::Layout,
     replay,
     rows::{Row, TreeOptions, TreeView},
     search::SearchText,
     status::Rates,
-    tree::Cursor,
     users::Users,
 };
 use crate::{
@@ -37,6 +38,8 @@ use crate::{
     tracker::{
         Outcome, Tracker,
         model::{Model, Process},
+        pins::Pin,
+        rules::{Notice, RuleId, RuleSpec, Target},
     },
 };
 
@@ -76,37 +79,6 @@ impl SourceInfo {
     }
 }
 
-/// A pane beside or below the tree. Each is drawn by its own module (see `render`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pane {
-    /// The selected process in full.
-    Details,
-    /// The latest events.
-    EventLog,
-    /// The pins, and the events of one.
-    Pins,
-    /// The relay rules and what they sent.
-    Relays,
-}
-
-/// Where a pane goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Place {
-    /// Beside the tree (below it on narrow terminals).
-    Side,
-    /// Below the tree, across the screen.
-    Bottom,
-}
-
-impl Pane {
-    pub fn place(self) -> Place {
-        match self {
-            Self::Details | Self::Relays => Place::Side,
-            Self::EventLog | Self::Pins => Place::Bottom,
-        }
-    }
-}
-
 /// The whole state of the terminal UI.
 pub struct App {
     pub(super) tracker: Tracker,
@@ -117,8 +89,10 @@ pub struct App {
     pub(super) options: TreeOptions,
     pub(super) cursor: Cursor,
     pub(super) search: Option<SearchText>,
+    /// Every pane of [`PANES`], in its order, open or not.
+    panes: Vec<Box<dyn Component>>,
     /// Open panes, in the order they were opened.
-    pub(super) panes: Vec<Pane>,
+    opened: Vec<Pane>,
     /// The pane that has the keys (see `focus`); `None`: the tree.
     pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
@@ -130,7 +104,7 @@ pub struct App {
     pub(super) rates: Rates,
     pub(super) recent: RecentEvents,
     pub(super) pins: PinsState,
-    pub(super) relays: RelaysState,
+    relay_notices: RelayNotices,
     pub(super) users: Users,
     pub(super) clock: WallClock,
     /// Where everything was laid out for the last frame drawn.
@@ -168,7 +142,8 @@ impl App {
             options: TreeOptions::default(),
             cursor: Cursor::default(),
             search: None,
-            panes: Vec::new(),
+            panes: PANES.iter().map(|entry| (entry.new)()).collect(),
+            opened: Vec::new(),
             focus: None,
             dialog: None,
             banner: !source.notices.is_empty(),
@@ -177,7 +152,7 @@ impl App {
             rates,
             recent: RecentEvents::default(),
             pins: PinsState::default(),
-            relays: RelaysState::default(),
+            relay_notices: RelayNotices::default(),
             users,
             clock,
             layout: Layout::default(),
@@ -269,7 +244,7 @@ impl App {
 
     /// The open panes that go in `place`, in the order they were opened.
     pub(super) fn open_panes(&self, place: Place) -> Vec<Pane> {
-        self.panes
+        self.opened
             .iter()
             .copied()
             .filter(|p| p.place() == place)
@@ -498,17 +473,18 @@ impl App {
                     "kernel threads hidden"
                 });
             }
-            Action::Details => self.toggle_pane(Pane::Details),
-            Action::EventLog => self.toggle_pane(Pane::EventLog),
+            Action::Pane(pane) => self.toggle_pane(pane),
             Action::Pin => self.toggle_pin(),
-            Action::Pins => self.toggle_pins_pane(),
             Action::PinMask => self.open_mask(),
-            Action::PinnedView => self.toggle_pinned_view(),
+            Action::PinnedView => {
+                if let Some(why) = self.pins.toggle_only(&self.tracker) {
+                    self.say(why);
+                }
+            }
             Action::Relay if self.replay.is_some() => {
                 self.say("no relays in a replay");
             }
             Action::Relay => self.open_relay_dialog(),
-            Action::Relays => self.toggle_list_pane(Pane::Relays),
             Action::Help => self.open(Help),
             Action::Dismiss => {
                 if self.banner {
@@ -559,13 +535,160 @@ impl App {
         }
     }
 
-    pub(super) fn toggle_pane(&mut self, pane: Pane) {
-        match self.panes.iter().position(|&p| p == pane) {
-            Some(at) => {
-                self.panes.remove(at);
+    /// Shows or hides `pane`. One that lists things is shown with the keys, and hidden
+    /// if it has them.
+    fn toggle_pane(&mut self, pane: Pane) {
+        let open = self.opened.contains(&pane);
+        if pane.entry().takes_keys && self.focus != Some(pane) {
+            self.with_pane(pane, |pane, view| pane.focused(view));
+            self.focus = Some(pane);
+            if open {
+                return;
             }
-            None => self.panes.push(pane),
+        } else if self.focus == Some(pane) {
+            self.focus = None;
         }
+        if open {
+            self.opened.retain(|&p| p != pane);
+        } else {
+            self.opened.push(pane);
+        }
+    }
+
+    /// What `pane` reads of the application.
+    pub(super) fn view(&self, pane: Option<Pane>) -> View<'_> {
+        View {
+            tracker: &self.tracker,
+            clock: &self.clock,
+            users: &self.users,
+            recent: &self.recent,
+            relay_notices: &self.relay_notices,
+            now_ns: self.now_ns(),
+            selected: self.cursor.key,
+            focused: pane.is_some() && pane == self.focus,
+        }
+    }
+
+    /// The component of `pane`.
+    pub(super) fn pane(&self, pane: Pane) -> &dyn Component {
+        let at = PANES.iter().position(|e| e.pane == pane).unwrap_or(0);
+        self.panes[at].as_ref()
+    }
+
+    /// Lends `pane` to `f`, with what it reads of the application.
+    fn with_pane<R>(&mut self, pane: Pane, f: impl FnOnce(&mut dyn Component, &View) -> R) -> R {
+        let at = PANES.iter().position(|e| e.pane == pane).unwrap_or(0);
+        let mut panes = std::mem::take(&mut self.panes);
+        let out = f(panes[at].as_mut(), &self.view(Some(pane)));
+        self.panes = panes;
+        out
+    }
+
+    /// A key for the pane that has the keys; false if the tree's keys apply to it.
+    fn pane_key(&mut self, pane: Pane, key: KeyEvent) -> bool {
+        if key.code == KeyCode::Esc {
+            self.focus = None;
+            return true;
+        }
+        match self.with_pane(pane, |pane, view| pane.key(key, view)) {
+            Handled::Ignored => return false,
+            Handled::Taken => {}
+            Handled::Ask(Ask::Perform(action)) => self.perform(action),
+            Handled::Ask(Ask::Show(key)) => match self.view.position(key) {
+                Some(at) => self.select(at),
+                None => self.say(format!("pid {} is not in the tree", key.pid)),
+            },
+            Handled::Ask(Ask::RemoveRule(id)) => {
+                if let Some(rule) = self.tracker.remove_rule(id) {
+                    let targets = rule.targets().iter().map(Target::id).collect();
+                    self.ask(Effect::CloseRelayTargets(targets));
+                }
+                self.say(format!("{id} removed"));
+            }
+        }
+        true
+    }
+
+    /// The process the item picked in the pane that has the keys stands for.
+    pub(super) fn picked(&self) -> Option<ProcessKey> {
+        let pane = self.focus?;
+        self.pane(pane).picked(&self.view(Some(pane)))
+    }
+}
+
+/// Pins and relay rules, as the keys and the command line make them.
+impl App {
+    /// `--pin PID`: pins the subtree of the live process with this pid.
+    pub fn pin_pid(&mut self, pid: u32) -> anyhow::Result<()> {
+        self.pins.pin_pid(&mut self.tracker, pid)
+    }
+
+    /// Opens the rule's targets and adds it (`--relay`), its pids resolved now. Its
+    /// warnings are shown like every notice. For what drives the application, before its
+    /// loop: opening targets touches the outside world, which [`update`] leaves to the
+    /// loop (see `relay_dialog`).
+    pub fn add_relay(&mut self, spec: RuleSpec) -> anyhow::Result<RuleId> {
+        let mut notices = Vec::new();
+        let id = self
+            .targets
+            .add_rule(&mut self.tracker, spec, &mut notices)?;
+        self.show_relay_notices(notices);
+        Ok(id)
+    }
+
+    /// Resolves once a relay target has exited; then [`AppEvent::RelayTargetExited`]
+    /// drops it. The loop that owns the application waits on it beside its channel.
+    pub fn relay_target_exited(&self) -> impl Future<Output = ()> + '_ {
+        self.targets.exited()
+    }
+
+    /// Shows what the relays said: the latest in the status line, all of them in the pane
+    /// and the log file.
+    pub(super) fn show_relay_notices(&mut self, fresh: Vec<Notice>) {
+        if let Some(last) = self.relay_notices.keep(fresh) {
+            self.say(last);
+        }
+    }
+
+    /// The pin keys act on: the one picked in the pane that has the keys, else the
+    /// selected process's.
+    fn current_pin(&self) -> Option<&Pin> {
+        let pins = self.tracker.pins();
+        match self.picked() {
+            Some(root) => pins.get(root),
+            None => pin_at(&self.tracker, self.cursor.key).and_then(|at| pins.list().get(at)),
+        }
+    }
+
+    /// `p`: pins the selected process's subtree, or unpins it; in the pins pane, unpins
+    /// the picked pin (with none, pins the selected process's).
+    fn toggle_pin(&mut self) {
+        let Some(key) = self.picked().or(self.cursor.key) else {
+            self.say("no process selected");
+            return;
+        };
+        let (said, pinned) = self.pins.toggle(&mut self.tracker, key);
+        self.say(said);
+        if let Some(at) = pinned {
+            for pane in &mut self.panes {
+                pane.happened(Happened::Pinned { at });
+            }
+        }
+    }
+
+    /// `m`: the mask dialog of the current pin.
+    fn open_mask(&mut self) {
+        let Some(pin) = self.current_pin() else {
+            self.say(if self.tracker.pins().is_empty() {
+                NOTHING_PINNED
+            } else {
+                "the selected process is in no pin: P picks one"
+            });
+            return;
+        };
+        let root = pin.root();
+        let dialog = MaskDialog::new(root, name_of(self.model(), root), pin.mask());
+        self.open(dialog);
     }
 }
 

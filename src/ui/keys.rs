@@ -5,7 +5,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::replay::Control;
+use super::{panes::Pane, replay::Control};
 
 /// What a key does in the tree view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,20 +28,16 @@ pub enum Action {
     Filter,
     /// Shows or hides kernel threads.
     KernelThreads,
-    Details,
-    EventLog,
+    /// Shows or hides a pane; one that lists things takes the keys (again: hides it).
+    Pane(Pane),
     /// Pins or unpins the selected process's subtree (in the pins pane: the picked pin).
     Pin,
-    /// Shows the pins pane with the keys, or hides it.
-    Pins,
     /// Edits the current pin's event mask.
     PinMask,
     /// Shows only pinned subtrees, or everything.
     PinnedView,
     /// Makes a relay rule for the selected process or the picked pin.
     Relay,
-    /// Shows the relays pane with the keys, or hides it.
-    Relays,
     Help,
     /// Hides the banner, or else ends the search.
     Dismiss,
@@ -152,9 +148,9 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('d'), Code(KeyCode::Tab)],
         "d Tab",
         "details of the selected process",
-        Action::Details,
+        Action::Pane(Pane::Details),
     ),
-    bind(&[Char('e')], "e", "event log", Action::EventLog),
+    bind(&[Char('e')], "e", "event log", Action::Pane(Pane::EventLog)),
     bind(
         &[Char('p')],
         "p",
@@ -165,7 +161,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('P')],
         "P",
         "pins pane, with the keys (again: hide it)",
-        Action::Pins,
+        Action::Pane(Pane::Pins),
     ),
     bind(&[Char('m')], "m", "events the pin logs", Action::PinMask),
     bind(
@@ -184,7 +180,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('R')],
         "R",
         "relays pane, with the keys (again: hide it)",
-        Action::Relays,
+        Action::Pane(Pane::Relays),
     ),
     bind(
         &[Char('?'), Code(KeyCode::F(1))],
@@ -292,6 +288,6 @@ mod tests {
         let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
         assert_eq!(action(ctrl_n), None);
         let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
-        assert_eq!(action(tab), Some(Action::Details));
+        assert_eq!(action(tab), Some(Action::Pane(Pane::Details)));
     }
 }

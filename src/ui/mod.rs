@@ -21,14 +21,13 @@
 //! - `terminal`: the real terminal, always given back.
 
 pub mod app;
-mod details;
+mod component;
 pub mod dialog;
-mod focus;
 mod format;
 pub mod keys;
-mod log;
 mod mask;
 pub mod message;
+mod panes;
 mod pins;
 pub mod record;
 mod relay_dialog;
@@ -40,7 +39,6 @@ pub mod runtime;
 mod search;
 mod status;
 mod terminal;
-mod tree;
 mod users;
 
 use std::{io::IsTerminal, process::ExitCode};

@@ -20,11 +20,12 @@ use ratatui::{
 };
 
 use super::{
-    app::{App, Pane},
+    app::App,
     dialog::Dialog,
     format,
     keys::{self, Action},
     message::Effect,
+    pins::name_of,
     render::centered,
 };
 use crate::{
@@ -32,7 +33,6 @@ use crate::{
     relay::Picks,
     tracker::{
         model::Process,
-        pins::Pin,
         rules::{Layout, NewRule, Picked, RtSignal, RuleFields, RuleSpec},
     },
 };
@@ -450,7 +450,7 @@ impl Dialog for Picker {
         let line = app.layout.status;
         let picks = app
             .selected()
-            .map(|key| format!(" · Enter picks {}", app.name_of(key)))
+            .map(|key| format!(" · Enter picks {}", name_of(app.model(), key)))
             .unwrap_or_default();
         Clear.render(line, buf);
         Line::from(vec![
@@ -489,13 +489,14 @@ impl App {
     /// `r`: the relay dialog for the picked pin's subtree while the pins pane has the keys,
     /// else for the selected process.
     pub(super) fn open_relay_dialog(&mut self) {
-        let dialog = match self.current_pin().map(Pin::root) {
-            Some(root) if self.has_keys(Pane::Pins) => {
-                RelayDialog::new(Some((picked(self, root), self.name_of(root))), true)
-            }
-            _ => RelayDialog::new(
+        let dialog = match self.picked() {
+            Some(root) => RelayDialog::new(
+                Some((picked(self, root), name_of(self.model(), root))),
+                true,
+            ),
+            None => RelayDialog::new(
                 self.selected()
-                    .map(|key| (picked(self, key), self.name_of(key))),
+                    .map(|key| (picked(self, key), name_of(self.model(), key))),
                 false,
             ),
         };

@@ -10,8 +10,10 @@ use ratatui::{
 };
 
 use super::{
-    app::{App, Pane, Place},
-    details, format, log, pins, relays, status, tree,
+    app::App,
+    format,
+    panes::{Pane, Place, tree},
+    status,
 };
 use crate::text;
 
@@ -174,12 +176,7 @@ impl Widget for &App {
         }
         tree::render(self, layout.tree, buf);
         for &(pane, rect) in &layout.panes {
-            match pane {
-                Pane::Details => details::render(self, rect, buf),
-                Pane::EventLog => log::render(self, rect, buf),
-                Pane::Pins => pins::render(self, rect, buf),
-                Pane::Relays => relays::render(self, rect, buf),
-            }
+            self.pane(pane).draw(rect, buf, &self.view(Some(pane)));
         }
         status::render(self, layout.status, buf);
         if let Some(dialog) = &self.dialog {

@@ -8,7 +8,7 @@ use ratatui::{
     style::{Color, Modifier, Style},
 };
 
-use super::{
+use super::super::{
     app::App,
     format,
     rows::{Row, TreeView},
@@ -169,7 +169,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if rows.is_empty() {
         let why = if app.options.filter.is_some() {
             "no process matches the filter (f shows all)"
-        } else if app.pinned_only() {
+        } else if app.pins.only() {
             "no pinned process is in the tree (v shows all)"
         } else {
             "no processes"

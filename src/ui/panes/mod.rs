@@ -1,0 +1,96 @@
+//! The panes beside and below the tree, each a [`Component`] in its own module, and
+//! [`PANES`], the one list of them. A new pane is a module here, a [`Pane`] name, a line in
+//! [`PANES`] and the key that opens it in `keys`; the application opens, places, focuses
+//! and draws it from the list, without knowing it.
+//!
+//! - `tree`: the tree itself (not a pane of the list: the application's main view), its
+//!   rows drawn and the cursor that follows the selected process.
+//! - `details`: the selected process in full.
+//! - `events`: the latest events.
+//! - `pins`: the pins, and the events of one.
+//! - `relays`: the relay rules and what they sent.
+//! - `list`: what the panes that list things share: their frame and their keys.
+
+pub mod details;
+pub mod events;
+pub mod list;
+pub mod pins;
+pub mod relays;
+pub mod tree;
+
+use super::component::Component;
+
+/// A pane beside or below the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    /// The selected process in full.
+    Details,
+    /// The latest events.
+    EventLog,
+    /// The pins, and the events of one.
+    Pins,
+    /// The relay rules and what they sent.
+    Relays,
+}
+
+/// Where a pane goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Beside the tree (below it on narrow terminals).
+    Side,
+    /// Below the tree, across the screen.
+    Bottom,
+}
+
+/// A pane the application can open.
+pub struct Entry {
+    pub pane: Pane,
+    pub place: Place,
+    /// It lists things to pick, and takes the keys when opened (see `list`).
+    pub takes_keys: bool,
+    /// The pane in its first state; made once, so a pane closed and opened again is as it
+    /// was.
+    pub new: fn() -> Box<dyn Component>,
+}
+
+/// Every pane, in the order the application makes them.
+pub const PANES: &[Entry] = &[
+    Entry {
+        pane: Pane::Details,
+        place: Place::Side,
+        takes_keys: false,
+        new: || Box::new(details::Details),
+    },
+    Entry {
+        pane: Pane::EventLog,
+        place: Place::Bottom,
+        takes_keys: false,
+        new: || Box::new(events::Events),
+    },
+    Entry {
+        pane: Pane::Pins,
+        place: Place::Bottom,
+        takes_keys: true,
+        new: || Box::<pins::PinsPane>::default(),
+    },
+    Entry {
+        pane: Pane::Relays,
+        place: Place::Side,
+        takes_keys: true,
+        new: || Box::<relays::RelaysPane>::default(),
+    },
+];
+
+impl Pane {
+    /// Its entry in [`PANES`].
+    pub fn entry(self) -> &'static Entry {
+        PANES
+            .iter()
+            .find(|e| e.pane == self)
+            .expect("every pane is in PANES")
+    }
+
+    pub fn place(self) -> Place {
+        self.entry().place
+    }
+}
