@@ -18,14 +18,12 @@ use super::{
     keys::{self, Action},
     mask::MaskDialog,
     message::{AppEvent, Done, Effect, Request},
-    panes::{PANES, Pane, Place, events::RecentEvents, tree::Cursor},
-    pins::{NOTHING_PINNED, PinsState, name_of, pin_at},
+    panes::{PANES, Pane, Place, events::RecentEvents, tree::Tree},
+    pins::{NOTHING_PINNED, name_of, pin_at},
     record,
     relays::RelayNotices,
     render::Layout,
     replay,
-    rows::{Row, TreeOptions, TreeView},
-    search::SearchText,
     status::Rates,
     users::Users,
 };
@@ -85,10 +83,8 @@ pub struct App {
     /// The relay targets' pidfds: the loop's, used only by what it does for the state
     /// (see `runtime`), never by [`update`].
     pub(super) targets: Targets,
-    pub(super) view: TreeView,
-    pub(super) options: TreeOptions,
-    pub(super) cursor: Cursor,
-    pub(super) search: Option<SearchText>,
+    /// The tree, the main view: the keys go to it unless a dialog or a pane has them.
+    pub(super) tree: Tree,
     /// Every pane of [`PANES`], in its order, open or not.
     panes: Vec<Box<dyn Component>>,
     /// Open panes, in the order they were opened.
@@ -103,7 +99,6 @@ pub struct App {
     pub(super) banner: bool,
     pub(super) rates: Rates,
     pub(super) recent: RecentEvents,
-    pub(super) pins: PinsState,
     relay_notices: RelayNotices,
     pub(super) users: Users,
     pub(super) clock: WallClock,
@@ -138,10 +133,7 @@ impl App {
         Self {
             tracker: Tracker::new(model, now_ns),
             targets: Targets::default(),
-            view: TreeView::new(),
-            options: TreeOptions::default(),
-            cursor: Cursor::default(),
-            search: None,
+            tree: Tree::default(),
             panes: PANES.iter().map(|entry| (entry.new)()).collect(),
             opened: Vec::new(),
             focus: None,
@@ -151,7 +143,6 @@ impl App {
             source_ended: false,
             rates,
             recent: RecentEvents::default(),
-            pins: PinsState::default(),
             relay_notices: RelayNotices::default(),
             users,
             clock,
@@ -174,7 +165,7 @@ impl App {
 
     /// The selected process.
     pub fn selected(&self) -> Option<ProcessKey> {
-        self.cursor.key
+        self.tree.cursor.key
     }
 
     /// The time shown: the clock's, or the newest event's if that is later.
@@ -214,9 +205,9 @@ impl App {
     pub fn prepare(&mut self, area: Rect) -> Vec<u32> {
         self.layout = Layout::new(area, self);
         self.refresh();
-        let visible = self.view.current().iter();
+        let visible = self.tree.rows().iter();
         let mut uids: Vec<u32> = visible
-            .skip(self.cursor.offset)
+            .skip(self.tree.cursor.offset)
             .take(self.layout.tree_height())
             .filter_map(|row| self.model().get(row.key)?.creds)
             .map(|creds| creds.uid)
@@ -231,15 +222,7 @@ impl App {
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
     /// selected process among them again.
     fn refresh(&mut self) {
-        self.pins.restrict(&self.tracker, &mut self.options);
-        let model = self.tracker.model();
-        self.view.rows(model, &self.options);
-        self.cursor
-            .follow(&self.view, model, self.layout.tree_height());
-    }
-
-    pub(super) fn rows(&self) -> &[Row] {
-        self.view.current()
+        self.tree.refresh(&self.tracker, self.layout.tree_height());
     }
 
     /// The open panes that go in `place`, in the order they were opened.
@@ -252,7 +235,7 @@ impl App {
     }
 
     pub(super) fn selected_process(&self) -> Option<&Process> {
-        self.model().get(self.cursor.key?)
+        self.model().get(self.tree.cursor.key?)
     }
 
     /// Asks the loop for an effect, right after this update.
@@ -400,7 +383,13 @@ impl App {
         {
             return;
         }
-        if let Some(action) = keys::action(key) {
+        let mut tree = std::mem::take(&mut self.tree);
+        // The tree reads no selection of the view lent to it: it has its own.
+        let handled = tree.key(key, &self.view(None));
+        self.tree = tree;
+        if !self.handled(handled)
+            && let Some(action) = keys::action(key)
+        {
             self.perform(action);
         }
     }
@@ -416,9 +405,9 @@ impl App {
                 self.refresh();
                 let at = Position::new(mouse.column, mouse.row);
                 if let Some(index) = self.layout.tree_row_at(at) {
-                    let index = index + self.cursor.offset;
-                    if index < self.rows().len() {
-                        self.select(index);
+                    let index = index + self.tree.cursor.offset;
+                    if index < self.tree.rows().len() {
+                        self.tree.select(index);
                         // A click in the tree gives it the keys back.
                         self.focus = None;
                     }
@@ -426,11 +415,11 @@ impl App {
             }
             MouseEventKind::ScrollDown => {
                 self.refresh();
-                self.move_by(WHEEL_ROWS);
+                self.tree.move_by(WHEEL_ROWS);
             }
             MouseEventKind::ScrollUp => {
                 self.refresh();
-                self.move_by(-WHEEL_ROWS);
+                self.tree.move_by(-WHEEL_ROWS);
             }
             _ => return,
         }
@@ -438,46 +427,33 @@ impl App {
     }
 
     pub(super) fn perform(&mut self, action: Action) {
-        let page = self.layout.tree_height().max(1) as isize;
         match action {
-            Action::Up => self.move_by(-1),
-            Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-page),
-            Action::PageDown => self.move_by(page),
-            Action::Home => self.select(0),
-            Action::End => self.select(self.rows().len().saturating_sub(1)),
-            Action::Fold => {
-                if let Some(row) = self.selected_row() {
-                    self.set_folded(row, !row.folded);
-                }
-            }
-            Action::FoldOrParent => match self.selected_row() {
-                Some(row) if row.has_children && !row.folded => self.set_folded(row, true),
-                Some(row) => self.select_parent(row),
-                None => {}
-            },
-            Action::Unfold => {
-                if let Some(row) = self.selected_row() {
-                    self.set_folded(row, false);
-                }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End
+            | Action::Fold
+            | Action::FoldOrParent
+            | Action::Unfold
+            | Action::NextMatch
+            | Action::PreviousMatch
+            | Action::KernelThreads => {
+                let handled = self.tree.act(action, self.tracker.model());
+                self.handled(handled);
             }
             Action::Search => self.open(Prompt::new(PromptPurpose::Search, self)),
-            Action::NextMatch => self.jump_to_match(true),
-            Action::PreviousMatch => self.jump_to_match(false),
-            Action::Filter => self.toggle_filter(),
-            Action::KernelThreads => {
-                self.options.kernel_threads = !self.options.kernel_threads;
-                self.say(if self.options.kernel_threads {
-                    "kernel threads shown"
-                } else {
-                    "kernel threads hidden"
-                });
+            Action::Filter => {
+                if !self.tree.toggle_filter() {
+                    self.open(Prompt::new(PromptPurpose::Filter, self));
+                }
             }
             Action::Pane(pane) => self.toggle_pane(pane),
             Action::Pin => self.toggle_pin(),
             Action::PinMask => self.open_mask(),
             Action::PinnedView => {
-                if let Some(why) = self.pins.toggle_only(&self.tracker) {
+                if let Some(why) = self.tree.pins.toggle_only(&self.tracker) {
                     self.say(why);
                 }
             }
@@ -490,7 +466,7 @@ impl App {
                 if self.banner {
                     self.banner = false;
                 } else {
-                    self.search = None;
+                    self.tree.search = None;
                 }
             }
             Action::Quit => self.quit = true,
@@ -501,38 +477,6 @@ impl App {
 
     pub(super) fn open(&mut self, dialog: impl Dialog + 'static) {
         self.dialog = Some(Box::new(dialog));
-    }
-
-    fn selected_row(&self) -> Option<Row> {
-        self.rows().get(self.cursor.index).copied()
-    }
-
-    fn move_by(&mut self, delta: isize) {
-        let index = self.cursor.index.saturating_add_signed(delta);
-        self.select(index.min(self.rows().len().saturating_sub(1)));
-    }
-
-    /// Selects row `index` of the rows last built.
-    pub(super) fn select(&mut self, index: usize) {
-        let height = self.layout.tree_height();
-        self.cursor.select(self.view.current(), index, height);
-    }
-
-    fn set_folded(&mut self, row: Row, folded: bool) {
-        if folded && row.has_children {
-            self.options.folded.insert(row.key);
-        } else {
-            self.options.folded.remove(&row.key);
-        }
-    }
-
-    /// Selects the nearest ancestor of `row` shown.
-    fn select_parent(&mut self, row: Row) {
-        let rows = self.rows();
-        let at = self.cursor.index.min(rows.len());
-        if let Some(parent) = rows[..at].iter().rposition(|r| r.depth < row.depth) {
-            self.select(parent);
-        }
     }
 
     /// Shows or hides `pane`. One that lists things is shown with the keys, and hidden
@@ -564,7 +508,7 @@ impl App {
             recent: &self.recent,
             relay_notices: &self.relay_notices,
             now_ns: self.now_ns(),
-            selected: self.cursor.key,
+            selected: self.tree.cursor.key,
             focused: pane.is_some() && pane == self.focus,
         }
     }
@@ -590,15 +534,25 @@ impl App {
             self.focus = None;
             return true;
         }
-        match self.with_pane(pane, |pane, view| pane.key(key, view)) {
+        let handled = self.with_pane(pane, |pane, view| pane.key(key, view));
+        self.handled(handled)
+    }
+
+    /// Does what a pane asked; false if it did not take the key.
+    pub(super) fn handled(&mut self, handled: Handled) -> bool {
+        let ask = match handled {
             Handled::Ignored => return false,
-            Handled::Taken => {}
-            Handled::Ask(Ask::Perform(action)) => self.perform(action),
-            Handled::Ask(Ask::Show(key)) => match self.view.position(key) {
-                Some(at) => self.select(at),
+            Handled::Taken => return true,
+            Handled::Ask(ask) => ask,
+        };
+        match ask {
+            Ask::Say(text) => self.say(text),
+            Ask::Perform(action) => self.perform(action),
+            Ask::Show(key) => match self.tree.view.position(key) {
+                Some(at) => self.tree.select(at),
                 None => self.say(format!("pid {} is not in the tree", key.pid)),
             },
-            Handled::Ask(Ask::RemoveRule(id)) => {
+            Ask::RemoveRule(id) => {
                 if let Some(rule) = self.tracker.remove_rule(id) {
                     let targets = rule.targets().iter().map(Target::id).collect();
                     self.ask(Effect::CloseRelayTargets(targets));
@@ -620,7 +574,7 @@ impl App {
 impl App {
     /// `--pin PID`: pins the subtree of the live process with this pid.
     pub fn pin_pid(&mut self, pid: u32) -> anyhow::Result<()> {
-        self.pins.pin_pid(&mut self.tracker, pid)
+        self.tree.pins.pin_pid(&mut self.tracker, pid)
     }
 
     /// Opens the rule's targets and adds it (`--relay`), its pids resolved now. Its
@@ -656,18 +610,18 @@ impl App {
         let pins = self.tracker.pins();
         match self.picked() {
             Some(root) => pins.get(root),
-            None => pin_at(&self.tracker, self.cursor.key).and_then(|at| pins.list().get(at)),
+            None => pin_at(&self.tracker, self.tree.cursor.key).and_then(|at| pins.list().get(at)),
         }
     }
 
     /// `p`: pins the selected process's subtree, or unpins it; in the pins pane, unpins
     /// the picked pin (with none, pins the selected process's).
     fn toggle_pin(&mut self) {
-        let Some(key) = self.picked().or(self.cursor.key) else {
+        let Some(key) = self.picked().or(self.tree.cursor.key) else {
             self.say("no process selected");
             return;
         };
-        let (said, pinned) = self.pins.toggle(&mut self.tracker, key);
+        let (said, pinned) = self.tree.pins.toggle(&mut self.tracker, key);
         self.say(said);
         if let Some(at) = pinned {
             for pane in &mut self.panes {

@@ -58,6 +58,8 @@ pub enum Handled {
 /// What a pane asks of the application.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ask {
+    /// Show a short note in the status line until the next key.
+    Say(String),
     /// Do what this key of the tree does, on the item the pane has picked.
     Perform(Action),
     /// Select this process in the tree (or say it is not there).

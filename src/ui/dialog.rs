@@ -15,7 +15,6 @@ use super::{
     app::App,
     keys::{BINDINGS, REPLAY_BINDINGS},
     render::centered,
-    search::SearchText,
 };
 use crate::text;
 
@@ -97,15 +96,15 @@ pub struct Prompt {
 impl Prompt {
     pub fn new(purpose: PromptPurpose, app: &App) -> Self {
         let before = match purpose {
-            PromptPurpose::Search => app.search.as_ref().map(|s| s.text.clone()),
-            PromptPurpose::Filter => app.options.filter.clone(),
+            PromptPurpose::Search => app.tree.search.as_ref().map(|s| s.text.clone()),
+            PromptPurpose::Filter => app.tree.options.filter.clone(),
             PromptPurpose::Seek => None,
         };
         Self {
             purpose,
             text: String::new(),
             before,
-            origin: app.cursor.index,
+            origin: app.tree.cursor.index,
         }
     }
 
@@ -113,18 +112,11 @@ impl Prompt {
     fn take_effect(&self, text: &str, app: &mut App) {
         match self.purpose {
             PromptPurpose::Search => {
-                app.search = SearchText::new(text);
-                let len = app.rows().len();
-                let first = (0..len)
-                    .map(|step| (self.origin + step) % len)
-                    .find(|&i| app.row_matches(i));
-                app.select(first.unwrap_or(self.origin));
-                if first.is_none() && !text.is_empty() {
-                    app.say(format!("no match for `{text}`"));
-                }
+                let handled = app.tree.search_for(text, self.origin, app.tracker.model());
+                app.handled(handled);
             }
             PromptPurpose::Filter => {
-                app.options.filter = (!text.is_empty()).then(|| text.to_owned());
+                app.tree.options.filter = (!text.is_empty()).then(|| text.to_owned());
             }
             PromptPurpose::Seek => {}
         }

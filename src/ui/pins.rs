@@ -183,7 +183,7 @@ pub fn status(app: &App) -> Option<Vec<Span<'static>>> {
         1 => "1 pin".to_owned(),
         n => format!("{n} pins"),
     })];
-    if app.pins.only {
+    if app.tree.pins.only {
         spans.push(", only pinned shown".yellow());
     }
     Some(spans)

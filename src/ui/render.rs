@@ -11,8 +11,9 @@ use ratatui::{
 
 use super::{
     app::App,
+    component::Component,
     format,
-    panes::{Pane, Place, tree},
+    panes::{Pane, Place},
     status,
 };
 use crate::text;
@@ -174,7 +175,7 @@ impl Widget for &App {
         for (line, y) in layout.banner_lines.iter().zip(rows) {
             buf.set_stringn(area.x, y, line, area.width as usize, banner_style);
         }
-        tree::render(self, layout.tree, buf);
+        self.tree.draw(layout.tree, buf, &self.view(None));
         for &(pane, rect) in &layout.panes {
             self.pane(pane).draw(rect, buf, &self.view(Some(pane)));
         }

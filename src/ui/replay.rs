@@ -233,6 +233,7 @@ impl App {
         match report {
             Report::Rewound { snapshot, start_ns } => {
                 state.reselect = self
+                    .tree
                     .cursor
                     .key
                     .map(|key| {
@@ -248,8 +249,8 @@ impl App {
                 model.seed(&snapshot);
                 // Pins follow the events from the snapshot on, as if made then.
                 let (pins, _) = self.tracker.pins_mut();
-                let taken = self.pins.take(pins);
-                state.repin = self.pins.remake(pins, &model, taken, false);
+                let taken = self.tree.pins.take(pins);
+                state.repin = self.tree.pins.remake(pins, &model, taken, false);
                 self.restart(model, start_ns);
             }
             Report::Status(status) => {
@@ -270,11 +271,11 @@ impl App {
                     .iter()
                     .find(|&&key| self.tracker.model().in_tree(key))
                 {
-                    self.cursor.key = Some(key);
+                    self.tree.cursor.key = Some(key);
                 }
                 if !repin.is_empty() {
                     let (pins, model) = self.tracker.pins_mut();
-                    let gone = self.pins.remake(pins, model, repin, true);
+                    let gone = self.tree.pins.remake(pins, model, repin, true);
                     if !gone.is_empty() {
                         let pids: Vec<String> =
                             gone.iter().map(|(root, _)| root.pid.to_string()).collect();

@@ -130,7 +130,7 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     out.extend(pins::status(app));
     out.extend(relays::status(app));
     out.extend(record::status(app));
-    if let Some(filter) = &app.options.filter {
+    if let Some(filter) = &app.tree.options.filter {
         out.push(vec![
             format!("filter `{}`", text::escape_str(filter)).yellow(),
         ]);

@@ -1,7 +1,9 @@
 //! The tree pane: one row per process with its pid, user, age and command line, indented
-//! with tree guides; and the cursor, which follows the selected process as the tree
-//! changes around it.
+//! with tree guides; the cursor, which follows the selected process as the tree changes
+//! around it; the search, the filter and the folds; and the keys that move, fold and
+//! search ([`Tree::act`]).
 
+use crossterm::event::KeyEvent;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
@@ -9,13 +11,19 @@ use ratatui::{
 };
 
 use super::super::{
-    app::App,
+    component::{Ask, Component, Handled, View},
     format,
-    rows::{Row, TreeView},
+    keys::{self, Action},
+    pins::PinsState,
+    rows::{Row, TreeOptions, TreeView},
+    search::SearchText,
 };
 use crate::{
     event::{ProcessKey, duration},
-    tracker::model::{Model, Process},
+    tracker::{
+        Tracker,
+        model::{Model, Process},
+    },
 };
 
 /// How long a new process stays highlighted.
@@ -89,6 +97,179 @@ impl Cursor {
     }
 }
 
+/// The tree: the rows shown and how (folds, kernel threads, the filter, pinned subtrees
+/// only), the cursor and the search.
+#[derive(Default)]
+pub struct Tree {
+    pub view: TreeView,
+    pub options: TreeOptions,
+    pub cursor: Cursor,
+    pub search: Option<SearchText>,
+    /// The pins as the tree shows them: only pinned subtrees, or all.
+    pub pins: PinsState,
+    /// Rows shown, as the screen was last laid out.
+    height: usize,
+}
+
+impl Tree {
+    /// Rebuilds the rows if the model or the options changed, for a pane of `height`
+    /// rows, and finds the selected process among them again.
+    pub fn refresh(&mut self, tracker: &Tracker, height: usize) {
+        self.height = height;
+        self.pins.restrict(tracker, &mut self.options);
+        let model = tracker.model();
+        self.view.rows(model, &self.options);
+        self.cursor.follow(&self.view, model, height);
+    }
+
+    /// The rows last built.
+    pub fn rows(&self) -> &[Row] {
+        self.view.current()
+    }
+
+    /// Selects row `index` of the rows last built.
+    pub fn select(&mut self, index: usize) {
+        self.cursor.select(self.view.current(), index, self.height);
+    }
+
+    pub fn move_by(&mut self, delta: isize) {
+        let index = self.cursor.index.saturating_add_signed(delta);
+        self.select(index.min(self.rows().len().saturating_sub(1)));
+    }
+
+    /// What `action` does to the tree; [`Handled::Ignored`] if it is not the tree's.
+    pub fn act(&mut self, action: Action, model: &Model) -> Handled {
+        let page = self.height.max(1) as isize;
+        let row = self.rows().get(self.cursor.index).copied();
+        match action {
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-page),
+            Action::PageDown => self.move_by(page),
+            Action::Home => self.select(0),
+            Action::End => self.select(self.rows().len().saturating_sub(1)),
+            Action::Fold => {
+                if let Some(row) = row {
+                    self.set_folded(row, !row.folded);
+                }
+            }
+            Action::FoldOrParent => match row {
+                Some(row) if row.has_children && !row.folded => self.set_folded(row, true),
+                Some(row) => self.select_parent(row),
+                None => {}
+            },
+            Action::Unfold => {
+                if let Some(row) = row {
+                    self.set_folded(row, false);
+                }
+            }
+            Action::NextMatch => return self.jump_to_match(true, model),
+            Action::PreviousMatch => return self.jump_to_match(false, model),
+            Action::KernelThreads => {
+                self.options.kernel_threads = !self.options.kernel_threads;
+                return say(if self.options.kernel_threads {
+                    "kernel threads shown"
+                } else {
+                    "kernel threads hidden"
+                });
+            }
+            _ => return Handled::Ignored,
+        }
+        Handled::Taken
+    }
+
+    fn set_folded(&mut self, row: Row, folded: bool) {
+        if folded && row.has_children {
+            self.options.folded.insert(row.key);
+        } else {
+            self.options.folded.remove(&row.key);
+        }
+    }
+
+    /// Selects the nearest ancestor of `row` shown.
+    fn select_parent(&mut self, row: Row) {
+        let rows = self.rows();
+        let at = self.cursor.index.min(rows.len());
+        if let Some(parent) = rows[..at].iter().rposition(|r| r.depth < row.depth) {
+            self.select(parent);
+        }
+    }
+
+    /// `f`: filters the tree to the search, or ends the filter. False if there is no
+    /// search to filter by.
+    pub fn toggle_filter(&mut self) -> bool {
+        if self.options.filter.take().is_some() {
+            return true;
+        }
+        match &self.search {
+            Some(search) => self.options.filter = Some(search.text.clone()),
+            None => return false,
+        }
+        true
+    }
+
+    /// Makes `text` the search and selects the first match from row `origin` on.
+    pub fn search_for(&mut self, text: &str, origin: usize, model: &Model) -> Handled {
+        self.search = SearchText::new(text);
+        let len = self.rows().len();
+        let first = (0..len)
+            .map(|step| (origin + step) % len)
+            .find(|&i| self.row_matches(i, model));
+        self.select(first.unwrap_or(origin));
+        if first.is_none() && !text.is_empty() {
+            return say(format!("no match for `{text}`"));
+        }
+        Handled::Taken
+    }
+
+    /// `n` and `N`: the next or previous row that matches the search, wrapping around.
+    fn jump_to_match(&mut self, forward: bool, model: &Model) -> Handled {
+        let Some(search) = &self.search else {
+            return say("no search: press / to search");
+        };
+        let text = search.text.clone();
+        let len = self.rows().len();
+        let from = self.cursor.index;
+        let found = (1..=len)
+            .map(|step| {
+                if forward {
+                    (from + step) % len
+                } else {
+                    (from + len - step % len) % len
+                }
+            })
+            .find(|&i| self.row_matches(i, model));
+        match found {
+            Some(index) => self.select(index),
+            None => return say(format!("no match for `{text}`")),
+        }
+        Handled::Taken
+    }
+
+    /// Whether row `index` matches the search.
+    fn row_matches(&self, index: usize, model: &Model) -> bool {
+        let (Some(search), Some(row)) = (&self.search, self.rows().get(index)) else {
+            return false;
+        };
+        model.get(row.key).is_some_and(|p| search.search.matches(p))
+    }
+}
+
+fn say(text: impl Into<String>) -> Handled {
+    Handled::Ask(Ask::Say(text.into()))
+}
+
+impl Component for Tree {
+    /// The keys that move, fold and search.
+    fn key(&mut self, key: KeyEvent, view: &View) -> Handled {
+        keys::action(key).map_or(Handled::Ignored, |action| self.act(action, view.model()))
+    }
+
+    fn draw(&self, area: Rect, buf: &mut Buffer, view: &View) {
+        render(self, view, area, buf);
+    }
+}
+
 /// Which columns fit before the command line, which always stays.
 #[derive(Clone, Copy, Debug)]
 struct Columns {
@@ -153,7 +334,7 @@ fn guides(row: &Row) -> String {
     out
 }
 
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+fn render(tree: &Tree, view: &View, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
     }
@@ -164,12 +345,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     buf.set_style(Rect { height: 1, ..area }, header_style);
     buf.set_stringn(area.x, area.y, header, width, header_style);
 
-    let rows = app.rows();
-    let body = app.layout.tree_body();
+    let rows = tree.rows();
+    // Below the header line.
+    let body = Rect {
+        y: area.y + 1,
+        height: area.height - 1,
+        ..area
+    };
     if rows.is_empty() {
-        let why = if app.options.filter.is_some() {
+        let why = if tree.options.filter.is_some() {
             "no process matches the filter (f shows all)"
-        } else if app.pins.only() {
+        } else if tree.pins.only() {
             "no pinned process is in the tree (v shows all)"
         } else {
             "no processes"
@@ -177,14 +363,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         buf.set_stringn(body.x, body.y, why, width, Style::new().fg(Color::DarkGray));
         return;
     }
-    let now = app.now_ns();
-    let shown = rows.iter().enumerate().skip(app.cursor.offset);
+    let now = view.now_ns;
+    let shown = rows.iter().enumerate().skip(tree.cursor.offset);
     for ((index, row), y) in shown.zip(body.y..body.bottom()) {
-        let Some(process) = app.model().get(row.key) else {
+        let Some(process) = view.model().get(row.key) else {
             continue;
         };
         render_row(
-            app,
+            (tree, view),
             process,
             row,
             now,
@@ -196,7 +382,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             },
             buf,
         );
-        if index == app.cursor.index {
+        if index == tree.cursor.index {
             let selected = Style::new().fg(Color::Black).bg(Color::Cyan);
             buf.set_style(
                 Rect {
@@ -211,7 +397,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_row(
-    app: &App,
+    (tree, view): (&Tree, &View),
     process: &Process,
     row: &Row,
     now: u64,
@@ -224,7 +410,7 @@ fn render_row(
         None => duration::age(now.saturating_sub(process.start_ns)),
     };
     let user = match process.creds {
-        Some(c) => match app.users.name(c.uid) {
+        Some(c) => match view.users.name(c.uid) {
             Some(name) => name.to_owned(),
             None => c.uid.to_string(),
         },
@@ -252,7 +438,7 @@ fn render_row(
     };
     put(&columns.prefix(&pid, &user, &age), style);
     put(&guides(row), Style::new().fg(Color::DarkGray));
-    if app.tracker.pins().get(process.key).is_some() {
+    if view.tracker.pins().get(process.key).is_some() {
         put(
             "[pin] ",
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
@@ -270,7 +456,7 @@ fn render_row(
             status_style,
         );
     }
-    let command_style = if app
+    let command_style = if tree
         .search
         .as_ref()
         .is_some_and(|s| s.search.matches(process))

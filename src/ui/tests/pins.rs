@@ -336,10 +336,10 @@ fn pin_keys() {
     key(&mut app, KeyCode::Char('x'));
     assert_eq!(app.message.as_deref(), Some("unpinned 900 (make)"));
     assert_eq!(app.tracker.pins().list().len(), 1);
-    assert!(app.pins.only());
+    assert!(app.tree.pins.only());
     key(&mut app, KeyCode::Delete);
     assert!(app.tracker.pins().is_empty());
-    assert!(!app.pins.only(), "no pin is left to show");
+    assert!(!app.tree.pins.only(), "no pin is left to show");
     assert!(screen(&mut app, 80, 20).contains("nothing is pinned"));
 }
 
