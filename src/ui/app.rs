@@ -12,15 +12,17 @@ use crossterm::event::{
 };
 use ratatui::layout::{Position, Rect};
 
+pub use super::status::SourceInfo;
 use super::{
     component::{Ask, Component, Handled, Happened, View},
     dialog::{Dialog, Help, Prompt, PromptPurpose},
     keys::{self, Action},
     mask::MaskDialog,
     message::{AppEvent, Done, Effect, Request},
-    panes::{PANES, Pane, Place, events::RecentEvents, tree::Tree},
-    pins::{NOTHING_PINNED, name_of, pin_at},
+    panes::{Pane, Panes, events::RecentEvents, tree::Tree},
+    pins::current_pin,
     record,
+    relay_dialog::RelayDialog,
     relays::RelayNotices,
     render::Layout,
     replay,
@@ -32,11 +34,9 @@ use crate::{
     event::{Event, Kind, ProcessKey},
     proc::snapshot::ProcessInfo,
     relay::Targets,
-    source::Selection,
     tracker::{
         Outcome, Tracker,
-        model::{Model, Process},
-        pins::Pin,
+        model::Model,
         rules::{Notice, RuleId, RuleSpec, Target},
     },
 };
@@ -44,38 +44,6 @@ use crate::{
 const SECOND: u64 = 1_000_000_000;
 /// Rows the mouse wheel moves.
 const WHEEL_ROWS: isize = 3;
-
-/// What feeds the application, for the status line and the banner.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SourceInfo {
-    /// Its name in the status line: `eBPF`, `netlink`, `procfs`.
-    pub name: String,
-    /// Lines of the banner at the top: at start, what the source misses and why better
-    /// ones could not run; later, what must be read whole (`App::notice`), such as a
-    /// recording's write error or the damage a replay met.
-    pub notices: Vec<String>,
-    /// It sees less than the eBPF probe: its name is shown in the warning colour.
-    pub limited: bool,
-}
-
-impl SourceInfo {
-    /// A live backend as [`crate::source::Source::open_live`] chose it.
-    pub fn live(selection: &Selection) -> Self {
-        let limited = selection.limits().is_some();
-        let notices = if limited {
-            std::iter::once(format!("watching with {}", selection.summary()))
-                .chain(selection.notices())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Self {
-            name: selection.backend.name().to_owned(),
-            notices,
-            limited,
-        }
-    }
-}
 
 /// The whole state of the terminal UI.
 pub struct App {
@@ -85,10 +53,7 @@ pub struct App {
     pub(super) targets: Targets,
     /// The tree, the main view: the keys go to it unless a dialog or a pane has them.
     pub(super) tree: Tree,
-    /// Every pane of [`PANES`], in its order, open or not.
-    panes: Vec<Box<dyn Component>>,
-    /// Open panes, in the order they were opened.
-    opened: Vec<Pane>,
+    pub(super) panes: Panes,
     /// The pane that has the keys (see `focus`); `None`: the tree.
     pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
@@ -134,8 +99,7 @@ impl App {
             tracker: Tracker::new(model, now_ns),
             targets: Targets::default(),
             tree: Tree::default(),
-            panes: PANES.iter().map(|entry| (entry.new)()).collect(),
-            opened: Vec::new(),
+            panes: Panes::new(),
             focus: None,
             dialog: None,
             banner: !source.notices.is_empty(),
@@ -205,14 +169,8 @@ impl App {
     pub fn prepare(&mut self, area: Rect) -> Vec<u32> {
         self.layout = Layout::new(area, self);
         self.refresh();
-        let visible = self.tree.rows().iter();
-        let mut uids: Vec<u32> = visible
-            .skip(self.tree.cursor.offset)
-            .take(self.layout.tree_height())
-            .filter_map(|row| self.model().get(row.key)?.creds)
-            .map(|creds| creds.uid)
-            .collect();
-        if let Some(creds) = self.selected_process().and_then(|p| p.creds) {
+        let mut uids = self.tree.shown_uids(self.model());
+        if let Some(creds) = self.view(None).selected_process().and_then(|p| p.creds) {
             uids.extend([creds.uid, creds.euid]);
         }
         self.dirty = false;
@@ -223,19 +181,6 @@ impl App {
     /// selected process among them again.
     fn refresh(&mut self) {
         self.tree.refresh(&self.tracker, self.layout.tree_height());
-    }
-
-    /// The open panes that go in `place`, in the order they were opened.
-    pub(super) fn open_panes(&self, place: Place) -> Vec<Pane> {
-        self.opened
-            .iter()
-            .copied()
-            .filter(|p| p.place() == place)
-            .collect()
-    }
-
-    pub(super) fn selected_process(&self) -> Option<&Process> {
-        self.model().get(self.tree.cursor.key?)
     }
 
     /// Asks the loop for an effect, right after this update.
@@ -349,7 +294,18 @@ impl App {
                     .collect();
                 self.show_relay_notices(notices);
             }
-            Done::RelayDialog(dialog, answer) => self.relay_dialog_answered(*dialog, answer),
+            Done::RelayDialog(dialog, answer) => match dialog.answered(answer) {
+                Ok(rule) => {
+                    let text = rule.spec.to_string();
+                    let (id, notices) = self.tracker.add_rule(rule);
+                    self.show_relay_notices(notices);
+                    // A warning about a target says more than that the rule was made.
+                    if self.message.is_none() {
+                        self.say(format!("{id} made: {text}"));
+                    }
+                }
+                Err(dialog) => self.dialog = Some(dialog),
+            },
         }
         self.dirty = true;
     }
@@ -404,13 +360,11 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => {
                 self.refresh();
                 let at = Position::new(mouse.column, mouse.row);
-                if let Some(index) = self.layout.tree_row_at(at) {
-                    let index = index + self.tree.cursor.offset;
-                    if index < self.tree.rows().len() {
-                        self.tree.select(index);
-                        // A click in the tree gives it the keys back.
-                        self.focus = None;
-                    }
+                // A click in the tree gives it the keys back.
+                if let Some(row) = self.layout.tree_row_at(at)
+                    && self.tree.click(row)
+                {
+                    self.focus = None;
                 }
             }
             MouseEventKind::ScrollDown => {
@@ -428,21 +382,6 @@ impl App {
 
     pub(super) fn perform(&mut self, action: Action) {
         match action {
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Home
-            | Action::End
-            | Action::Fold
-            | Action::FoldOrParent
-            | Action::Unfold
-            | Action::NextMatch
-            | Action::PreviousMatch
-            | Action::KernelThreads => {
-                let handled = self.tree.act(action, self.tracker.model());
-                self.handled(handled);
-            }
             Action::Search => self.open(Prompt::new(PromptPurpose::Search, self)),
             Action::Filter => {
                 if !self.tree.toggle_filter() {
@@ -457,10 +396,13 @@ impl App {
                     self.say(why);
                 }
             }
-            Action::Relay if self.replay.is_some() => {
-                self.say("no relays in a replay");
+            Action::Relay if self.replay.is_some() => self.say("no relays in a replay"),
+            // For the picked pin's subtree while the pins pane has the keys.
+            Action::Relay => {
+                let subtree = self.picked();
+                let subject = subtree.or(self.selected());
+                self.open(RelayDialog::new(self.model(), subject, subtree.is_some()));
             }
-            Action::Relay => self.open_relay_dialog(),
             Action::Help => self.open(Help),
             Action::Dismiss => {
                 if self.banner {
@@ -472,6 +414,11 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Replay(control) => self.control_replay(control),
             Action::SeekPrompt => self.open_seek_prompt(),
+            // The rest are the tree's own: they move, fold, search, show kernel threads.
+            _ => {
+                let handled = self.tree.act(action, self.tracker.model());
+                self.handled(handled);
+            }
         }
     }
 
@@ -482,21 +429,16 @@ impl App {
     /// Shows or hides `pane`. One that lists things is shown with the keys, and hidden
     /// if it has them.
     fn toggle_pane(&mut self, pane: Pane) {
-        let open = self.opened.contains(&pane);
         if pane.entry().takes_keys && self.focus != Some(pane) {
             self.with_pane(pane, |pane, view| pane.focused(view));
             self.focus = Some(pane);
-            if open {
+            if self.panes.is_open(pane) {
                 return;
             }
         } else if self.focus == Some(pane) {
             self.focus = None;
         }
-        if open {
-            self.opened.retain(|&p| p != pane);
-        } else {
-            self.opened.push(pane);
-        }
+        self.panes.toggle(pane);
     }
 
     /// What `pane` reads of the application.
@@ -513,17 +455,10 @@ impl App {
         }
     }
 
-    /// The component of `pane`.
-    pub(super) fn pane(&self, pane: Pane) -> &dyn Component {
-        let at = PANES.iter().position(|e| e.pane == pane).unwrap_or(0);
-        self.panes[at].as_ref()
-    }
-
     /// Lends `pane` to `f`, with what it reads of the application.
     fn with_pane<R>(&mut self, pane: Pane, f: impl FnOnce(&mut dyn Component, &View) -> R) -> R {
-        let at = PANES.iter().position(|e| e.pane == pane).unwrap_or(0);
         let mut panes = std::mem::take(&mut self.panes);
-        let out = f(panes[at].as_mut(), &self.view(Some(pane)));
+        let out = f(panes.get_mut(pane), &self.view(Some(pane)));
         self.panes = panes;
         out
     }
@@ -548,10 +483,10 @@ impl App {
         match ask {
             Ask::Say(text) => self.say(text),
             Ask::Perform(action) => self.perform(action),
-            Ask::Show(key) => match self.tree.view.position(key) {
-                Some(at) => self.tree.select(at),
-                None => self.say(format!("pid {} is not in the tree", key.pid)),
-            },
+            Ask::Show(key) => {
+                let handled = self.tree.show(key);
+                return self.handled(handled);
+            }
             Ask::RemoveRule(id) => {
                 if let Some(rule) = self.tracker.remove_rule(id) {
                     let targets = rule.targets().iter().map(Target::id).collect();
@@ -566,7 +501,7 @@ impl App {
     /// The process the item picked in the pane that has the keys stands for.
     pub(super) fn picked(&self) -> Option<ProcessKey> {
         let pane = self.focus?;
-        self.pane(pane).picked(&self.view(Some(pane)))
+        self.panes.get(pane).picked(&self.view(Some(pane)))
     }
 }
 
@@ -604,16 +539,6 @@ impl App {
         }
     }
 
-    /// The pin keys act on: the one picked in the pane that has the keys, else the
-    /// selected process's.
-    fn current_pin(&self) -> Option<&Pin> {
-        let pins = self.tracker.pins();
-        match self.picked() {
-            Some(root) => pins.get(root),
-            None => pin_at(&self.tracker, self.tree.cursor.key).and_then(|at| pins.list().get(at)),
-        }
-    }
-
     /// `p`: pins the selected process's subtree, or unpins it; in the pins pane, unpins
     /// the picked pin (with none, pins the selected process's).
     fn toggle_pin(&mut self) {
@@ -624,25 +549,17 @@ impl App {
         let (said, pinned) = self.tree.pins.toggle(&mut self.tracker, key);
         self.say(said);
         if let Some(at) = pinned {
-            for pane in &mut self.panes {
-                pane.happened(Happened::Pinned { at });
-            }
+            self.panes.happened(Happened::Pinned { at });
         }
     }
 
     /// `m`: the mask dialog of the current pin.
     fn open_mask(&mut self) {
-        let Some(pin) = self.current_pin() else {
-            self.say(if self.tracker.pins().is_empty() {
-                NOTHING_PINNED
-            } else {
-                "the selected process is in no pin: P picks one"
-            });
-            return;
-        };
-        let root = pin.root();
-        let dialog = MaskDialog::new(root, name_of(self.model(), root), pin.mask());
-        self.open(dialog);
+        let pin = current_pin(&self.tracker, self.picked(), self.selected());
+        match MaskDialog::for_pin(pin, &self.tracker) {
+            Ok(dialog) => self.open(dialog),
+            Err(why) => self.say(why),
+        }
     }
 }
 
@@ -658,7 +575,15 @@ pub fn update(app: &mut App, event: AppEvent) {
             app.replay_report(report);
             app.dirty = true;
         }
-        AppEvent::Recording(status) => app.dirty |= app.recording_status(status),
+        AppEvent::Recording(status) => {
+            if let Some(shown) = &mut app.recording {
+                let (changed, failed) = shown.follow(status);
+                if let Some(error) = failed {
+                    app.notice(error);
+                }
+                app.dirty |= changed;
+            }
+        }
         AppEvent::RelayTargetExited => app.effects.push(Effect::CheckRelayTargets),
         AppEvent::Done(done) => app.done(done),
         AppEvent::SourceEnded => {

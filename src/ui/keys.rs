@@ -55,6 +55,26 @@ pub enum Key {
     Code(KeyCode),
 }
 
+impl Action {
+    /// It moves the selection or folds in the tree.
+    pub fn moves(self) -> bool {
+        matches!(
+            self,
+            Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Home
+                | Action::End
+                | Action::Fold
+                | Action::FoldOrParent
+                | Action::Unfold
+                | Action::NextMatch
+                | Action::PreviousMatch
+        )
+    }
+}
+
 /// Keys, what the help calls them, and what they do.
 pub struct Binding {
     pub keys: &'static [Key],

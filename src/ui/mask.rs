@@ -10,8 +10,16 @@ use ratatui::{
     widgets::{Block, Clear, Paragraph, Widget},
 };
 
-use super::{app::App, dialog::Dialog, pins::mask_text, render::centered};
-use crate::event::{KindName, KindSet, ProcessKey};
+use super::{
+    app::App,
+    dialog::Dialog,
+    pins::{NOTHING_PINNED, mask_text, name_of},
+    render::centered,
+};
+use crate::{
+    event::{KindName, KindSet, ProcessKey},
+    tracker::{Tracker, pins::Pin},
+};
 
 /// The kinds a mask chooses from, as the dialog names them: all but loss reports.
 fn choices() -> impl Iterator<Item = (KindName, &'static str)> {
@@ -32,12 +40,25 @@ pub struct MaskDialog {
 
 impl MaskDialog {
     /// `name`: the root as the title shows it.
-    pub fn new(root: ProcessKey, name: String, mask: KindSet) -> Self {
+    fn new(root: ProcessKey, name: String, mask: KindSet) -> Self {
         Self {
             root,
             name,
             mask,
             at: 0,
+        }
+    }
+
+    /// The dialog of `pin`, the current one; what to say if there is none.
+    pub fn for_pin(pin: Option<&Pin>, tracker: &Tracker) -> Result<Self, &'static str> {
+        match pin {
+            Some(pin) => Ok(Self::new(
+                pin.root(),
+                name_of(tracker.model(), pin.root()),
+                pin.mask(),
+            )),
+            None if tracker.pins().is_empty() => Err(NOTHING_PINNED),
+            None => Err("the selected process is in no pin: P picks one"),
         }
     }
 

@@ -123,6 +123,20 @@ pub fn pin_at(tracker: &Tracker, key: Option<ProcessKey>) -> Option<usize> {
         .or_else(|| list.iter().position(|p| p.membership(key).is_some()))
 }
 
+/// The pin keys act on: the one rooted at `picked` (the pin picked in the pane that has
+/// the keys), else the `selected` process's.
+pub fn current_pin(
+    tracker: &Tracker,
+    picked: Option<ProcessKey>,
+    selected: Option<ProcessKey>,
+) -> Option<&Pin> {
+    let pins = tracker.pins();
+    match picked {
+        Some(root) => pins.get(root),
+        None => pin_at(tracker, selected).and_then(|at| pins.list().get(at)),
+    }
+}
+
 impl PinsState {
     /// `--pin PID`: pins the subtree of the live process with this pid.
     pub fn pin_pid(&mut self, tracker: &mut Tracker, pid: u32) -> Result<()> {

@@ -33,6 +33,19 @@ pub struct Status {
     pub error: Option<String>,
 }
 
+impl Status {
+    /// Takes the recording's `newest` status: whether it changed, and the write error that
+    /// stopped the recording if it is new (said once, in full, in the banner).
+    pub fn follow(&mut self, newest: Status) -> (bool, Option<String>) {
+        if *self == newest {
+            return (false, None);
+        }
+        let failed = newest.error.clone().filter(|_| self.error.is_none());
+        *self = newest;
+        (true, failed)
+    }
+}
+
 /// A recording being written while the UI runs.
 pub struct Recording {
     recorder: Recorder,
@@ -113,25 +126,6 @@ pub(super) fn end_recording(ended: Result<()>, recording: Option<Recording>) -> 
             eprintln!("forkwatch-tui: {e:#}");
             Err(failed)
         }
-    }
-}
-
-impl App {
-    /// Takes the recording's status; true if the screen shows something new. A write
-    /// error is said once, in full, in the banner.
-    pub(super) fn recording_status(&mut self, status: Status) -> bool {
-        let Some(shown) = &mut self.recording else {
-            return false;
-        };
-        if *shown == status {
-            return false;
-        }
-        let failed = status.error.clone().filter(|_| shown.error.is_none());
-        *shown = status;
-        if let Some(error) = failed {
-            self.notice(error);
-        }
-        true
     }
 }
 

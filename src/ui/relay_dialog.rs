@@ -8,7 +8,7 @@
 //! What needs the outside world (the process that has a typed pid, opening the rule's
 //! targets) the dialog asks of the loop, handing itself over with the question
 //! ([`Effect::RelayDialog`]); it comes back with the answer right after the update
-//! ([`App::relay_dialog_answered`]), before anything is drawn.
+//! ([`RelayDialog::answered`]), before anything is drawn.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{
@@ -20,19 +20,13 @@ use ratatui::{
 };
 
 use super::{
-    app::App,
-    dialog::Dialog,
-    format,
-    keys::{self, Action},
-    message::Effect,
-    pins::name_of,
-    render::centered,
+    app::App, dialog::Dialog, format, keys, message::Effect, pins::name_of, render::centered,
 };
 use crate::{
     event::ProcessKey,
     relay::Picks,
     tracker::{
-        model::Process,
+        model::{Model, Process},
         rules::{Layout, NewRule, Picked, RtSignal, RuleFields, RuleSpec},
     },
 };
@@ -110,9 +104,10 @@ pub struct RelayDialog {
 }
 
 impl RelayDialog {
-    /// A rule for the events of `subject` (process, name), or of its subtree, or of every
-    /// process without one.
-    fn new(subject: Option<(Picked, String)>, subtree: bool) -> Self {
+    /// `r`: a rule for the events of `subject` (a process of `model`), or of its subtree,
+    /// or of every process without one.
+    pub fn new(model: &Model, subject: Option<ProcessKey>, subtree: bool) -> Self {
+        let subject = subject.map(|key| (picked(model, key), name_of(model, key)));
         let whose = match (&subject, subtree) {
             (None, _) => Whose::Every,
             (Some(_), false) => Whose::Process,
@@ -245,6 +240,17 @@ impl RelayDialog {
         let ask = Ask::Make(spec, picks);
         app.ask(Effect::RelayDialog(Box::new(self.clone()), ask));
         false
+    }
+
+    /// Back from the loop with what it asked for: the rule it made, or itself, to be
+    /// opened again (with what is wrong, if the rule could not be made).
+    pub fn answered(mut self: Box<Self>, answer: Answer) -> Result<NewRule, Box<Self>> {
+        match answer {
+            Answer::Held(held) => self.held.extend(held),
+            Answer::Made(Ok(rule)) => return Ok(rule),
+            Answer::Made(Err(e)) => self.error = Some(e),
+        }
+        Err(self)
     }
 
     fn value(&self, field: Field) -> Vec<Span<'static>> {
@@ -407,7 +413,7 @@ impl Dialog for Picker {
         match key.code {
             KeyCode::Enter => {
                 if let Some(key) = app.selected() {
-                    let picked = picked(app, key);
+                    let picked = picked(app.model(), key);
                     if app.model().get(key).is_some_and(Process::is_alive) {
                         self.dialog.add_target(picked);
                     } else {
@@ -420,23 +426,7 @@ impl Dialog for Picker {
             }
             KeyCode::Esc => {}
             _ => {
-                let moves = |action| {
-                    matches!(
-                        action,
-                        Action::Up
-                            | Action::Down
-                            | Action::PageUp
-                            | Action::PageDown
-                            | Action::Home
-                            | Action::End
-                            | Action::Fold
-                            | Action::FoldOrParent
-                            | Action::Unfold
-                            | Action::NextMatch
-                            | Action::PreviousMatch
-                    )
-                };
-                if let Some(action) = keys::action(key).filter(|&a| moves(a)) {
+                if let Some(action) = keys::action(key).filter(|&a| a.moves()) {
                     app.perform(action);
                 }
                 return true;
@@ -461,53 +451,10 @@ impl Dialog for Picker {
     }
 }
 
-impl App {
-    /// The relay dialog is back from the loop with what it asked for: open again, or the
-    /// rule it made.
-    pub(super) fn relay_dialog_answered(&mut self, mut dialog: RelayDialog, answer: Answer) {
-        match answer {
-            Answer::Held(held) => {
-                dialog.held.extend(held);
-                self.open(dialog);
-            }
-            Answer::Made(Ok(rule)) => {
-                let text = rule.spec.to_string();
-                let (id, notices) = self.tracker.add_rule(rule);
-                self.show_relay_notices(notices);
-                // A warning about a target says more than that the rule was made.
-                if self.message.is_none() {
-                    self.say(format!("{id} made: {text}"));
-                }
-            }
-            Answer::Made(Err(e)) => {
-                dialog.error = Some(e);
-                self.open(dialog);
-            }
-        }
-    }
-
-    /// `r`: the relay dialog for the picked pin's subtree while the pins pane has the keys,
-    /// else for the selected process.
-    pub(super) fn open_relay_dialog(&mut self) {
-        let dialog = match self.picked() {
-            Some(root) => RelayDialog::new(
-                Some((picked(self, root), name_of(self.model(), root))),
-                true,
-            ),
-            None => RelayDialog::new(
-                self.selected()
-                    .map(|key| (picked(self, key), name_of(self.model(), key))),
-                false,
-            ),
-        };
-        self.open(dialog);
-    }
-}
-
 /// The process `key` as picked now: its name as the model has it.
-fn picked(app: &App, key: ProcessKey) -> Picked {
+fn picked(model: &Model, key: ProcessKey) -> Picked {
     Picked {
         key,
-        comm: app.model().get(key).map(|p| p.comm).unwrap_or_default(),
+        comm: model.get(key).map(|p| p.comm).unwrap_or_default(),
     }
 }

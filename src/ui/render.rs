@@ -63,7 +63,7 @@ impl Layout {
         main.height -= banner.height;
 
         let mut panes = Vec::new();
-        let bottom: Vec<Pane> = app.open_panes(Place::Bottom);
+        let bottom: Vec<Pane> = app.panes.open_in(Place::Bottom);
         if !bottom.is_empty() {
             let height = (main.height / 3).max(6).min(main.height / 2);
             let row = Rect {
@@ -75,7 +75,7 @@ impl Layout {
             let parts = split(row, bottom.len(), false);
             panes.extend(bottom.into_iter().zip(parts));
         }
-        let side: Vec<Pane> = app.open_panes(Place::Side);
+        let side: Vec<Pane> = app.panes.open_in(Place::Side);
         if !side.is_empty() {
             let column = if main.width >= SIDE_BY_SIDE {
                 let width = main.width * 2 / 5;
@@ -177,7 +177,7 @@ impl Widget for &App {
         }
         self.tree.draw(layout.tree, buf, &self.view(None));
         for &(pane, rect) in &layout.panes {
-            self.pane(pane).draw(rect, buf, &self.view(Some(pane)));
+            self.panes.get(pane).draw(rect, buf, &self.view(Some(pane)));
         }
         status::render(self, layout.status, buf);
         if let Some(dialog) = &self.dialog {

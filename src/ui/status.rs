@@ -1,4 +1,5 @@
-//! The status line at the bottom: a row of segments (the source, where a replay is,
+//! What feeds the application ([`SourceInfo`], named in the status line and the banner),
+//! and the status line at the bottom: a row of segments (the source, where a replay is,
 //! process counts, lost events, the event rate with a sparkline, a recording, the filter,
 //! a note or the help hint). A new segment is one more entry in [`segments`].
 
@@ -13,7 +14,7 @@ use ratatui::{
 };
 
 use super::{app::App, format, pins, record, relays, replay};
-use crate::text;
+use crate::{source::Selection, text};
 
 const SECOND: u64 = 1_000_000_000;
 /// Seconds of event rates kept.
@@ -21,6 +22,38 @@ const RATE_SECONDS: usize = 60;
 /// Seconds the sparkline shows.
 const SPARKLINE_SECONDS: usize = 20;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// What feeds the application, for the status line and the banner.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// Its name in the status line: `eBPF`, `netlink`, `procfs`.
+    pub name: String,
+    /// Lines of the banner at the top: at start, what the source misses and why better
+    /// ones could not run; later, what must be read whole (`App::notice`), such as a
+    /// recording's write error or the damage a replay met.
+    pub notices: Vec<String>,
+    /// It sees less than the eBPF probe: its name is shown in the warning colour.
+    pub limited: bool,
+}
+
+impl SourceInfo {
+    /// A live backend as [`crate::source::Source::open_live`] chose it.
+    pub fn live(selection: &Selection) -> Self {
+        let limited = selection.limits().is_some();
+        let notices = if limited {
+            std::iter::once(format!("watching with {}", selection.summary()))
+                .chain(selection.notices())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            name: selection.backend.name().to_owned(),
+            notices,
+            limited,
+        }
+    }
+}
 
 /// Events per second, second by second of the clock that ticks the application.
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@ pub mod pins;
 pub mod relays;
 pub mod tree;
 
-use super::component::Component;
+use super::component::{Component, Happened};
 
 /// A pane beside or below the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,5 +92,65 @@ impl Pane {
 
     pub fn place(self) -> Place {
         self.entry().place
+    }
+}
+
+/// The panes of [`PANES`], each made once, and those open.
+#[derive(Default)]
+pub struct Panes {
+    /// In the order of [`PANES`].
+    all: Vec<Box<dyn Component>>,
+    /// Open panes, in the order they were opened.
+    opened: Vec<Pane>,
+}
+
+impl Panes {
+    /// Every pane, none open.
+    pub fn new() -> Self {
+        Self {
+            all: PANES.iter().map(|entry| (entry.new)()).collect(),
+            opened: Vec::new(),
+        }
+    }
+
+    fn at(pane: Pane) -> usize {
+        PANES.iter().position(|e| e.pane == pane).unwrap_or(0)
+    }
+
+    pub fn get(&self, pane: Pane) -> &dyn Component {
+        self.all[Self::at(pane)].as_ref()
+    }
+
+    pub fn get_mut(&mut self, pane: Pane) -> &mut dyn Component {
+        self.all[Self::at(pane)].as_mut()
+    }
+
+    pub fn is_open(&self, pane: Pane) -> bool {
+        self.opened.contains(&pane)
+    }
+
+    /// Opens `pane` after those open, or closes it.
+    pub fn toggle(&mut self, pane: Pane) {
+        if self.is_open(pane) {
+            self.opened.retain(|&p| p != pane);
+        } else {
+            self.opened.push(pane);
+        }
+    }
+
+    /// The open panes that go in `place`, in the order they were opened.
+    pub fn open_in(&self, place: Place) -> Vec<Pane> {
+        self.opened
+            .iter()
+            .copied()
+            .filter(|p| p.place() == place)
+            .collect()
+    }
+
+    /// Tells every pane, open or not.
+    pub fn happened(&mut self, what: Happened) {
+        for pane in &mut self.all {
+            pane.happened(what);
+        }
     }
 }

@@ -137,6 +137,35 @@ impl Tree {
         self.select(index.min(self.rows().len().saturating_sub(1)));
     }
 
+    /// A click on the `row`th row shown: selects it; false if there is none there.
+    pub fn click(&mut self, row: usize) -> bool {
+        let index = row + self.cursor.offset;
+        let there = index < self.rows().len();
+        if there {
+            self.select(index);
+        }
+        there
+    }
+
+    /// The uids of the processes shown, whose user names a frame shows.
+    pub fn shown_uids(&self, model: &Model) -> Vec<u32> {
+        let visible = self.rows().iter().skip(self.cursor.offset);
+        visible
+            .take(self.height)
+            .filter_map(|row| model.get(row.key)?.creds)
+            .map(|creds| creds.uid)
+            .collect()
+    }
+
+    /// Selects `key`, or says it is not in the tree.
+    pub fn show(&mut self, key: ProcessKey) -> Handled {
+        match self.view.position(key) {
+            Some(at) => self.select(at),
+            None => return say(format!("pid {} is not in the tree", key.pid)),
+        }
+        Handled::Taken
+    }
+
     /// What `action` does to the tree; [`Handled::Ignored`] if it is not the tree's.
     pub fn act(&mut self, action: Action, model: &Model) -> Handled {
         let page = self.height.max(1) as isize;
