@@ -188,3 +188,85 @@ fn pin_line(view: &View, pin: &Pin, line: Rect, style: Style, buf: &mut Buffer) 
         style,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::{buffer::Buffer, layout::Rect};
+
+    use super::*;
+    use crate::{
+        clock::WallClock,
+        tracker::{
+            Tracker,
+            model::testing::{p, seeded},
+        },
+        ui::{panes::events::RecentEvents, relays::RelayNotices, users::Users},
+    };
+
+    /// The pane alone, without an application: a tracker with a pin and what it logged.
+    #[test]
+    fn the_pane_draws_the_pins_and_the_current_pins_log_from_a_tracker() {
+        let make = p(100, 1, 1_000).named("make");
+        let cc = p(101, 100, 2_000).named("cc");
+        let mut tracker = Tracker::new(seeded(), 0);
+        tracker.apply(&[make.fork(), make.exec(1_500, &["make", "-j2"])]);
+        let (pins, model) = tracker.pins_mut();
+        pins.add(model, make.key()).unwrap();
+        tracker.apply(&[cc.fork(), cc.exit(3_000, 0)]);
+
+        let (recent, notices) = (RecentEvents::default(), RelayNotices::default());
+        let view = View {
+            tracker: &tracker,
+            clock: &WallClock::with_offset(0),
+            users: &Users::with_lookup(|_| None),
+            recent: &recent,
+            relay_notices: &notices,
+            now_ns: 4_000_000_000,
+            selected: Some(make.key()),
+            focused: false,
+        };
+        let mut pane = PinsPane::default();
+        assert_eq!(pane.picked(&view), Some(make.key()));
+        let area = Rect::new(0, 0, 60, 6);
+        let mut buf = Buffer::empty(area);
+        pane.draw(area, &mut buf, &view);
+        // Event lines start with the local time of day: only what follows is compared.
+        let lines: Vec<String> = (0..area.height)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol()).collect())
+            .map(|line: String| match line.split_once(':') {
+                // `│HH:MM:SS.uuuuuu`
+                Some((hour, after)) if hour.chars().count() == 3 => after[12..].to_owned(),
+                _ => line,
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "┌ Pins ────────────────────────────────────────────────────┐",
+                "│    100 make -j2           1 alive, 1 exited · every event│",
+                "│pin 100 logged 2 events                                   │",
+                " fork         pid=101 ppid=100 comm=cc     │",
+                " exit         pid=101 ppid=100 comm=cc exit│",
+                "└──────────────────────────────────────────────────────────┘",
+            ]
+        );
+
+        // Focused, the pane takes its keys and asks for the rest.
+        let focused = View {
+            focused: true,
+            ..view
+        };
+        let enter = KeyEvent::from(crossterm::event::KeyCode::Enter);
+        assert_eq!(
+            pane.key(enter, &focused),
+            Handled::Ask(Ask::Show(make.key()))
+        );
+        let x = KeyEvent::from(crossterm::event::KeyCode::Char('x'));
+        assert_eq!(
+            pane.key(x, &focused),
+            Handled::Ask(Ask::Perform(Action::Pin))
+        );
+        let m = KeyEvent::from(crossterm::event::KeyCode::Char('m'));
+        assert_eq!(pane.key(m, &focused), Handled::Ignored);
+    }
+}
