@@ -20,7 +20,7 @@ use super::{
     mask::MaskDialog,
     message::{AppEvent, Done, Effect, Request},
     panes::{Pane, Panes, events::RecentEvents, tree::Tree},
-    pins::current_pin,
+    pins::{current_pin, set_mask},
     record,
     relay_dialog::RelayDialog,
     relays::RelayNotices,
@@ -42,8 +42,6 @@ use crate::{
 };
 
 const SECOND: u64 = 1_000_000_000;
-/// Rows the mouse wheel moves.
-const WHEEL_ROWS: isize = 3;
 
 /// The whole state of the terminal UI.
 pub struct App {
@@ -280,18 +278,18 @@ impl App {
     /// What came of an [`Effect`].
     fn done(&mut self, done: Done) {
         match done {
-            Done::Delivered(deliveries) => {
-                let notices = deliveries
+            Done::Delivered(sent) => {
+                let notices = sent
                     .into_iter()
-                    .filter_map(|(target, delivery)| self.tracker.delivered(target, delivery))
-                    .collect();
+                    .filter_map(|(t, d)| self.tracker.delivered(t, d));
+                let notices = notices.collect();
                 self.show_relay_notices(notices);
             }
-            Done::TargetsExited(targets) => {
-                let notices = targets
+            Done::TargetsExited(gone) => {
+                let notices = gone
                     .into_iter()
-                    .filter_map(|target| self.tracker.target_exited(target))
-                    .collect();
+                    .filter_map(|t| self.tracker.target_exited(t));
+                let notices = notices.collect();
                 self.show_relay_notices(notices);
             }
             Done::RelayDialog(dialog, answer) => match dialog.answered(answer) {
@@ -328,8 +326,11 @@ impl App {
         }
         self.refresh();
         if let Some(mut dialog) = self.dialog.take() {
+            let handled = dialog.key(key, &self.view(None));
+            let open = !matches!(handled, Handled::Close(_));
+            self.handled(handled);
             // A dialog that opened another one makes way for it.
-            if dialog.key(key, self) && self.dialog.is_none() {
+            if open && self.dialog.is_none() {
                 self.dialog = Some(dialog);
             }
             return;
@@ -339,13 +340,7 @@ impl App {
         {
             return;
         }
-        let mut tree = std::mem::take(&mut self.tree);
-        // The tree reads no selection of the view lent to it: it has its own.
-        let handled = tree.key(key, &self.view(None));
-        self.tree = tree;
-        if !self.handled(handled)
-            && let Some(action) = keys::action(key)
-        {
+        if let Some(action) = keys::action(key) {
             self.perform(action);
         }
     }
@@ -367,13 +362,9 @@ impl App {
                     self.focus = None;
                 }
             }
-            MouseEventKind::ScrollDown => {
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 self.refresh();
-                self.tree.move_by(WHEEL_ROWS);
-            }
-            MouseEventKind::ScrollUp => {
-                self.refresh();
-                self.tree.move_by(-WHEEL_ROWS);
+                self.tree.wheel(mouse.kind == MouseEventKind::ScrollDown);
             }
             _ => return,
         }
@@ -382,10 +373,10 @@ impl App {
 
     pub(super) fn perform(&mut self, action: Action) {
         match action {
-            Action::Search => self.open(Prompt::new(PromptPurpose::Search, self)),
+            Action::Search => self.open(Prompt::new(PromptPurpose::Search, &self.tree)),
             Action::Filter => {
                 if !self.tree.toggle_filter() {
-                    self.open(Prompt::new(PromptPurpose::Filter, self));
+                    self.open(Prompt::new(PromptPurpose::Filter, &self.tree));
                 }
             }
             Action::Pane(pane) => self.toggle_pane(pane),
@@ -452,6 +443,7 @@ impl App {
             now_ns: self.now_ns(),
             selected: self.tree.cursor.key,
             focused: pane.is_some() && pane == self.focus,
+            replaying: self.replay.is_some(),
         }
     }
 
@@ -477,14 +469,14 @@ impl App {
     pub(super) fn handled(&mut self, handled: Handled) -> bool {
         let ask = match handled {
             Handled::Ignored => return false,
-            Handled::Taken => return true,
-            Handled::Ask(ask) => ask,
+            Handled::Taken | Handled::Close(None) => return true,
+            Handled::Ask(ask) | Handled::Close(Some(ask)) => ask,
         };
         match ask {
             Ask::Say(text) => self.say(text),
             Ask::Perform(action) => self.perform(action),
-            Ask::Show(key) => {
-                let handled = self.tree.show(key);
+            Ask::Show(_) | Ask::Search { .. } | Ask::Filter(_) => {
+                let handled = self.tree.asked(ask, self.tracker.model());
                 return self.handled(handled);
             }
             Ask::RemoveRule(id) => {
@@ -494,6 +486,14 @@ impl App {
                 }
                 self.say(format!("{id} removed"));
             }
+            Ask::Seek(text) => self.seek_to_text(&text),
+            Ask::SetMask { root, mask } => {
+                if let Some(said) = set_mask(&mut self.tracker, root, mask) {
+                    self.say(said);
+                }
+            }
+            Ask::Open(dialog) => self.dialog = Some(dialog),
+            Ask::Effect(effect) => self.ask(effect),
         }
         true
     }

@@ -1,15 +1,18 @@
-//! What a pane is to the application: a [`Component`] owns its state, reads its keys and
-//! draws itself from a [`View`] of what the application keeps (the tracker, the clock, the
-//! user names, the recent events). It never holds the application: what it wants done
-//! beyond its own state it asks for ([`Handled::Ask`]), and the application does it.
+//! What a pane or a dialog is to the application: a [`Component`] owns its state, reads
+//! its keys and draws itself from a [`View`] of what the application keeps (the tracker,
+//! the clock, the user names, the recent events). It never holds the application: what it
+//! wants done beyond its own state it asks for ([`Handled::Ask`]), and the application
+//! does it. A [`Dialog`] is a component that has every key while it is open.
 
 use crossterm::event::KeyEvent;
 use ratatui::{buffer::Buffer, layout::Rect};
 
-use super::{keys::Action, panes::events::RecentEvents, relays::RelayNotices, users::Users};
+use super::{
+    keys::Action, message::Effect, panes::events::RecentEvents, relays::RelayNotices, users::Users,
+};
 use crate::{
     clock::WallClock,
-    event::ProcessKey,
+    event::{KindSet, ProcessKey},
     tracker::{
         Tracker,
         model::{Model, Process},
@@ -32,6 +35,8 @@ pub struct View<'a> {
     pub selected: Option<ProcessKey>,
     /// This pane has the keys.
     pub focused: bool,
+    /// A recording is played back.
+    pub replaying: bool,
 }
 
 impl View<'_> {
@@ -44,8 +49,8 @@ impl View<'_> {
     }
 }
 
-/// What came of a key given to a pane.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What came of a key given to a pane or a dialog.
+#[derive(Debug)]
 pub enum Handled {
     /// Not a key of the pane: the tree's keys apply.
     Ignored,
@@ -53,10 +58,12 @@ pub enum Handled {
     Taken,
     /// The pane took it and asks the application for this.
     Ask(Ask),
+    /// The dialog closes, asking for this first.
+    Close(Option<Ask>),
 }
 
-/// What a pane asks of the application.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a pane or a dialog asks of the application.
+#[derive(Debug)]
 pub enum Ask {
     /// Show a short note in the status line until the next key.
     Say(String),
@@ -66,6 +73,18 @@ pub enum Ask {
     Show(ProcessKey),
     /// Remove this relay rule.
     RemoveRule(RuleId),
+    /// Search the tree for `text`, from row `origin` on.
+    Search { text: String, origin: usize },
+    /// Filter the tree by `text` (empty: no filter).
+    Filter(String),
+    /// Seek the replay to the time typed.
+    Seek(String),
+    /// Set the mask of the pin rooted at `root`.
+    SetMask { root: ProcessKey, mask: KindSet },
+    /// Open this dialog.
+    Open(Box<dyn Dialog>),
+    /// Ask this of the loop, right after the update.
+    Effect(Effect),
 }
 
 /// What happened in the application that a pane may follow while it is not drawn.
@@ -96,4 +115,13 @@ pub trait Component {
 
     /// Something happened that the pane may follow.
     fn happened(&mut self, _what: Happened) {}
+}
+
+/// A dialog: a component that gets every key (but Ctrl-C, which quits) while it is open,
+/// and draws over the screen. It closes with [`Handled::Close`].
+pub trait Dialog: Component + std::fmt::Debug {
+    /// It is drawn on the status line (a prompt), not over the screen.
+    fn on_status_line(&self) -> bool {
+        false
+    }
 }

@@ -11,9 +11,8 @@ use ratatui::{
 };
 
 use super::{
-    app::App,
-    dialog::Dialog,
-    pins::{NOTHING_PINNED, mask_text, name_of},
+    component::{Ask, Component, Dialog, Handled, View},
+    pins::{NOTHING_PINNED, name_of},
     render::centered,
 };
 use crate::{
@@ -31,6 +30,7 @@ fn choices() -> impl Iterator<Item = (KindName, &'static str)> {
 const KEYS: &str = " Space toggles · Enter keeps · Esc cancels ";
 
 /// Edits the mask of the pin rooted at `root`; nothing changes until Enter.
+#[derive(Debug)]
 pub struct MaskDialog {
     root: ProcessKey,
     name: String,
@@ -74,8 +74,10 @@ impl MaskDialog {
     }
 }
 
-impl Dialog for MaskDialog {
-    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+impl Dialog for MaskDialog {}
+
+impl Component for MaskDialog {
+    fn key(&mut self, key: KeyEvent, _view: &View) -> Handled {
         match key.code {
             KeyCode::Up | KeyCode::Char('k') => self.at = self.at.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
@@ -87,23 +89,18 @@ impl Dialog for MaskDialog {
                 self.toggle(self.at);
             }
             KeyCode::Enter => {
-                if let Some(pin) = app.tracker.pins_mut().0.get_mut(self.root) {
-                    pin.set_mask(self.mask);
-                    app.say(format!(
-                        "pin {} logs {}",
-                        self.root.pid,
-                        mask_text(self.mask)
-                    ));
-                }
-                return false;
+                return Handled::Close(Some(Ask::SetMask {
+                    root: self.root,
+                    mask: self.mask,
+                }));
             }
-            KeyCode::Esc => return false,
+            KeyCode::Esc => return Handled::Close(None),
             _ => {}
         }
-        true
+        Handled::Taken
     }
 
-    fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
+    fn draw(&self, area: Rect, buf: &mut Buffer, _view: &View) {
         let lines: Vec<Line> = choices()
             .enumerate()
             .map(|(at, (kind, label))| {

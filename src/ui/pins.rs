@@ -137,6 +137,13 @@ pub fn current_pin(
     }
 }
 
+/// Sets the mask of the pin rooted at `root`, if there still is one; what to say.
+pub fn set_mask(tracker: &mut Tracker, root: ProcessKey, mask: KindSet) -> Option<String> {
+    let pin = tracker.pins_mut().0.get_mut(root)?;
+    pin.set_mask(mask);
+    Some(format!("pin {} logs {}", root.pid, mask_text(mask)))
+}
+
 impl PinsState {
     /// `--pin PID`: pins the subtree of the live process with this pid.
     pub fn pin_pid(&mut self, tracker: &mut Tracker, pid: u32) -> Result<()> {

@@ -181,7 +181,12 @@ impl Widget for &App {
         }
         status::render(self, layout.status, buf);
         if let Some(dialog) = &self.dialog {
-            dialog.render(self, area, buf);
+            let area = if dialog.on_status_line() {
+                layout.status
+            } else {
+                area
+            };
+            dialog.draw(area, buf, &self.view(None));
         }
     }
 }

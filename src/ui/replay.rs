@@ -189,7 +189,7 @@ impl App {
             self.say_not_live();
             return;
         }
-        self.open(Prompt::new(PromptPurpose::Seek, self));
+        self.open(Prompt::new(PromptPurpose::Seek, &self.tree));
     }
 
     fn say_not_live(&mut self) {

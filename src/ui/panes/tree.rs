@@ -3,7 +3,6 @@
 //! around it; the search, the filter and the folds; and the keys that move, fold and
 //! search ([`Tree::act`]).
 
-use crossterm::event::KeyEvent;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
@@ -13,7 +12,7 @@ use ratatui::{
 use super::super::{
     component::{Ask, Component, Handled, View},
     format,
-    keys::{self, Action},
+    keys::Action,
     pins::PinsState,
     rows::{Row, TreeOptions, TreeView},
     search::SearchText,
@@ -28,6 +27,9 @@ use crate::{
 
 /// How long a new process stays highlighted.
 const NEW_NS: u64 = 2_000_000_000;
+
+/// Rows the mouse wheel moves.
+const WHEEL_ROWS: isize = 3;
 
 const PID_WIDTH: usize = 7;
 const USER_WIDTH: usize = 8;
@@ -157,13 +159,23 @@ impl Tree {
             .collect()
     }
 
-    /// Selects `key`, or says it is not in the tree.
-    pub fn show(&mut self, key: ProcessKey) -> Handled {
-        match self.view.position(key) {
-            Some(at) => self.select(at),
-            None => return say(format!("pid {} is not in the tree", key.pid)),
+    /// What a pane or a dialog asked of the tree: to show a process, search, filter.
+    pub fn asked(&mut self, ask: Ask, model: &Model) -> Handled {
+        match ask {
+            Ask::Show(key) => match self.view.position(key) {
+                Some(at) => self.select(at),
+                None => return say(format!("pid {} is not in the tree", key.pid)),
+            },
+            Ask::Search { text, origin } => return self.search_for(&text, origin, model),
+            Ask::Filter(text) => self.options.filter = (!text.is_empty()).then_some(text),
+            _ => return Handled::Ignored,
         }
         Handled::Taken
+    }
+
+    /// The mouse wheel, `down` or up.
+    pub fn wheel(&mut self, down: bool) {
+        self.move_by(if down { WHEEL_ROWS } else { -WHEEL_ROWS });
     }
 
     /// What `action` does to the tree; [`Handled::Ignored`] if it is not the tree's.
@@ -238,7 +250,7 @@ impl Tree {
     }
 
     /// Makes `text` the search and selects the first match from row `origin` on.
-    pub fn search_for(&mut self, text: &str, origin: usize, model: &Model) -> Handled {
+    fn search_for(&mut self, text: &str, origin: usize, model: &Model) -> Handled {
         self.search = SearchText::new(text);
         let len = self.rows().len();
         let first = (0..len)
@@ -288,12 +300,9 @@ fn say(text: impl Into<String>) -> Handled {
     Handled::Ask(Ask::Say(text.into()))
 }
 
+/// Its keys are those of the bindings table that [`Tree::act`] takes: the application
+/// looks a key up in the table once and gives the tree its actions.
 impl Component for Tree {
-    /// The keys that move, fold and search.
-    fn key(&mut self, key: KeyEvent, view: &View) -> Handled {
-        keys::action(key).map_or(Handled::Ignored, |action| self.act(action, view.model()))
-    }
-
     fn draw(&self, area: Rect, buf: &mut Buffer, view: &View) {
         render(self, view, area, buf);
     }
