@@ -52,7 +52,7 @@ pub struct App {
     /// The tree, the main view: the keys go to it unless a dialog or a pane has them.
     pub(super) tree: Tree,
     pub(super) panes: Panes,
-    /// The pane that has the keys (see `focus`); `None`: the tree.
+    /// The pane that has the keys (see `panes::list`); `None`: the tree.
     pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
     pub(super) dialog: Option<Box<dyn Dialog>>,

@@ -505,3 +505,68 @@ fn render_row(
     };
     put(&command(process), command_style);
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::{buffer::Buffer, layout::Rect};
+
+    use super::*;
+    use crate::{
+        clock::WallClock,
+        tracker::model::testing::{p, seeded},
+        ui::{panes::events::RecentEvents, relays::RelayNotices, users::Users},
+    };
+
+    /// The tree alone, without an application: its keys move and fold, and it draws its
+    /// rows from a tracker.
+    #[test]
+    fn the_tree_moves_folds_and_draws_from_a_tracker() {
+        let make = p(100, 1, 1_000).named("make");
+        let cc = p(101, 100, 2_000).named("cc");
+        let mut tracker = Tracker::new(seeded(), 0);
+        tracker.apply(&[make.fork(), make.exec(1_500, &["make", "-j2"]), cc.fork()]);
+        let mut tree = Tree::default();
+        tree.refresh(&tracker, 3);
+        assert_eq!(tree.cursor.key, Some(p(1, 0, 10).key()), "init first");
+        assert!(matches!(
+            tree.act(Action::Down, tracker.model()),
+            Handled::Taken
+        ));
+        assert_eq!(tree.cursor.key, Some(make.key()));
+        tree.act(Action::Fold, tracker.model());
+        assert!(matches!(
+            tree.act(Action::Help, tracker.model()),
+            Handled::Ignored
+        ));
+        tree.refresh(&tracker, 3);
+
+        let (recent, notices) = (RecentEvents::default(), RelayNotices::default());
+        let view = View {
+            tracker: &tracker,
+            clock: &WallClock::with_offset(0),
+            users: &Users::with_lookup(|_| Some("root".to_owned())),
+            recent: &recent,
+            relay_notices: &notices,
+            now_ns: 60_000_000_000,
+            selected: tree.cursor.key,
+            focused: false,
+            replaying: false,
+        };
+        let area = Rect::new(0, 0, 40, 4);
+        let mut buf = Buffer::empty(area);
+        tree.draw(area, &mut buf, &view);
+        let lines: Vec<String> = (0..area.height)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol()).collect())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "    PID    AGE COMMAND                  ",
+                "      1    59s /sbin/init               ",
+                "    100    59s └+ make -j2              ",
+                "                                        ",
+            ]
+        );
+        assert_eq!(buf[(0, 2)].bg, Color::Cyan, "make is selected");
+    }
+}
