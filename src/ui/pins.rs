@@ -1,16 +1,12 @@
 //! Pins in the UI: `p` pins the selected process's subtree (again: unpins it), `P` the pins
 //! pane (`panes::pins`), `m` the mask dialog (`mask`), `v` the tree of pinned subtrees
-//! only. Who is in a pin is
-//! [`crate::tracker::pins`]'s rule, and the pins are the tracker's; this is what the user
-//! sees of them and does with them.
+//! only. Who is in a pin is [`crate::tracker::pins`]'s rule, and the pins are the
+//! tracker's; this is what the user sees of them and does with them.
 
 use anyhow::Result;
 use ratatui::{style::Stylize, text::Span};
 
-use super::{
-    app::App,
-    rows::{Only, TreeOptions},
-};
+use super::rows::{Only, TreeOptions};
 use crate::{
     event::{KindName, KindSet, ProcessKey},
     tracker::{
@@ -195,8 +191,8 @@ impl PinsState {
 pub const NOTHING_PINNED: &str = "nothing is pinned: p pins the selected process's subtree";
 
 /// The status line's pins segment: how many, and whether only they are shown.
-pub fn status(app: &App) -> Option<Vec<Span<'static>>> {
-    let n = app.tracker.pins().len();
+pub fn status(tracker: &Tracker, shown: &PinsState) -> Option<Vec<Span<'static>>> {
+    let n = tracker.pins().len();
     if n == 0 {
         return None;
     }
@@ -204,7 +200,7 @@ pub fn status(app: &App) -> Option<Vec<Span<'static>>> {
         1 => "1 pin".to_owned(),
         n => format!("{n} pins"),
     })];
-    if app.tree.pins.only {
+    if shown.only {
         spans.push(", only pinned shown".yellow());
     }
     Some(spans)

@@ -12,7 +12,7 @@ use std::{
 use anyhow::Result;
 use ratatui::{style::Stylize, text::Span};
 
-use super::{App, AppEvent};
+use super::AppEvent;
 use crate::{
     clock,
     proc::snapshot::ProcessInfo,
@@ -131,8 +131,8 @@ pub(super) fn end_recording(ended: Result<()>, recording: Option<Recording>) -> 
 
 /// The status line's segment while recording: events recorded, a slow disk, events it
 /// had to record as lost, or that a write error stopped it.
-pub(super) fn status(app: &App) -> Option<Vec<Span<'static>>> {
-    let status = app.recording.as_ref()?;
+pub(super) fn status(status: Option<&Status>) -> Option<Vec<Span<'static>>> {
+    let status = status?;
     if status.error.is_some() {
         return Some(vec!["● recording stopped: write error".red().bold()]);
     }

@@ -2,15 +2,17 @@
 //! (`panes::relays`), and the rules' notices, kept for the pane and the latest in the
 //! status line. The rules are the tracker's ([`crate::tracker::rules`]); their targets'
 //! pidfds ([`crate::relay::Targets`]) are used by the loop that owns the state, which
-//! sends the signals the rules ask for and waits on [`App::relay_target_exited`] beside
-//! the channel.
+//! sends the signals the rules ask for and waits on [`super::App::relay_target_exited`]
+//! beside the channel.
 
 use std::collections::VecDeque;
 
 use ratatui::{style::Stylize, text::Span};
 
-use super::app::App;
-use crate::tracker::rules::{Notice, RuleId};
+use crate::tracker::{
+    Tracker,
+    rules::{Notice, RuleId},
+};
 
 /// Notices kept for the pane.
 const NOTICES_KEPT: usize = 200;
@@ -52,8 +54,8 @@ impl RelayNotices {
 
 /// The status line's relays segment: rules, signals sent, undelivered ones in warning
 /// colours.
-pub fn status(app: &App) -> Option<Vec<Span<'static>>> {
-    let rules = app.tracker.relays().rules();
+pub fn status(tracker: &Tracker) -> Option<Vec<Span<'static>>> {
+    let rules = tracker.relays().rules();
     if rules.is_empty() {
         return None;
     }

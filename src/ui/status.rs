@@ -160,9 +160,9 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
             format!(" {rate}").into(),
         ]
     });
-    out.extend(pins::status(app));
-    out.extend(relays::status(app));
-    out.extend(record::status(app));
+    out.extend(pins::status(&app.tracker, &app.tree.pins));
+    out.extend(relays::status(&app.tracker));
+    out.extend(record::status(app.recording.as_ref()));
     if let Some(filter) = &app.tree.options.filter {
         out.push(vec![
             format!("filter `{}`", text::escape_str(filter)).yellow(),
