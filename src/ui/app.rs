@@ -6,32 +6,28 @@
 //! relay targets) as an [`Effect`] done right after the update, its outcome handed back as
 //! [`AppEvent::Done`].
 
-use crossterm::event::{
-    Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
-    MouseEventKind,
-};
+use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::layout::{Position, Rect};
 
 pub use super::status::SourceInfo;
 use super::{
     component::{Ask, Component, Handled, Happened, View},
     dialog::{Dialog, Help, Prompt, PromptPurpose},
+    history::History,
     keys::{self, Action},
     mask::MaskDialog,
     message::{AppEvent, Done, Effect, Request},
-    panes::{Pane, Panes, events::RecentEvents, tree::Tree},
+    panes::{Pane, Panes, tree::Tree},
     pins::{current_pin, set_mask},
     record,
     relay_dialog::RelayDialog,
-    relays::RelayNotices,
     render::Layout,
     replay,
-    status::Rates,
     users::Users,
 };
 use crate::{
     clock::WallClock,
-    event::{Event, Kind, ProcessKey},
+    event::{Event, ProcessKey},
     proc::snapshot::ProcessInfo,
     relay::Targets,
     tracker::{
@@ -60,9 +56,8 @@ pub struct App {
     pub(super) source_ended: bool,
     /// The banner with the source's notices is shown.
     pub(super) banner: bool,
-    pub(super) rates: Rates,
-    pub(super) recent: RecentEvents,
-    relay_notices: RelayNotices,
+    /// The event rate, the latest events, what the relay rules said.
+    pub(super) history: History,
     pub(super) users: Users,
     pub(super) clock: WallClock,
     /// Where everything was laid out for the last frame drawn.
@@ -91,8 +86,6 @@ impl App {
         now_ns: u64,
         users: Users,
     ) -> Self {
-        let mut rates = Rates::default();
-        rates.roll(now_ns);
         Self {
             tracker: Tracker::new(model, now_ns),
             targets: Targets::default(),
@@ -103,9 +96,7 @@ impl App {
             banner: !source.notices.is_empty(),
             source,
             source_ended: false,
-            rates,
-            recent: RecentEvents::default(),
-            relay_notices: RelayNotices::default(),
+            history: History::new(now_ns),
             users,
             clock,
             layout: Layout::default(),
@@ -167,12 +158,8 @@ impl App {
     pub fn prepare(&mut self, area: Rect) -> Vec<u32> {
         self.layout = Layout::new(area, self);
         self.refresh();
-        let mut uids = self.tree.shown_uids(self.model());
-        if let Some(creds) = self.view(None).selected_process().and_then(|p| p.creds) {
-            uids.extend([creds.uid, creds.euid]);
-        }
         self.dirty = false;
-        uids
+        self.tree.shown_uids(self.model())
     }
 
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
@@ -213,13 +200,7 @@ impl App {
             self.effects.push(Effect::Relay(outcome.effects));
         }
         self.show_relay_notices(outcome.notices);
-        let lost = events
-            .iter()
-            .filter(|e| matches!(e.kind, Kind::Lost { .. }));
-        let lost = lost.count();
-        self.rates.count(events.len() - lost);
-        self.recent.extend(events);
-        if lost > 0 {
+        if self.history.took_in(events) > 0 {
             self.start_resync();
         }
         self.dirty = true;
@@ -230,7 +211,7 @@ impl App {
         self.now_ns = self.now_ns.max(now_ns);
         let generation = self.model().generation();
         self.tracker.tick(now_ns);
-        self.rates.roll(now_ns);
+        self.history.rates.roll(now_ns);
         // Ages and highlights change by the second.
         if self.now_ns() / SECOND != shown || self.model().generation() != generation {
             self.dirty = true;
@@ -244,9 +225,7 @@ impl App {
     pub(super) fn restart(&mut self, model: Model, now_ns: u64) {
         self.tracker.restart(model);
         self.now_ns = now_ns;
-        self.rates = Rates::default();
-        self.rates.roll(now_ns);
-        self.recent = RecentEvents::default();
+        self.history.restart(now_ns);
         self.dirty = true;
     }
 
@@ -351,22 +330,16 @@ impl App {
         }
         // Only clicks and the wheel need the rows: with any-motion tracking every pointer
         // move comes here, and must not rebuild the tree.
-        match mouse.kind {
-            MouseEventKind::Down(MouseButton::Left) => {
-                self.refresh();
-                let at = Position::new(mouse.column, mouse.row);
-                // A click in the tree gives it the keys back.
-                if let Some(row) = self.layout.tree_row_at(at)
-                    && self.tree.click(row)
-                {
-                    self.focus = None;
-                }
-            }
-            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-                self.refresh();
-                self.tree.wheel(mouse.kind == MouseEventKind::ScrollDown);
-            }
-            _ => return,
+        if !Tree::takes(mouse.kind) {
+            return;
+        }
+        self.refresh();
+        let row = self
+            .layout
+            .tree_row_at(Position::new(mouse.column, mouse.row));
+        // A click in the tree gives it the keys back.
+        if self.tree.mouse(mouse.kind, row) {
+            self.focus = None;
         }
         self.dirty = true;
     }
@@ -438,8 +411,8 @@ impl App {
             tracker: &self.tracker,
             clock: &self.clock,
             users: &self.users,
-            recent: &self.recent,
-            relay_notices: &self.relay_notices,
+            recent: &self.history.recent,
+            relay_notices: &self.history.relay_notices,
             now_ns: self.now_ns(),
             selected: self.tree.cursor.key,
             focused: pane.is_some() && pane == self.focus,
@@ -534,7 +507,7 @@ impl App {
     /// Shows what the relays said: the latest in the status line, all of them in the pane
     /// and the log file.
     pub(super) fn show_relay_notices(&mut self, fresh: Vec<Notice>) {
-        if let Some(last) = self.relay_notices.keep(fresh) {
+        if let Some(last) = self.history.relay_notices.keep(fresh) {
             self.say(last);
         }
     }

@@ -17,7 +17,8 @@
 //!   `format`: drawing, a pure function of the state (`impl Widget for &App`), so screens
 //!   are tested on ratatui's `TestBackend`.
 //! - `pins` and `relays`: what the UI keeps of pins (the pinned-only view) and relay rules
-//!   (their notices), and their status segments.
+//!   (their notices), and their status segments; `history`: what it keeps of what
+//!   happened (the event rate, the latest events, the relay rules' notices).
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
 //! - [`runtime`]: the tasks that feed one channel (event source, terminal input, a timer,
 //!   signals) and the loop that owns the state, does what it asks (the UI's driver: relay
@@ -31,6 +32,7 @@ pub mod app;
 mod component;
 pub mod dialog;
 mod format;
+mod history;
 pub mod keys;
 mod mask;
 pub mod message;

@@ -151,12 +151,12 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     let mut out = vec![source];
     out.extend(replay::status(app, compact));
     out.extend([vec![processes.into()], vec![lost]]);
-    let rate = format!("{}/s", format::rate(app.rates.last()));
+    let rate = format!("{}/s", format::rate(app.history.rates.last()));
     out.push(if compact {
         vec![rate.into()]
     } else {
         vec![
-            app.rates.sparkline(SPARKLINE_SECONDS).cyan(),
+            app.history.rates.sparkline(SPARKLINE_SECONDS).cyan(),
             format!(" {rate}").into(),
         ]
     });

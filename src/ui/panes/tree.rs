@@ -3,6 +3,7 @@
 //! around it; the search, the filter and the folds; and the keys that move, fold and
 //! search ([`Tree::act`]).
 
+use crossterm::event::{MouseButton, MouseEventKind};
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
@@ -134,29 +135,51 @@ impl Tree {
         self.cursor.select(self.view.current(), index, self.height);
     }
 
-    pub fn move_by(&mut self, delta: isize) {
+    fn move_by(&mut self, delta: isize) {
         let index = self.cursor.index.saturating_add_signed(delta);
         self.select(index.min(self.rows().len().saturating_sub(1)));
     }
 
-    /// A click on the `row`th row shown: selects it; false if there is none there.
-    pub fn click(&mut self, row: usize) -> bool {
-        let index = row + self.cursor.offset;
-        let there = index < self.rows().len();
-        if there {
-            self.select(index);
-        }
-        there
+    /// Whether the tree does something with this mouse event: a left click or the wheel.
+    pub fn takes(kind: MouseEventKind) -> bool {
+        matches!(
+            kind,
+            MouseEventKind::Down(MouseButton::Left)
+                | MouseEventKind::ScrollDown
+                | MouseEventKind::ScrollUp
+        )
     }
 
-    /// The uids of the processes shown, whose user names a frame shows.
+    /// A click on the `row`th row shown (`None`: outside the rows), or the wheel; true if
+    /// a click selected a row.
+    pub fn mouse(&mut self, kind: MouseEventKind, row: Option<usize>) -> bool {
+        match kind {
+            MouseEventKind::ScrollDown => self.move_by(WHEEL_ROWS),
+            MouseEventKind::ScrollUp => self.move_by(-WHEEL_ROWS),
+            _ => {
+                let index = row.map(|row| row + self.cursor.offset);
+                if let Some(index) = index.filter(|&i| i < self.rows().len()) {
+                    self.select(index);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// The uids whose user names a frame shows: the processes shown, and the ids of the
+    /// selected one (in the details pane).
     pub fn shown_uids(&self, model: &Model) -> Vec<u32> {
         let visible = self.rows().iter().skip(self.cursor.offset);
-        visible
+        let mut uids: Vec<u32> = visible
             .take(self.height)
             .filter_map(|row| model.get(row.key)?.creds)
             .map(|creds| creds.uid)
-            .collect()
+            .collect();
+        if let Some(creds) = self.cursor.key.and_then(|key| model.get(key)?.creds) {
+            uids.extend([creds.uid, creds.euid]);
+        }
+        uids
     }
 
     /// What a pane or a dialog asked of the tree: to show a process, search, filter.
@@ -171,11 +194,6 @@ impl Tree {
             _ => return Handled::Ignored,
         }
         Handled::Taken
-    }
-
-    /// The mouse wheel, `down` or up.
-    pub fn wheel(&mut self, down: bool) {
-        self.move_by(if down { WHEEL_ROWS } else { -WHEEL_ROWS });
     }
 
     /// What `action` does to the tree; [`Handled::Ignored`] if it is not the tree's.
