@@ -6,74 +6,36 @@
 //! relay targets) as an [`Effect`] done right after the update, its outcome handed back as
 //! [`AppEvent::Done`].
 
-use crossterm::event::{
-    Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
-    MouseEventKind,
-};
+use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::layout::{Position, Rect};
 
 use super::{
+    component::{Ask, Component, Handled, Happened, View},
     dialog::{Dialog, Help, Prompt, PromptPurpose},
     feed::SourceInfo,
+    history::History,
     keys::{self, Action},
-    log::RecentEvents,
+    mask::MaskDialog,
     message::{AppEvent, Done, Effect, Request},
-    pins::PinsState,
+    panes::{Pane, Panes, tree::Tree},
+    pins::{current_pin, set_mask},
     record,
-    relays::RelaysState,
+    relay_dialog::RelayDialog,
     render::Layout,
     replay,
-    rows::{Row, TreeOptions, TreeView},
-    search::SearchText,
-    status::Rates,
-    tree::Cursor,
     users::Users,
 };
 use crate::{
     clock::WallClock,
-    event::{Event, Kind, ProcessKey},
+    event::{Event, ProcessKey, duration::SECOND},
     proc::snapshot::ProcessInfo,
     relay::Targets,
     tracker::{
         Outcome, Tracker,
-        model::{Model, Process},
+        model::Model,
+        rules::{Notice, RuleId, RuleSpec, Target},
     },
 };
-
-const SECOND: u64 = 1_000_000_000;
-/// Rows the mouse wheel moves.
-const WHEEL_ROWS: isize = 3;
-
-/// A pane beside or below the tree. Each is drawn by its own module (see `render`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pane {
-    /// The selected process in full.
-    Details,
-    /// The latest events.
-    EventLog,
-    /// The pins, and the events of one.
-    Pins,
-    /// The relay rules and what they sent.
-    Relays,
-}
-
-/// Where a pane goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Place {
-    /// Beside the tree (below it on narrow terminals).
-    Side,
-    /// Below the tree, across the screen.
-    Bottom,
-}
-
-impl Pane {
-    pub fn place(self) -> Place {
-        match self {
-            Self::Details | Self::Relays => Place::Side,
-            Self::EventLog | Self::Pins => Place::Bottom,
-        }
-    }
-}
 
 /// The whole state of the terminal UI.
 pub struct App {
@@ -81,13 +43,10 @@ pub struct App {
     /// The relay targets' pidfds: the loop's, used only by what it does for the state
     /// (see `runtime`), never by [`update`].
     pub(super) targets: Targets,
-    pub(super) view: TreeView,
-    pub(super) options: TreeOptions,
-    pub(super) cursor: Cursor,
-    pub(super) search: Option<SearchText>,
-    /// Open panes, in the order they were opened.
-    pub(super) panes: Vec<Pane>,
-    /// The pane that has the keys (see `focus`); `None`: the tree.
+    /// The tree, the main view: the keys go to it unless a dialog or a pane has them.
+    pub(super) tree: Tree,
+    pub(super) panes: Panes,
+    /// The pane that has the keys (see `panes::list`); `None`: the tree.
     pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
     pub(super) dialog: Option<Box<dyn Dialog>>,
@@ -95,10 +54,8 @@ pub struct App {
     pub(super) source_ended: bool,
     /// The banner with the source's notices is shown.
     pub(super) banner: bool,
-    pub(super) rates: Rates,
-    pub(super) recent: RecentEvents,
-    pub(super) pins: PinsState,
-    pub(super) relays: RelaysState,
+    /// The event rate, the latest events, what the relay rules said.
+    pub(super) history: History,
     pub(super) users: Users,
     pub(super) clock: WallClock,
     /// Where everything was laid out for the last frame drawn.
@@ -127,25 +84,17 @@ impl App {
         now_ns: u64,
         users: Users,
     ) -> Self {
-        let mut rates = Rates::default();
-        rates.roll(now_ns);
         Self {
             tracker: Tracker::new(model, now_ns),
             targets: Targets::default(),
-            view: TreeView::new(),
-            options: TreeOptions::default(),
-            cursor: Cursor::default(),
-            search: None,
-            panes: Vec::new(),
+            tree: Tree::default(),
+            panes: Panes::new(),
             focus: None,
             dialog: None,
             banner: !source.notices.is_empty(),
             source,
             source_ended: false,
-            rates,
-            recent: RecentEvents::default(),
-            pins: PinsState::default(),
-            relays: RelaysState::default(),
+            history: History::new(now_ns),
             users,
             clock,
             layout: Layout::default(),
@@ -167,7 +116,7 @@ impl App {
 
     /// The selected process.
     pub fn selected(&self) -> Option<ProcessKey> {
-        self.cursor.key
+        self.tree.cursor.key
     }
 
     /// The time shown: the clock's, or the newest event's if that is later.
@@ -207,45 +156,14 @@ impl App {
     pub fn prepare(&mut self, area: Rect) -> Vec<u32> {
         self.layout = Layout::new(area, self);
         self.refresh();
-        let visible = self.view.current().iter();
-        let mut uids: Vec<u32> = visible
-            .skip(self.cursor.offset)
-            .take(self.layout.tree_height())
-            .filter_map(|row| self.model().get(row.key)?.creds)
-            .map(|creds| creds.uid)
-            .collect();
-        if let Some(creds) = self.selected_process().and_then(|p| p.creds) {
-            uids.extend([creds.uid, creds.euid]);
-        }
         self.dirty = false;
-        uids
+        self.tree.shown_uids(self.model())
     }
 
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
     /// selected process among them again.
     fn refresh(&mut self) {
-        self.pins.restrict(&self.tracker, &mut self.options);
-        let model = self.tracker.model();
-        self.view.rows(model, &self.options);
-        self.cursor
-            .follow(&self.view, model, self.layout.tree_height());
-    }
-
-    pub(super) fn rows(&self) -> &[Row] {
-        self.view.current()
-    }
-
-    /// The open panes that go in `place`, in the order they were opened.
-    pub(super) fn open_panes(&self, place: Place) -> Vec<Pane> {
-        self.panes
-            .iter()
-            .copied()
-            .filter(|p| p.place() == place)
-            .collect()
-    }
-
-    pub(super) fn selected_process(&self) -> Option<&Process> {
-        self.model().get(self.cursor.key?)
+        self.tree.refresh(&self.tracker, self.layout.tree_height());
     }
 
     /// Asks the loop for an effect, right after this update.
@@ -280,13 +198,7 @@ impl App {
             self.effects.push(Effect::Relay(outcome.effects));
         }
         self.show_relay_notices(outcome.notices);
-        let lost = events
-            .iter()
-            .filter(|e| matches!(e.kind, Kind::Lost { .. }));
-        let lost = lost.count();
-        self.rates.count(events.len() - lost);
-        self.recent.extend(events);
-        if lost > 0 {
+        if self.history.took_in(events) > 0 {
             self.start_resync();
         }
         self.dirty = true;
@@ -297,7 +209,7 @@ impl App {
         self.now_ns = self.now_ns.max(now_ns);
         let generation = self.model().generation();
         self.tracker.tick(now_ns);
-        self.rates.roll(now_ns);
+        self.history.rates.roll(now_ns);
         // Ages and highlights change by the second.
         if self.now_ns() / SECOND != shown || self.model().generation() != generation {
             self.dirty = true;
@@ -311,9 +223,7 @@ impl App {
     pub(super) fn restart(&mut self, model: Model, now_ns: u64) {
         self.tracker.restart(model);
         self.now_ns = now_ns;
-        self.rates = Rates::default();
-        self.rates.roll(now_ns);
-        self.recent = RecentEvents::default();
+        self.history.restart(now_ns);
         self.dirty = true;
     }
 
@@ -345,21 +255,32 @@ impl App {
     /// What came of an [`Effect`].
     fn done(&mut self, done: Done) {
         match done {
-            Done::Delivered(deliveries) => {
-                let notices = deliveries
+            Done::Delivered(sent) => {
+                let notices = sent
                     .into_iter()
-                    .filter_map(|(target, delivery)| self.tracker.delivered(target, delivery))
+                    .filter_map(|(t, d)| self.tracker.delivered(t, d))
                     .collect();
                 self.show_relay_notices(notices);
             }
-            Done::TargetsExited(targets) => {
-                let notices = targets
+            Done::TargetsExited(gone) => {
+                let notices = gone
                     .into_iter()
-                    .filter_map(|target| self.tracker.target_exited(target))
+                    .filter_map(|t| self.tracker.target_exited(t))
                     .collect();
                 self.show_relay_notices(notices);
             }
-            Done::RelayDialog(dialog, answer) => self.relay_dialog_answered(*dialog, answer),
+            Done::RelayDialog(dialog, answer) => match dialog.answered(answer) {
+                Ok(rule) => {
+                    let text = rule.spec.to_string();
+                    let (id, notices) = self.tracker.add_rule(rule);
+                    self.show_relay_notices(notices);
+                    // A warning about a target says more than that the rule was made.
+                    if self.message.is_none() {
+                        self.say(format!("{id} made: {text}"));
+                    }
+                }
+                Err(dialog) => self.dialog = Some(dialog),
+            },
         }
         self.dirty = true;
     }
@@ -382,8 +303,11 @@ impl App {
         }
         self.refresh();
         if let Some(mut dialog) = self.dialog.take() {
+            let handled = dialog.key(key, &self.view(None));
+            let open = !matches!(handled, Handled::Close(_));
+            self.handled(handled);
             // A dialog that opened another one makes way for it.
-            if dialog.key(key, self) && self.dialog.is_none() {
+            if open && self.dialog.is_none() {
                 self.dialog = Some(dialog);
             }
             return;
@@ -404,85 +328,48 @@ impl App {
         }
         // Only clicks and the wheel need the rows: with any-motion tracking every pointer
         // move comes here, and must not rebuild the tree.
-        match mouse.kind {
-            MouseEventKind::Down(MouseButton::Left) => {
-                self.refresh();
-                let at = Position::new(mouse.column, mouse.row);
-                if let Some(index) = self.layout.tree_row_at(at) {
-                    let index = index + self.cursor.offset;
-                    if index < self.rows().len() {
-                        self.select(index);
-                        // A click in the tree gives it the keys back.
-                        self.focus = None;
-                    }
-                }
-            }
-            MouseEventKind::ScrollDown => {
-                self.refresh();
-                self.move_by(WHEEL_ROWS);
-            }
-            MouseEventKind::ScrollUp => {
-                self.refresh();
-                self.move_by(-WHEEL_ROWS);
-            }
-            _ => return,
+        if !Tree::takes(mouse.kind) {
+            return;
+        }
+        self.refresh();
+        let at = Position::new(mouse.column, mouse.row);
+        let row = self.layout.tree_row_at(at);
+        // A click in the tree gives it the keys back.
+        if self.tree.mouse(mouse.kind, row) {
+            self.focus = None;
         }
         self.dirty = true;
     }
 
     pub(super) fn perform(&mut self, action: Action) {
-        let page = self.layout.tree_height().max(1) as isize;
         match action {
-            Action::Up => self.move_by(-1),
-            Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-page),
-            Action::PageDown => self.move_by(page),
-            Action::Home => self.select(0),
-            Action::End => self.select(self.rows().len().saturating_sub(1)),
-            Action::Fold => {
-                if let Some(row) = self.selected_row() {
-                    self.set_folded(row, !row.folded);
+            Action::Search => self.open(Prompt::new(PromptPurpose::Search, &self.tree)),
+            Action::Filter => {
+                if !self.tree.toggle_filter() {
+                    self.open(Prompt::new(PromptPurpose::Filter, &self.tree));
                 }
             }
-            Action::FoldOrParent => match self.selected_row() {
-                Some(row) if row.has_children && !row.folded => self.set_folded(row, true),
-                Some(row) => self.select_parent(row),
-                None => {}
-            },
-            Action::Unfold => {
-                if let Some(row) = self.selected_row() {
-                    self.set_folded(row, false);
-                }
-            }
-            Action::Search => self.open(Prompt::new(PromptPurpose::Search, self)),
-            Action::NextMatch => self.jump_to_match(true),
-            Action::PreviousMatch => self.jump_to_match(false),
-            Action::Filter => self.toggle_filter(),
-            Action::KernelThreads => {
-                self.options.kernel_threads = !self.options.kernel_threads;
-                self.say(if self.options.kernel_threads {
-                    "kernel threads shown"
-                } else {
-                    "kernel threads hidden"
-                });
-            }
-            Action::Details => self.toggle_pane(Pane::Details),
-            Action::EventLog => self.toggle_pane(Pane::EventLog),
+            Action::Pane(pane) => self.toggle_pane(pane),
             Action::Pin => self.toggle_pin(),
-            Action::Pins => self.toggle_pins_pane(),
             Action::PinMask => self.open_mask(),
-            Action::PinnedView => self.toggle_pinned_view(),
-            Action::Relay if self.replay.is_some() => {
-                self.say("no relays in a replay");
+            Action::PinnedView => {
+                if let Some(why) = self.tree.pins.toggle_only(&self.tracker) {
+                    self.say(why);
+                }
             }
-            Action::Relay => self.open_relay_dialog(),
-            Action::Relays => self.toggle_list_pane(Pane::Relays),
+            Action::Relay if self.replay.is_some() => self.say("no relays in a replay"),
+            // For the picked pin's subtree while the pins pane has the keys.
+            Action::Relay => {
+                let subtree = self.picked();
+                let subject = subtree.or(self.selected());
+                self.open(RelayDialog::new(self.model(), subject, subtree.is_some()));
+            }
             Action::Help => self.open(Help),
             Action::Dismiss => {
                 if self.banner {
                     self.banner = false;
                 } else {
-                    self.search = None;
+                    self.tree.search = None;
                 }
             }
             Action::Quit => self.quit = true,
@@ -493,6 +380,11 @@ impl App {
                 {
                     self.say(replay::NOT_LIVE);
                 }
+            }
+            // The rest are the tree's own: they move, fold, search, show kernel threads.
+            _ => {
+                let handled = self.tree.act(action, self.tracker.model());
+                self.handled(handled);
             }
         }
     }
@@ -523,44 +415,145 @@ impl App {
         self.dialog = Some(Box::new(dialog));
     }
 
-    fn selected_row(&self) -> Option<Row> {
-        self.rows().get(self.cursor.index).copied()
-    }
-
-    fn move_by(&mut self, delta: isize) {
-        let index = self.cursor.index.saturating_add_signed(delta);
-        self.select(index.min(self.rows().len().saturating_sub(1)));
-    }
-
-    /// Selects row `index` of the rows last built.
-    pub(super) fn select(&mut self, index: usize) {
-        let height = self.layout.tree_height();
-        self.cursor.select(self.view.current(), index, height);
-    }
-
-    fn set_folded(&mut self, row: Row, folded: bool) {
-        if folded && row.has_children {
-            self.options.folded.insert(row.key);
-        } else {
-            self.options.folded.remove(&row.key);
-        }
-    }
-
-    /// Selects the nearest ancestor of `row` shown.
-    fn select_parent(&mut self, row: Row) {
-        let rows = self.rows();
-        let at = self.cursor.index.min(rows.len());
-        if let Some(parent) = rows[..at].iter().rposition(|r| r.depth < row.depth) {
-            self.select(parent);
-        }
-    }
-
-    pub(super) fn toggle_pane(&mut self, pane: Pane) {
-        match self.panes.iter().position(|&p| p == pane) {
-            Some(at) => {
-                self.panes.remove(at);
+    /// Shows or hides `pane`. One that lists things is shown with the keys, and hidden
+    /// if it has them.
+    fn toggle_pane(&mut self, pane: Pane) {
+        if pane.entry().takes_keys && self.focus != Some(pane) {
+            self.with_pane(pane, |pane, view| pane.focused(view));
+            self.focus = Some(pane);
+            if self.panes.is_open(pane) {
+                return;
             }
-            None => self.panes.push(pane),
+        } else if self.focus == Some(pane) {
+            self.focus = None;
+        }
+        self.panes.toggle(pane);
+    }
+
+    /// What `pane` reads of the application.
+    pub(super) fn view(&self, pane: Option<Pane>) -> View<'_> {
+        View {
+            tracker: &self.tracker,
+            clock: &self.clock,
+            users: &self.users,
+            recent: &self.history.recent,
+            relay_notices: &self.history.relay_notices,
+            now_ns: self.now_ns(),
+            selected: self.tree.cursor.key,
+            focused: pane.is_some() && pane == self.focus,
+            replaying: self.replay.is_some(),
+        }
+    }
+
+    /// Lends `pane` to `f`, with what it reads of the application.
+    fn with_pane<R>(&mut self, pane: Pane, f: impl FnOnce(&mut dyn Component, &View) -> R) -> R {
+        let mut panes = std::mem::take(&mut self.panes);
+        let out = f(panes.get_mut(pane), &self.view(Some(pane)));
+        self.panes = panes;
+        out
+    }
+
+    /// A key for the pane that has the keys; false if the tree's keys apply to it.
+    fn pane_key(&mut self, pane: Pane, key: KeyEvent) -> bool {
+        if key.code == KeyCode::Esc {
+            self.focus = None;
+            return true;
+        }
+        let handled = self.with_pane(pane, |pane, view| pane.key(key, view));
+        self.handled(handled)
+    }
+
+    /// Does what a pane asked; false if it did not take the key.
+    pub(super) fn handled(&mut self, handled: Handled) -> bool {
+        let ask = match handled {
+            Handled::Ignored => return false,
+            Handled::Taken | Handled::Close(None) => return true,
+            Handled::Ask(ask) | Handled::Close(Some(ask)) => ask,
+        };
+        match ask {
+            Ask::Say(text) => self.say(text),
+            Ask::Perform(action) => self.perform(action),
+            Ask::Show(_) | Ask::Search { .. } | Ask::Filter(_) => {
+                let handled = self.tree.asked(ask, self.tracker.model());
+                return self.handled(handled);
+            }
+            Ask::RemoveRule(id) => {
+                if let Some(rule) = self.tracker.remove_rule(id) {
+                    let targets = rule.targets().iter().map(Target::id).collect();
+                    self.ask(Effect::CloseRelayTargets(targets));
+                }
+                self.say(format!("{id} removed"));
+            }
+            Ask::Seek(text) => _ = self.with_replay(|c, app| c.seek_to_text(&text, app)),
+            Ask::SetMask { root, mask } => {
+                if let Some(said) = set_mask(&mut self.tracker, root, mask) {
+                    self.say(said);
+                }
+            }
+            Ask::Open(dialog) => self.dialog = Some(dialog),
+            Ask::Effect(effect) => self.ask(effect),
+        }
+        true
+    }
+
+    /// The process the item picked in the pane that has the keys stands for.
+    pub(super) fn picked(&self) -> Option<ProcessKey> {
+        let pane = self.focus?;
+        self.panes.get(pane).picked(&self.view(Some(pane)))
+    }
+
+    /// `--pin PID`: pins the subtree of the live process with this pid.
+    pub fn pin_pid(&mut self, pid: u32) -> anyhow::Result<()> {
+        self.tree.pins.pin_pid(&mut self.tracker, pid)
+    }
+
+    /// Opens the rule's targets and adds it (`--relay`), its pids resolved now. Its
+    /// warnings are shown like every notice. For what drives the application, before its
+    /// loop: opening targets touches the outside world, which [`update`] leaves to the
+    /// loop (see `relay_dialog`).
+    pub fn add_relay(&mut self, spec: RuleSpec) -> anyhow::Result<RuleId> {
+        let mut notices = Vec::new();
+        let id = self
+            .targets
+            .add_rule(&mut self.tracker, spec, &mut notices)?;
+        self.show_relay_notices(notices);
+        Ok(id)
+    }
+
+    /// Resolves once a relay target has exited; then [`AppEvent::RelayTargetExited`]
+    /// drops it. The loop that owns the application waits on it beside its channel.
+    pub fn relay_target_exited(&self) -> impl Future<Output = ()> + '_ {
+        self.targets.exited()
+    }
+
+    /// Shows what the relays said: the latest in the status line, all of them in the pane
+    /// and the log file.
+    pub(super) fn show_relay_notices(&mut self, fresh: Vec<Notice>) {
+        if let Some(last) = self.history.relay_notices.keep(fresh) {
+            self.say(last);
+        }
+    }
+
+    /// `p`: pins the selected process's subtree, or unpins it; in the pins pane, unpins
+    /// the picked pin (with none, pins the selected process's).
+    fn toggle_pin(&mut self) {
+        let Some(key) = self.picked().or(self.tree.cursor.key) else {
+            self.say("no process selected");
+            return;
+        };
+        let (said, pinned) = self.tree.pins.toggle(&mut self.tracker, key);
+        self.say(said);
+        if let Some(at) = pinned {
+            self.panes.happened(Happened::Pinned { at });
+        }
+    }
+
+    /// `m`: the mask dialog of the current pin.
+    fn open_mask(&mut self) {
+        let pin = current_pin(&self.tracker, self.picked(), self.selected());
+        match MaskDialog::for_pin(pin, &self.tracker) {
+            Ok(dialog) => self.open(dialog),
+            Err(why) => self.say(why),
         }
     }
 }
@@ -582,7 +575,15 @@ pub fn update(app: &mut App, event: AppEvent) {
             }
             app.dirty = true;
         }
-        AppEvent::Recording(status) => app.dirty |= app.recording_status(status),
+        AppEvent::Recording(status) => {
+            if let Some(shown) = &mut app.recording {
+                let (changed, failed) = shown.follow(status);
+                if let Some(error) = failed {
+                    app.notice(error);
+                }
+                app.dirty |= changed;
+            }
+        }
         AppEvent::RelayTargetExited => app.effects.push(Effect::CheckRelayTargets),
         AppEvent::Done(done) => app.done(done),
         AppEvent::SourceEnded => {

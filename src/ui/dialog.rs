@@ -1,6 +1,6 @@
 //! Dialogs: whatever takes the keyboard for a while and draws over the screen (the key
-//! help, the search prompt). A new one implements [`Dialog`] in its own module and is
-//! opened with `App::open`.
+//! help, the search prompt). A new one implements [`Component`] and [`Dialog`] in its own
+//! module and is opened with `App::open`, or by another dialog ([`Ask::Open`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{
@@ -11,36 +11,31 @@ use ratatui::{
     widgets::{Block, Clear, Paragraph, Widget},
 };
 
+pub use super::component::Dialog;
 use super::{
-    app::App, keys::BINDINGS, render::centered, replay::REPLAY_BINDINGS, search::SearchText,
+    component::{Ask, Component, Handled, View},
+    keys::BINDINGS,
+    panes::tree::Tree,
+    render::centered,
+    replay::REPLAY_BINDINGS,
 };
 use crate::text;
 
-/// A dialog: it gets every key (but Ctrl-C, which quits) while it is open.
-pub trait Dialog {
-    /// Handles a key, changing the application as it must; false closes the dialog.
-    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool;
-
-    /// Draws the dialog over the screen `area`.
-    fn render(&self, app: &App, area: Rect, buf: &mut Buffer);
-}
-
 /// The key help: the bindings table, as it is.
+#[derive(Debug)]
 pub struct Help;
 
-impl Dialog for Help {
+impl Dialog for Help {}
+
+impl Component for Help {
     /// Any key closes it.
-    fn key(&mut self, _key: KeyEvent, _app: &mut App) -> bool {
-        false
+    fn key(&mut self, _key: KeyEvent, _view: &View) -> Handled {
+        Handled::Close(None)
     }
 
-    fn render(&self, app: &App, area: Rect, buf: &mut Buffer) {
+    fn draw(&self, area: Rect, buf: &mut Buffer, view: &View) {
         let key = Style::new().add_modifier(Modifier::BOLD);
-        let replay = if app.replay.is_some() {
-            REPLAY_BINDINGS
-        } else {
-            &[]
-        };
+        let replay = if view.replaying { REPLAY_BINDINGS } else { &[] };
         let mut lines: Vec<Line> = BINDINGS
             .iter()
             .chain(replay)
@@ -82,6 +77,7 @@ pub enum PromptPurpose {
 /// A line of text typed at the bottom of the screen. A search or filter takes effect as
 /// it is typed; Enter keeps it, Esc puts back what was there before. A seek happens on
 /// Enter.
+#[derive(Debug)]
 pub struct Prompt {
     purpose: PromptPurpose,
     text: String,
@@ -92,55 +88,51 @@ pub struct Prompt {
 }
 
 impl Prompt {
-    pub fn new(purpose: PromptPurpose, app: &App) -> Self {
+    /// A prompt over `tree`, whose search or filter it changes.
+    pub fn new(purpose: PromptPurpose, tree: &Tree) -> Self {
         let before = match purpose {
-            PromptPurpose::Search => app.search.as_ref().map(|s| s.text.clone()),
-            PromptPurpose::Filter => app.options.filter.clone(),
+            PromptPurpose::Search => tree.search.as_ref().map(|s| s.text.clone()),
+            PromptPurpose::Filter => tree.options.filter.clone(),
             PromptPurpose::Seek => None,
         };
         Self {
             purpose,
             text: String::new(),
             before,
-            origin: app.cursor.index,
+            origin: tree.cursor.index,
         }
     }
 
     /// Makes `text` the search or the filter.
-    fn take_effect(&self, text: &str, app: &mut App) {
+    fn take_effect(&self, text: &str) -> Option<Ask> {
+        let text = text.to_owned();
         match self.purpose {
-            PromptPurpose::Search => {
-                app.search = SearchText::new(text);
-                let len = app.rows().len();
-                let first = (0..len)
-                    .map(|step| (self.origin + step) % len)
-                    .find(|&i| app.row_matches(i));
-                app.select(first.unwrap_or(self.origin));
-                if first.is_none() && !text.is_empty() {
-                    app.say(format!("no match for `{text}`"));
-                }
-            }
-            PromptPurpose::Filter => {
-                app.options.filter = (!text.is_empty()).then(|| text.to_owned());
-            }
-            PromptPurpose::Seek => {}
+            PromptPurpose::Search => Some(Ask::Search {
+                text,
+                origin: self.origin,
+            }),
+            PromptPurpose::Filter => Some(Ask::Filter(text)),
+            PromptPurpose::Seek => None,
         }
     }
 }
 
 impl Dialog for Prompt {
-    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+    fn on_status_line(&self) -> bool {
+        true
+    }
+}
+
+impl Component for Prompt {
+    fn key(&mut self, key: KeyEvent, _view: &View) -> Handled {
         match key.code {
-            KeyCode::Enter => {
-                if self.purpose == PromptPurpose::Seek {
-                    app.with_replay(|controls, app| controls.seek_to_text(&self.text, app));
-                }
-                return false;
+            KeyCode::Enter if self.purpose == PromptPurpose::Seek => {
+                return Handled::Close(Some(Ask::Seek(self.text.clone())));
             }
+            KeyCode::Enter => return Handled::Close(None),
             KeyCode::Esc => {
                 let before = self.before.take().unwrap_or_default();
-                self.take_effect(&before, app);
-                return false;
+                return Handled::Close(self.take_effect(&before));
             }
             KeyCode::Backspace => {
                 self.text.pop();
@@ -152,14 +144,14 @@ impl Dialog for Prompt {
             {
                 self.text.push(c);
             }
-            _ => return true,
+            _ => return Handled::Taken,
         }
-        self.take_effect(&self.text, app);
-        true
+        self.take_effect(&self.text)
+            .map_or(Handled::Taken, Handled::Ask)
     }
 
-    fn render(&self, app: &App, _area: Rect, buf: &mut Buffer) {
-        let line = app.layout.status;
+    /// Draws the prompt on the status line, `line`.
+    fn draw(&self, line: Rect, buf: &mut Buffer, _view: &View) {
         let (prefix, hint) = match self.purpose {
             PromptPurpose::Search => ("/", "   Enter keeps, Esc cancels"),
             PromptPurpose::Filter => ("filter: ", "   Enter keeps, Esc cancels"),

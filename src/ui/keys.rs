@@ -6,7 +6,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::replay::{Control, REPLAY_BINDINGS};
+use super::{
+    panes::Pane,
+    replay::{Control, REPLAY_BINDINGS},
+};
 
 /// What a key does in the tree view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,20 +32,16 @@ pub enum Action {
     Filter,
     /// Shows or hides kernel threads.
     KernelThreads,
-    Details,
-    EventLog,
+    /// Shows or hides a pane; one that lists things takes the keys (again: hides it).
+    Pane(Pane),
     /// Pins or unpins the selected process's subtree (in the pins pane: the picked pin).
     Pin,
-    /// Shows the pins pane with the keys, or hides it.
-    Pins,
     /// Edits the current pin's event mask.
     PinMask,
     /// Shows only pinned subtrees, or everything.
     PinnedView,
     /// Makes a relay rule for the selected process or the picked pin.
     Relay,
-    /// Shows the relays pane with the keys, or hides it.
-    Relays,
     Help,
     /// Hides the banner, or else ends the search.
     Dismiss,
@@ -58,6 +57,26 @@ pub enum Action {
 pub enum Key {
     Char(char),
     Code(KeyCode),
+}
+
+impl Action {
+    /// It moves the selection or folds in the tree.
+    pub fn moves(self) -> bool {
+        matches!(
+            self,
+            Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Home
+                | Action::End
+                | Action::Fold
+                | Action::FoldOrParent
+                | Action::Unfold
+                | Action::NextMatch
+                | Action::PreviousMatch
+        )
+    }
 }
 
 /// Keys, what the help calls them, and what they do.
@@ -153,9 +172,9 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('d'), Code(KeyCode::Tab)],
         "d Tab",
         "details of the selected process",
-        Action::Details,
+        Action::Pane(Pane::Details),
     ),
-    bind(&[Char('e')], "e", "event log", Action::EventLog),
+    bind(&[Char('e')], "e", "event log", Action::Pane(Pane::EventLog)),
     bind(
         &[Char('p')],
         "p",
@@ -166,7 +185,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('P')],
         "P",
         "pins pane, with the keys (again: hide it)",
-        Action::Pins,
+        Action::Pane(Pane::Pins),
     ),
     bind(&[Char('m')], "m", "events the pin logs", Action::PinMask),
     bind(
@@ -185,7 +204,7 @@ pub const BINDINGS: &[Binding] = &[
         &[Char('R')],
         "R",
         "relays pane, with the keys (again: hide it)",
-        Action::Relays,
+        Action::Pane(Pane::Relays),
     ),
     bind(
         &[Char('?'), Code(KeyCode::F(1))],
@@ -245,6 +264,6 @@ mod tests {
         let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);
         assert_eq!(action(ctrl_n), None);
         let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
-        assert_eq!(action(tab), Some(Action::Details));
+        assert_eq!(action(tab), Some(Action::Pane(Pane::Details)));
     }
 }

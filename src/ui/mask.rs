@@ -10,8 +10,15 @@ use ratatui::{
     widgets::{Block, Clear, Paragraph, Widget},
 };
 
-use super::{app::App, dialog::Dialog, pins::mask_text, render::centered};
-use crate::event::{KindName, KindSet, ProcessKey};
+use super::{
+    component::{Ask, Component, Dialog, Handled, View},
+    pins::{NOTHING_PINNED, name_of},
+    render::centered,
+};
+use crate::{
+    event::{KindName, KindSet, ProcessKey},
+    tracker::{Tracker, pins::Pin},
+};
 
 /// The kinds a mask chooses from, as the dialog names them: all but loss reports.
 fn choices() -> impl Iterator<Item = (KindName, &'static str)> {
@@ -23,6 +30,7 @@ fn choices() -> impl Iterator<Item = (KindName, &'static str)> {
 const KEYS: &str = " Space toggles · Enter keeps · Esc cancels ";
 
 /// Edits the mask of the pin rooted at `root`; nothing changes until Enter.
+#[derive(Debug)]
 pub struct MaskDialog {
     root: ProcessKey,
     name: String,
@@ -32,12 +40,25 @@ pub struct MaskDialog {
 
 impl MaskDialog {
     /// `name`: the root as the title shows it.
-    pub fn new(root: ProcessKey, name: String, mask: KindSet) -> Self {
+    fn new(root: ProcessKey, name: String, mask: KindSet) -> Self {
         Self {
             root,
             name,
             mask,
             at: 0,
+        }
+    }
+
+    /// The dialog of `pin`, the current one; what to say if there is none.
+    pub fn for_pin(pin: Option<&Pin>, tracker: &Tracker) -> Result<Self, &'static str> {
+        match pin {
+            Some(pin) => Ok(Self::new(
+                pin.root(),
+                name_of(tracker.model(), pin.root()),
+                pin.mask(),
+            )),
+            None if tracker.pins().is_empty() => Err(NOTHING_PINNED),
+            None => Err("the selected process is in no pin: P picks one"),
         }
     }
 
@@ -53,8 +74,10 @@ impl MaskDialog {
     }
 }
 
-impl Dialog for MaskDialog {
-    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+impl Dialog for MaskDialog {}
+
+impl Component for MaskDialog {
+    fn key(&mut self, key: KeyEvent, _view: &View) -> Handled {
         match key.code {
             KeyCode::Up | KeyCode::Char('k') => self.at = self.at.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
@@ -66,23 +89,18 @@ impl Dialog for MaskDialog {
                 self.toggle(self.at);
             }
             KeyCode::Enter => {
-                if let Some(pin) = app.tracker.pins_mut().0.get_mut(self.root) {
-                    pin.set_mask(self.mask);
-                    app.say(format!(
-                        "pin {} logs {}",
-                        self.root.pid,
-                        mask_text(self.mask)
-                    ));
-                }
-                return false;
+                return Handled::Close(Some(Ask::SetMask {
+                    root: self.root,
+                    mask: self.mask,
+                }));
             }
-            KeyCode::Esc => return false,
+            KeyCode::Esc => return Handled::Close(None),
             _ => {}
         }
-        true
+        Handled::Taken
     }
 
-    fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
+    fn draw(&self, area: Rect, buf: &mut Buffer, _view: &View) {
         let lines: Vec<Line> = choices()
             .enumerate()
             .map(|(at, (kind, label))| {

@@ -2,16 +2,23 @@
 //!
 //! - [`app`]: the state ([`App`]) and [`update`], the one function that changes it, by
 //!   what happens to it ([`AppEvent`], in [`message`] with what the state asks of the
-//!   loop). Panes ([`app::Pane`]) and dialogs ([`dialog::Dialog`]) are parts of it. The
-//!   processes, pins and relay rules are its [`crate::tracker::Tracker`]'s.
+//!   loop). It keeps the routing of keys, which pane has them, the dialog open, and the
+//!   [`crate::tracker::Tracker`] whose processes, pins and relay rules it shows.
+//! - `component`: what a pane or a dialog is to the application: the `Component` trait
+//!   (its keys, its drawing), the `View` of the application it reads, and what it asks
+//!   of the application (`Ask`) instead of changing it.
+//! - `panes`: the tree and the panes beside and below it (details, events, pins,
+//!   relays), each a component owning its state, keys and drawing, and the one list of
+//!   them (`panes::PANES`) a new pane is added to.
+//! - [`dialog`] (help, prompts), `mask` and `relay_dialog`: the dialogs, components too.
 //! - `rows` and `search`: the tree as the rows shown (folds, kernel threads, the filter,
 //!   pinned subtrees only) and the search that ignores case.
-//! - `render` and the pane modules (`tree`, `details`, `log`, `status`): drawing, a pure
-//!   function of the state (`impl Widget for &App`), so screens are tested on ratatui's
-//!   `TestBackend`.
-//! - `pins` (with the `mask` dialog) and `relays` (with `relay_dialog`): pinned subtrees
-//!   and relay rules, their state in the [`App`], their panes and status segments. Panes
-//!   that list things take the keys from the tree as `focus` describes.
+//! - `render` (the layout), `status` (the status line and what feeds the application) and
+//!   `format`: drawing, a pure function of the state (`impl Widget for &App`), so screens
+//!   are tested on ratatui's `TestBackend`.
+//! - `pins` and `relays`: what the UI keeps of pins (the pinned-only view) and relay rules
+//!   (their notices), and their status segments; `history`: what it keeps of what
+//!   happened (the event rate, the latest events, the relay rules' notices).
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
 //! - [`feed`]: where the loop's events come from, live or replayed, through one interface.
 //! - [`runtime`]: the tasks that feed one channel (terminal input, a timer, signals) and
@@ -21,18 +28,19 @@
 //! - [`replay`]: `replay FILE` in the UI: the player (the recording as a feed) and the
 //!   replay controls (keys, seek prompt, status segment).
 //! - [`record`]: `--record FILE`: the tee that records what the live UI applies.
-//! - `terminal`: the real terminal, always given back.
+//! - `terminal`: the real terminal, always given back; `users`: user names, looked up by
+//!   the loop before a frame.
 
 pub mod app;
-mod details;
+mod component;
 pub mod dialog;
 pub mod feed;
-mod focus;
 mod format;
+mod history;
 pub mod keys;
-mod log;
 mod mask;
 pub mod message;
+mod panes;
 mod pins;
 pub mod record;
 mod relay_dialog;
@@ -44,7 +52,6 @@ pub mod runtime;
 mod search;
 mod status;
 mod terminal;
-mod tree;
 mod users;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};

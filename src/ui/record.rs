@@ -12,7 +12,7 @@ use std::{
 use anyhow::Result;
 use ratatui::{style::Stylize, text::Span};
 
-use super::{App, AppEvent};
+use super::AppEvent;
 use crate::{
     clock,
     proc::snapshot::ProcessInfo,
@@ -31,6 +31,19 @@ pub struct Status {
     pub unqueued: u64,
     /// The write error that stopped the recording, as one line.
     pub error: Option<String>,
+}
+
+impl Status {
+    /// Takes the recording's `newest` status: whether it changed, and the write error that
+    /// stopped the recording if it is new (said once, in full, in the banner).
+    pub fn follow(&mut self, newest: Status) -> (bool, Option<String>) {
+        if *self == newest {
+            return (false, None);
+        }
+        let failed = newest.error.clone().filter(|_| self.error.is_none());
+        *self = newest;
+        (true, failed)
+    }
 }
 
 /// A recording being written while the UI runs.
@@ -116,29 +129,10 @@ pub(super) fn end_recording(ended: Result<()>, recording: Option<Recording>) -> 
     }
 }
 
-impl App {
-    /// Takes the recording's status; true if the screen shows something new. A write
-    /// error is said once, in full, in the banner.
-    pub(super) fn recording_status(&mut self, status: Status) -> bool {
-        let Some(shown) = &mut self.recording else {
-            return false;
-        };
-        if *shown == status {
-            return false;
-        }
-        let failed = status.error.clone().filter(|_| shown.error.is_none());
-        *shown = status;
-        if let Some(error) = failed {
-            self.notice(error);
-        }
-        true
-    }
-}
-
 /// The status line's segment while recording: events recorded, a slow disk, events it
 /// had to record as lost, or that a write error stopped it.
-pub(super) fn status(app: &App) -> Option<Vec<Span<'static>>> {
-    let status = app.recording.as_ref()?;
+pub(super) fn status(status: Option<&Status>) -> Option<Vec<Span<'static>>> {
+    let status = status?;
     if status.error.is_some() {
         return Some(vec!["● recording stopped: write error".red().bold()]);
     }

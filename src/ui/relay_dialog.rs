@@ -8,7 +8,7 @@
 //! What needs the outside world (the process that has a typed pid, opening the rule's
 //! targets) the dialog asks of the loop, handing itself over with the question
 //! ([`Effect::RelayDialog`]); it comes back with the answer right after the update
-//! ([`App::relay_dialog_answered`]), before anything is drawn.
+//! ([`RelayDialog::answered`]), before anything is drawn.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{
@@ -20,19 +20,17 @@ use ratatui::{
 };
 
 use super::{
-    app::{App, Pane},
-    dialog::Dialog,
-    format,
-    keys::{self, Action},
+    component::{self, Component, Dialog, Handled, View},
+    format, keys,
     message::Effect,
+    pins::name_of,
     render::centered,
 };
 use crate::{
     event::ProcessKey,
     relay::Picks,
     tracker::{
-        model::Process,
-        pins::Pin,
+        model::{Model, Process},
         rules::{Layout, NewRule, Picked, RtSignal, RuleFields, RuleSpec},
     },
 };
@@ -110,9 +108,10 @@ pub struct RelayDialog {
 }
 
 impl RelayDialog {
-    /// A rule for the events of `subject` (process, name), or of its subtree, or of every
-    /// process without one.
-    fn new(subject: Option<(Picked, String)>, subtree: bool) -> Self {
+    /// `r`: a rule for the events of `subject` (a process of `model`), or of its subtree,
+    /// or of every process without one.
+    pub fn new(model: &Model, subject: Option<ProcessKey>, subtree: bool) -> Self {
+        let subject = subject.map(|key| (picked(model, key), name_of(model, key)));
         let whose = match (&subject, subtree) {
             (None, _) => Whose::Every,
             (Some(_), false) => Whose::Process,
@@ -173,15 +172,15 @@ impl RelayDialog {
         new
     }
 
-    /// Back in `app` after a change to the targets text: at once if every pid is held,
-    /// else through the loop, which holds the new ones.
-    fn reopen(mut self, app: &mut App) {
+    /// Closes this dialog for `self`, after a change to the targets text: open at once if
+    /// every pid is held, else through the loop, which holds the new ones.
+    fn reopen(mut self) -> Handled {
         let new = self.hold_targets();
-        if new.is_empty() {
-            app.open(self);
+        Handled::Close(Some(if new.is_empty() {
+            component::Ask::Open(Box::new(self))
         } else {
-            app.ask(Effect::RelayDialog(Box::new(self), Ask::Hold(new)));
-        }
+            component::Ask::Effect(Effect::RelayDialog(Box::new(self), Ask::Hold(new)))
+        }))
     }
 
     /// The next choice of a choice field, forwards or back.
@@ -209,9 +208,9 @@ impl RelayDialog {
         self.field = FIELDS[(at + step) % FIELDS.len()];
     }
 
-    /// Asks the loop to open the rule; true if the dialog stays open to show what is
-    /// wrong before that.
-    fn make(&mut self, app: &mut App) -> bool {
+    /// Asks the loop to open the rule, closing; or stays open to show what is wrong before
+    /// that.
+    fn make(&mut self) -> Handled {
         let pid = self.subject.as_ref().map(|(p, _)| p.key.pid.to_string());
         let fields = RuleFields {
             to: &self.targets,
@@ -225,7 +224,7 @@ impl RelayDialog {
             Ok(spec) => spec,
             Err(e) => {
                 self.error = Some(e);
-                return true;
+                return Handled::Taken;
             }
         };
         let mut targets = Vec::new();
@@ -234,7 +233,7 @@ impl RelayDialog {
                 Some(&(_, Some(picked))) => targets.push(picked),
                 _ => {
                     self.error = Some(format!("no process had pid {pid} when it was typed"));
-                    return true;
+                    return Handled::Taken;
                 }
             }
         }
@@ -243,8 +242,19 @@ impl RelayDialog {
             matched: self.subject.as_ref().map(|&(picked, _)| picked),
         };
         let ask = Ask::Make(spec, picks);
-        app.ask(Effect::RelayDialog(Box::new(self.clone()), ask));
-        false
+        let effect = Effect::RelayDialog(Box::new(self.clone()), ask);
+        Handled::Close(Some(component::Ask::Effect(effect)))
+    }
+
+    /// Back from the loop with what it asked for: the rule it made, or itself, to be
+    /// opened again (with what is wrong, if the rule could not be made).
+    pub fn answered(mut self: Box<Self>, answer: Answer) -> Result<NewRule, Box<Self>> {
+        match answer {
+            Answer::Held(held) => self.held.extend(held),
+            Answer::Made(Ok(rule)) => return Ok(rule),
+            Answer::Made(Err(e)) => self.error = Some(e),
+        }
+        Err(self)
     }
 
     fn value(&self, field: Field) -> Vec<Span<'static>> {
@@ -305,20 +315,22 @@ impl RelayDialog {
     }
 }
 
-impl Dialog for RelayDialog {
-    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+impl Dialog for RelayDialog {}
+
+impl Component for RelayDialog {
+    fn key(&mut self, key: KeyEvent, _view: &View) -> Handled {
         let control = key.modifiers.contains(KeyModifiers::CONTROL);
         let choice = matches!(self.field, Field::Whose | Field::Layout);
         match key.code {
-            KeyCode::Esc => return false,
-            KeyCode::Enter => return self.make(app),
+            KeyCode::Esc => return Handled::Close(None),
+            KeyCode::Enter => return self.make(),
             KeyCode::Tab | KeyCode::Down => self.step(true),
             KeyCode::BackTab | KeyCode::Up => self.step(false),
             KeyCode::Char('t') if control => {
-                app.open(Picker {
+                let picker = Picker {
                     dialog: self.clone(),
-                });
-                return false;
+                };
+                return Handled::Close(Some(component::Ask::Open(Box::new(picker))));
             }
             KeyCode::Left if choice => self.choose(false),
             KeyCode::Right | KeyCode::Char(' ') if choice => self.choose(true),
@@ -326,8 +338,7 @@ impl Dialog for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.pop();
                     self.error = None;
-                    self.clone().reopen(app);
-                    return false;
+                    return self.clone().reopen();
                 }
             }
             KeyCode::Char(c)
@@ -338,16 +349,15 @@ impl Dialog for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.push(c);
                     self.error = None;
-                    self.clone().reopen(app);
-                    return false;
+                    return self.clone().reopen();
                 }
             }
             _ => {}
         }
-        true
+        Handled::Taken
     }
 
-    fn render(&self, _app: &App, area: Rect, buf: &mut Buffer) {
+    fn draw(&self, area: Rect, buf: &mut Buffer, _view: &View) {
         let width = WIDTH.min(area.width);
         let inner = (width as usize).saturating_sub(2);
         let mut lines: Vec<Line> = FIELDS
@@ -398,17 +408,24 @@ impl Dialog for RelayDialog {
 
 /// Picks a target from the tree for the relay dialog underneath: the tree's moving keys
 /// move, Enter adds the selected process, Esc goes back without one.
+#[derive(Debug)]
 struct Picker {
     dialog: RelayDialog,
 }
 
 impl Dialog for Picker {
-    fn key(&mut self, key: KeyEvent, app: &mut App) -> bool {
+    fn on_status_line(&self) -> bool {
+        true
+    }
+}
+
+impl Component for Picker {
+    fn key(&mut self, key: KeyEvent, view: &View) -> Handled {
         match key.code {
             KeyCode::Enter => {
-                if let Some(key) = app.selected() {
-                    let picked = picked(app, key);
-                    if app.model().get(key).is_some_and(Process::is_alive) {
+                if let Some(key) = view.selected {
+                    let picked = picked(view.model(), key);
+                    if view.model().get(key).is_some_and(Process::is_alive) {
                         self.dialog.add_target(picked);
                     } else {
                         self.dialog.error = Some(format!(
@@ -420,37 +437,20 @@ impl Dialog for Picker {
             }
             KeyCode::Esc => {}
             _ => {
-                let moves = |action| {
-                    matches!(
-                        action,
-                        Action::Up
-                            | Action::Down
-                            | Action::PageUp
-                            | Action::PageDown
-                            | Action::Home
-                            | Action::End
-                            | Action::Fold
-                            | Action::FoldOrParent
-                            | Action::Unfold
-                            | Action::NextMatch
-                            | Action::PreviousMatch
-                    )
+                return match keys::action(key).filter(|&a| a.moves()) {
+                    Some(action) => Handled::Ask(component::Ask::Perform(action)),
+                    None => Handled::Taken,
                 };
-                if let Some(action) = keys::action(key).filter(|&a| moves(a)) {
-                    app.perform(action);
-                }
-                return true;
             }
         }
-        self.dialog.clone().reopen(app);
-        false
+        self.dialog.clone().reopen()
     }
 
-    fn render(&self, app: &App, _area: Rect, buf: &mut Buffer) {
-        let line = app.layout.status;
-        let picks = app
-            .selected()
-            .map(|key| format!(" · Enter picks {}", app.name_of(key)))
+    /// Draws the picker's keys on the status line, `line`.
+    fn draw(&self, line: Rect, buf: &mut Buffer, view: &View) {
+        let picks = view
+            .selected
+            .map(|key| format!(" · Enter picks {}", name_of(view.model(), key)))
             .unwrap_or_default();
         Clear.render(line, buf);
         Line::from(vec![
@@ -461,52 +461,10 @@ impl Dialog for Picker {
     }
 }
 
-impl App {
-    /// The relay dialog is back from the loop with what it asked for: open again, or the
-    /// rule it made.
-    pub(super) fn relay_dialog_answered(&mut self, mut dialog: RelayDialog, answer: Answer) {
-        match answer {
-            Answer::Held(held) => {
-                dialog.held.extend(held);
-                self.open(dialog);
-            }
-            Answer::Made(Ok(rule)) => {
-                let text = rule.spec.to_string();
-                let (id, notices) = self.tracker.add_rule(rule);
-                self.show_relay_notices(notices);
-                // A warning about a target says more than that the rule was made.
-                if self.message.is_none() {
-                    self.say(format!("{id} made: {text}"));
-                }
-            }
-            Answer::Made(Err(e)) => {
-                dialog.error = Some(e);
-                self.open(dialog);
-            }
-        }
-    }
-
-    /// `r`: the relay dialog for the picked pin's subtree while the pins pane has the keys,
-    /// else for the selected process.
-    pub(super) fn open_relay_dialog(&mut self) {
-        let dialog = match self.current_pin().map(Pin::root) {
-            Some(root) if self.has_keys(Pane::Pins) => {
-                RelayDialog::new(Some((picked(self, root), self.name_of(root))), true)
-            }
-            _ => RelayDialog::new(
-                self.selected()
-                    .map(|key| (picked(self, key), self.name_of(key))),
-                false,
-            ),
-        };
-        self.open(dialog);
-    }
-}
-
 /// The process `key` as picked now: its name as the model has it.
-fn picked(app: &App, key: ProcessKey) -> Picked {
+fn picked(model: &Model, key: ProcessKey) -> Picked {
     Picked {
         key,
-        comm: app.model().get(key).map(|p| p.comm).unwrap_or_default(),
+        comm: model.get(key).map(|p| p.comm).unwrap_or_default(),
     }
 }

@@ -10,8 +10,11 @@ use ratatui::{
 };
 
 use super::{
-    app::{App, Pane, Place},
-    details, format, log, pins, relays, status, tree,
+    app::App,
+    component::Component,
+    format,
+    panes::{Pane, Place},
+    status,
 };
 use crate::text;
 
@@ -60,7 +63,7 @@ impl Layout {
         main.height -= banner.height;
 
         let mut panes = Vec::new();
-        let bottom: Vec<Pane> = app.open_panes(Place::Bottom);
+        let bottom: Vec<Pane> = app.panes.open_in(Place::Bottom);
         if !bottom.is_empty() {
             let height = (main.height / 3).max(6).min(main.height / 2);
             let row = Rect {
@@ -72,7 +75,7 @@ impl Layout {
             let parts = split(row, bottom.len(), false);
             panes.extend(bottom.into_iter().zip(parts));
         }
-        let side: Vec<Pane> = app.open_panes(Place::Side);
+        let side: Vec<Pane> = app.panes.open_in(Place::Side);
         if !side.is_empty() {
             let column = if main.width >= SIDE_BY_SIDE {
                 let width = main.width * 2 / 5;
@@ -172,18 +175,18 @@ impl Widget for &App {
         for (line, y) in layout.banner_lines.iter().zip(rows) {
             buf.set_stringn(area.x, y, line, area.width as usize, banner_style);
         }
-        tree::render(self, layout.tree, buf);
+        self.tree.draw(layout.tree, buf, &self.view(None));
         for &(pane, rect) in &layout.panes {
-            match pane {
-                Pane::Details => details::render(self, rect, buf),
-                Pane::EventLog => log::render(self, rect, buf),
-                Pane::Pins => pins::render(self, rect, buf),
-                Pane::Relays => relays::render(self, rect, buf),
-            }
+            self.panes.get(pane).draw(rect, buf, &self.view(Some(pane)));
         }
         status::render(self, layout.status, buf);
         if let Some(dialog) = &self.dialog {
-            dialog.render(self, area, buf);
+            let area = if dialog.on_status_line() {
+                layout.status
+            } else {
+                area
+            };
+            dialog.draw(area, buf, &self.view(None));
         }
     }
 }

@@ -1,10 +1,7 @@
-//! Searching the tree: `/` and `n`/`N`, and the filter (`f`) that keeps only what matches.
-//! What a search finds is what the screen shows: the name and argv, escaped, ignoring case.
+//! Searching the tree (`/` and `n`/`N`, and the filter `f` that keeps only what matches,
+//! are the tree pane's: `panes::tree`): what a search finds is what the screen shows, the
+//! name and argv, escaped, ignoring case.
 
-use super::{
-    app::App,
-    dialog::{Prompt, PromptPurpose},
-};
 use crate::{event::Comm, tracker::model::Process};
 
 /// A search of process names and argv that ignores case, prepared once for many processes.
@@ -58,54 +55,6 @@ impl SearchText {
             text: text.to_owned(),
             search: Search::new(text),
         })
-    }
-}
-
-impl App {
-    /// `f`: filters the tree to the search, or ends the filter; without a search, asks
-    /// what to filter by.
-    pub(super) fn toggle_filter(&mut self) {
-        if self.options.filter.take().is_some() {
-            return;
-        }
-        match &self.search {
-            Some(search) => self.options.filter = Some(search.text.clone()),
-            None => self.open(Prompt::new(PromptPurpose::Filter, self)),
-        }
-    }
-
-    /// `n` and `N`: the next or previous row that matches the search, wrapping around.
-    pub(super) fn jump_to_match(&mut self, forward: bool) {
-        let Some(search) = &self.search else {
-            self.say("no search: press / to search");
-            return;
-        };
-        let text = search.text.clone();
-        let len = self.rows().len();
-        let from = self.cursor.index;
-        let found = (1..=len)
-            .map(|step| {
-                if forward {
-                    (from + step) % len
-                } else {
-                    (from + len - step % len) % len
-                }
-            })
-            .find(|&i| self.row_matches(i));
-        match found {
-            Some(index) => self.select(index),
-            None => self.say(format!("no match for `{text}`")),
-        }
-    }
-
-    /// Whether row `index` matches the search.
-    pub(super) fn row_matches(&self, index: usize) -> bool {
-        let (Some(search), Some(row)) = (&self.search, self.rows().get(index)) else {
-            return false;
-        };
-        self.model()
-            .get(row.key)
-            .is_some_and(|p| search.search.matches(p))
     }
 }
 

@@ -13,9 +13,8 @@ use ratatui::{
 };
 
 use super::{app::App, format, pins, record, relays};
-use crate::text;
+use crate::{event::duration::SECOND, text};
 
-const SECOND: u64 = 1_000_000_000;
 /// Seconds of event rates kept.
 const RATE_SECONDS: usize = 60;
 /// Seconds the sparkline shows.
@@ -118,19 +117,19 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
     let mut out = vec![source];
     out.extend(app.replay.as_ref().map(|r| r.status(&app.clock, compact)));
     out.extend([vec![processes.into()], vec![lost]]);
-    let rate = format!("{}/s", format::rate(app.rates.last()));
+    let rate = format!("{}/s", format::rate(app.history.rates.last()));
     out.push(if compact {
         vec![rate.into()]
     } else {
         vec![
-            app.rates.sparkline(SPARKLINE_SECONDS).cyan(),
+            app.history.rates.sparkline(SPARKLINE_SECONDS).cyan(),
             format!(" {rate}").into(),
         ]
     });
-    out.extend(pins::status(app));
-    out.extend(relays::status(app));
-    out.extend(record::status(app));
-    if let Some(filter) = &app.options.filter {
+    out.extend(pins::status(&app.tracker, &app.tree.pins));
+    out.extend(relays::status(&app.tracker));
+    out.extend(record::status(app.recording.as_ref()));
+    if let Some(filter) = &app.tree.options.filter {
         out.push(vec![
             format!("filter `{}`", text::escape_str(filter)).yellow(),
         ]);

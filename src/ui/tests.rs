@@ -757,7 +757,7 @@ eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? h
         find_line(&after, "ld -o app")
     );
     // Folding an ancestor hides it: the ancestor is selected.
-    app.options.folded.insert(MAKE.key());
+    app.tree.options.folded.insert(MAKE.key());
     screen(&mut app, 80, 6);
     assert_eq!(app.selected(), Some(MAKE.key()));
 }
@@ -786,12 +786,20 @@ fn mouse_click_selects_and_wheel_scrolls() {
 fn pointer_moves_do_not_rebuild_the_tree() {
     let mut app = machine();
     draw_at(&mut app, 80, 12);
-    let rows = app.rows().len();
+    let rows = app.tree.rows().len();
     update(&mut app, AppEvent::Events(pins::births()));
     mouse(&mut app, MouseEventKind::Moved, 5, 5);
-    assert_eq!(app.rows().len(), rows, "a move left the rows as they were");
+    assert_eq!(
+        app.tree.rows().len(),
+        rows,
+        "a move left the rows as they were"
+    );
     mouse(&mut app, MouseEventKind::ScrollDown, 5, 5);
-    assert_eq!(app.rows().len(), rows + 2, "the wheel sees the two births");
+    assert_eq!(
+        app.tree.rows().len(),
+        rows + 2,
+        "the wheel sees the two births"
+    );
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl ReplayControls {
     pub(in crate::ui) fn key(&self, action: Action, app: &mut App) {
         match action {
             Action::Replay(control) => app.requests.push(Request::Replay(control)),
-            Action::SeekPrompt => app.open(Prompt::new(PromptPurpose::Seek, app)),
+            Action::SeekPrompt => app.open(Prompt::new(PromptPurpose::Seek, &app.tree)),
             _ => {}
         }
     }
@@ -154,6 +154,7 @@ impl ReplayControls {
         match report {
             Report::Rewound { snapshot, start_ns } => {
                 self.reselect = app
+                    .tree
                     .cursor
                     .key
                     .map(|key| {
@@ -169,8 +170,8 @@ impl ReplayControls {
                 model.seed(&snapshot);
                 // Pins follow the events from the snapshot on, as if made then.
                 let (pins, _) = app.tracker.pins_mut();
-                let taken = app.pins.take(pins);
-                self.repin = app.pins.remake(pins, &model, taken, false);
+                let taken = app.tree.pins.take(pins);
+                self.repin = app.tree.pins.remake(pins, &model, taken, false);
                 app.restart(model, start_ns);
                 None
             }
@@ -200,12 +201,12 @@ impl ReplayControls {
             .iter()
             .find(|&&key| app.tracker.model().in_tree(key))
         {
-            app.cursor.key = Some(key);
+            app.tree.cursor.key = Some(key);
         }
         let repin = std::mem::take(&mut self.repin);
         if !repin.is_empty() {
             let (pins, model) = app.tracker.pins_mut();
-            let gone = app.pins.remake(pins, model, repin, true);
+            let gone = app.tree.pins.remake(pins, model, repin, true);
             if !gone.is_empty() {
                 let pids: Vec<String> = gone.iter().map(|(root, _)| root.pid.to_string()).collect();
                 let at = time_of_day(&app.clock, status.position.at_ns);

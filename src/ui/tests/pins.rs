@@ -1,7 +1,7 @@
 //! Pinning on screen: the pins pane with its counts and its own log, the pinned-only view,
 //! the mask dialog; and the keys of pins.
 
-use super::super::app::Pane;
+use super::super::panes::Pane;
 use super::*;
 use crate::event::KindSet;
 
@@ -340,10 +340,10 @@ fn pin_keys() {
     key(&mut app, KeyCode::Char('x'));
     assert_eq!(app.message.as_deref(), Some("unpinned 900 (make)"));
     assert_eq!(app.tracker.pins().list().len(), 1);
-    assert!(app.pinned_only());
+    assert!(app.tree.pins.only());
     key(&mut app, KeyCode::Delete);
     assert!(app.tracker.pins().is_empty());
-    assert!(!app.pinned_only(), "no pin is left to show");
+    assert!(!app.tree.pins.only(), "no pin is left to show");
     assert!(screen(&mut app, 80, 20).contains("nothing is pinned"));
 }
 

@@ -536,7 +536,7 @@ fn enter_in_the_relays_pane_folds_the_tree_as_in_the_tree() {
     }
     assert_eq!(app.selected(), Some(MAKE.key()));
     key(&mut app, KeyCode::Char('R'));
-    assert_eq!(app.focus, Some(super::super::app::Pane::Relays));
+    assert_eq!(app.focus, Some(super::super::panes::Pane::Relays));
     key(&mut app, KeyCode::Enter);
     let folded = screen(&mut app, 80, 24);
     assert!(folded.contains("make -j2"), "{folded}");

@@ -9,7 +9,7 @@ use ratatui::{
     widgets::{Block, Widget},
 };
 
-use super::app::App;
+use super::super::component::{Component, View};
 use crate::event::{Event, Kind, text_line};
 
 /// Events kept for the pane: more than any screen shows.
@@ -54,24 +54,30 @@ impl RecentEvents {
     }
 }
 
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let title = match app.recent.dropped_for_memory {
-        0 => " Events ".to_owned(),
-        n => format!(" Events ({n} older dropped for memory) "),
-    };
-    let block = Block::bordered().title(title);
-    let inner = block.inner(area);
-    block.render(area, buf);
-    let width = inner.width as usize;
-    let events = app.recent.last(inner.height as usize);
-    for (event, y) in events.zip(inner.y..inner.bottom()) {
-        buf.set_stringn(
-            inner.x,
-            y,
-            text_line(event, &app.clock),
-            width,
-            event_style(event),
-        );
+/// The pane: it shows the latest events the application keeps ([`RecentEvents`]), which
+/// it keeps whether the pane is open or not.
+pub struct Events;
+
+impl Component for Events {
+    fn draw(&self, area: Rect, buf: &mut Buffer, view: &View) {
+        let title = match view.recent.dropped_for_memory {
+            0 => " Events ".to_owned(),
+            n => format!(" Events ({n} older dropped for memory) "),
+        };
+        let block = Block::bordered().title(title);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let width = inner.width as usize;
+        let events = view.recent.last(inner.height as usize);
+        for (event, y) in events.zip(inner.y..inner.bottom()) {
+            buf.set_stringn(
+                inner.x,
+                y,
+                text_line(event, view.clock),
+                width,
+                event_style(event),
+            );
+        }
     }
 }
 

@@ -1,15 +1,14 @@
 //! Panes that list things to pick (the pins pane, the relays pane) can take the keys from
 //! the tree. While one has them (`App::focus`): ↑ ↓ (k j), Home End pick an item, x or
 //! Delete removes it, Esc gives the keys back to the tree, and every other key does what
-//! it does in the tree (acting on the picked item where it can, e.g. `m` on a pin).
+//! it does in the tree (acting on the picked item where it can, e.g. `m` on a pin: see
+//! [`super::super::component::Component::picked`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{
     style::{Color, Style},
     widgets::Block,
 };
-
-use super::app::{App, Pane};
 
 /// The frame of a list pane: cyan, with its keys at the bottom, while it has the keys.
 pub fn block(title: &'static str, focused: bool, keys: &'static str) -> Block<'static> {
@@ -55,39 +54,6 @@ pub fn list_key(key: KeyEvent, picked: &mut usize, len: usize) -> ListKey {
         _ => return ListKey::Other,
     };
     ListKey::Moved
-}
-
-impl App {
-    /// A key for the pane that has the keys; false if the tree's keys apply to it.
-    pub(super) fn pane_key(&mut self, pane: Pane, key: KeyEvent) -> bool {
-        if key.code == KeyCode::Esc {
-            self.focus = None;
-            return true;
-        }
-        match pane {
-            Pane::Pins => self.pins_key(key),
-            Pane::Relays => self.relays_key(key),
-            Pane::Details | Pane::EventLog => false,
-        }
-    }
-
-    /// `P`, `R`: shows a list pane with the keys; if it has them, hides it.
-    pub(super) fn toggle_list_pane(&mut self, pane: Pane) {
-        if self.focus == Some(pane) {
-            self.focus = None;
-            self.toggle_pane(pane);
-            return;
-        }
-        if !self.panes.contains(&pane) {
-            self.toggle_pane(pane);
-        }
-        self.focus = Some(pane);
-    }
-
-    /// Whether `pane` has the keys.
-    pub(super) fn has_keys(&self, pane: Pane) -> bool {
-        self.focus == Some(pane)
-    }
 }
 
 #[cfg(test)]

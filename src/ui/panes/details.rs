@@ -8,7 +8,10 @@ use ratatui::{
     widgets::{Block, Paragraph, Widget},
 };
 
-use super::{app::App, format};
+use super::super::{
+    component::{Component, View},
+    format,
+};
 use crate::{
     event::{duration, text_line},
     tracker::model::Process,
@@ -19,16 +22,21 @@ const LABEL: usize = 9;
 /// Joins words that wrapping must keep on one line (a name and its pid); drawn as a space.
 const NO_BREAK: char = '\u{a0}';
 
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(" Details ");
-    let inner = block.inner(area);
-    block.render(area, buf);
-    Paragraph::new(lines(app, inner.width as usize)).render(inner, buf);
+/// The pane: it has no state of its own, it shows the tree's selection.
+pub struct Details;
+
+impl Component for Details {
+    fn draw(&self, area: Rect, buf: &mut Buffer, view: &View) {
+        let block = Block::bordered().title(" Details ");
+        let inner = block.inner(area);
+        block.render(area, buf);
+        Paragraph::new(lines(view, inner.width as usize)).render(inner, buf);
+    }
 }
 
 /// The pane's lines, wrapped to `width`.
-fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
-    let Some(p) = app.selected_process() else {
+fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
+    let Some(p) = view.selected_process() else {
         return vec![Line::from("no process selected".dark_gray())];
     };
     let mut out = vec![Line::from(vec![
@@ -46,7 +54,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
         }
     };
 
-    let (state, state_style) = state(p, app.now_ns());
+    let (state, state_style) = state(p, view.now_ns);
     field("state", state, state_style);
     let argv = if p.program.argv.is_empty() {
         "(unknown)".to_owned()
@@ -61,19 +69,19 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     if let Some(file) = &p.program.filename {
         field("file", file.to_string(), Style::new());
     }
-    field("started", app.clock.time_of_day(p.start_ns), Style::new());
+    field("started", view.clock.time_of_day(p.start_ns), Style::new());
     if let Some(creds) = p.creds {
-        field("user", ids(app, creds.uid, creds.euid, true), Style::new());
+        field("user", ids(view, creds.uid, creds.euid, true), Style::new());
         field(
             "group",
-            ids(app, creds.gid, creds.egid, false),
+            ids(view, creds.gid, creds.egid, false),
             Style::new(),
         );
     }
     if let Some(cgroup) = p.cgroup_id {
         field("cgroup", cgroup.to_string(), Style::new());
     }
-    let parents: Vec<String> = app
+    let parents: Vec<String> = view
         .model()
         .ancestry(p.key)
         .iter()
@@ -93,7 +101,7 @@ fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     };
     field("events", events, Style::new());
     for event in &history.events {
-        for text in format::wrap(&text_line(event, &app.clock), width) {
+        for text in format::wrap(&text_line(event, view.clock), width) {
             out.push(Line::from(text));
         }
     }
@@ -124,8 +132,8 @@ fn state(p: &Process, now_ns: u64) -> (String, Style) {
 }
 
 /// `1000 alice, effective 0 root`; group ids have no names here.
-fn ids(app: &App, real: u32, effective: u32, users: bool) -> String {
-    let named = |id: u32| match app.users.name(id).filter(|_| users) {
+fn ids(view: &View, real: u32, effective: u32, users: bool) -> String {
+    let named = |id: u32| match view.users.name(id).filter(|_| users) {
         Some(name) => format!("{id} {name}"),
         None => id.to_string(),
     };
