@@ -23,7 +23,7 @@ pub fn monotonic_to_boottime_offset_ns() -> u64 {
     boottime_ns().saturating_sub(monotonic)
 }
 
-/// Clock ticks per second (USER_HZ), the unit of start times in /proc/<pid>/stat.
+/// Clock ticks per second (USER_HZ), the unit of start times in `/proc/<pid>/stat`.
 pub fn ticks_per_second() -> u64 {
     static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     // SAFETY: sysconf has no preconditions.

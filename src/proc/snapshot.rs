@@ -26,7 +26,7 @@ pub struct ProcessInfo {
     /// The command line was longer than [`MAX_ARGV_BYTES`] and was cut.
     pub argv_truncated: bool,
     pub creds: Creds,
-    /// The state letter of /proc/<pid>/stat: R, S, D, Z, T, ...
+    /// The state letter of `/proc/<pid>/stat`: R, S, D, Z, T, ...
     pub state: char,
     pub kernel_thread: bool,
     pub threads: u32,
