@@ -11,8 +11,7 @@ use std::{collections::HashMap, process::ExitCode, time::Duration};
 use anyhow::{Result, bail};
 
 use crate::{
-    clock,
-    event::{Comm, Event, ExitStatus, Kind},
+    event::{Comm, Event, ExitStatus, Kind, ProcessKey},
     pidfd::PidFd,
     privileges,
     proc::{self, snapshot},
@@ -30,8 +29,7 @@ const EVENT_GRACE: Duration = Duration::from_millis(500);
 
 /// One process being waited for.
 struct Waited {
-    pid: u32,
-    start_ticks: u64,
+    key: ProcessKey,
     comm: Comm,
     pidfd: PidFd,
     status: Option<ExitStatus>,
@@ -96,7 +94,7 @@ fn check_all(
     }
     settle(&mut waited, &batch);
     for process in waited.iter_mut().filter(|p| p.pidfd.has_exited()) {
-        if let Some(status) = zombie_status(process.pid) {
+        if let Some(status) = zombie_status(process.key.pid) {
             process.status.get_or_insert(status);
         }
     }
@@ -161,8 +159,7 @@ fn check(pid: u32) -> Result<Waited> {
         bail!("no process with pid {pid}");
     };
     Ok(Waited {
-        pid,
-        start_ticks: clock::start_ticks(info.start_ns),
+        key: ProcessKey::new(pid, info.start_ns),
         comm: info.comm,
         pidfd,
         status: None,
@@ -181,8 +178,7 @@ fn settle(waited: &mut [Waited], events: &[Event]) {
             continue;
         };
         for process in waited.iter_mut() {
-            if process.pid == event.pid && process.start_ticks == clock::start_ticks(event.start_ns)
-            {
+            if process.key == ProcessKey::of(event) {
                 process.status = Some(status);
                 process.comm = event.comm;
             }
@@ -194,8 +190,8 @@ fn settle(waited: &mut [Waited], events: &[Event]) {
 fn report_finished(waited: &mut Vec<Waited>, finished: &mut HashMap<u32, ExitStatus>) {
     waited.retain(|process| match process.status {
         Some(status) => {
-            report(process.pid, process.comm, status);
-            finished.insert(process.pid, status);
+            report(process.key.pid, process.comm, status);
+            finished.insert(process.key.pid, status);
             false
         }
         None => true,

@@ -16,7 +16,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use super::ids::CountsLoss;
 use crate::{
     clock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
     proc::{
         self,
         snapshot::{self, ProcessInfo},
@@ -83,11 +83,11 @@ pub struct Procfs {
     /// Reused between polls so that a poll allocates nothing for processes it already knows.
     pids: Vec<u32>,
     seen: HashSet<u32>,
-    /// Processes caught in the middle of an exec at the last poll (pid, start tick): they
-    /// were left for this poll, and are taken as they are if they still look unsettled.
-    settling: HashSet<(u32, u64)>,
+    /// Processes caught in the middle of an exec at the last poll: they were left for this
+    /// poll, and are taken as they are if they still look unsettled.
+    settling: HashSet<ProcessKey>,
     /// The same, gathered during this poll.
-    settling_now: HashSet<(u32, u64)>,
+    settling_now: HashSet<ProcessKey>,
 }
 
 impl Procfs {
@@ -192,7 +192,10 @@ impl Procfs {
     /// Whether to leave a process caught in the middle of an exec for the next poll: once,
     /// then it is taken as it is (some programs really do clear their argv).
     fn defer(&mut self, pid: u32, known: &Known) -> bool {
-        let id = (pid, known.start_ticks);
+        let id = ProcessKey {
+            pid,
+            start_ticks: known.start_ticks,
+        };
         known.settling && !self.settling.contains(&id) && self.settling_now.insert(id)
     }
 

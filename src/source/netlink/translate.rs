@@ -10,7 +10,7 @@ use super::wire::{
 };
 use crate::{
     clock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
     proc::{
         self,
         snapshot::{self, ProcessInfo},
@@ -134,7 +134,7 @@ impl Translator {
             threads: vec![child],
         };
         if let Some(old) = self.processes.get(&child)
-            && clock::start_ticks(old.start_ns) != clock::start_ticks(process.start_ns)
+            && ProcessKey::new(child, old.start_ns) != ProcessKey::new(child, process.start_ns)
         {
             // The pid was reused: the process we knew under it ended and its exit was lost.
             out.push(old.event(ts_ns, child, child, Kind::Exit(ExitStatus::Unknown)));
@@ -153,7 +153,7 @@ impl Translator {
         // Gone by now (or its pid reused): the argv is unknown, which is not an empty one.
         let (mut argv, mut argv_truncated, mut argv_unreadable) = (Argv::default(), false, true);
         if let Some(info) = info
-            && clock::start_ticks(info.start_ns) == clock::start_ticks(process.start_ns)
+            && ProcessKey::new(tgid, info.start_ns) == ProcessKey::new(tgid, process.start_ns)
         {
             process.comm = info.comm;
             process.creds = Some(info.creds);
