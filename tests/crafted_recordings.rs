@@ -248,12 +248,7 @@ fn millions_of_empty_arguments_are_damage() {
     // 0, no comm, no file name, then 4,000,000 arguments of length 0.
     let args: u32 = 4_000_000;
     let mut content = vec![2, 0, 0, 5, 1, 0, 0, 0];
-    let mut argc = args;
-    while argc >= 0x80 {
-        content.push(argc as u8 | 0x80);
-        argc >>= 7;
-    }
-    content.push(argc as u8);
+    push_varint(&mut content, args);
     content.resize(content.len() + args as usize, 0);
     let payload = zstd::bulk::compress(&content, 3).unwrap();
     let mut bytes = writer().into_inner();
@@ -268,6 +263,37 @@ fn millions_of_empty_arguments_are_damage() {
         )
     );
     assert!(json.is_empty());
+}
+
+#[test]
+fn a_file_name_longer_than_any_source_gives_is_damage() {
+    // Made by hand, as above: an exec with a file name of 1,000,000 bytes and no argument.
+    let len: u32 = 1_000_000;
+    let mut content = vec![2, 0, 0, 5, 1, 0, 0];
+    push_varint(&mut content, len);
+    content.resize(content.len() + len as usize, b'a');
+    content.push(0);
+    let payload = zstd::bulk::compress(&content, 3).unwrap();
+    let mut bytes = writer().into_inner();
+    let at = bytes.len();
+    bytes.extend(frame(3, 1, content.len(), &payload));
+    let (last, json) = fails(&bytes, &[]);
+    assert_eq!(
+        last,
+        format!(
+            "forkwatch-tui: FILE is damaged at byte {at}: a file name of 1000000 bytes, \
+             more than the 4096 any source records; {DAMAGE_STOPS}"
+        )
+    );
+    assert!(json.is_empty());
+}
+
+fn push_varint(out: &mut Vec<u8>, mut n: u32) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 #[test]

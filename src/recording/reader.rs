@@ -18,7 +18,7 @@ use super::{
     frame::{self, FrameDecoder, FrameKind, Header},
 };
 use crate::{
-    event::{Argv, Event, Kind, MAX_ARGV_BYTES},
+    event::{Argv, ByteString, Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
     proc::snapshot::ProcessInfo,
     text,
 };
@@ -440,8 +440,13 @@ impl<R: Input> Reader<R> {
                 Kind::Exec {
                     argv,
                     argv_truncated,
+                    filename,
+                    filename_truncated,
                     ..
-                } => keep_argv_within_cap(self.version, argv, argv_truncated)?,
+                } => {
+                    keep_argv_within_cap(self.version, argv, argv_truncated)?;
+                    keep_filename_within_cap(self.version, filename, filename_truncated)?;
+                }
                 Kind::Lost { count } => {
                     lost = (lost.checked_add(*count))
                         .ok_or("the loss counts add up to more than 2^64 events")?;
@@ -534,6 +539,26 @@ fn keep_argv_within_cap(version: u32, argv: &mut Argv, truncated: &mut bool) -> 
         ));
     }
     *argv = Argv::from_area(&argv.as_bytes()[..MAX_ARGV_BYTES]);
+    *truncated = true;
+    Ok(())
+}
+
+/// The same for an exec's file name, cut at [`MAX_FILENAME_BYTES`].
+fn keep_filename_within_cap(
+    version: u32,
+    filename: &mut ByteString,
+    truncated: &mut bool,
+) -> Result<(), String> {
+    let Some(cut) = filename.cut(MAX_FILENAME_BYTES) else {
+        return Ok(());
+    };
+    if version >= 2 {
+        return Err(format!(
+            "a file name of {} bytes, more than the {MAX_FILENAME_BYTES} any source records",
+            filename.len()
+        ));
+    }
+    *filename = cut;
     *truncated = true;
     Ok(())
 }
