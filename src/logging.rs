@@ -4,10 +4,7 @@ use std::{
     ffi::OsStr,
     fs::File,
     io,
-    os::{
-        fd::{AsFd, OwnedFd},
-        unix::ffi::OsStrExt,
-    },
+    os::fd::{AsFd, OwnedFd},
     path::{Component, Path, PathBuf},
 };
 
@@ -43,7 +40,7 @@ fn default_path(sudo: bool) -> Option<PathBuf> {
 /// Opens the log at `path` for appending ([`private_file`]), as `user` when given (under
 /// sudo), making the directories it needs, each private (0700).
 fn open(path: &Path, user: Option<&User>) -> anyhow::Result<File> {
-    let shown = text::escape(path.as_os_str().as_bytes());
+    let shown = text::escape_path(path);
     let file_error = |e: io::Error| {
         anyhow::anyhow!(
             "cannot open the log file {shown}: {}",

@@ -51,11 +51,6 @@ pub fn create(path: &Path) -> io::Result<File> {
     open_for(path, Existing::Replace, None)
 }
 
-/// Creates `path`, or opens the file there for appending if it may be written.
-pub fn append(path: &Path) -> io::Result<File> {
-    open_for(path, Existing::Append, None)
-}
-
 /// Opens `path` as `user` when given (the user who ran sudo, with their file-system
 /// identity: see the module), else as forkwatch runs. An existing file must belong to
 /// whom it is opened as.
@@ -177,6 +172,11 @@ mod tests {
     use std::{io::Write, os::unix::fs::symlink};
 
     use super::*;
+
+    /// Creates `path`, or opens the file there for appending, as the log is opened.
+    fn append(path: &Path) -> io::Result<File> {
+        open_for(path, Existing::Append, None)
+    }
 
     fn mode(path: &Path) -> u32 {
         std::fs::symlink_metadata(path).unwrap().mode() & 0o7777

@@ -1,7 +1,7 @@
 //! Opening recording files: created for the user who asked for them, opened for reading
 //! with every privilege given up. The terminal UI and the commands both record and replay.
 
-use std::{fs::File, io, os::unix::ffi::OsStrExt, path::Path};
+use std::{fs::File, io, path::Path};
 
 use anyhow::{Result, anyhow};
 
@@ -17,7 +17,7 @@ pub fn create(path: &Path, existing: private_file::Existing) -> Result<File> {
     private_file::open_for(path, existing, user.as_ref()).map_err(|e| {
         anyhow!(
             "cannot create the recording {}: {}",
-            text::escape(path.as_os_str().as_bytes()),
+            text::escape_path(path),
             private_file::describe(&e, user.as_ref())
         )
     })

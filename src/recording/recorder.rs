@@ -22,6 +22,7 @@ use super::{Info, Summary, Writer};
 use crate::{
     event::{Event, Kind},
     proc::snapshot::ProcessInfo,
+    text,
 };
 
 /// Events wait at most this long in memory before they are written: what a kill -9 or a
@@ -69,12 +70,12 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Records to `file` (made by [`crate::private_file::create`]), called `path` in
+    /// Records to `file` (made by [`crate::recording::create`]), called `path` in
     /// messages. Writes the info and snapshot frames before returning, so a file that
     /// cannot be written is an error here.
     pub fn new(file: File, path: &Path, info: &Info, snapshot: &[ProcessInfo]) -> Result<Self> {
         let writer = Writer::new(file, info, snapshot)
-            .with_context(|| format!("cannot write the recording {}", path.display()))?;
+            .with_context(|| format!("cannot write the recording {}", text::escape_path(path)))?;
         let (sender, receiver) = mpsc::channel();
         let shared = Arc::new(Shared::default());
         let thread = {
@@ -186,7 +187,7 @@ fn write_loop(
         let _ = writer.get_ref().set_len(summary.bytes);
         let _ = shared.error.set(format!(
             "cannot write to the recording {}: {error}; the {} events written before stay readable",
-            path.display(),
+            text::escape_path(path),
             summary.tally.total()
         ));
     };

@@ -54,7 +54,7 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// Starts recording to `file` (made by [`crate::private_file::create`] at `path`; an
+    /// Starts recording to `file` (made by [`crate::recording::create`] at `path`; an
     /// error if it cannot be written) with the /proc snapshot taken at `start_ns` that the
     /// model starts from, and names `source` as the backend.
     pub fn create(
