@@ -21,15 +21,18 @@ use crate::{
 pub async fn run(live: LiveOptions, output: &Path, duration: Option<Duration>) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
-    let file = recording::create(output, Existing::Replace)?;
+    let file = recording::create(output, Existing::Keep)?;
     // Before /proc is read, and before the recorder's thread starts, so that it has no more.
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
     let info = Info::here(source.name(), start_ns);
-    let recorder = Recorder::new(file, output, &info, &snapshot)?;
     let path = text::escape_path(output);
+    // Emptied only now: a run that failed before leaves an earlier recording as it was.
+    file.set_len(0)
+        .with_context(|| format!("cannot empty the recording {path}"))?;
+    let recorder = Recorder::new(file, output, &info, &snapshot)?;
     eprintln!(
         "forkwatch-tui: recording with {} to {path}; stop with Ctrl-C",
         selection.summary()
