@@ -126,12 +126,22 @@ impl Tracker {
     /// While /proc is re-read they are held back instead ([`Outcome::held`]).
     pub fn apply(&mut self, events: &[Event]) -> Outcome {
         let mut out = Outcome::default();
-        if self.resync.hold(events) {
+        if self.resync.hold(events.iter().cloned()) {
             out.held = true;
             return out;
         }
         self.take_in(events, &mut out);
         out
+    }
+
+    /// Holds `events` while /proc is re-read, as [`Tracker::apply`] would, without copying
+    /// them; gives them back otherwise, to be applied.
+    pub fn hold(&mut self, events: Vec<Event>) -> Option<Vec<Event>> {
+        if self.resync.holds() {
+            self.resync.hold(events);
+            return None;
+        }
+        Some(events)
     }
 
     fn take_in(&mut self, events: &[Event], out: &mut Outcome) {

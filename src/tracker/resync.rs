@@ -61,8 +61,13 @@ impl Resync {
         self.held = Some(Vec::new());
     }
 
+    /// Whether a snapshot is being taken, and events are held meanwhile.
+    pub(super) fn holds(&self) -> bool {
+        self.held.is_some()
+    }
+
     /// Holds `events` if a snapshot is being taken; true if so.
-    pub(super) fn hold(&mut self, events: &[Event]) -> bool {
+    pub(super) fn hold(&mut self, events: impl IntoIterator<Item = Event>) -> bool {
         let Some(held) = &mut self.held else {
             return false;
         };
@@ -70,7 +75,7 @@ impl Resync {
             let bytes = event.byte_size();
             if self.held_bytes + bytes <= MAX_HELD_BYTES {
                 self.held_bytes += bytes;
-                held.push(event.clone());
+                held.push(event);
             } else {
                 // A loss report that does not fit still counts what it stands for.
                 self.dropped += match event.kind {

@@ -186,8 +186,8 @@ impl App {
     }
 
     fn apply(&mut self, events: Vec<Event>) {
-        let outcome = self.tracker.apply(&events);
-        if !outcome.held {
+        if let Some(events) = self.tracker.hold(events) {
+            let outcome = self.tracker.apply(&events);
             self.took_in(events, outcome);
         }
     }
