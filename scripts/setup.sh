@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building forkwatch needs and is missing on a fresh machine:
 #   - the nightly toolchain's rust-src and clippy;
-#   - tmux and a C++ compiler for the tests and the fuzzer (with apt-get, as root);
+#   - tmux, strace and a C++ compiler for the tests and the fuzzer (with apt-get, as root);
 #   - bpf-linker, built against the LLVM inside that nightly rustc (no system LLVM needed);
 #   - tracefs, mounted if it is not.
 # Safe to run again: each step is skipped when already done.
@@ -37,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
             || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
     else
-        say "missing ${missing[*]}: the tests need them (install them, or run this as root on Debian)"
+        say "missing ${missing[*]}: the build (a C compiler) and the tests need them (install them, or run this as root on Debian)"
     fi
 fi
 

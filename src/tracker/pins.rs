@@ -21,8 +21,8 @@
 //!
 //! A pin is a [`Follower`]: it updates from what [`Model::apply`] (or [`Model::reconcile`])
 //! reports it changed, never by scanning the tree, so each event costs a few hash lookups
-//! whatever the machine's size. The [`Tracker`](super::Tracker) tells it each change after
-//! the model made it.
+//! whatever the machine's size. The [`Tracker`](super::Tracker), or the relay rule that
+//! holds the pin, tells it each change after the model made it.
 
 use std::collections::VecDeque;
 

@@ -80,8 +80,8 @@ impl Row {
     }
 }
 
-/// The visible rows, rebuilt only when the model or the options change. Each view (the
-/// main tree, a pinned-only view...) keeps its own.
+/// The visible rows, rebuilt only when the model or the options change (the pinned-only
+/// view is an option: [`TreeOptions::only`]).
 #[derive(Debug, Default)]
 pub struct TreeView {
     rows: Vec<Row>,

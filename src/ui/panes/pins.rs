@@ -15,13 +15,16 @@ use super::{
         component::{Ask, Component, Handled, Happened, View},
         format,
         keys::Action,
-        pins::{mask_text, pin_at},
+        pins::{NOTHING_PINNED, mask_text, pin_at},
     },
     events,
     list::{self, ListKey, list_key},
     tree,
 };
-use crate::{event::ProcessKey, event::text_line, tracker::pins::Pin};
+use crate::{
+    event::{ProcessKey, text_line},
+    tracker::pins::Pin,
+};
 
 /// The pane's state: which pin is picked.
 #[derive(Debug, Default)]
@@ -77,8 +80,7 @@ impl Component for PinsPane {
         let dim = Style::new().fg(Color::DarkGray);
         let width = inner.width as usize;
         if list.is_empty() {
-            let why = "nothing is pinned: p pins the selected process's subtree";
-            buf.set_stringn(inner.x, inner.y, why, width, dim);
+            buf.set_stringn(inner.x, inner.y, NOTHING_PINNED, width, dim);
             return;
         }
         let current = self
