@@ -170,8 +170,22 @@ pub fn files_as<T>(user: Option<&User>, act: impl FnOnce() -> T) -> io::Result<T
     }
     let groups = rustix::process::getgroups()?;
     thread::set_thread_groups(&user.groups)?;
-    let gid = set_fs_id(libc::setfsgid, user.gid.as_raw(), "gid")?;
-    let uid = set_fs_id(libc::setfsuid, user.uid.as_raw(), "uid")?;
+    // What was taken is given back if the rest cannot be: a failure leaves this thread as
+    // it was.
+    let taken = set_fs_id(libc::setfsgid, user.gid.as_raw(), "gid").and_then(|gid| {
+        set_fs_id(libc::setfsuid, user.uid.as_raw(), "uid")
+            .map(|uid| (uid, gid))
+            .inspect_err(|_| {
+                let _ = set_fs_id(libc::setfsgid, gid, "gid");
+            })
+    });
+    let (uid, gid) = match taken {
+        Ok(ids) => ids,
+        Err(e) => {
+            let _ = thread::set_thread_groups(&groups);
+            return Err(e);
+        }
+    };
     let acted = act();
     set_fs_id(libc::setfsuid, uid, "uid")?;
     set_fs_id(libc::setfsgid, gid, "gid")?;
