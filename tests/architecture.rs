@@ -1,8 +1,9 @@
 //! Dependencies point one way. Every top-level module of the crate has a layer (the table
-//! below, written here once); a module may name (`crate::x`, in code or in a doc link) only
-//! modules of its own layer or below, and the modules of one layer may not name each other
-//! in a circle. Test code (`#[cfg(test)]` items and the files they declare) is exempt: a
-//! test may build whatever it checks from anywhere. `main.rs` and `lib.rs` sit above all.
+//! below, written here once); a module may name (`crate::x` or `super::x` reaching the
+//! root, in code or in a doc link) only modules of its own layer or below, and the modules
+//! of one layer may not name each other in a circle. Test code (`#[cfg(test)]` items and
+//! the files they declare) is exempt: a test may build whatever it checks from anywhere.
+//! `main.rs` and `lib.rs` sit above all.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -82,6 +83,11 @@ fn the_check_finds_an_upward_import_and_a_circle() {
         file("cmd/x/tests.rs", "use crate::cli::Cli;"),
         file("gadget.rs", ""),
         file("ui/mod.rs", "use crate::cli::UiArgs;"),
+        file("event/mod.rs", "use super::source::Feed;"),
+        file(
+            "event/json.rs",
+            "use super::Event;\nuse super::super::tracker::Tracker;",
+        ),
     ]);
     assert_eq!(
         problems,
@@ -89,6 +95,8 @@ fn the_check_finds_an_upward_import_and_a_circle() {
             "tracker/mod.rs: `tracker` (layer 2) imports `ui` (layer 4), which is above it",
             "gadget.rs: the module `gadget` has no layer in tests/architecture.rs",
             "ui/mod.rs: `ui` (layer 4) imports `cli` (layer 5), which is above it",
+            "event/mod.rs: `event` (layer 0) imports `source` (layer 1), which is above it",
+            "event/json.rs: `event` (layer 0) imports `tracker` (layer 2), which is above it",
             "a circle within a layer: recording -> source -> recording",
         ]
     );
@@ -113,7 +121,7 @@ fn check(sources: &[(String, String)]) -> Vec<String> {
             ));
             continue;
         };
-        for named in modules_named(&without_tests(text)) {
+        for named in modules_named(path, &without_tests(text)) {
             match layer(&named) {
                 Some(other) if named != module && other > own => problems.push(format!(
                     "{path}: `{module}` (layer {own}) imports `{named}` (layer {other}), \
@@ -223,16 +231,36 @@ fn brace_balance(line: &str) -> i32 {
     balance
 }
 
-/// The top-level modules `text` names: `crate::name` anywhere (code or doc link), and each
-/// name of a `crate::{a, b::c}` group.
-fn modules_named(text: &str) -> BTreeSet<String> {
+/// The top-level modules the file at `path` names in `text`: `crate::name` anywhere (code
+/// or doc link), each name of a `crate::{a, b::c}` group, and the same after a chain of
+/// `super::` that climbs to the crate's root.
+fn modules_named(path: &str, text: &str) -> BTreeSet<String> {
+    // How many `super::` reach the root: one per folder, one more for a file not mod.rs.
+    let depth = path.split('/').count() - usize::from(path.ends_with("/mod.rs"));
     let mut named = BTreeSet::new();
-    for (at, _) in text.match_indices("crate::") {
-        let rest = &text[at + "crate::".len()..];
+    let mut name = |rest: &str| {
         if let Some(group) = rest.strip_prefix('{') {
             named.extend(group_heads(group));
         } else {
             named.insert(identifier(rest).to_owned());
+        }
+    };
+    for (at, _) in text.match_indices("crate::") {
+        name(&text[at + "crate::".len()..]);
+    }
+    for (at, _) in text.match_indices("super::") {
+        let before = &text[..at];
+        if before.ends_with("super::") || before.ends_with(|c: char| c.is_alphanumeric()) {
+            continue;
+        }
+        let mut rest = &text[at..];
+        let mut climbed = 0;
+        while let Some(after) = rest.strip_prefix("super::") {
+            rest = after;
+            climbed += 1;
+        }
+        if climbed >= depth {
+            name(rest);
         }
     }
     named
