@@ -4,6 +4,10 @@
 
 #[path = "common/lines.rs"]
 mod lines;
+// Only `open` and `exited` are used here.
+#[allow(dead_code)]
+#[path = "common/live.rs"]
+mod live;
 #[path = "common/nobody.rs"]
 mod nobody;
 
@@ -20,11 +24,12 @@ use forkwatch::{
     event::{Event, ExitStatus, Kind},
     proc,
     source::{
-        BackendChoice, Feed, LiveOptions, Source,
+        BackendChoice, Feed, Source,
         netlink::{Netlink, NetlinkOptions},
     },
 };
 use lines::{lines, next_line};
+use live::{exited, open};
 use nobody::Nobody;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
@@ -68,23 +73,6 @@ impl Names {
 
 fn path_str(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
-}
-
-fn open(backend: BackendChoice) -> Source {
-    let options = LiveOptions {
-        backend,
-        ..LiveOptions::default()
-    };
-    let (source, selection) =
-        Source::open_live(&options).expect("the backend opens (tests run as root)");
-    assert!(!selection.automatic && selection.unavailable.is_empty());
-    source
-}
-
-fn exited(events: &[Event], pid: u32) -> bool {
-    events
-        .iter()
-        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
 }
 
 fn exec_argv(event: &Event) -> Option<Vec<String>> {
