@@ -80,9 +80,13 @@ fn stops_on_sigterm_under_a_storm(backend: &str) {
     let storm = Storm::start();
     let storm_pid = storm.0.id();
     // Events of the storm flow: its workers' forks are being written.
+    let mut written = Vec::new();
     loop {
         let line = next_line(&stdout, "event of the storm");
-        if line.contains("\"kind\":\"fork\"") && line.contains(&format!("\"ppid\":{storm_pid},")) {
+        let fork = line.contains("\"kind\":\"fork\"");
+        let of_storm = line.contains(&format!("\"ppid\":{storm_pid},"));
+        written.push(line);
+        if fork && of_storm {
             break;
         }
     }
@@ -108,7 +112,17 @@ fn stops_on_sigterm_under_a_storm(backend: &str) {
         summary.starts_with("forkwatch-tui: ") && summary.contains(" events (fork "),
         "{backend}: {summary}"
     );
-    drop(stdout);
+    // Everything it counted was written: the summary's events are the lines on stdout
+    // (loss reports are lines too, but not events).
+    written.extend(stdout.iter());
+    let events = written
+        .iter()
+        .filter(|l| !l.contains("\"kind\":\"lost\""))
+        .count();
+    assert!(
+        summary.starts_with(&format!("forkwatch-tui: {events} events (")),
+        "{backend}: {events} lines written, {summary}"
+    );
 }
 
 #[test]
