@@ -13,8 +13,7 @@ use anyhow::{Result, bail};
 use crate::{
     event::{Comm, Event, ExitStatus, Kind, ProcessKey},
     pidfd::PidFd,
-    privileges,
-    proc::{self, snapshot},
+    privileges, proc,
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
 };
@@ -155,12 +154,16 @@ async fn wait_all(
 /// Opens `pid` for waiting: it must exist and be a process.
 fn check(pid: u32) -> Result<Waited> {
     let pidfd = PidFd::open(pid)?;
-    let Some(info) = snapshot::read_process(pid) else {
+    // Its stat is all that is needed: its identity and name.
+    let Some(stat) = proc::stat::read(pid) else {
         bail!("no process with pid {pid}");
     };
     Ok(Waited {
-        key: ProcessKey::new(pid, info.start_ns),
-        comm: info.comm,
+        key: ProcessKey {
+            pid,
+            start_ticks: stat.start_ticks,
+        },
+        comm: stat.comm,
         pidfd,
         status: None,
     })
