@@ -4,7 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
-    exec sudo --preserve-env=PATH,HOME,CARGO_HOME,RUSTUP_HOME "$0" "$@"
+    # PATH through env: sudo's secure_path would otherwise hide the caller's cargo.
+    exec sudo --preserve-env=HOME,CARGO_HOME,RUSTUP_HOME env "PATH=$PATH" \
+        "$0" --owner "$(id -u):$(id -g)"
+fi
+if [ "${1:-}" = --owner ]; then
+    # Root builds with the caller's toolchain and checkout: what it made there goes back
+    # to them, so that their own builds (scripts/run.sh) can write it again.
+    owner=$2
+    trap 'chown -R "$owner" . "${CARGO_HOME:-$HOME/.cargo}" "${RUSTUP_HOME:-$HOME/.rustup}" \
+        2>/dev/null || true' EXIT
 fi
 # The tests run forkwatch as root; those about sudo say who ran it themselves. Left set,
 # every file forkwatch makes would be made as the one who ran this script.
