@@ -172,8 +172,23 @@ impl RelayDialog {
         new
     }
 
-    /// Closes this dialog for `self`, after a change to the targets text: open at once if
-    /// every pid is held, else through the loop, which holds the new ones.
+    /// After a change to a text field: the dialog stays as it is, unless the targets text
+    /// names pids not held yet; then it goes through the loop, which holds them.
+    fn edited(&mut self) -> Handled {
+        if self.field != Field::Targets {
+            return Handled::Taken;
+        }
+        let new = self.hold_targets();
+        if new.is_empty() {
+            return Handled::Taken;
+        }
+        let dialog = Box::new(self.clone());
+        let hold = Effect::RelayDialog(dialog, Ask::Hold(new));
+        Handled::Close(Some(component::Ask::Effect(hold)))
+    }
+
+    /// Closes this dialog for `self`, after a change to the targets: open at once if every
+    /// pid is held, else through the loop, which holds the new ones.
     fn reopen(mut self) -> Handled {
         let new = self.hold_targets();
         Handled::Close(Some(if new.is_empty() {
@@ -338,7 +353,7 @@ impl Component for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.pop();
                     self.error = None;
-                    return self.clone().reopen();
+                    return self.edited();
                 }
             }
             KeyCode::Char(c)
@@ -349,7 +364,7 @@ impl Component for RelayDialog {
                 if let Some(text) = self.text_mut() {
                     text.push(c);
                     self.error = None;
-                    return self.clone().reopen();
+                    return self.edited();
                 }
             }
             _ => {}
