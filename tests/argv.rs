@@ -246,6 +246,7 @@ async fn netlink_says_the_argv_of_a_process_gone_by_then_is_unreadable() {
     let pid = child.id();
     // Ended, not reaped: /proc still shows it, with an empty cmdline.
     let zombie = format!("/proc/{pid}/stat");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !std::fs::read_to_string(&zombie)
         .unwrap()
         .rsplit(')')
@@ -253,6 +254,10 @@ async fn netlink_says_the_argv_of_a_process_gone_by_then_is_unreadable() {
         .unwrap()
         .starts_with(" Z")
     {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} never became a zombie"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let events = events_of(&mut source, pid).await;

@@ -170,6 +170,9 @@ pub struct Reader<R> {
 }
 
 impl Reader<BufReader<File>> {
+    /// Opens the recording at `path` as forkwatch runs; a command that reads a file
+    /// someone else may have written opens it with [`crate::recording::open`], which first
+    /// gives up its privileges.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
         Self::from_file(File::open(path).map_err(OpenError::Io)?)
     }

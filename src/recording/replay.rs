@@ -124,7 +124,9 @@ pub struct Replay {
 const DAMAGE_KEPT: usize = 100;
 
 impl Replay {
-    /// Opens a recording, positioned at its start, playing at real time.
+    /// Opens a recording, positioned at its start, playing at real time, as forkwatch
+    /// runs: the commands open one with [`crate::recording::open`], which first gives up
+    /// their privileges.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
         Self::from_file(File::open(path).map_err(OpenError::Io)?)
     }
