@@ -5,6 +5,11 @@
 //! guard against hanging: one line says what is wrong, the exit is non-zero, nothing
 //! panics.
 
+// All but `frame_of` is used here.
+#[allow(dead_code)]
+#[path = "common/frames.rs"]
+mod frames;
+
 use std::{
     cell::Cell,
     fs::File,
@@ -23,6 +28,7 @@ use forkwatch::{
     recording::{Info, Input, Reader, Writer},
     tracker::model::Model,
 };
+use frames::{HEADER_LEN, frame, patch_u32, push_varint, set_crc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 /// Address space for a replay of these files. A zstd bomb decoded whole, or the old
@@ -31,7 +37,6 @@ const MEMORY_LIMIT: u64 = 256 << 20;
 /// Only a guard against hanging: the reader is not timed, but a quadratic one never ends.
 const GUARD: Duration = Duration::from_secs(300);
 const START_NS: u64 = 5_000_000_000;
-const HEADER_LEN: usize = 40;
 
 fn info() -> Info {
     Info {
@@ -79,33 +84,6 @@ fn write_frame(writer: &mut Writer<Vec<u8>>, events: &[Event]) -> usize {
     events.iter().for_each(|e| writer.push(e).unwrap());
     writer.write_events().unwrap();
     at
-}
-
-/// Recomputes the checksum of the frame at `at` (docs/recording.md: CRC-32 of the header's
-/// first 36 bytes and the payload, at byte 36).
-fn set_crc(bytes: &mut [u8], at: usize) {
-    let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&bytes[at..at + 36]);
-    crc.update(&bytes[at + HEADER_LEN..at + HEADER_LEN + len]);
-    bytes[at + 36..at + HEADER_LEN].copy_from_slice(&crc.finalize().to_le_bytes());
-}
-
-fn patch_u32(bytes: &mut [u8], at: usize, value: u32) {
-    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
-}
-
-/// A frame with a right checksum around `payload`, which decompresses to `content_len`.
-fn frame(kind: u8, count: u32, content_len: usize, payload: &[u8]) -> Vec<u8> {
-    let mut f = b"FWfr".to_vec();
-    f.extend_from_slice(&[kind, 0, 0, 0]);
-    f.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    f.extend_from_slice(&(content_len as u32).to_le_bytes());
-    f.extend_from_slice(&count.to_le_bytes());
-    f.extend_from_slice(&[0; 20]);
-    f.extend_from_slice(payload);
-    set_crc(&mut f, 0);
-    f
 }
 
 /// What a replay of a file printed.
@@ -248,7 +226,7 @@ fn millions_of_empty_arguments_are_damage() {
     // 0, no comm, no file name, then 4,000,000 arguments of length 0.
     let args: u32 = 4_000_000;
     let mut content = vec![2, 0, 0, 5, 1, 0, 0, 0];
-    push_varint(&mut content, args);
+    push_varint(&mut content, args.into());
     content.resize(content.len() + args as usize, 0);
     let payload = zstd::bulk::compress(&content, 3).unwrap();
     let mut bytes = writer().into_inner();
@@ -270,7 +248,7 @@ fn a_file_name_longer_than_any_source_gives_is_damage() {
     // Made by hand, as above: an exec with a file name of 1,000,000 bytes and no argument.
     let len: u32 = 1_000_000;
     let mut content = vec![2, 0, 0, 5, 1, 0, 0];
-    push_varint(&mut content, len);
+    push_varint(&mut content, len.into());
     content.resize(content.len() + len as usize, b'a');
     content.push(0);
     let payload = zstd::bulk::compress(&content, 3).unwrap();
@@ -286,14 +264,6 @@ fn a_file_name_longer_than_any_source_gives_is_damage() {
         )
     );
     assert!(json.is_empty());
-}
-
-fn push_varint(out: &mut Vec<u8>, mut n: u32) {
-    while n >= 0x80 {
-        out.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }
 
 #[test]

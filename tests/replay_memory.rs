@@ -7,6 +7,11 @@
 //! costs the model most: processes that never exit, each from a record of a few bytes, or
 //! each with 8 KiB of arguments.
 
+// Only `frame_of` and `push_varint` are used here.
+#[allow(dead_code)]
+#[path = "common/frames.rs"]
+mod frames;
+
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     io::Cursor,
@@ -24,6 +29,7 @@ use forkwatch::{
         replay::{self, Control, Player},
     },
 };
+use frames::{frame_of, push_varint};
 use ratatui::{Terminal, backend::TestBackend};
 
 /// The bound's part proportional to the file (docs/recording.md, "Bounds").
@@ -72,41 +78,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-const HEADER_LEN: usize = 40;
 const MAX_CONTENT: usize = 16 << 20;
 /// Ten milliseconds: one clock tick, so every record is a process of its own.
 const TICK_NS: u64 = 10_000_000;
-
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// A frame (docs/recording.md, "Frames") holding `content`.
-fn frame(kind: u8, count: usize, content: &[u8]) -> Vec<u8> {
-    let payload = zstd::bulk::compress(content, 3).unwrap();
-    let mut f = b"FWfr".to_vec();
-    f.extend_from_slice(&[kind, 0, 0, 0]);
-    f.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    f.extend_from_slice(&(content.len() as u32).to_le_bytes());
-    f.extend_from_slice(&(count as u32).to_le_bytes());
-    f.extend_from_slice(&[0; 20]);
-    f.extend_from_slice(&payload);
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&f[..36]);
-    crc.update(&f[HEADER_LEN..]);
-    f[36..HEADER_LEN].copy_from_slice(&crc.finalize().to_le_bytes());
-    f
-}
 
 /// The file header and the info frame, with `processes` in the snapshot.
 fn start(processes: usize) -> Vec<u8> {
     let mut bytes = b"\x89FWREC\r\n\x02\0\0\0".to_vec();
     let info = r#"{"host":"h","kernel":"k","backend":"eBPF","wall_clock_offset_ns":0,"start_ns":0,"recorder":"r"}"#;
-    bytes.extend(frame(1, processes, info.as_bytes()));
+    bytes.extend(frame_of(1, processes, info.as_bytes()));
     bytes
 }
 
@@ -120,7 +100,7 @@ fn events(bytes: &mut Vec<u8>, record: fn(u64) -> Vec<u8>, records: usize) {
         let n = (records - done).min(per_frame);
         let mut content = record((done as u64 + 1) * TICK_NS);
         content.extend(record(TICK_NS).repeat(n - 1));
-        bytes.extend(frame(3, n, &content));
+        bytes.extend(frame_of(3, n, &content));
         done += n;
     }
 }
@@ -136,14 +116,14 @@ fn padding(bytes: &mut Vec<u8>, len: usize) {
             x as u8
         })
         .collect();
-    bytes.extend(frame(200, 0, &noise));
+    bytes.extend(frame_of(200, 0, &noise));
 }
 
 /// A fork record of pid 7 (a child of init) `after_ns` after the record before, started
 /// when it forked.
 fn fork_record(after_ns: u64) -> Vec<u8> {
     let mut r = vec![0, 0];
-    varint(&mut r, after_ns * 2);
+    push_varint(&mut r, after_ns * 2);
     r.extend_from_slice(&[7, 1, 0, 0]);
     r
 }
@@ -153,7 +133,7 @@ fn exec_record(after_ns: u64) -> Vec<u8> {
     let mut r = fork_record(after_ns);
     r[0] = 2;
     r.extend_from_slice(&[0, 1]);
-    varint(&mut r, 8190);
+    push_varint(&mut r, 8190);
     r.extend(std::iter::repeat_n(b'x', 8190));
     r
 }
@@ -175,7 +155,7 @@ fn snapshot_frames(bytes: &mut Vec<u8>, processes: usize, argv_len: usize) {
         count += 1;
         if json.len() + argv.len() + 256 > MAX_CONTENT || i + 1 == processes {
             json.push(b']');
-            bytes.extend(frame(2, count, &json));
+            bytes.extend(frame_of(2, count, &json));
             json.clear();
             count = 0;
         }
@@ -279,7 +259,7 @@ fn a_snapshot_of_millions_of_empty_arguments_is_refused_within_the_stated_memory
     );
     let mut bytes = start(1);
     let at = bytes.len();
-    bytes.extend(frame(2, 1, &json));
+    bytes.extend(frame_of(2, 1, &json));
     let _alone = MEASURING.lock().unwrap();
     let base = NOW.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
