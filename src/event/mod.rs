@@ -5,9 +5,11 @@
 //! Here: [`Event`] and its parts (this file; argv and byte strings in `argv`, exact bytes
 //! in `lossless`); the kinds of event, defined once in `kinds`; what identifies a process
 //! ([`ProcessKey`], `key`); how events are printed (the JSON form in `json`, the text line
-//! in `line`, the writer and tally in `output`); and how durations read ([`duration`]).
+//! in `line`, the writer and tally in `output`); how durations read ([`duration`]); and
+//! which container a cgroup path belongs to ([`container`]).
 
 mod argv;
+pub mod container;
 pub mod duration;
 mod json;
 mod key;
