@@ -173,6 +173,56 @@ pub fn container_of(path: &[u8]) -> Option<Container<'_>> {
     })
 }
 
+/// `--container ID|NAME` or `--cgroup PATH`: the events of one container (or systemd
+/// unit), or of one cgroup and the cgroups below it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlaceFilter {
+    Container(Box<[u8]>),
+    Cgroup(Box<[u8]>),
+}
+
+/// Where cgroup v2 is mounted: a `--cgroup` path may be given as a directory under it.
+const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
+
+impl PlaceFilter {
+    /// `--container`: an id, a prefix of one, or a name.
+    pub fn container(query: &str) -> Result<Self, String> {
+        let hex = query.bytes().all(|b| b.is_ascii_hexdigit());
+        if query.is_empty() || (hex && query.len() < MIN_ID_PREFIX) {
+            return Err(format!(
+                "--container takes a name or at least {MIN_ID_PREFIX} characters of an id"
+            ));
+        }
+        Ok(Self::Container(query.as_bytes().into()))
+    }
+
+    /// `--cgroup`: a path in the cgroup hierarchy (`/system.slice/nginx.service`), or the
+    /// same under /sys/fs/cgroup.
+    pub fn cgroup(path: &str) -> Result<Self, String> {
+        let path = match path.strip_prefix(CGROUP_MOUNT) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+            _ => path,
+        };
+        if !path.is_empty() && !path.starts_with('/') {
+            return Err(format!(
+                "--cgroup takes a path from the hierarchy's root, e.g. /system.slice, not {path:?}"
+            ));
+        }
+        Ok(Self::Cgroup(path.trim_end_matches('/').as_bytes().into()))
+    }
+
+    /// An event or process in cgroup `path` passes; one whose cgroup is unknown does not.
+    pub fn admits(&self, path: Option<&[u8]>) -> bool {
+        let Some(path) = path else { return false };
+        match self {
+            PlaceFilter::Container(query) => container_of(path).is_some_and(|c| c.matches(query)),
+            PlaceFilter::Cgroup(root) => path
+                .strip_prefix(&root[..])
+                .is_some_and(|rest| rest.is_empty() || rest[0] == b'/'),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +357,33 @@ mod tests {
         let lxc = container_of(b"/lxc.payload.web1").unwrap();
         assert!(lxc.matches(b"web1"));
         assert!(!lxc.matches(b"web"));
+    }
+
+    #[test]
+    fn a_cgroup_filter_takes_the_cgroup_and_those_below_it() {
+        let filter = PlaceFilter::cgroup("/sys/fs/cgroup/system.slice/").unwrap();
+        assert_eq!(filter, PlaceFilter::cgroup("/system.slice").unwrap());
+        assert!(filter.admits(Some(b"/system.slice")));
+        assert!(filter.admits(Some(b"/system.slice/nginx.service")));
+        assert!(!filter.admits(Some(b"/system.slicex")));
+        assert!(!filter.admits(Some(b"/user.slice")));
+        assert!(!filter.admits(None), "an unknown cgroup is not in it");
+        let root = PlaceFilter::cgroup("/").unwrap();
+        assert!(root.admits(Some(b"/anything")));
+        assert!(PlaceFilter::cgroup("system.slice").is_err());
+    }
+
+    #[test]
+    fn a_container_filter_takes_what_names_the_container() {
+        let filter = PlaceFilter::container(&ID[..12]).unwrap();
+        assert!(filter.admits(Some(format!("/docker/{ID}").as_bytes())));
+        assert!(filter.admits(Some(
+            format!("/system.slice/docker-{ID}.scope/x").as_bytes()
+        )));
+        assert!(!filter.admits(Some(b"/system.slice/nginx.service")));
+        let unit = PlaceFilter::container("nginx").unwrap();
+        assert!(unit.admits(Some(b"/system.slice/nginx.service")));
+        assert!(PlaceFilter::container("").is_err());
+        assert!(PlaceFilter::container("3f4").is_err(), "too short an id");
     }
 }
