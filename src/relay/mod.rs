@@ -6,12 +6,14 @@
 //! here. What came of each goes back to the tracker, which keeps the counts and says what
 //! the user should know.
 
+mod kill;
 mod target;
 
 use std::{future::poll_fn, task::Poll, time::Duration};
 
 use anyhow::{Result, anyhow};
 
+pub use kill::{Sent, signal};
 pub use target::pick;
 
 use crate::{

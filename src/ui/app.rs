@@ -4,25 +4,26 @@
 //! application drives it. Whatever touches the outside world is asked of the loop (see
 //! `runtime`): what takes time as a [`Request`], what does not wait (relay signals, opening
 //! relay targets) as an [`Effect`] done right after the update, its outcome handed back as
-//! [`AppEvent::Done`].
+//! [`AppEvent::Done`]. What the tree view's keys do is in `actions`.
+
+mod actions;
 
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::layout::{Position, Rect};
 
 use super::{
-    component::{Ask, Component, Handled, Happened, View},
-    dialog::{Dialog, Help, Prompt, PromptPurpose},
+    component::{Ask, Component, Handled, View},
+    dialog::Dialog,
     feed::SourceInfo,
     history::History,
-    keys::{self, Action},
-    mask::MaskDialog,
+    keys,
     message::{AppEvent, Done, Effect, Request},
     panes::{Pane, Panes, tree::Tree},
-    pins::{current_pin, set_mask},
+    pins::set_mask,
     record,
-    relay_dialog::RelayDialog,
     render::Layout,
     replay,
+    signal_dialog::summary,
     users::Users,
 };
 use crate::{
@@ -157,7 +158,10 @@ impl App {
         self.layout = Layout::new(area, self);
         self.refresh();
         self.dirty = false;
-        self.tree.shown_uids(self.model())
+        let mut uids = self.tree.shown_uids(self.model());
+        uids.extend(self.tree.options.user);
+        uids.extend(self.dialog.iter().flat_map(|d| d.uids()));
+        uids
     }
 
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
@@ -281,6 +285,7 @@ impl App {
                 }
                 Err(dialog) => self.dialog = Some(dialog),
             },
+            Done::Signalled(signalling, sent) => self.say(summary(&signalling, &sent)),
         }
         self.dirty = true;
     }
@@ -341,54 +346,6 @@ impl App {
         self.dirty = true;
     }
 
-    pub(super) fn perform(&mut self, action: Action) {
-        match action {
-            Action::Search => self.open(Prompt::new(PromptPurpose::Search, &self.tree)),
-            Action::Filter => {
-                if !self.tree.toggle_filter() {
-                    self.open(Prompt::new(PromptPurpose::Filter, &self.tree));
-                }
-            }
-            Action::Pane(pane) => self.toggle_pane(pane),
-            Action::Pin => self.toggle_pin(),
-            Action::PinMask => self.open_mask(),
-            Action::PinnedView => {
-                if let Some(why) = self.tree.pins.toggle_only(&self.tracker) {
-                    self.say(why);
-                }
-            }
-            Action::Relay if self.replay.is_some() => self.say("no relays in a replay"),
-            // For the picked pin's subtree while the pins pane has the keys.
-            Action::Relay => {
-                let subtree = self.picked();
-                let subject = subtree.or(self.selected());
-                self.open(RelayDialog::new(self.model(), subject, subtree.is_some()));
-            }
-            Action::Help => self.open(Help),
-            Action::Dismiss => {
-                if self.banner {
-                    self.banner = false;
-                } else {
-                    self.tree.search = None;
-                }
-            }
-            Action::Quit => self.quit = true,
-            Action::Replay(_) | Action::SeekPrompt => {
-                if self
-                    .with_replay(|controls, app| controls.key(action, app))
-                    .is_none()
-                {
-                    self.say(replay::NOT_LIVE);
-                }
-            }
-            // The rest are the tree's own: they move, fold, search, show kernel threads.
-            _ => {
-                let handled = self.tree.act(action, self.tracker.model());
-                self.handled(handled);
-            }
-        }
-    }
-
     /// Lends the replay controls the application they are part of; `None` live. Taken out
     /// meanwhile: what they call must not ask whether this is a replay.
     pub(super) fn with_replay<T>(
@@ -413,21 +370,6 @@ impl App {
 
     pub(super) fn open(&mut self, dialog: impl Dialog + 'static) {
         self.dialog = Some(Box::new(dialog));
-    }
-
-    /// Shows or hides `pane`. One that lists things is shown with the keys, and hidden
-    /// if it has them.
-    fn toggle_pane(&mut self, pane: Pane) {
-        if pane.entry().takes_keys && self.focus != Some(pane) {
-            self.with_pane(pane, |pane, view| pane.focused(view));
-            self.focus = Some(pane);
-            if self.panes.is_open(pane) {
-                return;
-            }
-        } else if self.focus == Some(pane) {
-            self.focus = None;
-        }
-        self.panes.toggle(pane);
     }
 
     /// What `pane` reads of the application.
@@ -473,7 +415,7 @@ impl App {
         match ask {
             Ask::Say(text) => self.say(text),
             Ask::Perform(action) => self.perform(action),
-            Ask::Show(_) | Ask::Search { .. } | Ask::Filter(_) => {
+            Ask::Show(_) | Ask::Search { .. } | Ask::Filter(_) | Ask::User(_) => {
                 let handled = self.tree.asked(ask, self.tracker.model());
                 return self.handled(handled);
             }
@@ -531,29 +473,6 @@ impl App {
     pub(super) fn show_relay_notices(&mut self, fresh: Vec<Notice>) {
         if let Some(last) = self.history.relay_notices.keep(fresh) {
             self.say(last);
-        }
-    }
-
-    /// `p`: pins the selected process's subtree, or unpins it; in the pins pane, unpins
-    /// the picked pin (with none, pins the selected process's).
-    fn toggle_pin(&mut self) {
-        let Some(key) = self.picked().or(self.tree.cursor.key) else {
-            self.say("no process selected");
-            return;
-        };
-        let (said, pinned) = self.tree.pins.toggle(&mut self.tracker, key);
-        self.say(said);
-        if let Some(at) = pinned {
-            self.panes.happened(Happened::Pinned { at });
-        }
-    }
-
-    /// `m`: the mask dialog of the current pin.
-    fn open_mask(&mut self) {
-        let pin = current_pin(&self.tracker, self.picked(), self.selected());
-        match MaskDialog::for_pin(pin, &self.tracker) {
-            Ok(dialog) => self.open(dialog),
-            Err(why) => self.say(why),
         }
     }
 }

@@ -30,6 +30,18 @@ pub enum Action {
     PreviousMatch,
     /// Filters the tree to the search's matches and their ancestors, or ends the filter.
     Filter,
+    /// Asks for the text to filter the tree by (htop's `\` and F4).
+    FilterPrompt,
+    /// Shows only one user's processes, picked from a list, or everyone's.
+    User,
+    /// Switches between the tree and a flat list sorted by pid.
+    FlatList,
+    /// Tags or untags the selected process and moves down.
+    Tag,
+    /// Untags every process.
+    Untag,
+    /// Sends a signal to the tagged processes, or else to the selected one.
+    Signal,
     /// Shows or hides kernel threads.
     KernelThreads,
     /// Shows or hides a pane; one that lists things takes the keys (again: hides it).
@@ -104,12 +116,7 @@ pub(super) const fn bind(
 use Key::{Char, Code};
 
 pub const BINDINGS: &[Binding] = &[
-    bind(
-        &[Code(KeyCode::Up), Char('k')],
-        "↑ k",
-        "move up",
-        Action::Up,
-    ),
+    bind(&[Code(KeyCode::Up)], "↑", "move up", Action::Up),
     bind(
         &[Code(KeyCode::Down), Char('j')],
         "↓ j",
@@ -136,8 +143,8 @@ pub const BINDINGS: &[Binding] = &[
         Action::End,
     ),
     bind(
-        &[Code(KeyCode::Enter), Char(' ')],
-        "Enter Space",
+        &[Code(KeyCode::Enter)],
+        "Enter",
         "fold or unfold the subtree",
         Action::Fold,
     ),
@@ -153,7 +160,12 @@ pub const BINDINGS: &[Binding] = &[
         "unfold",
         Action::Unfold,
     ),
-    bind(&[Char('/')], "/", "search names and argv", Action::Search),
+    bind(
+        &[Char('/'), Code(KeyCode::F(3))],
+        "/ F3",
+        "search names and argv",
+        Action::Search,
+    ),
     bind(&[Char('n')], "n", "next match", Action::NextMatch),
     bind(&[Char('N')], "N", "previous match", Action::PreviousMatch),
     bind(
@@ -161,6 +173,37 @@ pub const BINDINGS: &[Binding] = &[
         "f",
         "filter to matches and their parents (again: all)",
         Action::Filter,
+    ),
+    bind(
+        &[Char('\\'), Code(KeyCode::F(4))],
+        "\\ F4",
+        "type a filter (empty: all)",
+        Action::FilterPrompt,
+    ),
+    bind(
+        &[Char('u')],
+        "u",
+        "one user's processes, or all",
+        Action::User,
+    ),
+    bind(
+        &[Code(KeyCode::F(5))],
+        "F5",
+        "tree or flat list by pid",
+        Action::FlatList,
+    ),
+    bind(
+        &[Char(' ')],
+        "Space",
+        "tag or untag the process",
+        Action::Tag,
+    ),
+    bind(&[Char('U')], "U", "untag all", Action::Untag),
+    bind(
+        &[Char('k'), Code(KeyCode::F(9))],
+        "k F9",
+        "send a signal (to the tagged ones)",
+        Action::Signal,
     ),
     bind(
         &[Char('K')],
@@ -178,7 +221,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[Char('p')],
         "p",
-        "pin or unpin the selected process's subtree",
+        "pin or unpin the subtree (the tagged ones')",
         Action::Pin,
     ),
     bind(
@@ -218,7 +261,12 @@ pub const BINDINGS: &[Binding] = &[
         "hide the banner, end the search",
         Action::Dismiss,
     ),
-    bind(&[Char('q')], "q Ctrl-C", "quit", Action::Quit),
+    bind(
+        &[Char('q'), Code(KeyCode::F(10))],
+        "q F10 Ctrl-C",
+        "quit",
+        Action::Quit,
+    ),
 ];
 
 /// What `key` does in the tree view.

@@ -10,9 +10,13 @@
 //! - `panes`: the tree and the panes beside and below it (details, events, pins,
 //!   relays), each a component owning its state, keys and drawing, and the one list of
 //!   them (`panes::PANES`) a new pane is added to.
-//! - [`dialog`] (help, prompts), `mask` and `relay_dialog`: the dialogs, components too.
+//! - [`dialog`] (help, prompts), `mask`, `relay_dialog`, `signal_dialog` (`k`: a signal
+//!   to the selected or tagged processes) and `user_dialog` (`u`): the dialogs,
+//!   components too.
+//! - `tags`: the processes tagged with Space, signalled and pinned together.
 //! - `rows` and `search`: the tree as the rows shown (folds, kernel threads, the filter,
-//!   pinned subtrees only) and the search that ignores case.
+//!   one user's processes, pinned subtrees only, or a flat list by pid) and the search
+//!   that ignores case.
 //! - `render` (the layout), `status` (the status line and what feeds the application) and
 //!   `format`: drawing, a pure function of the state (`impl Widget for &App`), so screens
 //!   are tested on ratatui's `TestBackend`.
@@ -50,8 +54,11 @@ pub mod replay;
 mod rows;
 pub mod runtime;
 mod search;
+mod signal_dialog;
 mod status;
+mod tags;
 mod terminal;
+mod user_dialog;
 mod users;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
