@@ -263,8 +263,8 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         &[Char('q'), Code(KeyCode::F(10))],
-        "q F10 Ctrl-C",
-        "quit",
+        "q F10",
+        "quit (Ctrl-C too)",
         Action::Quit,
     ),
 ];

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::{
     event::Event,
-    relay::Sent,
     proc::snapshot::ProcessInfo,
+    relay::Sent,
     tracker::{
         self,
         rules::{Delivery, TargetId},

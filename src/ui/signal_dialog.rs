@@ -145,8 +145,7 @@ impl SignalDialog {
                 Line::raw(" y or Enter sends it · n or Esc cancels").dark_gray(),
             ],
             Stage::ConfirmInit => vec![
-                Line::raw(" pid 1 is init: signalling it can bring the whole system down.")
-                    .red(),
+                Line::raw(" pid 1 is init: signalling it can bring the whole system down.").red(),
                 Line::raw(format!(" Send {name} ({number}) to init anyway?")),
                 Line::raw(""),
                 Line::raw(" y sends it · any other key cancels").dark_gray(),

@@ -1,6 +1,7 @@
 //! The status line at the bottom: a row of segments (the source, where a replay is,
 //! process counts, lost events, the event rate with a sparkline, a recording, the filter,
-//! the user shown, the flat list, the tagged processes, a note or the help hint). A new segment is one more entry in [`segments`].
+//! the user shown, the flat list, the tagged processes, a note or the help hint). A new
+//! segment is one more entry in [`segments`].
 
 use std::collections::VecDeque;
 

@@ -501,7 +501,10 @@ fn render_row(
     put(&columns.prefix(&pid, &user, &age), style);
     put(&guides(row), Style::new().fg(Color::DarkGray));
     if tree.tags.contains(process.key) {
-        put("* ", Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
+        put(
+            "* ",
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        );
     }
     if view.tracker.pins().get(process.key).is_some() {
         put(
