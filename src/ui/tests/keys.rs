@@ -1,5 +1,5 @@
 //! htop's keys on screen: the signal dialog and its confirmations (a real child killed
-//! with the default SIGTERM), tags, the flat list, one user's processes, `\` and F4 that
+//! with the default SIGTERM, refused when held with another start time), tags, the flat list, one user's processes, `\` and F4 that
 //! ask for a filter, F10 that quits, and the help that lists the F-keys.
 
 use std::{os::unix::process::ExitStatusExt, process::Command};
@@ -105,23 +105,47 @@ async fn pid_1_asks_a_second_time() {
     assert!(screen(&mut app, 120, 24).ends_with("│ no signal sent\n"));
 }
 
-/// A child of this test, in a model of its own, selected: k, Enter, y kill it with the
-/// default SIGTERM, through the loop's effect.
-#[tokio::test]
-async fn the_default_sigterm_kills_the_selected_process() {
-    let mut child = Command::new("sleep").arg("3600").spawn().unwrap();
-    let pid = child.id();
+/// An app whose model holds only `process`, selected; k, Enter, y send it SIGTERM, the
+/// default, through the loop's effect. What the status line says then.
+fn sigterm_from_the_ui(process: ProcessInfo) -> String {
+    let pid = process.pid;
     let mut model = Model::default();
-    model.seed(&[snapshot::read_process(pid).expect("the child runs")]);
+    model.seed(&[process]);
     let mut app = App::new(model, SourceInfo::default(), noon_clock(), 0, users());
     screen(&mut app, 80, 10);
     assert_eq!(app.selected().map(|k| k.pid), Some(pid));
     key(&mut app, KeyCode::Char('k'));
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('y'));
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGTERM));
     let said = screen(&mut app, 120, 10);
+    said.lines().last().unwrap().to_owned()
+}
+
+/// A child of this test: held with another start time (its pid reused, as far as the UI
+/// knows) it is refused and left alone; held as it is, the default SIGTERM kills it.
+#[tokio::test]
+async fn the_default_sigterm_kills_the_selected_process_and_a_reused_pid_is_refused() {
+    let mut child = Command::new("sleep").arg("3600").spawn().unwrap();
+    let pid = child.id();
+    let process = snapshot::read_process(pid).expect("the child runs");
+    let earlier = ProcessInfo {
+        start_ns: process.start_ns - S,
+        ..process.clone()
+    };
+    let said = sigterm_from_the_ui(earlier);
+    assert!(
+        said.ends_with(&format!(
+            "│ pid {pid} is another process now: refused, SIGTERM not sent"
+        )),
+        "{said}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the child was signalled"
+    );
+
+    let said = sigterm_from_the_ui(process);
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
     assert!(
         said.contains(&format!("│ SIGTERM sent to pid {pid} (")),
         "{said}"
