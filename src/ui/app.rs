@@ -16,7 +16,7 @@ use super::{
     dialog::Dialog,
     feed::SourceInfo,
     history::History,
-    keys,
+    keymap::Keymap,
     message::{AppEvent, Done, Effect, Request},
     panes::{Pane, Panes, tree::Tree},
     pins::set_mask,
@@ -51,6 +51,8 @@ pub struct App {
     pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
     pub(super) dialog: Option<Box<dyn Dialog>>,
+    /// Which keys do what.
+    pub(super) keymap: Keymap,
     pub(super) source: SourceInfo,
     pub(super) source_ended: bool,
     /// The banner with the source's notices is shown.
@@ -92,6 +94,7 @@ impl App {
             panes: Panes::new(),
             focus: None,
             dialog: None,
+            keymap: Keymap::default(),
             banner: !source.notices.is_empty(),
             source,
             source_ended: false,
@@ -113,6 +116,11 @@ impl App {
 
     pub fn model(&self) -> &Model {
         self.tracker.model()
+    }
+
+    /// Uses `keymap` for the keys from now on.
+    pub fn set_keymap(&mut self, keymap: Keymap) {
+        self.keymap = keymap;
     }
 
     /// The selected process.
@@ -308,7 +316,14 @@ impl App {
         }
         self.refresh();
         if let Some(mut dialog) = self.dialog.take() {
-            let handled = dialog.key(key, &self.view(None));
+            let handled = match dialog.key(key, &self.view(None)) {
+                // Not the dialog's: the tree's keys that move apply (a picker's).
+                Handled::Ignored => match self.keymap.action(key).filter(|a| a.moves()) {
+                    Some(action) => Handled::Ask(Ask::Perform(action)),
+                    None => Handled::Taken,
+                },
+                handled => handled,
+            };
             let open = !matches!(handled, Handled::Close(_));
             self.handled(handled);
             // A dialog that opened another one makes way for it.
@@ -322,7 +337,7 @@ impl App {
         {
             return;
         }
-        if let Some(action) = keys::action(key) {
+        if let Some(action) = self.keymap.action(key) {
             self.perform(action);
         }
     }

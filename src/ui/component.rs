@@ -52,7 +52,7 @@ impl View<'_> {
 /// What came of a key given to a pane or a dialog.
 #[derive(Debug)]
 pub enum Handled {
-    /// Not a key of the pane: the tree's keys apply.
+    /// Not a key of the pane: the tree's keys apply (after a dialog's, those that move).
     Ignored,
     /// The pane took it, changing only itself.
     Taken,

@@ -23,7 +23,8 @@
 //! - `pins` and `relays`: what the UI keeps of pins (the pinned-only view) and relay rules
 //!   (their notices), and their status segments; `history`: what it keeps of what
 //!   happened (the event rate, the latest events, the relay rules' notices).
-//! - [`keys`]: the key bindings of the tree view, one table that the help shows.
+//! - [`keys`]: the key bindings of the tree view, one table of named actions; [`keymap`]:
+//!   the keys in use, the table's or with a user's overrides, which the help shows.
 //! - [`feed`]: where the loop's events come from, live or replayed, through one interface.
 //! - [`runtime`]: the tasks that feed one channel (terminal input, a timer, signals) and
 //!   the loop that owns the state, reads the feed, does what the state asks (the UI's
@@ -41,6 +42,7 @@ pub mod dialog;
 pub mod feed;
 mod format;
 mod history;
+pub mod keymap;
 pub mod keys;
 mod mask;
 pub mod message;

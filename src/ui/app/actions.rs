@@ -57,7 +57,7 @@ impl App {
                 self.say("no signals in a replay: its processes are not this machine's");
             }
             Action::Signal => self.open_signal(),
-            Action::Help => self.open(Help),
+            Action::Help => self.open(Help::new(&self.keymap, self.replay.is_some())),
             Action::Dismiss => {
                 if self.banner {
                     self.banner = false;

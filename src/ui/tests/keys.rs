@@ -1,6 +1,6 @@
 //! htop's keys on screen: the signal dialog and its confirmations (a real child killed
-//! with the default SIGTERM, refused when held with another start time), tags, the flat list, one user's processes, `\` and F4 that
-//! ask for a filter, F10 that quits, and the help that lists the F-keys.
+//! with the default SIGTERM, refused when held with another start time), tags, the flat
+//! list, one user's processes, `\` and F4 that ask for a filter, F10 that quits.
 
 use std::{os::unix::process::ExitStatusExt, process::Command};
 
@@ -313,4 +313,28 @@ fn f10_quits() {
     let mut app = machine();
     key(&mut app, KeyCode::F(10));
     assert!(app.should_quit());
+}
+
+#[test]
+fn a_keymap_gives_actions_other_keys_and_the_help_follows() {
+    let mut app = make_selected();
+    let keymap = super::super::keymap::Keymap::with_overrides(&[
+        ("up", vec!["Up", "k"]),
+        ("signal", vec!["F9", "x"]),
+    ])
+    .unwrap();
+    app.set_keymap(keymap);
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(
+        app.selected(),
+        Some(ProcessKey::new(812, 500 * S)),
+        "k moves up"
+    );
+    key(&mut app, KeyCode::Char('x'));
+    assert!(screen(&mut app, 80, 24).contains("to pid 812 (-bash)"));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('?'));
+    let help = screen(&mut app, 80, 40);
+    assert!(help.contains("│ Up k        move up "), "{help}");
+    assert!(help.contains("│ F9 x        send a signal"), "{help}");
 }
