@@ -176,6 +176,7 @@ impl App {
     /// selected process among them again.
     fn refresh(&mut self) {
         self.tree.refresh(&self.tracker, self.layout.tree_height());
+        self.tree.tags.keep_known(self.tracker.model());
     }
 
     /// Asks the loop for an effect, right after this update.

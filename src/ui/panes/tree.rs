@@ -123,7 +123,6 @@ impl Tree {
         self.height = height;
         self.pins.restrict(tracker, &mut self.options);
         let model = tracker.model();
-        self.tags.keep_known(model);
         self.view.rows(model, &self.options);
         self.cursor.follow(&self.view, model, height);
     }
@@ -501,10 +500,7 @@ fn render_row(
     put(&columns.prefix(&pid, &user, &age), style);
     put(&guides(row), Style::new().fg(Color::DarkGray));
     if tree.tags.contains(process.key) {
-        put(
-            "* ",
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        );
+        put("* ", Style::new().fg(Color::Yellow).bold());
     }
     if view.tracker.pins().get(process.key).is_some() {
         put(
