@@ -15,6 +15,7 @@ use ratatui::{
 
 use super::{
     component::{Ask, Component, Dialog, Handled, View},
+    format,
     message::Effect,
     panes::tree::command,
     render::centered,
@@ -128,7 +129,8 @@ impl SignalDialog {
         let (name, number) = self.signal();
         match self.stage {
             Stage::Choose => {
-                let mut lines = vec![Line::raw(format!(" to {}", self.whom())), Line::raw("")];
+                let mut lines = wrapped(&format!("to {}", self.whom()));
+                lines.push(Line::raw(""));
                 lines.extend(SIGNALS.iter().enumerate().map(|(i, (name, number))| {
                     let text = format!(" {number:>3} {name:<10}");
                     if i == self.at {
@@ -139,11 +141,12 @@ impl SignalDialog {
                 }));
                 lines
             }
-            Stage::Confirm => vec![
-                Line::raw(format!(" Send {name} ({number}) to {}?", self.whom())),
-                Line::raw(""),
-                Line::raw(" y or Enter sends it · n or Esc cancels").dark_gray(),
-            ],
+            Stage::Confirm => {
+                let mut lines = wrapped(&format!("Send {name} ({number}) to {}?", self.whom()));
+                lines.push(Line::raw(""));
+                lines.push(Line::raw(" y or Enter sends it · n or Esc cancels").dark_gray());
+                lines
+            }
             Stage::ConfirmInit => vec![
                 Line::raw(" pid 1 is init: signalling it can bring the whole system down.").red(),
                 Line::raw(format!(" Send {name} ({number}) to init anyway?")),
@@ -203,6 +206,14 @@ impl Component for SignalDialog {
             )
             .render(popup, buf);
     }
+}
+
+/// `text` in lines that fit the dialog, each after a space.
+fn wrapped(text: &str) -> Vec<Line<'static>> {
+    format::wrap(text, WIDTH as usize - 4)
+        .into_iter()
+        .map(|line| Line::raw(format!(" {line}")))
+        .collect()
 }
 
 /// What came of sending `signalling`, one outcome per target, in one line.
