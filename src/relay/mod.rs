@@ -4,14 +4,17 @@
 //! checks) before the rule is handed to the tracker; the signals the tracker asks for
 //! ([`Effect::Signal`]) are sent here through those pidfds; a target's exit is noticed
 //! here. What came of each goes back to the tracker, which keeps the counts and says what
-//! the user should know.
+//! the user should know. The signal a user sends from the UI (`k`) goes the same way:
+//! through a pidfd for the process as it was picked ([`signal`]).
 
+mod kill;
 mod target;
 
 use std::{future::poll_fn, task::Poll, time::Duration};
 
 use anyhow::{Result, anyhow};
 
+pub use kill::{Sent, signal};
 pub use target::pick;
 
 use crate::{

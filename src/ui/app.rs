@@ -4,25 +4,26 @@
 //! application drives it. Whatever touches the outside world is asked of the loop (see
 //! `runtime`): what takes time as a [`Request`], what does not wait (relay signals, opening
 //! relay targets) as an [`Effect`] done right after the update, its outcome handed back as
-//! [`AppEvent::Done`].
+//! [`AppEvent::Done`]. What the tree view's keys do is in `actions`.
+
+mod actions;
 
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::layout::{Position, Rect};
 
 use super::{
-    component::{Ask, Component, Handled, Happened, View},
-    dialog::{Dialog, Help, Prompt, PromptPurpose},
+    component::{Ask, Component, Handled, View},
+    dialog::Dialog,
     feed::SourceInfo,
     history::History,
-    keys::{self, Action},
-    mask::MaskDialog,
+    keymap::Keymap,
     message::{AppEvent, Done, Effect, Request},
     panes::{Pane, Panes, tree::Tree},
-    pins::{current_pin, set_mask},
+    pins::set_mask,
     record,
-    relay_dialog::RelayDialog,
     render::Layout,
     replay,
+    signal_dialog::summary,
     users::Users,
 };
 use crate::{
@@ -50,6 +51,8 @@ pub struct App {
     pub(super) focus: Option<Pane>,
     /// The dialog that has the keyboard, drawn over everything.
     pub(super) dialog: Option<Box<dyn Dialog>>,
+    /// Which keys do what.
+    pub(super) keymap: Keymap,
     pub(super) source: SourceInfo,
     pub(super) source_ended: bool,
     /// The banner with the source's notices is shown.
@@ -91,6 +94,7 @@ impl App {
             panes: Panes::new(),
             focus: None,
             dialog: None,
+            keymap: Keymap::default(),
             banner: !source.notices.is_empty(),
             source,
             source_ended: false,
@@ -112,6 +116,11 @@ impl App {
 
     pub fn model(&self) -> &Model {
         self.tracker.model()
+    }
+
+    /// Uses `keymap` for the keys from now on.
+    pub fn set_keymap(&mut self, keymap: Keymap) {
+        self.keymap = keymap;
     }
 
     /// The selected process.
@@ -157,13 +166,17 @@ impl App {
         self.layout = Layout::new(area, self);
         self.refresh();
         self.dirty = false;
-        self.tree.shown_uids(self.model())
+        let mut uids = self.tree.shown_uids(self.model());
+        uids.extend(self.tree.options.user);
+        uids.extend(self.dialog.iter().flat_map(|d| d.uids()));
+        uids
     }
 
     /// Rebuilds the tree's rows if the model or the options changed, and finds the
     /// selected process among them again.
     fn refresh(&mut self) {
         self.tree.refresh(&self.tracker, self.layout.tree_height());
+        self.tree.tags.keep_known(self.tracker.model());
     }
 
     /// Asks the loop for an effect, right after this update.
@@ -281,6 +294,7 @@ impl App {
                 }
                 Err(dialog) => self.dialog = Some(dialog),
             },
+            Done::Signalled(signalling, sent) => self.say(summary(&signalling, &sent)),
         }
         self.dirty = true;
     }
@@ -303,7 +317,14 @@ impl App {
         }
         self.refresh();
         if let Some(mut dialog) = self.dialog.take() {
-            let handled = dialog.key(key, &self.view(None));
+            let handled = match dialog.key(key, &self.view(None)) {
+                // Not the dialog's: the tree's keys that move apply (a picker's).
+                Handled::Ignored => match self.keymap.action(key).filter(|a| a.moves()) {
+                    Some(action) => Handled::Ask(Ask::Perform(action)),
+                    None => Handled::Taken,
+                },
+                handled => handled,
+            };
             let open = !matches!(handled, Handled::Close(_));
             self.handled(handled);
             // A dialog that opened another one makes way for it.
@@ -317,7 +338,7 @@ impl App {
         {
             return;
         }
-        if let Some(action) = keys::action(key) {
+        if let Some(action) = self.keymap.action(key) {
             self.perform(action);
         }
     }
@@ -339,54 +360,6 @@ impl App {
             self.focus = None;
         }
         self.dirty = true;
-    }
-
-    pub(super) fn perform(&mut self, action: Action) {
-        match action {
-            Action::Search => self.open(Prompt::new(PromptPurpose::Search, &self.tree)),
-            Action::Filter => {
-                if !self.tree.toggle_filter() {
-                    self.open(Prompt::new(PromptPurpose::Filter, &self.tree));
-                }
-            }
-            Action::Pane(pane) => self.toggle_pane(pane),
-            Action::Pin => self.toggle_pin(),
-            Action::PinMask => self.open_mask(),
-            Action::PinnedView => {
-                if let Some(why) = self.tree.pins.toggle_only(&self.tracker) {
-                    self.say(why);
-                }
-            }
-            Action::Relay if self.replay.is_some() => self.say("no relays in a replay"),
-            // For the picked pin's subtree while the pins pane has the keys.
-            Action::Relay => {
-                let subtree = self.picked();
-                let subject = subtree.or(self.selected());
-                self.open(RelayDialog::new(self.model(), subject, subtree.is_some()));
-            }
-            Action::Help => self.open(Help),
-            Action::Dismiss => {
-                if self.banner {
-                    self.banner = false;
-                } else {
-                    self.tree.search = None;
-                }
-            }
-            Action::Quit => self.quit = true,
-            Action::Replay(_) | Action::SeekPrompt => {
-                if self
-                    .with_replay(|controls, app| controls.key(action, app))
-                    .is_none()
-                {
-                    self.say(replay::NOT_LIVE);
-                }
-            }
-            // The rest are the tree's own: they move, fold, search, show kernel threads.
-            _ => {
-                let handled = self.tree.act(action, self.tracker.model());
-                self.handled(handled);
-            }
-        }
     }
 
     /// Lends the replay controls the application they are part of; `None` live. Taken out
@@ -413,21 +386,6 @@ impl App {
 
     pub(super) fn open(&mut self, dialog: impl Dialog + 'static) {
         self.dialog = Some(Box::new(dialog));
-    }
-
-    /// Shows or hides `pane`. One that lists things is shown with the keys, and hidden
-    /// if it has them.
-    fn toggle_pane(&mut self, pane: Pane) {
-        if pane.entry().takes_keys && self.focus != Some(pane) {
-            self.with_pane(pane, |pane, view| pane.focused(view));
-            self.focus = Some(pane);
-            if self.panes.is_open(pane) {
-                return;
-            }
-        } else if self.focus == Some(pane) {
-            self.focus = None;
-        }
-        self.panes.toggle(pane);
     }
 
     /// What `pane` reads of the application.
@@ -473,7 +431,7 @@ impl App {
         match ask {
             Ask::Say(text) => self.say(text),
             Ask::Perform(action) => self.perform(action),
-            Ask::Show(_) | Ask::Search { .. } | Ask::Filter(_) => {
+            Ask::Show(_) | Ask::Search { .. } | Ask::Filter(_) | Ask::User(_) => {
                 let handled = self.tree.asked(ask, self.tracker.model());
                 return self.handled(handled);
             }
@@ -531,29 +489,6 @@ impl App {
     pub(super) fn show_relay_notices(&mut self, fresh: Vec<Notice>) {
         if let Some(last) = self.history.relay_notices.keep(fresh) {
             self.say(last);
-        }
-    }
-
-    /// `p`: pins the selected process's subtree, or unpins it; in the pins pane, unpins
-    /// the picked pin (with none, pins the selected process's).
-    fn toggle_pin(&mut self) {
-        let Some(key) = self.picked().or(self.tree.cursor.key) else {
-            self.say("no process selected");
-            return;
-        };
-        let (said, pinned) = self.tree.pins.toggle(&mut self.tracker, key);
-        self.say(said);
-        if let Some(at) = pinned {
-            self.panes.happened(Happened::Pinned { at });
-        }
-    }
-
-    /// `m`: the mask dialog of the current pin.
-    fn open_mask(&mut self) {
-        let pin = current_pin(&self.tracker, self.picked(), self.selected());
-        match MaskDialog::for_pin(pin, &self.tracker) {
-            Ok(dialog) => self.open(dialog),
-            Err(why) => self.say(why),
         }
     }
 }

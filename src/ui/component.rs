@@ -52,7 +52,7 @@ impl View<'_> {
 /// What came of a key given to a pane or a dialog.
 #[derive(Debug)]
 pub enum Handled {
-    /// Not a key of the pane: the tree's keys apply.
+    /// Not a key of the pane: the tree's keys apply (after a dialog's, those that move).
     Ignored,
     /// The pane took it, changing only itself.
     Taken,
@@ -77,6 +77,8 @@ pub enum Ask {
     Search { text: String, origin: usize },
     /// Filter the tree by `text` (empty: no filter).
     Filter(String),
+    /// Show only this user's processes (`None`: everyone's).
+    User(Option<u32>),
     /// Seek the replay to the time typed.
     Seek(String),
     /// Set the mask of the pin rooted at `root`.
@@ -123,5 +125,10 @@ pub trait Dialog: Component + std::fmt::Debug {
     /// It is drawn on the status line (a prompt), not over the screen.
     fn on_status_line(&self) -> bool {
         false
+    }
+
+    /// The uids whose user names it shows, for the loop to look up before a frame.
+    fn uids(&self) -> Vec<u32> {
+        Vec::new()
     }
 }

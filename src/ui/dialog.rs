@@ -14,16 +14,27 @@ use ratatui::{
 pub use super::component::Dialog;
 use super::{
     component::{Ask, Component, Handled, View},
-    keys::BINDINGS,
+    keymap::Keymap,
     panes::tree::Tree,
     render::centered,
-    replay::REPLAY_BINDINGS,
 };
 use crate::text;
 
-/// The key help: the bindings table, as it is.
+/// The key help: the keymap in use, as it is.
 #[derive(Debug)]
-pub struct Help;
+pub struct Help {
+    /// Each action's keys and what it does.
+    lines: Vec<(String, &'static str)>,
+}
+
+impl Help {
+    /// The help of `keymap` (`replaying`: with a replay's keys).
+    pub fn new(keymap: &Keymap, replaying: bool) -> Self {
+        Self {
+            lines: keymap.help(replaying),
+        }
+    }
+}
 
 impl Dialog for Help {}
 
@@ -33,16 +44,15 @@ impl Component for Help {
         Handled::Close(None)
     }
 
-    fn draw(&self, area: Rect, buf: &mut Buffer, view: &View) {
+    fn draw(&self, area: Rect, buf: &mut Buffer, _view: &View) {
         let key = Style::new().add_modifier(Modifier::BOLD);
-        let replay = if view.replaying { REPLAY_BINDINGS } else { &[] };
-        let mut lines: Vec<Line> = BINDINGS
+        let mut lines: Vec<Line> = self
+            .lines
             .iter()
-            .chain(replay)
-            .map(|b| {
+            .map(|(label, help)| {
                 Line::from(vec![
-                    Span::styled(format!(" {:<12}", b.label), key),
-                    b.help.into(),
+                    Span::styled(format!(" {label:<12}"), key),
+                    (*help).into(),
                 ])
             })
             .collect();

@@ -1,15 +1,13 @@
-//! The keys of the tree view, in one table: [`action`] looks keys up in it and the help
-//! dialog lists it, so the two cannot disagree. Dialogs read their own keys (see
-//! `dialog`); Ctrl-C quits from anywhere. The keys of a replay have a table of their own
-//! (`replay::REPLAY_BINDINGS`), looked up with this one, which the help lists only in a
-//! replay.
+//! The keys of the tree view, in one table: every action with its stable name and its
+//! default keys. The keymap in use (`keymap`) is made from it, with the keys a user gave
+//! some actions; the application looks keys up there and the help lists it, so the two
+//! cannot disagree. Dialogs read their own keys (see `dialog`); Ctrl-C quits from
+//! anywhere. The keys of a replay have a table of their own (`replay::REPLAY_BINDINGS`),
+//! in the keymap with this one, which the help lists only in a replay.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 
-use super::{
-    panes::Pane,
-    replay::{Control, REPLAY_BINDINGS},
-};
+use super::{panes::Pane, replay::Control};
 
 /// What a key does in the tree view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +28,18 @@ pub enum Action {
     PreviousMatch,
     /// Filters the tree to the search's matches and their ancestors, or ends the filter.
     Filter,
+    /// Asks for the text to filter the tree by (htop's `\` and F4).
+    FilterPrompt,
+    /// Shows only one user's processes, picked from a list, or everyone's.
+    User,
+    /// Switches between the tree and a flat list sorted by pid.
+    FlatList,
+    /// Tags or untags the selected process and moves down.
+    Tag,
+    /// Untags every process.
+    Untag,
+    /// Sends a signal to the tagged processes, or else to the selected one.
+    Signal,
     /// Shows or hides kernel threads.
     KernelThreads,
     /// Shows or hides a pane; one that lists things takes the keys (again: hides it).
@@ -79,8 +89,11 @@ impl Action {
     }
 }
 
-/// Keys, what the help calls them, and what they do.
+/// An action's name, its default keys, what the help calls them, and what it does.
+#[derive(Debug)]
 pub struct Binding {
+    /// What a keymap calls the action (`[keys]` in the config file): stable.
+    pub name: &'static str,
     pub keys: &'static [Key],
     pub label: &'static str,
     pub help: &'static str,
@@ -88,12 +101,14 @@ pub struct Binding {
 }
 
 pub(super) const fn bind(
+    name: &'static str,
     keys: &'static [Key],
     label: &'static str,
     help: &'static str,
     action: Action,
 ) -> Binding {
     Binding {
+        name,
         keys,
         label,
         help,
@@ -104,146 +119,221 @@ pub(super) const fn bind(
 use Key::{Char, Code};
 
 pub const BINDINGS: &[Binding] = &[
+    bind("up", &[Code(KeyCode::Up)], "↑", "move up", Action::Up),
     bind(
-        &[Code(KeyCode::Up), Char('k')],
-        "↑ k",
-        "move up",
-        Action::Up,
-    ),
-    bind(
+        "down",
         &[Code(KeyCode::Down), Char('j')],
         "↓ j",
         "move down",
         Action::Down,
     ),
-    bind(&[Code(KeyCode::PageUp)], "PgUp", "page up", Action::PageUp),
     bind(
+        "page-up",
+        &[Code(KeyCode::PageUp)],
+        "PgUp",
+        "page up",
+        Action::PageUp,
+    ),
+    bind(
+        "page-down",
         &[Code(KeyCode::PageDown)],
         "PgDn",
         "page down",
         Action::PageDown,
     ),
     bind(
+        "first",
         &[Code(KeyCode::Home), Char('g')],
         "Home g",
         "first process",
         Action::Home,
     ),
     bind(
+        "last",
         &[Code(KeyCode::End), Char('G')],
         "End G",
         "last process",
         Action::End,
     ),
     bind(
-        &[Code(KeyCode::Enter), Char(' ')],
-        "Enter Space",
+        "fold",
+        &[Code(KeyCode::Enter)],
+        "Enter",
         "fold or unfold the subtree",
         Action::Fold,
     ),
     bind(
+        "fold-or-parent",
         &[Code(KeyCode::Left), Char('h')],
         "← h",
         "fold, or go to the parent",
         Action::FoldOrParent,
     ),
     bind(
+        "unfold",
         &[Code(KeyCode::Right), Char('l')],
         "→ l",
         "unfold",
         Action::Unfold,
     ),
-    bind(&[Char('/')], "/", "search names and argv", Action::Search),
-    bind(&[Char('n')], "n", "next match", Action::NextMatch),
-    bind(&[Char('N')], "N", "previous match", Action::PreviousMatch),
     bind(
+        "search",
+        &[Char('/'), Code(KeyCode::F(3))],
+        "/ F3",
+        "search names and argv",
+        Action::Search,
+    ),
+    bind(
+        "next-match",
+        &[Char('n')],
+        "n",
+        "next match",
+        Action::NextMatch,
+    ),
+    bind(
+        "previous-match",
+        &[Char('N')],
+        "N",
+        "previous match",
+        Action::PreviousMatch,
+    ),
+    bind(
+        "filter",
         &[Char('f')],
         "f",
         "filter to matches and their parents (again: all)",
         Action::Filter,
     ),
     bind(
+        "filter-prompt",
+        &[Char('\\'), Code(KeyCode::F(4))],
+        "\\ F4",
+        "type a filter (empty: all)",
+        Action::FilterPrompt,
+    ),
+    bind(
+        "user",
+        &[Char('u')],
+        "u",
+        "one user's processes, or all",
+        Action::User,
+    ),
+    bind(
+        "flat-list",
+        &[Code(KeyCode::F(5))],
+        "F5",
+        "tree or flat list by pid",
+        Action::FlatList,
+    ),
+    bind(
+        "tag",
+        &[Char(' ')],
+        "Space",
+        "tag or untag the process",
+        Action::Tag,
+    ),
+    bind("untag-all", &[Char('U')], "U", "untag all", Action::Untag),
+    bind(
+        "signal",
+        &[Char('k'), Code(KeyCode::F(9))],
+        "k F9",
+        "send a signal (to the tagged ones)",
+        Action::Signal,
+    ),
+    bind(
+        "kernel-threads",
         &[Char('K')],
         "K",
         "show or hide kernel threads",
         Action::KernelThreads,
     ),
     bind(
+        "details",
         &[Char('d'), Code(KeyCode::Tab)],
         "d Tab",
         "details of the selected process",
         Action::Pane(Pane::Details),
     ),
-    bind(&[Char('e')], "e", "event log", Action::Pane(Pane::EventLog)),
     bind(
+        "event-log",
+        &[Char('e')],
+        "e",
+        "event log",
+        Action::Pane(Pane::EventLog),
+    ),
+    bind(
+        "pin",
         &[Char('p')],
         "p",
-        "pin or unpin the selected process's subtree",
+        "pin or unpin the subtree (the tagged ones')",
         Action::Pin,
     ),
     bind(
+        "pins-pane",
         &[Char('P')],
         "P",
         "pins pane, with the keys (again: hide it)",
         Action::Pane(Pane::Pins),
     ),
-    bind(&[Char('m')], "m", "events the pin logs", Action::PinMask),
     bind(
+        "pin-mask",
+        &[Char('m')],
+        "m",
+        "events the pin logs",
+        Action::PinMask,
+    ),
+    bind(
+        "pinned-only",
         &[Char('v')],
         "v",
         "only pinned subtrees (again: all)",
         Action::PinnedView,
     ),
     bind(
+        "relay",
         &[Char('r')],
         "r",
         "relay events of the process or pin as signals",
         Action::Relay,
     ),
     bind(
+        "relays-pane",
         &[Char('R')],
         "R",
         "relays pane, with the keys (again: hide it)",
         Action::Pane(Pane::Relays),
     ),
     bind(
+        "help",
         &[Char('?'), Code(KeyCode::F(1))],
         "? F1",
         "this help",
         Action::Help,
     ),
     bind(
+        "dismiss",
         &[Code(KeyCode::Esc)],
         "Esc",
         "hide the banner, end the search",
         Action::Dismiss,
     ),
-    bind(&[Char('q')], "q Ctrl-C", "quit", Action::Quit),
+    bind(
+        "quit",
+        &[Char('q'), Code(KeyCode::F(10))],
+        "q F10",
+        "quit (Ctrl-C too)",
+        Action::Quit,
+    ),
 ];
-
-/// What `key` does in the tree view.
-pub fn action(key: KeyEvent) -> Option<Action> {
-    // Shift only makes capitals; other modifiers make keys of their own, unbound here.
-    if key
-        .modifiers
-        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-    {
-        return None;
-    }
-    let key = match key.code {
-        KeyCode::Char(c) => Char(c),
-        code => Code(code),
-    };
-    BINDINGS
-        .iter()
-        .chain(REPLAY_BINDINGS)
-        .find(|b| b.keys.contains(&key))
-        .map(|b| b.action)
-}
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crossterm::event::{KeyEvent, KeyModifiers};
+
+    use super::{
+        super::{keymap::Keymap, replay::REPLAY_BINDINGS},
+        *,
+    };
 
     #[test]
     fn every_key_is_bound_once() {
@@ -259,6 +349,7 @@ mod tests {
 
     #[test]
     fn capitals_come_with_shift_and_control_keys_are_not_letters() {
+        let action = |key| Keymap::default().action(key);
         let shift_n = KeyEvent::new(KeyCode::Char('N'), KeyModifiers::SHIFT);
         assert_eq!(action(shift_n), Some(Action::PreviousMatch));
         let ctrl_n = KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL);

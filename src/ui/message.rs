@@ -8,10 +8,12 @@ use super::{
     record,
     relay_dialog::{self, RelayDialog},
     replay,
+    signal_dialog::Signalling,
 };
 use crate::{
     event::Event,
     proc::snapshot::ProcessInfo,
+    relay::Sent,
     tracker::{
         self,
         rules::{Delivery, TargetId},
@@ -60,6 +62,8 @@ pub enum Effect {
     CloseRelayTargets(Vec<TargetId>),
     /// The relay dialog, with what it needs of the outside world to go on.
     RelayDialog(Box<RelayDialog>, relay_dialog::Ask),
+    /// A signal the user chose, for the processes as they were picked.
+    Signal(Signalling),
 }
 
 /// What came of an [`Effect`].
@@ -71,6 +75,8 @@ pub enum Done {
     TargetsExited(Vec<TargetId>),
     /// The relay dialog, back with what it needed.
     RelayDialog(Box<RelayDialog>, relay_dialog::Answer),
+    /// What came of the signal to each target, in order.
+    Signalled(Signalling, Vec<Sent>),
 }
 
 /// Work the state asks of the loop that owns it, because it blocks or takes time.

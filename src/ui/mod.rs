@@ -10,16 +10,21 @@
 //! - `panes`: the tree and the panes beside and below it (details, events, pins,
 //!   relays), each a component owning its state, keys and drawing, and the one list of
 //!   them (`panes::PANES`) a new pane is added to.
-//! - [`dialog`] (help, prompts), `mask` and `relay_dialog`: the dialogs, components too.
+//! - [`dialog`] (help, prompts), `mask`, `relay_dialog`, `signal_dialog` (`k`: a signal
+//!   to the selected or tagged processes) and `user_dialog` (`u`): the dialogs,
+//!   components too.
+//! - `tags`: the processes tagged with Space, signalled and pinned together.
 //! - `rows` and `search`: the tree as the rows shown (folds, kernel threads, the filter,
-//!   pinned subtrees only) and the search that ignores case.
+//!   one user's processes, pinned subtrees only, or a flat list by pid) and the search
+//!   that ignores case.
 //! - `render` (the layout), `status` (the status line and what feeds the application) and
 //!   `format`: drawing, a pure function of the state (`impl Widget for &App`), so screens
 //!   are tested on ratatui's `TestBackend`.
 //! - `pins` and `relays`: what the UI keeps of pins (the pinned-only view) and relay rules
 //!   (their notices), and their status segments; `history`: what it keeps of what
 //!   happened (the event rate, the latest events, the relay rules' notices).
-//! - [`keys`]: the key bindings of the tree view, one table that the help shows.
+//! - [`keys`]: the key bindings of the tree view, one table of named actions; [`keymap`]:
+//!   the keys in use, the table's or with a user's overrides, which the help shows.
 //! - [`feed`]: where the loop's events come from, live or replayed, through one interface.
 //! - [`runtime`]: the tasks that feed one channel (terminal input, a timer, signals) and
 //!   the loop that owns the state, reads the feed, does what the state asks (the UI's
@@ -37,6 +42,7 @@ pub mod dialog;
 pub mod feed;
 mod format;
 mod history;
+pub mod keymap;
 pub mod keys;
 mod mask;
 pub mod message;
@@ -50,8 +56,11 @@ pub mod replay;
 mod rows;
 pub mod runtime;
 mod search;
+mod signal_dialog;
 mod status;
+mod tags;
 mod terminal;
+mod user_dialog;
 mod users;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};

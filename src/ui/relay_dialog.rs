@@ -21,7 +21,7 @@ use ratatui::{
 
 use super::{
     component::{self, Component, Dialog, Handled, View},
-    format, keys,
+    format,
     message::Effect,
     pins::name_of,
     render::centered,
@@ -451,12 +451,8 @@ impl Component for Picker {
                 }
             }
             KeyCode::Esc => {}
-            _ => {
-                return match keys::action(key).filter(|&a| a.moves()) {
-                    Some(action) => Handled::Ask(component::Ask::Perform(action)),
-                    None => Handled::Taken,
-                };
-            }
+            // The application moves the tree's selection on the tree's keys.
+            _ => return Handled::Ignored,
         }
         self.dialog.clone().reopen()
     }

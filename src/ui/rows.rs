@@ -29,6 +29,11 @@ pub struct TreeOptions {
     /// Show only these processes (those that also match the filter, if there is one), and
     /// their ancestors.
     pub only: Option<Only>,
+    /// Show only this user's processes (by real uid), and their ancestors.
+    pub user: Option<u32>,
+    /// A flat list sorted by pid instead of the tree: every process shown, without the
+    /// ancestors a filter keeps for context.
+    pub flat: bool,
 }
 
 /// A set of processes a view is restricted to, e.g. the members of pinned subtrees.
@@ -146,9 +151,13 @@ impl TreeView {
     fn rebuild(&mut self, model: &Model, options: &TreeOptions) {
         self.rows.clear();
         let hidden = |slot: Slot| !options.kernel_threads && model.process_at(slot).kernel_thread;
-        let restricted = options.filter.is_some() || options.only.is_some();
+        let restricted =
+            options.filter.is_some() || options.only.is_some() || options.user.is_some();
         if restricted {
             self.mark(model, options, &hidden);
+        }
+        if options.flat {
+            return self.flat(model, restricted, &hidden);
         }
         let flags = &self.flags;
         let shown = |slot: Slot| !restricted || flags[slot as usize] & KEPT != 0;
@@ -193,8 +202,31 @@ impl TreeView {
         }
     }
 
-    /// Flags every process in the tree that matches the filter and is in the `only` set,
-    /// and keeps it and its ancestors.
+    /// The flat list: every process shown that matches (all without a restriction), by
+    /// pid, without indentation.
+    fn flat(&mut self, model: &Model, restricted: bool, hidden: &impl Fn(Slot) -> bool) {
+        for slot in 0..model.slot_count() as Slot {
+            let Some(process) = model.in_tree_at(slot) else {
+                continue;
+            };
+            if hidden(slot) || (restricted && self.flags[slot as usize] & MATCHED == 0) {
+                continue;
+            }
+            self.rows.push(Row {
+                key: process.key,
+                depth: 0,
+                last: false,
+                has_children: false,
+                folded: false,
+                matched: true,
+                guides: 0,
+            });
+        }
+        self.rows.sort_unstable_by_key(|row| row.key);
+    }
+
+    /// Flags every process in the tree that matches the filter, is in the `only` set and
+    /// is the user's, and keeps it and its ancestors.
     fn mark(&mut self, model: &Model, options: &TreeOptions, hidden: &impl Fn(Slot) -> bool) {
         self.flags.resize(model.slot_count(), 0);
         if let Some(text) = &options.filter {
@@ -210,6 +242,9 @@ impl TreeView {
                         .only
                         .as_ref()
                         .is_none_or(|only| only.contains(process.key))
+                    && options
+                        .user
+                        .is_none_or(|uid| process.creds.is_some_and(|c| c.uid == uid))
             });
             *flags = (*flags & FOUND) | if matched { MATCHED } else { 0 };
         }

@@ -6,7 +6,8 @@
 //!
 //! This is the UI's driver: what touches the outside world for the state is done here.
 //! Right after each update ([`step`]) it sends the relay signals the tracker asked for,
-//! checks which relay targets exited and answers the relay dialog; then it takes /proc
+//! checks which relay targets exited, answers the relay dialog and sends the signal the
+//! user chose in the signal dialog (through pidfds: `relay::signal`); then it takes /proc
 //! snapshots and hands the replay controls to the feed as asked; before each frame it
 //! looks up the user names the frame shows.
 
@@ -92,6 +93,14 @@ fn perform(app: &mut App) {
                 Effect::CloseRelayTargets(targets) => {
                     app.targets.close(&targets);
                     continue;
+                }
+                Effect::Signal(signalling) => {
+                    let sent = signalling
+                        .targets
+                        .iter()
+                        .map(|target| relay::signal(target.key, signalling.signal))
+                        .collect();
+                    Done::Signalled(signalling, sent)
                 }
                 Effect::RelayDialog(dialog, ask) => {
                     let answer = answer(ask, &mut app.targets, &app.tracker);

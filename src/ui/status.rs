@@ -1,6 +1,7 @@
 //! The status line at the bottom: a row of segments (the source, where a replay is,
 //! process counts, lost events, the event rate with a sparkline, a recording, the filter,
-//! a note or the help hint). A new segment is one more entry in [`segments`].
+//! the user shown, the flat list, the tagged processes, a note or the help hint). A new
+//! segment is one more entry in [`segments`].
 
 use std::collections::VecDeque;
 
@@ -133,6 +134,17 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
         out.push(vec![
             format!("filter `{}`", text::escape_str(filter)).yellow(),
         ]);
+    }
+    let options = &app.tree.options;
+    if let Some(uid) = options.user {
+        let name = app.users.name(uid).map_or(uid.to_string(), str::to_owned);
+        out.push(vec![format!("user {name}").yellow()]);
+    }
+    if options.flat {
+        out.push(vec!["flat list".yellow()]);
+    }
+    if !app.tree.tags.is_empty() {
+        out.push(vec![format!("{} tagged", app.tree.tags.len()).yellow()]);
     }
     out.push(match &app.message {
         Some(message) => vec![text::escape_str(message).into_owned().bold()],

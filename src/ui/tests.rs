@@ -370,8 +370,8 @@ fn fold_and_unfold() {
 eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? help
 ",
     );
-    // Space unfolds.
-    key(&mut app, KeyCode::Char(' '));
+    // Enter unfolds.
+    key(&mut app, KeyCode::Enter);
     assert!(screen(&mut app, 80, 12).contains("└─ make -j2"));
     // Left folds, and on a folded process goes to its parent; Right unfolds.
     key(&mut app, KeyCode::Left);
@@ -570,28 +570,35 @@ fn help_lists_the_keys() {
     let mut app = machine();
     key(&mut app, KeyCode::Char('?'));
     assert_screen(
-        &screen(&mut app, 80, 32),
+        &screen(&mut app, 80, 40),
         r"
     PID USER        AGE COMMAND
       1 root     16m39s /sbin/init
-    400 ┌ Keys ────────────────────────────────────────────────────────┐
-    812 │ ↑ k         move up                                          │
-    900 │ ↓ j         move down                                        │
-    901 │ PgUp        page up                                          │
-    902 │ PgDn        page down                                        │
-    903 │ Home g      first process                                    │
-    500 │ End G       last process                                     │
-        │ Enter Space fold or unfold the subtree                       │
+    400 root     16m30s ├─ /usr/sbin/sshd -D
+    812 ┌ Keys ────────────────────────────────────────────────────────┐
+    900 │ ↑           move up                                          │
+    901 │ ↓ j         move down                                        │
+    902 │ PgUp        page up                                          │
+    903 │ PgDn        page down                                        │
+    500 │ Home g      first process                                    │
+        │ End G       last process                                     │
+        │ Enter       fold or unfold the subtree                       │
         │ ← h         fold, or go to the parent                        │
         │ → l         unfold                                           │
-        │ /           search names and argv                            │
+        │ / F3        search names and argv                            │
         │ n           next match                                       │
         │ N           previous match                                   │
         │ f           filter to matches and their parents (again: all) │
+        │ \ F4        type a filter (empty: all)                       │
+        │ u           one user's processes, or all                     │
+        │ F5          tree or flat list by pid                         │
+        │ Space       tag or untag the process                         │
+        │ U           untag all                                        │
+        │ k F9        send a signal (to the tagged ones)               │
         │ K           show or hide kernel threads                      │
         │ d Tab       details of the selected process                  │
         │ e           event log                                        │
-        │ p           pin or unpin the selected process's subtree      │
+        │ p           pin or unpin the subtree (the tagged ones')      │
         │ P           pins pane, with the keys (again: hide it)        │
         │ m           events the pin logs                              │
         │ v           only pinned subtrees (again: all)                │
@@ -599,9 +606,10 @@ fn help_lists_the_keys() {
         │ R           relays pane, with the keys (again: hide it)      │
         │ ? F1        this help                                        │
         │ Esc         hide the banner, end the search                  │
-        │ q Ctrl-C    quit                                             │
+        │ q F10       quit (Ctrl-C too)                                │
         │ mouse       click selects, wheel scrolls                     │
         └ any key closes ──────────────────────────────────────────────┘
+
 
 eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? help
 ",
@@ -932,6 +940,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
 }
 
 mod hostile;
+mod keys;
 mod memory;
 mod pins;
 mod record;

@@ -17,6 +17,7 @@ use super::super::{
     pins::PinsState,
     rows::{Row, TreeOptions, TreeView},
     search::SearchText,
+    tags::Tags,
 };
 use crate::{
     event::{ProcessKey, duration},
@@ -110,6 +111,7 @@ pub struct Tree {
     pub search: Option<SearchText>,
     /// The pins as the tree shows them: only pinned subtrees, or all.
     pub pins: PinsState,
+    pub tags: Tags,
     /// Rows shown, as the screen was last laid out.
     height: usize,
 }
@@ -191,6 +193,7 @@ impl Tree {
             },
             Ask::Search { text, origin } => return self.search_for(&text, origin, model),
             Ask::Filter(text) => self.options.filter = (!text.is_empty()).then_some(text),
+            Ask::User(uid) => self.options.user = uid,
             _ => return Handled::Ignored,
         }
         Handled::Taken
@@ -411,6 +414,8 @@ fn render(tree: &Tree, view: &View, area: Rect, buf: &mut Buffer) {
     if rows.is_empty() {
         let why = if tree.options.filter.is_some() {
             "no process matches the filter (f shows all)"
+        } else if tree.options.user.is_some() {
+            "no process of this user (u shows all)"
         } else if tree.pins.only() {
             "no pinned process is in the tree (v shows all)"
         } else {
@@ -494,6 +499,9 @@ fn render_row(
     };
     put(&columns.prefix(&pid, &user, &age), style);
     put(&guides(row), Style::new().fg(Color::DarkGray));
+    if tree.tags.contains(process.key) {
+        put("* ", Style::new().fg(Color::Yellow).bold());
+    }
     if view.tracker.pins().get(process.key).is_some() {
         put(
             "[pin] ",

@@ -37,42 +37,49 @@ const JUMP_NS: i64 = 10_000_000_000;
 /// replay.
 pub const REPLAY_BINDINGS: &[Binding] = &[
     bind(
+        "play-pause",
         &[Char('s')],
         "s",
         "pause or play the replay",
         Action::Replay(Control::PlayPause),
     ),
     bind(
+        "slower",
         &[Char('[')],
         "[",
         "slower (down to 1/4x)",
         Action::Replay(Control::Slower),
     ),
     bind(
+        "faster",
         &[Char(']')],
         "]",
         "faster (up to 64x, then max)",
         Action::Replay(Control::Faster),
     ),
     bind(
+        "step",
         &[Char('.')],
         ".",
         "one event (pauses)",
         Action::Replay(Control::Step),
     ),
     bind(
+        "seek-to",
         &[Char('t')],
         "t",
         "seek to a time: 12:01:02, +30s, -1m",
         Action::SeekPrompt,
     ),
     bind(
+        "seek-back",
         &[Char('{')],
         "{",
         "back 10 s",
         Action::Replay(Control::SeekBy(-JUMP_NS)),
     ),
     bind(
+        "seek-forward",
         &[Char('}')],
         "}",
         "forward 10 s",

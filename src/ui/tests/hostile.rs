@@ -1,7 +1,7 @@
 //! Text that strangers chose, on screen: a process whose command name, file name and argv
 //! hold terminal control sequences, run by a user whose name holds one, shown in every
-//! pane; a relay target with such a name; a recording that names its host, kernel and
-//! backend so; and what was typed. All of it appears visibly escaped.
+//! pane and in the signal and user dialogs; a relay target with such a name; a recording
+//! that names its host, kernel and backend so; and what was typed. All of it appears visibly escaped.
 
 use std::fs::File;
 
@@ -274,4 +274,28 @@ fn searching_for_the_escaped_text_as_shown_finds_the_process() {
 eBPF │ 7 processes │ 0 lost │           █          0/s │ filter `\n\u{9b}` │ ? help
 ",
     );
+}
+
+#[test]
+fn the_signal_and_user_dialogs_show_a_hostile_process_and_user_escaped() {
+    let mut app = hostile_machine();
+    key(&mut app, KeyCode::End);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.selected(), Some(HOSTILE.key()));
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Enter);
+    let shown = screen(&mut app, 120, 20);
+    assert!(
+        shown.contains(r"│ Send SIGTERM (15) to pid 950 (\e]52;c;aGk=\a \nexit pid=1 ")
+            && shown.contains(r"│ comm=init \u{9b}2J)? "),
+        "{shown}"
+    );
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('u'));
+    let shown = screen(&mut app, 120, 20);
+    assert!(
+        shown.contains(r"\e[2Jmallory (uid 1001): 1 process "),
+        "{shown}"
+    );
+    assert!(!shown.contains('\x1b'), "{shown}");
 }

@@ -352,7 +352,7 @@ async fn relay_keys_open_the_dialog_and_pick_targets() {
     key(&mut app, KeyCode::Enter);
     ctrl(&mut app, 't');
     for _ in 0..3 {
-        key(&mut app, KeyCode::Char('k'));
+        key(&mut app, KeyCode::Up);
     }
     key(&mut app, KeyCode::Enter);
     ctrl(&mut app, 't');
