@@ -2,7 +2,7 @@
 //! through a pidfd opened for that process only, so a pid given to another process since
 //! is refused, never signalled.
 
-use crate::{event::ProcessKey, pidfd::PidFd, proc::snapshot};
+use crate::{event::ProcessKey, pidfd::PidFd, proc::stat};
 
 /// What came of sending a signal to a picked process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,14 +28,15 @@ pub fn signal(key: ProcessKey, signal: i32) -> Sent {
     }
     let pidfd = match PidFd::open(key.pid) {
         Ok(pidfd) => pidfd,
-        Err(_) if snapshot::read_process(key.pid).is_none() => return Sent::Gone,
+        Err(_) if stat::read(key.pid).is_none() => return Sent::Gone,
         Err(e) => return Sent::Failed(e.to_string()),
     };
     // Read after the pidfd was opened, and while it shows no exit (below): the process
-    // read is the pidfd's, so its start time says whether it is the one picked.
-    match snapshot::read_process(key.pid) {
-        Some(now) if ProcessKey::new(now.pid, now.start_ns) != key => return Sent::Reused,
-        Some(now) if !matches!(now.state, 'Z' | 'X') => {}
+    // read is the pidfd's, so its start time says whether it is the one picked. Its stat
+    // alone: nobody's command line is read to send a signal.
+    match stat::read(key.pid) {
+        Some(now) if ProcessKey::new(key.pid, now.start_ns()) != key => return Sent::Reused,
+        Some(now) if !now.exited() => {}
         _ => return Sent::Gone,
     }
     if pidfd.has_exited() {
@@ -59,8 +60,8 @@ mod tests {
     use super::*;
 
     fn key_of(pid: u32) -> ProcessKey {
-        let now = snapshot::read_process(pid).expect("the child runs");
-        ProcessKey::new(pid, now.start_ns)
+        let now = stat::read(pid).expect("the child runs");
+        ProcessKey::new(pid, now.start_ns())
     }
 
     #[tokio::test]
