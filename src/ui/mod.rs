@@ -19,6 +19,8 @@
 //! - `pins` and `relays`: what the UI keeps of pins (the pinned-only view) and relay rules
 //!   (their notices), and their status segments; `history`: what it keeps of what
 //!   happened (the event rate, the latest events, the relay rules' notices).
+//! - [`look`]: the tree's columns, the styles of what it marks, and colour or none
+//!   (`NO_COLOR`), as the config file sets them.
 //! - [`keys`]: the key bindings of the tree view, one table that the help shows.
 //! - [`feed`]: where the loop's events come from, live or replayed, through one interface.
 //! - [`runtime`]: the tasks that feed one channel (terminal input, a timer, signals) and
@@ -38,6 +40,7 @@ pub mod feed;
 mod format;
 mod history;
 pub mod keys;
+pub mod look;
 mod mask;
 pub mod message;
 mod panes;
