@@ -1,8 +1,9 @@
 //! Command-line interface.
 
 use std::{
-    io::{self, IsTerminal},
+    io::{self, IsTerminal, Write},
     path::PathBuf,
+    process::ExitCode,
 };
 
 use anyhow::{Result, anyhow};
@@ -13,6 +14,7 @@ use clap::{
 
 use crate::{
     cmd::Printing,
+    config::Config,
     event::KindSet,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
@@ -45,6 +47,11 @@ pub struct Cli {
     /// probe's ring buffer (a power of two), or the proc connector socket's receive buffer.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 16)]
     pub buffer_mib: u32,
+
+    /// Start with the default settings, without reading the config file
+    /// ($XDG_CONFIG_HOME/forkwatch/config.toml, else ~/.config/forkwatch/config.toml).
+    #[arg(long, global = true)]
+    pub ignore_config: bool,
 }
 
 impl Cli {
@@ -77,6 +84,15 @@ impl Cli {
             }
         }
         Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The config file's settings; the defaults with `--ignore-config`, without a file,
+    /// or for a command that does not read it.
+    pub fn config(&self) -> Result<Config> {
+        if self.ignore_config || !self.command.as_ref().is_none_or(Command::reads_config) {
+            return Ok(Config::default());
+        }
+        Ok(Config::load()?)
     }
 
     /// The probe's options: its ring buffer of `--buffer-mib`.
@@ -115,6 +131,39 @@ pub enum Command {
     /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
     /// how it ended could not be seen (the procfs backend, or lost events).
     Wait(WaitArgs),
+    /// Print this manual page (roff) to standard output, e.g. for `man -l -`.
+    Man,
+    /// Print the completion script of a shell to standard output, e.g. for bash:
+    /// `forkwatch-tui completions bash > /usr/share/bash-completion/completions/forkwatch-tui`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Command {
+    /// Whether it reads the config file: every command but those that print files made
+    /// from these definitions, so that a broken config never stops an install.
+    pub fn reads_config(&self) -> bool {
+        !matches!(self, Self::Man | Self::Completions { .. })
+    }
+}
+
+/// `man`: the manual page, made from these definitions, in roff.
+pub fn print_man() -> Result<ExitCode> {
+    clap_mangen::Man::new(Cli::command()).render(&mut io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `completions SHELL`: the shell's completion script, made from these definitions.
+pub fn print_completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    let mut command = Cli::command();
+    let name = command.get_name().to_owned();
+    // Made in memory first: clap_complete panics if its output fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, name, &mut script);
+    io::stdout().lock().write_all(&script)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args, Debug)]
@@ -158,11 +207,12 @@ impl ReplayArgs {
         !printed && io::stdin().is_terminal() && io::stdout().is_terminal()
     }
 
-    /// What the terminal UI replays.
-    pub fn ui_options(&self) -> ReplayOptions {
+    /// What the terminal UI replays, and how it looks as the config file says.
+    pub fn ui_options(&self, config: &Config) -> ReplayOptions {
         ReplayOptions {
             file: self.file.clone(),
             skip_damage: self.skip_damage,
+            look: config.look(std::env::var_os("NO_COLOR").as_deref()),
         }
     }
 }
@@ -278,12 +328,14 @@ pub struct UiArgs {
 }
 
 impl UiArgs {
-    /// What the terminal UI starts with.
-    pub fn options(&self) -> UiOptions {
+    /// What the terminal UI starts with, the config file's look and linger given.
+    pub fn options(&self, config: &Config) -> UiOptions {
         UiOptions {
             pins: self.pins.clone(),
             relays: self.relays.clone(),
             record: self.record.clone(),
+            look: config.look(std::env::var_os("NO_COLOR").as_deref()),
+            model: config.model(),
         }
     }
 }
@@ -315,9 +367,10 @@ impl OutputArgs {
 #[derive(Args, Debug, Clone)]
 pub struct LiveArgs {
     /// Where events come from: auto picks ebpf, else netlink (the kernel's proc connector),
-    /// else procfs (polling /proc, works for anyone), and says why.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    /// else procfs (polling /proc, works for anyone), and says why. [default: the config
+    /// file's backend, else auto]
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
 
     /// How often the procfs backend reads /proc, in seconds. Processes that live shorter
     /// than this are not seen.
@@ -327,10 +380,11 @@ pub struct LiveArgs {
 }
 
 impl LiveArgs {
-    /// The options to open the live source with, the probe's (`--buffer-mib`) given.
-    pub fn options(&self, probe: ProbeOptions) -> LiveOptions {
+    /// The options to open the live source with, the probe's (`--buffer-mib`) and the
+    /// config file given: `--backend` wins over the file's.
+    pub fn options(&self, probe: ProbeOptions, config: &Config) -> LiveOptions {
         LiveOptions {
-            backend: self.backend,
+            backend: self.backend.or(config.backend).unwrap_or_default(),
             poll_interval: self.poll_interval,
             probe,
         }

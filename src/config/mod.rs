@@ -189,9 +189,9 @@ impl Config {
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
-        let key = DeTable::parse(text)
-            .ok()
-            .and_then(|table| key_at(table.get_ref(), &span));
+        // What could be parsed, so that a syntax error names its key too.
+        let (table, _) = DeTable::parse_recoverable(text);
+        let key = key_at(table.get_ref(), &span);
         ConfigError {
             path,
             line: Some(line + 1),

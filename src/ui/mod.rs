@@ -98,6 +98,10 @@ pub struct UiOptions {
     pub relays: Vec<String>,
     /// Record what the UI shows to this file (replaced if it exists).
     pub record: Option<PathBuf>,
+    /// The tree's columns, the styles, colour or none.
+    pub look: look::Look,
+    /// The model's limits: how long exited processes stay.
+    pub model: crate::tracker::model::Config,
 }
 
 /// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
@@ -140,7 +144,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
     privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
-    let mut model = Model::default();
+    let mut model = Model::new(ui.model.clone());
     model.seed(&snapshot);
     let mut app = App::new(
         model,
@@ -149,6 +153,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
         clock::boottime_ns(),
         Users::system(),
     );
+    app.tree.look = ui.look.clone();
     for &pid in &ui.pins {
         app.pin_pid(pid)?;
     }

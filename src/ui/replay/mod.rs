@@ -37,6 +37,8 @@ pub struct ReplayOptions {
     pub file: PathBuf,
     /// Go on after damage, from the next intact part of the file.
     pub skip_damage: bool,
+    /// The tree's columns, the styles, colour or none.
+    pub look: super::look::Look,
 }
 
 /// Opens `options.file` in the terminal UI and runs it until it quits. A file that cannot
@@ -54,7 +56,8 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     } else {
         Users::with_lookup(|_| None)
     };
-    let app = start(&path, &replay, options.skip_damage, users);
+    let mut app = start(&path, &replay, options.skip_damage, users);
+    app.tree.look = options.look.clone();
     LocalSet::new()
         .run_until(async {
             let player = Player::new(replay);
