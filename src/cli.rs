@@ -6,7 +6,7 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use clap::{
     Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, builder::PossibleValue,
     error::ErrorKind, parser::ValueSource,
@@ -131,8 +131,12 @@ pub enum Command {
     /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
     /// how it ended could not be seen (the procfs backend, or lost events).
     Wait(WaitArgs),
-    /// Print this manual page (roff) to standard output, e.g. for `man -l -`.
-    Man,
+    /// Print this manual page (roff) to standard output, e.g. for `man -l -`, or that of a
+    /// subcommand (forkwatch-tui-SUBCOMMAND(1)).
+    Man {
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
     /// Print the completion script of a shell to standard output, e.g. for bash:
     /// `forkwatch-tui completions bash > /usr/share/bash-completion/completions/forkwatch-tui`.
     Completions {
@@ -145,13 +149,30 @@ impl Command {
     /// Whether it reads the config file: every command but those that print files made
     /// from these definitions, so that a broken config never stops an install.
     pub fn reads_config(&self) -> bool {
-        !matches!(self, Self::Man | Self::Completions { .. })
+        !matches!(self, Self::Man { .. } | Self::Completions { .. })
     }
 }
 
-/// `man`: the manual page, made from these definitions, in roff.
-pub fn print_man() -> Result<ExitCode> {
-    clap_mangen::Man::new(Cli::command()).render(&mut io::stdout().lock())?;
+/// `man [SUBCOMMAND]`: the manual page of forkwatch-tui or of a subcommand, made from these
+/// definitions, in roff.
+pub fn print_man(subcommand: Option<&str>) -> Result<ExitCode> {
+    let mut command = Cli::command();
+    // Names the subcommands forkwatch-tui-NAME, as the main page refers to them.
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => match command.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<_> = command.get_subcommands().map(|c| c.get_name()).collect();
+                let names = names.join(", ");
+                bail!("man: no subcommand `{name}`; the subcommands are {names}");
+            }
+        },
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    io::stdout().lock().write_all(&roff)?;
     Ok(ExitCode::SUCCESS)
 }
 

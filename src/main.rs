@@ -63,7 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Wait(args)) => {
             cmd::wait::run(args.live.options(probe, &config), &args.pids).await
         }
-        Some(Command::Man) => cli::print_man(),
+        Some(Command::Man { subcommand }) => cli::print_man(subcommand.as_deref()),
         Some(Command::Completions { shell }) => cli::print_completions(shell),
         None => ui::run(cli.live.options(probe, &config), &cli.ui.options(&config)).await,
     }
