@@ -182,9 +182,23 @@ pub fn print_completions(shell: clap_complete::Shell) -> Result<ExitCode> {
     let name = command.get_name().to_owned();
     // Made in memory first: clap_complete panics if its output fails (a closed pipe).
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut command, name, &mut script);
+    clap_complete::generate(shell, &mut command, &name, &mut script);
+    if shell == clap_complete::Shell::Bash {
+        script = bash_subcommands_fixed(&script, &name);
+    }
     io::stdout().lock().write_all(&script)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// clap_complete's bash script spells a subcommand's state `forkwatch__subcmd__tui__...` in
+/// its case arms but `forkwatch__tui__...` where it sets it, for a name with a hyphen, so
+/// no option of a subcommand completes (clap-rs/clap#6421): the arms are spelled as set.
+fn bash_subcommands_fixed(script: &[u8], name: &str) -> Vec<u8> {
+    let arm = format!("{}__subcmd__", name.replace('-', "__subcmd__"));
+    let state = format!("{}__subcmd__", name.replace('-', "__"));
+    String::from_utf8_lossy(script)
+        .replace(&arm, &state)
+        .into_bytes()
 }
 
 #[derive(Args, Debug)]

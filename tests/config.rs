@@ -1,0 +1,153 @@
+//! The config file as the real binary reads it: from $XDG_CONFIG_HOME, else ~/.config; a
+//! mistake in it is one line naming the file, the line and the key, and a non-zero exit,
+//! for the UI and every command; `--ignore-config` starts with the defaults; the file's
+//! backend is the default that `--backend` overrides.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+
+/// `dir/forkwatch/config.toml` holding `text`; its path.
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    fs::create_dir_all(dir.join("forkwatch")).unwrap();
+    let path = dir.join("forkwatch/config.toml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// `forkwatch-tui ARGS` with the config of `xdg_config_home`, and a HOME without one.
+fn run(xdg_config_home: &Path, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    Command::new(BIN)
+        .args(args)
+        .env("XDG_CONFIG_HOME", xdg_config_home)
+        .env("HOME", home.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        "# my settings\nbackend = \"procfs\"\nlingr = \"5s\"\n",
+    );
+    let expected = format!(
+        "forkwatch-tui: {}:3: lingr: unknown field `lingr`, expected one of `columns`, \
+         `colour`, `colours`, `linger`, `backend`, `keys`\n",
+        path.display()
+    );
+    let commands: [&[&str]; 8] = [
+        &[],
+        &["events"],
+        &["watch", "1"],
+        &["record", "-o", "never-made.fwrec"],
+        &["replay", "missing.fwrec"],
+        &["relay", "--to", "1"],
+        &["wait", "1"],
+        &["events", "--backend", "procfs"],
+    ];
+    for args in commands {
+        let output = run(dir.path(), args);
+        assert!(!output.status.success(), "{args:?}");
+        assert_eq!(stderr(&output), expected, "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!Path::new("never-made.fwrec").exists());
+
+    // A bad value names its key and line too.
+    write_config(dir.path(), "\n[colours]\n\nselection = \"black on\"\n");
+    let output = run(dir.path(), &["events"]);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "forkwatch-tui: {}:4: colours.selection: `on` needs a colour after it\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn ignore_config_starts_with_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "linger = \"5x\"\n");
+    let output = run(
+        dir.path(),
+        &[
+            "--ignore-config",
+            "events",
+            "--backend",
+            "procfs",
+            "--duration",
+            "0.1",
+        ],
+    );
+    let said = stderr(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.starts_with("forkwatch-tui: watching with procfs"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_files_backend_is_the_default_and_the_flag_wins() {
+    // Found through HOME when XDG_CONFIG_HOME is not set.
+    let home = tempfile::tempdir().unwrap();
+    write_config(&home.path().join(".config"), "backend = \"procfs\"\n");
+    let events = |extra: &[&str]| {
+        let output = Command::new(BIN)
+            .args(["events", "--duration", "0.1"])
+            .args(extra)
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", home.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let said = stderr(&output);
+        assert!(output.status.success(), "{said}");
+        said
+    };
+    let said = events(&[]);
+    assert!(
+        said.starts_with("forkwatch-tui: watching with procfs"),
+        "{said}"
+    );
+    let said = events(&["--backend", "netlink"]);
+    assert!(
+        said.starts_with("forkwatch-tui: watching with netlink"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_the_defaults_and_a_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        dir.path(),
+        &["events", "--backend", "procfs", "--duration", "0.1"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    fs::create_dir_all(dir.path().join("forkwatch/config.toml")).unwrap();
+    let output = run(dir.path(), &["events"]);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "forkwatch-tui: {}/forkwatch/config.toml: cannot read it: it is not a regular file\n",
+            dir.path().display()
+        )
+    );
+}
