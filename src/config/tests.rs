@@ -211,3 +211,19 @@ fn only_a_regular_file_of_bounded_size_is_read() {
         Some(2 * duration::SECOND)
     );
 }
+
+/// The example in README.md's "Configuration" is a file that parses, and gives the
+/// defaults it says are the defaults.
+#[test]
+fn the_readme_example_is_the_defaults() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Configuration").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let config = parse(example).unwrap();
+    assert_eq!(config.look, Look::default());
+    assert_eq!(config.colour, ColourChoice::Auto);
+    assert_eq!(config.model(), model::Config::default());
+    assert_eq!(config.backend, Some(BackendChoice::Auto));
+    assert_eq!(config.keys[0].action.get_ref(), "quit");
+}
