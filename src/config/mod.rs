@@ -191,7 +191,7 @@ impl Config {
             .count();
         // What could be parsed, so that a syntax error names its key too.
         let (table, _) = DeTable::parse_recoverable(text);
-        let key = key_at(table.get_ref(), &span);
+        let key = key_at(table.get_ref(), &span).or_else(|| key_on_line(text, start));
         ConfigError {
             path,
             line: Some(line + 1),
@@ -325,6 +325,31 @@ fn key_at(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
             None if within(key.span()) || within(value.span()) => Some(key.get_ref().to_string()),
             None => None,
         }
+    })
+}
+
+/// The key that the line holding byte `at` of `text` sets (`name = ...`), under the table
+/// header above it: for a syntax error, which the parser ties to no key.
+fn key_on_line(text: &str, at: usize) -> Option<String> {
+    let before = text.as_bytes().get(..at)?;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let (key, _) = text[line_start..].lines().next()?.split_once('=')?;
+    let key = key.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || "_-.".contains(c);
+    if key.is_empty() || !key.chars().all(bare) {
+        return None;
+    }
+    let header = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['));
+    Some(match header.map(|h| h.trim_matches(['[', ']']).trim()) {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_owned(),
     })
 }
 

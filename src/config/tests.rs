@@ -124,7 +124,22 @@ fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key() {
         "{wrong_type}"
     );
     let syntax = error("linger = \"5s\"\ncolumns = [\"pid\"\n");
-    assert!(syntax.starts_with(&format!("{file}:")), "{syntax}");
+    assert!(
+        syntax.starts_with(&format!("{file}:2: columns: ")),
+        "{syntax}"
+    );
+    assert_eq!(
+        error("[colours]\nselection = \"red\n"),
+        format!("{file}:2: colours.selection: invalid basic string, expected `\"`")
+    );
+    assert_eq!(
+        error("backend = \"ebpf\"\nbackend = \"procfs\"\n"),
+        format!("{file}:2: backend: duplicate key")
+    );
+    assert_eq!(
+        error("[colours\n"),
+        format!("{file}:1: unclosed table, expected `]`")
+    );
     for text in [wrong_type, syntax] {
         assert!(!text.contains('\n'), "{text:?}");
     }
