@@ -26,6 +26,9 @@ fn run(xdg_config_home: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("XDG_CONFIG_HOME", xdg_config_home)
         .env("HOME", home.path())
+        // Not under sudo, even if the tests are: the file is read as root.
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -112,6 +115,8 @@ fn the_files_backend_is_the_default_and_the_flag_wins() {
             .args(extra)
             .env_remove("XDG_CONFIG_HOME")
             .env("HOME", home.path())
+            .env_remove("SUDO_UID")
+            .env_remove("SUDO_GID")
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -149,5 +154,55 @@ fn a_missing_file_is_the_defaults_and_a_directory_is_refused() {
             "forkwatch-tui: {}/forkwatch/config.toml: cannot read it: it is not a regular file\n",
             dir.path().display()
         )
+    );
+}
+
+/// Under sudo, a file outside root's home is read as the user who ran sudo: a link to a
+/// file only root may read is refused, not quoted back in an error.
+#[test]
+fn under_sudo_a_users_file_is_read_as_them() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let dir = tempfile::tempdir().unwrap();
+    let open = |path: &Path, mode| fs::set_permissions(path, fs::Permissions::from_mode(mode));
+    open(dir.path(), 0o755).unwrap();
+    let secret = dir.path().join("secret.toml");
+    fs::write(&secret, "backend = \"hunter2\"\n").unwrap();
+    open(&secret, 0o600).unwrap();
+    let config = dir.path().join("forkwatch");
+    fs::create_dir(&config).unwrap();
+    open(&config, 0o755).unwrap();
+    symlink(&secret, config.join("config.toml")).unwrap();
+    let as_sudo = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("XDG_CONFIG_HOME", dir.path())
+            .env("SUDO_UID", "65534")
+            .env("SUDO_GID", "65534")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let output = as_sudo(&["events"]);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "forkwatch-tui: {}/forkwatch/config.toml: cannot read it: Permission denied (os \
+             error 13); under sudo forkwatch reads a file outside root's home as uid 65534, \
+             who ran sudo\n",
+            dir.path().display()
+        )
+    );
+
+    // The user's own file, which they may read, is read.
+    fs::remove_file(config.join("config.toml")).unwrap();
+    write_config(dir.path(), "backend = \"procfs\"\n");
+    open(&config.join("config.toml"), 0o644).unwrap();
+    let output = as_sudo(&["events", "--duration", "0.1"]);
+    let said = stderr(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.starts_with("forkwatch-tui: watching with procfs"),
+        "{said}"
     );
 }

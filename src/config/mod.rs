@@ -6,8 +6,9 @@
 //! - It is only read, never written: through a symbolic link (dotfile managers make them),
 //!   but only a regular file of at most [`MAX_BYTES`]; a missing file is the defaults.
 //! - Under sudo it is the file of the environment forkwatch runs in: root's with sudo's
-//!   usual reset environment (HOME=/root), the user's with `sudo -E`. The user asked for
-//!   either, and the settings cannot reach beyond the UI and the backend.
+//!   usual reset environment (HOME=/root), the user's with `sudo -E`. A file outside
+//!   root's home is read as the user who ran sudo ([`privileges::files_as`]), so that it
+//!   cannot be a link to a file only root may read, quoted back in an error.
 //! - A mistake (TOML syntax, an unknown key, a bad value) is one [`ConfigError`] line
 //!   naming the file, the line and the key; `--ignore-config` starts with the defaults.
 //! - `[keys]` is kept as written, with where each name is, for the key bindings to check
@@ -32,6 +33,7 @@ use toml::{
 
 use crate::{
     event::duration,
+    privileges::{self, User},
     source::BackendChoice,
     tracker::model,
     ui::look::{Column, Look, Theme, parse_style},
@@ -138,24 +140,33 @@ impl Config {
     pub fn load() -> Result<Self, ConfigError> {
         let xdg = std::env::var_os("XDG_CONFIG_HOME");
         let home = std::env::var_os("HOME");
-        match path(xdg.as_deref(), home.as_deref()) {
-            Some(path) => Self::read(&path),
-            None => Ok(Self::default()),
-        }
+        let Some(path) = path(xdg.as_deref(), home.as_deref()) else {
+            return Ok(Self::default());
+        };
+        let user = privileges::sudo_user()
+            .filter(|_| !privileges::root_home().is_some_and(|home| path.starts_with(home)));
+        Self::read_as(&path, user.as_ref())
     }
 
-    /// The config in the file at `path`; the defaults if there is none.
+    /// The config in the file at `path`, read as forkwatch runs; the defaults if there is
+    /// none.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        Self::read_as(path, None)
+    }
+
+    /// The config in the file at `path` (read as `user` if given); the defaults if there is
+    /// none.
+    pub fn read_as(path: &Path, user: Option<&User>) -> Result<Self, ConfigError> {
         let error = |message: String| ConfigError {
             path: path.to_owned(),
             line: None,
             key: None,
             message,
         };
-        match read_text(path) {
+        match privileges::files_as(user, || read_text(path)).and_then(|read| read) {
             Ok(Some(text)) => Self::parse(path, text),
             Ok(None) => Ok(Self::default()),
-            Err(e) => Err(error(format!("cannot read it: {e}"))),
+            Err(e) => Err(error(format!("cannot read it: {}", reading(&e, user)))),
         }
     }
 
@@ -351,6 +362,17 @@ fn key_on_line(text: &str, at: usize) -> Option<String> {
         Some(table) => format!("{table}.{key}"),
         None => key.to_owned(),
     })
+}
+
+/// `e`, met reading the file as `user`, said with who that is.
+fn reading(e: &io::Error, user: Option<&User>) -> String {
+    match user {
+        Some(user) if e.raw_os_error() == Some(libc::EACCES) => format!(
+            "{e}; under sudo forkwatch reads a file outside root's home as uid {}, who ran sudo",
+            user.uid.as_raw()
+        ),
+        _ => e.to_string(),
+    }
 }
 
 /// The text of the file at `path`; `None` if there is none. Not a fifo or a device (opened
