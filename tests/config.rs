@@ -194,6 +194,19 @@ fn under_sudo_a_users_file_is_read_as_them() {
         )
     );
 
+    // A directory closed to them hides whether there is a file: the defaults.
+    let closed = tempfile::tempdir().unwrap();
+    write_config(closed.path(), "backend = \"hunter2\"\n");
+    let output = Command::new(BIN)
+        .args(["events", "--backend", "procfs", "--duration", "0.1"])
+        .env("XDG_CONFIG_HOME", closed.path())
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+
     // The user's own file, which they may read, is read.
     fs::remove_file(config.join("config.toml")).unwrap();
     write_config(dir.path(), "backend = \"procfs\"\n");

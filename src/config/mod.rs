@@ -375,8 +375,8 @@ fn reading(e: &io::Error, user: Option<&User>) -> String {
     }
 }
 
-/// The text of the file at `path`; `None` if there is none. Not a fifo or a device (opened
-/// without waiting, then looked at), and at most [`MAX_BYTES`].
+/// The text of the file at `path`; `None` if there is none, or none this user can see. Not
+/// a fifo or a device (opened without waiting, then looked at), and at most [`MAX_BYTES`].
 fn read_text(path: &Path) -> io::Result<Option<String>> {
     let file = OpenOptions::new()
         .read(true)
@@ -384,6 +384,14 @@ fn read_text(path: &Path) -> io::Result<Option<String>> {
         .open(path);
     let file: File = match file {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // A directory on the way closed to this user (HOME=/root kept by `su`, a test run
+        // as nobody): no file to speak of. A file there that it may not read is an error.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return match std::fs::symlink_metadata(path) {
+                Err(closed) if closed.kind() == io::ErrorKind::PermissionDenied => Ok(None),
+                _ => Err(e),
+            };
+        }
         other => other?,
     };
     if !file.metadata()?.is_file() {
