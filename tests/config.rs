@@ -197,6 +197,7 @@ fn under_sudo_a_users_file_is_read_as_them() {
     // A directory closed to them hides whether there is a file: the defaults.
     let closed = tempfile::tempdir().unwrap();
     write_config(closed.path(), "backend = \"hunter2\"\n");
+    open(closed.path(), 0o700).unwrap();
     let output = Command::new(BIN)
         .args(["events", "--backend", "procfs", "--duration", "0.1"])
         .env("XDG_CONFIG_HOME", closed.path())
