@@ -453,7 +453,7 @@ fn render_row(
 
 #[cfg(test)]
 mod tests {
-    use ratatui::{buffer::Buffer, layout::Rect};
+    use ratatui::{buffer::Buffer, layout::Rect, style::Color};
 
     use super::*;
     use crate::{
@@ -485,7 +485,6 @@ mod tests {
         ));
         tree.refresh(&tracker, 3);
 
-        use ratatui::style::Color;
         let (recent, notices) = (RecentEvents::default(), RelayNotices::default());
         let view = View {
             tracker: &tracker,
