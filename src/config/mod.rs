@@ -130,7 +130,9 @@ pub fn path(xdg_config_home: Option<&OsStr>, home: Option<&OsStr>) -> Option<Pat
         Some(dir) => dir.to_owned(),
         None => Path::new(home?).join(".config"),
     };
-    base.is_absolute().then_some(())?;
+    if !base.is_absolute() {
+        return None;
+    }
     Some(base.join("forkwatch").join("config.toml"))
 }
 
@@ -172,18 +174,14 @@ impl Config {
 
     /// The config that `text`, the file at `path`, sets.
     pub fn parse(path: &Path, text: String) -> Result<Self, ConfigError> {
+        let written = toml::from_str::<Written>(&text);
         let mut config = Self {
-            file: Some((path.to_owned(), String::new())),
+            file: Some((path.to_owned(), text)),
             ..Self::default()
         };
-        let written: Result<Written, _> = toml::from_str(&text);
-        config.file = Some((path.to_owned(), text));
         match written {
             Ok(written) => config.take(written)?,
-            Err(e) => {
-                let span = e.span().unwrap_or(0..0);
-                return Err(config.error_at(span, e.message()));
-            }
+            Err(e) => return Err(config.error_at(e.span().unwrap_or(0..0), e.message())),
         }
         Ok(config)
     }
