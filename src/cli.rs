@@ -248,6 +248,7 @@ impl ReplayArgs {
             file: self.file.clone(),
             skip_damage: self.skip_damage,
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
+            model: config.model(),
         }
     }
 }
