@@ -6,7 +6,8 @@
 #   PREFIX/share/zsh/site-functions/_forkwatch-tui
 #   PREFIX/share/fish/vendor_completions.d/forkwatch-tui.fish
 # The manual page and the completions are made by the binary from its own command line
-# definitions. DESTDIR, if set, is put before PREFIX (staging for a package), and
+# definitions. It builds as the one who runs it, then installs with sudo if they may not
+# write under PREFIX. DESTDIR, if set, is put before PREFIX (staging for a package), and
 # FORKWATCH_BIN=FILE installs that binary instead of building one.
 # Usage: scripts/install.sh [PREFIX]
 set -euo pipefail
@@ -24,6 +25,13 @@ else
     bin=target/release/forkwatch-tui
 fi
 root=${DESTDIR:-}$prefix
+# The nearest directory of the destination that exists: where one may or may not write.
+existing=$root
+while [ ! -e "$existing" ]; do existing=$(dirname "$existing"); done
+if [ "$(id -u)" -ne 0 ] && [ ! -w "$existing" ]; then
+    # Built already: root only installs (sudo's PATH need not find cargo).
+    exec sudo env FORKWATCH_BIN="$(realpath "$bin")" DESTDIR="${DESTDIR:-}" "$0" "$prefix"
+fi
 
 made=$(mktemp -d)
 trap 'rm -rf "$made"' EXIT
