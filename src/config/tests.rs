@@ -242,3 +242,25 @@ fn the_readme_example_is_the_defaults() {
     assert_eq!(config.backend, Some(BackendChoice::Auto));
     assert_eq!(config.keys[0].action.get_ref(), "quit");
 }
+
+/// Whatever the file holds, a mistake is one line, never a panic: deep nesting, keys and
+/// values of many-byte characters around the error, control characters.
+#[test]
+fn hostile_files_are_one_line_mistakes() {
+    let deep = format!("columns = {}", "[".repeat(10_000));
+    let texts = [
+        deep.as_str(),
+        "é = \"x\n",
+        "[colours]\nselection = \"é\u{202e}ü",
+        "linger = \"\u{1b}]52;c;aGk=\u{7}\"",
+        "[keys]\nquit = [1, \"q\"]\n",
+        "[[columns]]\nx = 1\n",
+        "\u{feff}linger = \"5s\"\nlinger = \"6s\"",
+        "=",
+    ];
+    for text in texts {
+        let line = error(text);
+        assert!(!line.contains('\n'), "{text:?}: {line:?}");
+        assert!(line.starts_with("/home/u/.config/forkwatch/config.toml:"), "{line}");
+    }
+}
