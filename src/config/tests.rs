@@ -261,6 +261,9 @@ fn hostile_files_are_one_line_mistakes() {
     for text in texts {
         let line = error(text);
         assert!(!line.contains('\n'), "{text:?}: {line:?}");
-        assert!(line.starts_with("/home/u/.config/forkwatch/config.toml:"), "{line}");
+        assert!(
+            line.starts_with("/home/u/.config/forkwatch/config.toml:"),
+            "{line}"
+        );
     }
 }
