@@ -30,7 +30,7 @@ selection = "reversed"
 match = "bold #ff8000"
 
 [keys]
-quit = ["q", "ctrl-c"]
+quit = ["q", "F10"]
 "##,
     )
     .unwrap();
@@ -61,7 +61,7 @@ quit = ["q", "ctrl-c"]
         .iter()
         .map(|k| k.get_ref().as_str())
         .collect();
-    assert_eq!(keys, ["q", "ctrl-c"]);
+    assert_eq!(keys, ["q", "F10"]);
 }
 
 #[test]
