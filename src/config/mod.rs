@@ -209,6 +209,43 @@ impl Config {
         }
     }
 
+    /// Checks `[keys]` with `check` (e.g. the keymap made with them), given the bindings as
+    /// (action, keys) in the order of the actions' names. What it refuses is said at the binding where
+    /// the check first fails, the action's name or one of its keys, found by checking
+    /// ever longer beginnings of `[keys]` (a failure stays one as bindings are added).
+    pub fn check_keys<T>(
+        &self,
+        check: impl Fn(&[(&str, Vec<&str>)]) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let all: Vec<(&str, Vec<&str>)> = (self.keys.iter())
+            .map(|b| {
+                (
+                    b.action.get_ref().as_str(),
+                    b.keys.iter().map(|k| k.get_ref().as_str()).collect(),
+                )
+            })
+            .collect();
+        let message = match check(&all) {
+            Ok(checked) => return Ok(checked),
+            Err(message) => message,
+        };
+        // Each beginning: the bindings before binding `i`, and its first `j` keys.
+        let beginnings: Vec<(usize, usize)> = (all.iter().enumerate())
+            .flat_map(|(i, (_, keys))| (0..=keys.len()).map(move |j| (i, j)))
+            .collect();
+        let passes = |&(i, j): &(usize, usize)| {
+            let mut part = all[..i].to_vec();
+            part.push((all[i].0, all[i].1[..j].to_vec()));
+            check(&part).is_ok()
+        };
+        let span = match beginnings.get(beginnings.partition_point(passes)) {
+            Some(&(i, 0)) => self.keys[i].action.span(),
+            Some(&(i, j)) => self.keys[i].keys[j - 1].span(),
+            None => 0..0,
+        };
+        Err(self.error_at(span, message))
+    }
+
     /// How the UI looks, colour decided with `no_color`, the value of `NO_COLOR`.
     pub fn look(&self, no_color: Option<&OsStr>) -> Look {
         let colour = match self.colour {

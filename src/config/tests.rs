@@ -160,6 +160,52 @@ fn a_binding_says_where_its_mistake_is() {
     );
 }
 
+/// A keymap's check of `[keys]` as the keymap makes it: actions it knows, keys it knows,
+/// no key given twice.
+fn keymap(bindings: &[(&str, Vec<&str>)]) -> Result<usize, String> {
+    let mut given = Vec::new();
+    for (action, keys) in bindings {
+        if !["up", "down", "quit"].contains(action) {
+            return Err(format!("`{action}` is not an action"));
+        }
+        for key in keys {
+            if key.chars().count() != 1 {
+                return Err(format!("`{key}` is not a key (for `{action}`)"));
+            }
+            if given.contains(key) {
+                return Err(format!("{key} is given twice"));
+            }
+            given.push(*key);
+        }
+    }
+    Ok(given.len())
+}
+
+#[test]
+fn the_keymap_check_is_said_where_it_fails() {
+    let file = "/home/u/.config/forkwatch/config.toml";
+    let check = |text: &str| {
+        let config = parse(text).unwrap();
+        config.check_keys(keymap).map_err(|e| e.to_string())
+    };
+    assert_eq!(check("[keys]\nup = [\"k\"]\ndown = [\"j\"]\n"), Ok(2));
+    assert_eq!(check(""), Ok(0));
+    assert_eq!(
+        check("[keys]\nup = [\"k\"]\n\njump = [\"j\"]\n"),
+        Err(format!("{file}:4: keys.jump: `jump` is not an action"))
+    );
+    assert_eq!(
+        check("[keys]\nquit = [\n  \"q\",\n  \"ctrl-c\",\n]\n"),
+        Err(format!(
+            "{file}:4: keys.quit: `ctrl-c` is not a key (for `quit`)"
+        ))
+    );
+    assert_eq!(
+        check("[keys]\ndown = [\"x\"]\nup = [\"k\",\n  \"x\"]\n"),
+        Err(format!("{file}:4: keys.up: x is given twice"))
+    );
+}
+
 #[test]
 fn colour_follows_no_color_unless_the_file_says() {
     let auto = parse("").unwrap();
