@@ -275,7 +275,13 @@ fn replay_at_max_speed(runtime: &tokio::runtime::Runtime) {
     let (frames, events, cpu, wall) = runtime.block_on(async {
         let mut replay = Replay::open(&path).unwrap();
         replay.set_speed(Speed::Max);
-        let mut app = replay::start("build.fwrec", &replay, false, Users::system());
+        let mut app = replay::start(
+            "build.fwrec",
+            &replay,
+            false,
+            Users::system(),
+            Default::default(),
+        );
         let (sender, mut receiver) = runtime::channel();
         let mut session = Session {
             feed: Some(Box::new(Player::new(replay))),

@@ -18,6 +18,9 @@ fi
 # The tests run forkwatch as root; those about sudo say who ran it themselves. Left set,
 # every file forkwatch makes would be made as the one who ran this script.
 unset SUDO_UID SUDO_GID SUDO_USER SUDO_COMMAND
+# The tests run forkwatch with its defaults, whatever config file the one running them has
+# (HOME is theirs): a directory that holds none.
+export XDG_CONFIG_HOME="$PWD/target/no-config"
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

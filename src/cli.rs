@@ -1,11 +1,12 @@
 //! Command-line interface.
 
 use std::{
-    io::{self, IsTerminal},
+    io::{self, IsTerminal, Write},
     path::PathBuf,
+    process::ExitCode,
 };
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use clap::{
     Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, builder::PossibleValue,
     error::ErrorKind, parser::ValueSource,
@@ -13,10 +14,11 @@ use clap::{
 
 use crate::{
     cmd::Printing,
+    config::Config,
     event::KindSet,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
-    ui::{UiOptions, replay::ReplayOptions},
+    ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
 };
 
 #[derive(Parser, Debug)]
@@ -45,6 +47,11 @@ pub struct Cli {
     /// probe's ring buffer (a power of two), or the proc connector socket's receive buffer.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 16)]
     pub buffer_mib: u32,
+
+    /// Start with the default settings, without reading the config file
+    /// ($XDG_CONFIG_HOME/forkwatch/config.toml, else ~/.config/forkwatch/config.toml).
+    #[arg(long, global = true)]
+    pub ignore_config: bool,
 }
 
 impl Cli {
@@ -77,6 +84,18 @@ impl Cli {
             }
         }
         Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The config file's settings; the defaults with `--ignore-config`, without a file,
+    /// or for a command that does not read it.
+    pub fn config(&self) -> Result<Config> {
+        if self.ignore_config || !self.command.as_ref().is_none_or(Command::reads_config) {
+            return Ok(Config::default());
+        }
+        let config = Config::load()?;
+        // A mistake in `[keys]` stops every command, as any other mistake in the file does.
+        keymap(&config)?;
+        Ok(config)
     }
 
     /// The probe's options: its ring buffer of `--buffer-mib`.
@@ -115,6 +134,74 @@ pub enum Command {
     /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
     /// how it ended could not be seen (the procfs backend, or lost events).
     Wait(WaitArgs),
+    /// Print this manual page (roff) to standard output, e.g. for `man -l -`, or that of a
+    /// subcommand (forkwatch-tui-SUBCOMMAND(1)).
+    Man {
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
+    /// Print the completion script of a shell to standard output, e.g. for bash:
+    /// `forkwatch-tui completions bash > /usr/share/bash-completion/completions/forkwatch-tui`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Command {
+    /// Whether it reads the config file: every command but those that print files made
+    /// from these definitions, so that a broken config never stops an install.
+    pub fn reads_config(&self) -> bool {
+        !matches!(self, Self::Man { .. } | Self::Completions { .. })
+    }
+}
+
+/// `man [SUBCOMMAND]`: the manual page of forkwatch-tui or of a subcommand, made from these
+/// definitions, in roff.
+pub fn print_man(subcommand: Option<&str>) -> Result<ExitCode> {
+    let mut command = Cli::command();
+    // Names the subcommands forkwatch-tui-NAME, as the main page refers to them.
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => match command.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<_> = command.get_subcommands().map(|c| c.get_name()).collect();
+                let names = names.join(", ");
+                bail!("man: no subcommand `{name}`; the subcommands are {names}");
+            }
+        },
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    io::stdout().lock().write_all(&roff)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `completions SHELL`: the shell's completion script, made from these definitions.
+pub fn print_completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    let mut command = Cli::command();
+    let name = command.get_name().to_owned();
+    // Made in memory first: clap_complete panics if its output fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, &name, &mut script);
+    if shell == clap_complete::Shell::Bash {
+        script = bash_subcommands_fixed(&script, &name);
+    }
+    io::stdout().lock().write_all(&script)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// clap_complete's bash script spells a subcommand's state `forkwatch__subcmd__tui__...` in
+/// its case arms but `forkwatch__tui__...` where it sets it, for a name with a hyphen, so
+/// no option of a subcommand completes (clap-rs/clap#6421): the arms are spelled as set.
+fn bash_subcommands_fixed(script: &[u8], name: &str) -> Vec<u8> {
+    let arm = format!("{}__subcmd__", name.replace('-', "__subcmd__"));
+    let state = format!("{}__subcmd__", name.replace('-', "__"));
+    String::from_utf8_lossy(script)
+        .replace(&arm, &state)
+        .into_bytes()
 }
 
 #[derive(Args, Debug)]
@@ -158,12 +245,16 @@ impl ReplayArgs {
         !printed && io::stdin().is_terminal() && io::stdout().is_terminal()
     }
 
-    /// What the terminal UI replays.
-    pub fn ui_options(&self) -> ReplayOptions {
-        ReplayOptions {
+    /// What the terminal UI replays, and how it looks and takes keys as the config file
+    /// says.
+    pub fn ui_options(&self, config: &Config) -> Result<ReplayOptions> {
+        Ok(ReplayOptions {
             file: self.file.clone(),
             skip_damage: self.skip_damage,
-        }
+            look: config.look(std::env::var_os("NO_COLOR").as_deref()),
+            model: config.model(),
+            keymap: keymap(config)?,
+        })
     }
 }
 
@@ -278,14 +369,22 @@ pub struct UiArgs {
 }
 
 impl UiArgs {
-    /// What the terminal UI starts with.
-    pub fn options(&self) -> UiOptions {
-        UiOptions {
+    /// What the terminal UI starts with, the config file's look, linger and keys given.
+    pub fn options(&self, config: &Config) -> Result<UiOptions> {
+        Ok(UiOptions {
             pins: self.pins.clone(),
             relays: self.relays.clone(),
             record: self.record.clone(),
-        }
+            look: config.look(std::env::var_os("NO_COLOR").as_deref()),
+            model: config.model(),
+            keymap: keymap(config)?,
+        })
     }
+}
+
+/// The terminal UI's keys: the defaults, with the config file's `[keys]` over them.
+fn keymap(config: &Config) -> Result<Keymap> {
+    Ok(config.check_keys(|overrides| Keymap::with_overrides(overrides))?)
 }
 
 /// How events are printed: shared by every command that prints them.
@@ -315,9 +414,10 @@ impl OutputArgs {
 #[derive(Args, Debug, Clone)]
 pub struct LiveArgs {
     /// Where events come from: auto picks ebpf, else netlink (the kernel's proc connector),
-    /// else procfs (polling /proc, works for anyone), and says why.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    /// else procfs (polling /proc, works for anyone), and says why. [default: the config
+    /// file's backend, else auto]
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
 
     /// How often the procfs backend reads /proc, in seconds. Processes that live shorter
     /// than this are not seen.
@@ -327,10 +427,11 @@ pub struct LiveArgs {
 }
 
 impl LiveArgs {
-    /// The options to open the live source with, the probe's (`--buffer-mib`) given.
-    pub fn options(&self, probe: ProbeOptions) -> LiveOptions {
+    /// The options to open the live source with, the probe's (`--buffer-mib`) and the
+    /// config file given: `--backend` wins over the file's.
+    pub fn options(&self, probe: ProbeOptions, config: &Config) -> LiveOptions {
         LiveOptions {
-            backend: self.backend,
+            backend: self.backend.or(config.backend).unwrap_or_default(),
             poll_interval: self.poll_interval,
             probe,
         }

@@ -9,11 +9,13 @@
 //! - where events come from ([`source`]) and recordings of them ([`recording`]);
 //! - the core, free of side effects ([`tracker`]);
 //! - the effects a driver performs for relay rules ([`relay`]);
-//! - the drivers: the headless commands ([`cmd`]) and the terminal UI ([`ui`]);
+//! - the drivers: the headless commands ([`cmd`]) and the terminal UI ([`ui`]), and the
+//!   config file that sets their defaults ([`config`]);
 //! - the command line ([`cli`]), converted into the options the drivers take.
 pub mod cli;
 pub mod clock;
 pub mod cmd;
+pub mod config;
 pub mod event;
 pub mod logging;
 pub mod pidfd;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use forkwatch::{
-    cli::{Cli, Command},
+    cli::{self, Cli, Command},
     cmd, logging, text, ui,
 };
 
@@ -35,25 +35,36 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config()?;
     let probe = cli.probe_options()?;
     match cli.command {
         Some(Command::Events(args)) => {
-            let live = args.live.options(probe);
+            let live = args.live.options(probe, &config);
             cmd::events::run(live, args.output.printing(), args.duration).await
         }
         Some(Command::Watch(args)) => {
-            let live = args.live.options(probe);
+            let live = args.live.options(probe, &config);
             cmd::watch::run(live, args.pid, args.output.printing()).await
         }
         Some(Command::Record(args)) => {
-            cmd::record::run(args.live.options(probe), &args.output, args.duration).await
+            let live = args.live.options(probe, &config);
+            cmd::record::run(live, &args.output, args.duration).await
         }
-        Some(Command::Replay(args)) if args.in_ui() => ui::replay::run(&args.ui_options()).await,
+        Some(Command::Replay(args)) if args.in_ui() => {
+            ui::replay::run(&args.ui_options(&config)?).await
+        }
         Some(Command::Replay(args)) => {
             cmd::replay::run(&args.file, args.output.printing(), args.skip_damage).await
         }
-        Some(Command::Relay(args)) => cmd::relay::run(args.live.options(probe), args.rule()).await,
-        Some(Command::Wait(args)) => cmd::wait::run(args.live.options(probe), &args.pids).await,
-        None => ui::run(cli.live.options(probe), &cli.ui.options()).await,
+        Some(Command::Relay(args)) => {
+            let live = args.live.options(probe, &config);
+            cmd::relay::run(live, args.rule()).await
+        }
+        Some(Command::Wait(args)) => {
+            cmd::wait::run(args.live.options(probe, &config), &args.pids).await
+        }
+        Some(Command::Man { subcommand }) => cli::print_man(subcommand.as_deref()),
+        Some(Command::Completions { shell }) => cli::print_completions(shell),
+        None => ui::run(cli.live.options(probe, &config), &cli.ui.options(&config)?).await,
     }
 }

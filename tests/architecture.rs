@@ -36,8 +36,9 @@ const LAYERS: &[&[&str]] = &[
     &["tracker"],
     // The effects a driver performs for the tracker's relay rules: pidfds, picks, signals.
     &["relay"],
-    // The drivers: the headless commands and the terminal UI.
-    &["cmd", "ui"],
+    // The drivers: the headless commands and the terminal UI; the config file, read into
+    // their settings (the UI's look among them).
+    &["cmd", "ui", "config"],
     // The command line, converted into the plain options the drivers take.
     &["cli"],
 ];

@@ -178,7 +178,13 @@ fn replay_peak(bytes: &[u8]) -> (usize, String) {
         let mut replay = Replay::open(&path).unwrap();
         replay.set_speed(Speed::Max);
         let start_ns = replay.info().start_ns;
-        let mut app = replay::start("crafted", &replay, false, Users::with_lookup(|_| None));
+        let mut app = replay::start(
+            "crafted",
+            &replay,
+            false,
+            Users::with_lookup(|_| None),
+            Default::default(),
+        );
         let mut player = Player::new(replay);
         let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
         for pass in 0..2 {

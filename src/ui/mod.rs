@@ -23,6 +23,8 @@
 //! - `pins` and `relays`: what the UI keeps of pins (the pinned-only view) and relay rules
 //!   (their notices), and their status segments; `history`: what it keeps of what
 //!   happened (the event rate, the latest events, the relay rules' notices).
+//! - [`look`]: the tree's columns, the styles of what it marks, and colour or none
+//!   (`NO_COLOR`), as the config file sets them.
 //! - [`keys`]: the key bindings of the tree view, one table of named actions; [`keymap`]:
 //!   the keys in use, the table's or with a user's overrides, which the help shows.
 //! - [`feed`]: where the loop's events come from, live or replayed, through one interface.
@@ -44,6 +46,7 @@ mod format;
 mod history;
 pub mod keymap;
 pub mod keys;
+pub mod look;
 mod mask;
 pub mod message;
 mod panes;
@@ -104,6 +107,12 @@ pub struct UiOptions {
     pub relays: Vec<String>,
     /// Record what the UI shows to this file (replaced if it exists).
     pub record: Option<PathBuf>,
+    /// The tree's columns, the styles, colour or none.
+    pub look: look::Look,
+    /// The model's limits: how long exited processes stay.
+    pub model: crate::tracker::model::Config,
+    /// The keys, with the config file's `[keys]`.
+    pub keymap: keymap::Keymap,
 }
 
 /// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
@@ -146,7 +155,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
     privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     let start_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
-    let mut model = Model::default();
+    let mut model = Model::new(ui.model.clone());
     model.seed(&snapshot);
     let mut app = App::new(
         model,
@@ -155,6 +164,8 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
         clock::boottime_ns(),
         Users::system(),
     );
+    app.tree.look = ui.look.clone();
+    app.set_keymap(ui.keymap.clone());
     for &pid in &ui.pins {
         app.pin_pid(pid)?;
     }

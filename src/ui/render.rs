@@ -188,5 +188,7 @@ impl Widget for &App {
             };
             dialog.draw(area, buf, &self.view(None));
         }
+        // The panes and dialogs draw in colour; without, it is taken out in one place.
+        self.tree.look.apply_colour(area, buf);
     }
 }

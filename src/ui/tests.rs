@@ -941,6 +941,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
 
 mod hostile;
 mod keys;
+mod look;
 mod memory;
 mod pins;
 mod record;

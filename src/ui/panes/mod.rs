@@ -4,13 +4,15 @@
 //! and draws it from the list, without knowing it.
 //!
 //! - `tree`: the tree itself (not a pane of the list: the application's main view), its
-//!   rows drawn and the cursor that follows the selected process.
+//!   rows drawn and the cursor that follows the selected process; `columns`: the cells
+//!   of its columns before the command.
 //! - `details`: the selected process in full.
 //! - `events`: the latest events.
 //! - `pins`: the pins, and the events of one.
 //! - `relays`: the relay rules and what they sent.
 //! - `list`: what the panes that list things share: their frame and their keys.
 
+mod columns;
 pub mod details;
 pub mod events;
 pub mod list;

@@ -4,23 +4,21 @@
 //! search ([`Tree::act`]).
 
 use crossterm::event::{MouseButton, MouseEventKind};
-use ratatui::{
-    buffer::Buffer,
-    layout::Rect,
-    style::{Color, Modifier, Style},
-};
+use ratatui::{buffer::Buffer, layout::Rect, style::Style};
 
 use super::super::{
     component::{Ask, Component, Handled, View},
     format,
     keys::Action,
+    look::{Column, Look},
     pins::PinsState,
     rows::{Row, TreeOptions, TreeView},
     search::SearchText,
     tags::Tags,
 };
+use super::columns;
 use crate::{
-    event::{ProcessKey, duration},
+    event::ProcessKey,
     tracker::{
         Tracker,
         model::{Model, Process},
@@ -32,10 +30,6 @@ const NEW_NS: u64 = 2_000_000_000;
 
 /// Rows the mouse wheel moves.
 const WHEEL_ROWS: isize = 3;
-
-const PID_WIDTH: usize = 7;
-const USER_WIDTH: usize = 8;
-const AGE_WIDTH: usize = 6;
 
 /// The selected row, and which row is at the top of the pane.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,6 +106,8 @@ pub struct Tree {
     /// The pins as the tree shows them: only pinned subtrees, or all.
     pub pins: PinsState,
     pub tags: Tags,
+    /// Its columns and styles.
+    pub look: Look,
     /// Rows shown, as the screen was last laid out.
     height: usize,
 }
@@ -329,40 +325,6 @@ impl Component for Tree {
     }
 }
 
-/// Which columns fit before the command line, which always stays.
-#[derive(Clone, Copy, Debug)]
-struct Columns {
-    pid: bool,
-    user: bool,
-    age: bool,
-}
-
-impl Columns {
-    fn for_width(width: u16) -> Self {
-        Self {
-            pid: width >= 24,
-            age: width >= 40,
-            user: width >= 60,
-        }
-    }
-
-    /// The cells before the command, each followed by a space.
-    fn prefix(self, pid: &str, user: &str, age: &str) -> String {
-        let mut out = String::with_capacity(PID_WIDTH + USER_WIDTH + AGE_WIDTH + 3);
-        if self.pid {
-            out.push_str(&format!("{pid:>PID_WIDTH$} "));
-        }
-        if self.user {
-            let user: String = user.chars().take(USER_WIDTH).collect();
-            out.push_str(&format!("{user:<USER_WIDTH$} "));
-        }
-        if self.age {
-            out.push_str(&format!("{age:>AGE_WIDTH$} "));
-        }
-        out
-    }
-}
-
 /// The command line as the tree shows it: the argv, or the name in brackets when there
 /// is none (kernel threads, processes whose argv could not be read).
 pub fn command(process: &Process) -> String {
@@ -397,12 +359,11 @@ fn render(tree: &Tree, view: &View, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
     }
-    let columns = Columns::for_width(area.width);
+    let (look, theme) = (&tree.look, &tree.look.theme);
     let width = area.width as usize;
-    let header = columns.prefix("PID", "USER", "AGE") + "COMMAND";
-    let header_style = Style::new().fg(Color::Black).bg(Color::Green);
-    buf.set_style(Rect { height: 1, ..area }, header_style);
-    buf.set_stringn(area.x, area.y, header, width, header_style);
+    let header = columns::header(look, area.width) + Column::Command.title();
+    buf.set_style(Rect { height: 1, ..area }, theme.header);
+    buf.set_stringn(area.x, area.y, header, width, theme.header);
 
     let rows = tree.rows();
     // Below the header line.
@@ -421,38 +382,22 @@ fn render(tree: &Tree, view: &View, area: Rect, buf: &mut Buffer) {
         } else {
             "no processes"
         };
-        buf.set_stringn(body.x, body.y, why, width, Style::new().fg(Color::DarkGray));
+        buf.set_stringn(body.x, body.y, why, width, theme.faint);
         return;
     }
-    let now = view.now_ns;
     let shown = rows.iter().enumerate().skip(tree.cursor.offset);
     for ((index, row), y) in shown.zip(body.y..body.bottom()) {
         let Some(process) = view.model().get(row.key) else {
             continue;
         };
-        render_row(
-            (tree, view),
-            process,
-            row,
-            now,
-            columns,
-            Rect {
-                y,
-                height: 1,
-                ..body
-            },
-            buf,
-        );
+        let line = Rect {
+            y,
+            height: 1,
+            ..body
+        };
+        render_row((tree, view), process, row, line, buf);
         if index == tree.cursor.index {
-            let selected = Style::new().fg(Color::Black).bg(Color::Cyan);
-            buf.set_style(
-                Rect {
-                    y,
-                    height: 1,
-                    ..body
-                },
-                selected,
-            );
+            buf.set_style(line, theme.selection);
         }
     }
 }
@@ -461,32 +406,18 @@ fn render_row(
     (tree, view): (&Tree, &View),
     process: &Process,
     row: &Row,
-    now: u64,
-    columns: Columns,
     line: Rect,
     buf: &mut Buffer,
 ) {
-    let age = match process.run_ns() {
-        Some(run) => duration::run_time(run),
-        None => duration::age(now.saturating_sub(process.start_ns)),
-    };
-    let user = match process.creds {
-        Some(c) => match view.users.name(c.uid) {
-            Some(name) => name.to_owned(),
-            None => c.uid.to_string(),
-        },
-        None => "?".to_owned(),
-    };
-    let pid = process.key.pid.to_string();
-
+    let theme = &tree.look.theme;
     let mut style = Style::new();
     if process.exit.is_some() {
-        style = style.fg(Color::DarkGray).add_modifier(Modifier::DIM);
-    } else if now.saturating_sub(process.start_ns) < NEW_NS {
-        style = style.fg(Color::Green).add_modifier(Modifier::BOLD);
+        style = style.patch(theme.exited);
+    } else if view.now_ns.saturating_sub(process.start_ns) < NEW_NS {
+        style = style.patch(theme.new);
     } else if !row.matched {
         // Shown only as the ancestor of a filter's match.
-        style = style.fg(Color::DarkGray);
+        style = style.patch(theme.faint);
     }
     let mut x = line.x;
     let right = line.right();
@@ -497,24 +428,20 @@ fn render_row(
                 .0;
         }
     };
-    put(&columns.prefix(&pid, &user, &age), style);
-    put(&guides(row), Style::new().fg(Color::DarkGray));
+    put(
+        &columns::cells(&tree.look, line.width, process, view),
+        style,
+    );
+    put(&guides(row), theme.faint);
     if tree.tags.contains(process.key) {
-        put("* ", Style::new().fg(Color::Yellow).bold());
+        put("* ", theme.tag);
     }
     if view.tracker.pins().get(process.key).is_some() {
-        put(
-            "[pin] ",
-            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
-        );
+        put("[pin] ", theme.pin);
     }
     if let Some(exit) = process.exit {
         let bad = exit.status != crate::event::ExitStatus::Code(0);
-        let status_style = if bad {
-            Style::new().fg(Color::Red)
-        } else {
-            style
-        };
+        let status_style = if bad { theme.failed } else { style };
         put(
             &format!("[{}] ", format::exit_label(exit.status)),
             status_style,
@@ -525,7 +452,7 @@ fn render_row(
         .as_ref()
         .is_some_and(|s| s.search.matches(process))
     {
-        style.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        style.patch(theme.matched)
     } else {
         style
     };
@@ -534,7 +461,7 @@ fn render_row(
 
 #[cfg(test)]
 mod tests {
-    use ratatui::{buffer::Buffer, layout::Rect};
+    use ratatui::{buffer::Buffer, layout::Rect, style::Color};
 
     use super::*;
     use crate::{

@@ -27,7 +27,7 @@ use crate::{
     signals::StopSignals,
     source::Backend,
     text,
-    tracker::model::Model,
+    tracker::model::{self, Model},
 };
 
 /// How to replay a file in the terminal UI.
@@ -37,6 +37,12 @@ pub struct ReplayOptions {
     pub file: PathBuf,
     /// Go on after damage, from the next intact part of the file.
     pub skip_damage: bool,
+    /// The tree's columns, the styles, colour or none.
+    pub look: super::look::Look,
+    /// The model's limits: how long exited processes stay.
+    pub model: model::Config,
+    /// The keys, with the config file's `[keys]`.
+    pub keymap: super::keymap::Keymap,
 }
 
 /// Opens `options.file` in the terminal UI and runs it until it quits. A file that cannot
@@ -54,7 +60,10 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     } else {
         Users::with_lookup(|_| None)
     };
-    let app = start(&path, &replay, options.skip_damage, users);
+    let model = options.model.clone();
+    let mut app = start(&path, &replay, options.skip_damage, users, model);
+    app.tree.look = options.look.clone();
+    app.set_keymap(options.keymap.clone());
     LocalSet::new()
         .run_until(async {
             let player = Player::new(replay);
@@ -64,10 +73,16 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
 }
 
 /// The application at the start of `replay` of the file `path`, with its controls: the
-/// recording's snapshot, its clock and its backend.
-pub fn start(path: &str, replay: &Replay, skip_damage: bool, users: Users) -> App {
+/// recording's snapshot (in a model of these limits), its clock and its backend.
+pub fn start(
+    path: &str,
+    replay: &Replay,
+    skip_damage: bool,
+    users: Users,
+    limits: model::Config,
+) -> App {
     let info = replay.info();
-    let mut model = Model::default();
+    let mut model = Model::new(limits);
     model.seed(replay.snapshot());
     let limited = info.backend != Backend::Ebpf.name();
     let name = if limited {

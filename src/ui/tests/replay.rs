@@ -84,7 +84,7 @@ impl Replaying {
     fn open(path: &Path, name: &str) -> Self {
         let replay = Replay::open(path).unwrap();
         Self {
-            app: replay::start(name, &replay, false, users()),
+            app: replay::start(name, &replay, false, users(), Default::default()),
             player: Player::new(replay),
         }
     }
