@@ -63,6 +63,8 @@ fn exec(i: u32, argv: Argv) -> Event {
         comm: Comm::from("job"),
         creds: Some(Creds::default()),
         cgroup_id: None,
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind: Kind::Exec {
             filename: "/bin/job".into(),

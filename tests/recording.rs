@@ -217,6 +217,8 @@ fn event(i: u32) -> Event {
         comm: Comm::from("job"),
         creds: Some(Creds::default()),
         cgroup_id: Some(1),
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind: Kind::Exec {
             filename: "/bin/job".into(),

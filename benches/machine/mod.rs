@@ -45,6 +45,8 @@ fn event(pid: u32, ppid: u32, start: u64, ts: u64, comm: &str, kind: Kind) -> Ev
             egid: 1000,
         }),
         cgroup_id: Some(42),
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind,
     }

@@ -15,6 +15,7 @@ mod kinds;
 mod line;
 mod lossless;
 mod output;
+mod place;
 
 use std::{borrow::Cow, fmt};
 
@@ -27,6 +28,7 @@ pub use kinds::{KindName, KindSet};
 pub use line::text_line;
 pub use lossless::ExactArgv;
 pub use output::{EventWriter, Tally};
+pub use place::{CgroupPath, PidNamespace};
 
 use crate::text;
 
@@ -269,6 +271,11 @@ pub struct Event {
     pub creds: Option<Creds>,
     /// The cgroup v2 id of the task that caused the event, where the source knows it.
     pub cgroup_id: Option<u64>,
+    /// The process's PID namespace and its pid there, where the source knows them.
+    pub pid_ns: Option<PidNamespace>,
+    /// The cgroup v2 path of `cgroup_id` (or of the process, for sources that read /proc),
+    /// where the source knows it.
+    pub cgroup: Option<CgroupPath>,
     pub kernel_thread: bool,
     pub kind: Kind,
 }
@@ -298,6 +305,8 @@ impl Event {
             comm: Comm::default(),
             creds: None,
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind: Kind::Lost { count },
         }
@@ -319,9 +328,11 @@ impl Event {
         }
     }
 
-    /// Bytes the event holds, inline and on the heap: what byte budgets count.
+    /// Bytes the event holds, inline and on the heap: what byte budgets count. A cgroup
+    /// path counts whole, though events of one cgroup usually share it.
     pub fn byte_size(&self) -> usize {
         size_of::<Self>()
+            + self.cgroup.as_ref().map_or(0, |c| c.as_bytes().len())
             + match &self.kind {
                 Kind::Exec { filename, argv, .. } => filename.len() + argv.byte_len(),
                 _ => 0,
@@ -371,6 +382,11 @@ mod tests {
                 egid: 1000,
             }),
             cgroup_id: Some(7),
+            pid_ns: Some(PidNamespace {
+                inode: 4026532000,
+                pid: 12,
+            }),
+            cgroup: Some(CgroupPath::new(b"/ctr/\xff\x1b")),
             kernel_thread: false,
             kind: Kind::Exec {
                 filename: "/bin/ls".into(),

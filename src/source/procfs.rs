@@ -67,6 +67,8 @@ impl Known {
             comm: self.comm,
             creds: Some(self.creds),
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: self.kernel_thread,
             kind,
         }

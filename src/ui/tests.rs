@@ -95,6 +95,8 @@ impl P {
             comm: Comm::from(comm),
             creds: Some(creds(self.uid)),
             cgroup_id: Some(4242),
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind,
         }

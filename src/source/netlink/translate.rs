@@ -58,6 +58,8 @@ impl Process {
             comm: self.comm,
             creds: self.creds,
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: self.kernel_thread,
             kind,
         }

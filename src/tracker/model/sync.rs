@@ -126,6 +126,8 @@ impl Model {
             program: program_from_proc(info),
             creds: Some(info.creds),
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: info.kernel_thread,
             threads: info.threads.max(1),
             exit: None,
