@@ -344,6 +344,8 @@ fn a_seek_back_charges_the_snapshot_again() {
         state: 'S',
         kernel_thread: false,
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     };
     let snapshot = vec![process; 20_000];
     let mut bytes = Writer::new(Vec::new(), &info(), &snapshot)
@@ -508,6 +510,8 @@ fn an_argument_holding_a_nul_in_the_snapshot_is_damage() {
         state: 'S',
         kernel_thread: false,
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     };
     let original = Writer::new(Vec::new(), &info(), &[process])
         .unwrap()

@@ -185,6 +185,8 @@ pub fn snapshot(users: u32, now: u64) -> Vec<ProcessInfo> {
         state: 'S',
         kernel_thread: false,
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     };
     let mut procs = vec![
         info(1, 0, 0, "systemd", vec!["/sbin/init".into()]),

@@ -464,7 +464,7 @@ mod tests {
         let small = e.byte_size();
         assert_eq!(
             small,
-            size_of::<Event>() + "/bin/ls".len() + "ls\0-l\0".len()
+            size_of::<Event>() + "/bin/ls".len() + "ls\0-l\0".len() + b"/ctr/\xff\x1b".len()
         );
         e.cap();
         assert_eq!(e, exec(), "within the caps nothing changes");
@@ -490,7 +490,7 @@ mod tests {
         assert!(*argv_truncated && *filename_truncated);
         assert_eq!(
             e.byte_size(),
-            size_of::<Event>() + MAX_FILENAME_BYTES + MAX_ARGV_BYTES + 1
+            size_of::<Event>() + MAX_FILENAME_BYTES + MAX_ARGV_BYTES + 1 + b"/ctr/\xff\x1b".len()
         );
     }
     #[test]

@@ -14,12 +14,33 @@ const CGROUP_FILE_CAP: u64 = 64 * 1024;
 /// the process is gone or /proc hides its namespace from us.
 pub fn pid_namespace(pid: u32, status: &Status) -> Option<PidNamespace> {
     // The link's text names the namespace (`pid:[4026531836]`): read, never followed.
-    let link = std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()?;
-    let inode = parse_ns_link(link.to_str()?)?;
+    let inode = ns_link(&format!("/proc/{pid}/ns/pid"))?;
     Some(PidNamespace {
         inode,
         pid: status.ns_pid?,
     })
+}
+
+/// The PID namespace of process `pid` as cheaply as /proc tells it: its status file is read
+/// only when the namespace is not `ours` (that of the /proc read), where its pid is `pid`.
+pub fn pid_namespace_of(pid: u32, ours: Option<u32>) -> Option<PidNamespace> {
+    let inode = ns_link(&format!("/proc/{pid}/ns/pid"))?;
+    if Some(inode) == ours {
+        return Some(PidNamespace { inode, pid });
+    }
+    Some(PidNamespace {
+        inode,
+        pid: super::status::read(pid)?.ns_pid?,
+    })
+}
+
+/// The PID namespace of the /proc this process reads.
+pub fn own_pid_namespace() -> Option<u32> {
+    ns_link("/proc/self/ns/pid")
+}
+
+fn ns_link(path: &str) -> Option<u32> {
+    parse_ns_link(std::fs::read_link(path).ok()?.to_str()?)
 }
 
 /// The inode of a namespace link's text, `pid:[INODE]`.

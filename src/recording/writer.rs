@@ -272,6 +272,8 @@ mod tests {
             state: 'S',
             kernel_thread: false,
             threads: 1,
+            pid_ns: None,
+            cgroup: None,
         }
     }
 

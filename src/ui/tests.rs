@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     clock::WallClock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
+    event::{Argv, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, PidNamespace, ProcessKey},
     proc::snapshot::ProcessInfo,
     tracker::model::Model,
 };
@@ -68,6 +68,8 @@ fn info(pid: u32, ppid: u32, start_s: u64, comm: &str, argv: &[&str], uid: u32) 
         state: 'S',
         kernel_thread: argv.is_empty(),
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     }
 }
 
@@ -487,6 +489,42 @@ filter: cron█   Enter keeps, Esc cancels
     key(&mut app, KeyCode::Enter);
     type_text(&mut app, "f");
     assert!(screen(&mut app, 80, 12).contains("make -j2"));
+}
+
+/// A process in a container: another PID namespace, a cgroup whose name holds an escape.
+#[test]
+fn details_show_the_namespace_pid_and_the_cgroup_path_escaped() {
+    let mut app = machine();
+    let nginx = P {
+        pid: 950,
+        ppid: 812,
+        start_ms: 999_600,
+        uid: 0,
+    };
+    let events = nginx
+        .start("bash", &["nginx", "-g", "daemon off;"])
+        .map(|e| Event {
+            pid_ns: Some(PidNamespace {
+                inode: 4026532999,
+                pid: 12,
+            }),
+            cgroup: Some(CgroupPath::new(b"/ctr/\x1b[2J.scope")),
+            ..e
+        });
+    update(&mut app, AppEvent::Events(events.to_vec()));
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "nginx");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('d'));
+    let shown = screen(&mut app, 130, 34);
+    for line in [
+        "│nginx  pid 950 (12 in its namespace)  ppid 812",
+        "│pid ns   4026532999",
+        r"│cgroup   /ctr/\e[2J.scope (id 4242)",
+        "exec         pid=950 ns_pid=12",
+    ] {
+        assert!(shown.contains(line), "no {line:?} in\n{shown}");
+    }
 }
 
 #[test]

@@ -108,6 +108,8 @@ impl P {
             state: 'S',
             kernel_thread: false,
             threads: 1,
+            pid_ns: None,
+            cgroup: None,
         }
     }
 }

@@ -39,9 +39,13 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
     let Some(p) = view.selected_process() else {
         return vec![Line::from("no process selected".dark_gray())];
     };
+    let pid = match p.pid_ns.filter(|ns| ns.pid != p.key.pid) {
+        Some(ns) => format!("{} ({} in its namespace)", p.key.pid, ns.pid),
+        None => p.key.pid.to_string(),
+    };
     let mut out = vec![Line::from(vec![
         p.comm.to_string().bold(),
-        format!("  pid {}  ppid {}", p.key.pid, p.ppid).into(),
+        format!("  pid {pid}  ppid {}", p.ppid).into(),
     ])];
     let mut field = |label: &str, value: String, style: Style| {
         let wrapped = format::wrap(&value, width.saturating_sub(LABEL).max(1));
@@ -78,8 +82,15 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
             Style::new(),
         );
     }
-    if let Some(cgroup) = p.cgroup_id {
-        field("cgroup", cgroup.to_string(), Style::new());
+    if let Some(ns) = p.pid_ns {
+        field("pid ns", ns.inode.to_string(), Style::new());
+    }
+    match (&p.cgroup, p.cgroup_id) {
+        // Escaped by its Display: a directory name is anyone's to choose.
+        (Some(path), Some(id)) => field("cgroup", format!("{path} (id {id})"), Style::new()),
+        (Some(path), None) => field("cgroup", path.to_string(), Style::new()),
+        (None, Some(id)) => field("cgroup", id.to_string(), Style::new()),
+        (None, None) => {}
     }
     let parents: Vec<String> = view
         .model()
