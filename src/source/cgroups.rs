@@ -33,6 +33,16 @@ const MAX_WALK: usize = 65_536;
 /// The most ids remembered as having no directory.
 const MAX_MISSING: usize = 4096;
 
+/// Where the cgroup v2 hierarchy is mounted, if it is: `/sys/fs/cgroup` on a unified
+/// system, `/sys/fs/cgroup/unified` beside cgroup v1 ones.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    MOUNTS
+        .iter()
+        .map(Path::new)
+        .find(|p| rustix::fs::statfs(*p).is_ok_and(|s| s.f_type as i64 == CGROUP2_MAGIC))
+        .map(Path::to_path_buf)
+}
+
 /// Paths of cgroup ids, cached.
 pub struct CgroupPaths {
     /// The cgroup v2 mount; `None` when there is none, and no id has a path.
@@ -50,12 +60,7 @@ pub struct CgroupPaths {
 impl CgroupPaths {
     /// Finds the cgroup v2 mount and walks it once.
     pub fn new() -> Self {
-        let root = MOUNTS
-            .iter()
-            .map(Path::new)
-            .find(|p| rustix::fs::statfs(*p).is_ok_and(|s| s.f_type as i64 == CGROUP2_MAGIC))
-            .map(Path::to_path_buf);
-        Self::at(root)
+        Self::at(cgroup2_mount())
     }
 
     fn at(root: Option<PathBuf>) -> Self {
