@@ -426,6 +426,12 @@ mod tests {
         assert_eq!(v["kind"], "exec");
         assert_eq!(v["argv"][1], "-l");
         assert_eq!(v["euid"], 0);
+        assert_eq!(
+            (&v["pid_ns"], &v["ns_pid"]),
+            (&4026532000u32.into(), &12.into())
+        );
+        assert_eq!(v["cgroup"], "/ctr/\u{fffd}\u{1b}");
+        assert_eq!(v["cgroup_base64"], "L2N0ci//Gw==");
         assert_eq!(serde_json::from_str::<Event>(&e.to_json()).unwrap(), e);
 
         let mut exit = exec();

@@ -39,7 +39,7 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
     MOUNTS
         .iter()
         .map(Path::new)
-        .find(|p| rustix::fs::statfs(*p).is_ok_and(|s| s.f_type as i64 == CGROUP2_MAGIC))
+        .find(|p| rustix::fs::statfs(*p).is_ok_and(|s| s.f_type == CGROUP2_MAGIC))
         .map(Path::to_path_buf)
 }
 
