@@ -327,7 +327,7 @@ fn other_files_and_newer_versions_are_refused_in_one_line() {
         refused(&bytes),
         format!(
             "forkwatch-tui: cannot replay {file}: written by a newer forkwatch (recording \
-             format 7; this one reads up to 2): replay it with a newer forkwatch-tui\n"
+             format 7; this one reads up to 3): replay it with a newer forkwatch-tui\n"
         )
     );
 }

@@ -248,18 +248,7 @@ pub fn decode(
     } else {
         None
     };
-    let pid_ns = if place & HAS_PID_NS != 0 {
-        Some(PidNamespace {
-            inode: r.u32()?,
-            pid: if place & NS_PID_DIFFERS != 0 {
-                r.u32()?
-            } else {
-                pid
-            },
-        })
-    } else {
-        None
-    };
+    let pid_ns = decode_pid_ns(&mut r, place, pid)?;
     let cgroup = decode_cgroup_path(&mut r, place, cgroup_id, frame)?;
     let kind = match name.ok_or("unknown event kind")? {
         KindName::Fork => Kind::Fork,
@@ -289,6 +278,24 @@ pub fn decode(
         kernel_thread: flags & KERNEL_THREAD != 0,
         kind,
     })
+}
+
+/// A record's PID namespace: its inode, and the pid there where it is not `pid`.
+fn decode_pid_ns(
+    r: &mut Cursor,
+    place: u8,
+    pid: u32,
+) -> Result<Option<PidNamespace>, &'static str> {
+    if place & HAS_PID_NS == 0 {
+        return Ok(None);
+    }
+    let inode = r.u32()?;
+    let pid = if place & NS_PID_DIFFERS != 0 {
+        r.u32()?
+    } else {
+        pid
+    };
+    Ok(Some(PidNamespace { inode, pid }))
 }
 
 /// A record's cgroup path: given here, or as an earlier record of the frame gave it.

@@ -7,13 +7,16 @@
 //! the cost is one hash lookup.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     os::unix::{ffi::OsStrExt, fs::MetadataExt},
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
-use crate::{clock, event::CgroupPath};
+use crate::{
+    clock,
+    event::{CgroupPath, KeyMap},
+};
 
 /// Where cgroup v2 is mounted: the unified hierarchy, or its place beside v1 ones.
 const MOUNTS: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
@@ -47,7 +50,8 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
 pub struct CgroupPaths {
     /// The cgroup v2 mount; `None` when there is none, and no id has a path.
     root: Option<PathBuf>,
-    paths: HashMap<u64, CgroupPath>,
+    /// Hashed cheaply: the ids are inode numbers the kernel gives out.
+    paths: KeyMap<u64, CgroupPath>,
     /// Ids a walk that began after their event did not find: removed cgroups, or ones
     /// outside this mount. Not looked for again.
     missing: HashSet<u64>,
@@ -66,7 +70,7 @@ impl CgroupPaths {
     fn at(root: Option<PathBuf>) -> Self {
         let mut paths = Self {
             root,
-            paths: HashMap::new(),
+            paths: KeyMap::default(),
             missing: HashSet::new(),
             next_walk: None,
             walked_at_ns: 0,
@@ -99,7 +103,7 @@ impl CgroupPaths {
         let root = self.root.clone()?;
         let started = Instant::now();
         self.walked_at_ns = clock::boottime_ns();
-        let mut paths = HashMap::new();
+        let mut paths = KeyMap::default();
         let mut bytes = 0;
         let mut found = None;
         let mut visited = 0;

@@ -82,15 +82,8 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
             Style::new(),
         );
     }
-    if let Some(ns) = p.pid_ns {
-        field("pid ns", ns.inode.to_string(), Style::new());
-    }
-    match (&p.cgroup, p.cgroup_id) {
-        // Escaped by its Display: a directory name is anyone's to choose.
-        (Some(path), Some(id)) => field("cgroup", format!("{path} (id {id})"), Style::new()),
-        (Some(path), None) => field("cgroup", path.to_string(), Style::new()),
-        (None, Some(id)) => field("cgroup", id.to_string(), Style::new()),
-        (None, None) => {}
+    for (label, value) in place(p) {
+        field(label, value, Style::new());
     }
     let parents: Vec<String> = view
         .model()
@@ -117,6 +110,23 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// Its PID namespace and cgroup, as far as they are known.
+fn place(p: &Process) -> Vec<(&'static str, String)> {
+    let mut fields = Vec::new();
+    if let Some(ns) = p.pid_ns {
+        fields.push(("pid ns", ns.inode.to_string()));
+    }
+    // A path is shown through its Display, escaped: a directory name is anyone's to choose.
+    let cgroup = match (&p.cgroup, p.cgroup_id) {
+        (Some(path), Some(id)) => Some(format!("{path} (id {id})")),
+        (Some(path), None) => Some(path.to_string()),
+        (None, Some(id)) => Some(id.to_string()),
+        (None, None) => None,
+    };
+    fields.extend(cgroup.map(|c| ("cgroup", c)));
+    fields
 }
 
 /// How long it ran and how it ended, or how long it has been running, at `now_ns`.
