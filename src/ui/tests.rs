@@ -527,6 +527,55 @@ fn details_show_the_namespace_pid_and_the_cgroup_path_escaped() {
     }
 }
 
+/// The same from the real kernel: a process in a new PID namespace and a fresh cgroup, as
+/// the /proc snapshot that seeds the tree shows it.
+#[test]
+fn details_of_a_real_contained_process() {
+    use contained::{Cgroup, Contained, pid_namespace_inode};
+    let root = crate::source::cgroups::cgroup2_mount().expect("cgroup v2 is mounted here");
+    let cgroup = Cgroup::new(&root, "ui");
+    let marker = format!("fw-ui-{}", std::process::id());
+    let contained = Contained::start(&cgroup, &marker);
+    let guard = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let inner = loop {
+        assert!(
+            std::time::Instant::now() < guard,
+            "the contained process shows"
+        );
+        let found = crate::proc::snapshot::take()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.ppid == contained.outer() && p.argv.to_strings().contains(&marker));
+        match found {
+            Some(p) if p.pid_ns.is_some_and(|ns| ns.pid == 1) => break p.pid,
+            _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    };
+    let inode = pid_namespace_inode(inner);
+    let mut model = Model::default();
+    model.seed(&crate::proc::snapshot::take().unwrap());
+    contained.finish();
+    let now = crate::clock::boottime_ns();
+    let mut app = App::new(model, SourceInfo::default(), noon_clock(), now, users());
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, &marker);
+    key(&mut app, KeyCode::Enter);
+    // The first match is `unshare`, which passed the marker on; the next its child.
+    key(&mut app, KeyCode::Char('n'));
+    key(&mut app, KeyCode::Char('d'));
+    let shown = screen(&mut app, 200, 50);
+    for line in [
+        format!("pid {inner} (1 in its namespace)"),
+        format!("│pid ns   {inode}"),
+        format!(
+            "│cgroup   {}",
+            crate::text::escape(cgroup.path().as_bytes())
+        ),
+    ] {
+        assert!(shown.contains(&line), "no {line:?} in\n{shown}");
+    }
+}
+
 #[test]
 fn details_pane() {
     let mut app = machine();
@@ -971,6 +1020,10 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
     assert_eq!(app.take_error().as_deref(), Some("ring buffer gone"));
 }
 
+// Only the cgroup's id goes unused here.
+#[allow(dead_code)]
+#[path = "../../tests/common/contained.rs"]
+mod contained;
 mod hostile;
 mod memory;
 mod pins;
