@@ -85,12 +85,16 @@ impl Serialize for Event {
         m.serialize_entry("cgroup_id", &self.cgroup_id)?;
         m.serialize_entry("pid_ns", &self.pid_ns.map(|ns| ns.inode))?;
         m.serialize_entry("ns_pid", &self.pid_ns.map(|ns| ns.pid))?;
-        match &self.cgroup {
-            Some(cgroup) => {
+        // Validated once: a path is usually UTF-8, and its text is then exact.
+        match self
+            .cgroup
+            .as_ref()
+            .map(|c| (c, std::str::from_utf8(c.as_bytes())))
+        {
+            Some((_, Ok(text))) => m.serialize_entry("cgroup", &TerminalSafe(text))?,
+            Some((cgroup, Err(_))) => {
                 m.serialize_entry("cgroup", &TerminalSafe(&cgroup.as_str()))?;
-                if let Some(exact) = cgroup.base64_beside() {
-                    m.serialize_entry("cgroup_base64", &exact)?;
-                }
+                m.serialize_entry("cgroup_base64", &cgroup.base64_beside())?;
             }
             None => m.serialize_entry("cgroup", &None::<&str>)?,
         }
