@@ -82,6 +82,10 @@ pub struct RawEvent {
     pub _pad: u32,
 }
 
+// Records follow each other in the ring buffer at 8-byte alignment, and an exec's file name
+// follows its record directly.
+const _: () = assert!(size_of::<RawEvent>() % 8 == 0);
+
 /// The probe's per-CPU scratch space for assembling an exec record, which is too big for
 /// the BPF stack.
 #[repr(C)]
