@@ -84,7 +84,7 @@ pub struct RawEvent {
 
 // Records follow each other in the ring buffer at 8-byte alignment, and an exec's file name
 // follows its record directly.
-const _: () = assert!(size_of::<RawEvent>() % 8 == 0);
+const _: () = assert!(size_of::<RawEvent>().is_multiple_of(8));
 
 /// The probe's per-CPU scratch space for assembling an exec record, which is too big for
 /// the BPF stack.
