@@ -63,6 +63,8 @@ fn exec(i: u32, argv: Argv) -> Event {
         comm: Comm::from("job"),
         creds: Some(Creds::default()),
         cgroup_id: None,
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind: Kind::Exec {
             filename: "/bin/job".into(),
@@ -222,10 +224,11 @@ fn an_event_count_beyond_the_frame_is_damage() {
 #[test]
 fn millions_of_empty_arguments_are_damage() {
     // Made by hand: the writer cuts any argv to what a live source gives. An exec
-    // (docs/recording.md, "Events frames"): kind 2, no flags, time 0, pid 5, ppid 1, start
-    // 0, no comm, no file name, then 4,000,000 arguments of length 0.
+    // (docs/recording.md, "Events frames"): kind 2, no flags, no namespace or cgroup path
+    // flags, time 0, pid 5, ppid 1, start 0, no comm, no file name, then 4,000,000
+    // arguments of length 0.
     let args: u32 = 4_000_000;
-    let mut content = vec![2, 0, 0, 5, 1, 0, 0, 0];
+    let mut content = vec![2, 0, 0, 0, 5, 1, 0, 0, 0];
     push_varint(&mut content, args.into());
     content.resize(content.len() + args as usize, 0);
     let payload = zstd::bulk::compress(&content, 3).unwrap();
@@ -247,7 +250,7 @@ fn millions_of_empty_arguments_are_damage() {
 fn a_file_name_longer_than_any_source_gives_is_damage() {
     // Made by hand, as above: an exec with a file name of 1,000,000 bytes and no argument.
     let len: u32 = 1_000_000;
-    let mut content = vec![2, 0, 0, 5, 1, 0, 0];
+    let mut content = vec![2, 0, 0, 0, 5, 1, 0, 0];
     push_varint(&mut content, len.into());
     content.resize(content.len() + len as usize, b'a');
     content.push(0);
@@ -290,7 +293,8 @@ fn loss_counts_that_add_up_past_64_bits_are_damage() {
 
 #[test]
 fn zstd_bombs_are_damage() {
-    // Seven zero bytes are a fork of pid 0: 16 MiB of them in a payload of a few hundred.
+    // Zero bytes are forks of pid 0 (the count is checked against 7 bytes a record, the
+    // shortest of any version): 16 MiB of them in a payload of a few hundred.
     let records = (16 << 20) / 7;
     let content = vec![0; records * 7];
     let payload = zstd::bulk::compress(&content, 19).unwrap();
@@ -342,6 +346,8 @@ fn a_seek_back_charges_the_snapshot_again() {
         state: 'S',
         kernel_thread: false,
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     };
     let snapshot = vec![process; 20_000];
     let mut bytes = Writer::new(Vec::new(), &info(), &snapshot)
@@ -506,6 +512,8 @@ fn an_argument_holding_a_nul_in_the_snapshot_is_damage() {
         state: 'S',
         kernel_thread: false,
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     };
     let original = Writer::new(Vec::new(), &info(), &[process])
         .unwrap()

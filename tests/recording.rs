@@ -217,6 +217,8 @@ fn event(i: u32) -> Event {
         comm: Comm::from("job"),
         creds: Some(Creds::default()),
         cgroup_id: Some(1),
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind: Kind::Exec {
             filename: "/bin/job".into(),
@@ -325,7 +327,7 @@ fn other_files_and_newer_versions_are_refused_in_one_line() {
         refused(&bytes),
         format!(
             "forkwatch-tui: cannot replay {file}: written by a newer forkwatch (recording \
-             format 7; this one reads up to 2): replay it with a newer forkwatch-tui\n"
+             format 7; this one reads up to 3): replay it with a newer forkwatch-tui\n"
         )
     );
 }

@@ -199,6 +199,8 @@ fn fork_event(pid: u32, ppid: u32) -> Event {
         comm: Comm::from("test"),
         creds: Some(Creds::default()),
         cgroup_id: None,
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind: Kind::Fork,
     }

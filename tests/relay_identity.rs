@@ -46,6 +46,8 @@ fn birth(pid: u32, ppid: u32, start_ns: u64) -> Event {
         comm: Comm::from("test"),
         creds: Some(Creds::default()),
         cgroup_id: None,
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind: Kind::Fork,
     }

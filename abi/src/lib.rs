@@ -74,8 +74,17 @@ pub struct RawEvent {
     /// Exec only: bytes of argv that follow the file name.
     pub args_len: u16,
     pub comm: [u8; COMM_LEN],
+    /// Inode of the process's PID namespace (`ns.inum`); 0 if unknown.
+    pub pid_ns: u32,
+    /// The process id (tgid) as seen inside that namespace; 0 if unknown.
+    pub ns_pid: u32,
+    /// Keeps the record a multiple of 8 bytes.
     pub _pad: u32,
 }
+
+// Records follow each other in the ring buffer at 8-byte alignment, and an exec's file name
+// follows its record directly.
+const _: () = assert!(size_of::<RawEvent>().is_multiple_of(8));
 
 /// The probe's per-CPU scratch space for assembling an exec record, which is too big for
 /// the BPF stack.
@@ -111,6 +120,18 @@ pub struct KernelOffsets {
     pub signal_flags: u32,
     pub signal_group_exit_code: u32,
     pub binprm_filename: u32,
+    /// `task_struct.thread_pid`: the `struct pid *` of the task.
+    pub task_thread_pid: u32,
+    /// `pid.level`: the depth of the task's own PID namespace.
+    pub pid_level: u32,
+    /// `pid.numbers`: one `struct upid` per namespace level.
+    pub pid_numbers: u32,
+    /// `sizeof(struct upid)`.
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    pub upid_ns: u32,
+    /// `pid_namespace.ns.inum`: the namespace's inode number.
+    pub pid_ns_inum: u32,
     /// Offset of `ret` in a `syscalls/sys_exit_*` tracepoint record.
     pub syscall_ret: u32,
 }
@@ -137,6 +158,13 @@ impl KernelOffsets {
         signal_flags: 0,
         signal_group_exit_code: 0,
         binprm_filename: 0,
+        task_thread_pid: 0,
+        pid_level: 0,
+        pid_numbers: 0,
+        upid_size: 0,
+        upid_nr: 0,
+        upid_ns: 0,
+        pid_ns_inum: 0,
         syscall_ret: 0,
     };
 }

@@ -45,6 +45,8 @@ fn event(pid: u32, ppid: u32, start: u64, ts: u64, comm: &str, kind: Kind) -> Ev
             egid: 1000,
         }),
         cgroup_id: Some(42),
+        pid_ns: None,
+        cgroup: None,
         kernel_thread: false,
         kind,
     }
@@ -183,6 +185,8 @@ pub fn snapshot(users: u32, now: u64) -> Vec<ProcessInfo> {
         state: 'S',
         kernel_thread: false,
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     };
     let mut procs = vec![
         info(1, 0, 0, "systemd", vec!["/sbin/init".into()]),

@@ -94,6 +94,7 @@ fn describe(task: *const u8, event_kind: u32) -> RawEvent {
     let parent: *const u8 = read(task, offset!(task_real_parent));
     let cred: *const u8 = read(task, offset!(task_real_cred));
     let task_flags: u32 = read(task, offset!(task_flags));
+    let (pid_ns, ns_pid) = namespace_pid(leader);
     RawEvent {
         // SAFETY: helpers without arguments.
         ts_ns: unsafe { bpf_ktime_get_boot_ns() },
@@ -116,8 +117,24 @@ fn describe(task: *const u8, event_kind: u32) -> RawEvent {
         filename_len: 0,
         args_len: 0,
         comm: read::<[u8; COMM_LEN]>(task, offset!(task_comm)),
+        pid_ns,
+        ns_pid,
         _pad: 0,
     }
+}
+
+/// The PID namespace of `leader` (its inode) and the process's id in it: the last of the
+/// ids its `struct pid` holds, one per namespace level. Zeros if a read faults.
+#[inline(always)]
+fn namespace_pid(leader: *const u8) -> (u32, u32) {
+    let pid: *const u8 = read(leader, offset!(task_thread_pid));
+    // The kernel nests at most 32 levels (MAX_PID_NS_LEVEL); the mask keeps a bad read
+    // from pointing far away.
+    let level: u32 = read(pid, offset!(pid_level));
+    let upid = offset!(pid_numbers) + (level & 31) as usize * offset!(upid_size);
+    let nr: u32 = read(pid, upid + offset!(upid_nr));
+    let ns: *const u8 = read(pid, upid + offset!(upid_ns));
+    (read(ns, offset!(pid_ns_inum)), nr)
 }
 
 /// Ring-buffer flags for a record written at `now`: a forced wakeup at most once per

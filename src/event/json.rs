@@ -14,7 +14,10 @@ use std::{fmt::Write as _, io};
 use serde::{Deserialize, Serialize, de, ser::SerializeMap};
 use serde_json::value::RawValue;
 
-use super::{Argv, ByteString, Comm, Creds, Event, ExactArgv, ExitStatus, Kind, KindName};
+use super::{
+    Argv, ByteString, CgroupPath, Comm, Creds, Event, ExactArgv, ExitStatus, Kind, KindName,
+    PidNamespace,
+};
 use crate::text;
 
 impl Event {
@@ -80,6 +83,21 @@ impl Serialize for Event {
         m.serialize_entry("gid", &self.creds.map(|c| c.gid))?;
         m.serialize_entry("egid", &self.creds.map(|c| c.egid))?;
         m.serialize_entry("cgroup_id", &self.cgroup_id)?;
+        m.serialize_entry("pid_ns", &self.pid_ns.map(|ns| ns.inode))?;
+        m.serialize_entry("ns_pid", &self.pid_ns.map(|ns| ns.pid))?;
+        // Validated once: a path is usually UTF-8, and its text is then exact.
+        match self
+            .cgroup
+            .as_ref()
+            .map(|c| (c, std::str::from_utf8(c.as_bytes())))
+        {
+            Some((_, Ok(text))) => m.serialize_entry("cgroup", &TerminalSafe(text))?,
+            Some((cgroup, Err(_))) => {
+                m.serialize_entry("cgroup", &TerminalSafe(&cgroup.as_str()))?;
+                m.serialize_entry("cgroup_base64", &cgroup.base64_beside())?;
+            }
+            None => m.serialize_entry("cgroup", &None::<&str>)?,
+        }
         m.serialize_entry("kernel_thread", &self.kernel_thread)?;
         match &self.kind {
             Kind::Exec {
@@ -142,6 +160,10 @@ struct JsonEvent {
     gid: Option<u32>,
     egid: Option<u32>,
     cgroup_id: Option<u64>,
+    pid_ns: Option<u32>,
+    ns_pid: Option<u32>,
+    cgroup: Option<String>,
+    cgroup_base64: Option<String>,
     #[serde(default)]
     kernel_thread: bool,
     filename: Option<String>,
@@ -225,6 +247,17 @@ impl<'de> Deserialize<'de> for Event {
             comm: Comm::from_json(&j.comm, j.comm_base64.as_deref()).map_err(de::Error::custom)?,
             creds,
             cgroup_id: j.cgroup_id,
+            pid_ns: j
+                .pid_ns
+                .zip(j.ns_pid)
+                .map(|(inode, pid)| PidNamespace { inode, pid }),
+            cgroup: match j.cgroup {
+                Some(text) => Some(
+                    CgroupPath::from_json(&text, j.cgroup_base64.as_deref())
+                        .map_err(de::Error::custom)?,
+                ),
+                None => None,
+            },
             kernel_thread: j.kernel_thread,
             kind,
         })
@@ -246,6 +279,8 @@ mod tests {
             comm: Comm::from_bytes(b"\xffcat"),
             creds: None,
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind: Kind::Exec {
                 filename: ByteString::new(b"/tmp/\xfe"),
@@ -298,6 +333,8 @@ mod tests {
             comm: Comm::from("\u{9b}2J\u{202e}"),
             creds: None,
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind: Kind::Exec {
                 filename: "/tmp/\u{202e}\x7f".into(),

@@ -21,6 +21,9 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
         event.pid
     );
     let w = &mut line;
+    if let Some(ns) = event.pid_ns.filter(|ns| ns.pid != event.pid) {
+        let _ = write!(w, " ns_pid={}", ns.pid);
+    }
     match &event.kind {
         Kind::ThreadStart | Kind::ThreadExit => {
             let _ = write!(w, " tid={}", event.tid);
@@ -126,6 +129,8 @@ pub(super) mod tests {
                 egid: 1000,
             }),
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind,
         }
@@ -162,6 +167,26 @@ pub(super) mod tests {
         assert!(thread.contains("pid=300 tid=301 comm=make"), "{thread}");
         let lost = text_line(&Event::lost(5, 12), &clock);
         assert!(lost.ends_with("lost         count=12"), "{lost}");
+    }
+
+    #[test]
+    fn the_namespace_pid_shows_only_where_it_differs() {
+        use crate::event::PidNamespace;
+        let clock = WallClock::with_offset(0);
+        let inside = |pid| Event {
+            pid_ns: Some(PidNamespace {
+                inode: 4026532000,
+                pid,
+            }),
+            ..event(Kind::Fork)
+        };
+        let line = text_line(&inside(12), &clock);
+        assert!(
+            line.contains("fork         pid=300 ns_pid=12 ppid=1"),
+            "{line}"
+        );
+        let line = text_line(&inside(300), &clock);
+        assert!(line.contains("pid=300 ppid=1"), "{line}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::{
     ser::SerializeSeq,
 };
 
-use super::{Argv, ByteString, Comm, json::TerminalSafe};
+use super::{Argv, ByteString, CgroupPath, Comm, json::TerminalSafe};
 
 /// For a `_base64` field: the exact bytes, when their text is not them.
 fn base64_beside(bytes: &[u8]) -> Option<String> {
@@ -42,6 +42,18 @@ impl Comm {
     /// The name a JSON `comm` and `comm_base64` give.
     pub fn from_json(text: &str, base64: Option<&str>) -> Result<Self, DecodeError> {
         Ok(Self::from_bytes(&exact(text, base64)?))
+    }
+}
+
+impl CgroupPath {
+    /// For `cgroup_base64`: the exact bytes, when [`CgroupPath::as_str`] is not them.
+    pub fn base64_beside(&self) -> Option<String> {
+        base64_beside(self.as_bytes())
+    }
+
+    /// The path a JSON `cgroup` and `cgroup_base64` give.
+    pub fn from_json(text: &str, base64: Option<&str>) -> Result<Self, DecodeError> {
+        Ok(Self::new(&exact(text, base64)?))
     }
 }
 

@@ -17,6 +17,7 @@ mod kinds;
 mod line;
 mod lossless;
 mod output;
+mod place;
 
 use std::{borrow::Cow, fmt};
 
@@ -29,6 +30,7 @@ pub use kinds::{KindName, KindSet};
 pub use line::text_line;
 pub use lossless::ExactArgv;
 pub use output::{EventWriter, Tally};
+pub use place::{CgroupPath, PidNamespace};
 
 use crate::text;
 
@@ -271,6 +273,11 @@ pub struct Event {
     pub creds: Option<Creds>,
     /// The cgroup v2 id of the task that caused the event, where the source knows it.
     pub cgroup_id: Option<u64>,
+    /// The process's PID namespace and its pid there, where the source knows them.
+    pub pid_ns: Option<PidNamespace>,
+    /// The cgroup v2 path of `cgroup_id` (or of the process, for sources that read /proc),
+    /// where the source knows it.
+    pub cgroup: Option<CgroupPath>,
     pub kernel_thread: bool,
     pub kind: Kind,
 }
@@ -300,6 +307,8 @@ impl Event {
             comm: Comm::default(),
             creds: None,
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind: Kind::Lost { count },
         }
@@ -321,9 +330,11 @@ impl Event {
         }
     }
 
-    /// Bytes the event holds, inline and on the heap: what byte budgets count.
+    /// Bytes the event holds, inline and on the heap: what byte budgets count. A cgroup
+    /// path counts whole, though events of one cgroup usually share it.
     pub fn byte_size(&self) -> usize {
         size_of::<Self>()
+            + self.cgroup.as_ref().map_or(0, |c| c.as_bytes().len())
             + match &self.kind {
                 Kind::Exec { filename, argv, .. } => filename.len() + argv.byte_len(),
                 _ => 0,
@@ -373,6 +384,11 @@ mod tests {
                 egid: 1000,
             }),
             cgroup_id: Some(7),
+            pid_ns: Some(PidNamespace {
+                inode: 4026532000,
+                pid: 12,
+            }),
+            cgroup: Some(CgroupPath::new(b"/ctr/\xff\x1b")),
             kernel_thread: false,
             kind: Kind::Exec {
                 filename: "/bin/ls".into(),
@@ -412,6 +428,12 @@ mod tests {
         assert_eq!(v["kind"], "exec");
         assert_eq!(v["argv"][1], "-l");
         assert_eq!(v["euid"], 0);
+        assert_eq!(
+            (&v["pid_ns"], &v["ns_pid"]),
+            (&4026532000u32.into(), &12.into())
+        );
+        assert_eq!(v["cgroup"], "/ctr/\u{fffd}\u{1b}");
+        assert_eq!(v["cgroup_base64"], "L2N0ci//Gw==");
         assert_eq!(serde_json::from_str::<Event>(&e.to_json()).unwrap(), e);
 
         let mut exit = exec();
@@ -450,7 +472,7 @@ mod tests {
         let small = e.byte_size();
         assert_eq!(
             small,
-            size_of::<Event>() + "/bin/ls".len() + "ls\0-l\0".len()
+            size_of::<Event>() + "/bin/ls".len() + "ls\0-l\0".len() + b"/ctr/\xff\x1b".len()
         );
         e.cap();
         assert_eq!(e, exec(), "within the caps nothing changes");
@@ -476,7 +498,7 @@ mod tests {
         assert!(*argv_truncated && *filename_truncated);
         assert_eq!(
             e.byte_size(),
-            size_of::<Event>() + MAX_FILENAME_BYTES + MAX_ARGV_BYTES + 1
+            size_of::<Event>() + MAX_FILENAME_BYTES + MAX_ARGV_BYTES + 1 + b"/ctr/\xff\x1b".len()
         );
     }
     #[test]

@@ -3,6 +3,7 @@
 //! - [`stat`]: `/proc/<pid>/stat` (identity, parent, state, kernel thread, exec marks), kept
 //!   open for polling, and a zombie's exit status;
 //! - [`status`]: `/proc/<pid>/status` (ids, threads, signal masks, capabilities);
+//! - [`place`]: the PID namespace and cgroup v2 path of a process;
 //! - [`snapshot`]: a whole process ([`snapshot::ProcessInfo`], with its command line) and
 //!   every process on the machine;
 //! - [`task`]: a process's threads and their wait channels;
@@ -12,6 +13,7 @@
 //! Everything a process shows here is controlled by its owner: it is read with a bound,
 //! and a process that is gone (or whose pid names another one by now) reads as `None`.
 
+pub mod place;
 pub mod snapshot;
 pub mod stat;
 pub mod status;

@@ -9,8 +9,8 @@ use std::{fs::File, io::Read};
 
 use serde::{Deserialize, Serialize};
 
-use super::{stat, status};
-use crate::event::{Argv, Comm, Creds, MAX_ARGV_BYTES};
+use super::{place, stat, status};
+use crate::event::{Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, PidNamespace};
 
 /// One process in a snapshot. Its JSON form (in recordings) is in [`wire`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,10 @@ pub struct ProcessInfo {
     pub state: char,
     pub kernel_thread: bool,
     pub threads: u32,
+    /// Its PID namespace and its pid there, where /proc shows them.
+    pub pid_ns: Option<PidNamespace>,
+    /// Its cgroup v2 path, where it has one.
+    pub cgroup: Option<CgroupPath>,
 }
 
 /// Reads one process; `None` if it is gone (or was never there).
@@ -54,6 +58,8 @@ pub fn read_process(pid: u32) -> Option<ProcessInfo> {
         state: char::from(stat.state),
         kernel_thread,
         threads: status.threads.unwrap_or(1),
+        pid_ns: place::pid_namespace(pid, &status),
+        cgroup: place::cgroup_path(pid),
     })
 }
 
@@ -85,7 +91,7 @@ pub fn take() -> std::io::Result<Vec<ProcessInfo>> {
 mod wire {
     use serde::{Deserialize, Serialize};
 
-    use crate::event::{Argv, Comm, Creds, ExactArgv};
+    use crate::event::{Argv, CgroupPath, Comm, Creds, ExactArgv, PidNamespace};
 
     #[derive(Serialize, Deserialize)]
     pub struct ProcessInfo {
@@ -104,6 +110,14 @@ mod wire {
         state: char,
         kernel_thread: bool,
         threads: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid_ns: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ns_pid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cgroup: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cgroup_base64: Option<String>,
     }
 
     impl From<super::ProcessInfo> for ProcessInfo {
@@ -121,6 +135,10 @@ mod wire {
                 state: p.state,
                 kernel_thread: p.kernel_thread,
                 threads: p.threads,
+                pid_ns: p.pid_ns.map(|ns| ns.inode),
+                ns_pid: p.pid_ns.map(|ns| ns.pid),
+                cgroup_base64: p.cgroup.as_ref().and_then(CgroupPath::base64_beside),
+                cgroup: p.cgroup.map(|c| c.as_str().into_owned()),
             }
         }
     }
@@ -140,6 +158,14 @@ mod wire {
                 state: w.state,
                 kernel_thread: w.kernel_thread,
                 threads: w.threads,
+                pid_ns: w
+                    .pid_ns
+                    .zip(w.ns_pid)
+                    .map(|(inode, pid)| PidNamespace { inode, pid }),
+                cgroup: w
+                    .cgroup
+                    .map(|text| CgroupPath::from_json(&text, w.cgroup_base64.as_deref()))
+                    .transpose()?,
             })
         }
     }

@@ -1,6 +1,6 @@
 //! `/proc/<pid>/status` and its per-thread form `/proc/<pid>/task/<tid>/status`: a few
 //! hundred bytes of `Name:\tvalue` lines, of which forkwatch reads the ids, the thread
-//! count, the signal masks and the effective capabilities.
+//! count, the signal masks, the effective capabilities and the pid in the PID namespace.
 
 use std::{fs::File, io::Read, path::Path};
 
@@ -20,6 +20,8 @@ pub struct Status {
     pub caught: Option<u64>,
     /// The effective capability set.
     pub capabilities: Option<u64>,
+    /// The process's id in its own PID namespace: the last of the `NSpid` line's ids.
+    pub ns_pid: Option<u32>,
 }
 
 /// The status of process `pid`; `None` if it is gone.
@@ -59,6 +61,12 @@ pub fn parse(text: &[u8]) -> Status {
             b"SigIgn" => status.ignored = mask(),
             b"SigCgt" => status.caught = mask(),
             b"CapEff" => status.capabilities = mask(),
+            b"NSpid" => {
+                status.ns_pid = value
+                    .split_ascii_whitespace()
+                    .next_back()
+                    .and_then(|n| n.parse().ok());
+            }
             _ => {}
         }
     }
@@ -87,7 +95,7 @@ mod tests {
     fn reads_ids_threads_masks_and_capabilities() {
         let text = b"Name:\tsleep\nUid:\t1000\t1001\t1002\t1003\nGid:\t100\t101\t102\t103\n\
             Threads:\t3\nSigBlk:\t0000000000010000\nSigIgn:\t0000000000000004\n\
-            SigCgt:\t0000000180000000\nCapEff:\t000001ffffffffff\n";
+            SigCgt:\t0000000180000000\nCapEff:\t000001ffffffffff\nNSpid:\t4242\t12\n";
         let status = parse(text);
         assert_eq!(
             status.creds,
@@ -103,6 +111,7 @@ mod tests {
         assert_eq!(status.ignored, Some(4));
         assert_eq!(status.caught, Some(0x1_8000_0000));
         assert_eq!(status.capabilities, Some(0x1ff_ffff_ffff));
+        assert_eq!(status.ns_pid, Some(12), "the innermost namespace's pid");
         assert_eq!(parse(b"Uid:\t1\nThreads:\tmany\n"), Status::default());
     }
 

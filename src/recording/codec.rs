@@ -3,7 +3,11 @@
 //! when a Rust type does, and so decoding stays fast (varints, no field names). A record's
 //! kind tag is the kinds table's ([`KindName::codec_tag`]), whose tests pin it.
 
-use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName};
+use std::collections::HashMap;
+
+use crate::event::{
+    Argv, ByteString, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, KindName, PidNamespace,
+};
 
 const HAS_CREDS: u8 = 1;
 const HAS_CGROUP: u8 = 2;
@@ -20,6 +24,24 @@ const INFERRED: u8 = 128;
 const EXEC_FLAGS: u8 = ARGV_TRUNCATED | FILENAME_TRUNCATED | ARGV_UNREADABLE;
 /// The flags format version 1 has.
 const VERSION_1_FLAGS: u8 = HAS_CREDS | HAS_CGROUP | KERNEL_THREAD | TID_DIFFERS | ARGV_TRUNCATED;
+
+/// Format version 3 on, in the second flags byte: the PID namespace's inode follows.
+const HAS_PID_NS: u8 = 1;
+/// With [`HAS_PID_NS`]: the pid in the namespace follows (otherwise it is the pid).
+const NS_PID_DIFFERS: u8 = 2;
+/// The cgroup path follows.
+const HAS_CGROUP_PATH: u8 = 4;
+/// The cgroup path is the one an earlier record of the frame gave with this cgroup id.
+const CGROUP_PATH_AS_BEFORE: u8 = 8;
+const PLACE_FLAGS: u8 = HAS_PID_NS | NS_PID_DIFFERS | HAS_CGROUP_PATH | CGROUP_PATH_AS_BEFORE;
+
+/// What the records of one frame share: the previous record's time, and the cgroup paths
+/// given so far, by cgroup id. A new frame starts from [`FrameContext::default`].
+#[derive(Default)]
+pub struct FrameContext {
+    prev_ts: u64,
+    cgroups: HashMap<u64, CgroupPath>,
+}
 
 /// The fewest bytes a record takes: kind, flags, and one byte each for the time, pid,
 /// ppid, process start and command name's length.
@@ -51,13 +73,15 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Appends one event. `prev_ts` is the previous event's time in the same frame (0 for the
-/// first): times are stored as differences, which are small.
-pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
+/// Appends one event, in the newest format. Times are stored as differences from the
+/// previous event's in the same frame, which are small; a cgroup path once per frame.
+pub fn encode(event: &Event, frame: &mut FrameContext, out: &mut Vec<u8>) {
     out.push(event.kind_name().codec_tag());
     out.push(flags(event));
-    put_varint(out, zigzag(event.ts_ns.wrapping_sub(*prev_ts) as i64));
-    *prev_ts = event.ts_ns;
+    let place = place_flags(event, frame);
+    out.push(place);
+    put_varint(out, zigzag(event.ts_ns.wrapping_sub(frame.prev_ts) as i64));
+    frame.prev_ts = event.ts_ns;
     put_varint(out, event.pid.into());
     if event.tid != event.pid {
         put_varint(out, event.tid.into());
@@ -75,6 +99,20 @@ pub fn encode(event: &Event, prev_ts: &mut u64, out: &mut Vec<u8>) {
     }
     if let Some(cgroup) = event.cgroup_id {
         put_varint(out, cgroup);
+    }
+    if let Some(ns) = event.pid_ns {
+        put_varint(out, ns.inode.into());
+        if ns.pid != event.pid {
+            put_varint(out, ns.pid.into());
+        }
+    }
+    if place & HAS_CGROUP_PATH != 0
+        && let Some(path) = &event.cgroup
+    {
+        put_bytes(out, path.as_bytes());
+        if let Some(id) = event.cgroup_id {
+            frame.cgroups.insert(id, path.clone());
+        }
     }
     match &event.kind {
         Kind::Exec { filename, argv, .. } => {
@@ -127,6 +165,26 @@ fn flags(event: &Event) -> u8 {
     flags
 }
 
+/// The second flags byte: the namespace fields that follow, and where the cgroup path is.
+fn place_flags(event: &Event, frame: &FrameContext) -> u8 {
+    let mut flags = 0;
+    if let Some(ns) = event.pid_ns {
+        flags |= HAS_PID_NS;
+        if ns.pid != event.pid {
+            flags |= NS_PID_DIFFERS;
+        }
+    }
+    if let Some(path) = &event.cgroup {
+        let given = event.cgroup_id.and_then(|id| frame.cgroups.get(&id));
+        flags |= if given == Some(path) {
+            CGROUP_PATH_AS_BEFORE
+        } else {
+            HAS_CGROUP_PATH
+        };
+    }
+    flags
+}
+
 fn encode_exit(status: ExitStatus, out: &mut Vec<u8>) {
     let (tag, value) = match status {
         ExitStatus::Code(code) => (EXIT_CODE, Some(code)),
@@ -148,14 +206,20 @@ fn encode_exit(status: ExitStatus, out: &mut Vec<u8>) {
 
 /// Reads what [`encode`] wrote, in a file of format `version`. The error names what was
 /// wrong; the caller adds where.
-pub fn decode(input: &mut &[u8], prev_ts: &mut u64, version: u32) -> Result<Event, &'static str> {
+pub fn decode(
+    input: &mut &[u8],
+    frame: &mut FrameContext,
+    version: u32,
+) -> Result<Event, &'static str> {
     let mut r = Cursor(input);
     // An unknown kind is damage, but what is cut short is said first.
     let name = KindName::from_codec_tag(r.byte()?);
     let flags = r.byte()?;
     check_flags(name, flags, version)?;
-    let ts_ns = prev_ts.wrapping_add(unzigzag(r.varint()?) as u64);
-    *prev_ts = ts_ns;
+    let place = if version >= 3 { r.byte()? } else { 0 };
+    check_place_flags(place, flags)?;
+    let ts_ns = frame.prev_ts.wrapping_add(unzigzag(r.varint()?) as u64);
+    frame.prev_ts = ts_ns;
     let pid = r.u32()?;
     let tid = if flags & TID_DIFFERS != 0 {
         r.u32()?
@@ -184,6 +248,8 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64, version: u32) -> Result<Even
     } else {
         None
     };
+    let pid_ns = decode_pid_ns(&mut r, place, pid)?;
+    let cgroup = decode_cgroup_path(&mut r, place, cgroup_id, frame)?;
     let kind = match name.ok_or("unknown event kind")? {
         KindName::Fork => Kind::Fork,
         KindName::ThreadStart => Kind::ThreadStart,
@@ -207,9 +273,70 @@ pub fn decode(input: &mut &[u8], prev_ts: &mut u64, version: u32) -> Result<Even
         comm,
         creds,
         cgroup_id,
+        pid_ns,
+        cgroup,
         kernel_thread: flags & KERNEL_THREAD != 0,
         kind,
     })
+}
+
+/// A record's PID namespace: its inode, and the pid there where it is not `pid`.
+fn decode_pid_ns(
+    r: &mut Cursor,
+    place: u8,
+    pid: u32,
+) -> Result<Option<PidNamespace>, &'static str> {
+    if place & HAS_PID_NS == 0 {
+        return Ok(None);
+    }
+    let inode = r.u32()?;
+    let pid = if place & NS_PID_DIFFERS != 0 {
+        r.u32()?
+    } else {
+        pid
+    };
+    Ok(Some(PidNamespace { inode, pid }))
+}
+
+/// A record's cgroup path: given here, or as an earlier record of the frame gave it.
+fn decode_cgroup_path(
+    r: &mut Cursor,
+    place: u8,
+    cgroup_id: Option<u64>,
+    frame: &mut FrameContext,
+) -> Result<Option<CgroupPath>, &'static str> {
+    if place & HAS_CGROUP_PATH != 0 {
+        let path = CgroupPath::new(r.bytes()?);
+        if let Some(id) = cgroup_id {
+            frame.cgroups.insert(id, path.clone());
+        }
+        Ok(Some(path))
+    } else if place & CGROUP_PATH_AS_BEFORE != 0 {
+        cgroup_id
+            .and_then(|id| frame.cgroups.get(&id).cloned())
+            .map(Some)
+            .ok_or("a cgroup path that no earlier record of the frame gave")
+    } else {
+        Ok(None)
+    }
+}
+
+/// The second flags byte (version 3 on) holds no flag no writer sets, nor two that
+/// contradict each other.
+fn check_place_flags(place: u8, flags: u8) -> Result<(), &'static str> {
+    if place & !PLACE_FLAGS != 0 {
+        return Err("namespace flags that no writer sets");
+    }
+    if place & NS_PID_DIFFERS != 0 && place & HAS_PID_NS == 0 {
+        return Err("a namespace pid without a namespace");
+    }
+    if place & HAS_CGROUP_PATH != 0 && place & CGROUP_PATH_AS_BEFORE != 0 {
+        return Err("a cgroup path both given and as before");
+    }
+    if place & CGROUP_PATH_AS_BEFORE != 0 && flags & HAS_CGROUP == 0 {
+        return Err("a cgroup path as before without a cgroup id");
+    }
+    Ok(())
 }
 
 /// A flag the file's version does not have, or that belongs to another kind, is damage: no
@@ -317,193 +444,5 @@ impl<'b> Cursor<'_, 'b> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::recording::FORMAT_VERSION;
-
-    const FORK: u8 = KindName::Fork.codec_tag();
-
-    pub(crate) fn every_kind() -> Vec<Event> {
-        let base = Event {
-            ts_ns: 9_000_000_000,
-            pid: 4242,
-            tid: 4242,
-            ppid: 1,
-            start_ns: 8_999_000_000,
-            comm: Comm::from("make"),
-            creds: Some(Creds {
-                uid: 1000,
-                euid: 0,
-                gid: 1000,
-                egid: 1000,
-            }),
-            cgroup_id: Some(1234),
-            kernel_thread: false,
-            kind: Kind::Fork,
-        };
-        let with = |ts_ns, kind| Event {
-            ts_ns,
-            kind,
-            ..base.clone()
-        };
-        vec![
-            base.clone(),
-            Event {
-                tid: 4243,
-                ..with(9_000_001_000, Kind::ThreadStart)
-            },
-            with(
-                9_000_002_000,
-                Kind::Exec {
-                    filename: "/usr/bin/cc".into(),
-                    argv: Argv::from_args(["cc", "-c", "ünï cødé", ""]),
-                    argv_truncated: true,
-                    filename_truncated: false,
-                    argv_unreadable: false,
-                },
-            ),
-            with(
-                9_000_002_500,
-                Kind::Exec {
-                    filename: ByteString::new(b"/tmp/\xfe\x1b"),
-                    argv: Argv::from_args([&b"\xff"[..], b"", b"\x1b]52;c;aGk=\x07"]),
-                    argv_truncated: false,
-                    filename_truncated: true,
-                    argv_unreadable: true,
-                },
-            ),
-            Event {
-                creds: None,
-                cgroup_id: None,
-                kernel_thread: true,
-                comm: Comm::from_bytes(b"\xffbad\xfe"),
-                ..with(8_000_000_000, Kind::ThreadExit)
-            },
-            with(9_000_003_000, Kind::Uid { inferred: false }),
-            with(9_000_004_000, Kind::Gid { inferred: false }),
-            with(9_000_004_500, Kind::Uid { inferred: true }),
-            with(9_000_004_600, Kind::Gid { inferred: true }),
-            with(9_000_005_000, Kind::Exit(ExitStatus::Code(-1))),
-            with(
-                9_000_006_000,
-                Kind::Exit(ExitStatus::Signal {
-                    signal: 11,
-                    core_dumped: true,
-                }),
-            ),
-            with(9_000_007_000, Kind::Exit(ExitStatus::Unknown)),
-            Event {
-                start_ns: u64::MAX,
-                pid: u32::MAX,
-                ..with(0, Kind::Exit(ExitStatus::Code(i32::MIN)))
-            },
-            Event::lost(u64::MAX, u64::MAX),
-        ]
-    }
-
-    #[test]
-    fn every_kind_and_extreme_value_round_trips() {
-        let events = every_kind();
-        let mut buf = Vec::new();
-        let mut ts = 0;
-        for e in &events {
-            encode(e, &mut ts, &mut buf);
-        }
-        let mut input = &buf[..];
-        let mut ts = 0;
-        for e in &events {
-            assert_eq!(&decode(&mut input, &mut ts, FORMAT_VERSION).unwrap(), e);
-        }
-        assert!(input.is_empty());
-    }
-
-    #[test]
-    fn a_fork_takes_few_bytes() {
-        let events = every_kind();
-        let mut buf = Vec::new();
-        let mut ts = events[0].ts_ns - 1_000;
-        encode(&events[0], &mut ts, &mut buf);
-        assert!(buf.len() <= 24, "{} bytes", buf.len());
-    }
-
-    #[test]
-    fn cut_or_garbled_records_are_errors_not_panics() {
-        let mut buf = Vec::new();
-        let mut ts = 0;
-        encode(&every_kind()[2], &mut ts, &mut buf);
-        for len in 0..buf.len() {
-            assert!(
-                decode(&mut &buf[..len], &mut 0, FORMAT_VERSION).is_err(),
-                "cut at {len}"
-            );
-        }
-        assert_eq!(
-            decode(&mut &[99, 0, 0, 0, 0, 0, 0][..], &mut 0, FORMAT_VERSION),
-            Err("unknown event kind")
-        );
-        assert_eq!(
-            decode(
-                &mut &[FORK, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10][..],
-                &mut 0,
-                FORMAT_VERSION
-            ),
-            Err("id larger than 32 bits")
-        );
-        assert_eq!(
-            decode(
-                &mut &[
-                    FORK, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
-                ][..],
-                &mut 0,
-                FORMAT_VERSION
-            ),
-            Err("number longer than 64 bits")
-        );
-    }
-
-    /// Flags no writer sets: of another kind, or newer than the file.
-    #[test]
-    fn flags_of_another_kind_or_a_newer_version_are_errors() {
-        let events = every_kind();
-        let encoded = |event: &Event, add: u8| {
-            let mut buf = Vec::new();
-            encode(event, &mut 0, &mut buf);
-            buf[1] |= add;
-            buf
-        };
-        let decoded =
-            |buf: Vec<u8>, version| decode(&mut &buf[..], &mut 0, version).map(|e| e.kind);
-        let (fork, exec, inferred_uid) = (&events[0], &events[3], &events[7]);
-        for flag in [ARGV_TRUNCATED, FILENAME_TRUNCATED, ARGV_UNREADABLE] {
-            for event in [fork, inferred_uid] {
-                assert_eq!(
-                    decoded(encoded(event, flag), FORMAT_VERSION),
-                    Err("an exec's flags on another kind of event")
-                );
-            }
-        }
-        for event in [fork, exec] {
-            assert_eq!(
-                decoded(encoded(event, INFERRED), FORMAT_VERSION),
-                Err("the inferred flag on an event other than a uid or gid change")
-            );
-        }
-        for event in [exec, inferred_uid] {
-            assert_eq!(
-                decoded(encoded(event, 0), 1),
-                Err("flags that format version 1 does not have")
-            );
-        }
-        let old = Event {
-            kind: Kind::Exec {
-                filename: "/bin/true".into(),
-                argv: Argv::from_args(["true", ""]),
-                argv_truncated: true,
-                filename_truncated: false,
-                argv_unreadable: false,
-            },
-            ..fork.clone()
-        };
-        assert_eq!(decoded(encoded(&old, 0), 1), Ok(old.kind));
-    }
-}
+#[path = "codec_tests.rs"]
+pub(crate) mod tests;

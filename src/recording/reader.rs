@@ -431,13 +431,13 @@ impl<R: Input> Reader<R> {
     fn decode_records(&self, count: usize, out: &mut Vec<Event>) -> Result<u64, String> {
         let different = || "events frame holds a different number of events than it says";
         let mut input = &self.content[..];
-        let mut prev_ts = 0;
+        let mut frame = codec::FrameContext::default();
         let mut lost = self.budget.lost();
         for _ in 0..count {
             if input.is_empty() {
                 return Err(different().into());
             }
-            let mut event = codec::decode(&mut input, &mut prev_ts, self.version)
+            let mut event = codec::decode(&mut input, &mut frame, self.version)
                 .map_err(|problem| format!("undecodable event: {problem}"))?;
             match &mut event.kind {
                 Kind::Exec {

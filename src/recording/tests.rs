@@ -37,6 +37,8 @@ fn snapshot() -> Vec<ProcessInfo> {
             state: 'S',
             kernel_thread: false,
             threads: 1,
+            pid_ns: None,
+            cgroup: None,
         })
         .collect()
 }
@@ -216,10 +218,10 @@ fn other_files_and_newer_versions_are_refused() {
     );
     assert_eq!(refuse(b"\x7fELF\x02\x01"), "not a forkwatch recording");
     let (mut bytes, _) = recording(&groups());
-    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
     assert_eq!(
         refuse(&bytes),
-        "written by a newer forkwatch (recording format 3; this one reads up to 2): \
+        "written by a newer forkwatch (recording format 4; this one reads up to 3): \
          replay it with a newer forkwatch-tui"
     );
     assert_eq!(

@@ -55,7 +55,7 @@ pub struct Writer<W: Write> {
     /// The events frame being built, uncompressed.
     content: Vec<u8>,
     count: u32,
-    prev_ts: u64,
+    context: codec::FrameContext,
     min_ts: u64,
     max_ts: u64,
     frame: Vec<u8>,
@@ -79,7 +79,7 @@ impl<W: Write> Writer<W> {
             frames: FrameEncoder::new()?,
             content: Vec::with_capacity(FRAME_CONTENT_BYTES + 4096),
             count: 0,
-            prev_ts: 0,
+            context: codec::FrameContext::default(),
             min_ts: u64::MAX,
             max_ts: 0,
             frame: Vec::new(),
@@ -121,9 +121,9 @@ impl<W: Write> Writer<W> {
         if over_a_cap(event) {
             let mut cut = event.clone();
             cut.cap();
-            codec::encode(&cut, &mut self.prev_ts, &mut self.content);
+            codec::encode(&cut, &mut self.context, &mut self.content);
         } else {
-            codec::encode(event, &mut self.prev_ts, &mut self.content);
+            codec::encode(event, &mut self.context, &mut self.content);
         }
         self.count += 1;
         self.min_ts = self.min_ts.min(event.ts_ns);
@@ -156,7 +156,7 @@ impl<W: Write> Writer<W> {
         result?;
         self.content.clear();
         self.count = 0;
-        self.prev_ts = 0;
+        self.context = codec::FrameContext::default();
         self.min_ts = u64::MAX;
         self.max_ts = 0;
         self.tally = self.pushed.clone();
@@ -272,6 +272,8 @@ mod tests {
             state: 'S',
             kernel_thread: false,
             threads: 1,
+            pid_ns: None,
+            cgroup: None,
         }
     }
 

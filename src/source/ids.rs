@@ -212,6 +212,8 @@ fn inferred(shown: &Event, kind: Kind) -> Event {
         comm: shown.comm,
         creds: shown.creds,
         cgroup_id: shown.cgroup_id,
+        pid_ns: shown.pid_ns,
+        cgroup: shown.cgroup.clone(),
         kernel_thread: shown.kernel_thread,
         kind,
     }
@@ -245,6 +247,8 @@ mod tests {
             comm: Comm::from("w"),
             creds: Some(creds),
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind,
         }

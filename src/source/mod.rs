@@ -6,10 +6,12 @@
 //! - [`netlink`]: the kernel's proc connector (the socket, its messages turned into
 //!   events, their loss);
 //! - [`procfs`]: polling /proc;
-//! - [`ids`]: the uid and gid changes the probe and the poller cannot see, inferred.
+//! - [`ids`]: the uid and gid changes the probe and the poller cannot see, inferred;
+//! - [`cgroups`]: the paths of the cgroup ids the probe's events carry.
 //!
 //! What they read of /proc, they read through [`crate::proc`].
 
+pub mod cgroups;
 pub mod ebpf;
 pub mod ids;
 pub mod netlink;

@@ -16,7 +16,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use super::ids::CountsLoss;
 use crate::{
     clock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
+    event::{Argv, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, PidNamespace, ProcessKey},
     proc::{
         self,
         snapshot::{self, ProcessInfo},
@@ -38,6 +38,8 @@ struct Known {
     argv_truncated: bool,
     creds: Creds,
     kernel_thread: bool,
+    pid_ns: Option<PidNamespace>,
+    cgroup: Option<CgroupPath>,
     exec_marks: (u64, u64),
     /// Seen as a zombie: its exit is reported, /proc keeps it until its parent reaps it.
     exited: bool,
@@ -67,6 +69,8 @@ impl Known {
             comm: self.comm,
             creds: Some(self.creds),
             cgroup_id: None,
+            pid_ns: self.pid_ns,
+            cgroup: self.cgroup.clone(),
             kernel_thread: self.kernel_thread,
             kind,
         }
@@ -312,6 +316,8 @@ impl Procfs {
             argv_truncated: info.argv_truncated,
             creds: info.creds,
             kernel_thread: info.kernel_thread,
+            pid_ns: info.pid_ns,
+            cgroup: info.cgroup,
             exec_marks: stat.exec_marks,
             exited: stat.exited(),
             settling: !steady,

@@ -276,6 +276,8 @@ mod tests {
             comm: Comm::from("storm"),
             creds: None,
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind: Kind::Fork,
         }])

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     clock::WallClock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
+    event::{Argv, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, PidNamespace, ProcessKey},
     proc::snapshot::ProcessInfo,
     tracker::model::Model,
 };
@@ -68,6 +68,8 @@ fn info(pid: u32, ppid: u32, start_s: u64, comm: &str, argv: &[&str], uid: u32) 
         state: 'S',
         kernel_thread: argv.is_empty(),
         threads: 1,
+        pid_ns: None,
+        cgroup: None,
     }
 }
 
@@ -95,6 +97,8 @@ impl P {
             comm: Comm::from(comm),
             creds: Some(creds(self.uid)),
             cgroup_id: Some(4242),
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind,
         }
@@ -485,6 +489,91 @@ filter: cron█   Enter keeps, Esc cancels
     key(&mut app, KeyCode::Enter);
     type_text(&mut app, "f");
     assert!(screen(&mut app, 80, 12).contains("make -j2"));
+}
+
+/// A process in a container: another PID namespace, a cgroup whose name holds an escape.
+#[test]
+fn details_show_the_namespace_pid_and_the_cgroup_path_escaped() {
+    let mut app = machine();
+    let nginx = P {
+        pid: 950,
+        ppid: 812,
+        start_ms: 999_600,
+        uid: 0,
+    };
+    let events = nginx
+        .start("bash", &["nginx", "-g", "daemon off;"])
+        .map(|e| Event {
+            pid_ns: Some(PidNamespace {
+                inode: 4026532999,
+                pid: 12,
+            }),
+            cgroup: Some(CgroupPath::new(b"/ctr/\x1b[2J.scope")),
+            ..e
+        });
+    update(&mut app, AppEvent::Events(events.to_vec()));
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "nginx");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('d'));
+    let shown = screen(&mut app, 130, 34);
+    for line in [
+        "│nginx  pid 950 (12 in its namespace)  ppid 812",
+        "│pid ns   4026532999",
+        r"│cgroup   /ctr/\e[2J.scope (id 4242)",
+        "exec         pid=950 ns_pid=12",
+    ] {
+        assert!(shown.contains(line), "no {line:?} in\n{shown}");
+    }
+}
+
+/// The same from the real kernel: a process in a new PID namespace and a fresh cgroup, as
+/// the /proc snapshot that seeds the tree shows it.
+#[test]
+fn details_of_a_real_contained_process() {
+    use contained::{Cgroup, Contained, pid_namespace_inode};
+    let root = crate::source::cgroups::cgroup2_mount().expect("cgroup v2 is mounted here");
+    let cgroup = Cgroup::new(&root, "ui");
+    let marker = format!("fw-ui-{}", std::process::id());
+    let contained = Contained::start(&cgroup, &marker);
+    let guard = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let inner = loop {
+        assert!(
+            std::time::Instant::now() < guard,
+            "the contained process shows"
+        );
+        let found = crate::proc::snapshot::take()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.ppid == contained.outer() && p.argv.to_strings().contains(&marker));
+        match found {
+            Some(p) if p.pid_ns.is_some_and(|ns| ns.pid == 1) => break p.pid,
+            _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    };
+    let inode = pid_namespace_inode(inner);
+    let mut model = Model::default();
+    model.seed(&crate::proc::snapshot::take().unwrap());
+    contained.finish();
+    let now = crate::clock::boottime_ns();
+    let mut app = App::new(model, SourceInfo::default(), noon_clock(), now, users());
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, &marker);
+    key(&mut app, KeyCode::Enter);
+    // The first match is `unshare`, which passed the marker on; the next its child.
+    key(&mut app, KeyCode::Char('n'));
+    key(&mut app, KeyCode::Char('d'));
+    let shown = screen(&mut app, 200, 50);
+    for line in [
+        format!("pid {inner} (1 in its namespace)"),
+        format!("│pid ns   {inode}"),
+        format!(
+            "│cgroup   {}",
+            crate::text::escape(cgroup.path().as_bytes())
+        ),
+    ] {
+        assert!(shown.contains(&line), "no {line:?} in\n{shown}");
+    }
 }
 
 #[test]
@@ -939,6 +1028,10 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
     assert_eq!(app.take_error().as_deref(), Some("ring buffer gone"));
 }
 
+// Only the cgroup's id goes unused here.
+#[allow(dead_code)]
+#[path = "../../tests/common/contained.rs"]
+mod contained;
 mod hostile;
 mod keys;
 mod look;

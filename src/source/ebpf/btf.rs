@@ -175,6 +175,14 @@ impl Btf {
         id
     }
 
+    /// `sizeof(struct strukt)`.
+    pub fn struct_size(&self, strukt: &str) -> Result<u32> {
+        let id = self
+            .find(strukt, KIND_STRUCT)
+            .with_context(|| format!("struct {strukt} is not in the kernel's BTF"))?;
+        Ok(self.types[id as usize].size_or_type)
+    }
+
     /// Byte offset of `member` in `struct strukt`, looking inside anonymous structs and
     /// unions as C does.
     pub fn member_offset(&self, strukt: &str, member: &str) -> Result<u32> {
@@ -307,6 +315,7 @@ mod tests {
         let tgid = btf.member_offset("task_struct", "tgid").unwrap();
         assert_eq!(tgid, pid + 4, "tgid follows pid in task_struct");
         btf.member_offset("mm_struct", "arg_start").unwrap();
+        assert_eq!(btf.struct_size("upid").unwrap(), 16, "an int and a pointer");
         assert_eq!(
             btf.tracepoint_params("sched_process_exit").unwrap(),
             ["task_struct *", "_Bool"]

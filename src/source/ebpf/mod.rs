@@ -6,6 +6,7 @@
 //! its records and the names of its maps, globals and programs are in `forkwatch_abi`.
 
 mod btf;
+mod offsets;
 mod privileges;
 mod record;
 
@@ -21,28 +22,26 @@ use aya::{
     maps::{MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, ProgramError, TracePoint},
 };
-use forkwatch_abi::{
-    KernelOffsets,
-    names::{global, map, program},
-};
+use forkwatch_abi::names::{global, map, program};
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
 pub use privileges::{has_bpf_privileges, missing_privileges_message};
 
+use offsets::kernel_offsets;
 use record::decode;
 
-use super::{FINISH_MARGIN, ids::CountsLoss};
+use super::{FINISH_MARGIN, cgroups::CgroupPaths, ids::CountsLoss};
 use crate::{clock, event::Event};
 
 static PROBE: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/forkwatch"));
 
-const TRACEFS: &str = "/sys/kernel/tracing";
+pub(super) const TRACEFS: &str = "/sys/kernel/tracing";
 
 /// The set*id syscalls whose success changes a process's real or effective ids. The fs*id
 /// variants are left out: they return the old id, not a status, and change neither.
-const UID_SYSCALLS: [&str; 3] = ["setuid", "setreuid", "setresuid"];
-const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
+pub(super) const UID_SYSCALLS: [&str; 3] = ["setuid", "setreuid", "setresuid"];
+pub(super) const GID_SYSCALLS: [&str; 3] = ["setgid", "setregid", "setresgid"];
 
 /// How often the loss counters are read while events flow.
 const LOSS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
@@ -114,6 +113,8 @@ pub struct Probe {
     repoll_at: Option<tokio::time::Instant>,
     /// The last read stopped at a bound: records are waiting, and no wakeup will say so.
     backlog: bool,
+    /// The paths of the cgroup ids the records carry.
+    cgroups: CgroupPaths,
 }
 
 impl Probe {
@@ -156,6 +157,7 @@ impl Probe {
             repoll_after: options.wakeup_gap * 2,
             repoll_at: None,
             backlog: false,
+            cgroups: CgroupPaths::new(),
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
@@ -225,7 +227,10 @@ impl Probe {
             records += 1;
             bytes += item.len();
             match decode(&item) {
-                Some(event) => {
+                Some(mut event) => {
+                    event.cgroup = event
+                        .cgroup_id
+                        .and_then(|id| self.cgroups.path(id, event.ts_ns));
                     let later = event.ts_ns > until_ns;
                     out.push(event);
                     if later {
@@ -424,60 +429,6 @@ fn mount_tracefs() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Offset of `ret` in the set*id syscall exit tracepoints, from their format files.
-fn syscall_ret_offset() -> Result<u32> {
-    let mut found = None;
-    for syscall in UID_SYSCALLS.iter().chain(&GID_SYSCALLS) {
-        let path = format!("{TRACEFS}/events/syscalls/sys_exit_{syscall}/format");
-        let format = std::fs::read_to_string(&path).with_context(|| {
-            format!("cannot read {path} (a kernel with CONFIG_FTRACE_SYSCALLS is needed)")
-        })?;
-        let offset = format
-            .lines()
-            .find(|l| l.contains(" ret;"))
-            .and_then(|l| l.split("offset:").nth(1))
-            .and_then(|rest| rest.split(';').next())
-            .and_then(|n| n.parse::<u32>().ok())
-            .with_context(|| format!("no `ret` field in {path}"))?;
-        if found.is_some_and(|f| f != offset) {
-            bail!("the set*id tracepoints disagree on where `ret` is");
-        }
-        found = Some(offset);
-    }
-    found.context("no set*id tracepoints")
-}
-
-/// Member offsets of the kernel structures the probe reads.
-fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets> {
-    let task = |m| btf.member_offset("task_struct", m);
-    let cred = |m| btf.member_offset("cred", m);
-    let mm = |m| btf.member_offset("mm_struct", m);
-    let signal = |m| btf.member_offset("signal_struct", m);
-    Ok(KernelOffsets {
-        task_pid: task("pid")?,
-        task_tgid: task("tgid")?,
-        task_flags: task("flags")?,
-        task_real_parent: task("real_parent")?,
-        task_group_leader: task("group_leader")?,
-        task_start_boottime: task("start_boottime")?,
-        task_comm: task("comm")?,
-        task_real_cred: task("real_cred")?,
-        task_exit_code: task("exit_code")?,
-        task_signal: task("signal")?,
-        task_mm: task("mm")?,
-        cred_uid: cred("uid")?,
-        cred_euid: cred("euid")?,
-        cred_gid: cred("gid")?,
-        cred_egid: cred("egid")?,
-        mm_arg_start: mm("arg_start")?,
-        mm_arg_end: mm("arg_end")?,
-        signal_flags: signal("flags")?,
-        signal_group_exit_code: signal("group_exit_code")?,
-        binprm_filename: btf.member_offset("linux_binprm", "filename")?,
-        syscall_ret: syscall_ret_offset()?,
-    })
 }
 
 /// `recursion_misses` of a loaded program (BPF_OBJ_GET_INFO_BY_FD), 0 if unavailable.

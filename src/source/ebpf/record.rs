@@ -2,7 +2,9 @@
 
 use forkwatch_abi::{COMM_LEN, RawEvent, flags};
 
-use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName};
+use crate::event::{
+    Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName, PidNamespace,
+};
 
 /// Decodes one ring-buffer record; `None` if it is malformed.
 pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
@@ -47,6 +49,12 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
             egid: raw.egid,
         }),
         cgroup_id: Some(raw.cgroup_id),
+        pid_ns: (raw.pid_ns != 0 && raw.ns_pid != 0).then_some(PidNamespace {
+            inode: raw.pid_ns,
+            pid: raw.ns_pid,
+        }),
+        // The probe knows the id; its path is the reader's to look up.
+        cgroup: None,
         kernel_thread: raw.flags & flags::KERNEL_THREAD != 0,
         kind,
     })

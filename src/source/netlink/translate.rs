@@ -10,9 +10,9 @@ use super::wire::{
 };
 use crate::{
     clock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind, ProcessKey},
+    event::{Argv, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, PidNamespace, ProcessKey},
     proc::{
-        self,
+        self, place,
         snapshot::{self, ProcessInfo},
     },
 };
@@ -24,6 +24,8 @@ struct Process {
     comm: Comm,
     creds: Option<Creds>,
     kernel_thread: bool,
+    pid_ns: Option<PidNamespace>,
+    cgroup: Option<CgroupPath>,
     /// Its live threads, the leader included until it exits: the process has ended when
     /// the last one has.
     threads: Vec<u32>,
@@ -44,6 +46,8 @@ impl Process {
             comm: info.comm,
             creds: Some(info.creds),
             kernel_thread: info.kernel_thread,
+            pid_ns: info.pid_ns,
+            cgroup: info.cgroup,
             threads,
         }
     }
@@ -58,6 +62,8 @@ impl Process {
             comm: self.comm,
             creds: self.creds,
             cgroup_id: None,
+            pid_ns: self.pid_ns,
+            cgroup: self.cgroup.clone(),
             kernel_thread: self.kernel_thread,
             kind,
         }
@@ -67,6 +73,8 @@ impl Process {
 /// The live processes as the backend knows them, kept up to date by the messages.
 pub(super) struct Translator {
     processes: HashMap<u32, Process>,
+    /// The PID namespace of the /proc we read, where pids are what the messages say.
+    own_pid_ns: Option<u32>,
 }
 
 impl Translator {
@@ -76,7 +84,10 @@ impl Translator {
             .into_iter()
             .map(|info| (info.pid, Process::from_snapshot(info)))
             .collect();
-        Self { processes }
+        Self {
+            processes,
+            own_pid_ns: place::own_pid_namespace(),
+        }
     }
 
     pub(super) fn translate(&mut self, m: &Message, ts_ns: u64, out: &mut Vec<Event>) {
@@ -131,6 +142,10 @@ impl Translator {
                 || parent_tgid == 2 || parent.is_some_and(|p| p.kernel_thread),
                 |s| s.kernel_thread(),
             ),
+            // A child may start a PID namespace of its own, but it starts in its
+            // parent's cgroup.
+            pid_ns: stat.and_then(|_| place::pid_namespace_of(child, self.own_pid_ns)),
+            cgroup: parent.and_then(|p| p.cgroup.clone()),
             threads: vec![child],
         };
         if let Some(old) = self.processes.get(&child)
@@ -158,6 +173,8 @@ impl Translator {
             process.comm = info.comm;
             process.creds = Some(info.creds);
             process.ppid = info.ppid;
+            process.pid_ns = info.pid_ns.or(process.pid_ns);
+            process.cgroup = info.cgroup.or(process.cgroup.take());
             // An exec has at least one argument: /proc shows none once the process has
             // ended (a zombie has no memory left to read), so none means unknown.
             argv_unreadable = info.argv.is_empty();
@@ -232,6 +249,8 @@ impl Translator {
                     comm: Comm::default(),
                     creds: None,
                     kernel_thread: false,
+                    pid_ns: None,
+                    cgroup: None,
                     threads: vec![pid],
                 },
             }

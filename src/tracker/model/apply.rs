@@ -120,6 +120,8 @@ impl Model {
             program,
             creds: event.creds,
             cgroup_id: event.cgroup_id,
+            pid_ns: event.pid_ns,
+            cgroup: event.cgroup.clone(),
             kernel_thread: event.kernel_thread,
             threads: 1,
             exit: None,
@@ -156,6 +158,10 @@ impl Model {
             p.comm = event.comm;
         }
         p.cgroup_id = event.cgroup_id.or(p.cgroup_id);
+        p.pid_ns = event.pid_ns.or(p.pid_ns);
+        if event.cgroup.is_some() {
+            p.cgroup.clone_from(&event.cgroup);
+        }
         p.kernel_thread = event.kernel_thread;
         if renamed || kind_changed {
             self.touch(slot);

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::{EVENT_LOG_HEAD, ProcessKey, program::Program};
-use crate::event::{Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind};
+use crate::event::{
+    Argv, ByteString, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, PidNamespace,
+};
 
 /// How and when a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +58,11 @@ impl EventLog {
             },
             kind => kind.clone(),
         };
-        let record = Event { kind, ..*event };
+        let record = Event {
+            kind,
+            cgroup: event.cgroup.clone(),
+            ..*event
+        };
         // Usually an append; a late event goes where its time puts it.
         let at = self
             .records
@@ -121,6 +127,10 @@ pub struct Process {
     pub program: Arc<Program>,
     pub creds: Option<Creds>,
     pub cgroup_id: Option<u64>,
+    /// Its PID namespace and its pid there, where a source told.
+    pub pid_ns: Option<PidNamespace>,
+    /// Its cgroup v2 path, as the latest event that knew it said.
+    pub cgroup: Option<CgroupPath>,
     pub kernel_thread: bool,
     /// Live threads; 0 once exited.
     pub threads: u32,

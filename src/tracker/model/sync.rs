@@ -126,6 +126,8 @@ impl Model {
             program: program_from_proc(info),
             creds: Some(info.creds),
             cgroup_id: None,
+            pid_ns: info.pid_ns,
+            cgroup: info.cgroup.clone(),
             kernel_thread: info.kernel_thread,
             threads: info.threads.max(1),
             exit: None,
@@ -143,6 +145,10 @@ impl Model {
         }
         p.comm = info.comm;
         p.creds = Some(info.creds);
+        p.pid_ns = info.pid_ns.or(p.pid_ns);
+        if info.cgroup.is_some() {
+            p.cgroup.clone_from(&info.cgroup);
+        }
         p.threads = info.threads.max(1);
         // An empty argv says nothing: a zombie's, or one /proc could not read.
         if !info.argv.is_empty() && p.program.argv != info.argv {

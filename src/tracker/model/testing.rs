@@ -54,6 +54,8 @@ impl P {
             comm: Comm::from(self.comm),
             creds: Some(Creds::default()),
             cgroup_id: Some(1),
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind,
         }
@@ -106,6 +108,8 @@ impl P {
             state: 'S',
             kernel_thread: false,
             threads: 1,
+            pid_ns: None,
+            cgroup: None,
         }
     }
 }

@@ -606,3 +606,29 @@ fn queries_follow_the_tree() {
     assert_eq!(model.current(301), None);
     assert!(model.get(p(300, 200, 5000).key()).is_none());
 }
+
+/// A process keeps the namespace and cgroup path its events told, until one tells another
+/// path; events that know neither change nothing.
+#[test]
+fn namespace_and_cgroup_path_come_from_events_that_know_them() {
+    use crate::event::{CgroupPath, PidNamespace};
+    let a = p(100, 1, 1000);
+    let ns = PidNamespace {
+        inode: 4026532000,
+        pid: 1,
+    };
+    let placed = |ts, path: &str, kind| Event {
+        pid_ns: Some(ns),
+        cgroup: Some(CgroupPath::from(path)),
+        ..a.event(ts, kind)
+    };
+    let mut model = Model::default();
+    model.apply(&placed(1000, "/ctr", Kind::Fork));
+    model.apply(&a.event(1001, Kind::ThreadStart));
+    let got = model.get(a.key()).unwrap();
+    assert_eq!(got.pid_ns, Some(ns));
+    assert_eq!(got.cgroup, Some(CgroupPath::from("/ctr")));
+    model.apply(&placed(1002, "/moved", Kind::Uid { inferred: false }));
+    let got = model.get(a.key()).unwrap();
+    assert_eq!(got.cgroup, Some(CgroupPath::from("/moved")));
+}

@@ -161,6 +161,8 @@ mod tests {
                 egid: 100,
             }),
             cgroup_id: None,
+            pid_ns: None,
+            cgroup: None,
             kernel_thread: false,
             kind,
         }

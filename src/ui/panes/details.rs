@@ -39,9 +39,13 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
     let Some(p) = view.selected_process() else {
         return vec![Line::from("no process selected".dark_gray())];
     };
+    let pid = match p.pid_ns.filter(|ns| ns.pid != p.key.pid) {
+        Some(ns) => format!("{} ({} in its namespace)", p.key.pid, ns.pid),
+        None => p.key.pid.to_string(),
+    };
     let mut out = vec![Line::from(vec![
         p.comm.to_string().bold(),
-        format!("  pid {}  ppid {}", p.key.pid, p.ppid).into(),
+        format!("  pid {pid}  ppid {}", p.ppid).into(),
     ])];
     let mut field = |label: &str, value: String, style: Style| {
         let wrapped = format::wrap(&value, width.saturating_sub(LABEL).max(1));
@@ -78,8 +82,8 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
             Style::new(),
         );
     }
-    if let Some(cgroup) = p.cgroup_id {
-        field("cgroup", cgroup.to_string(), Style::new());
+    for (label, value) in place(p) {
+        field(label, value, Style::new());
     }
     let parents: Vec<String> = view
         .model()
@@ -106,6 +110,23 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// Its PID namespace and cgroup, as far as they are known.
+fn place(p: &Process) -> Vec<(&'static str, String)> {
+    let mut fields = Vec::new();
+    if let Some(ns) = p.pid_ns {
+        fields.push(("pid ns", ns.inode.to_string()));
+    }
+    // A path is shown through its Display, escaped: a directory name is anyone's to choose.
+    let cgroup = match (&p.cgroup, p.cgroup_id) {
+        (Some(path), Some(id)) => Some(format!("{path} (id {id})")),
+        (Some(path), None) => Some(path.to_string()),
+        (None, Some(id)) => Some(id.to_string()),
+        (None, None) => None,
+    };
+    fields.extend(cgroup.map(|c| ("cgroup", c)));
+    fields
 }
 
 /// How long it ran and how it ended, or how long it has been running, at `now_ns`.

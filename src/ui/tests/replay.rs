@@ -422,7 +422,7 @@ fn a_damaged_recording_plays_to_the_damage_and_says_where_it_is() {
         assert_screen(
             &text(&buf),
             r"
-make.fwrec is damaged at byte 664: checksum mismatch; everything before it was replayed (--skip-damage goes on
+make.fwrec is damaged at byte 666: checksum mismatch; everything before it was replayed (--skip-damage goes on
 after it)
 Esc hides this
     PID USER        AGE COMMAND
@@ -431,7 +431,7 @@ Esc hides this
     812 alice     8m17s │  └─ -bash
     900 alice        7s │     └─ make -j2
     901 alice      2.0s │        ├─ [exit 0] cc -c main.c
-replay │ ended max 12:16:37.000 damaged at byte 664 │ 8 processes, 1 exited │ 0 lost │ 0/s │ ? help
+replay │ ended max 12:16:37.000 damaged at byte 666 │ 8 processes, 1 exited │ 0 lost │ 0/s │ ? help
 ",
         );
         let segment = format!("damaged at byte {} │", frames.second_events);

@@ -1,0 +1,195 @@
+//! cgroup v2 ids turned into paths, for the probe, whose events carry only the id.
+//!
+//! A cgroup v2 id is the inode number of its directory in the cgroup file system, so a walk
+//! of that file system finds every cgroup's path. The walk is done when an event names an
+//! id not seen yet, at most once per [`RESCAN_GAP`] (or longer if walks are slow), and its
+//! findings are kept within [`MAX_PATHS`] paths and [`MAX_PATH_BYTES`] bytes: per event
+//! the cost is one hash lookup.
+
+use std::{
+    collections::HashSet,
+    os::unix::{ffi::OsStrExt, fs::MetadataExt},
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    clock,
+    event::{CgroupPath, KeyMap},
+};
+
+/// Where cgroup v2 is mounted: the unified hierarchy, or its place beside v1 ones.
+const MOUNTS: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+/// `CGROUP2_SUPER_MAGIC` from include/uapi/linux/magic.h.
+const CGROUP2_MAGIC: i64 = 0x6367_7270;
+
+/// The shortest time between two walks.
+const RESCAN_GAP: Duration = Duration::from_millis(20);
+/// A walk is followed by at least this many times its own duration without one: walks
+/// cost at most a twentieth of a CPU, however many unknown ids come.
+const RESCAN_FACTOR: u32 = 20;
+/// The most paths kept, and the most bytes in them.
+pub const MAX_PATHS: usize = 16_384;
+pub const MAX_PATH_BYTES: usize = 4 << 20;
+/// The most directories one walk visits.
+const MAX_WALK: usize = 65_536;
+/// The most ids remembered as having no directory.
+const MAX_MISSING: usize = 4096;
+
+/// Where the cgroup v2 hierarchy is mounted, if it is: `/sys/fs/cgroup` on a unified
+/// system, `/sys/fs/cgroup/unified` beside cgroup v1 ones.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    MOUNTS
+        .iter()
+        .map(Path::new)
+        .find(|p| rustix::fs::statfs(*p).is_ok_and(|s| s.f_type == CGROUP2_MAGIC))
+        .map(Path::to_path_buf)
+}
+
+/// Paths of cgroup ids, cached.
+pub struct CgroupPaths {
+    /// The cgroup v2 mount; `None` when there is none, and no id has a path.
+    root: Option<PathBuf>,
+    /// Hashed cheaply: the ids are inode numbers the kernel gives out.
+    paths: KeyMap<u64, CgroupPath>,
+    /// Ids a walk that began after their event did not find: removed cgroups, or ones
+    /// outside this mount. Not looked for again.
+    missing: HashSet<u64>,
+    /// When the next walk may be.
+    next_walk: Option<Instant>,
+    /// CLOCK_BOOTTIME at which the last walk began.
+    walked_at_ns: u64,
+}
+
+impl CgroupPaths {
+    /// Finds the cgroup v2 mount and walks it once.
+    pub fn new() -> Self {
+        Self::at(cgroup2_mount())
+    }
+
+    fn at(root: Option<PathBuf>) -> Self {
+        let mut paths = Self {
+            root,
+            paths: KeyMap::default(),
+            missing: HashSet::new(),
+            next_walk: None,
+            walked_at_ns: 0,
+        };
+        paths.walk(None);
+        paths
+    }
+
+    /// The path of cgroup `id`, as seen in an event at `ts_ns`; `None` if it has none (yet).
+    pub fn path(&mut self, id: u64, ts_ns: u64) -> Option<CgroupPath> {
+        if let Some(path) = self.paths.get(&id) {
+            return Some(path.clone());
+        }
+        if self.missing.contains(&id) || self.next_walk.is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
+        let found = self.walk(Some(id));
+        if found.is_none() && ts_ns < self.walked_at_ns {
+            if self.missing.len() >= MAX_MISSING {
+                self.missing.clear();
+            }
+            self.missing.insert(id);
+        }
+        found
+    }
+
+    /// Walks the cgroup file system again, keeping what fits in the bounds, and `wanted`
+    /// in any case; returns `wanted`'s path.
+    fn walk(&mut self, wanted: Option<u64>) -> Option<CgroupPath> {
+        let root = self.root.clone()?;
+        let started = Instant::now();
+        self.walked_at_ns = clock::boottime_ns();
+        let mut paths = KeyMap::default();
+        let mut bytes = 0;
+        let mut found = None;
+        let mut visited = 0;
+        let mut pending = vec![(root.clone(), b"/".to_vec())];
+        while let Some((dir, path)) = pending.pop() {
+            let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+                continue;
+            };
+            let id = meta.ino();
+            let fits = paths.len() < MAX_PATHS && bytes + path.len() <= MAX_PATH_BYTES;
+            if fits || wanted == Some(id) {
+                let path = CgroupPath::new(&path);
+                if wanted == Some(id) {
+                    found = Some(path.clone());
+                }
+                bytes += path.as_bytes().len();
+                paths.insert(id, path);
+            }
+            visited += 1;
+            if visited >= MAX_WALK {
+                break;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                // Only directories are cgroups; a symlink is never followed.
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    let name = entry.file_name();
+                    let mut child = path.clone();
+                    if child.len() > 1 {
+                        child.push(b'/');
+                    }
+                    child.extend_from_slice(name.as_bytes());
+                    pending.push((entry.path(), child));
+                }
+            }
+        }
+        self.paths = paths;
+        self.missing.retain(|id| !self.paths.contains_key(id));
+        let gap = RESCAN_GAP.max(started.elapsed() * RESCAN_FACTOR);
+        self.next_walk = Some(Instant::now() + gap);
+        tracing::debug!(paths = self.paths.len(), bytes, ?gap, "cgroup paths walked");
+        found
+    }
+}
+
+impl Default for CgroupPaths {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory tree stands in for the cgroup file system: its inodes are the ids.
+    #[test]
+    fn finds_new_directories_by_inode_and_forgets_none_that_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.slice");
+        std::fs::create_dir(&a).unwrap();
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        let mut paths = CgroupPaths::at(Some(dir.path().to_path_buf()));
+        let now = clock::boottime_ns();
+        assert_eq!(paths.path(ino(&a), now).unwrap().as_bytes(), b"/a.slice");
+        assert_eq!(paths.path(ino(dir.path()), now).unwrap().as_bytes(), b"/");
+
+        let b = a.join("b \u{1b}.scope");
+        std::fs::create_dir(&b).unwrap();
+        paths.next_walk = None;
+        let found = paths.path(ino(&b), clock::boottime_ns()).unwrap();
+        assert_eq!(found.as_bytes(), "/a.slice/b \u{1b}.scope".as_bytes());
+
+        // An id no walk after its event finds is not looked for again.
+        paths.next_walk = None;
+        assert_eq!(paths.path(u64::MAX, 0), None);
+        assert!(paths.missing.contains(&u64::MAX));
+    }
+
+    #[test]
+    fn the_machines_cgroup_root_is_found() {
+        let mut paths = CgroupPaths::new();
+        let root = paths.root.clone().expect("cgroup v2 is mounted here");
+        let id = std::fs::metadata(&root).unwrap().ino();
+        assert_eq!(paths.path(id, 0).unwrap().as_bytes(), b"/");
+    }
+}
