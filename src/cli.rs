@@ -15,7 +15,7 @@ use clap::{
 use crate::{
     cmd::Printing,
     config::Config,
-    event::KindSet,
+    event::{KindSet, container::PlaceFilter},
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
@@ -39,6 +39,10 @@ pub struct Cli {
     #[command(flatten)]
     pub ui: UiArgs,
 
+    /// The processes the terminal UI shows (without a subcommand).
+    #[command(flatten)]
+    pub place: PlaceArgs,
+
     /// Write the log here instead of $XDG_STATE_HOME/forkwatch/forkwatch.log.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -56,7 +60,7 @@ pub struct Cli {
 
 impl Cli {
     /// Parses the command line, exiting with clap's message if it is wrong. The terminal
-    /// UI's `--backend` and `--poll-interval` go before any subcommand and a subcommand's
+    /// UI's `--backend`, `--poll-interval`, `--container` and `--cgroup` go before any subcommand and a subcommand's
     /// after it; given before a subcommand they would be ignored, so that is an error, as
     /// are the UI's own `--pin`, `--relay` and `--record` with a subcommand.
     pub fn parse_args() -> Self {
@@ -66,6 +70,8 @@ impl Cli {
             for (id, flag) in [
                 ("backend", "--backend"),
                 ("poll_interval", "--poll-interval"),
+                ("container", "--container"),
+                ("cgroup", "--cgroup"),
             ] {
                 if matches.value_source(id) == Some(ValueSource::CommandLine) {
                     let message = format!("{flag} goes after the subcommand: {name} {flag} ...");
@@ -217,6 +223,11 @@ pub struct RecordArgs {
 
     #[command(flatten)]
     pub live: LiveArgs,
+
+    /// Record only the events of one container or cgroup (and the snapshot's processes
+    /// in it).
+    #[command(flatten)]
+    pub place: PlaceArgs,
 }
 
 #[derive(Args, Debug)]
@@ -333,6 +344,15 @@ pub struct RelayArgs {
     /// exit 0x40, uid 0x80, gid 0x100). [default: relayfork]
     #[arg(long, value_name = "LAYOUT")]
     pub layout: Option<String>,
+
+    /// Relay only the events of processes in this container (as `events --container`).
+    #[arg(long, value_name = "ID|NAME", conflicts_with = "cgroup")]
+    pub container: Option<String>,
+
+    /// Relay only the events of processes in this cgroup and those below it (as `events
+    /// --cgroup`).
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
 }
 
 impl RelayArgs {
@@ -345,6 +365,8 @@ impl RelayArgs {
             kinds: self.kinds.as_deref(),
             signal: self.signal.as_deref(),
             layout: self.layout.as_deref(),
+            container: self.container.as_deref(),
+            cgroup: self.cgroup.as_deref(),
         }
     }
 }
@@ -398,15 +420,46 @@ pub struct OutputArgs {
     /// (comma-separated). Loss reports are always printed.
     #[arg(long, value_name = "LIST")]
     pub kinds: Option<KindSet>,
+
+    #[command(flatten)]
+    pub place: PlaceArgs,
 }
 
 impl OutputArgs {
-    /// How to print: every kind unless `--kinds` says otherwise.
+    /// How to print: every kind unless `--kinds` says otherwise, of every place unless
+    /// `--container` or `--cgroup` names one.
     pub fn printing(&self) -> Printing {
         Printing {
             json: self.json,
             kinds: self.kinds.unwrap_or_default(),
+            place: self.place.filter(),
         }
+    }
+}
+
+/// `--container` or `--cgroup`: the events of one place only. Shared by the terminal UI
+/// and every command that prints or records events.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PlaceArgs {
+    /// Only the processes of this container: its id (at least 4 characters of it), or the
+    /// name a cgroup path gives it (an LXC or systemd-nspawn machine's name, a systemd
+    /// unit's name with or without .service). Derived from the cgroup path alone: a name
+    /// given with `docker run --name` is not known.
+    #[arg(long, value_name = "ID|NAME", value_parser = PlaceFilter::container,
+          conflicts_with = "cgroup")]
+    pub container: Option<PlaceFilter>,
+
+    /// Only the processes of this cgroup v2 and the cgroups below it: a path from the
+    /// hierarchy's root (/system.slice/nginx.service), or the same directory under
+    /// /sys/fs/cgroup.
+    #[arg(long, value_name = "PATH", value_parser = PlaceFilter::cgroup)]
+    pub cgroup: Option<PlaceFilter>,
+}
+
+impl PlaceArgs {
+    /// The place asked for, if any.
+    pub fn filter(&self) -> Option<PlaceFilter> {
+        self.container.clone().or_else(|| self.cgroup.clone())
     }
 }
 

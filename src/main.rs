@@ -48,7 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Record(args)) => {
             let live = args.live.options(probe, &config);
-            cmd::record::run(live, &args.output, args.duration).await
+            cmd::record::run(live, &args.output, args.duration, args.place.filter()).await
         }
         Some(Command::Replay(args)) if args.in_ui() => {
             ui::replay::run(&args.ui_options(&config)?).await

@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use crate::{
     clock,
     clock::WallClock,
-    event::{Event, EventWriter, KindSet},
+    event::{Event, EventWriter, KindSet, container::PlaceFilter},
     proc::snapshot,
     signals::StopSignals,
     source::{Feed, Selection},
@@ -26,17 +26,19 @@ use crate::{
     tracker::{Outcome, Tracker, model::Model},
 };
 
-/// How a command prints events: text lines or JSON objects, of these kinds only.
-#[derive(Clone, Copy, Debug)]
+/// How a command prints events: text lines or JSON objects, of these kinds only, of one
+/// container or cgroup only if asked.
+#[derive(Clone, Debug)]
 pub struct Printing {
     pub json: bool,
     pub kinds: KindSet,
+    pub place: Option<PlaceFilter>,
 }
 
 impl Printing {
     /// The writer of events to `out`, dating them with `clock`.
     pub fn writer<W: io::Write>(self, out: W, clock: WallClock) -> EventWriter<W> {
-        EventWriter::new(out, self.json, self.kinds, clock)
+        EventWriter::new(out, self.json, self.kinds, clock).confined_to(self.place)
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use super::drive;
 use crate::{
     clock,
+    event::container::PlaceFilter,
     private_file::Existing,
     privileges,
     proc::snapshot,
@@ -17,8 +18,14 @@ use crate::{
     text,
 };
 
-/// Records to `output` until stopped, or until `duration` has passed.
-pub async fn run(live: LiveOptions, output: &Path, duration: Option<Duration>) -> Result<ExitCode> {
+/// Records to `output` until stopped, or until `duration` has passed; only the processes
+/// and events of `place` if one is given.
+pub async fn run(
+    live: LiveOptions,
+    output: &Path,
+    duration: Option<Duration>,
+    place: Option<PlaceFilter>,
+) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     let file = recording::create(output, Existing::Keep)?;
@@ -26,7 +33,10 @@ pub async fn run(live: LiveOptions, output: &Path, duration: Option<Duration>) -
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
     let start_ns = clock::boottime_ns();
-    let snapshot = snapshot::take().context("cannot read /proc")?;
+    let mut snapshot = snapshot::take().context("cannot read /proc")?;
+    if let Some(place) = &place {
+        snapshot.retain(|p| place.admits(p.cgroup.as_ref().map(|c| c.as_bytes())));
+    }
     let info = Info::here(source.name(), start_ns);
     let path = text::escape_path(output);
     // Emptied only now: a run that failed before leaves an earlier recording as it was.
@@ -42,6 +52,9 @@ pub async fn run(live: LiveOptions, output: &Path, duration: Option<Duration>) -
     let mut behind = false;
     let mut unqueued = 0;
     let driven = drive(&mut source, &mut stop, duration, |batch| {
+        if let Some(place) = &place {
+            batch.retain(|event| place.passes(event));
+        }
         recorder.record(std::mem::take(batch));
         if let Some(error) = recorder.error() {
             bail!("{error}");

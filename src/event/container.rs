@@ -9,6 +9,9 @@
 
 use std::fmt;
 
+use super::{Event, Kind};
+use crate::text;
+
 /// Who made the cgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runtime {
@@ -155,14 +158,25 @@ fn container_at<'a>(parts: &[&'a [u8]], i: usize) -> Option<Container<'a>> {
     Some(found(Runtime::Machine, machine))
 }
 
+/// The deepest parts of a path looked at: containers sit a few levels down.
+const MAX_DEPTH: usize = 64;
+
 /// The container `path` (a cgroup v2 path as /proc/PID/cgroup gives it, from the root of
-/// the hierarchy) belongs to, or else its innermost systemd unit.
+/// the hierarchy) belongs to, or else its innermost systemd unit. Without allocating: JSON
+/// output asks this of every event.
 pub fn container_of(path: &[u8]) -> Option<Container<'_>> {
-    let parts: Vec<&[u8]> = path
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty())
-        .collect();
-    if let Some(container) = (0..parts.len()).rev().find_map(|i| container_at(&parts, i)) {
+    let mut deepest: [&[u8]; MAX_DEPTH] = [&[]; MAX_DEPTH];
+    let mut depth = 0;
+    for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+        if depth == MAX_DEPTH {
+            deepest.copy_within(1.., 0);
+            depth -= 1;
+        }
+        deepest[depth] = part;
+        depth += 1;
+    }
+    let parts = &deepest[..depth];
+    if let Some(container) = (0..parts.len()).rev().find_map(|i| container_at(parts, i)) {
         return Some(container);
     }
     let unit = parts.iter().rev().find(|p| unit_stem(p).is_some())?;
@@ -181,8 +195,9 @@ pub enum PlaceFilter {
     Cgroup(Box<[u8]>),
 }
 
-/// Where cgroup v2 is mounted: a `--cgroup` path may be given as a directory under it.
-const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
+/// Where cgroup v2 is mounted (alone, or beside cgroup v1 hierarchies): a `--cgroup` path
+/// may be given as a directory under it.
+const CGROUP_MOUNTS: [&str; 2] = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"];
 
 impl PlaceFilter {
     /// `--container`: an id, a prefix of one, or a name.
@@ -199,16 +214,24 @@ impl PlaceFilter {
     /// `--cgroup`: a path in the cgroup hierarchy (`/system.slice/nginx.service`), or the
     /// same under /sys/fs/cgroup.
     pub fn cgroup(path: &str) -> Result<Self, String> {
-        let path = match path.strip_prefix(CGROUP_MOUNT) {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-            _ => path,
-        };
+        let under_mount = CGROUP_MOUNTS.iter().find_map(|mount| {
+            let rest = path.strip_prefix(mount)?;
+            (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+        });
+        let path = under_mount.unwrap_or(path);
         if !path.is_empty() && !path.starts_with('/') {
             return Err(format!(
                 "--cgroup takes a path from the hierarchy's root, e.g. /system.slice, not {path:?}"
             ));
         }
         Ok(Self::Cgroup(path.trim_end_matches('/').as_bytes().into()))
+    }
+
+    /// Whether `event` passes: one of a process in the place, or a loss report (which
+    /// may stand for events of the place).
+    pub fn passes(&self, event: &Event) -> bool {
+        matches!(event.kind, Kind::Lost { .. })
+            || self.admits(event.cgroup.as_ref().map(|c| c.as_bytes()))
     }
 
     /// An event or process in cgroup `path` passes; one whose cgroup is unknown does not.
@@ -219,6 +242,17 @@ impl PlaceFilter {
             PlaceFilter::Cgroup(root) => path
                 .strip_prefix(&root[..])
                 .is_some_and(|rest| rest.is_empty() || rest[0] == b'/'),
+        }
+    }
+}
+
+/// `container=ID` or `cgroup=PATH`, as a relay rule's spec writes it; escaped, for the
+/// terminal.
+impl fmt::Display for PlaceFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlaceFilter::Container(query) => write!(f, "container={}", text::escape(query)),
+            PlaceFilter::Cgroup(path) => write!(f, "cgroup={}", text::escape(path)),
         }
     }
 }
@@ -363,6 +397,9 @@ mod tests {
     fn a_cgroup_filter_takes_the_cgroup_and_those_below_it() {
         let filter = PlaceFilter::cgroup("/sys/fs/cgroup/system.slice/").unwrap();
         assert_eq!(filter, PlaceFilter::cgroup("/system.slice").unwrap());
+        let beside_v1 = PlaceFilter::cgroup("/sys/fs/cgroup/unified/system.slice").unwrap();
+        assert_eq!(beside_v1, filter);
+        assert_eq!(filter.to_string(), "cgroup=/system.slice");
         assert!(filter.admits(Some(b"/system.slice")));
         assert!(filter.admits(Some(b"/system.slice/nginx.service")));
         assert!(!filter.admits(Some(b"/system.slicex")));
@@ -385,5 +422,15 @@ mod tests {
         assert!(unit.admits(Some(b"/system.slice/nginx.service")));
         assert!(PlaceFilter::container("").is_err());
         assert!(PlaceFilter::container("3f4").is_err(), "too short an id");
+    }
+
+    #[test]
+    fn the_deepest_parts_of_a_very_deep_path_decide() {
+        let deep = format!("{}/docker-{ID}.scope/x", "/a".repeat(200));
+        let docker = container_of(deep.as_bytes()).unwrap();
+        assert_eq!(
+            (docker.runtime, docker.id),
+            (Runtime::Docker, ID.as_bytes())
+        );
     }
 }

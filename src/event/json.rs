@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use super::{
     Argv, ByteString, CgroupPath, Comm, Creds, Event, ExactArgv, ExitStatus, Kind, KindName,
     PidNamespace,
+    container::{Container, container_of},
 };
 use crate::text;
 
@@ -62,6 +63,23 @@ impl Serialize for TerminalSafe<'_> {
     }
 }
 
+/// `{"runtime": "docker", "id": "3f4e…", "pod": null}`: what the cgroup path says of the
+/// container. Text, with bytes that are not UTF-8 replaced: the exact bytes are the
+/// `cgroup` field's.
+struct ContainerJson<'a>(Container<'a>);
+
+impl Serialize for ContainerJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Container { runtime, id, pod } = self.0;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("runtime", runtime.name())?;
+        m.serialize_entry("id", &TerminalSafe(&String::from_utf8_lossy(id)))?;
+        let pod = pod.map(String::from_utf8_lossy);
+        m.serialize_entry("pod", &pod.as_deref().map(TerminalSafe))?;
+        m.end()
+    }
+}
+
 /// The JSON form: one flat object, `kind` first, then the fields every event has, then the
 /// kind's own fields. `exit_code` and `signal` are both present on exits: one of them null,
 /// or both when the status is unknown.
@@ -98,6 +116,11 @@ impl Serialize for Event {
             }
             None => m.serialize_entry("cgroup", &None::<&str>)?,
         }
+        let container = self
+            .cgroup
+            .as_ref()
+            .and_then(|c| container_of(c.as_bytes()));
+        m.serialize_entry("container", &container.map(ContainerJson))?;
         m.serialize_entry("kernel_thread", &self.kernel_thread)?;
         match &self.kind {
             Kind::Exec {
@@ -354,5 +377,36 @@ mod tests {
             assert!(json.contains(escape), "no {escape} in {json}");
         }
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn the_container_is_named_beside_the_cgroup_path() {
+        let id = "3f4e1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+        let event = Event {
+            cgroup: Some(format!("/system.slice/docker-{id}.scope").as_str().into()),
+            ..Event::lost(1, 1)
+        };
+        let v: serde_json::Value = serde_json::from_str(&event.to_json()).unwrap();
+        let expected = serde_json::json!({"runtime": "docker", "id": id, "pod": null});
+        assert_eq!(v["container"], expected);
+        let unit = Event {
+            cgroup: Some("/system.slice/evil\u{202e}.service".into()),
+            ..event
+        };
+        let json = unit.to_json();
+        assert!(
+            !json.contains('\u{202e}') && json.contains("\\u202e"),
+            "{json}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["container"]["runtime"], "systemd");
+        assert_eq!(v["container"]["id"], "evil\u{202e}.service");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), unit);
+        let none = Event {
+            cgroup: None,
+            ..unit
+        };
+        let v: serde_json::Value = serde_json::from_str(&none.to_json()).unwrap();
+        assert_eq!(v["container"], serde_json::Value::Null);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{Event, Kind, KindName, KindSet, text_line};
+use super::{Event, Kind, KindName, KindSet, container::PlaceFilter, text_line};
 use crate::clock::WallClock;
 
 /// Counts what was printed, for the summary at the end.
@@ -50,6 +50,7 @@ pub struct EventWriter<W: Write> {
     out: io::BufWriter<W>,
     json: bool,
     kinds: KindSet,
+    place: Option<PlaceFilter>,
     clock: WallClock,
     pub tally: Tally,
 }
@@ -61,14 +62,23 @@ impl<W: Write> EventWriter<W> {
             out: io::BufWriter::with_capacity(256 * 1024, out),
             json,
             kinds,
+            place: None,
             clock,
             tally: Tally::default(),
         }
     }
 
-    /// Whether `--kinds` lets this event through. Loss reports always pass.
+    /// Writes only the events of `place` (`--container`, `--cgroup`), and loss reports.
+    pub fn confined_to(mut self, place: Option<PlaceFilter>) -> Self {
+        self.place = place;
+        self
+    }
+
+    /// Whether `--kinds` and the place let this event through. Loss reports always pass.
     pub fn wants(&self, event: &Event) -> bool {
-        matches!(event.kind, Kind::Lost { .. }) || self.kinds.contains(event.kind_name())
+        let kind =
+            matches!(event.kind, Kind::Lost { .. }) || self.kinds.contains(event.kind_name());
+        kind && self.place.as_ref().is_none_or(|place| place.passes(event))
     }
 
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
@@ -109,5 +119,37 @@ mod tests {
         let lines: Vec<&str> = std::str::from_utf8(&buf).unwrap().lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].contains(r#""exit_code":3"#));
+    }
+
+    #[test]
+    fn writer_confined_to_a_place_writes_its_events_and_loss_only() {
+        let place = PlaceFilter::cgroup("/build.slice").unwrap();
+        let mut buf = Vec::new();
+        let mut w = EventWriter::new(
+            &mut buf,
+            false,
+            KindSet::default(),
+            WallClock::with_offset(0),
+        )
+        .confined_to(Some(place));
+        let inside = Event {
+            pid: 41,
+            cgroup: Some("/build.slice/make.scope".into()),
+            ..event(Kind::Fork)
+        };
+        let outside = Event {
+            pid: 42,
+            cgroup: Some("/user.slice".into()),
+            ..event(Kind::Fork)
+        };
+        let unknown = Event {
+            pid: 43,
+            cgroup: None,
+            ..event(Kind::Fork)
+        };
+        for e in [&inside, &outside, &unknown, &Event::lost(5, 2)] {
+            w.write(e).unwrap();
+        }
+        assert_eq!(w.tally.summary(), "1 events (fork 1), 2 lost");
     }
 }

@@ -234,6 +234,8 @@ impl RelayDialog {
             kinds: given(&self.kinds),
             signal: given(&self.signal),
             layout: Some(self.layout.as_str()),
+            container: None,
+            cgroup: None,
         };
         let spec = match fields.build() {
             Ok(spec) => spec,

@@ -270,7 +270,15 @@ impl Rule {
 
     /// Asks for a signal to each target still there if the event matches.
     fn relay(&mut self, event: &Event, change: &Change<'_>, out: &mut Outcome) -> bool {
-        if !self.matches(event, change, out) || !self.spec.kinds.contains(event.kind_name()) {
+        // Matched first: a subtree follows every event, in its place or not.
+        if !self.matches(event, change, out)
+            || !self.spec.kinds.contains(event.kind_name())
+            || !self
+                .spec
+                .place
+                .as_ref()
+                .is_none_or(|place| place.passes(event))
+        {
             return false;
         }
         let Some(fields) = self.spec.layout.fields(event) else {

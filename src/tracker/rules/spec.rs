@@ -3,7 +3,7 @@
 
 use std::{fmt, str::FromStr};
 
-use crate::event::{KindName, KindSet};
+use crate::event::{KindName, KindSet, container::PlaceFilter};
 
 use super::{layout::Layout, signal::RtSignal};
 
@@ -44,6 +44,8 @@ pub struct RuleSpec {
     pub kinds: KindSet,
     pub signal: RtSignal,
     pub layout: Layout,
+    /// Only the events of processes in this container or cgroup.
+    pub place: Option<PlaceFilter>,
 }
 
 /// The parts of a rule as text, each optional but the targets; defaults filled in by
@@ -56,6 +58,8 @@ pub struct RuleFields<'a> {
     pub kinds: Option<&'a str>,
     pub signal: Option<&'a str>,
     pub layout: Option<&'a str>,
+    pub container: Option<&'a str>,
+    pub cgroup: Option<&'a str>,
 }
 
 fn parse_pid(s: &str, what: &str) -> Result<u32, String> {
@@ -100,11 +104,28 @@ impl RuleFields<'_> {
             kinds,
             signal: self.signal.map(str::parse).transpose()?.unwrap_or_default(),
             layout,
+            place: match (self.container, self.cgroup) {
+                (Some(_), Some(_)) => {
+                    return Err("a relay rule matches one container or one cgroup, not both".into());
+                }
+                (Some(query), None) => Some(PlaceFilter::container(query)?),
+                (None, Some(path)) => Some(PlaceFilter::cgroup(path)?),
+                (None, None) => None,
+            },
         })
     }
 }
 
-const KEYS: [&str; 6] = ["to", "pid", "subtree", "kinds", "signal", "layout"];
+const KEYS: [&str; 8] = [
+    "to",
+    "pid",
+    "subtree",
+    "kinds",
+    "signal",
+    "layout",
+    "container",
+    "cgroup",
+];
 
 /// `to=PID[,PID...][:pid=PID|:subtree=PID][:kinds=LIST][:signal=SIG][:layout=relayfork|kmonitor]`: the
 /// same parts as the `relay` command's flags, joined by colons, in any order.
@@ -128,7 +149,7 @@ impl FromStr for RuleSpec {
                 return Err(format!("relay rule key `{key}` is given twice"));
             }
         }
-        let [to, pid, subtree, kinds, signal, layout] = values;
+        let [to, pid, subtree, kinds, signal, layout, container, cgroup] = values;
         RuleFields {
             to: to.ok_or("a relay rule needs its targets: to=PID[,PID...]")?,
             pid,
@@ -136,6 +157,8 @@ impl FromStr for RuleSpec {
             kinds,
             signal,
             layout,
+            container,
+            cgroup,
         }
         .build()
     }
@@ -155,7 +178,11 @@ impl fmt::Display for RuleSpec {
             f,
             ":kinds={}:signal={}:layout={}",
             self.kinds, self.signal, self.layout
-        )
+        )?;
+        match &self.place {
+            Some(place) => write!(f, ":{place}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -174,6 +201,7 @@ mod tests {
                 kinds: "fork".parse().unwrap(),
                 signal: RtSignal::default(),
                 layout: Layout::RelayFork,
+                place: None,
             }
         );
         assert_eq!(
