@@ -60,9 +60,9 @@ pub struct Cli {
 
 impl Cli {
     /// Parses the command line, exiting with clap's message if it is wrong. The terminal
-    /// UI's `--backend`, `--poll-interval`, `--container` and `--cgroup` go before any subcommand and a subcommand's
-    /// after it; given before a subcommand they would be ignored, so that is an error, as
-    /// are the UI's own `--pin`, `--relay` and `--record` with a subcommand.
+    /// UI's `--backend`, `--poll-interval`, `--container` and `--cgroup` go before any
+    /// subcommand and a subcommand's after it; given before a subcommand they would be
+    /// ignored, so that is an error, as are the UI's own `--pin`, `--relay` and `--record` with a subcommand.
     pub fn parse_args() -> Self {
         let mut command = Self::command();
         let matches = command.get_matches_mut();

@@ -205,7 +205,7 @@ impl PlaceFilter {
         let hex = query.bytes().all(|b| b.is_ascii_hexdigit());
         if query.is_empty() || (hex && query.len() < MIN_ID_PREFIX) {
             return Err(format!(
-                "--container takes a name or at least {MIN_ID_PREFIX} characters of an id"
+                "a container is named by its name or at least {MIN_ID_PREFIX} characters of its id"
             ));
         }
         Ok(Self::Container(query.as_bytes().into()))
@@ -221,7 +221,7 @@ impl PlaceFilter {
         let path = under_mount.unwrap_or(path);
         if !path.is_empty() && !path.starts_with('/') {
             return Err(format!(
-                "--cgroup takes a path from the hierarchy's root, e.g. /system.slice, not {path:?}"
+                "a cgroup is named by its path from the hierarchy's root, e.g. /system.slice, not {path:?}"
             ));
         }
         Ok(Self::Cgroup(path.trim_end_matches('/').as_bytes().into()))

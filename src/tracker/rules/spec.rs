@@ -127,8 +127,9 @@ const KEYS: [&str; 8] = [
     "cgroup",
 ];
 
-/// `to=PID[,PID...][:pid=PID|:subtree=PID][:kinds=LIST][:signal=SIG][:layout=relayfork|kmonitor]`: the
-/// same parts as the `relay` command's flags, joined by colons, in any order.
+/// `to=PID[,PID...][:pid=PID|:subtree=PID][:kinds=LIST][:signal=SIG][:layout=relayfork|kmonitor]
+/// [:container=ID|:cgroup=PATH]`: the same parts as the `relay` command's flags, joined by
+/// colons, in any order.
 impl FromStr for RuleSpec {
     type Err = String;
 
@@ -223,6 +224,16 @@ mod tests {
             "to=5:subtree=812:kinds=fork:signal=RTMIN+1:layout=relayfork"
         );
         assert_eq!(spec.to_string().parse(), Ok(spec));
+        let spec: RuleSpec = "to=5:cgroup=/sys/fs/cgroup/build.slice".parse().unwrap();
+        assert_eq!(
+            spec.place,
+            Some(PlaceFilter::cgroup("/build.slice").unwrap())
+        );
+        assert_eq!(
+            spec.to_string(),
+            "to=5:kinds=fork:signal=RTMIN+1:layout=relayfork:cgroup=/build.slice"
+        );
+        assert_eq!(spec.to_string().parse(), Ok(spec));
     }
 
     #[test]
@@ -238,11 +249,11 @@ mod tests {
         assert_eq!(err("to=5:to=6"), "relay rule key `to` is given twice");
         assert_eq!(
             err("to=5:sig=RTMIN"),
-            "unknown relay rule key `sig` (keys: to, pid, subtree, kinds, signal, layout)"
+            "unknown relay rule key `sig` (keys: to, pid, subtree, kinds, signal, layout, container, cgroup)"
         );
         assert_eq!(
             err("to=5:fork"),
-            "relay rule part `fork` is not KEY=VALUE (keys: to, pid, subtree, kinds, signal, layout)"
+            "relay rule part `fork` is not KEY=VALUE (keys: to, pid, subtree, kinds, signal, layout, container, cgroup)"
         );
         assert!(err("to=5:signal=9").starts_with("SIGKILL (9) is not a real-time signal"));
         assert!(err("to=5:kinds=fork,lost").starts_with("`lost` cannot be relayed"));
@@ -252,6 +263,14 @@ mod tests {
         assert_eq!(
             err("to=5:pid=7:subtree=7"),
             "a relay rule matches one pid or one subtree, not both"
+        );
+        assert_eq!(
+            err("to=5:container=web1:cgroup=/x"),
+            "a relay rule matches one container or one cgroup, not both"
+        );
+        assert_eq!(
+            err("to=5:cgroup=build.slice"),
+            "a cgroup is named by its path from the hierarchy's root, e.g. /system.slice, not \"build.slice\""
         );
     }
 }
