@@ -2,6 +2,8 @@
 //! process lives in a freshly made cgroup and another outside it; each gives exactly the
 //! events of the cgroup's processes.
 
+// The pid namespace's parts serve tests/namespaces.rs.
+#[allow(dead_code)]
 #[path = "common/contained.rs"]
 mod contained;
 #[path = "common/holder.rs"]
