@@ -6,6 +6,8 @@
 #[allow(dead_code)]
 #[path = "common/contained.rs"]
 mod contained;
+// Only the receiver's part of it is used here.
+#[allow(dead_code)]
 #[path = "common/holder.rs"]
 mod holder;
 #[path = "common/receiver.rs"]
