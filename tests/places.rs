@@ -10,6 +10,7 @@ mod contained;
 #[allow(dead_code)]
 #[path = "common/holder.rs"]
 mod holder;
+#[allow(dead_code)]
 #[path = "common/receiver.rs"]
 mod receiver;
 // Some of it serves tests/watch.rs only.
