@@ -1032,6 +1032,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
 #[allow(dead_code)]
 #[path = "../../tests/common/contained.rs"]
 mod contained;
+mod containers;
 mod hostile;
 mod keys;
 mod look;
