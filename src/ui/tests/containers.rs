@@ -229,3 +229,31 @@ eBPF │ 10 processes │ 0 lost │                      0/s │ cgroup /\e[2J 
 ",
     );
 }
+
+/// From the real kernel: `--cgroup` with a fresh cgroup's path (its name holds an escape)
+/// shows exactly the two processes in it, `unshare` and its child in a new PID
+/// namespace, and says the path escaped.
+#[test]
+fn a_cgroup_filter_shows_exactly_a_real_cgroups_processes() {
+    let root = crate::source::cgroups::cgroup2_mount().expect("cgroup v2 is mounted here");
+    let cgroup = contained::Cgroup::new(&root, "ui-place");
+    let marker = format!("fw-ui-place-{}", std::process::id());
+    let (model, inner, contained) = seeded_with_contained(&cgroup, &marker);
+    let outer = contained.outer();
+    contained.finish();
+    let now = crate::clock::boottime_ns();
+    let mut app = App::new(model, SourceInfo::default(), noon_clock(), now, users());
+    app.tree.options.place = Some(PlaceFilter::cgroup(&cgroup.path()).unwrap());
+    let shown = screen(&mut app, 200, 60);
+    let status = format!("cgroup {}", crate::text::escape(cgroup.path().as_bytes()));
+    assert!(shown.contains(&status), "no {status:?} in\n{shown}");
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+    // The tree: their ancestors too, from init down.
+    let tree = pids(&shown);
+    assert_eq!(tree.first(), Some(&1), "{shown}");
+    assert_eq!(tree[tree.len() - 2..], [outer, inner], "{shown}");
+    key(&mut app, KeyCode::F(5));
+    let mut theirs = vec![outer, inner];
+    theirs.sort_unstable();
+    assert_eq!(pids(&screen(&mut app, 200, 60)), theirs);
+}
