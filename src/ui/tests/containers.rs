@@ -2,11 +2,10 @@
 //! machine's name), the details pane's container line, and `--container`/`--cgroup`
 //! showing only the processes in a place, with their ancestors dimmed.
 
+use std::path::Path;
+
 use super::*;
-use crate::{
-    event::container::PlaceFilter,
-    ui::look::{Column, Look},
-};
+use crate::{config::Config, event::container::PlaceFilter};
 
 const ID: &str = "3f4e1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
 const POD: &str = "8d1b6c3e_4f5a_4b7c_9d2e_1f0a3b4c5d6e";
@@ -76,16 +75,10 @@ fn host() -> App {
         ..SourceInfo::default()
     };
     let mut app = App::new(model, source, noon_clock(), 1_000 * S, users());
-    app.tree.look = Look {
-        columns: vec![
-            Column::Pid,
-            Column::User,
-            Column::Container,
-            Column::Age,
-            Column::Command,
-        ],
-        ..Look::default()
-    };
+    // Not among the default columns: the config file adds it.
+    let columns = r#"columns = ["pid", "user", "container", "age"]"#;
+    let config = Config::parse(Path::new("config.toml"), columns.to_owned()).unwrap();
+    app.tree.look = config.look(None);
     app
 }
 
@@ -203,10 +196,20 @@ eBPF │ 10 processes │ 0 lost │                      0/s │ container 3f4e
         pids(&screen(&mut app, 100, 10)),
         [1, 600, 610, 611, 612, 620]
     );
+    // Its next event says it is in the container now (`docker exec` moves a process in).
+    let moved = in_docker(Event {
+        tid: 614,
+        ..outside.event(999_100, "curl", Kind::ThreadStart)
+    });
+    update(&mut app, AppEvent::Events(vec![moved]));
+    assert_eq!(
+        pids(&screen(&mut app, 100, 10)),
+        [1, 600, 610, 611, 612, 613, 620]
+    );
 
     // The flat list: theirs only.
     key(&mut app, KeyCode::F(5));
-    assert_eq!(pids(&screen(&mut app, 100, 10)), [610, 611, 612, 620]);
+    assert_eq!(pids(&screen(&mut app, 100, 10)), [610, 611, 612, 613, 620]);
 }
 
 #[test]
