@@ -107,12 +107,31 @@ pub struct TreeView {
 
 /// What makes a process [`FOUND`]: the filter's text and the place (those there are),
 /// in one model, with kernel threads shown or not.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct Matching {
     model: u64,
     filter: Option<String>,
     place: Option<PlaceFilter>,
     kernel_threads: bool,
+}
+
+impl Matching {
+    fn of(model: &Model, options: &TreeOptions) -> Self {
+        Self {
+            model: model.id(),
+            filter: options.filter.clone(),
+            place: options.place.clone(),
+            kernel_threads: options.kernel_threads,
+        }
+    }
+
+    /// Compared without a copy: a rebuild does not allocate.
+    fn is_for(&self, model: &Model, options: &TreeOptions) -> bool {
+        self.model == model.id()
+            && self.filter == options.filter
+            && self.place == options.place
+            && self.kernel_threads == options.kernel_threads
+    }
 }
 
 #[derive(Debug)]
@@ -246,13 +265,7 @@ impl TreeView {
         self.flags.resize(model.slot_count(), 0);
         let filter = options.filter.is_some() || options.place.is_some();
         if filter {
-            let matching = Matching {
-                model: model.id(),
-                filter: options.filter.clone(),
-                place: options.place.clone(),
-                kernel_threads: options.kernel_threads,
-            };
-            self.find(model, matching, hidden);
+            self.find(model, options, hidden);
         }
         for (slot, flags) in self.flags.iter_mut().enumerate() {
             let slot = slot as Slot;
@@ -283,16 +296,17 @@ impl TreeView {
         }
     }
 
-    /// Flags every process in the tree that `matching` finds as [`FOUND`]; with the same
-    /// as last time, only the processes changed since are matched again: a cgroup path is
-    /// read once per process and change, not at each rebuild.
-    fn find(&mut self, model: &Model, matching: Matching, hidden: &impl Fn(Slot) -> bool) {
+    /// Flags every process in the tree that matches the filter and is in the place (those
+    /// there are) as [`FOUND`]; with the same as last time, only the processes changed
+    /// since are matched again: a cgroup path is read once per process and change, not at
+    /// each rebuild.
+    fn find(&mut self, model: &Model, options: &TreeOptions, hidden: &impl Fn(Slot) -> bool) {
         let since = match &self.matched_for {
-            Some((last, generation)) if *last == matching => Some(*generation),
+            Some((last, generation)) if last.is_for(model, options) => Some(*generation),
             _ => None,
         };
-        let search = matching.filter.as_deref().map(Search::new);
-        let place = matching.place.as_ref();
+        let search = options.filter.as_deref().map(Search::new);
+        let place = options.place.as_ref();
         for (slot, flags) in self.flags.iter_mut().enumerate() {
             let slot = slot as Slot;
             if since.is_none_or(|since| model.changed_at(slot) > since) {
@@ -306,7 +320,11 @@ impl TreeView {
                 *flags = (*flags & !FOUND) | if found { FOUND } else { 0 };
             }
         }
-        self.matched_for = Some((matching, model.generation()));
+        let generation = model.generation();
+        match &mut self.matched_for {
+            Some((_, matched)) if since.is_some() => *matched = generation,
+            _ => self.matched_for = Some((Matching::of(model, options), generation)),
+        }
     }
 }
 
