@@ -121,14 +121,11 @@ fn pod_uid(part: &[u8]) -> Option<&[u8]> {
     (uid.len() == 36 && uid.iter().all(uid_byte)).then_some(uid)
 }
 
-/// The names in `path`, outermost first.
-fn parts(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
-    path.split(|&b| b == b'/').filter(|p| !p.is_empty())
-}
-
-/// The container `part` names, if any; `ancestors` is the path above it.
-fn container_at<'a>(ancestors: &'a [u8], part: &'a [u8]) -> Option<Container<'a>> {
-    let pod = parts(ancestors).rev().find_map(pod_uid);
+/// The container the part `i` of `parts` names, if any; `parts[..i]` are its ancestors.
+fn container_at<'a>(parts: &[&'a [u8]], i: usize) -> Option<Container<'a>> {
+    let part = parts[i];
+    let ancestors = &parts[..i];
+    let pod = ancestors.iter().rev().find_map(|p| pod_uid(p));
     let found = |runtime, id| Container { runtime, id, pod };
     for (prefix, runtime) in [
         (&b"docker-"[..], Runtime::Docker),
@@ -141,8 +138,8 @@ fn container_at<'a>(ancestors: &'a [u8], part: &'a [u8]) -> Option<Container<'a>
         }
     }
     if is_id(part) {
-        let runtime = match parts(ancestors).next_back() {
-            Some(b"docker") => Runtime::Docker,
+        let runtime = match ancestors.last() {
+            Some(&b"docker") => Runtime::Docker,
             _ if pod.is_some() => Runtime::Kubernetes,
             _ => return None,
         };
@@ -151,7 +148,7 @@ fn container_at<'a>(ancestors: &'a [u8], part: &'a [u8]) -> Option<Container<'a>
     if let Some(name) = part.strip_prefix(b"lxc.payload.") {
         return Some(found(Runtime::Lxc, name));
     }
-    if parts(ancestors).next_back() == Some(b"lxc") {
+    if ancestors.last() == Some(&&b"lxc"[..]) {
         return Some(found(Runtime::Lxc, part));
     }
     let machine = part.strip_prefix(b"machine-")?.strip_suffix(b".scope")?;
@@ -159,22 +156,16 @@ fn container_at<'a>(ancestors: &'a [u8], part: &'a [u8]) -> Option<Container<'a>
 }
 
 /// The container `path` (a cgroup v2 path as /proc/PID/cgroup gives it, from the root of
-/// the hierarchy) belongs to, or else its innermost systemd unit. Allocates nothing: it is
-/// asked for each event a `--container` filter sees.
+/// the hierarchy) belongs to, or else its innermost systemd unit.
 pub fn container_of(path: &[u8]) -> Option<Container<'_>> {
-    // Innermost part first, each with the path above it.
-    let mut rest = path;
-    while !rest.is_empty() {
-        let start = rest.iter().rposition(|&b| b == b'/').map_or(0, |at| at + 1);
-        let (ancestors, part) = rest.split_at(start);
-        if !part.is_empty()
-            && let Some(container) = container_at(ancestors, part)
-        {
-            return Some(container);
-        }
-        rest = ancestors.strip_suffix(b"/").unwrap_or(ancestors);
+    let parts: Vec<&[u8]> = path
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if let Some(container) = (0..parts.len()).rev().find_map(|i| container_at(&parts, i)) {
+        return Some(container);
     }
-    let unit = parts(path).rev().find(|p| unit_stem(p).is_some())?;
+    let unit = parts.iter().rev().find(|p| unit_stem(p).is_some())?;
     Some(Container {
         runtime: Runtime::Systemd,
         id: unit,
