@@ -265,6 +265,7 @@ impl ReplayArgs {
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
             model: config.model(),
             keymap: keymap(config)?,
+            place: None,
         })
     }
 }
@@ -400,6 +401,7 @@ impl UiArgs {
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
             model: config.model(),
             keymap: keymap(config)?,
+            place: None,
         })
     }
 }

@@ -103,7 +103,7 @@ fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key() {
     assert_eq!(
         error("columns = [\"pid\",\n  \"uid\"]\n"),
         format!(
-            "{file}:2: columns: unknown column \"uid\"; the columns are pid, user, age, command"
+            "{file}:2: columns: unknown column \"uid\"; the columns are pid, user, container, age, command"
         )
     );
     assert_eq!(

@@ -17,19 +17,33 @@ use ratatui::{
 pub enum Column {
     Pid,
     User,
+    /// The container (or systemd unit) its cgroup path names.
+    Container,
     Age,
     Command,
 }
 
 impl Column {
-    /// Every column, in the default order.
-    pub const ALL: [Self; 4] = [Self::Pid, Self::User, Self::Age, Self::Command];
+    /// Every column, in the order the config file's error lists them.
+    pub const ALL: [Self; 5] = [
+        Self::Pid,
+        Self::User,
+        Self::Container,
+        Self::Age,
+        Self::Command,
+    ];
+
+    /// The columns without a config file, in order. CONTAINER is the config file's to add:
+    /// on a machine without containers it would be an empty column taking the command's
+    /// room.
+    pub const DEFAULT: [Self; 4] = [Self::Pid, Self::User, Self::Age, Self::Command];
 
     /// Its name in the config file.
     pub fn name(self) -> &'static str {
         match self {
             Self::Pid => "pid",
             Self::User => "user",
+            Self::Container => "container",
             Self::Age => "age",
             Self::Command => "command",
         }
@@ -47,6 +61,7 @@ impl Column {
         match self {
             Self::Pid => "PID",
             Self::User => "USER",
+            Self::Container => "CONTAINER",
             Self::Age => "AGE",
             Self::Command => "COMMAND",
         }
@@ -57,6 +72,8 @@ impl Column {
         match self {
             Self::Pid => 7,
             Self::User => 8,
+            // A short id (12 hex digits) and room for a unit's name to be recognised.
+            Self::Container => 14,
             Self::Age => 6,
             Self::Command => 0,
         }
@@ -68,12 +85,14 @@ impl Column {
     }
 
     /// The narrowest tree pane that shows it. On narrower ones the command keeps the room:
-    /// USER goes first (under 60 cells), then AGE (under 40), then PID (under 24).
+    /// CONTAINER goes first (under 80 cells), then USER (under 60), then AGE (under 40),
+    /// then PID (under 24).
     pub fn shown_from(self) -> u16 {
         match self {
             Self::Pid => 24,
             Self::Age => 40,
             Self::User => 60,
+            Self::Container => 80,
             Self::Command => 0,
         }
     }
@@ -196,7 +215,7 @@ pub struct Look {
 impl Default for Look {
     fn default() -> Self {
         Self {
-            columns: Column::ALL.to_vec(),
+            columns: Column::DEFAULT.to_vec(),
             theme: Theme::default(),
             colour: true,
         }
@@ -260,9 +279,14 @@ mod tests {
     }
 
     #[test]
-    fn narrow_panes_drop_user_then_age_then_pid() {
-        let look = Look::default();
+    fn narrow_panes_drop_container_then_user_then_age_then_pid() {
+        let look = Look {
+            columns: Column::ALL.to_vec(),
+            ..Look::default()
+        };
         let shown = |width| look.shown(width).map(Column::name).collect::<Vec<_>>();
+        assert_eq!(shown(80), ["pid", "user", "container", "age", "command"]);
+        assert_eq!(shown(79), ["pid", "user", "age", "command"]);
         assert_eq!(shown(60), ["pid", "user", "age", "command"]);
         assert_eq!(shown(59), ["pid", "age", "command"]);
         assert_eq!(shown(39), ["pid", "command"]);

@@ -113,6 +113,8 @@ pub struct UiOptions {
     pub model: crate::tracker::model::Config,
     /// The keys, with the config file's `[keys]`.
     pub keymap: keymap::Keymap,
+    /// Show only the processes in this container or cgroup, and their ancestors.
+    pub place: Option<crate::event::container::PlaceFilter>,
 }
 
 /// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
@@ -165,6 +167,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
         Users::system(),
     );
     app.tree.look = ui.look.clone();
+    app.tree.options.place = ui.place.clone();
     app.set_keymap(ui.keymap.clone());
     for &pid in &ui.pins {
         app.pin_pid(pid)?;

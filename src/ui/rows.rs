@@ -11,7 +11,7 @@ use std::{
 
 use super::search::Search;
 use crate::{
-    event::{KeyHasher, ProcessKey},
+    event::{KeyHasher, ProcessKey, container::PlaceFilter},
     tracker::model::{Model, Slot},
 };
 
@@ -31,6 +31,9 @@ pub struct TreeOptions {
     pub only: Option<Only>,
     /// Show only this user's processes (by real uid), and their ancestors.
     pub user: Option<u32>,
+    /// Show only the processes in this container or cgroup (`--container`, `--cgroup`),
+    /// and their ancestors.
+    pub place: Option<PlaceFilter>,
     /// A flat list sorted by pid instead of the tree: every process shown, without the
     /// ancestors a filter keeps for context.
     pub flat: bool,
@@ -94,12 +97,41 @@ pub struct TreeView {
     built_for: Option<(u64, u64, TreeOptions)>,
     /// By slot: [`FOUND`], [`MATCHED`] and [`KEPT`].
     flags: Vec<u8>,
-    /// What [`FOUND`] was computed for: model id, filter, kernel threads shown, generation.
-    /// With the same filter, only processes changed since are matched again.
-    matched_for: Option<(u64, String, bool, u64)>,
+    /// What [`FOUND`] was computed for, and the model's generation then. With the same
+    /// filter and place, only processes changed since are matched again.
+    matched_for: Option<(Matching, u64)>,
     /// Scratch space kept between rebuilds, so a rebuild does not allocate.
     stack: Vec<Frame>,
     kids: Vec<Slot>,
+}
+
+/// What makes a process [`FOUND`]: the filter's text and the place (those there are),
+/// in one model, with kernel threads shown or not.
+#[derive(Debug)]
+struct Matching {
+    model: u64,
+    filter: Option<String>,
+    place: Option<PlaceFilter>,
+    kernel_threads: bool,
+}
+
+impl Matching {
+    fn of(model: &Model, options: &TreeOptions) -> Self {
+        Self {
+            model: model.id(),
+            filter: options.filter.clone(),
+            place: options.place.clone(),
+            kernel_threads: options.kernel_threads,
+        }
+    }
+
+    /// Compared without a copy: a rebuild does not allocate.
+    fn is_for(&self, model: &Model, options: &TreeOptions) -> bool {
+        self.model == model.id()
+            && self.filter == options.filter
+            && self.place == options.place
+            && self.kernel_threads == options.kernel_threads
+    }
 }
 
 #[derive(Debug)]
@@ -110,7 +142,7 @@ struct Frame {
     guides: u64,
 }
 
-/// It matches the filter.
+/// It matches the filter and is in the place (those there are).
 const FOUND: u8 = 1;
 /// It matches the filter and the [`Only`] set (those there are).
 const MATCHED: u8 = 2;
@@ -151,8 +183,10 @@ impl TreeView {
     fn rebuild(&mut self, model: &Model, options: &TreeOptions) {
         self.rows.clear();
         let hidden = |slot: Slot| !options.kernel_threads && model.process_at(slot).kernel_thread;
-        let restricted =
-            options.filter.is_some() || options.only.is_some() || options.user.is_some();
+        let restricted = options.filter.is_some()
+            || options.only.is_some()
+            || options.user.is_some()
+            || options.place.is_some();
         if restricted {
             self.mark(model, options, &hidden);
         }
@@ -225,14 +259,14 @@ impl TreeView {
         self.rows.sort_unstable_by_key(|row| row.key);
     }
 
-    /// Flags every process in the tree that matches the filter, is in the `only` set and
-    /// is the user's, and keeps it and its ancestors.
+    /// Flags every process in the tree that matches the filter, is in the place and the
+    /// `only` set and is the user's, and keeps it and its ancestors.
     fn mark(&mut self, model: &Model, options: &TreeOptions, hidden: &impl Fn(Slot) -> bool) {
         self.flags.resize(model.slot_count(), 0);
-        if let Some(text) = &options.filter {
-            self.find(model, text, options.kernel_threads, hidden);
+        let filter = options.filter.is_some() || options.place.is_some();
+        if filter {
+            self.find(model, options, hidden);
         }
-        let filter = options.filter.is_some();
         for (slot, flags) in self.flags.iter_mut().enumerate() {
             let slot = slot as Slot;
             let matched = model.in_tree_at(slot).is_some_and(|process| {
@@ -262,37 +296,34 @@ impl TreeView {
         }
     }
 
-    /// Flags every process in the tree that matches `text` as [`FOUND`]; with the same
-    /// text as last time, only the processes changed since are matched again.
-    fn find(
-        &mut self,
-        model: &Model,
-        text: &str,
-        kernel_threads: bool,
-        hidden: &impl Fn(Slot) -> bool,
-    ) {
+    /// Flags every process in the tree that matches the filter and is in the place (those
+    /// there are) as [`FOUND`]; with the same as last time, only the processes changed
+    /// since are matched again: a cgroup path is read once per process and change, not at
+    /// each rebuild.
+    fn find(&mut self, model: &Model, options: &TreeOptions, hidden: &impl Fn(Slot) -> bool) {
         let since = match &self.matched_for {
-            Some((id, filter, shown, generation))
-                if *id == model.id() && filter == text && *shown == kernel_threads =>
-            {
-                Some(*generation)
-            }
+            Some((last, generation)) if last.is_for(model, options) => Some(*generation),
             _ => None,
         };
-        let search = Search::new(text);
+        let search = options.filter.as_deref().map(Search::new);
+        let place = options.place.as_ref();
         for (slot, flags) in self.flags.iter_mut().enumerate() {
             let slot = slot as Slot;
             if since.is_none_or(|since| model.changed_at(slot) > since) {
-                let found = model
-                    .in_tree_at(slot)
-                    .is_some_and(|process| !hidden(slot) && search.matches(process));
+                let found = model.in_tree_at(slot).is_some_and(|process| {
+                    !hidden(slot)
+                        && search.as_ref().is_none_or(|s| s.matches(process))
+                        && place.is_none_or(|place| {
+                            place.admits(process.cgroup.as_ref().map(|c| c.as_bytes()))
+                        })
+                });
                 *flags = (*flags & !FOUND) | if found { FOUND } else { 0 };
             }
         }
         let generation = model.generation();
         match &mut self.matched_for {
-            Some((_, _, _, matched)) if since.is_some() => *matched = generation,
-            _ => self.matched_for = Some((model.id(), text.to_owned(), kernel_threads, generation)),
+            Some((_, matched)) if since.is_some() => *matched = generation,
+            _ => self.matched_for = Some((Matching::of(model, options), generation)),
         }
     }
 }

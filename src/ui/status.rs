@@ -14,7 +14,10 @@ use ratatui::{
 };
 
 use super::{app::App, format, pins, record, relays};
-use crate::{event::duration::SECOND, text};
+use crate::{
+    event::{container::PlaceFilter, duration::SECOND},
+    text,
+};
 
 /// Seconds of event rates kept.
 const RATE_SECONDS: usize = 60;
@@ -140,6 +143,12 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
         let name = app.users.name(uid).map_or(uid.to_string(), str::to_owned);
         out.push(vec![format!("user {name}").yellow()]);
     }
+    out.extend(
+        options
+            .place
+            .as_ref()
+            .map(|place| vec![place_label(place).yellow()]),
+    );
     if options.flat {
         out.push(vec!["flat list".yellow()]);
     }
@@ -151,6 +160,16 @@ fn segments(app: &App, compact: bool) -> Vec<Vec<Span<'static>>> {
         None => vec!["? help".dark_gray()],
     });
     out
+}
+
+/// `container web` or `cgroup /system.slice`: what the command line asked for, escaped,
+/// as it may hold anything.
+fn place_label(place: &PlaceFilter) -> String {
+    match place {
+        PlaceFilter::Container(query) => format!("container {}", text::escape(query)),
+        PlaceFilter::Cgroup(path) if path.is_empty() => "cgroup /".to_owned(),
+        PlaceFilter::Cgroup(path) => format!("cgroup {}", text::escape(path)),
+    }
 }
 
 /// Draws the segments separated by bars; the sparkline goes first when they do not fit.

@@ -527,15 +527,14 @@ fn details_show_the_namespace_pid_and_the_cgroup_path_escaped() {
     }
 }
 
-/// The same from the real kernel: a process in a new PID namespace and a fresh cgroup, as
-/// the /proc snapshot that seeds the tree shows it.
-#[test]
-fn details_of_a_real_contained_process() {
-    use contained::{Cgroup, Contained, pid_namespace_inode};
-    let root = crate::source::cgroups::cgroup2_mount().expect("cgroup v2 is mounted here");
-    let cgroup = Cgroup::new(&root, "ui");
-    let marker = format!("fw-ui-{}", std::process::id());
-    let contained = Contained::start(&cgroup, &marker);
+/// A model seeded from /proc while a process runs in `cgroup` and a PID namespace of its
+/// own, `unshare` with the marker `marker` in its argv and its child: the model, the
+/// child's pid, and the running processes, to be finished by the caller.
+fn seeded_with_contained(
+    cgroup: &contained::Cgroup,
+    marker: &str,
+) -> (Model, u32, contained::Contained) {
+    let contained = contained::Contained::start(cgroup, marker);
     let guard = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let inner = loop {
         assert!(
@@ -545,15 +544,29 @@ fn details_of_a_real_contained_process() {
         let found = crate::proc::snapshot::take()
             .unwrap()
             .into_iter()
-            .find(|p| p.ppid == contained.outer() && p.argv.to_strings().contains(&marker));
+            .find(|p| {
+                p.ppid == contained.outer() && p.argv.to_strings().iter().any(|a| a == marker)
+            });
         match found {
             Some(p) if p.pid_ns.is_some_and(|ns| ns.pid == 1) => break p.pid,
             _ => std::thread::sleep(std::time::Duration::from_millis(10)),
         }
     };
-    let inode = pid_namespace_inode(inner);
     let mut model = Model::default();
     model.seed(&crate::proc::snapshot::take().unwrap());
+    (model, inner, contained)
+}
+
+/// The same from the real kernel: a process in a new PID namespace and a fresh cgroup, as
+/// the /proc snapshot that seeds the tree shows it.
+#[test]
+fn details_of_a_real_contained_process() {
+    use contained::{Cgroup, pid_namespace_inode};
+    let root = crate::source::cgroups::cgroup2_mount().expect("cgroup v2 is mounted here");
+    let cgroup = Cgroup::new(&root, "ui");
+    let marker = format!("fw-ui-{}", std::process::id());
+    let (model, inner, contained) = seeded_with_contained(&cgroup, &marker);
+    let inode = pid_namespace_inode(inner);
     contained.finish();
     let now = crate::clock::boottime_ns();
     let mut app = App::new(model, SourceInfo::default(), noon_clock(), now, users());
@@ -1032,6 +1045,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
 #[allow(dead_code)]
 #[path = "../../tests/common/contained.rs"]
 mod contained;
+mod containers;
 mod hostile;
 mod keys;
 mod look;

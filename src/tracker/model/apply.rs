@@ -159,11 +159,13 @@ impl Model {
         }
         p.cgroup_id = event.cgroup_id.or(p.cgroup_id);
         p.pid_ns = event.pid_ns.or(p.pid_ns);
-        if event.cgroup.is_some() {
+        // Usually the same shared path: compared by pointer first.
+        let moved = event.cgroup.is_some() && event.cgroup != p.cgroup;
+        if moved {
             p.cgroup.clone_from(&event.cgroup);
         }
         p.kernel_thread = event.kernel_thread;
-        if renamed || kind_changed {
+        if renamed || kind_changed || moved {
             self.touch(slot);
         }
         self.follow_ppid(slot, event.ppid, event.ts_ns, applied);

@@ -76,8 +76,8 @@ impl Model {
         Some(self.node(slot).parent).filter(|&parent| parent != NONE)
     }
 
-    /// The generation at which what a search looks at in `slot` last changed: the name,
-    /// the program, whether the process is in the tree.
+    /// The generation at which what a search or a place filter looks at in `slot` last
+    /// changed: the name, the program, the cgroup path, whether the process is in the tree.
     pub fn changed_at(&self, slot: Slot) -> u64 {
         self.touched[slot as usize]
     }

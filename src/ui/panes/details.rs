@@ -13,7 +13,11 @@ use super::super::{
     format,
 };
 use crate::{
-    event::{duration, text_line},
+    event::{
+        container::{Container, container_of},
+        duration, text_line,
+    },
+    text,
     tracker::model::Process,
 };
 
@@ -48,11 +52,13 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
         format!("  pid {pid}  ppid {}", p.ppid).into(),
     ])];
     let mut field = |label: &str, value: String, style: Style| {
-        let wrapped = format::wrap(&value, width.saturating_sub(LABEL).max(1));
+        // A label as long as the column (`container`) still has a space after it.
+        let labels = LABEL.max(label.len() + 1);
+        let wrapped = format::wrap(&value, width.saturating_sub(labels).max(1));
         for (i, text) in wrapped.into_iter().enumerate() {
             let label = if i == 0 { label } else { "" };
             out.push(Line::from(vec![
-                Span::styled(format!("{label:<LABEL$}"), Style::new().fg(Color::Cyan)),
+                Span::styled(format!("{label:<labels$}"), Style::new().fg(Color::Cyan)),
                 Span::styled(text.replace(NO_BREAK, " "), style),
             ]));
         }
@@ -126,7 +132,22 @@ fn place(p: &Process) -> Vec<(&'static str, String)> {
         (None, None) => None,
     };
     fields.extend(cgroup.map(|c| ("cgroup", c)));
+    let container = p
+        .cgroup
+        .as_ref()
+        .and_then(|path| container_of(path.as_bytes()));
+    fields.extend(container.map(|c| ("container", container_line(&c))));
     fields
+}
+
+/// `docker 3f4e…2f (pod 8d1b…)`: the runtime, the whole id or name, and the pod's uid;
+/// the id and the uid come from the cgroup path, escaped.
+fn container_line(c: &Container) -> String {
+    let mut line = format!("{} {}", c.runtime, text::escape(c.id));
+    if let Some(pod) = c.pod {
+        line.push_str(&format!(" (pod{NO_BREAK}{})", text::escape(pod)));
+    }
+    line
 }
 
 /// How long it ran and how it ended, or how long it has been running, at `now_ns`.

@@ -377,6 +377,8 @@ fn render(tree: &Tree, view: &View, area: Rect, buf: &mut Buffer) {
             "no process matches the filter (f shows all)"
         } else if tree.options.user.is_some() {
             "no process of this user (u shows all)"
+        } else if tree.options.place.is_some() {
+            "no process in this container or cgroup"
         } else if tree.pins.only() {
             "no pinned process is in the tree (v shows all)"
         } else {

@@ -43,6 +43,8 @@ pub struct ReplayOptions {
     pub model: model::Config,
     /// The keys, with the config file's `[keys]`.
     pub keymap: super::keymap::Keymap,
+    /// Show only the processes in this container or cgroup, and their ancestors.
+    pub place: Option<crate::event::container::PlaceFilter>,
 }
 
 /// Opens `options.file` in the terminal UI and runs it until it quits. A file that cannot
@@ -63,6 +65,7 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let model = options.model.clone();
     let mut app = start(&path, &replay, options.skip_damage, users, model);
     app.tree.look = options.look.clone();
+    app.tree.options.place = options.place.clone();
     app.set_keymap(options.keymap.clone());
     LocalSet::new()
         .run_until(async {
