@@ -39,10 +39,6 @@ pub struct Cli {
     #[command(flatten)]
     pub ui: UiArgs,
 
-    /// The processes the terminal UI shows (without a subcommand).
-    #[command(flatten)]
-    pub place: PlaceArgs,
-
     /// Write the log here instead of $XDG_STATE_HOME/forkwatch/forkwatch.log.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -265,7 +261,7 @@ impl ReplayArgs {
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
             model: config.model(),
             keymap: keymap(config)?,
-            place: None,
+            place: self.output.place.filter(),
         })
     }
 }
@@ -389,6 +385,10 @@ pub struct UiArgs {
     /// later with `replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    /// The processes the terminal UI shows.
+    #[command(flatten)]
+    pub place: PlaceArgs,
 }
 
 impl UiArgs {
@@ -401,7 +401,7 @@ impl UiArgs {
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
             model: config.model(),
             keymap: keymap(config)?,
-            place: None,
+            place: self.place.filter(),
         })
     }
 }

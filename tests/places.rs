@@ -17,6 +17,9 @@ mod receiver;
 #[allow(dead_code)]
 #[path = "common/running.rs"]
 mod running;
+#[allow(dead_code)]
+#[path = "common/tmux.rs"]
+mod tmux;
 
 use std::{collections::BTreeSet, process::Command};
 
@@ -29,6 +32,7 @@ use forkwatch::{
 };
 use receiver::Receiver;
 use running::{Finished, GUARD, Running};
+use tmux::Tmux;
 
 /// Interrupts a command as Ctrl-C would, and waits for it to end.
 fn interrupt(running: Running) -> Finished {
@@ -129,4 +133,42 @@ fn events_record_and_relay_of_a_cgroup_are_exactly_its_processes() {
     assert_eq!(queued, 0);
     let next = receiver.next(GUARD).expect("the sentinel");
     assert_eq!(next.value, -1, "the relay sent more than one per exec");
+}
+
+/// The real UI with `--cgroup`: the cgroup's processes, and of the rest only their
+/// ancestors.
+#[test]
+fn the_ui_with_a_cgroup_shows_its_processes_and_not_the_others() {
+    let root = cgroups::cgroup2_mount().expect("cgroup v2 is mounted on this machine");
+    let cgroup = Cgroup::new(&root, "place-ui");
+    // A sibling outside the cgroup, which the UI must leave out.
+    let mut outsider = Command::new("sleep").arg("3601").spawn().unwrap();
+    let tmux = Tmux::start_sized("place-ui", 160, 50);
+    // The directory's name holds an escape sequence: a glob passes it.
+    let dir = cgroup.dir.to_str().unwrap().replace('\u{1b}', "?");
+    tmux.start_ui(&format!("--backend ebpf --cgroup {dir}"));
+    let contained = Contained::start(&cgroup, "fw-place-ui");
+    let screen = tmux.wait_for("the contained processes", |s| {
+        s.contains("read line fw-place-ui") && s.contains("unshare --pid")
+    });
+    assert!(
+        screen.contains("cgroup /fw-place-ui-"),
+        "the status line:\n{screen}"
+    );
+    // The whole tree fits on the screen, so what is not on it is not in the tree.
+    let rows = (screen.lines())
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<u32>().is_ok())
+        })
+        .count();
+    assert!(rows < 40, "{screen}");
+    assert!(!screen.contains("sleep 3601"), "{screen}");
+    assert!(!screen.contains("\u{1b}[1m"), "the name is shown escaped");
+    tmux.key("q");
+    tmux.assert_restored(env!("CARGO_BIN_EXE_forkwatch-tui"));
+    contained.finish();
+    outsider.kill().unwrap();
+    outsider.wait().unwrap();
 }
