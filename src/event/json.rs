@@ -18,6 +18,7 @@ use super::{
     Argv, ByteString, CgroupPath, Comm, Creds, Event, ExactArgv, ExitStatus, Kind, KindName,
     PidNamespace,
     container::{Container, container_of},
+    place::JsonFields,
 };
 use crate::text;
 
@@ -80,6 +81,18 @@ impl Serialize for ContainerJson<'_> {
     }
 }
 
+/// The `cgroup`, `cgroup_base64` and `container` values of every event in `cgroup`.
+fn cgroup_json(cgroup: &CgroupPath) -> JsonFields {
+    let raw = |value: String| RawValue::from_string(value).expect("serde_json wrote JSON");
+    let text = cgroup.as_str();
+    let container = container_of(cgroup.as_bytes()).map(ContainerJson);
+    JsonFields {
+        cgroup: raw(serde_json::to_string(&TerminalSafe(&text)).expect("a string")),
+        cgroup_base64: cgroup.base64_beside(),
+        container: raw(serde_json::to_string(&container).expect("a map of strings")),
+    }
+}
+
 /// The JSON form: one flat object, `kind` first, then the fields every event has, then the
 /// kind's own fields. `exit_code` and `signal` are both present on exits: one of them null,
 /// or both when the status is unknown.
@@ -103,24 +116,20 @@ impl Serialize for Event {
         m.serialize_entry("cgroup_id", &self.cgroup_id)?;
         m.serialize_entry("pid_ns", &self.pid_ns.map(|ns| ns.inode))?;
         m.serialize_entry("ns_pid", &self.pid_ns.map(|ns| ns.pid))?;
-        // Validated once: a path is usually UTF-8, and its text is then exact.
-        match self
-            .cgroup
-            .as_ref()
-            .map(|c| (c, std::str::from_utf8(c.as_bytes())))
-        {
-            Some((_, Ok(text))) => m.serialize_entry("cgroup", &TerminalSafe(text))?,
-            Some((cgroup, Err(_))) => {
-                m.serialize_entry("cgroup", &TerminalSafe(&cgroup.as_str()))?;
-                m.serialize_entry("cgroup_base64", &cgroup.base64_beside())?;
+        match &self.cgroup {
+            Some(cgroup) => {
+                let json = cgroup.json_fields(cgroup_json);
+                m.serialize_entry("cgroup", &json.cgroup)?;
+                if let Some(exact) = &json.cgroup_base64 {
+                    m.serialize_entry("cgroup_base64", exact)?;
+                }
+                m.serialize_entry("container", &json.container)?;
             }
-            None => m.serialize_entry("cgroup", &None::<&str>)?,
+            None => {
+                m.serialize_entry("cgroup", &None::<&str>)?;
+                m.serialize_entry("container", &None::<&str>)?;
+            }
         }
-        let container = self
-            .cgroup
-            .as_ref()
-            .and_then(|c| container_of(c.as_bytes()));
-        m.serialize_entry("container", &container.map(ContainerJson))?;
         m.serialize_entry("kernel_thread", &self.kernel_thread)?;
         match &self.kind {
             Kind::Exec {

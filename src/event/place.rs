@@ -1,6 +1,13 @@
 //! Where a process lives: its PID namespace and its cgroup v2 path.
 
-use std::{borrow::Cow, fmt, sync::Arc};
+use std::{
+    borrow::Cow,
+    fmt,
+    hash::{Hash, Hasher},
+    sync::{Arc, OnceLock},
+};
+
+use serde_json::value::RawValue;
 
 use crate::text;
 
@@ -16,27 +23,64 @@ pub struct PidNamespace {
 /// A cgroup v2 path as the kernel gives it (`/system.slice/sshd.service`), relative to the
 /// root of the cgroup hierarchy. Bytes, not text: a directory name can be anything. Shared:
 /// every event of a cgroup holds the same bytes, so a clone costs a reference count.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct CgroupPath(Arc<[u8]>);
+#[derive(Clone)]
+pub struct CgroupPath(Arc<Shared>);
+
+struct Shared {
+    bytes: Box<[u8]>,
+    /// What an event's JSON form says of the path, made by its first event's: the same
+    /// for every event of the cgroup, so the others copy it rather than escape the path
+    /// and find its container again (README, Performance, has the figures).
+    json: OnceLock<JsonFields>,
+}
+
+/// The JSON values of an event's `cgroup`, `cgroup_base64` and `container` fields.
+pub(super) struct JsonFields {
+    pub cgroup: Box<RawValue>,
+    pub cgroup_base64: Option<String>,
+    pub container: Box<RawValue>,
+}
 
 impl CgroupPath {
     pub fn new(bytes: &[u8]) -> Self {
-        Self(bytes.into())
+        Self(Arc::new(Shared {
+            bytes: bytes.into(),
+            json: OnceLock::new(),
+        }))
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.0.bytes
     }
 
     /// As text, undecodable bytes replaced by U+FFFD: for JSON and searching, not for a
     /// terminal.
     pub fn as_str(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.0)
+        String::from_utf8_lossy(self.as_bytes())
     }
 
     /// As a terminal may show it: [escaped](text::escape).
     pub fn escaped(&self) -> Cow<'_, str> {
-        text::escape(&self.0)
+        text::escape(self.as_bytes())
+    }
+
+    /// The JSON fields of the path, made by `make` the first time.
+    pub(super) fn json_fields(&self, make: impl FnOnce(&Self) -> JsonFields) -> &JsonFields {
+        self.0.json.get_or_init(|| make(self))
+    }
+}
+
+impl PartialEq for CgroupPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for CgroupPath {}
+
+impl Hash for CgroupPath {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
     }
 }
 

@@ -52,6 +52,9 @@ pub struct CgroupPaths {
     root: Option<PathBuf>,
     /// Hashed cheaply: the ids are inode numbers the kernel gives out.
     paths: KeyMap<u64, CgroupPath>,
+    /// The last id looked up and its path: events come in runs of one cgroup (a build, a
+    /// storm), and this spares them the hash lookup.
+    last: Option<(u64, CgroupPath)>,
     /// Ids a walk that began after their event did not find: removed cgroups, or ones
     /// outside this mount. Not looked for again.
     missing: HashSet<u64>,
@@ -71,6 +74,7 @@ impl CgroupPaths {
         let mut paths = Self {
             root,
             paths: KeyMap::default(),
+            last: None,
             missing: HashSet::new(),
             next_walk: None,
             walked_at_ns: 0,
@@ -81,7 +85,13 @@ impl CgroupPaths {
 
     /// The path of cgroup `id`, as seen in an event at `ts_ns`; `None` if it has none (yet).
     pub fn path(&mut self, id: u64, ts_ns: u64) -> Option<CgroupPath> {
+        if let Some((last, path)) = &self.last
+            && *last == id
+        {
+            return Some(path.clone());
+        }
         if let Some(path) = self.paths.get(&id) {
+            self.last = Some((id, path.clone()));
             return Some(path.clone());
         }
         if self.missing.contains(&id) || self.next_walk.is_some_and(|t| Instant::now() < t) {
@@ -143,6 +153,7 @@ impl CgroupPaths {
             }
         }
         self.paths = paths;
+        self.last = None;
         self.missing.retain(|id| !self.paths.contains_key(id));
         let gap = RESCAN_GAP.max(started.elapsed() * RESCAN_FACTOR);
         self.next_walk = Some(Instant::now() + gap);
