@@ -30,7 +30,7 @@ pub use kinds::{KindName, KindSet};
 pub use line::text_line;
 pub use lossless::ExactArgv;
 pub use output::{EventWriter, Tally};
-pub use place::{CgroupPath, PidNamespace};
+pub use place::{CgroupPath, MAX_CGROUP_PATH_BYTES, PidNamespace};
 
 use crate::text;
 

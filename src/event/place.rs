@@ -20,6 +20,10 @@ pub struct PidNamespace {
     pub pid: u32,
 }
 
+/// The longest cgroup path kept (PATH_MAX): sources give none longer (a longer one is
+/// unknown), and in a recording a longer one is damage, so memory stays bounded per path.
+pub const MAX_CGROUP_PATH_BYTES: usize = 4096;
+
 /// A cgroup v2 path as the kernel gives it (`/system.slice/sshd.service`), relative to the
 /// root of the cgroup hierarchy. Bytes, not text: a directory name can be anything. Shared:
 /// every event of a cgroup holds the same bytes, so a clone costs a reference count.
@@ -47,6 +51,11 @@ impl CgroupPath {
             bytes: bytes.into(),
             json: OnceLock::new(),
         }))
+    }
+
+    /// `bytes` as a path if it is no longer than [`MAX_CGROUP_PATH_BYTES`].
+    pub fn bounded(bytes: &[u8]) -> Option<Self> {
+        (bytes.len() <= MAX_CGROUP_PATH_BYTES).then(|| Self::new(bytes))
     }
 
     pub fn as_bytes(&self) -> &[u8] {

@@ -62,7 +62,7 @@ fn parse_cgroup(text: &[u8]) -> Option<CgroupPath> {
     text.split(|&b| b == b'\n')
         .find_map(|line| line.strip_prefix(b"0::"))
         .filter(|path| path.starts_with(b"/"))
-        .map(CgroupPath::new)
+        .and_then(CgroupPath::bounded)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use std::{fs::File, io::Read};
 use serde::{Deserialize, Serialize};
 
 use super::{place, stat, status};
-use crate::event::{Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, PidNamespace};
+use crate::event::{
+    Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, MAX_CGROUP_PATH_BYTES, PidNamespace,
+};
 
 /// One process in a snapshot. Its JSON form (in recordings) is in [`wire`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,10 +164,12 @@ mod wire {
                     .pid_ns
                     .zip(w.ns_pid)
                     .map(|(inode, pid)| PidNamespace { inode, pid }),
+                // No source gives a longer one: such a path is not taken as known.
                 cgroup: w
                     .cgroup
                     .map(|text| CgroupPath::from_json(&text, w.cgroup_base64.as_deref()))
-                    .transpose()?,
+                    .transpose()?
+                    .filter(|c| c.as_bytes().len() <= super::MAX_CGROUP_PATH_BYTES),
             })
         }
     }

@@ -306,7 +306,7 @@ fn decode_cgroup_path(
     frame: &mut FrameContext,
 ) -> Result<Option<CgroupPath>, &'static str> {
     if place & HAS_CGROUP_PATH != 0 {
-        let path = CgroupPath::new(r.bytes()?);
+        let path = CgroupPath::bounded(r.bytes()?).ok_or("a cgroup path longer than 4096 bytes")?;
         if let Some(id) = cgroup_id {
             frame.cgroups.insert(id, path.clone());
         }

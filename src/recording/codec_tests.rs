@@ -1,7 +1,7 @@
 //! The event records' encoding, its round trip and its refusals.
 
 use super::*;
-use crate::recording::FORMAT_VERSION;
+use crate::{event::MAX_CGROUP_PATH_BYTES, recording::FORMAT_VERSION};
 
 const FORK: u8 = KindName::Fork.codec_tag();
 
@@ -298,5 +298,25 @@ fn namespace_and_cgroup_path_flags_no_writer_sets_are_errors() {
     assert_eq!(
         decode(&mut &old[..], &mut FrameContext::default(), 2).as_ref(),
         Ok(fork)
+    );
+}
+
+#[test]
+fn a_cgroup_path_longer_than_any_source_gives_is_damage() {
+    let fork = &every_kind()[0];
+    let path = |len: usize| format!("/{}", "a".repeat(len - 1));
+    let round_trip = |len: usize| {
+        let event = Event {
+            cgroup: Some(path(len).as_str().into()),
+            ..fork.clone()
+        };
+        let mut buf = Vec::new();
+        encode(&event, &mut FrameContext::default(), &mut buf);
+        decode(&mut &buf[..], &mut FrameContext::default(), FORMAT_VERSION).map(|_| ())
+    };
+    assert_eq!(round_trip(MAX_CGROUP_PATH_BYTES), Ok(()));
+    assert_eq!(
+        round_trip(MAX_CGROUP_PATH_BYTES + 1),
+        Err("a cgroup path longer than 4096 bytes")
     );
 }

@@ -230,7 +230,7 @@ impl Probe {
                 Some(mut event) => {
                     event.cgroup = event
                         .cgroup_id
-                        .and_then(|id| self.cgroups.path(id, event.ts_ns));
+                        .and_then(|id| self.cgroups.path(id, event.pid, event.ts_ns));
                     let later = event.ts_ns > until_ns;
                     out.push(event);
                     if later {

@@ -16,7 +16,7 @@ use super::{
     process::EventLog,
     program::Program,
 };
-use crate::event::{Event, Kind};
+use crate::event::{CgroupPath, Event, Kind};
 
 /// Bytes the exited processes may hold together by default: about 65,000 with short
 /// command lines (1 KiB each: the count limits come first), or 3,900 with 8,000 empty
@@ -82,10 +82,17 @@ impl Node {
     /// What it holds of its own: itself, its share of the tables, its log and its list
     /// of children.
     fn own_bytes(&self) -> usize {
+        // Cgroup paths are shared between events; each is counted whole, to be safe.
+        let cgroup = |c: &Option<CgroupPath>| c.as_ref().map_or(0, |c| c.as_bytes().len());
+        let logged_cgroups: usize = (self.process.log.records.iter())
+            .map(|(event, _)| cgroup(&event.cgroup))
+            .sum();
         size_of::<Node>()
             + TABLE_BYTES
             + self.process.log.records.capacity() * size_of::<(Event, Option<Arc<Program>>)>()
             + self.children.capacity() * size_of::<Slot>()
+            + cgroup(&self.process.cgroup)
+            + logged_cgroups
     }
 
     /// Every counted program it refers to, each once.
