@@ -14,7 +14,8 @@ pub enum Sent {
     Reused,
     /// Not allowed (EPERM).
     NotAllowed,
-    /// forkwatch itself: stopping it would freeze the terminal it draws on.
+    /// forkwatch itself, or a process it runs under (sudo, the shell): stopping it would
+    /// freeze the terminal forkwatch draws on.
     Itself,
     /// Any other failure, in one line.
     Failed(String),
@@ -23,7 +24,7 @@ pub enum Sent {
 /// Sends `signal` to the process `key` names (its pid and start time), if that process
 /// is still the one with the pid. Must run inside a tokio runtime.
 pub fn signal(key: ProcessKey, signal: i32) -> Sent {
-    if key.pid == std::process::id() {
+    if key.pid == std::process::id() || runs_forkwatch(key.pid) {
         return Sent::Itself;
     }
     let pidfd = match PidFd::open(key.pid) {
@@ -50,6 +51,27 @@ pub fn signal(key: ProcessKey, signal: i32) -> Sent {
             _ => Sent::Failed(e.to_string()),
         },
     }
+}
+
+/// Whether `pid` is one of the processes forkwatch runs under (sudo, which relays the
+/// terminal with its default `use_pty`; the shell), pid 1 aside: it has a confirmation of
+/// its own.
+fn runs_forkwatch(pid: u32) -> bool {
+    let mut at = std::os::unix::process::parent_id();
+    // Bounded: a chain of parents ends at pid 1, but /proc is read while it changes.
+    for _ in 0..256 {
+        if at <= 1 {
+            return false;
+        }
+        if at == pid {
+            return true;
+        }
+        match stat::read(at) {
+            Some(parent) => at = parent.ppid,
+            None => return false,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -84,5 +106,9 @@ mod tests {
 
         let me = ProcessKey::new(std::process::id(), 0);
         assert_eq!(signal(me, libc::SIGSTOP), Sent::Itself);
+        let parent = std::os::unix::process::parent_id();
+        let runner = ProcessKey::new(parent, stat::read(parent).unwrap().start_ns());
+        // Signal 0 tests without sending: if the check failed, nothing would stop.
+        assert_eq!(signal(runner, 0), Sent::Itself, "what runs it");
     }
 }

@@ -107,11 +107,19 @@ impl SignalDialog {
         SIGNALS[self.at]
     }
 
-    /// Whom the signal goes to, in words.
+    /// Whom the signal goes to, in words: the tagged ones by pid, so that a tag set long
+    /// ago is not signalled unseen.
     fn whom(&self) -> String {
         match self.targets.as_slice() {
             [one] if !self.tagged => one.name.clone(),
-            all => format!("{} tagged processes", all.len()),
+            all => {
+                let mut pids: Vec<String> =
+                    all.iter().take(8).map(|t| t.key.pid.to_string()).collect();
+                if all.len() > pids.len() {
+                    pids.push("…".to_owned());
+                }
+                format!("{} tagged processes (pids {})", all.len(), pids.join(", "))
+            }
         }
     }
 
@@ -144,7 +152,9 @@ impl SignalDialog {
             Stage::Confirm => {
                 let mut lines = wrapped(&format!("Send {name} ({number}) to {}?", self.whom()));
                 lines.push(Line::raw(""));
-                lines.push(Line::raw(" y or Enter sends it · n or Esc cancels").dark_gray());
+                // Not Enter: `k` moved up and Enter folded before they were htop's, and
+                // `kkk` Enter Enter must not kill anything.
+                lines.push(Line::raw(" y sends it · any other key cancels").dark_gray());
                 lines
             }
             Stage::ConfirmInit => vec![
@@ -177,7 +187,7 @@ impl Component for SignalDialog {
                 Handled::Taken
             }
             (Stage::Choose, _) => Handled::Taken,
-            (Stage::Confirm, code) if yes || code == KeyCode::Enter => {
+            (Stage::Confirm, _) if yes => {
                 if self.targets.iter().any(|t| t.key.pid == 1) {
                     self.stage = Stage::ConfirmInit;
                     Handled::Taken
@@ -229,7 +239,7 @@ pub fn summary(signalling: &Signalling, outcomes: &[Sent]) -> String {
                 target.key.pid
             ),
             Sent::NotAllowed => format!("not allowed to signal {name} (EPERM)"),
-            Sent::Itself => format!("{name} is forkwatch itself: {signal} not sent"),
+            Sent::Itself => format!("{name} is forkwatch or runs it: {signal} not sent"),
             Sent::Failed(e) => format!("{signal} not sent to {name}: {e}"),
         };
     }
@@ -240,7 +250,7 @@ pub fn summary(signalling: &Signalling, outcomes: &[Sent]) -> String {
         (count(|o| *o == Sent::Gone), "had exited"),
         (count(|o| *o == Sent::Reused), "pid reused: refused"),
         (count(|o| *o == Sent::NotAllowed), "not allowed (EPERM)"),
-        (count(|o| *o == Sent::Itself), "forkwatch itself"),
+        (count(|o| *o == Sent::Itself), "forkwatch or what runs it"),
         (count(|o| matches!(o, Sent::Failed(_))), "failed"),
     ];
     for (n, what) in parts {

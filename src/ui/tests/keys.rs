@@ -72,12 +72,28 @@ async fn k_lists_signals_and_confirms_naming_the_process() {
             "        ┌ Send a signal ───────────────────────────────────────────────┐",
             "        │ Send SIGTERM (15) to pid 900 (make -j2)?                     │",
             "        │                                                              │",
-            "        │ y or Enter sends it · n or Esc cancels                       │",
+            "        │ y sends it · any other key cancels                           │",
             "        └──────────────────────────────────────────────────────────────┘",
         ]
     );
     // n cancels, sending nothing (pid 900 here is made up: it must not be signalled).
     key(&mut app, KeyCode::Char('n'));
+    assert!(app.dialog.is_none());
+    assert!(screen(&mut app, 120, 24).ends_with("│ no signal sent\n"));
+}
+
+/// `k` moved up and Enter folded before they were htop's: the old habit of `k` `k`
+/// Enter Enter must not send anything.
+#[test]
+fn old_habits_of_k_and_enter_send_nothing() {
+    let mut app = machine();
+    key(&mut app, KeyCode::Down);
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Char('k'));
+    }
+    key(&mut app, KeyCode::Enter);
+    assert!(screen(&mut app, 80, 24).contains("Send SIGKILL (9)"));
+    key(&mut app, KeyCode::Enter);
     assert!(app.dialog.is_none());
     assert!(screen(&mut app, 120, 24).ends_with("│ no signal sent\n"));
 }
@@ -184,7 +200,7 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ 2 tagged │ ? help
     key(&mut app, KeyCode::Enter);
     let shown = screen(&mut app, 80, 12);
     assert!(
-        shown.contains("Send SIGTERM (15) to 2 tagged processes?"),
+        shown.contains("Send SIGTERM (15) to 2 tagged processes (pids 500, 900)?"),
         "{shown}"
     );
     key(&mut app, KeyCode::Esc);
