@@ -16,9 +16,12 @@ case $prefix in
     /*) ;;
     *) printf 'install: PREFIX must be an absolute path, not %s\n' "$prefix" >&2; exit 2 ;;
 esac
-cd "$(dirname "$0")/.."
-if [ -n "${FORKWATCH_BIN:-}" ]; then
-    bin=$FORKWATCH_BIN
+# Both resolved before the cd below, from where the caller is.
+self=$(realpath "$0")
+given_bin=${FORKWATCH_BIN:+$(realpath "$FORKWATCH_BIN")}
+cd "$(dirname "$self")/.."
+if [ -n "$given_bin" ]; then
+    bin=$given_bin
 else
     scripts/setup.sh
     cargo build --release --locked --quiet
@@ -30,7 +33,7 @@ existing=$root
 while [ ! -e "$existing" ]; do existing=$(dirname "$existing"); done
 if [ "$(id -u)" -ne 0 ] && [ ! -w "$existing" ]; then
     # Built already: root only installs (sudo's PATH need not find cargo).
-    exec sudo env FORKWATCH_BIN="$(realpath "$bin")" DESTDIR="${DESTDIR:-}" "$0" "$prefix"
+    exec sudo env FORKWATCH_BIN="$(realpath "$bin")" DESTDIR="${DESTDIR:-}" "$self" "$prefix"
 fi
 
 made=$(mktemp -d)

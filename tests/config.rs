@@ -194,6 +194,23 @@ fn under_sudo_a_users_file_is_read_as_them() {
         )
     );
 
+    // A path that starts in root's home and leaves it by `..` is outside it all the same:
+    // read as them, who may not pass through /root, so not read at all.
+    let roundabout = format!("/root/..{}", dir.path().display());
+    let output = Command::new(BIN)
+        .args(["events", "--backend", "procfs", "--duration", "0.1"])
+        .env("XDG_CONFIG_HOME", &roundabout)
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = stderr(&output);
+    assert!(
+        output.status.success() && !said.contains("hunter2"),
+        "{said}"
+    );
+
     // A directory closed to them hides whether there is a file: the defaults.
     let closed = tempfile::tempdir().unwrap();
     write_config(closed.path(), "backend = \"hunter2\"\n");

@@ -145,8 +145,12 @@ impl Config {
         let Some(path) = path(xdg.as_deref(), home.as_deref()) else {
             return Ok(Self::default());
         };
-        let user = privileges::sudo_user()
-            .filter(|_| !privileges::root_home().is_some_and(|home| path.starts_with(home)));
+        // A `..` could lead out of root's home while the path still starts with it.
+        let in_root_home = privileges::root_home().is_some_and(|home| path.starts_with(home))
+            && !path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir);
+        let user = privileges::sudo_user().filter(|_| !in_root_home);
         Self::read_as(&path, user.as_ref())
     }
 
