@@ -8,7 +8,7 @@ use ratatui::{
     layout::Rect,
     style::{Modifier, Style, Stylize},
     text::{Line, Span},
-    widgets::{Block, Clear, Paragraph, Widget},
+    widgets::{Clear, Widget},
 };
 
 pub use super::component::Dialog;
@@ -16,7 +16,7 @@ use super::{
     component::{Ask, Component, Handled, View},
     keymap::Keymap,
     panes::tree::Tree,
-    render::centered,
+    render::popup,
 };
 use crate::text;
 
@@ -61,15 +61,8 @@ impl Component for Help {
             "click selects, wheel scrolls".into(),
         ]));
         let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 3;
-        let popup = centered(area, width, lines.len() as u16 + 2);
-        Clear.render(popup, buf);
-        Paragraph::new(lines)
-            .block(
-                Block::bordered()
-                    .title(" Keys ")
-                    .title_bottom(" any key closes "),
-            )
-            .render(popup, buf);
+        let size = (width, lines.len() as u16 + 2);
+        popup(area, buf, size, " Keys ", " any key closes ", lines);
     }
 }
 

@@ -2,18 +2,12 @@
 //! toggle per kind. Loss reports are always logged: they may have hidden the pin's events.
 
 use crossterm::event::{KeyCode, KeyEvent};
-use ratatui::{
-    buffer::Buffer,
-    layout::Rect,
-    style::{Color, Style},
-    text::Line,
-    widgets::{Block, Clear, Paragraph, Widget},
-};
+use ratatui::{buffer::Buffer, layout::Rect, text::Line};
 
 use super::{
     component::{Ask, Component, Dialog, Handled, View},
     pins::{NOTHING_PINNED, name_of},
-    render::centered,
+    render::{PICKED, popup},
 };
 use crate::{
     event::{KindName, KindSet, ProcessKey},
@@ -107,7 +101,7 @@ impl Component for MaskDialog {
                 let on = if self.mask.contains(kind) { 'x' } else { ' ' };
                 let line = Line::from(format!(" {} [{on}] {label}", at + 1));
                 if at == self.at {
-                    line.style(Style::new().fg(Color::Black).bg(Color::Cyan))
+                    line.style(PICKED)
                 } else {
                     line
                 }
@@ -119,10 +113,13 @@ impl Component for MaskDialog {
             .max()
             .unwrap_or(0) as u16
             + 2;
-        let popup = centered(area, width, lines.len() as u16 + 2);
-        Clear.render(popup, buf);
-        Paragraph::new(lines)
-            .block(Block::bordered().title(title).title_bottom(KEYS))
-            .render(popup, buf);
+        popup(
+            area,
+            buf,
+            (width, lines.len() as u16 + 2),
+            title,
+            KEYS,
+            lines,
+        );
     }
 }

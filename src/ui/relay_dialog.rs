@@ -16,7 +16,7 @@ use ratatui::{
     layout::Rect,
     style::{Color, Modifier, Style, Stylize},
     text::{Line, Span},
-    widgets::{Block, Clear, Paragraph, Widget},
+    widgets::{Clear, Widget},
 };
 
 use super::{
@@ -24,7 +24,7 @@ use super::{
     format,
     message::Effect,
     pins::name_of,
-    render::centered,
+    render::{PICKED, popup},
 };
 use crate::{
     event::ProcessKey,
@@ -388,7 +388,7 @@ impl Component for RelayDialog {
                     Field::Layout => "layout",
                 };
                 let style = if field == self.field {
-                    Style::new().fg(Color::Black).bg(Color::Cyan)
+                    PICKED
                 } else {
                     Style::new().fg(Color::Cyan)
                 };
@@ -411,15 +411,15 @@ impl Component for RelayDialog {
         for line in format::wrap(&message, inner.saturating_sub(2)) {
             lines.push(Line::styled(format!(" {line}"), style));
         }
-        let popup = centered(area, width, lines.len() as u16 + 2);
-        Clear.render(popup, buf);
-        Paragraph::new(lines)
-            .block(
-                Block::bordered()
-                    .title(" Relay rule ".add_modifier(Modifier::BOLD))
-                    .title_bottom(KEYS),
-            )
-            .render(popup, buf);
+        let title = " Relay rule ".add_modifier(Modifier::BOLD);
+        popup(
+            area,
+            buf,
+            (width, lines.len() as u16 + 2),
+            title,
+            KEYS,
+            lines,
+        );
     }
 }
 

@@ -6,7 +6,8 @@ use ratatui::{
     buffer::Buffer,
     layout::{Position, Rect},
     style::{Color, Style},
-    widgets::Widget,
+    text::Line,
+    widgets::{Block, Clear, Paragraph, Widget},
 };
 
 use super::{
@@ -151,6 +152,28 @@ fn split(area: Rect, n: usize, vertical: bool) -> Vec<Rect> {
             }
         })
         .collect()
+}
+
+/// The entry picked in a dialog's list.
+pub const PICKED: Style = Style::new().fg(Color::Black).bg(Color::Cyan);
+/// The keys of a dialog that picks from a list.
+pub const CHOOSE_KEYS: &str = " ↑↓ choose · Enter · Esc cancels ";
+
+/// Draws a dialog: `lines` in a box of `width` x `height` in the middle of `area`, over
+/// what was there, with `title` on its top border and `keys` on its bottom one.
+pub fn popup<'a>(
+    area: Rect,
+    buf: &mut Buffer,
+    (width, height): (u16, u16),
+    title: impl Into<Line<'a>>,
+    keys: impl Into<Line<'a>>,
+    lines: Vec<Line<'a>>,
+) {
+    let popup = centered(area, width, height);
+    Clear.render(popup, buf);
+    Paragraph::new(lines)
+        .block(Block::bordered().title(title).title_bottom(keys))
+        .render(popup, buf);
 }
 
 /// A `width` x `height` rectangle in the middle of `area` (smaller if it does not fit).

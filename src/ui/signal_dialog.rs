@@ -8,9 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
-    style::{Color, Modifier, Style, Stylize},
+    style::{Modifier, Stylize},
     text::Line,
-    widgets::{Block, Clear, Paragraph, Widget},
 };
 
 use super::{
@@ -18,7 +17,7 @@ use super::{
     format,
     message::Effect,
     panes::tree::command,
-    render::centered,
+    render::{CHOOSE_KEYS, PICKED, popup},
 };
 use crate::{event::ProcessKey, relay::Sent, tracker::model::Model};
 
@@ -142,7 +141,7 @@ impl SignalDialog {
                 lines.extend(SIGNALS.iter().enumerate().map(|(i, (name, number))| {
                     let text = format!(" {number:>3} {name:<10}");
                     if i == self.at {
-                        Line::styled(text, Style::new().fg(Color::Black).bg(Color::Cyan))
+                        Line::styled(text, PICKED)
                     } else {
                         Line::raw(text)
                     }
@@ -202,19 +201,19 @@ impl Component for SignalDialog {
 
     fn draw(&self, area: Rect, buf: &mut Buffer, _view: &View) {
         let lines = self.lines();
-        let popup = centered(area, WIDTH, lines.len() as u16 + 2);
-        Clear.render(popup, buf);
         let keys = match self.stage {
-            Stage::Choose => " ↑↓ choose · Enter · Esc cancels ",
+            Stage::Choose => CHOOSE_KEYS,
             _ => "",
         };
-        Paragraph::new(lines)
-            .block(
-                Block::bordered()
-                    .title(" Send a signal ".add_modifier(Modifier::BOLD))
-                    .title_bottom(keys),
-            )
-            .render(popup, buf);
+        let title = " Send a signal ".add_modifier(Modifier::BOLD);
+        popup(
+            area,
+            buf,
+            (WIDTH, lines.len() as u16 + 2),
+            title,
+            keys,
+            lines,
+        );
     }
 }
 

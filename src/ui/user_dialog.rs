@@ -6,14 +6,13 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
-    style::{Color, Modifier, Style, Stylize},
+    style::{Modifier, Stylize},
     text::Line,
-    widgets::{Block, Clear, Paragraph, Widget},
 };
 
 use super::{
     component::{Ask, Component, Dialog, Handled, View},
-    render::centered,
+    render::{CHOOSE_KEYS, PICKED, popup},
 };
 use crate::tracker::model::{Model, Process};
 
@@ -96,20 +95,13 @@ impl Component for UserDialog {
             .take(shown)
             .map(|(i, text)| {
                 if i == self.at {
-                    Line::styled(text, Style::new().fg(Color::Black).bg(Color::Cyan))
+                    Line::styled(text, PICKED)
                 } else {
                     Line::raw(text)
                 }
             })
             .collect();
-        let popup = centered(area, WIDTH, height);
-        Clear.render(popup, buf);
-        Paragraph::new(lines)
-            .block(
-                Block::bordered()
-                    .title(" Show the processes of ".add_modifier(Modifier::BOLD))
-                    .title_bottom(" ↑↓ choose · Enter · Esc cancels "),
-            )
-            .render(popup, buf);
+        let title = " Show the processes of ".add_modifier(Modifier::BOLD);
+        popup(area, buf, (WIDTH, height), title, CHOOSE_KEYS, lines);
     }
 }
