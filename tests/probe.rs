@@ -5,9 +5,15 @@
 mod long_path;
 #[path = "common/nobody.rs"]
 mod nobody;
+#[path = "common/program_copy.rs"]
+mod program_copy;
 
 use std::{
     process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU32, Ordering},
+    },
     time::Duration,
 };
 
@@ -390,16 +396,68 @@ async fn the_last_read_stops_at_records_written_after_it_began() {
         .unwrap();
     // A backlog to drain while the storm goes on.
     std::thread::sleep(Duration::from_millis(1000));
-    let called = forkwatch::clock::boottime_ns();
+    // The bound is given, not taken inside: a test preempted between its own clock read
+    // and the probe's would see records of that gap as read too late.
+    let until = forkwatch::clock::boottime_ns() + FINISH_MARGIN.as_nanos() as u64;
     let mut events = Vec::new();
-    probe.finish(&mut events);
+    probe.finish_until(&mut events, until);
     storm.wait().unwrap();
     let records: Vec<&Event> = events.iter().filter(|e| e.lost_count() == 0).collect();
-    let until = called + FINISH_MARGIN.as_nanos() as u64;
     let later = records.iter().filter(|e| e.ts_ns > until).count();
     assert!(records.len() > 1000, "only {} records", records.len());
     assert!(
         later <= 1,
         "{later} records written after the call and its margin were read"
+    );
+}
+
+/// The verifier gives up when a signal is pending for the thread that loads: loading
+/// holds signals, so a thread that is sent signals all the while still loads the probe,
+/// and the signals arrive afterwards.
+#[tokio::test]
+async fn signals_sent_while_loading_do_not_stop_it() {
+    static HANDLED: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn count(_: libc::c_int) {
+        HANDLED.fetch_add(1, Ordering::Relaxed);
+    }
+    // SAFETY: the handler only touches an atomic; SIGUSR1 is used by no other test here.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = count as *const () as usize;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let (pid, tid) = (std::process::id() as libc::pid_t, rustix::thread::gettid());
+    let loaded = Arc::new(AtomicBool::new(false));
+    let sender = std::thread::spawn({
+        let loaded = loaded.clone();
+        move || {
+            let mut sent = 0_u32;
+            while !loaded.load(Ordering::Relaxed) {
+                // SAFETY: a plain syscall; the target is this process's loading thread.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_tgkill,
+                        pid,
+                        tid.as_raw_nonzero().get(),
+                        libc::SIGUSR1,
+                    )
+                };
+                sent += 1;
+                std::thread::sleep(Duration::from_micros(20));
+            }
+            sent
+        }
+    });
+    let probe = Probe::load(&ProbeOptions::default());
+    loaded.store(true, Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    assert!(probe.is_ok(), "{:#}", probe.err().unwrap());
+    assert!(sent > 10, "only {sent} signals were sent while loading");
+    assert!(
+        HANDLED.load(Ordering::Relaxed) > 0,
+        "the held signal never arrived"
     );
 }

@@ -11,6 +11,7 @@ mod privileges;
 mod record;
 
 use std::{
+    marker::PhantomData,
     os::fd::{AsFd, AsRawFd},
     path::Path,
     time::{Duration, Instant},
@@ -122,6 +123,9 @@ impl Probe {
     /// is one line that says what is missing. Must run inside a tokio runtime.
     pub fn load(options: &ProbeOptions) -> Result<Self> {
         let (mut ebpf, btf) = load_object(options)?;
+        // The verifier gives up with EAGAIN when a signal is pending for the loading
+        // thread; with signals held, only what cannot be held interrupts it.
+        let _held = SignalsHeld::new();
         for (program, tracepoint) in [
             (program::FORK, "sched_process_fork"),
             (program::EXEC, "sched_process_exec"),
@@ -252,7 +256,13 @@ impl Probe {
     /// going: it reads at most the buffer and what the margin brings.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         let until = clock::boottime_ns().saturating_add(FINISH_MARGIN.as_nanos() as u64);
-        let drained = self.drain_until(out, until, usize::MAX, usize::MAX);
+        self.finish_until(out, until);
+    }
+
+    /// [`Probe::finish`] with its bound given: stops at the first record stamped after
+    /// `until_ns` (boot-time clock).
+    pub fn finish_until(&mut self, out: &mut Vec<Event>, until_ns: u64) {
+        let drained = self.drain_until(out, until_ns, usize::MAX, usize::MAX);
         self.backlog = drained == Drained::Bounded;
         self.report_loss(out);
     }
@@ -337,21 +347,56 @@ fn attach_btf_tracepoint(
 }
 
 /// Loads a program, trying again when the verifier was interrupted: it gives up with
-/// EAGAIN when a signal is pending for the loading thread (libbpf retries too).
+/// EAGAIN when a signal is pending for the loading thread (libbpf retries too). The
+/// pauses, 1 ms growing to 64 ms, let a burst of signals pass.
 fn retry_interrupted(
     mut load: impl FnMut() -> Result<(), ProgramError>,
 ) -> Result<(), ProgramError> {
-    let mut attempts = 5;
+    const ATTEMPTS: u32 = 8;
+    let mut attempt = 1;
     loop {
         match load() {
             Err(ProgramError::LoadError { io_error, .. })
-                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempts > 1 =>
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < ATTEMPTS =>
             {
-                tracing::debug!("the verifier was interrupted; loading again");
-                attempts -= 1;
+                tracing::debug!(attempt, "the verifier was interrupted; loading again");
+                std::thread::sleep(Duration::from_millis(1 << (attempt - 1)));
+                attempt += 1;
             }
             other => return other,
         }
+    }
+}
+
+/// Holds every signal that can be held for the current thread while it lives; a signal
+/// sent meanwhile stays pending and is delivered when the mask is restored.
+struct SignalsHeld {
+    before: libc::sigset_t,
+    /// The mask is the thread's: the guard must be dropped where it was made.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SignalsHeld {
+    fn new() -> Self {
+        // SAFETY: both sets are valid and owned; sigfillset and pthread_sigmask cannot fail
+        // with valid arguments.
+        unsafe {
+            let mut all = std::mem::zeroed();
+            let mut old = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+            Self {
+                before: old,
+                _not_send: PhantomData,
+            }
+        }
+    }
+}
+
+impl Drop for SignalsHeld {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new`, on the thread that saved it.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.before, std::ptr::null_mut()) };
     }
 }
 
