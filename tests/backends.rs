@@ -10,6 +10,8 @@ mod lines;
 mod live;
 #[path = "common/nobody.rs"]
 mod nobody;
+#[path = "common/program_copy.rs"]
+mod program_copy;
 
 use std::{
     collections::{HashMap, HashSet},

@@ -4,6 +4,8 @@
 mod long_path;
 #[path = "common/nobody.rs"]
 mod nobody;
+#[path = "common/program_copy.rs"]
+mod program_copy;
 
 use std::{
     io::{BufRead, BufReader, Read},

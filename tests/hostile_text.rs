@@ -7,6 +7,8 @@
 
 #[path = "common/lines.rs"]
 mod lines;
+#[path = "common/program_copy.rs"]
+mod program_copy;
 #[path = "common/running.rs"]
 mod running;
 // Some of it serves the UI's own tests only.
@@ -28,6 +30,7 @@ use std::{
 
 use forkwatch::{event::KindName, text};
 use lines::{lines, next_line};
+use program_copy::copy_program;
 use running::Running;
 use tmux::{PROMPT, Tmux};
 use trees::Gate;
@@ -68,7 +71,7 @@ impl Hostile {
         static COUNT: AtomicU32 = AtomicU32::new(0);
         let dir = tempfile::Builder::new().prefix("fw").tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
-        std::fs::copy(WORKLOAD, &path).unwrap();
+        copy_program(WORKLOAD, &path);
         let gate = Gate::new();
         let token = format!(
             "fwhostile{}x{}",

@@ -12,6 +12,8 @@ mod accounts;
 #[allow(dead_code)]
 #[path = "common/nobody.rs"]
 mod nobody;
+#[path = "common/program_copy.rs"]
+mod program_copy;
 #[allow(dead_code)]
 #[path = "common/running.rs"]
 mod running;

@@ -30,6 +30,8 @@ use forkwatch::{
 
 #[path = "common/big_argv.rs"]
 mod big_argv;
+#[path = "common/program_copy.rs"]
+mod program_copy;
 #[path = "common/shell.rs"]
 mod shell;
 #[path = "common/stalled_pipe.rs"]

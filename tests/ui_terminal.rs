@@ -11,6 +11,8 @@ mod nobody;
 #[allow(dead_code)]
 #[path = "common/holder.rs"]
 mod holder;
+#[path = "common/program_copy.rs"]
+mod program_copy;
 #[allow(dead_code)]
 #[path = "common/receiver.rs"]
 mod receiver;

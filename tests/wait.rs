@@ -5,6 +5,8 @@ mod lines;
 #[path = "common/nobody.rs"]
 mod nobody;
 // Only its gate serves here.
+#[path = "common/program_copy.rs"]
+mod program_copy;
 #[allow(dead_code)]
 #[path = "common/trees.rs"]
 mod trees;

@@ -3,6 +3,8 @@
 
 use std::{os::unix::ffi::OsStrExt, path::PathBuf};
 
+use crate::program_copy::copy_program;
+
 /// The program; its directories are removed when dropped.
 pub struct LongPath {
     _dir: tempfile::TempDir,
@@ -25,7 +27,7 @@ impl LongPath {
         }
         path.push("t".repeat(left - 1));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::copy("/bin/true", &path).unwrap();
+        copy_program("/bin/true", &path);
         assert_eq!(path.as_os_str().as_bytes().len(), len);
         Self { _dir: dir, path }
     }

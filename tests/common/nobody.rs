@@ -8,6 +8,8 @@ use std::{
     process::Command,
 };
 
+use crate::program_copy::copy_program;
+
 pub const UID: u32 = 65_534;
 
 /// A directory under /tmp, open to everyone, with copies of some files in it; removed
@@ -29,7 +31,7 @@ impl Nobody {
         std::fs::set_permissions(dir.path(), open.clone()).unwrap();
         for file in files {
             let copy = dir.path().join(Path::new(file).file_name().unwrap());
-            std::fs::copy(file, &copy).unwrap_or_else(|e| panic!("cannot copy {file}: {e}"));
+            copy_program(file, &copy);
             std::fs::set_permissions(&copy, open.clone()).unwrap();
         }
         Self { dir }
