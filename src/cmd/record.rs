@@ -16,6 +16,7 @@ use crate::{
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     text,
+    tracker::model::Model,
 };
 
 /// Records to `output` until stopped, or until `duration` has passed; only the processes
@@ -42,7 +43,8 @@ pub async fn run(
     // Emptied only now: a run that failed before leaves an earlier recording as it was.
     file.set_len(0)
         .with_context(|| format!("cannot empty the recording {path}"))?;
-    let recorder = Recorder::new(file, output, &info, &snapshot)?;
+    let keyframes = Model::for_keyframes(&snapshot);
+    let recorder = Recorder::with_keyframes(file, output, &info, &snapshot, keyframes)?;
     eprintln!(
         "forkwatch-tui: recording with {} to {path}; stop with Ctrl-C",
         selection.summary()

@@ -16,6 +16,9 @@ pub enum FrameKind {
     Snapshot = 2,
     Events = 3,
     End = 4,
+    /// Optional: the processes alive at a moment, so a reader can start there rather than
+    /// at the beginning. A reader that does not know it loses nothing by skipping it.
+    Keyframe = 128,
 }
 
 impl FrameKind {
@@ -28,6 +31,7 @@ impl FrameKind {
             2 => Self::Snapshot,
             3 => Self::Events,
             4 => Self::End,
+            128 => Self::Keyframe,
             _ => return None,
         })
     }

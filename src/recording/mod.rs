@@ -6,6 +6,7 @@
 //! - [`Recorder`] tees a live stream into a file from its own thread.
 //! - [`Writer`] is the format itself, on any `io::Write`.
 //! - [`Reader`] reads a recording back, reporting damage with its byte offset.
+//! - Keyframes ([`LiveSet`]) let a reader start in the middle.
 //! - [`Replay`] is an event source that plays a recording at a chosen speed.
 //! - [`create`] and [`open`] make and open recording files with the right privileges.
 
@@ -13,6 +14,7 @@ mod budget;
 mod codec;
 mod file;
 mod frame;
+mod keyframe;
 mod reader;
 mod recorder;
 mod replay;
@@ -23,6 +25,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use file::{create, open};
+use keyframe::KeyframeHead;
+pub use keyframe::{KEYFRAME_EVENTS, Keyframe, LiveSet};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
@@ -111,5 +115,7 @@ pub struct End {
     pub lost: u64,
 }
 
+#[cfg(test)]
+mod keyframe_tests;
 #[cfg(test)]
 mod tests;

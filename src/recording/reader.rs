@@ -23,6 +23,7 @@ use crate::{
     text,
 };
 
+mod keyframes;
 mod resync;
 
 pub use resync::Resync;
@@ -162,6 +163,8 @@ pub struct Reader<R> {
     /// Offset of the first frame after the snapshot.
     events_offset: u64,
     end: Option<End>,
+    /// Where each keyframe starts, with its time, in file order; found by `extent`.
+    pub(in crate::recording) keyframes: Vec<(u64, u64)>,
     finished: bool,
     damage: Option<Damage>,
     decoder: FrameDecoder,
@@ -229,6 +232,7 @@ impl<R: Input> Reader<R> {
             snapshot: Arc::default(),
             events_offset: 0,
             end: None,
+            keyframes: Vec::new(),
             finished: false,
             damage: None,
             decoder: FrameDecoder::new().map_err(OpenError::Io)?,
@@ -345,6 +349,8 @@ impl<R: Input> Reader<R> {
                 Some(FrameKind::Info | FrameKind::Snapshot) => {
                     Err("an info or snapshot frame among the events".into())
                 }
+                // It repeats what the events before it said.
+                Some(FrameKind::Keyframe) => continue,
                 None if header.raw_kind >= FrameKind::FIRST_OPTIONAL => continue,
                 None => Err(format!("unknown frame type {}", header.raw_kind)),
             };
@@ -371,13 +377,17 @@ impl<R: Input> Reader<R> {
     }
 
     /// The number of events and the last time, from the frame headers that follow the
-    /// snapshot (payloads are skipped, not checked). Leaves the position as it was.
+    /// snapshot (payloads are skipped, not checked); notes where the keyframes are on the
+    /// way. Leaves the position as it was.
     pub fn extent(&mut self) -> io::Result<Extent> {
         let resume = self.offset;
         let mut extent = Extent {
             events: 0,
             end_ns: self.info.start_ns,
         };
+        self.keyframes.clear();
+        let mut at = self.events_offset;
+        let mut previous_kind = None;
         // Forward from header to header: a buffered input keeps what it read of the file
         // when the skip lands inside its buffer, where a seek would throw it away.
         self.seek(self.events_offset)?;
@@ -389,6 +399,12 @@ impl<R: Input> Reader<R> {
             let Ok(header) = Header::parse(&bytes) else {
                 break;
             };
+            // A keyframe's parts follow each other: the first one is where it starts.
+            if header.kind() == Some(FrameKind::Keyframe) && previous_kind != header.kind() {
+                self.keyframes.push((header.max_ts, at));
+            }
+            previous_kind = header.kind();
+            at += frame::HEADER_LEN as u64 + u64::from(header.stored_len);
             match header.kind() {
                 Some(FrameKind::Events) => {
                     extent.events = extent.events.saturating_add(header.count.into());

@@ -18,7 +18,10 @@ use std::{
 
 use anyhow::{Context, Result, anyhow};
 
-use super::{Info, Summary, Writer};
+use super::{
+    Info, LiveSet, Summary, Writer,
+    keyframe::{KEYFRAME_EVENTS, KEYFRAME_GROWTH},
+};
 use crate::{
     event::{Event, Kind},
     proc::snapshot::ProcessInfo,
@@ -74,6 +77,44 @@ impl Recorder {
     /// messages. Writes the info and snapshot frames before returning, so a file that
     /// cannot be written is an error here.
     pub fn new(file: File, path: &Path, info: &Info, snapshot: &[ProcessInfo]) -> Result<Self> {
+        Self::start(file, path, info, snapshot, None)
+    }
+
+    /// [`Recorder::new`], with keyframes: `live` is seeded with `snapshot` and fed the
+    /// events written, and what it holds is written as a keyframe every
+    /// [`KEYFRAME_EVENTS`] events or so.
+    pub fn with_keyframes(
+        file: File,
+        path: &Path,
+        info: &Info,
+        snapshot: &[ProcessInfo],
+        live: Box<dyn LiveSet>,
+    ) -> Result<Self> {
+        let keyframes = Keyframes::new(live, KEYFRAME_EVENTS, KEYFRAME_GROWTH);
+        Self::start(file, path, info, snapshot, Some(keyframes))
+    }
+
+    /// [`Recorder::with_keyframes`], with a keyframe every `every` events and `growth`
+    /// times the last one's size.
+    #[cfg(test)]
+    pub(super) fn with_keyframes_every(
+        file: File,
+        info: &Info,
+        live: Box<dyn LiveSet>,
+        (every, growth): (u64, u64),
+    ) -> Result<Self> {
+        let path = Path::new("test.fwrec");
+        let keyframes = Keyframes::new(live, every, growth);
+        Self::start(file, path, info, &[], Some(keyframes))
+    }
+
+    fn start(
+        file: File,
+        path: &Path,
+        info: &Info,
+        snapshot: &[ProcessInfo],
+        keyframes: Option<Keyframes>,
+    ) -> Result<Self> {
         let writer = Writer::new(file, info, snapshot)
             .with_context(|| format!("cannot write the recording {}", text::escape_path(path)))?;
         let (sender, receiver) = mpsc::channel();
@@ -83,7 +124,7 @@ impl Recorder {
             let path = path.to_owned();
             thread::Builder::new()
                 .name("recorder".into())
-                .spawn(move || write_loop(writer, &receiver, &shared, &path))
+                .spawn(move || write_loop(writer, keyframes, &receiver, &shared, &path))
                 .context("cannot start the recording thread")?
         };
         Ok(Self {
@@ -176,6 +217,7 @@ impl Recorder {
 
 fn write_loop(
     mut writer: Writer<File>,
+    mut keyframes: Option<Keyframes>,
     receiver: &mpsc::Receiver<Message>,
     shared: &Shared,
     path: &Path,
@@ -206,7 +248,10 @@ fn write_loop(
                 if shared.error.get().is_some() {
                     continue;
                 }
-                let result = batch.iter().try_for_each(|e| writer.push(e));
+                let mut result = batch.iter().try_for_each(|e| writer.push(e));
+                if let (Ok(()), Some(keyframes)) = (&result, &mut keyframes) {
+                    result = keyframes.after(&batch, &mut writer);
+                }
                 if writer.pending() == 0 {
                     deadline = None;
                 } else if deadline.is_none() {
@@ -241,6 +286,57 @@ fn write_loop(
             fail(&writer, error);
             deadline = None;
         }
+    }
+}
+
+/// When to write a keyframe, and what into it.
+struct Keyframes {
+    live: Box<dyn LiveSet>,
+    /// At least this many events between two keyframes ([`KEYFRAME_EVENTS`]), and this
+    /// many times the last keyframe's size ([`KEYFRAME_GROWTH`]).
+    every: u64,
+    growth: u64,
+    /// The latest event time written.
+    latest_ns: u64,
+    /// Events written since the last keyframe.
+    since: u64,
+    /// The file's size after the last keyframe, and that keyframe's size.
+    after_last: u64,
+    last_bytes: u64,
+}
+
+impl Keyframes {
+    fn new(live: Box<dyn LiveSet>, every: u64, growth: u64) -> Self {
+        Self {
+            live,
+            every,
+            growth,
+            latest_ns: 0,
+            since: 0,
+            after_last: 0,
+            last_bytes: 0,
+        }
+    }
+
+    /// Feeds the model a batch just pushed to `writer`, and writes a keyframe if one is
+    /// due.
+    fn after(&mut self, batch: &[Event], writer: &mut Writer<File>) -> std::io::Result<()> {
+        for event in batch {
+            self.live.apply(event);
+            self.latest_ns = self.latest_ns.max(event.ts_ns);
+        }
+        self.since += batch.len() as u64;
+        let grown = writer.summary().bytes.saturating_sub(self.after_last);
+        if self.since < self.every || grown < self.growth * self.last_bytes {
+            return Ok(());
+        }
+        writer.write_events()?;
+        let before = writer.summary().bytes;
+        writer.write_keyframe(self.latest_ns, &self.live.processes())?;
+        self.after_last = writer.summary().bytes;
+        self.last_bytes = self.after_last - before;
+        self.since = 0;
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use std::{
 use tokio::time::Instant;
 
 use super::{
-    Info,
+    Info, Keyframe,
     reader::{Damage, Extent, OpenError, Reader},
 };
 use crate::{event::Event, proc::snapshot::ProcessInfo, source::Feed};
@@ -215,6 +215,37 @@ impl Replay {
         self.anchor = None;
         self.seek_to = Some(to_ns);
         Ok(outcome)
+    }
+
+    /// Moves to recording time `to_ns` (clamped to the recording) from the latest
+    /// keyframe at or before it, or from the start when there is none, and returns where
+    /// it starts: the consumer resets its state to that keyframe's processes at its time.
+    /// The next batches hold the events from there up to `to_ns` at once, as after
+    /// [`Replay::seek`]. A long recording is not read from the beginning.
+    pub fn seek_from_keyframe(&mut self, to_ns: u64) -> io::Result<Keyframe> {
+        let to_ns = to_ns.clamp(self.extent_start(), self.extent.end_ns);
+        let start = match self.reader.keyframe_before(to_ns)? {
+            Some(keyframe) => keyframe,
+            None => Keyframe {
+                at_ns: self.extent_start(),
+                events: 0,
+                processes: self.shared_snapshot(),
+            },
+        };
+        self.queue.clear();
+        self.given = start.events;
+        self.damage.clear();
+        self.damaged = 0;
+        self.ended = false;
+        self.position_ns = start.at_ns;
+        self.anchor = None;
+        self.seek_to = Some(to_ns);
+        Ok(start)
+    }
+
+    /// Whether a seek is under way: the next batch holds more events up to its target.
+    pub fn is_seeking(&self) -> bool {
+        self.seek_to.is_some()
     }
 
     /// Whether damage is skipped (reading goes on at the next intact frame) rather than

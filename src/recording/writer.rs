@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{
-    End, FILE_HEADER_LEN, FORMAT_VERSION, Info, MAGIC, codec,
+    End, FILE_HEADER_LEN, FORMAT_VERSION, Info, KeyframeHead, MAGIC, codec,
     frame::{FrameEncoder, FrameKind},
 };
 use crate::{
@@ -48,6 +48,33 @@ fn capped(process: &ProcessInfo) -> Cow<'_, ProcessInfo> {
     }
 }
 
+/// `processes` as JSON arrays of at most [`SNAPSHOT_FRAME_BYTES`] (one process at least),
+/// each with its count: the snapshot's frames, and a keyframe's parts.
+fn json_chunks(processes: &[ProcessInfo]) -> io::Result<Vec<(u32, Vec<u8>)>> {
+    let mut chunks = Vec::new();
+    let mut chunk = Vec::new();
+    let mut in_chunk = 0;
+    let mut json = Vec::new();
+    for process in processes {
+        json.clear();
+        serde_json::to_writer(&mut json, &capped(process))?;
+        // Added, it would bring a comma, and the frame its closing bracket.
+        if in_chunk > 0 && chunk.len() + 1 + json.len() + 1 > SNAPSHOT_FRAME_BYTES {
+            chunk.push(b']');
+            chunks.push((in_chunk, std::mem::take(&mut chunk)));
+            in_chunk = 0;
+        }
+        chunk.push(if in_chunk == 0 { b'[' } else { b',' });
+        chunk.extend_from_slice(&json);
+        in_chunk += 1;
+    }
+    if in_chunk > 0 {
+        chunk.push(b']');
+        chunks.push((in_chunk, chunk));
+    }
+    Ok(chunks)
+}
+
 /// Writes one recording to `out`.
 pub struct Writer<W: Write> {
     out: W,
@@ -65,6 +92,8 @@ pub struct Writer<W: Write> {
     tally: Tally,
     /// Events pushed so far (the frame being built included).
     pushed: Tally,
+    /// Event records in complete frames, loss reports included.
+    records: u64,
 }
 
 impl<W: Write> Writer<W> {
@@ -86,31 +115,14 @@ impl<W: Write> Writer<W> {
             written: FILE_HEADER_LEN as u64,
             tally: Tally::default(),
             pushed: Tally::default(),
+            records: 0,
         };
         let times = (info.start_ns, info.start_ns);
         // The info frame's count is the snapshot's size, so a reader knows it has it all.
         let processes = u32::try_from(snapshot.len()).map_err(io::Error::other)?;
         writer.write_json_frame(FrameKind::Info, processes, times, info)?;
-        let mut chunk = Vec::new();
-        let mut in_chunk = 0;
-        let mut json = Vec::new();
-        for process in snapshot {
-            json.clear();
-            serde_json::to_writer(&mut json, &capped(process))?;
-            // Added, it would bring a comma, and the frame its closing bracket.
-            if in_chunk > 0 && chunk.len() + 1 + json.len() + 1 > SNAPSHOT_FRAME_BYTES {
-                chunk.push(b']');
-                writer.write_frame(FrameKind::Snapshot, in_chunk, times, &chunk)?;
-                chunk.clear();
-                in_chunk = 0;
-            }
-            chunk.push(if in_chunk == 0 { b'[' } else { b',' });
-            chunk.extend_from_slice(&json);
-            in_chunk += 1;
-        }
-        if in_chunk > 0 {
-            chunk.push(b']');
-            writer.write_frame(FrameKind::Snapshot, in_chunk, times, &chunk)?;
+        for (count, chunk) in json_chunks(snapshot)? {
+            writer.write_frame(FrameKind::Snapshot, count, times, &chunk)?;
         }
         Ok(writer)
     }
@@ -155,11 +167,40 @@ impl<W: Write> Writer<W> {
         self.content = content;
         result?;
         self.content.clear();
+        self.records += u64::from(self.count);
         self.count = 0;
         self.context = codec::FrameContext::default();
         self.min_ts = u64::MAX;
         self.max_ts = 0;
         self.tally = self.pushed.clone();
+        Ok(())
+    }
+
+    /// Writes the frame being built, then a keyframe: `processes`, the ones alive after
+    /// every event pushed so far, at `at_ns`, the latest time among those events. Split
+    /// over frames as the snapshot is, each part saying which it is.
+    pub fn write_keyframe(&mut self, at_ns: u64, processes: &[ProcessInfo]) -> io::Result<()> {
+        self.write_events()?;
+        let chunks = json_chunks(processes)?;
+        let parts = chunks.len().max(1);
+        let mut content = Vec::new();
+        for part in 0..parts {
+            let (count, chunk) = chunks.get(part).map_or((0, &b"[]"[..]), |(n, c)| (*n, c));
+            content.clear();
+            let head = KeyframeHead {
+                at_ns,
+                events: self.records,
+                part,
+                parts,
+            };
+            serde_json::to_writer(&mut content, &head)?;
+            // The head's closing brace becomes the processes field's comma.
+            content.pop();
+            content.extend_from_slice(b",\"processes\":");
+            content.extend_from_slice(chunk);
+            content.push(b'}');
+            self.write_frame(FrameKind::Keyframe, count, (at_ns, at_ns), &content)?;
+        }
         Ok(())
     }
 

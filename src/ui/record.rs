@@ -18,6 +18,7 @@ use crate::{
     proc::snapshot::ProcessInfo,
     recording::{Info, Recorder, SLOW_DISK_BACKLOG},
     text,
+    tracker::model::Model,
 };
 
 /// How the recording goes, for the status line.
@@ -64,7 +65,9 @@ impl Recording {
         start_ns: u64,
         snapshot: &[ProcessInfo],
     ) -> Result<Self> {
-        let recorder = Recorder::new(file, path, &Info::here(source, start_ns), snapshot)?;
+        let info = Info::here(source, start_ns);
+        let keyframes = Model::for_keyframes(snapshot);
+        let recorder = Recorder::with_keyframes(file, path, &info, snapshot, keyframes)?;
         Ok(Self {
             recorder,
             path: path.to_owned(),

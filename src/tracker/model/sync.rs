@@ -10,8 +10,9 @@ use super::{
     program::Program,
 };
 use crate::{
-    event::{ExitStatus, KeyHasher, ProcessKey},
+    event::{Event, ExitStatus, KeyHasher, ProcessKey},
     proc::snapshot::ProcessInfo,
+    recording::LiveSet,
 };
 
 impl Model {
@@ -26,6 +27,29 @@ impl Model {
     /// names, argv, credentials and thread counts are taken from it.
     pub fn reconcile(&mut self, snapshot: &[ProcessInfo]) -> Vec<Applied> {
         self.sync(snapshot, true)
+    }
+
+    /// The processes alive, as a snapshot holds them: what [`Model::seed`] takes back. A
+    /// snapshot has no place for what only events tell (the file a program was exec'd
+    /// from, a subreaper, the cgroup id), nor for credentials no source gave (all 0 then),
+    /// and it says nothing of the process state (`?`).
+    pub fn live_processes(&self) -> Vec<ProcessInfo> {
+        (self.iter().filter(|p| p.is_alive()))
+            .map(|p| ProcessInfo {
+                pid: p.key.pid,
+                ppid: p.ppid,
+                start_ns: p.start_ns,
+                comm: p.comm,
+                argv: p.program.argv.clone(),
+                argv_truncated: p.program.argv_truncated,
+                creds: p.creds.unwrap_or_default(),
+                state: '?',
+                kernel_thread: p.kernel_thread,
+                threads: p.threads,
+                pid_ns: p.pid_ns,
+                cgroup: p.cgroup.clone(),
+            })
+            .collect()
     }
 
     fn sync(&mut self, snapshot: &[ProcessInfo], mark_missing: bool) -> Vec<Applied> {
@@ -163,5 +187,26 @@ fn program_from_proc(info: &ProcessInfo) -> Arc<Program> {
         Program::unknown()
     } else {
         Arc::new(Program::new(None, info.argv.clone(), info.argv_truncated))
+    }
+}
+
+impl Model {
+    /// What keeps a recording's keyframes: a model of its own, which keeps nothing of
+    /// exited processes, seeded with the snapshot the recording starts from.
+    pub fn for_keyframes(snapshot: &[ProcessInfo]) -> Box<dyn LiveSet> {
+        let mut model = Model::new(super::Config::live_only());
+        model.seed(snapshot);
+        Box::new(model)
+    }
+}
+
+/// A recording's keyframes hold what a model of its own, fed the events written, has alive.
+impl LiveSet for Model {
+    fn apply(&mut self, event: &Event) {
+        Model::apply(self, event);
+    }
+
+    fn processes(&self) -> Vec<ProcessInfo> {
+        self.live_processes()
     }
 }

@@ -1,0 +1,73 @@
+//! Starting to read at a keyframe rather than at the first event. A keyframe is only a
+//! shortcut: one that is damaged gives way to an earlier one, and none to the beginning.
+
+use std::io;
+
+use super::{Frame, Input, Reader, keep_argv_within_cap};
+use crate::recording::{
+    frame::FrameKind,
+    keyframe::{Keyframe, KeyframeHead, KeyframePart},
+};
+
+impl<R: Input> Reader<R> {
+    /// Moves to just after the latest intact keyframe at or before `at_ns` and returns it:
+    /// the next events read are the ones written after it. `Ok(None)` when there is none,
+    /// and the reader is back at the first event.
+    pub fn keyframe_before(&mut self, at_ns: u64) -> io::Result<Option<Keyframe>> {
+        let candidates: Vec<u64> = (self.keyframes.iter().rev())
+            .filter(|&&(time, _)| time <= at_ns)
+            .map(|&(_, offset)| offset)
+            .collect();
+        for offset in candidates {
+            // Each try is a new pass, with the budget and state of one.
+            self.rewind()?;
+            self.seek(offset)?;
+            match self.read_keyframe() {
+                Ok(keyframe) => return Ok(Some(keyframe)),
+                Err(problem) => {
+                    tracing::warn!(offset, problem, "a damaged keyframe; trying an earlier one");
+                }
+            }
+        }
+        self.rewind()?;
+        Ok(None)
+    }
+
+    /// Reads the keyframe whose first part is at the current offset.
+    fn read_keyframe(&mut self) -> Result<Keyframe, String> {
+        let mut processes = Vec::new();
+        let mut first: Option<KeyframeHead> = None;
+        let mut next_part = 0;
+        loop {
+            let header = match self.read_frame().map_err(|damage| damage.to_string())? {
+                Frame::Read(header) if header.kind() == Some(FrameKind::Keyframe) => header,
+                _ => return Err("the keyframe's parts end early".into()),
+            };
+            let count = u64::from(header.count);
+            self.charge(|b, file_len| b.charge_records(count, file_len))?;
+            let part: KeyframePart = serde_json::from_slice(&self.content)
+                .map_err(|e| format!("unreadable keyframe: {e}"))?;
+            let head = *first.get_or_insert(part.head);
+            let in_order = part.head
+                == KeyframeHead {
+                    part: next_part,
+                    ..head
+                };
+            if !in_order || part.processes.len() as u64 != count {
+                return Err("a keyframe part out of order or with a wrong count".into());
+            }
+            next_part += 1;
+            for mut process in part.processes {
+                keep_argv_within_cap(self.version, &mut process.argv, &mut process.argv_truncated)?;
+                processes.push(process);
+            }
+            if next_part == head.parts {
+                return Ok(Keyframe {
+                    at_ns: head.at_ns,
+                    events: head.events,
+                    processes: processes.into(),
+                });
+            }
+        }
+    }
+}
