@@ -19,7 +19,13 @@ use forkwatch::{
     proc::snapshot::ProcessInfo,
     recording::{Info, Reader, Recorder, Replay, Speed},
     source::Feed,
+    tracker::model::Model,
 };
+
+#[path = "../tests/common/demo_events.rs"]
+mod demo_events;
+
+use demo_events::{cpu_time, demo, repeated};
 
 fn main() {
     let (info, snapshot, sample) = demo();
@@ -34,52 +40,14 @@ fn main() {
     read_back(&path, n, &info);
 }
 
-/// The demo recording's start and events, and what it weighs.
-fn demo() -> (Info, Vec<ProcessInfo>, Vec<Event>) {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.fwrec");
-    let mut reader = Reader::open(&demo).expect("assets/demo.fwrec");
-    let (info, snapshot) = (reader.info().clone(), reader.snapshot().to_vec());
-    let mut sample = Vec::new();
-    while reader.next_batch(&mut sample).expect("the demo is intact") {}
-    let demo_bytes = std::fs::metadata(&demo).unwrap().len();
-    println!(
-        "demo recording: {} events, {} processes in the snapshot, {demo_bytes} bytes, \
-         {:.1} bytes per event with the snapshot",
-        sample.len(),
-        snapshot.len(),
-        demo_bytes as f64 / sample.len() as f64
-    );
-    (info, snapshot, sample)
-}
-
-/// `n` events: the `sample` again and again, each round later and with new pids.
-fn repeated(sample: &[Event], n: usize) -> Vec<Event> {
-    let span = sample.last().unwrap().ts_ns - sample[0].ts_ns + 1;
-    (0..n)
-        .map(|i| {
-            let mut e = sample[i % sample.len()].clone();
-            let round = (i / sample.len()) as u64;
-            let shift = span * round;
-            e.ts_ns += shift;
-            e.start_ns += shift;
-            // New pids each round, as a long session has, keeping parents and children.
-            let pid_shift = (round * 211 % 30_000) as u32;
-            for pid in [&mut e.pid, &mut e.tid, &mut e.ppid] {
-                if *pid > 1 {
-                    *pid = (*pid + pid_shift) % 32_768;
-                }
-            }
-            e
-        })
-        .collect()
-}
-
 /// Recording `events` to `path`: its speed and its bytes.
 fn record(path: &Path, info: &Info, snapshot: &[ProcessInfo], events: &[Event]) {
     let n = events.len();
     let t0 = (Instant::now(), cpu_time());
-    let recorder =
-        Recorder::new(private_file::create(path).unwrap(), path, info, snapshot).unwrap();
+    // As `record` does: with keyframes, whose model runs on the writing thread.
+    let file = private_file::create(path).unwrap();
+    let keyframes = Model::for_keyframes(snapshot);
+    let recorder = Recorder::with_keyframes(file, path, info, snapshot, keyframes).unwrap();
     let mut event_path = Duration::ZERO;
     for batch in events.chunks(256) {
         // What the writer sustains, not what its queue holds: a batch waits while the
@@ -145,18 +113,6 @@ fn read_back(path: &Path, n: usize, info: &Info) {
     }
     writer.flush().unwrap();
     report("replay --json to a sink (read, format)", n, t0);
-}
-
-/// CPU time this process has used: on a shared machine, wall time also counts the time
-/// others had the CPU.
-fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write into.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Prints events per second of wall time and per second of CPU time since `(wall, cpu)`.

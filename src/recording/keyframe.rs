@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{event::Event, proc::snapshot::ProcessInfo};
 
 /// A keyframe is written once this many events have been written since the last one...
-pub const KEYFRAME_EVENTS: u64 = 1_000_000;
+pub const KEYFRAME_EVENTS: u64 = 500_000;
 /// ...and the file has grown by this many times the last keyframe's size, so that a large
 /// live set on a machine with few events does not fill the file with keyframes.
 pub const KEYFRAME_GROWTH: u64 = 8;
