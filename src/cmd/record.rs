@@ -3,32 +3,40 @@
 
 use std::{path::Path, process::ExitCode, time::Duration};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
-use super::drive;
+use super::{drive, perfetto};
 use crate::{
     clock,
     event::container::PlaceFilter,
     private_file::Existing,
     privileges,
     proc::snapshot,
-    recording::{self, Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
+    recording::{self, Info, QUEUE_BYTES, Recorder, Replay, SLOW_DISK_BACKLOG},
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     text,
 };
 
 /// Records to `output` until stopped, or until `duration` has passed; only the processes
-/// and events of `place` if one is given.
+/// and events of `place` if one is given. With `perfetto`, then writes the recording as a
+/// Perfetto trace there.
 pub async fn run(
     live: LiveOptions,
     output: &Path,
     duration: Option<Duration>,
     place: Option<PlaceFilter>,
+    perfetto: Option<&Path>,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     let file = recording::create(output, Existing::Keep)?;
+    // Both opened while forkwatch may still open anything: the recording is read back
+    // (through the file just created, whatever its path names by then) once it is written.
+    let export = match perfetto {
+        Some(path) => Some((path, perfetto::create(path)?, recording::reopen(&file)?)),
+        None => None,
+    };
     // Before /proc is read, and before the recorder's thread starts, so that it has no more.
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
@@ -87,5 +95,14 @@ pub async fn run(
     }
     driven?;
     finished?;
+    if let Some((trace_path, out, written)) = export {
+        let mut replay = Replay::from_file(written)
+            .map_err(|e| anyhow!("cannot read back the recording {path}: {e}"))?;
+        let events = perfetto::export(&mut replay, out, trace_path).await?;
+        eprintln!(
+            "forkwatch-tui: wrote {events} trace events to {}",
+            text::escape_path(trace_path)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

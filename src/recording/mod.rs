@@ -22,7 +22,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{create, open};
+pub use file::{create, open, reopen};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
