@@ -544,12 +544,7 @@ pub fn create(path: &Path) -> Result<File> {
 /// Writes the trace of the whole of `replay` (played as fast as it reads) to `file`,
 /// which [`create`] made; says how many trace events it holds.
 pub async fn export(replay: &mut Replay, file: File, path: &Path) -> Result<u64> {
-    let failed = |e: io::Error| {
-        anyhow!(
-            "cannot write the Perfetto trace {}: {e}",
-            text::escape_path(path)
-        )
-    };
+    let failed = |e: io::Error| write_error(path, e);
     file.set_len(0).map_err(failed)?;
     replay.set_speed(Speed::Max);
     let out = BufWriter::new(file);
@@ -561,4 +556,12 @@ pub async fn export(replay: &mut Replay, file: File, path: &Path) -> Result<u64>
         }
     }
     trace.finish(replay.position().end_ns).map_err(failed)
+}
+
+/// A failure to write the trace at `path`, in one line.
+pub fn write_error(path: &Path, e: io::Error) -> anyhow::Error {
+    anyhow!(
+        "cannot write the Perfetto trace {}: {e}",
+        text::escape_path(path)
+    )
 }

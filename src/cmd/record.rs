@@ -1,7 +1,7 @@
 //! `forkwatch-tui record`: the live events, with the /proc snapshot they start from, into a
 //! recording file.
 
-use std::{path::Path, process::ExitCode, time::Duration};
+use std::{fs::File, path::Path, process::ExitCode, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -33,10 +33,9 @@ pub async fn run(
     let file = recording::create(output, Existing::Keep)?;
     // Both opened while forkwatch may still open anything: the recording is read back
     // (through the file just created, whatever its path names by then) once it is written.
-    let export = match perfetto {
-        Some(path) => Some((path, perfetto::create(path)?, recording::reopen(&file)?)),
-        None => None,
-    };
+    let export = perfetto
+        .map(|to| anyhow::Ok((to, perfetto::create(to)?, recording::reopen(&file)?)))
+        .transpose()?;
     // Before /proc is read, and before the recorder's thread starts, so that it has no more.
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
@@ -95,14 +94,18 @@ pub async fn run(
     }
     driven?;
     finished?;
-    if let Some((trace_path, out, written)) = export {
-        let mut replay = Replay::from_file(written)
-            .map_err(|e| anyhow!("cannot read back the recording {path}: {e}"))?;
-        let events = perfetto::export(&mut replay, out, trace_path).await?;
-        eprintln!(
-            "forkwatch-tui: wrote {events} trace events to {}",
-            text::escape_path(trace_path)
-        );
+    if let Some((to, out, written)) = export {
+        export_trace(to, out, written, &path).await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the Perfetto trace of the recording just `written` (at `path`) to `out` at `to`.
+async fn export_trace(to: &Path, out: File, written: File, path: &str) -> Result<()> {
+    let mut replay = Replay::from_file(written)
+        .map_err(|e| anyhow!("cannot read back the recording {path}: {e}"))?;
+    let events = perfetto::export(&mut replay, out, to).await?;
+    let to = text::escape_path(to);
+    eprintln!("forkwatch-tui: wrote {events} trace events to {to}");
+    Ok(())
 }

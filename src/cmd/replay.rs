@@ -4,6 +4,7 @@
 //! (`--critical-path PID`).
 
 use std::{
+    fs::File,
     io::{self, BufWriter},
     path::{Path, PathBuf},
     process::ExitCode,
@@ -11,10 +12,16 @@ use std::{
 
 use anyhow::{Result, anyhow};
 
-use super::{Printing, critical_path::Replayed, drive, perfetto, perfetto::Trace, write_batch};
+use super::{
+    Printing,
+    critical_path::Replayed,
+    drive,
+    perfetto::{self, Trace, write_error},
+    write_batch,
+};
 use crate::{
-    event::Tally,
-    recording::{self, Speed},
+    event::{Event, Tally},
+    recording::{self, Replay, Speed},
     signals::StopSignals,
     text,
 };
@@ -44,41 +51,23 @@ pub async fn run(
     let out = instead
         .perfetto
         .as_deref()
-        .map(perfetto::create)
+        .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to)?)))
         .transpose()?;
     let mut replay = recording::open(file)?;
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
-    let trace_path = instead.perfetto.as_deref().unwrap_or(Path::new(""));
-    let failed = |e: io::Error| {
-        anyhow!(
-            "cannot write the Perfetto trace {}: {e}",
-            text::escape_path(trace_path)
-        )
+    let mut made = Made {
+        trace: out
+            .map(|(to, file)| start_trace(to, file, &replay))
+            .transpose()?,
+        chain: (instead.critical_path).map(|pid| (pid, Replayed::new(replay.snapshot(), pid))),
     };
-    let mut trace = match out {
-        Some(file) => {
-            file.set_len(0).map_err(failed)?;
-            let out = BufWriter::new(file);
-            Some(Trace::start(out, replay.info(), replay.snapshot()).map_err(failed)?)
-        }
-        None => None,
-    };
-    let mut chain = (instead.critical_path).map(|pid| Replayed::new(replay.snapshot(), pid));
-    let printed = trace.is_none() && chain.is_none();
+    let printed = made.trace.is_none() && made.chain.is_none();
     let mut writer = printing.writer(io::stdout().lock(), replay.info().wall_clock());
     let mut tally = Tally::default();
     drive(&mut replay, &mut stop, None, |batch| {
-        if let Some(trace) = &mut trace {
-            batch
-                .iter()
-                .try_for_each(|e| trace.event(e))
-                .map_err(failed)?;
-        }
-        if let Some(chain) = &mut chain {
-            chain.apply(batch);
-        }
+        made.take(batch)?;
         if printed {
             return write_batch(&mut writer, batch);
         }
@@ -86,25 +75,64 @@ pub async fn run(
         Ok(false)
     })
     .await?;
-    let end_ns = replay.position().end_ns;
-    if let Some(trace) = trace {
-        let written = trace.finish(end_ns).map_err(failed)?;
-        eprintln!(
-            "forkwatch-tui: wrote {written} trace events to {}",
-            text::escape_path(trace_path)
-        );
-    }
-    if let (Some(chain), Some(pid)) = (&mut chain, instead.critical_path) {
-        let lines = chain
-            .lines(end_ns)
-            .ok_or_else(|| anyhow!("no process with pid {pid} in {path}"))?;
-        for line in lines {
-            println!("{line}");
-        }
-    }
+    made.finish(replay.position().end_ns, &path)?;
     let tally = if printed { &writer.tally } else { &tally };
     eprintln!("forkwatch-tui: {}", tally.summary());
+    report_damage(&replay, &path, skip_damage)
+}
 
+/// A Perfetto trace being written, and where.
+type TraceTo<'a> = (Trace<BufWriter<File>>, &'a Path);
+
+/// What a replay makes instead of printing its events.
+struct Made<'a> {
+    trace: Option<TraceTo<'a>>,
+    chain: Option<(u32, Replayed)>,
+}
+
+impl Made<'_> {
+    fn take(&mut self, batch: &[Event]) -> Result<()> {
+        if let Some((trace, to)) = &mut self.trace {
+            for event in batch {
+                trace.event(event).map_err(|e| write_error(to, e))?;
+            }
+        }
+        if let Some((_, chain)) = &mut self.chain {
+            chain.apply(batch);
+        }
+        Ok(())
+    }
+
+    /// Ends the trace and prints the critical path, once the recording (up to `end_ns`)
+    /// is read.
+    fn finish(self, end_ns: u64, path: &str) -> Result<()> {
+        if let Some((trace, to)) = self.trace {
+            let written = trace.finish(end_ns).map_err(|e| write_error(to, e))?;
+            let to = text::escape_path(to);
+            eprintln!("forkwatch-tui: wrote {written} trace events to {to}");
+        }
+        if let Some((pid, mut chain)) = self.chain {
+            let lines = chain
+                .lines(end_ns)
+                .ok_or_else(|| anyhow!("no process with pid {pid} in {path}"))?;
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The trace of `replay` into `file` at `to`, started: the recording's snapshot written.
+fn start_trace<'a>(to: &'a Path, file: File, replay: &Replay) -> Result<TraceTo<'a>> {
+    file.set_len(0).map_err(|e| write_error(to, e))?;
+    let trace = Trace::start(BufWriter::new(file), replay.info(), replay.snapshot())
+        .map_err(|e| write_error(to, e))?;
+    Ok((trace, to))
+}
+
+/// Says what damage the replay met: an error (exit status 1) if any.
+fn report_damage(replay: &Replay, path: &str, skip_damage: bool) -> Result<ExitCode> {
     if let Some((last, earlier)) = replay.damage().split_last() {
         for damage in earlier {
             eprintln!("forkwatch-tui: {path} is {damage}");
