@@ -102,8 +102,8 @@ struct Live {
     depth: u32,
     /// Has no known parent: a root of the tree.
     top: bool,
-    begin_ns: u64,
-    ppid: u32,
+    /// When it started (before the recording, for those of its snapshot).
+    start_ns: u64,
     comm: Comm,
     in_exec: bool,
 }
@@ -112,6 +112,15 @@ impl Live {
     fn track(&self) -> (u32, u32) {
         (self.group, self.tid)
     }
+}
+
+/// A process that gets a track.
+struct Born {
+    key: ProcessKey,
+    start_ns: u64,
+    ppid: u32,
+    comm: Comm,
+    kernel_thread: bool,
 }
 
 /// How a lifetime slice ends.
@@ -284,9 +293,15 @@ impl<W: Write> Trace<W> {
 
     /// A process of the snapshot: alive since before the recording, shown from its start.
     fn seed(&mut self, p: &ProcessInfo) -> io::Result<()> {
-        let key = ProcessKey::new(p.pid, p.start_ns);
+        let born = Born {
+            key: ProcessKey::new(p.pid, p.start_ns),
+            start_ns: p.start_ns,
+            ppid: p.ppid,
+            comm: p.comm,
+            kernel_thread: p.kernel_thread,
+        };
         let parent = self.live.get(&p.ppid).map(|l| (l.group, l.depth, l.top));
-        self.begin(key, p.ppid, p.comm, self.origin_ns, parent, p.kernel_thread)?;
+        self.begin(born, self.origin_ns, parent)?;
         if p.argv.is_empty() {
             return Ok(());
         }
@@ -319,32 +334,39 @@ impl<W: Write> Trace<W> {
                 .start_ns
                 .clamp(self.origin_ns, e.ts_ns.max(self.origin_ns)),
         };
+        let born = Born {
+            key,
+            start_ns: e.start_ns,
+            ppid: e.ppid,
+            comm: e.comm,
+            kernel_thread: e.kernel_thread,
+        };
         let parent = self.live.get(&e.ppid).map(|l| (l.group, l.depth, l.top));
-        self.begin(key, e.ppid, e.comm, begin_ns, parent, e.kernel_thread)?;
+        self.begin(born, begin_ns, parent)?;
         if matches!(e.kind, Kind::Fork) && parent.is_some() {
             self.fork_arrow(e)?;
         }
         Ok(true)
     }
 
+    /// Gives `born` a track and begins its lifetime at `begin_ns`, under `parent` (its
+    /// group, depth and whether it is a root of the tree) if it is known.
     fn begin(
         &mut self,
-        key: ProcessKey,
-        ppid: u32,
-        comm: Comm,
+        born: Born,
         begin_ns: u64,
         parent: Option<(u32, u32, bool)>,
-        kernel_thread: bool,
     ) -> io::Result<()> {
+        let key = born.key;
         let tid = self.track_id(key.pid);
         let (group, depth) = match parent {
-            Some((group, depth, top)) if !top || kernel_thread => (group, depth + 1),
+            Some((group, depth, top)) if !top || born.kernel_thread => (group, depth + 1),
             _ => (tid, 0),
         };
         let seq = self.seq;
         self.seq = self.seq.saturating_add(1);
         if self.placed.len() < ORDERED_MAX {
-            let parent = self.live.get(&ppid).map_or(NO_PARENT, |l| l.seq);
+            let parent = self.live.get(&born.ppid).map_or(NO_PARENT, |l| l.seq);
             self.placed.push(Placed { parent, group, tid });
         }
         let live = Live {
@@ -354,13 +376,22 @@ impl<W: Write> Trace<W> {
             group,
             depth,
             top: parent.is_none(),
-            begin_ns,
-            ppid,
-            comm,
+            start_ns: born.start_ns,
+            comm: born.comm,
             in_exec: false,
         };
+        let name = format!("pid {}", key.pid);
+        let lifetime = TraceEvent {
+            cat: "lifetime",
+            args: json!({
+                "pid": key.pid,
+                "ppid": born.ppid,
+                "started_before_the_recording": born.start_ns < self.origin_ns,
+            }),
+            ..TraceEvent::new("B", &name, self.us(begin_ns), live.track())
+        };
         self.live.insert(key.pid, live);
-        Ok(())
+        self.write(&lifetime)
     }
 
     /// The arrow from the parent's track at the fork to the child's lifetime.
@@ -424,11 +455,7 @@ impl<W: Write> Trace<W> {
         if live.in_exec {
             self.write(&TraceEvent::new("E", "", ts, live.track()))?;
         }
-        let mut args = json!({
-            "pid": live.key.pid,
-            "ppid": live.ppid,
-            "run_ns": end_ns.saturating_sub(live.begin_ns),
-        });
+        let mut args = json!({"run_ns": end_ns.saturating_sub(live.start_ns)});
         args["ended"] = match ending {
             Ending::Exit(status) => {
                 args["exit_code"] = json!(status.code());
@@ -440,13 +467,9 @@ impl<W: Write> Trace<W> {
             Ending::Running => json!("still running when the recording ended"),
             Ending::Unseen => json!("exit not seen (events lost)"),
         };
-        let name = format!("pid {}", live.key.pid);
-        let span = end_ns.max(self.origin_ns) - live.begin_ns.max(self.origin_ns);
         let lifetime = TraceEvent {
-            cat: "lifetime",
-            dur: Some(span as f64 / 1e3),
             args,
-            ..TraceEvent::new("X", &name, self.us(live.begin_ns), live.track())
+            ..TraceEvent::new("E", "", ts, live.track())
         };
         self.write(&lifetime)?;
         self.name_track(&live)

@@ -1,7 +1,7 @@
 //! Reading a Perfetto export (`--perfetto OUT`) back and checking its shape: [`read`]
-//! parses it and checks what every export must hold (exec slices inside lifetimes, balanced
-//! and on the lifetime's track, flows paired, one `recording` slice); the methods find a
-//! process's lifetime and check its place under its parent.
+//! parses it and checks what every export must hold (begin and end pairs balanced per
+//! track, one lifetime per track, exec slices inside lifetimes, one `recording` slice);
+//! the methods find a process's lifetime and check its place under its parent.
 
 use std::{collections::HashMap, path::Path};
 
@@ -80,55 +80,65 @@ pub fn read(path: &Path) -> Trace {
         .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
         .map(|e| (track(e), e["args"]["name"].as_str().unwrap().to_owned()))
         .collect();
-    let mut lifetimes: Vec<Lifetime> = events
-        .iter()
-        .filter(|e| e["ph"] == "X" && e["cat"] == "lifetime")
-        .map(|e| Lifetime {
-            pid: e["args"]["pid"].as_u64().unwrap() as u32,
-            ppid: e["args"]["ppid"].as_u64().unwrap() as u32,
-            track: track(e),
-            begin_us: ts(e),
-            end_us: ts(e) + e["dur"].as_f64().unwrap(),
-            args: e["args"].clone(),
-            execs: Vec::new(),
-            track_name: names.get(&track(e)).cloned().expect("every track is named"),
-        })
-        .collect();
-    let mut by_track: HashMap<Track, usize> = HashMap::new();
-    for (i, l) in lifetimes.iter().enumerate() {
-        assert!(
-            by_track.insert(l.track, i).is_none(),
-            "one lifetime per track: {l:?}"
-        );
-    }
-    // Exec slices: B then E on the same track, never overlapping, inside the lifetime.
-    let mut open: HashMap<Track, &Value> = HashMap::new();
+    // Slices are begin and end pairs, nested per track in the order of the file.
+    let mut lifetimes: Vec<Lifetime> = Vec::new();
+    let mut stacks: HashMap<Track, Vec<&Value>> = HashMap::new();
+    let mut execs: HashMap<Track, Vec<Exec>> = HashMap::new();
     for e in events.iter().filter(|e| e["ph"] == "B" || e["ph"] == "E") {
-        let t = track(e);
+        let stack = stacks.entry(track(e)).or_default();
         if e["ph"] == "B" {
-            assert!(
-                open.insert(t, e).is_none(),
-                "an exec begins inside another: {e}"
-            );
+            let inside = stack.last().map(|b| b["cat"].as_str().unwrap());
+            match e["cat"].as_str().unwrap() {
+                "lifetime" => assert_eq!(inside, None, "a lifetime inside a slice: {e}"),
+                "exec" => assert_eq!(inside, Some("lifetime"), "an exec outside a lifetime: {e}"),
+                other => panic!("a slice of category {other}: {e}"),
+            }
+            stack.push(e);
             continue;
         }
-        let begin = open
-            .remove(&t)
-            .unwrap_or_else(|| panic!("an exec ends unbegun: {e}"));
-        let life = &mut lifetimes[*by_track.get(&t).expect("an exec outside any lifetime")];
-        let exec = Exec {
-            name: begin["name"].as_str().unwrap().to_owned(),
+        let begin = stack
+            .pop()
+            .unwrap_or_else(|| panic!("an end without a begin: {e}"));
+        assert!(ts(begin) <= ts(e), "ends before it begins: {begin} {e}");
+        let mut args = begin["args"].clone();
+        args.as_object_mut()
+            .unwrap()
+            .extend(e["args"].as_object().cloned().unwrap_or_default());
+        if begin["cat"] == "exec" {
+            execs.entry(track(e)).or_default().push(Exec {
+                name: begin["name"].as_str().unwrap().to_owned(),
+                begin_us: ts(begin),
+                end_us: ts(e),
+                args,
+            });
+            continue;
+        }
+        let execs = execs.remove(&track(e)).unwrap_or_default();
+        assert!(
+            execs
+                .iter()
+                .all(|x| ts(begin) <= x.begin_us && x.end_us <= ts(e)),
+            "execs outside their lifetime: {execs:?}, {begin}, {e}"
+        );
+        assert!(
+            !lifetimes.iter().any(|l| l.track == track(e)),
+            "one lifetime per track: {e}"
+        );
+        lifetimes.push(Lifetime {
+            pid: args["pid"].as_u64().unwrap() as u32,
+            ppid: args["ppid"].as_u64().unwrap() as u32,
+            track: track(e),
             begin_us: ts(begin),
             end_us: ts(e),
-            args: begin["args"].clone(),
-        };
-        assert!(
-            life.begin_us <= exec.begin_us && exec.end_us <= life.end_us + 1e-3,
-            "exec {exec:?} outside its lifetime {life:?}"
-        );
-        life.execs.push(exec);
+            args,
+            execs,
+            track_name: names.get(&track(e)).cloned().expect("every track is named"),
+        });
     }
-    assert!(open.is_empty(), "execs never ended: {open:?}");
+    assert!(
+        stacks.values().all(Vec::is_empty),
+        "slices never ended: {stacks:?}"
+    );
     let recording: Vec<&Value> = events
         .iter()
         .filter(|e| e["name"] == "recording" && e["ph"] == "X")
