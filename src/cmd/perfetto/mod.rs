@@ -26,24 +26,20 @@
 //! trace 12 bytes for the tree order, written at the end (for at most [`ORDERED_MAX`]
 //! processes; later ones keep no sort index).
 
-use std::{
-    fs::File,
-    io::{self, BufWriter, Write},
-    path::Path,
-};
+mod file;
 
-use anyhow::{Result, anyhow};
+use std::io::{self, Write};
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
     event::{Comm, Event, ExitStatus, KeyMap, Kind, PID_MAX_LIMIT, ProcessKey},
-    private_file::{self, Existing},
-    privileges,
     proc::snapshot::ProcessInfo,
-    recording::{Info, Replay, Speed},
-    text,
+    recording::Info,
 };
+
+pub use file::{create, export, write_error};
 
 /// The trace "process" and thread of the recording's own track: above every pid.
 const RECORDING: u32 = PID_MAX_LIMIT;
@@ -550,41 +546,5 @@ fn exact_only_if_needed(mut args: Value) -> Value {
     args
 }
 
-/// Creates the trace file `path` as a recording is created (mode 0600, no symbolic link
-/// followed, as the user who ran sudo), left as it is until [`Trace::start`] writes: call
-/// `set_len(0)` then.
-pub fn create(path: &Path) -> Result<File> {
-    let user = privileges::sudo_user();
-    private_file::open_for(path, Existing::Keep, user.as_ref()).map_err(|e| {
-        anyhow!(
-            "cannot create the Perfetto trace {}: {}",
-            text::escape_path(path),
-            private_file::describe(&e, user.as_ref())
-        )
-    })
-}
-
-/// Writes the trace of the whole of `replay` (played as fast as it reads) to `file`,
-/// which [`create`] made; says how many trace events it holds.
-pub async fn export(replay: &mut Replay, file: File, path: &Path) -> Result<u64> {
-    let failed = |e: io::Error| write_error(path, e);
-    file.set_len(0).map_err(failed)?;
-    replay.set_speed(Speed::Max);
-    let out = BufWriter::new(file);
-    let mut trace = Trace::start(out, replay.info(), replay.snapshot()).map_err(failed)?;
-    let mut batch = Vec::new();
-    while replay.next_batch(&mut batch).await {
-        for event in batch.drain(..) {
-            trace.event(&event).map_err(failed)?;
-        }
-    }
-    trace.finish(replay.position().end_ns).map_err(failed)
-}
-
-/// A failure to write the trace at `path`, in one line.
-pub fn write_error(path: &Path, e: io::Error) -> anyhow::Error {
-    anyhow!(
-        "cannot write the Perfetto trace {}: {e}",
-        text::escape_path(path)
-    )
-}
+#[cfg(test)]
+mod tests;
