@@ -3,7 +3,7 @@
 //!
 //! Built straight from the event stream, not from the model: the model forgets exited
 //! processes (linger, history, byte budget) and keeps a few events per process, while the
-//! stream has every lifetime exactly, and a lifetime is written out as soon as it ends.
+//! stream has every lifetime exactly, and what a lifetime needs is written as it happens.
 //!
 //! The shape (README "Perfetto export"):
 //! - A thread track per process (`tid`: its pid; a pid used again in the same trace gets a
@@ -18,13 +18,20 @@
 //!   processes of its snapshot) to the exit (or the recording's end), its args saying how
 //!   it ended; inside it a slice per exec, named by the new command name, from the exec to
 //!   the next exec or the end, its args the file and argv (as `events --json` writes
-//!   them: bytes that are not UTF-8 also exactly, in `_base64` fields).
+//!   them: bytes that are not UTF-8 also exactly, in `_base64` fields). Both are begin and
+//!   end events (`B`, `E`) written when they happen, so that nothing of a program is held
+//!   until it ends; where a lifetime and its first exec begin at the same time (the
+//!   snapshot's processes), they nest in the order of the file. The end's args (how it
+//!   ended, run time) join the begin's.
 //! - An instant per uid or gid change, and per loss report (on the recording's track).
 //! - A `recording` slice over the whole recording, so the trace lasts exactly as long.
+//! - Events are taken in the order given: a late event (of a process whose pid already
+//!   names a newer one) is dropped, and an event of an unknown process starts its lifetime
+//!   at its start time. The eBPF probe's events come in order; the other backends' may not.
 //!
 //! Memory: the output is streamed. Per live process about 80 bytes; per process of the
 //! trace 12 bytes for the tree order, written at the end (for at most [`ORDERED_MAX`]
-//! processes; later ones keep no sort index).
+//! processes; later ones keep no sort index); 512 KiB for the pids used.
 
 mod file;
 
