@@ -165,6 +165,10 @@ fn bad_output_paths_and_bad_recordings_are_one_line() {
             "not a forkwatch recording",
         ),
         (
+            vec!["record", "-o", out, "--perfetto", out],
+            "it is the recording it is made from",
+        ),
+        (
             vec!["replay", demo, "--critical-path", "4000000"],
             "no process with pid 4000000",
         ),
@@ -177,6 +181,19 @@ fn bad_output_paths_and_bad_recordings_are_one_line() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+
+    // The recording itself is refused as the trace, and stays as it was.
+    let copy = dir.path().join("copy.fwrec");
+    std::fs::copy(demo, &copy).unwrap();
+    let copy = copy.to_str().unwrap();
+    let output = run(&["replay", copy, "--perfetto", copy]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("it is the recording it is made from"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(demo).unwrap());
 }
 
 /// The root waits on `sh -c 'sleep 0.5 & sleep 2; wait'` and a `sleep 0.5`: its critical

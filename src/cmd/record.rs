@@ -34,7 +34,7 @@ pub async fn run(
     // Both opened while forkwatch may still open anything: the recording is read back
     // (through the file just created, whatever its path names by then) once it is written.
     let export = perfetto
-        .map(|to| anyhow::Ok((to, perfetto::create(to)?, recording::reopen(&file)?)))
+        .map(|to| anyhow::Ok((to, perfetto::create(to, output)?, recording::reopen(&file)?)))
         .transpose()?;
     // Before /proc is read, and before the recorder's thread starts, so that it has no more.
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;

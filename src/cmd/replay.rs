@@ -51,7 +51,7 @@ pub async fn run(
     let out = instead
         .perfetto
         .as_deref()
-        .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to)?)))
+        .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to, file)?)))
         .transpose()?;
     let mut replay = recording::open(file)?;
     replay.set_speed(Speed::Max);

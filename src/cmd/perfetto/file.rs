@@ -1,12 +1,13 @@
 //! The trace's file: created like a recording, and written from a whole recording.
 
 use std::{
-    fs::File,
+    fs::{File, Metadata},
     io::{self, BufWriter},
+    os::unix::fs::MetadataExt,
     path::Path,
 };
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 
 use super::Trace;
 use crate::{
@@ -18,16 +19,26 @@ use crate::{
 
 /// Creates the trace file `path` as a recording is created (mode 0600, no symbolic link
 /// followed, as the user who ran sudo), left as it is until [`Trace::start`] writes: call
-/// `set_len(0)` then.
-pub fn create(path: &Path) -> Result<File> {
+/// `set_len(0)` then. Refuses the file of `recording`, which emptying it would destroy.
+pub fn create(path: &Path, recording: &Path) -> Result<File> {
     let user = privileges::sudo_user();
-    private_file::open_for(path, Existing::Keep, user.as_ref()).map_err(|e| {
+    let file = private_file::open_for(path, Existing::Keep, user.as_ref()).map_err(|e| {
         anyhow!(
             "cannot create the Perfetto trace {}: {}",
             text::escape_path(path),
             private_file::describe(&e, user.as_ref())
         )
-    })
+    })?;
+    let same = |a: &Metadata, b: &Metadata| (a.dev(), a.ino()) == (b.dev(), b.ino());
+    if let (Ok(out), Ok(recording)) = (file.metadata(), std::fs::metadata(recording))
+        && same(&out, &recording)
+    {
+        bail!(
+            "cannot create the Perfetto trace {}: it is the recording it is made from",
+            text::escape_path(path)
+        );
+    }
+    Ok(file)
 }
 
 /// Writes the trace of the whole of `replay` (played as fast as it reads) to `file`,
