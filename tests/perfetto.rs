@@ -276,3 +276,59 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
         .collect();
     assert_eq!(chain_in(&stdout), [root_pid, middle, slow]);
 }
+
+/// The pids of the processes forked below `root` in the recording at `path`, from its
+/// fork events.
+fn forked_below(path: &Path, root: u32) -> Vec<u32> {
+    let mut reader = Reader::open(path).unwrap();
+    let mut events: Vec<Event> = Vec::new();
+    let mut below = vec![root];
+    while reader.next_batch(&mut events).unwrap() {
+        for e in events.drain(..) {
+            if e.kind_name().as_str() == "fork" && below.contains(&e.ppid) {
+                below.push(e.pid);
+            }
+        }
+    }
+    below
+}
+
+/// The shipped demo is a recorded `make -j2` of a dozen C files.
+#[test]
+fn a_recorded_make_exports_one_lifetime_per_process_nested_by_parent() {
+    let demo = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.fwrec"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.json");
+    let output = run(&[
+        "replay",
+        demo.to_str().unwrap(),
+        "--perfetto",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+
+    let trace = perfetto::read(&out);
+    assert_eq!(trace.duration_us, recording_us(demo));
+    let makes: Vec<&perfetto::Lifetime> = (trace.lifetimes.iter())
+        .filter(|l| l.execs.iter().any(|e| e.name == "make"))
+        .collect();
+    let [make] = makes[..] else {
+        panic!("one make: {makes:?}")
+    };
+    let subtree = trace.subtree(make);
+    let mut pids: Vec<u32> = subtree.iter().map(|l| l.pid).collect();
+    let mut expected = forked_below(demo, make.pid);
+    pids.sort();
+    expected.sort();
+    assert_eq!(pids, expected, "one lifetime per process of the build");
+    for parent in &subtree {
+        for child in trace.children(parent) {
+            trace.assert_under(child, parent);
+        }
+    }
+    let compilers = (subtree.iter().flat_map(|l| &l.execs))
+        .filter(|e| e.name == "cc1")
+        .count();
+    assert_eq!(compilers, 13, "twelve files and main.c");
+    assert!(subtree.iter().all(|l| l.args["ended"] == "exit 0"));
+}
