@@ -251,12 +251,14 @@ pub struct ReplayArgs {
     /// Write the recording as a Perfetto trace (Chrome trace-event JSON, for
     /// ui.perfetto.dev and chrome://tracing) instead of printing its events: a track per
     /// process, a slice per lifetime and exec, instants for uid and gid changes.
-    #[arg(long, value_name = "OUT", conflicts_with_all = ["json", "text", "kinds"])]
+    #[arg(long, value_name = "OUT",
+          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup"])]
     pub perfetto: Option<PathBuf>,
 
     /// Print the critical path of the subtree of the first process with this pid, instead
     /// of the events: from its exit back through the child whose exit it waited on last.
-    #[arg(long, value_name = "PID", conflicts_with_all = ["json", "text", "kinds"])]
+    #[arg(long, value_name = "PID",
+          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup"])]
     pub critical_path: Option<u32>,
 }
 
