@@ -23,11 +23,14 @@ pub fn lines(model: &Model, root: ProcessKey) -> Vec<String> {
         return vec![format!("critical path of pid {}: not known", root.pid)];
     };
     let now_ns = model.now_ns();
+    let processes = match chain.len() {
+        1 => "1 process".to_owned(),
+        n => format!("{n} processes"),
+    };
     let mut lines = vec![format!(
-        "critical path of pid {} ({}): {} processes, {}",
+        "critical path of pid {} ({}): {processes}, {}",
         root.pid,
         first.comm,
-        chain.len(),
         duration::short(first.run_ns(now_ns))
     )];
     let mut parent_end: Option<u64> = None;
@@ -89,5 +92,51 @@ impl Replayed {
     pub fn lines(&mut self, end_ns: u64) -> Option<Vec<String>> {
         self.model.tick(end_ns);
         Some(lines(&self.model, self.root?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracker::model::testing::{INIT, p, seeded};
+
+    #[test]
+    fn a_line_per_process_with_its_run_time_ending_and_the_gap_to_its_parent() {
+        let mut model = seeded();
+        let root = p(100, 1, 1_000).named("make");
+        let child = p(101, 100, 1_100).named("cc");
+        for e in [
+            root.fork(),
+            child.fork(),
+            child.exit(3_100, 0),
+            root.event(3_102, Kind::Exit(crate::event::ExitStatus::Code(2))),
+        ] {
+            model.apply(&e);
+        }
+        assert_eq!(
+            lines(&model, root.key()),
+            [
+                "critical path of pid 100 (make): 2 processes, 2.1s",
+                "100 make: 2.1s, exit 2",
+                "101 cc: 2.0s, exit 0; its parent ended 2.0ms later",
+            ]
+        );
+        let alone = p(200, 1, 4_000).named("sleep");
+        model.apply(&alone.fork());
+        assert_eq!(
+            lines(&model, alone.key()),
+            [
+                "critical path of pid 200 (sleep): 1 process, 0us",
+                "200 sleep: 0us so far, running",
+            ]
+        );
+        // A root still running: the chain of the children ended so far.
+        assert_eq!(
+            lines(&model, INIT.key())[..2],
+            [
+                "critical path of pid 1 (init): 3 processes, 4.0s",
+                "1 init: 4.0s so far, running",
+            ]
+        );
     }
 }
