@@ -13,7 +13,7 @@ use clap::{
 };
 
 use crate::{
-    cmd::Printing,
+    cmd::{Printing, replay::Instead},
     config::Config,
     event::{KindSet, container::PlaceFilter},
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
@@ -224,6 +224,11 @@ pub struct RecordArgs {
     /// in it).
     #[command(flatten)]
     pub place: PlaceArgs,
+
+    /// Also write the recording as a Perfetto trace (Chrome trace-event JSON, for
+    /// ui.perfetto.dev and chrome://tracing) when it ends, created like the recording.
+    #[arg(long, value_name = "OUT")]
+    pub perfetto: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -242,6 +247,19 @@ pub struct ReplayArgs {
     /// says the file was damaged).
     #[arg(long)]
     pub skip_damage: bool,
+
+    /// Write the recording as a Perfetto trace (Chrome trace-event JSON, for
+    /// ui.perfetto.dev and chrome://tracing) instead of printing its events: a track per
+    /// process, a slice per lifetime and exec, instants for uid and gid changes.
+    #[arg(long, value_name = "OUT",
+          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup"])]
+    pub perfetto: Option<PathBuf>,
+
+    /// Print the critical path of the subtree of the first process with this pid, instead
+    /// of the events: from its exit back through the child whose exit it waited on last.
+    #[arg(long, value_name = "PID",
+          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup"])]
+    pub critical_path: Option<u32>,
 }
 
 impl ReplayArgs {
@@ -249,7 +267,16 @@ impl ReplayArgs {
     /// terminal, unless `--text`, `--json` or `--kinds` asks for its events printed.
     pub fn in_ui(&self) -> bool {
         let printed = self.text || self.output.json || self.output.kinds.is_some();
-        !printed && io::stdin().is_terminal() && io::stdout().is_terminal()
+        let made = self.perfetto.is_some() || self.critical_path.is_some();
+        !printed && !made && io::stdin().is_terminal() && io::stdout().is_terminal()
+    }
+
+    /// What the replay makes instead of printing events.
+    pub fn instead(&self) -> Instead {
+        Instead {
+            perfetto: self.perfetto.clone(),
+            critical_path: self.critical_path,
+        }
     }
 
     /// What the terminal UI replays, and how it looks and takes keys as the config file

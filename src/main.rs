@@ -48,13 +48,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Record(args)) => {
             let live = args.live.options(probe, &config);
-            cmd::record::run(live, &args.output, args.duration, args.place.filter()).await
+            let place = args.place.filter();
+            let perfetto = args.perfetto.as_deref();
+            cmd::record::run(live, &args.output, args.duration, place, perfetto).await
         }
         Some(Command::Replay(args)) if args.in_ui() => {
             ui::replay::run(&args.ui_options(&config)?).await
         }
         Some(Command::Replay(args)) => {
-            cmd::replay::run(&args.file, args.output.printing(), args.skip_damage).await
+            let instead = args.instead();
+            cmd::replay::run(
+                &args.file,
+                args.output.printing(),
+                args.skip_damage,
+                &instead,
+            )
+            .await
         }
         Some(Command::Relay(args)) => {
             let live = args.live.options(probe, &config);

@@ -4,7 +4,9 @@
 //! subtree and its re-syncs. Each takes plain options, which `cli` makes from the command
 //! line; a new command is a module here, a variant of `cli::Command` and a line in
 //! main.rs.
+pub mod critical_path;
 pub mod events;
+pub mod perfetto;
 pub mod record;
 pub mod relay;
 pub mod replay;

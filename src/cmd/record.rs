@@ -1,18 +1,18 @@
 //! `forkwatch-tui record`: the live events, with the /proc snapshot they start from, into a
 //! recording file.
 
-use std::{path::Path, process::ExitCode, time::Duration};
+use std::{fs::File, path::Path, process::ExitCode, time::Duration};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
-use super::drive;
+use super::{drive, perfetto};
 use crate::{
     clock,
     event::container::PlaceFilter,
     private_file::Existing,
     privileges,
     proc::snapshot,
-    recording::{self, Info, QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG},
+    recording::{self, Info, QUEUE_BYTES, Recorder, Replay, SLOW_DISK_BACKLOG},
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     text,
@@ -20,16 +20,23 @@ use crate::{
 };
 
 /// Records to `output` until stopped, or until `duration` has passed; only the processes
-/// and events of `place` if one is given.
+/// and events of `place` if one is given. With `perfetto`, then writes the recording as a
+/// Perfetto trace there.
 pub async fn run(
     live: LiveOptions,
     output: &Path,
     duration: Option<Duration>,
     place: Option<PlaceFilter>,
+    perfetto: Option<&Path>,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     let file = recording::create(output, Existing::Keep)?;
+    // Both opened while forkwatch may still open anything: the recording is read back
+    // (through the file just created, whatever its path names by then) once it is written.
+    let export = perfetto
+        .map(|to| anyhow::Ok((to, perfetto::create(to, output)?, recording::reopen(&file)?)))
+        .transpose()?;
     // Before /proc is read, and before the recorder's thread starts, so that it has no more.
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     // The source is open before the snapshot is taken, so nothing falls between them.
@@ -89,5 +96,18 @@ pub async fn run(
     }
     driven?;
     finished?;
+    if let Some((to, out, written)) = export {
+        export_trace(to, out, written, &path).await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the Perfetto trace of the recording just `written` (at `path`) to `out` at `to`.
+async fn export_trace(to: &Path, out: File, written: File, path: &str) -> Result<()> {
+    let mut replay = Replay::from_file(written)
+        .map_err(|e| anyhow!("cannot read back the recording {path}: {e}"))?;
+    let events = perfetto::export(&mut replay, out, to).await?;
+    let to = text::escape_path(to);
+    eprintln!("forkwatch-tui: wrote {events} trace events to {to}");
+    Ok(())
 }

@@ -1,33 +1,138 @@
 //! `forkwatch-tui replay FILE` without the terminal UI (which `ui::replay` is, chosen by
-//! the command line): a recording's events printed like `events` prints live ones.
+//! the command line): a recording's events printed like `events` prints live ones, or
+//! instead its Perfetto trace (`--perfetto OUT`) and a subtree's critical path
+//! (`--critical-path PID`).
 
-use std::{io, path::Path, process::ExitCode};
+use std::{
+    fs::File,
+    io::{self, BufWriter},
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use anyhow::{Result, anyhow};
 
-use super::{Printing, drive, write_batch};
+use super::{
+    Printing,
+    critical_path::Replayed,
+    drive,
+    perfetto::{self, Trace, write_error},
+    write_batch,
+};
 use crate::{
-    recording::{self, Speed},
+    event::{Event, Tally},
+    recording::{self, Replay, Speed},
     signals::StopSignals,
     text,
 };
 
-/// Prints the recording at `file` like `events` prints live events, then what damage it
-/// has; with `skip_damage`, goes on after damage from the next intact part of the file.
-pub async fn run(file: &Path, printing: Printing, skip_damage: bool) -> Result<ExitCode> {
+/// What a replay makes instead of printing its events.
+#[derive(Clone, Debug, Default)]
+pub struct Instead {
+    /// Write the Perfetto trace here.
+    pub perfetto: Option<PathBuf>,
+    /// Print the critical path of the first process with this pid.
+    pub critical_path: Option<u32>,
+}
+
+/// Prints the recording at `file` like `events` prints live events (or makes what
+/// `instead` asks for), then what damage it has; with `skip_damage`, goes on after damage
+/// from the next intact part of the file.
+pub async fn run(
+    file: &Path,
+    printing: Printing,
+    skip_damage: bool,
+    instead: &Instead,
+) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let path = text::escape_path(file);
+    // Before the recording is opened, which gives up the privileges to create it as the
+    // user who ran sudo.
+    let out = instead
+        .perfetto
+        .as_deref()
+        .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to, file)?)))
+        .transpose()?;
     let mut replay = recording::open(file)?;
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
+    let mut made = Made {
+        trace: out
+            .map(|(to, file)| start_trace(to, file, &replay))
+            .transpose()?,
+        chain: (instead.critical_path).map(|pid| (pid, Replayed::new(replay.snapshot(), pid))),
+    };
+    let printed = made.trace.is_none() && made.chain.is_none();
     let mut writer = printing.writer(io::stdout().lock(), replay.info().wall_clock());
+    let mut tally = Tally::default();
     drive(&mut replay, &mut stop, None, |batch| {
-        write_batch(&mut writer, batch)
+        made.take(batch)?;
+        if printed {
+            return write_batch(&mut writer, batch);
+        }
+        batch.drain(..).for_each(|e| tally.add(&e));
+        Ok(false)
     })
     .await?;
-    eprintln!("forkwatch-tui: {}", writer.tally.summary());
+    made.finish(replay.position().end_ns, &path)?;
+    let tally = if printed { &writer.tally } else { &tally };
+    eprintln!("forkwatch-tui: {}", tally.summary());
+    report_damage(&replay, &path, skip_damage)
+}
 
+/// A Perfetto trace being written, and where.
+type TraceTo<'a> = (Trace<BufWriter<File>>, &'a Path);
+
+/// What a replay makes instead of printing its events.
+struct Made<'a> {
+    trace: Option<TraceTo<'a>>,
+    chain: Option<(u32, Replayed)>,
+}
+
+impl Made<'_> {
+    fn take(&mut self, batch: &[Event]) -> Result<()> {
+        if let Some((trace, to)) = &mut self.trace {
+            for event in batch {
+                trace.event(event).map_err(|e| write_error(to, e))?;
+            }
+        }
+        if let Some((_, chain)) = &mut self.chain {
+            chain.apply(batch);
+        }
+        Ok(())
+    }
+
+    /// Ends the trace and prints the critical path, once the recording (up to `end_ns`)
+    /// is read.
+    fn finish(self, end_ns: u64, path: &str) -> Result<()> {
+        if let Some((trace, to)) = self.trace {
+            let written = trace.finish(end_ns).map_err(|e| write_error(to, e))?;
+            let to = text::escape_path(to);
+            eprintln!("forkwatch-tui: wrote {written} trace events to {to}");
+        }
+        if let Some((pid, mut chain)) = self.chain {
+            let lines = chain
+                .lines(end_ns)
+                .ok_or_else(|| anyhow!("no process with pid {pid} in {path}"))?;
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The trace of `replay` into `file` at `to`, started: the recording's snapshot written.
+fn start_trace<'a>(to: &'a Path, file: File, replay: &Replay) -> Result<TraceTo<'a>> {
+    file.set_len(0).map_err(|e| write_error(to, e))?;
+    let trace = Trace::start(BufWriter::new(file), replay.info(), replay.snapshot())
+        .map_err(|e| write_error(to, e))?;
+    Ok((trace, to))
+}
+
+/// Says what damage the replay met: an error (exit status 1) if any.
+fn report_damage(replay: &Replay, path: &str, skip_damage: bool) -> Result<ExitCode> {
     if let Some((last, earlier)) = replay.damage().split_last() {
         for damage in earlier {
             eprintln!("forkwatch-tui: {path} is {damage}");

@@ -1,14 +1,14 @@
 //! `forkwatch-tui watch PID`: the events of one process's subtree, in the formats of
 //! `events` (kmonitor's `monitor_pid`). Who is in the subtree is a [`Pin`]'s rule: its
 //! descendants, including those born later, and orphans adopted by pid 1, but not those
-//! handed to a subreaper outside it. The run ends when no process is left in it. The pin
-//! is the tracker's; this drives it.
+//! handed to a subreaper outside it. The run ends when no process is left in it, with the
+//! subtree's critical path and the summary. The pin is the tracker's; this drives it.
 
 use std::{io, process::ExitCode, slice};
 
 use anyhow::Result;
 
-use super::{Printing, resync, resync_due, seeded_tracker, write_batch};
+use super::{Printing, critical_path, resync, resync_due, seeded_tracker, write_batch};
 use crate::{
     clock::WallClock,
     privileges,
@@ -66,6 +66,9 @@ pub async fn run(live: LiveOptions, pid: u32, printing: Printing) -> Result<Exit
         if stopping || reader_gone || ended {
             break;
         }
+    }
+    for line in critical_path::lines(tracker.model(), root) {
+        eprintln!("forkwatch-tui: {line}");
     }
     eprintln!("forkwatch-tui: {}", writer.tally.summary());
     Ok(ExitCode::SUCCESS)

@@ -1,12 +1,12 @@
 //! Opening recording files: created for the user who asked for them, opened for reading
 //! with every privilege given up. The terminal UI and the commands both record and replay.
 
-use std::{fs::File, io, path::Path};
+use std::{fs::File, io, os::fd::AsFd, path::Path};
 
 use anyhow::{Result, anyhow};
 
 use super::{OpenError, Replay};
-use crate::{private_file, privileges, text};
+use crate::{private_file, privileges, proc, text};
 
 /// Creates the recording file `path` ([`private_file`]; what becomes of an existing one
 /// `existing` says), or says in one line why not. Under sudo it is created as the user who
@@ -21,6 +21,13 @@ pub fn create(path: &Path, existing: private_file::Existing) -> Result<File> {
             private_file::describe(&e, user.as_ref())
         )
     })
+}
+
+/// Opens `file`, a recording [`create`] made, once more for reading: through the file
+/// itself, not its path, which may name another file by then.
+pub fn reopen(file: &File) -> Result<File> {
+    File::open(proc::this_process::fd_path(file.as_fd()))
+        .map_err(|e| anyhow!("cannot read back the recording: {e}"))
 }
 
 /// Opens the recording at `path` and gives up every privilege before a byte of it is read:

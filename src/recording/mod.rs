@@ -24,7 +24,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{create, open};
+pub use file::{create, open, reopen};
 use keyframe::KeyframeHead;
 pub use keyframe::{KEYFRAME_EVENTS, Keyframe, LiveSet};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};

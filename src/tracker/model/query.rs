@@ -71,6 +71,12 @@ impl Model {
         })
     }
 
+    /// Every process the model holds: in the tree (alive or lingering) and in the history,
+    /// in no particular order.
+    pub fn known(&self) -> impl Iterator<Item = &Process> {
+        self.nodes.iter().flatten().map(|n| &n.process)
+    }
+
     /// Every process in the tree, alive or lingering, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Process> {
         self.nodes

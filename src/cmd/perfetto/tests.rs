@@ -1,0 +1,194 @@
+use serde_json::Value;
+
+use super::*;
+use crate::event::{Argv, Creds};
+
+const MS: u64 = 1_000_000;
+const ORIGIN: u64 = 1_000 * MS;
+
+fn event(pid: u32, ppid: u32, start_ms: u64, ts_ms: u64, kind: Kind) -> Event {
+    Event {
+        ts_ns: ts_ms * MS,
+        pid,
+        tid: pid,
+        ppid,
+        start_ns: start_ms * MS,
+        comm: Comm::from("sh"),
+        creds: Some(Creds::default()),
+        cgroup_id: None,
+        pid_ns: None,
+        cgroup: None,
+        kernel_thread: false,
+        kind,
+    }
+}
+
+fn exec(pid: u32, ppid: u32, start_ms: u64, ts_ms: u64, argv: Argv) -> Event {
+    let kind = Kind::Exec {
+        filename: "/bin/x".into(),
+        argv,
+        argv_truncated: false,
+        filename_truncated: false,
+        argv_unreadable: false,
+    };
+    event(pid, ppid, start_ms, ts_ms, kind)
+}
+
+fn init() -> ProcessInfo {
+    ProcessInfo {
+        pid: 1,
+        ppid: 0,
+        start_ns: 10 * MS,
+        comm: Comm::from("init"),
+        argv: Argv::from_args(["/sbin/init"]),
+        argv_truncated: false,
+        creds: Creds::default(),
+        state: 'S',
+        kernel_thread: false,
+        threads: 1,
+        pid_ns: None,
+        cgroup: None,
+    }
+}
+
+/// The trace of `events` after a snapshot of init, ended at 5 s, as JSON.
+fn trace_of(events: &[Event]) -> Vec<Value> {
+    let info = Info {
+        start_ns: ORIGIN,
+        ..Info::default()
+    };
+    let mut out = Vec::new();
+    let mut trace = Trace::start(&mut out, &info, &[init()]).unwrap();
+    for e in events {
+        trace.event(e).unwrap();
+    }
+    trace.finish(5_000 * MS).unwrap();
+    let v: Value = serde_json::from_slice(&out).expect("JSON");
+    v["traceEvents"].as_array().unwrap().clone()
+}
+
+fn of<'a>(events: &'a [Value], ph: &str, cat: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["ph"] == ph && (cat.is_empty() || e["cat"] == cat))
+        .collect()
+}
+
+#[test]
+fn a_reused_pid_gets_a_track_of_its_own_and_a_lost_exit_is_said() {
+    let events = trace_of(&[
+        event(50, 1, 1_100, 1_100, Kind::Fork),
+        // Its exit was lost: the next process with pid 50 ends it.
+        event(50, 1, 1_300, 1_300, Kind::Fork),
+        // A late event of the first one changes nothing.
+        event(50, 1, 1_100, 1_350, Kind::Uid { inferred: false }),
+        event(50, 1, 1_300, 1_400, Kind::Exit(ExitStatus::Code(2))),
+    ]);
+    let begins = of(&events, "B", "lifetime");
+    let tids: Vec<u64> = begins.iter().map(|e| e["tid"].as_u64().unwrap()).collect();
+    assert_eq!(tids, [1, 50, u64::from(PID_MAX_LIMIT) + 1]);
+    let ends: Vec<&Value> = of(&events, "E", "")
+        .into_iter()
+        .filter(|e| e["args"]["ended"].is_string())
+        .collect();
+    let endings: Vec<(u64, &str)> = ends
+        .iter()
+        .map(|e| {
+            (
+                e["tid"].as_u64().unwrap(),
+                e["args"]["ended"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        endings,
+        [
+            (50, "exit not seen (events lost)"),
+            (u64::from(PID_MAX_LIMIT) + 1, "exit 2"),
+            (1, "still running when the recording ended"),
+        ]
+    );
+    assert!(
+        of(&events, "i", "").is_empty(),
+        "the late uid change is dropped"
+    );
+    let recording = of(&events, "X", "");
+    assert_eq!(recording[0]["dur"], 4_000_000.0, "from 1 s to 5 s, in us");
+}
+
+#[test]
+fn bytes_that_are_not_text_are_kept_exactly_and_losses_are_instants() {
+    let events = trace_of(&[
+        event(60, 1, 1_100, 1_100, Kind::Fork),
+        exec(
+            60,
+            1,
+            1_100,
+            1_200,
+            Argv::from_args([&b"\xff"[..], b"plain"]),
+        ),
+        exec(60, 1, 1_100, 1_300, Argv::from_args(["plain"])),
+        Event::lost(1_400 * MS, 7),
+    ]);
+    let execs = of(&events, "B", "exec");
+    let sixty: Vec<&&Value> = execs.iter().filter(|e| e["tid"] == 60).collect();
+    assert_eq!(sixty[0]["args"]["argv"][0], "\u{fffd}");
+    assert_eq!(sixty[0]["args"]["argv_base64"][0], "/w==");
+    assert!(sixty[1]["args"].get("argv_base64").is_none());
+    let lost = of(&events, "i", "");
+    assert_eq!(lost[0]["name"], "7 events lost");
+    assert_eq!(lost[0]["s"], "g");
+}
+
+#[test]
+fn tracks_sort_in_tree_order_and_names_show_the_depth() {
+    // init, then 70 (child of init), 71 (of init), 72 (of 70): tree order 1, 70, 72, 71.
+    let events = trace_of(&[
+        event(70, 1, 1_100, 1_100, Kind::Fork),
+        event(71, 1, 1_200, 1_200, Kind::Fork),
+        event(72, 70, 1_300, 1_300, Kind::Fork),
+    ]);
+    let mut sorted: Vec<(u64, u64)> = of(&events, "M", "")
+        .into_iter()
+        .filter(|e| e["name"] == "thread_sort_index")
+        .map(|e| {
+            (
+                e["args"]["sort_index"].as_u64().unwrap(),
+                e["tid"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    sorted.sort();
+    let order: Vec<u64> = sorted.into_iter().map(|(_, tid)| tid).collect();
+    assert_eq!(order, [1, 70, 72, 71]);
+    let name = |tid: u64| {
+        let e = events
+            .iter()
+            .find(|e| e["name"] == "thread_name" && e["tid"] == tid)
+            .unwrap();
+        (
+            e["pid"].as_u64().unwrap(),
+            e["args"]["name"].as_str().unwrap().to_owned(),
+        )
+    };
+    // 70 and 71 head subtrees of their own (trace processes); 72 is one level below 70.
+    assert_eq!(name(70), (70, "sh 70".to_owned()));
+    assert_eq!(name(72), (70, "· sh 72".to_owned()));
+    assert_eq!(name(71), (71, "sh 71".to_owned()));
+    let arrows: Vec<(&str, u64)> = events
+        .iter()
+        .filter(|e| e["cat"] == "fork")
+        .map(|e| (e["ph"].as_str().unwrap(), e["tid"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        arrows,
+        [
+            ("s", 1),
+            ("f", 70),
+            ("s", 1),
+            ("f", 71),
+            ("s", 70),
+            ("f", 72)
+        ]
+    );
+}
