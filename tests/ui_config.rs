@@ -98,7 +98,8 @@ fn the_config_files_keys_drive_the_ui() {
     tmux.type_text(&command, true);
     tmux.wait_for("UI", |s| s.contains("processes"));
     tmux.key("F2");
-    let help = tmux.wait_for("help", |s| s.contains("this help"));
+    // Both lines: a capture can come while the screen is half drawn.
+    let help = tmux.wait_for("help", |s| s.contains("this help") && s.contains("quit ("));
     // The help lists the keys in use: quit's is x alone.
     let quit = help.lines().find(|l| l.contains("quit (")).unwrap();
     let label = quit.split('│').nth(1).unwrap().split_whitespace().next();
