@@ -13,7 +13,7 @@ use clap::{
 };
 
 use crate::{
-    cmd::Printing,
+    cmd::{Printing, tree::TreeOptions},
     config::Config,
     event::{KindSet, container::PlaceFilter},
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
@@ -131,6 +131,10 @@ pub enum Command {
     /// Forward matching events as real-time signals to other processes, until interrupted
     /// or until no target is left.
     Relay(RelayArgs),
+    /// Print the process tree as it is now, from a fresh model (/proc and a short stream of
+    /// events, as the terminal UI starts), one line per live process; or compare that
+    /// model with /proc (`--check`).
+    Tree(TreeArgs),
     /// Wait until every listed process has exited (any process, not only children) and
     /// print how each ended. Exits like the shell's wait: with the status of the last pid
     /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
@@ -242,6 +246,23 @@ pub struct ReplayArgs {
     /// says the file was damaged).
     #[arg(long)]
     pub skip_damage: bool,
+
+    /// Print the tree as it was at TIME instead of the events, as `tree` prints it
+    /// (`--json` too): the processes alive then. TIME is a time of day as the replay shows
+    /// it (12:01:02, 12:01:02.5), the one nearest the recording's start, or an offset
+    /// from its start (+30s, +1m30s, +500ms).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["text", "kinds", "diff"])]
+    pub tree_at: Option<String>,
+
+    /// Print the processes started (fork), exec'd and exited after T1 and up to T2, an
+    /// event each in time order, as `events` prints them (`--json` too). Times as for
+    /// --tree-at.
+    #[arg(long, num_args = 2, value_names = ["T1", "T2"], conflicts_with_all = ["text", "kinds"])]
+    pub diff: Option<Vec<String>>,
+
+    /// With --tree-at: only the subtree of the process that had this pid then.
+    #[arg(long, value_name = "PID", requires = "tree_at")]
+    pub pid: Option<u32>,
 }
 
 impl ReplayArgs {
@@ -249,6 +270,7 @@ impl ReplayArgs {
     /// terminal, unless `--text`, `--json` or `--kinds` asks for its events printed.
     pub fn in_ui(&self) -> bool {
         let printed = self.text || self.output.json || self.output.kinds.is_some();
+        let printed = printed || self.tree_at.is_some() || self.diff.is_some();
         !printed && io::stdin().is_terminal() && io::stdout().is_terminal()
     }
 
@@ -263,6 +285,43 @@ impl ReplayArgs {
             keymap: keymap(config)?,
             place: self.output.place.filter(),
         })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TreeArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+
+    /// One JSON document instead of text: `at_ns`, `time`, and `processes` in tree order,
+    /// each with pid, ppid, start_ns, depth, children, comm, argv, ids and user.
+    #[arg(long, conflicts_with = "check")]
+    pub json: bool,
+
+    /// Only the subtree of this process.
+    #[arg(long, value_name = "PID", conflicts_with = "check")]
+    pub pid: Option<u32>,
+
+    /// Compare the model's live processes with /proc instead of printing them: a line for
+    /// each process one has and the other has not, each pid that names another process in
+    /// each, each parent that differs; exit 1 if there is any. What changes while /proc is
+    /// read is not a difference (see the manual's README section).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Only the processes of this container or cgroup, with their ancestors.
+    #[command(flatten)]
+    pub place: PlaceArgs,
+}
+
+impl TreeArgs {
+    /// What of the tree to print, and how.
+    pub fn options(&self) -> TreeOptions {
+        TreeOptions {
+            json: self.json,
+            pid: self.pid,
+            place: self.place.filter(),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod budget;
 mod codec;
 mod file;
 mod frame;
+pub mod moment;
 mod reader;
 mod recorder;
 mod replay;

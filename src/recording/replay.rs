@@ -217,6 +217,11 @@ impl Replay {
         Ok(outcome)
     }
 
+    /// Whether a seek is still giving out the events up to its target.
+    pub fn seeking(&self) -> bool {
+        self.seek_to.is_some()
+    }
+
     /// Whether damage is skipped (reading goes on at the next intact frame) rather than
     /// ending the replay.
     pub fn skip_damage(&mut self, skip: bool) {

@@ -16,6 +16,7 @@
 //! a re-sync is due ([`Tracker::resync_due`], [`Tracker::reconcile`]). Here: the tracker;
 //! how followers are told of changes in `follow`; the re-sync policy in `resync`.
 
+pub mod fidelity;
 mod follow;
 pub mod model;
 pub mod pins;
