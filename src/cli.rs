@@ -251,13 +251,15 @@ pub struct ReplayArgs {
     /// (`--json` too): the processes alive then. TIME is a time of day as the replay shows
     /// it (12:01:02, 12:01:02.5), the one nearest the recording's start, or an offset
     /// from its start (+30s, +1m30s, +500ms).
-    #[arg(long, value_name = "TIME", conflicts_with_all = ["text", "kinds", "diff"])]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true,
+          conflicts_with_all = ["text", "kinds", "diff"])]
     pub tree_at: Option<String>,
 
     /// Print the processes started (fork), exec'd and exited after T1 and up to T2, an
     /// event each in time order, as `events` prints them (`--json` too). Times as for
     /// --tree-at.
-    #[arg(long, num_args = 2, value_names = ["T1", "T2"], conflicts_with_all = ["text", "kinds"])]
+    #[arg(long, num_args = 2, value_names = ["T1", "T2"], allow_hyphen_values = true,
+          conflicts_with_all = ["text", "kinds"])]
     pub diff: Option<Vec<String>>,
 
     /// With --tree-at: only the subtree of the process that had this pid then.
@@ -308,6 +310,11 @@ pub struct TreeArgs {
     /// read is not a difference (see the manual's README section).
     #[arg(long)]
     pub check: bool,
+
+    /// Follow events until interrupted (Ctrl-C, SIGTERM) before printing or comparing,
+    /// rather than for a tenth of a second.
+    #[arg(long)]
+    pub follow: bool,
 
     /// Only the processes of this container or cgroup, with their ancestors.
     #[command(flatten)]

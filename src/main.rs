@@ -74,7 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Tree(args)) => {
             let live = args.live.options(probe, &config);
-            cmd::tree::run(live, args.options(), args.check).await
+            cmd::tree::run(live, args.options(), args.check, args.follow).await
         }
         Some(Command::Wait(args)) => {
             cmd::wait::run(args.live.options(probe, &config), &args.pids).await

@@ -14,11 +14,12 @@ use anyhow::{Context, Result};
 pub use past::{diff, model_at, tree_at};
 pub use print::TreeOptions;
 
-use super::{resync, seeded_tracker};
+use super::{resync, resync_due, seeded_tracker};
 use crate::{
     clock::{self, WallClock},
     privileges,
     proc::snapshot,
+    signals::StopSignals,
     source::{Feed, LiveOptions, Source},
     tracker::{
         Tracker,
@@ -31,15 +32,30 @@ use crate::{
 /// was read reaches the model, as it does in the UI's first moments.
 const STREAM: Duration = Duration::from_millis(100);
 
-/// Prints the tree of a fresh model; with `check`, compares it with /proc instead.
-pub async fn run(live: LiveOptions, options: TreeOptions, check: bool) -> Result<ExitCode> {
+/// Prints the tree of a fresh model; with `check`, compares it with /proc instead. With
+/// `follow`, the model follows events until a stop signal (Ctrl-C) first.
+pub async fn run(
+    live: LiveOptions,
+    options: TreeOptions,
+    check: bool,
+    follow: bool,
+) -> Result<ExitCode> {
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
     let (mut source, selection) = Source::open_live(&live)?;
     privileges::keep_only(selection.backend.privileges_to_read() | privileges::to_reread_proc())?;
     super::print_notices(&selection);
     let mut tracker = seeded_tracker()?;
-    let at_ns = stream(&mut source, &mut tracker, STREAM).await?;
+    let at_ns = if follow {
+        let mut stop = StopSignals::catch()?;
+        eprintln!(
+            "forkwatch-tui: following events with {}; stop with Ctrl-C",
+            selection.summary()
+        );
+        stream(&mut source, &mut tracker, stop.recv()).await?
+    } else {
+        stream(&mut source, &mut tracker, tokio::time::sleep(STREAM)).await?
+    };
     let clock = WallClock::now();
     if check {
         return compare(&mut source, &mut tracker, &clock, &selection.summary()).await;
@@ -62,30 +78,35 @@ pub async fn run(live: LiveOptions, options: TreeOptions, check: bool) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// Applies the source's events for `window`, then what it still holds; re-syncs with
-/// /proc if events were lost meanwhile. Returns the time the model stands at.
-async fn stream(source: &mut Source, tracker: &mut Tracker, window: Duration) -> Result<u64> {
-    let lost = tracker.model().counts().lost;
-    let deadline = tokio::time::sleep(window);
-    tokio::pin!(deadline);
+/// Applies the source's events until `until` resolves, then what it still holds,
+/// re-syncing with /proc as the tracker asks after lost events. Returns the time the model
+/// stands at.
+async fn stream(
+    source: &mut Source,
+    tracker: &mut Tracker,
+    until: impl Future<Output = ()>,
+) -> Result<u64> {
+    tokio::pin!(until);
     let mut batch = Vec::with_capacity(4096);
     loop {
-        tokio::select! {
-            more = source.next_batch(&mut batch) => {
-                let more = more?;
-                tracker.apply(&batch);
-                batch.clear();
-                if !more {
-                    break;
-                }
+        let ended = tokio::select! {
+            more = source.next_batch(&mut batch) => !more?,
+            () = resync_due(tracker) => {
+                resync(tracker)?;
+                false
             }
-            () = &mut deadline => break,
+            () = &mut until => true,
+        };
+        tracker.apply(&batch);
+        batch.clear();
+        if ended {
+            break;
         }
     }
     let at_ns = clock::boottime_ns();
     source.finish(&mut batch);
     tracker.apply(&batch);
-    if tracker.model().counts().lost > lost {
+    if tracker.next_resync().is_some() {
         resync(tracker)?;
     }
     Ok(at_ns.max(tracker.model().now_ns()))
@@ -114,8 +135,10 @@ async fn compare(
         println!("{}", difference.line(clock));
     }
     eprintln!(
-        "forkwatch-tui: {} differences between the model and /proc, found in two comparisons",
-        found.len()
+        "forkwatch-tui: {} differences between the model and /proc, found in two comparisons \
+         ({} events lost before them)",
+        found.len(),
+        tracker.model().counts().lost
     );
     Ok(ExitCode::FAILURE)
 }
@@ -124,7 +147,7 @@ async fn compare(
 async fn compare_once(source: &mut Source, tracker: &mut Tracker) -> Result<Vec<Difference>> {
     let read_from_ns = clock::boottime_ns();
     let snapshot = snapshot::take().context("cannot read /proc")?;
-    stream(source, tracker, STREAM).await?;
+    stream(source, tracker, tokio::time::sleep(STREAM)).await?;
     let found = fidelity::compare(tracker.model(), &snapshot, read_from_ns);
     Ok(found)
 }
