@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::running::{GUARD, Running};
+use crate::running::{Finished, GUARD, Running};
 
 pub const GROUPS: [char; 3] = ['a', 'b', 'c'];
 pub const PER_GROUP: usize = 4;
@@ -137,7 +137,12 @@ impl MakeBuild {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(recorder.pid() as i32, libc::SIGINT) };
         let finished = recorder.finish();
-        assert!(finished.status.success(), "{:?}", finished.stderr);
+        let Finished {
+            status,
+            stdout,
+            stderr,
+        } = finished;
+        assert!(status.success(), "{stdout}{stderr:?}");
         self.dir.path().join("build.fwrec")
     }
 }

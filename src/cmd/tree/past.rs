@@ -112,12 +112,15 @@ fn moment(replay: &Replay, option: &str, text: &str) -> Result<u64> {
     let at_ns = seek_target(text, &clock, position.start_ns)
         .map_err(|e| anyhow!("{option}: {}", text::escape_str(&e)))?;
     if !(position.start_ns..=position.end_ns).contains(&at_ns) {
+        // In whole milliseconds, rounded down: an offset shown is within the recording.
+        let length_ms = position.end_ns.saturating_sub(position.start_ns) / 1_000_000;
         bail!(
-            "{option} {}: the recording runs from {} to {} (+0s to +{:.3}s)",
+            "{option} {}: the recording runs from {} to {} (+0s to +{}.{:03}s)",
             text::escape_str(text),
             clock.time_of_day(position.start_ns),
             clock.time_of_day(position.end_ns),
-            position.end_ns.saturating_sub(position.start_ns) as f64 / 1e9
+            length_ms / 1_000,
+            length_ms % 1_000
         );
     }
     Ok(at_ns)
