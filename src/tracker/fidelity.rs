@@ -192,16 +192,17 @@ mod tests {
     #[test]
     fn phantoms_missing_wrapped_pids_and_parents_are_found() {
         let mut model = seeded();
-        let (ghost, reused, moved) = (p(100, 1, 20), p(200, 1, 21), p(300, 1, 22));
+        // Start times a tick (10 ms) apart at least: /proc knows them to the tick.
+        let (ghost, reused, moved) = (p(100, 1, 100), p(200, 1, 200), p(300, 1, 300));
         apply_all(&mut model, &[ghost.fork(), reused.fork(), moved.fork()]);
-        let after_wrap = p(200, 1, 25);
+        let after_wrap = p(200, 1, 500);
         let snapshot = [
             INIT.info("init", &["/sbin/init"]),
             after_wrap.info("sh", &["sh"]),
             moved.under(100).info("sh", &["sh"]),
-            p(400, 1, 23).info("stray", &["stray"]),
+            p(400, 1, 400).info("stray", &["stray"]),
         ];
-        let found = compare(&model, &snapshot, 30 * MS);
+        let found = compare(&model, &snapshot, 1_000 * MS);
         let model_side = |x: crate::tracker::model::testing::P| Seen {
             start_ns: x.start,
             ppid: x.ppid,
@@ -250,28 +251,28 @@ mod tests {
     #[test]
     fn what_changed_while_proc_was_read_is_no_difference() {
         let mut model = seeded();
-        let (born, dying, zombie) = (p(100, 1, 40), p(200, 1, 20), p(300, 1, 21));
+        let (born, dying, zombie) = (p(100, 1, 400), p(200, 1, 200), p(300, 1, 300));
         apply_all(
             &mut model,
             &[
                 born.fork(),
                 dying.fork(),
                 zombie.fork(),
-                dying.exit(45, 0),
-                zombie.exit(25, 0),
+                dying.exit(450, 0),
+                zombie.exit(320, 0),
             ],
         );
         let mut reaped_late = zombie.info("sh", &["sh"]);
         reaped_late.state = 'Z';
-        // Read from 30 ms: `born` came after the read began, `dying` exited during it.
+        // Read from 350 ms: `born` came after the read began, `dying` exited during it.
         let snapshot = [
             INIT.info("init", &["/sbin/init"]),
             dying.info("sh", &["sh"]),
             reaped_late,
         ];
-        assert_eq!(compare(&model, &snapshot, 30 * MS), []);
+        assert_eq!(compare(&model, &snapshot, 350 * MS), []);
         // Had the read begun later, the same would be a phantom and a missing process.
-        let found = compare(&model, &snapshot, 50 * MS);
+        let found = compare(&model, &snapshot, 500 * MS);
         assert_eq!(
             found.iter().map(Difference::pid).collect::<Vec<_>>(),
             [100, 200]
