@@ -8,8 +8,8 @@ use std::{
 
 use anyhow::{Result, anyhow, bail};
 use clap::{
-    Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, builder::PossibleValue,
-    error::ErrorKind, parser::ValueSource,
+    ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+    builder::PossibleValue, error::ErrorKind, parser::ValueSource,
 };
 
 use crate::{
@@ -231,6 +231,7 @@ pub struct RecordArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("moment").args(["tree_at", "diff"])))]
 pub struct ReplayArgs {
     /// The recording.
     pub file: PathBuf,
@@ -262,8 +263,9 @@ pub struct ReplayArgs {
           conflicts_with_all = ["text", "kinds"])]
     pub diff: Option<Vec<String>>,
 
-    /// With --tree-at: only the subtree of the process that had this pid then.
-    #[arg(long, value_name = "PID", requires = "tree_at")]
+    /// With --tree-at or --diff: only the subtree of the process that had this pid then
+    /// (at T1), and the processes born into it.
+    #[arg(long, value_name = "PID", requires = "moment")]
     pub pid: Option<u32>,
 }
 

@@ -64,7 +64,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             (None, Some([first, second])) => {
                 let times = [first.as_str(), second.as_str()];
-                cmd::tree::diff(&args.file, times, args.output.printing(), args.skip_damage).await
+                let printing = args.output.printing();
+                cmd::tree::diff(&args.file, times, args.pid, printing, args.skip_damage).await
             }
             _ => cmd::replay::run(&args.file, args.output.printing(), args.skip_damage).await,
         },

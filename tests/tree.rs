@@ -73,13 +73,9 @@ fn the_tree_of_a_recorded_build_at_three_moments_is_the_live_one_and_the_diff_it
     }
 
     let (first, second) = (live[0]["time"].as_str(), live[1]["time"].as_str());
+    let (first, second) = (first.unwrap(), second.unwrap());
     let diff = run(&[
-        "replay",
-        file,
-        "--diff",
-        first.unwrap(),
-        second.unwrap(),
-        "--json",
+        "replay", file, "--diff", first, second, "--json", "--pid", &make,
     ]);
     assert!(diff.status.success(), "{}", stderr(&diff));
     let events: Vec<Value> = String::from_utf8(diff.stdout)
@@ -95,6 +91,12 @@ fn the_tree_of_a_recorded_build_at_three_moments_is_the_live_one_and_the_diff_it
         }
     }
     let of_build = |e: &&Value| build_pids.contains(&e["pid"].as_u64().unwrap());
+    // `--pid`: the build's events, and no others.
+    assert_eq!(
+        events.iter().filter(of_build).count(),
+        events.len(),
+        "{events:#?}"
+    );
     // Every compiler exec'd in between, by tool: the build's files in its arguments.
     let mut compilers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for event in events

@@ -2,14 +2,14 @@
 //! moments (`replay --diff`). Times are read as the replay's seek prompt reads them
 //! ([`crate::recording::moment`]), from the recording's start.
 
-use std::{io, path::Path, process::ExitCode};
+use std::{collections::HashSet, io, path::Path, process::ExitCode};
 
 use anyhow::{Result, anyhow, bail};
 
 use super::print::{self, TreeOptions};
 use crate::{
     cmd::Printing,
-    event::{KindName, KindSet},
+    event::{Event, Kind, KindName, KindSet},
     recording::{self, Info, Replay, moment::seek_target},
     text,
     tracker::model::Model,
@@ -63,10 +63,12 @@ pub async fn tree_at(
 }
 
 /// `replay FILE --diff T1 T2`: the processes started (fork), exec'd and exited after T1
-/// and up to T2, an event each in time order, as `events` prints them.
+/// and up to T2, an event each in time order, as `events` prints them; with `pid`, only
+/// those of the subtree of the process that had that pid at T1 (and those born into it).
 pub async fn diff(
     file: &Path,
     [first, second]: [&str; 2],
+    pid: Option<u32>,
     mut printing: Printing,
     skip_damage: bool,
 ) -> Result<ExitCode> {
@@ -82,17 +84,32 @@ pub async fn diff(
         .into_iter()
         .fold(KindSet::NONE, KindSet::with);
     let clock = replay.info().wall_clock();
+    let model = model_at(&mut replay, from_ns).await?;
+    // The live pids of the subtree: pids name one live process each.
+    let mut members: Option<HashSet<u32>> = match pid {
+        Some(pid) => {
+            let Some(root) = model.current(pid) else {
+                bail!(
+                    "no process {pid} was alive at {}",
+                    clock.time_of_day(from_ns)
+                );
+            };
+            let alive = model.subtree(root).filter(|p| p.is_alive());
+            Some(alive.map(|p| p.key.pid).collect())
+        }
+        None => None,
+    };
+    drop(model);
     let mut writer = printing.writer(io::stdout().lock(), clock);
-    replay.pause();
     let mut batch = Vec::new();
-    for (to, print) in [(from_ns, false), (to_ns, true)] {
-        replay.seek(to)?;
-        while replay.seeking() {
-            replay.next_batch(&mut batch).await;
-            if print && super::super::write_batch(&mut writer, &mut batch)? {
-                return Ok(ExitCode::SUCCESS);
-            }
-            batch.clear();
+    replay.seek(to_ns)?;
+    while replay.seeking() {
+        replay.next_batch(&mut batch).await;
+        if let Some(members) = &mut members {
+            batch.retain(|event| in_subtree(members, event));
+        }
+        if super::super::write_batch(&mut writer, &mut batch)? {
+            return Ok(ExitCode::SUCCESS);
         }
     }
     undamaged(&replay, &path, skip_damage)?;
@@ -103,6 +120,19 @@ pub async fn diff(
         writer.tally.summary()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `event` concerns a member of the subtree whose live pids are `members`, which
+/// it updates: a fork under a member adds one, an exit takes one away.
+fn in_subtree(members: &mut HashSet<u32>, event: &Event) -> bool {
+    match event.kind {
+        Kind::Fork if members.contains(&event.ppid) => {
+            members.insert(event.pid);
+            true
+        }
+        Kind::Exit(_) => members.remove(&event.pid),
+        _ => members.contains(&event.pid),
+    }
 }
 
 /// The recording time `text` names (after `option`), which must fall within it.
