@@ -9,7 +9,7 @@ mod print;
 
 use std::{io, process::ExitCode, time::Duration};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 pub use past::{diff, model_at, tree_at};
 pub use print::TreeOptions;
@@ -40,6 +40,9 @@ pub async fn run(
     check: bool,
     follow: bool,
 ) -> Result<ExitCode> {
+    if check && options.place.is_some() {
+        bail!("tree --check compares every process: --container and --cgroup do not apply");
+    }
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
     let (mut source, selection) = Source::open_live(&live)?;
