@@ -17,6 +17,7 @@ use std::{path::Path, time::Instant};
 
 use demo_events::{demo, nth_repeated};
 use forkwatch::{
+    cmd,
     event::KindName,
     private_file,
     recording::{Recorder, Replay},
@@ -81,34 +82,31 @@ fn write(path: &Path, bytes: u64) -> (u64, u64) {
     (info.start_ns, last_ns)
 }
 
-/// The live processes at `at_ns`, from a keyframe or from the start.
+/// The live processes at `at_ns`: as `replay --tree-at` builds them (from the nearest
+/// keyframe), or from the start for comparison.
 async fn tree_at(path: &Path, what: &str, at_ns: u64, from_keyframe: bool) {
     let t0 = Instant::now();
     let mut replay = Replay::open(path).unwrap();
     let opened = t0.elapsed();
-    let mut model = Model::default();
-    let started_at = if from_keyframe {
-        let keyframe = replay.seek_from_keyframe(at_ns).unwrap();
-        model.seed(&keyframe.processes);
-        keyframe.at_ns
+    let model = if from_keyframe {
+        cmd::tree::model_at(&mut replay, at_ns).await.unwrap()
     } else {
+        let mut model = Model::default();
         model.seed(replay.snapshot());
         replay.seek(at_ns).unwrap();
-        replay.info().start_ns
+        let mut batch = Vec::new();
+        while replay.is_seeking() {
+            replay.next_batch(&mut batch).await;
+            batch.drain(..).for_each(|e| {
+                model.apply(&e);
+            });
+        }
+        model
     };
-    let mut batch = Vec::new();
-    let mut applied = 0;
-    while replay.is_seeking() {
-        replay.next_batch(&mut batch).await;
-        applied += batch.len();
-        batch.drain(..).for_each(|e| {
-            model.apply(&e);
-        });
-    }
     let alive = model.live_processes().len();
     println!(
-        "tree {what}, {}: {:.3} s ({:.3} s opening), {applied} events applied from {:.1} s \
-         before, {alive} processes alive",
+        "tree {what}, {}: {:.3} s ({:.3} s opening), at event {} of {}, {alive} processes \
+         alive",
         if from_keyframe {
             "from the nearest keyframe"
         } else {
@@ -116,6 +114,7 @@ async fn tree_at(path: &Path, what: &str, at_ns: u64, from_keyframe: bool) {
         },
         t0.elapsed().as_secs_f64(),
         opened.as_secs_f64(),
-        (at_ns - started_at) as f64 / 1e9,
+        replay.position().events,
+        replay.position().total_events,
     );
 }

@@ -1,5 +1,7 @@
 //! Command-line interface.
 
+mod tree;
+
 use std::{
     io::{self, IsTerminal, Write},
     path::PathBuf,
@@ -8,8 +10,8 @@ use std::{
 
 use anyhow::{Result, anyhow, bail};
 use clap::{
-    Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, builder::PossibleValue,
-    error::ErrorKind, parser::ValueSource,
+    ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+    builder::PossibleValue, error::ErrorKind, parser::ValueSource,
 };
 
 use crate::{
@@ -20,6 +22,7 @@ use crate::{
     tracker::rules::RuleFields,
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
 };
+pub use tree::TreeArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -131,6 +134,10 @@ pub enum Command {
     /// Forward matching events as real-time signals to other processes, until interrupted
     /// or until no target is left.
     Relay(RelayArgs),
+    /// Print the process tree as it is now, from a fresh model (/proc and a short stream of
+    /// events, as the terminal UI starts), one line per live process; or compare that
+    /// model with /proc (`--check`).
+    Tree(TreeArgs),
     /// Wait until every listed process has exited (any process, not only children) and
     /// print how each ended. Exits like the shell's wait: with the status of the last pid
     /// listed (128 + signal if a signal killed it), 127 if a pid names no process, 255 if
@@ -232,6 +239,7 @@ pub struct RecordArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("moment").args(["tree_at", "diff"])))]
 pub struct ReplayArgs {
     /// The recording.
     pub file: PathBuf,
@@ -252,14 +260,34 @@ pub struct ReplayArgs {
     /// ui.perfetto.dev and chrome://tracing) instead of printing its events: a track per
     /// process, a slice per lifetime and exec, instants for uid and gid changes.
     #[arg(long, value_name = "OUT",
-          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup"])]
+          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup", "moment"])]
     pub perfetto: Option<PathBuf>,
 
     /// Print the critical path of the subtree of the first process with this pid, instead
     /// of the events: from its exit back through the child whose exit it waited on last.
     #[arg(long, value_name = "PID",
-          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup"])]
+          conflicts_with_all = ["json", "text", "kinds", "container", "cgroup", "moment"])]
     pub critical_path: Option<u32>,
+
+    /// Print the tree as it was at TIME instead of the events, as `tree` prints it
+    /// (`--json` too): the processes alive then. TIME is a time of day as the replay shows
+    /// it (12:01:02, 12:01:02.5), the one nearest the recording's start, or an offset
+    /// from its start (+30s, +1m30s, +500ms).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true,
+          conflicts_with_all = ["text", "kinds", "diff"])]
+    pub tree_at: Option<String>,
+
+    /// Print the processes started (fork), exec'd and exited after T1 and up to T2, an
+    /// event each in time order, as `events` prints them (`--json` too). Times as for
+    /// --tree-at.
+    #[arg(long, num_args = 2, value_names = ["T1", "T2"], allow_hyphen_values = true,
+          conflicts_with_all = ["text", "kinds"])]
+    pub diff: Option<Vec<String>>,
+
+    /// With --tree-at or --diff: only the subtree of the process that had this pid then
+    /// (at T1), and the processes born into it.
+    #[arg(long, value_name = "PID", requires = "moment")]
+    pub pid: Option<u32>,
 }
 
 impl ReplayArgs {
@@ -268,6 +296,7 @@ impl ReplayArgs {
     pub fn in_ui(&self) -> bool {
         let printed = self.text || self.output.json || self.output.kinds.is_some();
         let made = self.perfetto.is_some() || self.critical_path.is_some();
+        let printed = printed || self.tree_at.is_some() || self.diff.is_some();
         !printed && !made && io::stdin().is_terminal() && io::stdout().is_terminal()
     }
 

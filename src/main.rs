@@ -55,19 +55,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Replay(args)) if args.in_ui() => {
             ui::replay::run(&args.ui_options(&config)?).await
         }
-        Some(Command::Replay(args)) => {
-            let instead = args.instead();
-            cmd::replay::run(
-                &args.file,
-                args.output.printing(),
-                args.skip_damage,
-                &instead,
-            )
-            .await
-        }
+        Some(Command::Replay(args)) => match (&args.tree_at, args.diff.as_deref()) {
+            (Some(time), _) => {
+                let options = cmd::tree::TreeOptions {
+                    json: args.output.json,
+                    pid: args.pid,
+                    place: args.output.place.filter(),
+                };
+                cmd::tree::tree_at(&args.file, time, options, args.skip_damage).await
+            }
+            (None, Some([first, second])) => {
+                let times = [first.as_str(), second.as_str()];
+                let printing = args.output.printing();
+                cmd::tree::diff(&args.file, times, args.pid, printing, args.skip_damage).await
+            }
+            _ => {
+                let instead = args.instead();
+                let printing = args.output.printing();
+                cmd::replay::run(&args.file, printing, args.skip_damage, &instead).await
+            }
+        },
         Some(Command::Relay(args)) => {
             let live = args.live.options(probe, &config);
             cmd::relay::run(live, args.rule()).await
+        }
+        Some(Command::Tree(args)) => {
+            let live = args.live.options(probe, &config);
+            cmd::tree::run(live, args.options(), args.check, args.follow).await
         }
         Some(Command::Wait(args)) => {
             cmd::wait::run(args.live.options(probe, &config), &args.pids).await

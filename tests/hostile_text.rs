@@ -269,6 +269,45 @@ fn watch_prints_the_subtree_escaped() {
     assert_terminal_safe(&run.stderr.join("\n"));
 }
 
+/// `tree` shows the process's argv escaped in its row, and `tree --json` spells what a
+/// terminal acts on as `\u` escapes, the values still exact.
+#[test]
+fn tree_shows_the_process_escaped() {
+    let mut hostile = Hostile::start();
+    let pid = hostile.pid().to_string();
+    hostile.go();
+    let text = Running::start(&["tree", "--pid", &pid]).finish();
+    let json = Running::start(&["tree", "--pid", &pid, "--json"]).finish();
+    assert!(hostile.end().success());
+
+    assert!(text.status.success(), "{:?}", text.stderr);
+    assert_terminal_safe(&text.stdout);
+    let row = text.stdout.lines().nth(1).unwrap();
+    let argv_shown = format!(
+        "{} name {COMM_SHOWN} {} {}",
+        hostile.path_shown(),
+        text::escape_str(FORGED),
+        hostile.token
+    );
+    assert!(row.starts_with(&format!("{pid:>7} ")), "{row}");
+    assert!(
+        row.ends_with(&format!("  {argv_shown}")),
+        "{row}\n{argv_shown}"
+    );
+
+    assert!(json.status.success(), "{:?}", json.stderr);
+    assert_terminal_safe(&json.stdout);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let process = &document["processes"][0];
+    assert_eq!(process["pid"].as_u64(), Some(u64::from(hostile.pid())));
+    assert_eq!(process["comm"], COMM);
+    let path = hostile.path.to_str().unwrap();
+    assert_eq!(
+        process["argv"],
+        serde_json::json!([path, "name", COMM, FORGED, hostile.token])
+    );
+}
+
 #[test]
 fn wait_names_the_process_escaped() {
     let mut hostile = Hostile::start();

@@ -1,6 +1,6 @@
-//! The headless subcommands (`events`, `watch`, `wait`, `relay`, `record`, `replay`), a
-//! module each, and what they share: the loop that hands a [`Feed`]'s batches to a
-//! command, how events are printed ([`Printing`]), the tracker of a command that follows a
+//! The headless subcommands (`events`, `watch`, `wait`, `relay`, `record`, `replay`,
+//! `tree`), a module each, and what they share: the loop that hands a [`Feed`]'s batches
+//! to a command, how events are printed ([`Printing`]), the tracker of a command that follows a
 //! subtree and its re-syncs. Each takes plain options, which `cli` makes from the command
 //! line; a new command is a module here, a variant of `cli::Command` and a line in
 //! main.rs.
@@ -10,6 +10,7 @@ pub mod perfetto;
 pub mod record;
 pub mod relay;
 pub mod replay;
+pub mod tree;
 pub mod wait;
 pub mod watch;
 

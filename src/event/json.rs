@@ -38,7 +38,7 @@ impl Event {
 /// `"` and `\`), plus a `\u` escape for every other character [`text::is_escaped`].
 /// Only strings with DEL or a byte past ASCII need the second step, so everything else
 /// (keys, numbers, most names and arguments) is written by serde_json's fast path.
-pub(super) struct TerminalSafe<'a>(pub &'a str);
+pub struct TerminalSafe<'a>(pub &'a str);
 
 impl Serialize for TerminalSafe<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -24,6 +24,7 @@ use std::{borrow::Cow, fmt};
 use serde::{Deserialize, Serialize};
 
 pub use argv::{Argv, ByteString, MAX_ARGV_BYTES, MAX_FILENAME_BYTES};
+pub use json::TerminalSafe;
 pub(crate) use key::{KeyHasher, KeyMap};
 pub use key::{PID_MAX_LIMIT, ProcessKey};
 pub use kinds::{KindName, KindSet};

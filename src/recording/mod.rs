@@ -15,6 +15,7 @@ mod codec;
 mod file;
 mod frame;
 mod keyframe;
+pub mod moment;
 mod reader;
 mod recorder;
 mod replay;

@@ -17,6 +17,7 @@
 //! how followers are told of changes in `follow`; the re-sync policy in `resync`.
 
 pub mod critical_path;
+pub mod fidelity;
 mod follow;
 pub mod model;
 pub mod pins;

@@ -64,7 +64,7 @@ mod status;
 mod tags;
 mod terminal;
 mod user_dialog;
-mod users;
+pub mod users;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 

@@ -11,12 +11,12 @@ use ratatui::{style::Stylize, text::Span};
 
 use super::{
     player::{Control, Report, Status},
-    seek::{seek_target, time_of_day},
+    seek::time_of_day,
 };
 use crate::{
     clock::WallClock,
     event::{KindSet, ProcessKey, duration},
-    recording::Replay,
+    recording::{Replay, moment::seek_target},
     tracker::model::Model,
     ui::{
         app::App,
