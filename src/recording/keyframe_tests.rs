@@ -43,6 +43,10 @@ fn forks(pids: std::ops::Range<u32>, ts_ns: u64) -> Vec<Event> {
 /// Three groups of events with a keyframe after the first (2 processes) and after the
 /// second (300 processes of 7 KiB each: more than one frame).
 fn with_two_keyframes() -> (Vec<u8>, [Vec<Event>; 3], [Vec<ProcessInfo>; 2]) {
+    let alive = |processes: &[ProcessInfo]| Alive {
+        processes: processes.to_vec(),
+        ..Alive::default()
+    };
     let groups = [
         forks(10..20, 2_000_000_000),
         forks(20..30, 3_000_000_000),
@@ -55,8 +59,8 @@ fn with_two_keyframes() -> (Vec<u8>, [Vec<Event>; 3], [Vec<ProcessInfo>; 2]) {
         group.iter().for_each(|e| writer.push(e).unwrap());
         let at_ns = group.last().unwrap().ts_ns;
         match i {
-            0 => writer.write_keyframe(at_ns, &small).unwrap(),
-            1 => writer.write_keyframe(at_ns, &large).unwrap(),
+            0 => writer.write_keyframe(at_ns, &alive(&small)).unwrap(),
+            1 => writer.write_keyframe(at_ns, &alive(&large)).unwrap(),
             _ => {}
         }
     }
@@ -112,7 +116,7 @@ fn a_reader_starts_after_the_latest_keyframe_at_or_before_a_time() {
 }
 
 #[test]
-fn a_damaged_keyframe_gives_way_to_an_earlier_one() {
+fn a_damaged_keyframe_gives_way_to_an_earlier_one_and_is_damage_when_read_through() {
     let (mut bytes, groups, [small, _]) = with_two_keyframes();
     // A byte in the large keyframe's second part.
     let second_part = {
@@ -132,6 +136,109 @@ fn a_damaged_keyframe_gives_way_to_an_earlier_one() {
     let keyframe = reader.keyframe_before(u64::MAX).unwrap().unwrap();
     assert_eq!(&*keyframe.processes, &small[..]);
     assert_eq!(next_events(&mut reader), groups[1]);
+    // Until its checksum holds, nothing says the frame is a keyframe: it is damage, and
+    // reading goes on after it.
+    let mut out = Vec::new();
+    let damage = reader.next_batch(&mut out).unwrap_err();
+    assert_eq!(damage.offset, second_part as u64);
+    reader.resync();
+    assert_eq!(next_events(&mut reader), groups[2]);
+}
+
+/// A recording with one good keyframe after the first group, the second group, and then a
+/// keyframe frame made by hand with `content`, `count` processes, at `time`.
+fn with_a_crafted_keyframe(content: &str, count: u32, time: u64) -> Vec<u8> {
+    let good = Alive {
+        processes: vec![process(1, 0)],
+        ..Alive::default()
+    };
+    let mut writer = Writer::new(Vec::new(), &info(), &[]).unwrap();
+    forks(10..20, 2_000_000_000)
+        .iter()
+        .for_each(|e| writer.push(e).unwrap());
+    writer.write_keyframe(2_000_000_019, &good).unwrap();
+    forks(20..30, 3_000_000_000)
+        .iter()
+        .for_each(|e| writer.push(e).unwrap());
+    writer.write_events().unwrap();
+    let mut bytes = writer.into_inner();
+    let mut frame = Vec::new();
+    super::frame::FrameEncoder::new()
+        .unwrap()
+        .encode(
+            super::frame::FrameKind::Keyframe,
+            count,
+            (time, time),
+            content.as_bytes(),
+            &mut frame,
+        )
+        .unwrap();
+    bytes.extend_from_slice(&frame);
+    bytes
+}
+
+#[test]
+fn a_keyframe_that_says_what_its_header_does_not_gives_way() {
+    let one = serde_json::to_string(&process(2, 0)).unwrap();
+    let t = 3_000_000_029_u64;
+    let head = |at: u64, events: u64, part: usize, parts: usize| {
+        format!(r#""at_ns":{at},"events":{events},"part":{part},"parts":{parts}"#)
+    };
+    let crafted = [
+        (
+            "its time is not the header's",
+            format!("{{{},\"processes\":[{one}]}}", head(t - 1, 20, 0, 1)),
+            1,
+        ),
+        (
+            "the second part alone",
+            format!("{{{},\"processes\":[{one}]}}", head(t, 20, 1, 2)),
+            1,
+        ),
+        (
+            "a wrong count",
+            format!("{{{},\"processes\":[{one}]}}", head(t, 20, 0, 1)),
+            2,
+        ),
+        (
+            "more events than the file",
+            format!("{{{},\"processes\":[{one}]}}", head(t, 21, 0, 1)),
+            1,
+        ),
+        (
+            "a subreaper it does not hold",
+            format!(
+                "{{{},\"subreapers\":[7],\"processes\":[{one}]}}",
+                head(t, 20, 0, 1)
+            ),
+            1,
+        ),
+        (
+            "no processes field",
+            format!("{{{}}}", head(t, 20, 0, 1)),
+            0,
+        ),
+    ];
+    for (what, content, count) in crafted {
+        let bytes = with_a_crafted_keyframe(&content, count, t);
+        let mut reader = reader(&bytes);
+        assert_eq!(reader.keyframes.len(), 2, "{what}");
+        let keyframe = reader.keyframe_before(u64::MAX).unwrap().unwrap();
+        assert_eq!(keyframe.at_ns, 2_000_000_019, "{what}");
+        // Read through, the crafted frame is skipped: its checksum holds.
+        let mut all = Vec::new();
+        while reader.next_batch(&mut all).unwrap() {}
+        assert_eq!(all, forks(20..30, 3_000_000_000), "{what}");
+    }
+    // Made the same way, a sound one is taken.
+    let sound = format!(
+        "{{{},\"subreapers\":[2],\"processes\":[{one}]}}",
+        head(t, 20, 0, 1)
+    );
+    let bytes = with_a_crafted_keyframe(&sound, 1, t);
+    let mut reader = reader(&bytes);
+    let keyframe = reader.keyframe_before(u64::MAX).unwrap().unwrap();
+    assert_eq!((keyframe.at_ns, keyframe.subreapers), (t, vec![2]));
 }
 
 /// Alive: what the forks added and the exits took away.
@@ -152,8 +259,11 @@ impl LiveSet for Forks {
         }
     }
 
-    fn processes(&self) -> Vec<ProcessInfo> {
-        self.0.lock().unwrap().values().cloned().collect()
+    fn alive(&self) -> Alive {
+        Alive {
+            processes: self.0.lock().unwrap().values().cloned().collect(),
+            ..Alive::default()
+        }
     }
 }
 
@@ -181,7 +291,7 @@ fn the_recorder_writes_what_its_live_set_holds_every_so_many_events() {
     let last = reader.keyframe_before(u64::MAX).unwrap().unwrap();
     assert_eq!(last.events, 1_000);
     assert_eq!(last.at_ns, 2_000_000_000 + 999);
-    assert_eq!(&*last.processes, &live.processes()[..]);
+    assert_eq!(&*last.processes, &live.alive().processes[..]);
     let middle = reader
         .keyframe_before(2_000_000_000 + 450)
         .unwrap()

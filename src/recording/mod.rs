@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use file::{create, open, reopen};
 use keyframe::KeyframeHead;
-pub use keyframe::{KEYFRAME_EVENTS, Keyframe, LiveSet};
+pub use keyframe::{Alive, KEYFRAME_EVENTS, Keyframe, LiveSet};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};

@@ -23,6 +23,7 @@ use crate::{
     text,
 };
 
+mod extent;
 mod keyframes;
 mod resync;
 
@@ -163,8 +164,10 @@ pub struct Reader<R> {
     /// Offset of the first frame after the snapshot.
     events_offset: u64,
     end: Option<End>,
-    /// Where each keyframe starts, with its time, in file order; found by `extent`.
+    /// Where each keyframe starts, with its time, in file order, and the events the
+    /// frame headers count; found by `extent`.
     pub(in crate::recording) keyframes: Vec<(u64, u64)>,
+    events_total: u64,
     finished: bool,
     damage: Option<Damage>,
     decoder: FrameDecoder,
@@ -233,6 +236,7 @@ impl<R: Input> Reader<R> {
             events_offset: 0,
             end: None,
             keyframes: Vec::new(),
+            events_total: 0,
             finished: false,
             damage: None,
             decoder: FrameDecoder::new().map_err(OpenError::Io)?,
@@ -248,7 +252,7 @@ impl<R: Input> Reader<R> {
     /// Reads the info frame and the snapshot frames its count says there are.
     fn read_info_and_snapshot(&mut self) -> Result<(), OpenError> {
         let at = self.offset;
-        let processes = match self.read_frame()? {
+        let processes = match self.read_frame(true)? {
             Frame::Read(h) if h.kind() == Some(FrameKind::Info) => {
                 self.info = serde_json::from_slice(&self.content)
                     .map_err(|e| Damage::new(at, format!("unreadable info frame: {e}")))?;
@@ -268,7 +272,7 @@ impl<R: Input> Reader<R> {
         while snapshot.len() < processes {
             let at = self.offset;
             let damaged = |problem| OpenError::from(Damage::new(at, problem));
-            match self.read_frame()? {
+            match self.read_frame(true)? {
                 Frame::Read(h) if h.kind() == Some(FrameKind::Snapshot) => {
                     let mut part: Vec<ProcessInfo> = serde_json::from_slice(&self.content)
                         .map_err(|e| damaged(format!("unreadable snapshot: {e}")))?;
@@ -330,7 +334,7 @@ impl<R: Input> Reader<R> {
         while !self.finished {
             let at = self.offset;
             let frame = self
-                .read_frame()
+                .read_frame(false)
                 .inspect_err(|damage| self.damage = Some(damage.clone()))?;
             let header = match frame {
                 Frame::Read(header) => header,
@@ -374,52 +378,6 @@ impl<R: Input> Reader<R> {
         self.budget = self.opening.clone();
         self.window = Window::default();
         self.seek(self.events_offset)
-    }
-
-    /// The number of events and the last time, from the frame headers that follow the
-    /// snapshot (payloads are skipped, not checked); notes where the keyframes are on the
-    /// way. Leaves the position as it was.
-    pub fn extent(&mut self) -> io::Result<Extent> {
-        let resume = self.offset;
-        let mut extent = Extent {
-            events: 0,
-            end_ns: self.info.start_ns,
-        };
-        self.keyframes.clear();
-        let mut at = self.events_offset;
-        let mut previous_kind = None;
-        // Forward from header to header: a buffered input keeps what it read of the file
-        // when the skip lands inside its buffer, where a seek would throw it away.
-        self.seek(self.events_offset)?;
-        loop {
-            let mut bytes = [0; frame::HEADER_LEN];
-            if read_full(&mut self.input, &mut bytes)? < frame::HEADER_LEN {
-                break;
-            }
-            let Ok(header) = Header::parse(&bytes) else {
-                break;
-            };
-            // A keyframe's parts follow each other: the first one is where it starts.
-            if header.kind() == Some(FrameKind::Keyframe) && previous_kind != header.kind() {
-                self.keyframes.push((header.max_ts, at));
-            }
-            previous_kind = header.kind();
-            at += frame::HEADER_LEN as u64 + u64::from(header.stored_len);
-            match header.kind() {
-                Some(FrameKind::Events) => {
-                    extent.events = extent.events.saturating_add(header.count.into());
-                    extent.end_ns = extent.end_ns.max(header.max_ts);
-                }
-                Some(FrameKind::End) => {
-                    extent.end_ns = extent.end_ns.max(header.max_ts);
-                    break;
-                }
-                _ => {}
-            }
-            self.input.seek_relative(i64::from(header.stored_len))?;
-        }
-        self.seek(resume)?;
-        Ok(extent)
     }
 
     fn decode_events(&mut self, header: &Header, out: &mut Vec<Event>) -> Result<(), String> {
@@ -481,8 +439,10 @@ impl<R: Input> Reader<R> {
     }
 
     /// Reads the frame at `self.offset` into `self.content` and moves past it; on damage
-    /// the offset stays at the frame.
-    fn read_frame(&mut self) -> Result<Frame, Damage> {
+    /// the offset stays at the frame. An optional frame is checked (its type byte is only
+    /// known to be right once its checksum holds) but decompressed only if
+    /// `decode_optional`.
+    fn read_frame(&mut self, decode_optional: bool) -> Result<Frame, Damage> {
         let at = self.offset;
         let unreadable = |e: io::Error| Damage::new(at, format!("cannot read: {e}"));
         let mut bytes = [0; frame::HEADER_LEN];
@@ -504,12 +464,17 @@ impl<R: Input> Reader<R> {
         if !header.checks(&self.payload) {
             return Err(Damage::new(at, "checksum mismatch"));
         }
+        if header.raw_kind >= FrameKind::FIRST_OPTIONAL && !decode_optional {
+            self.content.clear();
+            self.offset = end;
+            return Ok(Frame::Read(header));
+        }
         self.charge(|b, len| b.charge_content(header.content_len.into(), len))
             .map_err(|problem| Damage::new(at, problem))?;
         self.decoder
             .decode(&header, &self.payload, &mut self.content)
             .map_err(|problem| Damage::new(at, problem))?;
-        self.offset = at + frame::HEADER_LEN as u64 + u64::from(header.stored_len);
+        self.offset = end;
         Ok(Frame::Read(header))
     }
 

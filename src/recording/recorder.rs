@@ -332,7 +332,7 @@ impl Keyframes {
         }
         writer.write_events()?;
         let before = writer.summary().bytes;
-        writer.write_keyframe(self.latest_ns, &self.live.processes())?;
+        writer.write_keyframe(self.latest_ns, &self.live.alive())?;
         self.after_last = writer.summary().bytes;
         self.last_bytes = self.after_last - before;
         self.since = 0;

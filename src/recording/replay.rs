@@ -230,6 +230,8 @@ impl Replay {
                 at_ns: self.extent_start(),
                 events: 0,
                 processes: self.shared_snapshot(),
+                subreapers: Vec::new(),
+                without_creds: Vec::new(),
             },
         };
         self.queue.clear();

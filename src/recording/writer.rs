@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{
-    End, FILE_HEADER_LEN, FORMAT_VERSION, Info, KeyframeHead, MAGIC, codec,
+    Alive, End, FILE_HEADER_LEN, FORMAT_VERSION, Info, KeyframeHead, MAGIC, codec,
     frame::{FrameEncoder, FrameKind},
 };
 use crate::{
@@ -176,23 +176,34 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
-    /// Writes the frame being built, then a keyframe: `processes`, the ones alive after
+    /// Writes the frame being built, then a keyframe: `alive`, the processes alive after
     /// every event pushed so far, at `at_ns`, the latest time among those events. Split
     /// over frames as the snapshot is, each part saying which it is.
-    pub fn write_keyframe(&mut self, at_ns: u64, processes: &[ProcessInfo]) -> io::Result<()> {
+    pub fn write_keyframe(&mut self, at_ns: u64, alive: &Alive) -> io::Result<()> {
         self.write_events()?;
-        let chunks = json_chunks(processes)?;
+        let chunks = json_chunks(&alive.processes)?;
         let parts = chunks.len().max(1);
         let mut content = Vec::new();
         for part in 0..parts {
             let (count, chunk) = chunks.get(part).map_or((0, &b"[]"[..]), |(n, c)| (*n, c));
-            content.clear();
+            let first = part == 0;
             let head = KeyframeHead {
                 at_ns,
                 events: self.records,
                 part,
                 parts,
+                subreapers: if first {
+                    alive.subreapers.clone()
+                } else {
+                    Vec::new()
+                },
+                without_creds: if first {
+                    alive.without_creds.clone()
+                } else {
+                    Vec::new()
+                },
             };
+            content.clear();
             serde_json::to_writer(&mut content, &head)?;
             // The head's closing brace becomes the processes field's comma.
             content.pop();

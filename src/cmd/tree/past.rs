@@ -24,7 +24,7 @@ pub async fn model_at(replay: &mut Replay, at_ns: u64) -> Result<Model> {
     replay.pause();
     let start = replay.seek_from_keyframe(at_ns)?;
     let mut model = Model::default();
-    model.seed(&start.processes);
+    model.seed_keyframe(&start);
     let mut batch = Vec::new();
     while replay.is_seeking() {
         replay.next_batch(&mut batch).await;

@@ -111,20 +111,6 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Keeps nothing of exited processes: for a model that only says who is alive (a
-    /// recording's keyframes).
-    pub fn live_only() -> Self {
-        Self {
-            linger_ns: 0,
-            max_lingering: 0,
-            history_len: 0,
-            events_per_process: 0,
-            exited_bytes: 0,
-        }
-    }
-}
-
 /// How many processes the model holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {

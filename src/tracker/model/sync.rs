@@ -12,7 +12,7 @@ use super::{
 use crate::{
     event::{Event, ExitStatus, KeyHasher, ProcessKey},
     proc::snapshot::ProcessInfo,
-    recording::LiveSet,
+    recording::{Alive, Keyframe, LiveSet},
 };
 
 impl Model {
@@ -31,8 +31,8 @@ impl Model {
 
     /// The processes alive, as a snapshot holds them: what [`Model::seed`] takes back. A
     /// snapshot has no place for what only events tell (the file a program was exec'd
-    /// from, a subreaper, the cgroup id), nor for credentials no source gave (all 0 then),
-    /// and it says nothing of the process state (`?`).
+    /// from, a subreaper, the cgroup id), nor for credentials no source gave (all 0 then;
+    /// [`Model::alive`] says which), and it says nothing of the process state (`?`).
     pub fn live_processes(&self) -> Vec<ProcessInfo> {
         (self.iter().filter(|p| p.is_alive()))
             .map(|p| ProcessInfo {
@@ -191,12 +191,50 @@ fn program_from_proc(info: &ProcessInfo) -> Arc<Program> {
 }
 
 impl Model {
-    /// What keeps a recording's keyframes: a model of its own, which keeps nothing of
-    /// exited processes, seeded with the snapshot the recording starts from.
+    /// What keeps a recording's keyframes: a model of its own, as a replay's (without the
+    /// per-process event logs, which a keyframe does not hold), seeded with the snapshot
+    /// the recording starts from.
     pub fn for_keyframes(snapshot: &[ProcessInfo]) -> Box<dyn LiveSet> {
-        let mut model = Model::new(super::Config::live_only());
+        let config = super::Config {
+            events_per_process: 0,
+            ..super::Config::default()
+        };
+        let mut model = Model::new(config);
         model.seed(snapshot);
         Box::new(model)
+    }
+
+    /// The processes alive, with what a snapshot has no place for: whether they are
+    /// subreapers, and whether a source gave their credentials.
+    pub fn alive(&self) -> Alive {
+        let live = || self.iter().filter(|p| p.is_alive());
+        Alive {
+            processes: self.live_processes(),
+            subreapers: live().filter(|p| p.subreaper).map(|p| p.key.pid).collect(),
+            without_creds: live()
+                .filter(|p| p.creds.is_none())
+                .map(|p| p.key.pid)
+                .collect(),
+        }
+    }
+
+    /// Starts from a recording's keyframe as [`Model::seed`] starts from a snapshot, with
+    /// what only a keyframe says.
+    pub fn seed_keyframe(&mut self, keyframe: &Keyframe) {
+        self.seed(&keyframe.processes);
+        let named = (keyframe.subreapers.iter().map(|&pid| (pid, true)))
+            .chain(keyframe.without_creds.iter().map(|&pid| (pid, false)));
+        for (pid, subreaper) in named {
+            let Some(slot) = self.current(pid).and_then(|key| self.slot(key)) else {
+                continue;
+            };
+            let process = self.process_mut(slot);
+            if subreaper {
+                process.subreaper = true;
+            } else {
+                process.creds = None;
+            }
+        }
     }
 }
 
@@ -206,7 +244,7 @@ impl LiveSet for Model {
         Model::apply(self, event);
     }
 
-    fn processes(&self) -> Vec<ProcessInfo> {
-        self.live_processes()
+    fn alive(&self) -> Alive {
+        Model::alive(self)
     }
 }
