@@ -1055,3 +1055,4 @@ mod record;
 mod relays;
 mod replay;
 mod resync;
+mod timeline;
