@@ -13,8 +13,8 @@ use ratatui::{
 };
 
 use super::{
-    keys::Action, look::Theme, message::Effect, panes::events::RecentEvents,
-    relays::RelayNotices, users::Users,
+    keys::Action, look::Theme, message::Effect, panes::events::RecentEvents, relays::RelayNotices,
+    users::Users,
 };
 use crate::{
     clock::WallClock,

@@ -54,9 +54,15 @@ pub(super) fn draw(timeline: &Timeline, area: Rect, buf: &mut Buffer, view: &Vie
     };
     for x in 0..window.cells {
         let (from, to) = window.times(x);
-        let busy = timeline.members.busy_within(from, to.min(view.now_ns.max(from + 1)));
+        // After now (in a replay: what is still to come), nothing is known yet.
+        if from >= view.now_ns {
+            break;
+        }
+        let busy = timeline.members.busy_within(from, to.min(view.now_ns));
         let cell = if busy { BUSY } else { IDLE };
-        buf[(frame.bars.x + x, inner.y)].set_char(cell).set_style(theme.faint);
+        buf[(frame.bars.x + x, inner.y)]
+            .set_char(cell)
+            .set_style(theme.faint);
     }
     let shown = rows.iter().enumerate().skip(frame.top);
     for ((at, member), y) in shown.zip(inner.y + 1..frame.axis_y()) {
@@ -102,14 +108,27 @@ fn draw_row(
     let indent = "   ".repeat(usize::from(member.depth).min(width / 6));
     let mark = if marked { '»' } else { ' ' };
     let text = format!("{:>7}{mark}{indent}{name}", member.key.pid);
-    buf.set_style(Rect { width: width as u16, ..line }, style);
+    buf.set_style(
+        Rect {
+            width: width as u16,
+            ..line
+        },
+        style,
+    );
     buf.set_stringn(line.x, line.y, text, width.saturating_sub(1), style);
     let Some(window) = frame.window else {
         return;
     };
+    // In a replay, a line where it is, behind the bars.
+    if view.replaying
+        && let Some(x) = window.cell(view.now_ns)
+    {
+        buf[(frame.bars.x + x, line.y)]
+            .set_char('┊')
+            .set_style(theme.faint);
+    }
     let end = member.end_ns().unwrap_or(view.now_ns).max(member.start_ns);
-    let Some((first, last)) = window.cells_of(member.start_ns, end.max(member.start_ns + 1))
-    else {
+    let Some((first, last)) = window.cells_of(member.start_ns, end.max(member.start_ns + 1)) else {
         return;
     };
     let (bar, dot, mut style) = looks(member, theme);
@@ -141,18 +160,12 @@ fn looks(member: &Member, theme: &Theme) -> (char, char, Style) {
     }
 }
 
-/// The axis: a `|` at each round time, its time of day after it; in a replay, `▲` where
-/// the replay is.
+/// The axis: a `|` at each round time, its time of day after it.
 fn draw_axis(window: &Window, bars: Rect, y: u16, buf: &mut Buffer, view: &View) {
     let theme = view.theme;
     let right = bars.right();
     for (x, _, label) in window.ticks(view.clock) {
         let x = bars.x + x;
         buf.set_stringn(x, y, format!("|{label}"), (right - x) as usize, theme.faint);
-    }
-    if view.replaying
-        && let Some(x) = window.cell(view.now_ns)
-    {
-        buf[(bars.x + x, y)].set_char('▲').set_style(theme.running);
     }
 }

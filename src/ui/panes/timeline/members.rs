@@ -161,7 +161,11 @@ fn merge(old: Vec<Member>, fresh: Vec<Member>, model: &Model) -> Vec<Member> {
 
 /// Forgets the `n` kept rows that exited first.
 fn forget_earliest(after: &mut KeyMap<Option<ProcessKey>, Vec<Member>>, n: usize) {
-    let mut ends: Vec<u64> = after.values().flatten().filter_map(Member::end_ns).collect();
+    let mut ends: Vec<u64> = after
+        .values()
+        .flatten()
+        .filter_map(Member::end_ns)
+        .collect();
     ends.sort_unstable();
     let Some(&cut) = ends.get(n - 1) else {
         return;
@@ -203,7 +207,8 @@ mod tests {
 
     fn keys(members: &Members) -> Vec<(u32, u16, bool)> {
         let rows = members.rows().iter();
-        rows.map(|m| (m.key.pid, m.depth, m.gone.is_some())).collect()
+        rows.map(|m| (m.key.pid, m.depth, m.gone.is_some()))
+            .collect()
     }
 
     #[test]
@@ -225,7 +230,12 @@ mod tests {
         members.refresh(&model);
         assert_eq!(
             keys(&members),
-            [(100, 0, false), (101, 1, false), (103, 2, false), (102, 1, false)]
+            [
+                (100, 0, false),
+                (101, 1, false),
+                (103, 2, false),
+                (102, 1, false)
+            ]
         );
         model.apply(&cc1.exit(2_500, 0));
         model.apply(&cc.exit(2_600, 1));
@@ -238,7 +248,12 @@ mod tests {
         members.refresh(&model);
         assert_eq!(
             keys(&members),
-            [(100, 0, false), (101, 1, true), (103, 2, true), (102, 1, false)]
+            [
+                (100, 0, false),
+                (101, 1, true),
+                (103, 2, true),
+                (102, 1, false)
+            ]
         );
         let cc_row = &members.rows()[1];
         assert_eq!(cc_row.exit.map(|e| e.status), Some(ExitStatus::Code(1)));

@@ -79,9 +79,9 @@ impl Timeline {
         let Some(last) = rows.len().checked_sub(1) else {
             return Handled::Taken;
         };
-        let at = self.index_of(self.cursor).map_or(0, |at| {
-            at.saturating_add_signed(by).min(last)
-        });
+        let at = self
+            .index_of(self.cursor)
+            .map_or(0, |at| at.saturating_add_signed(by).min(last));
         let key = rows[at].key;
         self.cursor = Some(key);
         self.frame.cursor_at = Some(at);

@@ -152,10 +152,7 @@ impl Window {
     /// (through `clock`), at round times.
     pub fn ticks(&self, clock: &WallClock) -> Vec<(u16, u64, String)> {
         let label = |tick: u64| if tick < SECOND { 12 } else { 8 };
-        let Some(&tick) = TICKS
-            .iter()
-            .find(|&&t| t >= (label(t) + 2) * self.cell_ns)
-        else {
+        let Some(&tick) = TICKS.iter().find(|&&t| t >= (label(t) + 2) * self.cell_ns) else {
             return Vec::new();
         };
         let len = label(tick) as usize;
