@@ -49,7 +49,7 @@ fn live_the_bars_run_from_start_to_exit_or_now_styled_by_how_they_ended() {
 │    902    cc -c util.c                                                ▒▒▒▒▒▒▒▒▒▒▒▒▒▒             │
 │    904    true                                                                            •      │
 │    903    ld -o app main.o uti                                                               ════│
-│                                |12:16:30    |12:16:32    |12:16:34    |12:16:36    |12:16:38    |│
+│                                |12:16:30    |12:16:32    |12:16:34    |12:16:36    |12:16:38     │
 └ ↑↓ pick · + - zoom · ← → pan · click the axis: seek · Esc tree ──────────────────────────────────┘
 eBPF │ 8 processes, 3 exited │ 0 lost │           █          0/s │ ? help
 ",
@@ -79,7 +79,7 @@ fn live_an_idle_gap_is_shaded_and_the_timeline_grows() {
 │                                                                              │
 │                                                                              │
 │                                                                              │
-│                          |12:16:35 |12:16:36 |12:16:37  |12:16:38 |12:16:39 |│
+│                          |12:16:35 |12:16:36 |12:16:37  |12:16:38 |12:16:39  │
 └ ↑↓ pick · + - zoom · ← → pan · click the axis: seek · Esc tree ──────────────┘
 eBPF │ 8 processes, 3 exited │ 0 lost │           █          0/s │ ? help
 ",
@@ -203,7 +203,7 @@ fn in_a_replay_it_follows_the_position_and_a_click_on_the_axis_seeks() {
 │    902    make -j2                                •                                              │
 │                                                                                                  │
 │                                                                                                  │
-│                                |12:16:30       |12:16:35       |12:16:40        |12:16:45       |│
+│                                |12:16:30       |12:16:35       |12:16:40        |12:16:45        │
 └ ↑↓ pick · + - zoom · ← → pan · click the axis: seek · Esc tree ──────────────────────────────────┘
 replay │ paused 2x 12:16:36.000 │ 9 processes │ 0 lost │ 2/s │ ? help
 ",
@@ -223,7 +223,7 @@ replay │ paused 2x 12:16:36.000 │ 9 processes │ 0 lost │ 2/s │ ? help
 │    902    cc -c util.c                            ▒▒▒▒▒▒▒▒                      ┊                │
 │    903    ld -o app main.o uti                                ████████████      ┊                │
 │                                                                                                  │
-│                                |12:16:30       |12:16:35       |12:16:40        |12:16:45       |│
+│                                |12:16:30       |12:16:35       |12:16:40        |12:16:45        │
 └ ↑↓ pick · + - zoom · ← → pan · click the axis: seek · Esc tree ──────────────────────────────────┘
 replay │ paused 2x 12:16:45.000 │ 6 processes, 2 exited │ 0 lost │ 0/s │ ? help
 ",

@@ -159,7 +159,11 @@ impl Window {
         let into = clock.unix_ns(self.start).rem_euclid(i128::from(tick)) as u64;
         let mut at = self.start + (tick - into) % tick;
         let mut ticks = Vec::new();
-        while let Some(x) = self.cell(at) {
+        // Only whole labels: `|` and the time after it.
+        while let Some(x) = self
+            .cell(at)
+            .filter(|&x| usize::from(x) + 1 + len <= self.cells.into())
+        {
             let mut text = clock.time_of_day(at);
             text.truncate(len);
             ticks.push((x, at, text));
