@@ -307,7 +307,7 @@ pub const BINDINGS: &[Binding] = &[
         "timeline",
         &[Char('T')],
         "T",
-        "timeline of the subtree or picked pin, with the keys: + - zoom, ← → pan, ↑ ↓ pick",
+        "timeline, with the keys: + - zoom, ← → pan",
         Action::Pane(Pane::Timeline),
     ),
     bind(

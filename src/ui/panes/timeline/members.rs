@@ -4,11 +4,11 @@
 //! (their linger over) stay here where they were, so a build's finished steps remain; at
 //! most [`MAX_GONE`] of them, the earliest to exit going first.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, hash::BuildHasherDefault};
 
 use crate::{
-    event::{KeyMap, ProcessKey},
-    tracker::model::{Exit, Model, Process},
+    event::{KeyHasher, KeyMap, ProcessKey},
+    tracker::model::{Exit, Model, Process, Slot},
     ui::panes::tree::command,
 };
 
@@ -104,27 +104,44 @@ impl Members {
     }
 }
 
-/// The subtree of `root` in the model's tree, in display order, with depths.
+/// The subtree of `root` in the model's tree, in display order, with depths: read by
+/// slot, without a lookup per process.
 fn walk(model: &Model, root: ProcessKey) -> Vec<Member> {
     let mut rows = Vec::new();
-    // The keys of the ancestors of the next process, down from the root.
-    let mut line: Vec<ProcessKey> = Vec::new();
-    for process in model.subtree(root) {
-        if let Some(parent) = model.parent(process.key).map(|p| p.key) {
-            while line.last().is_some_and(|&k| k != parent) {
-                line.pop();
-            }
-        }
-        rows.push(Member::of(process, line.len() as u16));
-        line.push(process.key);
+    let mut stack: Vec<(Slot, u16)> = slot_of(model, root).map(|s| (s, 0)).into_iter().collect();
+    while let Some((slot, depth)) = stack.pop() {
+        rows.push(Member::of(model.process_at(slot), depth));
+        let children = model.child_slots(slot).iter().rev();
+        stack.extend(children.map(|&child| (child, depth.saturating_add(1))));
     }
     rows
+}
+
+/// Where `key` is in the model's tree: found down its ancestry from the top.
+fn slot_of(model: &Model, key: ProcessKey) -> Option<Slot> {
+    if !model.in_tree(key) {
+        return None;
+    }
+    let ancestry = model.ancestry(key);
+    let line = ancestry.iter().rev().map(|p| p.key).chain([key]);
+    let mut kids = model.top_slots();
+    let mut found = None;
+    for key in line {
+        let slot = *kids.iter().find(|&&s| model.process_at(s).key == key)?;
+        kids = model.child_slots(slot);
+        found = Some(slot);
+    }
+    found
 }
 
 /// The rows of `fresh` (the tree now), with those of `old` that exited and left the tree
 /// kept after the row they followed.
 fn merge(old: Vec<Member>, fresh: Vec<Member>, model: &Model) -> Vec<Member> {
-    let present: HashSet<ProcessKey> = fresh.iter().map(|m| m.key).collect();
+    if old.is_empty() {
+        return fresh;
+    }
+    let present: HashSet<ProcessKey, BuildHasherDefault<KeyHasher>> =
+        fresh.iter().map(|m| m.key).collect();
     let mut after: KeyMap<Option<ProcessKey>, Vec<Member>> = KeyMap::default();
     let mut anchor = None;
     let mut gone = 0;
