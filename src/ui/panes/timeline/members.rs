@@ -40,6 +40,17 @@ impl Member {
         }
     }
 
+    /// It as a process that left the tree: its command line kept.
+    fn left(self, process: &Process) -> Self {
+        let mut label = command(process);
+        label.truncate(label.floor_char_boundary(LABEL_BYTES));
+        Self {
+            exit: process.exit,
+            gone: Some(label),
+            ..self
+        }
+    }
+
     /// When it stopped running; `None`: it runs.
     pub fn end_ns(&self) -> Option<u64> {
         self.exit.map(|e| e.ts_ns.max(self.start_ns))
@@ -81,12 +92,17 @@ impl Members {
         if self.built == Some(now) {
             return;
         }
-        // Another model (a replay that went back): what was kept is of another time.
-        if self.built.is_some_and(|(id, _)| id != model.id()) {
+        // The first time for this model (another one: a replay that went back, and what
+        // was kept is of another time), with those that had left the tree already.
+        let first = self.built.is_none_or(|(id, _)| id != model.id());
+        if first {
             self.rows.clear();
         }
         self.built = Some(now);
-        let fresh = self.root.map(|root| walk(model, root)).unwrap_or_default();
+        let mut fresh = self.root.map(|root| walk(model, root)).unwrap_or_default();
+        if first && let Some(root) = self.root {
+            fresh = with_history(model, root, fresh);
+        }
         self.rows = merge(std::mem::take(&mut self.rows), fresh, model);
         self.busy = busy(&self.rows);
     }
@@ -134,6 +150,52 @@ fn slot_of(model: &Model, key: ProcessKey) -> Option<Slot> {
     found
 }
 
+/// `fresh` (the subtree of `root` in the tree) with the processes of the model's history
+/// that were in it, each under the parent it had, among its siblings by start time.
+fn with_history(model: &Model, root: ProcessKey, fresh: Vec<Member>) -> Vec<Member> {
+    let gone: Vec<&Process> = model
+        .left_tree()
+        .filter(|p| p.key != root && model.ancestry(p.key).iter().any(|a| a.key == root))
+        .collect();
+    if gone.is_empty() {
+        return fresh;
+    }
+    let mut all: Vec<Member> = fresh;
+    // The root first, even when it left the tree too.
+    if all.is_empty() {
+        let Some(process) = model.get(root) else {
+            return all;
+        };
+        all.push(Member::of(process, 0).left(process));
+    }
+    all.extend(gone.iter().map(|p| Member::of(p, 0).left(p)));
+    // Children by parent, in display order: start time, then pid.
+    let mut children: KeyMap<ProcessKey, Vec<usize>> = KeyMap::default();
+    for (at, member) in all.iter().enumerate().skip(1) {
+        if let Some(parent) = model.parent(member.key) {
+            children.entry(parent.key).or_default().push(at);
+        }
+    }
+    for kids in children.values_mut() {
+        kids.sort_by_key(|&at| (all[at].start_ns, all[at].key.pid));
+    }
+    let mut order = Vec::with_capacity(all.len());
+    let mut stack = vec![(0, 0u16)];
+    while let Some((at, depth)) = stack.pop() {
+        order.push((at, depth));
+        let kids = children.get(&all[at].key).into_iter().flatten().rev();
+        stack.extend(kids.map(|&kid| (kid, depth.saturating_add(1))));
+    }
+    let mut slots: Vec<Option<Member>> = all.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(at, depth)| {
+            let member = slots[at].take()?;
+            Some(Member { depth, ..member })
+        })
+        .collect()
+}
+
 /// The rows of `fresh` (the tree now), with those of `old` that exited and left the tree
 /// kept after the row they followed.
 fn merge(old: Vec<Member>, fresh: Vec<Member>, model: &Model) -> Vec<Member> {
@@ -155,10 +217,7 @@ fn merge(old: Vec<Member>, fresh: Vec<Member>, model: &Model) -> Vec<Member> {
             let Some(process) = model.get(member.key).filter(|p| p.exit.is_some()) else {
                 continue;
             };
-            member.exit = process.exit;
-            let mut label = command(process);
-            label.truncate(label.floor_char_boundary(LABEL_BYTES));
-            member.gone = Some(label);
+            member = member.left(process);
         }
         gone += 1;
         after.entry(anchor).or_default().push(member);
@@ -278,6 +337,33 @@ mod tests {
         members.follow(Some(ld.key()));
         members.refresh(&model);
         assert_eq!(keys(&members), [(102, 0, false)]);
+        // Back on make, those that left the tree are found in the history.
+        members.follow(Some(make.key()));
+        members.refresh(&model);
+        assert_eq!(
+            keys(&members),
+            [
+                (100, 0, false),
+                (101, 1, true),
+                (103, 2, true),
+                (102, 1, false)
+            ]
+        );
+        // And when make left too, from the history alone.
+        model.apply(&ld.exit(11_000, 0));
+        model.apply(&make.exit(11_500, 0));
+        model.tick(20_000_000_000);
+        members.follow(Some(make.key()));
+        members.refresh(&model);
+        assert_eq!(
+            keys(&members),
+            [
+                (100, 0, true),
+                (101, 1, true),
+                (103, 2, true),
+                (102, 1, true)
+            ]
+        );
     }
 
     #[test]
