@@ -128,6 +128,12 @@ fn zoom_pan_and_a_cursor_that_selects_in_the_tree() {
     assert_eq!(app.selected(), Some(CC_UTIL.key()));
     let buf = draw_at(&mut app, 100, 30);
     assert_eq!(style_at(&buf, "902    cc").bg, Some(Color::Cyan));
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.selected(), Some(LD.key()), "End: the last row");
+    key(&mut app, KeyCode::Home);
+    assert_eq!(app.selected(), Some(MAKE.key()), "Home: the first row");
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
     // With the keys back in the tree, the cursor follows the tree's selection.
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Up);
@@ -246,4 +252,22 @@ replay │ paused 2x 12:16:45.000 │ 6 processes, 2 exited │ 0 lost │ 0/s �
             "{back}"
         );
     });
+}
+
+#[test]
+fn from_the_pins_pane_it_shows_the_picked_pins_subtree() {
+    let mut app = timeline_of("make -j2", 100, 30);
+    // Closed, make pinned, init selected; then the pins pane, with make's pin picked.
+    key(&mut app, KeyCode::Char('T'));
+    key(&mut app, KeyCode::Char('p'));
+    key(&mut app, KeyCode::Home);
+    assert_eq!(app.selected(), Some(ProcessKey::new(1, S)));
+    key(&mut app, KeyCode::Char('P'));
+    key(&mut app, KeyCode::Char('T'));
+    // Beside the pins pane.
+    let timeline = pane(&mut app, 100, 30);
+    assert!(timeline.contains("││5 processes, idl"), "{timeline}");
+    assert!(timeline.contains("││    900 make -j "), "{timeline}");
+    assert!(timeline.contains("││    903    ld -  "), "{timeline}");
+    assert!(!timeline.contains("    1 /sbin"), "{timeline}");
 }

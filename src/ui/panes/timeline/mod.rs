@@ -154,9 +154,14 @@ impl Component for Timeline {
         let Some(window) = self.frame.window else {
             return Handled::Ignored;
         };
+        let page = self.frame.rows().max(1) as isize;
         match key.code {
             KeyCode::Up | KeyCode::Char('k') => return self.move_cursor(-1, view),
             KeyCode::Down | KeyCode::Char('j') => return self.move_cursor(1, view),
+            KeyCode::PageUp => return self.move_cursor(-page, view),
+            KeyCode::PageDown => return self.move_cursor(page, view),
+            KeyCode::Home | KeyCode::Char('g') => return self.move_cursor(isize::MIN, view),
+            KeyCode::End | KeyCode::Char('G') => return self.move_cursor(isize::MAX, view),
             KeyCode::Left | KeyCode::Char('h') => self.zoom.pan(&window, true),
             KeyCode::Right | KeyCode::Char('l') => self.zoom.pan(&window, false),
             KeyCode::Char('+' | '=') => {
