@@ -47,7 +47,10 @@ pub(super) fn draw(timeline: &Timeline, area: Rect, buf: &mut Buffer, view: &Vie
         return;
     }
     let label = frame.bars.x - inner.x;
-    let summary = format!("{} processes, idle {IDLE}", rows.len());
+    let summary = match rows.len() {
+        1 => format!("1 process, idle {IDLE}"),
+        n => format!("{n} processes, idle {IDLE}"),
+    };
     buf.set_stringn(inner.x, inner.y, summary, label as usize, theme.faint);
     let Some(window) = frame.window else {
         return;
