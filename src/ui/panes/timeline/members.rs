@@ -367,6 +367,38 @@ mod tests {
     }
 
     #[test]
+    fn those_kept_after_leaving_the_tree_are_bounded_the_earliest_forgotten_first() {
+        let config = Config {
+            linger_ns: 1_000_000_000,
+            ..Config::default()
+        };
+        let mut model = Model::new(config);
+        let root = p(100, 1, 1_000);
+        model.apply(&root.fork());
+        let mut members = Members::default();
+        members.follow(Some(root.key()));
+        let children = MAX_GONE as u32 + 500;
+        // A thousand a batch, seen in the tree, then gone from it by the next.
+        for batch in 0..=children / 1_000 {
+            let base = 10_000 + u64::from(batch) * 3_000;
+            for i in batch * 1_000..((batch + 1) * 1_000).min(children) {
+                let start = base + u64::from(i % 1_000);
+                let child = p(1_000 + i, 100, start);
+                model.apply(&child.fork());
+                model.apply(&child.exit(start + 1, 0));
+            }
+            members.refresh(&model);
+            model.tick((base + 2_500) * 1_000_000);
+        }
+        members.refresh(&model);
+        let rows = members.rows();
+        assert_eq!(rows.len(), 1 + MAX_GONE, "the root and the latest to exit");
+        assert_eq!(rows[1].key.pid, 1_500, "the first 500 forgotten");
+        assert_eq!(rows.last().map(|m| m.key.pid), Some(1_000 + children - 1));
+        assert!(rows[1..].iter().all(|m| m.gone.is_some()));
+    }
+
+    #[test]
     fn idle_gaps_are_where_no_member_runs() {
         let row = |start_ns, end_ns| Member {
             key: ProcessKey::new(1, start_ns),
