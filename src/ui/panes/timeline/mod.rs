@@ -82,7 +82,14 @@ impl Timeline {
         let at = self
             .index_of(self.cursor)
             .map_or(0, |at| at.saturating_add_signed(by).min(last));
-        let key = rows[at].key;
+        self.put_cursor(at, view)
+    }
+
+    /// Puts the cursor on row `at` and selects its process in the tree, if it is there.
+    fn put_cursor(&mut self, at: usize, view: &View) -> Handled {
+        let Some(key) = self.members.rows().get(at).map(|m| m.key) else {
+            return Handled::Taken;
+        };
         self.cursor = Some(key);
         self.frame.cursor_at = Some(at);
         if view.model().in_tree(key) {
@@ -197,15 +204,7 @@ impl Component for Timeline {
         if row == 0 || row > usize::from(frame.rows()) {
             return Handled::Taken;
         }
-        let at = frame.top + row - 1;
-        match self.members.rows().get(at) {
-            Some(member) => {
-                self.cursor = Some(member.key);
-                self.frame.cursor_at = Some(at);
-                Handled::Ask(Ask::Show(member.key))
-            }
-            None => Handled::Taken,
-        }
+        self.put_cursor(frame.top + row - 1, view)
     }
 
     fn draw(&self, area: Rect, buf: &mut Buffer, view: &View) {
