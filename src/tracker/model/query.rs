@@ -82,7 +82,7 @@ impl Model {
 
     /// The processes that left the tree and are still kept (the history), oldest first;
     /// [`Model::parent`] names the parent each had.
-    pub fn left_tree(&self) -> impl Iterator<Item = &Process> {
+    pub fn left_tree(&self) -> impl DoubleEndedIterator<Item = &Process> {
         self.history.iter().map(|&slot| &self.node(slot).process)
     }
 }

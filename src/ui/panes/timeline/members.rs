@@ -2,7 +2,8 @@
 //! started and how it ended, and when any of them ran. Built from the model only when it
 //! changed (its id or generation), never while drawing. Processes that leave the tree
 //! (their linger over) stay here where they were, so a build's finished steps remain; at
-//! most [`MAX_GONE`] of them, the earliest to exit going first.
+//! most [`MAX_GONE`] of them, the earliest to exit going first. Those that left unseen
+//! are looked for in the model's history when it has new ones (see `order`).
 
 use std::{collections::HashSet, hash::BuildHasherDefault};
 
@@ -23,6 +24,8 @@ pub struct Member {
     pub key: ProcessKey,
     /// Below the subtree's root (which is at 0).
     pub depth: u16,
+    /// Its parent in the subtree (none for the root).
+    pub parent: Option<ProcessKey>,
     pub start_ns: u64,
     pub exit: Option<Exit>,
     /// Its command line as the tree shows it (escaped), kept once it left the tree.
@@ -30,10 +33,11 @@ pub struct Member {
 }
 
 impl Member {
-    fn of(process: &Process, depth: u16) -> Self {
+    pub(super) fn of(process: &Process, depth: u16, parent: Option<ProcessKey>) -> Self {
         Self {
             key: process.key,
             depth,
+            parent,
             start_ns: process.start_ns,
             exit: process.exit,
             gone: None,
@@ -41,7 +45,7 @@ impl Member {
     }
 
     /// It as a process that left the tree: its command line kept.
-    fn left(self, process: &Process) -> Self {
+    pub(super) fn left(self, process: &Process) -> Self {
         let mut label = command(process);
         label.truncate(label.floor_char_boundary(LABEL_BYTES));
         Self {
@@ -63,6 +67,9 @@ pub struct Members {
     root: Option<ProcessKey>,
     /// The model (id, generation) the rows were built from.
     built: Option<(u64, u64)>,
+    /// The newest process of the model's history when they were: the history was looked
+    /// through up to it.
+    newest_left: Option<ProcessKey>,
     rows: Vec<Member>,
     /// When at least one member ran: start, end (`u64::MAX`: still running), sorted and
     /// disjoint.
@@ -92,18 +99,23 @@ impl Members {
         if self.built == Some(now) {
             return;
         }
-        // The first time for this model (another one: a replay that went back, and what
-        // was kept is of another time), with those that had left the tree already.
-        let first = self.built.is_none_or(|(id, _)| id != model.id());
-        if first {
+        // Another model (a replay that went back): what was kept is of another time.
+        if self.built.is_some_and(|(id, _)| id != model.id()) {
             self.rows.clear();
+            self.newest_left = None;
         }
         self.built = Some(now);
-        let mut fresh = self.root.map(|root| walk(model, root)).unwrap_or_default();
-        if first && let Some(root) = self.root {
-            fresh = with_history(model, root, fresh);
-        }
+        let fresh = self.root.map(|root| walk(model, root)).unwrap_or_default();
         self.rows = merge(std::mem::take(&mut self.rows), fresh, model);
+        // Those that left the tree unseen (before it was opened, or between two frames
+        // when many exit at once): found in the model's history.
+        let newest_left = model.left_tree().next_back().map(|p| p.key);
+        if newest_left != self.newest_left
+            && let Some(root) = self.root
+        {
+            self.newest_left = newest_left;
+            super::order::add_left(model, root, &mut self.rows);
+        }
         self.busy = busy(&self.rows);
     }
 
@@ -124,11 +136,16 @@ impl Members {
 /// slot, without a lookup per process.
 fn walk(model: &Model, root: ProcessKey) -> Vec<Member> {
     let mut rows = Vec::new();
-    let mut stack: Vec<(Slot, u16)> = slot_of(model, root).map(|s| (s, 0)).into_iter().collect();
-    while let Some((slot, depth)) = stack.pop() {
-        rows.push(Member::of(model.process_at(slot), depth));
+    let mut stack: Vec<(Slot, u16, Option<ProcessKey>)> = slot_of(model, root)
+        .map(|s| (s, 0, None))
+        .into_iter()
+        .collect();
+    while let Some((slot, depth, parent)) = stack.pop() {
+        let process = model.process_at(slot);
+        rows.push(Member::of(process, depth, parent));
         let children = model.child_slots(slot).iter().rev();
-        stack.extend(children.map(|&child| (child, depth.saturating_add(1))));
+        let under = (depth.saturating_add(1), Some(process.key));
+        stack.extend(children.map(|&child| (child, under.0, under.1)));
     }
     rows
 }
@@ -148,52 +165,6 @@ fn slot_of(model: &Model, key: ProcessKey) -> Option<Slot> {
         found = Some(slot);
     }
     found
-}
-
-/// `fresh` (the subtree of `root` in the tree) with the processes of the model's history
-/// that were in it, each under the parent it had, among its siblings by start time.
-fn with_history(model: &Model, root: ProcessKey, fresh: Vec<Member>) -> Vec<Member> {
-    let gone: Vec<&Process> = model
-        .left_tree()
-        .filter(|p| p.key != root && model.ancestry(p.key).iter().any(|a| a.key == root))
-        .collect();
-    if gone.is_empty() {
-        return fresh;
-    }
-    let mut all: Vec<Member> = fresh;
-    // The root first, even when it left the tree too.
-    if all.is_empty() {
-        let Some(process) = model.get(root) else {
-            return all;
-        };
-        all.push(Member::of(process, 0).left(process));
-    }
-    all.extend(gone.iter().map(|p| Member::of(p, 0).left(p)));
-    // Children by parent, in display order: start time, then pid.
-    let mut children: KeyMap<ProcessKey, Vec<usize>> = KeyMap::default();
-    for (at, member) in all.iter().enumerate().skip(1) {
-        if let Some(parent) = model.parent(member.key) {
-            children.entry(parent.key).or_default().push(at);
-        }
-    }
-    for kids in children.values_mut() {
-        kids.sort_by_key(|&at| (all[at].start_ns, all[at].key.pid));
-    }
-    let mut order = Vec::with_capacity(all.len());
-    let mut stack = vec![(0, 0u16)];
-    while let Some((at, depth)) = stack.pop() {
-        order.push((at, depth));
-        let kids = children.get(&all[at].key).into_iter().flatten().rev();
-        stack.extend(kids.map(|&kid| (kid, depth.saturating_add(1))));
-    }
-    let mut slots: Vec<Option<Member>> = all.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|(at, depth)| {
-            let member = slots[at].take()?;
-            Some(Member { depth, ..member })
-        })
-        .collect()
 }
 
 /// The rows of `fresh` (the tree now), with those of `old` that exited and left the tree
@@ -399,10 +370,50 @@ mod tests {
     }
 
     #[test]
+    fn those_that_left_the_tree_between_two_refreshes_are_found_in_the_history() {
+        let config = Config {
+            linger_ns: 1_000_000_000,
+            ..Config::default()
+        };
+        let mut model = Model::new(config);
+        let make = p(100, 1, 1_000);
+        let ld = p(105, 100, 9_000);
+        for e in [make.fork(), ld.fork()] {
+            model.apply(&e);
+        }
+        let mut members = Members::default();
+        members.follow(Some(make.key()));
+        members.refresh(&model);
+        // Unseen: cc and its child as, started before ld, exited and gone from the tree.
+        let cc = p(101, 100, 2_000);
+        let r#as = p(102, 101, 2_500);
+        let outsider = p(103, 1, 2_600);
+        for e in [cc.fork(), r#as.fork(), outsider.fork()] {
+            model.apply(&e);
+        }
+        model.apply(&r#as.exit(3_000, 0));
+        model.apply(&cc.exit(3_500, 1));
+        model.apply(&outsider.exit(3_600, 0));
+        model.tick(12_000_000_000);
+        assert!(!model.in_tree(cc.key()) && !model.in_tree(r#as.key()));
+        members.refresh(&model);
+        assert_eq!(
+            keys(&members),
+            [
+                (100, 0, false),
+                (101, 1, true),
+                (102, 2, true),
+                (105, 1, false)
+            ]
+        );
+    }
+
+    #[test]
     fn idle_gaps_are_where_no_member_runs() {
         let row = |start_ns, end_ns| Member {
             key: ProcessKey::new(1, start_ns),
             depth: 0,
+            parent: None,
             start_ns,
             exit: Some(Exit {
                 ts_ns: end_ns,

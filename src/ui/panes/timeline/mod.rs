@@ -6,12 +6,14 @@
 //! it grows with time; in a replay it runs to the recording's end, the bars to where the
 //! replay is, and a click on the axis seeks there.
 //!
-//! - `members`: the rows, rebuilt only when the model changed.
+//! - `members`: the rows, rebuilt only when the model changed; `order`: those found in
+//!   the model's history put in tree order among them.
 //! - `window`: the time shown, zoomed and panned, and the axis's labels.
 //! - `draw`: the drawing, which costs what the visible rows cost, not the subtree.
 
 mod draw;
 mod members;
+mod order;
 mod window;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEventKind};
