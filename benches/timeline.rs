@@ -115,14 +115,8 @@ fn per_frame(
     started.elapsed().as_secs_f64() * 1e3 / f64::from(FRAMES)
 }
 
-fn main() {
-    // Everything stays in the tree: the subtree is all there.
-    let config = Config {
-        linger_ns: u64::MAX / 4,
-        max_lingering: 100_000,
-        exited_bytes: usize::MAX / 4,
-        ..Config::default()
-    };
+/// The application after the build, its model with `config`, `make` selected; and now.
+fn after_build(config: Config) -> (App, u64) {
     let (events, now) = build();
     let source = SourceInfo {
         name: "eBPF".into(),
@@ -137,15 +131,31 @@ fn main() {
     );
     update(&mut app, AppEvent::Events(events));
     update(&mut app, AppEvent::Tick(now));
+    (app, now)
+}
+
+/// Opens the timeline on the selected process (make, the only one at the top).
+fn open_timeline(app: &mut App, terminal: &mut Terminal<TestBackend>) {
+    press(app, KeyCode::Char('T'));
+    draw(terminal, app).unwrap();
+    let shown = format!("{:?}", terminal.backend().buffer());
+    assert!(shown.contains(" Timeline "), "the timeline is open");
+}
+
+fn main() {
+    // Everything stays in the tree: the subtree is all there.
+    let config = Config {
+        linger_ns: u64::MAX / 4,
+        max_lingering: 100_000,
+        exited_bytes: usize::MAX / 4,
+        ..Config::default()
+    };
+    let (mut app, now) = after_build(config);
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
     draw(&mut terminal, &mut app).unwrap();
     let resize = |app: &mut App, _| update(app, AppEvent::Input(Input::Resize(WIDTH, HEIGHT)));
     let tree_only = per_frame(&mut app, &mut terminal, resize);
-    // make is the only process at the top: selected.
-    press(&mut app, KeyCode::Char('T'));
-    draw(&mut terminal, &mut app).unwrap();
-    let shown = format!("{:?}", terminal.backend().buffer());
-    assert!(shown.contains(" Timeline "), "the timeline is open");
+    open_timeline(&mut app, &mut terminal);
     let counts = app.model().counts();
     let with_timeline = per_frame(&mut app, &mut terminal, resize);
     // With it, the tree above has a third fewer rows to draw.
@@ -171,4 +181,30 @@ fn main() {
     }
     let middle = per_frame(&mut app, &mut terminal, resize);
     println!("frame with the cursor at row 10,000, zoomed in 16x: {middle:.2} ms");
+    churn();
+}
+
+/// Exited processes leave the tree at once: the subtree's are in the model's history, and
+/// a process (not of the subtree) coming and going before each frame makes the timeline
+/// look through the history again.
+fn churn() {
+    let (mut app, now) = after_build(Config {
+        linger_ns: 0,
+        ..Config::default()
+    });
+    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).unwrap();
+    open_timeline(&mut app, &mut terminal);
+    let counts = app.model().counts();
+    let come_and_go = |app: &mut App, i: u32| {
+        let at = now + u64::from(i + 1) * MS;
+        let pid = 40_000 + i;
+        let born = event(pid, 1, at, at, Kind::Fork);
+        let gone = event(pid, 1, at, at + 1, Kind::Exit(ExitStatus::Code(0)));
+        update(app, AppEvent::Events(vec![born, gone]));
+    };
+    let churned = per_frame(&mut app, &mut terminal, come_and_go);
+    println!(
+        "frame after a process came and went, {} alive and {} in the history: {churned:.2} ms",
+        counts.alive, counts.history
+    );
 }
