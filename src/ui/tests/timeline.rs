@@ -141,9 +141,13 @@ fn zoom_pan_and_a_cursor_that_selects_in_the_tree() {
     let buf = draw_at(&mut app, 100, 30);
     assert_eq!(style_at(&buf, "901    cc").bg, Some(Color::Cyan));
     assert_ne!(style_at(&buf, "902    cc").bg, Some(Color::Cyan));
-    // A click on a row moves it there too.
+    // A click on a row moves it there too, and the wheel over the timeline moves it.
     let (x, y) = find(&buf, "903    ld");
     mouse(&mut app, MouseEventKind::Down(MouseButton::Left), x, y);
+    assert_eq!(app.selected(), Some(LD.key()));
+    mouse(&mut app, MouseEventKind::ScrollUp, x, y);
+    assert_eq!(app.selected(), Some(TRUE.key()));
+    mouse(&mut app, MouseEventKind::ScrollDown, x, y);
     assert_eq!(app.selected(), Some(LD.key()));
     // Live, a click on the axis says what it is for.
     let (x, y) = find(&buf, "|12:16:34");

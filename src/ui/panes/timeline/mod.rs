@@ -189,10 +189,17 @@ impl Component for Timeline {
     }
 
     /// A click on the axis seeks there (in a replay); on a row, moves the cursor to it.
+    /// The wheel moves the cursor.
     fn mouse(&mut self, kind: MouseEventKind, at: Position, view: &View) -> Handled {
         let frame = self.frame;
-        if kind != MouseEventKind::Down(MouseButton::Left) || !frame.inner.contains(at) {
+        if !frame.inner.contains(at) {
             return Handled::Ignored;
+        }
+        match kind {
+            MouseEventKind::ScrollUp => return self.move_cursor(-1, view),
+            MouseEventKind::ScrollDown => return self.move_cursor(1, view),
+            MouseEventKind::Down(MouseButton::Left) => {}
+            _ => return Handled::Ignored,
         }
         if at.y == frame.axis_y() {
             return match frame.window {
