@@ -93,7 +93,7 @@ fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key() {
         error("[colours]\nheader = \"black\"\nselected = \"red\"\n"),
         format!(
             "{file}:3: colours.selected: no such style; the styles are header, selection, new, \
-             exited, failed, match, pin, faint, tag"
+             exited, failed, match, pin, faint, tag, succeeded, killed, running"
         )
     );
     assert_eq!(

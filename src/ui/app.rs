@@ -8,6 +8,8 @@
 
 mod actions;
 
+use std::collections::HashSet;
+
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::layout::{Position, Rect};
 
@@ -69,6 +71,8 @@ pub struct App {
     pub(super) replay: Option<replay::ReplayControls>,
     /// `--record`: the recording being written.
     pub(super) recording: Option<record::Status>,
+    /// Processes the timeline marks: the critical path of its subtree, once computed.
+    pub(super) marked: HashSet<ProcessKey>,
     now_ns: u64,
     pub(super) requests: Vec<Request>,
     effects: Vec<Effect>,
@@ -105,6 +109,7 @@ impl App {
             message: None,
             replay: None,
             recording: None,
+            marked: HashSet::new(),
             now_ns,
             requests: Vec::new(),
             effects: Vec::new(),
@@ -165,6 +170,9 @@ impl App {
     pub fn prepare(&mut self, area: Rect) -> Vec<u32> {
         self.layout = Layout::new(area, self);
         self.refresh();
+        for (pane, area) in self.layout.panes.clone() {
+            self.with_pane(pane, |pane, view| pane.prepare(area, view));
+        }
         self.dirty = false;
         let mut uids = self.tree.shown_uids(self.model());
         uids.extend(self.tree.options.user);
@@ -354,12 +362,19 @@ impl App {
         }
         self.refresh();
         let at = Position::new(mouse.column, mouse.row);
+        self.dirty = true;
+        let pane = self.layout.panes.iter().find(|(_, area)| area.contains(at));
+        if let Some(&(pane, _)) = pane {
+            let handled = self.with_pane(pane, |pane, view| pane.mouse(mouse.kind, at, view));
+            if self.handled(handled) {
+                return;
+            }
+        }
         let row = self.layout.tree_row_at(at);
         // A click in the tree gives it the keys back.
         if self.tree.mouse(mouse.kind, row) {
             self.focus = None;
         }
-        self.dirty = true;
     }
 
     /// Lends the replay controls the application they are part of; `None` live. Taken out
@@ -400,6 +415,9 @@ impl App {
             selected: self.tree.cursor.key,
             focused: pane.is_some() && pane == self.focus,
             replaying: self.replay.is_some(),
+            replay_end_ns: self.replay_status().map(|s| s.position.end_ns),
+            theme: &self.tree.look.theme,
+            marked: &self.marked,
         }
     }
 
@@ -443,6 +461,12 @@ impl App {
                 self.say(format!("{id} removed"));
             }
             Ask::Seek(text) => _ = self.with_replay(|c, app| c.seek_to_text(&text, app)),
+            Ask::SeekAt(ns) => {
+                let seek = Request::Replay(replay::Control::SeekTo(ns));
+                if self.with_replay(|_, app| app.requests.push(seek)).is_none() {
+                    self.say("a click on the time axis seeks a replay; this is live");
+                }
+            }
             Ask::SetMask { root, mask } => {
                 if let Some(said) = set_mask(&mut self.tracker, root, mask) {
                     self.say(said);

@@ -4,11 +4,17 @@
 //! wants done beyond its own state it asks for ([`Handled::Ask`]), and the application
 //! does it. A [`Dialog`] is a component that has every key while it is open.
 
-use crossterm::event::KeyEvent;
-use ratatui::{buffer::Buffer, layout::Rect};
+use std::collections::HashSet;
+
+use crossterm::event::{KeyEvent, MouseEventKind};
+use ratatui::{
+    buffer::Buffer,
+    layout::{Position, Rect},
+};
 
 use super::{
-    keys::Action, message::Effect, panes::events::RecentEvents, relays::RelayNotices, users::Users,
+    keys::Action, look::Theme, message::Effect, panes::events::RecentEvents, relays::RelayNotices,
+    users::Users,
 };
 use crate::{
     clock::WallClock,
@@ -37,6 +43,12 @@ pub struct View<'a> {
     pub focused: bool,
     /// A recording is played back.
     pub replaying: bool,
+    /// In a replay: when the recording ends.
+    pub replay_end_ns: Option<u64>,
+    /// The styles of the tree, which the panes share.
+    pub theme: &'a Theme,
+    /// Processes the timeline draws marked (the critical path of its subtree).
+    pub marked: &'a HashSet<ProcessKey>,
 }
 
 impl View<'_> {
@@ -81,6 +93,8 @@ pub enum Ask {
     User(Option<u32>),
     /// Seek the replay to the time typed.
     Seek(String),
+    /// Seek the replay to this time (CLOCK_BOOTTIME of the recording).
+    SeekAt(u64),
     /// Set the mask of the pin rooted at `root`.
     SetMask { root: ProcessKey, mask: KindSet },
     /// Open this dialog.
@@ -105,6 +119,19 @@ pub trait Component {
 
     /// Draws the pane in `area`: reads its state and `view`, changes nothing.
     fn draw(&self, area: Rect, buf: &mut Buffer, view: &View);
+
+    /// Brings what it draws in `area` up to date, before each frame while it is open: what
+    /// costs more than drawing is done here, and only when what it reads changed.
+    fn prepare(&mut self, _area: Rect, _view: &View) {}
+
+    /// A click or the wheel at `at`, in the pane as the last frame laid it out.
+    fn mouse(&mut self, _kind: MouseEventKind, _at: Position, _view: &View) -> Handled {
+        Handled::Ignored
+    }
+
+    /// The pane was opened for `subject`: the process the item picked in the pane that
+    /// had the keys stands for (a pin's root), else the selected one.
+    fn opened(&mut self, _subject: Option<ProcessKey>) {}
 
     /// The process the item picked in the pane stands for, while the pane has the keys:
     /// the tree's keys act on it (`m` on a pin, `r` on its subtree).

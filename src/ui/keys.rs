@@ -304,6 +304,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::Pane(Pane::Relays),
     ),
     bind(
+        "timeline",
+        &[Char('T')],
+        "T",
+        "timeline, with the keys: + - zoom, ← → pan",
+        Action::Pane(Pane::Timeline),
+    ),
+    bind(
         "help",
         &[Char('?'), Code(KeyCode::F(1))],
         "? F1",

@@ -119,6 +119,12 @@ pub struct Theme {
     pub faint: Style,
     /// The `*` mark of a tagged process.
     pub tag: Style,
+    /// A timeline bar of a process that exited 0 (one that failed: `failed`).
+    pub succeeded: Style,
+    /// A timeline bar of a process killed by a signal.
+    pub killed: Style,
+    /// A timeline bar of a process still running.
+    pub running: Style,
 }
 
 impl Default for Theme {
@@ -133,6 +139,9 @@ impl Default for Theme {
             pin: Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
             faint: Style::new().fg(Color::DarkGray),
             tag: Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            succeeded: Style::new().fg(Color::Green),
+            killed: Style::new().fg(Color::Magenta),
+            running: Style::new().fg(Color::Cyan),
         }
     }
 }
@@ -140,7 +149,7 @@ impl Default for Theme {
 impl Theme {
     /// The names of its styles in the config file's `[colours]`, with a mutable reference
     /// to each.
-    fn styles_mut(&mut self) -> [(&'static str, &mut Style); 9] {
+    fn styles_mut(&mut self) -> [(&'static str, &mut Style); 12] {
         [
             ("header", &mut self.header),
             ("selection", &mut self.selection),
@@ -151,11 +160,14 @@ impl Theme {
             ("pin", &mut self.pin),
             ("faint", &mut self.faint),
             ("tag", &mut self.tag),
+            ("succeeded", &mut self.succeeded),
+            ("killed", &mut self.killed),
+            ("running", &mut self.running),
         ]
     }
 
     /// The names of its styles in the config file's `[colours]`.
-    pub fn names() -> [&'static str; 9] {
+    pub fn names() -> [&'static str; 12] {
         Self::default().styles_mut().map(|(name, _)| name)
     }
 

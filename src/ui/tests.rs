@@ -676,14 +676,13 @@ fn help_lists_the_keys() {
         r"
     PID USER        AGE COMMAND
       1 root     16m39s /sbin/init
-    400 root     16m30s ├─ /usr/sbin/sshd -D
-    812 ┌ Keys ────────────────────────────────────────────────────────┐
-    900 │ ↑           move up                                          │
-    901 │ ↓ j         move down                                        │
-    902 │ PgUp        page up                                          │
-    903 │ PgDn        page down                                        │
-    500 │ Home g      first process                                    │
-        │ End G       last process                                     │
+    400 ┌ Keys ────────────────────────────────────────────────────────┐
+    812 │ ↑           move up                                          │
+    900 │ ↓ j         move down                                        │
+    901 │ PgUp        page up                                          │
+    902 │ PgDn        page down                                        │
+    903 │ Home g      first process                                    │
+    500 │ End G       last process                                     │
         │ Enter       fold or unfold the subtree                       │
         │ ← h         fold, or go to the parent                        │
         │ → l         unfold                                           │
@@ -706,6 +705,7 @@ fn help_lists_the_keys() {
         │ v           only pinned subtrees (again: all)                │
         │ r           relay events of the process or pin as signals    │
         │ R           relays pane, with the keys (again: hide it)      │
+        │ T           timeline, with the keys: + - zoom, ← → pan       │
         │ ? F1        this help                                        │
         │ Esc         hide the banner, end the search                  │
         │ q F10       quit (Ctrl-C too)                                │
@@ -1055,3 +1055,4 @@ mod record;
 mod relays;
 mod replay;
 mod resync;
+mod timeline;

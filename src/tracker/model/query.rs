@@ -85,4 +85,10 @@ impl Model {
             .filter(|n| n.in_tree)
             .map(|n| &n.process)
     }
+
+    /// The processes that left the tree and are still kept (the history), oldest first;
+    /// [`Model::parent`] names the parent each had.
+    pub fn left_tree(&self) -> impl DoubleEndedIterator<Item = &Process> {
+        self.history.iter().map(|&slot| &self.node(slot).process)
+    }
 }

@@ -85,6 +85,10 @@ impl App {
     /// Shows or hides `pane`. One that lists things is shown with the keys, and hidden
     /// if it has them.
     fn toggle_pane(&mut self, pane: Pane) {
+        if !self.panes.is_open(pane) {
+            let subject = self.picked().or(self.selected());
+            self.with_pane(pane, |pane, _| pane.opened(subject));
+        }
         if pane.entry().takes_keys && self.focus != Some(pane) {
             self.with_pane(pane, |pane, view| pane.focused(view));
             self.focus = Some(pane);

@@ -10,6 +10,7 @@
 //! - `events`: the latest events.
 //! - `pins`: the pins, and the events of one.
 //! - `relays`: the relay rules and what they sent.
+//! - `timeline`: the lifetimes of a subtree's processes on a time axis.
 //! - `list`: what the panes that list things share: their frame and their keys.
 
 mod columns;
@@ -18,6 +19,7 @@ pub mod events;
 pub mod list;
 pub mod pins;
 pub mod relays;
+pub mod timeline;
 pub mod tree;
 
 use super::component::{Component, Happened};
@@ -33,6 +35,8 @@ pub enum Pane {
     Pins,
     /// The relay rules and what they sent.
     Relays,
+    /// The lifetimes of a subtree's processes on a time axis.
+    Timeline,
 }
 
 /// Where a pane goes.
@@ -80,6 +84,12 @@ pub const PANES: &[Entry] = &[
         place: Place::Side,
         takes_keys: true,
         new: || Box::<relays::RelaysPane>::default(),
+    },
+    Entry {
+        pane: Pane::Timeline,
+        place: Place::Bottom,
+        takes_keys: true,
+        new: || Box::<timeline::Timeline>::default(),
     },
 ];
 

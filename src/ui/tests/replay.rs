@@ -30,14 +30,14 @@ fn whole_make() -> Vec<Event> {
 }
 
 /// Where the frames of [`record`]'s file start.
-struct Frames {
+pub(super) struct Frames {
     second_events: u64,
     end: u64,
 }
 
 /// Records the machine's make to `dir/make.fwrec`: the snapshot at 989 s, events in two
 /// frames (to 997 s, then the rest), the end at 1010 s.
-fn record(dir: &Path) -> (PathBuf, Frames) {
+pub(super) fn record(dir: &Path) -> (PathBuf, Frames) {
     let path = dir.join("make.fwrec");
     let info = Info {
         host: "buildhost".into(),
@@ -65,7 +65,7 @@ fn record(dir: &Path) -> (PathBuf, Frames) {
     (path, Frames { second_events, end })
 }
 
-fn paused_runtime() -> tokio::runtime::Runtime {
+pub(super) fn paused_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -74,14 +74,14 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 }
 
 /// The application and its player, driven as the loop drives them.
-struct Replaying {
-    app: App,
+pub(super) struct Replaying {
+    pub(super) app: App,
     player: Player,
 }
 
 impl Replaying {
     /// Opens `path`, calling it `name`. Inside the runtime.
-    fn open(path: &Path, name: &str) -> Self {
+    pub(super) fn open(path: &Path, name: &str) -> Self {
         let replay = Replay::open(path).unwrap();
         Self {
             app: replay::start(name, &replay, false, users(), Default::default()),
@@ -90,7 +90,7 @@ impl Replaying {
     }
 
     /// A key, and what it asks of the player.
-    async fn key(&mut self, code: KeyCode) {
+    pub(super) async fn key(&mut self, code: KeyCode) {
         key(&mut self.app, code);
         self.carry_out().await;
     }
@@ -101,7 +101,7 @@ impl Replaying {
         }
     }
 
-    async fn carry_out(&mut self) {
+    pub(super) async fn carry_out(&mut self) {
         for request in self.app.take_requests() {
             let Request::Replay(control) = request else {
                 panic!("a replay asks for {request:?}");
@@ -113,7 +113,7 @@ impl Replaying {
     }
 
     /// Plays until `done` holds.
-    async fn play_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
+    pub(super) async fn play_until(&mut self, what: &str, done: impl Fn(&App) -> bool) {
         for _ in 0..10_000 {
             if done(&self.app) {
                 return;
@@ -142,7 +142,7 @@ impl Replaying {
 }
 
 /// Where the replay is.
-fn at(app: &App) -> u64 {
+pub(super) fn at(app: &App) -> u64 {
     app.replay_status().unwrap().position.at_ns
 }
 
