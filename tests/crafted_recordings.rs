@@ -324,12 +324,21 @@ fn zstd_bombs_are_damage() {
             bytes.extend_from_slice(&optional);
         }
         let read_through = replay(&bytes, &["--json"]);
-        assert_eq!(read_through.code, Some(0), "{kind}: {}", read_through.stderr);
+        assert_eq!(
+            read_through.code,
+            Some(0),
+            "{kind}: {}",
+            read_through.stderr
+        );
         let tree = replay(&bytes, &["--tree-at", "+0s"]);
         assert_eq!(tree.code, Some(0), "{kind}: {}", tree.stderr);
         // The empty snapshot's tree: its heading alone.
         assert_eq!(tree.stdout.lines().count(), 1, "{kind}: {}", tree.stdout);
-        assert!(tree.stderr.contains(": 0 processes"), "{kind}: {}", tree.stderr);
+        assert!(
+            tree.stderr.contains(": 0 processes"),
+            "{kind}: {}",
+            tree.stderr
+        );
     }
 }
 

@@ -57,11 +57,21 @@ impl Link {
 /// The critical path of `root`'s subtree, root first; empty if the model does not know
 /// `root`. See the module's documentation for how it is computed.
 pub fn critical_path(model: &Model, root: ProcessKey) -> Vec<Link> {
-    let Some(root) = model.get(root) else {
-        return Vec::new();
-    };
+    match model.get(root) {
+        Some(root) => critical_path_among(root, model.known()),
+        None => Vec::new(),
+    }
+}
+
+/// [`critical_path`] with only `processes` as the possible links (a subtree's members, as
+/// the timeline has them), at a cost in proportion to them rather than to everything the
+/// model knows.
+pub fn critical_path_among<'a>(
+    root: &'a Process,
+    processes: impl IntoIterator<Item = &'a Process>,
+) -> Vec<Link> {
     let mut ended_children: HashMap<u32, Vec<&Process>> = HashMap::new();
-    for p in model.known().filter(|p| p.exit.is_some()) {
+    for p in processes.into_iter().filter(|p| p.exit.is_some()) {
         ended_children.entry(p.ppid).or_default().push(p);
     }
     let mut chain = vec![Link::of(root)];

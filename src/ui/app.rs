@@ -8,8 +8,6 @@
 
 mod actions;
 
-use std::collections::HashSet;
-
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::layout::{Position, Rect};
 
@@ -71,8 +69,6 @@ pub struct App {
     pub(super) replay: Option<replay::ReplayControls>,
     /// `--record`: the recording being written.
     pub(super) recording: Option<record::Status>,
-    /// Processes the timeline marks: the critical path of its subtree, once computed.
-    pub(super) marked: HashSet<ProcessKey>,
     now_ns: u64,
     pub(super) requests: Vec<Request>,
     effects: Vec<Effect>,
@@ -109,7 +105,6 @@ impl App {
             message: None,
             replay: None,
             recording: None,
-            marked: HashSet::new(),
             now_ns,
             requests: Vec::new(),
             effects: Vec::new(),
@@ -417,7 +412,6 @@ impl App {
             replaying: self.replay.is_some(),
             replay_end_ns: self.replay_status().map(|s| s.position.end_ns),
             theme: &self.tree.look.theme,
-            marked: &self.marked,
         }
     }
 

@@ -4,8 +4,6 @@
 //! wants done beyond its own state it asks for ([`Handled::Ask`]), and the application
 //! does it. A [`Dialog`] is a component that has every key while it is open.
 
-use std::collections::HashSet;
-
 use crossterm::event::{KeyEvent, MouseEventKind};
 use ratatui::{
     buffer::Buffer,
@@ -47,8 +45,6 @@ pub struct View<'a> {
     pub replay_end_ns: Option<u64>,
     /// The styles of the tree, which the panes share.
     pub theme: &'a Theme,
-    /// Processes the timeline draws marked (the critical path of its subtree).
-    pub marked: &'a HashSet<ProcessKey>,
 }
 
 impl View<'_> {

@@ -229,7 +229,6 @@ mod tests {
             replaying: false,
             replay_end_ns: None,
             theme: &crate::ui::look::Theme::default(),
-            marked: &Default::default(),
         };
         let mut pane = PinsPane::default();
         assert_eq!(pane.picked(&view), Some(make.key()));

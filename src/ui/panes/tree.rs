@@ -508,7 +508,6 @@ mod tests {
             replaying: false,
             replay_end_ns: None,
             theme: &crate::ui::look::Theme::default(),
-            marked: &Default::default(),
         };
         let area = Rect::new(0, 0, 40, 4);
         let mut buf = Buffer::empty(area);

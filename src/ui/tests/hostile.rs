@@ -308,9 +308,12 @@ fn the_timeline_shows_a_hostile_process_escaped_also_once_it_left_the_tree() {
     key(&mut app, KeyCode::Up);
     assert_eq!(app.selected(), Some(HOSTILE.key()));
     key(&mut app, KeyCode::Char('T'));
-    let shown = r"│    950 \e]52;c;aGk=\a \nexit pid=1 com ";
+    let shown = r"\e]52;c;aGk=\a \nexit pid=1 com ";
     let timeline = screen(&mut app, 140, 20);
-    assert!(timeline.contains(shown), "{timeline}");
+    assert!(
+        timeline.contains(&format!("│    950 {shown}")),
+        "{timeline}"
+    );
     update(
         &mut app,
         AppEvent::Events(vec![HOSTILE.exit(999_500, COMM, ExitStatus::Code(0))]),
@@ -318,6 +321,10 @@ fn the_timeline_shows_a_hostile_process_escaped_also_once_it_left_the_tree() {
     update(&mut app, AppEvent::Tick(1_030 * S));
     let timeline = screen(&mut app, 140, 20);
     assert!(!app.model().in_tree(HOSTILE.key()), "it left the tree");
-    assert!(timeline.contains(shown), "{timeline}");
+    // Ended, it is its subtree's critical path: marked.
+    assert!(
+        timeline.contains(&format!("│    950»{shown}")),
+        "{timeline}"
+    );
     assert!(!timeline.contains(['\x1b', '\x07', '\u{9b}', '\u{202e}']));
 }

@@ -74,7 +74,7 @@ fn live_an_idle_gap_is_shaded_and_the_timeline_grows() {
         r"
 ┌ Timeline ────────────────────────────────────────────────────────────────────┐
 │1 process, idle ░         ━━━━━━━━━━━━━━━━━━━━━░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░│
-│    901 cc -c main.c      █████████████████████                               │
+│    901»cc -c main.c      █████████████████████                               │
 │                                                                              │
 │                                                                              │
 │                                                                              │
@@ -160,7 +160,7 @@ fn zoom_pan_and_a_cursor_that_selects_in_the_tree() {
 }
 
 #[test]
-fn processes_left_the_tree_stay_and_the_marked_are_marked() {
+fn processes_left_the_tree_stay_and_an_ended_subtrees_critical_path_is_marked() {
     let mut app = timeline_of("make -j2", 100, 30);
     // Long after: cc's linger is over, they are gone from the tree, not from the timeline.
     update(&mut app, AppEvent::Tick(1_030 * S));
@@ -169,11 +169,21 @@ fn processes_left_the_tree_stay_and_the_marked_are_marked() {
     let timeline = pane(&mut app, 100, 30);
     assert!(timeline.contains("    901    cc -c main.c "), "{timeline}");
     assert!(timeline.contains("    902    cc -c util.c "), "{timeline}");
-    app.marked = [MAKE.key(), LD.key()].into();
+    // While make runs, no chain is marked: what ended so far does not decide its end.
+    assert!(!timeline.contains('»'), "{timeline}");
+    // ld ends last, then make: the chain is make, ld.
+    update(
+        &mut app,
+        AppEvent::Events(vec![
+            LD.exit(1_031_000, "ld", ExitStatus::Code(0)),
+            MAKE.exit(1_031_500, "make", ExitStatus::Code(0)),
+        ]),
+    );
     let timeline = pane(&mut app, 100, 30);
     assert!(timeline.contains("    900»make -j2"), "{timeline}");
     assert!(timeline.contains("    903»   ld -o app"), "{timeline}");
     assert!(timeline.contains("    901    cc -c main.c"), "{timeline}");
+    assert!(timeline.contains("    904    true"), "{timeline}");
 }
 
 #[test]
@@ -228,10 +238,10 @@ replay │ paused 2x 12:16:36.000 │ 9 processes │ 0 lost │ 2/s │ ? help
             r"
 ┌ Timeline ────────────────────────────────────────────────────────────────────────────────────────┐
 │4 processes, idle ░             ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━░░░░░                │
-│    900 make -j2                █████████████████████████████████████████████    ┊                │
+│    900»make -j2                █████████████████████████████████████████████    ┊                │
 │    901    cc -c main.c                         ████████                         ┊                │
 │    902    cc -c util.c                            ▒▒▒▒▒▒▒▒                      ┊                │
-│    903    ld -o app main.o uti                                ████████████      ┊                │
+│    903»   ld -o app main.o uti                                ████████████      ┊                │
 │                                                                                                  │
 │                                |12:16:30       |12:16:35       |12:16:40        |12:16:45        │
 └ ↑↓ pick · + - zoom · ← → pan · click the axis: seek · Esc tree ──────────────────────────────────┘

@@ -91,7 +91,7 @@ fn draw_row(
     let theme = view.theme;
     let frame = &timeline.frame;
     let width = (frame.bars.x - line.x) as usize;
-    let marked = view.marked.contains(&member.key);
+    let marked = timeline.members.is_critical(member.key);
     let mut style = if member.exit.is_some() {
         theme.exited
     } else {

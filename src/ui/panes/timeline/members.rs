@@ -9,7 +9,10 @@ use std::{collections::HashSet, hash::BuildHasherDefault};
 
 use crate::{
     event::{KeyHasher, KeyMap, ProcessKey},
-    tracker::model::{Exit, Model, Process, Slot},
+    tracker::{
+        critical_path::critical_path_among,
+        model::{Exit, Model, Process, Slot},
+    },
     ui::panes::tree::command,
 };
 
@@ -74,6 +77,9 @@ pub struct Members {
     /// When at least one member ran: start, end (`u64::MAX`: still running), sorted and
     /// disjoint.
     busy: Vec<(u64, u64)>,
+    /// The critical path of the subtree, once its root has ended (before, the chain of
+    /// what ended so far would only mislead).
+    critical: HashSet<ProcessKey>,
 }
 
 impl Members {
@@ -117,6 +123,24 @@ impl Members {
             super::order::add_left(model, root, &mut self.rows);
         }
         self.busy = busy(&self.rows);
+        let ended_root = self
+            .root
+            .and_then(|root| model.get(root))
+            .filter(|r| !r.is_alive());
+        self.critical = ended_root
+            .map(|root| {
+                let members = self.rows.iter().filter_map(|m| model.get(m.key));
+                critical_path_among(root, members)
+                    .iter()
+                    .map(|l| l.key)
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+
+    /// Whether `key` is on the subtree's critical path.
+    pub fn is_critical(&self, key: ProcessKey) -> bool {
+        self.critical.contains(&key)
     }
 
     /// Whether a member runs at some time in `from..to`.
