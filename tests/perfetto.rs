@@ -35,17 +35,6 @@ fn interrupt(record: Running) -> Finished {
     record.finish()
 }
 
-/// The recording's length, from its start to its end frame, in microseconds.
-fn recording_us(path: &Path) -> f64 {
-    let mut reader = Reader::open(path).unwrap();
-    let mut events: Vec<Event> = Vec::new();
-    while reader.next_batch(&mut events).unwrap() {
-        events.clear();
-    }
-    let end = reader.end().expect("closed properly").end_ns;
-    (end - reader.info().start_ns) as f64 / 1e3
-}
-
 /// A shell that waits at `gate`, then runs `script`; its pid is the root of the tree.
 fn gated_shell(gate: &Gate, script: &str) -> std::process::Child {
     Command::new("sh")
@@ -88,7 +77,7 @@ fn a_recorded_tree_exports_with_its_shape_ids_argv_and_exits() {
     );
 
     let trace = perfetto::read(&exported);
-    assert_eq!(trace.duration_us, recording_us(&recording));
+    assert_eq!(trace.duration_us, perfetto::recording_us(&recording));
     let end = trace.lifetimes.iter().map(|l| l.end_us).fold(0.0, f64::max);
     assert!(end <= trace.duration_us, "nothing past the recording's end");
     let root = trace.only(root.id());
@@ -277,22 +266,6 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
     assert_eq!(chain_in(&stdout), [root_pid, middle, slow]);
 }
 
-/// The pids of the processes forked below `root` in the recording at `path`, from its
-/// fork events.
-fn forked_below(path: &Path, root: u32) -> Vec<u32> {
-    let mut reader = Reader::open(path).unwrap();
-    let mut events: Vec<Event> = Vec::new();
-    let mut below = vec![root];
-    while reader.next_batch(&mut events).unwrap() {
-        for e in events.drain(..) {
-            if e.kind_name().as_str() == "fork" && below.contains(&e.ppid) {
-                below.push(e.pid);
-            }
-        }
-    }
-    below
-}
-
 /// The shipped demo is a recorded `make -j2` of a dozen C files.
 #[test]
 fn a_recorded_make_exports_one_lifetime_per_process_nested_by_parent() {
@@ -308,7 +281,7 @@ fn a_recorded_make_exports_one_lifetime_per_process_nested_by_parent() {
     assert!(output.status.success(), "{output:?}");
 
     let trace = perfetto::read(&out);
-    assert_eq!(trace.duration_us, recording_us(demo));
+    assert_eq!(trace.duration_us, perfetto::recording_us(demo));
     let makes: Vec<&perfetto::Lifetime> = (trace.lifetimes.iter())
         .filter(|l| l.execs.iter().any(|e| e.name == "make"))
         .collect();
@@ -317,7 +290,7 @@ fn a_recorded_make_exports_one_lifetime_per_process_nested_by_parent() {
     };
     let subtree = trace.subtree(make);
     let mut pids: Vec<u32> = subtree.iter().map(|l| l.pid).collect();
-    let mut expected = forked_below(demo, make.pid);
+    let mut expected = perfetto::forked_below(demo, make.pid);
     pids.sort();
     expected.sort();
     assert_eq!(pids, expected, "one lifetime per process of the build");

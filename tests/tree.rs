@@ -5,6 +5,8 @@
 
 #[path = "common/make_build.rs"]
 mod make_build;
+#[path = "common/perfetto.rs"]
+mod perfetto;
 #[path = "common/running.rs"]
 mod running;
 
@@ -61,6 +63,26 @@ fn the_tree_of_a_recorded_build_at_three_moments_is_the_live_one_and_the_diff_it
     }
     let file = build.finish();
     let file = file.to_str().unwrap();
+
+    // As a Perfetto trace: it spans the recording, one lifetime per process of the build,
+    // each under its parent.
+    let dir = tempfile::tempdir().unwrap();
+    let trace_file = dir.path().join("build.json");
+    let exported = run(&["replay", file, "--perfetto", trace_file.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let trace = perfetto::read(&trace_file);
+    assert_eq!(trace.duration_us, perfetto::recording_us(Path::new(file)));
+    let subtree = trace.subtree(trace.only(build.make_pid()));
+    let mut pids: Vec<u32> = subtree.iter().map(|l| l.pid).collect();
+    let mut forked = perfetto::forked_below(Path::new(file), build.make_pid());
+    pids.sort_unstable();
+    forked.sort_unstable();
+    assert_eq!(pids, forked, "one lifetime per process of the build");
+    for parent in &subtree {
+        for child in trace.children(parent) {
+            trace.assert_under(child, parent);
+        }
+    }
 
     for (i, live) in live.iter().enumerate() {
         let shown = shape(live);

@@ -1,10 +1,12 @@
 //! Reading a Perfetto export (`--perfetto OUT`) back and checking its shape: [`read`]
 //! parses it and checks what every export must hold (begin and end pairs balanced per
 //! track, one lifetime per track, exec slices inside lifetimes, one `recording` slice);
-//! the methods find a process's lifetime and check its place under its parent.
+//! the methods find a process's lifetime and check its place under its parent; and what
+//! the recording it came from says to compare it with.
 
 use std::{collections::HashMap, path::Path};
 
+use forkwatch::{event::Event, recording::Reader};
 use serde_json::Value;
 
 /// A thread track of the trace: its trace `pid` and `tid`.
@@ -221,4 +223,31 @@ impl Trace {
             .map(|e| (e["name"].as_str().unwrap().to_owned(), ts(e)))
             .collect()
     }
+}
+
+/// The recording's length, from its start to its end frame, in microseconds.
+pub fn recording_us(path: &Path) -> f64 {
+    let mut reader = Reader::open(path).unwrap();
+    let mut events: Vec<Event> = Vec::new();
+    while reader.next_batch(&mut events).unwrap() {
+        events.clear();
+    }
+    let end = reader.end().expect("closed properly").end_ns;
+    (end - reader.info().start_ns) as f64 / 1e3
+}
+
+/// The pids of the processes forked below `root` in the recording at `path`, from its
+/// fork events.
+pub fn forked_below(path: &Path, root: u32) -> Vec<u32> {
+    let mut reader = Reader::open(path).unwrap();
+    let mut events: Vec<Event> = Vec::new();
+    let mut below = vec![root];
+    while reader.next_batch(&mut events).unwrap() {
+        for e in events.drain(..) {
+            if e.kind_name().as_str() == "fork" && below.contains(&e.ppid) {
+                below.push(e.pid);
+            }
+        }
+    }
+    below
 }
