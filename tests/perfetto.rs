@@ -1,6 +1,10 @@
 //! The Perfetto export (`record --perfetto`, `replay --perfetto`) and the critical path
 //! (`watch`'s end, `replay --critical-path`), with the real binary and real processes.
 
+// Only the checksum and the number patching serve here.
+#[allow(dead_code)]
+#[path = "common/frames.rs"]
+mod frames;
 #[allow(dead_code)]
 #[path = "common/perfetto.rs"]
 mod perfetto;
@@ -16,7 +20,11 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use forkwatch::{event::Event, recording::Reader};
+use forkwatch::{
+    event::{Argv, Comm, Creds, Event, Kind, PID_MAX_LIMIT},
+    proc::snapshot::ProcessInfo,
+    recording::{Info, Reader, Writer},
+};
 use running::{Finished, Running};
 use trees::Gate;
 
@@ -331,4 +339,112 @@ fn a_recorded_make_exports_one_lifetime_per_process_nested_by_parent() {
         .count();
     assert_eq!(compilers, 13, "twelve files and main.c");
     assert!(subtree.iter().all(|l| l.args["ended"] == "exit 0"));
+}
+
+const CRAFTED_START_NS: u64 = 5_000_000_000;
+const S: u64 = 1_000_000_000;
+
+/// A process of a crafted snapshot, started a second before the recording.
+fn crafted_process(pid: u32, comm: &str) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        ppid: 1,
+        start_ns: CRAFTED_START_NS - S,
+        comm: Comm::from(comm),
+        argv: Argv::from_args([comm]),
+        argv_truncated: false,
+        creds: Creds::default(),
+        state: 'S',
+        kernel_thread: false,
+        threads: 1,
+        pid_ns: None,
+        cgroup: None,
+    }
+}
+
+/// A fork of `pid` (a child of 300) at `ts_ns`.
+fn crafted_fork(pid: u32, ts_ns: u64) -> Event {
+    Event {
+        ts_ns,
+        pid,
+        tid: pid,
+        ppid: 300,
+        start_ns: ts_ns,
+        comm: Comm::from("late"),
+        creds: Some(Creds::default()),
+        cgroup_id: None,
+        pid_ns: None,
+        cgroup: None,
+        kernel_thread: false,
+        kind: Kind::Fork,
+    }
+}
+
+/// A recording no kernel would make: its snapshot holds pid 300 twice and pid 4194304
+/// (the id of the recording's own track); then a fork of 4194304, and a fork 2 s in, past
+/// the end of 1 s its end frame states, in an events frame whose header says it ends at
+/// 0.5 s.
+fn crafted_recording() -> Vec<u8> {
+    let info = Info {
+        host: "crafted".into(),
+        kernel: "6.18.0".into(),
+        backend: "eBPF".into(),
+        wall_clock_offset_ns: 1_763_000_000_000_000_000,
+        start_ns: CRAFTED_START_NS,
+        recorder: "a test".into(),
+    };
+    let snapshot = [
+        crafted_process(300, "first"),
+        crafted_process(300, "again"),
+        crafted_process(PID_MAX_LIMIT, "impossible"),
+    ];
+    let mut writer = Writer::new(Vec::new(), &info, &snapshot).unwrap();
+    let half = CRAFTED_START_NS + S / 2;
+    writer.push(&crafted_fork(PID_MAX_LIMIT, half)).unwrap();
+    writer
+        .push(&crafted_fork(400, CRAFTED_START_NS + 2 * S))
+        .unwrap();
+    writer.write_events().unwrap();
+    writer.finish(CRAFTED_START_NS + S).unwrap();
+    let mut bytes = writer.into_inner();
+    // After the 12-byte file header, frame by frame to the events frame (type 3); its
+    // largest event time is at byte 28 of its header.
+    let mut at = 12;
+    while bytes[at + 4] != 3 {
+        let stored = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+        at += frames::HEADER_LEN + stored as usize;
+    }
+    bytes[at + 28..at + 36].copy_from_slice(&half.to_le_bytes());
+    frames::set_crc(&mut bytes, at);
+    bytes
+}
+
+/// The export of [`crafted_recording`] skips the repeated and the impossible pid, ends
+/// every slice where it began or later, and lasts to the last event.
+#[test]
+fn a_crafted_recording_exports_every_slice_ended_within_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("crafted.fwrec");
+    std::fs::write(&recording, crafted_recording()).unwrap();
+    let exported = dir.path().join("crafted.json");
+    let output = run(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--perfetto",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+
+    // `read` checks that every slice ends, and no earlier than it began.
+    let trace = perfetto::read(&exported);
+    assert_eq!(trace.duration_us, 2_000_000.0, "to the last event");
+    let pids: Vec<u32> = trace.lifetimes.iter().map(|l| l.pid).collect();
+    assert_eq!(pids, [300, 400], "{:?}", trace.lifetimes);
+    assert_eq!(trace.only(300).argv(), ["first"]);
+    let recording_track = Some(u64::from(PID_MAX_LIMIT));
+    let on_it: Vec<&serde_json::Value> = (trace.events.iter())
+        .filter(|e| e["pid"].as_u64() == recording_track || e["tid"].as_u64() == recording_track)
+        .filter(|e| e["name"] != "recording" && e["args"]["name"] != "recording")
+        .collect();
+    assert!(on_it.is_empty(), "{on_it:?}");
 }
