@@ -204,9 +204,18 @@ fn bad_output_paths_and_bad_recordings_are_one_line() {
     assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(demo).unwrap());
 }
 
-/// The root waits on `sh -c 'sleep 0.5 & sleep 2; wait'` and a `sleep 0.5`: its critical
-/// path is that shell, then its `sleep 2`.
-const SLOW_CHAIN: &str = "sh -c 'sleep 0.5 & sleep 2; wait' & sleep 0.5 & wait";
+/// What the root runs (its script) and the middle shell of the chain (its `-c`), with
+/// `cat` reading the fifos `first` then `second` as the last process of the chain. The
+/// order of the exits is by construction: the root writes `first` once its own
+/// `/bin/true` has ended, the middle shell writes `second` once its `/bin/true` has ended,
+/// and `cat` ends only after both were written; the middle shell waits for it. So the
+/// root's critical path is the middle shell, then `cat`, though `cat` started first.
+fn slow_chain(first: &Gate, second: &Gate) -> (String, String) {
+    let (first, second) = (first.path(), second.path());
+    let middle = format!("cat {first} {second} & /bin/true; echo go > {second}; wait");
+    let root = format!("sh -c '{middle}' & /bin/true; echo go > {first}; wait");
+    (root, middle)
+}
 
 #[test]
 fn watch_and_replay_name_the_chain_that_ended_last() {
@@ -214,7 +223,9 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
     let recording = dir.path().join("chain.fwrec");
     let rec = recording.to_str().unwrap();
     let gate = Gate::new();
-    let mut root = gated_shell(&gate, SLOW_CHAIN);
+    let (first, second) = (Gate::new(), Gate::new());
+    let (script, middle_script) = slow_chain(&first, &second);
+    let mut root = gated_shell(&gate, &script);
     let root_pid = root.id();
     let mut watch = Running::start(&["watch", &root_pid.to_string(), "--json"]);
     let mut record = Running::start(&["record", "-o", rec]);
@@ -244,8 +255,8 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
         assert_eq!(found.len(), 1, "{argv:?} in {execs:?}");
         found[0]
     };
-    let middle = pid_running(&["sh", "-c", "sleep 0.5 & sleep 2; wait"]);
-    let slow = pid_running(&["sleep", "2"]);
+    let middle = pid_running(&["sh", "-c", &middle_script]);
+    let slow = pid_running(&["cat", first.path(), second.path()]);
 
     let chain_in = |lines: &[String]| -> Vec<u32> {
         let at = lines
@@ -268,7 +279,7 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
     let slow_line = watched
         .stderr
         .iter()
-        .find(|l| l.contains(&format!("{slow} sleep: ")))
+        .find(|l| l.contains(&format!("{slow} cat: ")))
         .unwrap();
     assert!(
         slow_line.contains(", exit 0; its parent ended "),
