@@ -2,7 +2,8 @@
 //! it: each live command only the capabilities it still uses (the UI and `relay` CAP_KILL
 //! and CAP_SYS_PTRACE, the netlink and procfs backends CAP_SYS_PTRACE, the probe nothing,
 //! `watch` CAP_SYS_PTRACE under hidepid), as nobody or the user who ran sudo, with
-//! no_new_privs; a replay none at all, as that user, before it opens the file.
+//! no_new_privs; a replay none at all, as that user, before it opens the file, and
+//! `record --perfetto` none before it reads its recording back.
 
 // The shared directory serves the file tests only.
 #[allow(dead_code)]
@@ -427,4 +428,60 @@ fn record_and_the_ui_read_proc_only_without_privileges() {
         ["forkwatch-tui: cannot pin: no process with pid 4194304"]
     );
     assert_read_after_the_drop(&log);
+}
+
+/// `record --perfetto` reads back the recording it made (the user's file) for the trace
+/// only once every privilege is given up: here with the netlink backend, which keeps
+/// CAP_SYS_PTRACE while it records.
+#[test]
+fn record_reads_its_recording_back_for_the_trace_without_privileges() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("record.strace");
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=capset,openat,read,pread64,readv,preadv",
+            "-o",
+        ])
+        .arg(&log)
+        .arg(BIN)
+        .args(["--log", "/dev/null", "record", "--backend", "netlink"])
+        .args(["--duration", "1", "-o"])
+        .arg(dir.path().join("r.fwrec"))
+        .arg("--perfetto")
+        .arg(dir.path().join("r.json"))
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    // The recording is opened once more for reading through its fd's magic link.
+    let fd = lines
+        .iter()
+        .find_map(|l| {
+            let (_, rest) = l.split_once("\"/proc/self/fd/")?;
+            let (_, rest) = rest.split_once("\", O_RDONLY|O_CLOEXEC) = ")?;
+            rest.trim().parse::<u32>().ok()
+        })
+        .unwrap_or_else(|| panic!("the recording is not reopened in:\n{log}"));
+    let first_read = lines
+        .iter()
+        .position(|l| {
+            ["read(", "pread64(", "readv(", "preadv("]
+                .iter()
+                .any(|call| l.contains(&format!(" {call}{fd},")))
+        })
+        .unwrap_or_else(|| panic!("fd {fd} is never read in:\n{log}"));
+    let last_drop = lines[..first_read]
+        .iter()
+        .rfind(|l| l.contains("capset("))
+        .expect("privileges are given up");
+    assert!(
+        last_drop.contains("effective=0, permitted=0, inheritable=0"),
+        "read while keeping {last_drop}"
+    );
 }

@@ -1,6 +1,10 @@
 //! The Perfetto export (`record --perfetto`, `replay --perfetto`) and the critical path
 //! (`watch`'s end, `replay --critical-path`), with the real binary and real processes.
 
+// Only the checksum and the number patching serve here.
+#[allow(dead_code)]
+#[path = "common/frames.rs"]
+mod frames;
 #[allow(dead_code)]
 #[path = "common/perfetto.rs"]
 mod perfetto;
@@ -16,7 +20,11 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use forkwatch::{event::Event, recording::Reader};
+use forkwatch::{
+    event::{Argv, Comm, Creds, Event, Kind, PID_MAX_LIMIT},
+    proc::snapshot::ProcessInfo,
+    recording::{Info, Reader, Writer},
+};
 use running::{Finished, Running};
 use trees::Gate;
 
@@ -185,9 +193,18 @@ fn bad_output_paths_and_bad_recordings_are_one_line() {
     assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(demo).unwrap());
 }
 
-/// The root waits on `sh -c 'sleep 0.5 & sleep 2; wait'` and a `sleep 0.5`: its critical
-/// path is that shell, then its `sleep 2`.
-const SLOW_CHAIN: &str = "sh -c 'sleep 0.5 & sleep 2; wait' & sleep 0.5 & wait";
+/// What the root runs (its script) and the middle shell of the chain (its `-c`), with
+/// `cat` reading the fifos `first` then `second` as the last process of the chain. The
+/// order of the exits is by construction: the root writes `first` once its own
+/// `/bin/true` has ended, the middle shell writes `second` once its `/bin/true` has ended,
+/// and `cat` ends only after both were written; the middle shell waits for it. So the
+/// root's critical path is the middle shell, then `cat`, though `cat` started first.
+fn slow_chain(first: &Gate, second: &Gate) -> (String, String) {
+    let (first, second) = (first.path(), second.path());
+    let middle = format!("cat {first} {second} & /bin/true; echo go > {second}; wait");
+    let root = format!("sh -c '{middle}' & /bin/true; echo go > {first}; wait");
+    (root, middle)
+}
 
 #[test]
 fn watch_and_replay_name_the_chain_that_ended_last() {
@@ -195,7 +212,9 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
     let recording = dir.path().join("chain.fwrec");
     let rec = recording.to_str().unwrap();
     let gate = Gate::new();
-    let mut root = gated_shell(&gate, SLOW_CHAIN);
+    let (first, second) = (Gate::new(), Gate::new());
+    let (script, middle_script) = slow_chain(&first, &second);
+    let mut root = gated_shell(&gate, &script);
     let root_pid = root.id();
     let mut watch = Running::start(&["watch", &root_pid.to_string(), "--json"]);
     let mut record = Running::start(&["record", "-o", rec]);
@@ -225,8 +244,8 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
         assert_eq!(found.len(), 1, "{argv:?} in {execs:?}");
         found[0]
     };
-    let middle = pid_running(&["sh", "-c", "sleep 0.5 & sleep 2; wait"]);
-    let slow = pid_running(&["sleep", "2"]);
+    let middle = pid_running(&["sh", "-c", &middle_script]);
+    let slow = pid_running(&["cat", first.path(), second.path()]);
 
     let chain_in = |lines: &[String]| -> Vec<u32> {
         let at = lines
@@ -249,7 +268,7 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
     let slow_line = watched
         .stderr
         .iter()
-        .find(|l| l.contains(&format!("{slow} sleep: ")))
+        .find(|l| l.contains(&format!("{slow} cat: ")))
         .unwrap();
     assert!(
         slow_line.contains(", exit 0; its parent ended "),
@@ -304,4 +323,112 @@ fn a_recorded_make_exports_one_lifetime_per_process_nested_by_parent() {
         .count();
     assert_eq!(compilers, 13, "twelve files and main.c");
     assert!(subtree.iter().all(|l| l.args["ended"] == "exit 0"));
+}
+
+const CRAFTED_START_NS: u64 = 5_000_000_000;
+const S: u64 = 1_000_000_000;
+
+/// A process of a crafted snapshot, started a second before the recording.
+fn crafted_process(pid: u32, comm: &str) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        ppid: 1,
+        start_ns: CRAFTED_START_NS - S,
+        comm: Comm::from(comm),
+        argv: Argv::from_args([comm]),
+        argv_truncated: false,
+        creds: Creds::default(),
+        state: 'S',
+        kernel_thread: false,
+        threads: 1,
+        pid_ns: None,
+        cgroup: None,
+    }
+}
+
+/// A fork of `pid` (a child of 300) at `ts_ns`.
+fn crafted_fork(pid: u32, ts_ns: u64) -> Event {
+    Event {
+        ts_ns,
+        pid,
+        tid: pid,
+        ppid: 300,
+        start_ns: ts_ns,
+        comm: Comm::from("late"),
+        creds: Some(Creds::default()),
+        cgroup_id: None,
+        pid_ns: None,
+        cgroup: None,
+        kernel_thread: false,
+        kind: Kind::Fork,
+    }
+}
+
+/// A recording no kernel would make: its snapshot holds pid 300 twice and pid 4194304
+/// (the id of the recording's own track); then a fork of 4194304, and a fork 2 s in, past
+/// the end of 1 s its end frame states, in an events frame whose header says it ends at
+/// 0.5 s.
+fn crafted_recording() -> Vec<u8> {
+    let info = Info {
+        host: "crafted".into(),
+        kernel: "6.18.0".into(),
+        backend: "eBPF".into(),
+        wall_clock_offset_ns: 1_763_000_000_000_000_000,
+        start_ns: CRAFTED_START_NS,
+        recorder: "a test".into(),
+    };
+    let snapshot = [
+        crafted_process(300, "first"),
+        crafted_process(300, "again"),
+        crafted_process(PID_MAX_LIMIT, "impossible"),
+    ];
+    let mut writer = Writer::new(Vec::new(), &info, &snapshot).unwrap();
+    let half = CRAFTED_START_NS + S / 2;
+    writer.push(&crafted_fork(PID_MAX_LIMIT, half)).unwrap();
+    writer
+        .push(&crafted_fork(400, CRAFTED_START_NS + 2 * S))
+        .unwrap();
+    writer.write_events().unwrap();
+    writer.finish(CRAFTED_START_NS + S).unwrap();
+    let mut bytes = writer.into_inner();
+    // After the 12-byte file header, frame by frame to the events frame (type 3); its
+    // largest event time is at byte 28 of its header.
+    let mut at = 12;
+    while bytes[at + 4] != 3 {
+        let stored = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap());
+        at += frames::HEADER_LEN + stored as usize;
+    }
+    bytes[at + 28..at + 36].copy_from_slice(&half.to_le_bytes());
+    frames::set_crc(&mut bytes, at);
+    bytes
+}
+
+/// The export of [`crafted_recording`] skips the repeated and the impossible pid, ends
+/// every slice where it began or later, and lasts to the last event.
+#[test]
+fn a_crafted_recording_exports_every_slice_ended_within_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("crafted.fwrec");
+    std::fs::write(&recording, crafted_recording()).unwrap();
+    let exported = dir.path().join("crafted.json");
+    let output = run(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--perfetto",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+
+    // `read` checks that every slice ends, and no earlier than it began.
+    let trace = perfetto::read(&exported);
+    assert_eq!(trace.duration_us, 2_000_000.0, "to the last event");
+    let pids: Vec<u32> = trace.lifetimes.iter().map(|l| l.pid).collect();
+    assert_eq!(pids, [300, 400], "{:?}", trace.lifetimes);
+    assert_eq!(trace.only(300).argv(), ["first"]);
+    let recording_track = Some(u64::from(PID_MAX_LIMIT));
+    let on_it: Vec<&serde_json::Value> = (trace.events.iter())
+        .filter(|e| e["pid"].as_u64() == recording_track || e["tid"].as_u64() == recording_track)
+        .filter(|e| e["name"] != "recording" && e["args"]["name"] != "recording")
+        .collect();
+    assert!(on_it.is_empty(), "{on_it:?}");
 }

@@ -102,8 +102,10 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the Perfetto trace of the recording just `written` (at `path`) to `out` at `to`.
+/// Writes the Perfetto trace of the recording just `written` (at `path`) to `out` at `to`,
+/// reading it as a replay does: with every privilege given up, as it is the user's file.
 async fn export_trace(to: &Path, out: File, written: File, path: &str) -> Result<()> {
+    privileges::give_up_all()?;
     let mut replay = Replay::from_file(written)
         .map_err(|e| anyhow!("cannot read back the recording {path}: {e}"))?;
     let events = perfetto::export(&mut replay, out, to).await?;

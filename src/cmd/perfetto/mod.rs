@@ -24,14 +24,21 @@
 //!   snapshot's processes), they nest in the order of the file. The end's args (how it
 //!   ended, run time) join the begin's.
 //! - An instant per uid or gid change, and per loss report (on the recording's track).
-//! - A `recording` slice over the whole recording, so the trace lasts exactly as long.
+//! - A `recording` slice over the whole recording, so the trace lasts exactly as long: to
+//!   its end, or to its last event if that is later (a recording still being written, or
+//!   one whose frames under-state their times).
 //! - Events are taken in the order given: a late event (of a process whose pid already
-//!   names a newer one) is dropped, and an event of an unknown process starts its lifetime
-//!   at its start time. The eBPF probe's events come in order; the other backends' may not.
+//!   names a newer one, or of a process whose exit was seen) is dropped, and an event of an
+//!   unknown process starts its lifetime at its start time. The eBPF probe's events come in
+//!   order; the other backends' may not.
+//! - What no kernel writes is skipped: a pid of the snapshot seen before, and pids at or
+//!   above [`PID_MAX_LIMIT`] (in the snapshot and in events).
 //!
-//! Memory: the output is streamed. Per live process about 80 bytes; per process of the
-//! trace 12 bytes for the tree order, written at the end (for at most [`ORDERED_MAX`]
-//! processes; later ones keep no sort index); 512 KiB for the pids used.
+//! Memory: the output is streamed. Per live process about 80 bytes; per pid whose last
+//! process ended about 16 bytes (a pid is live or ended, never both: at most one entry per
+//! pid of the pid space); per process of the trace 12 bytes for the tree order, written at
+//! the end (for at most [`ORDERED_MAX`] processes; later ones keep no sort index); 512 KiB
+//! for the pids used.
 
 mod file;
 
@@ -149,6 +156,11 @@ pub struct Trace<W: Write> {
     origin_ns: u64,
     written: u64,
     live: KeyMap<u32, Live>,
+    /// The start (in ticks) of the last process of each pid not live that ended: its
+    /// events, and older ones', come late.
+    ended: KeyMap<u32, u64>,
+    /// The latest event time seen: the trace ends no earlier.
+    latest_ns: u64,
     placed: Vec<Placed>,
     seq: u32,
     /// Pids given a track already, one bit each (512 KiB).
@@ -180,6 +192,8 @@ impl<W: Write> Trace<W> {
             origin_ns: info.start_ns,
             written: 0,
             live: KeyMap::default(),
+            ended: KeyMap::default(),
+            latest_ns: info.start_ns,
             placed: Vec::new(),
             seq: 0,
             used_pids: vec![0; PID_MAX_LIMIT as usize / 64 + 1],
@@ -194,13 +208,17 @@ impl<W: Write> Trace<W> {
         // Parents before children.
         snapshot.sort_by_key(|p| (p.start_ns, p.pid));
         for p in snapshot {
-            trace.seed(p)?;
+            // Repeated or impossible pids come only from a crafted recording.
+            if p.pid < PID_MAX_LIMIT && !trace.live.contains_key(&p.pid) {
+                trace.seed(p)?;
+            }
         }
         Ok(trace)
     }
 
     /// Adds one event of the recording.
     pub fn event(&mut self, e: &Event) -> io::Result<()> {
+        self.latest_ns = self.latest_ns.max(e.ts_ns);
         let ts = self.us(e.ts_ns);
         match &e.kind {
             Kind::Lost { count } => {
@@ -213,6 +231,7 @@ impl<W: Write> Trace<W> {
                 return self.write(&lost);
             }
             Kind::ThreadStart | Kind::ThreadExit => return Ok(()),
+            _ if e.pid >= PID_MAX_LIMIT => return Ok(()),
             _ => {}
         }
         if !self.knows(e)? {
@@ -240,6 +259,7 @@ impl<W: Write> Trace<W> {
             }
             Kind::Exit(status) => {
                 let live = self.live.remove(&e.pid).expect("known");
+                self.ended.insert(e.pid, live.key.start_ticks);
                 self.end(live, e.ts_ns, Ending::Exit(*status))
             }
             Kind::Uid { inferred } | Kind::Gid { inferred } => {
@@ -260,9 +280,10 @@ impl<W: Write> Trace<W> {
         }
     }
 
-    /// Ends what still runs at `end_ns`, when the recording ended, and the trace; says how
-    /// many trace events it holds.
+    /// Ends what still runs at `end_ns`, when the recording ended (or at its last event, if
+    /// later), and the trace; says how many trace events it holds.
     pub fn finish(mut self, end_ns: u64) -> io::Result<u64> {
+        let end_ns = end_ns.max(self.latest_ns);
         let mut running: Vec<Live> = self.live.drain().map(|(_, live)| live).collect();
         running.sort_by_key(|live| live.seq);
         for live in running {
@@ -319,7 +340,8 @@ impl<W: Write> Trace<W> {
     }
 
     /// Whether `e`'s process has a track (given one now if it is new); false for a late
-    /// event of a process whose pid names a newer one.
+    /// event: of a process whose pid names a newer one, or of one that ended (an exit
+    /// delivered before the process's exec or fork).
     fn knows(&mut self, e: &Event) -> io::Result<bool> {
         let key = ProcessKey::of(e);
         match self.live.get(&e.pid) {
@@ -329,7 +351,11 @@ impl<W: Write> Trace<W> {
                 let gone = self.live.remove(&e.pid).expect("found");
                 self.end(gone, e.ts_ns, Ending::Unseen)?;
             }
-            None => {}
+            None => {
+                if matches!(self.ended.get(&e.pid), Some(&ended) if ended >= key.start_ticks) {
+                    return Ok(false);
+                }
+            }
         }
         let begin_ns = match e.kind {
             Kind::Fork => e.ts_ns,
@@ -394,6 +420,7 @@ impl<W: Write> Trace<W> {
             ..TraceEvent::new("B", &name, self.us(begin_ns), live.track())
         };
         self.live.insert(key.pid, live);
+        self.ended.remove(&key.pid);
         self.write(&lifetime)
     }
 

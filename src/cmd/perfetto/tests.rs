@@ -53,12 +53,17 @@ fn init() -> ProcessInfo {
 
 /// The trace of `events` after a snapshot of init, ended at 5 s, as JSON.
 fn trace_of(events: &[Event]) -> Vec<Value> {
+    trace_from(&[init()], events)
+}
+
+/// The trace of `events` after `snapshot`, ended at 5 s, as JSON.
+fn trace_from(snapshot: &[ProcessInfo], events: &[Event]) -> Vec<Value> {
     let info = Info {
         start_ns: ORIGIN,
         ..Info::default()
     };
     let mut out = Vec::new();
-    let mut trace = Trace::start(&mut out, &info, &[init()]).unwrap();
+    let mut trace = Trace::start(&mut out, &info, snapshot).unwrap();
     for e in events {
         trace.event(e).unwrap();
     }
@@ -191,4 +196,111 @@ fn tracks_sort_in_tree_order_and_names_show_the_depth() {
             ("f", 72)
         ]
     );
+}
+
+/// The lifetimes of the trace (begin, end and how it ended), each begin paired with the
+/// next end on its track, checking that each ends no earlier than it began, and that no
+/// slice is left open.
+fn lifetimes(events: &[Value]) -> Vec<(u64, f64, f64, String)> {
+    let mut open: std::collections::HashMap<(u64, u64), Vec<&Value>> = Default::default();
+    let mut ended = Vec::new();
+    for e in events.iter().filter(|e| e["ph"] == "B" || e["ph"] == "E") {
+        let track = (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
+        let stack = open.entry(track).or_default();
+        if e["ph"] == "B" {
+            stack.push(e);
+            continue;
+        }
+        let begin = stack.pop().expect("an end after its begin");
+        let (from, to) = (begin["ts"].as_f64().unwrap(), e["ts"].as_f64().unwrap());
+        assert!(from <= to, "ends before it begins: {begin} {e}");
+        if begin["cat"] == "lifetime" {
+            let how = e["args"]["ended"].as_str().unwrap().to_owned();
+            ended.push((track.1, from, to, how));
+        }
+    }
+    assert!(open.values().all(Vec::is_empty), "left open: {open:?}");
+    ended
+}
+
+#[test]
+fn the_trace_lasts_to_its_last_event_when_that_is_after_the_end() {
+    // The recording said it ended at 5 s; its events go on to 6 s.
+    let events = trace_of(&[
+        event(80, 1, 5_500, 5_500, Kind::Fork),
+        event(80, 1, 5_500, 6_000, Kind::Uid { inferred: false }),
+    ]);
+    let ended = lifetimes(&events);
+    let still = "still running when the recording ended";
+    assert_eq!(
+        ended,
+        [
+            (1, 0.0, 5_000_000.0, still.to_owned()),
+            (80, 4_500_000.0, 5_000_000.0, still.to_owned()),
+        ]
+    );
+    let recording = of(&events, "X", "");
+    assert_eq!(recording[0]["dur"], 5_000_000.0, "from 1 s to 6 s, in us");
+}
+
+#[test]
+fn an_exit_delivered_before_the_exec_or_fork_ends_the_lifetime_once() {
+    let events = trace_of(&[
+        event(90, 1, 1_100, 1_200, Kind::Exit(ExitStatus::Code(0))),
+        exec(90, 1, 1_100, 1_150, Argv::from_args(["late"])),
+        event(91, 1, 1_100, 1_300, Kind::Exit(ExitStatus::Code(1))),
+        event(91, 1, 1_100, 1_100, Kind::Fork),
+        event(91, 1, 1_100, 1_300, Kind::Exit(ExitStatus::Code(1))),
+        // A new process with the pid is one of its own.
+        event(91, 1, 1_400, 1_400, Kind::Fork),
+    ]);
+    let endings: Vec<(u64, String)> = lifetimes(&events)
+        .into_iter()
+        .map(|(tid, _, _, how)| (tid, how))
+        .collect();
+    let still = "still running when the recording ended".to_owned();
+    assert_eq!(
+        endings,
+        [
+            (90, "exit 0".to_owned()),
+            (91, "exit 1".to_owned()),
+            (1, still.clone()),
+            (u64::from(PID_MAX_LIMIT) + 1, still),
+        ]
+    );
+    assert!(of(&events, "B", "exec").iter().all(|e| e["tid"] != 90));
+}
+
+#[test]
+fn repeated_and_impossible_pids_of_a_crafted_snapshot_are_skipped() {
+    let again = ProcessInfo {
+        comm: Comm::from("again"),
+        start_ns: 20 * MS,
+        ..init()
+    };
+    let impossible = ProcessInfo {
+        pid: PID_MAX_LIMIT,
+        ..init()
+    };
+    let events = trace_from(
+        &[init(), again, impossible],
+        &[
+            event(PID_MAX_LIMIT, 1, 1_100, 1_100, Kind::Fork),
+            event(
+                PID_MAX_LIMIT,
+                1,
+                1_100,
+                1_200,
+                Kind::Uid { inferred: false },
+            ),
+        ],
+    );
+    let ended = lifetimes(&events);
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0].0, 1);
+    let on_recording: Vec<&Value> = (events.iter())
+        .filter(|e| e["tid"] == PID_MAX_LIMIT && e["ph"] != "X")
+        .filter(|e| e["args"]["name"] != "recording")
+        .collect();
+    assert!(on_recording.is_empty(), "{on_recording:?}");
 }
