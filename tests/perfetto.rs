@@ -23,7 +23,7 @@ use std::{
 use forkwatch::{
     event::{Argv, Comm, Creds, Event, Kind, PID_MAX_LIMIT},
     proc::snapshot::ProcessInfo,
-    recording::{Info, Reader, Writer},
+    recording::{Info, Writer},
 };
 use running::{Finished, Running};
 use trees::Gate;
