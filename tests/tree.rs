@@ -5,6 +5,8 @@
 
 #[path = "common/make_build.rs"]
 mod make_build;
+// Some of it serves the export's own tests only.
+#[allow(dead_code)]
 #[path = "common/perfetto.rs"]
 mod perfetto;
 #[path = "common/running.rs"]
