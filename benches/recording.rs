@@ -1,6 +1,9 @@
 //! Recording and replay speed, and bytes per event, on a realistic mix: the events of
 //! `assets/demo.fwrec` (a real `make -j2`), repeated with later times and new pids until
-//! there are `BENCH_EVENTS` of them (default 1,000,000).
+//! there are `BENCH_EVENTS` of them (default 1,000,000); with `--whole`, only the events of
+//! the processes that start and end in it (so that a model, which keyframes need, does not
+//! gather processes that never end, whose parents it never saw). Recording is measured
+//! without keyframes and with them, as `record` writes.
 //!
 //! `cargo bench --bench recording`
 //!
@@ -25,7 +28,7 @@ use forkwatch::{
 #[path = "../tests/common/demo_events.rs"]
 mod demo_events;
 
-use demo_events::{cpu_time, demo, repeated};
+use demo_events::{cpu_time, demo, repeated, whole_processes};
 
 fn main() {
     let (info, snapshot, sample) = demo();
@@ -33,21 +36,32 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let sample = if std::env::args().any(|a| a == "--whole") {
+        whole_processes(&sample)
+    } else {
+        sample
+    };
     let events = repeated(&sample, n);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.fwrec");
-    record(&path, &info, &snapshot, &events);
+    record(&path, &info, &snapshot, &events, false);
+    record(&path, &info, &snapshot, &events, true);
     read_back(&path, n, &info);
 }
 
-/// Recording `events` to `path`: its speed and its bytes.
-fn record(path: &Path, info: &Info, snapshot: &[ProcessInfo], events: &[Event]) {
+/// Recording `events` to `path`, with keyframes as `record` writes them (their model runs
+/// on the writing thread) or without: its speed and its bytes.
+fn record(path: &Path, info: &Info, snapshot: &[ProcessInfo], events: &[Event], keyframes: bool) {
     let n = events.len();
     let t0 = (Instant::now(), cpu_time());
-    // As `record` does: with keyframes, whose model runs on the writing thread.
     let file = private_file::create(path).unwrap();
-    let keyframes = Model::for_keyframes(snapshot);
-    let recorder = Recorder::with_keyframes(file, path, info, snapshot, keyframes).unwrap();
+    let recorder = if keyframes {
+        let live = Model::for_keyframes(snapshot);
+        Recorder::with_keyframes(file, path, info, snapshot, live)
+    } else {
+        Recorder::new(file, path, info, snapshot)
+    };
+    let recorder = recorder.unwrap();
     let mut event_path = Duration::ZERO;
     for batch in events.chunks(256) {
         // What the writer sustains, not what its queue holds: a batch waits while the
@@ -63,7 +77,16 @@ fn record(path: &Path, info: &Info, snapshot: &[ProcessInfo], events: &[Event]) 
     }
     assert_eq!(recorder.unqueued(), 0, "events recorded as lost");
     let summary = recorder.finish(events.last().unwrap().ts_ns).unwrap();
-    report("recording (queue, encode, compress, write)", n, t0);
+    let with = if keyframes {
+        "with keyframes"
+    } else {
+        "without keyframes"
+    };
+    report(
+        &format!("recording {with} (queue, encode, compress, write)"),
+        n,
+        t0,
+    );
     println!(
         "  of which on the event path (Recorder::record): {:.0} ns per event",
         event_path.as_nanos() as f64 / n as f64

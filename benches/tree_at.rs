@@ -15,11 +15,9 @@ mod demo_events;
 
 use std::{path::Path, time::Instant};
 
-use demo_events::{demo, nth_repeated};
+use demo_events::{demo, nth_repeated, whole_processes};
 use forkwatch::{
-    cmd,
-    event::KindName,
-    private_file,
+    cmd, private_file,
     recording::{Recorder, Replay},
     tracker::model::Model,
 };
@@ -50,13 +48,7 @@ fn main() {
 /// Writes a recording of at least `bytes`; returns its start and end times.
 fn write(path: &Path, bytes: u64) -> (u64, u64) {
     let (info, snapshot, sample) = demo();
-    // Only the processes that start and end in it: the others would be new processes that
-    // never end in every round, which no real session has.
-    let whole = |pid| {
-        let has = |kind: KindName| sample.iter().any(|e| e.pid == pid && e.kind_name() == kind);
-        has(KindName::Fork) && has(KindName::Exit)
-    };
-    let sample: Vec<_> = sample.iter().filter(|e| whole(e.pid)).cloned().collect();
+    let sample = whole_processes(&sample);
     let t0 = Instant::now();
     let file = private_file::create(path).unwrap();
     let keyframes = Model::for_keyframes(&snapshot);

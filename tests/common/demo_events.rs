@@ -4,7 +4,7 @@
 use std::{path::Path, time::Duration};
 
 use forkwatch::{
-    event::Event,
+    event::{Event, KindName},
     proc::snapshot::ProcessInfo,
     recording::{Info, Reader},
 };
@@ -25,6 +25,17 @@ pub fn demo() -> (Info, Vec<ProcessInfo>, Vec<Event>) {
         demo_bytes as f64 / sample.len() as f64
     );
     (info, snapshot, sample)
+}
+
+/// The events of the processes that start and end in `sample`: repeated, the others would
+/// be new processes that never end in every round (their parents unknown to a model, too),
+/// which no real session has.
+pub fn whole_processes(sample: &[Event]) -> Vec<Event> {
+    let whole = |pid| {
+        let has = |kind: KindName| sample.iter().any(|e| e.pid == pid && e.kind_name() == kind);
+        has(KindName::Fork) && has(KindName::Exit)
+    };
+    sample.iter().filter(|e| whole(e.pid)).cloned().collect()
 }
 
 /// `n` events: the `sample` again and again, each round later and with new pids.

@@ -232,10 +232,11 @@ impl Model {
             let reaper = self.reaper_for(slot);
             let reaper_pid = self.key_of(reaper).map_or(1, |k| k.pid);
             for &orphan in &orphans {
-                self.move_to(orphan, reaper);
+                // The parent it names first: the top level counts its processes by it.
                 let node = self.node_mut(orphan);
                 node.process.ppid = reaper_pid;
                 node.ppid_ns = ts_ns;
+                self.move_to(orphan, reaper);
             }
             applied.orphans = Some(Orphans {
                 children: orphans.iter().map(|&s| self.node(s).process.key).collect(),

@@ -74,6 +74,25 @@ fn sorted(mut alive: Alive) -> Alive {
     alive
 }
 
+/// The roots by the parent they name, as `Model::waiting` keeps them (in order).
+fn waiting_recounted(model: &Model) -> std::collections::HashMap<u32, Vec<super::Slot>> {
+    let mut waiting: std::collections::HashMap<u32, Vec<_>> = std::collections::HashMap::new();
+    for &slot in &model.roots {
+        waiting
+            .entry(model.node(slot).process.ppid)
+            .or_default()
+            .push(slot);
+    }
+    waiting.values_mut().for_each(|slots| slots.sort_unstable());
+    waiting
+}
+
+fn waiting(model: &Model) -> std::collections::HashMap<u32, Vec<super::Slot>> {
+    let mut waiting = model.waiting.clone();
+    waiting.values_mut().for_each(|slots| slots.sort_unstable());
+    waiting
+}
+
 /// The same processes alive, subreapers and credentials included.
 fn assert_same_alive(got: &Model, wanted: &Model, at_ms: u64) {
     let (got, wanted) = (sorted(got.alive()), sorted(wanted.alive()));
@@ -128,6 +147,9 @@ async fn a_replay_started_at_a_keyframe_has_the_live_processes_of_one_from_the_s
             "no keyframe used at {at_ms} ms"
         );
         assert_same_alive(&from_keyframe, &from_start, at_ms);
+        for model in [&from_start, &from_keyframe] {
+            assert_eq!(waiting(model), waiting_recounted(model), "at {at_ms} ms");
+        }
     }
 }
 
@@ -197,4 +219,17 @@ async fn a_keyframe_keeps_subreapers_and_unknown_credentials() {
         from_keyframe.apply(e);
     });
     assert_same_alive(&from_keyframe, &live, 45);
+}
+
+#[test]
+fn a_process_seen_before_its_parent_is_adopted_when_the_parent_comes() {
+    let mut model = crate::tracker::model::testing::seeded();
+    let parent = p(50, 1, 100);
+    let child = p(51, 50, 200);
+    model.apply(&child.exec(300, &["job"]));
+    assert!(model.parent(child.key()).is_none(), "at the top, waiting");
+    assert_eq!(waiting(&model), waiting_recounted(&model));
+    model.apply(&parent.exec(310, &["make"]));
+    assert_eq!(model.parent(child.key()).map(|p| p.key), Some(parent.key()));
+    assert_eq!(waiting(&model), waiting_recounted(&model));
 }

@@ -139,6 +139,9 @@ pub struct Model {
     /// By pid: the newest process with that pid still in the tree.
     by_pid: Vec<Slot>,
     roots: VecDeque<Slot>,
+    /// The roots by the pid they name as their parent: a new process with that pid adopts
+    /// them.
+    waiting: HashMap<u32, Vec<Slot>>,
     /// Exited processes in the tree, in exit order: (when it leaves, slot).
     lingering: VecDeque<(u64, Slot)>,
     /// Processes that left the tree, oldest first.
@@ -172,6 +175,7 @@ impl Model {
             index: HashMap::default(),
             by_pid: Vec::new(),
             roots: VecDeque::new(),
+            waiting: HashMap::new(),
             lingering: VecDeque::new(),
             history: VecDeque::new(),
             exited_bytes: 0,
