@@ -271,7 +271,7 @@ pub struct ReplayArgs {
 
     /// Print the tree as it was at TIME instead of the events, as `tree` prints it
     /// (`--json` too): the processes alive then. TIME is a time of day as the replay shows
-    /// it (12:01:02, 12:01:02.5), the one nearest the recording's start, or an offset
+    /// it (12:01:02, 12:01:02.5), the first such time from the recording's start, or an offset
     /// from its start (+30s, +1m30s, +500ms).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true,
           conflicts_with_all = ["text", "kinds", "diff"])]

@@ -10,6 +10,22 @@ use crate::{
 /// `12:01:02.5`, `12:01`), the one nearest `from_ns`; or `from_ns` moved by an offset
 /// (`+30s`, `-1m`, `+1m30s`, `-500ms`, `+2h`; a bare number counts seconds).
 pub fn seek_target(text: &str, clock: &WallClock, from_ns: u64) -> Result<u64, String> {
+    resolve(text, clock, from_ns, Day::Nearest)
+}
+
+/// The same from a recording's start: a time of day is the first such time at or after
+/// it, so every moment of a recording longer than half a day can be named.
+pub fn time_from_start(text: &str, clock: &WallClock, start_ns: u64) -> Result<u64, String> {
+    resolve(text, clock, start_ns, Day::AtOrAfter)
+}
+
+/// Which of the days a time of day could be on.
+enum Day {
+    Nearest,
+    AtOrAfter,
+}
+
+fn resolve(text: &str, clock: &WallClock, from_ns: u64, day: Day) -> Result<u64, String> {
     let bad = || format!("`{text}` is not a time: 12:01:02, +30s or -1m");
     if let Some(offset) = text.strip_prefix('+') {
         return Ok(from_ns.saturating_add(duration::parse(offset).ok_or_else(bad)?));
@@ -20,12 +36,13 @@ pub fn seek_target(text: &str, clock: &WallClock, from_ns: u64) -> Result<u64, S
     const DAY: i128 = 86_400 * SECOND as i128;
     let target = i128::from(day_ns(text).ok_or_else(bad)?);
     let now = i128::from(day_ns(&clock.time_of_day(from_ns)).ok_or_else(bad)?);
-    // The nearest such time: a recording may run past midnight.
+    // A recording may run past midnight.
     let mut delta = target - now;
-    if delta > DAY / 2 {
-        delta -= DAY;
-    } else if delta <= -DAY / 2 {
-        delta += DAY;
+    match day {
+        Day::Nearest if delta > DAY / 2 => delta -= DAY,
+        Day::Nearest if delta <= -DAY / 2 => delta += DAY,
+        Day::AtOrAfter if delta < 0 => delta += DAY,
+        _ => {}
     }
     Ok((i128::from(from_ns) + delta).max(0) as u64)
 }
@@ -98,6 +115,25 @@ mod tests {
         assert_eq!(
             seek_target("soon", &clock, from),
             Err("`soon` is not a time: 12:01:02, +30s or -1m".to_owned())
+        );
+    }
+
+    #[test]
+    fn from_a_recordings_start_a_time_of_day_is_the_next_one() {
+        let clock = WallClock::with_offset(0);
+        // Times of day are written and read through the same clock, whatever the zone.
+        let start_ns = 1_000 * 86_400 * SECOND;
+        let start_text = clock.time_of_day(start_ns);
+        let in_14h = clock.time_of_day(start_ns + 14 * 3_600 * SECOND);
+        assert_eq!(time_from_start(&start_text, &clock, start_ns), Ok(start_ns));
+        assert_eq!(
+            time_from_start(&in_14h, &clock, start_ns),
+            Ok(start_ns + 14 * 3_600 * SECOND)
+        );
+        // The seek prompt takes the nearest: ten hours before.
+        assert_eq!(
+            seek_target(&in_14h, &clock, start_ns),
+            Ok(start_ns - 10 * 3_600 * SECOND)
         );
     }
 }

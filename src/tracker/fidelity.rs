@@ -60,6 +60,18 @@ pub enum Difference {
 }
 
 impl Difference {
+    /// What makes it the same difference: its kind, pid, and the start times and parents
+    /// on each side.
+    fn identity(&self) -> (u8, u32, [Option<(u64, u32)>; 2]) {
+        let at = |s: &Seen| Some((s.start_ns, s.ppid));
+        match self {
+            Self::Phantom { pid, model } => (0, *pid, [at(model), None]),
+            Self::Missing { pid, proc } => (1, *pid, [None, at(proc)]),
+            Self::Wrapped { pid, model, proc } => (2, *pid, [at(model), at(proc)]),
+            Self::Parent { pid, model, proc } => (3, *pid, [at(model), at(proc)]),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         match self {
             Self::Phantom { pid, .. }
@@ -167,9 +179,13 @@ pub fn compare(model: &Model, snapshot: &[ProcessInfo], read_from_ns: u64) -> Ve
 }
 
 /// The differences found by both comparisons, as the second found them: a race shows in
-/// one only.
+/// one only. Compared by kind, pid, start times and parents, not names: a process that
+/// renamed itself (an exec) between the two is the same difference.
 pub fn in_both(first: &[Difference], second: Vec<Difference>) -> Vec<Difference> {
-    second.into_iter().filter(|d| first.contains(d)).collect()
+    second
+        .into_iter()
+        .filter(|d| first.iter().any(|f| f.identity() == d.identity()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -298,5 +314,23 @@ mod tests {
             },
         };
         assert_eq!(in_both(&first, vec![first[0].clone(), gone]), first);
+    }
+
+    #[test]
+    fn a_difference_whose_process_renamed_itself_between_comparisons_is_found_in_both() {
+        let seen = |comm: &str| Seen {
+            start_ns: 20 * MS,
+            ppid: 1,
+            comm: crate::event::Comm::from(comm),
+        };
+        let first = [Difference::Phantom {
+            pid: 100,
+            model: seen("sh"),
+        }];
+        let second = vec![Difference::Phantom {
+            pid: 100,
+            model: seen("make"),
+        }];
+        assert_eq!(in_both(&first, second).len(), 1);
     }
 }

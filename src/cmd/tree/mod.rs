@@ -126,11 +126,20 @@ async fn compare(
     let first = compare_once(source, tracker).await?;
     let second = compare_once(source, tracker).await?;
     let found = fidelity::in_both(&first, second);
+    // After lost events the model was read again from /proc: what it is compared with
+    // then is partly /proc itself.
+    let lost = match tracker.model().counts().lost {
+        0 => String::new(),
+        n => format!(
+            "; {n} events were lost, and the model read /proc again after them (the check \
+             then says less)"
+        ),
+    };
     if found.is_empty() {
         let compared = tracker.model().counts().alive;
         println!(
             "no difference: the model's {compared} live processes (from {backend}) are those \
-             /proc shows, with the same start times and parents, in two comparisons"
+             /proc shows, with the same start times and parents, in two comparisons{lost}"
         );
         return Ok(ExitCode::SUCCESS);
     }

@@ -10,7 +10,7 @@ use super::print::{self, TreeOptions};
 use crate::{
     cmd::Printing,
     event::{Event, Kind, KindName, KindSet},
-    recording::{self, Info, Replay, moment::seek_target},
+    recording::{self, Info, Replay, moment::time_from_start},
     text,
     tracker::model::Model,
     ui::users::Users,
@@ -137,7 +137,7 @@ fn in_subtree(members: &mut HashSet<u32>, event: &Event) -> bool {
 fn moment(replay: &Replay, option: &str, text: &str) -> Result<u64> {
     let position = replay.position();
     let clock = replay.info().wall_clock();
-    let at_ns = seek_target(text, &clock, position.start_ns)
+    let at_ns = time_from_start(text, &clock, position.start_ns)
         .map_err(|e| anyhow!("{option}: {}", text::escape_str(&e)))?;
     if !(position.start_ns..=position.end_ns).contains(&at_ns) {
         // In whole milliseconds, rounded down: an offset shown is within the recording.

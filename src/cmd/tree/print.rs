@@ -59,6 +59,7 @@ pub fn print(
             clock,
             users,
             rows: &rows,
+            shown: rows.iter().map(|row| row.slot).collect(),
         };
         serde_json::to_writer(&mut *out, &document).map_err(io::Error::from)?;
         writeln!(out)
@@ -199,6 +200,8 @@ struct Document<'a> {
     clock: &'a WallClock,
     users: &'a Users,
     rows: &'a [Row],
+    /// The slots of `rows`: a process's `children` are those of them the document holds.
+    shown: HashSet<Slot>,
 }
 
 impl Serialize for Document<'_> {
@@ -231,8 +234,8 @@ impl Serialize for ProcessJson<'_> {
         m.serialize_entry("start", &self.doc.clock.time_of_day(p.start_ns))?;
         m.serialize_entry("depth", &self.row.depth)?;
         let children: Vec<u32> = (model.child_slots(self.row.slot).iter())
+            .filter(|slot| self.doc.shown.contains(slot))
             .filter_map(|&slot| model.in_tree_at(slot))
-            .filter(|child| child.is_alive())
             .map(|child| child.key.pid)
             .collect();
         m.serialize_entry("children", &children)?;

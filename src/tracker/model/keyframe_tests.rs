@@ -88,9 +88,13 @@ fn waiting_recounted(model: &Model) -> std::collections::HashMap<u32, Vec<super:
 }
 
 fn waiting(model: &Model) -> std::collections::HashMap<u32, Vec<super::Slot>> {
-    let mut waiting = model.waiting.clone();
-    waiting.values_mut().for_each(|slots| slots.sort_unstable());
-    waiting
+    (model.waiting.iter())
+        .map(|(&ppid, slots)| {
+            let mut slots: Vec<_> = slots.iter().copied().collect();
+            slots.sort_unstable();
+            (ppid, slots)
+        })
+        .collect()
 }
 
 /// The same processes alive, subreapers and credentials included.
@@ -232,4 +236,29 @@ fn a_process_seen_before_its_parent_is_adopted_when_the_parent_comes() {
     model.apply(&parent.exec(310, &["make"]));
     assert_eq!(model.parent(child.key()).map(|p| p.key), Some(parent.key()));
     assert_eq!(waiting(&model), waiting_recounted(&model));
+}
+
+/// Two processes of a crafted stream that name each other as their parent (the second
+/// started in the same clock tick): the first is not moved below the second, so no loop
+/// forms, and its exit ends.
+#[test]
+fn processes_that_name_each_other_as_parents_make_no_loop() {
+    let mut model = crate::tracker::model::testing::seeded();
+    let first = p(5, 7, 100);
+    let second = P {
+        start: first.start + 1,
+        ..p(7, 5, 100)
+    };
+    model.apply(&first.fork());
+    model.apply(&second.fork());
+    assert_eq!(model.parent(second.key()).map(|p| p.key), Some(first.key()));
+    assert!(model.parent(first.key()).is_none(), "still at the top");
+    model.apply(&first.exit(200, 0));
+    model.apply(&second.exit(201, 0));
+    assert!(
+        model
+            .live_processes()
+            .iter()
+            .all(|p| p.pid != 5 && p.pid != 7)
+    );
 }

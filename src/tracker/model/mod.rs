@@ -57,7 +57,7 @@ mod surgery;
 mod sync;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::atomic::{AtomicU64, Ordering},
 };
 
@@ -140,8 +140,8 @@ pub struct Model {
     by_pid: Vec<Slot>,
     roots: VecDeque<Slot>,
     /// The roots by the pid they name as their parent: a new process with that pid adopts
-    /// them.
-    waiting: HashMap<u32, Vec<Slot>>,
+    /// them. A set: orphans whose reaper is unknown all name pid 1.
+    waiting: HashMap<u32, HashSet<Slot>>,
     /// Exited processes in the tree, in exit order: (when it leaves, slot).
     lingering: VecDeque<(u64, Slot)>,
     /// Processes that left the tree, oldest first.

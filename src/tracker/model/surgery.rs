@@ -33,7 +33,7 @@ impl Model {
         self.node_mut(slot).parent = parent;
         if parent == NONE {
             let ppid = self.node(slot).process.ppid;
-            self.waiting.entry(ppid).or_default().push(slot);
+            self.waiting.entry(ppid).or_default().insert(slot);
         }
     }
 
@@ -56,7 +56,7 @@ impl Model {
             if parent == NONE {
                 let ppid = self.node(slot).process.ppid;
                 if let Some(waiting) = self.waiting.get_mut(&ppid) {
-                    waiting.retain(|&s| s != slot);
+                    waiting.remove(&slot);
                     if waiting.is_empty() {
                         self.waiting.remove(&ppid);
                     }
@@ -110,8 +110,11 @@ impl Model {
         let Some(named) = self.waiting.get(&key.pid) else {
             return;
         };
+        // Not one it is below: a crafted stream can name each other as parents, and a
+        // loop would leave both out of the tree and make every walk up endless.
         let waiting: Vec<Slot> = (named.iter().copied())
-            .filter(|&s| s != slot && self.node(s).process.key.start_ticks >= key.start_ticks)
+            .filter(|&s| self.node(s).process.key.start_ticks >= key.start_ticks)
+            .filter(|&s| !self.descends(slot, s))
             .collect();
         for child in waiting {
             self.move_to(child, slot);

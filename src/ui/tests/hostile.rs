@@ -328,3 +328,35 @@ fn the_timeline_shows_a_hostile_process_escaped_also_once_it_left_the_tree() {
     );
     assert!(!timeline.contains(['\x1b', '\x07', '\u{9b}', '\u{202e}']));
 }
+
+/// Times a crafted recording can hold, near the end of u64: the timeline still draws, at
+/// every size, and a click on its axis does not overflow.
+#[test]
+fn the_timeline_of_a_process_at_the_end_of_time_draws() {
+    let mut app = hostile_machine();
+    key(&mut app, KeyCode::End);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.selected(), Some(HOSTILE.key()));
+    key(&mut app, KeyCode::Char('T'));
+    let last_ms = u64::MAX / MS - 1;
+    let late = P {
+        pid: 951,
+        ppid: HOSTILE.pid,
+        start_ms: last_ms - 1,
+        uid: 1001,
+    };
+    update(
+        &mut app,
+        AppEvent::Events(late.start(COMM, &["late"]).to_vec()),
+    );
+    update(&mut app, AppEvent::Tick(u64::MAX));
+    for (width, height) in [(140, 20), (1, 2), (3, 4), (40, 8)] {
+        screen(&mut app, width, height);
+    }
+    let timeline = screen(&mut app, 140, 20);
+    assert!(timeline.contains("951"), "{timeline}");
+    let axis = timeline.lines().position(|l| l.contains('|')).unwrap_or(18) as u16;
+    for x in [1, 60, 138] {
+        mouse(&mut app, MouseEventKind::Down(MouseButton::Left), x, axis);
+    }
+}

@@ -131,7 +131,9 @@ fn draw_row(
             .set_style(theme.faint);
     }
     let end = member.end_ns().unwrap_or(view.now_ns).max(member.start_ns);
-    let Some((first, last)) = window.cells_of(member.start_ns, end.max(member.start_ns + 1)) else {
+    let Some((first, last)) =
+        window.cells_of(member.start_ns, end.max(member.start_ns.saturating_add(1)))
+    else {
         return;
     };
     let (bar, dot, mut style) = looks(member, theme);

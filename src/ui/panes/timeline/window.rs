@@ -117,12 +117,13 @@ impl Window {
         }
     }
 
+    // Saturating here and below: a crafted recording's times can be anywhere up to 2^64.
     pub fn span(&self) -> u64 {
-        self.cell_ns * u64::from(self.cells)
+        self.cell_ns.saturating_mul(u64::from(self.cells))
     }
 
     pub fn end(&self) -> u64 {
-        self.start + self.span()
+        self.start.saturating_add(self.span())
     }
 
     /// The cell `ns` falls in, if it is shown.
@@ -134,8 +135,8 @@ impl Window {
 
     /// The times cell `x` stands for.
     pub fn times(&self, x: u16) -> (u64, u64) {
-        let from = self.start + u64::from(x) * self.cell_ns;
-        (from, from + self.cell_ns)
+        let from = (self.start).saturating_add(u64::from(x).saturating_mul(self.cell_ns));
+        (from, from.saturating_add(self.cell_ns))
     }
 
     /// The cells from `from` to `to` (exclusive) cover, those shown; `None` if none is.
@@ -151,13 +152,15 @@ impl Window {
     /// The labels of the axis: the cell of each, its time, and the time of day it names
     /// (through `clock`), at round times.
     pub fn ticks(&self, clock: &WallClock) -> Vec<(u16, u64, String)> {
-        let label = |tick: u64| if tick < SECOND { 12 } else { 8 };
-        let Some(&tick) = TICKS.iter().find(|&&t| t >= (label(t) + 2) * self.cell_ns) else {
+        let label = |tick: u64| if tick < SECOND { 12_u64 } else { 8 };
+        let Some(&tick) =
+            (TICKS.iter()).find(|&&t| t >= (label(t) + 2).saturating_mul(self.cell_ns))
+        else {
             return Vec::new();
         };
         let len = label(tick) as usize;
         let into = clock.unix_ns(self.start).rem_euclid(i128::from(tick)) as u64;
-        let mut at = self.start + (tick - into) % tick;
+        let mut at = self.start.saturating_add((tick - into) % tick);
         let mut ticks = Vec::new();
         // Only whole labels: `|` and the time after it.
         while let Some(x) = self
@@ -167,7 +170,10 @@ impl Window {
             let mut text = clock.time_of_day(at);
             text.truncate(len);
             ticks.push((x, at, text));
-            at += tick;
+            let Some(next) = at.checked_add(tick) else {
+                break;
+            };
+            at = next;
         }
         ticks
     }
