@@ -5,12 +5,16 @@
 //!
 //! `cargo bench --bench timeline` prints them.
 
+// Only its events serve here.
+#[allow(dead_code)]
+mod machine;
+
 use std::time::Instant;
 
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyModifiers};
 use forkwatch::{
     clock::WallClock,
-    event::{Argv, Comm, Creds, Event, ExitStatus, Kind},
+    event::{Argv, Event, ExitStatus, Kind},
     tracker::model::{Config, Model},
     ui::{App, AppEvent, SourceInfo, Users, draw, update},
 };
@@ -25,26 +29,9 @@ const JOBS: u32 = 99;
 const ROOT_PID: u32 = 100;
 const FRAMES: u32 = 200;
 
+/// A build job's event, as the machine benchmarks make them.
 fn event(pid: u32, ppid: u32, start: u64, ts: u64, kind: Kind) -> Event {
-    Event {
-        ts_ns: ts,
-        pid,
-        tid: pid,
-        ppid,
-        start_ns: start,
-        comm: Comm::from("cc"),
-        creds: Some(Creds {
-            uid: 1000,
-            euid: 1000,
-            gid: 1000,
-            egid: 1000,
-        }),
-        cgroup_id: Some(42),
-        pid_ns: None,
-        cgroup: None,
-        kernel_thread: false,
-        kind,
-    }
+    machine::event(pid, ppid, start, ts, "cc", kind)
 }
 
 fn exec(pid: u32, ppid: u32, start: u64, argv: &[&str]) -> Event {

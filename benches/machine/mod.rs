@@ -30,7 +30,7 @@ struct Job {
     steps: u8,
 }
 
-fn event(pid: u32, ppid: u32, start: u64, ts: u64, comm: &str, kind: Kind) -> Event {
+pub fn event(pid: u32, ppid: u32, start: u64, ts: u64, comm: &str, kind: Kind) -> Event {
     Event {
         ts_ns: ts,
         pid,
