@@ -1,6 +1,7 @@
 //! The critical path of a subtree ([`tracker::critical_path`]) in words: printed by
 //! `watch` when it ends and by `replay FILE --critical-path PID`.
 
+use crate::event::host::shown_pid;
 use crate::{
     event::{Event, Kind, ProcessKey, duration},
     proc::snapshot::ProcessInfo,
@@ -45,8 +46,17 @@ pub fn lines(model: &Model, root: ProcessKey) -> Vec<String> {
 fn line(link: &Link, now_ns: u64, parent_end: Option<u64>) -> String {
     let run = duration::short(link.run_ns(now_ns));
     let mut line = match link.exit {
-        Some(exit) => format!("{} {}: {run}, {}", link.key.pid, link.comm, exit.status),
-        None => format!("{} {}: {run} so far, running", link.key.pid, link.comm),
+        Some(exit) => format!(
+            "{} {}: {run}, {}",
+            shown_pid(link.key.pid),
+            link.comm,
+            exit.status
+        ),
+        None => format!(
+            "{} {}: {run} so far, running",
+            shown_pid(link.key.pid),
+            link.comm
+        ),
     };
     if let (Some(parent_end), Some(exit)) = (parent_end, link.exit) {
         let gap = duration::short(parent_end.saturating_sub(exit.ts_ns));

@@ -7,7 +7,9 @@ use anyhow::Result;
 use super::{Printing, drive, write_batch};
 use crate::{
     clock::WallClock,
+    event::host::Hosts,
     privileges,
+    recording::Info,
     signals::StopSignals,
     source::{LiveOptions, Source},
 };
@@ -21,7 +23,11 @@ pub async fn run(
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     privileges::keep_only(selection.backend.privileges_to_read())?;
-    let mut writer = printing.writer(io::stdout().lock(), WallClock::now());
+    let here = Hosts {
+        own: Info::here("", 0).host,
+        merged: Vec::new(),
+    };
+    let mut writer = (printing.writer(io::stdout().lock(), WallClock::now())).on_hosts(here);
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
         selection.summary()

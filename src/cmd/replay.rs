@@ -39,21 +39,27 @@ pub struct Instead {
 /// `instead` asks for), then what damage it has; with `skip_damage`, goes on after damage
 /// from the next intact part of the file.
 pub async fn run(
-    file: &Path,
+    files: &[PathBuf],
     printing: Printing,
     skip_damage: bool,
     instead: &Instead,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let path = text::escape_path(file);
+    let path = recording::describe(files);
     // Before the recording is opened, which gives up the privileges to create it as the
     // user who ran sudo.
     let out = instead
         .perfetto
         .as_deref()
-        .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to, file)?)))
+        .map(|to| {
+            let file = perfetto::create(to, &files[0])?;
+            for other in &files[1..] {
+                perfetto::not_the_recording(&file, to, other)?;
+            }
+            Ok::<_, anyhow::Error>((to, file))
+        })
         .transpose()?;
-    let mut replay = recording::open(file)?;
+    let mut replay = recording::open_all(files, skip_damage)?;
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
@@ -64,7 +70,8 @@ pub async fn run(
         chain: (instead.critical_path).map(|pid| (pid, Replayed::new(replay.snapshot(), pid))),
     };
     let printed = made.trace.is_none() && made.chain.is_none();
-    let mut writer = printing.writer(io::stdout().lock(), replay.info().wall_clock());
+    let mut writer = (printing.writer(io::stdout().lock(), replay.info().wall_clock()))
+        .on_hosts(replay.info().hosts());
     let mut tally = Tally::default();
     drive(&mut replay, &mut stop, None, |batch| {
         made.take(batch)?;

@@ -53,7 +53,7 @@ use crate::{
     recording::Info,
 };
 
-pub use file::{create, export, write_error};
+pub use file::{create, export, not_the_recording, write_error};
 
 /// The trace "process" and thread of the recording's own track: above every pid.
 const RECORDING: u32 = PID_MAX_LIMIT;

@@ -2,7 +2,7 @@
 //! moments (`replay --diff`). Times are read as the replay's seek prompt reads them
 //! ([`crate::recording::moment`]), from the recording's start.
 
-use std::{collections::HashSet, io, path::Path, process::ExitCode};
+use std::{collections::HashSet, io, path::PathBuf, process::ExitCode};
 
 use anyhow::{Result, anyhow, bail};
 
@@ -38,13 +38,13 @@ pub async fn model_at(replay: &mut Replay, at_ns: u64) -> Result<Model> {
 
 /// `replay FILE --tree-at TIME`: the processes alive at TIME, printed as `tree` prints.
 pub async fn tree_at(
-    file: &Path,
+    files: &[PathBuf],
     time: &str,
     options: TreeOptions,
     skip_damage: bool,
 ) -> Result<ExitCode> {
-    let path = text::escape_path(file);
-    let mut replay = recording::open(file)?;
+    let path = recording::describe(files);
+    let mut replay = recording::open_all(files, skip_damage)?;
     replay.skip_damage(skip_damage);
     let at_ns = moment(&replay, "--tree-at", time)?;
     let model = model_at(&mut replay, at_ns).await?;
@@ -64,14 +64,14 @@ pub async fn tree_at(
 /// and up to T2, an event each in time order, as `events` prints them; with `pid`, only
 /// those of the subtree of the process that had that pid at T1 (and those born into it).
 pub async fn diff(
-    file: &Path,
+    files: &[PathBuf],
     [first, second]: [&str; 2],
     pid: Option<u32>,
     mut printing: Printing,
     skip_damage: bool,
 ) -> Result<ExitCode> {
-    let path = text::escape_path(file);
-    let mut replay = recording::open(file)?;
+    let path = recording::describe(files);
+    let mut replay = recording::open_all(files, skip_damage)?;
     replay.skip_damage(skip_damage);
     let from_ns = moment(&replay, "--diff", first)?;
     let to_ns = moment(&replay, "--diff", second)?;
@@ -98,7 +98,8 @@ pub async fn diff(
         None => None,
     };
     drop(model);
-    let mut writer = printing.writer(io::stdout().lock(), clock);
+    let hosts = replay.info().hosts();
+    let mut writer = printing.writer(io::stdout().lock(), clock).on_hosts(hosts);
     let mut batch = Vec::new();
     replay.seek(to_ns)?;
     while replay.is_seeking() {

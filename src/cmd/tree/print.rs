@@ -3,6 +3,7 @@
 //! `crate::text`, JSON as events' JSON writes it (`comm_base64`, `argv_base64` beside text
 //! that is not the exact bytes).
 
+use crate::event::host::shown_pid;
 use std::{collections::HashSet, io};
 
 use anyhow::{Context, Result, bail};
@@ -166,7 +167,7 @@ fn write_text(
         writeln!(
             out,
             "{:>7} {:<10} {start:<8} {age:>6}  {}{}",
-            p.key.pid,
+            shown_pid(p.key.pid),
             user(users, p).unwrap_or_default(),
             row.guide,
             command(p)
@@ -228,15 +229,15 @@ impl Serialize for ProcessJson<'_> {
         let model = self.doc.model;
         let p = model.process_at(self.row.slot);
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("pid", &p.key.pid)?;
-        m.serialize_entry("ppid", &p.ppid)?;
+        m.serialize_entry("pid", &shown_pid(p.key.pid))?;
+        m.serialize_entry("ppid", &shown_pid(p.ppid))?;
         m.serialize_entry("start_ns", &p.start_ns)?;
         m.serialize_entry("start", &self.doc.clock.time_of_day(p.start_ns))?;
         m.serialize_entry("depth", &self.row.depth)?;
         let children: Vec<u32> = (model.child_slots(self.row.slot).iter())
             .filter(|slot| self.doc.shown.contains(slot))
             .filter_map(|&slot| model.in_tree_at(slot))
-            .map(|child| child.key.pid)
+            .map(|child| shown_pid(child.key.pid))
             .collect();
         m.serialize_entry("children", &children)?;
         m.serialize_entry("comm", &TerminalSafe(&p.comm.as_str()))?;

@@ -33,8 +33,8 @@ use crate::{
 /// How to replay a file in the terminal UI.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
-    /// The recording.
-    pub file: PathBuf,
+    /// The recordings: several are merged into one view.
+    pub files: Vec<PathBuf>,
     /// Go on after damage, from the next intact part of the file.
     pub skip_damage: bool,
     /// The tree's columns, the styles, colour or none.
@@ -47,13 +47,13 @@ pub struct ReplayOptions {
     pub place: Option<crate::event::container::PlaceFilter>,
 }
 
-/// Opens `options.file` in the terminal UI and runs it until it quits. A file that cannot
+/// Opens `options.files` in the terminal UI and runs it until it quits. A file that cannot
 /// be replayed is an error before the terminal is taken. Damage met on the way is shown,
 /// and after the UI, said once more with a non-zero exit, as the headless replay does.
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
-    let path = text::escape_path(&options.file).into_owned();
-    let mut replay = recording::open(&options.file)?;
+    let path = recording::describe(&options.files);
+    let mut replay = recording::open_all(&options.files, options.skip_damage)?;
     replay.skip_damage(options.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;
