@@ -72,7 +72,7 @@ pub fn merge(
     let mut snapshot = Vec::new();
     for (index, (part, name)) in parts.iter().zip(&names).enumerate() {
         let shift = shift(part.reader.info(), earliest);
-        snapshot.push(host_root(index, name, shift));
+        snapshot.push(host_root(index, name));
         let moved = part
             .reader
             .snapshot()
@@ -216,13 +216,15 @@ fn merged_info(infos: &[&Info], hosts: Vec<String>, earliest: i64) -> Info {
     info
 }
 
-/// The process at the top of host `index`: pid 0 of its block, named after the host,
-/// started when the host booted so that every process of it can be its child.
-fn host_root(index: usize, name: &str, boot: u64) -> ProcessInfo {
+/// The process at the top of host `index`: pid 0 of its block, named after the host.
+/// Every host's starts at 0, when the first of them booted: before every process of
+/// its host, so all can be its children, and at the same time as the others', so they
+/// are shown in the order the recordings were given.
+fn host_root(index: usize, name: &str) -> ProcessInfo {
     ProcessInfo {
         pid: host::merged_pid(index, 0),
         ppid: 0,
-        start_ns: boot,
+        start_ns: 0,
         comm: Comm::from_bytes(name.as_bytes()),
         argv: Argv::from_area(&[name.as_bytes(), b"\0"].concat()),
         argv_truncated: false,
