@@ -158,6 +158,12 @@ impl Event {
             }
         }
         m.serialize_entry("kernel_thread", &self.kernel_thread)?;
+        self.serialize_kind(&mut m)?;
+        m.end()
+    }
+
+    /// The fields of the event's kind.
+    fn serialize_kind<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         match &self.kind {
             Kind::Exec {
                 filename,
@@ -197,7 +203,7 @@ impl Event {
             Kind::Lost { count } => m.serialize_entry("count", count)?,
             Kind::Fork | Kind::ThreadStart | Kind::ThreadExit => {}
         }
-        m.end()
+        Ok(())
     }
 }
 

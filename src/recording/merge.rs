@@ -243,11 +243,11 @@ fn moved_process(process: &ProcessInfo, index: usize, shift: u64) -> ProcessInfo
     p.pid = host::merged_pid(index, p.pid);
     p.ppid = host::merged_pid(index, p.ppid);
     p.start_ns = p.start_ns.saturating_add(shift);
-    if let Some(ns) = &mut p.pid_ns {
-        // Its pid where it is in the host's own namespace: still the same as its pid.
-        if ns.pid == process.pid {
-            ns.pid = p.pid;
-        }
+    // Its pid where it is in the host's own namespace: still the same as its pid.
+    if let Some(ns) = &mut p.pid_ns
+        && ns.pid == process.pid
+    {
+        ns.pid = p.pid;
     }
     p
 }
@@ -262,10 +262,10 @@ fn moved_event(mut event: Event, index: usize, shift: u64) -> Event {
     if event.start_ns > 0 {
         event.start_ns = event.start_ns.saturating_add(shift);
     }
-    if let Some(ns) = &mut event.pid_ns {
-        if ns.pid == own {
-            ns.pid = event.pid;
-        }
+    if let Some(ns) = &mut event.pid_ns
+        && ns.pid == own
+    {
+        ns.pid = event.pid;
     }
     event
 }
