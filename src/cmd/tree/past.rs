@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow, bail};
 use super::print::{self, TreeOptions};
 use crate::{
     cmd::Printing,
-    event::{Event, Kind, KindName, KindSet},
+    event::{Event, Kind, KindName, KindSet, host},
     recording::{self, Info, Replay, moment::time_from_start},
     text,
     tracker::model::Model,
@@ -40,7 +40,7 @@ pub async fn model_at(replay: &mut Replay, at_ns: u64) -> Result<Model> {
 pub async fn tree_at(
     files: &[PathBuf],
     time: &str,
-    options: TreeOptions,
+    mut options: TreeOptions,
     skip_damage: bool,
 ) -> Result<ExitCode> {
     let path = recording::describe(files);
@@ -49,6 +49,7 @@ pub async fn tree_at(
     let at_ns = moment(&replay, "--tree-at", time)?;
     let model = model_at(&mut replay, at_ns).await?;
     undamaged(&replay, &path, skip_damage)?;
+    options.pid = options.pid.map(|pid| on_a_host(&model, replay.info(), pid));
     let clock = replay.info().wall_clock();
     let mut users = users_of(replay.info());
     let mut out = io::stdout().lock();
@@ -86,6 +87,7 @@ pub async fn diff(
     // The live pids of the subtree: pids name one live process each.
     let mut members: Option<HashSet<u32>> = match pid {
         Some(pid) => {
+            let pid = on_a_host(&model, replay.info(), pid);
             let Some(root) = model.current(pid) else {
                 bail!(
                     "no process {pid} was alive at {}",
@@ -173,4 +175,13 @@ fn users_of(info: &Info) -> Users {
     } else {
         Users::with_lookup(|_| None)
     }
+}
+
+/// The pid of the live process a user names with `pid`: in a replay of several hosts,
+/// the first host's (in the order the recordings were given) that has one alive then.
+fn on_a_host(model: &Model, info: &Info, pid: u32) -> u32 {
+    (0..info.hosts.len())
+        .map(|h| host::merged_pid(h, pid))
+        .find(|&merged| model.current(merged).is_some())
+        .unwrap_or(pid)
 }
