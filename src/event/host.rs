@@ -50,6 +50,16 @@ pub fn shown(event: &Event) -> Cow<'_, Event> {
     Cow::Owned(own)
 }
 
+/// The name of the host `pid` belongs to, in a view of one machine called `own` or of the
+/// hosts `merged`: how every output finds the host of a process. A pid beyond the known
+/// hosts (which no reader lets through) is said to be the view's own.
+pub fn host_name<'a>(own: &'a str, merged: &'a [String], pid: u32) -> &'a str {
+    match host_pid(pid).0.and_then(|host| merged.get(host)) {
+        Some(name) => name,
+        None => own,
+    }
+}
+
 /// The names of the hosts a view shows: one machine's, or those of a view of several, in
 /// the order of their pid blocks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,13 +71,9 @@ pub struct Hosts {
 }
 
 impl Hosts {
-    /// The name of the host `pid` belongs to. A pid beyond the known hosts (which no
-    /// reader lets through) is said to be the view's own.
+    /// The name of the host `pid` belongs to.
     pub fn name_of(&self, pid: u32) -> &str {
-        match host_pid(pid).0 {
-            Some(host) => self.merged.get(host).unwrap_or(&self.own),
-            None => &self.own,
-        }
+        host_name(&self.own, &self.merged, pid)
     }
 
     /// Whether there is more than one host to tell apart.

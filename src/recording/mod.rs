@@ -107,10 +107,7 @@ impl Info {
     /// The name of the host the process `pid` of this recording ran on: what every output
     /// that names a host asks.
     pub fn host_of(&self, pid: u32) -> &str {
-        match host::host_pid(pid).0.and_then(|h| self.hosts.get(h)) {
-            Some(name) => name,
-            None => &self.host,
-        }
+        host::host_name(&self.host, &self.hosts, pid)
     }
 
     /// Converts the recording's event times to the times of day they happened at.
@@ -152,5 +149,7 @@ pub struct End {
 
 #[cfg(test)]
 mod keyframe_tests;
+#[cfg(test)]
+mod merge_tests;
 #[cfg(test)]
 mod tests;
