@@ -88,10 +88,14 @@ pub fn start(
     let mut model = Model::new(limits);
     model.seed(replay.snapshot());
     let limited = info.backend != Backend::Ebpf.name();
+    let name = match info.hosts.len() {
+        0 => "replay".to_owned(),
+        n => format!("replay of {n} hosts"),
+    };
     let name = if limited {
-        format!("replay ({})", text::escape_str(&info.backend))
+        format!("{name} ({})", text::escape_str(&info.backend))
     } else {
-        "replay".to_owned()
+        name
     };
     let source = SourceInfo {
         name,

@@ -57,7 +57,7 @@ fn two_hosts(dir: &Path) -> App {
 fn each_host_is_a_top_level_row_over_its_own_processes_with_their_own_pids() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = two_hosts(dir.path());
-    let shown = screen(&mut app, 100, 13);
+    let shown = screen(&mut app, 120, 13);
     assert_screen(
         &shown,
         r"
@@ -73,7 +73,7 @@ fn each_host_is_a_top_level_row_over_its_own_processes_with_their_own_pids() {
     812 alice     8m09s    │  └─ -bash
     500 root     16m09s    └─ /usr/sbin/cron -f
 
-replay │ ▶ 1x 12:16:29.000 │ 14 processes │ 0 lost │ 0/s │ replay of 2 hosts: buildhost, otherhost
+replay of 2 hosts │ ▶ 1x 12:16:29.000 │ 14 processes │ 0 lost │ 0/s │ replay of 2 hosts: buildhost, otherhost
 ",
     );
 }
