@@ -24,6 +24,7 @@ use crate::{
     recording::{self, Replay, Speed},
     signals::StopSignals,
     text,
+    tracker::model::Model,
 };
 
 /// What a replay makes instead of printing its events.
@@ -62,7 +63,7 @@ pub async fn run(
             Ok::<_, anyhow::Error>((to, file))
         })
         .transpose()?;
-    let mut replay = recording::open_all(files, skip_damage)?;
+    let mut replay = recording::open_all(files, skip_damage, Model::for_keyframes)?;
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());

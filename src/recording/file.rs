@@ -12,7 +12,7 @@ use anyhow::{Result, anyhow};
 
 use super::{
     OpenError, Reader, Replay,
-    merge::{self, Part},
+    merge::{self, KeyframeModel, Part},
 };
 use crate::{private_file, privileges, proc, text};
 
@@ -84,7 +84,7 @@ fn cannot_replay(path: &Path, e: &OpenError) -> anyhow::Error {
 /// Opens the recordings at `paths` as one replay: one as [`open`] does, several as their
 /// merge ([`merge`](super::merge)), written to a file of its own that has no name and
 /// goes when the replay does. A file that cannot be replayed is one line naming it.
-pub fn open_all(paths: &[PathBuf], skip_damage: bool) -> Result<Replay> {
+pub fn open_all(paths: &[PathBuf], skip_damage: bool, keyframes: KeyframeModel) -> Result<Replay> {
     if let [path] = paths {
         return open(path);
     }
@@ -97,7 +97,7 @@ pub fn open_all(paths: &[PathBuf], skip_damage: bool) -> Result<Replay> {
         });
     }
     let out = merge_file()?;
-    let (file, notes) = merge::merge(parts, out, skip_damage).map_err(|e| anyhow!(e))?;
+    let (file, notes) = merge::merge(parts, out, skip_damage, keyframes).map_err(|e| anyhow!(e))?;
     for note in notes {
         eprintln!("forkwatch-tui: {note}");
     }

@@ -13,10 +13,14 @@ use std::{
     cmp::Reverse,
     collections::{BinaryHeap, VecDeque},
     fs::File,
-    io::{self, BufReader, BufWriter, Seek},
+    io::{self, BufReader, Seek},
 };
 
-use super::{Info, Reader, Writer};
+use super::{
+    Info, LiveSet, Reader, Writer,
+    keyframe::{KEYFRAME_EVENTS, KEYFRAME_GROWTH},
+    recorder::Keyframes,
+};
 use crate::{
     event::{
         Argv, Comm, Event,
@@ -44,14 +48,19 @@ struct Host {
     read: Vec<Event>,
 }
 
-/// Writes the merge of `parts` (in that order: their pid blocks) into `out`, and returns
-/// it, ready to be read from the start. With `skip_damage`, a damaged part goes on from its
-/// next intact frame, and what was skipped is in the notes returned; otherwise damage is an
-/// error naming the file.
+/// How a merge keeps keyframes: a live set seeded with the merge's snapshot
+/// (`Model::for_keyframes`, which this layer does not know).
+pub type KeyframeModel = fn(&[ProcessInfo]) -> Box<dyn LiveSet>;
+
+/// Writes the merge of `parts` (in that order: their pid blocks) into `out`, with
+/// keyframes as a recorder writes them, and returns it, ready to be read from the start.
+/// With `skip_damage`, a damaged part goes on from its next intact frame, and what was
+/// skipped is in the notes returned; otherwise damage is an error naming the file.
 pub fn merge(
     parts: Vec<Part>,
     out: File,
     skip_damage: bool,
+    keyframes: KeyframeModel,
 ) -> Result<(File, Vec<String>), String> {
     if parts.len() > MAX_HOSTS {
         return Err(format!("at most {MAX_HOSTS} recordings replay together"));
@@ -63,23 +72,9 @@ pub fn merge(
         ));
     }
     let infos: Vec<&Info> = parts.iter().map(|p| p.reader.info()).collect();
-    let earliest = infos
-        .iter()
-        .map(|i| i.wall_clock_offset_ns)
-        .min()
-        .unwrap_or(0);
+    let earliest = (infos.iter().map(|i| i.wall_clock_offset_ns).min()).unwrap_or(0);
     let names = host_names(&infos);
-    let mut snapshot = Vec::new();
-    for (index, (part, name)) in parts.iter().zip(&names).enumerate() {
-        let shift = shift(part.reader.info(), earliest);
-        snapshot.push(host_root(index, name));
-        let moved = part
-            .reader
-            .snapshot()
-            .iter()
-            .map(|p| moved_process(p, index, shift));
-        snapshot.extend(moved);
-    }
+    let snapshot = merged_snapshot(&parts, &names, earliest);
     let info = merged_info(&infos, names, earliest);
     let mut hosts: Vec<Host> = (parts.into_iter().enumerate())
         .map(|(index, part)| Host {
@@ -92,24 +87,42 @@ pub fn merge(
         })
         .collect();
     let failed = |e: io::Error| format!("cannot write the merge of the recordings: {e}");
-    let mut writer = Writer::new(BufWriter::new(out), &info, &snapshot).map_err(failed)?;
+    // Each frame goes out in one write: nothing to gain from a buffer.
+    let writer = Writer::new(out, &info, &snapshot).map_err(failed)?;
+    let live = keyframes(&snapshot);
     drop(snapshot);
+    let mut out = Out {
+        writer,
+        keyframes: Keyframes::new(live, KEYFRAME_EVENTS, KEYFRAME_GROWTH),
+        batch: Vec::new(),
+    };
     let mut notes = Vec::new();
-    let end_ns = interleave(&mut hosts, &mut writer, skip_damage, &mut notes)?;
+    let end_ns = interleave(&mut hosts, &mut out, skip_damage, &mut notes)?;
+    out.flush().map_err(failed)?;
+    let mut writer = out.writer;
     writer.finish(end_ns.max(info.start_ns)).map_err(failed)?;
-    let mut file = writer
-        .into_inner()
-        .into_inner()
-        .map_err(|e| failed(e.into_error()))?;
+    let mut file = writer.into_inner();
     file.rewind().map_err(failed)?;
     Ok((file, notes))
+}
+
+/// Each host's root, then its snapshot, moved into its block and onto the merge's clock.
+fn merged_snapshot(parts: &[Part], names: &[String], earliest: i64) -> Vec<ProcessInfo> {
+    let mut snapshot = Vec::new();
+    for (index, (part, name)) in parts.iter().zip(names).enumerate() {
+        let shift = shift(part.reader.info(), earliest);
+        snapshot.push(host_root(index, name));
+        let moved = (part.reader.snapshot().iter()).map(|p| moved_process(p, index, shift));
+        snapshot.extend(moved);
+    }
+    snapshot
 }
 
 /// Writes every host's events in the order of their moved times, each host's in its own
 /// order; returns the latest time.
 fn interleave(
     hosts: &mut [Host],
-    writer: &mut Writer<BufWriter<File>>,
+    out: &mut Out,
     skip_damage: bool,
     notes: &mut Vec<String>,
 ) -> Result<u64, String> {
@@ -124,8 +137,7 @@ fn interleave(
         let host = &mut hosts[index];
         let event = host.batch.pop_front().expect("a head is a queued event");
         end_ns = end_ns.max(ts);
-        writer
-            .push(&event)
+        out.push(event)
             .map_err(|e| format!("cannot write the merge of the recordings: {e}"))?;
         if let Some(ts) = host.next_time(skip_damage, notes)? {
             heads.push(Reverse((ts, index)));
@@ -139,6 +151,34 @@ fn interleave(
         end_ns = end_ns.max(end.unwrap_or(0));
     }
     Ok(end_ns)
+}
+
+/// The merge being written, and the model its keyframes come from, fed a batch at a time.
+struct Out {
+    writer: Writer<File>,
+    keyframes: Keyframes,
+    batch: Vec<Event>,
+}
+
+/// Events handed to the keyframes' model at a time.
+const BATCH: usize = 4096;
+
+impl Out {
+    fn push(&mut self, event: Event) -> io::Result<()> {
+        self.writer.push(&event)?;
+        self.batch.push(event);
+        if self.batch.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Feeds the model what was pushed, which writes a keyframe when one is due.
+    fn flush(&mut self) -> io::Result<()> {
+        self.keyframes.after(&self.batch, &mut self.writer)?;
+        self.batch.clear();
+        Ok(())
+    }
 }
 
 impl Host {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use file::{create, describe, open, open_all, reopen};
 use keyframe::KeyframeHead;
 pub use keyframe::{Alive, KEYFRAME_EVENTS, Keyframe, LiveSet};
-pub use merge::{Part, merge};
+pub use merge::{KeyframeModel, Part, merge};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};

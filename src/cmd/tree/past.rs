@@ -44,7 +44,7 @@ pub async fn tree_at(
     skip_damage: bool,
 ) -> Result<ExitCode> {
     let path = recording::describe(files);
-    let mut replay = recording::open_all(files, skip_damage)?;
+    let mut replay = recording::open_all(files, skip_damage, Model::for_keyframes)?;
     replay.skip_damage(skip_damage);
     let at_ns = moment(&replay, "--tree-at", time)?;
     let model = model_at(&mut replay, at_ns).await?;
@@ -72,7 +72,7 @@ pub async fn diff(
     skip_damage: bool,
 ) -> Result<ExitCode> {
     let path = recording::describe(files);
-    let mut replay = recording::open_all(files, skip_damage)?;
+    let mut replay = recording::open_all(files, skip_damage, Model::for_keyframes)?;
     replay.skip_damage(skip_damage);
     let from_ns = moment(&replay, "--diff", first)?;
     let to_ns = moment(&replay, "--diff", second)?;

@@ -53,7 +53,8 @@ pub struct ReplayOptions {
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
     let path = recording::describe(&options.files);
-    let mut replay = recording::open_all(&options.files, options.skip_damage)?;
+    let mut replay =
+        recording::open_all(&options.files, options.skip_damage, Model::for_keyframes)?;
     replay.skip_damage(options.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;

@@ -41,7 +41,7 @@ fn two_hosts(dir: &Path) -> App {
         recorded(dir, "b.fwrec", "otherhost"),
     ];
     let out = private_file::unnamed_in(dir).unwrap();
-    let (file, notes) = merge(parts, out, false).unwrap();
+    let (file, notes) = merge(parts, out, false, Model::for_keyframes).unwrap();
     assert!(notes.is_empty(), "{notes:?}");
     let replay = Replay::from_file(file).unwrap();
     replay::start(
