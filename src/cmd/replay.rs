@@ -10,7 +10,7 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 
 use super::{
     Printing,
@@ -47,9 +47,6 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
     let path = recording::describe(files);
-    if instead.perfetto.is_some() && files.len() > 1 {
-        bail!("--perfetto makes the trace of one recording: give one file");
-    }
     // Before the recording is opened, which gives up the privileges to create it as the
     // user who ran sudo.
     let out = instead
