@@ -41,7 +41,10 @@ pub(super) fn draw(timeline: &Timeline, area: Rect, buf: &mut Buffer, view: &Vie
     let rows = timeline.members.rows();
     if rows.is_empty() {
         let why = match timeline.members.root() {
-            Some(root) => format!("pid {} is not in the tree: T T on another", root.pid),
+            Some(root) => format!(
+                "pid {} is not in the tree: T T on another",
+                shown_pid(root.pid)
+            ),
             None => "no process selected".to_owned(),
         };
         buf.set_stringn(inner.x, inner.y, why, inner.width as usize, theme.faint);
