@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     json: args.output.json,
                     pid: args.pid,
                     place: args.output.place.filter(),
+                    hosts: None,
                 };
                 cmd::tree::tree_at(&args.files, time, options, args.skip_damage).await
             }

@@ -215,6 +215,7 @@ fn two_recordings_make_one_tree_with_a_root_per_host_and_a_pid_on_both_stays_two
             continue;
         }
         let host = host.clone().expect("a process before any host");
+        assert_eq!(p["host"], host.as_str(), "{p}");
         under
             .entry(p["pid"].as_u64().unwrap())
             .or_default()
@@ -240,6 +241,7 @@ fn two_recordings_make_one_tree_with_a_root_per_host_and_a_pid_on_both_stays_two
     let alone: Value = serde_json::from_slice(&alone.stdout).unwrap();
     let tops = alone["processes"].as_array().unwrap();
     assert!(tops.iter().all(|p| p["pid"] != 0), "{alone}");
+    assert!(tops.iter().all(|p| p.get("host").is_none()), "{alone}");
 }
 
 #[test]

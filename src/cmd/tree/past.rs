@@ -50,6 +50,7 @@ pub async fn tree_at(
     let model = model_at(&mut replay, at_ns).await?;
     undamaged(&replay, &path, skip_damage)?;
     options.pid = options.pid.map(|pid| on_a_host(&model, replay.info(), pid));
+    options.hosts = (!replay.info().hosts.is_empty()).then(|| replay.info().hosts());
     let clock = replay.info().wall_clock();
     let mut users = users_of(replay.info());
     let mut out = io::stdout().lock();

@@ -3,7 +3,7 @@
 //! `crate::text`, JSON as events' JSON writes it (`comm_base64`, `argv_base64` beside text
 //! that is not the exact bytes).
 
-use crate::event::host::shown_pid;
+use crate::event::host::{Hosts, shown_pid};
 use std::{collections::HashSet, io};
 
 use anyhow::{Context, Result, bail};
@@ -25,6 +25,8 @@ pub struct TreeOptions {
     pub pid: Option<u32>,
     /// Only the processes of this container or cgroup, with their ancestors.
     pub place: Option<PlaceFilter>,
+    /// In a replay of several hosts, their names: each process in JSON says its host.
+    pub hosts: Option<Hosts>,
 }
 
 /// Guides are drawn this deep; deeper rows show their depth instead, so that a chain of
@@ -61,6 +63,7 @@ pub fn print(
             users,
             rows: &rows,
             shown: rows.iter().map(|row| row.slot).collect(),
+            hosts: options.hosts.as_ref(),
         };
         serde_json::to_writer(&mut *out, &document).map_err(io::Error::from)?;
         writeln!(out)
@@ -203,6 +206,7 @@ struct Document<'a> {
     rows: &'a [Row],
     /// The slots of `rows`: a process's `children` are those of them the document holds.
     shown: HashSet<Slot>,
+    hosts: Option<&'a Hosts>,
 }
 
 impl Serialize for Document<'_> {
@@ -229,6 +233,9 @@ impl Serialize for ProcessJson<'_> {
         let model = self.doc.model;
         let p = model.process_at(self.row.slot);
         let mut m = s.serialize_map(None)?;
+        if let Some(hosts) = self.doc.hosts {
+            m.serialize_entry("host", &TerminalSafe(hosts.name_of(p.key.pid)))?;
+        }
         m.serialize_entry("pid", &shown_pid(p.key.pid))?;
         m.serialize_entry("ppid", &shown_pid(p.ppid))?;
         m.serialize_entry("start_ns", &p.start_ns)?;
