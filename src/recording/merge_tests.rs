@@ -134,7 +134,12 @@ fn each_host_keeps_its_time_of_day_on_the_clock_of_the_one_that_booted_first() {
 #[test]
 fn a_pid_no_host_of_the_recording_gives_is_damage() {
     let dir = tempfile::tempdir().unwrap();
-    let alone = part(dir.path(), "alone", &info(), &[fork(2 * S, PID_MAX_LIMIT)]);
+    let alone = part(
+        dir.path(),
+        "alone",
+        &info(),
+        &[fork(2 * S, PID_MAX_LIMIT + 1)],
+    );
     let mut reader = alone.reader;
     let damage = reader.next_batch(&mut Vec::new()).unwrap_err();
     assert!(damage.problem.contains("which no kernel gives"), "{damage}");

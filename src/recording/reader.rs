@@ -441,14 +441,17 @@ impl<R: Input> Reader<R> {
         Ok(lost)
     }
 
-    /// A pid no kernel gives is damage, and so is one of a host a merge of several
-    /// recordings does not name ([`crate::event::host`]): the model keeps a table by pid for
-    /// each host, which such pids would make a file of a few bytes cost gigabytes.
+    /// A pid above any a kernel gives is damage (`PID_MAX_LIMIT` itself passes, as it
+    /// always did: the model and the Perfetto export skip it), and so is one of a host a
+    /// merge of several recordings does not name ([`crate::event::host`]): the model keeps
+    /// a table by pid for each host, which such pids would make a file of a few bytes cost
+    /// gigabytes.
     pub(in crate::recording) fn check_pids(&self, pids: &[u32]) -> Result<(), String> {
         let hosts = self.info.hosts.len();
-        let bad = pids.iter().find(|&&pid| match host::host_pid(pid).0 {
-            None => hosts > 0 && pid != 0,
-            Some(host) => host >= hosts,
+        let bad = pids.iter().find(|&&pid| match host::host_pid(pid) {
+            (None, pid) => hosts > 0 && pid != 0,
+            (Some(0), 0) if hosts == 0 => false,
+            (Some(host), _) => host >= hosts,
         });
         match bad {
             Some(pid) if hosts == 0 => Err(format!("pid {pid}, which no kernel gives")),
