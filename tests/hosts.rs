@@ -273,4 +273,16 @@ fn one_file_of_several_that_is_no_recording_or_damaged_is_one_line_naming_it() {
         assert!(lines[0].contains(says), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    // With --skip-damage the damaged one goes on after its damage, and says so in the
+    // exit status as one recording would.
+    let out = replay(&[&a, &damaged], &["--json", "--skip-damage"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let named = format!("{} is damaged at byte", damaged.to_str().unwrap());
+    assert!(stderr.contains(&named), "{stderr}");
+    assert!(stderr.contains("going on after it"), "{stderr}");
+    let hosts: std::collections::HashSet<String> = (String::from_utf8_lossy(&out.stdout).lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["host"].to_string())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{hosts:?}");
 }

@@ -60,10 +60,12 @@ pub async fn run(
             Ok::<_, anyhow::Error>((to, file))
         })
         .transpose()?;
-    let mut replay = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    let opened = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    let (mut replay, damaged) = (opened.replay, opened.damaged);
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
+    recording::say_damaged(&damaged);
     let mut made = Made {
         trace: out
             .map(|(to, file)| start_trace(to, file, &replay))
@@ -86,7 +88,9 @@ pub async fn run(
     made.finish(replay.position().end_ns, &path)?;
     let tally = if printed { &writer.tally } else { &tally };
     eprintln!("forkwatch-tui: {}", tally.summary());
-    report_damage(&replay, &path, skip_damage)
+    let status = report_damage(&replay, &path, skip_damage)?;
+    recording::after_damaged(&damaged)?;
+    Ok(status)
 }
 
 /// A Perfetto trace being written, and where.

@@ -81,12 +81,24 @@ fn cannot_replay(path: &Path, e: &OpenError) -> anyhow::Error {
     anyhow!("cannot replay {}: {e}{who}", text::escape_path(path))
 }
 
+/// Recordings opened as one replay.
+pub struct Opened {
+    pub replay: Replay,
+    /// Damage in the recordings of a merge that it went on after (`--skip-damage`), a line
+    /// each naming its file; the merge itself is intact.
+    pub damaged: Vec<String>,
+}
+
 /// Opens the recordings at `paths` as one replay: one as [`open`] does, several as their
 /// merge ([`merge`](super::merge)), written to a file of its own that has no name and
 /// goes when the replay does. A file that cannot be replayed is one line naming it.
-pub fn open_all(paths: &[PathBuf], skip_damage: bool, keyframes: KeyframeModel) -> Result<Replay> {
+pub fn open_all(paths: &[PathBuf], skip_damage: bool, keyframes: KeyframeModel) -> Result<Opened> {
     if let [path] = paths {
-        return open(path);
+        let replay = open(path)?;
+        return Ok(Opened {
+            replay,
+            damaged: Vec::new(),
+        });
     }
     let mut parts = Vec::with_capacity(paths.len());
     for (path, file) in open_unprivileged(paths)? {
@@ -97,12 +109,30 @@ pub fn open_all(paths: &[PathBuf], skip_damage: bool, keyframes: KeyframeModel) 
         });
     }
     let out = merge_file()?;
-    let (file, notes) = merge::merge(parts, out, skip_damage, keyframes).map_err(|e| anyhow!(e))?;
-    for note in notes {
-        eprintln!("forkwatch-tui: {note}");
+    let (file, damaged) =
+        merge::merge(parts, out, skip_damage, keyframes).map_err(|e| anyhow!(e))?;
+    let replay = Replay::from_file(file)
+        .map_err(|e| anyhow!("cannot replay the merge of {}: {e}", describe(paths)))?;
+    Ok(Opened { replay, damaged })
+}
+
+/// Says each line of `damaged` on stderr.
+pub fn say_damaged(damaged: &[String]) {
+    for line in damaged {
+        eprintln!("forkwatch-tui: {line}; going on after it");
     }
-    Replay::from_file(file)
-        .map_err(|e| anyhow!("cannot replay the merge of {}: {e}", describe(paths)))
+}
+
+/// After a replay that went on after damage in `damaged` of its recordings: an error (exit
+/// status 1), as for one damaged recording.
+pub fn after_damaged(damaged: &[String]) -> Result<()> {
+    match damaged.len() {
+        0 => Ok(()),
+        1 => Err(anyhow!("{}; the intact parts were replayed", damaged[0])),
+        n => Err(anyhow!(
+            "{n} of the recordings are damaged; their intact parts were replayed"
+        )),
+    }
 }
 
 /// The file a merge is written to: without a name (so nothing else can open it, and it

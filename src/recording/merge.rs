@@ -195,7 +195,7 @@ impl Host {
                 Ok(true) => {}
                 Ok(false) => return Ok(None),
                 Err(damage) if skip_damage => {
-                    notes.push(format!("{} is {damage}; going on after it", self.path));
+                    notes.push(format!("{} is {damage}", self.path));
                     if self.reader.resync().at.is_none() {
                         return Ok(None);
                     }

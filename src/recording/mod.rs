@@ -26,7 +26,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{create, describe, open, open_all, reopen};
+pub use file::{Opened, after_damaged, create, describe, open, open_all, reopen, say_damaged};
 use keyframe::KeyframeHead;
 pub use keyframe::{Alive, KEYFRAME_EVENTS, Keyframe, LiveSet};
 pub use merge::{KeyframeModel, Part, merge};

@@ -44,7 +44,9 @@ pub async fn tree_at(
     skip_damage: bool,
 ) -> Result<ExitCode> {
     let path = recording::describe(files);
-    let mut replay = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    let opened = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    recording::say_damaged(&opened.damaged);
+    let mut replay = opened.replay;
     replay.skip_damage(skip_damage);
     let at_ns = moment(&replay, "--tree-at", time)?;
     let model = model_at(&mut replay, at_ns).await?;
@@ -73,7 +75,9 @@ pub async fn diff(
     skip_damage: bool,
 ) -> Result<ExitCode> {
     let path = recording::describe(files);
-    let mut replay = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    let opened = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    recording::say_damaged(&opened.damaged);
+    let mut replay = opened.replay;
     replay.skip_damage(skip_damage);
     let from_ns = moment(&replay, "--diff", first)?;
     let to_ns = moment(&replay, "--diff", second)?;

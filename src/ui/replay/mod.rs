@@ -53,8 +53,10 @@ pub struct ReplayOptions {
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
     let path = recording::describe(&options.files);
-    let mut replay =
-        recording::open_all(&options.files, options.skip_damage, Model::for_keyframes)?;
+    let opened = recording::open_all(&options.files, options.skip_damage, Model::for_keyframes)?;
+    // Before the terminal is taken, and once more after it.
+    recording::say_damaged(&opened.damaged);
+    let mut replay = opened.replay;
     replay.skip_damage(options.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;
@@ -68,12 +70,15 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     app.tree.look = options.look.clone();
     app.tree.options.place = options.place.clone();
     app.set_keymap(options.keymap.clone());
-    LocalSet::new()
+    let status = LocalSet::new()
         .run_until(async {
             let player = Player::new(replay);
             super::serve(app, Box::new(player), super::runtime::channel(), stop, None).await
         })
-        .await
+        .await?;
+    recording::say_damaged(&opened.damaged);
+    recording::after_damaged(&opened.damaged)?;
+    Ok(status)
 }
 
 /// The application at the start of `replay` of the file `path`, with its controls: the
