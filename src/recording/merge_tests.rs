@@ -162,3 +162,21 @@ fn a_pid_no_host_of_the_recording_gives_is_damage() {
         "{damage}"
     );
 }
+
+#[test]
+fn a_long_merge_has_keyframes_as_a_recording_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let half = crate::recording::KEYFRAME_EVENTS / 2 + 1;
+    let forks = |first: u64| -> Vec<Event> {
+        (0..half)
+            .map(|i| fork(2 * S + first + 2 * i, 100 + (i % 30_000) as u32))
+            .collect()
+    };
+    let parts = vec![
+        part(dir.path(), "a", &info(), &forks(0)),
+        part(dir.path(), "b", &info(), &forks(1)),
+    ];
+    let mut reader = merged(dir.path(), parts);
+    reader.extent().unwrap();
+    assert_eq!(reader.keyframes.len(), 1, "{:?}", reader.keyframes);
+}
