@@ -286,3 +286,26 @@ fn one_file_of_several_that_is_no_recording_or_damaged_is_one_line_naming_it() {
         .collect();
     assert_eq!(hosts.len(), 2, "{hosts:?}");
 }
+
+#[test]
+fn events_json_lines_name_this_machine() {
+    // SAFETY: an all-zero utsname is valid, and uname fills it, NUL-terminated.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::uname(&mut uts) }, 0);
+    // SAFETY: uname NUL-terminated the name.
+    let name = unsafe { std::ffi::CStr::from_ptr(uts.nodename.as_ptr()) };
+    let here = name.to_str().unwrap();
+    let mut events = Running::start(&["events", "--json", "--kinds", "exit"]);
+    events.wait_for("stop with Ctrl-C");
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(events.pid() as i32, libc::SIGINT) };
+    let done = events.finish();
+    let exit = (done.stdout.lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["pid"] == pid)
+        .unwrap_or_else(|| panic!("no exit of {pid}: {}", done.stdout));
+    assert_eq!(exit["host"], here, "{exit}");
+}
