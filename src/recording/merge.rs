@@ -45,6 +45,7 @@ struct Host {
     shift: u64,
     /// Its events read and not yet merged, times moved and pids in its block.
     batch: VecDeque<Event>,
+    /// What its reader's last frame gave, before it is moved into `batch`.
     read: Vec<Event>,
 }
 
