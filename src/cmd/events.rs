@@ -6,10 +6,7 @@ use anyhow::Result;
 
 use super::{Printing, drive, write_batch};
 use crate::{
-    clock::WallClock,
-    event::host::Hosts,
     privileges,
-    recording::Info,
     signals::StopSignals,
     source::{LiveOptions, Source},
 };
@@ -23,11 +20,7 @@ pub async fn run(
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     privileges::keep_only(selection.backend.privileges_to_read())?;
-    let here = Hosts {
-        own: Info::here("", 0).host,
-        merged: Vec::new(),
-    };
-    let mut writer = (printing.writer(io::stdout().lock(), WallClock::now())).on_hosts(here);
+    let mut writer = printing.live_writer(io::stdout().lock());
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
         selection.summary()
