@@ -191,4 +191,43 @@ mod tests {
         }
         assert_eq!(w.tally.summary(), "1 events (fork 1), 2 lost");
     }
+
+    #[test]
+    fn each_line_names_its_host_escaped_and_text_only_when_there_are_several() {
+        use crate::event::host::merged_pid;
+        let hosts = Hosts {
+            own: "here".into(),
+            merged: vec!["web 1\x1b[31m".into(), "db".into()],
+        };
+        let on_web = Event {
+            pid: merged_pid(0, 41),
+            tid: merged_pid(0, 41),
+            ppid: merged_pid(0, 1),
+            ..event(Kind::Fork)
+        };
+        let lines = |json: bool, hosts: Hosts| {
+            let mut buf = Vec::new();
+            let clock = WallClock::with_offset(0);
+            let mut w = EventWriter::new(&mut buf, json, KindSet::default(), clock);
+            w = w.on_hosts(hosts);
+            w.write(&on_web).unwrap();
+            w.flush().unwrap();
+            drop(w);
+            String::from_utf8(buf).unwrap()
+        };
+        let json = lines(true, hosts.clone());
+        assert!(
+            json.starts_with(r#"{"kind":"fork","host":"web 1\u001b[31m","#),
+            "{json}"
+        );
+        assert!(json.contains(r#""pid":41,"tid":41,"ppid":1,"#), "{json}");
+        let text = lines(false, hosts);
+        assert!(text.contains(r" host='web 1\e[31m' fork "), "{text}");
+        assert!(text.contains(" pid=41 ppid=1 "), "{text}");
+        let one = Hosts {
+            own: "here".into(),
+            merged: Vec::new(),
+        };
+        assert!(!lines(false, one).contains("host="));
+    }
 }
