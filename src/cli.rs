@@ -241,8 +241,10 @@ pub struct RecordArgs {
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("moment").args(["tree_at", "diff"])))]
 pub struct ReplayArgs {
-    /// The recording.
-    pub file: PathBuf,
+    /// The recording; several are replayed as one view of several hosts, each process
+    /// under its host.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -312,7 +314,7 @@ impl ReplayArgs {
     /// says.
     pub fn ui_options(&self, config: &Config) -> Result<ReplayOptions> {
         Ok(ReplayOptions {
-            file: self.file.clone(),
+            files: self.files.clone(),
             skip_damage: self.skip_damage,
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
             model: config.model(),

@@ -21,8 +21,9 @@ use anyhow::{Context, Result};
 use crate::{
     clock,
     clock::WallClock,
-    event::{Event, EventWriter, KindSet, container::PlaceFilter},
+    event::{Event, EventWriter, KindSet, container::PlaceFilter, host::Hosts},
     proc::snapshot,
+    recording::Info,
     signals::StopSignals,
     source::{Feed, Selection},
     text,
@@ -42,6 +43,15 @@ impl Printing {
     /// The writer of events to `out`, dating them with `clock`.
     pub fn writer<W: io::Write>(self, out: W, clock: WallClock) -> EventWriter<W> {
         EventWriter::new(out, self.json, self.kinds, clock).confined_to(self.place)
+    }
+
+    /// The writer of this machine's live events to `out`: each JSON line names it.
+    pub fn live_writer<W: io::Write>(self, out: W) -> EventWriter<W> {
+        let here = Hosts {
+            own: Info::here("", 0).host,
+            merged: Vec::new(),
+        };
+        self.writer(out, WallClock::now()).on_hosts(here)
     }
 }
 

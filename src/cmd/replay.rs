@@ -24,6 +24,7 @@ use crate::{
     recording::{self, Replay, Speed},
     signals::StopSignals,
     text,
+    tracker::model::Model,
 };
 
 /// What a replay makes instead of printing its events.
@@ -39,24 +40,32 @@ pub struct Instead {
 /// `instead` asks for), then what damage it has; with `skip_damage`, goes on after damage
 /// from the next intact part of the file.
 pub async fn run(
-    file: &Path,
+    files: &[PathBuf],
     printing: Printing,
     skip_damage: bool,
     instead: &Instead,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let path = text::escape_path(file);
+    let path = recording::describe(files);
     // Before the recording is opened, which gives up the privileges to create it as the
     // user who ran sudo.
     let out = instead
         .perfetto
         .as_deref()
-        .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to, file)?)))
+        .map(|to| {
+            let file = perfetto::create(to, &files[0])?;
+            for other in &files[1..] {
+                perfetto::not_the_recording(&file, to, other)?;
+            }
+            Ok::<_, anyhow::Error>((to, file))
+        })
         .transpose()?;
-    let mut replay = recording::open(file)?;
+    let opened = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    let (mut replay, damaged) = (opened.replay, opened.damaged);
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
+    recording::say_damaged(&damaged);
     let mut made = Made {
         trace: out
             .map(|(to, file)| start_trace(to, file, &replay))
@@ -64,7 +73,8 @@ pub async fn run(
         chain: (instead.critical_path).map(|pid| (pid, Replayed::new(replay.snapshot(), pid))),
     };
     let printed = made.trace.is_none() && made.chain.is_none();
-    let mut writer = printing.writer(io::stdout().lock(), replay.info().wall_clock());
+    let mut writer = (printing.writer(io::stdout().lock(), replay.info().wall_clock()))
+        .on_hosts(replay.info().hosts());
     let mut tally = Tally::default();
     drive(&mut replay, &mut stop, None, |batch| {
         made.take(batch)?;
@@ -78,7 +88,9 @@ pub async fn run(
     made.finish(replay.position().end_ns, &path)?;
     let tally = if printed { &writer.tally } else { &tally };
     eprintln!("forkwatch-tui: {}", tally.summary());
-    report_damage(&replay, &path, skip_damage)
+    let status = report_damage(&replay, &path, skip_damage)?;
+    recording::after_damaged(&damaged)?;
+    Ok(status)
 }
 
 /// A Perfetto trace being written, and where.

@@ -11,6 +11,7 @@
 mod argv;
 pub mod container;
 pub mod duration;
+pub mod host;
 mod json;
 mod key;
 mod kinds;

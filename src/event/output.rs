@@ -2,7 +2,12 @@
 
 use std::io::{self, Write};
 
-use super::{Event, Kind, KindName, KindSet, container::PlaceFilter, text_line};
+use super::{
+    Event, Kind, KindName, KindSet,
+    container::PlaceFilter,
+    host::{self, Hosts},
+    text_line,
+};
 use crate::clock::WallClock;
 
 /// Counts what was printed, for the summary at the end.
@@ -52,6 +57,9 @@ pub struct EventWriter<W: Write> {
     kinds: KindSet,
     place: Option<PlaceFilter>,
     clock: WallClock,
+    /// Whose events these are: each JSON line names its host, and text lines do when
+    /// there are several.
+    hosts: Option<Hosts>,
     pub tally: Tally,
 }
 
@@ -64,8 +72,16 @@ impl<W: Write> EventWriter<W> {
             kinds,
             place: None,
             clock,
+            hosts: None,
             tally: Tally::default(),
         }
+    }
+
+    /// Names the host of every event (`host` in JSON lines, and in text lines when there
+    /// are several) and shows each event's pids as its host gave them.
+    pub fn on_hosts(mut self, hosts: Hosts) -> Self {
+        self.hosts = Some(hosts);
+        self
     }
 
     /// Writes only the events of `place` (`--container`, `--cgroup`), and loss reports.
@@ -85,12 +101,22 @@ impl<W: Write> EventWriter<W> {
         if !self.wants(event) {
             return Ok(());
         }
-        if self.json {
-            event.write_json(&mut self.out)?;
-            self.out.write_all(b"\n")?;
-        } else {
-            writeln!(self.out, "{}", text_line(event, &self.clock))?;
+        let host = self.hosts.as_ref().map(|hosts| hosts.name_of(event.pid));
+        let shown = host::shown(event);
+        match host {
+            Some(host) if self.json => shown.write_json_on(host, &mut self.out)?,
+            None if self.json => shown.write_json(&mut self.out)?,
+            _ => {
+                let several = self.hosts.as_ref().is_some_and(Hosts::several);
+                let line = text_line(&shown, &self.clock);
+                let line = match host.filter(|_| several) {
+                    Some(host) => with_host(line, host),
+                    None => line,
+                };
+                self.out.write_all(line.as_bytes())?;
+            }
         }
+        self.out.write_all(b"\n")?;
         self.tally.add(event);
         Ok(())
     }
@@ -98,6 +124,19 @@ impl<W: Write> EventWriter<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// A text line with `host=NAME` after its time of day, which every line starts with; the
+/// name quoted as a shell word where it is not a plain one, as a process's strings are.
+fn with_host(line: String, host: &str) -> String {
+    let Some((time, rest)) = line.split_once(' ') else {
+        return line;
+    };
+    let mut out = format!("{time} host=");
+    crate::text::push_quoted(&mut out, host.as_bytes());
+    out.push(' ');
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -151,5 +190,44 @@ mod tests {
             w.write(e).unwrap();
         }
         assert_eq!(w.tally.summary(), "1 events (fork 1), 2 lost");
+    }
+
+    #[test]
+    fn each_line_names_its_host_escaped_and_text_only_when_there_are_several() {
+        use crate::event::host::merged_pid;
+        let hosts = Hosts {
+            own: "here".into(),
+            merged: vec!["web 1\x1b[31m".into(), "db".into()],
+        };
+        let on_web = Event {
+            pid: merged_pid(0, 41),
+            tid: merged_pid(0, 41),
+            ppid: merged_pid(0, 1),
+            ..event(Kind::Fork)
+        };
+        let lines = |json: bool, hosts: Hosts| {
+            let mut buf = Vec::new();
+            let clock = WallClock::with_offset(0);
+            let mut w = EventWriter::new(&mut buf, json, KindSet::default(), clock);
+            w = w.on_hosts(hosts);
+            w.write(&on_web).unwrap();
+            w.flush().unwrap();
+            drop(w);
+            String::from_utf8(buf).unwrap()
+        };
+        let json = lines(true, hosts.clone());
+        assert!(
+            json.starts_with(r#"{"kind":"fork","host":"web 1\u001b[31m","#),
+            "{json}"
+        );
+        assert!(json.contains(r#""pid":41,"tid":41,"ppid":1,"#), "{json}");
+        let text = lines(false, hosts);
+        assert!(text.contains(r" host='web 1\e[31m' fork "), "{text}");
+        assert!(text.contains(" pid=41 ppid=1 "), "{text}");
+        let one = Hosts {
+            own: "here".into(),
+            merged: Vec::new(),
+        };
+        assert!(!lines(false, one).contains("host="));
     }
 }

@@ -15,6 +15,7 @@ mod codec;
 mod file;
 mod frame;
 mod keyframe;
+mod merge;
 pub mod moment;
 mod reader;
 mod recorder;
@@ -25,15 +26,20 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{create, open, reopen};
+pub use file::{Opened, after_damaged, create, describe, open, open_all, reopen, say_damaged};
 use keyframe::KeyframeHead;
 pub use keyframe::{Alive, KEYFRAME_EVENTS, Keyframe, LiveSet};
+pub use merge::{KeyframeModel, Part, merge};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
 pub use writer::{Summary, Writer};
 
-use crate::{clock::WallClock, text};
+use crate::{
+    clock::WallClock,
+    event::host::{self, Hosts},
+    text,
+};
 
 /// The first bytes of every recording. The high byte and the CR LF catch transfers that
 /// mangle binary files.
@@ -58,6 +64,11 @@ pub struct Info {
     pub start_ns: u64,
     /// The program and version that wrote the file.
     pub recorder: String,
+    /// In a replay of several recordings (their merge), the host of each block of pids
+    /// ([`crate::event::host`]), in the order the recordings were given; empty for one
+    /// machine's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 impl Info {
@@ -81,7 +92,22 @@ impl Info {
             wall_clock_offset_ns: WallClock::now().offset_ns() as i64,
             start_ns,
             recorder: concat!("forkwatch-tui ", env!("CARGO_PKG_VERSION")).to_owned(),
+            hosts: Vec::new(),
         }
+    }
+
+    /// The hosts whose processes the recording holds.
+    pub fn hosts(&self) -> Hosts {
+        Hosts {
+            own: self.host.clone(),
+            merged: self.hosts.clone(),
+        }
+    }
+
+    /// The name of the host the process `pid` of this recording ran on: what every output
+    /// that names a host asks.
+    pub fn host_of(&self, pid: u32) -> &str {
+        host::host_name(&self.host, &self.hosts, pid)
     }
 
     /// Converts the recording's event times to the times of day they happened at.
@@ -94,6 +120,11 @@ impl fmt::Display for Info {
     /// `recorded on HOST (Linux 6.18.0) with eBPF at 12:01:02`, the names
     /// [escaped](text::escape): whoever wrote the file chose them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.hosts.is_empty() {
+            let names: Vec<_> = self.hosts.iter().map(|h| text::escape_str(h)).collect();
+            let n = names.len();
+            return write!(f, "replay of {n} hosts: {}", names.join(", "));
+        }
         write!(
             f,
             "recorded on {} (Linux {}) with {} at {}",
@@ -118,5 +149,7 @@ pub struct End {
 
 #[cfg(test)]
 mod keyframe_tests;
+#[cfg(test)]
+mod merge_tests;
 #[cfg(test)]
 mod tests;

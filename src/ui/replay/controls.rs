@@ -5,6 +5,7 @@
 //! the damage line said after the UI. Live, there are none, and the keys only say what
 //! they are for ([`NOT_LIVE`]).
 
+use crate::event::host::shown_pid;
 use std::iter;
 
 use ratatui::{style::Stylize, text::Span};
@@ -215,7 +216,10 @@ impl ReplayControls {
             let (pins, model) = app.tracker.pins_mut();
             let gone = app.tree.pins.remake(pins, model, repin, true);
             if !gone.is_empty() {
-                let pids: Vec<String> = gone.iter().map(|(root, _)| root.pid.to_string()).collect();
+                let pids: Vec<String> = gone
+                    .iter()
+                    .map(|(root, _)| shown_pid(root.pid).to_string())
+                    .collect();
                 let at = time_of_day(&app.clock, status.position.at_ns);
                 app.say(format!(
                     "unpinned {}: not in the tree at {at}",

@@ -33,8 +33,8 @@ use crate::{
 /// How to replay a file in the terminal UI.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
-    /// The recording.
-    pub file: PathBuf,
+    /// The recordings: several are merged into one view.
+    pub files: Vec<PathBuf>,
     /// Go on after damage, from the next intact part of the file.
     pub skip_damage: bool,
     /// The tree's columns, the styles, colour or none.
@@ -47,13 +47,16 @@ pub struct ReplayOptions {
     pub place: Option<crate::event::container::PlaceFilter>,
 }
 
-/// Opens `options.file` in the terminal UI and runs it until it quits. A file that cannot
+/// Opens `options.files` in the terminal UI and runs it until it quits. A file that cannot
 /// be replayed is an error before the terminal is taken. Damage met on the way is shown,
 /// and after the UI, said once more with a non-zero exit, as the headless replay does.
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
-    let path = text::escape_path(&options.file).into_owned();
-    let mut replay = recording::open(&options.file)?;
+    let path = recording::describe(&options.files);
+    let opened = recording::open_all(&options.files, options.skip_damage, Model::for_keyframes)?;
+    // Before the terminal is taken, and once more after it.
+    recording::say_damaged(&opened.damaged);
+    let mut replay = opened.replay;
     replay.skip_damage(options.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;
@@ -67,12 +70,15 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     app.tree.look = options.look.clone();
     app.tree.options.place = options.place.clone();
     app.set_keymap(options.keymap.clone());
-    LocalSet::new()
+    let status = LocalSet::new()
         .run_until(async {
             let player = Player::new(replay);
             super::serve(app, Box::new(player), super::runtime::channel(), stop, None).await
         })
-        .await
+        .await?;
+    recording::say_damaged(&opened.damaged);
+    recording::after_damaged(&opened.damaged)?;
+    Ok(status)
 }
 
 /// The application at the start of `replay` of the file `path`, with its controls: the
@@ -88,10 +94,14 @@ pub fn start(
     let mut model = Model::new(limits);
     model.seed(replay.snapshot());
     let limited = info.backend != Backend::Ebpf.name();
+    let name = match info.hosts.len() {
+        0 => "replay".to_owned(),
+        n => format!("replay of {n} hosts"),
+    };
     let name = if limited {
-        format!("replay ({})", text::escape_str(&info.backend))
+        format!("{name} ({})", text::escape_str(&info.backend))
     } else {
-        "replay".to_owned()
+        name
     };
     let source = SourceInfo {
         name,

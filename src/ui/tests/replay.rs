@@ -46,6 +46,7 @@ pub(super) fn record(dir: &Path) -> (PathBuf, Frames) {
         wall_clock_offset_ns: noon_clock().offset_ns() as i64,
         start_ns: START,
         recorder: "test".into(),
+        hosts: Vec::new(),
     };
     let mut writer =
         Writer::new(File::create(&path).unwrap(), &info, &machine_processes()).unwrap();
