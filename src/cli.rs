@@ -17,7 +17,7 @@ use clap::{
 use crate::{
     cmd::{Printing, replay::Instead},
     config::Config,
-    event::{KindSet, container::PlaceFilter},
+    event::{KindSet, Schema, container::PlaceFilter},
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
@@ -248,7 +248,7 @@ pub struct ReplayArgs {
     pub output: OutputArgs,
 
     /// Print the events as text lines even on a terminal, instead of the terminal UI.
-    #[arg(long, conflicts_with = "json")]
+    #[arg(long, conflicts_with_all = ["json", "schema"])]
     pub text: bool,
 
     /// Go on after damage, from the next intact part of the file (the exit status still
@@ -474,6 +474,11 @@ pub struct OutputArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The names of the JSON lines' fields: forkwatch's own (README "JSON fields"), or the
+    /// OpenTelemetry process semantic conventions' (docs/clickhouse.md), for a fleet store.
+    #[arg(long, value_enum, value_name = "SCHEMA", default_value = "forkwatch", requires = "json")]
+    pub schema: Schema,
+
     /// Print only these kinds: fork, thread_start, exec, exit, thread_exit, uid, gid
     /// (comma-separated). Loss reports are always printed.
     #[arg(long, value_name = "LIST")]
@@ -489,6 +494,7 @@ impl OutputArgs {
     pub fn printing(&self) -> Printing {
         Printing {
             json: self.json,
+            schema: self.schema,
             kinds: self.kinds.unwrap_or_default(),
             place: self.place.filter(),
         }
@@ -546,6 +552,21 @@ impl LiveArgs {
             poll_interval: self.poll_interval,
             probe,
         }
+    }
+}
+
+/// `--schema forkwatch|otel`.
+impl ValueEnum for Schema {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Forkwatch, Self::Otel]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Self::Forkwatch => PossibleValue::new("forkwatch").help("forkwatch's own fields"),
+            Self::Otel => PossibleValue::new("otel")
+                .help("OpenTelemetry process semantic conventions, forkwatch.* for the rest"),
+        })
     }
 }
 

@@ -1,9 +1,25 @@
 //! Printing events: text for people, JSON lines for programs.
 
-use std::io::{self, Write};
+use std::{
+    io::{self, Write},
+    sync::Arc,
+};
 
-use super::{Event, Kind, KindName, KindSet, container::PlaceFilter, text_line};
+use super::{
+    Event, Kind, KindName, KindSet, container::PlaceFilter, lineage::Lineages, otel::OtelRecord,
+    text_line,
+};
 use crate::clock::WallClock;
+
+/// Which names the JSON lines use (`--schema`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schema {
+    /// forkwatch's own fields (README "JSON fields").
+    #[default]
+    Forkwatch,
+    /// The OpenTelemetry process semantic conventions (docs/clickhouse.md).
+    Otel,
+}
 
 /// Counts what was printed, for the summary at the end.
 #[derive(Default, Debug, Clone)]
@@ -52,6 +68,9 @@ pub struct EventWriter<W: Write> {
     kinds: KindSet,
     place: Option<PlaceFilter>,
     clock: WallClock,
+    /// With `--schema otel`: the host the events are from unless told per event, and who
+    /// started whom on each host.
+    otel: Option<(Arc<str>, Lineages)>,
     pub tally: Tally,
 }
 
@@ -64,7 +83,24 @@ impl<W: Write> EventWriter<W> {
             kinds,
             place: None,
             clock,
+            otel: None,
             tally: Tally::default(),
+        }
+    }
+
+    /// JSON lines (if JSON it writes) in `schema`; with [`Schema::Otel`], of events on
+    /// `host` (`host.name`) unless [`EventWriter::write_from`] says otherwise.
+    pub fn in_schema(mut self, schema: Schema, host: &str) -> Self {
+        let otel = self.json && schema == Schema::Otel;
+        self.otel = otel.then(|| (host.into(), Lineages::default()));
+        self
+    }
+
+    /// Takes in the processes alive when the events start, `(pid, ppid, start_ns)` each,
+    /// so that the OpenTelemetry records of their descendants name them as ancestors.
+    pub fn seed(&mut self, processes: impl IntoIterator<Item = (u32, u32, u64)>) {
+        if let Some((host, lineages)) = &mut self.otel {
+            lineages.of(host).seed(processes);
         }
     }
 
@@ -82,6 +118,38 @@ impl<W: Write> EventWriter<W> {
     }
 
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        match &self.otel {
+            Some((host, _)) => self.write_from(&host.clone(), event),
+            None => self.write_from("", event),
+        }
+    }
+
+    /// Writes an event that happened on `host` (which only the OpenTelemetry records name).
+    pub fn write_from(&mut self, host: &str, event: &Event) -> io::Result<()> {
+        if let Some((_, lineages)) = &mut self.otel {
+            // Every event, printed or not, tells who started whom.
+            let lineage = lineages.of(host);
+            let ancestors = match event.kind {
+                Kind::Fork => lineage.born(event.pid, event.ppid, event.start_ns),
+                Kind::Lost { .. } => Arc::new([]),
+                _ => lineage.ancestors(event.pid, event.ppid, event.start_ns),
+            };
+            if matches!(event.kind, Kind::Exit(_)) {
+                lineage.ended(event.pid, event.start_ns);
+            }
+            if self.wants(event) {
+                let record = OtelRecord {
+                    event,
+                    host,
+                    clock: &self.clock,
+                    ancestors: &ancestors,
+                };
+                serde_json::to_writer(&mut self.out, &record).map_err(io::Error::from)?;
+                self.out.write_all(b"\n")?;
+                self.tally.add(event);
+            }
+            return Ok(());
+        }
         if !self.wants(event) {
             return Ok(());
         }

@@ -82,6 +82,7 @@ pub async fn diff(
         .into_iter()
         .fold(KindSet::NONE, KindSet::with);
     let clock = replay.info().wall_clock();
+    let host = replay.info().host.clone();
     let model = model_at(&mut replay, from_ns).await?;
     // The live pids of the subtree: pids name one live process each.
     let mut members: Option<HashSet<u32>> = match pid {
@@ -98,7 +99,7 @@ pub async fn diff(
         None => None,
     };
     drop(model);
-    let mut writer = printing.writer(io::stdout().lock(), clock);
+    let mut writer = printing.writer(io::stdout().lock(), clock, &host);
     let mut batch = Vec::new();
     replay.seek(to_ns)?;
     while replay.is_seeking() {

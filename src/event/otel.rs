@@ -1,0 +1,162 @@
+//! The OpenTelemetry form of an event (`--json --schema otel`, docs/clickhouse.md): one
+//! flat JSON object whose keys are the OpenTelemetry process semantic conventions'
+//! attribute names (`process.pid`, `process.command_args`, `host.name`, ...), and
+//! forkwatch's own fields under `forkwatch.`. Flat, with dotted keys, because that is what
+//! the Collector's filelog receiver, Vector, Fluent Bit and ClickHouse's `JSONEachRow` all
+//! take as they are.
+//!
+//! A process is named across hosts and reboots by `forkwatch.process.id`,
+//! `HOST:PID:START`: START is its start as Unix nanoseconds at the clock tick (10 ms) that
+//! /proc gives start times in, so that a process seen first in a recording's snapshot and
+//! then in its events is named alike. Strings are written as [`TerminalSafe`] JSON.
+
+use serde::{Serialize, ser::SerializeMap};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use super::{
+    Event, Kind, TerminalSafe,
+    container::container_of,
+    lineage::Born,
+    signal_name,
+};
+use crate::clock::{self, WallClock};
+
+/// An event with what its OpenTelemetry record needs besides it: the host it happened on,
+/// that host's wall clock, and the process's ancestors (root first).
+pub struct OtelRecord<'a> {
+    pub event: &'a Event,
+    pub host: &'a str,
+    pub clock: &'a WallClock,
+    pub ancestors: &'a [Born],
+}
+
+impl OtelRecord<'_> {
+    /// `HOST:PID:START` (see the module's documentation).
+    fn id(&self, born: Born) -> String {
+        let tick_ns = clock::ticks_to_ns(clock::start_ticks(born.start_ns));
+        format!("{}:{}:{}", self.host, born.pid, self.clock.unix_ns(tick_ns))
+    }
+
+    /// RFC 3339 in UTC, to the nanosecond.
+    fn time(&self, boot_ns: u64) -> Option<String> {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(self.clock.unix_ns(boot_ns)).ok()?;
+        at.format(&Rfc3339).ok()
+    }
+}
+
+/// A string from a process or a file, as terminal-safe JSON.
+fn safe(text: &str) -> TerminalSafe<'_> {
+    TerminalSafe(text)
+}
+
+impl Serialize for OtelRecord<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.event;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("host.name", &safe(self.host))?;
+        m.serialize_entry("forkwatch.event.kind", e.kind_name().as_str())?;
+        m.serialize_entry("forkwatch.event.time", &self.time(e.ts_ns))?;
+        m.serialize_entry("forkwatch.event.ts_ns", &e.ts_ns)?;
+        if let Kind::Lost { count } = e.kind {
+            m.serialize_entry("forkwatch.lost.count", &count)?;
+            return m.end();
+        }
+        let born = Born {
+            pid: e.pid,
+            start_ns: e.start_ns,
+        };
+        m.serialize_entry("forkwatch.process.id", &self.id(born))?;
+        let parent = self.ancestors.last().map(|&parent| self.id(parent));
+        m.serialize_entry("forkwatch.parent.id", &parent)?;
+        let ancestors: Vec<String> = self.ancestors.iter().map(|&a| self.id(a)).collect();
+        m.serialize_entry("forkwatch.process.ancestors", &ancestors)?;
+        m.serialize_entry("process.pid", &e.pid)?;
+        m.serialize_entry("process.parent_pid", &e.ppid)?;
+        m.serialize_entry("process.vpid", &e.pid_ns.map(|ns| ns.pid))?;
+        m.serialize_entry("process.creation.time", &self.time(e.start_ns))?;
+        m.serialize_entry("forkwatch.process.start_ns", &e.start_ns)?;
+        m.serialize_entry("forkwatch.thread.id", &e.tid)?;
+        m.serialize_entry("forkwatch.process.comm", &safe(&e.comm.as_str()))?;
+        if let Some(exact) = e.comm.base64_beside() {
+            m.serialize_entry("forkwatch.process.comm_base64", &exact)?;
+        }
+        m.serialize_entry("forkwatch.kernel_thread", &e.kernel_thread)?;
+        m.serialize_entry("process.real_user.id", &e.creds.map(|c| c.uid))?;
+        m.serialize_entry("process.user.id", &e.creds.map(|c| c.euid))?;
+        m.serialize_entry("forkwatch.process.real_group.id", &e.creds.map(|c| c.gid))?;
+        m.serialize_entry("forkwatch.process.group.id", &e.creds.map(|c| c.egid))?;
+        serialize_place(e, &mut m)?;
+        match &e.kind {
+            Kind::Exec { .. } => serialize_exec(e, &mut m)?,
+            Kind::Exit(status) => {
+                m.serialize_entry("process.exit.code", &status.code())?;
+                m.serialize_entry("process.exit.time", &self.time(e.ts_ns))?;
+                m.serialize_entry("forkwatch.exit.signal", &status.signal())?;
+                let name = status.signal().map(signal_name);
+                m.serialize_entry("forkwatch.exit.signal_name", &name)?;
+                let core = matches!(status, super::ExitStatus::Signal { core_dumped, .. } if *core_dumped);
+                m.serialize_entry("forkwatch.exit.core_dumped", &core)?;
+                m.serialize_entry("forkwatch.run_ns", &e.run_ns())?;
+            }
+            Kind::Uid { inferred } | Kind::Gid { inferred } => {
+                m.serialize_entry("forkwatch.inferred", inferred)?;
+            }
+            Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Lost { .. } => {}
+        }
+        m.end()
+    }
+}
+
+/// `process.linux.cgroup` (as `/proc/PID/cgroup` writes a cgroup v2 path: `0::PATH`), the
+/// namespace and the container the path names.
+fn serialize_place<M: SerializeMap>(e: &Event, m: &mut M) -> Result<(), M::Error> {
+    m.serialize_entry("forkwatch.pid_ns", &e.pid_ns.map(|ns| ns.inode))?;
+    m.serialize_entry("forkwatch.cgroup_id", &e.cgroup_id)?;
+    let Some(cgroup) = &e.cgroup else {
+        return m.serialize_entry("process.linux.cgroup", &None::<&str>);
+    };
+    m.serialize_entry("process.linux.cgroup", &safe(&format!("0::{}", cgroup.as_str())))?;
+    if let Some(exact) = cgroup.base64_beside() {
+        m.serialize_entry("forkwatch.cgroup_base64", &exact)?;
+    }
+    if let Some(container) = container_of(cgroup.as_bytes()) {
+        m.serialize_entry("forkwatch.container.runtime", container.runtime.name())?;
+        let id = String::from_utf8_lossy(container.id);
+        m.serialize_entry("forkwatch.container.id", &safe(&id))?;
+        let pod = container.pod.map(String::from_utf8_lossy);
+        m.serialize_entry("forkwatch.container.pod", &pod.as_deref().map(safe))?;
+    }
+    Ok(())
+}
+
+/// The program an exec runs: `process.executable.*` and `process.command*`.
+fn serialize_exec<M: SerializeMap>(e: &Event, m: &mut M) -> Result<(), M::Error> {
+    let Kind::Exec {
+        filename,
+        argv,
+        argv_truncated,
+        filename_truncated,
+        argv_unreadable,
+    } = &e.kind
+    else {
+        return Ok(());
+    };
+    m.serialize_entry("process.executable.path", filename)?;
+    let path = filename.lossy();
+    let name = path.rsplit('/').next().unwrap_or_default();
+    m.serialize_entry("process.executable.name", &safe(name))?;
+    if let Some(exact) = filename.base64_beside() {
+        m.serialize_entry("forkwatch.executable.path_base64", &exact)?;
+    }
+    let command = argv.first().map(String::from_utf8_lossy);
+    m.serialize_entry("process.command", &command.as_deref().map(safe))?;
+    m.serialize_entry("process.command_args", argv)?;
+    m.serialize_entry("process.args_count", &argv.len())?;
+    if let Some(exact) = argv.base64_beside() {
+        m.serialize_entry("forkwatch.argv_base64", &exact)?;
+    }
+    m.serialize_entry("forkwatch.argv_truncated", argv_truncated)?;
+    m.serialize_entry("forkwatch.executable.path_truncated", filename_truncated)?;
+    m.serialize_entry("forkwatch.argv_unreadable", argv_unreadable)?;
+    Ok(())
+}
