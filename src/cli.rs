@@ -476,7 +476,13 @@ pub struct OutputArgs {
 
     /// The names of the JSON lines' fields: forkwatch's own (README "JSON fields"), or the
     /// OpenTelemetry process semantic conventions' (docs/clickhouse.md), for a fleet store.
-    #[arg(long, value_enum, value_name = "SCHEMA", default_value = "forkwatch", requires = "json")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SCHEMA",
+        default_value = "forkwatch",
+        requires = "json"
+    )]
     pub schema: Schema,
 
     /// Print only these kinds: fork, thread_start, exec, exit, thread_exit, uid, gid

@@ -66,7 +66,12 @@ pub async fn run(
     let printed = made.trace.is_none() && made.chain.is_none();
     let info = replay.info();
     let mut writer = printing.writer(io::stdout().lock(), info.wall_clock(), &info.host);
-    writer.seed(replay.snapshot().iter().map(|p| (p.pid, p.ppid, p.start_ns)));
+    writer.seed(
+        replay
+            .snapshot()
+            .iter()
+            .map(|p| (p.pid, p.ppid, p.start_ns)),
+    );
     let mut tally = Tally::default();
     drive(&mut replay, &mut stop, None, |batch| {
         made.take(batch)?;

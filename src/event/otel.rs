@@ -13,12 +13,7 @@
 use serde::{Serialize, ser::SerializeMap};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use super::{
-    Event, Kind, TerminalSafe,
-    container::container_of,
-    lineage::Born,
-    signal_name,
-};
+use super::{Event, Kind, TerminalSafe, container::container_of, lineage::Born, signal_name};
 use crate::clock::{self, WallClock};
 
 /// An event with what its OpenTelemetry record needs besides it: the host it happened on,
@@ -94,7 +89,8 @@ impl Serialize for OtelRecord<'_> {
                 m.serialize_entry("forkwatch.exit.signal", &status.signal())?;
                 let name = status.signal().map(signal_name);
                 m.serialize_entry("forkwatch.exit.signal_name", &name)?;
-                let core = matches!(status, super::ExitStatus::Signal { core_dumped, .. } if *core_dumped);
+                let core =
+                    matches!(status, super::ExitStatus::Signal { core_dumped, .. } if *core_dumped);
                 m.serialize_entry("forkwatch.exit.core_dumped", &core)?;
                 m.serialize_entry("forkwatch.run_ns", &e.run_ns())?;
             }
@@ -115,7 +111,10 @@ fn serialize_place<M: SerializeMap>(e: &Event, m: &mut M) -> Result<(), M::Error
     let Some(cgroup) = &e.cgroup else {
         return m.serialize_entry("process.linux.cgroup", &None::<&str>);
     };
-    m.serialize_entry("process.linux.cgroup", &safe(&format!("0::{}", cgroup.as_str())))?;
+    m.serialize_entry(
+        "process.linux.cgroup",
+        &safe(&format!("0::{}", cgroup.as_str())),
+    )?;
     if let Some(exact) = cgroup.base64_beside() {
         m.serialize_entry("forkwatch.cgroup_base64", &exact)?;
     }
@@ -159,4 +158,145 @@ fn serialize_exec<M: SerializeMap>(e: &Event, m: &mut M) -> Result<(), M::Error>
     m.serialize_entry("forkwatch.executable.path_truncated", filename_truncated)?;
     m.serialize_entry("forkwatch.argv_unreadable", argv_unreadable)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::{
+        event::{
+            Argv, ByteString, Comm, EventWriter, ExitStatus, KindSet, Schema, line::tests::event,
+        },
+        text,
+    };
+
+    /// The records `events` makes of `events` on `host`, at a wall clock 1e18 ns past boot.
+    fn records(host: &str, events: &[Event]) -> Vec<String> {
+        let mut out = Vec::new();
+        let clock = WallClock::with_offset(1_000_000_000_000_000_000);
+        let mut writer = EventWriter::new(&mut out, true, KindSet::default(), clock)
+            .in_schema(Schema::Otel, host);
+        writer.seed([(1, 0, 10_000_000)]);
+        for e in events {
+            writer.write(e).unwrap();
+        }
+        writer.flush().unwrap();
+        drop(writer);
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn exec(argv: Argv, filename: &str) -> Event {
+        event(Kind::Exec {
+            filename: ByteString::from(filename),
+            argv,
+            argv_truncated: false,
+            filename_truncated: false,
+            argv_unreadable: false,
+        })
+    }
+
+    #[test]
+    fn a_process_is_named_by_the_conventions_with_its_ancestors() {
+        let fork = Event {
+            ppid: 1,
+            ..event(Kind::Fork)
+        };
+        let child = Event {
+            pid: 400,
+            tid: 400,
+            ppid: 300,
+            start_ns: 1_500_000_000,
+            ..event(Kind::Fork)
+        };
+        let exec = exec(Argv::from_args(["make", "-j2"]), "/usr/bin/make");
+        let killed = Event {
+            ts_ns: 3_000_000_000,
+            ..event(Kind::Exit(ExitStatus::Signal {
+                signal: 9,
+                core_dumped: false,
+            }))
+        };
+        let lines = records("web1", &[fork, child, exec, killed]);
+        let v: Vec<Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v[0]["host.name"], "web1");
+        assert_eq!(v[0]["forkwatch.event.kind"], "fork");
+        assert_eq!(v[0]["process.pid"], 300);
+        assert_eq!(v[0]["process.parent_pid"], 1);
+        // 1e18 ns after the epoch, plus the start's 1 s of boot time.
+        assert_eq!(v[0]["process.creation.time"], "2001-09-09T01:46:41Z");
+        assert_eq!(v[0]["forkwatch.process.id"], "web1:300:1000000001000000000");
+        assert_eq!(v[0]["forkwatch.parent.id"], "web1:1:1000000000010000000");
+        assert_eq!(
+            v[0]["forkwatch.process.ancestors"],
+            serde_json::json!(["web1:1:1000000000010000000"])
+        );
+        assert_eq!(v[1]["forkwatch.parent.id"], "web1:300:1000000001000000000");
+        assert_eq!(
+            v[1]["forkwatch.process.ancestors"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            v[2]["process.command_args"],
+            serde_json::json!(["make", "-j2"])
+        );
+        assert_eq!(v[2]["process.command"], "make");
+        assert_eq!(v[2]["process.executable.path"], "/usr/bin/make");
+        assert_eq!(v[2]["process.executable.name"], "make");
+        assert_eq!(v[2]["process.args_count"], 2);
+        assert_eq!(v[2]["process.user.id"], 0);
+        assert_eq!(v[2]["process.real_user.id"], 1000);
+        assert_eq!(v[3]["process.exit.code"], Value::Null);
+        assert_eq!(v[3]["forkwatch.exit.signal"], 9);
+        assert_eq!(v[3]["forkwatch.exit.signal_name"], "SIGKILL");
+        assert_eq!(v[3]["forkwatch.run_ns"], 2_000_000_000u64);
+        assert_eq!(v[3]["process.exit.time"], "2001-09-09T01:46:43Z");
+        assert_eq!(v[3]["forkwatch.process.id"], v[0]["forkwatch.process.id"]);
+    }
+
+    #[test]
+    fn hostile_strings_are_terminal_safe_and_bytes_come_beside() {
+        let argv = Argv::from_args([&b"\x1b]52;c;aGk=\x07"[..], b"\xff", "\u{202e}".as_bytes()]);
+        let hostile = Event {
+            comm: Comm::from("\u{9b}2J"),
+            cgroup: Some("/x\u{85}.scope".into()),
+            ..exec(argv, "/tmp/\u{202e}\x7f")
+        };
+        let lines = records("h\u{1b}[2Jost", &[hostile]);
+        let line = &lines[0];
+        assert!(!line.chars().any(text::is_escaped), "{line}");
+        for escape in [
+            r#""host.name":"h\u001b[2Jost""#,
+            r#""forkwatch.process.comm":"\u009b2J""#,
+            r#""process.executable.path":"/tmp/\u202e\u007f""#,
+            r#""process.executable.name":"\u202e\u007f""#,
+            r#""process.command":"\u001b]52;c;aGk=\u0007""#,
+            // U+FFFD for the byte that is not text: visible, nothing a terminal acts on.
+            "\"process.command_args\":[\"\\u001b]52;c;aGk=\\u0007\",\"\u{fffd}\",\"\\u202e\"]",
+            r#""forkwatch.argv_base64":["G101MjtjO2FHaz0H","/w==","4oCu"]"#,
+            r#""process.linux.cgroup":"0::/x\u0085.scope""#,
+        ] {
+            assert!(line.contains(escape), "no {escape} in {line}");
+        }
+    }
+
+    #[test]
+    fn a_loss_report_is_a_count_at_a_time() {
+        let lines = records("db2", &[Event::lost(2_000_000_000, 7)]);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["forkwatch.event.kind"], "lost");
+        assert_eq!(v["forkwatch.lost.count"], 7);
+        assert!(v.get("process.pid").is_none(), "{v}");
+    }
 }
