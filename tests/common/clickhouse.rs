@@ -74,7 +74,10 @@ impl ClickHouse {
         let (http_port, tcp_port) = (free_port(), free_port());
         let config_file = dir.path().join("config.xml");
         fs::write(&config_file, config(dir.path(), http_port, tcp_port)).unwrap();
-        let child = Command::new("clickhouse-server")
+        // Debian puts it in /usr/sbin, which PATH may lack.
+        let program = Path::new("/usr/sbin/clickhouse-server");
+        let program = if program.exists() { program } else { Path::new("clickhouse-server") };
+        let child = Command::new(program)
             .arg(format!("--config-file={}", config_file.display()))
             .current_dir(dir.path())
             .stdin(Stdio::null())
