@@ -193,9 +193,9 @@ fn two_hosts_recordings_answer_the_fleet_queries_in_clickhouse() {
         made.push((record(host, &file, &marker), file));
     }
     for (_, file) in &made {
-        let mut insert = b"INSERT INTO forkwatch_events FORMAT JSONEachRow\n".to_vec();
-        insert.extend(replay(file, &["--schema", "otel"]).into_bytes());
-        server.query(&insert);
+        let lines = file.with_extension("jsonl");
+        std::fs::write(&lines, replay(file, &["--schema", "otel"])).unwrap();
+        server.insert_file("INSERT INTO forkwatch_events FORMAT JSONEachRow", &lines);
     }
     let held: Vec<(&Made, Held)> = made.iter().map(|(m, file)| (m, Held::of(file))).collect();
     let queries = doc_queries();

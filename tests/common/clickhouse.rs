@@ -23,6 +23,9 @@ const START_GUARD: Duration = Duration::from_secs(120);
 /// The table forkwatch's OpenTelemetry records go into, as docs/clickhouse.md makes it.
 pub const SCHEMA: &str = include_str!("../../docs/clickhouse.sql");
 
+/// Where queries go: 64-bit numbers in JSON answers as numbers, not strings.
+const QUERY: &str = "POST /?output_format_json_quote_64bit_integers=0";
+
 pub struct ClickHouse {
     child: Child,
     http_port: u16,
@@ -76,7 +79,11 @@ impl ClickHouse {
         fs::write(&config_file, config(dir.path(), http_port, tcp_port)).unwrap();
         // Debian puts it in /usr/sbin, which PATH may lack.
         let program = Path::new("/usr/sbin/clickhouse-server");
-        let program = if program.exists() { program } else { Path::new("clickhouse-server") };
+        let program = if program.exists() {
+            program
+        } else {
+            Path::new("clickhouse-server")
+        };
         let child = Command::new(program)
             .arg(format!("--config-file={}", config_file.display()))
             .current_dir(dir.path())
@@ -116,13 +123,30 @@ impl ClickHouse {
 
     /// One HTTP request (`METHOD TARGET`) with `body`: the status and the answer.
     fn request(&self, request: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+        self.request_with(request, body, None)
+    }
+
+    /// One HTTP request with `body` and then what `rest` holds: the status and the answer.
+    fn request_with(
+        &self,
+        request: &str,
+        body: &[u8],
+        rest: Option<&mut fs::File>,
+    ) -> std::io::Result<(u16, String)> {
+        let rest_len = match &rest {
+            Some(file) => file.metadata()?.len(),
+            None => 0,
+        };
         let mut stream = TcpStream::connect(("127.0.0.1", self.http_port))?;
         let head = format!(
             "{request} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
-            body.len()
+            body.len() as u64 + rest_len
         );
         stream.write_all(head.as_bytes())?;
         stream.write_all(body)?;
+        if let Some(file) = rest {
+            std::io::copy(file, &mut stream)?;
+        }
         let mut answer = String::new();
         stream.read_to_string(&mut answer)?;
         let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
@@ -138,12 +162,14 @@ impl ClickHouse {
     /// an INSERT's data after it): its answer, or a panic with ClickHouse's error. 64-bit
     /// numbers come back as JSON numbers, not strings.
     pub fn query(&self, sql: &[u8]) -> String {
-        let target = "POST /?output_format_json_quote_64bit_integers=0";
-        match self.request(target, sql) {
-            Ok((200, body)) => body,
-            Ok((status, body)) => panic!("ClickHouse answered {status}: {body}"),
-            Err(e) => panic!("cannot reach ClickHouse: {e}"),
-        }
+        answer(self.request(QUERY, sql))
+    }
+
+    /// Runs the INSERT `sql` with the data in `file`, as [`ClickHouse::query`] does.
+    pub fn insert_file(&self, sql: &str, file: &Path) -> String {
+        let mut file = fs::File::open(file).unwrap();
+        let body = format!("{sql}\n");
+        answer(self.request_with(QUERY, body.as_bytes(), Some(&mut file)))
     }
 
     /// Runs each statement of `script` (separated by `;`, `--` comments left out).
@@ -156,6 +182,15 @@ impl ClickHouse {
         for statement in code.split(';').filter(|s| !s.trim().is_empty()) {
             self.query(statement.as_bytes());
         }
+    }
+}
+
+/// What a query answered, or a panic with ClickHouse's error.
+fn answer(answer: std::io::Result<(u16, String)>) -> String {
+    match answer {
+        Ok((200, body)) => body,
+        Ok((status, body)) => panic!("ClickHouse answered {status}: {body}"),
+        Err(e) => panic!("cannot reach ClickHouse: {e}"),
     }
 }
 
