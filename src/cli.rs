@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod schema;
 mod tree;
 
 use std::{
@@ -558,21 +559,6 @@ impl LiveArgs {
             poll_interval: self.poll_interval,
             probe,
         }
-    }
-}
-
-/// `--schema forkwatch|otel`.
-impl ValueEnum for Schema {
-    fn value_variants<'a>() -> &'a [Self] {
-        &[Self::Forkwatch, Self::Otel]
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(match self {
-            Self::Forkwatch => PossibleValue::new("forkwatch").help("forkwatch's own fields"),
-            Self::Otel => PossibleValue::new("otel")
-                .help("OpenTelemetry process semantic conventions, forkwatch.* for the rest"),
-        })
     }
 }
 
