@@ -275,7 +275,7 @@ pub struct ReplayArgs {
     /// it (12:01:02, 12:01:02.5), the first such time from the recording's start, or an offset
     /// from its start (+30s, +1m30s, +500ms).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true,
-          conflicts_with_all = ["text", "kinds", "diff"])]
+          conflicts_with_all = ["text", "kinds", "diff", "schema"])]
     pub tree_at: Option<String>,
 
     /// Print the processes started (fork), exec'd and exited after T1 and up to T2, an
