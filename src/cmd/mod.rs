@@ -43,8 +43,7 @@ pub struct Printing {
 impl Printing {
     /// The writer to `out` of events that happened on `host`, dating them with `clock`.
     pub fn writer<W: io::Write>(self, out: W, clock: WallClock, host: &str) -> EventWriter<W> {
-        let json = self.json;
-        EventWriter::new(out, json, self.kinds, clock)
+        EventWriter::new(out, self.json, self.kinds, clock)
             .confined_to(self.place)
             .in_schema(self.schema, host)
     }

@@ -89,7 +89,7 @@ impl<W: Write> EventWriter<W> {
     }
 
     /// JSON lines (if JSON it writes) in `schema`; with [`Schema::Otel`], of events on
-    /// `host` (`host.name`) unless [`EventWriter::write_from`] says otherwise.
+    /// `host` (`host.name`) unless [`EventWriter::write_from`] names another.
     pub fn in_schema(mut self, schema: Schema, host: &str) -> Self {
         let otel = self.json && schema == Schema::Otel;
         self.otel = otel.then(|| (host.into(), Lineages::default()));
@@ -118,14 +118,13 @@ impl<W: Write> EventWriter<W> {
     }
 
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
-        match &self.otel {
-            Some((host, _)) => self.write_from(&host.clone(), event),
-            None => self.write_from("", event),
-        }
+        let host = self.otel.as_ref().map(|(host, _)| host.clone());
+        self.write_from(host.as_deref().unwrap_or_default(), self.clock, event)
     }
 
-    /// Writes an event that happened on `host` (which only the OpenTelemetry records name).
-    pub fn write_from(&mut self, host: &str, event: &Event) -> io::Result<()> {
+    /// Writes an event that happened on `host`, whose wall clock is `clock` (only the
+    /// OpenTelemetry records name the host).
+    pub fn write_from(&mut self, host: &str, clock: WallClock, event: &Event) -> io::Result<()> {
         if let Some((_, lineages)) = &mut self.otel {
             // Every event, printed or not, tells who started whom.
             let lineage = lineages.of(host);
@@ -141,7 +140,7 @@ impl<W: Write> EventWriter<W> {
                 let record = OtelRecord {
                     event,
                     host,
-                    clock: &self.clock,
+                    clock: &clock,
                     ancestors: &ancestors,
                 };
                 serde_json::to_writer(&mut self.out, &record).map_err(io::Error::from)?;
@@ -157,7 +156,7 @@ impl<W: Write> EventWriter<W> {
             event.write_json(&mut self.out)?;
             self.out.write_all(b"\n")?;
         } else {
-            writeln!(self.out, "{}", text_line(event, &self.clock))?;
+            writeln!(self.out, "{}", text_line(event, &clock))?;
         }
         self.tally.add(event);
         Ok(())
