@@ -291,6 +291,45 @@ mod tests {
         }
     }
 
+    /// Events of two hosts through one writer (merged recordings): each host's own names,
+    /// clock and lineage, though their pids are the same.
+    #[test]
+    fn each_host_has_its_own_clock_and_lineage() {
+        let mut out = Vec::new();
+        let (a, b) = (
+            WallClock::with_offset(0),
+            WallClock::with_offset(5_000_000_000),
+        );
+        let mut writer =
+            EventWriter::new(&mut out, true, KindSet::default(), a).in_schema(Schema::Otel, "a");
+        writer.seed([(300, 1, 1_000_000_000)]);
+        let child = Event {
+            pid: 400,
+            ppid: 300,
+            start_ns: 1_500_000_000,
+            ..event(Kind::Fork)
+        };
+        writer.write(&child).unwrap();
+        writer.write_from("b", b, &child).unwrap();
+        writer.flush().unwrap();
+        drop(writer);
+        let v: Vec<Value> = std::str::from_utf8(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v[0]["forkwatch.parent.id"], "a:300:1000000000");
+        assert_eq!(v[0]["process.creation.time"], "1970-01-01T00:00:01.5Z");
+        assert_eq!(v[1]["host.name"], "b");
+        assert_eq!(
+            v[1]["forkwatch.parent.id"],
+            Value::Null,
+            "b's pid 300 is unknown"
+        );
+        assert_eq!(v[1]["forkwatch.process.id"], "b:400:6500000000");
+        assert_eq!(v[1]["process.creation.time"], "1970-01-01T00:00:06.5Z");
+    }
+
     #[test]
     fn a_loss_report_is_a_count_at_a_time() {
         let lines = records("db2", &[Event::lost(2_000_000_000, 7)]);
