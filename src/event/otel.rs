@@ -60,10 +60,12 @@ impl Serialize for OtelRecord<'_> {
             pid: e.pid,
             start_ns: e.start_ns,
         };
-        m.serialize_entry("forkwatch.process.id", &self.id(born))?;
+        // The ids hold the host name, which a recording's maker chose.
+        m.serialize_entry("forkwatch.process.id", &safe(&self.id(born)))?;
         let parent = self.ancestors.last().map(|&parent| self.id(parent));
-        m.serialize_entry("forkwatch.parent.id", &parent)?;
+        m.serialize_entry("forkwatch.parent.id", &parent.as_deref().map(safe))?;
         let ancestors: Vec<String> = self.ancestors.iter().map(|&a| self.id(a)).collect();
+        let ancestors: Vec<TerminalSafe> = ancestors.iter().map(|a| safe(a)).collect();
         m.serialize_entry("forkwatch.process.ancestors", &ancestors)?;
         m.serialize_entry("process.pid", &e.pid)?;
         m.serialize_entry("process.parent_pid", &e.ppid)?;
@@ -273,11 +275,14 @@ mod tests {
             cgroup: Some("/x\u{85}.scope".into()),
             ..exec(argv, "/tmp/\u{202e}\x7f")
         };
-        let lines = records("h\u{1b}[2Jost", &[hostile]);
+        let lines = records("h\u{1b}[2Jo\u{202e}st", &[hostile]);
         let line = &lines[0];
         assert!(!line.chars().any(text::is_escaped), "{line}");
         for escape in [
-            r#""host.name":"h\u001b[2Jost""#,
+            r#""host.name":"h\u001b[2Jo\u202est""#,
+            r#""forkwatch.process.id":"h\u001b[2Jo\u202est:300:"#,
+            r#""forkwatch.parent.id":"h\u001b[2Jo\u202est:1:"#,
+            r#""forkwatch.process.ancestors":["h\u001b[2Jo\u202est:1:"#,
             r#""forkwatch.process.comm":"\u009b2J""#,
             r#""process.executable.path":"/tmp/\u202e\u007f""#,
             r#""process.executable.name":"\u202e\u007f""#,
