@@ -192,10 +192,19 @@ fn two_hosts_recordings_answer_the_fleet_queries_in_clickhouse() {
         let file = dir.path().join(format!("{host}.fwrec"));
         made.push((record(host, &file, &marker), file));
     }
+    // `replay F --json --schema otel | curl -T - URL`, the pipeline of the page.
     for (_, file) in &made {
-        let lines = file.with_extension("jsonl");
-        std::fs::write(&lines, replay(file, &["--schema", "otel"])).unwrap();
-        server.insert_file("INSERT INTO forkwatch_events FORMAT JSONEachRow", &lines);
+        let mut replay = Command::new(BIN)
+            .arg("replay")
+            .arg(file)
+            .args(["--json", "--schema", "otel"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = replay.stdout.take().unwrap();
+        server.insert("INSERT INTO forkwatch_events FORMAT JSONEachRow", lines);
+        assert!(replay.wait().unwrap().success());
     }
     let held: Vec<(&Made, Held)> = made.iter().map(|(m, file)| (m, Held::of(file))).collect();
     let queries = doc_queries();

@@ -9,7 +9,7 @@
 
 use std::{
     fs,
-    io::{Read, Write},
+    io::{self, Read, Write},
     net::{TcpListener, TcpStream},
     path::Path,
     process::{Child, Command, Stdio},
@@ -122,40 +122,41 @@ impl ClickHouse {
     }
 
     /// One HTTP request (`METHOD TARGET`) with `body`: the status and the answer.
-    fn request(&self, request: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
-        self.request_with(request, body, None)
+    fn request(&self, request: &str, body: &[u8]) -> io::Result<(u16, String)> {
+        let head = format!(
+            "{request} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port))?;
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        read_answer(stream)
     }
 
-    /// One HTTP request with `body` and then what `rest` holds: the status and the answer.
-    fn request_with(
+    /// One HTTP request with `body` and then all `rest` gives, sent as it comes (chunked,
+    /// as `curl -T -` sends a pipe): the status and the answer.
+    fn request_streamed(
         &self,
         request: &str,
         body: &[u8],
-        rest: Option<&mut fs::File>,
-    ) -> std::io::Result<(u16, String)> {
-        let rest_len = match &rest {
-            Some(file) => file.metadata()?.len(),
-            None => 0,
-        };
-        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port))?;
+        mut rest: impl Read,
+    ) -> io::Result<(u16, String)> {
         let head = format!(
-            "{request} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
-            body.len() as u64 + rest_len
+            "{request} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Transfer-Encoding: chunked\r\n\r\n"
         );
+        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port))?;
         stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
-        if let Some(file) = rest {
-            std::io::copy(file, &mut stream)?;
+        write_chunk(&mut stream, body)?;
+        let mut buffer = vec![0; 1 << 20];
+        loop {
+            match rest.read(&mut buffer)? {
+                0 => break,
+                n => write_chunk(&mut stream, &buffer[..n])?,
+            }
         }
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer)?;
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        Ok((status, body.to_owned()))
+        stream.write_all(b"0\r\n\r\n")?;
+        read_answer(stream)
     }
 
     /// Runs `sql` (the query first in the POST body, as `curl --data-binary` sends it;
@@ -165,11 +166,11 @@ impl ClickHouse {
         answer(self.request(QUERY, sql))
     }
 
-    /// Runs the INSERT `sql` with the data in `file`, as [`ClickHouse::query`] does.
-    pub fn insert_file(&self, sql: &str, file: &Path) -> String {
-        let mut file = fs::File::open(file).unwrap();
-        let body = format!("{sql}\n");
-        answer(self.request_with(QUERY, body.as_bytes(), Some(&mut file)))
+    /// Runs the INSERT `sql` with the data `data` gives (a file, a pipe), sent while it is
+    /// read, as `forkwatch-tui replay F --json --schema otel | curl -T - URL` does.
+    pub fn insert(&self, sql: &str, data: impl Read) {
+        let head = format!("{sql}\n");
+        answer(self.request_streamed(QUERY, head.as_bytes(), data));
     }
 
     /// Runs each statement of `script` (separated by `;`, `--` comments left out).
@@ -185,8 +186,31 @@ impl ClickHouse {
     }
 }
 
+/// One chunk of a chunked body (an empty one would end it, so none is written).
+fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
+    stream.write_all(data)?;
+    stream.write_all(b"\r\n")
+}
+
+/// The status and the body of an answer read to its end.
+fn read_answer(mut stream: TcpStream) -> io::Result<(u16, String)> {
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_owned()))
+}
+
 /// What a query answered, or a panic with ClickHouse's error.
-fn answer(answer: std::io::Result<(u16, String)>) -> String {
+fn answer(answer: io::Result<(u16, String)>) -> String {
     match answer {
         Ok((200, body)) => body,
         Ok((status, body)) => panic!("ClickHouse answered {status}: {body}"),
