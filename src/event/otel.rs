@@ -64,9 +64,13 @@ impl Serialize for OtelRecord<'_> {
         m.serialize_entry("forkwatch.process.id", &safe(&self.id(born)))?;
         let parent = self.ancestors.last().map(|&parent| self.id(parent));
         m.serialize_entry("forkwatch.parent.id", &parent.as_deref().map(safe))?;
-        let ancestors: Vec<String> = self.ancestors.iter().map(|&a| self.id(a)).collect();
-        let ancestors: Vec<TerminalSafe> = ancestors.iter().map(|a| safe(a)).collect();
-        m.serialize_entry("forkwatch.process.ancestors", &ancestors)?;
+        // On the birth only, where a subtree is found: it is most of a record's bytes, and
+        // most of what a store spends reading one.
+        if let Kind::Fork = e.kind {
+            let ancestors: Vec<String> = self.ancestors.iter().map(|&a| self.id(a)).collect();
+            let ancestors: Vec<TerminalSafe> = ancestors.iter().map(|a| safe(a)).collect();
+            m.serialize_entry("forkwatch.process.ancestors", &ancestors)?;
+        }
         m.serialize_entry("process.pid", &e.pid)?;
         m.serialize_entry("process.parent_pid", &e.ppid)?;
         m.serialize_entry("process.vpid", &e.pid_ns.map(|ns| ns.pid))?;
@@ -254,6 +258,13 @@ mod tests {
             serde_json::json!(["make", "-j2"])
         );
         assert_eq!(v[2]["process.command"], "make");
+        // The ancestors are the birth's; later records name the parent.
+        assert!(
+            v[2].get("forkwatch.process.ancestors").is_none(),
+            "{}",
+            v[2]
+        );
+        assert_eq!(v[2]["forkwatch.parent.id"], "web1:1:1000000000010000000");
         assert_eq!(v[2]["process.executable.path"], "/usr/bin/make");
         assert_eq!(v[2]["process.executable.name"], "make");
         assert_eq!(v[2]["process.args_count"], 2);
@@ -275,14 +286,20 @@ mod tests {
             cgroup: Some("/x\u{85}.scope".into()),
             ..exec(argv, "/tmp/\u{202e}\x7f")
         };
-        let lines = records("h\u{1b}[2Jo\u{202e}st", &[hostile]);
-        let line = &lines[0];
+        let fork = Event {
+            comm: Comm::from("\u{9b}2J"),
+            ..event(Kind::Fork)
+        };
+        let lines = records("h\u{1b}[2Jo\u{202e}st", &[fork, hostile]);
+        assert!(!lines[0].chars().any(text::is_escaped), "{}", lines[0]);
+        let ancestors = r#""forkwatch.process.ancestors":["h\u001b[2Jo\u202est:1:"#;
+        assert!(lines[0].contains(ancestors), "{}", lines[0]);
+        let line = &lines[1];
         assert!(!line.chars().any(text::is_escaped), "{line}");
         for escape in [
             r#""host.name":"h\u001b[2Jo\u202est""#,
             r#""forkwatch.process.id":"h\u001b[2Jo\u202est:300:"#,
             r#""forkwatch.parent.id":"h\u001b[2Jo\u202est:1:"#,
-            r#""forkwatch.process.ancestors":["h\u001b[2Jo\u202est:1:"#,
             r#""forkwatch.process.comm":"\u009b2J""#,
             r#""process.executable.path":"/tmp/\u202e\u007f""#,
             r#""process.executable.name":"\u202e\u007f""#,
