@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod schema;
 mod tree;
 
 use std::{
@@ -17,7 +18,7 @@ use clap::{
 use crate::{
     cmd::{Printing, replay::Instead},
     config::Config,
-    event::{KindSet, container::PlaceFilter},
+    event::{KindSet, Schema, container::PlaceFilter},
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
@@ -250,7 +251,7 @@ pub struct ReplayArgs {
     pub output: OutputArgs,
 
     /// Print the events as text lines even on a terminal, instead of the terminal UI.
-    #[arg(long, conflicts_with = "json")]
+    #[arg(long, conflicts_with_all = ["json", "schema"])]
     pub text: bool,
 
     /// Go on after damage, from the next intact part of the file (the exit status still
@@ -276,7 +277,7 @@ pub struct ReplayArgs {
     /// it (12:01:02, 12:01:02.5), the first such time from the recording's start, or an offset
     /// from its start (+30s, +1m30s, +500ms).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true,
-          conflicts_with_all = ["text", "kinds", "diff"])]
+          conflicts_with_all = ["text", "kinds", "diff", "schema"])]
     pub tree_at: Option<String>,
 
     /// Print the processes started (fork), exec'd and exited after T1 and up to T2, an
@@ -476,6 +477,17 @@ pub struct OutputArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The names of the JSON lines' fields: forkwatch's own (README "JSON fields"), or the
+    /// OpenTelemetry process semantic conventions' (docs/clickhouse.md), for a fleet store.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SCHEMA",
+        default_value = "forkwatch",
+        requires = "json"
+    )]
+    pub schema: Schema,
+
     /// Print only these kinds: fork, thread_start, exec, exit, thread_exit, uid, gid
     /// (comma-separated). Loss reports are always printed.
     #[arg(long, value_name = "LIST")]
@@ -491,6 +503,7 @@ impl OutputArgs {
     pub fn printing(&self) -> Printing {
         Printing {
             json: self.json,
+            schema: self.schema,
             kinds: self.kinds.unwrap_or_default(),
             place: self.place.filter(),
         }

@@ -73,8 +73,14 @@ pub async fn run(
         chain: (instead.critical_path).map(|pid| (pid, Replayed::new(replay.snapshot(), pid))),
     };
     let printed = made.trace.is_none() && made.chain.is_none();
-    let mut writer = (printing.writer(io::stdout().lock(), replay.info().wall_clock()))
-        .on_hosts(replay.info().hosts());
+    let info = replay.info();
+    let mut writer = printing.writer(io::stdout().lock(), info.wall_clock(), info.hosts());
+    writer.seed(
+        replay
+            .snapshot()
+            .iter()
+            .map(|p| (p.pid, p.ppid, p.start_ns)),
+    );
     let mut tally = Tally::default();
     drive(&mut replay, &mut stop, None, |batch| {
         made.take(batch)?;

@@ -1,14 +1,30 @@
 //! Printing events: text for people, JSON lines for programs.
 
-use std::io::{self, Write};
+use std::{
+    collections::BTreeMap,
+    io::{self, Write},
+    sync::Arc,
+};
 
 use super::{
     Event, Kind, KindName, KindSet,
     container::PlaceFilter,
     host::{self, Hosts},
+    lineage::Lineages,
+    otel::OtelRecord,
     text_line,
 };
 use crate::clock::WallClock;
+
+/// Which names the JSON lines use (`--schema`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schema {
+    /// forkwatch's own fields (README "JSON fields").
+    #[default]
+    Forkwatch,
+    /// The OpenTelemetry process semantic conventions (docs/clickhouse.md).
+    Otel,
+}
 
 /// Counts what was printed, for the summary at the end.
 #[derive(Default, Debug, Clone)]
@@ -60,6 +76,8 @@ pub struct EventWriter<W: Write> {
     /// Whose events these are: each JSON line names its host, and text lines do when
     /// there are several.
     hosts: Option<Hosts>,
+    /// With `--schema otel`: who started whom on each host.
+    lineages: Option<Lineages>,
     pub tally: Tally,
 }
 
@@ -73,6 +91,7 @@ impl<W: Write> EventWriter<W> {
             place: None,
             clock,
             hosts: None,
+            lineages: None,
             tally: Tally::default(),
         }
     }
@@ -82,6 +101,30 @@ impl<W: Write> EventWriter<W> {
     pub fn on_hosts(mut self, hosts: Hosts) -> Self {
         self.hosts = Some(hosts);
         self
+    }
+
+    /// JSON lines (if JSON it writes) in `schema`; with [`Schema::Otel`], named after the
+    /// OpenTelemetry conventions, each with its host's `host.name`.
+    pub fn in_schema(mut self, schema: Schema) -> Self {
+        self.lineages = (self.json && schema == Schema::Otel).then(Lineages::default);
+        self
+    }
+
+    /// Takes in the processes alive when the events start, `(pid, ppid, start_ns)` each,
+    /// so that the OpenTelemetry records of their descendants name them as ancestors.
+    pub fn seed(&mut self, processes: impl IntoIterator<Item = (u32, u32, u64)>) {
+        let Some(lineages) = &mut self.lineages else {
+            return;
+        };
+        let mut by_host: BTreeMap<&str, Vec<(u32, u32, u64)>> = BTreeMap::new();
+        for (pid, ppid, start_ns) in processes {
+            let host = self.hosts.as_ref().map_or("", |hosts| hosts.name_of(pid));
+            let own = (host::shown_pid(pid), host::shown_pid(ppid), start_ns);
+            by_host.entry(host).or_default().push(own);
+        }
+        for (host, processes) in by_host {
+            lineages.of(host).seed(processes);
+        }
     }
 
     /// Writes only the events of `place` (`--container`, `--cgroup`), and loss reports.
@@ -98,11 +141,36 @@ impl<W: Write> EventWriter<W> {
     }
 
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        let host = self.hosts.as_ref().map(|hosts| hosts.name_of(event.pid));
+        let shown = host::shown(event);
+        if let Some(lineages) = &mut self.lineages {
+            // Every event, printed or not, tells who started whom.
+            let host = host.unwrap_or_default();
+            let lineage = lineages.of(host);
+            let ancestors = match shown.kind {
+                Kind::Fork => lineage.born(shown.pid, shown.ppid, shown.start_ns),
+                Kind::Lost { .. } => Arc::new([]),
+                _ => lineage.ancestors(shown.pid, shown.ppid, shown.start_ns),
+            };
+            if matches!(shown.kind, Kind::Exit(_)) {
+                lineage.ended(shown.pid, shown.start_ns);
+            }
+            if self.wants(event) {
+                let record = OtelRecord {
+                    event: &shown,
+                    host,
+                    clock: &self.clock,
+                    ancestors: &ancestors,
+                };
+                serde_json::to_writer(&mut self.out, &record).map_err(io::Error::from)?;
+                self.out.write_all(b"\n")?;
+                self.tally.add(event);
+            }
+            return Ok(());
+        }
         if !self.wants(event) {
             return Ok(());
         }
-        let host = self.hosts.as_ref().map(|hosts| hosts.name_of(event.pid));
-        let shown = host::shown(event);
         match host {
             Some(host) if self.json => shown.write_json_on(host, &mut self.out)?,
             None if self.json => shown.write_json(&mut self.out)?,

@@ -71,23 +71,35 @@ pub struct Info {
     pub hosts: Vec<String>,
 }
 
+/// This machine's `uname` fields, as text.
+fn uname() -> (String, String) {
+    // SAFETY: uname fills the struct it is given, which is valid and ours.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    unsafe { libc::uname(&mut uts) };
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    (field(&uts.nodename), field(&uts.release))
+}
+
+/// This machine's host name (`uname -n`, of the UTS namespace forkwatch runs in), as a
+/// recording names it.
+pub fn this_host() -> String {
+    uname().0
+}
+
 impl Info {
     /// Describes a recording on this machine whose snapshot was taken at `start_ns`.
     pub fn here(backend: &str, start_ns: u64) -> Self {
-        // SAFETY: uname fills the struct it is given, which is valid and ours.
-        let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-        unsafe { libc::uname(&mut uts) };
-        let field = |f: &[libc::c_char]| {
-            let bytes: Vec<u8> = f
-                .iter()
-                .take_while(|&&c| c != 0)
-                .map(|&c| c as u8)
-                .collect();
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
+        let (host, kernel) = uname();
         Self {
-            host: field(&uts.nodename),
-            kernel: field(&uts.release),
+            host,
+            kernel,
             backend: backend.to_owned(),
             wall_clock_offset_ns: WallClock::now().offset_ns() as i64,
             start_ns,

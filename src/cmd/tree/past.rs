@@ -106,7 +106,7 @@ pub async fn diff(
     };
     drop(model);
     let hosts = replay.info().hosts();
-    let mut writer = printing.writer(io::stdout().lock(), clock).on_hosts(hosts);
+    let mut writer = printing.writer(io::stdout().lock(), clock, hosts);
     let mut batch = Vec::new();
     replay.seek(to_ns)?;
     while replay.is_seeking() {
