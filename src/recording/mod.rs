@@ -122,4 +122,6 @@ pub struct End {
 #[cfg(test)]
 mod keyframe_tests;
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;

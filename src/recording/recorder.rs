@@ -237,17 +237,17 @@ fn write_loop(
         // with its last complete frame.
         let _ = writer.get_ref().set_len(summary.bytes);
         let written = summary.tally.total();
-        let _ = shared
-            .error
-            .set(if error.kind() == std::io::ErrorKind::BrokenPipe {
-                format!("the reader of the stream went away after {written} events")
-            } else {
-                format!(
-                    "cannot write to the recording {}: {error}; the {written} events written \
+        let reader_gone = error.kind() == std::io::ErrorKind::BrokenPipe
+            && path == Path::new(super::STANDARD_STREAM);
+        let _ = shared.error.set(if reader_gone {
+            format!("the reader of the stream went away after {written} events")
+        } else {
+            format!(
+                "cannot write to the recording {}: {error}; the {written} events written \
                  before stay readable",
-                    text::escape_path(path),
-                )
-            });
+                text::escape_path(path),
+            )
+        });
     };
     let mut deadline: Option<Instant> = None;
     loop {
