@@ -118,19 +118,33 @@ fn a_stream_through_a_pipe_under_a_fork_storm_loses_nothing() {
     assert!(viewed.status.success(), "{stderr}");
     assert!(stderr.contains("the stream ended"), "{stderr}");
 
-    // Everything the recorder wrote, the viewer showed, in order, none lost.
     let shown = events(&String::from_utf8_lossy(&viewed.stdout));
+    assert_nothing_lost(&shown, &copy, &recorded, &report);
+    // The viewer's events are the recording's, so the tree they make at the end is the
+    // recording's: the live one.
+    let copy = copy.to_str().unwrap();
+    // At the moment the live tree was taken.
+    let (end, _) = tree(&["replay", copy, "--json", "--tree-at", &at, "--pid", &root]);
+    assert_eq!(end, live);
+    assert_eq!(end.len(), 3, "{end:?}");
+    signal(&subtree, libc::SIGKILL);
+    subtree.wait().unwrap();
+}
+
+/// Everything the recorder wrote (its summary `recorded`, the `copy` tee kept) the viewer
+/// `shown`, in order, none lost; and every fork of the storm that `report`ed, under the
+/// worker that made it.
+fn assert_nothing_lost(shown: &[Value], copy: &Path, recorded: &str, report: &Value) {
     let from_file = Command::new(BIN)
         .args(["replay", "--json"])
-        .arg(&copy)
+        .arg(copy)
         .output()
         .unwrap();
     assert!(from_file.status.success());
     assert_eq!(shown, events(&String::from_utf8_lossy(&from_file.stdout)));
     assert!(recorded.contains(", 0 lost"), "{recorded}");
-    assert_eq!(counted(&recorded), shown.len() as u64, "{recorded}");
+    assert_eq!(counted(recorded), shown.len() as u64, "{recorded}");
     assert!(!shown.iter().any(|e| e["kind"] == "lost"));
-    // And every fork of the storm, under the worker that made it.
     let mut forks: HashMap<u64, u64> = HashMap::new();
     for event in shown.iter().filter(|e| e["kind"] == "fork") {
         *forks.entry(event["ppid"].as_u64().unwrap()).or_default() += 1;
@@ -144,15 +158,6 @@ fn a_stream_through_a_pipe_under_a_fork_storm_loses_nothing() {
             "worker {worker}"
         );
     }
-    // The viewer's events are the recording's, so the tree they make at the end is the
-    // recording's: the live one.
-    let copy = copy.to_str().unwrap();
-    // At the moment the live tree was taken.
-    let (end, _) = tree(&["replay", copy, "--json", "--tree-at", &at, "--pid", &root]);
-    assert_eq!(end, live);
-    assert_eq!(end.len(), 3, "{end:?}");
-    signal(&subtree, libc::SIGKILL);
-    subtree.wait().unwrap();
 }
 
 /// The processes `forkwatch-tui ARGS` prints as a JSON tree (pid, parent, start tick, argv),
