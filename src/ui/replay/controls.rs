@@ -195,7 +195,7 @@ impl ReplayControls {
     /// selection and the pins.
     fn moved(&mut self, status: Status, app: &mut App) {
         let before = std::mem::replace(&mut self.status, status.clone());
-        if let (Some(end), false) = (&status.stream_end, before.ended) {
+        if let (Some(end), None) = (&status.stream_end, &before.stream_end) {
             app.notice(stream_end_line(end));
         } else if status.damaged > before.damaged {
             app.notice(self.damage_line().unwrap_or_default());
@@ -245,11 +245,8 @@ impl ReplayControls {
         let status = &self.status;
         let position = status.position;
         let mut spans = vec![
-            if let Some(end) = &status.stream_end {
-                match end {
-                    StreamEnd::Ended => "stream ended".bold(),
-                    StreamEnd::Broke(_) => "stream broke".white().on_red().bold(),
-                }
+            if let (true, Some(end)) = (status.ended, &status.stream_end) {
+                stream_end_span(end)
             } else if status.ended {
                 "ended".bold()
             } else if status.paused {
@@ -271,13 +268,24 @@ impl ReplayControls {
                 .dark_gray(),
             );
         }
-        if status.following && !status.ended {
-            spans.push(" arriving".cyan());
+        // Said once known, while what arrived before is still being played.
+        match &status.stream_end {
+            None if status.following => spans.push(" arriving".cyan()),
+            Some(end) if !status.ended => spans.extend([" ".into(), stream_end_span(end)]),
+            _ => {}
         }
         if let Some(damage) = &status.damage {
             spans.push(format!(" damaged at byte {}", damage.offset).red().bold());
         }
         spans
+    }
+}
+
+/// How a stream ended, in the status line.
+fn stream_end_span(end: &StreamEnd) -> Span<'static> {
+    match end {
+        StreamEnd::Ended => "stream ended".bold(),
+        StreamEnd::Broke(_) => "stream broke".white().on_red().bold(),
     }
 }
 
