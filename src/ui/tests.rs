@@ -1055,4 +1055,5 @@ mod record;
 mod relays;
 mod replay;
 mod resync;
+mod stream;
 mod timeline;
