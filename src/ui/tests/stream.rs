@@ -70,9 +70,9 @@ fn a_stream_that_ends_says_so() {
         r"
 the stream ended: the recorder stopped properly
     PID USER        AGE COMMAND
-      1 root     16m42s /sbin/init
-    400 root     16m33s ├─ /usr/sbin/sshd -D
-replay │ stream ended max 12:16:43.500 │ 6 processes, 2 exited │ 0 lost │ 0/s │ ? help
+      1 root     16m49s /sbin/init
+    400 root     16m40s ├─ /usr/sbin/sshd -D
+replay │ stream ended max 12:16:50.000 │ 6 processes │ 0 lost │ 0/s │ ? help
 ",
     );
 }
