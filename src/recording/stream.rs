@@ -93,8 +93,6 @@ impl Follow {
 /// The handle of a stream being spooled: whoever feeds it can say why it broke.
 pub struct Stream {
     follow: Follow,
-    /// Where the spool file is.
-    pub spool_dir: PathBuf,
 }
 
 impl Stream {
@@ -102,7 +100,7 @@ impl Stream {
     /// stream's info and snapshot arrived; a stream that closes before them, or that is
     /// not a recording, is an error.
     pub async fn spool(input: impl Read + Send + 'static) -> Result<(Replay, Self), OpenError> {
-        let (file, spool_dir) = spool_file().map_err(OpenError::Io)?;
+        let file = spool_file().map_err(OpenError::Io)?;
         let writer = file.try_clone().map_err(OpenError::Io)?;
         let follow = Follow::new();
         let copier = follow.clone();
@@ -111,7 +109,7 @@ impl Stream {
             .spawn(move || copy(input, &writer, &copier))
             .map_err(OpenError::Io)?;
         let replay = Replay::following(file, follow.clone()).await?;
-        Ok((replay, Self { follow, spool_dir }))
+        Ok((replay, Self { follow }))
     }
 
     /// Says the stream broke for `reason` (e.g. the line ssh wrote on its stderr): the
@@ -183,14 +181,14 @@ fn copy(mut input: impl Read, spool: &File, follow: &Follow) {
 
 /// Creates the spool file: unlinked, so nothing else can open it, and gone with the
 /// process.
-fn spool_file() -> io::Result<(File, PathBuf)> {
+fn spool_file() -> io::Result<File> {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute());
     let mut last = None;
     for dir in runtime.into_iter().chain([PathBuf::from("/tmp")]) {
         match spool_in(&dir) {
-            Ok(file) => return Ok((file, dir)),
+            Ok(file) => return Ok(file),
             Err(e) => last = Some((dir, e)),
         }
     }
