@@ -327,13 +327,24 @@ fn bad_streams_are_one_line_and_a_failure() {
 }
 
 #[test]
-fn a_stream_to_a_terminal_is_refused() {
+fn a_stream_to_or_from_a_terminal_is_refused() {
     let tmux = Tmux::start("stream-tty");
     tmux.type_text(&format!("{BIN} record -o -; echo status=$?"), true);
     let screen = tmux.wait_for("status", |s| s.lines().any(|l| l.starts_with("status=")));
     let said = tmux.said();
     assert_eq!(said.len(), 1, "{screen}");
     assert!(said[0].contains("terminal"), "{screen}");
+    assert!(screen.contains("status=1"), "{screen}");
+
+    tmux.type_text("clear", true);
+    tmux.type_text(&format!("{BIN} replay -; echo status=$?"), true);
+    let screen = tmux.wait_for("status", |s| s.lines().any(|l| l.starts_with("status=")));
+    let said = tmux.said();
+    assert_eq!(said.len(), 1, "{screen}");
+    assert!(
+        said[0].contains("standard input, which is a terminal"),
+        "{screen}"
+    );
     assert!(screen.contains("status=1"), "{screen}");
 }
 

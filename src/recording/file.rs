@@ -1,9 +1,14 @@
 //! Opening recording files: created for the user who asked for them, opened for reading
 //! with every privilege given up. The terminal UI and the commands both record and replay.
 
-use std::{fs::File, io, os::fd::AsFd, path::Path};
+use std::{
+    fs::File,
+    io::{self, IsTerminal},
+    os::fd::AsFd,
+    path::Path,
+};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 
 use super::{OpenError, Replay, Stream};
 use crate::{private_file, privileges, proc, signals::StopSignals, text};
@@ -57,6 +62,12 @@ pub async fn open_arriving(
     let stdin = path == Path::new(STANDARD_STREAM);
     if !stdin && !follow {
         return open(path).map(Some);
+    }
+    if stdin && io::stdin().is_terminal() {
+        bail!(
+            "replay - reads a recording from standard input, which is a terminal: pipe one in \
+             (forkwatch-tui record -o - | forkwatch-tui replay -)"
+        );
     }
     let opened = async {
         if stdin {
