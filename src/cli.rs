@@ -5,7 +5,7 @@ mod tree;
 
 use std::{
     io::{self, IsTerminal, Write},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::ExitCode,
 };
 
@@ -19,6 +19,7 @@ use crate::{
     cmd::{Printing, replay::Instead},
     config::Config,
     event::{KindSet, Schema, container::PlaceFilter},
+    recording,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
@@ -217,7 +218,9 @@ fn bash_subcommands_fixed(script: &[u8], name: &str) -> Vec<u8> {
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// The file to record to, e.g. session.fwrec: created mode 0600, or replaced if it is a
-    /// regular file of the user forkwatch runs as (never through a symbolic link).
+    /// regular file of the user forkwatch runs as (never through a symbolic link). `-`
+    /// streams the recording to standard output (for `replay -`, e.g. over ssh), flushed at
+    /// least every 100 ms while events flow.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 
@@ -243,9 +246,14 @@ pub struct RecordArgs {
 #[command(group(ArgGroup::new("moment").args(["tree_at", "diff"])))]
 pub struct ReplayArgs {
     /// The recording; several are replayed as one view of several hosts, each process
-    /// under its host.
+    /// under its host; `-` replays standard input as it arrives (from `record -o -`).
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+
+    /// Replay the file while it is still being written (`record -o FILE` running): new
+    /// events are shown as they are written, until its end.
+    #[arg(long, conflicts_with_all = ["moment"])]
+    pub follow: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -300,7 +308,14 @@ impl ReplayArgs {
         let printed = self.text || self.output.json || self.output.kinds.is_some();
         let made = self.perfetto.is_some() || self.critical_path.is_some();
         let printed = printed || self.tree_at.is_some() || self.diff.is_some();
-        !printed && !made && io::stdin().is_terminal() && io::stdout().is_terminal()
+        // Keys are read from the terminal even when standard input is the stream.
+        let keys = io::stdin().is_terminal() || self.streamed();
+        !printed && !made && keys && io::stdout().is_terminal()
+    }
+
+    /// Whether the recording is replayed as it arrives: from standard input or followed.
+    pub fn streamed(&self) -> bool {
+        self.follow || (self.files.iter()).any(|f| f == Path::new(recording::STANDARD_STREAM))
     }
 
     /// What the replay makes instead of printing events.
@@ -316,6 +331,7 @@ impl ReplayArgs {
     pub fn ui_options(&self, config: &Config) -> Result<ReplayOptions> {
         Ok(ReplayOptions {
             files: self.files.clone(),
+            follow: self.follow,
             skip_damage: self.skip_damage,
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
             model: config.model(),

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     event::{Event, Tally},
-    recording::{self, Replay, Speed},
+    recording::{self, Replay, Speed, StreamEnd},
     signals::StopSignals,
     text,
     tracker::model::Model,
@@ -42,7 +42,7 @@ pub struct Instead {
 pub async fn run(
     files: &[PathBuf],
     printing: Printing,
-    skip_damage: bool,
+    (skip_damage, follow): (bool, bool),
     instead: &Instead,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
@@ -60,7 +60,11 @@ pub async fn run(
             Ok::<_, anyhow::Error>((to, file))
         })
         .transpose()?;
-    let opened = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    let opened = recording::open_any(files, follow, skip_damage, Model::for_keyframes, &mut stop);
+    let Some(opened) = opened.await? else {
+        eprintln!("forkwatch-tui: stopped before the recording's start arrived");
+        return Ok(ExitCode::FAILURE);
+    };
     let (mut replay, damaged) = (opened.replay, opened.damaged);
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
@@ -94,9 +98,34 @@ pub async fn run(
     made.finish(replay.position().end_ns, &path)?;
     let tally = if printed { &writer.tally } else { &tally };
     eprintln!("forkwatch-tui: {}", tally.summary());
+    if replay.is_following() {
+        return Ok(report_stream_end(&replay, &path));
+    }
     let status = report_damage(&replay, &path, skip_damage)?;
     recording::after_damaged(&damaged)?;
     Ok(status)
+}
+
+/// Says how a stream (or a followed file) came to its end, if it did (not when stopped):
+/// an error (exit status 1) if it broke.
+fn report_stream_end(replay: &Replay, path: &str) -> ExitCode {
+    let path = if path == "standard input" {
+        "the stream"
+    } else {
+        path
+    };
+    match replay.stream_end() {
+        Some(StreamEnd::Ended) => {
+            eprintln!("forkwatch-tui: {path} ended: the recorder stopped properly");
+            ExitCode::SUCCESS
+        }
+        Some(StreamEnd::Broke(reason)) => {
+            let reason = text::escape_str(&reason);
+            eprintln!("forkwatch-tui: {path} broke: {reason}; everything before it was replayed");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// A Perfetto trace being written, and where.

@@ -3,18 +3,18 @@
 
 use std::{
     fs::File,
-    io,
+    io::{self, IsTerminal},
     os::fd::AsFd,
     path::{Path, PathBuf},
 };
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 
 use super::{
-    OpenError, Reader, Replay,
+    OpenError, Reader, Replay, Stream,
     merge::{self, KeyframeModel, Part},
 };
-use crate::{private_file, privileges, proc, text};
+use crate::{private_file, privileges, proc, signals::StopSignals, text};
 
 /// Creates the recording file `path` ([`private_file`]; what becomes of an existing one
 /// `existing` says), or says in one line why not. Under sudo it is created as the user who
@@ -38,6 +38,9 @@ pub fn reopen(file: &File) -> Result<File> {
         .map_err(|e| anyhow!("cannot read back the recording: {e}"))
 }
 
+/// Names standard input to `replay` and standard output to `record -o`: a stream.
+pub const STANDARD_STREAM: &str = "-";
+
 /// Opens the recording at `path` and gives up every privilege before a byte of it is read:
 /// whoever wrote it controls all of it. Run with sudo, it is opened as the user who ran
 /// sudo, so sudo cannot read for them what they could not read themselves; run by root
@@ -45,9 +48,7 @@ pub fn reopen(file: &File) -> Result<File> {
 /// nobody. Says in one line why it cannot be opened; when it may not be read, also who
 /// tried.
 pub fn open(path: &Path) -> Result<Replay> {
-    let (_, file) =
-        (open_unprivileged(&[path.to_path_buf()])?.pop()).expect("one file for one path");
-    file.map_err(OpenError::Io)
+    open_file(path)
         .and_then(Replay::from_file)
         .map_err(|e| cannot_replay(path, &e))
 }
@@ -64,6 +65,56 @@ fn open_unprivileged(paths: &[PathBuf]) -> Result<Vec<(PathBuf, io::Result<File>
         privileges::give_up_all()?;
         Ok(files)
     }
+}
+
+/// [`open`], or when the recording is still arriving, its replay as it arrives: with
+/// `follow`, of the file at `path` while it is written ([`follow`](super::follow)); from
+/// standard input when `path` is [`STANDARD_STREAM`] ([`Stream`]). Waits for the
+/// recording's info and snapshot to arrive; `None` if `stop` came first.
+pub async fn open_arriving(
+    path: &Path,
+    follow: bool,
+    stop: &mut StopSignals,
+) -> Result<Option<Replay>> {
+    let stdin = path == Path::new(STANDARD_STREAM);
+    if !stdin && !follow {
+        return open(path).map(Some);
+    }
+    if stdin && io::stdin().is_terminal() {
+        bail!(
+            "replay - reads a recording from standard input, which is a terminal: pipe one in \
+             (forkwatch-tui record -o - | forkwatch-tui replay -)"
+        );
+    }
+    let opened = async {
+        if stdin {
+            // Given up before the spool file is made: the stream is read as nobody.
+            privileges::give_up_all().map_err(|e| OpenError::Io(io::Error::other(e)))?;
+            Stream::spool(io::stdin()).await.map(|(replay, _)| replay)
+        } else {
+            super::follow(open_file(path)?).await
+        }
+    };
+    tokio::select! {
+        replay = opened => replay.map(Some).map_err(|e| {
+            if stdin {
+                anyhow!("cannot replay standard input: {e}")
+            } else {
+                cannot_replay(path, &e)
+            }
+        }),
+        () = stop.recv() => Ok(None),
+    }
+}
+
+/// The file at `path`, opened as [`open`] says.
+fn open_file(path: &Path) -> Result<File, OpenError> {
+    let opened = open_unprivileged(&[path.to_path_buf()]);
+    let (_, file) = (opened
+        .map_err(|e| OpenError::Io(io::Error::other(e)))?
+        .pop())
+    .expect("one file for one path");
+    file.map_err(OpenError::Io)
 }
 
 /// Says in one line why the recording at `path` cannot be replayed; when it may not be
@@ -116,6 +167,30 @@ pub fn open_all(paths: &[PathBuf], skip_damage: bool, keyframes: KeyframeModel) 
     Ok(Opened { replay, damaged })
 }
 
+/// Opens what `replay` was given: one recording still arriving (standard input, or a
+/// file with `follow`) as [`open_arriving`] does, else the recordings at `paths` as
+/// [`open_all`] does. `None` if `stop` came before a stream's start.
+pub async fn open_any(
+    paths: &[PathBuf],
+    follow: bool,
+    skip_damage: bool,
+    keyframes: KeyframeModel,
+    stop: &mut StopSignals,
+) -> Result<Option<Opened>> {
+    let stream = paths.iter().any(|p| p == Path::new(STANDARD_STREAM));
+    if !stream && !follow {
+        return open_all(paths, skip_damage, keyframes).map(Some);
+    }
+    let [path] = paths else {
+        bail!("a stream (- or --follow) is replayed on its own, not with other recordings");
+    };
+    let replay = open_arriving(path, follow, stop).await?;
+    Ok(replay.map(|replay| Opened {
+        replay,
+        damaged: Vec::new(),
+    }))
+}
+
 /// Says each line of `damaged` on stderr.
 pub fn say_damaged(damaged: &[String]) {
     for line in damaged {
@@ -156,6 +231,11 @@ fn merge_file() -> Result<File> {
 
 /// The names of `paths` for a message, escaped.
 pub fn describe(paths: &[PathBuf]) -> String {
-    let names: Vec<_> = paths.iter().map(|p| text::escape_path(p)).collect();
+    let names: Vec<String> = (paths.iter())
+        .map(|path| match path.to_str() {
+            Some(STANDARD_STREAM) => "standard input".to_owned(),
+            _ => text::escape_path(path).into_owned(),
+        })
+        .collect();
     names.join(", ")
 }

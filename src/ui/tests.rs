@@ -1056,4 +1056,5 @@ mod record;
 mod relays;
 mod replay;
 mod resync;
+mod stream;
 mod timeline;

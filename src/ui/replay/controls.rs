@@ -17,7 +17,8 @@ use super::{
 use crate::{
     clock::WallClock,
     event::{KindSet, ProcessKey, duration},
-    recording::{Replay, moment::seek_target},
+    recording::{Replay, StreamEnd, moment::seek_target},
+    text,
     tracker::model::Model,
     ui::{
         app::App,
@@ -195,7 +196,9 @@ impl ReplayControls {
     /// selection and the pins.
     fn moved(&mut self, status: Status, app: &mut App) {
         let before = std::mem::replace(&mut self.status, status.clone());
-        if status.damaged > before.damaged {
+        if let (Some(end), None) = (&status.stream_end, &before.stream_end) {
+            app.notice(stream_end_line(end));
+        } else if status.damaged > before.damaged {
             app.notice(self.damage_line().unwrap_or_default());
         } else if status.ended && !before.ended && !status.closed_properly {
             app.notice(format!(
@@ -246,7 +249,9 @@ impl ReplayControls {
         let status = &self.status;
         let position = status.position;
         let mut spans = vec![
-            if status.ended {
+            if let (true, Some(end)) = (status.ended, &status.stream_end) {
+                stream_end_span(end)
+            } else if status.ended {
                 "ended".bold()
             } else if status.paused {
                 "paused".black().on_yellow()
@@ -267,9 +272,35 @@ impl ReplayControls {
                 .dark_gray(),
             );
         }
+        // Said once known, while what arrived before is still being played.
+        match &status.stream_end {
+            None if status.following => spans.push(" arriving".cyan()),
+            Some(end) if !status.ended => spans.extend([" ".into(), stream_end_span(end)]),
+            _ => {}
+        }
         if let Some(damage) = &status.damage {
             spans.push(format!(" damaged at byte {}", damage.offset).red().bold());
         }
         spans
+    }
+}
+
+/// How a stream ended, in the status line.
+fn stream_end_span(end: &StreamEnd) -> Span<'static> {
+    match end {
+        StreamEnd::Ended => "stream ended".bold(),
+        StreamEnd::Broke(_) => "stream broke".white().on_red().bold(),
+    }
+}
+
+/// What the UI says when a stream (or a followed file) came to its end; what arrived
+/// stays shown.
+fn stream_end_line(end: &StreamEnd) -> String {
+    match end {
+        StreamEnd::Ended => "the stream ended: the recorder stopped properly".to_owned(),
+        StreamEnd::Broke(reason) => format!(
+            "the stream broke: {}; what arrived stays shown",
+            text::escape_str(reason)
+        ),
     }
 }

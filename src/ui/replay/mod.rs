@@ -33,8 +33,11 @@ use crate::{
 /// How to replay a file in the terminal UI.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
-    /// The recordings: several are merged into one view.
+    /// The recordings: several are merged into one view; `-` is standard input,
+    /// replayed as it arrives.
     pub files: Vec<PathBuf>,
+    /// Replay the file as it is written.
+    pub follow: bool,
     /// Go on after damage, from the next intact part of the file.
     pub skip_damage: bool,
     /// The tree's columns, the styles, colour or none.
@@ -51,9 +54,18 @@ pub struct ReplayOptions {
 /// be replayed is an error before the terminal is taken. Damage met on the way is shown,
 /// and after the UI, said once more with a non-zero exit, as the headless replay does.
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
-    let stop = StopSignals::catch()?;
+    let mut stop = StopSignals::catch()?;
     let path = recording::describe(&options.files);
-    let opened = recording::open_all(&options.files, options.skip_damage, Model::for_keyframes)?;
+    let opened = recording::open_any(
+        &options.files,
+        options.follow,
+        options.skip_damage,
+        Model::for_keyframes,
+        &mut stop,
+    );
+    let Some(opened) = opened.await? else {
+        return Ok(ExitCode::FAILURE);
+    };
     // Before the terminal is taken, and once more after it.
     recording::say_damaged(&opened.damaged);
     let mut replay = opened.replay;
