@@ -73,6 +73,9 @@ pub enum OpenError {
     },
     /// Written by a newer forkwatch, in this format version.
     NewerVersion(u32),
+    /// Following a recording still arriving: its header, info or snapshot are not all
+    /// there yet.
+    NotYet,
     /// The file header, info or snapshot is damaged: there is nothing to replay.
     Damaged(Damage),
     Io(io::Error),
@@ -88,6 +91,7 @@ impl fmt::Display for OpenError {
                  {FORMAT_VERSION}): replay it with a newer forkwatch-tui"
             ),
             Self::Damaged(damage) => damage.fmt(f),
+            Self::NotYet => f.write_str("it ends before its info and snapshot are complete"),
             Self::Io(e) => e.fmt(f),
         }
     }
@@ -198,10 +202,18 @@ impl Reader<BufReader<File>> {
 
 impl<R: Input> Reader<R> {
     /// Reads the file header, the info and the snapshot.
-    pub fn new(mut input: R) -> Result<Self, OpenError> {
+    pub fn new(input: R) -> Result<Self, OpenError> {
+        Self::start(input, false)
+    }
+
+    /// [`Reader::new`], or with `follow` as [`Reader::following`] opens.
+    pub(super) fn start(mut input: R, follow: bool) -> Result<Self, OpenError> {
         let mut head = [0; FILE_HEADER_LEN];
         let n = read_full(&mut input, &mut head).map_err(OpenError::Io)?;
         let magic_len = n.min(MAGIC.len());
+        if n == 0 && follow {
+            return Err(OpenError::NotYet);
+        }
         if n == 0 {
             return Err(OpenError::NotARecording {
                 hint: " (the file is empty)",
@@ -219,6 +231,9 @@ impl<R: Input> Reader<R> {
                 ""
             };
             return Err(OpenError::NotARecording { hint });
+        }
+        if n < FILE_HEADER_LEN && follow {
+            return Err(OpenError::NotYet);
         }
         if n < FILE_HEADER_LEN {
             return Err(Damage::new(0, "the file ends inside its header").into());
@@ -246,7 +261,7 @@ impl<R: Input> Reader<R> {
             keyframes: Vec::new(),
             events_total: 0,
             scan: extent::Scan::default(),
-            follow: false,
+            follow,
             cut: false,
             finished: false,
             damage: None,
@@ -275,6 +290,7 @@ impl<R: Input> Reader<R> {
                 count.map_err(|problem| Damage::new(at, problem))?
             }
             Frame::Read(_) => return Err(Damage::new(at, "the first frame is not the info").into()),
+            Frame::EndOfFile if self.follow => return Err(OpenError::NotYet),
             Frame::EndOfFile => {
                 return Err(Damage::new(at, "the file ends before the recording's info").into());
             }
@@ -301,6 +317,7 @@ impl<R: Input> Reader<R> {
                     snapshot.extend(part);
                 }
                 Frame::Read(_) => return Err(damaged("the snapshot is incomplete".into())),
+                Frame::EndOfFile if self.follow => return Err(OpenError::NotYet),
                 Frame::EndOfFile => {
                     return Err(damaged("the file ends inside the snapshot".into()));
                 }
