@@ -4,7 +4,6 @@
 //! it is in `resync`).
 
 use std::{
-    fmt,
     fs::File,
     io::{self, BufReader, Cursor, Read, Seek, SeekFrom},
     path::Path,
@@ -20,86 +19,17 @@ use super::{
 use crate::{
     event::{Argv, ByteString, Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES, host},
     proc::snapshot::ProcessInfo,
-    text,
 };
 
+mod damage;
 mod extent;
 mod follow;
 mod keyframes;
 mod resync;
 
+pub use damage::{Damage, OpenError};
 pub use resync::Resync;
 use resync::Window;
-
-/// Where a recording stops being readable, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Damage {
-    /// Byte offset of the damaged frame (or of the damaged part of the file header).
-    pub offset: u64,
-    pub problem: String,
-}
-
-impl Damage {
-    fn new(offset: u64, problem: impl Into<String>) -> Self {
-        Self {
-            offset,
-            problem: problem.into(),
-        }
-    }
-
-    fn truncated(offset: u64) -> Self {
-        Self::new(
-            offset,
-            "the file ends inside a frame (was the recorder stopped abruptly, or the disk full?)",
-        )
-    }
-}
-
-impl fmt::Display for Damage {
-    /// The problem [escaped](text::escape): a decoder's message may quote the file.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let problem = text::escape_str(&self.problem);
-        write!(f, "damaged at byte {}: {problem}", self.offset)
-    }
-}
-
-impl std::error::Error for Damage {}
-
-/// Why a file cannot be replayed at all.
-#[derive(Debug)]
-pub enum OpenError {
-    NotARecording {
-        hint: &'static str,
-    },
-    /// Written by a newer forkwatch, in this format version.
-    NewerVersion(u32),
-    /// The file header, info or snapshot is damaged: there is nothing to replay.
-    Damaged(Damage),
-    Io(io::Error),
-}
-
-impl fmt::Display for OpenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotARecording { hint } => write!(f, "not a forkwatch recording{hint}"),
-            Self::NewerVersion(v) => write!(
-                f,
-                "written by a newer forkwatch (recording format {v}; this one reads up to \
-                 {FORMAT_VERSION}): replay it with a newer forkwatch-tui"
-            ),
-            Self::Damaged(damage) => damage.fmt(f),
-            Self::Io(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for OpenError {}
-
-impl From<Damage> for OpenError {
-    fn from(damage: Damage) -> Self {
-        Self::Damaged(damage)
-    }
-}
 
 /// The times and size of a recording's events, from its frame headers alone.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -198,10 +128,18 @@ impl Reader<BufReader<File>> {
 
 impl<R: Input> Reader<R> {
     /// Reads the file header, the info and the snapshot.
-    pub fn new(mut input: R) -> Result<Self, OpenError> {
+    pub fn new(input: R) -> Result<Self, OpenError> {
+        Self::start(input, false)
+    }
+
+    /// [`Reader::new`], or with `follow` as [`Reader::following`] opens.
+    pub(super) fn start(mut input: R, follow: bool) -> Result<Self, OpenError> {
         let mut head = [0; FILE_HEADER_LEN];
         let n = read_full(&mut input, &mut head).map_err(OpenError::Io)?;
         let magic_len = n.min(MAGIC.len());
+        if n == 0 && follow {
+            return Err(OpenError::NotYet);
+        }
         if n == 0 {
             return Err(OpenError::NotARecording {
                 hint: " (the file is empty)",
@@ -219,6 +157,9 @@ impl<R: Input> Reader<R> {
                 ""
             };
             return Err(OpenError::NotARecording { hint });
+        }
+        if n < FILE_HEADER_LEN && follow {
+            return Err(OpenError::NotYet);
         }
         if n < FILE_HEADER_LEN {
             return Err(Damage::new(0, "the file ends inside its header").into());
@@ -246,7 +187,7 @@ impl<R: Input> Reader<R> {
             keyframes: Vec::new(),
             events_total: 0,
             scan: extent::Scan::default(),
-            follow: false,
+            follow,
             cut: false,
             finished: false,
             damage: None,
@@ -275,6 +216,7 @@ impl<R: Input> Reader<R> {
                 count.map_err(|problem| Damage::new(at, problem))?
             }
             Frame::Read(_) => return Err(Damage::new(at, "the first frame is not the info").into()),
+            Frame::EndOfFile if self.follow => return Err(OpenError::NotYet),
             Frame::EndOfFile => {
                 return Err(Damage::new(at, "the file ends before the recording's info").into());
             }
@@ -303,6 +245,7 @@ impl<R: Input> Reader<R> {
                     snapshot.extend(part);
                 }
                 Frame::Read(_) => return Err(damaged("the snapshot is incomplete".into())),
+                Frame::EndOfFile if self.follow => return Err(OpenError::NotYet),
                 Frame::EndOfFile => {
                     return Err(damaged("the file ends inside the snapshot".into()));
                 }

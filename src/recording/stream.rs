@@ -128,7 +128,7 @@ pub async fn follow(file: File) -> Result<Replay, OpenError> {
 }
 
 /// Opens the recording in `file` once its info and snapshot have arrived: until then, and
-/// while more may arrive, a recording that reads as cut or empty is not one yet.
+/// while more may arrive, what reads as cut short or empty is not there yet.
 pub(super) async fn open_following(
     file: &File,
     follow: &Follow,
@@ -137,26 +137,17 @@ pub(super) async fn open_following(
         let open = follow.is_open();
         let mut input = file.try_clone().map_err(OpenError::Io)?;
         input.seek(SeekFrom::Start(0)).map_err(OpenError::Io)?;
-        match Reader::from_file(input) {
-            Ok(mut reader) => {
-                reader.follow();
-                return Ok(reader);
-            }
-            Err(OpenError::Damaged(_) | OpenError::NotARecording { hint: EMPTY }) if open => {
-                follow.more().await;
-            }
-            Err(OpenError::NotARecording { hint: EMPTY }) => {
+        match Reader::following(input) {
+            Err(OpenError::NotYet) if open => follow.more().await,
+            Err(OpenError::NotYet) if file.metadata().map_err(OpenError::Io)?.len() == 0 => {
                 return Err(OpenError::NotARecording {
                     hint: " (the input is empty)",
                 });
             }
-            Err(e) => return Err(e),
+            result => return result,
         }
     }
 }
-
-/// What [`Reader::new`] says of an empty file.
-const EMPTY: &str = " (the file is empty)";
 
 /// Copies `input` to `spool` as it comes, telling `follow` of each part, until it ends.
 fn copy(mut input: impl Read, spool: &File, follow: &Follow) {

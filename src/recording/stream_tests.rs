@@ -113,10 +113,20 @@ async fn an_input_that_is_empty_or_no_recording_is_refused() {
     );
     let (bytes, _) = recording(&groups());
     let cut: &'static [u8] = bytes[..20].to_vec().leak();
-    assert!(matches!(
-        Stream::spool(cut).await,
-        Err(OpenError::Damaged(_))
-    ));
+    assert!(matches!(Stream::spool(cut).await, Err(OpenError::NotYet)));
+}
+
+#[tokio::test]
+async fn a_damaged_start_of_an_open_stream_is_refused_at_once() {
+    let (mut bytes, frames) = recording(&groups());
+    // A byte of the info frame's payload, whose header starts after the file header.
+    bytes[super::FILE_HEADER_LEN + 45] ^= 0xff;
+    let (rx, mut tx) = std::io::pipe().unwrap();
+    tx.write_all(&bytes[..frames[0].0]).unwrap();
+    // The input stays open: what is there is damage, not a start still arriving.
+    let refused = Stream::spool(rx).await.map(|_| ());
+    assert!(matches!(refused, Err(OpenError::Damaged(_))), "{refused:?}");
+    drop(tx);
 }
 
 #[tokio::test]

@@ -1,15 +1,20 @@
 //! Reading a recording that may still grow: what has not arrived yet is not damage.
 
-use super::{Damage, Frame, Input, Reader};
+use std::{fs::File, io::BufReader};
+
+use super::{Damage, Frame, Input, OpenError, Reader};
+
+impl Reader<BufReader<File>> {
+    /// [`Reader::from_file`] of a recording still arriving: [`OpenError::NotYet`] until its
+    /// info and snapshot are there; then at its end, [`Reader::next_batch`] says there is
+    /// nothing more *yet* (it can be called again), and a frame cut there is left to be read
+    /// whole later rather than being damage ([`Reader::cut_frame`] says where).
+    pub(in crate::recording) fn following(file: File) -> Result<Self, OpenError> {
+        Self::start(BufReader::with_capacity(256 * 1024, file), true)
+    }
+}
 
 impl<R: Input> Reader<R> {
-    /// Reads on as the recording grows: at its end, [`Reader::next_batch`] says there is
-    /// nothing more *yet* (it can be called again), and a frame cut there is left to be
-    /// read whole later rather than being damage ([`Reader::cut_frame`] says where).
-    pub(in crate::recording) fn follow(&mut self) {
-        self.follow = true;
-    }
-
     /// Where a frame is cut by the end of what arrived, if reading stopped at one: damage
     /// once nothing more will arrive.
     pub(in crate::recording) fn cut_frame(&self) -> Option<Damage> {
