@@ -314,6 +314,7 @@ fn the_readme_example_is_the_defaults() {
     assert_eq!(config.model(), model::Config::default());
     assert_eq!(config.backend, Some(BackendChoice::Auto));
     assert_eq!(config.keys[0].action.get_ref(), "quit");
+    assert_eq!(config.remote, RemoteOptions::default());
 }
 
 /// Whatever the file holds, a mistake is one line, never a panic: deep nesting, keys and
