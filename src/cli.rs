@@ -4,7 +4,7 @@ mod tree;
 
 use std::{
     io::{self, IsTerminal, Write},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::ExitCode,
 };
 
@@ -18,6 +18,7 @@ use crate::{
     cmd::{Printing, replay::Instead},
     config::Config,
     event::{KindSet, container::PlaceFilter},
+    recording,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
@@ -216,7 +217,9 @@ fn bash_subcommands_fixed(script: &[u8], name: &str) -> Vec<u8> {
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// The file to record to, e.g. session.fwrec: created mode 0600, or replaced if it is a
-    /// regular file of the user forkwatch runs as (never through a symbolic link).
+    /// regular file of the user forkwatch runs as (never through a symbolic link). `-`
+    /// streams the recording to standard output (for `replay -`, e.g. over ssh), flushed at
+    /// least every 100 ms while events flow.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 
@@ -241,8 +244,13 @@ pub struct RecordArgs {
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("moment").args(["tree_at", "diff"])))]
 pub struct ReplayArgs {
-    /// The recording.
+    /// The recording; `-` replays standard input as it arrives (from `record -o -`).
     pub file: PathBuf,
+
+    /// Replay the file while it is still being written (`record -o FILE` running): new
+    /// events are shown as they are written, until its end.
+    #[arg(long, conflicts_with_all = ["moment"])]
+    pub follow: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -297,7 +305,14 @@ impl ReplayArgs {
         let printed = self.text || self.output.json || self.output.kinds.is_some();
         let made = self.perfetto.is_some() || self.critical_path.is_some();
         let printed = printed || self.tree_at.is_some() || self.diff.is_some();
-        !printed && !made && io::stdin().is_terminal() && io::stdout().is_terminal()
+        // Keys are read from the terminal even when standard input is the stream.
+        let keys = io::stdin().is_terminal() || self.file == Path::new(recording::STANDARD_STREAM);
+        !printed && !made && keys && io::stdout().is_terminal()
+    }
+
+    /// Whether the recording is replayed as it arrives: from standard input or followed.
+    pub fn streamed(&self) -> bool {
+        self.follow || self.file == Path::new(recording::STANDARD_STREAM)
     }
 
     /// What the replay makes instead of printing events.
@@ -313,6 +328,7 @@ impl ReplayArgs {
     pub fn ui_options(&self, config: &Config) -> Result<ReplayOptions> {
         Ok(ReplayOptions {
             file: self.file.clone(),
+            follow: self.follow,
             skip_damage: self.skip_damage,
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
             model: config.model(),

@@ -55,6 +55,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Replay(args)) if args.in_ui() => {
             ui::replay::run(&args.ui_options(&config)?).await
         }
+        Some(Command::Replay(args))
+            if args.streamed() && (args.tree_at.is_some() || args.diff.is_some()) =>
+        {
+            anyhow::bail!(
+                "--tree-at and --diff read a whole recording: save the stream to a file first"
+            )
+        }
         Some(Command::Replay(args)) => match (&args.tree_at, args.diff.as_deref()) {
             (Some(time), _) => {
                 let options = cmd::tree::TreeOptions {
@@ -72,7 +79,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             _ => {
                 let instead = args.instead();
                 let printing = args.output.printing();
-                cmd::replay::run(&args.file, printing, args.skip_damage, &instead).await
+                let modes = (args.skip_damage, args.follow);
+                cmd::replay::run(&args.file, printing, modes, &instead).await
             }
         },
         Some(Command::Relay(args)) => {

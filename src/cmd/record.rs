@@ -1,7 +1,14 @@
 //! `forkwatch-tui record`: the live events, with the /proc snapshot they start from, into a
 //! recording file.
 
-use std::{fs::File, path::Path, process::ExitCode, time::Duration};
+use std::{
+    fs::File,
+    io::{self, IsTerminal},
+    os::fd::AsFd,
+    path::Path,
+    process::ExitCode,
+    time::Duration,
+};
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -29,9 +36,17 @@ pub async fn run(
     place: Option<PlaceFilter>,
     perfetto: Option<&Path>,
 ) -> Result<ExitCode> {
+    let stream = output == Path::new(recording::STANDARD_STREAM);
+    if stream {
+        refuse_stream(perfetto)?;
+    }
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
-    let file = recording::create(output, Existing::Keep)?;
+    let file = if stream {
+        stdout_file()?
+    } else {
+        recording::create(output, Existing::Keep)?
+    };
     // Both opened while forkwatch may still open anything: the recording is read back
     // (through the file just created, whatever its path names by then) once it is written.
     let export = perfetto
@@ -46,10 +61,16 @@ pub async fn run(
         snapshot.retain(|p| place.admits(p.cgroup.as_ref().map(|c| c.as_bytes())));
     }
     let info = Info::here(source.name(), start_ns);
-    let path = text::escape_path(output);
+    let path = if stream {
+        "standard output".into()
+    } else {
+        text::escape_path(output)
+    };
     // Emptied only now: a run that failed before leaves an earlier recording as it was.
-    file.set_len(0)
-        .with_context(|| format!("cannot empty the recording {path}"))?;
+    if !stream {
+        file.set_len(0)
+            .with_context(|| format!("cannot empty the recording {path}"))?;
+    }
     let keyframes = Model::for_keyframes(&snapshot);
     let recorder = Recorder::with_keyframes(file, output, &info, &snapshot, keyframes)?;
     eprintln!(
@@ -100,6 +121,31 @@ pub async fn run(
         export_trace(to, out, written, &path).await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a stream cannot be recorded as asked, if it cannot.
+fn refuse_stream(perfetto: Option<&Path>) -> Result<()> {
+    if io::stdout().is_terminal() {
+        bail!(
+            "-o - writes the recording, which is binary, to standard output, which is a \
+             terminal: pipe it (| forkwatch-tui replay -) or redirect it"
+        );
+    }
+    if perfetto.is_some() {
+        bail!(
+            "--perfetto reads the recording back, which a stream (-o -) cannot: record to a file"
+        );
+    }
+    Ok(())
+}
+
+/// Standard output, as the file the recorder writes to.
+fn stdout_file() -> Result<File> {
+    let fd = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot write the recording to standard output")?;
+    Ok(File::from(fd))
 }
 
 /// Writes the Perfetto trace of the recording just `written` (at `path`) to `out` at `to`,

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     event::{Event, Tally},
-    recording::{self, Replay, Speed},
+    recording::{self, Replay, Speed, StreamEnd},
     signals::StopSignals,
     text,
 };
@@ -41,11 +41,15 @@ pub struct Instead {
 pub async fn run(
     file: &Path,
     printing: Printing,
-    skip_damage: bool,
+    (skip_damage, follow): (bool, bool),
     instead: &Instead,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let path = text::escape_path(file);
+    let path = if file == Path::new(recording::STANDARD_STREAM) {
+        "standard input".into()
+    } else {
+        text::escape_path(file)
+    };
     // Before the recording is opened, which gives up the privileges to create it as the
     // user who ran sudo.
     let out = instead
@@ -53,7 +57,10 @@ pub async fn run(
         .as_deref()
         .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to, file)?)))
         .transpose()?;
-    let mut replay = recording::open(file)?;
+    let Some(mut replay) = recording::open_arriving(file, follow, &mut stop).await? else {
+        eprintln!("forkwatch-tui: stopped before the recording's start arrived");
+        return Ok(ExitCode::FAILURE);
+    };
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
@@ -78,7 +85,32 @@ pub async fn run(
     made.finish(replay.position().end_ns, &path)?;
     let tally = if printed { &writer.tally } else { &tally };
     eprintln!("forkwatch-tui: {}", tally.summary());
+    if replay.is_following() {
+        return Ok(report_stream_end(&replay, &path));
+    }
     report_damage(&replay, &path, skip_damage)
+}
+
+/// Says how a stream (or a followed file) came to its end, if it did (not when stopped):
+/// an error (exit status 1) if it broke.
+fn report_stream_end(replay: &Replay, path: &str) -> ExitCode {
+    let path = if path == "standard input" {
+        "the stream"
+    } else {
+        path
+    };
+    match replay.stream_end() {
+        Some(StreamEnd::Ended) => {
+            eprintln!("forkwatch-tui: {path} ended: the recorder stopped properly");
+            ExitCode::SUCCESS
+        }
+        Some(StreamEnd::Broke(reason)) => {
+            let reason = text::escape_str(&reason);
+            eprintln!("forkwatch-tui: {path} broke: {reason}; everything before it was replayed");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// A Perfetto trace being written, and where.

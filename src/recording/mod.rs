@@ -9,6 +9,7 @@
 //! - Keyframes ([`LiveSet`]) let a reader start in the middle.
 //! - [`Replay`] is an event source that plays a recording at a chosen speed.
 //! - [`create`] and [`open`] make and open recording files with the right privileges.
+//! - [`Stream`] and [`follow`] replay a recording while it arrives.
 
 mod budget;
 mod codec;
@@ -19,18 +20,20 @@ pub mod moment;
 mod reader;
 mod recorder;
 mod replay;
+mod stream;
 mod writer;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{create, open, reopen};
+pub use file::{STANDARD_STREAM, create, open, open_arriving, reopen};
 use keyframe::KeyframeHead;
 pub use keyframe::{Alive, KEYFRAME_EVENTS, Keyframe, LiveSet};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
+pub use stream::{Stream, StreamEnd, follow};
 pub use writer::{Summary, Writer};
 
 use crate::{clock::WallClock, text};
@@ -118,5 +121,7 @@ pub struct End {
 
 #[cfg(test)]
 mod keyframe_tests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ use crate::{
 };
 
 mod extent;
+mod follow;
 mod keyframes;
 mod resync;
 
@@ -168,6 +169,13 @@ pub struct Reader<R> {
     /// frame headers count; found by `extent`.
     pub(in crate::recording) keyframes: Vec<(u64, u64)>,
     events_total: u64,
+    /// How far `extent` has read the frame headers.
+    scan: extent::Scan,
+    /// The recording may still grow (see [`crate::recording::stream`]): its end, and a
+    /// frame cut there, are "not yet".
+    follow: bool,
+    /// Reading stopped at a frame cut by the end of what has arrived.
+    cut: bool,
     finished: bool,
     damage: Option<Damage>,
     decoder: FrameDecoder,
@@ -237,6 +245,9 @@ impl<R: Input> Reader<R> {
             end: None,
             keyframes: Vec::new(),
             events_total: 0,
+            scan: extent::Scan::default(),
+            follow: false,
+            cut: false,
             finished: false,
             damage: None,
             decoder: FrameDecoder::new().map_err(OpenError::Io)?,
@@ -338,7 +349,10 @@ impl<R: Input> Reader<R> {
                 .inspect_err(|damage| self.damage = Some(damage.clone()))?;
             let header = match frame {
                 Frame::Read(header) => header,
-                Frame::EndOfFile => break,
+                Frame::EndOfFile => {
+                    self.finished = !self.follow;
+                    return Ok(false);
+                }
             };
             let result = match header.kind() {
                 Some(FrameKind::Events) => self.decode_events(&header, out).map(|()| true),
@@ -364,7 +378,6 @@ impl<R: Input> Reader<R> {
                 damage
             });
         }
-        self.finished = true;
         Ok(false)
     }
 
@@ -372,6 +385,7 @@ impl<R: Input> Reader<R> {
     pub fn rewind(&mut self) -> io::Result<()> {
         self.damage = None;
         self.end = None;
+        self.cut = false;
         self.finished = false;
         // A new pass, with a new budget that still holds the snapshot; the file may have
         // grown since the last.
@@ -445,21 +459,22 @@ impl<R: Input> Reader<R> {
     fn read_frame(&mut self, decode_optional: bool) -> Result<Frame, Damage> {
         let at = self.offset;
         let unreadable = |e: io::Error| Damage::new(at, format!("cannot read: {e}"));
+        self.cut = false;
         let mut bytes = [0; frame::HEADER_LEN];
         match read_full(&mut self.input, &mut bytes).map_err(unreadable)? {
             0 => return Ok(Frame::EndOfFile),
-            n if n < frame::HEADER_LEN => return Err(Damage::truncated(at)),
+            n if n < frame::HEADER_LEN => return self.cut_at_end(at),
             _ => {}
         }
         let header = Header::parse(&bytes).map_err(|problem| Damage::new(at, problem))?;
         let end = at + frame::HEADER_LEN as u64 + u64::from(header.stored_len);
         // Nothing is allocated for a payload the file cannot hold.
         if end > self.file_len && end > self.measure().map_err(unreadable)? {
-            return Err(Damage::truncated(at));
+            return self.cut_at_end(at);
         }
         self.payload.resize(header.stored_len as usize, 0);
         if read_full(&mut self.input, &mut self.payload).map_err(unreadable)? < self.payload.len() {
-            return Err(Damage::truncated(at));
+            return self.cut_at_end(at);
         }
         if !header.checks(&self.payload) {
             return Err(Damage::new(at, "checksum mismatch"));

@@ -31,6 +31,9 @@ use crate::{
 /// Events wait at most this long in memory before they are written: what a kill -9 or a
 /// crash can take with it.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// The same into a pipe or socket (`record -o -`): a viewer at the other end shows the
+/// events this much late at most.
+const STREAM_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A backlog of this many events means the disk is not keeping up.
 pub const SLOW_DISK_BACKLOG: usize = 100_000;
@@ -115,6 +118,12 @@ impl Recorder {
         snapshot: &[ProcessInfo],
         keyframes: Option<Keyframes>,
     ) -> Result<Self> {
+        let stream = file.metadata().is_ok_and(|m| !m.is_file());
+        let flush = if stream {
+            STREAM_FLUSH_INTERVAL
+        } else {
+            FLUSH_INTERVAL
+        };
         let writer = Writer::new(file, info, snapshot)
             .with_context(|| format!("cannot write the recording {}", text::escape_path(path)))?;
         let (sender, receiver) = mpsc::channel();
@@ -124,7 +133,7 @@ impl Recorder {
             let path = path.to_owned();
             thread::Builder::new()
                 .name("recorder".into())
-                .spawn(move || write_loop(writer, keyframes, &receiver, &shared, &path))
+                .spawn(move || write_loop(writer, keyframes, &receiver, &shared, (&path, flush)))
                 .context("cannot start the recording thread")?
         };
         Ok(Self {
@@ -220,18 +229,25 @@ fn write_loop(
     mut keyframes: Option<Keyframes>,
     receiver: &mpsc::Receiver<Message>,
     shared: &Shared,
-    path: &Path,
+    (path, flush): (&Path, Duration),
 ) -> Summary {
     let fail = |writer: &Writer<File>, error: std::io::Error| {
         let summary = writer.summary();
         // A frame cut by the error would read as damage: cut it off, so the file ends
         // with its last complete frame.
         let _ = writer.get_ref().set_len(summary.bytes);
-        let _ = shared.error.set(format!(
-            "cannot write to the recording {}: {error}; the {} events written before stay readable",
-            text::escape_path(path),
-            summary.tally.total()
-        ));
+        let written = summary.tally.total();
+        let reader_gone = error.kind() == std::io::ErrorKind::BrokenPipe
+            && path == Path::new(super::STANDARD_STREAM);
+        let _ = shared.error.set(if reader_gone {
+            format!("the reader of the stream went away after {written} events")
+        } else {
+            format!(
+                "cannot write to the recording {}: {error}; the {written} events written \
+                 before stay readable",
+                text::escape_path(path),
+            )
+        });
     };
     let mut deadline: Option<Instant> = None;
     loop {
@@ -255,7 +271,7 @@ fn write_loop(
                 if writer.pending() == 0 {
                     deadline = None;
                 } else if deadline.is_none() {
-                    deadline = Some(Instant::now() + FLUSH_INTERVAL);
+                    deadline = Some(Instant::now() + flush);
                 }
                 result
             }

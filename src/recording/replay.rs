@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::{
     Info, Keyframe,
     reader::{Damage, Extent, OpenError, Reader},
+    stream::{self, Follow, StreamEnd},
 };
 use crate::{event::Event, proc::snapshot::ProcessInfo, source::Feed};
 
@@ -118,6 +119,8 @@ pub struct Replay {
     /// Damaged places met in all.
     damaged: u64,
     ended: bool,
+    /// The recording is still arriving (a stream, or a file being written).
+    follow: Option<Follow>,
 }
 
 /// Damaged places a replay keeps to report: a crafted file can hold one every few bytes.
@@ -133,7 +136,20 @@ impl Replay {
 
     /// [`Replay::open`] for a file already open.
     pub fn from_file(file: File) -> Result<Self, OpenError> {
-        let mut reader = Reader::from_file(file)?;
+        Self::with_reader(Reader::from_file(file)?, None)
+    }
+
+    /// A replay of `file` while it arrives, once its info and snapshot are there (see
+    /// [`crate::recording::stream`]).
+    pub(super) async fn following(file: File, follow: Follow) -> Result<Self, OpenError> {
+        let reader = stream::open_following(&file, &follow).await?;
+        Self::with_reader(reader, Some(follow))
+    }
+
+    fn with_reader(
+        mut reader: Reader<BufReader<File>>,
+        follow: Option<Follow>,
+    ) -> Result<Self, OpenError> {
         let extent = reader.extent().map_err(OpenError::Io)?;
         Ok(Self {
             position_ns: reader.info().start_ns,
@@ -151,6 +167,7 @@ impl Replay {
             damage: Vec::new(),
             damaged: 0,
             ended: false,
+            follow,
         })
     }
 
@@ -321,6 +338,11 @@ impl Replay {
                 return true;
             }
             if !self.fill() {
+                if let Some(follow) = self.follow.as_ref().filter(|_| !self.ended) {
+                    follow.more().await;
+                    self.grow();
+                    continue;
+                }
                 return false;
             }
             if std::mem::take(&mut self.step) {
@@ -358,6 +380,47 @@ impl Replay {
         }
     }
 
+    /// Whether the recording is still arriving (a stream, or `--follow`): its extent
+    /// grows, and it ends at its end frame or when its input closes.
+    pub fn is_following(&self) -> bool {
+        self.follow.is_some()
+    }
+
+    /// When following, takes in what arrived since: the extent (events, end time) grows.
+    pub fn grow(&mut self) {
+        if self.follow.is_none() {
+            return;
+        }
+        if let Ok(extent) = self.reader.grow_extent() {
+            self.extent.events = self.extent.events.max(extent.events);
+            self.extent.end_ns = self.extent.end_ns.max(extent.end_ns);
+        }
+    }
+
+    /// How a followed recording came to its end, once it has: ended (its end frame
+    /// arrived, intact) or broke (its input closed without it, or damage). The reason is
+    /// not escaped: it may quote the input.
+    pub fn stream_end(&self) -> Option<StreamEnd> {
+        let follow = self.follow.as_ref().filter(|_| self.has_ended())?;
+        if let Some(damage) = self.damage.last() {
+            let problem = &damage.problem;
+            return Some(StreamEnd::Broke(format!(
+                "damaged at byte {}: {problem}",
+                damage.offset
+            )));
+        }
+        if self.reader.end().is_some() {
+            return Some(StreamEnd::Ended);
+        }
+        let reason = follow
+            .reason()
+            .unwrap_or_else(|| match self.reader.cut_frame() {
+                Some(cut) => format!("the input closed inside the frame at byte {}", cut.offset),
+                None => "the input closed before the recording's end".to_owned(),
+            });
+        Some(StreamEnd::Broke(reason))
+    }
+
     fn extent_start(&self) -> u64 {
         self.reader.info().start_ns
     }
@@ -384,12 +447,19 @@ impl Replay {
         }
     }
 
-    /// Reads frames until an event is queued; false if none is left.
+    /// Reads frames until an event is queued; false if none is left, or none has arrived
+    /// yet when following.
     fn fill(&mut self) -> bool {
         while self.queue.is_empty() && !self.ended {
+            // Asked before reading: a read after the input closed sees all there will be.
+            let open = self.follow.as_ref().is_some_and(Follow::is_open);
             match self.reader.next_batch(&mut self.read) {
                 // The queue is empty: take the batch whole rather than moving each event.
-                Ok(true) => self.queue = std::mem::take(&mut self.read).into(),
+                Ok(true) => {
+                    self.queue = std::mem::take(&mut self.read).into();
+                    self.arrived();
+                }
+                Ok(false) if open && self.reader.end().is_none() => break,
                 Ok(false) => self.ended = true,
                 Err(damage) => {
                     self.note_damage(damage);
@@ -406,6 +476,18 @@ impl Replay {
             }
         }
         !self.queue.is_empty()
+    }
+
+    /// When following, the extent takes in the events just read, which the frame
+    /// headers read for it may not have counted yet.
+    fn arrived(&mut self) {
+        if self.follow.is_none() {
+            return;
+        }
+        let read = self.given + self.queue.len() as u64;
+        self.extent.events = self.extent.events.max(read);
+        let latest = self.queue.iter().map(|e| e.ts_ns).max().unwrap_or(0);
+        self.extent.end_ns = self.extent.end_ns.max(latest);
     }
 
     fn note_damage(&mut self, damage: Damage) {

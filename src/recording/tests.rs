@@ -44,7 +44,7 @@ fn snapshot() -> Vec<ProcessInfo> {
 }
 
 /// Events of every kind, one per `step_ns` after the start.
-fn events(n: usize, step_ns: u64) -> Vec<Event> {
+pub(super) fn events(n: usize, step_ns: u64) -> Vec<Event> {
     let kinds = every_kind();
     (0..n)
         .map(|i| {
@@ -63,7 +63,7 @@ fn events(n: usize, step_ns: u64) -> Vec<Event> {
 
 /// A recording with one events frame per group. Returns the bytes and where each events
 /// frame starts and ends.
-fn recording(groups: &[Vec<Event>]) -> (Vec<u8>, Vec<(usize, usize)>) {
+pub(super) fn recording(groups: &[Vec<Event>]) -> (Vec<u8>, Vec<(usize, usize)>) {
     let mut writer = Writer::new(Vec::new(), &info(), &snapshot()).unwrap();
     let mut frames = Vec::new();
     for group in groups {
@@ -95,7 +95,7 @@ fn read_all(bytes: &[u8]) -> Result<(Vec<Event>, Vec<Damage>), OpenError> {
     Ok((events, damage))
 }
 
-fn groups() -> Vec<Vec<Event>> {
+pub(super) fn groups() -> Vec<Vec<Event>> {
     let all = events(15, 1_000);
     vec![all[..5].to_vec(), all[5..6].to_vec(), all[6..].to_vec()]
 }

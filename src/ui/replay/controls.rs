@@ -16,7 +16,8 @@ use super::{
 use crate::{
     clock::WallClock,
     event::{KindSet, ProcessKey, duration},
-    recording::{Replay, moment::seek_target},
+    recording::{Replay, StreamEnd, moment::seek_target},
+    text,
     tracker::model::Model,
     ui::{
         app::App,
@@ -194,7 +195,9 @@ impl ReplayControls {
     /// selection and the pins.
     fn moved(&mut self, status: Status, app: &mut App) {
         let before = std::mem::replace(&mut self.status, status.clone());
-        if status.damaged > before.damaged {
+        if let (Some(end), false) = (&status.stream_end, before.ended) {
+            app.notice(stream_end_line(end));
+        } else if status.damaged > before.damaged {
             app.notice(self.damage_line().unwrap_or_default());
         } else if status.ended && !before.ended && !status.closed_properly {
             app.notice(format!(
@@ -242,7 +245,12 @@ impl ReplayControls {
         let status = &self.status;
         let position = status.position;
         let mut spans = vec![
-            if status.ended {
+            if let Some(end) = &status.stream_end {
+                match end {
+                    StreamEnd::Ended => "stream ended".bold(),
+                    StreamEnd::Broke(_) => "stream broke".white().on_red().bold(),
+                }
+            } else if status.ended {
                 "ended".bold()
             } else if status.paused {
                 "paused".black().on_yellow()
@@ -263,9 +271,24 @@ impl ReplayControls {
                 .dark_gray(),
             );
         }
+        if status.following && !status.ended {
+            spans.push(" arriving".cyan());
+        }
         if let Some(damage) = &status.damage {
             spans.push(format!(" damaged at byte {}", damage.offset).red().bold());
         }
         spans
+    }
+}
+
+/// What the UI says when a stream (or a followed file) came to its end; what arrived
+/// stays shown.
+fn stream_end_line(end: &StreamEnd) -> String {
+    match end {
+        StreamEnd::Ended => "the stream ended: the recorder stopped properly".to_owned(),
+        StreamEnd::Broke(reason) => format!(
+            "the stream broke: {}; what arrived stays shown",
+            text::escape_str(reason)
+        ),
     }
 }

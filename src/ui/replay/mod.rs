@@ -33,8 +33,10 @@ use crate::{
 /// How to replay a file in the terminal UI.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
-    /// The recording.
+    /// The recording; `-` is standard input, replayed as it arrives.
     pub file: PathBuf,
+    /// Replay the file as it is written.
+    pub follow: bool,
     /// Go on after damage, from the next intact part of the file.
     pub skip_damage: bool,
     /// The tree's columns, the styles, colour or none.
@@ -51,9 +53,12 @@ pub struct ReplayOptions {
 /// be replayed is an error before the terminal is taken. Damage met on the way is shown,
 /// and after the UI, said once more with a non-zero exit, as the headless replay does.
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
-    let stop = StopSignals::catch()?;
+    let mut stop = StopSignals::catch()?;
     let path = text::escape_path(&options.file).into_owned();
-    let mut replay = recording::open(&options.file)?;
+    let arriving = recording::open_arriving(&options.file, options.follow, &mut stop);
+    let Some(mut replay) = arriving.await? else {
+        return Ok(ExitCode::FAILURE);
+    };
     replay.skip_damage(options.skip_damage);
     // A uid names someone else on another machine: names only for a recording made here.
     let here = Info::here(&replay.info().backend, 0).host == replay.info().host;

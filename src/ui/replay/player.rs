@@ -13,7 +13,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use crate::{
     event::Event,
     proc::snapshot::ProcessInfo,
-    recording::{Damage, Position, Replay, Seek, Speed},
+    recording::{Damage, Position, Replay, Seek, Speed, StreamEnd},
     ui::{
         feed::{Next, UiFeed},
         message::AppEvent,
@@ -50,6 +50,10 @@ pub struct Status {
     pub damaged: u64,
     /// Whether the file ends with its end frame; known once ended.
     pub closed_properly: bool,
+    /// The recording is still arriving (a stream, or `--follow`).
+    pub following: bool,
+    /// How it came to its end, when following.
+    pub stream_end: Option<StreamEnd>,
 }
 
 impl Status {
@@ -73,6 +77,8 @@ impl Status {
             damage: damage.last().cloned(),
             damaged: replay.damaged(),
             closed_properly: replay.closed_properly(),
+            following: replay.is_following(),
+            stream_end: if ended { replay.stream_end() } else { None },
         }
     }
 }
@@ -154,7 +160,8 @@ impl Player {
                 // The time after the last event ran out between two calls.
                 return self.report();
             }
-            let playing = !self.replay.is_paused() && !ended;
+            // A recording that arrives grows while paused too: the status says how far.
+            let playing = (!self.replay.is_paused() || self.replay.is_following()) && !ended;
             tokio::select! {
                 biased;
                 more = self.replay.next_batch(&mut self.batch), if !self.exhausted => {
@@ -171,7 +178,10 @@ impl Player {
                     }
                     return self.report();
                 }
-                _ = self.ticks.tick(), if playing => return self.report(),
+                _ = self.ticks.tick(), if playing => {
+                    self.replay.grow();
+                    return self.report();
+                }
                 else => std::future::pending::<()>().await,
             }
         }

@@ -1,0 +1,211 @@
+//! Recordings that are still arriving: a stream (`record -o -` piped, or over ssh) and a
+//! file still being written (`replay --follow`).
+//!
+//! A stream is copied by a thread of its own into a spool file: a private, unlinked
+//! temporary file (`O_TMPFILE`, mode 0600, in `$XDG_RUNTIME_DIR` or else `/tmp`), so the
+//! replay keeps what arrived on disk, not in memory, and can seek within it. The replay
+//! reads the spool (or the followed file) in follow mode: the end of what arrived, and a
+//! frame not complete yet, mean "not yet" while the input is open. A stream has *ended*
+//! when its end frame arrived, and *broke* when its input closed without it or a frame
+//! was damaged.
+
+use std::{
+    fs::File,
+    io::{self, Read, Seek, SeekFrom},
+    os::unix::fs::FileExt,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use rustix::fs::{Mode, OFlags};
+use tokio::sync::Notify;
+
+use super::{OpenError, Reader, Replay};
+use crate::text;
+
+/// How often a followed file is looked at again: nothing tells when it grows.
+const POLL: Duration = Duration::from_millis(50);
+/// Bytes the spool thread reads at once.
+const CHUNK: usize = 64 * 1024;
+
+/// How a stream came to its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Its end frame arrived: the recorder stopped properly.
+    Ended,
+    /// It stopped without its end frame, for this reason.
+    Broke(String),
+}
+
+/// What the spool thread, the replay and whoever feeds the stream share.
+#[derive(Default)]
+struct State {
+    /// The input closed: nothing more will arrive.
+    closed: AtomicBool,
+    /// Why the input closed, when someone knows better than "it closed".
+    reason: Mutex<Option<String>>,
+    more: Notify,
+}
+
+/// A recording still arriving, as its replay sees it.
+#[derive(Clone)]
+pub struct Follow {
+    state: Arc<State>,
+}
+
+impl Follow {
+    fn new() -> Self {
+        Self {
+            state: Arc::default(),
+        }
+    }
+
+    /// Whether more may arrive. Asked before reading: a read that then finds nothing new
+    /// after the input closed has seen everything.
+    pub fn is_open(&self) -> bool {
+        !self.state.closed.load(Ordering::Acquire)
+    }
+
+    /// Waits until more arrived, or a while (a followed file does not say when it grows).
+    pub async fn more(&self) {
+        let _ = tokio::time::timeout(POLL, self.state.more.notified()).await;
+    }
+
+    /// The reason given for the input's closing, if any.
+    pub fn reason(&self) -> Option<String> {
+        self.state.reason.lock().ok()?.clone()
+    }
+
+    fn close(&self, reason: Option<String>) {
+        if let (Some(reason), Ok(mut slot)) = (reason, self.state.reason.lock()) {
+            slot.get_or_insert(reason);
+        }
+        self.state.closed.store(true, Ordering::Release);
+        self.state.more.notify_one();
+    }
+}
+
+/// The handle of a stream being spooled: whoever feeds it can say why it broke.
+pub struct Stream {
+    follow: Follow,
+    /// Where the spool file is.
+    pub spool_dir: PathBuf,
+}
+
+impl Stream {
+    /// Replays `input` as it arrives (see the module documentation). Returns once the
+    /// stream's info and snapshot arrived; a stream that closes before them, or that is
+    /// not a recording, is an error.
+    pub async fn spool(input: impl Read + Send + 'static) -> Result<(Replay, Self), OpenError> {
+        let (file, spool_dir) = spool_file().map_err(OpenError::Io)?;
+        let writer = file.try_clone().map_err(OpenError::Io)?;
+        let follow = Follow::new();
+        let copier = follow.clone();
+        thread::Builder::new()
+            .name("stream-spool".into())
+            .spawn(move || copy(input, &writer, &copier))
+            .map_err(OpenError::Io)?;
+        let replay = Replay::following(file, follow.clone()).await?;
+        Ok((replay, Self { follow, spool_dir }))
+    }
+
+    /// Says the stream broke for `reason` (e.g. the line ssh wrote on its stderr): the
+    /// replay says it instead of that its input closed. The first reason given stands.
+    pub fn broke_because(&self, reason: impl Into<String>) {
+        if let Ok(mut slot) = self.follow.state.reason.lock() {
+            slot.get_or_insert(reason.into());
+        }
+    }
+}
+
+/// Replays the recording `file` while it is being written; it ends at its end frame.
+/// A recorder that died writes no end frame: the replay waits on until the user quits.
+pub async fn follow(file: File) -> Result<Replay, OpenError> {
+    Replay::following(file, Follow::new()).await
+}
+
+/// Opens the recording in `file` once its info and snapshot have arrived: until then, and
+/// while more may arrive, a recording that reads as cut or empty is not one yet.
+pub(super) async fn open_following(
+    file: &File,
+    follow: &Follow,
+) -> Result<Reader<io::BufReader<File>>, OpenError> {
+    loop {
+        let open = follow.is_open();
+        let mut input = file.try_clone().map_err(OpenError::Io)?;
+        input.seek(SeekFrom::Start(0)).map_err(OpenError::Io)?;
+        match Reader::from_file(input) {
+            Ok(mut reader) => {
+                reader.follow();
+                return Ok(reader);
+            }
+            Err(OpenError::Damaged(_) | OpenError::NotARecording { hint: EMPTY }) if open => {
+                follow.more().await;
+            }
+            Err(OpenError::NotARecording { hint: EMPTY }) => {
+                return Err(OpenError::NotARecording {
+                    hint: " (the input is empty)",
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What [`Reader::new`] says of an empty file.
+const EMPTY: &str = " (the file is empty)";
+
+/// Copies `input` to `spool` as it comes, telling `follow` of each part, until it ends.
+fn copy(mut input: impl Read, spool: &File, follow: &Follow) {
+    let mut buf = vec![0; CHUNK];
+    let mut at = 0;
+    let reason = loop {
+        match input.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => {
+                if let Err(e) = spool.write_all_at(&buf[..n], at) {
+                    break Some(format!("cannot keep the stream in the spool file: {e}"));
+                }
+                at += n as u64;
+                follow.state.more.notify_one();
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Some(format!("cannot read the stream: {e}")),
+        }
+    };
+    follow.close(reason);
+}
+
+/// Creates the spool file: unlinked, so nothing else can open it, and gone with the
+/// process.
+fn spool_file() -> io::Result<(File, PathBuf)> {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute());
+    let mut last = None;
+    for dir in runtime.into_iter().chain([PathBuf::from("/tmp")]) {
+        match spool_in(&dir) {
+            Ok(file) => return Ok((file, dir)),
+            Err(e) => last = Some((dir, e)),
+        }
+    }
+    let (dir, e) = last.expect("/tmp is always tried");
+    Err(io::Error::new(
+        e.kind(),
+        format!(
+            "cannot make a spool file for the stream in {}: {e}",
+            text::escape_path(&dir)
+        ),
+    ))
+}
+
+fn spool_in(dir: &Path) -> io::Result<File> {
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(dir, flags, Mode::from_raw_mode(0o600))?;
+    Ok(File::from(fd))
+}
