@@ -15,9 +15,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
-use crate::text;
+use crate::{
+    privileges,
+    recording::{EMPTY_STREAM, OpenError, Replay, Stream},
+    signals::StopSignals,
+    text,
+};
 
 /// The remote command run when none is configured.
 pub const DEFAULT_COMMAND: &str = "sudo forkwatch-tui record -o -";
@@ -57,6 +62,42 @@ pub struct Remote {
     error_read: mpsc::Receiver<()>,
 }
 
+/// A view's connection to its host: ssh runs while it is held (also by the thread that
+/// keeps the stream), and is stopped once nobody does.
+pub type Connection = Arc<Mutex<Remote>>;
+
+/// The replay of `destination`'s recording as it arrives over ssh, once its info and
+/// snapshot have: `None` if a stop signal came first. ssh runs as the user who ran sudo
+/// (their keys), else as forkwatch's user; forkwatch gives up its privileges before a
+/// byte of the stream is read. A stream that ssh ends before the snapshot is one line
+/// saying why.
+pub async fn view(
+    destination: &str,
+    options: &RemoteOptions,
+    stop: &mut StopSignals,
+) -> Result<Option<(Replay, Connection)>> {
+    let (remote, stream) = Remote::start(destination, options)?;
+    let connection = Arc::new(Mutex::new(remote));
+    let told = Arc::clone(&connection);
+    let why = move || told.lock().ok().map(|mut remote| remote.why_it_ended());
+    let host = text::escape_str(destination).into_owned();
+    tokio::select! {
+        opened = Stream::spool_telling(stream, why) => match opened {
+            Ok((replay, _)) => Ok(Some((replay, connection))),
+            Err(e) => {
+                let why = connection.lock().map(|mut r| r.why_it_ended()).unwrap_or_default();
+                match e {
+                    OpenError::NotARecording { hint: EMPTY_STREAM } => {
+                        Err(anyhow!("cannot view {host}: {why}"))
+                    }
+                    e => Err(anyhow!("cannot view {host}: the stream is {e} ({why})")),
+                }
+            }
+        },
+        () = stop.recv() => Ok(None),
+    }
+}
+
 /// Checks a destination as ssh would read it: one word that is not an option.
 pub fn check_destination(destination: &str) -> Result<()> {
     if destination.is_empty() {
@@ -76,22 +117,30 @@ pub fn check_destination(destination: &str) -> Result<()> {
 }
 
 impl Remote {
-    /// Starts ssh to `destination` running the remote command; returns its standard
-    /// output, the stream.
+    /// Starts ssh to `destination` running the remote command, as the user who ran sudo
+    /// if any (with their keys and known hosts), and keeps its last error line; returns
+    /// its standard output, the stream. Needs privileges to act for that user, and starts
+    /// a thread: forkwatch's privileges are given up in between.
     pub fn start(destination: &str, options: &RemoteOptions) -> Result<(Self, ChildStdout)> {
         check_destination(destination)?;
         let Some((program, args)) = options.ssh.split_first() else {
             bail!("the ssh command is empty (`ssh` in the config file)");
         };
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .args(["-T", "-o", "BatchMode=yes", "--", destination])
             .arg(&options.command)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(user) = privileges::sudo_user() {
+            as_user(&mut command, user);
+        }
+        let mut child = command
             .spawn()
             .with_context(|| format!("cannot run {}", text::escape_str(program)))?;
+        privileges::give_up_all()?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let last_error = Arc::new(Mutex::new(String::new()));
@@ -118,8 +167,8 @@ impl Remote {
         &self.destination
     }
 
-    /// Why the stream ended, in one line, once its output has: ssh's last error line and
-    /// how it exited. Waits a little for it to exit; one that does not is killed.
+    /// Why the stream ended, in one line, once its output has: ssh's last error line (or
+    /// the remote command's) and how ssh exited. Waits a little for it to exit; one that does not is killed.
     pub fn why_it_ended(&mut self) -> String {
         let status = self.wait_a_little();
         // What ssh wrote just before it exited may still be in the pipe; something it
@@ -130,16 +179,15 @@ impl Remote {
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default();
-        let host = text::escape_str(&self.destination);
         let how = match status {
             Some(status) if status.success() => "ssh exited".to_owned(),
             Some(status) => describe(status),
             None => "ssh did not exit and was stopped".to_owned(),
         };
         if line.is_empty() {
-            format!("{host}: {how}")
+            how
         } else {
-            format!("{host}: {} ({how})", text::escape_str(&line))
+            format!("{} ({how})", text::escape_str(&line))
         }
     }
 
@@ -166,6 +214,27 @@ impl Drop for Remote {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+    }
+}
+
+/// Makes `command` run as `user`, with their groups: ssh then finds their keys, config
+/// and known hosts in their home, as it would for them.
+fn as_user(command: &mut Command, user: privileges::User) {
+    use std::os::unix::process::CommandExt;
+    let groups: Vec<libc::gid_t> = user.groups.iter().map(|g| g.as_raw()).collect();
+    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+    // SAFETY: between fork and exec only async-signal-safe calls are made (setgroups,
+    // setresgid, setresuid), on memory allocated before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            let fail = |r: libc::c_int| match r {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            };
+            fail(libc::setgroups(groups.len(), groups.as_ptr()))?;
+            fail(libc::setresgid(gid, gid, gid))?;
+            fail(libc::setresuid(uid, uid, uid))
+        });
     }
 }
 
@@ -250,7 +319,7 @@ mod tests {
             args,
             "-o|BatchMode=yes|--|user@host|sudo forkwatch-tui record -o -|"
         );
-        assert_eq!(remote.why_it_ended(), "user@host: ssh exited");
+        assert_eq!(remote.why_it_ended(), "ssh exited");
     }
 
     #[test]
@@ -262,7 +331,7 @@ mod tests {
         std::io::copy(&mut out, &mut std::io::sink()).unwrap();
         assert_eq!(
             remote.why_it_ended(),
-            r"host: Permission denied \e[31m(publickey) (ssh exited with status 255)"
+            r"Permission denied \e[31m(publickey) (ssh exited with status 255)"
         );
     }
 

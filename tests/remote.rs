@@ -38,8 +38,8 @@ fn config(dir: &Path, ssh: &[String], command: &str) -> String {
 
 /// The processes below `pid`, depth first.
 fn descendants(pid: u32) -> Vec<u32> {
-    let children = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default();
+    let children =
+        fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     children
         .split_whitespace()
         .filter_map(|c| c.parse().ok())
@@ -75,7 +75,7 @@ fn the_remote_tree_is_shown_live_and_a_broken_connection_is_said_while_the_ui_st
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
     let env = config(dir.path(), &sshd.ssh(), &format!("{BIN} record -o -"));
-    let tmux = Tmux::start("remote");
+    let tmux = Tmux::start_sized("remote", 250, 40);
     let destination = sshd.destination();
     let screen = tmux.start_ui_with(&env, &format!("--remote {destination}"));
     assert!(screen.contains("remote"), "{screen}");
@@ -84,10 +84,12 @@ fn the_remote_tree_is_shown_live_and_a_broken_connection_is_said_while_the_ui_st
     let mut marker = marker(dir.path(), "fwremotemark");
     tmux.type_text("/", false);
     tmux.type_text("fwremotemark", true);
-    tmux.wait_for("the process started there", |s| s.contains("fwremotemark 600"));
+    tmux.wait_for("the process started there", |s| {
+        s.contains("fwremotemark 600")
+    });
 
     // What acts on processes is refused: they are another machine's.
-    tmux.type_text("x", false);
+    tmux.type_text("k", false);
     tmux.wait_for("the refusal", |s| s.contains("on a remote view"));
 
     // The connection breaks: sshd's process for it is killed, so ssh sees it closed.
@@ -99,21 +101,35 @@ fn the_remote_tree_is_shown_live_and_a_broken_connection_is_said_while_the_ui_st
         .into_iter()
         .filter(|&pid| comm(pid) == "forkwatch-tui")
         .collect();
-    assert_eq!(recorder.len(), 1, "the remote recorder runs under the session");
+    assert_eq!(
+        recorder.len(),
+        1,
+        "the remote recorder runs under the session"
+    );
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(session as i32).unwrap(),
         rustix::process::Signal::KILL,
     )
     .unwrap();
-    let screen = tmux.wait_for("the broken stream", |s| s.contains("broke"));
-    assert!(screen.contains("fwremotemark 600"), "what arrived stays:\n{screen}");
+    // Said with what ssh said and how it exited.
+    let screen = tmux.wait_for("the broken stream", |s| {
+        s.contains("the stream broke: ") && s.contains("(ssh exited with status 255)")
+    });
+    assert!(
+        screen.contains("fwremotemark 600"),
+        "what arrived stays:\n{screen}"
+    );
     // The remote recorder notices its output is gone and stops.
-    wait_until("the remote recorder's end", || comm(recorder[0]) != "forkwatch-tui");
+    wait_until("the remote recorder's end", || {
+        comm(recorder[0]) != "forkwatch-tui"
+    });
 
     // Still answering keys.
     tmux.type_text("/", false);
     tmux.type_text("fwremotemark", true);
-    tmux.wait_for("a search after the break", |s| s.contains("fwremotemark 600"));
+    tmux.wait_for("a search after the break", |s| {
+        s.contains("fwremotemark 600")
+    });
     tmux.type_text("q", false);
     tmux.assert_restored(BIN);
     marker.kill().unwrap();
@@ -124,7 +140,7 @@ fn the_remote_tree_is_shown_live_and_a_broken_connection_is_said_while_the_ui_st
 fn what_ssh_says_when_it_cannot_connect_or_run_the_command_is_one_line() {
     let sshd = Sshd::start();
     let dir = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start("remote-fail");
+    let tmux = Tmux::start_sized("remote-fail", 250, 40);
     let destination = sshd.destination();
 
     // No key: sshd refuses the login.
@@ -143,15 +159,19 @@ fn what_ssh_says_when_it_cannot_connect_or_run_the_command_is_one_line() {
     assert!(said[0].contains("status 255"), "{said:?}");
 
     // The remote command is not there (the default asks for sudo, which is not here).
-    tmux.type_text("clear", true);
-    let env = config(dir.path(), &sshd.ssh(), "/nonexistent/forkwatch-tui record -o -");
+    let tmux = Tmux::start_sized("remote-fail", 250, 40);
+    let env = config(
+        dir.path(),
+        &sshd.ssh(),
+        "/nonexistent/forkwatch-tui record -o -",
+    );
     let said = tmux.fail_at_start_with(&env, &format!("--remote {destination}"));
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].contains("/nonexistent/forkwatch-tui"), "{said:?}");
-    assert!(said[0].contains("not found"), "{said:?}");
+    assert!(said[0].contains("status 127"), "{said:?}");
 
     // A destination that ssh would take for an option never reaches it.
-    tmux.type_text("clear", true);
+    let tmux = Tmux::start_sized("remote-fail", 250, 40);
     let said = tmux.fail_at_start_with(&env, "--remote=-oProxyCommand=true");
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].contains("not a host"), "{said:?}");

@@ -92,7 +92,6 @@ impl Follow {
 
 /// The handle of a stream being spooled: whoever feeds it can say why it broke.
 pub struct Stream {
-    follow: Follow,
     /// Where the spool file is.
     pub spool_dir: PathBuf,
 }
@@ -102,24 +101,26 @@ impl Stream {
     /// stream's info and snapshot arrived; a stream that closes before them, or that is
     /// not a recording, is an error.
     pub async fn spool(input: impl Read + Send + 'static) -> Result<(Replay, Self), OpenError> {
+        Self::spool_telling(input, || None).await
+    }
+
+    /// [`Stream::spool`], where `why` says, once `input` has closed, why it did (e.g. the
+    /// line ssh wrote on its stderr); a stream that then lacks its end frame broke for
+    /// that reason.
+    pub async fn spool_telling(
+        input: impl Read + Send + 'static,
+        why: impl FnOnce() -> Option<String> + Send + 'static,
+    ) -> Result<(Replay, Self), OpenError> {
         let (file, spool_dir) = spool_file().map_err(OpenError::Io)?;
         let writer = file.try_clone().map_err(OpenError::Io)?;
         let follow = Follow::new();
         let copier = follow.clone();
         thread::Builder::new()
             .name("stream-spool".into())
-            .spawn(move || copy(input, &writer, &copier))
+            .spawn(move || copy(input, &writer, &copier, why))
             .map_err(OpenError::Io)?;
         let replay = Replay::following(file, follow.clone()).await?;
-        Ok((replay, Self { follow, spool_dir }))
-    }
-
-    /// Says the stream broke for `reason` (e.g. the line ssh wrote on its stderr): the
-    /// replay says it instead of that its input closed. The first reason given stands.
-    pub fn broke_because(&self, reason: impl Into<String>) {
-        if let Ok(mut slot) = self.follow.state.reason.lock() {
-            slot.get_or_insert(reason.into());
-        }
+        Ok((replay, Self { spool_dir }))
     }
 }
 
@@ -148,25 +149,27 @@ pub(super) async fn open_following(
                 follow.more().await;
             }
             Err(OpenError::NotARecording { hint: EMPTY }) => {
-                return Err(OpenError::NotARecording {
-                    hint: " (the input is empty)",
-                });
+                return Err(OpenError::NotARecording { hint: EMPTY_STREAM });
             }
             Err(e) => return Err(e),
         }
     }
 }
 
+/// What opening a stream that closed before a byte arrived says.
+pub const EMPTY_STREAM: &str = " (the input is empty)";
+
 /// What [`Reader::new`] says of an empty file.
 const EMPTY: &str = " (the file is empty)";
 
-/// Copies `input` to `spool` as it comes, telling `follow` of each part, until it ends.
-fn copy(mut input: impl Read, spool: &File, follow: &Follow) {
+/// Copies `input` to `spool` as it comes, telling `follow` of each part, until it ends;
+/// then tells it why, asking `why` when the input closed.
+fn copy(mut input: impl Read, spool: &File, follow: &Follow, why: impl FnOnce() -> Option<String>) {
     let mut buf = vec![0; CHUNK];
     let mut at = 0;
     let reason = loop {
         match input.read(&mut buf) {
-            Ok(0) => break None,
+            Ok(0) => break why(),
             Ok(n) => {
                 if let Err(e) = spool.write_all_at(&buf[..n], at) {
                     break Some(format!("cannot keep the stream in the spool file: {e}"));

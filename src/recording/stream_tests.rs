@@ -113,7 +113,10 @@ async fn an_input_that_is_empty_or_no_recording_is_refused() {
     );
     let (bytes, _) = recording(&groups());
     let cut: &'static [u8] = bytes[..20].to_vec().leak();
-    assert!(matches!(Stream::spool(cut).await, Err(OpenError::Damaged(_))));
+    assert!(matches!(
+        Stream::spool(cut).await,
+        Err(OpenError::Damaged(_))
+    ));
 }
 
 #[tokio::test]
@@ -131,7 +134,9 @@ async fn a_followed_file_shows_what_is_written_after_it_started() {
     assert!(replay.next_batch(&mut batch).await);
     assert_eq!(batch, groups()[0]);
 
-    writer.write_all(&bytes[frames[0].1..frames[2].0 + 3]).unwrap();
+    writer
+        .write_all(&bytes[frames[0].1..frames[2].0 + 3])
+        .unwrap();
     batch.clear();
     assert!(replay.next_batch(&mut batch).await);
     assert_eq!(batch, groups()[1]);

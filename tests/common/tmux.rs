@@ -178,7 +178,10 @@ impl Tmux {
 
     /// [`Tmux::fail_at_start`] with variables set in its environment (`NAME=VALUE ...`).
     pub fn fail_at_start_with(&self, env: &str, args: &str) -> Vec<String> {
-        self.type_text(&format!("{env} {BIN} --log {} {args}", self.log.display()), true);
+        self.type_text(
+            &format!("{env} {BIN} --log {} {args}", self.log.display()),
+            true,
+        );
         self.assert_restored(BIN);
         self.said()
     }
