@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod schema;
 mod tree;
 
 use std::{
@@ -17,7 +18,7 @@ use clap::{
 use crate::{
     cmd::{Printing, replay::Instead},
     config::Config,
-    event::{KindSet, container::PlaceFilter},
+    event::{KindSet, Schema, container::PlaceFilter},
     recording,
     remote::RemoteOptions,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
@@ -245,8 +246,10 @@ pub struct RecordArgs {
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("moment").args(["tree_at", "diff"])))]
 pub struct ReplayArgs {
-    /// The recording; `-` replays standard input as it arrives (from `record -o -`).
-    pub file: PathBuf,
+    /// The recording; several are replayed as one view of several hosts, each process
+    /// under its host; `-` replays standard input as it arrives (from `record -o -`).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 
     /// Replay the file while it is still being written (`record -o FILE` running): new
     /// events are shown as they are written, until its end.
@@ -257,7 +260,7 @@ pub struct ReplayArgs {
     pub output: OutputArgs,
 
     /// Print the events as text lines even on a terminal, instead of the terminal UI.
-    #[arg(long, conflicts_with = "json")]
+    #[arg(long, conflicts_with_all = ["json", "schema"])]
     pub text: bool,
 
     /// Go on after damage, from the next intact part of the file (the exit status still
@@ -283,7 +286,7 @@ pub struct ReplayArgs {
     /// it (12:01:02, 12:01:02.5), the first such time from the recording's start, or an offset
     /// from its start (+30s, +1m30s, +500ms).
     #[arg(long, value_name = "TIME", allow_hyphen_values = true,
-          conflicts_with_all = ["text", "kinds", "diff"])]
+          conflicts_with_all = ["text", "kinds", "diff", "schema"])]
     pub tree_at: Option<String>,
 
     /// Print the processes started (fork), exec'd and exited after T1 and up to T2, an
@@ -307,13 +310,13 @@ impl ReplayArgs {
         let made = self.perfetto.is_some() || self.critical_path.is_some();
         let printed = printed || self.tree_at.is_some() || self.diff.is_some();
         // Keys are read from the terminal even when standard input is the stream.
-        let keys = io::stdin().is_terminal() || self.file == Path::new(recording::STANDARD_STREAM);
+        let keys = io::stdin().is_terminal() || self.streamed();
         !printed && !made && keys && io::stdout().is_terminal()
     }
 
     /// Whether the recording is replayed as it arrives: from standard input or followed.
     pub fn streamed(&self) -> bool {
-        self.follow || self.file == Path::new(recording::STANDARD_STREAM)
+        self.follow || (self.files.iter()).any(|f| f == Path::new(recording::STANDARD_STREAM))
     }
 
     /// What the replay makes instead of printing events.
@@ -328,7 +331,7 @@ impl ReplayArgs {
     /// says.
     pub fn ui_options(&self, config: &Config) -> Result<ReplayOptions> {
         Ok(ReplayOptions {
-            file: self.file.clone(),
+            files: self.files.clone(),
             follow: self.follow,
             skip_damage: self.skip_damage,
             look: config.look(std::env::var_os("NO_COLOR").as_deref()),
@@ -526,6 +529,17 @@ pub struct OutputArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The names of the JSON lines' fields: forkwatch's own (README "JSON fields"), or the
+    /// OpenTelemetry process semantic conventions' (docs/clickhouse.md), for a fleet store.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SCHEMA",
+        default_value = "forkwatch",
+        requires = "json"
+    )]
+    pub schema: Schema,
+
     /// Print only these kinds: fork, thread_start, exec, exit, thread_exit, uid, gid
     /// (comma-separated). Loss reports are always printed.
     #[arg(long, value_name = "LIST")]
@@ -541,6 +555,7 @@ impl OutputArgs {
     pub fn printing(&self) -> Printing {
         Printing {
             json: self.json,
+            schema: self.schema,
             kinds: self.kinds.unwrap_or_default(),
             place: self.place.filter(),
         }

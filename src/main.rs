@@ -68,19 +68,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     json: args.output.json,
                     pid: args.pid,
                     place: args.output.place.filter(),
+                    hosts: None,
                 };
-                cmd::tree::tree_at(&args.file, time, options, args.skip_damage).await
+                cmd::tree::tree_at(&args.files, time, options, args.skip_damage).await
             }
             (None, Some([first, second])) => {
                 let times = [first.as_str(), second.as_str()];
                 let printing = args.output.printing();
-                cmd::tree::diff(&args.file, times, args.pid, printing, args.skip_damage).await
+                cmd::tree::diff(&args.files, times, args.pid, printing, args.skip_damage).await
             }
             _ => {
                 let instead = args.instead();
                 let printing = args.output.printing();
                 let modes = (args.skip_damage, args.follow);
-                cmd::replay::run(&args.file, printing, modes, &instead).await
+                cmd::replay::run(&args.files, printing, modes, &instead).await
             }
         },
         Some(Command::Relay(args)) => {

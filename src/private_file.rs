@@ -59,6 +59,18 @@ pub fn open_for(path: &Path, existing: Existing, user: Option<&User>) -> io::Res
     privileges::files_as(user, || open(path, existing, owner))?
 }
 
+/// A file with no name in the directory `dir`, mode 0600, for reading and writing: no
+/// one else can open it (`O_EXCL` keeps it from ever being linked), and it goes when the
+/// last descriptor of it is closed.
+pub fn unnamed_in(dir: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE | libc::O_EXCL | libc::O_NOCTTY)
+        .open(dir)
+}
+
 /// `e` in words; under sudo, when the kernel refused access, also as whom forkwatch tried.
 pub fn describe(e: &io::Error, user: Option<&User>) -> String {
     match user {

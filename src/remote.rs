@@ -83,7 +83,7 @@ pub async fn view(
     let host = text::escape_str(destination).into_owned();
     tokio::select! {
         opened = Stream::spool_telling(stream, why) => match opened {
-            Ok((replay, _)) => Ok(Some((replay, connection))),
+            Ok(replay) => Ok(Some((replay, connection))),
             Err(e) => {
                 let why = connection.lock().map(|mut r| r.why_it_ended()).unwrap_or_default();
                 match e {

@@ -46,6 +46,7 @@ fn info() -> Info {
         wall_clock_offset_ns: 1_763_000_000_000_000_000,
         start_ns: START_NS,
         recorder: "a test".into(),
+        hosts: Vec::new(),
     }
 }
 

@@ -102,6 +102,53 @@ fn json_lines_of_the_chosen_kinds_then_a_summary_on_ctrl_c() {
     );
 }
 
+/// `--schema otel`: this machine's host name, and ancestors known from /proc for the
+/// processes alive before `events` started (this test, and pid 1 above it).
+#[test]
+fn otel_records_name_the_host_and_ancestors_back_to_pid_1() {
+    let kinds = ["--kinds", "fork,exit"];
+    let (child, stderr) = start_events(&[&["--json", "--schema", "otel"][..], &kinds].concat());
+    let outer = run_and_reap(Command::new("/bin/sh").args(["-c", "sh -c 'exit 3'; true"]));
+    let (out, err, code) = interrupt(child, stderr);
+    assert_eq!(code, Some(0), "{err}");
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    let of = |kind: &str, pid: &serde_json::Value| {
+        let found = records
+            .iter()
+            .find(|r| r["forkwatch.event.kind"] == kind && r["process.pid"] == *pid);
+        found.unwrap_or_else(|| panic!("no {kind} of {pid}"))
+    };
+    let outer_id = &of("fork", &outer.into())["forkwatch.process.id"];
+    let inner = records
+        .iter()
+        .find(|r| r["forkwatch.parent.id"] == *outer_id && r["forkwatch.event.kind"] == "fork")
+        .expect("the inner shell's fork");
+    assert_eq!(inner["host.name"], host);
+    assert_eq!(inner["process.parent_pid"], outer);
+    let exit = of("exit", &inner["process.pid"]);
+    assert_eq!(exit["process.exit.code"], 3);
+    assert_eq!(exit["forkwatch.process.id"], inner["forkwatch.process.id"]);
+    let ancestors = inner["forkwatch.process.ancestors"].as_array().unwrap();
+    assert_eq!(ancestors.last(), Some(outer_id));
+    let test = format!("{host}:{}:", std::process::id());
+    assert!(
+        ancestors
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with(&test)),
+        "{ancestors:?}"
+    );
+    let init = format!("{host}:1:");
+    assert!(
+        ancestors[0].as_str().unwrap().starts_with(&init),
+        "{ancestors:?}"
+    );
+}
+
 #[test]
 fn text_lines_and_a_duration_that_ends_the_run() {
     let started = Instant::now();
@@ -198,6 +245,9 @@ fn bad_arguments_are_refused_before_anything_loads() {
     let (err, code) = failure(Command::new(BIN).args(["events", "--kinds", "fork,spawn"]));
     assert_eq!(code, Some(2));
     assert!(err.contains("unknown event kind `spawn`"), "{err}");
+    let (err, code) = failure(Command::new(BIN).args(["events", "--schema", "otel"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--json"), "{err}");
     let (err, code) = failure(Command::new(BIN).args(["events", "--duration=-1"]));
     assert_eq!(code, Some(2));
     assert!(err.contains("not a positive number of seconds"), "{err}");

@@ -376,6 +376,7 @@ fn crafted_recording() -> Vec<u8> {
         wall_clock_offset_ns: 1_763_000_000_000_000_000,
         start_ns: CRAFTED_START_NS,
         recorder: "a test".into(),
+        hosts: Vec::new(),
     };
     let snapshot = [
         crafted_process(300, "first"),

@@ -7,6 +7,7 @@
 mod program_copy;
 #[path = "common/sshd.rs"]
 mod sshd;
+#[allow(dead_code)]
 #[path = "common/tmux.rs"]
 mod tmux;
 

@@ -43,6 +43,7 @@ impl TreeArgs {
             json: self.json,
             pid: self.pid,
             place: self.place.filter(),
+            hosts: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The critical path of a subtree ([`tracker::critical_path`]) in words: printed by
 //! `watch` when it ends and by `replay FILE --critical-path PID`.
 
+use crate::event::host::shown_pid;
 use crate::{
     event::{Event, Kind, ProcessKey, duration},
     proc::snapshot::ProcessInfo,
@@ -20,7 +21,10 @@ const REPLAY_HISTORY: usize = 1_000_000;
 pub fn lines(model: &Model, root: ProcessKey) -> Vec<String> {
     let chain = critical_path(model, root);
     let Some(first) = chain.first() else {
-        return vec![format!("critical path of pid {}: not known", root.pid)];
+        return vec![format!(
+            "critical path of pid {}: not known",
+            shown_pid(root.pid)
+        )];
     };
     let now_ns = model.now_ns();
     let processes = match chain.len() {
@@ -29,7 +33,7 @@ pub fn lines(model: &Model, root: ProcessKey) -> Vec<String> {
     };
     let mut lines = vec![format!(
         "critical path of pid {} ({}): {processes}, {}",
-        root.pid,
+        shown_pid(root.pid),
         first.comm,
         duration::short(first.run_ns(now_ns))
     )];
@@ -45,8 +49,17 @@ pub fn lines(model: &Model, root: ProcessKey) -> Vec<String> {
 fn line(link: &Link, now_ns: u64, parent_end: Option<u64>) -> String {
     let run = duration::short(link.run_ns(now_ns));
     let mut line = match link.exit {
-        Some(exit) => format!("{} {}: {run}, {}", link.key.pid, link.comm, exit.status),
-        None => format!("{} {}: {run} so far, running", link.key.pid, link.comm),
+        Some(exit) => format!(
+            "{} {}: {run}, {}",
+            shown_pid(link.key.pid),
+            link.comm,
+            exit.status
+        ),
+        None => format!(
+            "{} {}: {run} so far, running",
+            shown_pid(link.key.pid),
+            link.comm
+        ),
     };
     if let (Some(parent_end), Some(exit)) = (parent_end, link.exit) {
         let gap = duration::short(parent_end.saturating_sub(exit.ts_ns));
@@ -73,14 +86,15 @@ impl Replayed {
         model.seed(snapshot);
         let root = snapshot
             .iter()
-            .find(|p| p.pid == pid)
+            .find(|p| shown_pid(p.pid) == pid)
             .map(|p| ProcessKey::new(p.pid, p.start_ns));
         Self { model, pid, root }
     }
 
     pub fn apply(&mut self, events: &[Event]) {
         for event in events {
-            let about_it = event.pid == self.pid && !matches!(event.kind, Kind::Lost { .. });
+            let about_it =
+                shown_pid(event.pid) == self.pid && !matches!(event.kind, Kind::Lost { .. });
             if self.root.is_none() && about_it {
                 self.root = Some(ProcessKey::of(event));
             }

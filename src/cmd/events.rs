@@ -6,7 +6,6 @@ use anyhow::Result;
 
 use super::{Printing, drive, write_batch};
 use crate::{
-    clock::WallClock,
     privileges,
     signals::StopSignals,
     source::{LiveOptions, Source},
@@ -21,7 +20,7 @@ pub async fn run(
     let mut stop = StopSignals::catch()?;
     let (mut source, selection) = Source::open_live(&live)?;
     privileges::keep_only(selection.backend.privileges_to_read())?;
-    let mut writer = printing.writer(io::stdout().lock(), WallClock::now());
+    let mut writer = printing.live_writer(io::stdout().lock())?;
     eprintln!(
         "forkwatch-tui: watching with {}; stop with Ctrl-C",
         selection.summary()

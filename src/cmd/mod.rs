@@ -21,27 +21,50 @@ use anyhow::{Context, Result};
 use crate::{
     clock,
     clock::WallClock,
-    event::{Event, EventWriter, KindSet, container::PlaceFilter},
+    event::{Event, EventWriter, KindSet, Schema, container::PlaceFilter, host::Hosts},
     proc::snapshot,
+    recording,
     signals::StopSignals,
     source::{Feed, Selection},
     text,
     tracker::{Outcome, Tracker, model::Model},
 };
 
-/// How a command prints events: text lines or JSON objects, of these kinds only, of one
-/// container or cgroup only if asked.
+/// How a command prints events: text lines or JSON objects (in which schema), of these
+/// kinds only, of one container or cgroup only if asked.
 #[derive(Clone, Debug)]
 pub struct Printing {
     pub json: bool,
+    pub schema: Schema,
     pub kinds: KindSet,
     pub place: Option<PlaceFilter>,
 }
 
 impl Printing {
-    /// The writer of events to `out`, dating them with `clock`.
-    pub fn writer<W: io::Write>(self, out: W, clock: WallClock) -> EventWriter<W> {
-        EventWriter::new(out, self.json, self.kinds, clock).confined_to(self.place)
+    /// The writer to `out` of events of `hosts`, dating them with `clock`: each JSON
+    /// line names its host.
+    pub fn writer<W: io::Write>(self, out: W, clock: WallClock, hosts: Hosts) -> EventWriter<W> {
+        EventWriter::new(out, self.json, self.kinds, clock)
+            .confined_to(self.place)
+            .on_hosts(hosts)
+            .in_schema(self.schema)
+    }
+
+    /// The writer to `out` of this machine's events as they happen. OpenTelemetry records
+    /// name a process's ancestors, so then it first learns from /proc who started whom:
+    /// call it once the event source runs, so that nothing born meanwhile is missed.
+    pub fn live_writer<W: io::Write>(self, out: W) -> Result<EventWriter<W>> {
+        let ancestry = self.json && self.schema == Schema::Otel;
+        let here = Hosts {
+            own: recording::this_host(),
+            merged: Vec::new(),
+        };
+        let mut writer = self.writer(out, WallClock::now(), here);
+        if ancestry {
+            let processes = snapshot::take().context("cannot read /proc")?;
+            writer.seed(processes.iter().map(|p| (p.pid, p.ppid, p.start_ns)));
+        }
+        Ok(writer)
     }
 }
 

@@ -89,24 +89,7 @@ pub async fn run(
         if let Some(error) = recorder.error() {
             bail!("{error}");
         }
-        let backlog = recorder.backlog();
-        if !behind && backlog >= SLOW_DISK_BACKLOG {
-            behind = true;
-            eprintln!(
-                "forkwatch-tui: the disk is slow: {backlog} events wait in memory to be written"
-            );
-        } else if behind && backlog < SLOW_DISK_BACKLOG / 10 {
-            behind = false;
-            eprintln!("forkwatch-tui: the recording has caught up");
-        }
-        if recorder.unqueued() > unqueued && unqueued == 0 {
-            eprintln!(
-                "forkwatch-tui: the disk is too slow: events that do not fit in the {} MiB \
-                 queue are recorded as lost",
-                QUEUE_BYTES >> 20
-            );
-        }
-        unqueued = recorder.unqueued();
+        say_how_writing_keeps_up(&recorder, &mut behind, &mut unqueued);
         Ok(false)
     })
     .await;
@@ -121,6 +104,27 @@ pub async fn run(
         export_trace(to, out, written, &path).await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says when the recorder falls behind (`behind` holds whether it last said so) and
+/// when events start not to fit in its queue (`unqueued`: how many did not, last time).
+fn say_how_writing_keeps_up(recorder: &Recorder, behind: &mut bool, unqueued: &mut u64) {
+    let backlog = recorder.backlog();
+    if !*behind && backlog >= SLOW_DISK_BACKLOG {
+        *behind = true;
+        eprintln!("forkwatch-tui: the disk is slow: {backlog} events wait in memory to be written");
+    } else if *behind && backlog < SLOW_DISK_BACKLOG / 10 {
+        *behind = false;
+        eprintln!("forkwatch-tui: the recording has caught up");
+    }
+    if recorder.unqueued() > *unqueued && *unqueued == 0 {
+        eprintln!(
+            "forkwatch-tui: the disk is too slow: events that do not fit in the {} MiB \
+             queue are recorded as lost",
+            QUEUE_BYTES >> 20
+        );
+    }
+    *unqueued = recorder.unqueued();
 }
 
 /// Why a stream cannot be recorded as asked, if it cannot.

@@ -24,6 +24,7 @@ use crate::{
     recording::{self, Replay, Speed, StreamEnd},
     signals::StopSignals,
     text,
+    tracker::model::Model,
 };
 
 /// What a replay makes instead of printing its events.
@@ -39,31 +40,36 @@ pub struct Instead {
 /// `instead` asks for), then what damage it has; with `skip_damage`, goes on after damage
 /// from the next intact part of the file.
 pub async fn run(
-    file: &Path,
+    files: &[PathBuf],
     printing: Printing,
     (skip_damage, follow): (bool, bool),
     instead: &Instead,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let path = if file == Path::new(recording::STANDARD_STREAM) {
-        "standard input".into()
-    } else {
-        text::escape_path(file)
-    };
+    let path = recording::describe(files);
     // Before the recording is opened, which gives up the privileges to create it as the
     // user who ran sudo.
     let out = instead
         .perfetto
         .as_deref()
-        .map(|to| Ok::<_, anyhow::Error>((to, perfetto::create(to, file)?)))
+        .map(|to| {
+            let file = perfetto::create(to, &files[0])?;
+            for other in &files[1..] {
+                perfetto::not_the_recording(&file, to, other)?;
+            }
+            Ok::<_, anyhow::Error>((to, file))
+        })
         .transpose()?;
-    let Some(mut replay) = recording::open_arriving(file, follow, &mut stop).await? else {
+    let opened = recording::open_any(files, follow, skip_damage, Model::for_keyframes, &mut stop);
+    let Some(opened) = opened.await? else {
         eprintln!("forkwatch-tui: stopped before the recording's start arrived");
         return Ok(ExitCode::FAILURE);
     };
+    let (mut replay, damaged) = (opened.replay, opened.damaged);
     replay.set_speed(Speed::Max);
     replay.skip_damage(skip_damage);
     eprintln!("forkwatch-tui: replaying {path}, {}", replay.info());
+    recording::say_damaged(&damaged);
     let mut made = Made {
         trace: out
             .map(|(to, file)| start_trace(to, file, &replay))
@@ -71,7 +77,14 @@ pub async fn run(
         chain: (instead.critical_path).map(|pid| (pid, Replayed::new(replay.snapshot(), pid))),
     };
     let printed = made.trace.is_none() && made.chain.is_none();
-    let mut writer = printing.writer(io::stdout().lock(), replay.info().wall_clock());
+    let info = replay.info();
+    let mut writer = printing.writer(io::stdout().lock(), info.wall_clock(), info.hosts());
+    writer.seed(
+        replay
+            .snapshot()
+            .iter()
+            .map(|p| (p.pid, p.ppid, p.start_ns)),
+    );
     let mut tally = Tally::default();
     drive(&mut replay, &mut stop, None, |batch| {
         made.take(batch)?;
@@ -88,7 +101,9 @@ pub async fn run(
     if replay.is_following() {
         return Ok(report_stream_end(&replay, &path));
     }
-    report_damage(&replay, &path, skip_damage)
+    let status = report_damage(&replay, &path, skip_damage)?;
+    recording::after_damaged(&damaged)?;
+    Ok(status)
 }
 
 /// Says how a stream (or a followed file) came to its end, if it did (not when stopped):

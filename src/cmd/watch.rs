@@ -10,7 +10,6 @@ use anyhow::Result;
 
 use super::{Printing, critical_path, resync, resync_due, seeded_tracker, write_batch};
 use crate::{
-    clock::WallClock,
     privileges,
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
@@ -31,7 +30,7 @@ pub async fn run(live: LiveOptions, pid: u32, printing: Printing) -> Result<Exit
     watched.add(model, root)?.set_log_len(0);
     let comm = model.get(root).map(|p| p.comm).unwrap_or_default();
 
-    let mut writer = printing.writer(io::stdout().lock(), WallClock::now());
+    let mut writer = printing.live_writer(io::stdout().lock())?;
     eprintln!(
         "forkwatch-tui: watching pid {} ({comm}) and its descendants with {}; stop with Ctrl-C",
         pid,

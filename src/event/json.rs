@@ -28,6 +28,11 @@ impl Event {
         serde_json::to_writer(out, self).map_err(io::Error::from)
     }
 
+    /// The same with a `host` field after `kind`: the name of the host it happened on.
+    pub fn write_json_on<W: io::Write>(&self, host: &str, out: W) -> io::Result<()> {
+        serde_json::to_writer(out, &OnHost(self, host)).map_err(io::Error::from)
+    }
+
     /// The JSON form as a string, terminal-safe.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("events always serialize")
@@ -98,8 +103,30 @@ fn cgroup_json(cgroup: &CgroupPath) -> JsonFields {
 /// or both when the status is unknown.
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize_on(None, s)
+    }
+}
+
+/// An event with the name of its host, which whoever wrote the recording chose.
+struct OnHost<'a>(&'a Event, &'a str);
+
+impl Serialize for OnHost<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_on(Some(self.1), s)
+    }
+}
+
+impl Event {
+    fn serialize_on<S: serde::Serializer>(
+        &self,
+        host: Option<&str>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("kind", self.kind_name().as_str())?;
+        if let Some(host) = host {
+            m.serialize_entry("host", &TerminalSafe(host))?;
+        }
         m.serialize_entry("ts_ns", &self.ts_ns)?;
         m.serialize_entry("pid", &self.pid)?;
         m.serialize_entry("tid", &self.tid)?;
@@ -131,6 +158,12 @@ impl Serialize for Event {
             }
         }
         m.serialize_entry("kernel_thread", &self.kernel_thread)?;
+        self.serialize_kind(&mut m)?;
+        m.end()
+    }
+
+    /// The fields of the event's kind.
+    fn serialize_kind<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         match &self.kind {
             Kind::Exec {
                 filename,
@@ -170,7 +203,7 @@ impl Serialize for Event {
             Kind::Lost { count } => m.serialize_entry("count", count)?,
             Kind::Fork | Kind::ThreadStart | Kind::ThreadExit => {}
         }
-        m.end()
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Event, ExitStatus, Kind, duration, signal_name};
+use super::{Event, ExitStatus, Kind, duration, host, signal_name};
 use crate::{clock::WallClock, text};
 
 /// One line of text for an event, starting with its local time of day. Everything that came
@@ -11,6 +11,8 @@ use crate::{clock::WallClock, text};
 /// never a control sequence, and quoted as a shell word where it is not a plain one
 /// ([`text::push_quoted`]), so that it cannot pass for other fields.
 pub fn text_line(event: &Event, clock: &WallClock) -> String {
+    // Pids as the event's host gave them, in a view of several hosts.
+    let event = &*host::shown(event);
     let time = clock.time_of_day(event.ts_ns);
     if let Kind::Lost { count } = event.kind {
         return format!("{time} {:<12} count={count}", "lost");

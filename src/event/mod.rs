@@ -11,11 +11,14 @@
 mod argv;
 pub mod container;
 pub mod duration;
+pub mod host;
 mod json;
 mod key;
 mod kinds;
 mod line;
+mod lineage;
 mod lossless;
+mod otel;
 mod output;
 mod place;
 
@@ -30,7 +33,7 @@ pub use key::{PID_MAX_LIMIT, ProcessKey};
 pub use kinds::{KindName, KindSet};
 pub use line::text_line;
 pub use lossless::ExactArgv;
-pub use output::{EventWriter, Tally};
+pub use output::{EventWriter, Schema, Tally};
 pub use place::{CgroupPath, MAX_CGROUP_PATH_BYTES, PidNamespace};
 
 use crate::text;

@@ -1,9 +1,30 @@
 //! Printing events: text for people, JSON lines for programs.
 
-use std::io::{self, Write};
+use std::{
+    collections::BTreeMap,
+    io::{self, Write},
+    sync::Arc,
+};
 
-use super::{Event, Kind, KindName, KindSet, container::PlaceFilter, text_line};
+use super::{
+    Event, Kind, KindName, KindSet,
+    container::PlaceFilter,
+    host::{self, Hosts},
+    lineage::Lineages,
+    otel::OtelRecord,
+    text_line,
+};
 use crate::clock::WallClock;
+
+/// Which names the JSON lines use (`--schema`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schema {
+    /// forkwatch's own fields (README "JSON fields").
+    #[default]
+    Forkwatch,
+    /// The OpenTelemetry process semantic conventions (docs/clickhouse.md).
+    Otel,
+}
 
 /// Counts what was printed, for the summary at the end.
 #[derive(Default, Debug, Clone)]
@@ -52,6 +73,11 @@ pub struct EventWriter<W: Write> {
     kinds: KindSet,
     place: Option<PlaceFilter>,
     clock: WallClock,
+    /// Whose events these are: each JSON line names its host, and text lines do when
+    /// there are several.
+    hosts: Option<Hosts>,
+    /// With `--schema otel`: who started whom on each host.
+    lineages: Option<Lineages>,
     pub tally: Tally,
 }
 
@@ -64,7 +90,40 @@ impl<W: Write> EventWriter<W> {
             kinds,
             place: None,
             clock,
+            hosts: None,
+            lineages: None,
             tally: Tally::default(),
+        }
+    }
+
+    /// Names the host of every event (`host` in JSON lines, and in text lines when there
+    /// are several) and shows each event's pids as its host gave them.
+    pub fn on_hosts(mut self, hosts: Hosts) -> Self {
+        self.hosts = Some(hosts);
+        self
+    }
+
+    /// JSON lines (if JSON it writes) in `schema`; with [`Schema::Otel`], named after the
+    /// OpenTelemetry conventions, each with its host's `host.name`.
+    pub fn in_schema(mut self, schema: Schema) -> Self {
+        self.lineages = (self.json && schema == Schema::Otel).then(Lineages::default);
+        self
+    }
+
+    /// Takes in the processes alive when the events start, `(pid, ppid, start_ns)` each,
+    /// so that the OpenTelemetry records of their descendants name them as ancestors.
+    pub fn seed(&mut self, processes: impl IntoIterator<Item = (u32, u32, u64)>) {
+        let Some(lineages) = &mut self.lineages else {
+            return;
+        };
+        let mut by_host: BTreeMap<&str, Vec<(u32, u32, u64)>> = BTreeMap::new();
+        for (pid, ppid, start_ns) in processes {
+            let host = self.hosts.as_ref().map_or("", |hosts| hosts.name_of(pid));
+            let own = (host::shown_pid(pid), host::shown_pid(ppid), start_ns);
+            by_host.entry(host).or_default().push(own);
+        }
+        for (host, processes) in by_host {
+            lineages.of(host).seed(processes);
         }
     }
 
@@ -82,15 +141,50 @@ impl<W: Write> EventWriter<W> {
     }
 
     pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        let host = self.hosts.as_ref().map(|hosts| hosts.name_of(event.pid));
+        let shown = host::shown(event);
+        if let Some(lineages) = &mut self.lineages {
+            // Every event, printed or not, tells who started whom.
+            let host = host.unwrap_or_default();
+            let lineage = lineages.of(host);
+            let ancestors = match shown.kind {
+                Kind::Fork => lineage.born(shown.pid, shown.ppid, shown.start_ns),
+                Kind::Lost { .. } => Arc::new([]),
+                _ => lineage.ancestors(shown.pid, shown.ppid, shown.start_ns),
+            };
+            if matches!(shown.kind, Kind::Exit(_)) {
+                lineage.ended(shown.pid, shown.start_ns);
+            }
+            if self.wants(event) {
+                let record = OtelRecord {
+                    event: &shown,
+                    host,
+                    clock: &self.clock,
+                    ancestors: &ancestors,
+                };
+                serde_json::to_writer(&mut self.out, &record).map_err(io::Error::from)?;
+                self.out.write_all(b"\n")?;
+                self.tally.add(event);
+            }
+            return Ok(());
+        }
         if !self.wants(event) {
             return Ok(());
         }
-        if self.json {
-            event.write_json(&mut self.out)?;
-            self.out.write_all(b"\n")?;
-        } else {
-            writeln!(self.out, "{}", text_line(event, &self.clock))?;
+        match host {
+            Some(host) if self.json => shown.write_json_on(host, &mut self.out)?,
+            None if self.json => shown.write_json(&mut self.out)?,
+            _ => {
+                let several = self.hosts.as_ref().is_some_and(Hosts::several);
+                let line = text_line(&shown, &self.clock);
+                let line = match host.filter(|_| several) {
+                    Some(host) => with_host(line, host),
+                    None => line,
+                };
+                self.out.write_all(line.as_bytes())?;
+            }
         }
+        self.out.write_all(b"\n")?;
         self.tally.add(event);
         Ok(())
     }
@@ -98,6 +192,19 @@ impl<W: Write> EventWriter<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// A text line with `host=NAME` after its time of day, which every line starts with; the
+/// name quoted as a shell word where it is not a plain one, as a process's strings are.
+fn with_host(line: String, host: &str) -> String {
+    let Some((time, rest)) = line.split_once(' ') else {
+        return line;
+    };
+    let mut out = format!("{time} host=");
+    crate::text::push_quoted(&mut out, host.as_bytes());
+    out.push(' ');
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -151,5 +258,44 @@ mod tests {
             w.write(e).unwrap();
         }
         assert_eq!(w.tally.summary(), "1 events (fork 1), 2 lost");
+    }
+
+    #[test]
+    fn each_line_names_its_host_escaped_and_text_only_when_there_are_several() {
+        use crate::event::host::merged_pid;
+        let hosts = Hosts {
+            own: "here".into(),
+            merged: vec!["web 1\x1b[31m".into(), "db".into()],
+        };
+        let on_web = Event {
+            pid: merged_pid(0, 41),
+            tid: merged_pid(0, 41),
+            ppid: merged_pid(0, 1),
+            ..event(Kind::Fork)
+        };
+        let lines = |json: bool, hosts: Hosts| {
+            let mut buf = Vec::new();
+            let clock = WallClock::with_offset(0);
+            let mut w = EventWriter::new(&mut buf, json, KindSet::default(), clock);
+            w = w.on_hosts(hosts);
+            w.write(&on_web).unwrap();
+            w.flush().unwrap();
+            drop(w);
+            String::from_utf8(buf).unwrap()
+        };
+        let json = lines(true, hosts.clone());
+        assert!(
+            json.starts_with(r#"{"kind":"fork","host":"web 1\u001b[31m","#),
+            "{json}"
+        );
+        assert!(json.contains(r#""pid":41,"tid":41,"ppid":1,"#), "{json}");
+        let text = lines(false, hosts);
+        assert!(text.contains(r" host='web 1\e[31m' fork "), "{text}");
+        assert!(text.contains(" pid=41 ppid=1 "), "{text}");
+        let one = Hosts {
+            own: "here".into(),
+            merged: Vec::new(),
+        };
+        assert!(!lines(false, one).contains("host="));
     }
 }

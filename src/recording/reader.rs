@@ -18,7 +18,7 @@ use super::{
     frame::{self, FrameDecoder, FrameKind, Header},
 };
 use crate::{
-    event::{Argv, ByteString, Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES},
+    event::{Argv, ByteString, Event, Kind, MAX_ARGV_BYTES, MAX_FILENAME_BYTES, host},
     proc::snapshot::ProcessInfo,
     text,
 };
@@ -291,6 +291,8 @@ impl<R: Input> Reader<R> {
                         return Err(damaged("snapshot frame has a wrong count".into()));
                     }
                     for process in &mut part {
+                        self.check_pids(&[process.pid, process.ppid])
+                            .map_err(damaged)?;
                         keep_argv_within_cap(
                             self.version,
                             &mut process.argv,
@@ -444,12 +446,34 @@ impl<R: Input> Reader<R> {
                 }
                 _ => {}
             }
+            self.check_pids(&[event.pid, event.tid, event.ppid])?;
             out.push(event);
         }
         if !input.is_empty() {
             return Err(different().into());
         }
         Ok(lost)
+    }
+
+    /// A pid above any a kernel gives is damage (`PID_MAX_LIMIT` itself passes, as it
+    /// always did: the model and the Perfetto export skip it), and so is one of a host a
+    /// merge of several recordings does not name ([`crate::event::host`]): the model keeps
+    /// a table by pid for each host, which such pids would make a file of a few bytes cost
+    /// gigabytes.
+    pub(in crate::recording) fn check_pids(&self, pids: &[u32]) -> Result<(), String> {
+        let hosts = self.info.hosts.len();
+        let bad = pids.iter().find(|&&pid| match host::host_pid(pid) {
+            (None, pid) => hosts > 0 && pid != 0,
+            (Some(0), 0) if hosts == 0 => false,
+            (Some(host), _) => host >= hosts,
+        });
+        match bad {
+            Some(pid) if hosts == 0 => Err(format!("pid {pid}, which no kernel gives")),
+            Some(pid) => Err(format!(
+                "pid {pid}, of none of the recording's {hosts} hosts"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Reads the frame at `self.offset` into `self.content` and moves past it; on damage

@@ -6,6 +6,7 @@
 
 use std::{
     fs::File,
+    io::Write,
     path::Path,
     sync::{
         Arc, OnceLock,
@@ -306,7 +307,7 @@ fn write_loop(
 }
 
 /// When to write a keyframe, and what into it.
-struct Keyframes {
+pub(super) struct Keyframes {
     live: Box<dyn LiveSet>,
     /// At least this many events between two keyframes ([`KEYFRAME_EVENTS`]), and this
     /// many times the last keyframe's size ([`KEYFRAME_GROWTH`]).
@@ -322,7 +323,7 @@ struct Keyframes {
 }
 
 impl Keyframes {
-    fn new(live: Box<dyn LiveSet>, every: u64, growth: u64) -> Self {
+    pub(super) fn new(live: Box<dyn LiveSet>, every: u64, growth: u64) -> Self {
         Self {
             live,
             every,
@@ -336,7 +337,11 @@ impl Keyframes {
 
     /// Feeds the model a batch just pushed to `writer`, and writes a keyframe if one is
     /// due.
-    fn after(&mut self, batch: &[Event], writer: &mut Writer<File>) -> std::io::Result<()> {
+    pub(super) fn after<W: Write>(
+        &mut self,
+        batch: &[Event],
+        writer: &mut Writer<W>,
+    ) -> std::io::Result<()> {
         for event in batch {
             self.live.apply(event);
             self.latest_ns = self.latest_ns.max(event.ts_ns);

@@ -460,7 +460,10 @@ impl Replay {
                     self.arrived();
                 }
                 Ok(false) if open && self.reader.end().is_none() => break,
-                Ok(false) => self.ended = true,
+                Ok(false) => {
+                    self.ended = true;
+                    self.arrived();
+                }
                 Err(damage) => {
                     self.note_damage(damage);
                     if !self.skip_damage {
@@ -478,8 +481,8 @@ impl Replay {
         !self.queue.is_empty()
     }
 
-    /// When following, the extent takes in the events just read, which the frame
-    /// headers read for it may not have counted yet.
+    /// When following, the extent takes in the events just read and the end frame, which
+    /// the frame headers read for it may not have counted yet.
     fn arrived(&mut self) {
         if self.follow.is_none() {
             return;
@@ -487,7 +490,8 @@ impl Replay {
         let read = self.given + self.queue.len() as u64;
         self.extent.events = self.extent.events.max(read);
         let latest = self.queue.iter().map(|e| e.ts_ns).max().unwrap_or(0);
-        self.extent.end_ns = self.extent.end_ns.max(latest);
+        let end = self.reader.end().map_or(0, |end| end.end_ns);
+        self.extent.end_ns = self.extent.end_ns.max(latest).max(end);
     }
 
     fn note_damage(&mut self, damage: Damage) {

@@ -90,17 +90,14 @@ impl Follow {
     }
 }
 
-/// The handle of a stream being spooled: whoever feeds it can say why it broke.
-pub struct Stream {
-    /// Where the spool file is.
-    pub spool_dir: PathBuf,
-}
+/// A recording stream, replayed as it arrives.
+pub struct Stream;
 
 impl Stream {
     /// Replays `input` as it arrives (see the module documentation). Returns once the
     /// stream's info and snapshot arrived; a stream that closes before them, or that is
     /// not a recording, is an error.
-    pub async fn spool(input: impl Read + Send + 'static) -> Result<(Replay, Self), OpenError> {
+    pub async fn spool(input: impl Read + Send + 'static) -> Result<Replay, OpenError> {
         Self::spool_telling(input, || None).await
     }
 
@@ -110,8 +107,8 @@ impl Stream {
     pub async fn spool_telling(
         input: impl Read + Send + 'static,
         why: impl FnOnce() -> Option<String> + Send + 'static,
-    ) -> Result<(Replay, Self), OpenError> {
-        let (file, spool_dir) = spool_file().map_err(OpenError::Io)?;
+    ) -> Result<Replay, OpenError> {
+        let file = spool_file().map_err(OpenError::Io)?;
         let writer = file.try_clone().map_err(OpenError::Io)?;
         let follow = Follow::new();
         let copier = follow.clone();
@@ -119,8 +116,7 @@ impl Stream {
             .name("stream-spool".into())
             .spawn(move || copy(input, &writer, &copier, why))
             .map_err(OpenError::Io)?;
-        let replay = Replay::following(file, follow.clone()).await?;
-        Ok((replay, Self { spool_dir }))
+        Replay::following(file, follow).await
     }
 }
 
@@ -186,14 +182,14 @@ fn copy(mut input: impl Read, spool: &File, follow: &Follow, why: impl FnOnce() 
 
 /// Creates the spool file: unlinked, so nothing else can open it, and gone with the
 /// process.
-fn spool_file() -> io::Result<(File, PathBuf)> {
+fn spool_file() -> io::Result<File> {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute());
     let mut last = None;
     for dir in runtime.into_iter().chain([PathBuf::from("/tmp")]) {
         match spool_in(&dir) {
-            Ok(file) => return Ok((file, dir)),
+            Ok(file) => return Ok(file),
             Err(e) => last = Some((dir, e)),
         }
     }

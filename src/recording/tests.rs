@@ -21,6 +21,7 @@ pub(crate) fn info() -> Info {
         wall_clock_offset_ns: 1_763_000_000_000_000_000,
         start_ns: START_NS,
         recorder: "test".into(),
+        hosts: Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! only. Who is in a pin is [`crate::tracker::pins`]'s rule, and the pins are the
 //! tracker's; this is what the user sees of them and does with them.
 
+use crate::event::host::shown_pid;
 use anyhow::Result;
 use ratatui::{style::Stylize, text::Span};
 
@@ -104,8 +105,8 @@ pub fn mask_text(mask: KindSet) -> String {
 /// `pid (comm)` of a process, or its pid if the model has forgotten it.
 pub fn name_of(model: &Model, key: ProcessKey) -> String {
     match model.get(key) {
-        Some(p) => format!("{} ({})", key.pid, p.comm),
-        None => key.pid.to_string(),
+        Some(p) => format!("{} ({})", shown_pid(key.pid), p.comm),
+        None => shown_pid(key.pid).to_string(),
     }
 }
 
@@ -137,7 +138,11 @@ pub fn current_pin(
 pub fn set_mask(tracker: &mut Tracker, root: ProcessKey, mask: KindSet) -> Option<String> {
     let pin = tracker.pins_mut().0.get_mut(root)?;
     pin.set_mask(mask);
-    Some(format!("pin {} logs {}", root.pid, mask_text(mask)))
+    Some(format!(
+        "pin {} logs {}",
+        shown_pid(root.pid),
+        mask_text(mask)
+    ))
 }
 
 impl PinsState {

@@ -1047,6 +1047,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
 mod contained;
 mod containers;
 mod hostile;
+mod hosts;
 mod keys;
 mod look;
 mod memory;
@@ -1055,4 +1056,5 @@ mod record;
 mod relays;
 mod replay;
 mod resync;
+mod stream;
 mod timeline;

@@ -29,6 +29,12 @@ pub fn create(path: &Path, recording: &Path) -> Result<File> {
             private_file::describe(&e, user.as_ref())
         )
     })?;
+    not_the_recording(&file, path, recording)?;
+    Ok(file)
+}
+
+/// Refuses `file`, the trace being made at `path`, if it is the recording at `recording`.
+pub fn not_the_recording(file: &File, path: &Path, recording: &Path) -> Result<()> {
     let same = |a: &Metadata, b: &Metadata| (a.dev(), a.ino()) == (b.dev(), b.ino());
     if let (Ok(out), Ok(recording)) = (file.metadata(), std::fs::metadata(recording))
         && same(&out, &recording)
@@ -38,7 +44,7 @@ pub fn create(path: &Path, recording: &Path) -> Result<File> {
             text::escape_path(path)
         );
     }
-    Ok(file)
+    Ok(())
 }
 
 /// Writes the trace of the whole of `replay` (played as fast as it reads) to `file`,

@@ -32,15 +32,18 @@
 //!   unknown process starts its lifetime at its start time. The eBPF probe's events come in
 //!   order; the other backends' may not.
 //! - What no kernel writes is skipped: a pid of the snapshot seen before, and pids at or
-//!   above [`PID_MAX_LIMIT`] (in the snapshot and in events).
+//!   above [`PID_MAX_LIMIT`] (in the snapshot and in events), or above the blocks of the
+//!   hosts of a replay of several ([`host`]), whose tracks are named with each host's own
+//!   pids and the top-level subtrees with the host's name too.
 //!
 //! Memory: the output is streamed. Per live process about 80 bytes; per pid whose last
 //! process ended about 16 bytes (a pid is live or ended, never both: at most one entry per
 //! pid of the pid space); per process of the trace 12 bytes for the tree order, written at
-//! the end (for at most [`ORDERED_MAX`] processes; later ones keep no sort index); 512 KiB
-//! for the pids used.
+//! the end (for at most [`ORDERED_MAX`] processes; later ones keep no sort index); at most
+//! 512 KiB a host for the pids used.
 
 mod file;
+mod order;
 
 use std::io::{self, Write};
 
@@ -48,15 +51,19 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{
-    event::{Comm, Event, ExitStatus, KeyMap, Kind, PID_MAX_LIMIT, ProcessKey},
+    event::{
+        Comm, Event, ExitStatus, KeyMap, Kind, PID_MAX_LIMIT, ProcessKey,
+        host::{self, Hosts, shown_pid},
+    },
     proc::snapshot::ProcessInfo,
     recording::Info,
 };
 
-pub use file::{create, export, write_error};
+pub use file::{create, export, not_the_recording, write_error};
 
-/// The trace "process" and thread of the recording's own track: above every pid.
-const RECORDING: u32 = PID_MAX_LIMIT;
+/// The most hosts of a replay of several a trace holds: their pids, the recording's track
+/// and the spare track ids all fit below 2^32.
+pub const MAX_TRACE_HOSTS: usize = 511;
 /// Processes whose place in the tree order is kept (12 bytes each: 48 MiB).
 pub const ORDERED_MAX: usize = 1 << 22;
 const NO_PARENT: u32 = u32::MAX;
@@ -163,15 +170,26 @@ pub struct Trace<W: Write> {
     latest_ns: u64,
     placed: Vec<Placed>,
     seq: u32,
-    /// Pids given a track already, one bit each (512 KiB).
-    used_pids: Vec<u64>,
+    /// Pids given a track already, one bit each, by block of pids (512 KiB a host).
+    used_pids: Vec<Vec<u64>>,
     spare_tid: u32,
+    /// No pid of the recording is this high: the trace "process" and thread of the
+    /// recording's own track.
+    recording: u32,
+    /// Whose processes these are: named in the tracks of a replay of several hosts.
+    hosts: Hosts,
 }
 
 impl<W: Write> Trace<W> {
     /// Starts the trace of the recording `info` describes, whose processes at the start
     /// are `snapshot`.
     pub fn start(mut out: W, info: &Info, snapshot: &[ProcessInfo]) -> io::Result<Self> {
+        if info.hosts.len() > MAX_TRACE_HOSTS {
+            return Err(io::Error::other(format!(
+                "a trace holds at most {MAX_TRACE_HOSTS} hosts"
+            )));
+        }
+        let recording = (info.hosts.len() as u32 + 1) * PID_MAX_LIMIT;
         let header = json!({
             "displayTimeUnit": "ms",
             "otherData": {
@@ -196,12 +214,14 @@ impl<W: Write> Trace<W> {
             latest_ns: info.start_ns,
             placed: Vec::new(),
             seq: 0,
-            used_pids: vec![0; PID_MAX_LIMIT as usize / 64 + 1],
-            spare_tid: PID_MAX_LIMIT + 1,
+            used_pids: Vec::new(),
+            spare_tid: recording + 1,
+            recording,
+            hosts: info.hosts(),
         };
         let name = TraceEvent {
             args: json!({"name": "recording"}),
-            ..TraceEvent::new("M", "process_name", 0.0, (RECORDING, RECORDING))
+            ..TraceEvent::new("M", "process_name", 0.0, (recording, recording))
         };
         trace.write(&name)?;
         let mut snapshot: Vec<&ProcessInfo> = snapshot.iter().collect();
@@ -209,7 +229,7 @@ impl<W: Write> Trace<W> {
         snapshot.sort_by_key(|p| (p.start_ns, p.pid));
         for p in snapshot {
             // Repeated or impossible pids come only from a crafted recording.
-            if p.pid < PID_MAX_LIMIT && !trace.live.contains_key(&p.pid) {
+            if p.pid < recording && !trace.live.contains_key(&p.pid) {
                 trace.seed(p)?;
             }
         }
@@ -226,12 +246,12 @@ impl<W: Write> Trace<W> {
                 let lost = TraceEvent {
                     s: Some("g"),
                     args: json!({"count": count}),
-                    ..TraceEvent::new("i", &name, ts, (RECORDING, RECORDING))
+                    ..TraceEvent::new("i", &name, ts, (self.recording, self.recording))
                 };
                 return self.write(&lost);
             }
             Kind::ThreadStart | Kind::ThreadExit => return Ok(()),
-            _ if e.pid >= PID_MAX_LIMIT => return Ok(()),
+            _ if e.pid >= self.recording => return Ok(()),
             _ => {}
         }
         if !self.knows(e)? {
@@ -293,7 +313,7 @@ impl<W: Write> Trace<W> {
         let recording = TraceEvent {
             dur: Some(span as f64 / 1e3),
             args: json!({"duration_ns": span}),
-            ..TraceEvent::new("X", "recording", 0.0, (RECORDING, RECORDING))
+            ..TraceEvent::new("X", "recording", 0.0, (self.recording, self.recording))
         };
         self.write(&recording)?;
         self.write_tree_order()?;
@@ -404,19 +424,24 @@ impl<W: Write> Trace<W> {
             tid,
             group,
             depth,
-            top: parent.is_none(),
+            // A host's own top process is no parent: its children are the tops of its tree.
+            top: parent.is_none() || is_host_root(born.ppid),
             start_ns: born.start_ns,
             comm: born.comm,
             in_exec: false,
         };
-        let name = format!("pid {}", key.pid);
+        let name = format!("pid {}", shown_pid(key.pid));
+        let mut args = json!({
+            "pid": shown_pid(key.pid),
+            "ppid": shown_pid(born.ppid),
+            "started_before_the_recording": born.start_ns < self.origin_ns,
+        });
+        if !self.hosts.merged.is_empty() {
+            args["host"] = json!(self.hosts.name_of(key.pid));
+        }
         let lifetime = TraceEvent {
             cat: "lifetime",
-            args: json!({
-                "pid": key.pid,
-                "ppid": born.ppid,
-                "started_before_the_recording": born.start_ns < self.origin_ns,
-            }),
+            args,
             ..TraceEvent::new("B", &name, self.us(begin_ns), live.track())
         };
         self.live.insert(key.pid, live);
@@ -448,17 +473,21 @@ impl<W: Write> Trace<W> {
 
     /// A pid's track id: the pid itself the first time, then a spare number.
     fn track_id(&mut self, pid: u32) -> u32 {
-        let (word, bit) = (pid as usize / 64, 1u64 << (pid % 64));
-        match self.used_pids.get_mut(word) {
-            Some(bits) if *bits & bit == 0 => {
-                *bits |= bit;
-                pid
-            }
-            _ => {
-                self.spare_tid = self.spare_tid.saturating_add(1);
-                self.spare_tid - 1
-            }
+        let (block, at) = ((pid / PID_MAX_LIMIT) as usize, pid % PID_MAX_LIMIT);
+        let (word, bit) = (at as usize / 64, 1u64 << (at % 64));
+        if self.used_pids.len() <= block {
+            self.used_pids.resize_with(block + 1, Vec::new);
         }
+        let bits = &mut self.used_pids[block];
+        if bits.len() <= word {
+            bits.resize(word + 1, 0);
+        }
+        if bits[word] & bit == 0 {
+            bits[word] |= bit;
+            return pid;
+        }
+        self.spare_tid = self.spare_tid.saturating_add(1);
+        self.spare_tid - 1
     }
 
     fn begin_exec(&mut self, pid: u32, ts_ns: u64, comm: Comm, args: Value) -> io::Result<()> {
@@ -512,7 +541,8 @@ impl<W: Write> Trace<W> {
             0..=16 => "· ".repeat(live.depth as usize),
             deep => format!("·{deep} "),
         };
-        let name = format!("{}{} {}", indent, live.comm.as_str(), live.key.pid);
+        let pid = shown_pid(live.key.pid);
+        let name = format!("{}{} {pid}", indent, live.comm.as_str());
         let thread = TraceEvent {
             args: json!({"name": name}),
             ..TraceEvent::new("M", "thread_name", 0.0, live.track())
@@ -521,54 +551,25 @@ impl<W: Write> Trace<W> {
         if live.group != live.tid {
             return Ok(());
         }
+        let name = match self.hosts.several() {
+            true => format!(
+                "{} {pid} on {}",
+                live.comm.as_str(),
+                self.hosts.name_of(live.key.pid)
+            ),
+            false => format!("{} {pid}", live.comm.as_str()),
+        };
         let process = TraceEvent {
-            args: json!({"name": format!("{} {}", live.comm.as_str(), live.key.pid)}),
+            args: json!({"name": name}),
             ..TraceEvent::new("M", "process_name", 0.0, live.track())
         };
         self.write(&process)
     }
+}
 
-    /// `thread_sort_index` (and `process_sort_index` for subtrees) in tree order: a
-    /// parent, then each child's subtree in the order they started.
-    fn write_tree_order(&mut self) -> io::Result<()> {
-        let placed = std::mem::take(&mut self.placed);
-        let n = placed.len();
-        let mut first_child = vec![NO_PARENT; n];
-        let mut next_sibling = vec![NO_PARENT; n];
-        let mut roots = Vec::new();
-        for (seq, p) in placed.iter().enumerate().rev() {
-            match placed.get(p.parent as usize) {
-                Some(_) => {
-                    next_sibling[seq] = first_child[p.parent as usize];
-                    first_child[p.parent as usize] = seq as u32;
-                }
-                None => roots.push(seq as u32),
-            }
-        }
-        // `roots` is latest first: the stack pops the earliest first.
-        let mut stack = roots;
-        let mut index = 0u32;
-        while let Some(seq) = stack.pop() {
-            let p = placed[seq as usize];
-            let sort = |name| TraceEvent {
-                args: json!({"sort_index": index}),
-                ..TraceEvent::new("M", name, 0.0, (p.group, p.tid))
-            };
-            self.write(&sort("thread_sort_index"))?;
-            if p.group == p.tid {
-                self.write(&sort("process_sort_index"))?;
-            }
-            index += 1;
-            let mut children = Vec::new();
-            let mut child = first_child[seq as usize];
-            while child != NO_PARENT {
-                children.push(child);
-                child = next_sibling[child as usize];
-            }
-            stack.extend(children.into_iter().rev());
-        }
-        Ok(())
-    }
+/// Whether `pid` is a host's own top process in a replay of several hosts (its pid 0).
+fn is_host_root(pid: u32) -> bool {
+    matches!(host::host_pid(pid), (Some(_), 0))
 }
 
 /// `args` without the `_base64` fields that are null: as in `events --json`, they are there

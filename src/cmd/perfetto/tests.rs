@@ -304,3 +304,77 @@ fn repeated_and_impossible_pids_of_a_crafted_snapshot_are_skipped() {
         .collect();
     assert!(on_recording.is_empty(), "{on_recording:?}");
 }
+
+#[test]
+fn each_host_has_its_own_tracks_named_with_its_own_pids_and_its_name() {
+    use crate::event::host::merged_pid;
+    let info = Info {
+        start_ns: ORIGIN,
+        hosts: vec!["web".into(), "db".into()],
+        ..Info::default()
+    };
+    let on = |host: usize, p: ProcessInfo| ProcessInfo {
+        pid: merged_pid(host, p.pid),
+        ppid: merged_pid(host, p.ppid),
+        ..p
+    };
+    let root = |host: usize, name: &str| ProcessInfo {
+        pid: merged_pid(host, 0),
+        ppid: 0,
+        start_ns: 0,
+        comm: Comm::from(name),
+        argv: Argv::from_args([name]),
+        ..init()
+    };
+    let snapshot = [root(0, "web"), on(0, init()), root(1, "db"), on(1, init())];
+    let fork = |host: usize| Event {
+        pid: merged_pid(host, 50),
+        tid: merged_pid(host, 50),
+        ppid: merged_pid(host, 1),
+        ..event(50, 1, 1_100, 1_100, Kind::Fork)
+    };
+    let mut out = Vec::new();
+    let mut trace = Trace::start(&mut out, &info, &snapshot).unwrap();
+    for e in [fork(0), fork(1)] {
+        trace.event(&e).unwrap();
+    }
+    trace.finish(5_000 * MS).unwrap();
+    let v: Value = serde_json::from_slice(&out).expect("JSON");
+    let events = v["traceEvents"].as_array().unwrap();
+    let begins = of(events, "B", "lifetime");
+    let tracks: Vec<(u64, &Value, &Value)> = (begins.iter())
+        .map(|e| {
+            (
+                e["tid"].as_u64().unwrap(),
+                &e["args"]["pid"],
+                &e["args"]["host"],
+            )
+        })
+        .collect();
+    let pid = |host: usize, pid: u32| u64::from(merged_pid(host, pid));
+    assert_eq!(
+        tracks,
+        [
+            (pid(0, 0), &json!(0), &json!("web")),
+            (pid(1, 0), &json!(0), &json!("db")),
+            (pid(0, 1), &json!(1), &json!("web")),
+            (pid(1, 1), &json!(1), &json!("db")),
+            (pid(0, 50), &json!(50), &json!("web")),
+            (pid(1, 50), &json!(50), &json!("db")),
+        ]
+    );
+    // Each host's init heads a trace "process" of its own, named with its host, and the
+    // children of init go with it as one machine's do.
+    let names: Vec<&str> = (events.iter())
+        .filter(|e| e["name"] == "process_name")
+        .filter_map(|e| e["args"]["name"].as_str())
+        .collect();
+    for name in [
+        "sh 50 on web",
+        "sh 50 on db",
+        "init 1 on web",
+        "init 1 on db",
+    ] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+}

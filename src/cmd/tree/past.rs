@@ -2,14 +2,14 @@
 //! moments (`replay --diff`). Times are read as the replay's seek prompt reads them
 //! ([`crate::recording::moment`]), from the recording's start.
 
-use std::{collections::HashSet, io, path::Path, process::ExitCode};
+use std::{collections::HashSet, io, path::PathBuf, process::ExitCode};
 
 use anyhow::{Result, anyhow, bail};
 
 use super::print::{self, TreeOptions};
 use crate::{
     cmd::Printing,
-    event::{Event, Kind, KindName, KindSet},
+    event::{Event, Kind, KindName, KindSet, host},
     recording::{self, Info, Replay, moment::time_from_start},
     text,
     tracker::model::Model,
@@ -38,17 +38,21 @@ pub async fn model_at(replay: &mut Replay, at_ns: u64) -> Result<Model> {
 
 /// `replay FILE --tree-at TIME`: the processes alive at TIME, printed as `tree` prints.
 pub async fn tree_at(
-    file: &Path,
+    files: &[PathBuf],
     time: &str,
-    options: TreeOptions,
+    mut options: TreeOptions,
     skip_damage: bool,
 ) -> Result<ExitCode> {
-    let path = text::escape_path(file);
-    let mut replay = recording::open(file)?;
+    let path = recording::describe(files);
+    let opened = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    recording::say_damaged(&opened.damaged);
+    let mut replay = opened.replay;
     replay.skip_damage(skip_damage);
     let at_ns = moment(&replay, "--tree-at", time)?;
     let model = model_at(&mut replay, at_ns).await?;
     undamaged(&replay, &path, skip_damage)?;
+    options.pid = options.pid.map(|pid| on_a_host(&model, replay.info(), pid));
+    options.hosts = (!replay.info().hosts.is_empty()).then(|| replay.info().hosts());
     let clock = replay.info().wall_clock();
     let mut users = users_of(replay.info());
     let mut out = io::stdout().lock();
@@ -64,14 +68,16 @@ pub async fn tree_at(
 /// and up to T2, an event each in time order, as `events` prints them; with `pid`, only
 /// those of the subtree of the process that had that pid at T1 (and those born into it).
 pub async fn diff(
-    file: &Path,
+    files: &[PathBuf],
     [first, second]: [&str; 2],
     pid: Option<u32>,
     mut printing: Printing,
     skip_damage: bool,
 ) -> Result<ExitCode> {
-    let path = text::escape_path(file);
-    let mut replay = recording::open(file)?;
+    let path = recording::describe(files);
+    let opened = recording::open_all(files, skip_damage, Model::for_keyframes)?;
+    recording::say_damaged(&opened.damaged);
+    let mut replay = opened.replay;
     replay.skip_damage(skip_damage);
     let from_ns = moment(&replay, "--diff", first)?;
     let to_ns = moment(&replay, "--diff", second)?;
@@ -86,6 +92,7 @@ pub async fn diff(
     // The live pids of the subtree: pids name one live process each.
     let mut members: Option<HashSet<u32>> = match pid {
         Some(pid) => {
+            let pid = on_a_host(&model, replay.info(), pid);
             let Some(root) = model.current(pid) else {
                 bail!(
                     "no process {pid} was alive at {}",
@@ -98,7 +105,8 @@ pub async fn diff(
         None => None,
     };
     drop(model);
-    let mut writer = printing.writer(io::stdout().lock(), clock);
+    let hosts = replay.info().hosts();
+    let mut writer = printing.writer(io::stdout().lock(), clock, hosts);
     let mut batch = Vec::new();
     replay.seek(to_ns)?;
     while replay.is_seeking() {
@@ -172,4 +180,13 @@ fn users_of(info: &Info) -> Users {
     } else {
         Users::with_lookup(|_| None)
     }
+}
+
+/// The pid of the live process a user names with `pid`: in a replay of several hosts,
+/// the first host's (in the order the recordings were given) that has one alive then.
+fn on_a_host(model: &Model, info: &Info, pid: u32) -> u32 {
+    (0..info.hosts.len())
+        .map(|h| host::merged_pid(h, pid))
+        .find(|&merged| model.current(merged).is_some())
+        .unwrap_or(pid)
 }

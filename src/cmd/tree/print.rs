@@ -3,6 +3,7 @@
 //! `crate::text`, JSON as events' JSON writes it (`comm_base64`, `argv_base64` beside text
 //! that is not the exact bytes).
 
+use crate::event::host::{Hosts, shown_pid};
 use std::{collections::HashSet, io};
 
 use anyhow::{Context, Result, bail};
@@ -24,6 +25,8 @@ pub struct TreeOptions {
     pub pid: Option<u32>,
     /// Only the processes of this container or cgroup, with their ancestors.
     pub place: Option<PlaceFilter>,
+    /// In a replay of several hosts, their names: each process in JSON says its host.
+    pub hosts: Option<Hosts>,
 }
 
 /// Guides are drawn this deep; deeper rows show their depth instead, so that a chain of
@@ -60,6 +63,7 @@ pub fn print(
             users,
             rows: &rows,
             shown: rows.iter().map(|row| row.slot).collect(),
+            hosts: options.hosts.as_ref(),
         };
         serde_json::to_writer(&mut *out, &document).map_err(io::Error::from)?;
         writeln!(out)
@@ -166,7 +170,7 @@ fn write_text(
         writeln!(
             out,
             "{:>7} {:<10} {start:<8} {age:>6}  {}{}",
-            p.key.pid,
+            shown_pid(p.key.pid),
             user(users, p).unwrap_or_default(),
             row.guide,
             command(p)
@@ -202,6 +206,7 @@ struct Document<'a> {
     rows: &'a [Row],
     /// The slots of `rows`: a process's `children` are those of them the document holds.
     shown: HashSet<Slot>,
+    hosts: Option<&'a Hosts>,
 }
 
 impl Serialize for Document<'_> {
@@ -228,15 +233,18 @@ impl Serialize for ProcessJson<'_> {
         let model = self.doc.model;
         let p = model.process_at(self.row.slot);
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("pid", &p.key.pid)?;
-        m.serialize_entry("ppid", &p.ppid)?;
+        if let Some(hosts) = self.doc.hosts {
+            m.serialize_entry("host", &TerminalSafe(hosts.name_of(p.key.pid)))?;
+        }
+        m.serialize_entry("pid", &shown_pid(p.key.pid))?;
+        m.serialize_entry("ppid", &shown_pid(p.ppid))?;
         m.serialize_entry("start_ns", &p.start_ns)?;
         m.serialize_entry("start", &self.doc.clock.time_of_day(p.start_ns))?;
         m.serialize_entry("depth", &self.row.depth)?;
         let children: Vec<u32> = (model.child_slots(self.row.slot).iter())
             .filter(|slot| self.doc.shown.contains(slot))
             .filter_map(|&slot| model.in_tree_at(slot))
-            .map(|child| child.key.pid)
+            .map(|child| shown_pid(child.key.pid))
             .collect();
         m.serialize_entry("children", &children)?;
         m.serialize_entry("comm", &TerminalSafe(&p.comm.as_str()))?;

@@ -71,6 +71,7 @@ impl<R: Input> Reader<R> {
             next_part += 1;
             for mut process in part.processes {
                 keep_argv_within_cap(self.version, &mut process.argv, &mut process.argv_truncated)?;
+                self.check_pids(&[process.pid, process.ppid])?;
                 processes.push(process);
             }
             if next_part == head.parts {

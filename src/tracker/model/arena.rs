@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 
 use super::{Model, Process, ProcessKey};
-use crate::event::PID_MAX_LIMIT;
 
 /// A process's place in the model's node table: the same for as long as the model holds
 /// the process, then given to another.
@@ -152,16 +151,10 @@ impl Model {
             }
         };
         self.index.insert(key, slot);
-        // A pid no kernel can give (from a corrupt recording) is not worth a huge table.
-        if key.pid <= PID_MAX_LIMIT {
-            let pid = key.pid as usize;
-            if self.by_pid.len() <= pid {
-                self.by_pid.resize(pid + 1, NONE);
-            }
-            let newest = self.by_pid[pid];
-            if newest == NONE || self.node(newest).process.key.start_ticks <= key.start_ticks {
-                self.by_pid[pid] = slot;
-            }
+        // A reader lets no pid through that no host of the recording can give.
+        let newest = self.by_pid.get(key.pid);
+        if newest == NONE || self.node(newest).process.key.start_ticks <= key.start_ticks {
+            self.by_pid.set(key.pid, slot);
         }
         self.alive += 1;
         slot

@@ -37,9 +37,9 @@ impl Model {
         let node = self.node_mut(slot);
         node.in_tree = false;
         node.former_parent = former_parent;
-        let pid = node.process.key.pid as usize;
-        if self.by_pid.get(pid) == Some(&slot) {
-            self.by_pid[pid] = NONE;
+        let pid = node.process.key.pid;
+        if self.by_pid.get(pid) == slot {
+            self.by_pid.set(pid, NONE);
         }
         self.history.push_back(slot);
         self.forget_old();

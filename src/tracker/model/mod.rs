@@ -50,6 +50,7 @@ mod arena;
 mod changes;
 mod linger;
 mod memory;
+mod pids;
 mod process;
 mod program;
 mod query;
@@ -137,7 +138,7 @@ pub struct Model {
     free: Vec<Slot>,
     index: KeyMap<ProcessKey, Slot>,
     /// By pid: the newest process with that pid still in the tree.
-    by_pid: Vec<Slot>,
+    by_pid: pids::PidTable,
     roots: VecDeque<Slot>,
     /// The roots by the pid they name as their parent: a new process with that pid adopts
     /// them. A set: orphans whose reaper is unknown all name pid 1.
@@ -173,7 +174,7 @@ impl Model {
             nodes: Vec::new(),
             free: Vec::new(),
             index: HashMap::default(),
-            by_pid: Vec::new(),
+            by_pid: pids::PidTable::default(),
             roots: VecDeque::new(),
             waiting: HashMap::new(),
             lingering: VecDeque::new(),

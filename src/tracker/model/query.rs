@@ -13,7 +13,7 @@ impl Model {
 
     /// The live process with this pid.
     pub fn current(&self, pid: u32) -> Option<ProcessKey> {
-        let slot = *self.by_pid.get(pid as usize)?;
+        let slot = self.by_pid.get(pid);
         let p = &self.nodes.get(slot as usize)?.as_ref()?.process;
         p.is_alive().then_some(p.key)
     }

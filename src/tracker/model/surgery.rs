@@ -73,7 +73,7 @@ impl Model {
     /// The process in the tree (alive or lingering) with pid `ppid` that can be the parent
     /// of a process started at `start_ticks`.
     pub(super) fn named_parent(&self, ppid: u32, start_ticks: u64) -> Option<Slot> {
-        let slot = *self.by_pid.get(ppid as usize)?;
+        let slot = self.by_pid.get(ppid);
         (slot != NONE && self.node(slot).process.key.start_ticks <= start_ticks).then_some(slot)
     }
 

@@ -1,6 +1,7 @@
 //! The tree's columns before the command: their cells, padded to their widths. Which
 //! columns there are, in which order and from which width, is the [`Look`]'s.
 
+use crate::event::host::shown_pid;
 use unicode_width::UnicodeWidthChar;
 
 use super::super::{
@@ -59,7 +60,7 @@ fn fit(text: &str, width: usize) -> (&str, usize) {
 /// What `column` shows of `process` (the command is drawn by the tree, after its guides).
 fn cell(column: Column, process: &Process, view: &View) -> String {
     match column {
-        Column::Pid => process.key.pid.to_string(),
+        Column::Pid => shown_pid(process.key.pid).to_string(),
         Column::User => match process.creds {
             Some(c) => match view.users.name(c.uid) {
                 Some(name) => name.to_owned(),

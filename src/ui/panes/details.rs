@@ -1,5 +1,6 @@
 //! The details pane: everything the model knows about the selected process.
 
+use crate::event::host::shown_pid;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
@@ -43,9 +44,10 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
     let Some(p) = view.selected_process() else {
         return vec![Line::from("no process selected".dark_gray())];
     };
+    let own = shown_pid(p.key.pid);
     let pid = match p.pid_ns.filter(|ns| ns.pid != p.key.pid) {
-        Some(ns) => format!("{} ({} in its namespace)", p.key.pid, ns.pid),
-        None => p.key.pid.to_string(),
+        Some(ns) => format!("{own} ({} in its namespace)", ns.pid),
+        None => own.to_string(),
     };
     let mut out = vec![Line::from(vec![
         p.comm.to_string().bold(),
@@ -95,7 +97,7 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
         .model()
         .ancestry(p.key)
         .iter()
-        .map(|a| format!("{}{NO_BREAK}{}", a.comm, a.key.pid))
+        .map(|a| format!("{}{NO_BREAK}{}", a.comm, shown_pid(a.key.pid)))
         .collect();
     if !parents.is_empty() {
         field("parents", parents.join(" ← "), Style::new());

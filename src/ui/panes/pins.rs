@@ -1,6 +1,7 @@
 //! The pins pane (`P`): each pin's root, members alive, mask, and the events the current
 //! pin logged. While it has the keys, the tree's pin keys act on the pin picked here.
 
+use crate::event::host::shown_pid;
 use crossterm::event::KeyEvent;
 use ratatui::{
     buffer::Buffer,
@@ -114,8 +115,8 @@ impl Component for PinsPane {
             return;
         }
         let mut header = match pin.log().len() {
-            1 => format!("pin {} logged 1 event", pin.root().pid),
-            n => format!("pin {} logged {n} events", pin.root().pid),
+            1 => format!("pin {} logged 1 event", shown_pid(pin.root().pid)),
+            n => format!("pin {} logged {n} events", shown_pid(pin.root().pid)),
         };
         if pin.log_omitted() > 0 {
             header.push_str(&format!(" ({} older ones dropped)", pin.log_omitted()));
@@ -170,7 +171,7 @@ fn pin_line(view: &View, pin: &Pin, line: Rect, style: Style, buf: &mut Buffer) 
             .map(|e| format!("[{}] ", format::exit_label(e.status))),
         None => Some("[exited] ".to_owned()),
     };
-    let mut spans = vec![Span::raw(format!("{:>7} ", pin.root().pid))];
+    let mut spans = vec![Span::raw(format!("{:>7} ", shown_pid(pin.root().pid)))];
     if let Some(ended) = ended {
         spans.push(Span::raw(ended).add_modifier(Modifier::DIM));
     }

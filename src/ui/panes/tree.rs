@@ -3,6 +3,7 @@
 //! around it; the search, the filter and the folds; and the keys that move, fold and
 //! search ([`Tree::act`]).
 
+use crate::event::host::shown_pid;
 use crossterm::event::{MouseButton, MouseEventKind};
 use ratatui::{buffer::Buffer, layout::Rect, style::Style};
 
@@ -185,7 +186,7 @@ impl Tree {
         match ask {
             Ask::Show(key) => match self.view.position(key) {
                 Some(at) => self.select(at),
-                None => return say(format!("pid {} is not in the tree", key.pid)),
+                None => return say(format!("pid {} is not in the tree", shown_pid(key.pid))),
             },
             Ask::Search { text, origin } => return self.search_for(&text, origin, model),
             Ask::Filter(text) => self.options.filter = (!text.is_empty()).then_some(text),

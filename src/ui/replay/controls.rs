@@ -5,6 +5,7 @@
 //! the damage line said after the UI. Live, there are none, and the keys only say what
 //! they are for ([`NOT_LIVE`]).
 
+use crate::event::host::shown_pid;
 use std::iter;
 
 use ratatui::{style::Stylize, text::Span};
@@ -219,7 +220,7 @@ impl ReplayControls {
     /// selection and the pins.
     fn moved(&mut self, status: Status, app: &mut App) {
         let before = std::mem::replace(&mut self.status, status.clone());
-        if let (Some(end), false) = (&status.stream_end, before.ended) {
+        if let (Some(end), None) = (&status.stream_end, &before.stream_end) {
             app.notice(stream_end_line(end));
         } else if status.damaged > before.damaged {
             app.notice(self.damage_line().unwrap_or_default());
@@ -242,7 +243,10 @@ impl ReplayControls {
             let (pins, model) = app.tracker.pins_mut();
             let gone = app.tree.pins.remake(pins, model, repin, true);
             if !gone.is_empty() {
-                let pids: Vec<String> = gone.iter().map(|(root, _)| root.pid.to_string()).collect();
+                let pids: Vec<String> = gone
+                    .iter()
+                    .map(|(root, _)| shown_pid(root.pid).to_string())
+                    .collect();
                 let at = time_of_day(&app.clock, status.position.at_ns);
                 app.say(format!(
                     "unpinned {}: not in the tree at {at}",
@@ -269,11 +273,8 @@ impl ReplayControls {
         let status = &self.status;
         let position = status.position;
         let mut spans = vec![
-            if let Some(end) = &status.stream_end {
-                match end {
-                    StreamEnd::Ended => "stream ended".bold(),
-                    StreamEnd::Broke(_) => "stream broke".white().on_red().bold(),
-                }
+            if let (true, Some(end)) = (status.ended, &status.stream_end) {
+                stream_end_span(end)
             } else if status.ended {
                 "ended".bold()
             } else if status.paused {
@@ -295,13 +296,24 @@ impl ReplayControls {
                 .dark_gray(),
             );
         }
-        if status.following && !status.ended {
-            spans.push(" arriving".cyan());
+        // Said once known, while what arrived before is still being played.
+        match &status.stream_end {
+            None if status.following => spans.push(" arriving".cyan()),
+            Some(end) if !status.ended => spans.extend([" ".into(), stream_end_span(end)]),
+            _ => {}
         }
         if let Some(damage) = &status.damage {
             spans.push(format!(" damaged at byte {}", damage.offset).red().bold());
         }
         spans
+    }
+}
+
+/// How a stream ended, in the status line.
+fn stream_end_span(end: &StreamEnd) -> Span<'static> {
+    match end {
+        StreamEnd::Ended => "stream ended".bold(),
+        StreamEnd::Broke(_) => "stream broke".white().on_red().bold(),
     }
 }
 

@@ -34,8 +34,9 @@ use crate::{
 /// How to replay a file in the terminal UI.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
-    /// The recording; `-` is standard input, replayed as it arrives.
-    pub file: PathBuf,
+    /// The recordings: several are merged into one view; `-` is standard input,
+    /// replayed as it arrives.
+    pub files: Vec<PathBuf>,
     /// Replay the file as it is written.
     pub follow: bool,
     /// Go on after damage, from the next intact part of the file.
@@ -50,16 +51,25 @@ pub struct ReplayOptions {
     pub place: Option<crate::event::container::PlaceFilter>,
 }
 
-/// Opens `options.file` in the terminal UI and runs it until it quits. A file that cannot
+/// Opens `options.files` in the terminal UI and runs it until it quits. A file that cannot
 /// be replayed is an error before the terminal is taken. Damage met on the way is shown,
 /// and after the UI, said once more with a non-zero exit, as the headless replay does.
 pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let path = text::escape_path(&options.file).into_owned();
-    let arriving = recording::open_arriving(&options.file, options.follow, &mut stop);
-    let Some(mut replay) = arriving.await? else {
+    let path = recording::describe(&options.files);
+    let opened = recording::open_any(
+        &options.files,
+        options.follow,
+        options.skip_damage,
+        Model::for_keyframes,
+        &mut stop,
+    );
+    let Some(opened) = opened.await? else {
         return Ok(ExitCode::FAILURE);
     };
+    // Before the terminal is taken, and once more after it.
+    recording::say_damaged(&opened.damaged);
+    let mut replay = opened.replay;
     replay.skip_damage(options.skip_damage);
     let app = start(
         &path,
@@ -68,7 +78,10 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
         users_of(&replay),
         options.model.clone(),
     );
-    view(app, replay, options, stop).await
+    let status = view(app, replay, options, stop).await?;
+    recording::say_damaged(&opened.damaged);
+    recording::after_damaged(&opened.damaged)?;
+    Ok(status)
 }
 
 /// Views `destination`'s recording as it arrives over ssh (`--remote`), in the terminal
@@ -101,7 +114,7 @@ pub async fn run_remote(
 }
 
 /// The names of the recording's users: those of this machine for a recording made here,
-/// none for another's, where a uid names someone else.
+/// none for another's (or several hosts'), where a uid names someone else.
 fn users_of(replay: &Replay) -> Users {
     if Info::here(&replay.info().backend, 0).host == replay.info().host {
         Users::system()
@@ -141,10 +154,14 @@ pub fn start(
     let mut model = Model::new(limits);
     model.seed(replay.snapshot());
     let limited = info.backend != Backend::Ebpf.name();
+    let name = match info.hosts.len() {
+        0 => "replay".to_owned(),
+        n => format!("replay of {n} hosts"),
+    };
     let name = if limited {
-        format!("replay ({})", text::escape_str(&info.backend))
+        format!("{name} ({})", text::escape_str(&info.backend))
     } else {
-        "replay".to_owned()
+        name
     };
     let source = SourceInfo {
         name,

@@ -52,7 +52,8 @@ pub struct Status {
     pub closed_properly: bool,
     /// The recording is still arriving (a stream, or `--follow`).
     pub following: bool,
-    /// How it came to its end, when following.
+    /// How it came to its end, when following: known once everything that arrived was
+    /// read, which may be before it was all played.
     pub stream_end: Option<StreamEnd>,
 }
 
@@ -78,7 +79,7 @@ impl Status {
             damaged: replay.damaged(),
             closed_properly: replay.closed_properly(),
             following: replay.is_following(),
-            stream_end: if ended { replay.stream_end() } else { None },
+            stream_end: replay.stream_end(),
         }
     }
 }

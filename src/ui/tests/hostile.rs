@@ -180,6 +180,7 @@ fn a_recording_names_its_host_kernel_and_backend_escaped() {
         wall_clock_offset_ns: noon_clock().offset_ns() as i64,
         start_ns: 990 * S,
         recorder: "test".into(),
+        hosts: Vec::new(),
     };
     let mut writer =
         Writer::new(File::create(&path).unwrap(), &info, &machine_processes()).unwrap();

@@ -31,7 +31,7 @@ fn whole_make() -> Vec<Event> {
 
 /// Where the frames of [`record`]'s file start.
 pub(super) struct Frames {
-    second_events: u64,
+    pub(super) second_events: u64,
     end: u64,
 }
 
@@ -46,6 +46,7 @@ pub(super) fn record(dir: &Path) -> (PathBuf, Frames) {
         wall_clock_offset_ns: noon_clock().offset_ns() as i64,
         start_ns: START,
         recorder: "test".into(),
+        hosts: Vec::new(),
     };
     let mut writer =
         Writer::new(File::create(&path).unwrap(), &info, &machine_processes()).unwrap();
@@ -82,7 +83,11 @@ pub(super) struct Replaying {
 impl Replaying {
     /// Opens `path`, calling it `name`. Inside the runtime.
     pub(super) fn open(path: &Path, name: &str) -> Self {
-        let replay = Replay::open(path).unwrap();
+        Self::of(Replay::open(path).unwrap(), name)
+    }
+
+    /// `replay`, called `name`. Inside the runtime.
+    pub(super) fn of(replay: Replay, name: &str) -> Self {
         Self {
             app: replay::start(name, &replay, false, users(), Default::default()),
             player: Player::new(replay),
@@ -132,7 +137,7 @@ impl Replaying {
         }
     }
 
-    fn status(&self) -> &Status {
+    pub(super) fn status(&self) -> &Status {
         self.app.replay_status().unwrap()
     }
 

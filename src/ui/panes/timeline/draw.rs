@@ -2,6 +2,7 @@
 //! ran, idle gaps shaded), the visible rows (a label and a bar each), and the axis. Only
 //! the visible rows are read; each bar is found from its row's two times.
 
+use crate::event::host::shown_pid;
 use ratatui::{
     buffer::Buffer,
     layout::Rect,
@@ -40,7 +41,10 @@ pub(super) fn draw(timeline: &Timeline, area: Rect, buf: &mut Buffer, view: &Vie
     let rows = timeline.members.rows();
     if rows.is_empty() {
         let why = match timeline.members.root() {
-            Some(root) => format!("pid {} is not in the tree: T T on another", root.pid),
+            Some(root) => format!(
+                "pid {} is not in the tree: T T on another",
+                shown_pid(root.pid)
+            ),
             None => "no process selected".to_owned(),
         };
         buf.set_stringn(inner.x, inner.y, why, inner.width as usize, theme.faint);
@@ -110,7 +114,7 @@ fn draw_row(
     };
     let indent = "   ".repeat(usize::from(member.depth).min(width / 6));
     let mark = if marked { '»' } else { ' ' };
-    let text = format!("{:>7}{mark}{indent}{name}", member.key.pid);
+    let text = format!("{:>7}{mark}{indent}{name}", shown_pid(member.key.pid));
     buf.set_style(
         Rect {
             width: width as u16,
