@@ -76,7 +76,7 @@ pub async fn view(
     options: &RemoteOptions,
     stop: &mut StopSignals,
 ) -> Result<Option<(Replay, Connection)>> {
-    let (remote, stream) = Remote::start(destination, options)?;
+    let (remote, stream) = Remote::start(destination, options, privileges::give_up_all)?;
     let connection = Arc::new(Mutex::new(remote));
     let told = Arc::clone(&connection);
     let why = move || told.lock().ok().map(|mut remote| remote.why_it_ended());
@@ -119,9 +119,13 @@ pub fn check_destination(destination: &str) -> Result<()> {
 impl Remote {
     /// Starts ssh to `destination` running the remote command, as the user who ran sudo
     /// if any (with their keys and known hosts), and keeps its last error line; returns
-    /// its standard output, the stream. Needs privileges to act for that user, and starts
-    /// a thread: forkwatch's privileges are given up in between.
-    pub fn start(destination: &str, options: &RemoteOptions) -> Result<(Self, ChildStdout)> {
+    /// its standard output, the stream. Acting for that user needs privileges and keeping
+    /// the line a thread: `give_up` is called in between, while forkwatch has one thread.
+    pub fn start(
+        destination: &str,
+        options: &RemoteOptions,
+        give_up: impl FnOnce() -> Result<()>,
+    ) -> Result<(Self, ChildStdout)> {
         check_destination(destination)?;
         let Some((program, args)) = options.ssh.split_first() else {
             bail!("the ssh command is empty (`ssh` in the config file)");
@@ -140,7 +144,7 @@ impl Remote {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot run {}", text::escape_str(program)))?;
-        privileges::give_up_all()?;
+        give_up()?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let last_error = Arc::new(Mutex::new(String::new()));
@@ -312,7 +316,7 @@ mod tests {
     #[test]
     fn ssh_gets_batch_mode_the_destination_after_a_double_dash_and_the_command() {
         let options = fake_ssh(r#"printf '%s|' "$@""#);
-        let (mut remote, mut out) = Remote::start("user@host", &options).unwrap();
+        let (mut remote, mut out) = Remote::start("user@host", &options, || Ok(())).unwrap();
         let mut args = String::new();
         out.read_to_string(&mut args).unwrap();
         assert_eq!(
@@ -327,7 +331,7 @@ mod tests {
         let options = fake_ssh(
             r#"echo first >&2; printf 'Permission denied \033[31m(publickey)\n\n' >&2; exit 255"#,
         );
-        let (mut remote, mut out) = Remote::start("host", &options).unwrap();
+        let (mut remote, mut out) = Remote::start("host", &options, || Ok(())).unwrap();
         std::io::copy(&mut out, &mut std::io::sink()).unwrap();
         assert_eq!(
             remote.why_it_ended(),
@@ -338,7 +342,7 @@ mod tests {
     #[test]
     fn a_huge_error_line_is_kept_bounded() {
         let options = fake_ssh("head -c 10000000 /dev/zero | tr '\\0' x >&2; exit 1");
-        let (mut remote, mut out) = Remote::start("host", &options).unwrap();
+        let (mut remote, mut out) = Remote::start("host", &options, || Ok(())).unwrap();
         std::io::copy(&mut out, &mut std::io::sink()).unwrap();
         let why = remote.why_it_ended();
         assert!(why.len() < LINE_BYTES + 64, "{}", why.len());
@@ -351,7 +355,7 @@ mod tests {
             ssh: vec!["/nonexistent/ssh".into()],
             ..RemoteOptions::default()
         };
-        let error = Remote::start("host", &options).unwrap_err();
+        let error = Remote::start("host", &options, || Ok(())).unwrap_err();
         assert_eq!(format!("{error:#}").lines().count(), 1);
         assert!(format!("{error:#}").starts_with("cannot run /nonexistent/ssh"));
     }
