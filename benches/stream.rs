@@ -252,7 +252,7 @@ fn ui_path(path: &Path) -> (usize, Duration, Duration) {
         .unwrap();
     runtime.block_on(async {
         let started = Instant::now();
-        let (mut replay, _stream) = Stream::spool(File::open(path).unwrap()).await.unwrap();
+        let mut replay = Stream::spool(File::open(path).unwrap()).await.unwrap();
         replay.set_speed(Speed::Max);
         let mut model = Model::default();
         model.seed(replay.snapshot());

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building forkwatch needs and is missing on a fresh machine:
 #   - the nightly toolchain's rust-src and clippy;
-#   - tmux, strace, man (man-db), ClickHouse (server and client) and a C++ compiler for
-#     the tests and the fuzzer (with apt-get, as root);
+#   - tmux, strace, man (man-db), sshd (openssh-server), ClickHouse (server and client)
+#     and a C++ compiler for the tests and the fuzzer (with apt-get, as root);
 #   - bpf-linker, built against the LLVM inside that nightly rustc (no system LLVM needed);
 #   - tracefs, mounted if it is not.
 # Safe to run again: each step is skipped when already done.
@@ -27,13 +27,16 @@ for component in rust-src clippy; do
 done
 
 # The tests drive the terminal UI in tmux, watch what it reads with strace and render the
-# generated manual page with `man -l`, load recordings into a ClickHouse server of their
-# own (docs/clickhouse.md), and cargo-fuzz builds libFuzzer with a C++ compiler.
+# generated manual page with `man -l`, start an sshd and load recordings into a ClickHouse
+# server of their own (docs/clickhouse.md), and cargo-fuzz builds libFuzzer with a C++
+# compiler.
 missing=()
 command -v tmux >/dev/null || missing+=(tmux)
 command -v strace >/dev/null || missing+=(strace)
 command -v man >/dev/null || missing+=(man-db)
 command -v c++ >/dev/null || missing+=(g++)
+# The --remote tests log in over ssh to an sshd of their own on 127.0.0.1.
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 # The server is in /usr/sbin, which a user's PATH may lack.
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null \
     || missing+=(clickhouse-server)

@@ -20,6 +20,7 @@ use crate::{
     config::Config,
     event::{KindSet, Schema, container::PlaceFilter},
     recording,
+    remote::RemoteOptions,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
@@ -461,12 +462,47 @@ pub struct UiArgs {
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
 
+    /// View another machine instead, live: runs `ssh HOST sudo forkwatch-tui record -o -`
+    /// (`[remote]` in the config file changes the ssh command and the remote command) and
+    /// shows the recording as it arrives. HOST is [USER@]HOST or ssh://[USER@]HOST[:PORT].
+    #[arg(
+        long,
+        value_name = "HOST",
+        conflicts_with_all = ["pins", "relays", "record", "backend", "poll_interval"]
+    )]
+    pub remote: Option<String>,
+
+    /// With --remote: what ssh runs there instead of `sudo forkwatch-tui record -o -`.
+    #[arg(long, value_name = "COMMAND", requires = "remote")]
+    pub remote_command: Option<String>,
+
     /// The processes the terminal UI shows.
     #[command(flatten)]
     pub place: PlaceArgs,
 }
 
 impl UiArgs {
+    /// How `--remote` reaches its host: the config file's `[remote]`, and
+    /// `--remote-command` over its command.
+    pub fn remote_options(&self, config: &Config) -> RemoteOptions {
+        let mut options = config.remote.clone();
+        if let Some(command) = &self.remote_command {
+            options.command = command.clone();
+        }
+        options
+    }
+
+    /// What a remote view shows, and how it looks and takes keys as the config file says.
+    pub fn remote_view(&self, config: &Config) -> Result<ReplayOptions> {
+        Ok(ReplayOptions {
+            look: config.look(std::env::var_os("NO_COLOR").as_deref()),
+            model: config.model(),
+            keymap: keymap(config)?,
+            place: self.place.filter(),
+            ..ReplayOptions::default()
+        })
+    }
+
     /// What the terminal UI starts with, the config file's look, linger and keys given.
     pub fn options(&self, config: &Config) -> Result<UiOptions> {
         Ok(UiOptions {

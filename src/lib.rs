@@ -6,7 +6,8 @@
 //! - the event ([`event`]), the one reader of /proc ([`proc`]) and leaf utilities:
 //!   [`text`], [`clock`], [`pidfd`], [`signals`], [`privileges`], [`private_file`],
 //!   [`logging`];
-//! - where events come from ([`source`]) and recordings of them ([`recording`]);
+//! - where events come from ([`source`]), recordings of them ([`recording`]) and the ssh
+//!   that streams another machine's ([`remote`]);
 //! - the core, free of side effects ([`tracker`]);
 //! - the effects a driver performs for relay rules ([`relay`]);
 //! - the drivers: the headless commands ([`cmd`]) and the terminal UI ([`ui`]), and the
@@ -24,6 +25,7 @@ pub mod privileges;
 pub mod proc;
 pub mod recording;
 pub mod relay;
+pub mod remote;
 pub mod signals;
 pub mod source;
 pub mod text;

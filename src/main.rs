@@ -97,6 +97,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Man { subcommand }) => cli::print_man(subcommand.as_deref()),
         Some(Command::Completions { shell }) => cli::print_completions(shell),
+        None if let Some(host) = &cli.ui.remote => {
+            let remote = cli.ui.remote_options(&config);
+            ui::replay::run_remote(host, &remote, &cli.ui.remote_view(&config)?).await
+        }
         None => ui::run(cli.live.options(probe, &config), &cli.ui.options(&config)?).await,
     }
 }

@@ -28,9 +28,10 @@ const LAYERS: &[&[&str]] = &[
         "private_file",
         "logging",
     ],
-    // Where events come from (live backends behind the `Feed` trait) and recordings of
-    // them (written as a tee; a replay is a feed too).
-    &["source", "recording"],
+    // Where events come from (live backends behind the `Feed` trait), recordings of them
+    // (written as a tee; a replay is a feed too), and the ssh that streams another
+    // machine's recording.
+    &["source", "recording", "remote"],
     // The core: the process tree, pins, relay rules and the re-sync policy, free of side
     // effects; it says what to do and is told what came of it.
     &["tracker"],

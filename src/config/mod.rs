@@ -34,6 +34,7 @@ use toml::{
 use crate::{
     event::duration,
     privileges::{self, User},
+    remote::RemoteOptions,
     source::BackendChoice,
     tracker::model,
     ui::look::{Column, Look, Theme, parse_style},
@@ -55,6 +56,15 @@ struct Written {
     linger: Option<Spanned<String>>,
     backend: Option<Spanned<String>>,
     keys: Option<BTreeMap<Spanned<String>, Vec<Spanned<String>>>>,
+    remote: Option<WrittenRemote>,
+}
+
+/// `[remote]`: how `--remote` reaches a host.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrittenRemote {
+    ssh: Option<Spanned<Vec<String>>>,
+    command: Option<Spanned<String>>,
 }
 
 /// `colour`: whether the UI has colours.
@@ -86,6 +96,8 @@ pub struct Config {
     pub backend: Option<BackendChoice>,
     /// `[keys]`, in the order of the actions' names.
     pub keys: Vec<Binding>,
+    /// `[remote]`: the ssh command and the command it runs there.
+    pub remote: RemoteOptions,
     /// The file and its text, to say where a mistake is.
     file: Option<(PathBuf, String)>,
 }
@@ -318,9 +330,33 @@ impl Config {
                 }
             });
         }
+        if let Some(remote) = written.remote {
+            self.take_remote(remote)?;
+        }
         self.keys = (written.keys.into_iter().flatten())
             .map(|(action, keys)| Binding { action, keys })
             .collect();
+        Ok(())
+    }
+
+    /// `[remote]`: an ssh command of one word at least, a remote command that is not empty.
+    fn take_remote(&mut self, remote: WrittenRemote) -> Result<(), ConfigError> {
+        if let Some(ssh) = remote.ssh {
+            if ssh
+                .get_ref()
+                .first()
+                .is_none_or(|program| program.is_empty())
+            {
+                return Err(self.bad(&ssh, "the ssh command needs a program, e.g. [\"ssh\"]"));
+            }
+            self.remote.ssh = ssh.into_inner();
+        }
+        if let Some(command) = remote.command {
+            if command.get_ref().trim().is_empty() {
+                return Err(self.bad(&command, "the remote command is empty"));
+            }
+            self.remote.command = command.into_inner();
+        }
         Ok(())
     }
 

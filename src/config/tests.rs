@@ -31,6 +31,10 @@ match = "bold #ff8000"
 
 [keys]
 quit = ["q", "F10"]
+
+[remote]
+ssh = ["ssh", "-i", "/home/u/.ssh/fleet"]
+command = "sudo /usr/local/bin/forkwatch-tui record -o -"
 "##,
     )
     .unwrap();
@@ -62,6 +66,29 @@ quit = ["q", "F10"]
         .map(|k| k.get_ref().as_str())
         .collect();
     assert_eq!(keys, ["q", "F10"]);
+    assert_eq!(config.remote.ssh, ["ssh", "-i", "/home/u/.ssh/fleet"]);
+    assert_eq!(
+        config.remote.command,
+        "sudo /usr/local/bin/forkwatch-tui record -o -"
+    );
+}
+
+#[test]
+fn a_remote_without_an_ssh_program_or_a_command_is_a_mistake() {
+    let file = "/home/u/.config/forkwatch/config.toml";
+    assert_eq!(
+        error("[remote]\nssh = []\n"),
+        format!("{file}:2: remote.ssh: the ssh command needs a program, e.g. [\"ssh\"]")
+    );
+    assert_eq!(
+        error("[remote]\ncommand = \" \"\n"),
+        format!("{file}:2: remote.command: the remote command is empty")
+    );
+    assert_eq!(
+        error("[remote]\nhost = \"x\"\n"),
+        format!("{file}:2: remote.host: unknown field `host`, expected `ssh` or `command`")
+    );
+    assert_eq!(parse("").unwrap().remote, RemoteOptions::default());
 }
 
 #[test]
@@ -86,7 +113,7 @@ fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key() {
         error("lingr = \"5s\"\n"),
         format!(
             "{file}:1: lingr: unknown field `lingr`, expected one of `columns`, `colour`, \
-             `colours`, `linger`, `backend`, `keys`"
+             `colours`, `linger`, `backend`, `keys`, `remote`"
         )
     );
     assert_eq!(
@@ -287,6 +314,7 @@ fn the_readme_example_is_the_defaults() {
     assert_eq!(config.model(), model::Config::default());
     assert_eq!(config.backend, Some(BackendChoice::Auto));
     assert_eq!(config.keys[0].action.get_ref(), "quit");
+    assert_eq!(config.remote, RemoteOptions::default());
 }
 
 /// Whatever the file holds, a mistake is one line, never a panic: deep nesting, keys and

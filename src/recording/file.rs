@@ -90,7 +90,7 @@ pub async fn open_arriving(
         if stdin {
             // Given up before the spool file is made: the stream is read as nobody.
             privileges::give_up_all().map_err(|e| OpenError::Io(io::Error::other(e)))?;
-            Stream::spool(io::stdin()).await.map(|(replay, _)| replay)
+            Stream::spool(io::stdin()).await
         } else {
             super::follow(open_file(path)?).await
         }

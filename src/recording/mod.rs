@@ -38,7 +38,7 @@ pub use merge::{KeyframeModel, Part, merge};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};
-pub use stream::{Stream, StreamEnd, follow};
+pub use stream::{EMPTY_STREAM, Stream, StreamEnd, follow};
 pub use writer::{Summary, Writer};
 
 use crate::{

@@ -90,34 +90,33 @@ impl Follow {
     }
 }
 
-/// The handle of a stream being spooled: whoever feeds it can say why it broke.
-pub struct Stream {
-    follow: Follow,
-}
+/// A recording stream, replayed as it arrives.
+pub struct Stream;
 
 impl Stream {
     /// Replays `input` as it arrives (see the module documentation). Returns once the
     /// stream's info and snapshot arrived; a stream that closes before them, or that is
     /// not a recording, is an error.
-    pub async fn spool(input: impl Read + Send + 'static) -> Result<(Replay, Self), OpenError> {
+    pub async fn spool(input: impl Read + Send + 'static) -> Result<Replay, OpenError> {
+        Self::spool_telling(input, || None).await
+    }
+
+    /// [`Stream::spool`], where `why` says, once `input` has closed, why it did (e.g. the
+    /// line ssh wrote on its stderr); a stream that then lacks its end frame broke for
+    /// that reason.
+    pub async fn spool_telling(
+        input: impl Read + Send + 'static,
+        why: impl FnOnce() -> Option<String> + Send + 'static,
+    ) -> Result<Replay, OpenError> {
         let file = spool_file().map_err(OpenError::Io)?;
         let writer = file.try_clone().map_err(OpenError::Io)?;
         let follow = Follow::new();
         let copier = follow.clone();
         thread::Builder::new()
             .name("stream-spool".into())
-            .spawn(move || copy(input, &writer, &copier))
+            .spawn(move || copy(input, &writer, &copier, why))
             .map_err(OpenError::Io)?;
-        let replay = Replay::following(file, follow.clone()).await?;
-        Ok((replay, Self { follow }))
-    }
-
-    /// Says the stream broke for `reason` (e.g. the line ssh wrote on its stderr): the
-    /// replay says it instead of that its input closed. The first reason given stands.
-    pub fn broke_because(&self, reason: impl Into<String>) {
-        if let Ok(mut slot) = self.follow.state.reason.lock() {
-            slot.get_or_insert(reason.into());
-        }
+        Replay::following(file, follow).await
     }
 }
 
@@ -140,22 +139,24 @@ pub(super) async fn open_following(
         match Reader::following(input) {
             Err(OpenError::NotYet) if open => follow.more().await,
             Err(OpenError::NotYet) if file.metadata().map_err(OpenError::Io)?.len() == 0 => {
-                return Err(OpenError::NotARecording {
-                    hint: " (the input is empty)",
-                });
+                return Err(OpenError::NotARecording { hint: EMPTY_STREAM });
             }
             result => return result,
         }
     }
 }
 
-/// Copies `input` to `spool` as it comes, telling `follow` of each part, until it ends.
-fn copy(mut input: impl Read, spool: &File, follow: &Follow) {
+/// What opening a stream that closed before a byte arrived says.
+pub const EMPTY_STREAM: &str = " (the input is empty)";
+
+/// Copies `input` to `spool` as it comes, telling `follow` of each part, until it ends;
+/// then tells it why, asking `why` when the input closed.
+fn copy(mut input: impl Read, spool: &File, follow: &Follow, why: impl FnOnce() -> Option<String>) {
     let mut buf = vec![0; CHUNK];
     let mut at = 0;
     let reason = loop {
         match input.read(&mut buf) {
-            Ok(0) => break None,
+            Ok(0) => break why(),
             Ok(n) => {
                 if let Err(e) = spool.write_all_at(&buf[..n], at) {
                     break Some(format!("cannot keep the stream in the spool file: {e}"));

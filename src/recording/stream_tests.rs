@@ -23,7 +23,7 @@ async fn rest(replay: &mut Replay) -> Vec<Event> {
 async fn spooled(first: &[u8]) -> (Replay, std::io::PipeWriter) {
     let (rx, mut tx) = std::io::pipe().unwrap();
     tx.write_all(first).unwrap();
-    let (mut replay, _stream) = Stream::spool(rx).await.unwrap();
+    let mut replay = Stream::spool(rx).await.unwrap();
     replay.set_speed(Speed::Max);
     (replay, tx)
 }

@@ -125,7 +125,13 @@ impl Tmux {
 
     /// Starts the UI in the shell and waits until it has drawn its first frame.
     pub fn start_ui(&self, args: &str) -> String {
-        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
+        self.start_ui_with("", args)
+    }
+
+    /// [`Tmux::start_ui`] with variables set in its environment (`NAME=VALUE ...`).
+    pub fn start_ui_with(&self, env: &str, args: &str) -> String {
+        let log = self.log.display();
+        self.type_text(&format!("{env} {BIN} --log {log} {args}"), true);
         self.wait_for("UI", |s| s.contains("PID USER") && s.contains("processes"))
     }
 
@@ -167,7 +173,15 @@ impl Tmux {
     /// Runs the UI with `args`, which must fail at start; the lines it said, once the
     /// terminal is checked to be as it was.
     pub fn fail_at_start(&self, args: &str) -> Vec<String> {
-        self.type_text(&format!("{BIN} --log {} {args}", self.log.display()), true);
+        self.fail_at_start_with("", args)
+    }
+
+    /// [`Tmux::fail_at_start`] with variables set in its environment (`NAME=VALUE ...`).
+    pub fn fail_at_start_with(&self, env: &str, args: &str) -> Vec<String> {
+        self.type_text(
+            &format!("{env} {BIN} --log {} {args}", self.log.display()),
+            true,
+        );
         self.assert_restored(BIN);
         self.said()
     }

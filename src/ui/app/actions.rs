@@ -34,7 +34,9 @@ impl App {
                     self.say(why);
                 }
             }
-            Action::Relay if self.replay.is_some() => self.say("no relays in a replay"),
+            Action::Relay if let Some(replay) = &self.replay => {
+                self.say(replay.refusal("relays"));
+            }
             // For the picked pin's subtree while the pins pane has the keys.
             Action::Relay => {
                 let subtree = self.picked();
@@ -53,8 +55,8 @@ impl App {
                 self.say(format!("{} untagged", self.tree.tags.len()));
                 self.tree.tags.clear();
             }
-            Action::Signal if self.replay.is_some() => {
-                self.say("no signals in a replay: its processes are not this machine's");
+            Action::Signal if let Some(replay) = &self.replay => {
+                self.say(replay.refusal("signals"));
             }
             Action::Signal => self.open_signal(),
             Action::Help => self.open(Help::new(&self.keymap, self.replay.is_some())),

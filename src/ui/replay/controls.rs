@@ -101,6 +101,8 @@ pub struct ReplayControls {
     /// After a rewind: pins whose root was not in the snapshot, to make again once the
     /// replay has reached the target.
     repin: Vec<(ProcessKey, KindSet)>,
+    /// The host of a remote view (`--remote`), escaped.
+    remote: Option<String>,
 }
 
 impl ReplayControls {
@@ -112,6 +114,28 @@ impl ReplayControls {
             skip_damage,
             reselect: Vec::new(),
             repin: Vec::new(),
+            remote: None,
+        }
+    }
+
+    /// The controls of a remote view of `host` (escaped), its recording arriving over ssh.
+    pub fn remote(host: &str, replay: &Replay) -> Self {
+        Self {
+            remote: Some(host.to_owned()),
+            ..Self::new(&format!("the stream from {host}"), replay, false)
+        }
+    }
+
+    /// Why `what` (signals, relays) cannot be done here, in one line: the processes shown
+    /// are not this machine's.
+    pub fn refusal(&self, what: &str) -> String {
+        match &self.remote {
+            Some(host) => {
+                format!(
+                    "no {what} on a remote view: its processes are {host}'s, not this machine's"
+                )
+            }
+            None => format!("no {what} in a replay: its processes are not this machine's"),
         }
     }
 

@@ -24,6 +24,7 @@ pub use player::{Control, Player, Report, Status};
 use super::{App, SourceInfo, Users};
 use crate::{
     recording::{self, Info, Replay},
+    remote::RemoteOptions,
     signals::StopSignals,
     source::Backend,
     text,
@@ -70,27 +71,74 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     recording::say_damaged(&opened.damaged);
     let mut replay = opened.replay;
     replay.skip_damage(options.skip_damage);
-    // A uid names someone else on another machine: names only for a recording made here.
-    let here = Info::here(&replay.info().backend, 0).host == replay.info().host;
-    let users = if here {
+    let app = start(
+        &path,
+        &replay,
+        options.skip_damage,
+        users_of(&replay),
+        options.model.clone(),
+    );
+    let status = view(app, replay, options, stop).await?;
+    recording::say_damaged(&opened.damaged);
+    recording::after_damaged(&opened.damaged)?;
+    Ok(status)
+}
+
+/// Views `destination`'s recording as it arrives over ssh (`--remote`), in the terminal
+/// UI of a replay: a stream that breaks is said, and the UI stays with what arrived. What
+/// keeps it from starting (ssh's errors, a remote command that fails) is one line before
+/// the terminal is taken.
+pub async fn run_remote(
+    destination: &str,
+    remote: &RemoteOptions,
+    options: &ReplayOptions,
+) -> Result<ExitCode> {
+    let mut stop = StopSignals::catch()?;
+    let Some((replay, connection)) = crate::remote::view(destination, remote, &mut stop).await?
+    else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let host = text::escape_str(destination).into_owned();
+    let mut app = start(
+        &host,
+        &replay,
+        false,
+        users_of(&replay),
+        options.model.clone(),
+    );
+    app.source.name = format!("remote {host}");
+    app.replay = Some(ReplayControls::remote(&host, &replay));
+    let code = view(app, replay, options, stop).await;
+    drop(connection);
+    code
+}
+
+/// The names of the recording's users: those of this machine for a recording made here,
+/// none for another's (or several hosts'), where a uid names someone else.
+fn users_of(replay: &Replay) -> Users {
+    if Info::here(&replay.info().backend, 0).host == replay.info().host {
         Users::system()
     } else {
         Users::with_lookup(|_| None)
-    };
-    let model = options.model.clone();
-    let mut app = start(&path, &replay, options.skip_damage, users, model);
+    }
+}
+
+/// Runs `app` on `replay` until it quits, looking and taking keys as `options` say.
+async fn view(
+    mut app: App,
+    replay: Replay,
+    options: &ReplayOptions,
+    stop: StopSignals,
+) -> Result<ExitCode> {
     app.tree.look = options.look.clone();
     app.tree.options.place = options.place.clone();
     app.set_keymap(options.keymap.clone());
-    let status = LocalSet::new()
+    LocalSet::new()
         .run_until(async {
             let player = Player::new(replay);
             super::serve(app, Box::new(player), super::runtime::channel(), stop, None).await
         })
-        .await?;
-    recording::say_damaged(&opened.damaged);
-    recording::after_damaged(&opened.damaged)?;
-    Ok(status)
+        .await
 }
 
 /// The application at the start of `replay` of the file `path`, with its controls: the

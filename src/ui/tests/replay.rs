@@ -688,7 +688,10 @@ fn pins_follow_a_seek_back_as_if_made_from_the_start() {
         r.key(KeyCode::Char('r')).await;
         assert!(r.app.dialog.is_none());
         let said = screen(&mut r.app, 120, 3);
-        assert!(said.ends_with("│ no relays in a replay\n"), "{said}");
+        assert!(
+            said.ends_with("│ no relays in a replay: its processes are not this machine's\n"),
+            "{said}"
+        );
         // Nor signals: the processes shown are the recorded machine's.
         r.key(KeyCode::Char('k')).await;
         assert!(r.app.dialog.is_none());

@@ -25,7 +25,7 @@ fn streamed(rest: bool) -> String {
     runtime.block_on(async {
         let (rx, mut tx) = std::io::pipe().unwrap();
         tx.write_all(&bytes[..cut]).unwrap();
-        let (replay, _stream) = Stream::spool(rx).await.unwrap();
+        let replay = Stream::spool(rx).await.unwrap();
         let mut r = Replaying::of(replay, "standard input");
         for _ in 0..7 {
             r.key(KeyCode::Char(']')).await;

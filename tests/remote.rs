@@ -1,0 +1,179 @@
+//! `--remote`: the UI viewing another machine's recording streamed over ssh. The other
+//! machine is this one, reached through an sshd of the test's own on 127.0.0.1 with a
+//! throw-away key (tests/common/sshd.rs), where the remote command is this build's
+//! `record -o -` (the default runs it with sudo, which CI's root has no need of).
+
+#[path = "common/program_copy.rs"]
+mod program_copy;
+#[path = "common/sshd.rs"]
+mod sshd;
+#[allow(dead_code)]
+#[path = "common/tmux.rs"]
+mod tmux;
+
+use std::{
+    fs,
+    path::Path,
+    process::{Child, Command},
+    time::{Duration, Instant},
+};
+
+use sshd::Sshd;
+use tmux::Tmux;
+
+const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
+
+/// A config directory whose file reaches `sshd` with `ssh` (its key and known hosts, or
+/// not) and runs `command` there.
+fn config(dir: &Path, ssh: &[String], command: &str) -> String {
+    let file = dir.join("forkwatch/config.toml");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let ssh: Vec<String> = ssh.iter().map(|a| format!("{a:?}")).collect();
+    let text = format!(
+        "[remote]\nssh = [{}]\ncommand = {command:?}\n",
+        ssh.join(", ")
+    );
+    fs::write(&file, text).unwrap();
+    format!("XDG_CONFIG_HOME={}", dir.display())
+}
+
+/// The processes below `pid`, depth first.
+fn descendants(pid: u32) -> Vec<u32> {
+    let children =
+        fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .flat_map(|c| std::iter::once(c).chain(descendants(c)))
+        .collect()
+}
+
+fn comm(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Waits for `ready` to hold; fails after 30 s saying `what`.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < until, "no {what} after 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A program of a name no other process has, that sleeps until killed.
+fn marker(dir: &Path, name: &str) -> Child {
+    let program = dir.join(name);
+    program_copy::copy_program("/bin/sleep", &program);
+    Command::new(&program).arg("600").spawn().unwrap()
+}
+
+#[test]
+fn the_remote_tree_is_shown_live_and_a_broken_connection_is_said_while_the_ui_stays() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = config(dir.path(), &sshd.ssh(), &format!("{BIN} record -o -"));
+    let tmux = Tmux::start_sized("remote", 250, 40);
+    let destination = sshd.destination();
+    let screen = tmux.start_ui_with(&env, &format!("--remote {destination}"));
+    assert!(screen.contains("remote"), "{screen}");
+
+    // Born after the view started: it can only have come through the stream.
+    let mut marker = marker(dir.path(), "fwremotemark");
+    tmux.type_text("/", false);
+    tmux.type_text("fwremotemark", true);
+    tmux.wait_for("the process started there", |s| {
+        s.contains("fwremotemark 600")
+    });
+
+    // What acts on processes is refused: they are another machine's.
+    tmux.type_text("k", false);
+    tmux.wait_for("the refusal", |s| s.contains("on a remote view"));
+
+    // The connection breaks: sshd's process for it is killed, so ssh sees it closed.
+    let session = descendants(sshd.pid())
+        .into_iter()
+        .find(|&pid| comm(pid) == "sshd")
+        .expect("sshd's process for the connection");
+    let recorder: Vec<u32> = descendants(session)
+        .into_iter()
+        .filter(|&pid| comm(pid) == "forkwatch-tui")
+        .collect();
+    assert_eq!(
+        recorder.len(),
+        1,
+        "the remote recorder runs under the session"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(session as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    // Said with what ssh said and how it exited.
+    let screen = tmux.wait_for("the broken stream", |s| {
+        s.contains("the stream broke: ") && s.contains("(ssh exited with status 255)")
+    });
+    assert!(
+        screen.contains("fwremotemark 600"),
+        "what arrived stays:\n{screen}"
+    );
+    // The remote recorder notices its output is gone and stops.
+    wait_until("the remote recorder's end", || {
+        comm(recorder[0]) != "forkwatch-tui"
+    });
+
+    // Still answering keys.
+    tmux.type_text("/", false);
+    tmux.type_text("fwremotemark", true);
+    tmux.wait_for("a search after the break", |s| {
+        s.contains("fwremotemark 600")
+    });
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+    marker.kill().unwrap();
+    marker.wait().unwrap();
+}
+
+#[test]
+fn what_ssh_says_when_it_cannot_connect_or_run_the_command_is_one_line() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start_sized("remote-fail", 250, 40);
+    let destination = sshd.destination();
+
+    // No key: sshd refuses the login.
+    let keyless: Vec<String> = sshd
+        .ssh()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1 && *i != 2)
+        .map(|(_, a)| a)
+        .chain(["-o".into(), "PubkeyAuthentication=no".into()])
+        .collect();
+    let env = config(dir.path(), &keyless, &format!("{BIN} record -o -"));
+    let said = tmux.fail_at_start_with(&env, &format!("--remote {destination}"));
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("Permission denied"), "{said:?}");
+    assert!(said[0].contains("status 255"), "{said:?}");
+
+    // The remote command is not there (the default asks for sudo, which is not here).
+    let tmux = Tmux::start_sized("remote-fail", 250, 40);
+    let env = config(
+        dir.path(),
+        &sshd.ssh(),
+        "/nonexistent/forkwatch-tui record -o -",
+    );
+    let said = tmux.fail_at_start_with(&env, &format!("--remote {destination}"));
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("/nonexistent/forkwatch-tui"), "{said:?}");
+    assert!(said[0].contains("status 127"), "{said:?}");
+
+    // A destination that ssh would take for an option never reaches it.
+    let tmux = Tmux::start_sized("remote-fail", 250, 40);
+    let said = tmux.fail_at_start_with(&env, "--remote=-oProxyCommand=true");
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("not a host"), "{said:?}");
+}
