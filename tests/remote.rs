@@ -185,7 +185,10 @@ fn two_remotes_are_one_view_with_a_root_per_host() {
     let env = config(dir.path(), &sshd.ssh(), &format!("{BIN} record -o -"));
     let tmux = Tmux::start_sized("remotes", 250, 40);
     let destination = sshd.destination();
-    tmux.start_ui_with(&env, &format!("--remote {destination} --remote {destination}"));
+    tmux.start_ui_with(
+        &env,
+        &format!("--remote {destination} --remote {destination}"),
+    );
     // Both hosts are this machine: a process started here is in each stream, under each
     // host's root, the second named apart.
     let mut marker = marker(dir.path(), "fwtwomark");
@@ -205,8 +208,10 @@ fn two_remotes_are_one_view_with_a_root_per_host() {
         .filter(|(_, l)| l.contains("fwtwomark 600"))
         .map(|(i, _)| i)
         .collect();
-    let second_root = (screen.lines().position(|l| l.ends_with(&format!(" {host} (2)"))))
-        .expect("the second host's root");
+    let second_root = (screen
+        .lines()
+        .position(|l| l.ends_with(&format!(" {host} (2)"))))
+    .expect("the second host's root");
     assert!(
         marked[0] < second_root && second_root < marked[1],
         "one under each host:\n{screen}"
