@@ -465,12 +465,13 @@ pub struct UiArgs {
     /// View another machine instead, live: runs `ssh HOST sudo forkwatch-tui record -o -`
     /// (`[remote]` in the config file changes the ssh command and the remote command) and
     /// shows the recording as it arrives. HOST is [USER@]HOST or ssh://[USER@]HOST[:PORT].
+    /// Several are merged into one view, each host under its own root.
     #[arg(
         long,
         value_name = "HOST",
         conflicts_with_all = ["pins", "relays", "record", "backend", "poll_interval"]
     )]
-    pub remote: Option<String>,
+    pub remote: Vec<String>,
 
     /// With --remote: what ssh runs there instead of `sudo forkwatch-tui record -o -`.
     #[arg(long, value_name = "COMMAND", requires = "remote")]

@@ -97,9 +97,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Man { subcommand }) => cli::print_man(subcommand.as_deref()),
         Some(Command::Completions { shell }) => cli::print_completions(shell),
-        None if let Some(host) = &cli.ui.remote => {
+        None if !cli.ui.remote.is_empty() => {
             let remote = cli.ui.remote_options(&config);
-            ui::replay::run_remote(host, &remote, &cli.ui.remote_view(&config)?).await
+            ui::replay::run_remote(&cli.ui.remote, &remote, &cli.ui.remote_view(&config)?).await
         }
         None => ui::run(cli.live.options(probe, &config), &cli.ui.options(&config)?).await,
     }

@@ -8,7 +8,7 @@
 //! kept (the last line it wrote, bounded) for when the stream ends.
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{self, BufRead, BufReader, Read},
     process::{Child, ChildStdout, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex, mpsc},
     thread,
@@ -19,7 +19,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::{
     privileges,
-    recording::{EMPTY_STREAM, OpenError, Replay, Stream},
+    recording::{EMPTY_STREAM, OpenError, Replay, Stream, merge_streams},
     signals::StopSignals,
     text,
 };
@@ -66,35 +66,66 @@ pub struct Remote {
 /// keeps the stream), and is stopped once nobody does.
 pub type Connection = Arc<Mutex<Remote>>;
 
-/// The replay of `destination`'s recording as it arrives over ssh, once its info and
-/// snapshot have: `None` if a stop signal came first. ssh runs as the user who ran sudo
-/// (their keys), else as forkwatch's user; forkwatch gives up its privileges before a
-/// byte of the stream is read. A stream that ssh ends before the snapshot is one line
+/// The replay of the recordings of `destinations` as they arrive over ssh, once their
+/// infos and snapshots have: one host's stream, or the merge of several
+/// ([`merge_streams`]); `None` if a stop signal came first. ssh runs as the user who ran
+/// sudo (their keys), else as forkwatch's user; forkwatch gives up its privileges before
+/// a byte of a stream is read. A stream that ssh ends before its snapshot is one line
 /// saying why.
-pub async fn view(
-    destination: &str,
+pub async fn view_all(
+    destinations: &[String],
     options: &RemoteOptions,
     stop: &mut StopSignals,
-) -> Result<Option<(Replay, Connection)>> {
-    let (remote, stream) = Remote::start(destination, options, privileges::give_up_all)?;
-    let connection = Arc::new(Mutex::new(remote));
-    let told = Arc::clone(&connection);
-    let why = move || told.lock().ok().map(|mut remote| remote.why_it_ended());
-    let host = text::escape_str(destination).into_owned();
-    tokio::select! {
-        opened = Stream::spool_telling(stream, why) => match opened {
-            Ok(replay) => Ok(Some((replay, connection))),
-            Err(e) => {
-                let why = connection.lock().map(|mut r| r.why_it_ended()).unwrap_or_default();
-                match e {
-                    OpenError::NotARecording { hint: EMPTY_STREAM } => {
-                        Err(anyhow!("cannot view {host}: {why}"))
-                    }
-                    e => Err(anyhow!("cannot view {host}: the stream is {e} ({why})")),
-                }
-            }
-        },
-        () = stop.recv() => Ok(None),
+) -> Result<Option<(Replay, Vec<Connection>)>> {
+    let started = Remote::start_all(destinations, options, privileges::give_up_all)?;
+    let mut connections = Vec::with_capacity(started.len());
+    let mut opening = Vec::with_capacity(started.len());
+    for (remote, stream) in started {
+        let connection = Arc::new(Mutex::new(remote));
+        let told = Arc::clone(&connection);
+        let why = move || told.lock().ok().map(|mut remote| remote.why_it_ended());
+        // All spooled at once: a stream left unread would hold its recorder back.
+        opening.push(tokio::spawn(Stream::spool_telling(stream, why)));
+        connections.push(connection);
+    }
+    let opened = async {
+        let mut replays = Vec::with_capacity(opening.len());
+        for (task, connection) in opening.into_iter().zip(&connections) {
+            let opened = task.await.map_err(|e| anyhow!("cannot view: {e}"))?;
+            replays.push(opened.map_err(|e| cannot_view(connection, e))?);
+        }
+        anyhow::Ok(replays)
+    };
+    let mut replays = tokio::select! {
+        replays = opened => replays?,
+        () = stop.recv() => return Ok(None),
+    };
+    if replays.len() == 1 {
+        return Ok(replays.pop().map(|replay| (replay, connections)));
+    }
+    let (merge, merged) = io::pipe()?;
+    let broken = merge_streams(replays, merged)?;
+    let why = move || {
+        (broken.lock().ok())
+            .filter(|b| !b.is_empty())
+            .map(|b| b.join("; "))
+    };
+    let replay = (Stream::spool_telling(merge, why).await)
+        .map_err(|e| anyhow!("cannot view the merge of the hosts: {e}"))?;
+    Ok(Some((replay, connections)))
+}
+
+/// Why the stream of `connection` cannot be viewed, `e` what opening it met: in one line,
+/// with what ssh said.
+fn cannot_view(connection: &Connection, e: OpenError) -> anyhow::Error {
+    let Ok(mut remote) = connection.lock() else {
+        return anyhow!("cannot view a host: {e}");
+    };
+    let host = text::escape_str(remote.destination()).into_owned();
+    let why = remote.why_it_ended();
+    match e {
+        OpenError::NotARecording { hint: EMPTY_STREAM } => anyhow!("cannot view {host}: {why}"),
+        e => anyhow!("cannot view {host}: the stream is {e} ({why})"),
     }
 }
 
@@ -117,34 +148,47 @@ pub fn check_destination(destination: &str) -> Result<()> {
 }
 
 impl Remote {
-    /// Starts ssh to `destination` running the remote command, as the user who ran sudo
-    /// if any (with their keys and known hosts), and keeps its last error line; returns
-    /// its standard output, the stream. Acting for that user needs privileges and keeping
-    /// the line a thread: `give_up` is called in between, while forkwatch has one thread.
-    pub fn start(
-        destination: &str,
+    /// Starts ssh to each of `destinations` running the remote command, as the user who
+    /// ran sudo if any (with their keys and known hosts), and keeps each one's last error
+    /// line; returns their standard outputs, the streams. Acting for that user needs
+    /// privileges and keeping the lines threads: `give_up` is called in between, while
+    /// forkwatch has one thread.
+    pub fn start_all(
+        destinations: &[String],
         options: &RemoteOptions,
         give_up: impl FnOnce() -> Result<()>,
-    ) -> Result<(Self, ChildStdout)> {
-        check_destination(destination)?;
+    ) -> Result<Vec<(Self, ChildStdout)>> {
         let Some((program, args)) = options.ssh.split_first() else {
             bail!("the ssh command is empty (`ssh` in the config file)");
         };
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .args(["-T", "-o", "BatchMode=yes", "--", destination])
-            .arg(&options.command)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(user) = privileges::sudo_user() {
-            as_user(&mut command, user);
+        let mut children = Vec::with_capacity(destinations.len());
+        for destination in destinations {
+            check_destination(destination)?;
+            let mut command = Command::new(program);
+            command
+                .args(args)
+                .args(["-T", "-o", "BatchMode=yes", "--", destination])
+                .arg(&options.command)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            if let Some(user) = privileges::sudo_user() {
+                as_user(&mut command, user);
+            }
+            let child = command
+                .spawn()
+                .with_context(|| format!("cannot run {}", text::escape_str(program)))?;
+            children.push((destination, child));
         }
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("cannot run {}", text::escape_str(program)))?;
         give_up()?;
+        children
+            .into_iter()
+            .map(|(destination, child)| Self::keep_errors(destination, child))
+            .collect()
+    }
+
+    /// The running ssh `child` to `destination`, its last error line kept by a thread.
+    fn keep_errors(destination: &str, mut child: Child) -> Result<(Self, ChildStdout)> {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let last_error = Arc::new(Mutex::new(String::new()));
@@ -295,6 +339,13 @@ fn keep_last_line(from: impl Read, into: &Mutex<String>) {
 mod tests {
     use super::*;
 
+    impl Remote {
+        fn start_one(destination: &str, options: &RemoteOptions) -> Result<(Self, ChildStdout)> {
+            let started = Self::start_all(&[destination.to_owned()], options, || Ok(()))?;
+            Ok(started.into_iter().next().expect("one started"))
+        }
+    }
+
     fn fake_ssh(script: &str) -> RemoteOptions {
         // `sh -c SCRIPT` ignores what follows as $0, $1...: it stands in for ssh.
         RemoteOptions {
@@ -316,7 +367,7 @@ mod tests {
     #[test]
     fn ssh_gets_batch_mode_the_destination_after_a_double_dash_and_the_command() {
         let options = fake_ssh(r#"printf '%s|' "$@""#);
-        let (mut remote, mut out) = Remote::start("user@host", &options, || Ok(())).unwrap();
+        let (mut remote, mut out) = Remote::start_one("user@host", &options).unwrap();
         let mut args = String::new();
         out.read_to_string(&mut args).unwrap();
         assert_eq!(
@@ -331,7 +382,7 @@ mod tests {
         let options = fake_ssh(
             r#"echo first >&2; printf 'Permission denied \033[31m(publickey)\n\n' >&2; exit 255"#,
         );
-        let (mut remote, mut out) = Remote::start("host", &options, || Ok(())).unwrap();
+        let (mut remote, mut out) = Remote::start_one("host", &options).unwrap();
         std::io::copy(&mut out, &mut std::io::sink()).unwrap();
         assert_eq!(
             remote.why_it_ended(),
@@ -342,7 +393,7 @@ mod tests {
     #[test]
     fn a_huge_error_line_is_kept_bounded() {
         let options = fake_ssh("head -c 10000000 /dev/zero | tr '\\0' x >&2; exit 1");
-        let (mut remote, mut out) = Remote::start("host", &options, || Ok(())).unwrap();
+        let (mut remote, mut out) = Remote::start_one("host", &options).unwrap();
         std::io::copy(&mut out, &mut std::io::sink()).unwrap();
         let why = remote.why_it_ended();
         assert!(why.len() < LINE_BYTES + 64, "{}", why.len());
@@ -355,7 +406,7 @@ mod tests {
             ssh: vec!["/nonexistent/ssh".into()],
             ..RemoteOptions::default()
         };
-        let error = Remote::start("host", &options, || Ok(())).unwrap_err();
+        let error = Remote::start_one("host", &options).unwrap_err();
         assert_eq!(format!("{error:#}").lines().count(), 1);
         assert!(format!("{error:#}").starts_with("cannot run /nonexistent/ssh"));
     }

@@ -177,3 +177,47 @@ fn what_ssh_says_when_it_cannot_connect_or_run_the_command_is_one_line() {
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].contains("not a host"), "{said:?}");
 }
+
+#[test]
+fn two_remotes_are_one_view_with_a_root_per_host() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = config(dir.path(), &sshd.ssh(), &format!("{BIN} record -o -"));
+    let tmux = Tmux::start_sized("remotes", 250, 40);
+    let destination = sshd.destination();
+    tmux.start_ui_with(
+        &env,
+        &format!("--remote {destination} --remote {destination}"),
+    );
+    // Both hosts are this machine: a process started here is in each stream, under each
+    // host's root, the second named apart.
+    let mut marker = marker(dir.path(), "fwtwomark");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    tmux.type_text("\\", false);
+    tmux.type_text("fwtwomark", true);
+    let screen = tmux.wait_for("the process under both hosts", |s| {
+        s.matches("fwtwomark 600").count() == 2
+    });
+    let roots: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.ends_with(&format!(" {host}")) || l.ends_with(&format!(" {host} (2)")))
+        .collect();
+    assert_eq!(roots.len(), 2, "a root row per host:\n{screen}");
+    let marked: Vec<usize> = (screen.lines().enumerate())
+        .filter(|(_, l)| l.contains("fwtwomark 600"))
+        .map(|(i, _)| i)
+        .collect();
+    let second_root = (screen
+        .lines()
+        .position(|l| l.ends_with(&format!(" {host} (2)"))))
+    .expect("the second host's root");
+    assert!(
+        marked[0] < second_root && second_root < marked[1],
+        "one under each host:\n{screen}"
+    );
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+    marker.kill().unwrap();
+    marker.wait().unwrap();
+}

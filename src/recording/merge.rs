@@ -217,12 +217,12 @@ impl Host {
 }
 
 /// How much later than the earliest of the hosts this one booted.
-fn shift(info: &Info, earliest: i64) -> u64 {
+pub(super) fn shift(info: &Info, earliest: i64) -> u64 {
     info.wall_clock_offset_ns.abs_diff(earliest)
 }
 
 /// The host names, in order; a name given twice is told apart by its number.
-fn host_names(infos: &[&Info]) -> Vec<String> {
+pub(super) fn host_names(infos: &[&Info]) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(infos.len());
     for info in infos {
         let same = infos
@@ -239,7 +239,7 @@ fn host_names(infos: &[&Info]) -> Vec<String> {
 }
 
 /// The merge's info: its hosts, the earliest clock, and what the parts share.
-fn merged_info(infos: &[&Info], hosts: Vec<String>, earliest: i64) -> Info {
+pub(super) fn merged_info(infos: &[&Info], hosts: Vec<String>, earliest: i64) -> Info {
     let shared = |field: fn(&Info) -> &str| {
         let mut values: Vec<&str> = infos.iter().map(|i| field(i)).collect();
         values.dedup();
@@ -261,7 +261,7 @@ fn merged_info(infos: &[&Info], hosts: Vec<String>, earliest: i64) -> Info {
 /// Every host's starts at 0, when the first of them booted: before every process of
 /// its host, so all can be its children, and at the same time as the others', so they
 /// are shown in the order the recordings were given.
-fn host_root(index: usize, name: &str) -> ProcessInfo {
+pub(super) fn host_root(index: usize, name: &str) -> ProcessInfo {
     ProcessInfo {
         pid: host::merged_pid(index, 0),
         ppid: 0,
@@ -279,7 +279,7 @@ fn host_root(index: usize, name: &str) -> ProcessInfo {
 }
 
 /// A snapshot's process in host `index`'s block, on the merge's clock.
-fn moved_process(process: &ProcessInfo, index: usize, shift: u64) -> ProcessInfo {
+pub(super) fn moved_process(process: &ProcessInfo, index: usize, shift: u64) -> ProcessInfo {
     let mut p = process.clone();
     p.pid = host::merged_pid(index, p.pid);
     p.ppid = host::merged_pid(index, p.ppid);
@@ -294,7 +294,7 @@ fn moved_process(process: &ProcessInfo, index: usize, shift: u64) -> ProcessInfo
 }
 
 /// An event in host `index`'s block, on the merge's clock.
-fn moved_event(mut event: Event, index: usize, shift: u64) -> Event {
+pub(super) fn moved_event(mut event: Event, index: usize, shift: u64) -> Event {
     let own = event.pid;
     event.pid = host::merged_pid(index, event.pid);
     event.tid = host::merged_pid(index, event.tid);

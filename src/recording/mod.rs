@@ -17,6 +17,7 @@ mod file;
 mod frame;
 mod keyframe;
 mod merge;
+mod merge_streams;
 pub mod moment;
 mod reader;
 mod recorder;
@@ -35,6 +36,7 @@ pub use file::{
 use keyframe::KeyframeHead;
 pub use keyframe::{Alive, KEYFRAME_EVENTS, Keyframe, LiveSet};
 pub use merge::{KeyframeModel, Part, merge};
+pub use merge_streams::{Broken, merge_streams};
 pub use reader::{Damage, Extent, Input, OpenError, Reader, Resync};
 pub use recorder::{QUEUE_BYTES, Recorder, SLOW_DISK_BACKLOG};
 pub use replay::{Position, Replay, Seek, Speed};

@@ -154,3 +154,50 @@ async fn a_followed_file_shows_what_is_written_after_it_started() {
     assert_eq!(rest(&mut replay).await, groups()[2]);
     assert_eq!(replay.stream_end(), Some(StreamEnd::Ended));
 }
+
+/// Two hosts' streams (here the same recording twice, the second cut): merged as they
+/// arrive, each host's events in its own block of pids and order, the second host named
+/// apart, and its break said with its name.
+#[tokio::test]
+async fn streams_merge_as_they_arrive_each_host_in_its_block() {
+    use crate::event::host::host_pid;
+    let (bytes, frames) = recording(&groups());
+    let (whole, cut) = (groups().concat(), groups()[..2].concat());
+    let (a, tx_a) = spooled(&bytes).await;
+    let (b, tx_b) = spooled(&bytes[..frames[1].1 + 10]).await;
+    drop((tx_a, tx_b));
+    let (rx, tx) = std::io::pipe().unwrap();
+    let broken = super::merge_streams(vec![a, b], tx).unwrap();
+    let mut merged = Stream::spool(rx).await.unwrap();
+    merged.set_speed(Speed::Max);
+    let events = rest(&mut merged).await;
+    let host = |index: usize| -> Vec<Event> {
+        (events.iter())
+            .filter(|e| host_pid(e.pid).0 == Some(index))
+            .map(|e| Event {
+                pid: host_pid(e.pid).1,
+                tid: host_pid(e.tid).1,
+                ppid: host_pid(e.ppid).1,
+                ..e.clone()
+            })
+            .collect()
+    };
+    assert_eq!(host(0), whole);
+    assert_eq!(host(1), cut);
+    assert_eq!(events.len(), whole.len() + cut.len());
+    let names = &merged.info().hosts;
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[1], format!("{} (2)", names[0]));
+    let roots: Vec<String> = (merged.snapshot().iter())
+        .filter(|p| host_pid(p.pid).1 == 0)
+        .map(|p| p.comm.to_string())
+        .collect();
+    assert_eq!(roots.len(), 2);
+    let broken = broken.lock().unwrap().clone();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(
+        broken[0].starts_with(&format!("{}: ", names[1])),
+        "{broken:?}"
+    );
+    assert!(matches!(merged.stream_end(), Some(StreamEnd::Broke(_))));
+}

@@ -84,21 +84,21 @@ pub async fn run(options: &ReplayOptions) -> Result<ExitCode> {
     Ok(status)
 }
 
-/// Views `destination`'s recording as it arrives over ssh (`--remote`), in the terminal
-/// UI of a replay: a stream that breaks is said, and the UI stays with what arrived. What
-/// keeps it from starting (ssh's errors, a remote command that fails) is one line before
-/// the terminal is taken.
+/// Views the recordings of `destinations` as they arrive over ssh (`--remote`), in the
+/// terminal UI of a replay (several merged, each host under its own root): a stream that
+/// breaks is said, and the UI stays with what arrived. What keeps it from starting (ssh's
+/// errors, a remote command that fails) is one line before the terminal is taken.
 pub async fn run_remote(
-    destination: &str,
+    destinations: &[String],
     remote: &RemoteOptions,
     options: &ReplayOptions,
 ) -> Result<ExitCode> {
     let mut stop = StopSignals::catch()?;
-    let Some((replay, connection)) = crate::remote::view(destination, remote, &mut stop).await?
-    else {
+    let viewed = crate::remote::view_all(destinations, remote, &mut stop).await?;
+    let Some((replay, connection)) = viewed else {
         return Ok(ExitCode::FAILURE);
     };
-    let host = text::escape_str(destination).into_owned();
+    let host = text::escape_str(&destinations.join(", ")).into_owned();
     let mut app = start(
         &host,
         &replay,
