@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     event::{
-        Argv, Comm, Event,
+        Argv, Comm, Event, Kind, PID_MAX_LIMIT,
         host::{self, MAX_HOSTS},
     },
     proc::snapshot::ProcessInfo,
@@ -113,7 +113,7 @@ fn merged_snapshot(parts: &[Part], names: &[String], earliest: i64) -> Vec<Proce
     for (index, (part, name)) in parts.iter().zip(names).enumerate() {
         let shift = shift(part.reader.info(), earliest);
         snapshot.push(host_root(index, name));
-        let moved = (part.reader.snapshot().iter()).map(|p| moved_process(p, index, shift));
+        let moved = (part.reader.snapshot().iter()).filter_map(|p| moved_process(p, index, shift));
         snapshot.extend(moved);
     }
     snapshot
@@ -209,8 +209,11 @@ impl Host {
                 }
             }
             let (index, shift) = (self.index, self.shift);
-            self.batch
-                .extend(self.read.drain(..).map(|e| moved_event(e, index, shift)));
+            self.batch.extend(
+                self.read
+                    .drain(..)
+                    .filter_map(|e| moved_event(e, index, shift)),
+            );
         }
         Ok(self.batch.front().map(|e| e.ts_ns))
     }
@@ -278,8 +281,22 @@ pub(super) fn host_root(index: usize, name: &str) -> ProcessInfo {
     }
 }
 
-/// A snapshot's process in host `index`'s block, on the merge's clock.
-pub(super) fn moved_process(process: &ProcessInfo, index: usize, shift: u64) -> ProcessInfo {
+/// Whether `pid` is one a kernel gives: others would land on another pid of the block
+/// (its root, pid 0) once moved.
+fn real(pid: u32) -> bool {
+    (1..PID_MAX_LIMIT).contains(&pid)
+}
+
+/// A snapshot's process in host `index`'s block, on the merge's clock; `None` for one
+/// whose pid no kernel gives.
+pub(super) fn moved_process(
+    process: &ProcessInfo,
+    index: usize,
+    shift: u64,
+) -> Option<ProcessInfo> {
+    if !real(process.pid) || process.ppid >= PID_MAX_LIMIT {
+        return None;
+    }
     let mut p = process.clone();
     p.pid = host::merged_pid(index, p.pid);
     p.ppid = host::merged_pid(index, p.ppid);
@@ -290,11 +307,16 @@ pub(super) fn moved_process(process: &ProcessInfo, index: usize, shift: u64) -> 
     {
         ns.pid = p.pid;
     }
-    p
+    Some(p)
 }
 
-/// An event in host `index`'s block, on the merge's clock.
-pub(super) fn moved_event(mut event: Event, index: usize, shift: u64) -> Event {
+/// An event in host `index`'s block, on the merge's clock; `None` for one that names a
+/// pid no kernel gives (a loss report names none).
+pub(super) fn moved_event(mut event: Event, index: usize, shift: u64) -> Option<Event> {
+    let lost = matches!(event.kind, Kind::Lost { .. });
+    if !lost && !(real(event.pid) && real(event.tid)) || event.ppid >= PID_MAX_LIMIT {
+        return None;
+    }
     let own = event.pid;
     event.pid = host::merged_pid(index, event.pid);
     event.tid = host::merged_pid(index, event.tid);
@@ -308,5 +330,5 @@ pub(super) fn moved_event(mut event: Event, index: usize, shift: u64) -> Event {
     {
         ns.pid = event.pid;
     }
-    event
+    Some(event)
 }

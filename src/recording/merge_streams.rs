@@ -52,7 +52,7 @@ pub fn merge_streams(replays: Vec<Replay>, out: impl Write + Send + 'static) -> 
     for (index, (replay, name)) in replays.iter().zip(&names).enumerate() {
         let shift = shift(replay.info(), earliest);
         snapshot.push(host_root(index, name));
-        snapshot.extend((replay.snapshot().iter()).map(|p| moved_process(p, index, shift)));
+        snapshot.extend((replay.snapshot().iter()).filter_map(|p| moved_process(p, index, shift)));
     }
     let info = merged_info(&infos, names.clone(), earliest);
     let writer = Writer::new(out, &info, &snapshot)?;
@@ -97,7 +97,7 @@ fn read_host(
     runtime.block_on(async {
         let mut batch = Vec::new();
         while replay.next_batch(&mut batch).await {
-            let moved = batch.drain(..).map(|e| moved_event(e, index, shift));
+            let moved = batch.drain(..).filter_map(|e| moved_event(e, index, shift));
             if to.send(Arrived::Events(moved.collect())).is_err() {
                 return;
             }

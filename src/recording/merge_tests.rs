@@ -180,3 +180,24 @@ fn a_long_merge_has_keyframes_as_a_recording_has() {
     reader.extent().unwrap();
     assert_eq!(reader.keyframes.len(), 1, "{:?}", reader.keyframes);
 }
+
+/// Pids no kernel gives (0, or the limit itself, which would wrap to 0) would land on the
+/// host's root once moved, and could rename or end it: they are left out of a merge.
+#[test]
+fn an_event_naming_a_pid_no_kernel_gives_does_not_reach_the_hosts_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exit = fork(3 * S, PID_MAX_LIMIT);
+    exit.kind = Kind::Exit(crate::event::ExitStatus::Code(0));
+    let parts = vec![
+        part(
+            dir.path(),
+            "a",
+            &info(),
+            &[fork(2 * S, 50), fork(2 * S, 0), exit],
+        ),
+        part(dir.path(), "b", &info(), &[fork(3 * S, 60)]),
+    ];
+    let mut reader = merged(dir.path(), parts);
+    let pids: Vec<u32> = all(&mut reader).iter().map(|e| e.pid).collect();
+    assert_eq!(pids, [merged_pid(0, 50), merged_pid(1, 60)]);
+}

@@ -1,50 +1,51 @@
 //! The model's table by pid: the newest process with each pid still in the tree. A table
 //! of one slot per pid is cheapest for one machine, whose pids are dense; a view of
 //! several hosts ([`crate::event::host`]) puts each host's pids in a block of their own,
-//! far apart, so each block has a table of its own, grown to the highest pid seen in it:
-//! two hosts cost what two machines would.
+//! far apart, which are kept by pid in a map: a recording that names many hosts with one
+//! high pid each costs what its processes do, not a table per host.
 
 use super::arena::{NONE, Slot};
-use crate::event::PID_MAX_LIMIT;
+use crate::event::{KeyMap, PID_MAX_LIMIT};
 
 #[derive(Debug, Default)]
 pub(super) struct PidTable {
-    /// By block of pids (block 0: one machine's own), by pid within the block.
-    blocks: Vec<Vec<Slot>>,
-}
-
-/// A pid's block and its place in it.
-fn place(pid: u32) -> (usize, usize) {
-    (
-        (pid / PID_MAX_LIMIT) as usize,
-        (pid % PID_MAX_LIMIT) as usize,
-    )
+    /// One machine's pids (block 0), a slot each.
+    own: Vec<Slot>,
+    /// The pids of the hosts of a view of several (blocks 1 and up).
+    merged: KeyMap<u32, Slot>,
 }
 
 impl PidTable {
     /// The slot of `pid` (`NONE` if none).
     pub(super) fn get(&self, pid: u32) -> Slot {
-        let (block, at) = place(pid);
-        (self.blocks.get(block).and_then(|b| b.get(at)).copied()).unwrap_or(NONE)
+        if pid < PID_MAX_LIMIT {
+            self.own.get(pid as usize).copied().unwrap_or(NONE)
+        } else {
+            self.merged.get(&pid).copied().unwrap_or(NONE)
+        }
     }
 
-    /// Sets the slot of `pid`, growing its block's table to hold it.
+    /// Sets the slot of `pid` (`NONE`: none), growing one machine's table to hold it.
     pub(super) fn set(&mut self, pid: u32, slot: Slot) {
-        let (block, at) = place(pid);
-        if self.blocks.len() <= block {
-            self.blocks.resize_with(block + 1, Vec::new);
+        if pid >= PID_MAX_LIMIT {
+            if slot == NONE {
+                self.merged.remove(&pid);
+            } else {
+                self.merged.insert(pid, slot);
+            }
+            return;
         }
-        let table = &mut self.blocks[block];
-        if table.len() <= at {
-            table.resize(at + 1, NONE);
+        let at = pid as usize;
+        if self.own.len() <= at {
+            self.own.resize(at + 1, NONE);
         }
-        table[at] = slot;
+        self.own[at] = slot;
     }
 
     /// Entries held, for the tests of what the model's memory holds.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.blocks.iter().map(Vec::len).sum()
+        self.own.len() + self.merged.len()
     }
 }
 
@@ -54,7 +55,7 @@ mod tests {
     use crate::event::host::merged_pid;
 
     #[test]
-    fn each_hosts_pids_have_a_table_as_large_as_its_highest_pid() {
+    fn one_machines_pids_have_a_table_and_several_hosts_only_what_they_use() {
         let mut table = PidTable::default();
         table.set(300, 1);
         table.set(merged_pid(0, 300), 2);
@@ -64,6 +65,10 @@ mod tests {
         assert_eq!(table.get(merged_pid(1, 300)), 3);
         assert_eq!(table.get(merged_pid(2, 300)), NONE);
         assert_eq!(table.get(301), NONE);
-        assert_eq!(table.len(), 3 * 301);
+        table.set(merged_pid(1022, PID_MAX_LIMIT - 1), 4);
+        assert_eq!(table.len(), 301 + 3);
+        table.set(merged_pid(1, 300), NONE);
+        assert_eq!(table.get(merged_pid(1, 300)), NONE);
+        assert_eq!(table.len(), 301 + 2);
     }
 }

@@ -51,7 +51,7 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
     };
     let mut out = vec![Line::from(vec![
         p.comm.to_string().bold(),
-        format!("  pid {pid}  ppid {}", p.ppid).into(),
+        format!("  pid {pid}  ppid {}", shown_pid(p.ppid)).into(),
     ])];
     let mut field = |label: &str, value: String, style: Style| {
         // A label as long as the column (`container`) still has a space after it.
