@@ -6,9 +6,12 @@
 //! take as they are.
 //!
 //! A process is named across hosts and reboots by `forkwatch.process.id`,
-//! `HOST:PID:START`: START is its start as Unix nanoseconds at the clock tick (10 ms) that
-//! /proc gives start times in, so that a process seen first in a recording's snapshot and
-//! then in its events is named alike. Strings are written as [`TerminalSafe`] JSON.
+//! `HOST:PID:START`: START is its start in the clock ticks (10 ms) /proc gives start times
+//! in, after the host's boot time rounded to the second (as /proc/stat's `btime`), in
+//! nanoseconds: a process seen first in a recording's snapshot and then in its events is
+//! named alike, and so is one in two recordings of its host, whose boot times differ by
+//! the microseconds it takes to measure them. A process whose start is unknown (0) has
+//! no id. Strings are written as [`TerminalSafe`] JSON.
 
 use serde::{Serialize, ser::SerializeMap};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -27,13 +30,21 @@ pub struct OtelRecord<'a> {
 
 impl OtelRecord<'_> {
     /// `HOST:PID:START` (see the module's documentation).
-    fn id(&self, born: Born) -> String {
+    fn id(&self, born: Born) -> Option<String> {
+        const SECOND: i128 = 1_000_000_000;
+        if born.start_ns == 0 {
+            return None;
+        }
         let tick_ns = clock::ticks_to_ns(clock::start_ticks(born.start_ns));
-        format!("{}:{}:{}", self.host, born.pid, self.clock.unix_ns(tick_ns))
+        let boot = (self.clock.unix_ns(0) + SECOND / 2).div_euclid(SECOND) * SECOND;
+        Some(format!("{}:{}:{}", self.host, born.pid, boot + i128::from(tick_ns)))
     }
 
-    /// RFC 3339 in UTC, to the nanosecond.
+    /// RFC 3339 in UTC, to the nanosecond; none for an unknown time (0).
     fn time(&self, boot_ns: u64) -> Option<String> {
+        if boot_ns == 0 {
+            return None;
+        }
         let at = OffsetDateTime::from_unix_timestamp_nanos(self.clock.unix_ns(boot_ns)).ok()?;
         at.format(&Rfc3339).ok()
     }
@@ -61,13 +72,14 @@ impl Serialize for OtelRecord<'_> {
             start_ns: e.start_ns,
         };
         // The ids hold the host name, which a recording's maker chose.
-        m.serialize_entry("forkwatch.process.id", &safe(&self.id(born)))?;
-        let parent = self.ancestors.last().map(|&parent| self.id(parent));
+        m.serialize_entry("forkwatch.process.id", &self.id(born).as_deref().map(safe))?;
+        let parent = self.ancestors.last().and_then(|&parent| self.id(parent));
         m.serialize_entry("forkwatch.parent.id", &parent.as_deref().map(safe))?;
         // On the birth only, where a subtree is found: on every record the ids took a third
         // of ClickHouse's time to read them (docs/clickhouse.md).
         if let Kind::Fork = e.kind {
-            let ancestors: Vec<String> = self.ancestors.iter().map(|&a| self.id(a)).collect();
+            let ancestors: Vec<String> =
+                self.ancestors.iter().filter_map(|&a| self.id(a)).collect();
             let ancestors: Vec<TerminalSafe> = ancestors.iter().map(|a| safe(a)).collect();
             m.serialize_entry("forkwatch.process.ancestors", &ancestors)?;
         }
@@ -362,6 +374,40 @@ mod tests {
             "b's pid 300 is unknown"
         );
         assert_eq!(v[1]["forkwatch.process.id"], "b:400:1500000000");
+    }
+
+    /// Two recordings of one host measure its boot time microseconds apart: a process is
+    /// named alike in both, from an exact start or /proc's tick. Unknown starts name none.
+    #[test]
+    fn a_process_keeps_its_id_across_recordings_of_its_host() {
+        let id = |offset_ns: i128, start_ns: u64| {
+            let mut out = Vec::new();
+            let hosts = Hosts {
+                own: "h".to_owned(),
+                merged: Vec::new(),
+            };
+            let clock = WallClock::with_offset(offset_ns);
+            let mut writer = EventWriter::new(&mut out, true, KindSet::default(), clock)
+                .on_hosts(hosts)
+                .in_schema(Schema::Otel);
+            writer
+                .write(&Event {
+                    pid: 400,
+                    start_ns,
+                    ..event(Kind::Fork)
+                })
+                .unwrap();
+            writer.flush().unwrap();
+            drop(writer);
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            (v["forkwatch.process.id"].clone(), v["process.creation.time"].clone())
+        };
+        let boot = 1_700_000_000_000_000_000;
+        let (a, _) = id(boot + 1_234, 5_004_000_123);
+        let (b, _) = id(boot + 9_876, 5_000_000_000);
+        assert_eq!(a, "h:400:1700000005000000000");
+        assert_eq!(a, b);
+        assert_eq!(id(boot, 0), (Value::Null, Value::Null));
     }
 
     #[test]
