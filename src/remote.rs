@@ -62,8 +62,8 @@ pub struct Remote {
     error_read: mpsc::Receiver<()>,
 }
 
-/// A view's connection to its host: ssh runs while it is held (also by the thread that
-/// keeps the stream), and is stopped once nobody does.
+/// A view's connection to its host: ssh runs while the view holds it, and is stopped
+/// once it lets go (the thread that keeps the stream only asks it why the stream ended).
 pub type Connection = Arc<Mutex<Remote>>;
 
 /// The replay of the recordings of `destinations` as they arrive over ssh, once their
@@ -82,8 +82,13 @@ pub async fn view_all(
     let mut opening = Vec::with_capacity(started.len());
     for (remote, stream) in started {
         let connection = Arc::new(Mutex::new(remote));
-        let told = Arc::clone(&connection);
-        let why = move || told.lock().ok().map(|mut remote| remote.why_it_ended());
+        // Weak: ssh is stopped when the view lets go of it, not when its output ends.
+        let told = Arc::downgrade(&connection);
+        let why = move || {
+            let remote = told.upgrade()?;
+            let mut remote = remote.lock().ok()?;
+            Some(remote.why_it_ended())
+        };
         // All spooled at once: a stream left unread would hold its recorder back.
         opening.push(tokio::spawn(Stream::spool_telling(stream, why)));
         connections.push(connection);
@@ -125,7 +130,7 @@ fn cannot_view(connection: &Connection, e: OpenError) -> anyhow::Error {
     let why = remote.why_it_ended();
     match e {
         OpenError::NotARecording { hint: EMPTY_STREAM } => anyhow!("cannot view {host}: {why}"),
-        e => anyhow!("cannot view {host}: the stream is {e} ({why})"),
+        e => anyhow!("cannot view {host}: {e}; {why}"),
     }
 }
 
@@ -172,9 +177,7 @@ impl Remote {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
-            if let Some(user) = privileges::sudo_user() {
-                as_user(&mut command, user);
-            }
+            ends_with_forkwatch(&mut command, privileges::sudo_user());
             let child = command
                 .spawn()
                 .with_context(|| format!("cannot run {}", text::escape_str(program)))?;
@@ -216,7 +219,8 @@ impl Remote {
     }
 
     /// Why the stream ended, in one line, once its output has: ssh's last error line (or
-    /// the remote command's) and how ssh exited. Waits a little for it to exit; one that does not is killed.
+    /// the remote command's) and how ssh exited. Waits a little for it to exit; one that
+    /// does not is stopped if forkwatch may.
     pub fn why_it_ended(&mut self) -> String {
         let status = self.wait_a_little();
         // What ssh wrote just before it exited may still be in the pipe; something it
@@ -245,9 +249,9 @@ impl Remote {
             match self.child.try_wait() {
                 Ok(Some(status)) => return Some(status),
                 Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(20)),
+                // Not waited for: forkwatch may no longer be allowed to stop it.
                 _ => {
                     let _ = self.child.kill();
-                    let _ = self.child.wait();
                     return None;
                 }
             }
@@ -256,32 +260,41 @@ impl Remote {
 }
 
 impl Drop for Remote {
-    /// ssh ends with the view: the remote recorder sees its output close and stops.
+    /// ssh ends with the view: the remote recorder sees its output close and stops. Not
+    /// waited for: when forkwatch may not stop it, it ends when forkwatch does.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
+            let _ = self.child.try_wait();
         }
-        let _ = self.child.wait();
     }
 }
 
-/// Makes `command` run as `user`, with their groups: ssh then finds their keys, config
-/// and known hosts in their home, as it would for them.
-fn as_user(command: &mut Command, user: privileges::User) {
+/// Makes `command` run as `user` if given, with their groups (ssh then finds their keys,
+/// config and known hosts in their home, as it would for them), and end when forkwatch
+/// does: once forkwatch has given up its privileges it may not signal an ssh that runs as
+/// root or as the user, so the kernel sends SIGTERM instead when forkwatch exits (the
+/// thread that starts it is the one that runs to the end).
+fn ends_with_forkwatch(command: &mut Command, user: Option<privileges::User>) {
     use std::os::unix::process::CommandExt;
-    let groups: Vec<libc::gid_t> = user.groups.iter().map(|g| g.as_raw()).collect();
-    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+    let groups: Option<Vec<libc::gid_t>> =
+        (user.as_ref()).map(|u| u.groups.iter().map(|g| g.as_raw()).collect());
+    let ids = user.map(|u| (u.uid.as_raw(), u.gid.as_raw()));
     // SAFETY: between fork and exec only async-signal-safe calls are made (setgroups,
-    // setresgid, setresuid), on memory allocated before the fork.
+    // setresgid, setresuid, prctl), on memory allocated before the fork.
     unsafe {
         command.pre_exec(move || {
             let fail = |r: libc::c_int| match r {
                 0 => Ok(()),
                 _ => Err(std::io::Error::last_os_error()),
             };
-            fail(libc::setgroups(groups.len(), groups.as_ptr()))?;
-            fail(libc::setresgid(gid, gid, gid))?;
-            fail(libc::setresuid(uid, uid, uid))
+            if let (Some(groups), Some((uid, gid))) = (&groups, ids) {
+                fail(libc::setgroups(groups.len(), groups.as_ptr()))?;
+                fail(libc::setresgid(gid, gid, gid))?;
+                fail(libc::setresuid(uid, uid, uid))?;
+            }
+            // After the change of ids, which clears it.
+            fail(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM))
         });
     }
 }

@@ -48,6 +48,12 @@ fn descendants(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+fn parent(pid: u32) -> u32 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    after_comm.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
 fn comm(pid: u32) -> String {
     fs::read_to_string(format!("/proc/{pid}/comm"))
         .unwrap_or_default()
@@ -94,19 +100,13 @@ fn the_remote_tree_is_shown_live_and_a_broken_connection_is_said_while_the_ui_st
     tmux.wait_for("the refusal", |s| s.contains("on a remote view"));
 
     // The connection breaks: sshd's process for it is killed, so ssh sees it closed.
-    let session = descendants(sshd.pid())
-        .into_iter()
-        .find(|&pid| comm(pid) == "sshd")
-        .expect("sshd's process for the connection");
-    let recorder: Vec<u32> = descendants(session)
-        .into_iter()
+    let recorder: Vec<u32> = (descendants(sshd.pid()).into_iter())
         .filter(|&pid| comm(pid) == "forkwatch-tui")
         .collect();
-    assert_eq!(
-        recorder.len(),
-        1,
-        "the remote recorder runs under the session"
-    );
+    assert_eq!(recorder.len(), 1, "the remote recorder runs under sshd");
+    // Its parent: sshd's process for the connection.
+    let session = parent(recorder[0]);
+    assert_eq!(comm(session), "sshd", "the connection's process");
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(session as i32).unwrap(),
         rustix::process::Signal::KILL,
@@ -216,8 +216,16 @@ fn two_remotes_are_one_view_with_a_root_per_host() {
         marked[0] < second_root && second_root < marked[1],
         "one under each host:\n{screen}"
     );
+    let recorders: Vec<u32> = (descendants(sshd.pid()).into_iter())
+        .filter(|&pid| comm(pid) == "forkwatch-tui")
+        .collect();
+    assert_eq!(recorders.len(), 2, "a remote recorder per host");
     tmux.type_text("q", false);
     tmux.assert_restored(BIN);
+    // Quitting ends ssh, and so the remote recorders, which see their output close.
+    wait_until("the remote recorders' end", || {
+        recorders.iter().all(|&pid| comm(pid) != "forkwatch-tui")
+    });
     marker.kill().unwrap();
     marker.wait().unwrap();
 }

@@ -37,7 +37,12 @@ impl OtelRecord<'_> {
         }
         let tick_ns = clock::ticks_to_ns(clock::start_ticks(born.start_ns));
         let boot = (self.clock.unix_ns(0) + SECOND / 2).div_euclid(SECOND) * SECOND;
-        Some(format!("{}:{}:{}", self.host, born.pid, boot + i128::from(tick_ns)))
+        Some(format!(
+            "{}:{}:{}",
+            self.host,
+            born.pid,
+            boot + i128::from(tick_ns)
+        ))
     }
 
     /// RFC 3339 in UTC, to the nanosecond; none for an unknown time (0).
@@ -400,7 +405,10 @@ mod tests {
             writer.flush().unwrap();
             drop(writer);
             let v: Value = serde_json::from_slice(&out).unwrap();
-            (v["forkwatch.process.id"].clone(), v["process.creation.time"].clone())
+            (
+                v["forkwatch.process.id"].clone(),
+                v["process.creation.time"].clone(),
+            )
         };
         let boot = 1_700_000_000_000_000_000;
         let (a, _) = id(boot + 1_234, 5_004_000_123);
