@@ -314,7 +314,8 @@ pub(super) fn moved_process(
 /// pid no kernel gives (a loss report names none).
 pub(super) fn moved_event(mut event: Event, index: usize, shift: u64) -> Option<Event> {
     let lost = matches!(event.kind, Kind::Lost { .. });
-    if !lost && !(real(event.pid) && real(event.tid)) || event.ppid >= PID_MAX_LIMIT {
+    let moved = lost || real(event.pid) && real(event.tid);
+    if !moved || event.ppid >= PID_MAX_LIMIT {
         return None;
     }
     let own = event.pid;
