@@ -25,6 +25,8 @@ use forkwatch::{
     tracker::model::Model,
 };
 
+// All but `cpu_of`, for benchmarks that run a process, serves here.
+#[allow(dead_code)]
 #[path = "../tests/common/demo_events.rs"]
 mod demo_events;
 
