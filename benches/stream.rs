@@ -29,17 +29,10 @@ use forkwatch::{
 #[path = "../tests/common/demo_events.rs"]
 mod demo_events;
 
-use demo_events::{cpu_of, demo, repeated, whole_processes};
+use demo_events::{cpu_of, demo, repeated, setting, whole_processes};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

@@ -85,3 +85,11 @@ pub fn cpu_of(pid: u32) -> f64 {
         .sum();
     ns as f64 / 1e9
 }
+
+/// The number in the environment variable `name` (BENCH_EVENTS, say), else `default`.
+pub fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
