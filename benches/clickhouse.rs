@@ -27,7 +27,7 @@ use std::{
 };
 
 use clickhouse::ClickHouse;
-use demo_events::{demo, repeated};
+use demo_events::{demo, repeated, setting};
 use forkwatch::{
     event::Event,
     private_file,
@@ -42,10 +42,7 @@ const INSERT: &str = "INSERT INTO forkwatch_events FORMAT JSONEachRow";
 
 fn main() {
     let (info, snapshot, sample) = demo();
-    let n: usize = std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let n = setting("BENCH_EVENTS", 1_000_000) as usize;
     let dir = tempfile::tempdir().unwrap();
     let events = repeated(&sample, n);
     let files: Vec<PathBuf> = ["fleet-a", "fleet-b"]

@@ -21,6 +21,13 @@ use std::{
     process::{Command, Stdio},
 };
 
+// Only its `cpu_of` serves here.
+#[allow(dead_code)]
+#[path = "../tests/common/demo_events.rs"]
+mod demo_events;
+
+use demo_events::cpu_of;
+
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 const SECONDS: &str = "5";
@@ -161,18 +168,6 @@ fn probe_programs(since: std::time::SystemTime) -> Vec<(String, u64, std::time::
                 .then(|| (name, p.run_count(), p.run_time()))
         })
         .collect()
-}
-
-/// CPU time of process `pid` so far, every thread of it, in nanoseconds from
-/// /proc/PID/task/*/schedstat: the clock ticks of /proc/PID/stat (10 ms) are too coarse
-/// for the tenth of a second a storm costs the monitor.
-fn cpu_of(pid: u32) -> f64 {
-    let ns: u64 = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split(' ').next()?.parse::<u64>().ok())
-        .sum();
-    ns as f64 / 1e9
 }
 
 fn tv(t: libc::timeval) -> f64 {

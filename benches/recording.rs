@@ -25,17 +25,16 @@ use forkwatch::{
     tracker::model::Model,
 };
 
+// All but `cpu_of`, for benchmarks that run a process, serve here.
+#[allow(dead_code)]
 #[path = "../tests/common/demo_events.rs"]
 mod demo_events;
 
-use demo_events::{cpu_time, demo, repeated, whole_processes};
+use demo_events::{cpu_time, demo, repeated, setting, whole_processes};
 
 fn main() {
     let (info, snapshot, sample) = demo();
-    let n: usize = std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let n = setting("BENCH_EVENTS", 1_000_000) as usize;
     let sample = if std::env::args().any(|a| a == "--whole") {
         whole_processes(&sample)
     } else {

@@ -29,17 +29,10 @@ use forkwatch::{
 #[path = "../tests/common/demo_events.rs"]
 mod demo_events;
 
-use demo_events::{demo, repeated, whole_processes};
+use demo_events::{cpu_of, demo, repeated, setting, whole_processes};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -130,16 +123,6 @@ fn recorded(file: Option<&Path>, seconds: u64) -> (f64, u64) {
         .expect("the recorder's summary");
     let events = counted(&summary);
     (cpu / events as f64 * 10_000.0, events)
-}
-
-/// CPU seconds the threads of `pid` have run.
-fn cpu_of(pid: u32) -> f64 {
-    let ns: u64 = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split(' ').next()?.parse::<u64>().ok())
-        .sum();
-    ns as f64 / 1e9
 }
 
 /// The number before `events` in a summary line.

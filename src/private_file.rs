@@ -26,7 +26,7 @@ use std::{
         fd::AsFd,
         unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt},
     },
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use crate::{
@@ -69,6 +69,23 @@ pub fn unnamed_in(dir: &Path) -> io::Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_TMPFILE | libc::O_EXCL | libc::O_NOCTTY)
         .open(dir)
+}
+
+/// A file with no name ([`unnamed_in`]) in `$XDG_RUNTIME_DIR` (memory, the user's own)
+/// when it is set to an absolute path, else in /tmp; if neither can hold one, the last
+/// directory tried and why, for the caller to word.
+pub fn unnamed() -> Result<File, (PathBuf, io::Error)> {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute());
+    let mut last = None;
+    for dir in runtime.into_iter().chain([PathBuf::from("/tmp")]) {
+        match unnamed_in(&dir) {
+            Ok(file) => return Ok(file),
+            Err(e) => last = Some((dir, e)),
+        }
+    }
+    Err(last.expect("/tmp is always tried"))
 }
 
 /// `e` in words; under sudo, when the kernel refused access, also as whom forkwatch tried.

@@ -210,23 +210,15 @@ pub fn after_damaged(damaged: &[String]) -> Result<()> {
     }
 }
 
-/// The file a merge is written to: without a name (so nothing else can open it, and it
-/// goes when closed), 0600, in `$XDG_RUNTIME_DIR` (memory, the user's own) or else /tmp.
+/// The file a merge is written to: without a name, so nothing else can open it and it goes
+/// when closed ([`private_file::unnamed`]).
 fn merge_file() -> Result<File> {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
-    let dirs = runtime.into_iter().chain([PathBuf::from("/tmp")]);
-    let mut last = None;
-    for dir in dirs {
-        match private_file::unnamed_in(&dir) {
-            Ok(file) => return Ok(file),
-            Err(e) => last = Some((dir, e)),
-        }
-    }
-    let (dir, e) = last.expect("/tmp was tried");
-    Err(anyhow!(
-        "cannot make a file to merge the recordings in {}: {e}",
-        text::escape_path(&dir)
-    ))
+    private_file::unnamed().map_err(|(dir, e)| {
+        anyhow!(
+            "cannot make a file to merge the recordings in {}: {e}",
+            text::escape_path(&dir)
+        )
+    })
 }
 
 /// The names of `paths` for a message, escaped.

@@ -13,7 +13,6 @@ use std::{
     fs::File,
     io::{self, Read, Seek, SeekFrom},
     os::unix::fs::FileExt,
-    path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -22,11 +21,10 @@ use std::{
     time::Duration,
 };
 
-use rustix::fs::{Mode, OFlags};
 use tokio::sync::Notify;
 
 use super::{OpenError, Reader, Replay};
-use crate::text;
+use crate::{private_file, text};
 
 /// How often a followed file is looked at again: nothing tells when it grows.
 const POLL: Duration = Duration::from_millis(50);
@@ -174,28 +172,13 @@ fn copy(mut input: impl Read, spool: &File, follow: &Follow, why: impl FnOnce() 
 /// Creates the spool file: unlinked, so nothing else can open it, and gone with the
 /// process.
 fn spool_file() -> io::Result<File> {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute());
-    let mut last = None;
-    for dir in runtime.into_iter().chain([PathBuf::from("/tmp")]) {
-        match spool_in(&dir) {
-            Ok(file) => return Ok(file),
-            Err(e) => last = Some((dir, e)),
-        }
-    }
-    let (dir, e) = last.expect("/tmp is always tried");
-    Err(io::Error::new(
-        e.kind(),
-        format!(
-            "cannot make a spool file for the stream in {}: {e}",
-            text::escape_path(&dir)
-        ),
-    ))
-}
-
-fn spool_in(dir: &Path) -> io::Result<File> {
-    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    let fd = rustix::fs::open(dir, flags, Mode::from_raw_mode(0o600))?;
-    Ok(File::from(fd))
+    private_file::unnamed().map_err(|(dir, e)| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot make a spool file for the stream in {}: {e}",
+                text::escape_path(&dir)
+            ),
+        )
+    })
 }

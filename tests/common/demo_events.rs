@@ -1,5 +1,6 @@
 //! The events of `assets/demo.fwrec` (a real `make -j2`) repeated into a session as long
-//! as a benchmark wants, and the CPU time a benchmark takes: for the benchmarks.
+//! as a benchmark wants, and the CPU time a benchmark or a process it runs takes: for the
+//! benchmarks.
 
 use std::{path::Path, time::Duration};
 
@@ -71,4 +72,24 @@ pub fn cpu_time() -> Duration {
     // SAFETY: `ts` is a valid timespec to write into.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU seconds the threads of process `pid` have run so far, from
+/// /proc/PID/task/*/schedstat (nanoseconds): the clock ticks of /proc/PID/stat (10 ms) are
+/// too coarse for the tenth of a second a storm costs a monitor.
+pub fn cpu_of(pid: u32) -> f64 {
+    let ns: u64 = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split(' ').next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e9
+}
+
+/// The number in the environment variable `name` (BENCH_EVENTS, say), else `default`.
+pub fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
