@@ -71,15 +71,17 @@ pub fn unnamed_in(dir: &Path) -> io::Result<File> {
         .open(dir)
 }
 
-/// A file with no name ([`unnamed_in`]) in `$XDG_RUNTIME_DIR` (memory, the user's own)
-/// when it is set to an absolute path, else in /tmp; if neither can hold one, the last
-/// directory tried and why, for the caller to word.
+/// A file with no name ([`unnamed_in`]) in `$TMPDIR` when it is set to an absolute path,
+/// else in /var/tmp, else in /tmp; if none can hold one, the last directory tried and
+/// why, for the caller to word. Not `$XDG_RUNTIME_DIR`, nor /tmp first: those are often
+/// memory (tmpfs), and a stream or a merge can grow as large as a recording.
 pub fn unnamed() -> Result<File, (PathBuf, io::Error)> {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+    let chosen = std::env::var_os("TMPDIR")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute());
     let mut last = None;
-    for dir in runtime.into_iter().chain([PathBuf::from("/tmp")]) {
+    let defaults = ["/var/tmp", "/tmp"].map(PathBuf::from);
+    for dir in chosen.into_iter().chain(defaults) {
         match unnamed_in(&dir) {
             Ok(file) => return Ok(file),
             Err(e) => last = Some((dir, e)),

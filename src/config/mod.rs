@@ -182,10 +182,34 @@ impl Config {
             message,
         };
         match privileges::files_as(user, || read_text(path)).and_then(|read| read) {
-            Ok(Some(text)) => Self::parse(path, text),
+            Ok(Some((text, owner))) => {
+                let config = Self::parse(path, text)?;
+                let trusted = [0, rustix::process::geteuid().as_raw()]
+                    .into_iter()
+                    .chain(privileges::sudo_user().map(|u| u.uid.as_raw()));
+                config.runs_only_for(owner, trusted.collect())?;
+                Ok(config)
+            }
             Ok(None) => Ok(Self::default()),
             Err(e) => Err(error(format!("cannot read it: {}", reading(&e, user)))),
         }
+    }
+
+    /// Refuses a `[remote]` from a file owned by `owner` unless it is one of `trusted`:
+    /// it names the program `--remote` runs, as forkwatch's user or the one who ran sudo.
+    pub fn runs_only_for(&self, owner: u32, trusted: Vec<u32>) -> Result<(), ConfigError> {
+        if self.remote == RemoteOptions::default() || trusted.contains(&owner) {
+            return Ok(());
+        }
+        let (path, _) = self.file.clone().unwrap_or_default();
+        Err(ConfigError {
+            path,
+            line: None,
+            key: Some("remote".to_owned()),
+            message: format!(
+                "the file is uid {owner}'s: its [remote] would run a program of theirs as you"
+            ),
+        })
     }
 
     /// The config that `text`, the file at `path`, sets.
@@ -450,9 +474,10 @@ fn reading(e: &io::Error, user: Option<&User>) -> String {
     }
 }
 
-/// The text of the file at `path`; `None` if there is none, or none this user can see. Not
-/// a fifo or a device (opened without waiting, then looked at), and at most [`MAX_BYTES`].
-fn read_text(path: &Path) -> io::Result<Option<String>> {
+/// The text of the file at `path` and its owner; `None` if there is none, or none this
+/// user can see. Not a fifo or a device (opened without waiting, then looked at), and at
+/// most [`MAX_BYTES`].
+fn read_text(path: &Path) -> io::Result<Option<(String, u32)>> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -469,7 +494,8 @@ fn read_text(path: &Path) -> io::Result<Option<String>> {
         }
         other => other?,
     };
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(io::Error::other("it is not a regular file"));
     }
     let mut text = String::new();
@@ -479,7 +505,7 @@ fn read_text(path: &Path) -> io::Result<Option<String>> {
             "it is larger than {MAX_BYTES} bytes"
         )));
     }
-    Ok(Some(text))
+    Ok(Some((text, std::os::unix::fs::MetadataExt::uid(&metadata))))
 }
 
 #[cfg(test)]

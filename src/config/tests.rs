@@ -91,6 +91,24 @@ fn a_remote_without_an_ssh_program_or_a_command_is_a_mistake() {
     assert_eq!(parse("").unwrap().remote, RemoteOptions::default());
 }
 
+/// `[remote]` names a program to run: only from a file of forkwatch's user, root or the
+/// user who ran sudo, not from one another user could write.
+#[test]
+fn a_remote_from_someone_elses_file_is_refused() {
+    let config = parse("[remote]\nssh = [\"/tmp/theirs\"]\n").unwrap();
+    config.runs_only_for(1000, vec![0, 1000]).unwrap();
+    let error = config.runs_only_for(1001, vec![0, 1000]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "/home/u/.config/forkwatch/config.toml: remote: the file is uid 1001's: its [remote] \
+         would run a program of theirs as you"
+    );
+    parse("linger = \"5s\"\n")
+        .unwrap()
+        .runs_only_for(1001, vec![0])
+        .unwrap();
+}
+
 #[test]
 fn an_empty_file_is_the_defaults() {
     let config = parse("# nothing yet\n").unwrap();

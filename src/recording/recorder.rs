@@ -234,12 +234,15 @@ fn write_loop(
 ) -> Summary {
     let fail = |writer: &Writer<File>, error: std::io::Error| {
         let summary = writer.summary();
+        let stdout = path == Path::new(super::STANDARD_STREAM);
         // A frame cut by the error would read as damage: cut it off, so the file ends
-        // with its last complete frame.
-        let _ = writer.get_ref().set_len(summary.bytes);
+        // with its last complete frame. Not standard output: whatever it is (a file
+        // appended to, say), forkwatch did not make it and knows not where it started.
+        if !stdout {
+            let _ = writer.get_ref().set_len(summary.bytes);
+        }
         let written = summary.tally.total();
-        let reader_gone = error.kind() == std::io::ErrorKind::BrokenPipe
-            && path == Path::new(super::STANDARD_STREAM);
+        let reader_gone = error.kind() == std::io::ErrorKind::BrokenPipe && stdout;
         let _ = shared.error.set(if reader_gone {
             format!("the reader of the stream went away after {written} events")
         } else {

@@ -343,6 +343,9 @@ impl Replay {
                     self.grow();
                     continue;
                 }
+                if let Some(follow) = &self.follow {
+                    follow.read_out();
+                }
                 return false;
             }
             if std::mem::take(&mut self.step) {

@@ -2,7 +2,7 @@
 //! file still being written (`replay --follow`).
 //!
 //! A stream is copied by a thread of its own into a spool file: a private, unlinked
-//! temporary file (`O_TMPFILE`, mode 0600, in `$XDG_RUNTIME_DIR` or else `/tmp`), so the
+//! temporary file (`O_TMPFILE`, mode 0600, in `$TMPDIR`, /var/tmp or /tmp), so the
 //! replay keeps what arrived on disk, not in memory, and can seek within it. The replay
 //! reads the spool (or the followed file) in follow mode: the end of what arrived, and a
 //! frame not complete yet, mean "not yet" while the input is open. A stream has *ended*
@@ -30,6 +30,9 @@ use crate::{private_file, text};
 const POLL: Duration = Duration::from_millis(50);
 /// Bytes the spool thread reads at once.
 const CHUNK: usize = 64 * 1024;
+/// The most of a stream kept: past it the stream breaks, so that a stream that never
+/// ends cannot fill the disk (16 GiB: two billion events of a fork storm).
+pub const MAX_SPOOL_BYTES: u64 = 16 << 30;
 
 /// How a stream came to its end.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +51,8 @@ struct State {
     /// Why the input closed, when someone knows better than "it closed".
     reason: Mutex<Option<String>>,
     more: Notify,
+    /// The replay has ended (its end frame, or damage): nothing more is kept.
+    read_out: AtomicBool,
 }
 
 /// A recording still arriving, as its replay sees it.
@@ -77,6 +82,11 @@ impl Follow {
     /// The reason given for the input's closing, if any.
     pub fn reason(&self) -> Option<String> {
         self.state.reason.lock().ok()?.clone()
+    }
+
+    /// Says the replay has ended: what still arrives is not kept, and the input is let go.
+    pub fn read_out(&self) {
+        self.state.read_out.store(true, Ordering::Release);
     }
 
     fn close(&self, reason: Option<String>) {
@@ -155,6 +165,13 @@ fn copy(mut input: impl Read, spool: &File, follow: &Follow, why: impl FnOnce() 
     let reason = loop {
         match input.read(&mut buf) {
             Ok(0) => break why(),
+            Ok(_) if follow.state.read_out.load(Ordering::Acquire) => break None,
+            Ok(n) if at + n as u64 > MAX_SPOOL_BYTES => {
+                break Some(format!(
+                    "it passed the {} GiB kept of a stream",
+                    MAX_SPOOL_BYTES >> 30
+                ));
+            }
             Ok(n) => {
                 if let Err(e) = spool.write_all_at(&buf[..n], at) {
                     break Some(format!("cannot keep the stream in the spool file: {e}"));
