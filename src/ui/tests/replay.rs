@@ -687,7 +687,7 @@ fn pins_follow_a_seek_back_as_if_made_from_the_start() {
         // Relays signal live processes: not from a replay.
         r.key(KeyCode::Char('r')).await;
         assert!(r.app.dialog.is_none());
-        let said = screen(&mut r.app, 120, 3);
+        let said = screen(&mut r.app, 180, 3);
         assert!(
             said.ends_with("│ no relays in a replay: its processes are not this machine's\n"),
             "{said}"
