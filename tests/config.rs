@@ -47,7 +47,7 @@ fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key_for_every_command(
     );
     let expected = format!(
         "forkwatch-tui: {}:3: lingr: unknown field `lingr`, expected one of `columns`, \
-         `colour`, `colours`, `linger`, `backend`, `keys`\n",
+         `colour`, `colours`, `linger`, `backend`, `keys`, `remote`\n",
         path.display()
     );
     let commands: [&[&str]; 8] = [
