@@ -131,16 +131,7 @@ fn one_after_the_other(server: &ClickHouse, files: &[PathBuf]) -> (Duration, Dur
 fn piped(server: &ClickHouse, files: &[PathBuf]) -> Duration {
     let t = Instant::now();
     for file in files {
-        let mut replay = Command::new(BIN)
-            .arg("replay")
-            .arg(file)
-            .args(["--json", "--schema", "otel"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        server.insert(INSERT, replay.stdout.take().unwrap());
-        assert!(replay.wait().unwrap().success());
+        server.load_replay(BIN, file);
     }
     t.elapsed()
 }

@@ -194,17 +194,7 @@ fn two_hosts_recordings_answer_the_fleet_queries_in_clickhouse() {
     }
     // `replay F --json --schema otel | curl -T - URL`, the pipeline of the page.
     for (_, file) in &made {
-        let mut replay = Command::new(BIN)
-            .arg("replay")
-            .arg(file)
-            .args(["--json", "--schema", "otel"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let lines = replay.stdout.take().unwrap();
-        server.insert("INSERT INTO forkwatch_events FORMAT JSONEachRow", lines);
-        assert!(replay.wait().unwrap().success());
+        server.load_replay(BIN, file);
     }
     let held: Vec<(&Made, Held)> = made.iter().map(|(m, file)| (m, Held::of(file))).collect();
     let queries = doc_queries();

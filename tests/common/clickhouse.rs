@@ -173,6 +173,22 @@ impl ClickHouse {
         answer(self.request_streamed(QUERY, head.as_bytes(), data));
     }
 
+    /// Loads the recording `file` as docs/clickhouse.md does: `forkwatch-tui replay FILE
+    /// --json --schema otel` (the binary `bin`) piped into the INSERT of its table.
+    pub fn load_replay(&self, bin: &str, file: &Path) {
+        let mut replay = Command::new(bin)
+            .arg("replay")
+            .arg(file)
+            .args(["--json", "--schema", "otel"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = replay.stdout.take().unwrap();
+        self.insert("INSERT INTO forkwatch_events FORMAT JSONEachRow", lines);
+        assert!(replay.wait().unwrap().success(), "replay {file:?}");
+    }
+
     /// Runs each statement of `script` (separated by `;`, `--` comments left out).
     pub fn run_script(&self, script: &str) {
         let code: String = script
