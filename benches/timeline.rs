@@ -73,7 +73,7 @@ fn build() -> (Vec<Event>, u64) {
                     _ => ExitStatus::Code(0),
                 };
                 let end = t + MS * u64::from(1 + pid % 300);
-                exits.push(event(pid, make, t, end, Kind::Exit(status)));
+                exits.push(event(pid, make, t, end, Kind::Exit(status, None)));
             }
             pid += 1;
         }
@@ -186,7 +186,7 @@ fn churn() {
         let at = now + u64::from(i + 1) * MS;
         let pid = 40_000 + i;
         let born = event(pid, 1, at, at, Kind::Fork);
-        let gone = event(pid, 1, at, at + 1, Kind::Exit(ExitStatus::Code(0)));
+        let gone = event(pid, 1, at, at + 1, Kind::Exit(ExitStatus::Code(0), None));
         update(app, AppEvent::Events(vec![born, gone]));
     };
     let churned = per_frame(&mut app, &mut terminal, come_and_go);

@@ -160,7 +160,11 @@ fn check_process(
         unreachable!()
     };
     assert_eq!(filename.lossy(), expected_file(argv[0]), "{backend:?}");
-    assert_eq!(mine[2].kind, Kind::Exit(expected_exit(code)), "{backend:?}");
+    assert_eq!(
+        mine[2].kind,
+        Kind::Exit(expected_exit(code), None),
+        "{backend:?}"
+    );
     let name = Path::new(argv[0]).file_name().unwrap().to_str().unwrap();
     assert_eq!(mine[1].comm.to_string(), name, "{backend:?}");
     assert_eq!(mine[2].comm.to_string(), name, "{backend:?}");
@@ -278,11 +282,11 @@ async fn netlink_reports_threads_inside_their_process_and_uid_changes() {
     assert_eq!(tids(Kind::ThreadExit), started);
     let exits: Vec<_> = mine
         .iter()
-        .filter(|e| matches!(e.kind, Kind::Exit(_)))
+        .filter(|e| matches!(e.kind, Kind::Exit(..)))
         .collect();
     assert_eq!(exits.len(), 1, "{mine:#?}");
-    assert_eq!(exits[0].kind, Kind::Exit(ExitStatus::Code(0)));
-    assert!(matches!(mine.last().unwrap().kind, Kind::Exit(_)));
+    assert_eq!(exits[0].kind, Kind::Exit(ExitStatus::Code(0), None));
+    assert!(matches!(mine.last().unwrap().kind, Kind::Exit(..)));
 
     let uid = events
         .iter()
@@ -484,7 +488,7 @@ fn where_only_procfs_can_run_it_is_used_and_says_so() {
         "forkwatch-tui: procfs misses processes that live shorter than 100ms, cannot know exit codes",
     );
     let exit = mine.last().unwrap();
-    assert_eq!(exit.kind, Kind::Exit(ExitStatus::Unknown));
+    assert_eq!(exit.kind, Kind::Exit(ExitStatus::Unknown, None));
 
     let out = nobody
         .command(&["unshare", "--user"], "forkwatch-tui")

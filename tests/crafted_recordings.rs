@@ -360,6 +360,7 @@ fn a_seek_back_charges_the_snapshot_again() {
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     };
     let snapshot = vec![process; 20_000];
     let mut bytes = Writer::new(Vec::new(), &info(), &snapshot)
@@ -526,6 +527,7 @@ fn an_argument_holding_a_nul_in_the_snapshot_is_damage() {
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     };
     let original = Writer::new(Vec::new(), &info(), &[process])
         .unwrap()

@@ -75,13 +75,13 @@ fn json_lines_of_the_chosen_kinds_then_a_summary_on_ctrl_c() {
     assert!(
         events
             .iter()
-            .all(|e| matches!(e.kind, Kind::Fork | Kind::Exit(_) | Kind::Lost { .. })),
+            .all(|e| matches!(e.kind, Kind::Fork | Kind::Exit(..) | Kind::Lost { .. })),
         "only fork, exit (and loss reports) are printed"
     );
     let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
     assert_eq!(mine.len(), 2, "{mine:#?}");
     assert_eq!(mine[0].kind, Kind::Fork);
-    assert_eq!(mine[1].kind, Kind::Exit(ExitStatus::Code(3)));
+    assert_eq!(mine[1].kind, Kind::Exit(ExitStatus::Code(3), None));
 
     // The raw JSON has the documented fields, with `signal` null on a normal exit.
     let exit_line = out

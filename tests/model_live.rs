@@ -112,7 +112,7 @@ async fn apply_until_exit(probe: &mut Probe, model: &mut Model, pid: u32) -> Pro
             .unwrap();
         for event in batch.drain(..) {
             model.apply(&event);
-            if event.pid == pid && matches!(event.kind, Kind::Exit(_)) {
+            if event.pid == pid && matches!(event.kind, Kind::Exit(..)) {
                 exited = Some(ProcessKey::of(&event));
             }
         }
@@ -161,7 +161,7 @@ async fn until_exit_of(pid: u32, probe: &mut Probe, mut consume: impl FnMut(&[Ev
         consume(&batch);
         if batch
             .iter()
-            .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
+            .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(..)))
         {
             return;
         }

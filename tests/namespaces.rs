@@ -64,7 +64,7 @@ async fn ebpf_events_carry_the_namespace_pid_and_the_cgroup_path() {
     }
     let exit = theirs
         .iter()
-        .find(|e| matches!(e.kind, Kind::Exit(_)))
+        .find(|e| matches!(e.kind, Kind::Exit(..)))
         .expect("its exit");
     assert_eq!(exit.cgroup_id, Some(cgroup.id()));
     assert_eq!(

@@ -343,6 +343,7 @@ fn crafted_process(pid: u32, comm: &str) -> ProcessInfo {
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     }
 }
 

@@ -61,7 +61,7 @@ fn of_pid(events: &[Event], pid: u32) -> Vec<&Event> {
 fn exited(events: &[Event], pid: u32) -> bool {
     events
         .iter()
-        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
+        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(..)))
 }
 
 fn load() -> Probe {
@@ -95,7 +95,7 @@ async fn fork_exec_and_exit_code_of_a_child() {
         }
     );
     assert_eq!(mine[1].comm.to_string(), "sh");
-    assert_eq!(mine[2].kind, Kind::Exit(ExitStatus::Code(7)));
+    assert_eq!(mine[2].kind, Kind::Exit(ExitStatus::Code(7), None));
     // One process, one identity: every event carries the same start time.
     assert!(mine.iter().all(|e| e.start_ns == mine[0].start_ns));
     assert!(mine[2].run_ns().unwrap() > 0);
@@ -207,10 +207,13 @@ async fn a_sigkill_is_reported_as_signal_9() {
     let exit = of_pid(&events, pid).pop().unwrap();
     assert_eq!(
         exit.kind,
-        Kind::Exit(ExitStatus::Signal {
-            signal: 9,
-            core_dumped: false
-        })
+        Kind::Exit(
+            ExitStatus::Signal {
+                signal: 9,
+                core_dumped: false
+            },
+            None
+        )
     );
     assert_eq!(exit.comm.to_string(), "sleep");
 }
@@ -246,11 +249,11 @@ async fn threads_start_and_end_inside_their_process() {
     // The process ends once, after its threads, with its own exit code.
     let exits: Vec<_> = mine
         .iter()
-        .filter(|e| matches!(e.kind, Kind::Exit(_)))
+        .filter(|e| matches!(e.kind, Kind::Exit(..)))
         .collect();
     assert_eq!(exits.len(), 1);
-    assert_eq!(exits[0].kind, Kind::Exit(ExitStatus::Code(0)));
-    assert!(matches!(mine.last().unwrap().kind, Kind::Exit(_)));
+    assert_eq!(exits[0].kind, Kind::Exit(ExitStatus::Code(0), None));
+    assert!(matches!(mine.last().unwrap().kind, Kind::Exit(..)));
 }
 
 #[tokio::test]

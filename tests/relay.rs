@@ -492,7 +492,7 @@ async fn a_pid_match_follows_the_process_not_its_pid() {
         filename_truncated: false,
         argv_unreadable: false,
     };
-    let exit = || Kind::Exit(forkwatch::event::ExitStatus::Code(0));
+    let exit = || Kind::Exit(forkwatch::event::ExitStatus::Code(0), None);
     let fork_at = |child: u32, ppid: u32, start_ns: u64| Event {
         start_ns,
         ..fork_event(child, ppid)

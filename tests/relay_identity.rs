@@ -138,7 +138,7 @@ async fn a_pid_match_ends_when_a_resync_finds_its_process_gone() {
     assert!(!relays.is_live());
     // A later exit with its status changes nothing.
     let exit = Event {
-        kind: Kind::Exit(ExitStatus::Code(0)),
+        kind: Kind::Exit(ExitStatus::Code(0), None),
         ..birth(pid, 1, 0)
     };
     relays.handle(&exit, &mut notices);

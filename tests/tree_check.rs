@@ -168,7 +168,7 @@ async fn apply_until_marker(probe: &mut Probe, model: &mut Model) {
                 Kind::Exec { argv, .. } if argv.iter().any(|a| a == token.as_bytes()) => {
                     marker = Some(ProcessKey::of(&event));
                 }
-                Kind::Exit(_) if marker == Some(ProcessKey::of(&event)) => return,
+                Kind::Exit(..) if marker == Some(ProcessKey::of(&event)) => return,
                 _ => {}
             }
         }

@@ -134,7 +134,7 @@ impl Workload {
             6 if pid % 4 == 0 => self.run_helper(pid),
             6 => {}
             _ => {
-                self.out.push(e(Kind::Exit(ExitStatus::Code(0))));
+                self.out.push(e(Kind::Exit(ExitStatus::Code(0), None)));
                 self.running.swap_remove(i);
             }
         }
@@ -165,7 +165,7 @@ impl Workload {
             t,
             t + 2_000,
             "as",
-            Kind::Exit(ExitStatus::Code(0)),
+            Kind::Exit(ExitStatus::Code(0), None),
         ));
     }
 }
@@ -187,6 +187,7 @@ pub fn snapshot(users: u32, now: u64) -> Vec<ProcessInfo> {
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     };
     let mut procs = vec![
         info(1, 0, 0, "systemd", vec!["/sbin/init".into()]),

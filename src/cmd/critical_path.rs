@@ -123,7 +123,7 @@ mod tests {
             root.fork(),
             child.fork(),
             child.exit(3_100, 0),
-            root.event(3_102, Kind::Exit(crate::event::ExitStatus::Code(2))),
+            root.event(3_102, Kind::Exit(crate::event::ExitStatus::Code(2), None)),
         ] {
             model.apply(&e);
         }

@@ -79,7 +79,7 @@ fn check_all(
                 // It may have exited since the source started: then its exit is queued.
                 source.finish(&mut batch);
                 let exit = batch.iter().rev().find_map(|e| match e.kind {
-                    Kind::Exit(status) if e.pid == pid => Some((e.comm, status)),
+                    Kind::Exit(status, _) if e.pid == pid => Some((e.comm, status)),
                     _ => None,
                 });
                 let Some((comm, status)) = exit else {
@@ -177,7 +177,7 @@ fn zombie_status(pid: u32) -> Option<ExitStatus> {
 /// Records the exit events in `events` that end processes being waited for.
 fn settle(waited: &mut [Waited], events: &[Event]) {
     for event in events {
-        let Kind::Exit(status) = event.kind else {
+        let Kind::Exit(status, _) = event.kind else {
             continue;
         };
         for process in waited.iter_mut() {

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use super::{
     Argv, ByteString, CgroupPath, Comm, Creds, Event, ExactArgv, ExitStatus, Kind, KindName,
-    PidNamespace,
+    PidNamespace, Sample, State, Usage,
     container::{Container, container_of},
     place::JsonFields,
 };
@@ -184,7 +184,7 @@ impl Event {
                 m.serialize_entry("argv_truncated", argv_truncated)?;
                 m.serialize_entry("argv_unreadable", argv_unreadable)?;
             }
-            Kind::Exit(status) => {
+            Kind::Exit(status, usage) => {
                 m.serialize_entry("exit_code", &status.code())?;
                 m.serialize_entry("signal", &status.signal())?;
                 let core = matches!(
@@ -196,6 +196,24 @@ impl Event {
                 );
                 m.serialize_entry("core_dumped", &core)?;
                 m.serialize_entry("run_ns", &self.run_ns())?;
+                // Null where the source does not know them (the proc connector, the poller).
+                let usage = usage.as_deref();
+                m.serialize_entry("cpu_user_ns", &usage.map(|u| u.user_ns))?;
+                m.serialize_entry("cpu_system_ns", &usage.map(|u| u.system_ns))?;
+                m.serialize_entry("max_rss_bytes", &usage.map(|u| u.max_rss_bytes))?;
+                m.serialize_entry("read_bytes", &usage.and_then(|u| u.read_bytes))?;
+                m.serialize_entry("write_bytes", &usage.and_then(|u| u.write_bytes))?;
+                m.serialize_entry("voluntary_switches", &usage.map(|u| u.voluntary_switches))?;
+                m.serialize_entry(
+                    "involuntary_switches",
+                    &usage.map(|u| u.involuntary_switches),
+                )?;
+            }
+            Kind::Sample(sample) => {
+                m.serialize_entry("cpu_ns", &sample.cpu_ns)?;
+                m.serialize_entry("rss_bytes", &sample.rss_bytes)?;
+                m.serialize_entry("state", &sample.state.letter())?;
+                m.serialize_entry("threads", &sample.threads)?;
             }
             Kind::Uid { inferred } | Kind::Gid { inferred } => {
                 m.serialize_entry("inferred", inferred)?;
@@ -248,6 +266,17 @@ struct JsonEvent {
     #[serde(default)]
     inferred: bool,
     count: Option<u64>,
+    cpu_user_ns: Option<u64>,
+    cpu_system_ns: Option<u64>,
+    max_rss_bytes: Option<u64>,
+    read_bytes: Option<u64>,
+    write_bytes: Option<u64>,
+    voluntary_switches: Option<u64>,
+    involuntary_switches: Option<u64>,
+    cpu_ns: Option<u64>,
+    rss_bytes: Option<u64>,
+    state: Option<char>,
+    threads: Option<u32>,
 }
 
 impl<'de> Deserialize<'de> for Event {
@@ -270,19 +299,32 @@ impl<'de> Deserialize<'de> for Event {
                     argv_unreadable: j.argv_unreadable,
                 }
             }
-            KindName::Exit => Kind::Exit(match (j.exit_code, j.signal) {
-                (Some(code), None) => ExitStatus::Code(code),
-                (None, Some(signal)) => ExitStatus::Signal {
-                    signal,
-                    core_dumped: j.core_dumped,
+            KindName::Exit => Kind::Exit(
+                match (j.exit_code, j.signal) {
+                    (Some(code), None) => ExitStatus::Code(code),
+                    (None, Some(signal)) => ExitStatus::Signal {
+                        signal,
+                        core_dumped: j.core_dumped,
+                    },
+                    (None, None) => ExitStatus::Unknown,
+                    (Some(_), Some(_)) => {
+                        return Err(de::Error::custom(
+                            "an exit has at most one of exit_code and signal",
+                        ));
+                    }
                 },
-                (None, None) => ExitStatus::Unknown,
-                (Some(_), Some(_)) => {
-                    return Err(de::Error::custom(
-                        "an exit has at most one of exit_code and signal",
-                    ));
-                }
-            }),
+                j.cpu_user_ns.map(|user_ns| {
+                    Box::new(Usage {
+                        user_ns,
+                        system_ns: j.cpu_system_ns.unwrap_or_default(),
+                        max_rss_bytes: j.max_rss_bytes.unwrap_or_default(),
+                        read_bytes: j.read_bytes,
+                        write_bytes: j.write_bytes,
+                        voluntary_switches: j.voluntary_switches.unwrap_or_default(),
+                        involuntary_switches: j.involuntary_switches.unwrap_or_default(),
+                    })
+                }),
+            ),
             KindName::ThreadExit => Kind::ThreadExit,
             KindName::Uid => Kind::Uid {
                 inferred: j.inferred,
@@ -293,6 +335,12 @@ impl<'de> Deserialize<'de> for Event {
             KindName::Lost => Kind::Lost {
                 count: j.count.ok_or_else(|| de::Error::missing_field("count"))?,
             },
+            KindName::Sample => Kind::Sample(Sample {
+                cpu_ns: j.cpu_ns.ok_or_else(|| de::Error::missing_field("cpu_ns"))?,
+                rss_bytes: j.rss_bytes.unwrap_or_default(),
+                state: State::from_letter(j.state.filter(char::is_ascii).map_or(b'?', |c| c as u8)),
+                threads: j.threads.unwrap_or_default(),
+            }),
         };
         let creds = match (j.uid, j.euid, j.gid, j.egid) {
             (Some(uid), Some(euid), Some(gid), Some(egid)) => Some(Creds {

@@ -20,6 +20,7 @@ pub enum KindName {
     Uid,
     Gid,
     Lost,
+    Sample,
 }
 
 /// What one kind is called and numbered outside the program.
@@ -58,7 +59,7 @@ const fn row(
 
 /// Every kind, in [`KindName`] order (checked below).
 #[rustfmt::skip]
-const TABLE: [Row; 8] = [
+const TABLE: [Row; 9] = [
     //  kind                   name            tag  kmonitor     mask                  probe
     row(KindName::Fork,        "fork",         0,   Some(0x08),  Some("fork"),         Some(probe::FORK)),
     row(KindName::ThreadStart, "thread_start", 1,   Some(0x01),  Some("thread start"), Some(probe::THREAD_START)),
@@ -68,6 +69,7 @@ const TABLE: [Row; 8] = [
     row(KindName::Uid,         "uid",          5,   Some(0x80),  Some("uid change"),   Some(probe::UID)),
     row(KindName::Gid,         "gid",          6,   Some(0x100), Some("gid change"),   Some(probe::GID)),
     row(KindName::Lost,        "lost",         7,   None,        None,                 None),
+    row(KindName::Sample,      "sample",       8,   None,        None,                 None),
 ];
 
 /// A kind's row is at its own index, so that looking it up is one step.
@@ -156,7 +158,9 @@ impl FromStr for KindName {
 pub struct KindSet(u16);
 
 impl KindSet {
-    pub const ALL: Self = Self((1 << KindName::ALL.len()) - 1);
+    /// Every kind of lifetime event: all but samples, which are asked for by name
+    /// (`--kinds sample`) and never logged, relayed or masked.
+    pub const ALL: Self = Self(((1 << KindName::ALL.len()) - 1) & !(1 << KindName::Sample as u8));
     pub const NONE: Self = Self(0);
 
     pub fn contains(self, kind: KindName) -> bool {
@@ -226,7 +230,7 @@ mod tests {
     #[test]
     fn tags_bits_and_probe_numbers_never_change() {
         let tags = KindName::ALL.map(KindName::codec_tag);
-        assert_eq!(tags, [0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(tags, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
         let bits = KindName::ALL.map(KindName::kmonitor_bit);
         assert_eq!(
             bits,
@@ -238,20 +242,25 @@ mod tests {
                 Some(0x04),
                 Some(0x80),
                 Some(0x100),
+                None,
                 None
             ]
         );
         let numbers = KindName::ALL.map(|k| k.row().probe);
         let probe_writes = [1, 2, 3, 4, 5, 6, 7].map(Some);
         assert_eq!(numbers[..7], probe_writes);
-        assert_eq!(numbers[7], None, "the probe writes no loss records");
+        assert_eq!(
+            numbers[7..],
+            [None, None],
+            "the probe writes no loss or sample records"
+        );
         for kind in KindName::ALL {
             assert_eq!(KindName::from_codec_tag(kind.codec_tag()), Some(kind));
             if let Some(number) = kind.row().probe {
                 assert_eq!(KindName::from_probe(number), Some(kind));
             }
         }
-        assert_eq!(KindName::from_codec_tag(8), None);
+        assert_eq!(KindName::from_codec_tag(9), None);
         assert_eq!(KindName::from_probe(0), None);
     }
 }

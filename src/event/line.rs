@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Event, ExitStatus, Kind, duration, host, signal_name};
+use super::{Event, ExitStatus, Kind, bytes_short, cpu_seconds, duration, host, signal_name};
 use crate::{clock::WallClock, text};
 
 /// One line of text for an event, starting with its local time of day. Everything that came
@@ -62,7 +62,29 @@ pub fn text_line(event: &Event, clock: &WallClock) -> String {
         Kind::Uid { inferred: true } | Kind::Gid { inferred: true } => {
             w.push_str(" inferred");
         }
-        Kind::Exit(status) => push_exit(w, *status, event.run_ns()),
+        Kind::Exit(status, usage) => {
+            push_exit(w, *status, event.run_ns());
+            if let Some(usage) = usage {
+                let _ = write!(
+                    w,
+                    " cpu={} user={} sys={} maxrss={}",
+                    cpu_seconds(usage.cpu_ns()),
+                    cpu_seconds(usage.user_ns),
+                    cpu_seconds(usage.system_ns),
+                    bytes_short(usage.max_rss_bytes)
+                );
+            }
+        }
+        Kind::Sample(sample) => {
+            let _ = write!(
+                w,
+                " cpu={} rss={} state={} threads={}",
+                cpu_seconds(sample.cpu_ns),
+                bytes_short(sample.rss_bytes),
+                sample.state,
+                sample.threads
+            );
+        }
         _ => {}
     }
     line
@@ -158,10 +180,13 @@ pub(super) mod tests {
             "{exec}"
         );
         let killed = text_line(
-            &event(Kind::Exit(ExitStatus::Signal {
-                signal: 9,
-                core_dumped: false,
-            })),
+            &event(Kind::Exit(
+                ExitStatus::Signal {
+                    signal: 9,
+                    core_dumped: false,
+                },
+                None,
+            )),
             &clock,
         );
         assert!(killed.ends_with("signal=9(SIGKILL) run=1.0s"), "{killed}");
@@ -211,7 +236,7 @@ pub(super) mod tests {
         );
         let spaced = Event {
             comm: Comm::from("x\u{a0}code=0 '"),
-            ..event(Kind::Exit(ExitStatus::Code(1)))
+            ..event(Kind::Exit(ExitStatus::Code(1), None))
         };
         let line = text_line(&spaced, &clock);
         assert!(

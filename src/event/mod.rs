@@ -21,6 +21,7 @@ mod lossless;
 mod otel;
 mod output;
 mod place;
+mod usage;
 
 use std::{borrow::Cow, fmt};
 
@@ -35,6 +36,7 @@ pub use line::text_line;
 pub use lossless::ExactArgv;
 pub use output::{EventWriter, Schema, Tally};
 pub use place::{CgroupPath, MAX_CGROUP_PATH_BYTES, PidNamespace};
+pub use usage::{Sample, Sampled, State, Usage, bytes_short, cpu_seconds};
 
 use crate::text;
 
@@ -244,8 +246,9 @@ pub enum Kind {
         /// The argv could not be read (the source says so rather than give an empty one).
         argv_unreadable: bool,
     },
-    /// The last thread of process `pid` ended.
-    Exit(ExitStatus),
+    /// The last thread of process `pid` ended, and what the kernel accounted to it where
+    /// the source knows (the probe does; the proc connector and the poller do not).
+    Exit(ExitStatus, Option<Box<Usage>>),
     /// Thread `tid` of process `pid` ended; the process lives on.
     ThreadExit,
     /// A successful set*uid call; the event's credentials are the new ones. `inferred`: no
@@ -257,6 +260,8 @@ pub enum Kind {
     Gid { inferred: bool },
     /// `count` events could not be delivered since the previous report.
     Lost { count: u64 },
+    /// What a live sample read of process `pid` (`--sample-interval`).
+    Sample(Sample),
 }
 
 /// One process event.
@@ -292,11 +297,12 @@ impl Event {
             Kind::Fork => KindName::Fork,
             Kind::ThreadStart => KindName::ThreadStart,
             Kind::Exec { .. } => KindName::Exec,
-            Kind::Exit(_) => KindName::Exit,
+            Kind::Exit(..) => KindName::Exit,
             Kind::ThreadExit => KindName::ThreadExit,
             Kind::Uid { .. } => KindName::Uid,
             Kind::Gid { .. } => KindName::Gid,
             Kind::Lost { .. } => KindName::Lost,
+            Kind::Sample(_) => KindName::Sample,
         }
     }
 
@@ -329,7 +335,7 @@ impl Event {
     /// How long the process had run, for exit events.
     pub fn run_ns(&self) -> Option<u64> {
         match self.kind {
-            Kind::Exit(_) if self.start_ns > 0 => Some(self.ts_ns.saturating_sub(self.start_ns)),
+            Kind::Exit(..) if self.start_ns > 0 => Some(self.ts_ns.saturating_sub(self.start_ns)),
             _ => None,
         }
     }
@@ -441,10 +447,13 @@ mod tests {
         assert_eq!(serde_json::from_str::<Event>(&e.to_json()).unwrap(), e);
 
         let mut exit = exec();
-        exit.kind = Kind::Exit(ExitStatus::Signal {
-            signal: 9,
-            core_dumped: false,
-        });
+        exit.kind = Kind::Exit(
+            ExitStatus::Signal {
+                signal: 9,
+                core_dumped: false,
+            },
+            None,
+        );
         let v: serde_json::Value = serde_json::from_str(&exit.to_json()).unwrap();
         assert_eq!(v["signal"], 9);
         assert!(v["exit_code"].is_null());
@@ -454,7 +463,7 @@ mod tests {
             exit
         );
 
-        exit.kind = Kind::Exit(ExitStatus::Unknown);
+        exit.kind = Kind::Exit(ExitStatus::Unknown, None);
         let v: serde_json::Value = serde_json::from_str(&exit.to_json()).unwrap();
         assert!(v["exit_code"].is_null() && v["signal"].is_null());
         assert_eq!(v["core_dumped"], false);

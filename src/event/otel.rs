@@ -106,7 +106,7 @@ impl Serialize for OtelRecord<'_> {
         serialize_place(e, &mut m)?;
         match &e.kind {
             Kind::Exec { .. } => serialize_exec(e, &mut m)?,
-            Kind::Exit(status) => {
+            Kind::Exit(status, usage) => {
                 m.serialize_entry("process.exit.code", &status.code())?;
                 m.serialize_entry("process.exit.time", &self.time(e.ts_ns))?;
                 m.serialize_entry("forkwatch.exit.signal", &status.signal())?;
@@ -116,6 +116,17 @@ impl Serialize for OtelRecord<'_> {
                     matches!(status, super::ExitStatus::Signal { core_dumped, .. } if *core_dumped);
                 m.serialize_entry("forkwatch.exit.core_dumped", &core)?;
                 m.serialize_entry("forkwatch.run_ns", &e.run_ns())?;
+                let usage = usage.as_deref();
+                m.serialize_entry("forkwatch.exit.cpu_user_ns", &usage.map(|u| u.user_ns))?;
+                m.serialize_entry("forkwatch.exit.cpu_system_ns", &usage.map(|u| u.system_ns))?;
+                let max_rss = usage.map(|u| u.max_rss_bytes);
+                m.serialize_entry("forkwatch.exit.max_rss_bytes", &max_rss)?;
+            }
+            Kind::Sample(sample) => {
+                m.serialize_entry("forkwatch.sample.cpu_ns", &sample.cpu_ns)?;
+                m.serialize_entry("process.memory.usage", &sample.rss_bytes)?;
+                m.serialize_entry("forkwatch.sample.state", &sample.state.letter())?;
+                m.serialize_entry("process.thread.count", &sample.threads)?;
             }
             Kind::Uid { inferred } | Kind::Gid { inferred } => {
                 m.serialize_entry("forkwatch.inferred", inferred)?;
@@ -247,10 +258,13 @@ mod tests {
         let exec = exec(Argv::from_args(["make", "-j2"]), "/usr/bin/make");
         let killed = Event {
             ts_ns: 3_000_000_000,
-            ..event(Kind::Exit(ExitStatus::Signal {
-                signal: 9,
-                core_dumped: false,
-            }))
+            ..event(Kind::Exit(
+                ExitStatus::Signal {
+                    signal: 9,
+                    core_dumped: false,
+                },
+                None,
+            ))
         };
         let lines = records("web1", &[fork, child, exec, killed]);
         let v: Vec<Value> = lines

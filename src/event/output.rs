@@ -152,7 +152,7 @@ impl<W: Write> EventWriter<W> {
                 Kind::Lost { .. } => Arc::new([]),
                 _ => lineage.ancestors(shown.pid, shown.ppid, shown.start_ns),
             };
-            if matches!(shown.kind, Kind::Exit(_)) {
+            if matches!(shown.kind, Kind::Exit(..)) {
                 lineage.ended(shown.pid, shown.start_ns);
             }
             if self.wants(event) {
@@ -218,7 +218,8 @@ mod tests {
         let mut buf = Vec::new();
         let mut w = EventWriter::new(&mut buf, true, exit, WallClock::with_offset(0));
         w.write(&event(Kind::Fork)).unwrap();
-        w.write(&event(Kind::Exit(ExitStatus::Code(3)))).unwrap();
+        w.write(&event(Kind::Exit(ExitStatus::Code(3), None)))
+            .unwrap();
         w.write(&Event::lost(5, 2)).unwrap();
         w.flush().unwrap();
         assert_eq!(w.tally.summary(), "1 events (exit 1), 2 lost");

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{place, stat, status};
 use crate::event::{
-    Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, MAX_CGROUP_PATH_BYTES, PidNamespace,
+    Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, MAX_CGROUP_PATH_BYTES, PidNamespace, Sampled,
 };
 
 /// One process in a snapshot. Its JSON form (in recordings) is in [`wire`].
@@ -36,6 +36,8 @@ pub struct ProcessInfo {
     pub pid_ns: Option<PidNamespace>,
     /// Its cgroup v2 path, where it has one.
     pub cgroup: Option<CgroupPath>,
+    /// Its latest sample: as /proc showed it, or in a keyframe as the model had it.
+    pub sampled: Option<Sampled>,
 }
 
 /// Reads one process; `None` if it is gone (or was never there).
@@ -62,6 +64,7 @@ pub fn read_process(pid: u32) -> Option<ProcessInfo> {
         threads: status.threads.unwrap_or(1),
         pid_ns: place::pid_namespace(pid, &status),
         cgroup: place::cgroup_path(pid),
+        sampled: None,
     })
 }
 
@@ -93,7 +96,9 @@ pub fn take() -> std::io::Result<Vec<ProcessInfo>> {
 mod wire {
     use serde::{Deserialize, Serialize};
 
-    use crate::event::{Argv, CgroupPath, Comm, Creds, ExactArgv, PidNamespace};
+    use crate::event::{
+        Argv, CgroupPath, Comm, Creds, ExactArgv, PidNamespace, Sample, Sampled, State,
+    };
 
     #[derive(Serialize, Deserialize)]
     pub struct ProcessInfo {
@@ -120,6 +125,16 @@ mod wire {
         cgroup: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cgroup_base64: Option<String>,
+        /// Format version 4 on: the latest sample (`sampled_ns`, `cpu_ns`, `rss_bytes`,
+        /// `cpu_permille`; the state and threads are the fields above).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sampled_ns: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpu_ns: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rss_bytes: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpu_permille: Option<u32>,
     }
 
     impl From<super::ProcessInfo> for ProcessInfo {
@@ -141,6 +156,10 @@ mod wire {
                 ns_pid: p.pid_ns.map(|ns| ns.pid),
                 cgroup_base64: p.cgroup.as_ref().and_then(CgroupPath::base64_beside),
                 cgroup: p.cgroup.map(|c| c.as_str().into_owned()),
+                sampled_ns: p.sampled.map(|s| s.at_ns),
+                cpu_ns: p.sampled.map(|s| s.sample.cpu_ns),
+                rss_bytes: p.sampled.map(|s| s.sample.rss_bytes),
+                cpu_permille: p.sampled.and_then(|s| s.cpu_permille),
             }
         }
     }
@@ -170,6 +189,16 @@ mod wire {
                     .map(|text| CgroupPath::from_json(&text, w.cgroup_base64.as_deref()))
                     .transpose()?
                     .filter(|c| c.as_bytes().len() <= super::MAX_CGROUP_PATH_BYTES),
+                sampled: w.sampled_ns.zip(w.cpu_ns).map(|(at_ns, cpu_ns)| Sampled {
+                    at_ns,
+                    sample: Sample {
+                        cpu_ns,
+                        rss_bytes: w.rss_bytes.unwrap_or_default(),
+                        state: State::from_letter(u8::try_from(w.state).unwrap_or(b'?')),
+                        threads: w.threads,
+                    },
+                    cpu_permille: w.cpu_permille,
+                }),
             })
         }
     }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::event::{
     Argv, ByteString, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, KindName, PidNamespace,
+    Sample, State, Usage,
 };
 
 const HAS_CREDS: u8 = 1;
@@ -33,7 +34,10 @@ const NS_PID_DIFFERS: u8 = 2;
 const HAS_CGROUP_PATH: u8 = 4;
 /// The cgroup path is the one an earlier record of the frame gave with this cgroup id.
 const CGROUP_PATH_AS_BEFORE: u8 = 8;
-const PLACE_FLAGS: u8 = HAS_PID_NS | NS_PID_DIFFERS | HAS_CGROUP_PATH | CGROUP_PATH_AS_BEFORE;
+/// Format version 4 on, exits only: what the kernel accounted to the process follows.
+const HAS_USAGE: u8 = 16;
+const PLACE_FLAGS: u8 =
+    HAS_PID_NS | NS_PID_DIFFERS | HAS_CGROUP_PATH | CGROUP_PATH_AS_BEFORE | HAS_USAGE;
 
 /// What the records of one frame share: the previous record's time, and the cgroup paths
 /// given so far, by cgroup id. A new frame starts from [`FrameContext::default`].
@@ -122,8 +126,19 @@ pub fn encode(event: &Event, frame: &mut FrameContext, out: &mut Vec<u8>) {
                 put_bytes(out, arg);
             }
         }
-        Kind::Exit(status) => encode_exit(*status, out),
+        Kind::Exit(status, usage) => {
+            encode_exit(*status, out);
+            if let Some(usage) = usage {
+                encode_usage(usage, out);
+            }
+        }
         Kind::Lost { count } => put_varint(out, *count),
+        Kind::Sample(sample) => {
+            put_varint(out, sample.cpu_ns);
+            put_varint(out, sample.rss_bytes);
+            out.push(sample.state.letter() as u8);
+            put_varint(out, sample.threads.into());
+        }
         Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Uid { .. } | Kind::Gid { .. } => {
         }
     }
@@ -182,7 +197,39 @@ fn place_flags(event: &Event, frame: &FrameContext) -> u8 {
             HAS_CGROUP_PATH
         };
     }
+    if matches!(event.kind, Kind::Exit(_, Some(_))) {
+        flags |= HAS_USAGE;
+    }
     flags
+}
+
+/// An exit's usage: CPU times, peak memory, block I/O (each plus one, 0 for unknown) and
+/// context switches.
+fn encode_usage(usage: &Usage, out: &mut Vec<u8>) {
+    for value in [
+        usage.user_ns,
+        usage.system_ns,
+        usage.max_rss_bytes,
+        usage.read_bytes.map_or(0, |b| b.saturating_add(1)),
+        usage.write_bytes.map_or(0, |b| b.saturating_add(1)),
+        usage.voluntary_switches,
+        usage.involuntary_switches,
+    ] {
+        put_varint(out, value);
+    }
+}
+
+fn decode_usage(r: &mut Cursor) -> Result<Usage, &'static str> {
+    let known = |v: u64| v.checked_sub(1);
+    Ok(Usage {
+        user_ns: r.varint()?,
+        system_ns: r.varint()?,
+        max_rss_bytes: r.varint()?,
+        read_bytes: known(r.varint()?),
+        write_bytes: known(r.varint()?),
+        voluntary_switches: r.varint()?,
+        involuntary_switches: r.varint()?,
+    })
 }
 
 fn encode_exit(status: ExitStatus, out: &mut Vec<u8>) {
@@ -218,6 +265,12 @@ pub fn decode(
     check_flags(name, flags, version)?;
     let place = if version >= 3 { r.byte()? } else { 0 };
     check_place_flags(place, flags)?;
+    if version < 4 && (place & HAS_USAGE != 0 || name == Some(KindName::Sample)) {
+        return Err("a sample or an exit's usage in a file older than format version 4");
+    }
+    if place & HAS_USAGE != 0 && name != Some(KindName::Exit) {
+        return Err("usage on an event other than an exit");
+    }
     let ts_ns = frame.prev_ts.wrapping_add(unzigzag(r.varint()?) as u64);
     frame.prev_ts = ts_ns;
     let pid = r.u32()?;
@@ -254,7 +307,15 @@ pub fn decode(
         KindName::Fork => Kind::Fork,
         KindName::ThreadStart => Kind::ThreadStart,
         KindName::Exec => decode_exec(&mut r, flags)?,
-        KindName::Exit => decode_exit(&mut r)?,
+        KindName::Exit => {
+            let status = decode_exit(&mut r)?;
+            let usage = if place & HAS_USAGE != 0 {
+                Some(Box::new(decode_usage(&mut r)?))
+            } else {
+                None
+            };
+            Kind::Exit(status, usage)
+        }
         KindName::ThreadExit => Kind::ThreadExit,
         KindName::Uid => Kind::Uid {
             inferred: flags & INFERRED != 0,
@@ -263,6 +324,12 @@ pub fn decode(
             inferred: flags & INFERRED != 0,
         },
         KindName::Lost => Kind::Lost { count: r.varint()? },
+        KindName::Sample => Kind::Sample(Sample {
+            cpu_ns: r.varint()?,
+            rss_bytes: r.varint()?,
+            state: State::from_letter(r.byte()?),
+            threads: r.u32()?,
+        }),
     };
     Ok(Event {
         ts_ns,
@@ -388,10 +455,10 @@ fn decode_exec(r: &mut Cursor, flags: u8) -> Result<Kind, &'static str> {
 }
 
 /// An exit's status: how it ended, then the code or signal.
-fn decode_exit(r: &mut Cursor) -> Result<Kind, &'static str> {
+fn decode_exit(r: &mut Cursor) -> Result<ExitStatus, &'static str> {
     let how = r.byte()?;
     let mut value = || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
-    Ok(Kind::Exit(match how {
+    Ok(match how {
         EXIT_CODE => ExitStatus::Code(value()?),
         EXIT_SIGNAL | EXIT_SIGNAL_CORE => ExitStatus::Signal {
             signal: value()?,
@@ -399,7 +466,7 @@ fn decode_exit(r: &mut Cursor) -> Result<Kind, &'static str> {
         },
         EXIT_UNKNOWN => ExitStatus::Unknown,
         _ => return Err("unknown exit status form"),
-    }))
+    })
 }
 
 struct Cursor<'a, 'b>(&'a mut &'b [u8]);

@@ -69,21 +69,48 @@ pub(crate) fn every_kind() -> Vec<Event> {
         with(9_000_004_000, Kind::Gid { inferred: false }),
         with(9_000_004_500, Kind::Uid { inferred: true }),
         with(9_000_004_600, Kind::Gid { inferred: true }),
-        with(9_000_005_000, Kind::Exit(ExitStatus::Code(-1))),
+        with(9_000_005_000, Kind::Exit(ExitStatus::Code(-1), None)),
         with(
             9_000_006_000,
-            Kind::Exit(ExitStatus::Signal {
-                signal: 11,
-                core_dumped: true,
-            }),
+            Kind::Exit(
+                ExitStatus::Signal {
+                    signal: 11,
+                    core_dumped: true,
+                },
+                None,
+            ),
         ),
-        with(9_000_007_000, Kind::Exit(ExitStatus::Unknown)),
+        with(9_000_007_000, Kind::Exit(ExitStatus::Unknown, None)),
         Event {
             start_ns: u64::MAX,
             pid: u32::MAX,
-            ..with(0, Kind::Exit(ExitStatus::Code(i32::MIN)))
+            ..with(0, Kind::Exit(ExitStatus::Code(i32::MIN), None))
         },
         Event::lost(u64::MAX, u64::MAX),
+        with(
+            9_000_007_100,
+            Kind::Exit(
+                ExitStatus::Code(0),
+                Some(Box::new(Usage {
+                    user_ns: 412_000_000_000,
+                    system_ns: 1,
+                    max_rss_bytes: 3 << 30,
+                    read_bytes: Some(0),
+                    write_bytes: None,
+                    voluntary_switches: u64::MAX,
+                    involuntary_switches: 0,
+                })),
+            ),
+        ),
+        with(
+            9_000_007_200,
+            Kind::Sample(Sample {
+                cpu_ns: u64::MAX,
+                rss_bytes: 200 << 20,
+                state: State::from_letter(b'R'),
+                threads: u32::MAX,
+            }),
+        ),
         // In a container: the namespace and the cgroup path, given once per frame.
         in_container(
             &base,
@@ -141,6 +168,26 @@ fn every_kind_and_extreme_value_round_trips() {
         assert_eq!(&decode(&mut input, &mut ts, FORMAT_VERSION).unwrap(), e);
     }
     assert!(input.is_empty());
+}
+
+/// A version 3 reader would misread an exit's usage and not know samples: such records in a
+/// file that says version 3 are damage.
+#[test]
+fn usage_and_samples_need_format_version_4() {
+    let events = every_kind();
+    let is = |e: &&Event, name| e.kind_name() == name;
+    let with_usage = events
+        .iter()
+        .find(|e| matches!(e.kind, Kind::Exit(_, Some(_))));
+    let sample = events.iter().find(|e| is(e, KindName::Sample));
+    for event in [with_usage.unwrap(), sample.unwrap()] {
+        let mut buf = Vec::new();
+        encode(event, &mut FrameContext::default(), &mut buf);
+        assert_eq!(
+            decode(&mut &buf[..], &mut FrameContext::default(), 3).map(|_| ()),
+            Err("a sample or an exit's usage in a file older than format version 4")
+        );
+    }
 }
 
 #[test]
@@ -259,8 +306,12 @@ fn namespace_and_cgroup_path_flags_no_writer_sets_are_errors() {
         decode(&mut &buf[..], &mut FrameContext::default(), FORMAT_VERSION).map(|_| ())
     };
     assert_eq!(
-        with_place(fork, 16),
+        with_place(fork, 32),
         Err("namespace flags that no writer sets")
+    );
+    assert_eq!(
+        with_place(fork, HAS_USAGE),
+        Err("usage on an event other than an exit")
     );
     assert_eq!(
         with_place(fork, NS_PID_DIFFERS),

@@ -25,6 +25,7 @@ fn process(pid: u32, argv_bytes: usize) -> ProcessInfo {
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     }
 }
 
@@ -252,7 +253,7 @@ impl LiveSet for Forks {
             Kind::Fork => {
                 alive.insert(event.pid, process(event.pid, 0));
             }
-            Kind::Exit(_) => {
+            Kind::Exit(..) => {
                 alive.remove(&event.pid);
             }
             _ => {}

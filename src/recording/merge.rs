@@ -278,6 +278,7 @@ pub(super) fn host_root(index: usize, name: &str) -> ProcessInfo {
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     }
 }
 
@@ -301,6 +302,9 @@ pub(super) fn moved_process(
     p.pid = host::merged_pid(index, p.pid);
     p.ppid = host::merged_pid(index, p.ppid);
     p.start_ns = p.start_ns.saturating_add(shift);
+    if let Some(sampled) = &mut p.sampled {
+        sampled.at_ns = sampled.at_ns.saturating_add(shift);
+    }
     // Its pid where it is in the host's own namespace: still the same as its pid.
     if let Some(ns) = &mut p.pid_ns
         && ns.pid == process.pid

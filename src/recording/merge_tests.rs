@@ -187,7 +187,7 @@ fn a_long_merge_has_keyframes_as_a_recording_has() {
 fn an_event_naming_a_pid_no_kernel_gives_does_not_reach_the_hosts_root() {
     let dir = tempfile::tempdir().unwrap();
     let mut exit = fork(3 * S, PID_MAX_LIMIT);
-    exit.kind = Kind::Exit(crate::event::ExitStatus::Code(0));
+    exit.kind = Kind::Exit(crate::event::ExitStatus::Code(0), None);
     let parts = vec![
         part(
             dir.path(),

@@ -53,7 +53,7 @@ use crate::{
 /// mangle binary files.
 pub const MAGIC: [u8; 8] = *b"\x89FWREC\r\n";
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Magic plus version.
 pub const FILE_HEADER_LEN: usize = 12;
 

@@ -326,6 +326,7 @@ mod tests {
             threads: 1,
             pid_ns: None,
             cgroup: None,
+            sampled: None,
         }
     }
 

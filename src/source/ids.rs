@@ -177,7 +177,7 @@ impl IdWatch {
                 self.keep(event.tid, now);
                 return Silent::default();
             }
-            Kind::Exit(_) | Kind::ThreadExit => self.last.remove(&event.tid),
+            Kind::Exit(..) | Kind::ThreadExit => self.last.remove(&event.tid),
             _ => self.keep(event.tid, now),
         };
         let Some(before) = before else {
@@ -306,7 +306,7 @@ mod tests {
         let events = vec![
             event(1, 100, ROOT, Kind::Fork),
             event(2, 100, NOBODY, exec()),
-            event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
+            event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0), None)),
         ];
         let mut inferred = events.clone();
         IdWatch::default().infer(&mut inferred, 0, &mut Counters::default());
@@ -322,7 +322,7 @@ mod tests {
         let seen = infer(vec![
             event(1, 100, ROOT, Kind::Fork),
             event(2, 100, NOBODY, Kind::Uid { inferred: false }),
-            event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
+            event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0), None)),
         ]);
         assert_eq!(
             seen,
@@ -363,7 +363,7 @@ mod tests {
         let seen = infer(vec![
             event(1, 100, NOBODY, Kind::Fork),
             event(2, 100, setuid_exec, exec()),
-            event(3, 100, setuid_exec, Kind::Exit(ExitStatus::Code(0))),
+            event(3, 100, setuid_exec, Kind::Exit(ExitStatus::Code(0), None)),
         ]);
         assert!(seen.iter().all(|&(.., inferred)| !inferred), "{seen:?}");
         let seen = infer(vec![
@@ -381,7 +381,7 @@ mod tests {
             event(1, 100, ROOT, Kind::Fork),
             event(2, 101, ROOT, Kind::ThreadStart),
             event(3, 101, NOBODY, Kind::ThreadExit),
-            event(4, 100, ROOT, Kind::Exit(ExitStatus::Code(0))),
+            event(4, 100, ROOT, Kind::Exit(ExitStatus::Code(0), None)),
         ]);
         let inferred: Vec<_> = seen.iter().filter(|&&(.., inferred)| inferred).collect();
         assert_eq!(inferred, [&(3, 101, "uid", true)]);
@@ -395,9 +395,9 @@ mod tests {
             event(1, 100, ROOT, Kind::Fork),
             event(2, 100, ROOT, exec()),
             Event::lost(3, 5),
-            event(4, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
+            event(4, 100, NOBODY, Kind::Exit(ExitStatus::Code(0), None)),
             event(5, 100, ROOT, Kind::Fork),
-            event(6, 100, ROOT, Kind::Exit(ExitStatus::Code(0))),
+            event(6, 100, ROOT, Kind::Exit(ExitStatus::Code(0), None)),
         ];
         let before = events.len();
         watch.infer(&mut events, 0, &mut Counters::default());
@@ -407,7 +407,7 @@ mod tests {
         let mut events = vec![
             event(7, 200, NOBODY, Kind::Fork),
             event(8, 200, ROOT, Kind::Fork),
-            event(9, 200, ROOT, Kind::Exit(ExitStatus::Code(0))),
+            event(9, 200, ROOT, Kind::Exit(ExitStatus::Code(0), None)),
         ];
         watch.infer(&mut events, 0, &mut Counters::default());
         assert_eq!(events.len(), 3, "{events:#?}");
@@ -438,7 +438,7 @@ mod tests {
             event(1, 100, ROOT, Kind::Fork),
             event(2, 100, ROOT, exec()),
             // Its uid event was lost.
-            event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
+            event(3, 100, NOBODY, Kind::Exit(ExitStatus::Code(0), None)),
         ];
         watch.infer(&mut events, 0, &mut source);
         assert_eq!(
@@ -467,7 +467,7 @@ mod tests {
         let mut source = Counters::default();
         let mut events = vec![
             event(1, 100, ROOT, Kind::Fork),
-            event(2, 100, NOBODY, Kind::Exit(ExitStatus::Code(0))),
+            event(2, 100, NOBODY, Kind::Exit(ExitStatus::Code(0), None)),
             event(3, 101, ROOT, Kind::Fork),
             Event::lost(9, 1),
         ];
@@ -517,7 +517,7 @@ mod tests {
                 // The leader ends; the thread goes on under the leader's id.
                 event(3, 100, ROOT, Kind::ThreadExit),
                 event(4, 100, ROOT, exec()),
-                event(5, 100, ROOT, Kind::Exit(ExitStatus::Code(0))),
+                event(5, 100, ROOT, Kind::Exit(ExitStatus::Code(0), None)),
             ];
             watch.infer(&mut events, 0, &mut Counters::default());
             assert!(watch.last.len() <= 4, "{} threads kept", watch.last.len());

@@ -152,7 +152,7 @@ impl Procfs {
                 // It ended, and its pid may already name a new process.
                 let old = self.forget(pid);
                 if !old.exited {
-                    out.push(old.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
+                    out.push(old.event(pid, now, Kind::Exit(ExitStatus::Unknown, None)));
                 }
                 born.push(pid);
                 continue;
@@ -164,7 +164,7 @@ impl Procfs {
             known.ppid = stat.ppid;
             if stat.exited() {
                 known.exited = true;
-                out.push(known.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
+                out.push(known.event(pid, now, Kind::Exit(ExitStatus::Unknown, None)));
             } else if stat.comm != known.comm
                 || (stat.exec_marks_known() && stat.exec_marks != known.exec_marks)
             {
@@ -180,7 +180,7 @@ impl Procfs {
         for pid in vanished {
             let old = self.forget(pid);
             if !old.exited {
-                out.push(old.event(pid, now, Kind::Exit(ExitStatus::Unknown)));
+                out.push(old.event(pid, now, Kind::Exit(ExitStatus::Unknown, None)));
             }
         }
 

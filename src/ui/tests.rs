@@ -70,6 +70,7 @@ fn info(pid: u32, ppid: u32, start_s: u64, comm: &str, argv: &[&str], uid: u32) 
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     }
 }
 
@@ -123,7 +124,7 @@ impl P {
     }
 
     fn exit(self, ts_ms: u64, comm: &str, status: ExitStatus) -> Event {
-        self.event(ts_ms, comm, Kind::Exit(status))
+        self.event(ts_ms, comm, Kind::Exit(status, None))
     }
 }
 

@@ -33,5 +33,5 @@ pub async fn read_until(
 pub fn exited(events: &[Event], pid: u32) -> bool {
     events
         .iter()
-        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(_)))
+        .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(..)))
 }

@@ -277,7 +277,7 @@ impl<W: Write> Trace<W> {
                 });
                 self.begin_exec(e.pid, e.ts_ns, e.comm, exact_only_if_needed(args))
             }
-            Kind::Exit(status) => {
+            Kind::Exit(status, _) => {
                 let live = self.live.remove(&e.pid).expect("known");
                 self.ended.insert(e.pid, live.key.start_ticks);
                 self.end(live, e.ts_ns, Ending::Exit(*status))
@@ -296,7 +296,11 @@ impl<W: Write> Trace<W> {
                 };
                 self.write(&change)
             }
-            Kind::Fork | Kind::ThreadStart | Kind::ThreadExit | Kind::Lost { .. } => Ok(()),
+            Kind::Fork
+            | Kind::ThreadStart
+            | Kind::ThreadExit
+            | Kind::Lost { .. }
+            | Kind::Sample(_) => Ok(()),
         }
     }
 

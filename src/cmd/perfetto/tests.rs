@@ -48,6 +48,7 @@ fn init() -> ProcessInfo {
         threads: 1,
         pid_ns: None,
         cgroup: None,
+        sampled: None,
     }
 }
 
@@ -87,7 +88,7 @@ fn a_reused_pid_gets_a_track_of_its_own_and_a_lost_exit_is_said() {
         event(50, 1, 1_300, 1_300, Kind::Fork),
         // A late event of the first one changes nothing.
         event(50, 1, 1_100, 1_350, Kind::Uid { inferred: false }),
-        event(50, 1, 1_300, 1_400, Kind::Exit(ExitStatus::Code(2))),
+        event(50, 1, 1_300, 1_400, Kind::Exit(ExitStatus::Code(2), None)),
     ]);
     let begins = of(&events, "B", "lifetime");
     let tids: Vec<u64> = begins.iter().map(|e| e["tid"].as_u64().unwrap()).collect();
@@ -246,11 +247,11 @@ fn the_trace_lasts_to_its_last_event_when_that_is_after_the_end() {
 #[test]
 fn an_exit_delivered_before_the_exec_or_fork_ends_the_lifetime_once() {
     let events = trace_of(&[
-        event(90, 1, 1_100, 1_200, Kind::Exit(ExitStatus::Code(0))),
+        event(90, 1, 1_100, 1_200, Kind::Exit(ExitStatus::Code(0), None)),
         exec(90, 1, 1_100, 1_150, Argv::from_args(["late"])),
-        event(91, 1, 1_100, 1_300, Kind::Exit(ExitStatus::Code(1))),
+        event(91, 1, 1_100, 1_300, Kind::Exit(ExitStatus::Code(1), None)),
         event(91, 1, 1_100, 1_100, Kind::Fork),
-        event(91, 1, 1_100, 1_300, Kind::Exit(ExitStatus::Code(1))),
+        event(91, 1, 1_100, 1_300, Kind::Exit(ExitStatus::Code(1), None)),
         // A new process with the pid is one of its own.
         event(91, 1, 1_400, 1_400, Kind::Fork),
     ]);

@@ -136,7 +136,7 @@ fn in_subtree(members: &mut HashSet<u32>, event: &Event) -> bool {
             members.insert(event.pid);
             true
         }
-        Kind::Exit(_) => members.remove(&event.pid),
+        Kind::Exit(..) => members.remove(&event.pid),
         _ => members.contains(&event.pid),
     }
 }

@@ -14,7 +14,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
     let kind = match KindName::from_probe(raw.kind)? {
         KindName::Fork => Kind::Fork,
         KindName::ThreadStart => Kind::ThreadStart,
-        KindName::Exit => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status)),
+        KindName::Exit => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status), None),
         KindName::ThreadExit => Kind::ThreadExit,
         KindName::Uid => Kind::Uid { inferred: false },
         KindName::Gid => Kind::Gid { inferred: false },
@@ -32,8 +32,9 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
                 argv_unreadable: raw.flags & flags::ARGS_UNREADABLE != 0,
             }
         }
-        // The probe has no number for a loss report: it counts losses, not records.
-        KindName::Lost => return None,
+        // The probe has no number for a loss report (it counts losses, not records) or a
+        // sample (samples are read apart from the events).
+        KindName::Lost | KindName::Sample => return None,
     };
     Some(Event {
         ts_ns: raw.ts_ns,

@@ -152,7 +152,7 @@ impl Translator {
             && ProcessKey::new(child, old.start_ns) != ProcessKey::new(child, process.start_ns)
         {
             // The pid was reused: the process we knew under it ended and its exit was lost.
-            out.push(old.event(ts_ns, child, child, Kind::Exit(ExitStatus::Unknown)));
+            out.push(old.event(ts_ns, child, child, Kind::Exit(ExitStatus::Unknown, None)));
         }
         out.push(process.event(ts_ns, child, child, Kind::Fork));
         self.processes.insert(child, process);
@@ -204,7 +204,7 @@ impl Translator {
         // The last thread's status is the process's: a group exit gives every thread the
         // same one, and a leader that ended early ended with pthread_exit (status 0).
         let status = ExitStatus::from_wait_status(wait_status);
-        out.push(process.event(ts_ns, tgid, tid, Kind::Exit(status)));
+        out.push(process.event(ts_ns, tgid, tid, Kind::Exit(status, None)));
         self.processes.remove(&tgid);
     }
 

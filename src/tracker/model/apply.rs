@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use super::{
-    Applied, Exit, Model, Move, Orphans, Process, ProcessKey,
+    Applied, Exit, Model, Move, Orphans, Process, ProcessKey, Resources,
     arena::{NONE, Slot},
     process::EventLog,
     program::Program,
 };
-use crate::event::{Event, ExitStatus, Kind};
+use crate::event::{Event, ExitStatus, Kind, Sampled};
 
 impl Model {
     /// Applies one event and says what it changed.
@@ -21,6 +21,19 @@ impl Model {
             return Applied::default();
         }
         let key = ProcessKey::of(event);
+        if let Kind::Sample(sample) = event.kind {
+            // A sample changes no process's place and is not logged; one of a process the
+            // model does not know (or knows gone) says nothing it could use.
+            if let Some(&slot) = self.index.get(&key)
+                && self.node(slot).process.is_alive()
+            {
+                let resources = &mut self.process_mut(slot).resources;
+                let sampled = Sampled::after(resources.sampled.as_ref(), event.ts_ns, sample);
+                resources.take_sample(sampled);
+                self.touch(slot);
+            }
+            return Applied::default();
+        }
         let mut applied = Applied {
             key: Some(key),
             ..Applied::default()
@@ -84,10 +97,13 @@ impl Model {
                 let p = self.process_mut(slot);
                 p.creds = event.creds.or(p.creds);
             }
-            Kind::Exit(status) => {
+            Kind::Exit(status, usage) => {
+                if let Some(usage) = usage {
+                    self.process_mut(slot).resources.usage = Some(**usage);
+                }
                 self.exited(slot, event.ts_ns, *status, applied);
             }
-            Kind::ThreadStart | Kind::ThreadExit | Kind::Lost { .. } => {}
+            Kind::ThreadStart | Kind::ThreadExit | Kind::Lost { .. } | Kind::Sample(_) => {}
         }
         let cap = self.config.events_per_process;
         let p = self.process_mut(slot);
@@ -126,6 +142,7 @@ impl Model {
             threads: 1,
             exit: None,
             subreaper: false,
+            resources: Resources::default(),
             log: EventLog::default(),
         };
         let slot = self.allocate(process, event.ts_ns);

@@ -67,7 +67,7 @@ use crate::event::{KeyMap, ProcessKey};
 pub use arena::Slot;
 pub use changes::{Applied, Move, Orphans};
 pub use memory::{DEFAULT_EXITED_BYTES, LOG_PROGRAM_BYTES};
-pub use process::{Exit, History, Process};
+pub use process::{Exit, History, Process, Resources};
 pub use program::Program;
 
 use arena::Node;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use super::{EVENT_LOG_HEAD, ProcessKey, program::Program};
 use crate::event::{
-    Argv, ByteString, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, PidNamespace,
+    Argv, ByteString, CgroupPath, Comm, Creds, Event, ExitStatus, Kind, PidNamespace, Sampled,
+    Usage,
 };
 
 /// How and when a process ended.
@@ -137,7 +138,44 @@ pub struct Process {
     pub exit: Option<Exit>,
     /// Learned from events: it received orphans that were not its own children.
     pub subreaper: bool,
+    /// What it costs: its latest sample, the most memory any sample saw, what the kernel
+    /// accounted at its exit.
+    pub resources: Resources,
     pub(super) log: EventLog,
+}
+
+/// What a process costs, as far as samples and its exit told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Its latest sample (`--sample-interval`), or the one its /proc snapshot held.
+    pub sampled: Option<Sampled>,
+    /// The most resident memory any of its samples showed, bytes.
+    pub peak_rss_bytes: u64,
+    /// What the kernel accounted to it when it ended, where the source knows it.
+    pub usage: Option<Usage>,
+}
+
+impl Resources {
+    /// CPU time it used, nanoseconds: all of it once it ended with its usage known, else
+    /// as of its latest sample.
+    pub fn cpu_ns(&self) -> Option<u64> {
+        match (&self.usage, &self.sampled) {
+            (Some(usage), _) => Some(usage.cpu_ns()),
+            (None, Some(s)) => Some(s.sample.cpu_ns),
+            (None, None) => None,
+        }
+    }
+
+    /// The most memory it had resident, bytes, as far as its samples and its exit told.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let exit = self.usage.map_or(0, |u| u.max_rss_bytes);
+        self.peak_rss_bytes.max(exit)
+    }
+
+    pub(super) fn take_sample(&mut self, sampled: Sampled) {
+        self.peak_rss_bytes = self.peak_rss_bytes.max(sampled.sample.rss_bytes);
+        self.sampled = Some(sampled);
+    }
 }
 
 impl Process {

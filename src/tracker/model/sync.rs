@@ -4,13 +4,13 @@
 use std::{collections::HashSet, hash::BuildHasherDefault, sync::Arc};
 
 use super::{
-    Applied, Model, Process,
+    Applied, Model, Process, Resources,
     arena::{NONE, Slot},
     process::EventLog,
     program::Program,
 };
 use crate::{
-    event::{Event, ExitStatus, KeyHasher, ProcessKey},
+    event::{Event, ExitStatus, KeyHasher, ProcessKey, Sampled},
     proc::snapshot::ProcessInfo,
     recording::{Alive, Keyframe, LiveSet},
 };
@@ -43,11 +43,12 @@ impl Model {
                 argv: p.program.argv.clone(),
                 argv_truncated: p.program.argv_truncated,
                 creds: p.creds.unwrap_or_default(),
-                state: '?',
+                state: p.resources.sampled.map_or('?', |s| s.sample.state.letter()),
                 kernel_thread: p.kernel_thread,
                 threads: p.threads,
                 pid_ns: p.pid_ns,
                 cgroup: p.cgroup.clone(),
+                sampled: p.resources.sampled,
             })
             .collect()
     }
@@ -156,6 +157,11 @@ impl Model {
             threads: info.threads.max(1),
             exit: None,
             subreaper: false,
+            resources: Resources {
+                sampled: info.sampled,
+                peak_rss_bytes: info.sampled.map_or(0, |s| s.sample.rss_bytes),
+                usage: None,
+            },
             log: EventLog::default(),
         };
         // Linked by the caller once every process of the snapshot exists.
@@ -174,6 +180,13 @@ impl Model {
             p.cgroup.clone_from(&info.cgroup);
         }
         p.threads = info.threads.max(1);
+        // A snapshot's sample is newer than the model's only if it was taken later.
+        if let Some(sampled) = info.sampled
+            && p.resources.sampled.is_none_or(|s| s.at_ns < sampled.at_ns)
+        {
+            let after = Sampled::after(p.resources.sampled.as_ref(), sampled.at_ns, sampled.sample);
+            p.resources.take_sample(after);
+        }
         // An empty argv says nothing: a zombie's, or one /proc could not read.
         if !info.argv.is_empty() && p.program.argv != info.argv {
             p.program = program_from_proc(info);

@@ -82,7 +82,7 @@ impl P {
     }
 
     pub(crate) fn exit(self, ts_ms: u64, code: i32) -> Event {
-        self.event(ts_ms, Kind::Exit(ExitStatus::Code(code)))
+        self.event(ts_ms, Kind::Exit(ExitStatus::Code(code), None))
     }
 
     pub(crate) fn thread(self, ts_ms: u64, tid: u32, kind: Kind) -> Event {
@@ -110,6 +110,7 @@ impl P {
             threads: 1,
             pid_ns: None,
             cgroup: None,
+            sampled: None,
         }
     }
 }

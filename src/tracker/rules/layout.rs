@@ -179,7 +179,7 @@ mod tests {
                 value: 300
             })
         );
-        let exit = event(Kind::Exit(ExitStatus::Code(0)));
+        let exit = event(Kind::Exit(ExitStatus::Code(0), None));
         assert_eq!(
             Layout::KMonitor.fields(&exit),
             Some(Fields {

@@ -256,7 +256,7 @@ impl Rule {
                 let its_fork = matches!(event.kind, Kind::Fork)
                     && event.ppid == key.pid
                     && clock::start_ticks(event.start_ns) >= key.start_ticks;
-                if replaced || (own && matches!(event.kind, Kind::Exit(_))) {
+                if replaced || (own && matches!(event.kind, Kind::Exit(..))) {
                     *ended = true;
                     out.notices.push(Notice::MatchEnded {
                         rule: self.id,

@@ -85,7 +85,7 @@ impl Component for Events {
 pub fn event_style(event: &Event) -> Style {
     match event.kind {
         Kind::Lost { .. } => Style::new().fg(Color::Yellow),
-        Kind::Exit(_) => Style::new().fg(Color::DarkGray),
+        Kind::Exit(..) => Style::new().fg(Color::DarkGray),
         _ => Style::new(),
     }
 }
