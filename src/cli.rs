@@ -18,12 +18,12 @@ use clap::{
 
 use crate::{
     cmd::Printing,
-    config::Config,
+    config::{self, Config},
     event::{KindSet, Schema, container::PlaceFilter},
     remote::RemoteOptions,
     source::{BackendChoice, LiveOptions, ebpf::ProbeOptions},
     tracker::rules::RuleFields,
-    ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
+    ui::{UiOptions, columns_dialog::ColumnsSaver, keymap::Keymap, replay::ReplayOptions},
 };
 pub use replay::ReplayArgs;
 pub use tree::TreeArgs;
@@ -105,6 +105,26 @@ impl Cli {
         // A mistake in `[keys]` stops every command, as any other mistake in the file does.
         keymap(&config)?;
         Ok(config)
+    }
+
+    /// What saves the columns chosen in the UI: into the config file, unless it is
+    /// ignored (`--ignore-config`) or the environment names none.
+    pub fn columns_saver(&self) -> Option<ColumnsSaver> {
+        if self.ignore_config {
+            return None;
+        }
+        let (path, user) = config::location()?;
+        Some(ColumnsSaver::new(move |columns| {
+            // The UI gave up root before it runs: it then is the user it would act as.
+            let user = user
+                .as_ref()
+                .filter(|_| rustix::process::geteuid().is_root());
+            config::save::save_columns(&path, user, columns)?;
+            Ok(format!(
+                "columns saved in {}",
+                crate::text::escape_path(&path)
+            ))
+        }))
     }
 
     /// The probe's options: its ring buffer of `--buffer-mib`.
@@ -416,6 +436,7 @@ impl UiArgs {
             model: config.model(),
             keymap: keymap(config)?,
             place: self.place.filter(),
+            columns_saver: None,
         })
     }
 }

@@ -101,6 +101,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let remote = cli.ui.remote_options(&config);
             ui::replay::run_remote(&cli.ui.remote, &remote, &cli.ui.remote_view(&config)?).await
         }
-        None => ui::run(cli.live.options(probe, &config), &cli.ui.options(&config)?).await,
+        None => {
+            let mut options = cli.ui.options(&config)?;
+            options.columns_saver = cli.columns_saver();
+            ui::run(cli.live.options(probe, &config), &options).await
+        }
     }
 }

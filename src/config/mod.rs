@@ -3,8 +3,9 @@
 //! how long exited processes stay, the default backend, and key bindings. Flags on the
 //! command line win over it.
 //!
-//! - It is only read, never written: through a symbolic link (dotfile managers make them),
-//!   but only a regular file of at most [`MAX_BYTES`]; a missing file is the defaults.
+//! - It is read through a symbolic link (dotfile managers make them), but only a regular
+//!   file of at most [`MAX_BYTES`]; a missing file is the defaults. It is written only to
+//!   save the columns chosen in the UI ([`save`]), never through a link.
 //! - Under sudo it is the file of the environment forkwatch runs in: root's with sudo's
 //!   usual reset environment (HOME=/root), the user's with `sudo -E`. A file outside
 //!   root's home is read as the user who ran sudo ([`privileges::files_as`]), so that it
@@ -148,21 +149,28 @@ pub fn path(xdg_config_home: Option<&OsStr>, home: Option<&OsStr>) -> Option<Pat
     Some(base.join("forkwatch").join("config.toml"))
 }
 
+/// Where the config file of this process's environment is, and whom it is read and
+/// written as (see the module); `None` if the environment names no place for it.
+pub fn location() -> Option<(PathBuf, Option<User>)> {
+    let xdg = std::env::var_os("XDG_CONFIG_HOME");
+    let home = std::env::var_os("HOME");
+    let path = path(xdg.as_deref(), home.as_deref())?;
+    // A `..` could lead out of root's home while the path still starts with it.
+    let in_root_home = privileges::root_home().is_some_and(|home| path.starts_with(home))
+        && !path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir);
+    let user = privileges::sudo_user().filter(|_| !in_root_home);
+    Some((path, user))
+}
+
 impl Config {
     /// The config of this process's environment: its file if there is one, else the
     /// defaults.
     pub fn load() -> Result<Self, ConfigError> {
-        let xdg = std::env::var_os("XDG_CONFIG_HOME");
-        let home = std::env::var_os("HOME");
-        let Some(path) = path(xdg.as_deref(), home.as_deref()) else {
+        let Some((path, user)) = location() else {
             return Ok(Self::default());
         };
-        // A `..` could lead out of root's home while the path still starts with it.
-        let in_root_home = privileges::root_home().is_some_and(|home| path.starts_with(home))
-            && !path
-                .components()
-                .any(|c| c == std::path::Component::ParentDir);
-        let user = privileges::sudo_user().filter(|_| !in_root_home);
         Self::read_as(&path, user.as_ref())
     }
 
@@ -507,6 +515,8 @@ fn read_text(path: &Path) -> io::Result<Option<(String, u32)>> {
     }
     Ok(Some((text, std::os::unix::fs::MetadataExt::uid(&metadata))))
 }
+
+pub mod save;
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModif
 use ratatui::layout::{Position, Rect};
 
 use super::{
+    columns_dialog::ColumnsSaver,
     component::{Ask, Component, Handled, View},
     dialog::Dialog,
     feed::SourceInfo,
@@ -69,6 +70,8 @@ pub struct App {
     pub(super) replay: Option<replay::ReplayControls>,
     /// `--record`: the recording being written.
     pub(super) recording: Option<record::Status>,
+    /// Saves the columns chosen in the columns dialog; without it they are not kept.
+    pub(super) columns_saver: Option<ColumnsSaver>,
     now_ns: u64,
     pub(super) requests: Vec<Request>,
     effects: Vec<Effect>,
@@ -105,6 +108,7 @@ impl App {
             message: None,
             replay: None,
             recording: None,
+            columns_saver: None,
             now_ns,
             requests: Vec::new(),
             effects: Vec::new(),
@@ -112,6 +116,11 @@ impl App {
             quit: false,
             error: None,
         }
+    }
+
+    /// Where the columns chosen in the columns dialog are saved.
+    pub fn set_columns_saver(&mut self, saver: ColumnsSaver) {
+        self.columns_saver = Some(saver);
     }
 
     pub fn model(&self) -> &Model {
@@ -298,6 +307,7 @@ impl App {
                 Err(dialog) => self.dialog = Some(dialog),
             },
             Done::Signalled(signalling, sent) => self.say(summary(&signalling, &sent)),
+            Done::ColumnsSaved(said) => self.say(said.unwrap_or_else(|why| why)),
         }
         self.dirty = true;
     }
@@ -467,6 +477,10 @@ impl App {
                 }
             }
             Ask::Open(dialog) => self.dialog = Some(dialog),
+            Ask::Columns(columns) => {
+                self.tree.look.columns = columns.clone();
+                self.ask(Effect::SaveColumns(columns));
+            }
             Ask::Effect(effect) => self.ask(effect),
         }
         true

@@ -11,7 +11,11 @@ use ratatui::{
 };
 
 use super::{
-    keys::Action, look::Theme, message::Effect, panes::events::RecentEvents, relays::RelayNotices,
+    keys::Action,
+    look::{Column, Theme},
+    message::Effect,
+    panes::events::RecentEvents,
+    relays::RelayNotices,
     users::Users,
 };
 use crate::{
@@ -95,6 +99,8 @@ pub enum Ask {
     SetMask { root: ProcessKey, mask: KindSet },
     /// Open this dialog.
     Open(Box<dyn Dialog>),
+    /// Show these columns, in this order, and save them in the config file.
+    Columns(Vec<Column>),
     /// Ask this of the loop, right after the update.
     Effect(Effect),
 }

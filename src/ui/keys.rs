@@ -42,6 +42,13 @@ pub enum Action {
     Signal,
     /// Shows or hides kernel threads.
     KernelThreads,
+    /// Sorts siblings by the next or the previous column (pid, CPU, memory, age, name).
+    SortNext,
+    SortPrevious,
+    /// Sorts the other way.
+    SortInvert,
+    /// Shows or hides columns and orders them.
+    Columns,
     /// Shows or hides a pane; one that lists things takes the keys (again: hides it).
     Pane(Pane),
     /// Pins or unpins the selected process's subtree (in the pins pane: the picked pin).
@@ -224,6 +231,34 @@ pub const BINDINGS: &[Binding] = &[
         "F5",
         "tree or flat list by pid",
         Action::FlatList,
+    ),
+    bind(
+        "sort-next",
+        &[Char('>'), Code(KeyCode::F(6))],
+        "> F6",
+        "sort siblings by the next column: pid, CPU, memory, age, name",
+        Action::SortNext,
+    ),
+    bind(
+        "sort-previous",
+        &[Char('<')],
+        "<",
+        "sort siblings by the previous column",
+        Action::SortPrevious,
+    ),
+    bind(
+        "sort-invert",
+        &[Char('I')],
+        "I",
+        "invert the sort",
+        Action::SortInvert,
+    ),
+    bind(
+        "columns",
+        &[Char('C'), Code(KeyCode::F(2))],
+        "C F2",
+        "choose and order the columns",
+        Action::Columns,
     ),
     bind(
         "tag",

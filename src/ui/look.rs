@@ -17,6 +17,13 @@ use ratatui::{
 pub enum Column {
     Pid,
     User,
+    /// The CPU share since the sample before, in percent of one CPU.
+    Cpu,
+    /// Resident memory.
+    Mem,
+    /// The scheduling state's letter.
+    State,
+    Threads,
     /// The container (or systemd unit) its cgroup path names.
     Container,
     Age,
@@ -25,9 +32,13 @@ pub enum Column {
 
 impl Column {
     /// Every column, in the order the config file's error lists them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 9] = [
         Self::Pid,
         Self::User,
+        Self::Cpu,
+        Self::Mem,
+        Self::State,
+        Self::Threads,
         Self::Container,
         Self::Age,
         Self::Command,
@@ -36,13 +47,26 @@ impl Column {
     /// The columns without a config file, in order. CONTAINER is the config file's to add:
     /// on a machine without containers it would be an empty column taking the command's
     /// room.
-    pub const DEFAULT: [Self; 4] = [Self::Pid, Self::User, Self::Age, Self::Command];
+    pub const DEFAULT: [Self; 8] = [
+        Self::Pid,
+        Self::User,
+        Self::Cpu,
+        Self::Mem,
+        Self::State,
+        Self::Threads,
+        Self::Age,
+        Self::Command,
+    ];
 
     /// Its name in the config file.
     pub fn name(self) -> &'static str {
         match self {
             Self::Pid => "pid",
             Self::User => "user",
+            Self::Cpu => "cpu",
+            Self::Mem => "mem",
+            Self::State => "state",
+            Self::Threads => "threads",
             Self::Container => "container",
             Self::Age => "age",
             Self::Command => "command",
@@ -61,6 +85,10 @@ impl Column {
         match self {
             Self::Pid => "PID",
             Self::User => "USER",
+            Self::Cpu => "CPU%",
+            Self::Mem => "MEM",
+            Self::State => "S",
+            Self::Threads => "THR",
             Self::Container => "CONTAINER",
             Self::Age => "AGE",
             Self::Command => "COMMAND",
@@ -72,6 +100,11 @@ impl Column {
         match self {
             Self::Pid => 7,
             Self::User => 8,
+            // `100.0`, `399.9`: up to four busy CPUs' worth of threads lines up.
+            Self::Cpu => 5,
+            Self::Mem => 5,
+            Self::State => 1,
+            Self::Threads => 4,
             // A short id (12 hex digits) and room for a unit's name to be recognised.
             Self::Container => 14,
             Self::Age => 6,
@@ -81,18 +114,25 @@ impl Column {
 
     /// Numbers line up on the right, names on the left.
     pub fn right_aligned(self) -> bool {
-        matches!(self, Self::Pid | Self::Age)
+        matches!(
+            self,
+            Self::Pid | Self::Cpu | Self::Mem | Self::Threads | Self::Age
+        )
     }
 
     /// The narrowest tree pane that shows it. On narrower ones the command keeps the room:
-    /// CONTAINER goes first (under 80 cells), then USER (under 60), then AGE (under 40),
-    /// then PID (under 24).
+    /// CONTAINER goes first (under 100 cells), then THR (under 80), S (under 72), USER
+    /// (under 64), AGE (under 56), MEM (under 48), CPU% (under 40), PID (under 24).
     pub fn shown_from(self) -> u16 {
         match self {
             Self::Pid => 24,
-            Self::Age => 40,
-            Self::User => 60,
-            Self::Container => 80,
+            Self::Cpu => 40,
+            Self::Mem => 48,
+            Self::Age => 56,
+            Self::User => 64,
+            Self::State => 72,
+            Self::Threads => 80,
+            Self::Container => 100,
             Self::Command => 0,
         }
     }
@@ -125,6 +165,9 @@ pub struct Theme {
     pub killed: Style,
     /// A timeline bar of a process still running.
     pub running: Style,
+    /// A folded row's sums of its subtree (CPU%, MEM) and its count of live processes
+    /// folded away (`[+12]`).
+    pub total: Style,
 }
 
 impl Default for Theme {
@@ -142,6 +185,10 @@ impl Default for Theme {
             succeeded: Style::new().fg(Color::Green),
             killed: Style::new().fg(Color::Magenta),
             running: Style::new().fg(Color::Cyan),
+            // Underlined: without colour a total still looks unlike a process's own value.
+            total: Style::new()
+                .fg(Color::LightBlue)
+                .add_modifier(Modifier::UNDERLINED),
         }
     }
 }
@@ -149,7 +196,7 @@ impl Default for Theme {
 impl Theme {
     /// The names of its styles in the config file's `[colours]`, with a mutable reference
     /// to each.
-    fn styles_mut(&mut self) -> [(&'static str, &mut Style); 12] {
+    fn styles_mut(&mut self) -> [(&'static str, &mut Style); 13] {
         [
             ("header", &mut self.header),
             ("selection", &mut self.selection),
@@ -163,11 +210,12 @@ impl Theme {
             ("succeeded", &mut self.succeeded),
             ("killed", &mut self.killed),
             ("running", &mut self.running),
+            ("total", &mut self.total),
         ]
     }
 
     /// The names of its styles in the config file's `[colours]`.
-    pub fn names() -> [&'static str; 12] {
+    pub fn names() -> [&'static str; 13] {
         Self::default().styles_mut().map(|(name, _)| name)
     }
 
@@ -291,17 +339,45 @@ mod tests {
     }
 
     #[test]
-    fn narrow_panes_drop_container_then_user_then_age_then_pid() {
+    fn narrow_panes_drop_columns_in_the_stated_order() {
         let look = Look {
             columns: Column::ALL.to_vec(),
             ..Look::default()
         };
         let shown = |width| look.shown(width).map(Column::name).collect::<Vec<_>>();
-        assert_eq!(shown(80), ["pid", "user", "container", "age", "command"]);
-        assert_eq!(shown(79), ["pid", "user", "age", "command"]);
-        assert_eq!(shown(60), ["pid", "user", "age", "command"]);
-        assert_eq!(shown(59), ["pid", "age", "command"]);
-        assert_eq!(shown(39), ["pid", "command"]);
+        let all = [
+            "pid",
+            "user",
+            "cpu",
+            "mem",
+            "state",
+            "threads",
+            "container",
+            "age",
+            "command",
+        ];
+        assert_eq!(shown(100), all);
+        let gone_from = [
+            (99, "container"),
+            (79, "threads"),
+            (71, "state"),
+            (63, "user"),
+            (55, "age"),
+            (47, "mem"),
+            (39, "cpu"),
+            (23, "pid"),
+        ];
+        let mut left = all.to_vec();
+        for (width, gone) in gone_from {
+            left.retain(|&c| c != gone);
+            assert_eq!(shown(width), left, "at {width} cells");
+            assert_eq!(
+                shown(width + 1).len(),
+                left.len() + 1,
+                "at {} cells",
+                width + 1
+            );
+        }
         assert_eq!(shown(23), ["command"]);
     }
 }

@@ -5,6 +5,7 @@
 use crossterm::event::Event as Input;
 
 use super::{
+    look::Column,
     record,
     relay_dialog::{self, RelayDialog},
     replay,
@@ -64,6 +65,8 @@ pub enum Effect {
     RelayDialog(Box<RelayDialog>, relay_dialog::Ask),
     /// A signal the user chose, for the processes as they were picked.
     Signal(Signalling),
+    /// The columns chosen in the columns dialog, to save in the config file.
+    SaveColumns(Vec<Column>),
 }
 
 /// What came of an [`Effect`].
@@ -77,6 +80,8 @@ pub enum Done {
     RelayDialog(Box<RelayDialog>, relay_dialog::Answer),
     /// What came of the signal to each target, in order.
     Signalled(Signalling, Vec<Sent>),
+    /// What saving the columns said it did, or why it could not.
+    ColumnsSaved(Result<String, String>),
 }
 
 /// Work the state asks of the loop that owns it, because it blocks or takes time.

@@ -39,6 +39,7 @@
 //!   the loop before a frame.
 
 pub mod app;
+pub mod columns_dialog;
 mod component;
 pub mod dialog;
 pub mod feed;
@@ -60,6 +61,7 @@ mod rows;
 pub mod runtime;
 mod search;
 mod signal_dialog;
+mod sort;
 mod status;
 mod tags;
 mod terminal;
@@ -115,6 +117,8 @@ pub struct UiOptions {
     pub keymap: keymap::Keymap,
     /// Show only the processes in this container or cgroup, and their ancestors.
     pub place: Option<crate::event::container::PlaceFilter>,
+    /// Where the columns chosen in the UI are saved (the config file).
+    pub columns_saver: Option<columns_dialog::ColumnsSaver>,
 }
 
 /// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
@@ -169,6 +173,9 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
     app.tree.look = ui.look.clone();
     app.tree.options.place = ui.place.clone();
     app.set_keymap(ui.keymap.clone());
+    if let Some(saver) = &ui.columns_saver {
+        app.set_columns_saver(saver.clone());
+    }
     for &pid in &ui.pins {
         app.pin_pid(pid)?;
     }

@@ -9,7 +9,7 @@ use std::{
     sync::Arc,
 };
 
-use super::search::Search;
+use super::{search::Search, sort::Sort};
 use crate::{
     event::{KeyHasher, ProcessKey, container::PlaceFilter},
     tracker::model::{Model, Slot},
@@ -34,9 +34,11 @@ pub struct TreeOptions {
     /// Show only the processes in this container or cgroup (`--container`, `--cgroup`),
     /// and their ancestors.
     pub place: Option<PlaceFilter>,
-    /// A flat list sorted by pid instead of the tree: every process shown, without the
-    /// ancestors a filter keeps for context.
+    /// A flat list instead of the tree, sorted as siblings are: every process shown,
+    /// without the ancestors a filter keeps for context.
     pub flat: bool,
+    /// The order of siblings (and of the flat list).
+    pub sort: Sort,
 }
 
 /// A set of processes a view is restricted to, e.g. the members of pinned subtrees.
@@ -155,7 +157,7 @@ impl TreeView {
     }
 
     /// The rows of `model`'s tree as `options` shows it, in display order: parents before
-    /// children, siblings by start time, then pid.
+    /// children, siblings in the order of [`TreeOptions::sort`].
     pub fn rows(&mut self, model: &Model, options: &TreeOptions) -> &[Row] {
         let current = self
             .built_for
@@ -191,13 +193,14 @@ impl TreeView {
             self.mark(model, options, &hidden);
         }
         if options.flat {
-            return self.flat(model, restricted, &hidden);
+            return self.flat(model, options.sort, restricted, &hidden);
         }
         let flags = &self.flags;
         let shown = |slot: Slot| !restricted || flags[slot as usize] & KEPT != 0;
 
         self.kids.clear();
         push_visible(model, model.top_slots(), &shown, &hidden, &mut self.kids);
+        sort_slots(model, options.sort, &mut self.kids);
         push_frames(&mut self.stack, &self.kids, 0, 0);
         while let Some(frame) = self.stack.pop() {
             let key = model.process_at(frame.slot).key;
@@ -209,6 +212,7 @@ impl TreeView {
                 &hidden,
                 &mut self.kids,
             );
+            sort_slots(model, options.sort, &mut self.kids);
             let has_children = !self.kids.is_empty();
             let folded =
                 has_children && !options.folded.is_empty() && options.folded.contains(&key);
@@ -236,18 +240,29 @@ impl TreeView {
         }
     }
 
-    /// The flat list: every process shown that matches (all without a restriction), by
-    /// pid, without indentation.
-    fn flat(&mut self, model: &Model, restricted: bool, hidden: &impl Fn(Slot) -> bool) {
+    /// The flat list: every process shown that matches (all without a restriction), in
+    /// the order of `sort`, without indentation.
+    fn flat(
+        &mut self,
+        model: &Model,
+        sort: Sort,
+        restricted: bool,
+        hidden: &impl Fn(Slot) -> bool,
+    ) {
+        self.kids.clear();
         for slot in 0..model.slot_count() as Slot {
-            let Some(process) = model.in_tree_at(slot) else {
-                continue;
-            };
-            if hidden(slot) || (restricted && self.flags[slot as usize] & MATCHED == 0) {
+            if model.in_tree_at(slot).is_none()
+                || hidden(slot)
+                || (restricted && self.flags[slot as usize] & MATCHED == 0)
+            {
                 continue;
             }
+            self.kids.push(slot);
+        }
+        sort_slots(model, sort, &mut self.kids);
+        for &slot in &self.kids {
             self.rows.push(Row {
-                key: process.key,
+                key: model.process_at(slot).key,
                 depth: 0,
                 last: false,
                 has_children: false,
@@ -256,7 +271,6 @@ impl TreeView {
                 guides: 0,
             });
         }
-        self.rows.sort_unstable_by_key(|row| row.key);
     }
 
     /// Flags every process in the tree that matches the filter, is in the place and the
@@ -347,6 +361,11 @@ fn push_visible(
             out.push(kid);
         }
     }
+}
+
+/// Orders siblings (or the flat list) as `sort` says.
+fn sort_slots(model: &Model, sort: Sort, slots: &mut [Slot]) {
+    slots.sort_unstable_by(|&a, &b| sort.compare(model.process_at(a), model.process_at(b)));
 }
 
 /// Pushes `kids` so that the first is popped first.

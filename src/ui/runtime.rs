@@ -102,6 +102,12 @@ fn perform(app: &mut App) {
                         .collect();
                     Done::Signalled(signalling, sent)
                 }
+                Effect::SaveColumns(columns) => Done::ColumnsSaved(match &app.columns_saver {
+                    Some(saver) => saver.save(&columns),
+                    None => Err("the columns are used until forkwatch ends: \
+                                 there is no config file to save them in"
+                        .to_owned()),
+                }),
                 Effect::RelayDialog(dialog, ask) => {
                     let answer = answer(ask, &mut app.targets, &app.tracker);
                     Done::RelayDialog(dialog, answer)

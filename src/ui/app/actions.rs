@@ -3,6 +3,7 @@
 
 use super::{
     super::{
+        columns_dialog::ColumnsDialog,
         component::Happened,
         dialog::{Help, Prompt, PromptPurpose},
         keys::Action,
@@ -50,6 +51,7 @@ impl App {
                 self.tree.options.flat = flat;
                 self.say(if flat { "flat list, by pid" } else { "tree" });
             }
+            Action::Columns => self.open(ColumnsDialog::new(&self.tree.look.columns)),
             Action::Tag => self.tag(),
             Action::Untag => {
                 self.say(format!("{} untagged", self.tree.tags.len()));

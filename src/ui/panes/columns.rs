@@ -7,40 +7,112 @@ use unicode_width::UnicodeWidthChar;
 use super::super::{
     component::View,
     look::{Column, Look},
+    sort::{self, Sort},
 };
 use crate::{
-    event::{container::container_of, duration},
+    event::{bytes_short, container::container_of, duration},
     text,
-    tracker::model::Process,
+    tracker::model::{Model, Process},
 };
 
-/// The header before COMMAND, for a pane `width` cells wide.
-pub fn header(look: &Look, width: u16) -> String {
-    prefix(look, width, |column| column.title().to_owned())
+/// What a folded row shows of its whole subtree, itself included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Live processes below it, folded away.
+    pub hidden_alive: usize,
+    /// The CPU shares of its live processes summed, per mille of one CPU; none if no
+    /// process has one yet.
+    pub cpu_permille: Option<u64>,
+    /// The resident memory of its live processes summed; none if none was sampled.
+    pub rss_bytes: Option<u64>,
 }
 
-/// The cells before the command of `process`'s row, for a pane `width` cells wide.
-pub fn cells(look: &Look, width: u16, process: &Process, view: &View) -> String {
-    prefix(look, width, |column| cell(column, process, view))
+impl Totals {
+    /// The totals of the subtree of `process`: walked at each frame, for the folded rows
+    /// on screen only.
+    pub fn of(model: &Model, process: &Process) -> Self {
+        let mut totals = Self::default();
+        for member in model.subtree(process.key).filter(|p| p.is_alive()) {
+            if member.key != process.key {
+                totals.hidden_alive += 1;
+            }
+            if let Some(cpu) = sort::cpu_permille(member) {
+                *totals.cpu_permille.get_or_insert(0) += u64::from(cpu);
+            }
+            if let Some(rss) = sort::rss_bytes(member) {
+                *totals.rss_bytes.get_or_insert(0) += rss;
+            }
+        }
+        totals
+    }
+
+    /// Whether `column` shows a total rather than the process's own value.
+    pub fn sums(column: Column) -> bool {
+        matches!(column, Column::Cpu | Column::Mem)
+    }
+}
+
+/// The header before COMMAND, for a pane `width` cells wide, the sorted column marked
+/// (`^` ascending, `v` descending); and COMMAND's title, marked if sorted by name.
+pub fn header(look: &Look, width: u16, sort: Sort) -> (String, String) {
+    let title = |column: Column| {
+        let mut title = column.title().to_owned();
+        if sort.by.column() == column {
+            title.push(sort.mark());
+        }
+        title
+    };
+    let cells = prefix(look, width, |column| title(column));
+    (
+        cells.into_iter().map(|(text, _)| text).collect(),
+        title(Column::Command),
+    )
+}
+
+/// The cells before the command of `process`'s row, for a pane `width` cells wide, each
+/// with whether it is a total of the folded subtree (`totals`, for a folded row).
+pub fn cells(
+    look: &Look,
+    width: u16,
+    process: &Process,
+    view: &View,
+    totals: Option<&Totals>,
+) -> Vec<(String, bool)> {
+    prefix(look, width, |column| match totals {
+        Some(totals) if Totals::sums(column) => total(column, totals),
+        _ => cell(column, process, view),
+    })
+    .into_iter()
+    .map(|(text, column)| (text, totals.is_some() && Totals::sums(column)))
+    .collect()
 }
 
 /// The shown columns but the command, each padded or cut to its width, and a space.
-fn prefix(look: &Look, width: u16, text: impl Fn(Column) -> String) -> String {
-    let mut out = String::new();
+fn prefix(look: &Look, width: u16, text: impl Fn(Column) -> String) -> Vec<(String, Column)> {
+    let mut out = Vec::new();
     for column in look.shown(width).filter(|&c| c != Column::Command) {
         let whole = text(column);
         let (text, used) = fit(&whole, column.width());
         let pad = " ".repeat(column.width() - used);
-        if column.right_aligned() {
-            out.push_str(&pad);
-            out.push_str(text);
+        let cell = if column.right_aligned() {
+            format!("{pad}{text} ")
         } else {
-            out.push_str(text);
-            out.push_str(&pad);
-        }
-        out.push(' ');
+            format!("{text}{pad} ")
+        };
+        out.push((cell, column));
     }
     out
+}
+
+/// A summed column of a folded row.
+fn total(column: Column, totals: &Totals) -> String {
+    match column {
+        Column::Cpu => totals
+            .cpu_permille
+            .map_or_else(String::new, |p| format!("{}.{}", p / 10, p % 10)),
+        Column::Mem => totals.rss_bytes.map_or_else(String::new, bytes_short),
+        _ => String::new(),
+    }
 }
 
 /// The longest start of `text` that takes at most `width` cells, and the cells it takes:
@@ -76,12 +148,24 @@ fn cell(column: Column, process: &Process, view: &View) -> String {
             .as_ref()
             .and_then(|path| container_of(path.as_bytes()))
             .map_or_else(String::new, |c| text::escape(c.short()).into_owned()),
+        Column::Cpu => (process.resources.sampled)
+            .filter(|_| process.is_alive())
+            .map_or_else(String::new, |s| s.cpu_percent()),
+        Column::Mem => sort::rss_bytes(process).map_or_else(String::new, bytes_short),
+        Column::State => sampled(process).map_or_else(String::new, |s| s.state.to_string()),
+        Column::Threads => sampled(process).map_or_else(String::new, |s| s.threads.to_string()),
         Column::Age => match process.run_ns() {
             Some(run) => duration::run_time(run),
             None => duration::age(view.now_ns.saturating_sub(process.start_ns)),
         },
         Column::Command => String::new(),
     }
+}
+
+/// A live process's latest sample: an exited one shows none.
+fn sampled(process: &Process) -> Option<crate::event::Sample> {
+    let sampled = process.resources.sampled.filter(|_| process.is_alive())?;
+    Some(sampled.sample)
 }
 
 #[cfg(test)]

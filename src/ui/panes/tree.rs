@@ -11,13 +11,14 @@ use super::super::{
     component::{Ask, Component, Handled, View},
     format,
     keys::Action,
-    look::{Column, Look},
+    look::Look,
     pins::PinsState,
     rows::{Row, TreeOptions, TreeView},
     search::SearchText,
+    sort::Sort,
     tags::Tags,
 };
-use super::columns;
+use super::columns::{self, Totals};
 use crate::{
     event::ProcessKey,
     tracker::{
@@ -222,6 +223,9 @@ impl Tree {
                     self.set_folded(row, false);
                 }
             }
+            Action::SortNext => return self.sort(self.options.sort.stepped(1)),
+            Action::SortPrevious => return self.sort(self.options.sort.stepped(-1)),
+            Action::SortInvert => return self.sort(self.options.sort.inverted()),
             Action::NextMatch => return self.jump_to_match(true, model),
             Action::PreviousMatch => return self.jump_to_match(false, model),
             Action::KernelThreads => {
@@ -235,6 +239,12 @@ impl Tree {
             _ => return Handled::Ignored,
         }
         Handled::Taken
+    }
+
+    /// Orders siblings as `sort` says, and says so.
+    fn sort(&mut self, sort: Sort) -> Handled {
+        self.options.sort = sort;
+        say(sort.describe())
     }
 
     fn set_folded(&mut self, row: Row, folded: bool) {
@@ -362,7 +372,8 @@ fn render(tree: &Tree, view: &View, area: Rect, buf: &mut Buffer) {
     }
     let (look, theme) = (&tree.look, &tree.look.theme);
     let width = area.width as usize;
-    let header = columns::header(look, area.width) + Column::Command.title();
+    let (cells, command) = columns::header(look, area.width, tree.options.sort);
+    let header = cells + &command;
     buf.set_style(Rect { height: 1, ..area }, theme.header);
     buf.set_stringn(area.x, area.y, header, width, theme.header);
 
@@ -431,11 +442,28 @@ fn render_row(
                 .0;
         }
     };
-    put(
-        &columns::cells(&tree.look, line.width, process, view),
-        style,
-    );
+    // Only the folded rows on screen walk their subtrees.
+    let totals = row.folded.then(|| Totals::of(view.model(), process));
+    for (cell, total) in columns::cells(&tree.look, line.width, process, view, totals.as_ref()) {
+        // The space after a cell is not part of its total.
+        let (text, gap) = cell.split_at(cell.len() - 1);
+        put(
+            text,
+            if total {
+                style.patch(theme.total)
+            } else {
+                style
+            },
+        );
+        put(gap, style);
+    }
     put(&guides(row), theme.faint);
+    if let Some(totals) = totals.filter(|t| t.hidden_alive > 0) {
+        put(
+            &format!("[+{}] ", totals.hidden_alive),
+            style.patch(theme.total),
+        );
+    }
     if tree.tags.contains(process.key) {
         put("* ", theme.tag);
     }
