@@ -143,6 +143,8 @@ impl Column {
 pub struct Theme {
     /// The header line with the column titles.
     pub header: Style,
+    /// The title of the column siblings are sorted by, over `header`.
+    pub sorted: Style,
     /// The selected row.
     pub selection: Style,
     /// A process that started in the last two seconds.
@@ -174,6 +176,11 @@ impl Default for Theme {
     fn default() -> Self {
         Self {
             header: Style::new().fg(Color::Black).bg(Color::Green),
+            // As htop marks it; bold, so that without colour it still stands out.
+            sorted: Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
             selection: Style::new().fg(Color::Black).bg(Color::Cyan),
             new: Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
             exited: Style::new().fg(Color::DarkGray).add_modifier(Modifier::DIM),
@@ -196,9 +203,10 @@ impl Default for Theme {
 impl Theme {
     /// The names of its styles in the config file's `[colours]`, with a mutable reference
     /// to each.
-    fn styles_mut(&mut self) -> [(&'static str, &mut Style); 13] {
+    fn styles_mut(&mut self) -> [(&'static str, &mut Style); 14] {
         [
             ("header", &mut self.header),
+            ("sorted", &mut self.sorted),
             ("selection", &mut self.selection),
             ("new", &mut self.new),
             ("exited", &mut self.exited),
@@ -215,7 +223,7 @@ impl Theme {
     }
 
     /// The names of its styles in the config file's `[colours]`.
-    pub fn names() -> [&'static str; 13] {
+    pub fn names() -> [&'static str; 14] {
         Self::default().styles_mut().map(|(name, _)| name)
     }
 

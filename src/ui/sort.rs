@@ -92,11 +92,6 @@ impl Sort {
         format!("sorted by {}, {way}", self.by.name())
     }
 
-    /// The header's mark of the sorted column.
-    pub fn mark(self) -> char {
-        if self.descending { 'v' } else { '^' }
-    }
-
     /// How `a` and `b` are ordered as siblings; ties by pid, then start time.
     pub fn compare(self, a: &Process, b: &Process) -> Ordering {
         let by = match self.by {

@@ -185,11 +185,20 @@ fn make_events() -> Vec<Event> {
     events
 }
 
+/// `app` with the columns these screens were drawn with before the resource columns
+/// came: what they test is elsewhere on the line, and their processes have no samples.
+/// The resource columns' screens are in `resources`.
+fn classic(mut app: App) -> App {
+    use super::look::Column;
+    app.tree.look.columns = vec![Column::Pid, Column::User, Column::Age, Column::Command];
+    app
+}
+
 /// The machine during the make, when the linker has just started: 1000 s after boot.
 fn machine() -> App {
     let mut model = Model::default();
     model.seed(&machine_processes());
-    let mut app = App::new(
+    let mut app = classic(App::new(
         model,
         SourceInfo {
             name: "eBPF".into(),
@@ -198,7 +207,7 @@ fn machine() -> App {
         noon_clock(),
         990 * S,
         users(),
-    );
+    ));
     update(&mut app, AppEvent::Events(make_events()));
     update(&mut app, AppEvent::Tick(1_000 * S));
     app
@@ -570,7 +579,13 @@ fn details_of_a_real_contained_process() {
     let inode = pid_namespace_inode(inner);
     contained.finish();
     let now = crate::clock::boottime_ns();
-    let mut app = App::new(model, SourceInfo::default(), noon_clock(), now, users());
+    let mut app = classic(App::new(
+        model,
+        SourceInfo::default(),
+        noon_clock(),
+        now,
+        users(),
+    ));
     key(&mut app, KeyCode::Char('/'));
     type_text(&mut app, &marker);
     key(&mut app, KeyCode::Enter);

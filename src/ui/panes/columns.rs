@@ -52,21 +52,19 @@ impl Totals {
     }
 }
 
-/// The header before COMMAND, for a pane `width` cells wide, the sorted column marked
-/// (`^` ascending, `v` descending); and COMMAND's title, marked if sorted by name.
-pub fn header(look: &Look, width: u16, sort: Sort) -> (String, String) {
+/// The header's titles for a pane `width` cells wide, COMMAND's last, each with its
+/// column: a descending sort marks its column's title with a `v`.
+pub fn header(look: &Look, width: u16, sort: Sort) -> Vec<(String, Column)> {
     let title = |column: Column| {
         let mut title = column.title().to_owned();
-        if sort.by.column() == column {
-            title.push(sort.mark());
+        if sort.by.column() == column && sort.descending {
+            title.push('v');
         }
         title
     };
-    let cells = prefix(look, width, |column| title(column));
-    (
-        cells.into_iter().map(|(text, _)| text).collect(),
-        title(Column::Command),
-    )
+    let mut titles = prefix(look, width, title);
+    titles.push((title(Column::Command), Column::Command));
+    titles
 }
 
 /// The cells before the command of `process`'s row, for a pane `width` cells wide, each

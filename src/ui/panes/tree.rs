@@ -372,10 +372,17 @@ fn render(tree: &Tree, view: &View, area: Rect, buf: &mut Buffer) {
     }
     let (look, theme) = (&tree.look, &tree.look.theme);
     let width = area.width as usize;
-    let (cells, command) = columns::header(look, area.width, tree.options.sort);
-    let header = cells + &command;
     buf.set_style(Rect { height: 1, ..area }, theme.header);
-    buf.set_stringn(area.x, area.y, header, width, theme.header);
+    let mut x = area.x;
+    for (title, column) in columns::header(look, area.width, tree.options.sort) {
+        let style = if column == tree.options.sort.by.column() {
+            theme.header.patch(theme.sorted)
+        } else {
+            theme.header
+        };
+        let room = area.right().saturating_sub(x) as usize;
+        x = buf.set_stringn(x, area.y, title, room, style).0;
+    }
 
     let rows = tree.rows();
     // Below the header line.

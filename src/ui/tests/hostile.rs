@@ -57,7 +57,7 @@ fn hostile_machine() -> App {
         name: "eBPF".into(),
         ..SourceInfo::default()
     };
-    let mut app = App::new(model, source, noon_clock(), 990 * S, users);
+    let mut app = classic(App::new(model, source, noon_clock(), 990 * S, users));
     update(&mut app, AppEvent::Events(hostile_start()));
     update(&mut app, AppEvent::Tick(1_000 * S));
     app

@@ -44,13 +44,13 @@ fn two_hosts(dir: &Path) -> App {
     let (file, notes) = merge(parts, out, false, Model::for_keyframes).unwrap();
     assert!(notes.is_empty(), "{notes:?}");
     let replay = Replay::from_file(file).unwrap();
-    replay::start(
+    classic(replay::start(
         "a.fwrec, b.fwrec",
         &replay,
         false,
         users(),
         Default::default(),
-    )
+    ))
 }
 
 #[test]

@@ -127,7 +127,13 @@ fn sigterm_from_the_ui(process: ProcessInfo) -> String {
     let pid = process.pid;
     let mut model = Model::default();
     model.seed(&[process]);
-    let mut app = App::new(model, SourceInfo::default(), noon_clock(), 0, users());
+    let mut app = classic(App::new(
+        model,
+        SourceInfo::default(),
+        noon_clock(),
+        0,
+        users(),
+    ));
     screen(&mut app, 80, 10);
     assert_eq!(app.selected().map(|k| k.pid), Some(pid));
     key(&mut app, KeyCode::Char('k'));

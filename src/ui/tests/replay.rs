@@ -89,7 +89,13 @@ impl Replaying {
     /// `replay`, called `name`. Inside the runtime.
     pub(super) fn of(replay: Replay, name: &str) -> Self {
         Self {
-            app: replay::start(name, &replay, false, users(), Default::default()),
+            app: classic(replay::start(
+                name,
+                &replay,
+                false,
+                users(),
+                Default::default(),
+            )),
             player: Player::new(replay),
         }
     }
