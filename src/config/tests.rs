@@ -137,8 +137,9 @@ fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key() {
     assert_eq!(
         error("[colours]\nheader = \"black\"\nselected = \"red\"\n"),
         format!(
-            "{file}:3: colours.selected: no such style; the styles are header, selection, new, \
-             exited, failed, match, pin, faint, tag, succeeded, killed, running"
+            "{file}:3: colours.selected: no such style; the styles are header, sorted, \
+             selection, new, exited, failed, match, pin, faint, tag, succeeded, killed, running, \
+             total"
         )
     );
     assert_eq!(
@@ -148,7 +149,8 @@ fn a_mistake_is_one_line_naming_the_file_the_line_and_the_key() {
     assert_eq!(
         error("columns = [\"pid\",\n  \"uid\"]\n"),
         format!(
-            "{file}:2: columns: unknown column \"uid\"; the columns are pid, user, container, age, command"
+            "{file}:2: columns: unknown column \"uid\"; the columns are pid, user, cpu, mem, \
+             state, threads, container, age, command"
         )
     );
     assert_eq!(

@@ -32,7 +32,7 @@ pub enum Action {
     FilterPrompt,
     /// Shows only one user's processes, picked from a list, or everyone's.
     User,
-    /// Switches between the tree and a flat list sorted by pid.
+    /// Switches between the tree and a flat list, sorted as siblings are.
     FlatList,
     /// Tags or untags the selected process and moves down.
     Tag,
@@ -229,21 +229,21 @@ pub const BINDINGS: &[Binding] = &[
         "flat-list",
         &[Code(KeyCode::F(5))],
         "F5",
-        "tree or flat list by pid",
+        "tree or flat list",
         Action::FlatList,
     ),
     bind(
         "sort-next",
         &[Char('>'), Code(KeyCode::F(6))],
         "> F6",
-        "sort siblings by the next column: pid, CPU, memory, age, name",
+        "sort by the next: pid, CPU, memory, age, name",
         Action::SortNext,
     ),
     bind(
         "sort-previous",
         &[Char('<')],
         "<",
-        "sort siblings by the previous column",
+        "sort by the previous one",
         Action::SortPrevious,
     ),
     bind(

@@ -122,14 +122,14 @@ impl Column {
 
     /// The narrowest tree pane that shows it. On narrower ones the command keeps the room:
     /// CONTAINER goes first (under 100 cells), then THR (under 80), S (under 72), USER
-    /// (under 64), AGE (under 56), MEM (under 48), CPU% (under 40), PID (under 24).
+    /// (under 60), MEM (under 50), AGE (under 40), CPU% (under 32), PID (under 24).
     pub fn shown_from(self) -> u16 {
         match self {
             Self::Pid => 24,
-            Self::Cpu => 40,
-            Self::Mem => 48,
-            Self::Age => 56,
-            Self::User => 64,
+            Self::Cpu => 32,
+            Self::Age => 40,
+            Self::Mem => 50,
+            Self::User => 60,
             Self::State => 72,
             Self::Threads => 80,
             Self::Container => 100,
@@ -369,10 +369,10 @@ mod tests {
             (99, "container"),
             (79, "threads"),
             (71, "state"),
-            (63, "user"),
-            (55, "age"),
-            (47, "mem"),
-            (39, "cpu"),
+            (59, "user"),
+            (49, "mem"),
+            (39, "age"),
+            (31, "cpu"),
             (23, "pid"),
         ];
         let mut left = all.to_vec();

@@ -15,7 +15,7 @@
 //!   components too.
 //! - `tags`: the processes tagged with Space, signalled and pinned together.
 //! - `rows` and `search`: the tree as the rows shown (folds, kernel threads, the filter,
-//!   one user's processes, pinned subtrees only, or a flat list by pid) and the search
+//!   one user's processes, pinned subtrees only, or a flat list) and the search
 //!   that ignores case.
 //! - `render` (the layout), `status` (the status line and what feeds the application) and
 //!   `format`: drawing, a pure function of the state (`impl Widget for &App`), so screens

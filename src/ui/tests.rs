@@ -367,7 +367,8 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ kernel threads shown
 #[test]
 fn fold_and_unfold() {
     let mut app = machine();
-    // Down to bash, fold it: its subtree is hidden and marked with `+`.
+    // Down to bash, fold it: its subtree is hidden and marked with `+`, and how many live
+    // processes it hides (make and ld).
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Enter);
@@ -377,7 +378,7 @@ fn fold_and_unfold() {
     PID USER        AGE COMMAND
       1 root     16m39s /sbin/init
     400 root     16m30s ├─ /usr/sbin/sshd -D
-    812 alice     8m20s │  └+ -bash
+    812 alice     8m20s │  └+ [+2] -bash
     500 root     16m20s └─ /usr/sbin/cron -f
 
 
@@ -389,7 +390,7 @@ eBPF │ 8 processes, 2 exited │ 0 lost │           █          0/s │ ? h
     assert!(screen(&mut app, 80, 12).contains("└─ make -j2"));
     // Left folds, and on a folded process goes to its parent; Right unfolds.
     key(&mut app, KeyCode::Left);
-    assert!(screen(&mut app, 80, 12).contains("└+ -bash"));
+    assert!(screen(&mut app, 80, 12).contains("└+ [+2] -bash"));
     key(&mut app, KeyCode::Char('h'));
     assert_eq!(app.selected(), Some(ProcessKey::new(400, 10 * S)));
     key(&mut app, KeyCode::Down);
@@ -688,7 +689,7 @@ fn help_lists_the_keys() {
     let mut app = machine();
     key(&mut app, KeyCode::Char('?'));
     assert_screen(
-        &screen(&mut app, 80, 40),
+        &screen(&mut app, 80, 44),
         r"
     PID USER        AGE COMMAND
       1 root     16m39s /sbin/init
@@ -708,7 +709,11 @@ fn help_lists_the_keys() {
         │ f           filter to matches and their parents (again: all) │
         │ \ F4        type a filter (empty: all)                       │
         │ u           one user's processes, or all                     │
-        │ F5          tree or flat list by pid                         │
+        │ F5          tree or flat list                                │
+        │ > F6        sort by the next: pid, CPU, memory, age, name    │
+        │ <           sort by the previous one                         │
+        │ I           invert the sort                                  │
+        │ C F2        choose and order the columns                     │
         │ Space       tag or untag the process                         │
         │ U           untag all                                        │
         │ k F9        send a signal (to the tagged ones)               │

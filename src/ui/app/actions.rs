@@ -49,7 +49,12 @@ impl App {
             Action::FlatList => {
                 let flat = !self.tree.options.flat;
                 self.tree.options.flat = flat;
-                self.say(if flat { "flat list, by pid" } else { "tree" });
+                let by = self.tree.options.sort.by.name();
+                self.say(if flat {
+                    format!("flat list, by {by}")
+                } else {
+                    "tree".to_owned()
+                });
             }
             Action::Columns => self.open(ColumnsDialog::new(&self.tree.look.columns)),
             Action::Tag => self.tag(),

@@ -554,9 +554,9 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "    PID    AGE COMMAND                  ",
-                "      1    59s /sbin/init               ",
-                "    100    59s └+ make -j2              ",
+                "    PID  CPU%    AGE COMMAND            ",
+                "      1          59s /sbin/init         ",
+                "    100          59s └+ [+1] make -j2   ",
                 "                                        ",
             ]
         );

@@ -186,8 +186,13 @@ fn a_recording_names_its_host_kernel_and_backend_escaped() {
         Writer::new(File::create(&path).unwrap(), &info, &machine_processes()).unwrap();
     writer.finish(1_000 * S).unwrap();
     let replay = Replay::open(&path).unwrap();
-    let mut app =
-        crate::ui::replay::start("hostile.fwrec", &replay, false, users(), Default::default());
+    let mut app = classic(crate::ui::replay::start(
+        "hostile.fwrec",
+        &replay,
+        false,
+        users(),
+        Default::default(),
+    ));
     app.notice(format!("{COMM} said \u{9b}2J"));
     assert_screen(
         &screen(&mut app, 170, 9),

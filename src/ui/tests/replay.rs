@@ -356,7 +356,7 @@ replay │ paused 1x 12:16:30.000 (1.0s of 21.0s) │ 7 processes │ 0 lost │
         assert_eq!(r.app.selected(), Some(MAKE.key()));
         let folded = screen(&mut r.app, 110, 14);
         assert!(
-            folded.contains("    900 alice       10s │     └+ make -j2"),
+            folded.contains("    900 alice       10s │     └+ [+1] make -j2"),
             "{folded}"
         );
         assert!(!folded.contains("cc -c"), "{folded}");
@@ -496,7 +496,8 @@ fn the_demo_recording_shows_its_make_tree() {
         r.key(KeyCode::Char('/')).await;
         r.type_text("make -s").await;
         r.key(KeyCode::Enter).await;
-        let screen = screen(&mut r.app, 100, 40);
+        // Siblings by pid: make's line is further down than by start time.
+        let screen = screen(&mut r.app, 100, 60);
         let lines: Vec<&str> = screen.lines().collect();
         let make = lines
             .iter()
@@ -509,19 +510,19 @@ fn the_demo_recording_shows_its_make_tree() {
         assert_screen(
             &tree,
             r"
-  23895 root      421ms │           │  └─ [exit 0] make -s -C /tmp/tmp.8MxjTwABmC -j2
-  23896 root      116ms │           │     ├─ [exit 0] cc -O2 -c main.c -o main.o
-  23898 root       78ms │           │     │  ├─ [exit 0] /usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet
-  23903 root       11ms │           │     │  └─ [exit 0] as --64 -o main.o /tmp/cch9CyOV.s
-  23897 root      120ms │           │     ├─ [exit 0] cc -O2 -c f1.c -o f1.o
-  23899 root      104ms │           │     │  ├─ [exit 0] /usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet
-  23906 root      2.7ms │           │     │  └─ [exit 0] as --64 -o f1.o /tmp/ccKDg8sK.s
+  23895 root      421ms             │  └─ [exit 0] make -s -C /tmp/tmp.8MxjTwABmC -j2
+  23896 root      116ms             │     ├─ [exit 0] cc -O2 -c main.c -o main.o
+  23898 root       78ms             │     │  ├─ [exit 0] /usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet
+  23903 root       11ms             │     │  └─ [exit 0] as --64 -o main.o /tmp/cch9CyOV.s
+  23897 root      120ms             │     ├─ [exit 0] cc -O2 -c f1.c -o f1.o
+  23899 root      104ms             │     │  ├─ [exit 0] /usr/lib/gcc/x86_64-linux-gnu/12/cc1 -quiet
+  23906 root      2.7ms             │     │  └─ [exit 0] as --64 -o f1.o /tmp/ccKDg8sK.s
 ",
         );
         // Times of day are the recording's, in this machine's time zone.
         let end = &info.wall_clock().time_of_day(r.at())[..12];
         let status = format!("replay │ ended max {end} │ 95 processes, 47 exited │ 0 lost │");
-        assert!(lines[39].starts_with(&status), "{screen}");
+        assert!(lines[59].starts_with(&status), "{screen}");
         // At the end of the build, make ran the program it built.
         let all = self::screen(&mut r.app, 100, 160);
         assert!(all.contains("│     └─ [exit 0] ./demo"), "{all}");
@@ -587,12 +588,12 @@ fn the_help_lists_the_replay_keys_in_a_replay_only() {
     paused_runtime().block_on(async {
         let mut r = Replaying::open(&path, "make.fwrec");
         r.key(KeyCode::Char('?')).await;
-        let help = screen(&mut r.app, 80, 44);
+        let help = screen(&mut r.app, 80, 50);
         assert!(help.contains(replay_keys), "{help}");
     });
     let mut app = machine();
     key(&mut app, KeyCode::Char('?'));
-    let help = screen(&mut app, 80, 44);
+    let help = screen(&mut app, 80, 50);
     assert!(!help.contains("pause or play"), "{help}");
 }
 
