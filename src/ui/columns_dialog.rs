@@ -22,10 +22,13 @@ use super::{
 const WIDTH: u16 = 48;
 const KEYS: &str = " Space shows · [ ] move · Enter saves · Esc ";
 
+/// Saves columns: Ok, what to say it did; Err, why it could not, one line.
+type Save = dyn Fn(&[Column]) -> Result<String, String> + Send + Sync;
+
 /// Saves the columns where they are kept: the command line makes it, for the config file
-/// it read. Ok: what to say it did; Err: why it could not, one line.
+/// it read.
 #[derive(Clone)]
-pub struct ColumnsSaver(Arc<dyn Fn(&[Column]) -> Result<String, String> + Send + Sync>);
+pub struct ColumnsSaver(Arc<Save>);
 
 impl ColumnsSaver {
     pub fn new(save: impl Fn(&[Column]) -> Result<String, String> + Send + Sync + 'static) -> Self {

@@ -1076,6 +1076,7 @@ mod pins;
 mod record;
 mod relays;
 mod replay;
+mod resources;
 mod resync;
 mod stream;
 mod timeline;
