@@ -5,8 +5,11 @@
 //! loop plays a recording of 1,000,000 such events as fast as it can. Applying events to
 //! the model is `cargo bench --bench model`.
 //!
+//! Then a frame of 20,000 sampled processes with every column, their subtrees folded and
+//! summed on screen.
+//!
 //! `cargo bench --bench ui -- [SECONDS]` prints them (SECONDS of the 10,000 events/s run,
-//! default 5); the targets are 100 MiB, 5 ms and 25% of one core.
+//! default 5); the targets are 100 MiB, 5 ms (each frame) and 25% of one core.
 
 mod machine;
 
@@ -19,10 +22,12 @@ use std::{
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyModifiers};
 use forkwatch::{
     clock::{self, WallClock},
+    event::{Sample, Sampled, State},
     recording::{Info, Replay, Speed, Writer},
     tracker::model::Model,
     ui::{
         App, AppEvent, Screen, Session, SourceInfo, Users, draw,
+        look::{Column, Look},
         replay::{self, Player},
         runtime, update,
     },
@@ -121,6 +126,78 @@ fn main() {
         .unwrap();
     live_loop(&runtime, seconds);
     replay_at_max_speed(&runtime);
+    summed_folds();
+}
+
+/// Processes of the frame with summed folds.
+const SAMPLED: u32 = 20_000;
+
+/// A frame with every column of 20,000 sampled processes: with init folded (one row sums
+/// them all), and with each of the 400 services folded (every row on screen sums its 50).
+fn summed_folds() {
+    let now = clock::boottime_ns();
+    let mut processes = snapshot(SAMPLED, now);
+    for (i, process) in processes.iter_mut().enumerate() {
+        process.sampled = Some(Sampled {
+            at_ns: now,
+            sample: Sample {
+                cpu_ns: i as u64 * 1_000_000,
+                rss_bytes: (i as u64 % 64 + 1) << 20,
+                state: State::from_letter(b'S'),
+                threads: 1,
+            },
+            cpu_permille: Some(i as u32 % 1000),
+        });
+    }
+    let mut model = Model::default();
+    model.seed(&processes);
+    let mut app = App::new(
+        model,
+        SourceInfo::default(),
+        WallClock::now(),
+        now,
+        Users::system(),
+    );
+    app.set_look(Look {
+        columns: Column::ALL.to_vec(),
+        ..Look::default()
+    });
+    let press = |app: &mut App, code| {
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        update(app, AppEvent::Input(Input::Key(key)));
+    };
+    let mut terminal = discarding_terminal();
+    let mut frame = |app: &mut App, label: &str| {
+        let frames = 200;
+        let (wall, cpu) = timed(|| {
+            for _ in 0..frames {
+                update(app, AppEvent::Input(Input::Resize(WIDTH, HEIGHT)));
+                terminal.swap_buffers();
+                draw(&mut terminal, app).unwrap();
+            }
+        });
+        println!(
+            "frame {WIDTH}x{HEIGHT}, all columns, {SAMPLED} sampled processes, {label}: \
+             {:.2} ms ({:.2} ms of CPU)",
+            wall / frames as f64 * 1e3,
+            cpu / frames as f64 * 1e3
+        );
+    };
+    // Init is the first row: folded, it sums every process.
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Enter);
+    frame(&mut app, "init folded (one row sums all)");
+    press(&mut app, KeyCode::Enter);
+    // `h` folds each service in turn, `j` goes to the next one.
+    for _ in 0..SAMPLED / 50 {
+        press(&mut app, KeyCode::Char('j'));
+        press(&mut app, KeyCode::Char('h'));
+    }
+    press(&mut app, KeyCode::Home);
+    frame(
+        &mut app,
+        "every service folded (each row on screen sums 50)",
+    );
 }
 
 /// The application's resident memory on the machine, its tree and logs full. Measured

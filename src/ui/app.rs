@@ -118,6 +118,11 @@ impl App {
         }
     }
 
+    /// The tree's columns and styles, colour or none.
+    pub fn set_look(&mut self, look: super::look::Look) {
+        self.tree.look = look;
+    }
+
     /// Where the columns chosen in the columns dialog are saved.
     pub fn set_columns_saver(&mut self, saver: ColumnsSaver) {
         self.columns_saver = Some(saver);

@@ -170,7 +170,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
         clock::boottime_ns(),
         Users::system(),
     );
-    app.tree.look = ui.look.clone();
+    app.set_look(ui.look.clone());
     app.tree.options.place = ui.place.clone();
     app.set_keymap(ui.keymap.clone());
     if let Some(saver) = &ui.columns_saver {
