@@ -36,7 +36,7 @@ use super::{
 };
 use crate::event::{Event, KeyMap, Kind, KindSet, ProcessKey};
 use totals::Ended;
-pub use totals::{Ending, PinTotals};
+pub use totals::{Ending, PinTotals, TotalsJson};
 
 /// Events kept in a pin's log by default; the oldest make room.
 pub const DEFAULT_LOG_LEN: usize = 1_000;

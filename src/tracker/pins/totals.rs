@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Serialize, ser::SerializeMap};
+
 use crate::{
-    event::{ExitStatus, ProcessKey},
+    event::{ExitStatus, ProcessKey, bytes_short, cpu_seconds},
     tracker::model::{Model, Process},
 };
 
@@ -134,5 +136,49 @@ impl Ending {
             Self::Signal(signal) => crate::event::signal_name(signal),
             Self::Unknown => "unknown".to_owned(),
         }
+    }
+}
+
+impl PinTotals {
+    /// `3 started, 3 ended (2 exit 0, 1 SIGKILL), 1 alive; CPU 4.21s; peak memory 3.1M`,
+    /// with how many processes the CPU time leaves out when some.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} started, {} ended", self.started, self.ended());
+        if self.ended() > 0 {
+            line += &format!(" ({})", self.endings_line());
+        }
+        line += &format!(", {} alive; CPU {}", self.alive, cpu_seconds(self.cpu_ns));
+        if self.cpu_unknown > 0 {
+            line += &format!(
+                " (not counting {} processes never sampled)",
+                self.cpu_unknown
+            );
+        }
+        line + &format!("; peak memory {}", bytes_short(self.peak_rss_bytes))
+    }
+}
+
+/// The totals of the pin whose root is `pid`, as `watch --json`'s last line: an object of
+/// kind `totals` (README "JSON fields").
+pub struct TotalsJson<'a> {
+    pub pid: u32,
+    pub totals: &'a PinTotals,
+}
+
+impl Serialize for TotalsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.totals;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", "totals")?;
+        m.serialize_entry("pid", &self.pid)?;
+        m.serialize_entry("started", &t.started)?;
+        m.serialize_entry("ended", &t.ended())?;
+        m.serialize_entry("alive", &t.alive)?;
+        m.serialize_entry("cpu_ns", &t.cpu_ns)?;
+        m.serialize_entry("cpu_unknown", &t.cpu_unknown)?;
+        m.serialize_entry("peak_rss_bytes", &t.peak_rss_bytes)?;
+        let exits: BTreeMap<String, u64> = t.endings.iter().map(|(e, &n)| (e.name(), n)).collect();
+        m.serialize_entry("exits", &exits)?;
+        m.end()
     }
 }
