@@ -230,6 +230,7 @@ fn watch_and_replay_name_the_chain_that_ended_last() {
     let execs: Vec<Event> = watched
         .stdout
         .lines()
+        .filter(|l| !l.starts_with(r#"{"kind":"totals","#))
         .map(|l| serde_json::from_str::<Event>(l).unwrap())
         .filter(|e| e.kind_name().as_str() == "exec")
         .collect();

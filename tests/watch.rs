@@ -20,10 +20,14 @@ const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 /// What `watch` says once it is watching.
 const READY: &str = "and its descendants with";
 
-/// The (kind, pid, ppid) of each event in `watch --json` output; loss reports are left out.
+/// The (kind, pid, ppid) of each event in `watch --json` output; loss reports are left out,
+/// and the totals object that ends it.
 fn events(stdout: &str) -> Vec<(KindName, u32, u32)> {
-    stdout
-        .lines()
+    let lines: Vec<&str> = stdout.lines().collect();
+    let (totals, lines) = lines.split_last().expect("at least the totals");
+    assert!(totals.starts_with(r#"{"kind":"totals","#), "{totals}");
+    lines
+        .iter()
         .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
         .map(|e| (e.kind_name(), e.pid, e.ppid))

@@ -6,14 +6,14 @@
 
 use std::{io, process::ExitCode, slice};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{Printing, critical_path, resync, resync_due, seeded_tracker, write_batch};
 use crate::{
     privileges,
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
-    tracker::pins::{self, Pin},
+    tracker::pins::{self, Pin, TotalsJson},
 };
 
 /// Prints the events of `pid`'s subtree until stopped or until none of it is left.
@@ -30,6 +30,7 @@ pub async fn run(live: LiveOptions, pid: u32, printing: Printing) -> Result<Exit
     watched.add(model, root)?.set_log_len(0);
     let comm = model.get(root).map(|p| p.comm).unwrap_or_default();
 
+    let json = printing.json;
     let mut writer = printing.live_writer(io::stdout().lock())?;
     eprintln!(
         "forkwatch-tui: watching pid {} ({comm}) and its descendants with {}; stop with Ctrl-C",
@@ -68,6 +69,21 @@ pub async fn run(live: LiveOptions, pid: u32, printing: Printing) -> Result<Exit
     }
     for line in critical_path::lines(tracker.model(), root) {
         eprintln!("forkwatch-tui: {line}");
+    }
+    let totals = tracker.pins().list()[0].totals(tracker.model());
+    eprintln!("forkwatch-tui: totals: {}", totals.line());
+    if json {
+        let written = writer
+            .write_json_line(&TotalsJson {
+                pid,
+                totals: &totals,
+            })
+            .and_then(|()| writer.flush());
+        match written {
+            // The reader went away: nobody is left to read them.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            other => other.context("cannot write the totals")?,
+        }
     }
     eprintln!("forkwatch-tui: {}", writer.tally.summary());
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,7 @@ use super::{
     text_line,
 };
 use crate::clock::WallClock;
+use serde::Serialize;
 
 /// Which names the JSON lines use (`--schema`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -186,6 +187,16 @@ impl<W: Write> EventWriter<W> {
         }
         self.out.write_all(b"\n")?;
         self.tally.add(event);
+        Ok(())
+    }
+
+    /// Writes one JSON line that is not an event (`watch --json`'s totals), if the output
+    /// is JSON; text output gets nothing.
+    pub fn write_json_line<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, value).map_err(io::Error::from)?;
+            self.out.write_all(b"\n")?;
+        }
         Ok(())
     }
 

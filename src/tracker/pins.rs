@@ -24,6 +24,8 @@
 //! whatever the machine's size. The [`Tracker`](super::Tracker), or the relay rule that
 //! holds the pin, tells it each change after the model made it.
 
+mod totals;
+
 use std::collections::VecDeque;
 
 use anyhow::{Result, anyhow, bail};
@@ -33,6 +35,8 @@ use super::{
     model::{Applied, Model},
 };
 use crate::event::{Event, KeyMap, Kind, KindSet, ProcessKey};
+use totals::Ended;
+pub use totals::{Ending, PinTotals, TotalsJson};
 
 /// Events kept in a pin's log by default; the oldest make room.
 pub const DEFAULT_LOG_LEN: usize = 1_000;
@@ -78,6 +82,8 @@ pub struct Pin {
     /// Exited members in exit order, to forget the oldest past [`EXITED_KEPT`].
     exited: VecDeque<ProcessKey>,
     counts: PinCounts,
+    /// What the members that ended since the pin was made cost.
+    ended: Ended,
     log: VecDeque<Event>,
     log_len: usize,
     log_bytes: usize,
@@ -106,6 +112,7 @@ impl Pin {
             by_pid: KeyMap::default(),
             exited: VecDeque::new(),
             counts: PinCounts::default(),
+            ended: Ended::default(),
             log: VecDeque::new(),
             log_len: DEFAULT_LOG_LEN,
             log_bytes: 0,
@@ -117,6 +124,7 @@ impl Pin {
             alive: pin.counts.alive,
             ..PinCounts::default()
         };
+        pin.ended = Ended::default();
         Ok(pin)
     }
 
@@ -152,6 +160,17 @@ impl Pin {
 
     pub fn counts(&self) -> PinCounts {
         self.counts
+    }
+
+    /// What its members cost: those that ended since it was made as they ended, the live
+    /// ones as the model's latest samples of them tell.
+    pub fn totals(&self, model: &Model) -> PinTotals {
+        let alive = self
+            .members
+            .iter()
+            .filter(|(_, m)| **m == Membership::Alive)
+            .map(|(&key, _)| key);
+        PinTotals::new(&self.ended, model, alive)
     }
 
     /// Members alive now.
@@ -224,6 +243,7 @@ impl Pin {
             && !self.members.contains_key(&key)
             && self.born_inside(model, key, reported_ppid)
         {
+            self.ended.started += 1;
             self.join_subtree(model, key);
         }
         if let Some(moved) = &applied.moved {
@@ -283,7 +303,7 @@ impl Pin {
         if model.children(key).next().is_none() {
             if !self.members.contains_key(&key) {
                 let exit = model.get(key).and_then(|p| p.exit).map(|e| e.ts_ns);
-                self.join(key, exit);
+                self.join(model, key, exit);
             }
             return;
         }
@@ -293,12 +313,12 @@ impl Pin {
             .map(|p| (p.key, p.exit.map(|e| e.ts_ns)))
             .collect();
         for (key, exit) in joining {
-            self.join(key, exit);
+            self.join(model, key, exit);
         }
     }
 
     /// Adds one process, alive or exited at `exit`.
-    fn join(&mut self, key: ProcessKey, exit: Option<u64>) {
+    fn join(&mut self, model: &Model, key: ProcessKey, exit: Option<u64>) {
         self.counts.joined += 1;
         let newest = self.by_pid.entry(key.pid).or_insert(key);
         if newest.start_ticks <= key.start_ticks {
@@ -311,6 +331,7 @@ impl Pin {
             }
             Some(ts_ns) => {
                 self.counts.exited += 1;
+                self.ended.add(model.get(key));
                 self.remember_exited(key, ts_ns);
             }
         }
@@ -338,6 +359,7 @@ impl Pin {
             .map_or(model.now_ns(), |e| e.ts_ns);
         self.counts.alive -= 1;
         self.counts.exited += 1;
+        self.ended.add(model.get(key));
         self.remember_exited(key, ts_ns);
     }
 

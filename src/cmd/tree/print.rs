@@ -264,6 +264,13 @@ impl Serialize for ProcessJson<'_> {
         m.serialize_entry("user", &user.as_deref().map(TerminalSafe))?;
         m.serialize_entry("threads", &p.threads)?;
         m.serialize_entry("kernel_thread", &p.kernel_thread)?;
+        // What its latest sample said (null when none did: not sampled yet, or a
+        // recording without samples).
+        let sampled = p.resources.sampled;
+        m.serialize_entry("cpu_permille", &sampled.and_then(|s| s.cpu_permille))?;
+        m.serialize_entry("cpu_ns", &sampled.map(|s| s.sample.cpu_ns))?;
+        m.serialize_entry("rss_bytes", &sampled.map(|s| s.sample.rss_bytes))?;
+        m.serialize_entry("state", &sampled.map(|s| s.sample.state.letter()))?;
         m.end()
     }
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::{
-    event::KindName,
+    event::{ExitStatus, KindName},
     tracker::model::testing::{INIT, MS, P, apply_all, p, seeded},
 };
 
@@ -491,4 +491,81 @@ fn unknown_roots_are_errors_and_pins_are_named_by_their_roots() {
         );
     }
     assert!(pins.remove(b.key()).is_some() && pins.len() == 1);
+}
+
+/// `cpu_ms` of CPU and `rss_mib` resident, as a sample of `proc` at `ts_ms` says.
+fn sample(proc: P, ts_ms: u64, cpu_ms: u64, rss_mib: u64) -> Event {
+    proc.event(
+        ts_ms,
+        Kind::Sample(crate::event::Sample {
+            cpu_ns: cpu_ms * MS,
+            rss_bytes: rss_mib << 20,
+            ..Default::default()
+        }),
+    )
+}
+
+/// An exit with `code` after `cpu_ms` of CPU (user and system halves) and a peak of
+/// `rss_mib`, as the probe reports it.
+fn exit_after(proc: P, ts_ms: u64, code: i32, cpu_ms: u64, rss_mib: u64) -> Event {
+    let usage = crate::event::Usage {
+        user_ns: cpu_ms * MS / 2,
+        system_ns: cpu_ms * MS / 2,
+        max_rss_bytes: rss_mib << 20,
+        ..Default::default()
+    };
+    proc.event(
+        ts_ms,
+        Kind::Exit(ExitStatus::Code(code), Some(Box::new(usage))),
+    )
+}
+
+#[test]
+fn totals_count_members_gone_as_they_ended_and_the_living_as_last_sampled() {
+    let mut model = seeded();
+    let root = p(100, 1, 1000);
+    apply_all(&mut model, &[root.fork(), sample(root, 1001, 10, 5)]);
+    let mut pin = pinned(&model, root);
+
+    let short = p(200, 100, 1100);
+    let sampled = p(201, 100, 1100);
+    let killed = p(202, 100, 1100);
+    let outside = p(300, 1, 1100);
+    let seen = feed(
+        &mut model,
+        &mut pin,
+        &[
+            short.fork(),
+            sampled.fork(),
+            killed.fork(),
+            outside.fork(),
+            // Never sampled: only its exit tells what it cost.
+            exit_after(short, 1102, 0, 40, 300),
+            sample(sampled, 1200, 70, 20),
+            sample(root, 1200, 30, 8),
+            sample(outside, 1200, 5_000, 4_000),
+            // The proc connector's exit: no usage; its last sample stands.
+            sampled.event(1300, Kind::Exit(ExitStatus::Code(2), None)),
+            killed.event(
+                1400,
+                Kind::Exit(
+                    ExitStatus::Signal {
+                        signal: 9,
+                        core_dumped: false,
+                    },
+                    None,
+                ),
+            ),
+        ],
+    );
+    assert!(
+        !seen.iter().any(|(_, kind)| *kind == KindName::Sample),
+        "samples are not logged: {seen:?}"
+    );
+    let totals = pin.totals(&model);
+    assert_eq!(totals.cpu_ns, (40 + 70 + 30) * MS, "{totals:?}");
+    assert_eq!(totals.cpu_unknown, 1, "the killed one was never sampled");
+    assert_eq!(totals.peak_rss_bytes, 300 << 20);
+    assert_eq!((totals.started, totals.alive, totals.ended()), (3, 1, 3));
+    assert_eq!(totals.endings_line(), "1 exit 0, 1 exit 2, 1 SIGKILL");
 }

@@ -91,6 +91,13 @@ impl RuleFields<'_> {
         if kinds.contains(KindName::Lost) {
             return Err("`lost` cannot be relayed: a loss report concerns no process".into());
         }
+        if kinds.contains(KindName::Sample) {
+            return Err(
+                "`sample` cannot be relayed: samples are what forkwatch reads, not \
+                        something a process did"
+                    .into(),
+            );
+        }
         Ok(RuleSpec {
             targets,
             matching: match (self.pid, self.subtree) {
@@ -214,6 +221,11 @@ mod tests {
         assert_eq!(spec.kinds, Layout::KMonitor.default_kinds());
         assert_eq!(spec.signal.number(), libc::SIGRTMAX());
         assert_eq!(spec.to_string().parse(), Ok(spec));
+        let refused = "to=5:kinds=exec,sample".parse::<RuleSpec>().unwrap_err();
+        assert!(
+            refused.to_string().contains("`sample` cannot be relayed"),
+            "{refused}"
+        );
         let spec: RuleSpec = "to=5:kinds=exec,exit".parse().unwrap();
         assert_eq!(spec.kinds.to_string(), "exec,exit");
         let spec: RuleSpec = "subtree=812:to=5".parse().unwrap();
