@@ -1,5 +1,5 @@
-//! The pins pane (`P`): each pin's root, members alive, mask, and the events the current
-//! pin logged. While it has the keys, the tree's pin keys act on the pin picked here.
+//! The pins pane (`P`): each pin's root, members alive, mask, the current pin's totals
+//! (what its members cost, those gone included), and the events it logged. While it has the keys, the tree's pin keys act on the pin picked here.
 
 use crate::event::host::shown_pid;
 use crossterm::event::KeyEvent;
@@ -111,6 +111,12 @@ impl Component for PinsPane {
             y += 1;
         }
         let pin = &list[current];
+        // What the current pin's members cost, those gone included.
+        if y < inner.bottom() {
+            let totals = format!("totals: {}", pin.totals(view.model()).line());
+            buf.set_stringn(inner.x, y, totals, width, Style::new().bold());
+            y += 1;
+        }
         if y >= inner.bottom() {
             return;
         }
@@ -233,7 +239,7 @@ mod tests {
         };
         let mut pane = PinsPane::default();
         assert_eq!(pane.picked(&view), Some(make.key()));
-        let area = Rect::new(0, 0, 60, 6);
+        let area = Rect::new(0, 0, 60, 7);
         let mut buf = Buffer::empty(area);
         pane.draw(area, &mut buf, &view);
         // Event lines start with the local time of day: only what follows is compared.
@@ -250,6 +256,7 @@ mod tests {
             [
                 "┌ Pins ────────────────────────────────────────────────────┐",
                 "│    100 make -j2           1 alive, 1 exited · every event│",
+                "│totals: 1 started, 1 ended (1 exit 0), 1 alive; CPU 0.00s │",
                 "│pin 100 logged 2 events                                   │",
                 " fork         pid=101 ppid=100 comm=cc     │",
                 " exit         pid=101 ppid=100 comm=cc exit│",

@@ -135,9 +135,9 @@ fn the_pins_pane_shows_a_hostile_root_and_its_log_escaped() {
 
 ┌ Pins ────────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
 │    950 [exit 0] \e]52;c;aGk=\a \nexit pid=1 comm=init \u{9b}2J                        0 alive, 1 exited · every event│
+│totals: 0 started, 1 ended (1 exit 0), 0 alive; CPU 0.00s (not counting 1 processes never sampled); peak memory 0K    │
 │pin 950 logged 1 event                                                                                                │
 │12:16:39.500000 exit         pid=950 ppid=812 comm='\e]52;c;\a\r\n\u{9b}\u{202e}' exit_code=0 run=500.0ms             │
-│                                                                                                                      │
 └ ↑↓ pick · x remove · m mask · r relay · Enter root · Esc tree ───────────────────────────────────────────────────────┘
 eBPF │ 6 processes, 1 exited │ 0 lost │           █          0/s │ 1 pin │ ? help
 ",

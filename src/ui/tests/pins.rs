@@ -81,10 +81,10 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ 1 pin │ pinned 900 (make
 
 ┌ Pins ────────────────────────────────────────────────────────────────────────────────────────────┐
 │    900 make -j2                                                             3 alive · every event│
+│totals: 1 started, 0 ended, 3 alive; CPU 0.00s (not counting 3 processes never sampled); peak memo│
 │pin 900 logged 2 events                                                                           │
 │12:16:40.200000 fork         pid=904 ppid=900 comm=make                                           │
 │12:16:40.201000 exec         pid=904 ppid=900 uid=1000 comm=cc file=/usr/bin/cc argv: cc -c io.c  │
-│                                                                                                  │
 └ ↑↓ pick · x remove · m mask · r relay · Enter root · Esc tree ───────────────────────────────────┘
 eBPF │ 10 processes, 2 exited │ 0 lost │          █         ▃ 4/s │ 1 pin │ ? help
 ",
@@ -131,8 +131,8 @@ fn make_exits_and_its_pin_outlives_it(app: &mut App) {
 
 ┌ Pins ────────────────────────────────────────────────────────────────────────────────────────────┐
 │    900 [exit 2] make -j2                                          3 alive, 1 exited · every event│
+│totals: 2 started, 1 ended (1 exit 2), 3 alive; CPU 0.00s (not counting 4 processes never sampled)│
 │pin 900 logged 4 events                                                                           │
-│12:16:40.201000 exec         pid=904 ppid=900 uid=1000 comm=cc file=/usr/bin/cc argv: cc -c io.c  │
 │12:16:41.500000 exit         pid=900 ppid=812 comm=make exit_code=2 run=11.5s                     │
 │12:16:41.600000 fork         pid=905 ppid=904 comm=cc                                             │
 └ ↑↓ pick · x remove · m mask · r relay · Enter root · Esc tree ───────────────────────────────────┘
@@ -257,9 +257,9 @@ eBPF │ 8 processes, 2 exited │ 0 lost │ 0/s │ 1 pin │ ? help
 
 ┌ Pins ────────────────────────────────────────────────────────────────────────────────────────────┐
 │    900 make -j2                         2 alive, 1 exited · thread_start,exit,thread_exit,uid,gid│
+│totals: 1 started, 1 ended (1 exit 0), 2 alive; CPU 0.00s (not counting 3 processes never sampled)│
 │pin 900 logged 1 event                                                                            │
 │12:16:40.400000 exit         pid=904 ppid=900 comm=cc exit_code=0 run=200.0ms                     │
-│                                                                                                  │
 └ ↑↓ pick · x remove · m mask · r relay · Enter root · Esc tree ───────────────────────────────────┘
 eBPF │ 9 processes, 3 exited │ 0 lost │           █          0/s │ 1 pin │ ? help
 ",

@@ -323,3 +323,39 @@ fn saving_keeps_the_rest_of_the_file_and_refuses_a_symbolic_link() {
     // The columns are used all the same.
     assert!(!shown.lines().next().unwrap().contains("PID"), "{shown}");
 }
+
+#[test]
+fn the_pins_pane_shows_what_a_pin_s_members_cost_those_gone_included() {
+    let mut app = sampled_machine();
+    app.pin_pid(MAKE.pid).unwrap();
+    // A compiler that no sample saw: what the kernel accounted at its exit counts.
+    let io = P {
+        pid: 904,
+        ppid: 900,
+        start_ms: 1_001_100,
+        uid: 1000,
+    };
+    let usage = crate::event::Usage {
+        user_ns: 1_500 * MS,
+        system_ns: 500 * MS,
+        max_rss_bytes: 50 * MIB,
+        ..Default::default()
+    };
+    let mut events = io.start("make", &["cc", "-c", "io.c"]).to_vec();
+    events.push(io.event(
+        1_001_500,
+        "cc",
+        Kind::Exit(ExitStatus::Code(0), Some(Box::new(usage))),
+    ));
+    update(&mut app, AppEvent::Events(events));
+    key(&mut app, KeyCode::Char('P'));
+    let shown = screen(&mut app, 120, 30);
+    // 2.0 s of the compiler gone, 7.05 s of make and 7.998 s of ld as last sampled; the
+    // most memory any one had: ld's 100 MiB.
+    assert!(
+        shown.contains(
+            "│totals: 1 started, 1 ended (1 exit 0), 2 alive; CPU 17.05s; peak memory 100M"
+        ),
+        "{shown}"
+    );
+}
