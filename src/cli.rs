@@ -42,6 +42,10 @@ pub struct Cli {
     #[command(flatten)]
     pub live: LiveArgs,
 
+    /// How often the terminal UI samples processes (without a subcommand).
+    #[command(flatten)]
+    pub samples: SampleArgs,
+
     /// What the terminal UI starts with (without a subcommand).
     #[command(flatten)]
     pub ui: UiArgs,
@@ -63,7 +67,7 @@ pub struct Cli {
 
 impl Cli {
     /// Parses the command line, exiting with clap's message if it is wrong. The terminal
-    /// UI's `--backend`, `--poll-interval`, `--container` and `--cgroup` go before any
+    /// UI's `--backend`, `--poll-interval`, `--sample-interval`, `--container` and `--cgroup` go before any
     /// subcommand and a subcommand's after it; given before a subcommand they would be
     /// ignored, so that is an error, as are the UI's own `--pin`, `--relay` and `--record` with a subcommand.
     pub fn parse_args() -> Self {
@@ -73,6 +77,7 @@ impl Cli {
             for (id, flag) in [
                 ("backend", "--backend"),
                 ("poll_interval", "--poll-interval"),
+                ("sample_interval", "--sample-interval"),
                 ("container", "--container"),
                 ("cgroup", "--cgroup"),
             ] {
@@ -233,6 +238,9 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub live: LiveArgs,
 
+    #[command(flatten)]
+    pub samples: SampleArgs,
+
     /// Record only the events of one container or cgroup (and the snapshot's processes
     /// in it).
     #[command(flatten)]
@@ -264,6 +272,9 @@ pub struct WatchArgs {
     pub live: LiveArgs,
 
     #[command(flatten)]
+    pub samples: SampleArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -271,6 +282,10 @@ pub struct WatchArgs {
 pub struct EventsArgs {
     #[command(flatten)]
     pub live: LiveArgs,
+
+    /// With `--kinds sample`: how often.
+    #[command(flatten)]
+    pub samples: SampleArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -515,6 +530,27 @@ impl LiveArgs {
             backend: self.backend.or(config.backend).unwrap_or_default(),
             poll_interval: self.poll_interval,
             probe,
+            sample_interval: None,
+        }
+    }
+}
+
+/// `--sample-interval`: how often every process's CPU time and memory are read.
+#[derive(Args, Debug, Clone)]
+pub struct SampleArgs {
+    /// How often to sample every process's CPU time, memory, state and threads (`sample`
+    /// events; `events` prints them only with `--kinds sample`), in seconds; 0: never.
+    #[arg(long, value_name = "SECS", value_parser = parse_sample_interval,
+          default_value = "1")]
+    pub sample_interval: std::time::Duration,
+}
+
+impl SampleArgs {
+    /// `options`, sampling as `--sample-interval` says.
+    pub fn apply(&self, options: LiveOptions) -> LiveOptions {
+        LiveOptions {
+            sample_interval: (!self.sample_interval.is_zero()).then_some(self.sample_interval),
+            ..options
         }
     }
 }
@@ -538,6 +574,18 @@ impl ValueEnum for BackendChoice {
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     match parse_seconds(s)? {
         d if d.is_zero() => Err("the poll interval must be longer than zero".into()),
+        d => Ok(d),
+    }
+}
+
+/// The shortest sample interval: a round reads every process.
+const MIN_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn parse_sample_interval(s: &str) -> Result<std::time::Duration, String> {
+    match parse_seconds(s)? {
+        d if !d.is_zero() && d < MIN_SAMPLE_INTERVAL => {
+            Err("the sample interval must be 0 (no samples) or at least 0.01 seconds".into())
+        }
         d => Ok(d),
     }
 }

@@ -10,8 +10,11 @@ use std::{fs::File, io::Read};
 use serde::{Deserialize, Serialize};
 
 use super::{place, stat, status};
-use crate::event::{
-    Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, MAX_CGROUP_PATH_BYTES, PidNamespace, Sampled,
+use crate::{
+    clock,
+    event::{
+        Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, MAX_CGROUP_PATH_BYTES, PidNamespace, Sampled,
+    },
 };
 
 /// One process in a snapshot. Its JSON form (in recordings) is in [`wire`].
@@ -61,10 +64,14 @@ pub fn read_process(pid: u32) -> Option<ProcessInfo> {
         creds,
         state: char::from(stat.state),
         kernel_thread,
-        threads: status.threads.unwrap_or(1),
+        threads: stat.threads,
         pid_ns: place::pid_namespace(pid, &status),
         cgroup: place::cgroup_path(pid),
-        sampled: None,
+        sampled: Some(Sampled {
+            at_ns: clock::boottime_ns(),
+            sample: stat.sample(),
+            cpu_permille: None,
+        }),
     })
 }
 
