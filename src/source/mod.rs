@@ -168,6 +168,8 @@ pub struct Selection {
     pub poll_interval: Duration,
     /// How processes are sampled (`samples: eBPF task iterator every 1s`), if they are.
     pub samples: Option<String>,
+    /// Sampled through /proc because the task iterator could not run.
+    pub samples_limited: bool,
 }
 
 impl Selection {
@@ -198,13 +200,13 @@ impl Selection {
     }
 
     /// The lines to show when watching starts: why each better backend could not run, what
-    /// this one misses, then how processes are sampled.
+    /// this one misses, then how processes are sampled if the task iterator could not run.
     pub fn notices(&self) -> Vec<String> {
         self.unavailable
             .iter()
             .map(|(backend, why)| format!("{backend} not possible: {why}"))
             .chain(self.limits())
-            .chain(self.samples.clone())
+            .chain(self.samples.clone().filter(|_| self.samples_limited))
             .collect()
     }
 }
@@ -243,6 +245,7 @@ impl Source {
                         unavailable,
                         poll_interval: options.poll_interval,
                         samples: sampler.as_ref().map(Sampler::summary),
+                        samples_limited: sampler.as_ref().is_some_and(Sampler::limited),
                     };
                     tracing::info!(?selection, "event source chosen");
                     return Ok((Self { stream, sampler }, selection));

@@ -72,6 +72,11 @@ impl Sampler {
         }
     }
 
+    /// Whether it samples through /proc because the task iterator could not run.
+    pub fn limited(&self) -> bool {
+        self.iterator_refused.is_some()
+    }
+
     /// Waits until the next round is due.
     pub async fn due(&mut self) {
         self.interval.tick().await;
