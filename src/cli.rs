@@ -459,7 +459,8 @@ pub struct OutputArgs {
     pub schema: Schema,
 
     /// Print only these kinds: fork, thread_start, exec, exit, thread_exit, uid, gid
-    /// (comma-separated). Loss reports are always printed.
+    /// (comma-separated), and sample (live samples: printed only when named). Loss reports
+    /// are always printed.
     #[arg(long, value_name = "LIST")]
     pub kinds: Option<KindSet>,
 
