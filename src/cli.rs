@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod replay;
+mod samples;
 mod schema;
 mod tree;
 
@@ -26,6 +27,7 @@ use crate::{
     ui::{UiOptions, keymap::Keymap, replay::ReplayOptions},
 };
 pub use replay::ReplayArgs;
+pub use samples::SampleArgs;
 pub use tree::TreeArgs;
 
 #[derive(Parser, Debug)]
@@ -536,26 +538,6 @@ impl LiveArgs {
     }
 }
 
-/// `--sample-interval`: how often every process's CPU time and memory are read.
-#[derive(Args, Debug, Clone)]
-pub struct SampleArgs {
-    /// How often to sample every process's CPU time, memory, state and threads (`sample`
-    /// events; `events` prints them only with `--kinds sample`), in seconds; 0: never.
-    #[arg(long, value_name = "SECS", value_parser = parse_sample_interval,
-          default_value = "1")]
-    pub sample_interval: std::time::Duration,
-}
-
-impl SampleArgs {
-    /// `options`, sampling as `--sample-interval` says.
-    pub fn apply(&self, options: LiveOptions) -> LiveOptions {
-        LiveOptions {
-            sample_interval: (!self.sample_interval.is_zero()).then_some(self.sample_interval),
-            ..options
-        }
-    }
-}
-
 /// `--backend auto|ebpf|netlink|procfs`.
 impl ValueEnum for BackendChoice {
     fn value_variants<'a>() -> &'a [Self] {
@@ -575,18 +557,6 @@ impl ValueEnum for BackendChoice {
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     match parse_seconds(s)? {
         d if d.is_zero() => Err("the poll interval must be longer than zero".into()),
-        d => Ok(d),
-    }
-}
-
-/// The shortest sample interval: a round reads every process.
-const MIN_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
-
-fn parse_sample_interval(s: &str) -> Result<std::time::Duration, String> {
-    match parse_seconds(s)? {
-        d if !d.is_zero() && d < MIN_SAMPLE_INTERVAL => {
-            Err("the sample interval must be 0 (no samples) or at least 0.01 seconds".into())
-        }
         d => Ok(d),
     }
 }
