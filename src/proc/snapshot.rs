@@ -237,6 +237,18 @@ mod tests {
         let parent = snapshot.iter().find(|p| p.pid == me).unwrap();
         assert!(parent.start_ns <= found.start_ns);
     }
+
+    /// A process read from /proc carries its sample, taken then; a share needs two.
+    #[test]
+    fn a_process_read_carries_its_sample() {
+        let before = crate::clock::boottime_ns();
+        let me = read_process(std::process::id()).unwrap();
+        let sampled = me.sampled.unwrap();
+        assert!(sampled.at_ns >= before && sampled.cpu_permille.is_none());
+        assert!(sampled.sample.rss_bytes > 0);
+        assert_eq!(sampled.sample.threads, me.threads);
+        assert_eq!(sampled.sample.state.letter(), me.state);
+    }
 }
 
 #[cfg(test)]

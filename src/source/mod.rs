@@ -350,3 +350,26 @@ impl Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How processes are sampled is a notice only when the task iterator could not run.
+    #[test]
+    fn the_samples_line_is_a_notice_only_when_the_iterator_could_not_run() {
+        let mut selection = Selection {
+            backend: Backend::Ebpf,
+            automatic: true,
+            unavailable: Vec::new(),
+            poll_interval: procfs::DEFAULT_INTERVAL,
+            samples: Some("samples: eBPF task iterator every 1s".into()),
+            samples_limited: false,
+        };
+        assert!(selection.notices().is_empty());
+        selection.samples =
+            Some("samples: /proc every 1s (the task iterator cannot run: x)".into());
+        selection.samples_limited = true;
+        assert_eq!(selection.notices(), [selection.samples.clone().unwrap()]);
+    }
+}

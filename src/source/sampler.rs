@@ -47,7 +47,10 @@ impl Sampler {
             ),
             None => (Method::Proc(ProcSampler::new(max_files), Vec::new()), None),
         };
-        let mut interval = tokio::time::interval(every);
+        // The first round one interval from now, not at once: the processes were just read
+        // (a snapshot, or the iterator's first run), and a CPU share over a few
+        // milliseconds says little.
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         // A late round is not made up for: samples are a view of now.
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let sampler = Self {
@@ -93,5 +96,39 @@ impl Sampler {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn says_how_it_samples_and_why_not_with_the_iterator() {
+        let every = Duration::from_millis(1500);
+        let refused = Sampler::new(every, Some(Err("EPERM (os error 1)".into())), 8);
+        assert_eq!(
+            refused.summary(),
+            "samples: /proc every 1.5s (the task iterator cannot run: EPERM (os error 1))"
+        );
+        assert!(refused.limited());
+        let plain = Sampler::new(every, None, 8);
+        assert_eq!(plain.summary(), "samples: /proc every 1.5s");
+        assert!(!plain.limited());
+    }
+
+    /// A round through /proc has every process, this one with its threads and memory.
+    #[tokio::test]
+    async fn a_round_through_proc_has_this_process() {
+        let mut sampler = Sampler::new(Duration::from_secs(1), None, 8);
+        let mut out = Vec::new();
+        sampler.round(&mut out).unwrap();
+        let me = out.iter().find(|e| e.pid == std::process::id()).unwrap();
+        let crate::event::Kind::Sample(sample) = me.kind else {
+            panic!("{me:?}")
+        };
+        assert!(sample.rss_bytes > 0 && sample.threads >= 1);
+        assert!(me.creds.is_none() && me.cgroup.is_none());
+        assert!(out.iter().all(|e| e.ts_ns == me.ts_ns));
     }
 }
