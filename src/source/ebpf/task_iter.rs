@@ -34,9 +34,11 @@ struct Group {
 /// The attached task iterator.
 pub struct TaskIterator {
     link: OwnedFd,
-    /// The processes /proc listed when the iterator started but the iterator did not
-    /// visit (here: pid 1 and its threads), sampled through their stat files instead.
-    unseen: Vec<(u32, StatFile)>,
+    /// The processes /proc listed at the first round but the iterator did not visit
+    /// (here: pid 1 and its threads), sampled through their stat files instead. Found at
+    /// the first round, not when the iterator is opened: /proc is read only once the
+    /// source has given up its privileges.
+    unseen: Option<Vec<(u32, StatFile)>>,
     page_bytes: u64,
     /// Reused between rounds.
     buf: Vec<u8>,
@@ -63,49 +65,51 @@ impl TaskIterator {
         .context("the kernel refused to attach the task iterator (BPF_LINK_CREATE)")?;
         let mut iterator = Self {
             link,
-            unseen: Vec::new(),
+            unseen: None,
             page_bytes: crate::proc::stat::page_size(),
             buf: Vec::new(),
             groups: HashMap::new(),
             order: Vec::new(),
         };
-        let mut first = Vec::new();
-        iterator.round(0, &mut first)?;
-        iterator.find_unseen(&first)?;
+        iterator.read_all()?;
         Ok(iterator)
     }
 
-    /// Keeps the stat files of the processes /proc lists and `seen` has not.
-    fn find_unseen(&mut self, seen: &[Event]) -> Result<()> {
+    /// The stat files of the processes /proc lists and `seen` (one round of the
+    /// iterator's events) has not.
+    fn find_unseen(seen: &[Event]) -> Result<Vec<(u32, StatFile)>> {
         let seen: HashSet<u32> = seen.iter().map(|e| e.pid).collect();
         let mut pids = Vec::new();
         proc::list_pids(&mut pids).context("cannot read /proc")?;
-        self.unseen = pids
+        let unseen: Vec<(u32, StatFile)> = pids
             .into_iter()
             .filter(|pid| !seen.contains(pid))
             .filter_map(|pid| Some((pid, StatFile::open(pid)?)))
             .collect();
-        if !self.unseen.is_empty() {
-            let pids: Vec<u32> = self.unseen.iter().map(|(pid, _)| *pid).collect();
+        if !unseen.is_empty() {
+            let pids: Vec<u32> = unseen.iter().map(|(pid, _)| *pid).collect();
             tracing::info!(
                 ?pids,
                 "the task iterator does not visit these: sampled through /proc"
             );
         }
-        Ok(())
+        Ok(unseen)
     }
 
     /// Appends a sample event of every process, stamped `ts_ns`: those the iterator does
     /// not visit, then the others in pid order.
     pub fn round(&mut self, ts_ns: u64, out: &mut Vec<Event>) -> Result<()> {
-        // A file that no longer reads belongs to a process that ended.
-        self.unseen.retain(|(pid, file)| match file.read() {
-            Some(stat) => {
-                out.push(ProcessSample { pid: *pid, stat }.event(ts_ns));
-                true
-            }
-            None => false,
-        });
+        let from = out.len();
+        if let Some(unseen) = &mut self.unseen {
+            // A file that no longer reads belongs to a process that ended.
+            unseen.retain(|(pid, file)| match file.read() {
+                Some(stat) => {
+                    out.push(ProcessSample { pid: *pid, stat }.event(ts_ns));
+                    true
+                }
+                None => false,
+            });
+        }
         self.read_all()?;
         self.groups.clear();
         let records = self.buf.chunks_exact(size_of::<TaskSample>());
@@ -126,6 +130,19 @@ impl TaskIterator {
             if let Some(event) = self.groups[pid].event(ts_ns, self.page_bytes) {
                 out.push(event);
             }
+        }
+        if self.unseen.is_none() {
+            let unseen = Self::find_unseen(&out[from..])?;
+            out.extend(unseen.iter().filter_map(|(pid, file)| {
+                Some(
+                    ProcessSample {
+                        pid: *pid,
+                        stat: file.read()?,
+                    }
+                    .event(ts_ns),
+                )
+            }));
+            self.unseen = Some(unseen);
         }
         Ok(())
     }
