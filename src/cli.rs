@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod replay;
+mod samples;
 mod schema;
 mod tree;
 
@@ -26,6 +27,7 @@ use crate::{
     ui::{UiOptions, columns_dialog::ColumnsSaver, keymap::Keymap, replay::ReplayOptions},
 };
 pub use replay::ReplayArgs;
+pub use samples::SampleArgs;
 pub use tree::TreeArgs;
 
 #[derive(Parser, Debug)]
@@ -41,6 +43,10 @@ pub struct Cli {
     /// Where the terminal UI's events come from (without a subcommand).
     #[command(flatten)]
     pub live: LiveArgs,
+
+    /// How often the terminal UI samples processes (without a subcommand).
+    #[command(flatten)]
+    pub samples: SampleArgs,
 
     /// What the terminal UI starts with (without a subcommand).
     #[command(flatten)]
@@ -63,7 +69,7 @@ pub struct Cli {
 
 impl Cli {
     /// Parses the command line, exiting with clap's message if it is wrong. The terminal
-    /// UI's `--backend`, `--poll-interval`, `--container` and `--cgroup` go before any
+    /// UI's `--backend`, `--poll-interval`, `--sample-interval`, `--container` and `--cgroup` go before any
     /// subcommand and a subcommand's after it; given before a subcommand they would be
     /// ignored, so that is an error, as are the UI's own `--pin`, `--relay` and `--record` with a subcommand.
     pub fn parse_args() -> Self {
@@ -73,6 +79,7 @@ impl Cli {
             for (id, flag) in [
                 ("backend", "--backend"),
                 ("poll_interval", "--poll-interval"),
+                ("sample_interval", "--sample-interval"),
                 ("container", "--container"),
                 ("cgroup", "--cgroup"),
             ] {
@@ -253,6 +260,9 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub live: LiveArgs,
 
+    #[command(flatten)]
+    pub samples: SampleArgs,
+
     /// Record only the events of one container or cgroup (and the snapshot's processes
     /// in it).
     #[command(flatten)]
@@ -284,6 +294,9 @@ pub struct WatchArgs {
     pub live: LiveArgs,
 
     #[command(flatten)]
+    pub samples: SampleArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -291,6 +304,10 @@ pub struct WatchArgs {
 pub struct EventsArgs {
     #[command(flatten)]
     pub live: LiveArgs,
+
+    /// With `--kinds sample`: how often.
+    #[command(flatten)]
+    pub samples: SampleArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -465,7 +482,8 @@ pub struct OutputArgs {
     pub schema: Schema,
 
     /// Print only these kinds: fork, thread_start, exec, exit, thread_exit, uid, gid
-    /// (comma-separated). Loss reports are always printed.
+    /// (comma-separated), and sample (live samples: printed only when named). Loss reports
+    /// are always printed.
     #[arg(long, value_name = "LIST")]
     pub kinds: Option<KindSet>,
 
@@ -536,6 +554,7 @@ impl LiveArgs {
             backend: self.backend.or(config.backend).unwrap_or_default(),
             poll_interval: self.poll_interval,
             probe,
+            sample_interval: None,
         }
     }
 }

@@ -2,7 +2,9 @@ use std::process::ExitCode;
 
 use forkwatch::{
     cli::{self, Cli, Command},
-    cmd, logging, text, ui,
+    cmd,
+    event::KindName,
+    logging, text, ui,
 };
 
 fn main() -> ExitCode {
@@ -39,15 +41,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let probe = cli.probe_options()?;
     match cli.command {
         Some(Command::Events(args)) => {
-            let live = args.live.options(probe, &config);
+            let mut live = args.live.options(probe, &config);
+            // Samples are printed only when asked for by name: otherwise none are taken.
+            if args
+                .output
+                .kinds
+                .is_some_and(|k| k.contains(KindName::Sample))
+            {
+                live = args.samples.apply(live);
+            }
             cmd::events::run(live, args.output.printing(), args.duration).await
         }
         Some(Command::Watch(args)) => {
-            let live = args.live.options(probe, &config);
+            let live = args.samples.apply(args.live.options(probe, &config));
             cmd::watch::run(live, args.pid, args.output.printing()).await
         }
         Some(Command::Record(args)) => {
-            let live = args.live.options(probe, &config);
+            let live = args.samples.apply(args.live.options(probe, &config));
             let place = args.place.filter();
             let perfetto = args.perfetto.as_deref();
             cmd::record::run(live, &args.output, args.duration, place, perfetto).await
@@ -104,7 +114,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => {
             let mut options = cli.ui.options(&config)?;
             options.columns_saver = cli.columns_saver();
-            ui::run(cli.live.options(probe, &config), &options).await
+            let live = cli.samples.apply(cli.live.options(probe, &config));
+            ui::run(live, &options).await
         }
     }
 }

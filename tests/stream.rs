@@ -31,9 +31,11 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// `record -o -` started, its stdout a pipe; its stderr lines, read once it is recording.
+/// Without samples: the viewers here print events as `replay --json` does, which leaves
+/// samples out, and the counts they show are compared with the recorder's.
 fn recorder() -> (Child, ChildStdout, mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
-        .args(["record", "-o", "-"])
+        .args(["record", "-o", "-", "--sample-interval", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

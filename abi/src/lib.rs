@@ -94,6 +94,72 @@ pub struct ExecRecord {
     pub data: [u8; FILENAME_CAP + ARGS_CAP],
 }
 
+/// One task as the task iterator writes it, one record per task (thread): user space adds
+/// up the threads of each process. The fields marked "leader" are read from, and only
+/// meaningful in, the record of a thread group's leader.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskSample {
+    /// CLOCK_BOOTTIME at which the process (its leader) started.
+    pub start_ns: u64,
+    /// CPU time of this thread so far (`se.sum_exec_runtime`).
+    pub runtime_ns: u64,
+    /// Leader: CPU time of the process's ended threads (`signal->sum_sched_runtime`).
+    pub ended_threads_ns: u64,
+    /// Leader: resident pages, file, anonymous and shared memory together, as VmRSS.
+    pub rss_pages: i64,
+    pub tgid: u32,
+    pub tid: u32,
+    /// Leader: the real parent's process id.
+    pub ppid: u32,
+    /// Leader: live threads (`signal->nr_threads`).
+    pub threads: u32,
+    /// `__state` and `exit_state`, from which /proc makes its state letter.
+    pub state: u32,
+    pub exit_state: u32,
+    /// `task_struct.flags` (PF_KTHREAD).
+    pub task_flags: u32,
+    pub comm: [u8; COMM_LEN],
+    /// Keeps the record a multiple of 8 bytes.
+    pub _pad: u32,
+}
+
+const _: () = assert!(size_of::<TaskSample>().is_multiple_of(8));
+
+/// Where the task iterator finds what it reads beyond [`KernelOffsets`], from the running
+/// kernel's BTF like those.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampleOffsets {
+    /// `task_struct.se` + `sched_entity.sum_exec_runtime`.
+    pub task_runtime: u32,
+    pub task_state: u32,
+    pub task_exit_state: u32,
+    pub signal_sum_sched_runtime: u32,
+    pub signal_nr_threads: u32,
+    /// `mm_struct.rss_stat`: an array of `percpu_counter`, one per MM_* counter.
+    pub mm_rss_stat: u32,
+    pub percpu_counter_size: u32,
+    pub percpu_counter_count: u32,
+}
+
+impl SampleOffsets {
+    pub const ZERO: Self = Self {
+        task_runtime: 0,
+        task_state: 0,
+        task_exit_state: 0,
+        signal_sum_sched_runtime: 0,
+        signal_nr_threads: 0,
+        mm_rss_stat: 0,
+        percpu_counter_size: 0,
+        percpu_counter_count: 0,
+    };
+}
+
+/// The `mm_struct.rss_stat` counters that make up VmRSS (include/linux/mm_types_task.h):
+/// MM_FILEPAGES, MM_ANONPAGES and MM_SHMEMPAGES (MM_SWAPENTS, 2, is not resident).
+pub const RSS_COUNTERS: [u32; 3] = [0, 1, 3];
+
 /// Offsets of the kernel structure members the probe reads, looked up in the running
 /// kernel's BTF at start-up (Rust eBPF has no CO-RE relocations) and handed to the probe as
 /// a read-only global before it is loaded.
@@ -172,3 +238,7 @@ impl KernelOffsets {
 // SAFETY: plain `repr(C)` integers with explicit padding, valid for any bit pattern.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for KernelOffsets {}
+
+// SAFETY: as KernelOffsets: plain u32s, no padding.
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for SampleOffsets {}

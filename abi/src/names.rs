@@ -17,6 +17,8 @@ pub mod global {
     pub const OFFSETS: &str = "OFFSETS";
     /// The least time between two wakeups of the reader, in nanoseconds.
     pub const WAKEUP_GAP_NS: &str = "WAKEUP_GAP_NS";
+    /// The task iterator's offsets ([`SampleOffsets`](crate::SampleOffsets)).
+    pub const SAMPLE_OFFSETS: &str = "SAMPLE_OFFSETS";
 }
 
 /// Programs.
@@ -31,4 +33,6 @@ pub mod program {
     pub const UID_CHANGE: &str = "uid_change";
     /// On the exit of setgid, setregid and setresgid (syscall tracepoints).
     pub const GID_CHANGE: &str = "gid_change";
+    /// The task iterator (`iter/task`): one [`TaskSample`](crate::TaskSample) per task.
+    pub const TASK_SAMPLES: &str = "task_samples";
 }

@@ -79,6 +79,8 @@ fn read<T: Copy>(base: *const u8, off: usize) -> T {
     }
 }
 
+mod samples;
+
 fn count_lost() {
     if let Some(lost) = LOST.get_ptr_mut(0) {
         // SAFETY: per-CPU slot; programs on one CPU do not nest (the kernel skips nested runs

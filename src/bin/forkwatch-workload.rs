@@ -17,6 +17,9 @@
 //!   choosing.
 //! - `execs COUNT ARGS`: runs `/bin/true` COUNT times, each with ARGS empty arguments, two
 //!   at a time; exits 0 once all have ended.
+//! - `spin`: keeps one CPU busy, in a thread of its own; exits 0 when its stdin ends.
+//! - `touch MIB`: allocates MIB MiB and writes to every page of it, so that all of it is
+//!   resident, prints `touched`, and exits 0 when its stdin ends.
 
 use std::{
     io::{Read, Write},
@@ -27,7 +30,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...] | execs COUNT ARGS"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...] | execs COUNT ARGS | spin | touch MIB"
     );
     ExitCode::from(2)
 }
@@ -94,8 +97,34 @@ fn main() -> ExitCode {
             (Some(count), Some(empty)) => execs(count, empty as usize),
             _ => usage(),
         },
+        Some("spin") => {
+            // Not in the main thread: a process's CPU time is all its threads'.
+            std::thread::spawn(|| {
+                loop {
+                    std::hint::black_box(0u64);
+                }
+            });
+            exit_when_stdin_ends()
+        }
+        Some("touch") => match number(1) {
+            Some(mib) => {
+                let mut memory = vec![0u8; (mib as usize) << 20];
+                // Every page written: resident, not the shared zero page.
+                memory.iter_mut().step_by(4096).for_each(|b| *b = 1);
+                std::hint::black_box(&memory);
+                println!("touched");
+                exit_when_stdin_ends()
+            }
+            None => usage(),
+        },
         _ => usage(),
     }
+}
+
+/// Reads stdin to its end, then exits 0.
+fn exit_when_stdin_ends() -> ! {
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    std::process::exit(0)
 }
 
 /// Changes the uid through the 32-bit system call entry, then executes `command`.

@@ -4,6 +4,7 @@
 //!   open for polling, and a zombie's exit status;
 //! - [`status`]: `/proc/<pid>/status` (ids, threads, signal masks, capabilities);
 //! - [`place`]: the PID namespace and cgroup v2 path of a process;
+//! - [`sample`]: every process's CPU time, memory, state and threads, round after round;
 //! - [`snapshot`]: a whole process ([`snapshot::ProcessInfo`], with its command line) and
 //!   every process on the machine;
 //! - [`task`]: a process's threads and their wait channels;
@@ -14,6 +15,7 @@
 //! and a process that is gone (or whose pid names another one by now) reads as `None`.
 
 pub mod place;
+pub mod sample;
 pub mod snapshot;
 pub mod stat;
 pub mod status;

@@ -10,8 +10,11 @@ use std::{fs::File, io::Read};
 use serde::{Deserialize, Serialize};
 
 use super::{place, stat, status};
-use crate::event::{
-    Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, MAX_CGROUP_PATH_BYTES, PidNamespace, Sampled,
+use crate::{
+    clock,
+    event::{
+        Argv, CgroupPath, Comm, Creds, MAX_ARGV_BYTES, MAX_CGROUP_PATH_BYTES, PidNamespace, Sampled,
+    },
 };
 
 /// One process in a snapshot. Its JSON form (in recordings) is in [`wire`].
@@ -61,10 +64,14 @@ pub fn read_process(pid: u32) -> Option<ProcessInfo> {
         creds,
         state: char::from(stat.state),
         kernel_thread,
-        threads: status.threads.unwrap_or(1),
+        threads: stat.threads,
         pid_ns: place::pid_namespace(pid, &status),
         cgroup: place::cgroup_path(pid),
-        sampled: None,
+        sampled: Some(Sampled {
+            at_ns: clock::boottime_ns(),
+            sample: stat.sample(),
+            cpu_permille: None,
+        }),
     })
 }
 
@@ -229,6 +236,18 @@ mod tests {
         assert!(kthreadd.kernel_thread && kthreadd.argv.is_empty());
         let parent = snapshot.iter().find(|p| p.pid == me).unwrap();
         assert!(parent.start_ns <= found.start_ns);
+    }
+
+    /// A process read from /proc carries its sample, taken then; a share needs two.
+    #[test]
+    fn a_process_read_carries_its_sample() {
+        let before = crate::clock::boottime_ns();
+        let me = read_process(std::process::id()).unwrap();
+        let sampled = me.sampled.unwrap();
+        assert!(sampled.at_ns >= before && sampled.cpu_permille.is_none());
+        assert!(sampled.sample.rss_bytes > 0);
+        assert_eq!(sampled.sample.threads, me.threads);
+        assert_eq!(sampled.sample.state.letter(), me.state);
     }
 }
 

@@ -6,7 +6,10 @@ use std::{fs::File, os::unix::fs::FileExt};
 
 use forkwatch_abi::PF_KTHREAD;
 
-use crate::{clock, event::Comm};
+use crate::{
+    clock,
+    event::{Comm, Sample, State},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
@@ -17,6 +20,13 @@ pub struct Stat {
     pub flags: u32,
     /// Start time in clock ticks since boot: with the pid, the process's identity.
     pub start_ticks: u64,
+    /// CPU time of all its threads, the ended ones included, in clock ticks: in user mode
+    /// and in the kernel.
+    pub user_ticks: u64,
+    pub system_ticks: u64,
+    pub threads: u32,
+    /// Resident memory in pages.
+    pub rss_pages: u64,
     /// Where the program's code and stack start. Both change on every exec (ASLR; a fork
     /// keeps them), so a change means an exec. /proc shows 0 or 1 instead when it hides
     /// them from us (another user's process, seen without privileges) and 0 for zombies.
@@ -26,6 +36,16 @@ pub struct Stat {
 impl Stat {
     pub fn start_ns(&self) -> u64 {
         clock::ticks_to_ns(self.start_ticks)
+    }
+
+    /// What a sample reads of it: CPU time, resident memory, state and threads.
+    pub fn sample(&self) -> Sample {
+        Sample {
+            cpu_ns: clock::ticks_to_ns(self.user_ticks + self.system_ticks),
+            rss_bytes: self.rss_pages * page_size(),
+            state: State::from_letter(self.state),
+            threads: self.threads,
+        }
     }
 
     pub fn kernel_thread(&self) -> bool {
@@ -53,8 +73,12 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
     let state = *field(0)?.first()?;
     let ppid = number(field(0)?)?;
     let flags = number(field(4)?)?;
-    let start_ticks = number(field(12)?)?;
-    let start_code = number(field(3)?)?;
+    let user_ticks = number(field(4)?)?;
+    let system_ticks = number(field(0)?)?;
+    let threads = number(field(4)?)?;
+    let start_ticks = number(field(1)?)?;
+    let rss_pages = number(field(1)?)?;
+    let start_code = number(field(1)?)?;
     let start_stack = number(field(1)?)?;
     Some(Stat {
         ppid: ppid as u32,
@@ -62,7 +86,21 @@ pub fn parse(text: &[u8]) -> Option<Stat> {
         state,
         flags: flags as u32,
         start_ticks,
+        user_ticks,
+        system_ticks,
+        threads: threads as u32,
+        rss_pages,
         exec_marks: (start_code, start_stack),
+    })
+}
+
+/// The size of a memory page, the unit of resident memory in `/proc/<pid>/stat`.
+pub fn page_size() -> u64 {
+    static SIZE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *SIZE.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        size if size > 0 => size as u64,
+        _ => 4096,
     })
 }
 
@@ -132,6 +170,12 @@ mod tests {
         assert_eq!(stat.state, b'S');
         assert_eq!(stat.ppid, 1);
         assert_eq!(stat.start_ticks, 98765);
+        assert_eq!((stat.user_ticks, stat.system_ticks), (1, 2));
+        assert_eq!((stat.threads, stat.rss_pages), (3, 200));
+        let sample = stat.sample();
+        assert_eq!(sample.cpu_ns, clock::ticks_to_ns(3));
+        assert_eq!(sample.rss_bytes, 200 * page_size());
+        assert_eq!((sample.state.letter(), sample.threads), ('S', 3));
         assert_eq!(stat.exec_marks, (94000000000000, 140730000000000));
         assert!(stat.exec_marks_known() && !stat.kernel_thread() && !stat.exited());
         assert!(parse(b"12 (x) S 1").is_none());

@@ -6,6 +6,8 @@
 //! - [`netlink`]: the kernel's proc connector (the socket, its messages turned into
 //!   events, their loss);
 //! - [`procfs`]: polling /proc;
+//! - [`sampler`]: every process's CPU time and memory, through the probe's task iterator
+//!   or /proc, beside the events of any backend;
 //! - [`ids`]: the uid and gid changes the probe and the poller cannot see, inferred;
 //! - [`cgroups`]: the paths of the cgroup ids the probe's events carry.
 //!
@@ -16,6 +18,7 @@ pub mod ebpf;
 pub mod ids;
 pub mod netlink;
 pub mod procfs;
+pub mod sampler;
 
 use std::{fmt, time::Duration};
 
@@ -27,6 +30,7 @@ use ebpf::{Probe, ProbeOptions};
 use ids::IdWatch;
 use netlink::{Netlink, NetlinkOptions};
 use procfs::Procfs;
+use sampler::Sampler;
 
 /// How long after it was called the last read of a live source goes on. A record is
 /// stamped before it is queued, and queued records keep the order they were queued in, so
@@ -77,13 +81,20 @@ impl fmt::Display for Backend {
     }
 }
 
-/// A live stream of process events: the backend [`Source::open_live`] chose.
+/// A live stream of process events: the backend [`Source::open_live`] chose, and with
+/// `--sample-interval` a round of `sample` events every interval between them.
+pub struct Source {
+    stream: Stream,
+    sampler: Option<Sampler>,
+}
+
+/// The events of the chosen backend.
 ///
 /// The probe's and the poller's batches pass through an [`IdWatch`], which adds the uid
 /// and gid changes they cannot see but their later events show. The proc connector needs
 /// none: it announces every set*id, 32-bit calls included, and the ids its events carry
 /// are read from /proc later, when they may be newer than the event.
-pub enum Source {
+enum Stream {
     /// The eBPF probe: complete, ordered, with loss counted in the kernel. Boxed: it is
     /// several times the size of the others.
     Probe(Box<Probe>, IdWatch),
@@ -129,6 +140,8 @@ pub struct LiveOptions {
     /// The probe's ring buffer and wakeups. The ring buffer's size is the proc connector's
     /// receive buffer too: both are the kernel buffer events wait in until they are read.
     pub probe: ProbeOptions,
+    /// How often to sample every process (`sample` events); `None`: never.
+    pub sample_interval: Option<Duration>,
 }
 
 impl Default for LiveOptions {
@@ -137,6 +150,7 @@ impl Default for LiveOptions {
             backend: BackendChoice::Auto,
             poll_interval: procfs::DEFAULT_INTERVAL,
             probe: ProbeOptions::default(),
+            sample_interval: None,
         }
     }
 }
@@ -152,6 +166,10 @@ pub struct Selection {
     pub unavailable: Vec<(Backend, String)>,
     /// The procfs poll interval, for the description of what it misses.
     pub poll_interval: Duration,
+    /// How processes are sampled (`samples: eBPF task iterator every 1s`), if they are.
+    pub samples: Option<String>,
+    /// Sampled through /proc because the task iterator could not run.
+    pub samples_limited: bool,
 }
 
 impl Selection {
@@ -181,13 +199,14 @@ impl Selection {
         }
     }
 
-    /// The lines to show when watching starts: why each better backend could not run, then
-    /// what this one misses.
+    /// The lines to show when watching starts: why each better backend could not run, what
+    /// this one misses, then how processes are sampled if the task iterator could not run.
     pub fn notices(&self) -> Vec<String> {
         self.unavailable
             .iter()
             .map(|(backend, why)| format!("{backend} not possible: {why}"))
             .chain(self.limits())
+            .chain(self.samples.clone().filter(|_| self.samples_limited))
             .collect()
     }
 }
@@ -211,16 +230,25 @@ impl Source {
         let automatic = options.backend == BackendChoice::Auto;
         let mut unavailable = Vec::new();
         for &backend in candidates {
-            match Self::open_backend(backend, options) {
-                Ok(source) => {
+            match Stream::open(backend, options) {
+                Ok(mut stream) => {
+                    let sampler = options.sample_interval.map(|every| {
+                        let iterator = match &mut stream {
+                            Stream::Probe(probe, _) => probe.take_task_iterator(),
+                            _ => None,
+                        };
+                        Sampler::new(every, iterator, procfs::stat_file_budget())
+                    });
                     let selection = Selection {
                         backend,
                         automatic,
                         unavailable,
                         poll_interval: options.poll_interval,
+                        samples: sampler.as_ref().map(Sampler::summary),
+                        samples_limited: sampler.as_ref().is_some_and(Sampler::limited),
                     };
                     tracing::info!(?selection, "event source chosen");
-                    return Ok((source, selection));
+                    return Ok((Self { stream, sampler }, selection));
                 }
                 Err(e) if automatic => unavailable.push((backend, format!("{e:#}"))),
                 Err(e) => return Err(e.context(format!("the {backend} backend cannot run"))),
@@ -233,10 +261,21 @@ impl Source {
         bail!("no event source can run ({})", reasons.join("; "))
     }
 
-    fn open_backend(backend: Backend, options: &LiveOptions) -> Result<Self> {
+    /// The live backend.
+    pub fn backend(&self) -> Backend {
+        self.stream.backend()
+    }
+}
+
+impl Stream {
+    fn open(backend: Backend, options: &LiveOptions) -> Result<Self> {
         Ok(match backend {
             Backend::Ebpf => {
-                Self::Probe(Box::new(Probe::load(&options.probe)?), IdWatch::default())
+                let probe = ProbeOptions {
+                    samples: options.sample_interval.is_some(),
+                    ..options.probe.clone()
+                };
+                Self::Probe(Box::new(Probe::load(&probe)?), IdWatch::default())
             }
             Backend::Netlink => Self::Netlink(Netlink::open(&NetlinkOptions {
                 receive_buffer_bytes: options.probe.ring_bytes,
@@ -247,8 +286,7 @@ impl Source {
         })
     }
 
-    /// The live backend.
-    pub fn backend(&self) -> Backend {
+    fn backend(&self) -> Backend {
         match self {
             Self::Probe(..) => Backend::Ebpf,
             Self::Netlink(_) => Backend::Netlink,
@@ -258,8 +296,32 @@ impl Source {
 }
 
 impl Feed for Source {
-    /// Waits for events and appends them to `out`; never ends by itself.
+    /// Waits for events, or for the next round of samples, and appends them to `out`;
+    /// never ends by itself.
     async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<bool> {
+        // Both are cancel safe: a backend that is interrupted while it waits has taken
+        // nothing yet.
+        match &mut self.sampler {
+            Some(sampler) => tokio::select! {
+                read = self.stream.next_batch(out) => read?,
+                () = sampler.due() => sampler.round(out)?,
+            },
+            None => self.stream.next_batch(out).await?,
+        }
+        Ok(true)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Event>) {
+        self.stream.finish(out);
+    }
+
+    fn name(&self) -> &'static str {
+        self.backend().name()
+    }
+}
+
+impl Stream {
+    async fn next_batch(&mut self, out: &mut Vec<Event>) -> Result<()> {
         let from = out.len();
         match self {
             Self::Probe(probe, ids) => {
@@ -272,7 +334,7 @@ impl Feed for Source {
                 ids.infer(out, from, procfs);
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<Event>) {
@@ -287,8 +349,27 @@ impl Feed for Source {
             Self::Procfs(..) => {}
         }
     }
+}
 
-    fn name(&self) -> &'static str {
-        self.backend().name()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How processes are sampled is a notice only when the task iterator could not run.
+    #[test]
+    fn the_samples_line_is_a_notice_only_when_the_iterator_could_not_run() {
+        let mut selection = Selection {
+            backend: Backend::Ebpf,
+            automatic: true,
+            unavailable: Vec::new(),
+            poll_interval: procfs::DEFAULT_INTERVAL,
+            samples: Some("samples: eBPF task iterator every 1s".into()),
+            samples_limited: false,
+        };
+        assert!(selection.notices().is_empty());
+        selection.samples =
+            Some("samples: /proc every 1s (the task iterator cannot run: x)".into());
+        selection.samples_limited = true;
+        assert_eq!(selection.notices(), [selection.samples.clone().unwrap()]);
     }
 }

@@ -104,7 +104,7 @@ impl Procfs {
         let mut poller = Self {
             interval: tokio::time::interval(interval),
             known: HashMap::new(),
-            file_budget: raise_fd_limit().saturating_sub(FDS_LEFT_FREE) as usize,
+            file_budget: stat_file_budget(),
             files_kept: 0,
             pids: Vec::new(),
             seen: HashSet::new(),
@@ -347,8 +347,14 @@ impl CountsLoss for Procfs {
     }
 }
 
+/// How many stat files the poller, and the sampler, may each keep open: half of what this
+/// process may open, less what is left for everything else.
+pub(super) fn stat_file_budget() -> usize {
+    (raise_fd_limit().saturating_sub(FDS_LEFT_FREE) / 2) as usize
+}
+
 /// Raises this process's soft limit on open files to the hard limit (any process may) and
-/// returns it: the poller keeps a file open per process.
+/// returns it: the poller and the sampler keep a file open per process.
 fn raise_fd_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

@@ -9,6 +9,7 @@ mod btf;
 mod offsets;
 mod privileges;
 mod record;
+mod task_iter;
 
 use std::{
     marker::PhantomData,
@@ -23,13 +24,17 @@ use aya::{
     maps::{MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, ProgramError, TracePoint},
 };
-use forkwatch_abi::names::{global, map, program};
+use forkwatch_abi::{
+    SampleOffsets,
+    names::{global, map, program},
+};
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
 pub use privileges::{has_bpf_privileges, missing_privileges_message};
+pub use task_iter::TaskIterator;
 
-use offsets::kernel_offsets;
+use offsets::{kernel_offsets, sample_offsets};
 use record::decode;
 
 use super::{FINISH_MARGIN, cgroups::CgroupPaths, ids::CountsLoss};
@@ -70,6 +75,8 @@ pub struct ProbeOptions {
     /// between are read by polling again two intervals after each wakeup. Zero wakes it
     /// for every record: lowest latency, highest cost under load.
     pub wakeup_gap: Duration,
+    /// Load the task iterator too, to sample processes with.
+    pub samples: bool,
 }
 
 impl ProbeOptions {
@@ -96,6 +103,7 @@ impl Default for ProbeOptions {
             // default ring buffer holds about 1,900 full-size exec records, far more than
             // 10 ms bring.
             wakeup_gap: Duration::from_millis(5),
+            samples: false,
         }
     }
 }
@@ -116,13 +124,15 @@ pub struct Probe {
     backlog: bool,
     /// The paths of the cgroup ids the records carry.
     cgroups: CgroupPaths,
+    /// With [`ProbeOptions::samples`]: the task iterator, or why it cannot run.
+    task_iterator: Option<Result<TaskIterator, String>>,
 }
 
 impl Probe {
     /// Checks privileges and kernel support, loads and attaches every program. Each failure
     /// is one line that says what is missing. Must run inside a tokio runtime.
     pub fn load(options: &ProbeOptions) -> Result<Self> {
-        let (mut ebpf, btf) = load_object(options)?;
+        let (mut ebpf, btf, samples) = load_object(options)?;
         // The verifier gives up with EAGAIN when a signal is pending for the loading
         // thread; with signals held, only what cannot be held interrupts it.
         let _held = SignalsHeld::new();
@@ -147,6 +157,10 @@ impl Probe {
             }
         }
 
+        let task_iterator = options
+            .samples
+            .then(|| TaskIterator::open(&mut ebpf, &btf, samples).map_err(|e| format!("{e:#}")));
+
         let ring = RingBuf::try_from(take_map(&mut ebpf, map::EVENTS)?)?;
         // SAFETY: the ring buffer owns its fd, which stays open as long as the AsyncFd.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -162,10 +176,17 @@ impl Probe {
             repoll_at: None,
             backlog: false,
             cgroups: CgroupPaths::new(),
+            task_iterator,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
         Ok(probe)
+    }
+
+    /// The task iterator loaded with [`ProbeOptions::samples`], or why it cannot run; taken
+    /// once.
+    pub fn take_task_iterator(&mut self) -> Option<Result<TaskIterator, String>> {
+        self.task_iterator.take()
     }
 
     /// Waits until the probe has events, then appends a batch of them to `out` (at most
@@ -300,8 +321,9 @@ impl CountsLoss for Probe {
 }
 
 /// Checks privileges and kernel support and creates the probe's maps, with the kernel's
-/// member offsets filled in; no program is loaded yet.
-fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf)> {
+/// member offsets filled in; no program is loaded yet. Also says whether the kernel has what
+/// the task iterator reads.
+fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf, Result<()>)> {
     if !has_bpf_privileges() {
         bail!("{}", missing_privileges_message());
     }
@@ -319,16 +341,23 @@ fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf)> {
     let offsets = kernel_offsets(&kernel_btf)?;
     let wakeup_gap_ns = u64::try_from(options.wakeup_gap.as_nanos()).unwrap_or(u64::MAX);
     tracing::info!(?offsets, "kernel offsets from BTF");
+    let samples = sample_offsets(&kernel_btf);
+    tracing::info!(?samples, "task iterator offsets from BTF");
 
     let btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
     let ebpf = EbpfLoader::new()
         .btf(Some(&btf))
         .override_global(global::OFFSETS, &offsets, true)
         .override_global(global::WAKEUP_GAP_NS, &wakeup_gap_ns, true)
+        .override_global(
+            global::SAMPLE_OFFSETS,
+            samples.as_ref().unwrap_or(&SampleOffsets::ZERO),
+            true,
+        )
         .map_max_entries(map::EVENTS, ring_bytes)
         .load(PROBE)
         .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
-    Ok((ebpf, btf))
+    Ok((ebpf, btf, samples.map(drop)))
 }
 
 fn attach_btf_tracepoint(
@@ -515,12 +544,17 @@ mod tests {
             program::EXIT,
             program::UID_CHANGE,
             program::GID_CHANGE,
+            program::TASK_SAMPLES,
         ];
         for name in programs {
             assert!(object.programs.contains_key(name), "no program {name}");
         }
         let btf = object.btf.as_ref().expect("the probe carries BTF");
-        for name in [global::OFFSETS, global::WAKEUP_GAP_NS] {
+        for name in [
+            global::OFFSETS,
+            global::WAKEUP_GAP_NS,
+            global::SAMPLE_OFFSETS,
+        ] {
             btf.id_by_type_name_kind(name, aya_obj::btf::BtfKind::Var)
                 .unwrap_or_else(|e| panic!("no global {name}: {e}"));
         }
@@ -528,7 +562,7 @@ mod tests {
 
     #[test]
     fn a_program_the_verifier_refuses_is_named_in_one_line() {
-        let (mut ebpf, btf) = load_object(&ProbeOptions::default()).unwrap();
+        let (mut ebpf, btf, _) = load_object(&ProbeOptions::default()).unwrap();
         // The exec program reads a third tracepoint argument; sched_process_fork has two.
         let err = attach_btf_tracepoint(&mut ebpf, program::EXEC, "sched_process_fork", &btf)
             .unwrap_err()

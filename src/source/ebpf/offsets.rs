@@ -2,7 +2,7 @@
 //! kernel's BTF, and the syscall tracepoints' `ret` from their format files.
 
 use anyhow::{Context, Result, bail};
-use forkwatch_abi::KernelOffsets;
+use forkwatch_abi::{KernelOffsets, SampleOffsets};
 
 use super::{Btf, GID_SYSCALLS, TRACEFS, UID_SYSCALLS};
 
@@ -65,5 +65,21 @@ pub(super) fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets> {
         pid_ns_inum: btf.member_offset("pid_namespace", "ns")?
             + btf.member_offset("ns_common", "inum")?,
         syscall_ret: syscall_ret_offset()?,
+    })
+}
+
+/// Member offsets of what the task iterator reads beyond [`kernel_offsets`].
+pub(super) fn sample_offsets(btf: &Btf) -> Result<SampleOffsets> {
+    let task = |m| btf.member_offset("task_struct", m);
+    let signal = |m| btf.member_offset("signal_struct", m);
+    Ok(SampleOffsets {
+        task_runtime: task("se")? + btf.member_offset("sched_entity", "sum_exec_runtime")?,
+        task_state: task("__state")?,
+        task_exit_state: task("exit_state")?,
+        signal_sum_sched_runtime: signal("sum_sched_runtime")?,
+        signal_nr_threads: signal("nr_threads")?,
+        mm_rss_stat: btf.member_offset("mm_struct", "rss_stat")?,
+        percpu_counter_size: btf.struct_size("percpu_counter")?,
+        percpu_counter_count: btf.member_offset("percpu_counter", "count")?,
     })
 }
