@@ -89,11 +89,7 @@ fn the_remote_tree_is_shown_live_and_a_broken_connection_is_said_while_the_ui_st
 
     // Born after the view started: it can only have come through the stream.
     let mut marker = marker(dir.path(), "fwremotemark");
-    tmux.type_text("/", false);
-    tmux.type_text("fwremotemark", true);
-    tmux.wait_for("the process started there", |s| {
-        s.contains("fwremotemark 600")
-    });
+    tmux.search_until_shown("the process started there", "fwremotemark 600");
 
     // What acts on processes is refused: they are another machine's.
     tmux.type_text("k", false);

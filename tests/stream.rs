@@ -212,7 +212,8 @@ fn ui_on_a_stream(tmux: &Tmux, dir: &Path) -> Child {
 fn the_ui_on_a_stream_answers_keys_and_says_when_it_broke() {
     let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
-    let tmux = Tmux::start("stream-broke");
+    // Wide: the marker's row is deep in the tree, after the resource columns.
+    let tmux = Tmux::start_sized("stream-broke", 220, 40);
     let mut record = ui_on_a_stream(&tmux, dir.path());
     tmux.wait_for("arriving", |s| status(s).contains("arriving"));
 
@@ -226,9 +227,7 @@ fn the_ui_on_a_stream_answers_keys_and_says_when_it_broke() {
         .unwrap();
     let mut ready = [0; 5];
     named.stdout.take().unwrap().read_exact(&mut ready).unwrap();
-    tmux.type_text("/", false);
-    tmux.type_text(&marker, true);
-    tmux.wait_for("the marker, selected", |s| s.contains(&marker));
+    tmux.search_until_shown("the marker, selected", &marker);
     tmux.type_text("s", false);
     tmux.wait_for("paused", |s| status(s).contains("paused"));
     tmux.type_text("s", false);

@@ -123,6 +123,27 @@ impl Tmux {
         }
     }
 
+    /// Searches the UI's tree for `text` (`/`) and waits until a row shows it. It is typed
+    /// in two halves, so that no `tmux send-keys` process (whose argv the UI shows too)
+    /// matches it; a process still on its way (through a stream) is not there when the
+    /// search is typed: `n` searches again until it is.
+    pub fn search_until_shown(&self, what: &str, text: &str) -> String {
+        let half = text.len() / 2;
+        self.type_text("/", false);
+        self.type_text(&text[..half], false);
+        self.type_text(&text[half..], true);
+        self.wait_for(what, |s| {
+            // In a row: the status line's `no match for` quotes it too.
+            let mut lines: Vec<&str> = s.lines().filter(|l| !l.is_empty()).collect();
+            lines.pop();
+            let shown = lines.iter().any(|l| l.contains(text));
+            if !shown {
+                self.type_text("n", false);
+            }
+            shown
+        })
+    }
+
     /// Starts the UI in the shell and waits until it has drawn its first frame.
     pub fn start_ui(&self, args: &str) -> String {
         self.start_ui_with("", args)
