@@ -23,8 +23,8 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use forkwatch_abi::{
-    ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, FILENAME_CAP, KernelOffsets, PF_KTHREAD,
-    RawEvent, flags, kind,
+    ABSENT, ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, ExitRecord, ExitUsage,
+    FILENAME_CAP, KernelOffsets, PF_KTHREAD, RawEvent, flags, kind,
 };
 
 #[map]
@@ -166,6 +166,66 @@ fn emit(event: &RawEvent) {
     }
 }
 
+/// What the whole process cost, as `getrusage` will tell its parent: the exiting thread,
+/// the threads released before it (the kernel moved their counts into `signal`) and the
+/// group leader when another thread exits last (a zombie leader's counts are in neither).
+#[inline(always)]
+fn exit_usage(task: *const u8, signal: *const u8) -> ExitUsage {
+    let mut usage = ExitUsage {
+        // do_exit raised it to the memory's high-water mark before this tracepoint.
+        max_rss_pages: read(signal, offset!(signal_maxrss)),
+        ..ExitUsage::default()
+    };
+    add_counts(
+        &mut usage,
+        signal,
+        [
+            offset!(signal_utime),
+            offset!(signal_runtime),
+            offset!(signal_nvcsw),
+            offset!(signal_read_bytes),
+        ],
+    );
+    add_task_counts(&mut usage, task);
+    let leader: *const u8 = read(task, offset!(task_group_leader));
+    if leader != task {
+        add_task_counts(&mut usage, leader);
+    }
+    usage
+}
+
+#[inline(always)]
+fn add_task_counts(usage: &mut ExitUsage, task: *const u8) {
+    add_counts(
+        usage,
+        task,
+        [
+            offset!(task_utime),
+            offset!(task_runtime),
+            offset!(task_nvcsw),
+            offset!(task_read_bytes),
+        ],
+    );
+}
+
+/// Adds the counts at `base`, whose offsets are: user then system time, run time,
+/// voluntary then involuntary switches, read then written bytes (or ABSENT).
+#[inline(always)]
+fn add_counts(usage: &mut ExitUsage, base: *const u8, [times, runtime, switches, io]: [usize; 4]) {
+    let [user, system]: [u64; 2] = read(base, times);
+    usage.utime_ns = usage.utime_ns.wrapping_add(user);
+    usage.stime_ns = usage.stime_ns.wrapping_add(system);
+    usage.runtime_ns = usage.runtime_ns.wrapping_add(read(base, runtime));
+    let [voluntary, involuntary]: [u64; 2] = read(base, switches);
+    usage.voluntary_switches = usage.voluntary_switches.wrapping_add(voluntary);
+    usage.involuntary_switches = usage.involuntary_switches.wrapping_add(involuntary);
+    if io != ABSENT as usize {
+        let [read_bytes, write_bytes]: [u64; 2] = read(base, io);
+        usage.read_bytes = usage.read_bytes.wrapping_add(read_bytes);
+        usage.write_bytes = usage.write_bytes.wrapping_add(write_bytes);
+    }
+}
+
 fn current_task() -> *const u8 {
     // SAFETY: helper without arguments.
     unsafe { bpf_get_current_task() as *const u8 }
@@ -201,7 +261,19 @@ pub fn exit(ctx: BtfTracePointContext) -> i32 {
     } else {
         read(task, offset!(task_exit_code))
     };
-    emit(&event);
+    if offset!(task_read_bytes) == ABSENT as usize {
+        event.flags |= flags::NO_IO_ACCOUNTING;
+    }
+    let record = ExitRecord {
+        event,
+        usage: exit_usage(task, signal),
+    };
+    if EVENTS
+        .output::<ExitRecord>(&record, wakeup_flags(record.event.ts_ns))
+        .is_err()
+    {
+        count_lost();
+    }
     0
 }
 

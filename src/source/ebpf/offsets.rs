@@ -2,7 +2,7 @@
 //! kernel's BTF, and the syscall tracepoints' `ret` from their format files.
 
 use anyhow::{Context, Result, bail};
-use forkwatch_abi::KernelOffsets;
+use forkwatch_abi::{ABSENT, KernelOffsets};
 
 use super::{Btf, GID_SYSCALLS, TRACEFS, UID_SYSCALLS};
 
@@ -27,6 +27,25 @@ fn syscall_ret_offset() -> Result<u32> {
         found = Some(offset);
     }
     found.context("no set*id tracepoints")
+}
+
+/// Offset of the u64 `first` in `strukt`, checked to be followed directly by the u64
+/// `second`: the probe reads the two in one go, which halves the cost of its exit reads.
+fn pair(btf: &Btf, strukt: &str, first: &str, second: &str) -> Result<u32> {
+    let at = btf.member_offset(strukt, first)?;
+    if btf.member_offset(strukt, second)? != at + 8 {
+        bail!("in this kernel, {strukt}.{second} does not follow {strukt}.{first}");
+    }
+    Ok(at)
+}
+
+/// Offset of the block I/O byte counts (`read_bytes`, then `write_bytes`) in `strukt`;
+/// [`ABSENT`] in a kernel built without I/O accounting, where `ioac` is missing.
+fn io_bytes(btf: &Btf, strukt: &str) -> Result<u32> {
+    let Ok(ioac) = btf.member_offset(strukt, "ioac") else {
+        return Ok(ABSENT);
+    };
+    Ok(ioac + pair(btf, "task_io_accounting", "read_bytes", "write_bytes")?)
 }
 
 /// Member offsets of the kernel structures the probe reads.
@@ -64,6 +83,15 @@ pub(super) fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets> {
         upid_ns: btf.member_offset("upid", "ns")?,
         pid_ns_inum: btf.member_offset("pid_namespace", "ns")?
             + btf.member_offset("ns_common", "inum")?,
+        task_utime: pair(btf, "task_struct", "utime", "stime")?,
+        task_runtime: task("se")? + btf.member_offset("sched_entity", "sum_exec_runtime")?,
+        task_nvcsw: pair(btf, "task_struct", "nvcsw", "nivcsw")?,
+        task_read_bytes: io_bytes(btf, "task_struct")?,
+        signal_utime: pair(btf, "signal_struct", "utime", "stime")?,
+        signal_runtime: signal("sum_sched_runtime")?,
+        signal_nvcsw: pair(btf, "signal_struct", "nvcsw", "nivcsw")?,
+        signal_maxrss: signal("maxrss")?,
+        signal_read_bytes: io_bytes(btf, "signal_struct")?,
         syscall_ret: syscall_ret_offset()?,
     })
 }
