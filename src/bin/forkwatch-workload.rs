@@ -18,10 +18,10 @@
 //! - `execs COUNT ARGS`: runs `/bin/true` COUNT times, each with ARGS empty arguments, two
 //!   at a time; exits 0 once all have ended.
 //! - `burn MS THREADS`: the main thread and THREADS more each use MS milliseconds of CPU;
-//!   the main thread ends first (with THREADS > 0), so the process ends with a later thread
-//!   while its leader is a zombie. Exits 0.
-//! - `touch MIB`: writes to every page of MIB MiB, prints `touched`, and exits 0 when its
-//!   stdin ends.
+//!   with THREADS > 0 the main thread ends first and the others once it has, so the process
+//!   ends with another thread while its leader is a zombie. Exits 0.
+//! - `touch MIB`: writes to every page of MIB MiB, prints `touched PID`, and exits 0 when
+//!   its stdin ends.
 
 use std::{
     io::{Read, Write},
@@ -249,7 +249,12 @@ fn spin(cpu: Duration) {
 /// `threads` threads and the main thread each use `cpu`; the main thread ends first.
 fn burn(cpu: Duration, threads: u32) -> ExitCode {
     for _ in 0..threads {
-        std::thread::spawn(move || spin(cpu));
+        std::thread::spawn(move || {
+            spin(cpu);
+            while !leader_ended() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
     }
     spin(cpu);
     if threads == 0 {
@@ -262,6 +267,16 @@ fn burn(cpu: Duration, threads: u32) -> ExitCode {
     unreachable!("SYS_exit returned")
 }
 
+/// Whether this process's main thread has ended: it waits as a zombie for the others.
+fn leader_ended() -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", std::process::id()));
+    // The state letter follows the command name's closing parenthesis.
+    stat.map_or(true, |s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
+}
+
 /// Writes to every page of `mib` MiB, says so, and lives until stdin ends.
 fn touch(mib: usize) -> ExitCode {
     let mut memory = vec![0u8; mib << 20];
@@ -269,7 +284,7 @@ fn touch(mib: usize) -> ExitCode {
         page[0] = 1;
     }
     std::hint::black_box(&memory);
-    println!("touched");
+    println!("touched {}", std::process::id());
     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
     ExitCode::SUCCESS
 }
