@@ -50,6 +50,11 @@ pub mod flags {
 /// A [`KernelOffsets`] member this kernel does not have; the probe skips what it locates.
 pub const ABSENT: u32 = u32::MAX;
 
+/// The most bytes of one kernel structure the probe reads in one go for an exit's usage:
+/// one read of a span costs about what one of a single count does. A power of two, for a
+/// mask the verifier understands.
+pub const USAGE_SPAN_BYTES: usize = 512;
+
 /// One event as the probe writes it into the ring buffer. An exec record is followed by
 /// `filename_len` bytes of file name (NUL included) and `args_len` bytes of argv.
 #[repr(C)]
@@ -167,24 +172,31 @@ pub struct KernelOffsets {
     pub upid_ns: u32,
     /// `pid_namespace.ns.inum`: the namespace's inode number.
     pub pid_ns_inum: u32,
-    /// `task_struct.utime`, with `stime` right after it.
-    pub task_utime: u32,
-    /// `task_struct.se.sum_exec_runtime`.
-    pub task_runtime: u32,
-    /// `task_struct.nvcsw`, with `nivcsw` right after it.
-    pub task_nvcsw: u32,
-    /// `task_struct.ioac.read_bytes`, with `write_bytes` right after it; [`ABSENT`] if the
-    /// kernel keeps no I/O accounting.
-    pub task_read_bytes: u32,
-    /// `signal_struct.utime`, with `stime` right after it.
+    /// `signal_struct`'s accounting, which the probe reads in one go: `signal_span_len`
+    /// bytes (at most [`USAGE_SPAN_BYTES`]) from offset `signal_span`, and each count's
+    /// place in them, in u64s (the I/O counts' [`ABSENT`] without I/O accounting).
+    pub signal_span: u32,
+    pub signal_span_len: u32,
     pub signal_utime: u32,
-    /// `signal_struct.sum_sched_runtime`.
+    pub signal_stime: u32,
     pub signal_runtime: u32,
-    /// `signal_struct.nvcsw`, with `nivcsw` right after it.
     pub signal_nvcsw: u32,
+    pub signal_nivcsw: u32,
     pub signal_maxrss: u32,
-    /// `signal_struct.ioac.read_bytes`, with `write_bytes` right after it, or [`ABSENT`].
     pub signal_read_bytes: u32,
+    pub signal_write_bytes: u32,
+    /// `task_struct`'s times and context switches, read the same way.
+    pub task_span: u32,
+    pub task_span_len: u32,
+    pub task_utime: u32,
+    pub task_stime: u32,
+    pub task_nvcsw: u32,
+    pub task_nivcsw: u32,
+    /// Offset of `task_struct.se.sum_exec_runtime`.
+    pub task_runtime: u32,
+    /// Offset of `task_struct.ioac.read_bytes`, with `write_bytes` right after it;
+    /// [`ABSENT`] if the kernel keeps no I/O accounting.
+    pub task_read_bytes: u32,
     /// Offset of `ret` in a `syscalls/sys_exit_*` tracepoint record.
     pub syscall_ret: u32,
 }
@@ -218,15 +230,24 @@ impl KernelOffsets {
         upid_nr: 0,
         upid_ns: 0,
         pid_ns_inum: 0,
-        task_utime: 0,
-        task_runtime: 0,
-        task_nvcsw: 0,
-        task_read_bytes: 0,
+        signal_span: 0,
+        signal_span_len: 0,
         signal_utime: 0,
+        signal_stime: 0,
         signal_runtime: 0,
         signal_nvcsw: 0,
+        signal_nivcsw: 0,
         signal_maxrss: 0,
         signal_read_bytes: 0,
+        signal_write_bytes: 0,
+        task_span: 0,
+        task_span_len: 0,
+        task_utime: 0,
+        task_stime: 0,
+        task_nvcsw: 0,
+        task_nivcsw: 0,
+        task_runtime: 0,
+        task_read_bytes: 0,
         syscall_ret: 0,
     };
 }
