@@ -166,3 +166,36 @@ fn base_offsets(btf: &Btf) -> Result<KernelOffsets> {
         ..KernelOffsets::ZERO
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_gives_each_member_its_place() {
+        let span = Span::of("s", [Some(440), Some(432), None, Some(672)]).unwrap();
+        assert_eq!(
+            (span.start, span.len, span.places),
+            (432, 248, [1, 0, ABSENT, 30])
+        );
+        let too_long = Span::of("s", [Some(0), Some(512)]).err().unwrap();
+        assert_eq!(
+            too_long.to_string(),
+            "this kernel's s keeps its accounting in 520 bytes; forkwatch's probe reads at most 512"
+        );
+        assert!(Span::of("s", [Some(0), Some(12)]).is_err(), "not aligned");
+    }
+
+    #[test]
+    fn the_running_kernel_keeps_its_accounting_in_spans() {
+        let btf = Btf::from_sys_fs().expect("this project's machines have kernel BTF");
+        let mut offsets = KernelOffsets::ZERO;
+        usage_offsets(&btf, &mut offsets).unwrap();
+        let utime = btf.member_offset("signal_struct", "utime").unwrap();
+        assert_eq!(offsets.signal_span + 8 * offsets.signal_utime, utime);
+        // This kernel has CONFIG_TASK_IO_ACCOUNTING.
+        assert_ne!(offsets.task_read_bytes, ABSENT);
+        assert_ne!(offsets.signal_read_bytes, ABSENT);
+        assert!(offsets.task_span_len > 0 && offsets.task_span_len as usize <= USAGE_SPAN_BYTES);
+    }
+}
