@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS forkwatch_events
     `forkwatch.exit.signal_name` Nullable(String),
     `forkwatch.exit.core_dumped` UInt8,
     `forkwatch.run_ns` Nullable(UInt64),
+    `forkwatch.exit.cpu_user_ns` Nullable(UInt64),
+    `forkwatch.exit.cpu_system_ns` Nullable(UInt64),
+    `forkwatch.exit.max_rss_bytes` Nullable(UInt64),
     `forkwatch.inferred` UInt8,
     -- The event's time as a DateTime (to the second), for partitions and time ranges:
     -- 18.16 reads no RFC 3339 fractions of a second into a DateTime column itself. Null

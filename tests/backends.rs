@@ -160,9 +160,15 @@ fn check_process(
         unreachable!()
     };
     assert_eq!(filename.lossy(), expected_file(argv[0]), "{backend:?}");
+    let Kind::Exit(status, usage) = &mine[2].kind else {
+        unreachable!()
+    };
+    assert_eq!(*status, expected_exit(code), "{backend:?}");
+    // Only the probe reads what the kernel accounted; the proc connector and /proc polling
+    // see a process only after it is gone.
     assert_eq!(
-        mine[2].kind,
-        Kind::Exit(expected_exit(code), None),
+        usage.is_some(),
+        backend == BackendChoice::Ebpf,
         "{backend:?}"
     );
     let name = Path::new(argv[0]).file_name().unwrap().to_str().unwrap();

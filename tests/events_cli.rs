@@ -20,8 +20,16 @@ use nobody::Nobody;
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 
-/// Starts `events` with `args` and returns once it says it is watching.
+/// Starts `events` with `args` and returns once it says it is watching with eBPF.
 fn start_events(args: &[&str]) -> (Child, BufReader<std::process::ChildStderr>) {
+    start_events_with("eBPF", args)
+}
+
+/// Starts `events` with `args` and returns once it says it is watching with `backend`.
+fn start_events_with(
+    backend: &str,
+    args: &[&str],
+) -> (Child, BufReader<std::process::ChildStderr>) {
     let mut child = Command::new(BIN)
         .arg("events")
         .args(args)
@@ -32,7 +40,10 @@ fn start_events(args: &[&str]) -> (Child, BufReader<std::process::ChildStderr>) 
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("watching with eBPF"), "unexpected: {line}");
+    assert!(
+        line.contains(&format!("watching with {backend}")),
+        "unexpected: {line}"
+    );
     (child, stderr)
 }
 
@@ -81,7 +92,10 @@ fn json_lines_of_the_chosen_kinds_then_a_summary_on_ctrl_c() {
     let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
     assert_eq!(mine.len(), 2, "{mine:#?}");
     assert_eq!(mine[0].kind, Kind::Fork);
-    assert_eq!(mine[1].kind, Kind::Exit(ExitStatus::Code(3), None));
+    let Kind::Exit(status, Some(_)) = mine[1].kind else {
+        panic!("not an exit with usage: {:#?}", mine[1]);
+    };
+    assert_eq!(status, ExitStatus::Code(3));
 
     // The raw JSON has the documented fields, with `signal` null on a normal exit.
     let exit_line = out
@@ -93,6 +107,10 @@ fn json_lines_of_the_chosen_kinds_then_a_summary_on_ctrl_c() {
         assert!(v.get(field).is_some(), "{field} missing from {exit_line}");
     }
     assert!(v["signal"].is_null());
+    for field in USAGE_FIELDS {
+        assert!(v[field].is_u64(), "{field} is not a count in {exit_line}");
+    }
+    assert!(v["max_rss_bytes"].as_u64() > Some(0), "{exit_line}");
 
     let summary = err.lines().last().unwrap();
     let forks = events.iter().filter(|e| e.kind == Kind::Fork).count();
@@ -100,6 +118,38 @@ fn json_lines_of_the_chosen_kinds_then_a_summary_on_ctrl_c() {
         summary.contains(&format!("fork {forks}")) && summary.ends_with(" lost"),
         "{summary}"
     );
+}
+
+/// The JSON fields of what the kernel accounted to a process that exited.
+const USAGE_FIELDS: [&str; 7] = [
+    "cpu_user_ns",
+    "cpu_system_ns",
+    "max_rss_bytes",
+    "read_bytes",
+    "write_bytes",
+    "voluntary_switches",
+    "involuntary_switches",
+];
+
+/// The proc connector tells no usage: an exit's usage fields are there, and null.
+#[test]
+fn netlink_exits_have_null_usage() {
+    let (child, stderr) = start_events_with("netlink", &["--backend", "netlink", "--json"]);
+    let pid = run_and_reap(Command::new("/bin/sh").args(["-c", "exit 4"]));
+    let (out, err, code) = interrupt(child, stderr);
+    assert_eq!(code, Some(0), "{err}");
+    let exit_line = out
+        .lines()
+        .find(|l| l.contains(&format!("\"pid\":{pid},")) && l.contains("\"kind\":\"exit\""))
+        .unwrap_or_else(|| panic!("no exit of {pid} in:\n{out}"));
+    let v: serde_json::Value = serde_json::from_str(exit_line).unwrap();
+    assert_eq!(v["exit_code"], 4);
+    for field in USAGE_FIELDS {
+        assert!(
+            v.get(field).is_some_and(serde_json::Value::is_null),
+            "{field} is not null in {exit_line}"
+        );
+    }
 }
 
 /// `--schema otel`: this machine's host name, and ancestors known from /proc for the
@@ -132,6 +182,11 @@ fn otel_records_name_the_host_and_ancestors_back_to_pid_1() {
     assert_eq!(inner["process.parent_pid"], outer);
     let exit = of("exit", &inner["process.pid"]);
     assert_eq!(exit["process.exit.code"], 3);
+    assert!(
+        exit["forkwatch.exit.max_rss_bytes"].as_u64() > Some(0),
+        "{exit}"
+    );
+    assert!(exit["forkwatch.exit.cpu_user_ns"].is_u64(), "{exit}");
     assert_eq!(exit["forkwatch.process.id"], inner["forkwatch.process.id"]);
     let ancestors = inner["forkwatch.process.ancestors"].as_array().unwrap();
     assert_eq!(ancestors.last(), Some(outer_id));
@@ -167,6 +222,14 @@ fn text_lines_and_a_duration_that_ends_the_run() {
     assert!(
         exec.ends_with("comm=echo file=/bin/echo argv: /bin/echo forkwatch 'text test'"),
         "{exec}"
+    );
+    let exit = out
+        .lines()
+        .find(|l| l.contains(" exit ") && l.contains(&format!("pid={pid} ")))
+        .unwrap_or_else(|| panic!("no exit line for {pid} in:\n{out}"));
+    assert!(
+        exit.contains(" cpu=") && exit.contains(" user=") && exit.contains(" maxrss="),
+        "{exit}"
     );
     assert!(err.contains(" events ("), "{err}");
 }

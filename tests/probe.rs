@@ -9,6 +9,7 @@ mod nobody;
 mod program_copy;
 
 use std::{
+    io::{BufRead, BufReader},
     process::{Command, Stdio},
     sync::{
         Arc,
@@ -18,7 +19,7 @@ use std::{
 };
 
 use forkwatch::{
-    event::{Argv, Event, ExitStatus, Kind},
+    event::{Argv, Event, ExitStatus, Kind, Usage},
     source::{
         FINISH_MARGIN,
         ebpf::{Probe, ProbeOptions},
@@ -64,6 +65,55 @@ fn exited(events: &[Event], pid: u32) -> bool {
         .any(|e| e.pid == pid && matches!(e.kind, Kind::Exit(..)))
 }
 
+/// The status of an exit event and what the kernel accounted to the process.
+fn exit_of(event: &Event) -> (ExitStatus, &Usage) {
+    match &event.kind {
+        Kind::Exit(status, Some(usage)) => (*status, usage),
+        _ => panic!("not an exit with usage: {event:#?}"),
+    }
+}
+
+/// The exit of `pid` among `events`.
+fn exit_event(events: &[Event], pid: u32) -> &Event {
+    events
+        .iter()
+        .find(|e| e.pid == pid && matches!(e.kind, Kind::Exit(..)))
+        .expect("the exit was collected")
+}
+
+/// Reaps our child `pid` with wait4: what the kernel tells its parent it cost (what
+/// getrusage(RUSAGE_CHILDREN) adds up). RUSAGE_CHILDREN itself would also count the
+/// children of tests running at the same time in this process.
+fn reap_with_rusage(pid: u32) -> libc::rusage {
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; wait4 fills it.
+    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing into the two locals.
+    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut rusage) };
+    assert_eq!(
+        reaped,
+        pid as libc::pid_t,
+        "{}",
+        std::io::Error::last_os_error()
+    );
+    rusage
+}
+
+fn rusage_cpu_ns(r: &libc::rusage) -> u64 {
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(r.ru_utime) + ns(r.ru_stime)
+}
+
+/// Asserts that `value` is within `share` (0.05: 5%) of `expected`.
+fn assert_near(what: &str, value: u64, expected: u64, share: f64) {
+    let off = value.abs_diff(expected) as f64 / expected as f64;
+    assert!(
+        off <= share,
+        "{what}: {value} is {:.1}% off {expected}",
+        off * 100.0
+    );
+}
+
 fn load() -> Probe {
     Probe::load(&ProbeOptions::default()).expect("the probe loads (tests run as root)")
 }
@@ -95,7 +145,7 @@ async fn fork_exec_and_exit_code_of_a_child() {
         }
     );
     assert_eq!(mine[1].comm.to_string(), "sh");
-    assert_eq!(mine[2].kind, Kind::Exit(ExitStatus::Code(7), None));
+    assert_eq!(exit_of(mine[2]).0, ExitStatus::Code(7));
     // One process, one identity: every event carries the same start time.
     assert!(mine.iter().all(|e| e.start_ns == mine[0].start_ns));
     assert!(mine[2].run_ns().unwrap() > 0);
@@ -206,16 +256,95 @@ async fn a_sigkill_is_reported_as_signal_9() {
     child.wait().unwrap();
     let exit = of_pid(&events, pid).pop().unwrap();
     assert_eq!(
-        exit.kind,
-        Kind::Exit(
-            ExitStatus::Signal {
-                signal: 9,
-                core_dumped: false
-            },
-            None
-        )
+        exit_of(exit).0,
+        ExitStatus::Signal {
+            signal: 9,
+            core_dumped: false
+        }
     );
     assert_eq!(exit.comm.to_string(), "sleep");
+}
+
+#[tokio::test]
+async fn an_exit_counts_the_cpu_its_parent_is_told_of() {
+    let mut probe = load();
+    // Reaped by reap_with_rusage, for the rusage std's wait does not give.
+    let pid = Command::new(WORKLOAD)
+        .args(["burn", "300", "0"])
+        .spawn()
+        .unwrap()
+        .id();
+    let events = collect_until(&mut probe, |e| exited(e, pid)).await;
+    let told = reap_with_rusage(pid);
+    let (status, usage) = exit_of(exit_event(&events, pid));
+    assert_eq!(status, ExitStatus::Code(0));
+    // Within 5% of the 300 ms it used: the exit leaves out its last stretch on the CPU.
+    assert!(usage.cpu_ns() >= 285_000_000, "{usage:?}");
+    assert_near("CPU time", usage.cpu_ns(), rusage_cpu_ns(&told), 0.05);
+    // A CPU-bound loop runs in user mode.
+    assert!(usage.user_ns > usage.system_ns, "{usage:?}");
+    assert!(usage.read_bytes.is_some() && usage.write_bytes.is_some());
+    assert!(usage.max_rss_bytes > 0, "{usage:?}");
+    assert!(usage.involuntary_switches + usage.voluntary_switches > 0);
+}
+
+/// The main thread ends first and another ends the process: the CPU of every thread,
+/// the released ones and the zombie leader, is in the exit.
+#[tokio::test]
+async fn a_multi_threaded_exit_counts_every_thread() {
+    let mut probe = load();
+    // Reaped by reap_with_rusage, for the rusage std's wait does not give.
+    let pid = Command::new(WORKLOAD)
+        .args(["burn", "150", "3"])
+        .spawn()
+        .unwrap()
+        .id();
+    let events = collect_until(&mut probe, |e| exited(e, pid)).await;
+    let told = reap_with_rusage(pid);
+    let exit = exit_event(&events, pid);
+    assert_ne!(
+        exit.tid, pid,
+        "a thread other than the leader ends the process"
+    );
+    let (status, usage) = exit_of(exit);
+    assert_eq!(status, ExitStatus::Code(0));
+    assert!(usage.cpu_ns() >= 4 * 142_500_000, "{usage:?}");
+    assert_near("CPU time", usage.cpu_ns(), rusage_cpu_ns(&told), 0.05);
+}
+
+/// The child touches 200 MiB in a process forked by a shell: a child spawned by this test
+/// would start in the test process's memory (vfork), and the kernel counts the peak of that
+/// memory too, as getrusage's ru_maxrss shows.
+#[tokio::test]
+async fn an_exit_reports_the_peak_memory() {
+    let mut probe = load();
+    let mut shell = Command::new("/bin/sh")
+        .args(["-c", &format!("{WORKLOAD} touch 200; exit 0")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    BufReader::new(shell.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    let pid: u32 = said
+        .strip_prefix("touched ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected: {said:?}"));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix(" kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("VmHWM in /proc/<pid>/status");
+    drop(shell.stdin.take());
+    let events = collect_until(&mut probe, |e| exited(e, pid)).await;
+    assert!(shell.wait().unwrap().success());
+    let (_, usage) = exit_of(exit_event(&events, pid));
+    assert!(usage.max_rss_bytes >= 200 << 20, "{usage:?}");
+    assert_near("peak memory", usage.max_rss_bytes, hwm_kib * 1024, 0.10);
 }
 
 #[tokio::test]
@@ -252,7 +381,7 @@ async fn threads_start_and_end_inside_their_process() {
         .filter(|e| matches!(e.kind, Kind::Exit(..)))
         .collect();
     assert_eq!(exits.len(), 1);
-    assert_eq!(exits[0].kind, Kind::Exit(ExitStatus::Code(0), None));
+    assert_eq!(exit_of(exits[0]).0, ExitStatus::Code(0));
     assert!(matches!(mine.last().unwrap().kind, Kind::Exit(..)));
 }
 

@@ -104,7 +104,8 @@ impl Running {
 
 /// The events of the process trees rooted at `roots`, from JSON lines: each as its time
 /// and the JSON object without the times. (Two probes stamp the same kernel event a few
-/// microseconds apart, so times are compared separately.)
+/// microseconds apart, so times are compared separately; and each reads an exit's CPU time
+/// and context switches as they are when it runs, so those are left out.)
 fn tree_events(json_lines: &str, roots: &[u32]) -> Vec<(u64, serde_json::Value)> {
     let mut pids: HashSet<u64> = roots.iter().map(|&p| p.into()).collect();
     json_lines
@@ -121,6 +122,14 @@ fn tree_events(json_lines: &str, roots: &[u32]) -> Vec<(u64, serde_json::Value)>
             let object = e.as_object_mut().unwrap();
             let ts_ns = object.remove("ts_ns").unwrap().as_u64().unwrap();
             object.remove("run_ns");
+            for measured in [
+                "cpu_user_ns",
+                "cpu_system_ns",
+                "voluntary_switches",
+                "involuntary_switches",
+            ] {
+                object.remove(measured);
+            }
             (ts_ns, e)
         })
         .collect()

@@ -199,6 +199,72 @@ fn a_process_handed_to_a_subreaper_outside_leaves_the_watch() {
     );
 }
 
+/// `sh` that waits for a line, then runs 8 children one after the other, each
+/// burning some 300 ms of CPU in a loop, and prints what `times` says it and its children
+/// were charged (getrusage RUSAGE_SELF and RUSAGE_CHILDREN).
+const BURNERS: &str = r#"read go; i=0
+while [ $i -lt 8 ]; do sh -c 'j=0; while [ $j -lt 400000 ]; do j=$((j+1)); done'; i=$((i+1)); done
+times"#;
+
+/// Seconds in `times` output (`0m1.234000s` each), summed.
+fn charged_ns(times: &str) -> u64 {
+    times
+        .split_whitespace()
+        .map(|t| {
+            let (min, sec) = t.trim_end_matches('s').split_once('m').unwrap();
+            let secs = min.parse::<f64>().unwrap() * 60.0 + sec.parse::<f64>().unwrap();
+            (secs * 1e9) as u64
+        })
+        .sum()
+}
+
+#[test]
+fn a_subtrees_totals_count_every_child_as_the_kernel_charged_it_though_no_sample_saw_it() {
+    let mut shell = Command::new("sh")
+        .args(["-c", BURNERS])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let root = shell.id();
+    let mut watch = Running::start(&["watch", &root.to_string(), "--json"]);
+    watch.wait_for(READY);
+    use std::io::{Read, Write};
+    writeln!(shell.stdin.take().unwrap(), "go").unwrap();
+    let mut times = String::new();
+    shell
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut times)
+        .unwrap();
+    assert!(shell.wait().unwrap().success());
+    let Finished { stdout, stderr, .. } = watch.finish();
+
+    let totals: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(totals["kind"], "totals");
+    assert_eq!(totals["pid"], root);
+    // Each child lived some 300 ms: a sample a second saw few of them, the probe all.
+    assert_eq!(totals["started"], 8, "{totals}");
+    assert_eq!(totals["exits"]["exit 0"], 9, "{totals}");
+    assert_eq!(totals["cpu_unknown"], 0, "{totals}");
+    let counted = totals["cpu_ns"].as_u64().unwrap() as f64;
+    let charged = charged_ns(&times) as f64;
+    assert!(
+        charged > 1e9,
+        "the children burnt too little to compare: {times}"
+    );
+    assert!(
+        (counted - charged).abs() <= charged * 0.05,
+        "the pin counted {counted} ns, the kernel charged {charged} ns ({times})"
+    );
+    assert!(
+        stderr.iter().any(|l| l
+            .starts_with("forkwatch-tui: totals: 8 started, 9 ended (9 exit 0), 0 alive; CPU ")),
+        "{stderr:?}"
+    );
+}
+
 #[test]
 fn a_stop_signal_ends_the_watch_with_a_summary() {
     let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();

@@ -42,7 +42,18 @@ pub mod flags {
     /// The argv could not be read from the process's memory: `args_len` is 0, but the argv
     /// is unknown, not empty.
     pub const ARGS_UNREADABLE: u32 = 8;
+    /// Exit only: this kernel keeps no block I/O counts (no `task_struct.ioac`), so the
+    /// usage's byte counts are unknown, not zero.
+    pub const NO_IO_ACCOUNTING: u32 = 16;
 }
+
+/// A [`KernelOffsets`] member this kernel does not have; the probe skips what it locates.
+pub const ABSENT: u32 = u32::MAX;
+
+/// The most bytes of one kernel structure the probe reads in one go for an exit's usage:
+/// one read of a span costs about what one of a single count does. A power of two, for a
+/// mask the verifier understands.
+pub const USAGE_SPAN_BYTES: usize = 512;
 
 /// One event as the probe writes it into the ring buffer. An exec record is followed by
 /// `filename_len` bytes of file name (NUL included) and `args_len` bytes of argv.
@@ -85,6 +96,35 @@ pub struct RawEvent {
 // Records follow each other in the ring buffer at 8-byte alignment, and an exec's file name
 // follows its record directly.
 const _: () = assert!(size_of::<RawEvent>().is_multiple_of(8));
+
+/// What the kernel accounted to a whole process when its last thread exits: the sums over
+/// the exiting thread, the threads released before it (`signal_struct`) and a zombie
+/// group leader. Times are the kernel's raw ones; user space splits the precise run time
+/// in the ratio of the tick-sampled user and system times, as `getrusage` does.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExitUsage {
+    /// Tick-sampled user time, nanoseconds (`utime`).
+    pub utime_ns: u64,
+    /// Tick-sampled system time, nanoseconds (`stime`).
+    pub stime_ns: u64,
+    /// Precise CPU time, nanoseconds (`se.sum_exec_runtime`, `sum_sched_runtime`).
+    pub runtime_ns: u64,
+    /// Peak resident memory in pages (`signal_struct.maxrss`).
+    pub max_rss_pages: u64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub voluntary_switches: u64,
+    pub involuntary_switches: u64,
+}
+
+/// An exit record: the event, then what the process cost.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExitRecord {
+    pub event: RawEvent,
+    pub usage: ExitUsage,
+}
 
 /// The probe's per-CPU scratch space for assembling an exec record, which is too big for
 /// the BPF stack.
@@ -198,6 +238,31 @@ pub struct KernelOffsets {
     pub upid_ns: u32,
     /// `pid_namespace.ns.inum`: the namespace's inode number.
     pub pid_ns_inum: u32,
+    /// `signal_struct`'s accounting, which the probe reads in one go: `signal_span_len`
+    /// bytes (at most [`USAGE_SPAN_BYTES`]) from offset `signal_span`, and each count's
+    /// place in them, in u64s (the I/O counts' [`ABSENT`] without I/O accounting).
+    pub signal_span: u32,
+    pub signal_span_len: u32,
+    pub signal_utime: u32,
+    pub signal_stime: u32,
+    pub signal_runtime: u32,
+    pub signal_nvcsw: u32,
+    pub signal_nivcsw: u32,
+    pub signal_maxrss: u32,
+    pub signal_read_bytes: u32,
+    pub signal_write_bytes: u32,
+    /// `task_struct`'s times and context switches, read the same way.
+    pub task_span: u32,
+    pub task_span_len: u32,
+    pub task_utime: u32,
+    pub task_stime: u32,
+    pub task_nvcsw: u32,
+    pub task_nivcsw: u32,
+    /// Offset of `task_struct.se.sum_exec_runtime`.
+    pub task_runtime: u32,
+    /// Offset of `task_struct.ioac.read_bytes`, with `write_bytes` right after it;
+    /// [`ABSENT`] if the kernel keeps no I/O accounting.
+    pub task_read_bytes: u32,
     /// Offset of `ret` in a `syscalls/sys_exit_*` tracepoint record.
     pub syscall_ret: u32,
 }
@@ -231,6 +296,24 @@ impl KernelOffsets {
         upid_nr: 0,
         upid_ns: 0,
         pid_ns_inum: 0,
+        signal_span: 0,
+        signal_span_len: 0,
+        signal_utime: 0,
+        signal_stime: 0,
+        signal_runtime: 0,
+        signal_nvcsw: 0,
+        signal_nivcsw: 0,
+        signal_maxrss: 0,
+        signal_read_bytes: 0,
+        signal_write_bytes: 0,
+        task_span: 0,
+        task_span_len: 0,
+        task_utime: 0,
+        task_stime: 0,
+        task_nvcsw: 0,
+        task_nivcsw: 0,
+        task_runtime: 0,
+        task_read_bytes: 0,
         syscall_ret: 0,
     };
 }

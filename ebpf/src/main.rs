@@ -23,8 +23,8 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TracePointContext},
 };
 use forkwatch_abi::{
-    ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, FILENAME_CAP, KernelOffsets, PF_KTHREAD,
-    RawEvent, flags, kind,
+    ABSENT, ARGS_CAP, COMM_LEN, DEFAULT_RING_BYTES, ExecRecord, ExitRecord, ExitUsage,
+    FILENAME_CAP, KernelOffsets, PF_KTHREAD, RawEvent, USAGE_SPAN_BYTES, flags, kind,
 };
 
 #[map]
@@ -36,6 +36,12 @@ static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
 #[map]
 static EXEC_SCRATCH: PerCpuArray<ExecRecord> = PerCpuArray::with_max_entries(1, 0);
+
+const SPAN_WORDS: usize = USAGE_SPAN_BYTES / 8;
+
+/// A span of a kernel structure's accounting, read in one go (too big for the stack).
+#[map]
+static USAGE_SCRATCH: PerCpuArray<[u64; SPAN_WORDS]> = PerCpuArray::with_max_entries(1, 0);
 
 /// Filled in by user space from the running kernel's BTF before load.
 #[unsafe(no_mangle)]
@@ -92,7 +98,12 @@ fn count_lost() {
 /// The fields every event carries, read from `task` (the task the event concerns).
 #[inline(always)]
 fn describe(task: *const u8, event_kind: u32) -> RawEvent {
-    let leader: *const u8 = read(task, offset!(task_group_leader));
+    describe_with_leader(task, read(task, offset!(task_group_leader)), event_kind)
+}
+
+/// [`describe`], for a caller that has read the task's group leader already.
+#[inline(always)]
+fn describe_with_leader(task: *const u8, leader: *const u8, event_kind: u32) -> RawEvent {
     let parent: *const u8 = read(task, offset!(task_real_parent));
     let cred: *const u8 = read(task, offset!(task_real_cred));
     let task_flags: u32 = read(task, offset!(task_flags));
@@ -168,6 +179,78 @@ fn emit(event: &RawEvent) {
     }
 }
 
+/// What the whole process cost, as `getrusage` will tell its parent: the exiting thread,
+/// the threads released before it (the kernel moved their counts into `signal`) and the
+/// group leader when another thread exits last (a zombie leader's counts are in neither).
+#[inline(always)]
+fn exit_usage(task: *const u8, leader: *const u8, signal: *const u8) -> ExitUsage {
+    let mut usage = ExitUsage::default();
+    if let Some(span) = read_span(signal, offset!(signal_span), offset!(signal_span_len)) {
+        usage.utime_ns = word(span, offset!(signal_utime));
+        usage.stime_ns = word(span, offset!(signal_stime));
+        usage.runtime_ns = word(span, offset!(signal_runtime));
+        usage.voluntary_switches = word(span, offset!(signal_nvcsw));
+        usage.involuntary_switches = word(span, offset!(signal_nivcsw));
+        // do_exit raised it to the memory's high-water mark before this tracepoint.
+        usage.max_rss_pages = word(span, offset!(signal_maxrss));
+        if offset!(signal_read_bytes) != ABSENT as usize {
+            usage.read_bytes = word(span, offset!(signal_read_bytes));
+            usage.write_bytes = word(span, offset!(signal_write_bytes));
+        }
+    }
+    add_task_counts(&mut usage, task);
+    if leader != task {
+        add_task_counts(&mut usage, leader);
+    }
+    usage
+}
+
+/// Adds what the kernel counted on the thread `task` alone.
+#[inline(always)]
+fn add_task_counts(usage: &mut ExitUsage, task: *const u8) {
+    if let Some(span) = read_span(task, offset!(task_span), offset!(task_span_len)) {
+        usage.utime_ns = usage.utime_ns.wrapping_add(word(span, offset!(task_utime)));
+        usage.stime_ns = usage.stime_ns.wrapping_add(word(span, offset!(task_stime)));
+        let voluntary = word(span, offset!(task_nvcsw));
+        let involuntary = word(span, offset!(task_nivcsw));
+        usage.voluntary_switches = usage.voluntary_switches.wrapping_add(voluntary);
+        usage.involuntary_switches = usage.involuntary_switches.wrapping_add(involuntary);
+    }
+    usage.runtime_ns = usage
+        .runtime_ns
+        .wrapping_add(read(task, offset!(task_runtime)));
+    let io = offset!(task_read_bytes);
+    if io != ABSENT as usize {
+        let [read_bytes, write_bytes]: [u64; 2] = read(task, io);
+        usage.read_bytes = usage.read_bytes.wrapping_add(read_bytes);
+        usage.write_bytes = usage.write_bytes.wrapping_add(write_bytes);
+    }
+}
+
+/// Reads `len` bytes at `base + start` into this CPU's scratch span (zeros if the read
+/// faults), for [`word`] to pick counts from.
+#[inline(always)]
+fn read_span(base: *const u8, start: usize, len: usize) -> Option<&'static [u64; SPAN_WORDS]> {
+    let span = USAGE_SCRATCH.get_ptr_mut(0)?;
+    // The mask restates the bound the loader checked in a form the verifier tracks.
+    let len = len & (2 * USAGE_SPAN_BYTES - 1);
+    if len > USAGE_SPAN_BYTES {
+        return None;
+    }
+    // SAFETY: the helper writes at most `len` <= USAGE_SPAN_BYTES bytes into this CPU's
+    // slot, which no other program uses, and zeroes them if the read faults.
+    unsafe {
+        bpf_probe_read_kernel(span.cast(), len as u32, base.wrapping_add(start).cast());
+        Some(&*span)
+    }
+}
+
+/// The count at `place` (in u64s) of a span.
+#[inline(always)]
+fn word(span: &[u64; SPAN_WORDS], place: usize) -> u64 {
+    span[place & (SPAN_WORDS - 1)]
+}
+
 fn current_task() -> *const u8 {
     // SAFETY: helper without arguments.
     unsafe { bpf_get_current_task() as *const u8 }
@@ -194,7 +277,8 @@ pub fn exit(ctx: BtfTracePointContext) -> i32 {
         emit(&describe(task, kind::THREAD_EXIT));
         return 0;
     }
-    let mut event = describe(task, kind::EXIT);
+    let leader: *const u8 = read(task, offset!(task_group_leader));
+    let mut event = describe_with_leader(task, leader, kind::EXIT);
     // What wait(2) will report: the group's code once a group exit began, else the task's.
     let signal: *const u8 = read(task, offset!(task_signal));
     let signal_flags: u32 = read(signal, offset!(signal_flags));
@@ -203,7 +287,19 @@ pub fn exit(ctx: BtfTracePointContext) -> i32 {
     } else {
         read(task, offset!(task_exit_code))
     };
-    emit(&event);
+    if offset!(task_read_bytes) == ABSENT as usize {
+        event.flags |= flags::NO_IO_ACCOUNTING;
+    }
+    let record = ExitRecord {
+        event,
+        usage: exit_usage(task, leader, signal),
+    };
+    if EVENTS
+        .output::<ExitRecord>(&record, wakeup_flags(record.event.ts_ns))
+        .is_err()
+    {
+        count_lost();
+    }
     0
 }
 

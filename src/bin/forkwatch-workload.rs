@@ -18,8 +18,11 @@
 //! - `execs COUNT ARGS`: runs `/bin/true` COUNT times, each with ARGS empty arguments, two
 //!   at a time; exits 0 once all have ended.
 //! - `spin`: keeps one CPU busy, in a thread of its own; exits 0 when its stdin ends.
-//! - `touch MIB`: allocates MIB MiB and writes to every page of it, so that all of it is
-//!   resident, prints `touched`, and exits 0 when its stdin ends.
+//! - `burn MS THREADS`: the main thread and THREADS more each use MS milliseconds of CPU;
+//!   with THREADS > 0 the main thread ends first and the others once it has, so the process
+//!   ends with another thread while its leader is a zombie. Exits 0.
+//! - `touch MIB`: writes to every page of MIB MiB, prints `touched PID`, and exits 0 when
+//!   its stdin ends.
 
 use std::{
     io::{Read, Write},
@@ -30,7 +33,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...] | execs COUNT ARGS | spin | touch MIB"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...] | execs COUNT ARGS | burn MS THREADS | spin | touch MIB"
     );
     ExitCode::from(2)
 }
@@ -106,15 +109,12 @@ fn main() -> ExitCode {
             });
             exit_when_stdin_ends()
         }
+        Some("burn") => match (number(1), number(2)) {
+            (Some(ms), Some(threads)) => burn(Duration::from_millis(ms.into()), threads),
+            _ => usage(),
+        },
         Some("touch") => match number(1) {
-            Some(mib) => {
-                let mut memory = vec![0u8; (mib as usize) << 20];
-                // Every page written: resident, not the shared zero page.
-                memory.iter_mut().step_by(4096).for_each(|b| *b = 1);
-                std::hint::black_box(&memory);
-                println!("touched");
-                exit_when_stdin_ends()
-            }
+            Some(mib) => touch(mib as usize),
             None => usage(),
         },
         _ => usage(),
@@ -240,6 +240,68 @@ fn execs(count: u32, empty: usize) -> ExitCode {
     }
     // SAFETY: reaps our own children until there are none (ECHILD).
     while unsafe { libc::wait(std::ptr::null_mut()) } > 0 {}
+    ExitCode::SUCCESS
+}
+
+/// Uses `cpu` of CPU time on the calling thread.
+fn spin(cpu: Duration) {
+    let thread_cpu = || {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: writes the calling thread's CPU clock into `now`.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    };
+    let mut x = 0u64;
+    while thread_cpu() < cpu {
+        for i in 0..10_000 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+    }
+}
+
+/// `threads` threads and the main thread each use `cpu`; the main thread ends first.
+fn burn(cpu: Duration, threads: u32) -> ExitCode {
+    for _ in 0..threads {
+        std::thread::spawn(move || {
+            spin(cpu);
+            while !leader_ended() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+    }
+    spin(cpu);
+    if threads == 0 {
+        return ExitCode::SUCCESS;
+    }
+    // Ends the main thread alone (exit, not exit_group; no unwinding through Rust frames):
+    // the process lives on in its threads and exits 0 when the last one returns.
+    // SAFETY: nothing on this thread is used after it ends.
+    unsafe { libc::syscall(libc::SYS_exit, 0) };
+    unreachable!("SYS_exit returned")
+}
+
+/// Whether this process's main thread has ended: it waits as a zombie for the others.
+fn leader_ended() -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", std::process::id()));
+    // The state letter follows the command name's closing parenthesis.
+    stat.map_or(true, |s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
+}
+
+/// Writes to every page of `mib` MiB, says so, and lives until stdin ends.
+fn touch(mib: usize) -> ExitCode {
+    let mut memory = vec![0u8; mib << 20];
+    for page in memory.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&memory);
+    println!("touched {}", std::process::id());
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
     ExitCode::SUCCESS
 }
 

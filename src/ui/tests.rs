@@ -1067,6 +1067,7 @@ fn quits_on_q_ctrl_c_and_stop_and_a_failed_source_says_why() {
 #[path = "../../tests/common/contained.rs"]
 mod contained;
 mod containers;
+mod details;
 mod hostile;
 mod hosts;
 mod keys;

@@ -1,10 +1,19 @@
 //! The probe's ring-buffer records, decoded into [`Event`]s.
 
-use forkwatch_abi::{COMM_LEN, RawEvent, flags};
+use std::sync::LazyLock;
+
+use forkwatch_abi::{COMM_LEN, ExitUsage, RawEvent, flags};
 
 use crate::event::{
-    Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName, PidNamespace,
+    Argv, ByteString, Comm, Creds, Event, ExitStatus, Kind, KindName, PidNamespace, Usage,
 };
+
+/// Bytes per page, the unit of the kernel's peak-memory count.
+static PAGE_BYTES: LazyLock<u64> = LazyLock::new(|| {
+    // SAFETY: sysconf only reads a configuration value.
+    let bytes = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(bytes).unwrap_or(4096)
+});
 
 /// Decodes one ring-buffer record; `None` if it is malformed.
 pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
@@ -14,7 +23,17 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
     let kind = match KindName::from_probe(raw.kind)? {
         KindName::Fork => Kind::Fork,
         KindName::ThreadStart => Kind::ThreadStart,
-        KindName::Exit => Kind::Exit(ExitStatus::from_wait_status(raw.exit_status), None),
+        KindName::Exit => {
+            let tail = bytes.get(size_of::<RawEvent>()..)?;
+            let tail = tail.get(..size_of::<ExitUsage>())?;
+            // SAFETY: ExitUsage is plain integers, valid for any bytes; unaligned-safe read.
+            let counted: ExitUsage = unsafe { std::ptr::read_unaligned(tail.as_ptr().cast()) };
+            let io_known = raw.flags & flags::NO_IO_ACCOUNTING == 0;
+            Kind::Exit(
+                ExitStatus::from_wait_status(raw.exit_status),
+                Some(Box::new(usage(&counted, *PAGE_BYTES, io_known))),
+            )
+        }
         KindName::ThreadExit => Kind::ThreadExit,
         KindName::Uid => Kind::Uid { inferred: false },
         KindName::Gid => Kind::Gid { inferred: false },
@@ -59,6 +78,30 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Event> {
         kernel_thread: raw.flags & flags::KERNEL_THREAD != 0,
         kind,
     })
+}
+
+/// The kernel's counts as `getrusage` reports them: the precise run time, split into user
+/// and system time in the ratio of the tick-sampled times (the kernel's `cputime_adjust`).
+fn usage(counted: &ExitUsage, page_bytes: u64, io_known: bool) -> Usage {
+    let (user, system, total) = (counted.utime_ns, counted.stime_ns, counted.runtime_ns);
+    let system_ns = match (user, system) {
+        (_, 0) => 0,
+        (0, _) => total,
+        _ => {
+            let share =
+                u128::from(system) * u128::from(total) / (u128::from(user) + u128::from(system));
+            u64::try_from(share).unwrap_or(total)
+        }
+    };
+    Usage {
+        user_ns: total - system_ns,
+        system_ns,
+        max_rss_bytes: counted.max_rss_pages.saturating_mul(page_bytes),
+        read_bytes: io_known.then_some(counted.read_bytes),
+        write_bytes: io_known.then_some(counted.write_bytes),
+        voluntary_switches: counted.voluntary_switches,
+        involuntary_switches: counted.involuntary_switches,
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +168,64 @@ mod tests {
         };
         assert_eq!(filename.as_bytes(), b"/abcd");
         assert!(argv.is_empty() && argv_unreadable && filename_truncated && !argv_truncated);
+    }
+
+    #[test]
+    fn an_exit_carries_the_run_time_split_like_getrusage() {
+        let raw = RawEvent {
+            kind: kind::EXIT,
+            exit_status: 3 << 8,
+            ..Default::default()
+        };
+        let counted = ExitUsage {
+            utime_ns: 300,
+            stime_ns: 100,
+            runtime_ns: 1_000,
+            max_rss_pages: 2,
+            read_bytes: 7,
+            write_bytes: 9,
+            voluntary_switches: 4,
+            involuntary_switches: 5,
+        };
+        // SAFETY: viewing a plain repr(C) struct as bytes.
+        let tail = unsafe {
+            std::slice::from_raw_parts(
+                std::ptr::from_ref(&counted).cast::<u8>(),
+                size_of::<ExitUsage>(),
+            )
+        };
+        let Some(Event {
+            kind: Kind::Exit(status, Some(decoded)),
+            ..
+        }) = decode(&record(raw, tail))
+        else {
+            panic!("not an exit with usage");
+        };
+        assert_eq!(status, ExitStatus::from_wait_status(3 << 8));
+        let expected = Usage {
+            user_ns: 750,
+            system_ns: 250,
+            max_rss_bytes: 2 * *PAGE_BYTES,
+            read_bytes: Some(7),
+            write_bytes: Some(9),
+            voluntary_switches: 4,
+            involuntary_switches: 5,
+        };
+        assert_eq!(*decoded, expected);
+        assert!(
+            decode(&record(raw, &tail[..8])).is_none(),
+            "a cut exit record"
+        );
+        let no_ticks = usage(
+            &ExitUsage {
+                runtime_ns: 5,
+                ..ExitUsage::default()
+            },
+            4096,
+            false,
+        );
+        assert_eq!((no_ticks.user_ns, no_ticks.system_ns), (5, 0));
+        assert_eq!((no_ticks.read_bytes, no_ticks.write_bytes), (None, None));
     }
 
     #[test]

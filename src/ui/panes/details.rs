@@ -15,8 +15,9 @@ use super::super::{
 };
 use crate::{
     event::{
+        Usage, bytes_short,
         container::{Container, container_of},
-        duration, text_line,
+        cpu_seconds, duration, text_line,
     },
     text,
     tracker::model::Process,
@@ -68,6 +69,9 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
 
     let (state, state_style) = state(p, view.now_ns);
     field("state", state, state_style);
+    for (label, value) in resources(p, view.now_ns) {
+        field(label, value, Style::new());
+    }
     let argv = if p.program.argv.is_empty() {
         "(unknown)".to_owned()
     } else {
@@ -118,6 +122,94 @@ fn lines(view: &View, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// What it cost: what the kernel accounted when it ended, or while it runs, what its latest
+/// sample (taken at `now_ns` at the latest) read.
+fn resources(p: &Process, now_ns: u64) -> Vec<(&'static str, String)> {
+    let r = &p.resources;
+    if let Some(usage) = &r.usage {
+        return exit_usage(usage);
+    }
+    let Some(sampled) = r.sampled.filter(|_| p.exit.is_none()) else {
+        return Vec::new();
+    };
+    let sample = sampled.sample;
+    let cpu = match sampled.cpu_percent() {
+        percent if percent.is_empty() => format!("{} in all", cpu_seconds(sample.cpu_ns)),
+        percent => format!("{percent}% now, {} in all", cpu_seconds(sample.cpu_ns)),
+    };
+    let mut memory = format!("{} resident", bytes_short(sample.rss_bytes));
+    if r.peak_rss_bytes > sample.rss_bytes {
+        memory.push_str(&format!(", {} at most", bytes_short(r.peak_rss_bytes)));
+    }
+    let threads = match sample.threads {
+        1 => "1 thread".to_owned(),
+        n => format!("{n} threads"),
+    };
+    let letter = sample.state.letter();
+    let ago = duration::short(now_ns.saturating_sub(sampled.at_ns));
+    vec![
+        ("cpu", cpu),
+        ("memory", memory),
+        (
+            "sampled",
+            format!("{letter} ({}), {threads}, {ago} ago", state_meaning(letter)),
+        ),
+    ]
+}
+
+/// The lines of what the kernel accounted to a process that ended.
+fn exit_usage(usage: &Usage) -> Vec<(&'static str, String)> {
+    let io = match (usage.read_bytes, usage.write_bytes) {
+        (Some(read), Some(written)) => format!(
+            "{} read, {} written",
+            bytes_short(read),
+            bytes_short(written)
+        ),
+        _ => "not counted by this kernel".to_owned(),
+    };
+    vec![
+        (
+            "cpu",
+            format!(
+                "{} (user {}, system {})",
+                cpu_seconds(usage.cpu_ns()),
+                cpu_seconds(usage.user_ns),
+                cpu_seconds(usage.system_ns)
+            ),
+        ),
+        (
+            "memory",
+            format!("{} at most", bytes_short(usage.max_rss_bytes)),
+        ),
+        ("disk i/o", io),
+        (
+            "switches",
+            format!(
+                "{} voluntary, {} involuntary",
+                usage.voluntary_switches, usage.involuntary_switches
+            ),
+        ),
+    ]
+}
+
+/// What a scheduling state's letter means, as `ps(1)` explains it.
+fn state_meaning(letter: char) -> &'static str {
+    match letter {
+        'R' => "running",
+        'S' => "sleeping",
+        'D' => "waiting for I/O",
+        'T' => "stopped",
+        't' => "stopped by a tracer",
+        'Z' => "zombie",
+        'X' => "dead",
+        'I' => "idle",
+        'P' => "parked",
+        'W' => "waking",
+        'K' => "wakekill",
+        _ => "unknown",
+    }
 }
 
 /// Its PID namespace and cgroup, as far as they are known.
