@@ -338,7 +338,7 @@ fn other_files_and_newer_versions_are_refused_in_one_line() {
         refused(&bytes),
         format!(
             "forkwatch-tui: cannot replay {file}: written by a newer forkwatch (recording \
-             format 7; this one reads up to 3): replay it with a newer forkwatch-tui\n"
+             format 7; this one reads up to 4): replay it with a newer forkwatch-tui\n"
         )
     );
 }

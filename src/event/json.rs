@@ -279,6 +279,43 @@ struct JsonEvent {
     threads: Option<u32>,
 }
 
+impl JsonEvent {
+    /// An exit's status and, where it is given, its usage.
+    fn exit(&self) -> Result<Kind, &'static str> {
+        let status = match (self.exit_code, self.signal) {
+            (Some(code), None) => ExitStatus::Code(code),
+            (None, Some(signal)) => ExitStatus::Signal {
+                signal,
+                core_dumped: self.core_dumped,
+            },
+            (None, None) => ExitStatus::Unknown,
+            (Some(_), Some(_)) => return Err("an exit has at most one of exit_code and signal"),
+        };
+        let usage = self.cpu_user_ns.map(|user_ns| {
+            Box::new(Usage {
+                user_ns,
+                system_ns: self.cpu_system_ns.unwrap_or_default(),
+                max_rss_bytes: self.max_rss_bytes.unwrap_or_default(),
+                read_bytes: self.read_bytes,
+                write_bytes: self.write_bytes,
+                voluntary_switches: self.voluntary_switches.unwrap_or_default(),
+                involuntary_switches: self.involuntary_switches.unwrap_or_default(),
+            })
+        });
+        Ok(Kind::Exit(status, usage))
+    }
+
+    fn sample(&self) -> Result<Kind, &'static str> {
+        let letter = self.state.filter(char::is_ascii).map_or(b'?', |c| c as u8);
+        Ok(Kind::Sample(Sample {
+            cpu_ns: self.cpu_ns.ok_or("a sample without cpu_ns")?,
+            rss_bytes: self.rss_bytes.unwrap_or_default(),
+            state: State::from_letter(letter),
+            threads: self.threads.unwrap_or_default(),
+        }))
+    }
+}
+
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let j = JsonEvent::deserialize(d)?;
@@ -299,32 +336,7 @@ impl<'de> Deserialize<'de> for Event {
                     argv_unreadable: j.argv_unreadable,
                 }
             }
-            KindName::Exit => Kind::Exit(
-                match (j.exit_code, j.signal) {
-                    (Some(code), None) => ExitStatus::Code(code),
-                    (None, Some(signal)) => ExitStatus::Signal {
-                        signal,
-                        core_dumped: j.core_dumped,
-                    },
-                    (None, None) => ExitStatus::Unknown,
-                    (Some(_), Some(_)) => {
-                        return Err(de::Error::custom(
-                            "an exit has at most one of exit_code and signal",
-                        ));
-                    }
-                },
-                j.cpu_user_ns.map(|user_ns| {
-                    Box::new(Usage {
-                        user_ns,
-                        system_ns: j.cpu_system_ns.unwrap_or_default(),
-                        max_rss_bytes: j.max_rss_bytes.unwrap_or_default(),
-                        read_bytes: j.read_bytes,
-                        write_bytes: j.write_bytes,
-                        voluntary_switches: j.voluntary_switches.unwrap_or_default(),
-                        involuntary_switches: j.involuntary_switches.unwrap_or_default(),
-                    })
-                }),
-            ),
+            KindName::Exit => j.exit().map_err(de::Error::custom)?,
             KindName::ThreadExit => Kind::ThreadExit,
             KindName::Uid => Kind::Uid {
                 inferred: j.inferred,
@@ -335,12 +347,7 @@ impl<'de> Deserialize<'de> for Event {
             KindName::Lost => Kind::Lost {
                 count: j.count.ok_or_else(|| de::Error::missing_field("count"))?,
             },
-            KindName::Sample => Kind::Sample(Sample {
-                cpu_ns: j.cpu_ns.ok_or_else(|| de::Error::missing_field("cpu_ns"))?,
-                rss_bytes: j.rss_bytes.unwrap_or_default(),
-                state: State::from_letter(j.state.filter(char::is_ascii).map_or(b'?', |c| c as u8)),
-                threads: j.threads.unwrap_or_default(),
-            }),
+            KindName::Sample => j.sample().map_err(de::Error::custom)?,
         };
         let creds = match (j.uid, j.euid, j.gid, j.egid) {
             (Some(uid), Some(euid), Some(gid), Some(egid)) => Some(Creds {

@@ -307,15 +307,7 @@ pub fn decode(
         KindName::Fork => Kind::Fork,
         KindName::ThreadStart => Kind::ThreadStart,
         KindName::Exec => decode_exec(&mut r, flags)?,
-        KindName::Exit => {
-            let status = decode_exit(&mut r)?;
-            let usage = if place & HAS_USAGE != 0 {
-                Some(Box::new(decode_usage(&mut r)?))
-            } else {
-                None
-            };
-            Kind::Exit(status, usage)
-        }
+        KindName::Exit => decode_exit(&mut r, place)?,
         KindName::ThreadExit => Kind::ThreadExit,
         KindName::Uid => Kind::Uid {
             inferred: flags & INFERRED != 0,
@@ -324,12 +316,7 @@ pub fn decode(
             inferred: flags & INFERRED != 0,
         },
         KindName::Lost => Kind::Lost { count: r.varint()? },
-        KindName::Sample => Kind::Sample(Sample {
-            cpu_ns: r.varint()?,
-            rss_bytes: r.varint()?,
-            state: State::from_letter(r.byte()?),
-            threads: r.u32()?,
-        }),
+        KindName::Sample => decode_sample(&mut r)?,
     };
     Ok(Event {
         ts_ns,
@@ -454,8 +441,28 @@ fn decode_exec(r: &mut Cursor, flags: u8) -> Result<Kind, &'static str> {
     })
 }
 
+/// An exit: its status, and its usage with place flag [`HAS_USAGE`].
+fn decode_exit(r: &mut Cursor, place: u8) -> Result<Kind, &'static str> {
+    let status = decode_status(r)?;
+    let usage = if place & HAS_USAGE != 0 {
+        Some(Box::new(decode_usage(r)?))
+    } else {
+        None
+    };
+    Ok(Kind::Exit(status, usage))
+}
+
+fn decode_sample(r: &mut Cursor) -> Result<Kind, &'static str> {
+    Ok(Kind::Sample(Sample {
+        cpu_ns: r.varint()?,
+        rss_bytes: r.varint()?,
+        state: State::from_letter(r.byte()?),
+        threads: r.u32()?,
+    }))
+}
+
 /// An exit's status: how it ended, then the code or signal.
-fn decode_exit(r: &mut Cursor) -> Result<ExitStatus, &'static str> {
+fn decode_status(r: &mut Cursor) -> Result<ExitStatus, &'static str> {
     let how = r.byte()?;
     let mut value = || i32::try_from(unzigzag(r.varint()?)).map_err(|_| "exit status out of range");
     Ok(match how {
