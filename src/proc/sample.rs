@@ -116,6 +116,13 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
+        // Until it has exec'd and gone to sleep, it runs.
+        for _ in 0..1_000 {
+            if crate::proc::stat::read(child.id()).is_some_and(|s| s.state == b'S') {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let mut sampler = ProcSampler::new(5);
         let mut out = Vec::new();
         sampler.round(&mut out).unwrap();
