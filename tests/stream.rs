@@ -338,6 +338,9 @@ fn a_stream_to_or_from_a_terminal_is_refused() {
     assert!(screen.contains("status=1"), "{screen}");
 
     tmux.type_text("clear", true);
+    // Typed before the screen is cleared, the next command's echo would be cleared with
+    // it and its output would follow the prompt, on the prompt's line.
+    tmux.wait_for("a cleared screen", |s| !s.contains("status="));
     tmux.type_text(&format!("{BIN} replay -; echo status=$?"), true);
     let screen = tmux.wait_for("status", |s| s.lines().any(|l| l.starts_with("status=")));
     let said = tmux.said();
