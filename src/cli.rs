@@ -365,6 +365,13 @@ pub struct RelayArgs {
     /// --cgroup`).
     #[arg(long, value_name = "PATH")]
     pub cgroup: Option<String>,
+
+    /// Who sends the signals: `user` (forkwatch, with the layout's siginfo as documented)
+    /// or `kernel` (the probe, from the event's tracepoint: si_code SI_KERNEL, si_pid and
+    /// si_uid 0, the pid the layout puts in si_pid in the high half of the 64-bit
+    /// si_value); `kernel` falls back to `user` where the kernel cannot, saying why.
+    #[arg(long, value_name = "user|kernel")]
+    pub path: Option<String>,
 }
 
 impl RelayArgs {
@@ -379,6 +386,7 @@ impl RelayArgs {
             layout: self.layout.as_deref(),
             container: self.container.as_deref(),
             cgroup: self.cgroup.as_deref(),
+            path: self.path.as_deref(),
         }
     }
 }

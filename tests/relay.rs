@@ -322,33 +322,12 @@ fn the_relay_command_ends_when_its_last_target_exits() {
     quiet.wait().unwrap();
 }
 
-/// A holder, as a user of its own (`uid`) whose signal queue holds only `queue` signals
-/// (RLIMIT_SIGPENDING), so further ones fail with EAGAIN.
-fn hold_limited(signal: i32, uid: u32, queue: u64) -> Holder {
-    let prepare = || {
-        let limit = libc::rlimit {
-            rlim_cur: queue,
-            rlim_max: queue,
-        };
-        // SAFETY: in the forked process: only system calls.
-        unsafe {
-            libc::syscall(libc::SYS_setrlimit, libc::RLIMIT_SIGPENDING, &limit);
-            if libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0 {
-                libc::_exit(1);
-            }
-        }
-    };
-    Holder::fork(signal, None, prepare, |_, _| {})
-        .expect("cannot fork a holder")
-        .0
-}
-
 #[tokio::test]
 async fn a_full_signal_queue_is_counted_as_undelivered_and_stalls_no_one() {
     let sig = signal();
     // A user of its own, so no one else's pending signals count against its queue of 3.
     let uid = 3_000_000 + std::process::id();
-    let full = hold_limited(sig, uid, 3);
+    let full = Holder::hold_limited(sig, uid, 3);
     let mut receiver = Receiver::spawn(sig);
     let mut relays = Relays::new();
     relays
@@ -578,5 +557,153 @@ fn a_subtree_rule_relays_each_fork_in_the_subtree_including_later_generations() 
             "si_pid is the parent, si_value the child"
         );
     }
+    assert_only_sentinel_left(&mut receiver);
+}
+
+/// `relay --path kernel` ARGS: the probe sends the signals; waits until it relays.
+fn relay_in_kernel(args: &[&str]) -> Running {
+    let mut command = vec!["relay", "--path", "kernel"];
+    command.extend_from_slice(args);
+    let mut relay = Running::start(&command);
+    relay.wait_for("relaying with");
+    relay
+}
+
+fn said_in_kernel(stderr: &[String]) {
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("relaying with eBPF, signals sent in the kernel")),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn relayfork_in_the_kernel_sends_one_signal_per_fork_with_parent_and_child_in_si_value() {
+    let mut receiver = Receiver::spawn(signal());
+    let mut forker = Forker::start("", None);
+    let relay = relay_in_kernel(&[
+        "--to",
+        &receiver.pid().to_string(),
+        "--pid",
+        &forker.pid().to_string(),
+    ]);
+    let children: Vec<u32> = (0..5).map(|_| forker.fork()).collect();
+    let parent = forker.pid();
+    forker.end();
+    let Finished { status, stderr, .. } = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    said_in_kernel(&stderr);
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("5 events relayed, 5 signals sent, 0 undelivered")),
+        "{stderr:?}"
+    );
+    for &child in &children {
+        let got = receiver.next(GUARD).expect("a signal per fork");
+        assert_eq!(got.signo, signal());
+        assert_eq!(got.code, libc::SI_KERNEL, "the kernel built the siginfo");
+        assert_eq!((got.pid, got.uid), (0, 0), "the kernel sets no sender");
+        assert_eq!(got.value, child as i32, "si_int is the child, as before");
+        assert_eq!(got.value_high, parent as i32, "the parent in the high half");
+    }
+    assert_only_sentinel_left(&mut receiver);
+}
+
+#[test]
+fn kmonitor_in_the_kernel_sends_the_event_bit_and_the_process_in_si_value() {
+    let mut receiver = Receiver::spawn(signal());
+    let mut forker = Forker::start("exec /bin/true", None);
+    let relay = relay_in_kernel(&[
+        "--to",
+        &receiver.pid().to_string(),
+        "--pid",
+        &forker.pid().to_string(),
+        "--layout",
+        "kmonitor",
+    ]);
+    let child = forker.fork();
+    let pid = forker.pid();
+    forker.end();
+    let Finished { status, stderr, .. } = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    said_in_kernel(&stderr);
+    let got: Vec<(i32, i32)> = (0..3)
+        .map(|_| receiver.next(GUARD).expect("fork, exec and exit"))
+        .inspect(|r| assert_eq!((r.signo, r.code, r.pid), (signal(), libc::SI_KERNEL, 0)))
+        .map(|r| (r.value, r.value_high))
+        .collect();
+    assert_eq!(
+        got,
+        [(0x08, child as i32), (0x20, pid as i32), (0x40, pid as i32)]
+    );
+    assert_only_sentinel_left(&mut receiver);
+}
+
+#[test]
+fn a_full_signal_queue_in_the_kernel_is_counted_as_undelivered() {
+    let sig = signal();
+    let uid = 3_100_000 + std::process::id();
+    let full = Holder::hold_limited(sig, uid, 3);
+    let mut receiver = Receiver::spawn(sig);
+    let mut forker = Forker::start("", None);
+    let relay = relay_in_kernel(&[
+        "--to",
+        &format!("{},{}", full.pid(), receiver.pid()),
+        "--pid",
+        &forker.pid().to_string(),
+    ]);
+    let children: Vec<u32> = (0..10).map(|_| forker.fork()).collect();
+    forker.end();
+    let Finished { status, stderr, .. } = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    said_in_kernel(&stderr);
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("10 events relayed, 13 signals sent, 7 undelivered")),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains(&format!("pid {}", full.pid()))
+                && l.contains("3 sent, 7 undelivered")),
+        "{stderr:?}"
+    );
+    for child in children {
+        assert_eq!(receiver.next(GUARD).map(|r| r.value), Some(child as i32));
+    }
+}
+
+#[test]
+fn a_rule_the_kernel_cannot_relay_is_relayed_from_user_space_saying_why() {
+    let mut receiver = Receiver::spawn(signal());
+    let mut forker = Forker::start("", None);
+    let relay = relay_in_kernel(&[
+        "--to",
+        &receiver.pid().to_string(),
+        "--pid",
+        &forker.pid().to_string(),
+        "--backend",
+        "netlink",
+    ]);
+    let child = forker.fork();
+    let parent = forker.pid();
+    forker.end();
+    let Finished { status, stderr, .. } = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    assert!(
+        stderr.iter().any(|l| l.contains(
+            "signals sent from user space: not in the kernel, the event source is the netlink backend, not the eBPF probe"
+        )),
+        "{stderr:?}"
+    );
+    let got = receiver.next(GUARD).expect("the fork");
+    assert_eq!(
+        (got.code, got.pid, got.value),
+        (libc::SI_QUEUE, parent as i32, child as i32)
+    );
     assert_only_sentinel_left(&mut receiver);
 }

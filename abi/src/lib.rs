@@ -5,6 +5,7 @@
 #![no_std]
 
 pub mod names;
+pub mod relay;
 
 /// Length of `task_struct.comm`, including the terminating NUL.
 pub const COMM_LEN: usize = 16;

@@ -9,6 +9,12 @@ pub mod map {
     pub const EVENTS: &str = "EVENTS";
     /// Per CPU, the records that could not be queued.
     pub const LOST: &str = "LOST";
+    /// The in-kernel relay's entries ([`RelayEntry`](crate::relay::RelayEntry)).
+    pub const RELAYS: &str = "RELAYS";
+    /// How many of them, from the start, may be in use.
+    pub const RELAY_USED: &str = "RELAY_USED";
+    /// Per CPU, what became of each entry's signals.
+    pub const RELAY_COUNTS: &str = "RELAY_COUNTS";
 }
 
 /// Read-only globals user space fills in before the probe is loaded.
@@ -35,4 +41,10 @@ pub mod program {
     pub const GID_CHANGE: &str = "gid_change";
     /// The task iterator (`iter/task`): one [`TaskSample`](crate::TaskSample) per task.
     pub const TASK_SAMPLES: &str = "task_samples";
+    /// The in-kernel relay on `sched_process_fork`, `_exec` and `_exit` (tp_btf).
+    pub const RELAY_FORK: &str = "relay_fork";
+    pub const RELAY_EXEC: &str = "relay_exec";
+    pub const RELAY_EXIT: &str = "relay_exit";
+    /// On `signal_generate` (tp_btf): what became of a signal the relay sent.
+    pub const RELAY_SIGNAL: &str = "relay_signal";
 }

@@ -9,6 +9,8 @@
 //! names are spelled out here again, and a test of the loader checks them).
 #![no_std]
 #![no_main]
+// The kfunc calls of the in-kernel relay are written in assembly (see `relay`).
+#![feature(asm_experimental_arch)]
 
 use core::ptr;
 
@@ -66,7 +68,7 @@ macro_rules! offset {
     ($field:ident) => {
         // SAFETY: a read of a global the loader filled in; volatile so the compiler does not
         // fold the zero it was compiled with.
-        unsafe { ptr::read_volatile(&OFFSETS.$field) as usize }
+        unsafe { core::ptr::read_volatile(&OFFSETS.$field) as usize }
     };
 }
 
@@ -85,6 +87,7 @@ fn read<T: Copy>(base: *const u8, off: usize) -> T {
     }
 }
 
+mod relay;
 mod samples;
 
 fn count_lost() {

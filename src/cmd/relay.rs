@@ -14,7 +14,7 @@ use crate::{
     source::{Feed, LiveOptions, Source},
     tracker::{
         Tracker,
-        rules::{Notice, Rule, RuleFields},
+        rules::{Notice, Rule, RuleFields, SendPath},
     },
 };
 
@@ -23,7 +23,9 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
     let mut stop = StopSignals::catch()?;
     let spec = fields.build().map_err(|e| anyhow!(e))?;
     live.probe.wakeup_gap = relay::WAKEUP_GAP;
+    live.probe.kernel_relay = spec.path == SendPath::Kernel;
     let (mut source, selection) = Source::open_live(&live)?;
+    let kernel_relay = source.take_kernel_relay();
     // Targets are signalled and checked (their wait channels) whoever they belong to.
     privileges::keep_only(privileges::SIGNAL_ANY_PROCESS | privileges::READ_ANY_PROCESS)?;
     // Opened once the source runs, so an exit of the process to match cannot fall between
@@ -33,14 +35,16 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
     } else {
         Tracker::without_tree()
     };
-    let mut targets = Targets::default();
+    let mut targets = Targets::with_kernel_relay(kernel_relay);
     let mut notices = Vec::new();
     let id = targets.add_rule(&mut tracker, spec, &mut notices)?;
     print(&mut notices);
+    let rule = &tracker.relays().rules()[0];
     eprintln!(
-        "forkwatch-tui: {id} ({}) relaying with {}; stop with Ctrl-C",
-        tracker.relays().rules()[0].spec(),
-        selection.summary()
+        "forkwatch-tui: {id} ({}) relaying with {}, {}; stop with Ctrl-C",
+        rule.spec(),
+        selection.summary(),
+        rule.sender()
     );
     super::print_notices(&selection);
 
@@ -70,11 +74,13 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
             notices.extend(outcome.notices);
             targets.perform(&mut tracker, &outcome.effects, &mut notices);
         }
+        targets.count_in_kernel(&mut tracker, false);
         print(&mut notices);
         if stopping {
             break;
         }
     }
+    targets.count_in_kernel(&mut tracker, true);
     for rule in tracker.relays().rules() {
         summary(rule, tracker.relays().lost());
     }

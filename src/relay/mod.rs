@@ -7,6 +7,7 @@
 //! the user should know. The signal a user sends from the UI (`k`) goes the same way:
 //! through a pidfd for the process as it was picked ([`signal`]).
 
+mod kernel;
 mod kill;
 mod target;
 
@@ -17,13 +18,17 @@ use anyhow::{Result, anyhow};
 pub use kill::{Sent, signal};
 pub use target::pick;
 
+use kernel::Kernel;
+
 use crate::{
+    event::ProcessKey,
     pidfd::PidFd,
+    source::ebpf::KernelRelay,
     tracker::{
         Effect, Tracker,
         rules::{
-            Delivery, Match, Matched, NewRule, Notice, Opened, Picked, RuleId, RuleSpec, TargetId,
-            siginfo,
+            Delivery, Match, Matched, NewRule, Notice, Opened, Picked, RuleId, RuleSpec, SendPath,
+            Sender, TargetId, siginfo,
         },
     },
 };
@@ -59,23 +64,34 @@ impl Picks {
     }
 }
 
-/// A target's pidfd.
+/// A target's pidfd, and its entry in the probe's relay map if the probe signals it.
 #[derive(Debug)]
 struct Held {
     id: TargetId,
     pid: u32,
     pidfd: PidFd,
+    slot: Option<u32>,
 }
 
 /// The pidfds of every relay target still there, by the [`TargetId`] the tracker knows
-/// them by.
+/// them by, and the in-kernel relay for rules that ask for it.
 #[derive(Debug, Default)]
 pub struct Targets {
     held: Vec<Held>,
     next_id: u32,
+    kernel: Kernel,
 }
 
 impl Targets {
+    /// Targets whose rules may ask the probe to send their signals: the in-kernel relay the
+    /// source loaded, or why it could not.
+    pub fn with_kernel_relay(relay: Result<KernelRelay, String>) -> Self {
+        Self {
+            kernel: Kernel::new(relay),
+            ..Self::default()
+        }
+    }
+
     /// Opens what `spec` names, its pids resolved now (or as `picks` holds them): the
     /// process to match, as /proc shows it (or, for a subtree, as the tracker's model holds
     /// it), and each target as a pidfd. Fails, opening nothing, if a target or the process
@@ -99,6 +115,7 @@ impl Targets {
             .iter()
             .map(|&pid| target::open(picks.target(pid)?))
             .collect::<Result<Vec<_>>>()?;
+        let (sender, mut slots) = self.in_kernel(&spec, &matched, &opened);
         let targets = opened
             .into_iter()
             .map(|open| {
@@ -110,6 +127,7 @@ impl Targets {
                     id,
                     pid,
                     pidfd: open.pidfd,
+                    slot: slots.next(),
                 });
                 Opened {
                     id,
@@ -123,7 +141,48 @@ impl Targets {
             spec,
             matched,
             targets,
+            sender,
         })
+    }
+
+    /// Who sends the signals of a rule on `opened` targets; for the probe, their entries
+    /// are written into its map and their slots come back in order.
+    fn in_kernel(
+        &mut self,
+        spec: &RuleSpec,
+        matched: &Matched,
+        opened: &[target::Open],
+    ) -> (Sender, std::vec::IntoIter<u32>) {
+        if spec.path == SendPath::User {
+            return (Sender::User, Vec::new().into_iter());
+        }
+        let entries = opened
+            .iter()
+            .map(|open| {
+                let target = ProcessKey::new(open.process.pid, open.process.start_ns);
+                self.kernel.entry(spec, matched, target)
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .and_then(|entries| self.kernel.add(&entries));
+        match entries {
+            Ok(slots) => (Sender::Kernel, slots.into_iter()),
+            Err(why) => (Sender::UserInstead(why), Vec::new().into_iter()),
+        }
+    }
+
+    /// Tells the tracker what the kernel counted for the targets the probe signals, every
+    /// 50 ms while events flow or now with `now` (before a summary).
+    pub fn count_in_kernel(&mut self, tracker: &mut Tracker, now: bool) {
+        let (ids, slots): (Vec<TargetId>, Vec<u32>) = self
+            .held
+            .iter()
+            .filter_map(|h| Some((h.id, h.slot?)))
+            .unzip();
+        if let Some(counts) = self.kernel.counts(&slots, now) {
+            for (id, (sent, undelivered)) in ids.into_iter().zip(counts) {
+                tracker.counted_in_kernel(id, sent, undelivered);
+            }
+        }
     }
 
     /// Opens what `spec` names ([`Targets::open`]) and adds the rule to `tracker`; its
@@ -195,19 +254,26 @@ impl Targets {
     /// The targets that have exited, their pidfds closed.
     pub fn take_exited(&mut self) -> Vec<TargetId> {
         let mut exited = Vec::new();
+        let mut freed = Vec::new();
         self.held.retain(|held| {
             let gone = held.pidfd.has_exited();
             if gone {
                 exited.push(held.id);
+                freed.extend(held.slot);
             }
             !gone
         });
+        for slot in freed {
+            self.kernel.remove(slot);
+        }
         exited
     }
 
     /// Drops the targets that have exited ([`Targets::take_exited`]) from the tracker's
     /// rules, saying so in `notices`.
     pub fn drop_exited(&mut self, tracker: &mut Tracker, notices: &mut Vec<Notice>) {
+        // The kernel's last counts for them, before their entries are emptied.
+        self.count_in_kernel(tracker, true);
         for target in self.take_exited() {
             notices.extend(tracker.target_exited(target));
         }
@@ -215,6 +281,14 @@ impl Targets {
 
     /// Closes the pidfds of these targets (their rule was removed).
     pub fn close(&mut self, targets: &[TargetId]) {
-        self.held.retain(|held| !targets.contains(&held.id));
+        let (closed, kept) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|held| targets.contains(&held.id));
+        self.held = kept;
+        for held in closed {
+            if let Some(slot) = held.slot {
+                self.kernel.remove(slot);
+            }
+        }
     }
 }

@@ -261,6 +261,22 @@ impl Source {
         bail!("no event source can run ({})", reasons.join("; "))
     }
 
+    /// The in-kernel relay, if [`ebpf::ProbeOptions::kernel_relay`] asked for it and the
+    /// probe could load it; else why not. Taken once.
+    pub fn take_kernel_relay(&mut self) -> Result<ebpf::KernelRelay, String> {
+        match &mut self.stream {
+            Stream::Probe(probe, _) => match probe.take_kernel_relay() {
+                Some(Ok(relay)) => Ok(relay),
+                Some(Err(why)) => Err(format!("the kernel refused it: {why}")),
+                None => Err("the probe was loaded without it".to_owned()),
+            },
+            other => Err(format!(
+                "the event source is the {} backend, not the eBPF probe",
+                other.backend()
+            )),
+        }
+    }
+
     /// The live backend.
     pub fn backend(&self) -> Backend {
         self.stream.backend()

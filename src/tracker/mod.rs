@@ -238,6 +238,12 @@ impl Tracker {
         self.relays.delivered(target, delivery)
     }
 
+    /// What the kernel says became of the signals it sent a relay target (see
+    /// [`Relays::counted_in_kernel`]).
+    pub fn counted_in_kernel(&mut self, target: TargetId, sent: u64, undelivered: u64) {
+        self.relays.counted_in_kernel(target, sent, undelivered);
+    }
+
     /// A relay target exited, as its pidfd showed the driver.
     pub fn target_exited(&mut self, target: TargetId) -> Option<Notice> {
         self.relays.target_exited(target)

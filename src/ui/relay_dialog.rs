@@ -236,6 +236,7 @@ impl RelayDialog {
             layout: Some(self.layout.as_str()),
             container: None,
             cgroup: None,
+            path: None,
         };
         let spec = match fields.build() {
             Ok(spec) => spec,

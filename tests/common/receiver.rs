@@ -16,6 +16,9 @@ pub struct Received {
     pub uid: u32,
     /// si_value.sival_int.
     pub value: i32,
+    /// The high half of the 64-bit si_value (sival_ptr >> 32), where the in-kernel relay
+    /// puts the pid the layout puts in si_pid.
+    pub value_high: i32,
     /// CLOCK_BOOTTIME when sigwaitinfo returned.
     pub at_ns: u64,
 }
@@ -38,6 +41,19 @@ impl Receiver {
         )
         .expect("cannot fork a receiver");
         Self { holder, reports }
+    }
+
+    /// A receiver with the pid `pid` (root only); EEXIST if the pid is taken.
+    #[allow(dead_code, reason = "for the tests of pid reuse only")]
+    pub fn spawn_at(signal: i32, pid: u32) -> std::io::Result<Self> {
+        // SAFETY: as spawn.
+        let (holder, reports) = Holder::fork(
+            signal,
+            Some(pid),
+            || {},
+            |set, report| unsafe { read_signals(set, report) },
+        )?;
+        Ok(Self { holder, reports })
     }
 
     pub fn pid(&self) -> u32 {
@@ -68,6 +84,30 @@ impl Holder {
     }
 }
 
+impl Holder {
+    /// A holder, as a user of its own (`uid`) whose signal queue holds only `queue`
+    /// signals (RLIMIT_SIGPENDING), so further ones fail with EAGAIN.
+    #[allow(dead_code, reason = "for the tests of full queues only")]
+    pub fn hold_limited(signal: i32, uid: u32, queue: u64) -> Self {
+        let prepare = || {
+            let limit = libc::rlimit {
+                rlim_cur: queue,
+                rlim_max: queue,
+            };
+            // SAFETY: in the forked process: only system calls.
+            unsafe {
+                libc::syscall(libc::SYS_setrlimit, libc::RLIMIT_SIGPENDING, &limit);
+                if libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0 {
+                    libc::_exit(1);
+                }
+            }
+        };
+        Self::fork(signal, None, prepare, |_, _| {})
+            .expect("cannot fork a holder")
+            .0
+    }
+}
+
 /// Reads the signals of `set` with sigwaitinfo and writes a [`Received`] for each to
 /// `report`; exits when no one reads them any more.
 unsafe fn read_signals(set: &libc::sigset_t, report: libc::c_int) -> ! {
@@ -93,6 +133,7 @@ unsafe fn read_signals(set: &libc::sigset_t, report: libc::c_int) -> ! {
                 pid: info.si_pid(),
                 uid: info.si_uid(),
                 value: std::ptr::read((&raw const value).cast::<libc::c_int>()),
+                value_high: (value as u64 >> 32) as i32,
                 at_ns: now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64,
             };
             // SAFETY: writes the record's bytes; a pipe write this small is atomic.

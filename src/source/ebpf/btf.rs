@@ -175,6 +175,12 @@ impl Btf {
         id
     }
 
+    /// The type id of the kernel function `name`: what a kfunc call names.
+    pub fn function_id(&self, name: &str) -> Result<u32> {
+        self.find(name, KIND_FUNC)
+            .with_context(|| format!("this kernel has no function {name} in its BTF"))
+    }
+
     /// `sizeof(struct strukt)`.
     pub fn struct_size(&self, strukt: &str) -> Result<u32> {
         let id = self

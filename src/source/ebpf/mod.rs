@@ -6,6 +6,7 @@
 //! its records and the names of its maps, globals and programs are in `forkwatch_abi`.
 
 mod btf;
+mod kernel_relay;
 mod offsets;
 mod privileges;
 mod record;
@@ -31,6 +32,7 @@ use forkwatch_abi::{
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
+pub use kernel_relay::KernelRelay;
 pub use privileges::{has_bpf_privileges, missing_privileges_message};
 pub use task_iter::TaskIterator;
 
@@ -77,6 +79,8 @@ pub struct ProbeOptions {
     pub wakeup_gap: Duration,
     /// Load the task iterator too, to sample processes with.
     pub samples: bool,
+    /// Load the in-kernel relay too, for relay rules.
+    pub kernel_relay: bool,
 }
 
 impl ProbeOptions {
@@ -104,6 +108,7 @@ impl Default for ProbeOptions {
             // 10 ms bring.
             wakeup_gap: Duration::from_millis(5),
             samples: false,
+            kernel_relay: false,
         }
     }
 }
@@ -126,13 +131,15 @@ pub struct Probe {
     cgroups: CgroupPaths,
     /// With [`ProbeOptions::samples`]: the task iterator, or why it cannot run.
     task_iterator: Option<Result<TaskIterator, String>>,
+    /// With [`ProbeOptions::kernel_relay`]: the in-kernel relay, or why it cannot run.
+    kernel_relay: Option<Result<KernelRelay, String>>,
 }
 
 impl Probe {
     /// Checks privileges and kernel support, loads and attaches every program. Each failure
     /// is one line that says what is missing. Must run inside a tokio runtime.
     pub fn load(options: &ProbeOptions) -> Result<Self> {
-        let (mut ebpf, btf, samples) = load_object(options)?;
+        let (mut ebpf, btf, samples, kfuncs) = load_object(options)?;
         // The verifier gives up with EAGAIN when a signal is pending for the loading
         // thread; with signals held, only what cannot be held interrupts it.
         let _held = SignalsHeld::new();
@@ -161,6 +168,11 @@ impl Probe {
             .samples
             .then(|| TaskIterator::open(&mut ebpf, &btf, samples).map_err(|e| format!("{e:#}")));
 
+        // Attached after the event programs, so that on each tracepoint those run first.
+        let kernel_relay = options
+            .kernel_relay
+            .then(|| KernelRelay::open(&mut ebpf, &btf, kfuncs).map_err(|e| format!("{e:#}")));
+
         let ring = RingBuf::try_from(take_map(&mut ebpf, map::EVENTS)?)?;
         // SAFETY: the ring buffer owns its fd, which stays open as long as the AsyncFd.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -177,6 +189,7 @@ impl Probe {
             backlog: false,
             cgroups: CgroupPaths::new(),
             task_iterator,
+            kernel_relay,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
@@ -187,6 +200,12 @@ impl Probe {
     /// once.
     pub fn take_task_iterator(&mut self) -> Option<Result<TaskIterator, String>> {
         self.task_iterator.take()
+    }
+
+    /// The in-kernel relay loaded with [`ProbeOptions::kernel_relay`], or why it cannot
+    /// run; taken once.
+    pub fn take_kernel_relay(&mut self) -> Option<Result<KernelRelay, String>> {
+        self.kernel_relay.take()
     }
 
     /// Waits until the probe has events, then appends a batch of them to `out` (at most
@@ -322,8 +341,8 @@ impl CountsLoss for Probe {
 
 /// Checks privileges and kernel support and creates the probe's maps, with the kernel's
 /// member offsets filled in; no program is loaded yet. Also says whether the kernel has what
-/// the task iterator reads.
-fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf, Result<()>)> {
+/// the task iterator reads, and the kfuncs the in-kernel relay calls.
+fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf, Result<()>, Result<(), String>)> {
     if !has_bpf_privileges() {
         bail!("{}", missing_privileges_message());
     }
@@ -344,6 +363,7 @@ fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf, Result<()>)> {
     let samples = sample_offsets(&kernel_btf);
     tracing::info!(?samples, "task iterator offsets from BTF");
 
+    let linked = kernel_relay::link_kfuncs(PROBE, &kernel_btf);
     let btf = aya::Btf::from_sys_fs().context("cannot read the kernel's BTF")?;
     let ebpf = EbpfLoader::new()
         .btf(Some(&btf))
@@ -355,9 +375,9 @@ fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf, Result<()>)> {
             true,
         )
         .map_max_entries(map::EVENTS, ring_bytes)
-        .load(PROBE)
+        .load(linked.bytes())
         .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
-    Ok((ebpf, btf, samples.map(drop)))
+    Ok((ebpf, btf, samples.map(drop), linked.kfuncs))
 }
 
 fn attach_btf_tracepoint(
@@ -535,7 +555,13 @@ mod tests {
     #[test]
     fn the_probe_has_every_name_the_loader_looks_for() {
         let object = aya_obj::Object::parse(PROBE).unwrap();
-        for name in [map::EVENTS, map::LOST] {
+        for name in [
+            map::EVENTS,
+            map::LOST,
+            map::RELAYS,
+            map::RELAY_USED,
+            map::RELAY_COUNTS,
+        ] {
             assert!(object.maps.contains_key(name), "no map {name}");
         }
         let programs = [
@@ -545,6 +571,10 @@ mod tests {
             program::UID_CHANGE,
             program::GID_CHANGE,
             program::TASK_SAMPLES,
+            program::RELAY_FORK,
+            program::RELAY_EXEC,
+            program::RELAY_EXIT,
+            program::RELAY_SIGNAL,
         ];
         for name in programs {
             assert!(object.programs.contains_key(name), "no program {name}");
@@ -562,7 +592,7 @@ mod tests {
 
     #[test]
     fn a_program_the_verifier_refuses_is_named_in_one_line() {
-        let (mut ebpf, btf, _) = load_object(&ProbeOptions::default()).unwrap();
+        let (mut ebpf, btf, _, _) = load_object(&ProbeOptions::default()).unwrap();
         // The exec program reads a third tracepoint argument; sched_process_fork has two.
         let err = attach_btf_tracepoint(&mut ebpf, program::EXEC, "sched_process_fork", &btf)
             .unwrap_err()

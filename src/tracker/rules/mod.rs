@@ -20,7 +20,7 @@ use anyhow::{Result, anyhow};
 
 pub use layout::{Fields, Layout, siginfo};
 pub use signal::RtSignal;
-pub use spec::{Match, RuleFields, RuleSpec};
+pub use spec::{Match, RuleFields, RuleSpec, SendPath};
 pub use target::{Delivery, Opened, Picked, Target, TargetId};
 
 use super::{
@@ -111,13 +111,39 @@ pub enum Matched {
     Subtree(Box<Pin>),
 }
 
-/// A rule ready to be added: what it was made from, whose events it relays, and its
-/// targets as the driver opened them.
+/// Who sends a rule's signals, as the driver could arrange it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Sender {
+    /// forkwatch, from user space ([`SendPath::User`]).
+    #[default]
+    User,
+    /// The probe ([`SendPath::Kernel`]): the tracker asks for no signal, the driver reads
+    /// the kernel's counts; but for uid and gid changes, which the probe does not relay.
+    Kernel,
+    /// forkwatch, though the kernel was asked for, which cannot: why.
+    UserInstead(String),
+}
+
+impl fmt::Display for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User => f.write_str("signals sent from user space"),
+            Self::Kernel => f.write_str("signals sent in the kernel"),
+            Self::UserInstead(why) => {
+                write!(f, "signals sent from user space: not in the kernel, {why}")
+            }
+        }
+    }
+}
+
+/// A rule ready to be added: what it was made from, whose events it relays, its targets
+/// as the driver opened them, and who sends its signals.
 #[derive(Debug)]
 pub struct NewRule {
     pub spec: RuleSpec,
     pub matched: Matched,
     pub targets: Vec<Opened>,
+    pub sender: Sender,
 }
 
 /// Whose events a rule relays, and whether it can still match.
@@ -141,6 +167,7 @@ pub struct Rule {
     matcher: Matcher,
     targets: Vec<Target>,
     matched: u64,
+    sender: Sender,
 }
 
 impl Rule {
@@ -149,6 +176,7 @@ impl Rule {
             spec,
             matched,
             targets,
+            sender,
         } = rule;
         for target in targets.iter().filter(|t| !t.prepared) {
             notices.push(Notice::TargetUnprepared {
@@ -169,7 +197,13 @@ impl Rule {
             matcher,
             targets: targets.into_iter().map(Target::new).collect(),
             matched: 0,
+            sender,
         }
+    }
+
+    /// Who sends its signals.
+    pub fn sender(&self) -> &Sender {
+        &self.sender
     }
 
     pub fn id(&self) -> RuleId {
@@ -285,6 +319,11 @@ impl Rule {
             return false;
         };
         self.matched += 1;
+        if self.sender == Sender::Kernel
+            && !matches!(event.kind, Kind::Uid { .. } | Kind::Gid { .. })
+        {
+            return true;
+        }
         let signal = self.spec.signal;
         for target in self.targets.iter().filter(|t| !t.is_gone()) {
             out.effects.push(Effect::Signal {
@@ -388,6 +427,13 @@ impl Relays {
         target
             .delivered(delivery)
             .then(|| gone_notice(rule, target))
+    }
+
+    /// What the kernel says became of a target's signals so far (the driver read it).
+    pub fn counted_in_kernel(&mut self, target: TargetId, sent: u64, undelivered: u64) {
+        if let Some((_, target)) = self.target_mut(target) {
+            target.counted(sent, undelivered);
+        }
     }
 
     /// The driver saw a target exit (its pidfd): it is dropped, saying so.

@@ -33,6 +33,41 @@ impl Match {
     }
 }
 
+/// Who sends a rule's signals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SendPath {
+    /// forkwatch, after the event crossed the ring buffer: the siginfo of the layout, as
+    /// documented (si_code SI_QUEUE, si_pid, si_uid, si_int).
+    #[default]
+    User,
+    /// The probe, from the event's own tracepoint (`bpf_send_signal_task`), where the
+    /// kernel allows it; else forkwatch, saying why. The kernel builds the siginfo: si_code
+    /// SI_KERNEL, si_pid and si_uid 0, and a 64-bit si_value whose low half is the layout's
+    /// si_int and whose high half is the pid the layout puts in si_pid.
+    Kernel,
+}
+
+impl SendPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Kernel => "kernel",
+        }
+    }
+}
+
+impl FromStr for SendPath {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "user" => Ok(Self::User),
+            "kernel" => Ok(Self::Kernel),
+            _ => Err(format!("unknown relay path `{s}` (known: user, kernel)")),
+        }
+    }
+}
+
 /// A relay rule, parsed and checked but not yet opened (by the driver's `relay::Targets`);
 /// its pids become processes then, or when they are picked in the UI's relay dialog.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +81,7 @@ pub struct RuleSpec {
     pub layout: Layout,
     /// Only the events of processes in this container or cgroup.
     pub place: Option<PlaceFilter>,
+    pub path: SendPath,
 }
 
 /// The parts of a rule as text, each optional but the targets; defaults filled in by
@@ -60,6 +96,7 @@ pub struct RuleFields<'a> {
     pub layout: Option<&'a str>,
     pub container: Option<&'a str>,
     pub cgroup: Option<&'a str>,
+    pub path: Option<&'a str>,
 }
 
 fn parse_pid(s: &str, what: &str) -> Result<u32, String> {
@@ -119,11 +156,12 @@ impl RuleFields<'_> {
                 (None, Some(path)) => Some(PlaceFilter::cgroup(path)?),
                 (None, None) => None,
             },
+            path: self.path.map(str::parse).transpose()?.unwrap_or_default(),
         })
     }
 }
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "to",
     "pid",
     "subtree",
@@ -132,10 +170,11 @@ const KEYS: [&str; 8] = [
     "layout",
     "container",
     "cgroup",
+    "path",
 ];
 
 /// `to=PID[,PID...][:pid=PID|:subtree=PID][:kinds=LIST][:signal=SIG][:layout=relayfork|kmonitor]
-/// [:container=ID|:cgroup=PATH]`: the same parts as the `relay` command's flags, joined by
+/// [:container=ID|:cgroup=PATH][:path=user|kernel]`: the same parts as the `relay` command's flags, joined by
 /// colons, in any order.
 impl FromStr for RuleSpec {
     type Err = String;
@@ -157,7 +196,17 @@ impl FromStr for RuleSpec {
                 return Err(format!("relay rule key `{key}` is given twice"));
             }
         }
-        let [to, pid, subtree, kinds, signal, layout, container, cgroup] = values;
+        let [
+            to,
+            pid,
+            subtree,
+            kinds,
+            signal,
+            layout,
+            container,
+            cgroup,
+            path,
+        ] = values;
         RuleFields {
             to: to.ok_or("a relay rule needs its targets: to=PID[,PID...]")?,
             pid,
@@ -167,6 +216,7 @@ impl FromStr for RuleSpec {
             layout,
             container,
             cgroup,
+            path,
         }
         .build()
     }
@@ -187,9 +237,12 @@ impl fmt::Display for RuleSpec {
             ":kinds={}:signal={}:layout={}",
             self.kinds, self.signal, self.layout
         )?;
-        match &self.place {
-            Some(place) => write!(f, ":{place}"),
-            None => Ok(()),
+        if let Some(place) = &self.place {
+            write!(f, ":{place}")?;
+        }
+        match self.path {
+            SendPath::User => Ok(()),
+            SendPath::Kernel => f.write_str(":path=kernel"),
         }
     }
 }
@@ -210,6 +263,7 @@ mod tests {
                 signal: RtSignal::default(),
                 layout: Layout::RelayFork,
                 place: None,
+                path: SendPath::User,
             }
         );
         assert_eq!(
@@ -246,6 +300,13 @@ mod tests {
             "to=5:kinds=fork:signal=RTMIN+1:layout=relayfork:cgroup=/build.slice"
         );
         assert_eq!(spec.to_string().parse(), Ok(spec));
+        let spec: RuleSpec = "to=5:path=kernel".parse().unwrap();
+        assert_eq!(spec.path, SendPath::Kernel);
+        assert_eq!(
+            spec.to_string(),
+            "to=5:kinds=fork:signal=RTMIN+1:layout=relayfork:path=kernel"
+        );
+        assert_eq!(spec.to_string().parse(), Ok(spec));
     }
 
     #[test]
@@ -261,11 +322,11 @@ mod tests {
         assert_eq!(err("to=5:to=6"), "relay rule key `to` is given twice");
         assert_eq!(
             err("to=5:sig=RTMIN"),
-            "unknown relay rule key `sig` (keys: to, pid, subtree, kinds, signal, layout, container, cgroup)"
+            "unknown relay rule key `sig` (keys: to, pid, subtree, kinds, signal, layout, container, cgroup, path)"
         );
         assert_eq!(
             err("to=5:fork"),
-            "relay rule part `fork` is not KEY=VALUE (keys: to, pid, subtree, kinds, signal, layout, container, cgroup)"
+            "relay rule part `fork` is not KEY=VALUE (keys: to, pid, subtree, kinds, signal, layout, container, cgroup, path)"
         );
         assert!(err("to=5:signal=9").starts_with("SIGKILL (9) is not a real-time signal"));
         assert!(err("to=5:kinds=fork,lost").starts_with("`lost` cannot be relayed"));
@@ -275,6 +336,10 @@ mod tests {
         assert_eq!(
             err("to=5:pid=7:subtree=7"),
             "a relay rule matches one pid or one subtree, not both"
+        );
+        assert_eq!(
+            err("to=5:path=bpf"),
+            "unknown relay path `bpf` (known: user, kernel)"
         );
         assert_eq!(
             err("to=5:container=web1:cgroup=/x"),

@@ -62,6 +62,9 @@ pub struct Target {
     gone: bool,
     sent: u64,
     undelivered: u64,
+    /// What the kernel counted for the signals the probe sent it.
+    kernel_sent: u64,
+    kernel_undelivered: u64,
 }
 
 impl Target {
@@ -73,6 +76,8 @@ impl Target {
             gone: false,
             sent: 0,
             undelivered: 0,
+            kernel_sent: 0,
+            kernel_undelivered: 0,
         }
     }
 
@@ -91,13 +96,13 @@ impl Target {
 
     /// Signals the kernel queued for it.
     pub fn sent(&self) -> u64 {
-        self.sent
+        self.sent + self.kernel_sent
     }
 
     /// Signals it should have had but were not queued: its signal queue was full
     /// (RLIMIT_SIGPENDING), or it may no longer be signalled.
     pub fn undelivered(&self) -> u64 {
-        self.undelivered
+        self.undelivered + self.kernel_undelivered
     }
 
     /// It exited and was dropped from its rule.
@@ -116,6 +121,12 @@ impl Target {
             Delivery::Gone => self.gone = true,
         }
         self.gone
+    }
+
+    /// The counts the kernel keeps for a target it signals itself.
+    pub(super) fn counted(&mut self, sent: u64, undelivered: u64) {
+        self.kernel_sent = sent;
+        self.kernel_undelivered = undelivered;
     }
 
     /// The driver saw it exit; true if it had not gone already.
