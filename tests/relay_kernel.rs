@@ -2,8 +2,11 @@
 //! a process that took a target's pid gets nothing, and a target that exits is emptied
 //! from the map by the probe.
 
+// Both serve other tests too.
+#[allow(dead_code)]
 #[path = "common/holder.rs"]
 mod holder;
+#[allow(dead_code)]
 #[path = "common/receiver.rs"]
 mod receiver;
 

@@ -139,7 +139,12 @@ impl Probe {
     /// Checks privileges and kernel support, loads and attaches every program. Each failure
     /// is one line that says what is missing. Must run inside a tokio runtime.
     pub fn load(options: &ProbeOptions) -> Result<Self> {
-        let (mut ebpf, btf, samples, kfuncs) = load_object(options)?;
+        let Loaded {
+            mut ebpf,
+            btf,
+            samples,
+            kfuncs,
+        } = load_object(options)?;
         // The verifier gives up with EAGAIN when a signal is pending for the loading
         // thread; with signals held, only what cannot be held interrupts it.
         let _held = SignalsHeld::new();
@@ -339,10 +344,20 @@ impl CountsLoss for Probe {
     }
 }
 
+/// The probe's object with its maps created, and what the optional programs need.
+struct Loaded {
+    ebpf: Ebpf,
+    btf: aya::Btf,
+    /// Whether the kernel has what the task iterator reads.
+    samples: Result<()>,
+    /// Whether the in-kernel relay's kfunc calls could be linked.
+    kfuncs: Result<(), String>,
+}
+
 /// Checks privileges and kernel support and creates the probe's maps, with the kernel's
 /// member offsets filled in; no program is loaded yet. Also says whether the kernel has what
 /// the task iterator reads, and the kfuncs the in-kernel relay calls.
-fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf, Result<()>, Result<(), String>)> {
+fn load_object(options: &ProbeOptions) -> Result<Loaded> {
     if !has_bpf_privileges() {
         bail!("{}", missing_privileges_message());
     }
@@ -377,7 +392,12 @@ fn load_object(options: &ProbeOptions) -> Result<(Ebpf, aya::Btf, Result<()>, Re
         .map_max_entries(map::EVENTS, ring_bytes)
         .load(linked.bytes())
         .map_err(|e| anyhow!("the kernel refused the probe's maps: {e}"))?;
-    Ok((ebpf, btf, samples.map(drop), linked.kfuncs))
+    Ok(Loaded {
+        ebpf,
+        btf,
+        samples: samples.map(drop),
+        kfuncs: linked.kfuncs,
+    })
 }
 
 fn attach_btf_tracepoint(
@@ -592,7 +612,7 @@ mod tests {
 
     #[test]
     fn a_program_the_verifier_refuses_is_named_in_one_line() {
-        let (mut ebpf, btf, _, _) = load_object(&ProbeOptions::default()).unwrap();
+        let Loaded { mut ebpf, btf, .. } = load_object(&ProbeOptions::default()).unwrap();
         // The exec program reads a third tracepoint argument; sched_process_fork has two.
         let err = attach_btf_tracepoint(&mut ebpf, program::EXEC, "sched_process_fork", &btf)
             .unwrap_err()
