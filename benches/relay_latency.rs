@@ -1,12 +1,13 @@
 //! Relay latency: from an event's kernel timestamp (`ts_ns`, CLOCK_BOOTTIME) to the moment
-//! the receiver's sigwaitinfo returns, at a steady 1,000 relayed forks per second.
-//! Needs root (it loads the probe).
+//! the receiver's sigwaitinfo returns, at a steady 1,000 relayed forks per second, with
+//! signals sent from user space and then by the probe in the kernel (`path=kernel`), one
+//! line each. Needs root (it loads the probe).
 //!
 //! ```sh
 //! sudo cargo bench --bench relay_latency -- [SECONDS [WAKEUP_GAP_US]]
 //! ```
 //!
-//! 5 seconds by default, with the probe's wakeup gap that the `relay` command uses.
+//! 5 seconds per path by default, with the probe's wakeup gap that the `relay` command uses.
 
 // Of these two only a receiver serves here.
 #[allow(dead_code)]
@@ -26,7 +27,10 @@ use forkwatch::{
     event::Kind,
     relay::{self, Targets},
     source::{BackendChoice, Feed, LiveOptions, Source, ebpf::ProbeOptions},
-    tracker::{Tracker, rules::RtSignal},
+    tracker::{
+        Tracker,
+        rules::{RtSignal, SendPath},
+    },
 };
 use receiver::{Received, Receiver};
 
@@ -47,9 +51,12 @@ fn main() -> ExitCode {
         Duration::from_micros(a.parse().expect("WAKEUP_GAP_US is a number"))
     });
 
-    // Both are forked before any thread exists.
+    // All are forked before any thread exists.
     let signal = RtSignal::default();
-    let receiver = Receiver::spawn(signal.number());
+    let receivers = [
+        Receiver::spawn(signal.number()),
+        Receiver::spawn(signal.number()),
+    ];
     let forker = Forker::start();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -60,13 +67,15 @@ fn main() -> ExitCode {
         wakeup_gap,
         ..ProbeOptions::default()
     };
-    match runtime.block_on(measure(duration, &probe_options, receiver, &forker, signal)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    for (receiver, path) in receivers.into_iter().zip([SendPath::User, SendPath::Kernel]) {
+        let run = measure(duration, &probe_options, receiver, &forker, signal, path);
+        if let Err(e) = runtime.block_on(run) {
             eprintln!("relay_latency: {e:#}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
     }
+    forker.stop();
+    ExitCode::SUCCESS
 }
 
 async fn measure(
@@ -75,20 +84,25 @@ async fn measure(
     mut receiver: Receiver,
     forker: &Forker,
     signal: RtSignal,
+    path: SendPath,
 ) -> anyhow::Result<()> {
     let live = LiveOptions {
         backend: BackendChoice::Ebpf,
-        probe: probe_options.clone(),
+        probe: ProbeOptions {
+            kernel_relay: path == SendPath::Kernel,
+            ..probe_options.clone()
+        },
         ..LiveOptions::default()
     };
     let (mut source, _) = Source::open_live(&live)?;
     // A tracker without a process tree, as the `relay` command's for a pid.
     let mut tracker = Tracker::without_tree();
-    let mut targets = Targets::default();
+    let mut targets = Targets::with_kernel_relay(source.take_kernel_relay());
     let spec = format!(
-        "to={}:pid={}:kinds=fork:signal={signal}",
+        "to={}:pid={}:kinds=fork:signal={signal}:path={}",
         receiver.pid(),
-        forker.pid
+        forker.pid,
+        path.as_str()
     );
     targets.add_rule(
         &mut tracker,
@@ -113,27 +127,34 @@ async fn measure(
         forker.pid,
     )
     .await?;
+    targets.count_in_kernel(&mut tracker, true);
     let rule = &tracker.relays().rules()[0];
     let undelivered = rule.undelivered();
     let lost = tracker.relays().lost();
+    let sender = rule.sender().to_string();
     // The receiver's reader ends a second after the last signal.
     drop(targets);
-    forker.stop();
+    drop(source);
     let received: Vec<Received> = reader.join().unwrap();
 
     let warm = relayed.first().map_or(0, |&(_, ts)| ts) + WARM_UP.as_nanos() as u64;
-    let mut latencies: Vec<u64> = relayed
+    // By child: the probe signals forks from the moment the rule is in its map, which may
+    // be after the first forks were read.
+    let forked: std::collections::HashMap<i32, u64> = relayed
         .iter()
-        .zip(&received)
-        .inspect(|((pid, _), r)| assert_eq!(*pid as i32, r.value, "signals out of order"))
-        .filter(|((_, ts), _)| *ts >= warm)
-        .map(|((_, ts), r)| r.at_ns.saturating_sub(*ts))
+        .map(|&(pid, ts)| (pid as i32, ts))
+        .collect();
+    let mut latencies: Vec<u64> = received
+        .iter()
+        .filter_map(|r| Some((forked.get(&r.value)?, r)))
+        .filter(|(ts, _)| **ts >= warm)
+        .map(|(ts, r)| r.at_ns.saturating_sub(*ts))
         .collect();
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] / 1_000;
     anyhow::ensure!(!latencies.is_empty(), "no signal was relayed");
     println!(
-        "relay latency, kernel event to sigwaitinfo return, {} forks at {RATE_PER_SECOND}/s over {:.1}s \
+        "relay latency ({sender}), kernel event to sigwaitinfo return, {} forks at {RATE_PER_SECOND}/s over {:.1}s \
          (first {}ms not counted, probe wakeup gap {}us): p50 {}us, p99 {}us, max {}us; \
          {} relayed, {} received, {undelivered} undelivered, {lost} events lost",
         latencies.len(),
