@@ -67,7 +67,10 @@ fn main() -> ExitCode {
         wakeup_gap,
         ..ProbeOptions::default()
     };
-    for (receiver, path) in receivers.into_iter().zip([SendPath::User, SendPath::Kernel]) {
+    for (receiver, path) in receivers
+        .into_iter()
+        .zip([SendPath::User, SendPath::Kernel])
+    {
         let run = measure(duration, &probe_options, receiver, &forker, signal, path);
         if let Err(e) = runtime.block_on(run) {
             eprintln!("relay_latency: {e:#}");
@@ -140,10 +143,8 @@ async fn measure(
     let warm = relayed.first().map_or(0, |&(_, ts)| ts) + WARM_UP.as_nanos() as u64;
     // By child: the probe signals forks from the moment the rule is in its map, which may
     // be after the first forks were read.
-    let forked: std::collections::HashMap<i32, u64> = relayed
-        .iter()
-        .map(|&(pid, ts)| (pid as i32, ts))
-        .collect();
+    let forked: std::collections::HashMap<i32, u64> =
+        relayed.iter().map(|&(pid, ts)| (pid as i32, ts)).collect();
     let mut latencies: Vec<u64> = received
         .iter()
         .filter_map(|r| Some((forked.get(&r.value)?, r)))

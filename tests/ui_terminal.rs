@@ -429,6 +429,38 @@ fn a_relay_rule_made_in_the_dialog_signals_each_fork_of_a_pinned_subtree() {
 }
 
 #[test]
+fn a_relay_rule_sent_in_the_kernel_signals_from_the_probe_and_the_relays_pane_says_so() {
+    let signal = forkwatch::tracker::rules::RtSignal::default().number();
+    let mut receiver = Receiver::spawn(signal);
+    let gate = Gate::new();
+    let chain = Chain::start(&gate, 2);
+    let tmux = Tmux::start("relay-kernel");
+    tmux.start_ui(&format!(
+        "--relay to={}:pid={}:path=kernel",
+        receiver.pid(),
+        chain.pid()
+    ));
+    tmux.wait_for("the rule", |s| s.contains("1 relay: 0 sent"));
+
+    // The root forks one child; that child's fork is not the root's.
+    gate.open();
+    let (born, _) = chain.finish();
+    let (child, parent) = born[0];
+    let got = receiver
+        .next(TIMEOUT)
+        .expect("a signal for the root's fork");
+    assert_eq!((got.signo, got.code, got.pid), (signal, libc::SI_KERNEL, 0));
+    assert_eq!((got.value, got.value_high), (child as i32, parent as i32));
+    tmux.type_text("R", false);
+    tmux.wait_for("the counts", |s| {
+        s.contains("1 relay: 1 sent") && s.contains("1 events relayed, signals sent in the kernel")
+    });
+
+    tmux.type_text("q", false);
+    tmux.assert_restored(BIN);
+}
+
+#[test]
 fn an_unknown_pin_is_one_line_before_the_terminal_is_taken() {
     let tmux = Tmux::start("badpin");
     // Above pid_max: no process has it.

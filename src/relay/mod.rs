@@ -170,18 +170,28 @@ impl Targets {
         }
     }
 
-    /// Tells the tracker what the kernel counted for the targets the probe signals, every
-    /// 50 ms while events flow or now with `now` (before a summary).
-    pub fn count_in_kernel(&mut self, tracker: &mut Tracker, now: bool) {
+    /// What the kernel counted for the targets the probe signals (sent, undelivered), every
+    /// 50 ms while events flow or now with `now` (before a summary); empty when not due.
+    pub fn kernel_counts(&mut self, now: bool) -> Vec<(TargetId, u64, u64)> {
         let (ids, slots): (Vec<TargetId>, Vec<u32>) = self
             .held
             .iter()
             .filter_map(|h| Some((h.id, h.slot?)))
             .unzip();
-        if let Some(counts) = self.kernel.counts(&slots, now) {
-            for (id, (sent, undelivered)) in ids.into_iter().zip(counts) {
-                tracker.counted_in_kernel(id, sent, undelivered);
-            }
+        match self.kernel.counts(&slots, now) {
+            Some(counts) => ids
+                .into_iter()
+                .zip(counts)
+                .map(|(id, (sent, undelivered))| (id, sent, undelivered))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Tells the tracker [`Targets::kernel_counts`].
+    pub fn count_in_kernel(&mut self, tracker: &mut Tracker, now: bool) {
+        for (id, sent, undelivered) in self.kernel_counts(now) {
+            tracker.counted_in_kernel(id, sent, undelivered);
         }
     }
 

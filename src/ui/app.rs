@@ -292,6 +292,11 @@ impl App {
                     .collect();
                 self.show_relay_notices(notices);
             }
+            Done::CountedInKernel(counts) => {
+                for (target, sent, undelivered) in counts {
+                    self.tracker.counted_in_kernel(target, sent, undelivered);
+                }
+            }
             Done::TargetsExited(gone) => {
                 let notices = gone
                     .into_iter()

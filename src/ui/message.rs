@@ -76,6 +76,8 @@ pub enum Done {
     Delivered(Vec<(TargetId, Delivery)>),
     /// The relay targets that exited, their pidfds closed.
     TargetsExited(Vec<TargetId>),
+    /// What the kernel counted for the targets the probe signals: sent, undelivered.
+    CountedInKernel(Vec<(TargetId, u64, u64)>),
     /// The relay dialog, back with what it needed.
     RelayDialog(Box<RelayDialog>, relay_dialog::Answer),
     /// What came of the signal to each target, in order.

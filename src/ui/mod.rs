@@ -139,6 +139,9 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
     if !rules.is_empty() {
         live.probe.wakeup_gap = relay::WAKEUP_GAP;
     }
+    // For rules sent in the kernel, made now or later; with no rule it costs each event
+    // one map lookup.
+    live.probe.kernel_relay = true;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         bail!(
             "the terminal UI needs a terminal on stdin and stdout; \
@@ -148,7 +151,8 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
     let stop = StopSignals::catch()?;
     // The source first, then /proc: what happens while /proc is read is queued in the
     // source and joins the snapshot in the model.
-    let (source, selection) = Source::open_live(&live)?;
+    let (mut source, selection) = Source::open_live(&live)?;
+    let kernel_relay = source.take_kernel_relay();
     // Made before privileges are given up, but emptied only once the pins and rules asked
     // for are made: a mistake in them leaves an existing file as it was.
     let file = ui
@@ -170,6 +174,7 @@ pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
         clock::boottime_ns(),
         Users::system(),
     );
+    app.targets = relay::Targets::with_kernel_relay(kernel_relay);
     app.set_look(ui.look.clone());
     app.tree.options.place = ui.place.clone();
     app.set_keymap(ui.keymap.clone());

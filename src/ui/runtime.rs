@@ -76,6 +76,10 @@ pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(),
 pub fn step(app: &mut App, event: AppEvent) {
     update(app, event);
     perform(app);
+    let counted = app.targets.kernel_counts(false);
+    if !counted.is_empty() {
+        update(app, AppEvent::Done(Done::CountedInKernel(counted)));
+    }
 }
 
 /// Does what the state asked that does not wait, and hands back what came of it; what

@@ -123,8 +123,11 @@ fn rule_lines(view: &View, rule: &Rule, style: Style, out: &mut Wrapped) {
         header.push_str(" (ended)");
     }
     out.push(&header, "", style);
-    out.lines
-        .push(Line::raw(format!("  {} events relayed", rule.matched())));
+    out.push(
+        &format!("{} events relayed, {}", rule.matched(), rule.sender()),
+        "  ",
+        Style::new(),
+    );
     for target in rule.targets() {
         let mut text = format!(
             "pid {} ({}): {} sent, {} undelivered",
