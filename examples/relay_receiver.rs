@@ -51,15 +51,17 @@ fn main() -> ExitCode {
         if unsafe { libc::sigwaitinfo(&set, &mut info) } < 0 {
             continue; // EINTR: a stop and continue, for instance.
         }
-        // SAFETY: an SI_QUEUE siginfo carries si_pid, si_uid and si_value.
+        // SAFETY: an SI_QUEUE or SI_KERNEL siginfo carries si_pid, si_uid and si_value.
         let (pid, uid, value) = unsafe { (info.si_pid(), info.si_uid(), info.si_value()) };
         // si_value.sival_int is the first 4 bytes of the union.
         // SAFETY: reads an int from the start of the sigval, which is at least that big.
         let int = unsafe { std::ptr::read((&raw const value).cast::<libc::c_int>()) };
-        let code = if info.si_code == libc::SI_QUEUE {
-            "SI_QUEUE"
-        } else {
-            "not SI_QUEUE"
+        let (code, pid) = match info.si_code {
+            libc::SI_QUEUE => ("SI_QUEUE", pid),
+            // Sent by the probe (relay --path kernel): the kernel leaves si_pid 0, and the
+            // pid the layout puts there is in the high half of the 64-bit si_value.
+            libc::SI_KERNEL => ("SI_KERNEL", (value.sival_ptr as u64 >> 32) as libc::pid_t),
+            _ => ("neither SI_QUEUE nor SI_KERNEL", pid),
         };
         let meaning = match layout {
             Layout::RelayFork => format!("process {int}, child of {pid}"),
