@@ -74,6 +74,9 @@ impl Relayed {
 /// sched_process_fork: a new process or thread, relayed.
 #[btf_tracepoint(function = "sched_process_fork")]
 pub fn relay_fork(ctx: BtfTracePointContext) -> i32 {
+    if used() == 0 {
+        return 0;
+    }
     let child: *const u8 = ctx.arg(1);
     let pid: u32 = read(child, offset!(task_tgid));
     let tid: u32 = read(child, offset!(task_pid));
@@ -89,6 +92,9 @@ pub fn relay_fork(ctx: BtfTracePointContext) -> i32 {
 /// sched_process_exec: relayed.
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn relay_exec(ctx: BtfTracePointContext) -> i32 {
+    if used() == 0 {
+        return 0;
+    }
     relay(&Relayed::of(ctx.arg(0), kind::EXEC));
     0
 }
@@ -96,6 +102,9 @@ pub fn relay_exec(ctx: BtfTracePointContext) -> i32 {
 /// sched_process_exit: relayed; a process that exits stops being a target.
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn relay_exit(ctx: BtfTracePointContext) -> i32 {
+    if used() == 0 {
+        return 0;
+    }
     let task: *const u8 = ctx.arg(0);
     let group_dead: u64 = ctx.arg(1);
     if group_dead & 0xff == 0 {
