@@ -9,6 +9,12 @@ pub mod map {
     pub const EVENTS: &str = "EVENTS";
     /// Per CPU, the records that could not be queued.
     pub const LOST: &str = "LOST";
+    /// The followed processes: pid -> [`Followed`](crate::Followed).
+    pub const FOLLOWED: &str = "FOLLOWED";
+    /// The roots of the followed subtrees: pid -> [`Followed`](crate::Followed).
+    pub const FOLLOWED_ROOTS: &str = "FOLLOWED_ROOTS";
+    /// One [`FollowSettings`](crate::FollowSettings), written by user space while it runs.
+    pub const FOLLOW_SETTINGS: &str = "FOLLOW_SETTINGS";
 }
 
 /// Read-only globals user space fills in before the probe is loaded.

@@ -6,6 +6,7 @@
 //! its records and the names of its maps, globals and programs are in `forkwatch_abi`.
 
 mod btf;
+mod follow;
 mod offsets;
 mod privileges;
 mod record;
@@ -31,6 +32,7 @@ use forkwatch_abi::{
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
+pub use follow::Follow;
 pub use privileges::{has_bpf_privileges, missing_privileges_message};
 pub use task_iter::TaskIterator;
 
@@ -126,6 +128,7 @@ pub struct Probe {
     cgroups: CgroupPaths,
     /// With [`ProbeOptions::samples`]: the task iterator, or why it cannot run.
     task_iterator: Option<Result<TaskIterator, String>>,
+    follow: Follow,
 }
 
 impl Probe {
@@ -166,6 +169,7 @@ impl Probe {
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| anyhow!("cannot watch the ring buffer: {}", e.into_parts().1))?;
         let lost = PerCpuArray::try_from(take_map(&mut ebpf, map::LOST)?)?;
+        let follow = Follow::open(&mut ebpf)?;
         let mut probe = Self {
             ebpf,
             ring,
@@ -177,6 +181,7 @@ impl Probe {
             backlog: false,
             cgroups: CgroupPaths::new(),
             task_iterator,
+            follow,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
@@ -187,6 +192,11 @@ impl Probe {
     /// once.
     pub fn take_task_iterator(&mut self) -> Option<Result<TaskIterator, String>> {
         self.task_iterator.take()
+    }
+
+    /// The subtrees the probe follows in the kernel.
+    pub fn follow(&mut self) -> &mut Follow {
+        &mut self.follow
     }
 
     /// Waits until the probe has events, then appends a batch of them to `out` (at most
@@ -535,7 +545,13 @@ mod tests {
     #[test]
     fn the_probe_has_every_name_the_loader_looks_for() {
         let object = aya_obj::Object::parse(PROBE).unwrap();
-        for name in [map::EVENTS, map::LOST] {
+        for name in [
+            map::EVENTS,
+            map::LOST,
+            map::FOLLOWED,
+            map::FOLLOWED_ROOTS,
+            map::FOLLOW_SETTINGS,
+        ] {
             assert!(object.maps.contains_key(name), "no map {name}");
         }
         let programs = [

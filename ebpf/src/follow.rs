@@ -1,0 +1,158 @@
+//! Follow-forks: the processes of the subtrees user space follows, kept in the kernel
+//! (Tetragon's follow-children), so that with `only_followed` set only their events cross
+//! into user space.
+//!
+//! The membership rule is that of forkwatch's pins (README "Who is in a subtree"):
+//! - a process forked (not a thread) by a member joins with its parent's subtrees;
+//! - a member leaves when it exits;
+//! - at each event of a member, its parent is checked: one that is neither pid 1 nor a
+//!   member of a subtree (re-parenting to a subreaper outside) takes that subtree from it,
+//!   unless it is that subtree's root. Its descendants leave the same way at their next
+//!   event, their parent being gone from the map;
+//! - a process is its pid and start time: an entry whose start time is another is stale
+//!   (a reused pid) and is removed when met.
+
+use core::ptr;
+
+use aya_ebpf::{
+    bindings::BPF_ANY,
+    macros::map,
+    maps::{Array, HashMap},
+};
+use forkwatch_abi::{FOLLOWED_CAP, FOLLOWED_ROOTS_CAP, FollowSettings, Followed};
+
+use crate::{OFFSETS, count_lost, read};
+
+#[map]
+static FOLLOWED: HashMap<u32, Followed> = HashMap::with_max_entries(FOLLOWED_CAP, 0);
+
+#[map]
+static FOLLOWED_ROOTS: HashMap<u32, Followed> = HashMap::with_max_entries(FOLLOWED_ROOTS_CAP, 0);
+
+#[map]
+static FOLLOW_SETTINGS: Array<FollowSettings> = Array::with_max_entries(1, 0);
+
+/// What user space asked; all zero (nothing followed) until it writes.
+#[inline(always)]
+fn settings() -> FollowSettings {
+    FOLLOW_SETTINGS.get(0).copied().unwrap_or_default()
+}
+
+/// Whether an event of a process in `roots` (0: none) is sent to user space.
+#[inline(always)]
+pub fn emits(roots: u64) -> bool {
+    roots != 0 || settings().only_followed == 0
+}
+
+/// Whether start times `a` and `b` (ns) fall in the same clock tick.
+#[inline(always)]
+fn same_start(a: u64, b: u64, tick_ns: u64) -> bool {
+    // A tick of 0 (never written) compares exactly; BPF division by zero gives zero.
+    if tick_ns == 0 {
+        a == b
+    } else {
+        a / tick_ns == b / tick_ns
+    }
+}
+
+/// The followed subtrees `pid` (started at `start_ns`) is in, as the map says, without
+/// checking its parent; 0 if it is not followed.
+#[inline(always)]
+fn entry_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
+    // SAFETY: the value is copied out at once; a concurrent update can at worst give a
+    // mix of an old and a new bit mask, which the next event corrects.
+    match unsafe { FOLLOWED.get(&pid) } {
+        Some(entry) if same_start(entry.start_ns, start_ns, s.tick_ns) => {
+            entry.roots & s.active_roots
+        }
+        _ => 0,
+    }
+}
+
+/// The subtrees `task`'s process is the root of.
+#[inline(always)]
+fn own_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
+    // SAFETY: as in entry_roots.
+    match unsafe { FOLLOWED_ROOTS.get(&pid) } {
+        Some(root) if same_start(root.start_ns, start_ns, s.tick_ns) => root.roots,
+        _ => 0,
+    }
+}
+
+/// The pid and start time of `task`'s process.
+#[inline(always)]
+fn identity(task: *const u8) -> (u32, u64) {
+    let leader: *const u8 = read(task, offset!(task_group_leader));
+    (
+        read(task, offset!(task_tgid)),
+        read(leader, offset!(task_start_boottime)),
+    )
+}
+
+/// The followed subtrees `task`'s process is in (0: none), after the checks of the module
+/// documentation; a process found to have left is removed from the map. What the relay
+/// and the event filter ask.
+#[inline(always)]
+pub fn roots_of(task: *const u8) -> u64 {
+    let s = settings();
+    if s.active_roots == 0 {
+        return 0;
+    }
+    let pid: u32 = read(task, offset!(task_tgid));
+    // SAFETY: as in entry_roots.
+    let Some(entry) = (unsafe { FOLLOWED.get(&pid) }).copied() else {
+        return 0;
+    };
+    let leader: *const u8 = read(task, offset!(task_group_leader));
+    let start_ns: u64 = read(leader, offset!(task_start_boottime));
+    if !same_start(entry.start_ns, start_ns, s.tick_ns) {
+        // A reused pid: the followed process with it is gone.
+        let _ = FOLLOWED.remove(&pid);
+        return 0;
+    }
+    let mut roots = entry.roots & s.active_roots;
+    let parent: *const u8 = read(task, offset!(task_real_parent));
+    let (ppid, parent_start) = identity(parent);
+    if ppid > 1 {
+        let kept = entry_roots(ppid, parent_start, &s);
+        if roots & !kept != 0 {
+            roots &= kept | own_roots(pid, start_ns, &s);
+        }
+    }
+    if roots == 0 {
+        let _ = FOLLOWED.remove(&pid);
+    } else if roots != entry.roots {
+        let _ = FOLLOWED.insert(&pid, &Followed { start_ns, roots }, BPF_ANY as u64);
+    }
+    roots
+}
+
+/// At a fork or thread start of `child`: the subtrees it is in. A process forked by a
+/// member joins its parent's subtrees; a map too full to hold it counts as lost, so that
+/// user space reads /proc again.
+#[inline(always)]
+pub fn forked(child: *const u8, pid: u32, tid: u32, start_ns: u64) -> u64 {
+    if pid != tid {
+        return roots_of(child);
+    }
+    let parent: *const u8 = read(child, offset!(task_real_parent));
+    let roots = roots_of(parent);
+    if roots != 0 {
+        let entry = Followed { start_ns, roots };
+        if FOLLOWED.insert(&pid, &entry, BPF_ANY as u64).is_err() {
+            count_lost();
+        }
+    }
+    roots
+}
+
+/// At the exit of `task`: the subtrees it was in; the last thread's exit removes it.
+#[inline(always)]
+pub fn exiting(task: *const u8, group_dead: bool) -> u64 {
+    let roots = roots_of(task);
+    if group_dead && roots != 0 {
+        let pid: u32 = read(task, offset!(task_tgid));
+        let _ = FOLLOWED.remove(&pid);
+    }
+    roots
+}
