@@ -38,7 +38,9 @@ fn settings() -> FollowSettings {
     FOLLOW_SETTINGS.get(0).copied().unwrap_or_default()
 }
 
-/// Whether an event of a process in `roots` (0: none) is sent to user space.
+/// Whether an event of a process in `roots` (0: none) is sent to user space. For a
+/// process's own event, the subtrees it was in before it: the event that shows it
+/// re-parented out is the one that tells user space it left.
 #[inline(always)]
 pub fn emits(roots: u64) -> bool {
     roots != 0 || settings().only_followed == 0
@@ -89,54 +91,81 @@ fn identity(task: *const u8) -> (u32, u64) {
     )
 }
 
-/// The followed subtrees `task`'s process is in (0: none), after the checks of the module
-/// documentation; a process found to have left is removed from the map. What the relay
-/// and the event filter ask.
+/// The subtrees a process was in before an event of its own (what decides whether the
+/// event is sent), and is in after the checks (0: none).
+#[derive(Clone, Copy)]
+pub struct Roots {
+    pub before: u64,
+    #[expect(
+        dead_code,
+        reason = "membership after the event: the in-kernel relay's question (issue 16)"
+    )]
+    pub now: u64,
+}
+
+/// Checks `task`'s process at an event of its own (module documentation): the subtrees it
+/// was in and is in now; a process found to have left is removed from the map.
 #[inline(always)]
-pub fn roots_of(task: *const u8) -> u64 {
+pub fn check(task: *const u8) -> Roots {
+    let none = Roots { before: 0, now: 0 };
     let s = settings();
     if s.active_roots == 0 {
-        return 0;
+        return none;
     }
     let pid: u32 = read(task, offset!(task_tgid));
     // SAFETY: as in entry_roots.
     let Some(entry) = (unsafe { FOLLOWED.get(&pid) }).copied() else {
-        return 0;
+        return none;
     };
     let leader: *const u8 = read(task, offset!(task_group_leader));
     let start_ns: u64 = read(leader, offset!(task_start_boottime));
     if !same_start(entry.start_ns, start_ns, s.tick_ns) {
         // A reused pid: the followed process with it is gone.
         let _ = FOLLOWED.remove(&pid);
-        return 0;
+        return none;
     }
-    let mut roots = entry.roots & s.active_roots;
+    let before = entry.roots & s.active_roots;
+    let mut now = before;
     let parent: *const u8 = read(task, offset!(task_real_parent));
     let (ppid, parent_start) = identity(parent);
     if ppid > 1 {
         let kept = entry_roots(ppid, parent_start, &s);
-        if roots & !kept != 0 {
-            roots &= kept | own_roots(pid, start_ns, &s);
+        if now & !kept != 0 {
+            now &= kept | own_roots(pid, start_ns, &s);
         }
     }
-    if roots == 0 {
+    if now == 0 {
         let _ = FOLLOWED.remove(&pid);
-    } else if roots != entry.roots {
-        let _ = FOLLOWED.insert(&pid, &Followed { start_ns, roots }, BPF_ANY as u64);
+    } else if now != entry.roots {
+        let _ = FOLLOWED.insert(
+            &pid,
+            &Followed {
+                start_ns,
+                roots: now,
+            },
+            BPF_ANY as u64,
+        );
     }
-    roots
+    Roots { before, now }
 }
 
 /// At a fork or thread start of `child`: the subtrees it is in. A process forked by a
-/// member joins its parent's subtrees; a map too full to hold it counts as lost, so that
-/// user space reads /proc again.
+/// member joins its parent's subtrees. The parent is not checked here: user space learns
+/// of its re-parenting only from its own next event, and until then counts what it forks
+/// in, as this does; both then drop the child with it. A map too full to hold the child
+/// counts as lost, so that user space reads /proc again.
 #[inline(always)]
 pub fn forked(child: *const u8, pid: u32, tid: u32, start_ns: u64) -> u64 {
     if pid != tid {
-        return roots_of(child);
+        return check(child).before;
+    }
+    let s = settings();
+    if s.active_roots == 0 {
+        return 0;
     }
     let parent: *const u8 = read(child, offset!(task_real_parent));
-    let roots = roots_of(parent);
+    let (ppid, parent_start) = identity(parent);
+    let roots = entry_roots(ppid, parent_start, &s);
     if roots != 0 {
         let entry = Followed { start_ns, roots };
         if FOLLOWED.insert(&pid, &entry, BPF_ANY as u64).is_err() {
@@ -149,7 +178,7 @@ pub fn forked(child: *const u8, pid: u32, tid: u32, start_ns: u64) -> u64 {
 /// At the exit of `task`: the subtrees it was in; the last thread's exit removes it.
 #[inline(always)]
 pub fn exiting(task: *const u8, group_dead: bool) -> u64 {
-    let roots = roots_of(task);
+    let roots = check(task).before;
     if group_dead && roots != 0 {
         let pid: u32 = read(task, offset!(task_tgid));
         let _ = FOLLOWED.remove(&pid);

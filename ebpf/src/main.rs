@@ -315,7 +315,7 @@ pub fn exit(ctx: BtfTracePointContext) -> i32 {
 pub fn exec(ctx: BtfTracePointContext) -> i32 {
     let task: *const u8 = ctx.arg(0);
     let bprm: *const u8 = ctx.arg(2);
-    if !follow::emits(follow::roots_of(task)) {
+    if !follow::emits(follow::check(task).before) {
         return 0;
     }
     let Some(record) = EXEC_SCRATCH.get_ptr_mut(0) else {
@@ -405,7 +405,7 @@ fn credentials_changed(ctx: &TracePointContext, event_kind: u32) -> u32 {
     let ret_offset = offset!(syscall_ret);
     // SAFETY: the offset of `ret` comes from the tracepoint's format file.
     let ret: i64 = unsafe { ctx.read_at(ret_offset) }.unwrap_or(-1);
-    if ret == 0 && follow::emits(follow::roots_of(current_task())) {
+    if ret == 0 && follow::emits(follow::check(current_task()).before) {
         emit(&describe(current_task(), event_kind));
     }
     0
