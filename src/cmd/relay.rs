@@ -12,6 +12,7 @@ use crate::{
     relay::{self, Targets},
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
+    text,
     tracker::{
         Tracker,
         rules::{Notice, Rule, RuleFields},
@@ -43,6 +44,14 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
         selection.summary()
     );
     super::print_notices(&selection);
+    if let Some(subtrees) = tracker.relays().subtrees() {
+        // The rule still decides; the kernel only spares us the rest of the machine's events.
+        let filtering = source.follow_only(&subtrees);
+        eprintln!(
+            "forkwatch-tui: {id}: subtree events: {}",
+            text::escape_str(&filtering.to_string())
+        );
+    }
 
     let mut batch = Vec::with_capacity(4096);
     while tracker.relays().is_live() {
