@@ -1,7 +1,16 @@
 //! Follow-forks in the kernel against the pins' rule in user space: over a random tree of
 //! real processes that fork, exit, orphan their children and become subreapers, the probe's
 //! map of followed processes holds every live member of the tracker's pin at every step,
-//! and exactly them once every process has had an event since it was re-parented.
+//! and exactly them once every process has had an event since it was re-parented. And
+//! `watch` of a quiet subtree during a fork storm: all its events, and the kernel sends
+//! nothing of the storm.
+
+// Its `pid` does not serve here.
+#[allow(dead_code)]
+#[path = "common/running.rs"]
+mod running;
+#[path = "common/trees.rs"]
+mod trees;
 
 use std::{
     collections::BTreeSet,
@@ -13,11 +22,16 @@ use std::{
 
 use forkwatch::{
     clock,
-    event::{Event, Kind, ProcessKey},
+    event::{Event, Kind, KindName, ProcessKey},
     proc::snapshot,
-    source::ebpf::{Probe, ProbeOptions},
-    tracker::{Tracker, model::Model},
+    source::{
+        BackendChoice, Feed, Filtering, LiveOptions, Source,
+        ebpf::{Probe, ProbeOptions},
+    },
+    tracker::{Tracker, model::Model, pins::Pin},
 };
+use running::{Finished, Running};
+use trees::{Chain, Gate};
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 const STEPS: usize = 120;
@@ -260,4 +274,107 @@ fn the_kernel_follows_the_same_subtree_as_the_pin() {
     let forks = seen.iter().filter(|e| matches!(e.kind, Kind::Fork)).count();
     assert!(forks > 5, "the subtrees grew ({forks} forks), seed {seed}");
     eprintln!("{forks} forks, {left} members left their subtree");
+}
+
+/// The (kind, pid, ppid) of each event in `watch --json` output; loss reports are left out,
+/// and the totals object that ends it.
+fn watched_events(stdout: &str) -> Vec<(KindName, u32, u32)> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let (totals, lines) = lines.split_last().expect("at least the totals");
+    assert!(totals.starts_with(r#"{"kind":"totals","#), "{totals}");
+    lines
+        .iter()
+        .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
+        .map(|e| (e.kind_name(), e.pid, e.ppid))
+        .collect()
+}
+
+#[test]
+fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_else() {
+    use KindName::{Exec, Exit, Fork};
+    let gate = Gate::new();
+    let tree = Chain::start(&gate, 3);
+    let root = tree.pid();
+    let mut watch = Running::start(&["watch", &root.to_string(), "--json"]);
+    watch.wait_for("and its descendants with eBPF, following in the kernel; stop with Ctrl-C");
+
+    // A source of this test's, asked to follow the same subtree: what the kernel sends it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = runtime.enter();
+    let live = LiveOptions {
+        backend: BackendChoice::Ebpf,
+        ..LiveOptions::default()
+    };
+    let (mut source, _) = Source::open_live(&live).unwrap();
+    let mut model = Model::default();
+    model.seed(&snapshot::take().unwrap());
+    let key = model.current(root).unwrap();
+    let subtree = Pin::new(&model, key).unwrap().subtree();
+    assert_eq!(source.follow_only(&[subtree]), Filtering::Kernel);
+
+    let storm = std::thread::spawn(|| {
+        let out = Command::new(WORKLOAD)
+            .args(["storm", "--workers", "2", "--seconds", "3"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let forks: Vec<u64> = v["forks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
+        forks.iter().sum::<u64>()
+    });
+    // Not a measurement: the subtree should act while the storm rages.
+    std::thread::sleep(Duration::from_millis(300));
+    gate.open();
+    let (born, status) = tree.finish();
+    assert_eq!(status.code(), Some(3));
+
+    let mut sent = Vec::new();
+    while !storm.is_finished() {
+        runtime.block_on(async {
+            let _ = tokio::time::timeout(Duration::from_millis(100), source.next_batch(&mut sent))
+                .await;
+        });
+    }
+    source.finish(&mut sent);
+    let storm_forks = storm.join().unwrap();
+    assert!(storm_forks > 1_000, "the storm ran ({storm_forks} forks)");
+
+    // The kernel sent the subtree's events and loss reports, nothing of the storm's.
+    let subtree_pids: BTreeSet<u32> = born.iter().map(|&(pid, _)| pid).chain([root]).collect();
+    let strangers: Vec<&Event> = sent
+        .iter()
+        .filter(|e| !matches!(e.kind, Kind::Lost { .. }) && !subtree_pids.contains(&e.pid))
+        .collect();
+    assert!(strangers.is_empty(), "{strangers:?}");
+    let mut expected = Vec::new();
+    for &(pid, ppid) in &born {
+        expected.extend([(Fork, pid, ppid), (Exec, pid, ppid)]);
+    }
+    for &(pid, ppid) in born.iter().rev() {
+        expected.push((Exit, pid, ppid));
+    }
+    expected.push((Exit, root, std::process::id()));
+    let from_source: Vec<_> = sent
+        .iter()
+        .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
+        .map(|e| (e.kind_name(), e.pid, e.ppid))
+        .collect();
+    assert_eq!(from_source, expected);
+
+    // `watch` itself: every event of the subtree, in order.
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = watch.finish();
+    assert!(status.success(), "{stderr:?}");
+    assert_eq!(watched_events(&stdout), expected, "{stdout}");
 }
