@@ -89,6 +89,7 @@ impl fmt::Display for Backend {
 pub struct Source {
     stream: Stream,
     sampler: Option<Sampler>,
+    follow_in_kernel: bool,
 }
 
 /// The events of the chosen backend.
@@ -184,6 +185,8 @@ pub struct LiveOptions {
     pub probe: ProbeOptions,
     /// How often to sample every process (`sample` events); `None`: never.
     pub sample_interval: Option<Duration>,
+    /// Whether [`Feed::follow_only`] may have the probe follow subtrees in the kernel.
+    pub follow_in_kernel: bool,
 }
 
 impl Default for LiveOptions {
@@ -193,6 +196,7 @@ impl Default for LiveOptions {
             poll_interval: procfs::DEFAULT_INTERVAL,
             probe: ProbeOptions::default(),
             sample_interval: None,
+            follow_in_kernel: true,
         }
     }
 }
@@ -290,7 +294,13 @@ impl Source {
                         samples_limited: sampler.as_ref().is_some_and(Sampler::limited),
                     };
                     tracing::info!(?selection, "event source chosen");
-                    return Ok((Self { stream, sampler }, selection));
+                    let follow_in_kernel = options.follow_in_kernel;
+                    let source = Self {
+                        stream,
+                        sampler,
+                        follow_in_kernel,
+                    };
+                    return Ok((source, selection));
                 }
                 Err(e) if automatic => unavailable.push((backend, format!("{e:#}"))),
                 Err(e) => return Err(e.context(format!("the {backend} backend cannot run"))),
@@ -365,6 +375,9 @@ impl Feed for Source {
         let Stream::Probe(probe, _) = &mut self.stream else {
             return Filtering::UserSpace(format!("{} cannot filter in the kernel", self.name()));
         };
+        if !self.follow_in_kernel {
+            return Filtering::UserSpace("as asked".into());
+        }
         match follow_in_kernel(probe.follow(), subtrees) {
             Ok(()) if subtrees.is_empty() => Filtering::UserSpace("nothing to follow".into()),
             Ok(()) => Filtering::Kernel,
