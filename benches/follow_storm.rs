@@ -9,6 +9,10 @@
 //! fork and exit) and, from the kernel's BPF run-time statistics, the probe's time per run
 //! of its fork and exit programs; then the ratio of the monitor CPU of the two modes and
 //! the probe's time per event each mode adds.
+//!
+//! Then what following costs the probe where it does not filter: a probe loaded here and
+//! read to the end, under the same storm, without a followed subtree and with one (the
+//! quiet `sleep`) but every event sent: the difference per event is the map's upkeep.
 
 use std::{
     io::{BufRead, BufReader},
@@ -22,6 +26,7 @@ use std::{
 mod demo_events;
 
 use demo_events::cpu_of;
+use forkwatch::source::ebpf::{Probe, ProbeOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_forkwatch-tui");
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
@@ -178,6 +183,65 @@ fn main() {
          added by following {:.0} ns",
         kp - up
     );
+    let upkeep: Vec<(f64, f64)> = (0..rounds).map(|_| upkeep(quiet.id())).collect();
+    for (round, (off, on)) in upkeep.iter().enumerate() {
+        println!(
+            "upkeep round {}: probe fork+exit {off:.0} ns per run without a followed subtree, \
+             {on:.0} ns following one (every event sent)",
+            round + 1
+        );
+    }
+    let mean = |f: fn(&(f64, f64)) -> f64| upkeep.iter().map(f).sum::<f64>() / rounds as f64;
+    println!(
+        "following's upkeep per event: {:.0} ns",
+        mean(|u| u.1) - mean(|u| u.0)
+    );
     let _ = quiet.kill();
     let _ = quiet.wait();
+}
+
+/// The probe's time per run of fork and exit under the storm, without and with `root`'s
+/// subtree followed (every event sent either way), each with a probe of its own read to
+/// the end as a monitor would.
+fn upkeep(root: u32) -> (f64, f64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stat = forkwatch::proc::stat::read(root).expect("the quiet process lives");
+    let key = forkwatch::event::ProcessKey {
+        pid: root,
+        start_ticks: stat.start_ticks,
+    };
+    let mut per_run = [0.0; 2];
+    for (following, ns) in per_run.iter_mut().enumerate() {
+        let started = SystemTime::now();
+        let _guard = runtime.enter();
+        let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
+        if following == 1 {
+            probe.follow().add_root(key, []).unwrap();
+        }
+        let before = probe_programs(started);
+        let storm = std::thread::spawn(storm);
+        let mut events = Vec::new();
+        while !storm.is_finished() {
+            runtime.block_on(async {
+                let read = probe.next_batch(&mut events);
+                let _ = tokio::time::timeout(Duration::from_millis(50), read).await;
+            });
+            events.clear();
+        }
+        storm.join().unwrap();
+        let after = probe_programs(started);
+        let (runs, time) = after.iter().fold((0, Duration::ZERO), |(r, t), p| {
+            let (_, r0, t0) = before
+                .iter()
+                .find(|b| b.0 == p.0)
+                .cloned()
+                .unwrap_or_default();
+            (r + p.1 - r0, t + (p.2 - t0))
+        });
+        *ns = time.as_nanos() as f64 / runs.max(1) as f64;
+    }
+    (per_run[0], per_run[1])
 }
