@@ -15,7 +15,7 @@
 use core::ptr;
 
 use aya_ebpf::{
-    bindings::BPF_ANY,
+    bindings::{BPF_ANY, BPF_F_NO_PREALLOC},
     macros::map,
     maps::{Array, HashMap},
 };
@@ -23,8 +23,10 @@ use forkwatch_abi::{FOLLOWED_CAP, FOLLOWED_ROOTS_CAP, FollowSettings, Followed};
 
 use crate::{OFFSETS, count_lost, read};
 
+/// Allocated as entries come (not all at load): most runs follow nothing.
 #[map]
-static FOLLOWED: HashMap<u32, Followed> = HashMap::with_max_entries(FOLLOWED_CAP, 0);
+static FOLLOWED: HashMap<u32, Followed> =
+    HashMap::with_max_entries(FOLLOWED_CAP, BPF_F_NO_PREALLOC);
 
 #[map]
 static FOLLOWED_ROOTS: HashMap<u32, Followed> = HashMap::with_max_entries(FOLLOWED_ROOTS_CAP, 0);
