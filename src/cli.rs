@@ -290,6 +290,12 @@ pub struct WatchArgs {
     #[arg(value_name = "PID")]
     pub pid: u32,
 
+    /// Have the eBPF probe send every event of the machine and pick the subtree's here, as
+    /// forkwatch did before it followed subtrees in the kernel: for comparison, it costs
+    /// more the busier the machine is.
+    #[arg(long)]
+    pub filter_in_user_space: bool,
+
     #[command(flatten)]
     pub live: LiveArgs,
 
@@ -563,6 +569,7 @@ impl LiveArgs {
             poll_interval: self.poll_interval,
             probe,
             sample_interval: None,
+            follow_in_kernel: true,
         }
     }
 }

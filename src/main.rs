@@ -53,7 +53,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::events::run(live, args.output.printing(), args.duration).await
         }
         Some(Command::Watch(args)) => {
-            let live = args.samples.apply(args.live.options(probe, &config));
+            let mut live = args.samples.apply(args.live.options(probe, &config));
+            live.follow_in_kernel = !args.filter_in_user_space;
             cmd::watch::run(live, args.pid, args.output.printing()).await
         }
         Some(Command::Record(args)) => {

@@ -707,3 +707,44 @@ fn a_rule_the_kernel_cannot_relay_is_relayed_from_user_space_saying_why() {
     );
     assert_only_sentinel_left(&mut receiver);
 }
+
+#[test]
+fn a_subtree_rule_in_the_kernel_relays_each_fork_in_the_subtree_including_later_generations() {
+    let mut receiver = Receiver::spawn(signal());
+    let gate = Gate::new();
+    let outside_gate = Gate::new();
+    let tree = Chain::start(&gate, 3);
+    let outside = Chain::start(&outside_gate, 3);
+    let root = tree.pid();
+    let relay = relay_in_kernel(&[
+        "--to",
+        &receiver.pid().to_string(),
+        "--subtree",
+        &root.to_string(),
+    ]);
+    gate.open();
+    outside_gate.open();
+    let (born, _) = tree.finish();
+    outside.finish();
+    let Finished { status, stderr, .. } = relay.finish();
+    assert!(status.success(), "{stderr:?}");
+    said_in_kernel(&stderr);
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("subtree events: following in the kernel")),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("3 events relayed, 3 signals sent, 0 undelivered")),
+        "{stderr:?}"
+    );
+    for (child, parent) in born {
+        let got = receiver.next(GUARD).expect("a signal per fork");
+        assert_eq!((got.signo, got.code), (signal(), libc::SI_KERNEL));
+        assert_eq!((got.value, got.value_high), (child as i32, parent as i32));
+    }
+    assert_only_sentinel_left(&mut receiver);
+}

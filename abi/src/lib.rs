@@ -326,3 +326,45 @@ unsafe impl aya::Pod for KernelOffsets {}
 // SAFETY: as KernelOffsets: plain u32s, no padding.
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for SampleOffsets {}
+
+/// The most processes the probe follows at once ([`names::map::FOLLOWED`]): more than
+/// pid_max allows by default, so only stale entries can fill it.
+pub const FOLLOWED_CAP: u32 = 65_536;
+/// The most followed subtrees: one bit each in [`Followed::roots`].
+pub const FOLLOWED_ROOTS_CAP: u32 = 64;
+
+/// A followed process, by its pid (tgid) in [`names::map::FOLLOWED`]; a followed subtree's
+/// root, by its pid in [`names::map::FOLLOWED_ROOTS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Followed {
+    /// CLOCK_BOOTTIME at which the process started; compared in clock ticks
+    /// ([`FollowSettings::tick_ns`]), the resolution /proc gives, so that entries seeded
+    /// from /proc match.
+    pub start_ns: u64,
+    /// Which followed subtrees it is in, a bit each (in `FOLLOWED_ROOTS`: the subtrees it is
+    /// the root of).
+    pub roots: u64,
+}
+
+/// What user space asks of the probe's following ([`names::map::FOLLOW_SETTINGS`], one
+/// entry). All zero: nothing followed, every event sent.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FollowSettings {
+    /// Send only the events of followed processes (and loss reports): 1; else 0.
+    pub only_followed: u64,
+    /// The subtrees being followed, a bit each; a bit not here is ignored in the map (so
+    /// a subtree stops being followed at once, before its bits are swept).
+    pub active_roots: u64,
+    /// Nanoseconds per clock tick (USER_HZ), the resolution start times are compared in.
+    pub tick_ns: u64,
+}
+
+// SAFETY: plain `repr(C)` u64s, no padding.
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for Followed {}
+
+// SAFETY: plain `repr(C)` u64s, no padding.
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for FollowSettings {}

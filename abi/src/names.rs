@@ -15,6 +15,12 @@ pub mod map {
     pub const RELAY_USED: &str = "RELAY_USED";
     /// Per CPU, what became of each entry's signals.
     pub const RELAY_COUNTS: &str = "RELAY_COUNTS";
+    /// The followed processes: pid -> [`Followed`](crate::Followed).
+    pub const FOLLOWED: &str = "FOLLOWED";
+    /// The roots of the followed subtrees: pid -> [`Followed`](crate::Followed).
+    pub const FOLLOWED_ROOTS: &str = "FOLLOWED_ROOTS";
+    /// One [`FollowSettings`](crate::FollowSettings), written by user space while it runs.
+    pub const FOLLOW_SETTINGS: &str = "FOLLOW_SETTINGS";
 }
 
 /// Read-only globals user space fills in before the probe is loaded.

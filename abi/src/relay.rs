@@ -14,7 +14,8 @@ pub mod matching {
     pub const ANY: u32 = 1;
     /// One process: [`RelayEntry::match_pid`] with [`RelayEntry::match_start_ticks`].
     pub const PROCESS: u32 = 2;
-    /// The followed subtrees whose root bits are in [`RelayEntry::roots`].
+    /// The subtree of [`RelayEntry::match_pid`] with [`RelayEntry::match_start_ticks`],
+    /// which the probe must follow ([`crate::Followed`]).
     pub const SUBTREE: u32 = 3;
 }
 
@@ -46,8 +47,6 @@ pub struct RelayEntry {
     pub target_pid: u32,
     pub match_start_ticks: u64,
     pub target_start_ticks: u64,
-    /// Bits of the followed roots whose subtrees match.
-    pub roots: u64,
     /// Nanoseconds per clock tick: start times are compared in the ticks /proc shows.
     pub tick_ns: u64,
 }

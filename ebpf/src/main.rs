@@ -87,6 +87,7 @@ fn read<T: Copy>(base: *const u8, off: usize) -> T {
     }
 }
 
+mod follow;
 mod relay;
 mod samples;
 
@@ -267,7 +268,10 @@ pub fn fork(ctx: BtfTracePointContext) -> i32 {
     if event.tid != event.pid {
         event.kind = kind::THREAD_START;
     }
-    emit(&event);
+    let followed = follow::forked(child, event.pid, event.tid, event.start_ns);
+    if follow::emits(followed) {
+        emit(&event);
+    }
     0
 }
 
@@ -276,6 +280,9 @@ pub fn fork(ctx: BtfTracePointContext) -> i32 {
 pub fn exit(ctx: BtfTracePointContext) -> i32 {
     let task: *const u8 = ctx.arg(0);
     let group_dead: u64 = ctx.arg(1);
+    if !follow::emits(follow::exiting(task, group_dead & 0xff != 0)) {
+        return 0;
+    }
     if group_dead & 0xff == 0 {
         emit(&describe(task, kind::THREAD_EXIT));
         return 0;
@@ -311,6 +318,9 @@ pub fn exit(ctx: BtfTracePointContext) -> i32 {
 pub fn exec(ctx: BtfTracePointContext) -> i32 {
     let task: *const u8 = ctx.arg(0);
     let bprm: *const u8 = ctx.arg(2);
+    if !follow::emits(follow::check(task).before) {
+        return 0;
+    }
     let Some(record) = EXEC_SCRATCH.get_ptr_mut(0) else {
         return 0;
     };
@@ -398,7 +408,7 @@ fn credentials_changed(ctx: &TracePointContext, event_kind: u32) -> u32 {
     let ret_offset = offset!(syscall_ret);
     // SAFETY: the offset of `ret` comes from the tracepoint's format file.
     let ret: i64 = unsafe { ctx.read_at(ret_offset) }.unwrap_or(-1);
-    if ret == 0 {
+    if ret == 0 && follow::emits(follow::check(current_task()).before) {
         emit(&describe(current_task(), event_kind));
     }
     0

@@ -15,7 +15,7 @@ use forkwatch_abi::{
     relay::{KMONITOR_BITS, RELAY_ENTRIES, RelayCounts, RelayEntry, kfunc, layout, matching},
 };
 
-use crate::{OFFSETS, read};
+use crate::{OFFSETS, follow, read};
 
 /// The rules, one entry per rule and target; written by user space, emptied here when a
 /// target exits.
@@ -53,6 +53,8 @@ struct Relayed {
     ppid: u32,
     start_ns: u64,
     parent_start_ns: u64,
+    /// The followed subtrees it is in.
+    roots: u64,
 }
 
 impl Relayed {
@@ -61,12 +63,15 @@ impl Relayed {
         let leader: *const u8 = read(task, offset!(task_group_leader));
         let parent: *const u8 = read(task, offset!(task_real_parent));
         let parent_leader: *const u8 = read(parent, offset!(task_group_leader));
+        let pid: u32 = read(task, offset!(task_tgid));
+        let start_ns: u64 = read(leader, offset!(task_start_boottime));
         Self {
             kind,
-            pid: read(task, offset!(task_tgid)),
+            pid,
             ppid: read(parent, offset!(task_tgid)),
-            start_ns: read(leader, offset!(task_start_boottime)),
+            start_ns,
             parent_start_ns: read(parent_leader, offset!(task_start_boottime)),
+            roots: follow::roots_after(pid, start_ns, kind == kind::EXIT),
         }
     }
 }
@@ -157,6 +162,11 @@ fn matches(entry: &RelayEntry, event: &Relayed) -> bool {
                 && event.ppid == entry.match_pid
                 && ticks(event.parent_start_ns, entry.tick_ns) == entry.match_start_ticks;
             own || its_fork
+        }
+        // A fork is the child's event: it matches when the child was born into the subtree.
+        matching::SUBTREE => {
+            let bit = follow::root_bit(entry.match_pid, entry.match_start_ticks);
+            bit != 0 && event.roots & bit != 0
         }
         _ => false,
     }

@@ -23,6 +23,11 @@
 //!   ends with another thread while its leader is a zombie. Exits 0.
 //! - `touch MIB`: writes to every page of MIB MiB, prints `touched PID`, and exits 0 when
 //!   its stdin ends.
+//! - `node DIR`: a process of a tree a test grows: it makes the fifo DIR/PID, prints
+//!   `ready PID`, and does what each line written to the fifo says: `fork` (the child is a
+//!   node too), `subreaper` (PR_SET_CHILD_SUBREAPER), `touch` (setuid to its own uid: an
+//!   event of its own), `exit`; each but `fork` prints `did PID`. Children are reaped at
+//!   once (SIGCHLD ignored).
 
 use std::{
     io::{Read, Write},
@@ -33,7 +38,7 @@ use std::{
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...] | execs COUNT ARGS | burn MS THREADS | spin | touch MIB"
+        "usage: forkwatch-workload storm [--workers N] [--seconds S] [--pin 0|1] | threads N | setuid ID | setgid ID | setuid32 ID CMD [ARG...] | exit CODE | subreaper CMD [ARG...] | name NAME [ARG...] | execs COUNT ARGS | burn MS THREADS | spin | touch MIB | node DIR"
     );
     ExitCode::from(2)
 }
@@ -117,6 +122,11 @@ fn main() -> ExitCode {
             Some(mib) => touch(mib as usize),
             None => usage(),
         },
+        Some("node") if args.len() == 2 => {
+            // SAFETY: sets this process's disposition of SIGCHLD; no handler runs.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+            node(&args[1])
+        }
         _ => usage(),
     }
 }
@@ -386,4 +396,60 @@ fn fork_until(deadline: Instant) -> u64 {
         }
     }
     made
+}
+
+/// A node of a test's tree (`node DIR` in the module documentation).
+fn node(dir: &str) -> ExitCode {
+    let pid = std::process::id();
+    let path = format!("{dir}/{pid}");
+    let Ok(c_path) = std::ffi::CString::new(path.as_str()) else {
+        return usage();
+    };
+    // SAFETY: a valid C string.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        eprintln!("mkfifo {path}: {}", std::io::Error::last_os_error());
+        return ExitCode::FAILURE;
+    }
+    say(&format!("ready {pid}"));
+    loop {
+        // Blocks until the test opens it to write.
+        let mut line = String::new();
+        match std::fs::File::open(&path) {
+            Ok(mut fifo) => drop(fifo.read_to_string(&mut line)),
+            Err(e) => {
+                eprintln!("{path}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        // SAFETY: plain system calls on this single-threaded process.
+        match line.trim() {
+            "fork" => match unsafe { libc::fork() } {
+                0 => return node(dir),
+                -1 => eprintln!("fork: {}", std::io::Error::last_os_error()),
+                _ => {}
+            },
+            "subreaper" => unsafe {
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+            },
+            "touch" => unsafe {
+                libc::setuid(libc::getuid());
+            },
+            "exit" => {
+                let _ = std::fs::remove_file(&path);
+                say(&format!("did {pid}"));
+                return ExitCode::SUCCESS;
+            }
+            _ => continue,
+        }
+        if line.trim() != "fork" {
+            say(&format!("did {pid}"));
+        }
+    }
+}
+
+/// One line on stdout, in one write: the nodes of a tree share the pipe.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(format!("{line}\n").as_bytes());
+    let _ = out.flush();
 }

@@ -12,9 +12,10 @@ use crate::{
     relay::{self, Targets},
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
+    text,
     tracker::{
         Tracker,
-        rules::{Notice, Rule, RuleFields, SendPath},
+        rules::{Match, Matched, Notice, Rule, RuleFields, SendPath},
     },
 };
 
@@ -36,6 +37,19 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
         Tracker::without_tree()
     };
     let mut targets = Targets::with_kernel_relay(kernel_relay);
+    // The subtree is followed before the rule is made: a rule sent in the kernel matches
+    // what the probe follows, from the moment its entry is written.
+    let filtering = match spec.matching {
+        Match::Subtree(root) => {
+            let Matched::Subtree(pin) = tracker.subtree(root, None)? else {
+                unreachable!("a subtree's match is a pin");
+            };
+            let filtering = source.follow_only(&[pin.subtree()]);
+            targets.follow_subtrees(&filtering);
+            Some(filtering)
+        }
+        Match::Any | Match::Pid(_) => None,
+    };
     let mut notices = Vec::new();
     let id = targets.add_rule(&mut tracker, spec, &mut notices)?;
     print(&mut notices);
@@ -47,6 +61,13 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
         rule.sender()
     );
     super::print_notices(&selection);
+    if let Some(filtering) = filtering {
+        // The rule still decides; the kernel only spares us the rest of the machine's events.
+        eprintln!(
+            "forkwatch-tui: {id}: subtree events: {}",
+            text::escape_str(&filtering.to_string())
+        );
+    }
 
     let mut batch = Vec::with_capacity(4096);
     while tracker.relays().is_live() {

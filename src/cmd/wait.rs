@@ -15,7 +15,8 @@ use crate::{
     pidfd::PidFd,
     privileges, proc,
     signals::StopSignals,
-    source::{Feed, LiveOptions, Source},
+    source::{Feed, LiveOptions, Source, Subtree},
+    text,
 };
 
 /// The exit code when a pid names no process, as the shell's `wait` gives.
@@ -42,14 +43,25 @@ pub async fn run(live: LiveOptions, pids: &[u32]) -> Result<ExitCode> {
     let Some(waited) = check_all(pids, &mut source, &mut finished) else {
         return Ok(ExitCode::from(NO_SUCH_PROCESS));
     };
+    // Only their exits matter: the kernel may send only the events of their subtrees
+    // (the smallest it can follow), which it finds in /proc.
+    let subtrees: Vec<Subtree> = waited
+        .iter()
+        .map(|w| Subtree {
+            root: w.key,
+            members: Vec::new(),
+        })
+        .collect();
+    let filtering = source.follow_only(&subtrees);
     // A zombie's exit code, read above, was the last look at another user's process.
     privileges::keep_only(selection.backend.privileges_to_read())?;
 
     if !waited.is_empty() {
         eprintln!(
-            "forkwatch-tui: waiting for {} with {}",
+            "forkwatch-tui: waiting for {} with {}, {}",
             plural(waited.len(), "process", "processes"),
-            selection.summary()
+            selection.summary(),
+            text::escape_str(&filtering.to_string())
         );
         super::print_notices(&selection);
     }

@@ -13,6 +13,7 @@ use crate::{
     privileges,
     signals::StopSignals,
     source::{Feed, LiveOptions, Source},
+    text,
     tracker::pins::{self, Pin, TotalsJson},
 };
 
@@ -29,13 +30,16 @@ pub async fn run(live: LiveOptions, pid: u32, printing: Printing) -> Result<Exit
     // Printed as they come, not kept.
     watched.add(model, root)?.set_log_len(0);
     let comm = model.get(root).map(|p| p.comm).unwrap_or_default();
+    // The pin still decides; the kernel only spares us the rest of the machine's events.
+    let filtering = source.follow_only(&tracker.pins().subtrees());
 
     let json = printing.json;
     let mut writer = printing.live_writer(io::stdout().lock())?;
     eprintln!(
-        "forkwatch-tui: watching pid {} ({comm}) and its descendants with {}; stop with Ctrl-C",
+        "forkwatch-tui: watching pid {} ({comm}) and its descendants with {}, {}; stop with Ctrl-C",
         pid,
-        selection.summary()
+        selection.summary(),
+        text::escape_str(&filtering.to_string())
     );
     super::print_notices(&selection);
 

@@ -8,7 +8,7 @@ use forkwatch_abi::relay::{RelayEntry, layout, matching};
 use crate::{
     clock,
     event::{KindName, ProcessKey},
-    source::ebpf::KernelRelay,
+    source::{Filtering, ebpf::KernelRelay},
     tracker::rules::{Layout, Matched, RuleSpec},
 };
 
@@ -22,6 +22,8 @@ pub(super) struct Kernel {
     /// Why there is none.
     missing: Option<String>,
     counted_at: Option<Instant>,
+    /// Whether the probe follows the subtrees of the rules that match one; else why not.
+    subtrees: Option<Result<(), String>>,
 }
 
 impl Kernel {
@@ -57,9 +59,11 @@ impl Kernel {
         let (matching, process) = match matched {
             Matched::Any => (matching::ANY, ProcessKey::new(0, 0)),
             Matched::Process(key) => (matching::PROCESS, *key),
-            Matched::Subtree(_) => {
-                return Err("subtrees are followed in user space".to_owned());
-            }
+            Matched::Subtree(pin) => match &self.subtrees {
+                Some(Ok(())) => (matching::SUBTREE, pin.root()),
+                Some(Err(why)) => return Err(format!("its subtree is {why}")),
+                None => return Err("its subtree is not followed in the kernel".to_owned()),
+            },
         };
         // uid and gid changes come from classic tracepoints, which the relay programs are
         // not on: the tracker asks for their signals as for a rule sent from user space.
@@ -78,9 +82,16 @@ impl Kernel {
             target_pid: target.pid,
             match_start_ticks: process.start_ticks,
             target_start_ticks: target.start_ticks,
-            roots: 0,
             tick_ns: clock::ticks_to_ns(1),
         })
+    }
+
+    /// Whether the probe follows the subtrees of the rules on one ([`Filtering::Kernel`]).
+    pub fn follow_subtrees(&mut self, filtering: &Filtering) {
+        self.subtrees = Some(match filtering {
+            Filtering::Kernel => Ok(()),
+            Filtering::UserSpace(why) => Err(format!("filtered in user space ({why})")),
+        });
     }
 
     /// Writes the entries into the probe's map: their slots, or why not (none written).

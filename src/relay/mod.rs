@@ -145,6 +145,12 @@ impl Targets {
         })
     }
 
+    /// Says whether the source follows the subtrees of the rules that match one in the
+    /// kernel ([`crate::source::Feed::follow_only`]): the probe can relay such rules only then.
+    pub fn follow_subtrees(&mut self, filtering: &crate::source::Filtering) {
+        self.kernel.follow_subtrees(filtering);
+    }
+
     /// Who sends the signals of a rule on `opened` targets; for the probe, their entries
     /// are written into its map and their slots come back in order.
     fn in_kernel(

@@ -25,7 +25,10 @@ use std::{fmt, time::Duration};
 use anyhow::{Result, bail};
 use rustix::thread::CapabilitySet;
 
-use crate::{event::Event, privileges};
+use crate::{
+    event::{Event, ProcessKey},
+    privileges,
+};
 use ebpf::{Probe, ProbeOptions};
 use ids::IdWatch;
 use netlink::{Netlink, NetlinkOptions};
@@ -86,6 +89,7 @@ impl fmt::Display for Backend {
 pub struct Source {
     stream: Stream,
     sampler: Option<Sampler>,
+    follow_in_kernel: bool,
 }
 
 /// The events of the chosen backend.
@@ -118,6 +122,45 @@ pub trait Feed {
     /// A short name for status lines, messages and recordings: `eBPF`, `netlink`,
     /// `procfs`, `replay`.
     fn name(&self) -> &'static str;
+
+    /// Asks the feed for only the events of `subtrees`' processes (and loss reports), or
+    /// for every event again when `subtrees` is empty. What it sends then is a superset of
+    /// what the pins of those subtrees want; whoever asks still filters with them. Says
+    /// where the filtering is done: a feed that cannot do it sends everything.
+    fn follow_only(&mut self, subtrees: &[Subtree]) -> Filtering {
+        let _ = subtrees;
+        Filtering::UserSpace(format!(
+            "{} cannot filter events at their source",
+            self.name()
+        ))
+    }
+}
+
+/// A subtree to follow ([`Feed::follow_only`]): its root and its members now (the
+/// processes a pin of it holds), which the root need not be among.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subtree {
+    pub root: ProcessKey,
+    pub members: Vec<ProcessKey>,
+}
+
+/// Where the events of followed subtrees are told from the rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filtering {
+    /// The probe follows the subtrees and sends only their events.
+    Kernel,
+    /// Every event is sent and filtered in user space, for this reason.
+    UserSpace(String),
+}
+
+impl fmt::Display for Filtering {
+    /// `following in the kernel` or `filtering in user space (REASON)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kernel => f.write_str("following in the kernel"),
+            Self::UserSpace(why) => write!(f, "filtering in user space ({why})"),
+        }
+    }
 }
 
 /// `--backend`: a backend, or the best one that can run.
@@ -142,6 +185,8 @@ pub struct LiveOptions {
     pub probe: ProbeOptions,
     /// How often to sample every process (`sample` events); `None`: never.
     pub sample_interval: Option<Duration>,
+    /// Whether [`Feed::follow_only`] may have the probe follow subtrees in the kernel.
+    pub follow_in_kernel: bool,
 }
 
 impl Default for LiveOptions {
@@ -151,6 +196,7 @@ impl Default for LiveOptions {
             poll_interval: procfs::DEFAULT_INTERVAL,
             probe: ProbeOptions::default(),
             sample_interval: None,
+            follow_in_kernel: true,
         }
     }
 }
@@ -248,7 +294,13 @@ impl Source {
                         samples_limited: sampler.as_ref().is_some_and(Sampler::limited),
                     };
                     tracing::info!(?selection, "event source chosen");
-                    return Ok((Self { stream, sampler }, selection));
+                    let follow_in_kernel = options.follow_in_kernel;
+                    let source = Self {
+                        stream,
+                        sampler,
+                        follow_in_kernel,
+                    };
+                    return Ok((source, selection));
                 }
                 Err(e) if automatic => unavailable.push((backend, format!("{e:#}"))),
                 Err(e) => return Err(e.context(format!("the {backend} backend cannot run"))),
@@ -334,6 +386,38 @@ impl Feed for Source {
     fn name(&self) -> &'static str {
         self.backend().name()
     }
+
+    fn follow_only(&mut self, subtrees: &[Subtree]) -> Filtering {
+        let Stream::Probe(probe, _) = &mut self.stream else {
+            return Filtering::UserSpace(format!("{} cannot filter in the kernel", self.name()));
+        };
+        if !self.follow_in_kernel {
+            return Filtering::UserSpace("as asked".into());
+        }
+        match follow_in_kernel(probe.follow(), subtrees) {
+            Ok(()) if subtrees.is_empty() => Filtering::UserSpace("nothing to follow".into()),
+            Ok(()) => Filtering::Kernel,
+            Err(e) => {
+                // Every event again, so that nothing a pin wants is held back.
+                let _ = probe.follow().set_only_followed(false);
+                tracing::warn!("cannot follow in the kernel: {e:#}");
+                Filtering::UserSpace(format!("{e:#}"))
+            }
+        }
+    }
+}
+
+/// Makes the probe follow exactly `subtrees`, and send only their events if there are any.
+fn follow_in_kernel(follow: &mut ebpf::Follow, subtrees: &[Subtree]) -> Result<()> {
+    for root in follow.roots() {
+        if !subtrees.iter().any(|s| s.root == root) {
+            follow.remove_root(root)?;
+        }
+    }
+    for subtree in subtrees {
+        follow.add_root(subtree.root, subtree.members.iter().copied())?;
+    }
+    follow.set_only_followed(!subtrees.is_empty())
 }
 
 impl Stream {

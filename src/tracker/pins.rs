@@ -34,7 +34,10 @@ use super::{
     Change, Follower, Outcome,
     model::{Applied, Model},
 };
-use crate::event::{Event, KeyMap, Kind, KindSet, ProcessKey};
+use crate::{
+    event::{Event, KeyMap, Kind, KindSet, ProcessKey},
+    source::Subtree,
+};
 use totals::Ended;
 pub use totals::{Ending, PinTotals, TotalsJson};
 
@@ -198,6 +201,22 @@ impl Pin {
     /// particular order. What a view of the pinned subtree shows.
     pub fn known(&self) -> impl Iterator<Item = ProcessKey> + '_ {
         self.members.keys().copied()
+    }
+
+    /// The subtree as a source is asked to follow it ([`Feed::follow_only`]): its root and
+    /// live members.
+    ///
+    /// [`Feed::follow_only`]: crate::source::Feed::follow_only
+    pub fn subtree(&self) -> Subtree {
+        Subtree {
+            root: self.root,
+            members: self
+                .members
+                .iter()
+                .filter(|(_, m)| **m == Membership::Alive)
+                .map(|(&key, _)| key)
+                .collect(),
+        }
     }
 
     /// Updates the members from an event the model has just applied and says whether the
@@ -461,6 +480,11 @@ impl Pins {
 
     pub fn is_empty(&self) -> bool {
         self.pins.is_empty()
+    }
+
+    /// Every pin's subtree, as a source is asked to follow them.
+    pub fn subtrees(&self) -> Vec<Subtree> {
+        self.pins.iter().map(Pin::subtree).collect()
     }
 
     fn position(&self, root: ProcessKey) -> Option<usize> {

@@ -7,6 +7,7 @@
 //! [`AppEvent::Done`]. What the tree view's keys do is in `actions`.
 
 mod actions;
+mod follow;
 
 use crossterm::event::{Event as Input, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 use ratatui::layout::{Position, Rect};
@@ -32,6 +33,7 @@ use crate::{
     event::{Event, ProcessKey, duration::SECOND},
     proc::snapshot::ProcessInfo,
     relay::Targets,
+    source::Filtering,
     tracker::{
         Outcome, Tracker,
         model::Model,
@@ -74,6 +76,9 @@ pub struct App {
     pub(super) columns_saver: Option<ColumnsSaver>,
     now_ns: u64,
     pub(super) requests: Vec<Request>,
+    /// The roots of the subtrees the source was last asked to follow, and what it said.
+    followed_roots: Vec<ProcessKey>,
+    filtering: Option<Filtering>,
     effects: Vec<Effect>,
     dirty: bool,
     quit: bool,
@@ -111,6 +116,8 @@ impl App {
             columns_saver: None,
             now_ns,
             requests: Vec::new(),
+            followed_roots: Vec::new(),
+            filtering: None,
             effects: Vec::new(),
             dirty: true,
             quit: false,
@@ -164,6 +171,7 @@ impl App {
 
     /// What the loop should do for the state; each is asked once.
     pub fn take_requests(&mut self) -> Vec<Request> {
+        self.check_following();
         std::mem::take(&mut self.requests)
     }
 
@@ -571,6 +579,7 @@ pub fn update(app: &mut App, event: AppEvent) {
             app.error = Some(why);
             app.quit = true;
         }
+        AppEvent::Filtering(filtering) => app.filtering_now(filtering),
         AppEvent::Stop => app.quit = true,
     }
 }

@@ -7,12 +7,12 @@
 use std::{future::Future, pin::Pin};
 
 use tokio::{
-    sync::mpsc::{self, Receiver, Sender},
+    sync::mpsc::{self, Receiver, Sender, UnboundedReceiver, UnboundedSender},
     task::spawn_local,
 };
 
 use super::{message::AppEvent, replay::Control, runtime};
-use crate::source::{Feed, Selection};
+use crate::source::{Feed, Selection, Subtree};
 
 /// Batches of the event source queued at most: a source that runs ahead waits (its kernel
 /// buffer holds what comes meanwhile, and counts what does not fit), and a key never waits
@@ -66,6 +66,12 @@ pub trait UiFeed {
     /// Carries out a replay key's control and returns what the state must apply at once.
     /// A live source has no controls: the state asks for none, and it gives nothing.
     fn control(&mut self, control: Control) -> Next<'_, Vec<AppEvent>>;
+
+    /// Asks the source to send only the events of `subtrees` (none: every event); the
+    /// answer comes as [`AppEvent::Filtering`]. A replay has every event already: no answer.
+    fn follow_only(&mut self, subtrees: Vec<Subtree>) {
+        let _ = subtrees;
+    }
 }
 
 /// A live source, read in a task of its own ([`feed_source`]) through a short channel
@@ -73,6 +79,8 @@ pub trait UiFeed {
 pub struct LiveFeed {
     /// `None` once the source's task ended.
     events: Option<Receiver<AppEvent>>,
+    /// To the source's task: the subtrees to follow.
+    follow: Option<UnboundedSender<Vec<Subtree>>>,
 }
 
 impl LiveFeed {
@@ -80,9 +88,13 @@ impl LiveFeed {
     /// `LocalSet`.
     pub fn spawn(source: impl Feed + 'static, sender: &Sender<AppEvent>) -> Self {
         let (source_sender, events) = source_channel();
-        spawn_local(feed_source(source, source_sender));
+        let (follow, requests) = mpsc::unbounded_channel();
+        spawn_local(feed_source(source, source_sender, requests));
         spawn_local(runtime::feed_ticks(sender.clone()));
-        Self::from(events)
+        Self {
+            follow: Some(follow),
+            ..Self::from(events)
+        }
     }
 }
 
@@ -91,6 +103,7 @@ impl From<Receiver<AppEvent>> for LiveFeed {
     fn from(events: Receiver<AppEvent>) -> Self {
         Self {
             events: Some(events),
+            follow: None,
         }
     }
 }
@@ -112,6 +125,13 @@ impl UiFeed for LiveFeed {
     fn control(&mut self, _control: Control) -> Next<'_, Vec<AppEvent>> {
         Box::pin(async { Vec::new() })
     }
+
+    fn follow_only(&mut self, subtrees: Vec<Subtree>) {
+        if let Some(follow) = &self.follow {
+            // The task is gone only when the source ended, which the loop learns anyway.
+            let _ = follow.send(subtrees);
+        }
+    }
 }
 
 /// The channel of a live source's task, read by the loop only when the other channel is
@@ -120,11 +140,27 @@ pub(super) fn source_channel() -> (Sender<AppEvent>, Receiver<AppEvent>) {
     mpsc::channel(SOURCE_CHANNEL)
 }
 
-/// Sends the source's events until it ends or fails, or the application is gone.
-async fn feed_source(mut source: impl Feed, sender: Sender<AppEvent>) {
+/// Sends the source's events until it ends or fails, or the application is gone; passes
+/// on what the application asks it to follow.
+async fn feed_source(
+    mut source: impl Feed,
+    sender: Sender<AppEvent>,
+    mut requests: UnboundedReceiver<Vec<Subtree>>,
+) {
     loop {
         let mut batch = Vec::new();
-        let event = match source.next_batch(&mut batch).await {
+        // Reading is cancel safe: a source interrupted while it waits has taken nothing.
+        let read = tokio::select! {
+            read = source.next_batch(&mut batch) => read,
+            Some(subtrees) = requests.recv() => {
+                let filtering = source.follow_only(&subtrees);
+                if sender.send(AppEvent::Filtering(filtering)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let event = match read {
             Ok(true) if batch.is_empty() => continue,
             Ok(true) => AppEvent::Events(batch),
             Ok(false) => {

@@ -15,6 +15,7 @@ use crate::{
     event::Event,
     proc::snapshot::ProcessInfo,
     relay::Sent,
+    source::Filtering,
     tracker::{
         self,
         rules::{Delivery, TargetId},
@@ -47,6 +48,8 @@ pub enum AppEvent {
     RelayTargetExited,
     /// What came of an [`Effect`].
     Done(Done),
+    /// What the source does about the subtrees [`Request::Follow`] asked it to follow.
+    Filtering(Filtering),
     /// SIGINT or SIGTERM: quit.
     Stop,
 }
@@ -94,4 +97,7 @@ pub enum Request {
     /// Play, pause, step or seek the replay: handed to the feed, answered with
     /// [`AppEvent::Replay`] (and the events a seek brings at once).
     Replay(replay::Control),
+    /// The source is to follow [`App::subtrees_to_follow`](super::App::subtrees_to_follow)
+    /// (none: send every event), answered with [`AppEvent::Filtering`].
+    Follow,
 }

@@ -33,6 +33,7 @@ use crate::{
     proc::snapshot,
     relay::{self, Targets},
     signals::StopSignals,
+    source::Filtering,
     tracker::Tracker,
 };
 
@@ -211,6 +212,15 @@ pub async fn run(
                         for event in feed.control(control).await {
                             session.apply(app, event);
                         }
+                    }
+                }
+                Request::Follow if session.recording.is_some() => {
+                    let why = "the recording needs every event".to_owned();
+                    step(app, AppEvent::Filtering(Filtering::UserSpace(why)));
+                }
+                Request::Follow => {
+                    if let Some(feed) = &mut session.feed {
+                        feed.follow_only(app.subtrees_to_follow());
                     }
                 }
             }

@@ -6,6 +6,7 @@
 //! its records and the names of its maps, globals and programs are in `forkwatch_abi`.
 
 mod btf;
+mod follow;
 mod kernel_relay;
 mod offsets;
 mod privileges;
@@ -32,6 +33,7 @@ use forkwatch_abi::{
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub use btf::Btf;
+pub use follow::Follow;
 pub use kernel_relay::KernelRelay;
 pub use privileges::{has_bpf_privileges, missing_privileges_message};
 pub use task_iter::TaskIterator;
@@ -133,6 +135,7 @@ pub struct Probe {
     task_iterator: Option<Result<TaskIterator, String>>,
     /// With [`ProbeOptions::kernel_relay`]: the in-kernel relay, or why it cannot run.
     kernel_relay: Option<Result<KernelRelay, String>>,
+    follow: Follow,
 }
 
 impl Probe {
@@ -183,6 +186,7 @@ impl Probe {
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| anyhow!("cannot watch the ring buffer: {}", e.into_parts().1))?;
         let lost = PerCpuArray::try_from(take_map(&mut ebpf, map::LOST)?)?;
+        let follow = Follow::open(&mut ebpf)?;
         let mut probe = Self {
             ebpf,
             ring,
@@ -195,6 +199,7 @@ impl Probe {
             cgroups: CgroupPaths::new(),
             task_iterator,
             kernel_relay,
+            follow,
         };
         // Counts from before the programs were attached belong to no one.
         probe.lost_reported = probe.lost_total();
@@ -211,6 +216,11 @@ impl Probe {
     /// run; taken once.
     pub fn take_kernel_relay(&mut self) -> Option<Result<KernelRelay, String>> {
         self.kernel_relay.take()
+    }
+
+    /// The subtrees the probe follows in the kernel.
+    pub fn follow(&mut self) -> &mut Follow {
+        &mut self.follow
     }
 
     /// Waits until the probe has events, then appends a batch of them to `out` (at most
@@ -581,6 +591,9 @@ mod tests {
             map::RELAYS,
             map::RELAY_USED,
             map::RELAY_COUNTS,
+            map::FOLLOWED,
+            map::FOLLOWED_ROOTS,
+            map::FOLLOW_SETTINGS,
         ] {
             assert!(object.maps.contains_key(name), "no map {name}");
         }

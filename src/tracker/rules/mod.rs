@@ -29,6 +29,7 @@ use super::{
     pins::{self, Pin},
 };
 use crate::event::ProcessKey;
+use crate::source::Subtree;
 use crate::{
     clock,
     event::{Comm, Event, Kind},
@@ -234,6 +235,15 @@ impl Rule {
         self.targets.iter().map(Target::undelivered).sum()
     }
 
+    /// The subtree it relays the events of, as a source is asked to follow it; `None` for
+    /// a rule on a process or on every event.
+    pub fn subtree(&self) -> Option<Subtree> {
+        match &self.matcher {
+            Matcher::Subtree(pin) => Some(pin.subtree()),
+            Matcher::Any | Matcher::Pid { .. } => None,
+        }
+    }
+
     /// Whether it can still send anything: a target is left and its match can still match.
     pub fn is_live(&self) -> bool {
         let match_ended = match &self.matcher {
@@ -404,6 +414,14 @@ impl Relays {
     pub fn remove(&mut self, id: RuleId) -> Option<Rule> {
         let index = self.rules.iter().position(|r| r.id == id)?;
         Some(self.rules.remove(index))
+    }
+
+    /// The subtrees of the rules when every rule relays a subtree's events: then a source
+    /// may send only those subtrees' events. `None` if there is no rule, or one is not on a
+    /// subtree.
+    pub fn subtrees(&self) -> Option<Vec<Subtree>> {
+        let subtrees: Option<Vec<Subtree>> = self.rules.iter().map(Rule::subtree).collect();
+        subtrees.filter(|s| !s.is_empty())
     }
 
     pub fn rules(&self) -> &[Rule] {

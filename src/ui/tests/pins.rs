@@ -367,3 +367,39 @@ fn x_in_an_empty_pins_pane_pins_nothing() {
             .is_some()
     );
 }
+
+/// `v` with a live source: only the pins' subtrees are asked of it, and once every process
+/// is shown again, every event, and /proc is read again for what was not sent meanwhile.
+#[test]
+fn the_pinned_only_view_asks_the_source_for_the_pins_events_only() {
+    use crate::{
+        source::Filtering,
+        ui::message::{AppEvent, Request},
+    };
+    let mut app = make_pinned();
+    assert!(app.take_requests().is_empty());
+    key(&mut app, KeyCode::Char('v'));
+    assert_eq!(app.take_requests(), [Request::Follow]);
+    let subtrees = app.subtrees_to_follow();
+    assert_eq!(subtrees.len(), 1);
+    assert_eq!(subtrees[0].root, MAKE.key());
+    let mut members: Vec<u32> = subtrees[0].members.iter().map(|k| k.pid).collect();
+    members.sort_unstable();
+    assert_eq!(members, [900, 903]);
+    update(&mut app, AppEvent::Filtering(Filtering::Kernel));
+    let shown = screen(&mut app, 120, 8);
+    assert!(
+        shown.contains("only pinned shown, following in the kernel"),
+        "{shown}"
+    );
+    // Asked once, not at every turn.
+    update(&mut app, AppEvent::Tick(1_001 * S));
+    assert!(app.take_requests().is_empty());
+
+    key(&mut app, KeyCode::Char('v'));
+    assert_eq!(app.take_requests(), [Request::Follow]);
+    assert!(app.subtrees_to_follow().is_empty());
+    let every = Filtering::UserSpace("nothing to follow".into());
+    update(&mut app, AppEvent::Filtering(every));
+    assert_eq!(app.take_requests(), [Request::Snapshot]);
+}
