@@ -31,7 +31,7 @@ use crate::{
     relay::Picks,
     tracker::{
         model::{Model, Process},
-        rules::{Layout, NewRule, Picked, RtSignal, RuleFields, RuleSpec},
+        rules::{Layout, NewRule, Picked, RtSignal, RuleFields, RuleSpec, SendPath},
     },
 };
 
@@ -70,14 +70,16 @@ enum Field {
     Targets,
     Signal,
     Layout,
+    Path,
 }
 
-const FIELDS: [Field; 5] = [
+const FIELDS: [Field; 6] = [
     Field::Whose,
     Field::Kinds,
     Field::Targets,
     Field::Signal,
     Field::Layout,
+    Field::Path,
 ];
 /// Width of the labels on the left.
 const LABEL: usize = 8;
@@ -102,6 +104,7 @@ pub struct RelayDialog {
     held: Vec<(u32, Option<Picked>)>,
     signal: String,
     layout: Layout,
+    path: SendPath,
     field: Field,
     /// What the library said was wrong, until the next change.
     error: Option<String>,
@@ -125,6 +128,7 @@ impl RelayDialog {
             held: Vec::new(),
             signal: String::new(),
             layout: Layout::default(),
+            path: SendPath::default(),
             field: Field::Targets,
             error: None,
         }
@@ -135,7 +139,7 @@ impl RelayDialog {
             Field::Kinds => Some(&mut self.kinds),
             Field::Targets => Some(&mut self.targets),
             Field::Signal => Some(&mut self.signal),
-            Field::Whose | Field::Layout => None,
+            Field::Whose | Field::Layout | Field::Path => None,
         }
     }
 
@@ -213,6 +217,12 @@ impl RelayDialog {
                     Layout::KMonitor => Layout::RelayFork,
                 };
             }
+            Field::Path => {
+                self.path = match self.path {
+                    SendPath::User => SendPath::Kernel,
+                    SendPath::Kernel => SendPath::User,
+                };
+            }
             _ => {}
         }
     }
@@ -236,7 +246,7 @@ impl RelayDialog {
             layout: Some(self.layout.as_str()),
             container: None,
             cgroup: None,
-            path: None,
+            path: Some(self.path.as_str()),
         };
         let spec = match fields.build() {
             Ok(spec) => spec,
@@ -306,6 +316,13 @@ impl RelayDialog {
             Field::Targets => text(&self.targets, String::new()),
             Field::Signal => text(&self.signal, RtSignal::default().to_string()),
             Field::Layout => choice(self.layout.to_string()),
+            Field::Path => choice(
+                match self.path {
+                    SendPath::User => "user space",
+                    SendPath::Kernel => "the kernel, where it can",
+                }
+                .to_owned(),
+            ),
         }
     }
 
@@ -329,6 +346,9 @@ impl RelayDialog {
             Field::Layout => "relayfork: si_pid the parent, si_value the process; \
                               kmonitor: si_pid the process, si_int the event's bit"
                 .to_owned(),
+            Field::Path => "the kernel: sooner, si_code SI_KERNEL and si_pid 0, the pid the \
+                            layout puts there in si_value's high half"
+                .to_owned(),
         }
     }
 }
@@ -338,7 +358,7 @@ impl Dialog for RelayDialog {}
 impl Component for RelayDialog {
     fn key(&mut self, key: KeyEvent, _view: &View) -> Handled {
         let control = key.modifiers.contains(KeyModifiers::CONTROL);
-        let choice = matches!(self.field, Field::Whose | Field::Layout);
+        let choice = matches!(self.field, Field::Whose | Field::Layout | Field::Path);
         match key.code {
             KeyCode::Esc => return Handled::Close(None),
             KeyCode::Enter => return self.make(),
@@ -387,6 +407,7 @@ impl Component for RelayDialog {
                     Field::Targets => "to",
                     Field::Signal => "signal",
                     Field::Layout => "layout",
+                    Field::Path => "sent in",
                 };
                 let style = if field == self.field {
                     PICKED

@@ -18,7 +18,7 @@ use super::{
     },
     list::{self, ListKey, list_key},
 };
-use crate::tracker::rules::{Notice, Rule};
+use crate::tracker::rules::{Notice, Rule, SendPath};
 
 /// Notices the pane shows under each rule, the latest.
 const NOTICES_SHOWN: usize = 3;
@@ -123,11 +123,12 @@ fn rule_lines(view: &View, rule: &Rule, style: Style, out: &mut Wrapped) {
         header.push_str(" (ended)");
     }
     out.push(&header, "", style);
-    out.push(
-        &format!("{} events relayed, {}", rule.matched(), rule.sender()),
-        "  ",
-        Style::new(),
-    );
+    // Who sends the signals only when the kernel was asked to: user space is the default.
+    let mut relayed = format!("{} events relayed", rule.matched());
+    if rule.spec().path == SendPath::Kernel {
+        relayed.push_str(&format!(", {}", rule.sender()));
+    }
+    out.push(&relayed, "  ", Style::new());
     for target in rule.targets() {
         let mut text = format!(
             "pid {} ({}): {} sent, {} undelivered",

@@ -107,13 +107,13 @@ async fn the_relay_dialog_shows_what_is_wrong_in_place_then_makes_the_rule() {
             r"
     PID USER        AGE COMMAND
       1 root     16m39s /sbin/init
-    400 root     16m30s ├─ /usr/sbin/sshd -D
   ┌ Relay rule ──────────────────────────────────────────────────────────────┐
   │ match   the subtree of 900 (make)                                        │
   │ kinds   fork (default)                                                   │
   │ to      #####                                                            │
   │ signal  9█                                                               │
   │ layout  relayfork                                                        │
+  │ sent in user space                                                       │
   │                                                                          │
   │ SIGKILL (9) is not a real-time signal; use a real-time signal: RTMIN+N,  │
   │ RTMAX-N or a number in 34..64                                            │
@@ -319,13 +319,14 @@ async fn relay_keys_open_the_dialog_and_pick_targets() {
     let mut app = machine();
     open_on_make(&mut app);
     assert_eq!(
-        dialog_lines(&mut app)[..5],
+        dialog_lines(&mut app)[..6],
         [
             "match   900 (make): its own events and its forks",
             "kinds   fork (default)",
             "to      █",
             "signal  RTMIN+1 (default)",
             "layout  relayfork",
+            "sent in user space",
         ]
     );
     // Ctrl-T picks targets from the tree, where the tree's keys move; Esc picks none.
@@ -343,7 +344,7 @@ async fn relay_keys_open_the_dialog_and_pick_targets() {
     let lines = dialog_lines(&mut app);
     assert_eq!(lines[2], "to      █");
     assert_eq!(
-        lines[5..],
+        lines[6..],
         ["pid 901 (cc) has exited: it cannot be a relay target"]
     );
     ctrl(&mut app, 't');
@@ -376,6 +377,12 @@ async fn relay_keys_choose_the_match_and_the_layout() {
     assert_eq!(
         dialog_lines(&mut app)[0],
         "match   ‹ 900 (make): its own events and its forks ›"
+    );
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::Right);
+    assert_eq!(
+        dialog_lines(&mut app)[5],
+        "sent in ‹ the kernel, where it can ›"
     );
     key(&mut app, KeyCode::BackTab);
     key(&mut app, KeyCode::Right);
@@ -452,6 +459,7 @@ async fn a_typed_target_that_exits_before_the_rule_is_made_is_refused() {
             format!("to      {pid}█"),
             "signal  RTMIN+1 (default)".to_owned(),
             "layout  relayfork".to_owned(),
+            "sent in user space".to_owned(),
             format!("pid {pid} (receiver) exited since it was picked"),
         ]
     );
@@ -489,7 +497,7 @@ async fn a_target_picked_in_the_tree_whose_pid_is_taken_again_is_refused() {
 
     key(&mut app, KeyCode::Enter);
     assert_eq!(
-        dialog_lines(&mut app)[5..],
+        dialog_lines(&mut app)[6..],
         [format!(
             "pid {pid} is now another process (receiver): the one picked exited"
         )]
@@ -522,7 +530,7 @@ async fn a_subtree_whose_root_exits_before_the_rule_is_made_is_refused() {
     );
     key(&mut app, KeyCode::Enter);
     assert_eq!(
-        dialog_lines(&mut app)[5..],
+        dialog_lines(&mut app)[6..],
         ["pid 900 (make) exited since it was picked"]
     );
     assert!(app.tracker.relays().rules().is_empty());
