@@ -1,7 +1,8 @@
 //! Relay latency: from an event's kernel timestamp (`ts_ns`, CLOCK_BOOTTIME) to the moment
 //! the receiver's sigwaitinfo returns, at a steady 1,000 relayed forks per second, with
 //! signals sent from user space and then by the probe in the kernel (`path=kernel`), one
-//! line each. Needs root (it loads the probe).
+//! line each; then the floor under both: a signal queued by a process straight to a
+//! receiver. Needs root (it loads the probe).
 //!
 //! ```sh
 //! sudo cargo bench --bench relay_latency -- [SECONDS [WAKEUP_GAP_US]]
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Receiver::spawn(signal.number()),
         Receiver::spawn(signal.number()),
     ];
+    let floor_receiver = Receiver::spawn(signal.number());
     let forker = Forker::start();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         }
     }
     forker.stop();
+    floor(duration, floor_receiver, signal);
     ExitCode::SUCCESS
 }
 
@@ -145,30 +148,69 @@ async fn measure(
     // be after the first forks were read.
     let forked: std::collections::HashMap<i32, u64> =
         relayed.iter().map(|&(pid, ts)| (pid as i32, ts)).collect();
-    let mut latencies: Vec<u64> = received
+    let latencies: Vec<u64> = received
         .iter()
         .filter_map(|r| Some((forked.get(&r.value)?, r)))
         .filter(|(ts, _)| **ts >= warm)
         .map(|(ts, r)| r.at_ns.saturating_sub(*ts))
         .collect();
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] / 1_000;
     anyhow::ensure!(!latencies.is_empty(), "no signal was relayed");
     println!(
         "relay latency ({sender}), kernel event to sigwaitinfo return, {} forks at {RATE_PER_SECOND}/s over {:.1}s \
-         (first {}ms not counted, probe wakeup gap {}us): p50 {}us, p99 {}us, max {}us; \
+         (first {}ms not counted, probe wakeup gap {}us): {}; \
          {} relayed, {} received, {undelivered} undelivered, {lost} events lost",
         latencies.len(),
         duration.as_secs_f64(),
         WARM_UP.as_millis(),
         probe_options.wakeup_gap.as_micros(),
-        at(0.50),
-        at(0.99),
-        at(1.0),
+        percentiles(latencies),
         relayed.len(),
         received.len(),
     );
     Ok(())
+}
+
+/// `p50 Nus, p99 Nus, max Nus` of latencies in nanoseconds.
+fn percentiles(mut latencies: Vec<u64>) -> String {
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] / 1_000;
+    format!("p50 {}us, p99 {}us, max {}us", at(0.50), at(0.99), at(1.0))
+}
+
+/// The floor under both paths on this machine: a signal queued by a process straight to a
+/// receiver waiting in sigwaitinfo, 1,000 a second, from sigqueue to sigwaitinfo's return
+/// (the receiver's wakeup and scheduling, which any relay pays too).
+fn floor(duration: Duration, mut receiver: Receiver, signal: RtSignal) {
+    let pid = receiver.pid() as libc::pid_t;
+    let reader = std::thread::spawn(move || {
+        let mut received = Vec::new();
+        while let Some(r) = receiver.next(Duration::from_secs(1)) {
+            received.push(r);
+        }
+        received
+    });
+    let started = Instant::now();
+    let mut queued = Vec::new();
+    while started.elapsed() < duration {
+        let at_ns = forkwatch::clock::boottime_ns();
+        let value = libc::sigval {
+            sival_ptr: queued.len() as *mut libc::c_void,
+        };
+        // SAFETY: sigqueue to our own child.
+        unsafe { libc::sigqueue(pid, signal.number(), value) };
+        queued.push(at_ns);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let received = reader.join().unwrap();
+    let latencies: Vec<u64> = received
+        .iter()
+        .filter_map(|r| Some(r.at_ns.saturating_sub(*queued.get(r.value as usize)?)))
+        .collect();
+    println!(
+        "floor: sigqueue to sigwaitinfo return, {} signals at {RATE_PER_SECOND}/s: {}",
+        latencies.len(),
+        percentiles(latencies)
+    );
 }
 
 /// Relays for `duration` as the `relay` command does: each event applied to the tracker,
