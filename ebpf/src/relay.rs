@@ -174,7 +174,7 @@ fn matches(entry: &RelayEntry, event: &Relayed) -> bool {
 
 #[inline(always)]
 fn ticks(ns: u64, tick_ns: u64) -> u64 {
-    if tick_ns == 0 { 0 } else { ns / tick_ns }
+    ns.checked_div(tick_ns).unwrap_or(0)
 }
 
 /// What came of one signal.
