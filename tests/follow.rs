@@ -378,3 +378,47 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     assert!(status.success(), "{stderr:?}");
     assert_eq!(watched_events(&stdout), expected, "{stdout}");
 }
+
+/// A process is its pid and start time: an entry for its pid with another start time (a
+/// process that had the pid before) makes it no member, and goes at its first event.
+#[test]
+fn a_reused_pid_is_not_followed() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = runtime.enter();
+    let mut tree = Tree::new();
+    let root = tree.spawn();
+    let outsider = tree.spawn();
+    let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
+    let key = |pid| {
+        let stat = forkwatch::proc::stat::read(pid).unwrap();
+        ProcessKey {
+            pid,
+            start_ticks: stat.start_ticks,
+        }
+    };
+    let earlier = ProcessKey {
+        start_ticks: key(outsider).start_ticks - 1,
+        ..key(outsider)
+    };
+    probe.follow().add_root(key(root), [earlier]).unwrap();
+    probe.follow().set_only_followed(true).unwrap();
+    let followed = |probe: &mut Probe| -> BTreeSet<u32> {
+        let entries = probe.follow().followed().unwrap();
+        entries.iter().map(|(k, _)| k.pid).collect()
+    };
+    assert_eq!(followed(&mut probe), BTreeSet::from([root, outsider]));
+
+    let child = tree.fork(outsider);
+    tree.act(outsider, "touch");
+    let born = tree.fork(root);
+    let mut sent = Vec::new();
+    probe.finish(&mut sent);
+    let pids: Vec<(KindName, u32)> = sent.iter().map(|e| (e.kind_name(), e.pid)).collect();
+    assert_eq!(pids, [(KindName::Fork, born)], "{sent:?}");
+    // The stale entry went at the outsider's first event; its child never came in.
+    assert_eq!(followed(&mut probe), BTreeSet::from([root, born]));
+    assert!(tree.alive.contains(&child));
+}
