@@ -422,3 +422,31 @@ fn a_reused_pid_is_not_followed() {
     assert_eq!(followed(&mut probe), BTreeSet::from([root, born]));
     assert!(tree.alive.contains(&child));
 }
+
+/// `watch` says whether the kernel follows the subtree, and why not when it does not.
+#[test]
+fn watch_says_where_the_subtree_is_told_from_the_rest() {
+    let mut quiet = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = quiet.id().to_string();
+    for (args, said) in [
+        (
+            vec!["--backend", "ebpf"],
+            "with eBPF, following in the kernel; stop",
+        ),
+        (
+            vec!["--filter-in-user-space"],
+            "with eBPF, filtering in user space (--filter-in-user-space); stop",
+        ),
+        (
+            vec!["--backend", "netlink"],
+            "filtering in user space (netlink cannot filter in the kernel); stop",
+        ),
+    ] {
+        let mut argv = vec!["watch", pid.as_str()];
+        argv.extend(args);
+        // Dropped: killed and reaped.
+        Running::start(&argv).wait_for(said);
+    }
+    quiet.kill().unwrap();
+    quiet.wait().unwrap();
+}
