@@ -9,6 +9,9 @@
 #[allow(dead_code)]
 #[path = "common/running.rs"]
 mod running;
+#[allow(dead_code)]
+#[path = "common/tmux.rs"]
+mod tmux;
 #[path = "common/trees.rs"]
 mod trees;
 
@@ -31,6 +34,7 @@ use forkwatch::{
     tracker::{Tracker, model::Model, pins::Pin},
 };
 use running::{Finished, Running};
+use tmux::Tmux;
 use trees::{Chain, Gate};
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
@@ -315,6 +319,8 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     let key = model.current(root).unwrap();
     let subtree = Pin::new(&model, key).unwrap().subtree();
     assert_eq!(source.follow_only(&[subtree]), Filtering::Kernel);
+    // What was queued before is the whole machine's.
+    let following_since = clock::boottime_ns();
 
     let storm = std::thread::spawn(|| {
         let out = Command::new(WORKLOAD)
@@ -351,6 +357,7 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     let subtree_pids: BTreeSet<u32> = born.iter().map(|&(pid, _)| pid).chain([root]).collect();
     let strangers: Vec<&Event> = sent
         .iter()
+        .filter(|e| e.ts_ns > following_since)
         .filter(|e| !matches!(e.kind, Kind::Lost { .. }) && !subtree_pids.contains(&e.pid))
         .collect();
     assert!(strangers.is_empty(), "{strangers:?}");
@@ -364,7 +371,7 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     expected.push((Exit, root, std::process::id()));
     let from_source: Vec<_> = sent
         .iter()
-        .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
+        .filter(|e| subtree_pids.contains(&e.pid) && !matches!(e.kind, Kind::Lost { .. }))
         .map(|e| (e.kind_name(), e.pid, e.ppid))
         .collect();
     assert_eq!(from_source, expected);
@@ -405,6 +412,8 @@ fn a_reused_pid_is_not_followed() {
     };
     probe.follow().add_root(key(root), [earlier]).unwrap();
     probe.follow().set_only_followed(true).unwrap();
+    // What was queued before is the whole machine's.
+    let following_since = clock::boottime_ns();
     let followed = |probe: &mut Probe| -> BTreeSet<u32> {
         let entries = probe.follow().followed().unwrap();
         entries.iter().map(|(k, _)| k.pid).collect()
@@ -416,7 +425,11 @@ fn a_reused_pid_is_not_followed() {
     let born = tree.fork(root);
     let mut sent = Vec::new();
     probe.finish(&mut sent);
-    let pids: Vec<(KindName, u32)> = sent.iter().map(|e| (e.kind_name(), e.pid)).collect();
+    let pids: Vec<(KindName, u32)> = sent
+        .iter()
+        .filter(|e| e.ts_ns > following_since)
+        .map(|e| (e.kind_name(), e.pid))
+        .collect();
     assert_eq!(pids, [(KindName::Fork, born)], "{sent:?}");
     // The stale entry went at the outsider's first event; its child never came in.
     assert_eq!(followed(&mut probe), BTreeSet::from([root, born]));
@@ -449,4 +462,42 @@ fn watch_says_where_the_subtree_is_told_from_the_rest() {
     }
     quiet.kill().unwrap();
     quiet.wait().unwrap();
+}
+
+/// The UI's pinned-only view with eBPF: the probe follows the pins; a process born
+/// elsewhere meanwhile, whose events it did not send, is in the tree again once every
+/// process is shown (from the re-read of /proc).
+#[test]
+fn the_uis_pinned_only_view_follows_the_pins_in_the_kernel() {
+    let token = format!(
+        "8{}{}",
+        std::process::id(),
+        clock::boottime_ns() % 1_000_000
+    );
+    let mut pinned = Command::new("sleep")
+        .arg(format!("3600.{token}"))
+        .spawn()
+        .unwrap();
+    let tmux = Tmux::start_sized("follow", 160, 30);
+    tmux.start_ui(&format!("--backend ebpf --pin {}", pinned.id()));
+    tmux.type_text("f", false);
+    tmux.type_text(&token, true);
+    tmux.type_text("v", false);
+    tmux.wait_for("the kernel following the pin", |s| {
+        s.contains("only pinned shown, following in the kernel")
+    });
+
+    let mut elsewhere = Command::new("sleep")
+        .arg(format!("3602.{token}"))
+        .spawn()
+        .unwrap();
+    tmux.type_text("v", false);
+    tmux.wait_for("the process born elsewhere", |s| {
+        !s.contains("only pinned shown") && s.contains(&format!("sleep 3602.{token}"))
+    });
+    tmux.type_text("q", false);
+    for child in [&mut pinned, &mut elsewhere] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
