@@ -436,7 +436,8 @@ fn a_reused_pid_is_not_followed() {
     assert!(tree.alive.contains(&child));
 }
 
-/// `watch` says whether the kernel follows the subtree, and why not when it does not.
+/// `watch` says whether the kernel follows the subtree, and why not when it does not; so
+/// does `relay --subtree`.
 #[test]
 fn watch_says_where_the_subtree_is_told_from_the_rest() {
     let mut quiet = Command::new("sleep").arg("60").spawn().unwrap();
@@ -460,8 +461,15 @@ fn watch_says_where_the_subtree_is_told_from_the_rest() {
         // Dropped: killed and reaped.
         Running::start(&argv).wait_for(said);
     }
-    quiet.kill().unwrap();
-    quiet.wait().unwrap();
+    // `relay --subtree` says it too (its target gets nothing: the subtree is quiet).
+    let mut target = Command::new("sleep").arg("60").spawn().unwrap();
+    let to = target.id().to_string();
+    Running::start(&["relay", "--to", &to, "--subtree", &pid])
+        .wait_for("relay 1: subtree events: following in the kernel");
+    for child in [&mut quiet, &mut target] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
 
 /// The UI's pinned-only view with eBPF: the probe follows the pins; a process born
