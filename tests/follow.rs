@@ -197,6 +197,38 @@ fn apply_what_came(probe: &mut Probe, tracker: &mut Tracker, seen: &mut Vec<Even
     seen.extend(events);
 }
 
+/// A probe following the subtrees of `roots`, and a tracker pinning them, both from now.
+fn following(roots: &[u32]) -> (Probe, Tracker) {
+    let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
+    let mut model = Model::default();
+    model.seed(&snapshot::take().unwrap());
+    let mut tracker = Tracker::new(model, clock::boottime_ns());
+    let (pins, model) = tracker.pins_mut();
+    for &pid in roots {
+        pins.add(model, model.current(pid).unwrap()).unwrap();
+    }
+    for subtree in tracker.pins().subtrees() {
+        probe
+            .follow()
+            .add_root(subtree.root, subtree.members)
+            .unwrap();
+    }
+    probe.follow().set_only_followed(true).unwrap();
+    (probe, tracker)
+}
+
+/// Every live node has an event, parents first, so that both sides know of every
+/// re-parenting; then they hold the same processes.
+fn checkpoint(tree: &Tree, probe: &mut Probe, tracker: &mut Tracker, seen: &mut Vec<Event>) {
+    for &pid in &tree.alive {
+        tree.act(pid, "touch");
+    }
+    apply_what_came(probe, tracker, seen);
+    for (user, kernel) in both_sides(tracker, probe) {
+        assert_eq!(user, kernel);
+    }
+}
+
 #[test]
 fn the_kernel_follows_the_same_subtree_as_the_pin() {
     let seed = std::env::var("FW_FOLLOW_SEED")
@@ -221,24 +253,7 @@ fn the_kernel_follows_the_same_subtree_as_the_pin() {
         tree.fork(root);
     }
 
-    let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
-    let mut model = Model::default();
-    model.seed(&snapshot::take().unwrap());
-    let mut tracker = Tracker::new(model, clock::boottime_ns());
-    let (pins, model) = tracker.pins_mut();
-    let roots: Vec<ProcessKey> = [first, second]
-        .map(|pid| model.current(pid).unwrap())
-        .into();
-    for &root in &roots {
-        pins.add(model, root).unwrap();
-    }
-    for subtree in tracker.pins().subtrees() {
-        probe
-            .follow()
-            .add_root(subtree.root, subtree.members)
-            .unwrap();
-    }
-    probe.follow().set_only_followed(true).unwrap();
+    let (mut probe, mut tracker) = following(&[first, second]);
 
     let mut seen = Vec::new();
     let mut checkpoints = 0;
@@ -260,14 +275,7 @@ fn the_kernel_follows_the_same_subtree_as_the_pin() {
             );
         }
         if step % 15 == 14 {
-            // Every process has an event, parents first: both sides know every re-parenting.
-            for &pid in &tree.alive.clone() {
-                tree.act(pid, "touch");
-            }
-            apply_what_came(&mut probe, &mut tracker, &mut seen);
-            for (user, kernel) in both_sides(&tracker, &mut probe) {
-                assert_eq!(user, kernel, "step {step}: seed {seed}");
-            }
+            checkpoint(&tree, &mut probe, &mut tracker, &mut seen);
             checkpoints += 1;
         }
         left = tracker.pins().list().iter().map(|p| p.counts().left).sum();
@@ -294,9 +302,39 @@ fn watched_events(stdout: &str) -> Vec<(KindName, u32, u32)> {
         .collect()
 }
 
+/// The 2-worker storm for 3 s: how many children it forked.
+fn storm() -> u64 {
+    let out = Command::new(WORKLOAD)
+        .args(["storm", "--workers", "2", "--seconds", "3"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let forks: Vec<u64> = v["forks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    forks.iter().sum()
+}
+
+/// The (kind, pid, ppid) of a [`Chain`]'s events, `born` as it says: each fork and exec
+/// in turn, then the exits from the last born up to the root's.
+fn chain_events(root: u32, born: &[(u32, u32)]) -> Vec<(KindName, u32, u32)> {
+    use KindName::{Exec, Exit, Fork};
+    let mut expected = Vec::new();
+    for &(pid, ppid) in born {
+        expected.extend([(Fork, pid, ppid), (Exec, pid, ppid)]);
+    }
+    for &(pid, ppid) in born.iter().rev() {
+        expected.push((Exit, pid, ppid));
+    }
+    expected.push((Exit, root, std::process::id()));
+    expected
+}
+
 #[test]
 fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_else() {
-    use KindName::{Exec, Exit, Fork};
     let gate = Gate::new();
     let tree = Chain::start(&gate, 3);
     let root = tree.pid();
@@ -322,20 +360,7 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     // What was queued before is the whole machine's.
     let following_since = clock::boottime_ns();
 
-    let storm = std::thread::spawn(|| {
-        let out = Command::new(WORKLOAD)
-            .args(["storm", "--workers", "2", "--seconds", "3"])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let forks: Vec<u64> = v["forks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n.as_u64().unwrap())
-            .collect();
-        forks.iter().sum::<u64>()
-    });
+    let storm = std::thread::spawn(storm);
     // Not a measurement: the subtree should act while the storm rages.
     std::thread::sleep(Duration::from_millis(300));
     gate.open();
@@ -361,14 +386,7 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
         .filter(|e| !matches!(e.kind, Kind::Lost { .. }) && !subtree_pids.contains(&e.pid))
         .collect();
     assert!(strangers.is_empty(), "{strangers:?}");
-    let mut expected = Vec::new();
-    for &(pid, ppid) in &born {
-        expected.extend([(Fork, pid, ppid), (Exec, pid, ppid)]);
-    }
-    for &(pid, ppid) in born.iter().rev() {
-        expected.push((Exit, pid, ppid));
-    }
-    expected.push((Exit, root, std::process::id()));
+    let expected = chain_events(root, &born);
     let from_source: Vec<_> = sent
         .iter()
         .filter(|e| subtree_pids.contains(&e.pid) && !matches!(e.kind, Kind::Lost { .. }))
