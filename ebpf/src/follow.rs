@@ -51,11 +51,10 @@ pub fn emits(roots: u64) -> bool {
 /// Whether start times `a` and `b` (ns) fall in the same clock tick.
 #[inline(always)]
 fn same_start(a: u64, b: u64, tick_ns: u64) -> bool {
-    // A tick of 0 (never written) compares exactly; BPF division by zero gives zero.
-    if tick_ns == 0 {
-        a == b
-    } else {
-        a / tick_ns == b / tick_ns
+    // A tick of 0 (never written) compares exactly.
+    match (a.checked_div(tick_ns), b.checked_div(tick_ns)) {
+        (Some(a_tick), Some(b_tick)) => a_tick == b_tick,
+        _ => a == b,
     }
 }
 
@@ -65,7 +64,7 @@ fn same_start(a: u64, b: u64, tick_ns: u64) -> bool {
 fn entry_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
     // SAFETY: the value is copied out at once; a concurrent update can at worst give a
     // mix of an old and a new bit mask, which the next event corrects.
-    match unsafe { FOLLOWED.get(&pid) } {
+    match unsafe { FOLLOWED.get(pid) } {
         Some(entry) if same_start(entry.start_ns, start_ns, s.tick_ns) => {
             entry.roots & s.active_roots
         }
@@ -77,7 +76,7 @@ fn entry_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
 #[inline(always)]
 fn own_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
     // SAFETY: as in entry_roots.
-    match unsafe { FOLLOWED_ROOTS.get(&pid) } {
+    match unsafe { FOLLOWED_ROOTS.get(pid) } {
         Some(root) if same_start(root.start_ns, start_ns, s.tick_ns) => root.roots,
         _ => 0,
     }
@@ -116,14 +115,14 @@ pub fn check(task: *const u8) -> Roots {
     }
     let pid: u32 = read(task, offset!(task_tgid));
     // SAFETY: as in entry_roots.
-    let Some(entry) = (unsafe { FOLLOWED.get(&pid) }).copied() else {
+    let Some(entry) = (unsafe { FOLLOWED.get(pid) }).copied() else {
         return none;
     };
     let leader: *const u8 = read(task, offset!(task_group_leader));
     let start_ns: u64 = read(leader, offset!(task_start_boottime));
     if !same_start(entry.start_ns, start_ns, s.tick_ns) {
         // A reused pid: the followed process with it is gone.
-        let _ = FOLLOWED.remove(&pid);
+        let _ = FOLLOWED.remove(pid);
         return none;
     }
     let before = entry.roots & s.active_roots;
@@ -137,16 +136,13 @@ pub fn check(task: *const u8) -> Roots {
         }
     }
     if now == 0 {
-        let _ = FOLLOWED.remove(&pid);
+        let _ = FOLLOWED.remove(pid);
     } else if now != entry.roots {
-        let _ = FOLLOWED.insert(
-            &pid,
-            &Followed {
-                start_ns,
-                roots: now,
-            },
-            BPF_ANY as u64,
-        );
+        let entry = Followed {
+            start_ns,
+            roots: now,
+        };
+        let _ = FOLLOWED.insert(pid, entry, BPF_ANY as u64);
     }
     Roots { before, now }
 }
@@ -170,7 +166,7 @@ pub fn forked(child: *const u8, pid: u32, tid: u32, start_ns: u64) -> u64 {
     let roots = entry_roots(ppid, parent_start, &s);
     if roots != 0 {
         let entry = Followed { start_ns, roots };
-        if FOLLOWED.insert(&pid, &entry, BPF_ANY as u64).is_err() {
+        if FOLLOWED.insert(pid, entry, BPF_ANY as u64).is_err() {
             count_lost();
         }
     }
@@ -183,7 +179,7 @@ pub fn exiting(task: *const u8, group_dead: bool) -> u64 {
     let roots = check(task).before;
     if group_dead && roots != 0 {
         let pid: u32 = read(task, offset!(task_tgid));
-        let _ = FOLLOWED.remove(&pid);
+        let _ = FOLLOWED.remove(pid);
     }
     roots
 }
