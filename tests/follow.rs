@@ -9,6 +9,9 @@
 #[allow(dead_code)]
 #[path = "common/running.rs"]
 mod running;
+#[allow(dead_code)]
+#[path = "common/tmux.rs"]
+mod tmux;
 #[path = "common/trees.rs"]
 mod trees;
 
@@ -31,6 +34,7 @@ use forkwatch::{
     tracker::{Tracker, model::Model, pins::Pin},
 };
 use running::{Finished, Running};
+use tmux::Tmux;
 use trees::{Chain, Gate};
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
@@ -193,6 +197,38 @@ fn apply_what_came(probe: &mut Probe, tracker: &mut Tracker, seen: &mut Vec<Even
     seen.extend(events);
 }
 
+/// A probe following the subtrees of `roots`, and a tracker pinning them, both from now.
+fn following(roots: &[u32]) -> (Probe, Tracker) {
+    let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
+    let mut model = Model::default();
+    model.seed(&snapshot::take().unwrap());
+    let mut tracker = Tracker::new(model, clock::boottime_ns());
+    let (pins, model) = tracker.pins_mut();
+    for &pid in roots {
+        pins.add(model, model.current(pid).unwrap()).unwrap();
+    }
+    for subtree in tracker.pins().subtrees() {
+        probe
+            .follow()
+            .add_root(subtree.root, subtree.members)
+            .unwrap();
+    }
+    probe.follow().set_only_followed(true).unwrap();
+    (probe, tracker)
+}
+
+/// Every live node has an event, parents first, so that both sides know of every
+/// re-parenting; then they hold the same processes.
+fn checkpoint(tree: &Tree, probe: &mut Probe, tracker: &mut Tracker, seen: &mut Vec<Event>) {
+    for &pid in &tree.alive {
+        tree.act(pid, "touch");
+    }
+    apply_what_came(probe, tracker, seen);
+    for (user, kernel) in both_sides(tracker, probe) {
+        assert_eq!(user, kernel);
+    }
+}
+
 #[test]
 fn the_kernel_follows_the_same_subtree_as_the_pin() {
     let seed = std::env::var("FW_FOLLOW_SEED")
@@ -217,24 +253,7 @@ fn the_kernel_follows_the_same_subtree_as_the_pin() {
         tree.fork(root);
     }
 
-    let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
-    let mut model = Model::default();
-    model.seed(&snapshot::take().unwrap());
-    let mut tracker = Tracker::new(model, clock::boottime_ns());
-    let (pins, model) = tracker.pins_mut();
-    let roots: Vec<ProcessKey> = [first, second]
-        .map(|pid| model.current(pid).unwrap())
-        .into();
-    for &root in &roots {
-        pins.add(model, root).unwrap();
-    }
-    for subtree in tracker.pins().subtrees() {
-        probe
-            .follow()
-            .add_root(subtree.root, subtree.members)
-            .unwrap();
-    }
-    probe.follow().set_only_followed(true).unwrap();
+    let (mut probe, mut tracker) = following(&[first, second]);
 
     let mut seen = Vec::new();
     let mut checkpoints = 0;
@@ -256,14 +275,7 @@ fn the_kernel_follows_the_same_subtree_as_the_pin() {
             );
         }
         if step % 15 == 14 {
-            // Every process has an event, parents first: both sides know every re-parenting.
-            for &pid in &tree.alive.clone() {
-                tree.act(pid, "touch");
-            }
-            apply_what_came(&mut probe, &mut tracker, &mut seen);
-            for (user, kernel) in both_sides(&tracker, &mut probe) {
-                assert_eq!(user, kernel, "step {step}: seed {seed}");
-            }
+            checkpoint(&tree, &mut probe, &mut tracker, &mut seen);
             checkpoints += 1;
         }
         left = tracker.pins().list().iter().map(|p| p.counts().left).sum();
@@ -290,9 +302,39 @@ fn watched_events(stdout: &str) -> Vec<(KindName, u32, u32)> {
         .collect()
 }
 
+/// The 2-worker storm for 3 s: how many children it forked.
+fn storm() -> u64 {
+    let out = Command::new(WORKLOAD)
+        .args(["storm", "--workers", "2", "--seconds", "3"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let forks: Vec<u64> = v["forks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    forks.iter().sum()
+}
+
+/// The (kind, pid, ppid) of a [`Chain`]'s events, `born` as it says: each fork and exec
+/// in turn, then the exits from the last born up to the root's.
+fn chain_events(root: u32, born: &[(u32, u32)]) -> Vec<(KindName, u32, u32)> {
+    use KindName::{Exec, Exit, Fork};
+    let mut expected = Vec::new();
+    for &(pid, ppid) in born {
+        expected.extend([(Fork, pid, ppid), (Exec, pid, ppid)]);
+    }
+    for &(pid, ppid) in born.iter().rev() {
+        expected.push((Exit, pid, ppid));
+    }
+    expected.push((Exit, root, std::process::id()));
+    expected
+}
+
 #[test]
 fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_else() {
-    use KindName::{Exec, Exit, Fork};
     let gate = Gate::new();
     let tree = Chain::start(&gate, 3);
     let root = tree.pid();
@@ -315,21 +357,10 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     let key = model.current(root).unwrap();
     let subtree = Pin::new(&model, key).unwrap().subtree();
     assert_eq!(source.follow_only(&[subtree]), Filtering::Kernel);
+    // What was queued before is the whole machine's.
+    let following_since = clock::boottime_ns();
 
-    let storm = std::thread::spawn(|| {
-        let out = Command::new(WORKLOAD)
-            .args(["storm", "--workers", "2", "--seconds", "3"])
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let forks: Vec<u64> = v["forks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n.as_u64().unwrap())
-            .collect();
-        forks.iter().sum::<u64>()
-    });
+    let storm = std::thread::spawn(storm);
     // Not a measurement: the subtree should act while the storm rages.
     std::thread::sleep(Duration::from_millis(300));
     gate.open();
@@ -351,20 +382,14 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     let subtree_pids: BTreeSet<u32> = born.iter().map(|&(pid, _)| pid).chain([root]).collect();
     let strangers: Vec<&Event> = sent
         .iter()
+        .filter(|e| e.ts_ns > following_since)
         .filter(|e| !matches!(e.kind, Kind::Lost { .. }) && !subtree_pids.contains(&e.pid))
         .collect();
     assert!(strangers.is_empty(), "{strangers:?}");
-    let mut expected = Vec::new();
-    for &(pid, ppid) in &born {
-        expected.extend([(Fork, pid, ppid), (Exec, pid, ppid)]);
-    }
-    for &(pid, ppid) in born.iter().rev() {
-        expected.push((Exit, pid, ppid));
-    }
-    expected.push((Exit, root, std::process::id()));
+    let expected = chain_events(root, &born);
     let from_source: Vec<_> = sent
         .iter()
-        .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
+        .filter(|e| subtree_pids.contains(&e.pid) && !matches!(e.kind, Kind::Lost { .. }))
         .map(|e| (e.kind_name(), e.pid, e.ppid))
         .collect();
     assert_eq!(from_source, expected);
@@ -377,4 +402,128 @@ fn a_quiet_subtree_watched_during_a_fork_storm_gets_all_its_events_and_nothing_e
     } = watch.finish();
     assert!(status.success(), "{stderr:?}");
     assert_eq!(watched_events(&stdout), expected, "{stdout}");
+}
+
+/// A process is its pid and start time: an entry for its pid with another start time (a
+/// process that had the pid before) makes it no member, and goes at its first event.
+#[test]
+fn a_reused_pid_is_not_followed() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = runtime.enter();
+    let mut tree = Tree::new();
+    let root = tree.spawn();
+    let outsider = tree.spawn();
+    let mut probe = Probe::load(&ProbeOptions::default()).expect("the probe loads");
+    let key = |pid| {
+        let stat = forkwatch::proc::stat::read(pid).unwrap();
+        ProcessKey {
+            pid,
+            start_ticks: stat.start_ticks,
+        }
+    };
+    let earlier = ProcessKey {
+        start_ticks: key(outsider).start_ticks - 1,
+        ..key(outsider)
+    };
+    probe.follow().add_root(key(root), [earlier]).unwrap();
+    probe.follow().set_only_followed(true).unwrap();
+    // What was queued before is the whole machine's.
+    let following_since = clock::boottime_ns();
+    let followed = |probe: &mut Probe| -> BTreeSet<u32> {
+        let entries = probe.follow().followed().unwrap();
+        entries.iter().map(|(k, _)| k.pid).collect()
+    };
+    assert_eq!(followed(&mut probe), BTreeSet::from([root, outsider]));
+
+    let child = tree.fork(outsider);
+    tree.act(outsider, "touch");
+    let born = tree.fork(root);
+    let mut sent = Vec::new();
+    probe.finish(&mut sent);
+    let pids: Vec<(KindName, u32)> = sent
+        .iter()
+        .filter(|e| e.ts_ns > following_since)
+        .map(|e| (e.kind_name(), e.pid))
+        .collect();
+    assert_eq!(pids, [(KindName::Fork, born)], "{sent:?}");
+    // The stale entry went at the outsider's first event; its child never came in.
+    assert_eq!(followed(&mut probe), BTreeSet::from([root, born]));
+    assert!(tree.alive.contains(&child));
+}
+
+/// `watch` says whether the kernel follows the subtree, and why not when it does not; so
+/// does `relay --subtree`.
+#[test]
+fn watch_says_where_the_subtree_is_told_from_the_rest() {
+    let mut quiet = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = quiet.id().to_string();
+    for (args, said) in [
+        (
+            vec!["--backend", "ebpf"],
+            "with eBPF, following in the kernel; stop",
+        ),
+        (
+            vec!["--filter-in-user-space"],
+            "with eBPF, filtering in user space (--filter-in-user-space); stop",
+        ),
+        (
+            vec!["--backend", "netlink"],
+            "filtering in user space (netlink cannot filter in the kernel); stop",
+        ),
+    ] {
+        let mut argv = vec!["watch", pid.as_str()];
+        argv.extend(args);
+        // Dropped: killed and reaped.
+        Running::start(&argv).wait_for(said);
+    }
+    // `relay --subtree` says it too (its target gets nothing: the subtree is quiet).
+    let mut target = Command::new("sleep").arg("60").spawn().unwrap();
+    let to = target.id().to_string();
+    Running::start(&["relay", "--to", &to, "--subtree", &pid])
+        .wait_for("relay 1: subtree events: following in the kernel");
+    for child in [&mut quiet, &mut target] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+/// The UI's pinned-only view with eBPF: the probe follows the pins; a process born
+/// elsewhere meanwhile, whose events it did not send, is in the tree again once every
+/// process is shown (from the re-read of /proc).
+#[test]
+fn the_uis_pinned_only_view_follows_the_pins_in_the_kernel() {
+    let token = format!(
+        "8{}{}",
+        std::process::id(),
+        clock::boottime_ns() % 1_000_000
+    );
+    let mut pinned = Command::new("sleep")
+        .arg(format!("3600.{token}"))
+        .spawn()
+        .unwrap();
+    let tmux = Tmux::start_sized("follow", 160, 30);
+    tmux.start_ui(&format!("--backend ebpf --pin {}", pinned.id()));
+    tmux.type_text("f", false);
+    tmux.type_text(&token, true);
+    tmux.type_text("v", false);
+    tmux.wait_for("the kernel following the pin", |s| {
+        s.contains("only pinned shown, following in the kernel")
+    });
+
+    let mut elsewhere = Command::new("sleep")
+        .arg(format!("3602.{token}"))
+        .spawn()
+        .unwrap();
+    tmux.type_text("v", false);
+    tmux.wait_for("the process born elsewhere", |s| {
+        !s.contains("only pinned shown") && s.contains(&format!("sleep 3602.{token}"))
+    });
+    tmux.type_text("q", false);
+    for child in [&mut pinned, &mut elsewhere] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

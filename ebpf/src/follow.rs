@@ -54,11 +54,10 @@ pub fn emits(roots: u64) -> bool {
 /// Whether start times `a` and `b` (ns) fall in the same clock tick.
 #[inline(always)]
 fn same_start(a: u64, b: u64, tick_ns: u64) -> bool {
-    // A tick of 0 (never written) compares exactly; BPF division by zero gives zero.
-    if tick_ns == 0 {
-        a == b
-    } else {
-        a / tick_ns == b / tick_ns
+    // A tick of 0 (never written) compares exactly.
+    match (a.checked_div(tick_ns), b.checked_div(tick_ns)) {
+        (Some(a_tick), Some(b_tick)) => a_tick == b_tick,
+        _ => a == b,
     }
 }
 
@@ -68,7 +67,7 @@ fn same_start(a: u64, b: u64, tick_ns: u64) -> bool {
 fn entry_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
     // SAFETY: the value is copied out at once; a concurrent update can at worst give a
     // mix of an old and a new bit mask, which the next event corrects.
-    match unsafe { FOLLOWED.get(&pid) } {
+    match unsafe { FOLLOWED.get(pid) } {
         Some(entry) if same_start(entry.start_ns, start_ns, s.tick_ns) => {
             entry.roots & s.active_roots
         }
@@ -80,7 +79,7 @@ fn entry_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
 #[inline(always)]
 fn own_roots(pid: u32, start_ns: u64, s: &FollowSettings) -> u64 {
     // SAFETY: as in entry_roots.
-    match unsafe { FOLLOWED_ROOTS.get(&pid) } {
+    match unsafe { FOLLOWED_ROOTS.get(pid) } {
         Some(root) if same_start(root.start_ns, start_ns, s.tick_ns) => root.roots,
         _ => 0,
     }
@@ -119,14 +118,14 @@ pub fn check(task: *const u8) -> Roots {
     }
     let pid: u32 = read(task, offset!(task_tgid));
     // SAFETY: as in entry_roots.
-    let Some(entry) = (unsafe { FOLLOWED.get(&pid) }).copied() else {
+    let Some(entry) = (unsafe { FOLLOWED.get(pid) }).copied() else {
         return none;
     };
     let leader: *const u8 = read(task, offset!(task_group_leader));
     let start_ns: u64 = read(leader, offset!(task_start_boottime));
     if !same_start(entry.start_ns, start_ns, s.tick_ns) {
         // A reused pid: the followed process with it is gone.
-        let _ = FOLLOWED.remove(&pid);
+        let _ = FOLLOWED.remove(pid);
         return none;
     }
     let before = entry.roots & s.active_roots;
@@ -140,16 +139,13 @@ pub fn check(task: *const u8) -> Roots {
         }
     }
     if now == 0 {
-        let _ = FOLLOWED.remove(&pid);
+        let _ = FOLLOWED.remove(pid);
     } else if now != entry.roots {
-        let _ = FOLLOWED.insert(
-            &pid,
-            &Followed {
-                start_ns,
-                roots: now,
-            },
-            BPF_ANY as u64,
-        );
+        let entry = Followed {
+            start_ns,
+            roots: now,
+        };
+        let _ = FOLLOWED.insert(pid, entry, BPF_ANY as u64);
     }
     Roots { before, now }
 }
@@ -173,7 +169,7 @@ pub fn forked(child: *const u8, pid: u32, tid: u32, start_ns: u64) -> u64 {
     let roots = entry_roots(ppid, parent_start, &s);
     if roots != 0 {
         let entry = Followed { start_ns, roots };
-        if FOLLOWED.insert(&pid, &entry, BPF_ANY as u64).is_err() {
+        if FOLLOWED.insert(pid, entry, BPF_ANY as u64).is_err() {
             count_lost();
         }
     }
@@ -191,7 +187,7 @@ pub fn exiting(task: *const u8, group_dead: bool) -> u64 {
             unsafe { *exiting = [u64::from(pid), roots] };
         }
         if roots != 0 {
-            let _ = FOLLOWED.remove(&pid);
+            let _ = FOLLOWED.remove(pid);
         }
     }
     roots
@@ -221,8 +217,8 @@ pub fn roots_after(pid: u32, start_ns: u64, exited: bool) -> u64 {
 pub fn root_bit(pid: u32, start_ticks: u64) -> u64 {
     let s = settings();
     // SAFETY: as in entry_roots.
-    match unsafe { FOLLOWED_ROOTS.get(&pid) } {
-        Some(root) if s.tick_ns != 0 && root.start_ns / s.tick_ns == start_ticks => {
+    match unsafe { FOLLOWED_ROOTS.get(pid) } {
+        Some(root) if root.start_ns.checked_div(s.tick_ns) == Some(start_ticks) => {
             root.roots & s.active_roots
         }
         _ => 0,

@@ -72,22 +72,7 @@ fn main() -> ExitCode {
             None => usage(),
         },
         Some(call @ ("setuid" | "setgid")) => match number(1) {
-            Some(id) => {
-                // SAFETY: plain system calls on this process.
-                let ret = unsafe {
-                    if call == "setuid" {
-                        libc::setuid(id)
-                    } else {
-                        libc::setgid(id)
-                    }
-                };
-                if ret == 0 {
-                    ExitCode::SUCCESS
-                } else {
-                    eprintln!("{call}({id}): {}", std::io::Error::last_os_error());
-                    ExitCode::FAILURE
-                }
-            }
+            Some(id) => set_id(call, id),
             None => usage(),
         },
         #[cfg(target_arch = "x86_64")]
@@ -122,12 +107,26 @@ fn main() -> ExitCode {
             Some(mib) => touch(mib as usize),
             None => usage(),
         },
-        Some("node") if args.len() == 2 => {
-            // SAFETY: sets this process's disposition of SIGCHLD; no handler runs.
-            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
-            node(&args[1])
-        }
+        Some("node") if args.len() == 2 => tree_root(&args[1]),
         _ => usage(),
+    }
+}
+
+/// `setuid ID` / `setgid ID`.
+fn set_id(call: &str, id: u32) -> ExitCode {
+    // SAFETY: plain system calls on this process.
+    let ret = unsafe {
+        if call == "setuid" {
+            libc::setuid(id)
+        } else {
+            libc::setgid(id)
+        }
+    };
+    if ret == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{call}({id}): {}", std::io::Error::last_os_error());
+        ExitCode::FAILURE
     }
 }
 
@@ -398,7 +397,15 @@ fn fork_until(deadline: Instant) -> u64 {
     made
 }
 
-/// A node of a test's tree (`node DIR` in the module documentation).
+/// The first node of a test's tree (`node DIR` in the module documentation): its children
+/// and theirs are reaped at once.
+fn tree_root(dir: &str) -> ExitCode {
+    // SAFETY: sets this process's disposition of SIGCHLD (inherited); no handler runs.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    node(dir)
+}
+
+/// A node of a test's tree.
 fn node(dir: &str) -> ExitCode {
     let pid = std::process::id();
     let path = format!("{dir}/{pid}");

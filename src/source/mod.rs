@@ -392,7 +392,7 @@ impl Feed for Source {
             return Filtering::UserSpace(format!("{} cannot filter in the kernel", self.name()));
         };
         if !self.follow_in_kernel {
-            return Filtering::UserSpace("as asked".into());
+            return Filtering::UserSpace("--filter-in-user-space".into());
         }
         match follow_in_kernel(probe.follow(), subtrees) {
             Ok(()) if subtrees.is_empty() => Filtering::UserSpace("nothing to follow".into()),

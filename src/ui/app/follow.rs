@@ -33,9 +33,17 @@ impl App {
         subtrees
     }
 
-    /// Asks the loop to tell the source when the subtrees to follow changed.
+    /// Asks the loop to tell the source when the subtrees to follow changed. Called at
+    /// every turn of the loop: without relay rules, it lists no members.
     pub(super) fn check_following(&mut self) {
-        let roots: Vec<ProcessKey> = self.subtrees_to_follow().iter().map(|s| s.root).collect();
+        let roots: Vec<ProcessKey> = if self.tracker.relays().rules().is_empty() {
+            let live_and_only = self.replay.is_none() && self.tree.pins.only();
+            let pins = self.tracker.pins().list().iter().map(|p| p.root());
+            pins.filter(|_| live_and_only).collect()
+        } else {
+            let subtrees = self.subtrees_to_follow();
+            subtrees.iter().map(|s| s.root).collect()
+        };
         if roots != self.followed_roots {
             self.followed_roots = roots;
             self.requests.push(Request::Follow);
