@@ -490,6 +490,65 @@ fn watch_says_where_the_subtree_is_told_from_the_rest() {
     }
 }
 
+/// A process whose parent exits stays followed through the parent's exit: the probe takes
+/// the parent out of its map at the exit tracepoint, but the kernel hands its children to
+/// their new parent only later (exit_notify). A child that acts meanwhile (here: execs,
+/// again and again) must not be taken for re-parented out. The parent's exit is made long:
+/// it releases 3 GiB.
+#[test]
+fn a_child_acting_while_its_parent_exits_stays_followed() {
+    const EXECS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("again.sh");
+    std::fs::write(
+        &again,
+        r#"if [ "$1" -gt 0 ]; then exec sh "$0" $(($1 - 1)); fi"#,
+    )
+    .unwrap();
+    let gate = Gate::new();
+    let full = dir.path().join("full");
+    // The root reaps the orphan, so it stays in the subtree. The parent forks the child,
+    // fills 3 GiB and exits; the child starts its execs when the parent says it is full.
+    let script = format!(
+        r#"read go < "{}"; mkfifo "{full}"; (read x < "{full}"; exec sh "{}" {EXECS}) & exec "{WORKLOAD}" touch 3072 < /dev/null > "{full}""#,
+        gate.path(),
+        again.display(),
+        full = full.display(),
+    );
+    let mut root = Command::new(WORKLOAD)
+        .args(["subreaper", "sh", "-c", &script])
+        .spawn()
+        .unwrap();
+    let pid = root.id().to_string();
+    let mut watch = Running::start(&["watch", &pid, "--json"]);
+    watch.wait_for("following in the kernel; stop with Ctrl-C");
+    gate.open();
+    assert!(root.wait().unwrap().success());
+    // The subtree is gone: watch ends by itself.
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = watch.finish();
+    assert!(status.success(), "{stderr:?}");
+    let events = watched_events(&stdout);
+    let mut execs = std::collections::BTreeMap::<u32, usize>::new();
+    for (kind, pid, _) in &events {
+        if *kind == KindName::Exec {
+            *execs.entry(*pid).or_default() += 1;
+        }
+    }
+    let (child, count) = execs.iter().max_by_key(|(_, n)| **n).unwrap();
+    // `sh again.sh`, then each exec again.
+    assert_eq!(*count, EXECS + 1, "the child's execs: {execs:?}");
+    assert!(
+        events
+            .iter()
+            .any(|&(kind, pid, _)| kind == KindName::Exit && pid == *child),
+        "the child's exit: {events:?}"
+    );
+}
+
 /// The UI's pinned-only view with eBPF: the probe follows the pins; a process born
 /// elsewhere meanwhile, whose events it did not send, is in the tree again once every
 /// process is shown (from the re-read of /proc).

@@ -19,6 +19,9 @@ use aya_ebpf::{
 };
 use forkwatch_abi::{FOLLOWED_CAP, FOLLOWED_ROOTS_CAP, FollowSettings, Followed};
 
+/// `PF_EXITING` from include/linux/sched.h: set on a task as its exit begins.
+const PF_EXITING: u32 = 0x0000_0004;
+
 use crate::{OFFSETS, count_lost, read};
 
 /// Allocated as entries come (not all at load): most runs follow nothing.
@@ -100,10 +103,6 @@ fn identity(task: *const u8) -> (u32, u64) {
 #[derive(Clone, Copy)]
 pub struct Roots {
     pub before: u64,
-    #[expect(
-        dead_code,
-        reason = "membership after the event: the in-kernel relay's question (issue 16)"
-    )]
     pub now: u64,
 }
 
@@ -132,7 +131,11 @@ pub fn check(task: *const u8) -> Roots {
     let mut now = before;
     let parent: *const u8 = read(task, offset!(task_real_parent));
     let (ppid, parent_start) = identity(parent);
-    if ppid > 1 {
+    // A parent that is exiting has left the map (at its exit tracepoint) before the kernel
+    // hands its children to their new parent (exit_notify, after its memory and files are
+    // released): until then its children are not re-parented, whatever the map says.
+    let parent_flags: u32 = read(parent, offset!(task_flags));
+    if ppid > 1 && parent_flags & PF_EXITING == 0 {
         let kept = entry_roots(ppid, parent_start, &s);
         if now & !kept != 0 {
             now &= kept | own_roots(pid, start_ns, &s);
@@ -179,23 +182,24 @@ pub fn forked(child: *const u8, pid: u32, tid: u32, start_ns: u64) -> u64 {
 /// At the exit of `task`: the subtrees it was in; the last thread's exit removes it.
 #[inline(always)]
 pub fn exiting(task: *const u8, group_dead: bool) -> u64 {
-    let roots = check(task).before;
+    let roots = check(task);
     if group_dead {
         let pid: u32 = read(task, offset!(task_tgid));
         if let Some(exiting) = EXITING.get_ptr_mut(0) {
             // SAFETY: this CPU's slot; the relay's exit program reads it next, on this CPU.
-            unsafe { *exiting = [u64::from(pid), roots] };
+            // Its membership after the check, as for the relay's other events.
+            unsafe { *exiting = [u64::from(pid), roots.now] };
         }
-        if roots != 0 {
+        if roots.before != 0 {
             let _ = FOLLOWED.remove(pid);
         }
     }
-    roots
+    roots.before
 }
 
 /// The subtrees process `pid` (started at `start_ns`) is in after its event: for the
 /// relay, whose programs run after the event programs. At the exit of the process, those
-/// it was in.
+/// it was in after the check its exit made.
 #[inline(always)]
 pub fn roots_after(pid: u32, start_ns: u64, exited: bool) -> u64 {
     if exited {

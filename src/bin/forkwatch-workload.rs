@@ -22,7 +22,7 @@
 //!   with THREADS > 0 the main thread ends first and the others once it has, so the process
 //!   ends with another thread while its leader is a zombie. Exits 0.
 //! - `touch MIB`: writes to every page of MIB MiB, prints `touched PID`, and exits 0 when
-//!   its stdin ends.
+//!   its stdin ends, the memory still held: the kernel releases it in the exit.
 //! - `node DIR`: a process of a tree a test grows: it makes the fifo DIR/PID, prints
 //!   `ready PID`, and does what each line written to the fifo says: `fork` (the child is a
 //!   node too), `subreaper` (PR_SET_CHILD_SUBREAPER), `touch` (setuid to its own uid: an
@@ -303,7 +303,7 @@ fn leader_ended() -> bool {
 }
 
 /// Writes to every page of `mib` MiB, says so, and lives until stdin ends.
-fn touch(mib: usize) -> ExitCode {
+fn touch(mib: usize) -> ! {
     let mut memory = vec![0u8; mib << 20];
     for page in memory.chunks_mut(4096) {
         page[0] = 1;
@@ -311,7 +311,9 @@ fn touch(mib: usize) -> ExitCode {
     std::hint::black_box(&memory);
     println!("touched {}", std::process::id());
     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-    ExitCode::SUCCESS
+    // Not freed here: the kernel releases it in the exit itself, between the exit
+    // tracepoint and the hand-over of the children (tests/follow.rs wants that long).
+    std::process::exit(0)
 }
 
 /// Forks `workers` processes that each fork+reap children until `duration` has passed.
