@@ -57,8 +57,9 @@ pub struct RelayEntry {
 pub struct RelayCounts {
     /// Queued to the target.
     pub sent: u64,
-    /// Refused by the kernel: the target's signal queue was full (EAGAIN), or another
-    /// error.
+    /// Not queued: the target's signal queue was full, another signal of the CPU was still
+    /// on its way (EBUSY), or the thread with the target's pid was exiting (a process whose
+    /// main thread has ended, which the kfunc cannot signal).
     pub undelivered: u64,
     /// The target was gone (exited, or its pid names another process now): the entry was
     /// emptied.

@@ -40,7 +40,6 @@ static RELAY_IN_FLIGHT: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
 
 /// `PIDTYPE_TGID`: the signal goes to the process, as pidfd_send_signal sends it.
 const PIDTYPE_TGID: u64 = 1;
-const EPERM: i64 = 1;
 /// `SI_KERNEL`: the si_code of the siginfo the kfunc builds.
 const SI_KERNEL: i32 = 0x80;
 /// `TRACE_SIGNAL_DELIVERED`: the result signal_generate reports for a queued signal.
@@ -141,7 +140,7 @@ fn relay(event: &Relayed) {
             _ => (event.ppid, event.pid),
         };
         let value = (u64::from(high) << 32) | u64::from(low);
-        count(at, send(at, entry, value));
+        send(at, entry, value);
     }
 }
 
@@ -177,42 +176,41 @@ fn ticks(ns: u64, tick_ns: u64) -> u64 {
     ns.checked_div(tick_ns).unwrap_or(0)
 }
 
-/// What came of one signal.
+/// Signals the entry's target with `value`, if the task with its pid is the target, and
+/// counts what came of it.
+#[inline(always)]
+fn send(at: u32, entry: &RelayEntry, value: u64) {
+    let task = task_from_pid(entry.target_pid);
+    if task.is_null() {
+        count(at, Outcome::Gone);
+        return;
+    }
+    let start_ns: u64 = read(task, offset!(task_start_boottime));
+    if ticks(start_ns, entry.tick_ns) != entry.target_start_ticks {
+        count(at, Outcome::Gone);
+    } else {
+        // Counted before the call: the send's work can run, and `relay_signal` with it,
+        // before the call returns.
+        count(at, Outcome::Sent);
+        let before = set_in_flight(at + 1);
+        if send_signal_task(task, entry.signal, value) != 0 {
+            set_in_flight(before);
+            // EBUSY: another signal of this CPU is still on its way; EPERM: the thread
+            // with the target's pid is exiting (a process whose main thread has ended,
+            // which the kfunc cannot signal).
+            count(at, Outcome::Undelivered);
+        }
+    }
+    task_release(task);
+}
+
+/// What came of one signal, for its entry's counts.
 #[derive(Clone, Copy)]
 enum Outcome {
     Sent,
+    /// Counted as sent, then not queued: moved to undelivered.
     Undelivered,
     Gone,
-}
-
-/// Signals the entry's target with `value`, if the task with its pid is the target.
-#[inline(always)]
-fn send(at: u32, entry: &RelayEntry, value: u64) -> Outcome {
-    let task = task_from_pid(entry.target_pid);
-    if task.is_null() {
-        return Outcome::Gone;
-    }
-    let start_ns: u64 = read(task, offset!(task_start_boottime));
-    let outcome = if ticks(start_ns, entry.tick_ns) != entry.target_start_ticks {
-        Outcome::Gone
-    } else {
-        let before = set_in_flight(at + 1);
-        match send_signal_task(task, entry.signal, value) {
-            0 => Outcome::Sent,
-            result => {
-                set_in_flight(before);
-                // EPERM: the target is exiting; EBUSY: another signal of this CPU is still
-                // on its way.
-                if result == -EPERM {
-                    Outcome::Gone
-                } else {
-                    Outcome::Undelivered
-                }
-            }
-        }
-    };
-    task_release(task);
-    outcome
 }
 
 #[inline(always)]
@@ -220,11 +218,15 @@ fn count(at: u32, outcome: Outcome) {
     let Some(counts) = RELAY_COUNTS.get_ptr_mut(at) else {
         return;
     };
-    // SAFETY: this CPU's slot; programs on one CPU do not nest.
+    // SAFETY: this CPU's slot. `relay_signal` may run nested in a relay program (from the
+    // send's self-interrupt), but only after the send was counted.
     unsafe {
         match outcome {
             Outcome::Sent => (*counts).sent += 1,
-            Outcome::Undelivered => (*counts).undelivered += 1,
+            Outcome::Undelivered => {
+                (*counts).sent = (*counts).sent.wrapping_sub(1);
+                (*counts).undelivered += 1;
+            }
             Outcome::Gone => (*counts).target_gone += 1,
         }
     }
@@ -264,14 +266,9 @@ pub fn relay_signal(ctx: BtfTracePointContext) -> i32 {
         set_in_flight(in_flight);
         return 0;
     }
-    if result as i32 != DELIVERED
-        && let Some(counts) = RELAY_COUNTS.get_ptr_mut(at)
-    {
-        // SAFETY: this CPU's slot; the work runs on the CPU that counted it as sent.
-        unsafe {
-            (*counts).sent = (*counts).sent.wrapping_sub(1);
-            (*counts).undelivered += 1;
-        }
+    if result as i32 != DELIVERED {
+        // The work runs on the CPU that counted the signal as sent.
+        count(at, Outcome::Undelivered);
     }
     0
 }

@@ -120,9 +120,9 @@ impl Kernel {
         }
     }
 
-    /// The kernel's counts of `slots` (sent, undelivered), if they are due: every
-    /// [`COUNT_INTERVAL`], or now with `now`.
-    pub fn counts(&mut self, slots: &[u32], now: bool) -> Option<Vec<(u64, u64)>> {
+    /// The kernel's counts of `slots` (sent, undelivered; `None` for one that could not be
+    /// read), if they are due: every [`COUNT_INTERVAL`], or now with `now`.
+    pub fn counts(&mut self, slots: &[u32], now: bool) -> Option<Vec<Option<(u64, u64)>>> {
         let relay = self.relay.as_ref()?;
         let due = self
             .counted_at
@@ -135,8 +135,8 @@ impl Kernel {
             slots
                 .iter()
                 .map(|&slot| {
-                    let counts = relay.counts(slot).unwrap_or_default();
-                    (counts.sent, counts.undelivered)
+                    let counts = relay.counts(slot).ok()?;
+                    Some((counts.sent, counts.undelivered))
                 })
                 .collect(),
         )

@@ -185,10 +185,13 @@ impl Targets {
             .filter_map(|h| Some((h.id, h.slot?)))
             .unzip();
         match self.kernel.counts(&slots, now) {
+            // A count that could not be read leaves the one shown as it was.
             Some(counts) => ids
                 .into_iter()
                 .zip(counts)
-                .map(|(id, (sent, undelivered))| (id, sent, undelivered))
+                .filter_map(|(id, counts)| {
+                    counts.map(|(sent, undelivered)| (id, sent, undelivered))
+                })
                 .collect(),
             None => Vec::new(),
         }
@@ -231,8 +234,10 @@ impl Targets {
                     };
                     let held = &self.held[at];
                     let delivery = target::send(&held.pidfd, held.pid, &siginfo(signal, fields));
-                    if delivery == Delivery::Gone {
-                        self.held.remove(at);
+                    if delivery == Delivery::Gone
+                        && let Some(slot) = self.held.remove(at).slot
+                    {
+                        self.kernel.remove(slot);
                     }
                     (target, delivery)
                 },

@@ -94,7 +94,14 @@ fn perform(app: &mut App) {
         for effect in effects {
             let done = match effect {
                 Effect::Relay(signals) => Done::Delivered(app.targets.send(&signals)),
-                Effect::CheckRelayTargets => Done::TargetsExited(app.targets.take_exited()),
+                Effect::CheckRelayTargets => {
+                    // The kernel's last counts for them, before their entries are emptied.
+                    let counted = app.targets.kernel_counts(true);
+                    if !counted.is_empty() {
+                        update(app, AppEvent::Done(Done::CountedInKernel(counted)));
+                    }
+                    Done::TargetsExited(app.targets.take_exited())
+                }
                 Effect::CloseRelayTargets(targets) => {
                     app.targets.close(&targets);
                     continue;

@@ -140,15 +140,16 @@ impl KernelRelay {
         Ok(())
     }
 
-    /// What became of slot `at`'s signals so far, over every CPU.
+    /// What became of slot `at`'s signals so far, over every CPU. Summed wrapping: a CPU
+    /// may have moved to undelivered a signal another CPU counted as sent.
     pub fn counts(&self, at: u32) -> Result<RelayCounts> {
         let per_cpu = self.counts.get(&at, 0)?;
         Ok(per_cpu
             .iter()
             .fold(RelayCounts::default(), |sum, c| RelayCounts {
-                sent: sum.sent + c.sent,
-                undelivered: sum.undelivered + c.undelivered,
-                target_gone: sum.target_gone + c.target_gone,
+                sent: sum.sent.wrapping_add(c.sent),
+                undelivered: sum.undelivered.wrapping_add(c.undelivered),
+                target_gone: sum.target_gone.wrapping_add(c.target_gone),
             }))
     }
 
