@@ -11,7 +11,7 @@ use crate::{
     privileges,
     relay::{self, Targets},
     signals::StopSignals,
-    source::{Feed, LiveOptions, Source},
+    source::{Feed, Filtering, LiveOptions, Source},
     text,
     tracker::{
         Tracker,
@@ -61,7 +61,7 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
         rule.sender()
     );
     super::print_notices(&selection);
-    if let Some(filtering) = filtering {
+    if let Some(filtering) = &filtering {
         // The rule still decides; the kernel only spares us the rest of the machine's events.
         eprintln!(
             "forkwatch-tui: {id}: subtree events: {}",
@@ -81,6 +81,12 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
                 let outcome = resync(&mut tracker)?;
                 notices.extend(outcome.notices);
                 targets.perform(&mut tracker, &outcome.effects, &mut notices);
+                // A child the probe could not add (a full map: the loss) is added again.
+                if filtering == Some(Filtering::Kernel)
+                    && let Some(subtrees) = tracker.relays().subtrees()
+                {
+                    source.follow_only(&subtrees);
+                }
                 false
             }
             () = stop.recv() => true,

@@ -12,7 +12,7 @@ use super::{Printing, critical_path, resync, resync_due, seeded_tracker, write_b
 use crate::{
     privileges,
     signals::StopSignals,
-    source::{Feed, LiveOptions, Source},
+    source::{Feed, Filtering, LiveOptions, Source},
     text,
     tracker::pins::{self, Pin, TotalsJson},
 };
@@ -49,6 +49,10 @@ pub async fn run(live: LiveOptions, pid: u32, printing: Printing) -> Result<Exit
             more = source.next_batch(&mut batch) => !more?,
             () = resync_due(&tracker) => {
                 resync(&mut tracker)?;
+                // A child the probe could not add (a full map: the loss) is added again.
+                if filtering == Filtering::Kernel {
+                    source.follow_only(&tracker.pins().subtrees());
+                }
                 false
             }
             () = stop.recv() => {

@@ -288,6 +288,10 @@ impl App {
         // With the held events: a loss among them asks for the next re-sync.
         let held = std::mem::take(&mut outcome.released);
         self.took_in(held, outcome);
+        // A child the probe could not add (a full map: the loss) is added again.
+        if self.filtering == Some(Filtering::Kernel) {
+            self.requests.push(Request::Follow);
+        }
     }
 
     /// What came of an [`Effect`].
