@@ -143,17 +143,7 @@ async fn measure(
     drop(source);
     let received: Vec<Received> = reader.join().unwrap();
 
-    let warm = relayed.first().map_or(0, |&(_, ts)| ts) + WARM_UP.as_nanos() as u64;
-    // By child: the probe signals forks from the moment the rule is in its map, which may
-    // be after the first forks were read.
-    let forked: std::collections::HashMap<i32, u64> =
-        relayed.iter().map(|&(pid, ts)| (pid as i32, ts)).collect();
-    let latencies: Vec<u64> = received
-        .iter()
-        .filter_map(|r| Some((forked.get(&r.value)?, r)))
-        .filter(|(ts, _)| **ts >= warm)
-        .map(|(ts, r)| r.at_ns.saturating_sub(*ts))
-        .collect();
+    let latencies = latencies(&relayed, &received);
     anyhow::ensure!(!latencies.is_empty(), "no signal was relayed");
     println!(
         "relay latency ({sender}), kernel event to sigwaitinfo return, {} forks at {RATE_PER_SECOND}/s over {:.1}s \
@@ -168,6 +158,21 @@ async fn measure(
         received.len(),
     );
     Ok(())
+}
+
+/// From each relayed fork's kernel time to its signal's arrival, the first moments left
+/// out. By child: the probe signals forks from the moment the rule is in its map, which
+/// may be after the first forks were read.
+fn latencies(relayed: &[(u32, u64)], received: &[Received]) -> Vec<u64> {
+    let warm = relayed.first().map_or(0, |&(_, ts)| ts) + WARM_UP.as_nanos() as u64;
+    let forked: std::collections::HashMap<i32, u64> =
+        relayed.iter().map(|&(pid, ts)| (pid as i32, ts)).collect();
+    received
+        .iter()
+        .filter_map(|r| Some((forked.get(&r.value)?, r)))
+        .filter(|(ts, _)| **ts >= warm)
+        .map(|(ts, r)| r.at_ns.saturating_sub(*ts))
+        .collect()
 }
 
 /// `p50 Nus, p99 Nus, max Nus` of latencies in nanoseconds.

@@ -290,9 +290,7 @@ pub struct WatchArgs {
     #[arg(value_name = "PID")]
     pub pid: u32,
 
-    /// Have the eBPF probe send every event of the machine and pick the subtree's here, as
-    /// forkwatch did before it followed subtrees in the kernel: for comparison, it costs
-    /// more the busier the machine is.
+    /// Pick the subtree's events here, not in the kernel (as before; for comparison).
     #[arg(long)]
     pub filter_in_user_space: bool,
 
@@ -372,10 +370,7 @@ pub struct RelayArgs {
     #[arg(long, value_name = "PATH")]
     pub cgroup: Option<String>,
 
-    /// Who sends the signals: `user` (forkwatch, with the layout's siginfo as documented)
-    /// or `kernel` (the probe, from the event's tracepoint: si_code SI_KERNEL, si_pid and
-    /// si_uid 0, the pid the layout puts in si_pid in the high half of the 64-bit
-    /// si_value); `kernel` falls back to `user` where the kernel cannot, saying why.
+    /// Who sends the signals: `user` (default) or `kernel` (another siginfo: see the README).
     #[arg(long, value_name = "user|kernel")]
     pub path: Option<String>,
 }
@@ -568,8 +563,7 @@ impl LiveArgs {
             backend: self.backend.or(config.backend).unwrap_or_default(),
             poll_interval: self.poll_interval,
             probe,
-            sample_interval: None,
-            follow_in_kernel: true,
+            ..LiveOptions::default()
         }
     }
 }

@@ -37,19 +37,7 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
         Tracker::without_tree()
     };
     let mut targets = Targets::with_kernel_relay(kernel_relay);
-    // The subtree is followed before the rule is made: a rule sent in the kernel matches
-    // what the probe follows, from the moment its entry is written.
-    let filtering = match spec.matching {
-        Match::Subtree(root) => {
-            let Matched::Subtree(pin) = tracker.subtree(root, None)? else {
-                unreachable!("a subtree's match is a pin");
-            };
-            let filtering = source.follow_only(&[pin.subtree()]);
-            targets.follow_subtrees(&filtering);
-            Some(filtering)
-        }
-        Match::Any | Match::Pid(_) => None,
-    };
+    let filtering = follow_subtree(spec.matching, &tracker, &mut source, &mut targets)?;
     let mut notices = Vec::new();
     let id = targets.add_rule(&mut tracker, spec, &mut notices)?;
     print(&mut notices);
@@ -107,11 +95,36 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
             break;
         }
     }
-    targets.count_in_kernel(&mut tracker, true);
+    summarize(&mut targets, &mut tracker);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Has the source follow the subtree a rule on one matches, before the rule is made: a
+/// rule sent in the kernel matches what the probe follows from the moment its entry is
+/// written. Where the subtree's events are told from the rest; `None` for another match.
+fn follow_subtree(
+    matching: Match,
+    tracker: &Tracker,
+    source: &mut Source,
+    targets: &mut Targets,
+) -> Result<Option<Filtering>> {
+    let Match::Subtree(root) = matching else {
+        return Ok(None);
+    };
+    let Matched::Subtree(pin) = tracker.subtree(root, None)? else {
+        unreachable!("a subtree's match is a pin");
+    };
+    let filtering = source.follow_only(&[pin.subtree()]);
+    targets.follow_subtrees(&filtering);
+    Ok(Some(filtering))
+}
+
+/// The kernel's last counts, then each rule's summary.
+fn summarize(targets: &mut Targets, tracker: &mut Tracker) {
+    targets.count_in_kernel(tracker, true);
     for rule in tracker.relays().rules() {
         summary(rule, tracker.relays().lost());
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn print(notices: &mut Vec<Notice>) {

@@ -121,19 +121,23 @@ pub struct UiOptions {
     pub columns_saver: Option<columns_dialog::ColumnsSaver>,
 }
 
-/// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
-/// for, starts the recording if asked, and runs the UI until it quits. Whatever fails
-/// before the UI takes the terminal (a bad `--relay`, an unknown `--pin`, a recording that
-/// cannot be created) is an error on the normal terminal.
-pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
-    let rules = ui
-        .relays
+/// The `--relay` rules, parsed; the first bad one is the error.
+fn relay_rules(specs: &[String]) -> Result<Vec<RuleSpec>> {
+    specs
         .iter()
         .map(|spec| {
             spec.parse::<RuleSpec>()
                 .map_err(|e| anyhow!("--relay {spec}: {e}"))
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Opens the live source, seeds the model from /proc, makes the pins and relay rules asked
+/// for, starts the recording if asked, and runs the UI until it quits. Whatever fails
+/// before the UI takes the terminal (a bad `--relay`, an unknown `--pin`, a recording that
+/// cannot be created) is an error on the normal terminal.
+pub async fn run(mut live: LiveOptions, ui: &UiOptions) -> Result<ExitCode> {
+    let rules = relay_rules(&ui.relays)?;
     // As the `relay` command does, for signals well within a millisecond of their event.
     // Rules made later in the UI find the probe as it was loaded.
     if !rules.is_empty() {

@@ -10,11 +10,11 @@ mod follow;
 mod kernel_relay;
 mod offsets;
 mod privileges;
+mod programs;
 mod record;
 mod task_iter;
 
 use std::{
-    marker::PhantomData,
     os::fd::{AsFd, AsRawFd},
     path::Path,
     time::{Duration, Instant},
@@ -24,7 +24,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{MapData, PerCpuArray, RingBuf},
-    programs::{BtfTracePoint, ProgramError, TracePoint},
+    programs::{BtfTracePoint, TracePoint},
 };
 use forkwatch_abi::{
     SampleOffsets,
@@ -39,6 +39,7 @@ pub use privileges::{has_bpf_privileges, missing_privileges_message};
 pub use task_iter::TaskIterator;
 
 use offsets::{kernel_offsets, sample_offsets};
+use programs::{SignalsHeld, program_mut, refused, retry_interrupted, take_map};
 use record::decode;
 
 use super::{FINISH_MARGIN, cgroups::CgroupPaths, ids::CountsLoss};
@@ -423,111 +424,6 @@ fn attach_btf_tracepoint(
     prog.attach()
         .map_err(|e| refused(program, &attach_point, e))?;
     Ok(())
-}
-
-/// Loads a program, trying again when the verifier was interrupted: it gives up with
-/// EAGAIN when a signal is pending for the loading thread (libbpf retries too). The
-/// pauses, 1 ms growing to 64 ms, let a burst of signals pass.
-fn retry_interrupted(
-    mut load: impl FnMut() -> Result<(), ProgramError>,
-) -> Result<(), ProgramError> {
-    const ATTEMPTS: u32 = 8;
-    let mut attempt = 1;
-    loop {
-        match load() {
-            Err(ProgramError::LoadError { io_error, .. })
-                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < ATTEMPTS =>
-            {
-                tracing::debug!(attempt, "the verifier was interrupted; loading again");
-                std::thread::sleep(Duration::from_millis(1 << (attempt - 1)));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Holds every signal that can be held for the current thread while it lives; a signal
-/// sent meanwhile stays pending and is delivered when the mask is restored.
-struct SignalsHeld {
-    before: libc::sigset_t,
-    /// The mask is the thread's: the guard must be dropped where it was made.
-    _not_send: PhantomData<*const ()>,
-}
-
-impl SignalsHeld {
-    fn new() -> Self {
-        // SAFETY: both sets are valid and owned; sigfillset and pthread_sigmask cannot fail
-        // with valid arguments.
-        unsafe {
-            let mut all = std::mem::zeroed();
-            let mut old = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-            Self {
-                before: old,
-                _not_send: PhantomData,
-            }
-        }
-    }
-}
-
-impl Drop for SignalsHeld {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `new`, on the thread that saved it.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.before, std::ptr::null_mut()) };
-    }
-}
-
-fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {
-    ebpf.take_map(name)
-        .with_context(|| format!("probe has no {name} map"))
-}
-
-fn program_mut<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>
-where
-    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
-{
-    let prog = ebpf
-        .program_mut(name)
-        .with_context(|| format!("probe has no program {name}"))?;
-    Ok(prog.try_into()?)
-}
-
-/// One line saying which program the kernel refused and why; the verifier log goes to
-/// the log file.
-fn refused(program: &str, attach_point: &str, err: ProgramError) -> anyhow::Error {
-    let reason = match &err {
-        ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        } => {
-            let log = verifier_log.to_string();
-            tracing::error!(program, %io_error, "verifier log:\n{log}");
-            // The verifier explains itself in its last lines before the statistics; the
-            // instruction dump and source lines around them are for the log file.
-            let explanation: Vec<&str> = log
-                .lines()
-                .map(str::trim)
-                .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with(|c: char| c.is_ascii_digit() || c == ';')
-                        && !["processed ", "stack depth", "verification time"]
-                            .iter()
-                            .any(|p| l.starts_with(p))
-                })
-                .collect();
-            let last = explanation[explanation.len().saturating_sub(2)..].join("; ");
-            if last.is_empty() {
-                io_error.to_string()
-            } else {
-                format!("{io_error}: {last}")
-            }
-        }
-        ProgramError::SyscallError(e) => e.io_error.to_string(),
-        other => other.to_string(),
-    };
-    anyhow!("the kernel refused BPF program `{program}` ({attach_point}): {reason}")
 }
 
 /// Mounts tracefs if it is not mounted: the syscall tracepoints are found through it.
