@@ -16,16 +16,14 @@ mod holder;
 #[allow(dead_code)]
 #[path = "../tests/common/receiver.rs"]
 mod receiver;
+#[path = "../tests/common/relay_entries.rs"]
+mod relay_entries;
 
 use bpf_stats::{fork_and_reap, median, per_run, programs_named, stats};
-use forkwatch::{
-    clock,
-    event::ProcessKey,
-    proc::stat,
-    source::ebpf::{KernelRelay, Probe, ProbeOptions},
-};
+use forkwatch::source::ebpf::{KernelRelay, Probe, ProbeOptions};
 use forkwatch_abi::relay::{RelayEntry, matching};
 use holder::Holder;
+use relay_entries::{every_fork_to, key_of};
 
 const SIGNAL: i32 = 40;
 
@@ -84,19 +82,7 @@ fn main() {
     let _stats =
         aya::sys::enable_stats(aya::sys::Stats::RunTime).expect("enable BPF run-time stats");
 
-    let target = ProcessKey::new(
-        holder.pid(),
-        stat::read(holder.pid()).expect("it runs").start_ns(),
-    );
-    let every_fork = RelayEntry {
-        matching: matching::ANY,
-        kinds: 1 << forkwatch_abi::kind::FORK,
-        signal: SIGNAL as u32,
-        target_pid: target.pid,
-        target_start_ticks: target.start_ticks,
-        tick_ns: clock::ticks_to_ns(1),
-        ..RelayEntry::default()
-    };
+    let every_fork = every_fork_to(key_of(holder.pid()), SIGNAL);
     // A process that does not fork: pid 1 with a start time it does not have.
     let no_fork = RelayEntry {
         matching: matching::PROCESS,

@@ -14,6 +14,8 @@ mod running;
 mod tmux;
 #[path = "common/trees.rs"]
 mod trees;
+#[path = "common/watched.rs"]
+mod watched;
 
 use std::{
     collections::BTreeSet,
@@ -36,6 +38,7 @@ use forkwatch::{
 use running::{Finished, Running};
 use tmux::Tmux;
 use trees::{Chain, Gate};
+use watched::watched_events;
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 const STEPS: usize = 120;
@@ -286,20 +289,6 @@ fn the_kernel_follows_the_same_subtree_as_the_pin() {
     let forks = seen.iter().filter(|e| matches!(e.kind, Kind::Fork)).count();
     assert!(forks > 5, "the subtrees grew ({forks} forks), seed {seed}");
     eprintln!("{forks} forks, {left} members left their subtree");
-}
-
-/// The (kind, pid, ppid) of each event in `watch --json` output; loss reports are left out,
-/// and the totals object that ends it.
-fn watched_events(stdout: &str) -> Vec<(KindName, u32, u32)> {
-    let lines: Vec<&str> = stdout.lines().collect();
-    let (totals, lines) = lines.split_last().expect("at least the totals");
-    assert!(totals.starts_with(r#"{"kind":"totals","#), "{totals}");
-    lines
-        .iter()
-        .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
-        .map(|e| (e.kind_name(), e.pid, e.ppid))
-        .collect()
 }
 
 /// The 2-worker storm for 3 s: how many children it forked.

@@ -9,36 +9,16 @@ mod holder;
 #[allow(dead_code)]
 #[path = "common/receiver.rs"]
 mod receiver;
+#[path = "common/relay_entries.rs"]
+mod relay_entries;
 
 use std::{process::Command, time::Duration};
 
-use forkwatch::{
-    clock,
-    event::ProcessKey,
-    proc::stat,
-    source::ebpf::{Probe, ProbeOptions},
-};
-use forkwatch_abi::relay::{RelayEntry, matching};
+use forkwatch::source::ebpf::{Probe, ProbeOptions};
 use receiver::Receiver;
+use relay_entries::{every_fork_to, key_of};
 
 const SIGNAL: i32 = 40;
-
-fn key_of(pid: u32) -> ProcessKey {
-    ProcessKey::new(pid, stat::read(pid).expect("it runs").start_ns())
-}
-
-/// Every fork of every process, to `target`.
-fn every_fork_to(target: ProcessKey) -> RelayEntry {
-    RelayEntry {
-        matching: matching::ANY,
-        kinds: 1 << forkwatch_abi::kind::FORK,
-        signal: SIGNAL as u32,
-        target_pid: target.pid,
-        target_start_ticks: target.start_ticks,
-        tick_ns: clock::ticks_to_ns(1),
-        ..RelayEntry::default()
-    }
-}
 
 fn fork_once() {
     assert!(Command::new("/bin/true").status().unwrap().success());
@@ -55,7 +35,7 @@ async fn a_process_that_took_a_targets_pid_gets_nothing_and_an_exited_target_is_
 
     let mut first = Receiver::spawn(SIGNAL);
     let target = key_of(first.pid());
-    let slot = relay.add(&every_fork_to(target)).unwrap();
+    let slot = relay.add(&every_fork_to(target, SIGNAL)).unwrap();
     fork_once();
     assert_eq!(
         first.next(Duration::from_secs(10)).map(|r| r.code),
@@ -71,7 +51,7 @@ async fn a_process_that_took_a_targets_pid_gets_nothing_and_an_exited_target_is_
     let mut second = Receiver::spawn_at(SIGNAL, target.pid).expect("the pid is free again");
     assert_ne!(key_of(second.pid()), target);
     // The old target named again, as a rule that missed its exit would.
-    let slot = relay.add(&every_fork_to(target)).unwrap();
+    let slot = relay.add(&every_fork_to(target, SIGNAL)).unwrap();
     fork_once();
     fork_once();
     assert_eq!(

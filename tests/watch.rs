@@ -4,6 +4,8 @@
 mod running;
 #[path = "common/trees.rs"]
 mod trees;
+#[path = "common/watched.rs"]
+mod watched;
 
 use std::{
     io::{BufRead, BufReader},
@@ -11,28 +13,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use forkwatch::event::{Event, Kind, KindName};
+use forkwatch::event::KindName;
 use running::{Finished, Running};
 use trees::{Chain, Gate};
+use watched::watched_events;
 
 const WORKLOAD: &str = env!("CARGO_BIN_EXE_forkwatch-workload");
 
 /// What `watch` says once it is watching.
 const READY: &str = "and its descendants with";
-
-/// The (kind, pid, ppid) of each event in `watch --json` output; loss reports are left out,
-/// and the totals object that ends it.
-fn events(stdout: &str) -> Vec<(KindName, u32, u32)> {
-    let lines: Vec<&str> = stdout.lines().collect();
-    let (totals, lines) = lines.split_last().expect("at least the totals");
-    assert!(totals.starts_with(r#"{"kind":"totals","#), "{totals}");
-    lines
-        .iter()
-        .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|e| !matches!(e.kind, Kind::Lost { .. }))
-        .map(|e| (e.kind_name(), e.pid, e.ppid))
-        .collect()
-}
 
 #[test]
 fn descendants_born_after_the_start_are_watched_and_nothing_else() {
@@ -82,7 +71,7 @@ fn descendants_born_after_the_start_are_watched_and_nothing_else() {
         expected.push((Exit, pid, ppid));
     }
     expected.push((Exit, root, std::process::id()));
-    let got = events(&stdout);
+    let got = watched_events(&stdout);
     assert_eq!(got, expected, "{stdout}");
     for (pid, _) in outside_born {
         assert!(
@@ -161,7 +150,7 @@ fn root_exits_first(wrapper: &[&str]) -> (Vec<(KindName, u32, u32)>, u32, u32, u
     } = watch.finish();
     assert!(status.success(), "{stderr:?}");
     shell.wait().unwrap();
-    (events(&stdout), root, child, adopter)
+    (watched_events(&stdout), root, child, adopter)
 }
 
 #[test]
