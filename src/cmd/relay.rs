@@ -46,7 +46,8 @@ pub async fn run(mut live: LiveOptions, fields: RuleFields<'_>) -> Result<ExitCo
         "forkwatch-tui: {id} ({}) relaying with {}, {}; stop with Ctrl-C",
         rule.spec(),
         selection.summary(),
-        rule.sender()
+        // Its reason may quote the kernel's verifier.
+        text::escape_str(&rule.sender().to_string())
     );
     super::print_notices(&selection);
     if let Some(filtering) = &filtering {

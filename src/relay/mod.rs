@@ -179,6 +179,10 @@ impl Targets {
     /// What the kernel counted for the targets the probe signals (sent, undelivered), every
     /// 50 ms while events flow or now with `now` (before a summary); empty when not due.
     pub fn kernel_counts(&mut self, now: bool) -> Vec<(TargetId, u64, u64)> {
+        // Called at every turn of the UI's loop: nothing to gather without such a target.
+        if self.held.iter().all(|h| h.slot.is_none()) {
+            return Vec::new();
+        }
         let (ids, slots): (Vec<TargetId>, Vec<u32>) = self
             .held
             .iter()

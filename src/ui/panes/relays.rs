@@ -18,7 +18,10 @@ use super::{
     },
     list::{self, ListKey, list_key},
 };
-use crate::tracker::rules::{Notice, Rule, SendPath};
+use crate::{
+    text,
+    tracker::rules::{Notice, Rule, SendPath},
+};
 
 /// Notices the pane shows under each rule, the latest.
 const NOTICES_SHOWN: usize = 3;
@@ -126,7 +129,11 @@ fn rule_lines(view: &View, rule: &Rule, style: Style, out: &mut Wrapped) {
     // Who sends the signals only when the kernel was asked to: user space is the default.
     let mut relayed = format!("{} events relayed", rule.matched());
     if rule.spec().path == SendPath::Kernel {
-        relayed.push_str(&format!(", {}", rule.sender()));
+        // Its reason may quote the kernel's verifier.
+        relayed.push_str(&format!(
+            ", {}",
+            text::escape_str(&rule.sender().to_string())
+        ));
     }
     out.push(&relayed, "  ", Style::new());
     for target in rule.targets() {
